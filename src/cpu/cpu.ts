@@ -1,0 +1,687 @@
+// The x86-64 CPU: architectural state, MMU with a software TLB, decoded-block cache, the run loop,
+// and exception/interrupt delivery through the guest's IDT. Never touches the host: every outside value
+// (RDTSC, RDRAND, port reads) comes from the CpuHost/Bus the machine provides.
+
+import type { PhysMemory } from './memory.js';
+import type { Bus, InterruptController } from '../machine/bus.js';
+import { F, LF, arithFlags, materialize } from './flags.js';
+import { decodeBlock, type Block } from './decoder.js';
+import { installTable } from './table.js';
+
+export const enum Stop {
+  BUDGET = 0, // retired the whole budget
+  HALT = 1, // HLT executed (cpu.halted is true until an interrupt arrives)
+  EXIT = 2, // the machine asked to stop (debug-exit port, host request)
+  FAULT = 3, // an exception the guest cannot handle (no IDT, triple fault)
+  INTERNAL = 4, // an emulator bug; reported, never thrown
+}
+
+export const STOP_NAMES = ['budget', 'halt', 'exit', 'fault', 'internal-error'];
+
+export const enum Vec { DE = 0, DB = 1, NMI = 2, BP = 3, OF = 4, BR = 5, UD = 6, NM = 7, DF = 8, TS = 10, NP = 11, SS = 12, GP = 13, PF = 14, MF = 16, AC = 17, MC = 18, XM = 19 }
+
+export const VECTOR_NAMES: Record<number, string> = {
+  0: '#DE divide error', 1: '#DB debug', 2: 'NMI', 3: '#BP breakpoint', 4: '#OF overflow', 5: '#BR bound', 6: '#UD invalid opcode',
+  7: '#NM device not available', 8: '#DF double fault', 10: '#TS invalid TSS', 11: '#NP segment not present', 12: '#SS stack fault',
+  13: '#GP general protection', 14: '#PF page fault', 16: '#MF x87 error', 17: '#AC alignment check', 18: '#MC machine check', 19: '#XM SIMD exception',
+};
+
+/** Thrown (one preallocated object) to unwind a faulting instruction; cpu.pendingVector etc. say which. */
+export const FAULT = { fault: true };
+
+/** Host services the CPU needs. Values cross the machine's gate; the CPU never reads the host itself. */
+export interface CpuHost {
+  /** Time-stamp counter at this instruction: write the 64-bit value into cpu.tmpLo/cpu.tmpHi. */
+  rdtsc(cpu: Cpu): void;
+  /** A random value for RDRAND/RDSEED: write into cpu.tmpLo/cpu.tmpHi. */
+  rdrand(cpu: Cpu): void;
+}
+
+export interface FaultReport { vector: number; errorCode: number; rip: number; cr2: number; bytes: number[]; message: string }
+
+const TLB_BITS = 10;
+const TLB_SIZE = 1 << TLB_BITS;
+const TLB_MASK = TLB_SIZE - 1;
+const TWO32 = 4294967296;
+
+/** Default host services: deterministic values derived from the instruction count. */
+const deterministicHost: CpuHost = {
+  rdtsc(c) { const t = c.icount * 4; c.tmpLo = t >>> 0; c.tmpHi = Math.floor(t / TWO32) | 0; },
+  rdrand(c) { let x = (c.icount * 2654435761) >>> 0; x ^= x >>> 15; c.tmpLo = x; c.tmpHi = (x * 31) >>> 0; },
+};
+
+export class Cpu {
+  // --- general registers: regs[2n] = low 32 bits, regs[2n+1] = high 32 bits (n = 0 RAX .. 15 R15)
+  readonly regs = new Int32Array(32);
+  /** Byte view of regs: low byte of reg n at 8n, AH/CH/DH/BH at 8n+1. */
+  readonly regs8 = new Uint8Array(this.regs.buffer);
+  /** 16-bit view: reg n at index 4n. */
+  readonly regs16 = new Uint16Array(this.regs.buffer);
+  /** Instruction pointer as a JS number (canonical, sign-extended from bit 47). During an instruction: the next instruction. */
+  rip = 0;
+  /** Address of the instruction being executed (for faults). */
+  insnRip = 0;
+
+  // --- flags: `flags` holds every RFLAGS bit except, when lfOp != NONE, the six arithmetic ones (lazy).
+  flags = 2;
+  lfOp = LF.NONE as number; lfSz = 4; lfA = 0; lfAH = 0; lfB = 0; lfBH = 0; lfR = 0; lfRH = 0; lfCin = 0;
+
+  // --- system state
+  cr0 = 0x60000010; cr2 = 0; cr3 = 0; cr4 = 0; cr8 = 0; efer = 0;
+  cpl = 0;
+  readonly sel = new Uint16Array(6); // ES CS SS DS FS GS
+  fsBase = 0; gsBase = 0; kernelGsBase = 0;
+  gdtBase = 0; gdtLimit = 0; idtBase = 0; idtLimit = 0;
+  ldtr = 0; tr = 0; tssBase = 0; tssLimit = 0;
+  star = 0; lstar = 0; cstar = 0; sfmask = 0;
+  apicBase = 0xfee00900; tscAux = 0; pat = 0x0007040600070406;
+  // x87/SSE state that the integer core owns (the FP units keep theirs in their own modules)
+  mxcsr = 0x1f80;
+
+  halted = false;
+  /** STI/MOV SS shadow: interrupts are not taken before the next instruction retires. */
+  intShadow = false;
+  /** Instructions retired since reset (REP iterations count one each). */
+  icount = 0;
+
+  // --- scratch (avoids allocation): 64-bit results travel as (return value, cpu.hi)
+  hi = 0; tmpLo = 0; tmpHi = 0;
+
+  // --- run-loop control
+  /** Set by an instruction that must end the current block (SMC, MMIO, mode change, stop request). */
+  brk = false;
+  stopReason = Stop.BUDGET as number;
+  stopRequested = false;
+  exitStatus = 0;
+  /** Extra retired instructions reported by a REP instruction (iterations beyond the first). */
+  bonus = 0;
+  /** Instructions a REP instruction may still retire in this run slice (including itself). */
+  repBudget = 0;
+  fault: FaultReport | null = null;
+  internalError: Error | null = null;
+
+  // --- exception being raised
+  pendVec = -1; pendErr = -1;
+  private deliveringDepth = 0;
+
+  // --- MMU: software TLBs (read, write, exec) mapping linear page -> physical page
+  readonly tlbRTag = new Float64Array(TLB_SIZE).fill(-1);
+  readonly tlbRPhys = new Float64Array(TLB_SIZE);
+  readonly tlbWTag = new Float64Array(TLB_SIZE).fill(-1);
+  readonly tlbWPhys = new Float64Array(TLB_SIZE);
+  readonly tlbXTag = new Float64Array(TLB_SIZE).fill(-1);
+  readonly tlbXPhys = new Float64Array(TLB_SIZE);
+
+  // --- decoded-block cache, keyed by physical address; invalidated per physical page on write
+  readonly blocks = new Map<number, Block>();
+  readonly codePage: Uint8Array;
+  readonly pageBlocks = new Map<number, Block[]>();
+
+  readonly mem: PhysMemory;
+  readonly dv: DataView;
+  readonly u8: Uint8Array;
+  readonly ramSize: number;
+  readonly bus: Bus;
+  host: CpuHost = deterministicHost;
+  intc: InterruptController | null = null;
+  /** Optional FP/SIMD state owner (FXSAVE area etc.), attached by the SSE/x87 unit. */
+  fpu: { reset(): void; fxsave(c: Cpu, la: number): void; fxrstor(c: Cpu, la: number): void; fninit(): void } | null = null;
+
+  constructor(mem: PhysMemory, bus: Bus) {
+    this.mem = mem;
+    this.dv = mem.dv;
+    this.u8 = mem.u8;
+    this.ramSize = mem.size;
+    this.bus = bus;
+    this.codePage = new Uint8Array(Math.ceil(mem.size / 4096));
+    installTable();
+  }
+
+  // ===================================================================== registers
+
+  /** 64-bit register as a JS number when it fits in 53 bits (for reports and tests). */
+  reg64(n: number): bigint {
+    return (BigInt(this.regs[2 * n + 1]) << 32n) | BigInt(this.regs[2 * n] >>> 0);
+  }
+
+  setReg64(n: number, v: bigint): void {
+    this.regs[2 * n] = Number(v & 0xffffffffn) | 0;
+    this.regs[2 * n + 1] = Number((v >> 32n) & 0xffffffffn) | 0;
+  }
+
+  getRflags(): number {
+    return ((this.flags & ~F.ARITH) | arithFlags(this) | 2) >>> 0;
+  }
+
+  /** Set all of RFLAGS (no privilege checks; POPF/IRET apply those themselves). */
+  setRflags(v: number): void {
+    this.lfOp = LF.NONE;
+    this.flags = ((v & 0x3f7fd5) | 2) >>> 0;
+  }
+
+  // ===================================================================== memory: fast paths
+
+  read8(la: number): number {
+    const off = la & 4095;
+    const i = (la >>> 12) & TLB_MASK;
+    if (this.tlbRTag[i] === la - off) return this.u8[this.tlbRPhys[i] + off];
+    return this.readSlow(la, 1);
+  }
+
+  read16(la: number): number {
+    const off = la & 4095;
+    const i = (la >>> 12) & TLB_MASK;
+    if (this.tlbRTag[i] === la - off && off <= 4094) return this.dv.getUint16(this.tlbRPhys[i] + off, true);
+    return this.readSlow(la, 2);
+  }
+
+  read32(la: number): number {
+    const off = la & 4095;
+    const i = (la >>> 12) & TLB_MASK;
+    if (this.tlbRTag[i] === la - off && off <= 4092) return this.dv.getInt32(this.tlbRPhys[i] + off, true);
+    return this.readSlow(la, 4);
+  }
+
+  /** 64-bit read: returns the low half, the high half goes to cpu.hi. */
+  read64(la: number): number {
+    const off = la & 4095;
+    const i = (la >>> 12) & TLB_MASK;
+    if (this.tlbRTag[i] === la - off && off <= 4088) {
+      const p = this.tlbRPhys[i] + off;
+      this.hi = this.dv.getInt32(p + 4, true);
+      return this.dv.getInt32(p, true);
+    }
+    const lo = this.readSlow(la, 4);
+    this.hi = this.readSlow(la + 4, 4);
+    return lo;
+  }
+
+  /** Read of size sz (1,2,4,8); for 8 the high half goes to cpu.hi. */
+  readN(la: number, sz: number): number {
+    switch (sz) {
+      case 1: return this.read8(la);
+      case 2: return this.read16(la);
+      case 4: return this.read32(la);
+      default: return this.read64(la);
+    }
+  }
+
+  write8(la: number, v: number): void {
+    const off = la & 4095;
+    const i = (la >>> 12) & TLB_MASK;
+    if (this.tlbWTag[i] === la - off) { this.u8[this.tlbWPhys[i] + off] = v; return; }
+    this.writeSlow(la, 1, v);
+  }
+
+  write16(la: number, v: number): void {
+    const off = la & 4095;
+    const i = (la >>> 12) & TLB_MASK;
+    if (this.tlbWTag[i] === la - off && off <= 4094) { this.dv.setUint16(this.tlbWPhys[i] + off, v, true); return; }
+    this.writeSlow(la, 2, v);
+  }
+
+  write32(la: number, v: number): void {
+    const off = la & 4095;
+    const i = (la >>> 12) & TLB_MASK;
+    if (this.tlbWTag[i] === la - off && off <= 4092) { this.dv.setInt32(this.tlbWPhys[i] + off, v, true); return; }
+    this.writeSlow(la, 4, v);
+  }
+
+  write64(la: number, lo: number, hi: number): void {
+    const off = la & 4095;
+    const i = (la >>> 12) & TLB_MASK;
+    if (this.tlbWTag[i] === la - off && off <= 4088) {
+      const p = this.tlbWPhys[i] + off;
+      this.dv.setInt32(p, lo, true);
+      this.dv.setInt32(p + 4, hi, true);
+      return;
+    }
+    // Probe both halves for write permission first, so a fault leaves memory untouched.
+    this.translate(la, 1); this.translate(la + 7, 1);
+    this.writeSlow(la, 4, lo);
+    this.writeSlow(la + 4, 4, hi);
+  }
+
+  writeN(la: number, sz: number, lo: number, hi: number): void {
+    switch (sz) {
+      case 1: this.write8(la, lo); return;
+      case 2: this.write16(la, lo); return;
+      case 4: this.write32(la, lo); return;
+      default: this.write64(la, lo, hi); return;
+    }
+  }
+
+  // ===================================================================== memory: slow paths
+
+  /** Read sz (1,2,4) bytes at la, handling TLB misses, page crossings and MMIO. */
+  readSlow(la: number, sz: number): number {
+    const off = la & 4095;
+    if (off + sz > 4096) {
+      let v = 0;
+      // translate both pages before reading anything (a fault must not have side effects)
+      this.translate(la, 0); this.translate(la + sz - 1, 0);
+      for (let k = sz - 1; k >= 0; k--) v = (v * 256) + this.physRead8(this.translate(la + k, 0));
+      return sz === 4 ? v | 0 : v;
+    }
+    const p = this.translate(la, 0);
+    if (p + sz <= this.ramSize) {
+      switch (sz) {
+        case 1: return this.u8[p];
+        case 2: return this.dv.getUint16(p, true);
+        default: return this.dv.getInt32(p, true);
+      }
+    }
+    const v = this.bus.mmioRead(p, sz as 1 | 2 | 4);
+    this.brk = true;
+    return sz === 4 ? v | 0 : v;
+  }
+
+  writeSlow(la: number, sz: number, v: number): void {
+    const off = la & 4095;
+    if (off + sz > 4096) {
+      this.translate(la, 1); this.translate(la + sz - 1, 1);
+      for (let k = 0; k < sz; k++) this.physWrite8(this.translate(la + k, 1), (v >>> (8 * k)) & 0xff);
+      return;
+    }
+    const p = this.translate(la, 1);
+    if (p + sz <= this.ramSize) {
+      if (this.codePage[p >>> 12]) this.invalidateCode(p >>> 12);
+      switch (sz) {
+        case 1: this.u8[p] = v; return;
+        case 2: this.dv.setUint16(p, v, true); return;
+        default: this.dv.setInt32(p, v, true); return;
+      }
+    }
+    this.bus.mmioWrite(p, sz as 1 | 2 | 4, v);
+    this.brk = true;
+  }
+
+  physRead8(p: number): number {
+    if (p < this.ramSize) return this.u8[p];
+    this.brk = true;
+    return this.bus.mmioRead(p, 1);
+  }
+
+  physWrite8(p: number, v: number): void {
+    if (p < this.ramSize) {
+      if (this.codePage[p >>> 12]) this.invalidateCode(p >>> 12);
+      this.u8[p] = v;
+      return;
+    }
+    this.brk = true;
+    this.bus.mmioWrite(p, 1, v);
+  }
+
+  /** Physical 64-bit read for page walks (outside RAM reads as 0: not present). */
+  private pte(p: number): number {
+    if (p + 8 > this.ramSize) { this.hi = 0; return 0; }
+    this.hi = this.dv.getInt32(p + 4, true);
+    return this.dv.getInt32(p, true);
+  }
+
+  // ===================================================================== MMU
+
+  /**
+   * Translate linear address la for access (0 read, 1 write, 2 execute): returns the physical address,
+   * fills the TLB, or raises #PF (SDM Vol. 3 §4.5, §4.7). Non-canonical addresses raise #GP(0).
+   */
+  translate(la: number, access: number): number {
+    const hi = Math.floor(la / TWO32);
+    if (hi < -32768 || hi > 32767) this.raise(Vec.GP, 0);
+    if (!(this.cr0 & 0x80000000)) return la >>> 0;
+    const lo = la >>> 0;
+    const user = this.cpl === 3;
+    const nxe = (this.efer & 0x800) !== 0;
+    let table = this.cr3 & 0xfffff000; // assume CR3 below 4 GiB (high bits of CR3 ignored)
+    let rw = 1, us = 1, nx = 0;
+    let idx = (hi >>> 7) & 511;
+    let e = 0, eh = 0, ea = 0;
+    let pageSizeLog = 12;
+    for (let level = 4; level >= 1; level--) {
+      ea = table + idx * 8;
+      e = this.pte(ea); eh = this.hi;
+      if (!(e & 1)) this.pageFault(la, access, false);
+      rw &= (e >> 1) & 1; us &= (e >> 2) & 1;
+      if (nxe && eh < 0) nx = 1;
+      if ((level === 3 || level === 2) && (e & 0x80)) {
+        if (!(e & 0x20) && ea + 8 <= this.ramSize) this.dv.setInt32(ea, e | 0x20, true);
+        pageSizeLog = level === 3 ? 30 : 21;
+        break;
+      }
+      if (level === 4 && (e & 0x80)) this.pageFault(la, access, true);
+      if (!(e & 0x20) && ea + 8 <= this.ramSize) this.dv.setInt32(ea, e | 0x20, true); // accessed
+      table = (eh & 0xfffff) * TWO32 + ((e & 0xfffff000) >>> 0);
+      if (level === 4) idx = ((hi << 2) | (lo >>> 30)) & 511;
+      else if (level === 3) idx = (lo >>> 21) & 511;
+      else if (level === 2) idx = (lo >>> 12) & 511;
+      if (level === 1) break;
+    }
+    // permission checks
+    if (access === 1 && !rw && (user || (this.cr0 & 0x10000))) this.pageFault(la, access, false, true);
+    if (user && !us) this.pageFault(la, access, false, true);
+    if (access === 2 && nx) this.pageFault(la, access, false, true);
+    // accessed/dirty bits on the final entry
+    let ne = e | 0x20;
+    if (access === 1) ne |= 0x40;
+    if (ne !== e && ea + 8 <= this.ramSize) this.dv.setInt32(ea, ne, true);
+    // frame base
+    let frame: number;
+    const frameHi = (eh & 0xfffff) * TWO32;
+    if (pageSizeLog === 12) frame = frameHi + ((e & 0xfffff000) >>> 0);
+    else if (pageSizeLog === 21) frame = frameHi + ((e & 0xffe00000) >>> 0) + ((lo & 0x1ff000) >>> 0);
+    else frame = frameHi + ((e & 0xc0000000) >>> 0) + ((lo & 0x3ffff000) >>> 0);
+    const pageLa = la - (la & 4095);
+    const i = (lo >>> 12) & TLB_MASK;
+    // Only RAM pages are cached: MMIO always takes the slow path.
+    if (frame + 4096 <= this.ramSize) {
+      this.tlbRTag[i] = pageLa; this.tlbRPhys[i] = frame;
+      if (access === 2) { this.tlbXTag[i] = pageLa; this.tlbXPhys[i] = frame; }
+      if (access === 1 && !this.codePage[frame / 4096]) { this.tlbWTag[i] = pageLa; this.tlbWPhys[i] = frame; }
+    }
+    return frame + (la & 4095);
+  }
+
+  private pageFault(la: number, access: number, rsvd: boolean, present = false): never {
+    this.cr2 = la;
+    let err = present ? 1 : 0;
+    if (access === 1) err |= 2;
+    if (this.cpl === 3) err |= 4;
+    if (rsvd) err |= 8 | 1;
+    if (access === 2 && (this.efer & 0x800)) err |= 16;
+    this.raise(Vec.PF, err);
+  }
+
+  flushTlb(): void {
+    this.tlbRTag.fill(-1); this.tlbWTag.fill(-1); this.tlbXTag.fill(-1);
+  }
+
+  invlpg(la: number): void {
+    const i = (la >>> 12) & TLB_MASK;
+    this.tlbRTag[i] = -1; this.tlbWTag[i] = -1; this.tlbXTag[i] = -1;
+  }
+
+  // ===================================================================== decoded-code cache
+
+  /** A physical page is now holding decoded code: writes to it must take the slow path. */
+  markCodePage(ppage: number): void {
+    if (ppage >= this.codePage.length || this.codePage[ppage]) return;
+    this.codePage[ppage] = 1;
+    const base = ppage * 4096;
+    for (let i = 0; i < TLB_SIZE; i++) if (this.tlbWTag[i] !== -1 && this.tlbWPhys[i] === base) this.tlbWTag[i] = -1;
+  }
+
+  registerBlock(b: Block): void {
+    this.blocks.set(b.phys, b);
+    const p0 = Math.floor(b.phys / 4096), p1 = Math.floor(b.physEnd / 4096);
+    for (const pg of p0 === p1 ? [p0] : [p0, p1]) {
+      this.markCodePage(pg);
+      let l = this.pageBlocks.get(pg);
+      if (!l) { l = []; this.pageBlocks.set(pg, l); }
+      l.push(b);
+    }
+  }
+
+  /** Self-modifying code: forget every block decoded from this physical page. */
+  invalidateCode(ppage: number): void {
+    const l = this.pageBlocks.get(ppage);
+    if (l) {
+      for (const b of l) { b.valid = false; if (this.blocks.get(b.phys) === b) this.blocks.delete(b.phys); }
+      this.pageBlocks.delete(ppage);
+    }
+    this.codePage[ppage] = 0;
+    this.brk = true; // the running block may be stale
+  }
+
+  /** Drop every decoded block (used after restoring a snapshot). */
+  flushCode(): void {
+    for (const b of this.blocks.values()) b.valid = false;
+    this.blocks.clear(); this.pageBlocks.clear(); this.codePage.fill(0);
+  }
+
+  /** Instruction fetch: translate for execution (exec TLB first). */
+  fetchPhys(la: number): number {
+    const off = la & 4095;
+    const i = (la >>> 12) & TLB_MASK;
+    if (this.tlbXTag[i] === la - off) return this.tlbXPhys[i] + off;
+    return this.translate(la, 2);
+  }
+
+  /** Fetch one instruction byte at linear address la (decoder use). */
+  fetchByte(la: number): number {
+    const p = this.fetchPhys(la);
+    if (p >= this.ramSize) this.raise(Vec.PF, 0x11); // executing from MMIO is not supported
+    return this.u8[p];
+  }
+
+  // ===================================================================== exceptions
+
+  /** Raise exception `vec` (errorCode -1: none) for the current instruction; unwinds with FAULT. */
+  raise(vec: number, errorCode = -1): never {
+    this.pendVec = vec;
+    this.pendErr = errorCode;
+    throw FAULT;
+  }
+
+  /** Request that the run loop stops at the next instruction boundary. */
+  requestStop(reason: number, status = 0): void {
+    this.stopRequested = true;
+    this.stopReason = reason;
+    this.exitStatus = status;
+    this.brk = true;
+  }
+
+  private canonical(x: number): boolean {
+    const h = Math.floor(x / TWO32);
+    return h >= -32768 && h <= 32767;
+  }
+
+  private push64(lo: number, hi: number): void {
+    const rsp = this.regs[8] >>> 0, rspH = this.regs[9];
+    let nl = rsp - 8, nh = rspH;
+    if (nl < 0) { nl += TWO32; nh = (nh - 1) | 0; }
+    this.write64(nh * TWO32 + nl, lo, hi);
+    this.regs[8] = nl | 0; this.regs[9] = nh;
+  }
+
+  /**
+   * Deliver an exception or interrupt through the 64-bit IDT (SDM Vol. 3 §6.14).
+   * `soft` is set for INT n / INT3 / INTO (DPL check, RIP already points after the instruction).
+   * Returns false when the guest cannot handle it (the machine stops with a fault report).
+   */
+  deliver(vec: number, errorCode: number, soft: boolean): boolean {
+    if (this.idtLimit === 0 && !soft) { this.recordFault(vec, errorCode); return false; }
+    this.deliveringDepth++;
+    try {
+      this.deliverInner(vec, errorCode, soft);
+      this.deliveringDepth = 0;
+      return true;
+    } catch (e) {
+      if (e !== FAULT) throw e;
+      // A fault while delivering: contributory/page faults escalate to #DF, a fault in #DF is a triple fault.
+      const v2 = this.pendVec, err2 = this.pendErr;
+      if (vec === Vec.DF || this.deliveringDepth > 2) {
+        this.deliveringDepth = 0;
+        this.recordFault(vec, errorCode, `triple fault (${VECTOR_NAMES[v2] ?? 'vector ' + v2} while delivering ${VECTOR_NAMES[vec] ?? 'vector ' + vec})`);
+        return false;
+      }
+      const benign = (x: number) => x === 1 || x === 2 || x === 3 || x === 4 || x === 5 || x === 6 || x === 7 || x === 9 || x === 16 || x === 17 || x === 18 || x === 19 || x >= 32;
+      if (benign(vec) || benign(v2) || (vec !== Vec.PF && v2 === Vec.PF)) {
+        return this.deliver(v2, err2, false);
+      }
+      return this.deliver(Vec.DF, 0, false);
+    }
+  }
+
+  private deliverInner(vec: number, errorCode: number, soft: boolean): void {
+    const off = vec * 16;
+    if (off + 15 > this.idtLimit) this.raise(Vec.GP, vec * 8 + 2 + (soft ? 0 : 1));
+    const ga = this.idtBase + off;
+    const w0 = this.read32(ga), w1 = this.read32(ga + 4), w2 = this.read32(ga + 8);
+    const type = (w1 >> 8) & 0xf, dpl = (w1 >> 13) & 3, present = (w1 >> 15) & 1;
+    if (type !== 0xe && type !== 0xf) this.raise(Vec.GP, vec * 8 + 2 + (soft ? 0 : 1));
+    if (soft && dpl < this.cpl) this.raise(Vec.GP, vec * 8 + 2);
+    if (!present) this.raise(Vec.NP, vec * 8 + 2 + (soft ? 0 : 1));
+    const selector = (w0 >>> 16) & 0xffff;
+    const target = w2 * TWO32 + (((w1 & 0xffff0000) | (w0 & 0xffff)) >>> 0);
+    if (!this.canonical(target)) this.raise(Vec.GP, 0);
+    const ist = w1 & 7;
+    const newCpl = this.descriptorDpl(selector);
+    const oldSs = this.sel[2], oldRspLo = this.regs[8], oldRspHi = this.regs[9];
+    const oldFlags = this.getRflags();
+    const oldCs = this.sel[1];
+    if (ist !== 0 || newCpl < this.cpl) {
+      const slot = ist !== 0 ? 0x24 + (ist - 1) * 8 : 0x4 + newCpl * 8;
+      const lo = this.read32(this.tssBase + slot), hi = this.read32(this.tssBase + slot + 4);
+      this.regs[8] = lo; this.regs[9] = hi;
+    }
+    // 64-bit mode aligns the new stack to 16 bytes.
+    this.regs[8] &= ~15;
+    const savedCpl = this.cpl;
+    if (newCpl !== this.cpl) { this.cpl = newCpl; this.flushTlb(); }
+    try {
+      this.push64(newCpl !== savedCpl ? 0 : oldSs, 0);
+      this.push64(oldRspLo, oldRspHi);
+      this.push64(oldFlags, 0);
+      this.push64(oldCs, 0);
+      this.push64(this.rip >>> 0, Math.floor(this.rip / TWO32) | 0);
+      if (errorCode >= 0) this.push64(errorCode, 0);
+    } catch (e) {
+      this.regs[8] = oldRspLo; this.regs[9] = oldRspHi;
+      if (this.cpl !== savedCpl) { this.cpl = savedCpl; this.flushTlb(); }
+      throw e;
+    }
+    if (newCpl !== savedCpl) this.sel[2] = 0;
+    this.sel[1] = (selector & ~3) | newCpl;
+    materialize(this);
+    this.flags &= ~(F.TF | F.NT | F.RF | F.VM | (type === 0xe ? F.IF : 0));
+    this.rip = target;
+    this.halted = false;
+  }
+
+  /** DPL of a code-segment descriptor in the GDT (0 if it cannot be read). */
+  descriptorDpl(selector: number): number {
+    const idx = selector & ~7;
+    if (idx === 0 || idx + 7 > this.gdtLimit) return 0;
+    try { return (this.read32(this.gdtBase + idx + 4) >> 13) & 3; } catch (e) { if (e === FAULT) return 0; throw e; }
+  }
+
+  private recordFault(vec: number, errorCode: number, message?: string): void {
+    const bytes: number[] = [];
+    for (let k = 0; k < 15; k++) {
+      try { bytes.push(this.fetchByte(this.insnRip + k)); } catch { break; }
+    }
+    const name = VECTOR_NAMES[vec] ?? `vector ${vec}`;
+    const ripHex = this.insnRip < 0 ? '-0x' + (-this.insnRip).toString(16) : '0x' + this.insnRip.toString(16);
+    this.fault = {
+      vector: vec, errorCode, rip: this.insnRip, cr2: this.cr2, bytes,
+      message: message ?? `unhandled ${name}${errorCode >= 0 ? ` (error code 0x${errorCode.toString(16)})` : ''} at RIP ${ripHex}` +
+        (vec === Vec.PF ? `, CR2 0x${this.cr2.toString(16)}` : '') +
+        `; instruction bytes: ${bytes.map((b) => b.toString(16).padStart(2, '0')).join(' ') || '(unreadable)'}`,
+    };
+    this.stopRequested = true;
+    this.stopReason = Stop.FAULT;
+  }
+
+  // ===================================================================== run loop
+
+  private blockAt(rip: number): Block {
+    const phys = this.fetchPhys(rip);
+    let b = this.blocks.get(phys);
+    if (b === undefined) {
+      b = decodeBlock(this, rip, phys);
+      this.registerBlock(b);
+    }
+    return b;
+  }
+
+  /**
+   * Run until exactly `budget` instructions have retired, or the guest halts, exits or faults.
+   * One instruction = one retired x86 instruction; each iteration of a REP-prefixed string
+   * instruction counts as one instruction (so RCX=5 REP MOVSB retires 5, RCX=0 retires 1).
+   * Exceptions and interrupt deliveries are not instructions; INT n, INT3 and a faulting
+   * instruction's handler's instructions are. Returns the Stop reason.
+   */
+  run(budget: number): number {
+    this.stopRequested = false;
+    this.stopReason = Stop.BUDGET;
+    let remaining = budget;
+    while (remaining > 0) {
+      let limit = remaining;
+      // interrupts are taken on instruction boundaries, only here (blocks end where IF or the PIC can change)
+      if (this.intShadow) {
+        // STI/MOV SS shadow: exactly one more instruction runs before any interrupt is taken
+        this.intShadow = false;
+        limit = 1;
+      } else if ((this.flags & F.IF) && this.intc !== null && this.intc.intrPending()) {
+        const vec = this.intc.intrAcknowledge();
+        this.halted = false;
+        if (!this.deliverInterrupt(vec)) break;
+        continue;
+      }
+      if (this.halted) return Stop.HALT;
+      const k = this.runBlock(limit);
+      remaining -= k;
+      if (this.stopRequested) break;
+      if (this.halted) { return Stop.HALT; }
+    }
+    return this.stopReason;
+  }
+
+  private deliverInterrupt(vec: number): boolean {
+    this.insnRip = this.rip;
+    if (this.idtLimit === 0) { this.recordFault(vec, -1, `interrupt vector ${vec} with no IDT loaded at RIP 0x${this.rip.toString(16)}`); return false; }
+    return this.deliver(vec, -1, false);
+  }
+
+  /** Execute (part of) one block; returns the number of instructions retired. */
+  private runBlock(remaining: number): number {
+    let k = 0;
+    this.bonus = 0;
+    this.insnRip = this.rip;
+    try {
+      const b = this.blockAt(this.rip);
+      const insns = b.insns;
+      let n = b.n;
+      if (n > remaining) n = remaining;
+      const start = this.rip;
+      this.brk = false;
+      for (; k < n;) {
+        const i = insns[k];
+        this.insnRip = start + i.start;
+        this.rip = start + i.end;
+        this.repBudget = remaining - k;
+        i.exec(this, i);
+        k++;
+        if (this.brk) break;
+      }
+      this.icount += k + this.bonus;
+      return k + this.bonus;
+    } catch (e) {
+      const done = k + this.bonus;
+      this.icount += done;
+      if (e === FAULT) {
+        this.rip = this.insnRip;
+        const vec = this.pendVec, err = this.pendErr;
+        // a fault during instruction fetch/decode of the next block happens at the current rip
+        this.deliver(vec, err, false);
+        return done;
+      }
+      this.internalError = e instanceof Error ? e : new Error(String(e));
+      this.stopRequested = true;
+      this.stopReason = Stop.INTERNAL;
+      return done;
+    }
+  }
+
+  /** Take a software interrupt (INT n, INT3, INTO): RIP already points after the instruction. */
+  softInterrupt(vec: number): void {
+    if (this.idtLimit === 0) { this.recordFault(vec, -1, `INT ${vec} with no IDT loaded at RIP 0x${this.insnRip.toString(16)}`); this.brk = true; return; }
+    const ok = this.deliver(vec, -1, true);
+    if (!ok) this.brk = true;
+  }
+
+  /** Change CPL (flushes the TLB since user/supervisor permissions differ). */
+  setCpl(cpl: number): void {
+    if (cpl !== this.cpl) { this.cpl = cpl; this.flushTlb(); }
+  }
+}

@@ -1,0 +1,184 @@
+// Integer arithmetic and logic: ADD OR ADC SBB AND SUB XOR CMP, TEST, INC, DEC, NEG, NOT (SDM Vol. 2).
+// Results set the lazy flags; 64-bit operands are (lo, hi) int32 pairs.
+
+import type { Cpu } from '../cpu.js';
+import { def, D, type Insn } from '../decoder.js';
+import { LF, getCF, setLogic } from '../flags.js';
+import { getE, getG, setE, setG, readReg, writeReg, maskOf } from './operands.js';
+
+const TWO32 = 4294967296;
+
+export const enum AluOp { ADD = 0, OR = 1, ADC = 2, SBB = 3, AND = 4, SUB = 5, XOR = 6, CMP = 7 }
+
+/** Compute `a op b` for size sz, set the lazy flags, return the low half (high half in c.hi). */
+export function alu(c: Cpu, op: number, sz: number, a: number, aH: number, b: number, bH: number): number {
+  let r = 0, rH = 0;
+  if (sz !== 8) {
+    const m = maskOf(sz);
+    a &= m; b &= m;
+    switch (op) {
+      case AluOp.ADD: r = (a + b) & m; c.lfOp = LF.ADD; break;
+      case AluOp.ADC: { const cin = getCF(c); r = (a + b + cin) & m; c.lfOp = LF.ADC; c.lfCin = cin; break; }
+      case AluOp.SBB: { const cin = getCF(c); r = (a - b - cin) & m; c.lfOp = LF.SBB; c.lfCin = cin; break; }
+      case AluOp.SUB: case AluOp.CMP: r = (a - b) & m; c.lfOp = LF.SUB; break;
+      case AluOp.AND: r = a & b; setLogic(c, sz, r, 0); return r;
+      case AluOp.OR: r = a | b; setLogic(c, sz, r, 0); return r;
+      default: r = a ^ b; setLogic(c, sz, r, 0); return r;
+    }
+    c.lfSz = sz; c.lfA = a; c.lfB = b; c.lfR = r; c.lfAH = 0; c.lfBH = 0; c.lfRH = 0;
+    return r;
+  }
+  switch (op) {
+    case AluOp.ADD: case AluOp.ADC: {
+      let cin = 0;
+      if (op === AluOp.ADC) { cin = getCF(c); c.lfOp = LF.ADC; c.lfCin = cin; } else c.lfOp = LF.ADD;
+      const s = (a >>> 0) + (b >>> 0) + cin;
+      r = s | 0;
+      rH = (aH + bH + (s >= TWO32 ? 1 : 0)) | 0;
+      break;
+    }
+    case AluOp.SUB: case AluOp.CMP: case AluOp.SBB: {
+      let cin = 0;
+      if (op === AluOp.SBB) { cin = getCF(c); c.lfOp = LF.SBB; c.lfCin = cin; } else c.lfOp = LF.SUB;
+      const s = (a >>> 0) - (b >>> 0) - cin;
+      r = s | 0;
+      rH = (aH - bH - (s < 0 ? 1 : 0)) | 0;
+      break;
+    }
+    case AluOp.AND: r = a & b; rH = aH & bH; setLogic(c, 8, r, rH); c.hi = rH; return r;
+    case AluOp.OR: r = a | b; rH = aH | bH; setLogic(c, 8, r, rH); c.hi = rH; return r;
+    default: r = a ^ b; rH = aH ^ bH; setLogic(c, 8, r, rH); c.hi = rH; return r;
+  }
+  c.lfSz = 8; c.lfA = a | 0; c.lfAH = aH | 0; c.lfB = b | 0; c.lfBH = bH | 0; c.lfR = r; c.lfRH = rH;
+  c.hi = rH;
+  return r;
+}
+
+// ALU rows 00-3F: op Eb,Gb / Ev,Gv / Gb,Eb / Gv,Ev / AL,Ib / rAX,Iz
+function aluEG(c: Cpu, i: Insn): void {
+  const op = (i.op >> 3) & 7, sz = i.osz;
+  const b = getG(c, i), bH = c.hi;
+  if (i.rm >= 0) {
+    const a = readReg(c, i.rm, i.rmB, sz), aH = c.hi;
+    const r = alu(c, op, sz, a, aH, b, bH);
+    if (op !== AluOp.CMP) writeReg(c, i.rm, i.rmB, sz, r, c.hi);
+  } else {
+    const la = i.ea(c, i);
+    const a = c.readN(la, sz), aH = c.hi;
+    const r = alu(c, op, sz, a, aH, b, bH);
+    if (op !== AluOp.CMP) c.writeN(la, sz, r, c.hi);
+  }
+}
+
+function aluGE(c: Cpu, i: Insn): void {
+  const op = (i.op >> 3) & 7, sz = i.osz;
+  const b = getE(c, i), bH = c.hi;
+  const a = getG(c, i), aH = c.hi;
+  const r = alu(c, op, sz, a, aH, b, bH);
+  if (op !== AluOp.CMP) setG(c, i, r, c.hi);
+}
+
+function aluAI(c: Cpu, i: Insn): void {
+  const op = (i.op >> 3) & 7, sz = i.osz;
+  const a = readReg(c, 0, 0, sz), aH = c.hi;
+  const r = alu(c, op, sz, a, aH, i.imm, i.immHi);
+  if (op !== AluOp.CMP) writeReg(c, 0, 0, sz, r, c.hi);
+}
+
+// group 1 (80, 81, 83): op Eb,Ib / Ev,Iz / Ev,Ib
+function aluEI(c: Cpu, i: Insn): void {
+  const op = i.sub, sz = i.osz;
+  if (i.rm >= 0) {
+    const a = readReg(c, i.rm, i.rmB, sz), aH = c.hi;
+    const r = alu(c, op, sz, a, aH, i.imm, i.immHi);
+    if (op !== AluOp.CMP) writeReg(c, i.rm, i.rmB, sz, r, c.hi);
+  } else {
+    const la = i.ea(c, i);
+    const a = c.readN(la, sz), aH = c.hi;
+    const r = alu(c, op, sz, a, aH, i.imm, i.immHi);
+    if (op !== AluOp.CMP) c.writeN(la, sz, r, c.hi);
+  }
+}
+
+// TEST: 84/85 (E,G), A8/A9 (A,I), F6/F7 /0 /1 (E,I)
+function testEG(c: Cpu, i: Insn): void {
+  const a = getE(c, i), aH = c.hi;
+  const b = getG(c, i), bH = c.hi;
+  alu(c, AluOp.AND, i.osz, a, aH, b, bH);
+}
+function testAI(c: Cpu, i: Insn): void {
+  const a = readReg(c, 0, 0, i.osz), aH = c.hi;
+  alu(c, AluOp.AND, i.osz, a, aH, i.imm, i.immHi);
+}
+export function testEI(c: Cpu, i: Insn): void {
+  const a = getE(c, i), aH = c.hi;
+  alu(c, AluOp.AND, i.osz, a, aH, i.imm, i.immHi);
+}
+
+/** INC (d = 1) / DEC (d = -1): CF is preserved. */
+function incdec(c: Cpu, i: Insn, d: number): void {
+  const sz = i.osz;
+  const la = i.rm >= 0 ? 0 : i.ea(c, i);
+  const a = i.rm >= 0 ? readReg(c, i.rm, i.rmB, sz) : c.readN(la, sz);
+  const aH = sz === 8 ? c.hi : 0;
+  let r: number, rH = 0;
+  if (sz === 8) {
+    const s = (a >>> 0) + d;
+    r = s | 0;
+    rH = (aH + (s >= TWO32 ? 1 : s < 0 ? -1 : 0)) | 0;
+  } else r = (a + d) & maskOf(sz);
+  if (i.rm >= 0) writeReg(c, i.rm, i.rmB, sz, r, rH);
+  else c.writeN(la, sz, r, rH);
+  const cf = getCF(c);
+  c.lfOp = d > 0 ? LF.INC : LF.DEC; c.lfCin = cf; c.lfSz = sz;
+  c.lfA = sz === 4 ? a | 0 : a; c.lfAH = aH; c.lfB = 1; c.lfBH = 0; c.lfR = r; c.lfRH = rH;
+}
+export function incE(c: Cpu, i: Insn): void { incdec(c, i, 1); }
+export function decE(c: Cpu, i: Insn): void { incdec(c, i, -1); }
+
+/** INC/DEC are opcodes 40-4F only outside 64-bit mode (REX there); here FE/FF /0 /1. */
+
+export function notE(c: Cpu, i: Insn): void {
+  const sz = i.osz;
+  if (i.rm >= 0) {
+    const a = readReg(c, i.rm, i.rmB, sz), aH = c.hi;
+    writeReg(c, i.rm, i.rmB, sz, ~a, ~aH);
+  } else {
+    const la = i.ea(c, i);
+    const a = c.readN(la, sz), aH = c.hi;
+    c.writeN(la, sz, ~a, ~aH);
+  }
+}
+
+export function negE(c: Cpu, i: Insn): void {
+  const sz = i.osz;
+  if (i.rm >= 0) {
+    const a = readReg(c, i.rm, i.rmB, sz), aH = sz === 8 ? c.hi : 0;
+    const r = alu(c, AluOp.SUB, sz, 0, 0, a, aH);
+    writeReg(c, i.rm, i.rmB, sz, r, c.hi);
+  } else {
+    const la = i.ea(c, i);
+    const a = c.readN(la, sz), aH = sz === 8 ? c.hi : 0;
+    const r = alu(c, AluOp.SUB, sz, 0, 0, a, aH);
+    c.writeN(la, sz, r, c.hi);
+  }
+}
+
+export function installAlu(): void {
+  for (let op = 0; op < 8; op++) {
+    const base = op << 3;
+    def(0, base + 0, D.M | D.B, aluEG);
+    def(0, base + 1, D.M, aluEG);
+    def(0, base + 2, D.M | D.B, aluGE);
+    def(0, base + 3, D.M, aluGE);
+    def(0, base + 4, D.B | D.I8, aluAI);
+    def(0, base + 5, D.IZ, aluAI);
+  }
+  def(0, 0x80, D.M | D.B | D.I8, [aluEI, aluEI, aluEI, aluEI, aluEI, aluEI, aluEI, aluEI]);
+  def(0, 0x81, D.M | D.IZ, [aluEI, aluEI, aluEI, aluEI, aluEI, aluEI, aluEI, aluEI]);
+  def(0, 0x83, D.M | D.I8, [aluEI, aluEI, aluEI, aluEI, aluEI, aluEI, aluEI, aluEI]);
+  def(0, 0x84, D.M | D.B, testEG);
+  def(0, 0x85, D.M, testEG);
+  def(0, 0xa8, D.B | D.I8, testAI);
+  def(0, 0xa9, D.IZ, testAI);
+}

@@ -1,0 +1,25 @@
+// Fills the opcode table (decoder.ts TABLE) from every instruction family. Imported once by cpu.ts users.
+
+import { installAlu } from './ops/alu.js';
+import { installMov } from './ops/mov.js';
+import { installControl } from './ops/control.js';
+import { installSystem } from './ops/system.js';
+import { installShift } from './ops/shift.js';
+import { installMulDiv } from './ops/muldiv.js';
+import { installBits } from './ops/bits.js';
+import { installString } from './ops/string.js';
+
+let installed = false;
+
+export function installTable(): void {
+  if (installed) return;
+  installed = true;
+  installAlu();
+  installMov();
+  installControl();
+  installSystem();
+  installShift();
+  installMulDiv();
+  installBits();
+  installString();
+}

@@ -1,0 +1,118 @@
+// The boot contract (README "Boot contract"): ELF64 loading, page tables, GDT, boot-info block, entry state.
+// Pure: writes guest RAM and CPU registers, never touches the host.
+
+import type { Cpu } from '../cpu/cpu.js';
+import type { PhysMemory } from '../cpu/memory.js';
+
+export const BOOT = {
+  bootInfo: 0x1000,
+  cmdline: 0x1400,
+  gdt: 0x1800,
+  pml4: 0x2000,
+  pdpt: 0x3000,
+  pd: 0x4000, // four PDs: 0x4000-0x7FFF
+  pt0: 0x8000,
+  stackTop: 0x80000,
+  loadMin: 0x100000,
+  debugExitPort: 0xf4,
+} as const;
+
+export class ElfError extends Error {
+  constructor(message: string) { super(message); this.name = 'ElfError'; }
+}
+
+export interface LoadedElf { entry: number; segments: { paddr: number; filesz: number; memsz: number }[] }
+
+/** Parse and load an ELF64 x86-64 ET_EXEC image into RAM at its physical addresses. */
+export function loadElf(mem: PhysMemory, image: Uint8Array): LoadedElf {
+  if (image.length < 64) throw new ElfError('not an ELF file: shorter than an ELF64 header');
+  const dv = new DataView(image.buffer, image.byteOffset, image.byteLength);
+  if (dv.getUint32(0, false) !== 0x7f454c46) throw new ElfError('not an ELF file: bad magic');
+  if (image[4] !== 2) throw new ElfError('not an ELF64 file (EI_CLASS is not ELFCLASS64)');
+  if (image[5] !== 1) throw new ElfError('not a little-endian ELF file');
+  const type = dv.getUint16(16, true), machine = dv.getUint16(18, true);
+  if (machine !== 62) throw new ElfError(`not an x86-64 ELF file (e_machine ${machine})`);
+  if (type !== 2) throw new ElfError(`not an executable ELF file (e_type ${type}; ET_EXEC is required)`);
+  const entry = Number(dv.getBigUint64(24, true));
+  const phoff = Number(dv.getBigUint64(32, true));
+  const phentsize = dv.getUint16(54, true), phnum = dv.getUint16(56, true);
+  if (phnum === 0) throw new ElfError('ELF file has no program headers');
+  if (phentsize < 56 || phoff + phnum * phentsize > image.length) throw new ElfError('ELF program headers lie outside the file');
+  const segments: LoadedElf['segments'] = [];
+  let entryInside = false;
+  for (let k = 0; k < phnum; k++) {
+    const o = phoff + k * phentsize;
+    if (dv.getUint32(o, true) !== 1) continue; // PT_LOAD
+    const offset = Number(dv.getBigUint64(o + 8, true));
+    const vaddr = Number(dv.getBigUint64(o + 16, true));
+    const paddr = Number(dv.getBigUint64(o + 24, true));
+    const filesz = Number(dv.getBigUint64(o + 32, true));
+    const memsz = Number(dv.getBigUint64(o + 40, true));
+    if (memsz === 0) continue;
+    if (filesz > memsz) throw new ElfError(`segment ${k}: p_filesz larger than p_memsz`);
+    if (offset + filesz > image.length) throw new ElfError(`segment ${k}: file data lies outside the file`);
+    if (paddr < BOOT.loadMin) throw new ElfError(`segment ${k}: physical address 0x${paddr.toString(16)} is below 1 MiB (reserved by the machine)`);
+    if (paddr + memsz > mem.size) throw new ElfError(`segment ${k}: 0x${paddr.toString(16)}+0x${memsz.toString(16)} does not fit in ${mem.size >> 20} MiB of RAM`);
+    mem.u8.set(image.subarray(offset, offset + filesz), paddr);
+    mem.u8.fill(0, paddr + filesz, paddr + memsz);
+    segments.push({ paddr, filesz, memsz });
+    if (entry >= vaddr && entry < vaddr + memsz) entryInside = true;
+  }
+  if (segments.length === 0) throw new ElfError('ELF file has no loadable segments');
+  if (!entryInside) throw new ElfError(`entry point 0x${entry.toString(16)} is not inside a loadable segment`);
+  return { entry, segments };
+}
+
+export interface BootDevice { type: number; irq: number; base: number }
+
+/** Identity-map the first 4 GiB (page 0 not present), build the GDT, and put the CPU in the entry state. */
+export function setupLongMode(cpu: Cpu, mem: PhysMemory): void {
+  const dv = mem.dv;
+  const w64 = (a: number, lo: number, hi: number) => { dv.setUint32(a, lo >>> 0, true); dv.setUint32(a + 4, hi >>> 0, true); };
+  mem.u8.fill(0, BOOT.pml4, BOOT.pt0 + 0x1000);
+  w64(BOOT.pml4, BOOT.pdpt | 7, 0);
+  for (let g = 0; g < 4; g++) {
+    w64(BOOT.pdpt + g * 8, (BOOT.pd + g * 0x1000) | 7, 0);
+    for (let e = 0; e < 512; e++) {
+      const phys = g * 0x40000000 + e * 0x200000;
+      if (g === 0 && e === 0) w64(BOOT.pd, BOOT.pt0 | 7, 0);
+      else w64(BOOT.pd + g * 0x1000 + e * 8, (phys | 0x87) >>> 0, 0); // P RW US PS
+    }
+  }
+  for (let e = 1; e < 512; e++) w64(BOOT.pt0 + e * 8, e * 0x1000 | 7, 0);
+  // GDT: null, kernel code64, kernel data, user code32, user data, user code64
+  const gdt = [[0, 0], [0xffff, 0x00af9a00], [0xffff, 0x00cf9200], [0xffff, 0x00cffa00], [0xffff, 0x00cff200], [0xffff, 0x00affa00]];
+  gdt.forEach(([lo, hi], k) => w64(BOOT.gdt + k * 8, lo, hi));
+  cpu.gdtBase = BOOT.gdt; cpu.gdtLimit = gdt.length * 8 - 1;
+  cpu.idtBase = 0; cpu.idtLimit = 0;
+  cpu.cr3 = BOOT.pml4;
+  cpu.cr4 = 0x620;
+  cpu.efer = 0xd01;
+  cpu.cr0 = 0x80010033 >>> 0; // PE MP ET NE WP PG
+  cpu.sel.set([0x10, 0x08, 0x10, 0x10, 0, 0]);
+  cpu.fsBase = 0; cpu.gsBase = 0;
+  cpu.setCpl(0);
+  cpu.setRflags(2);
+  cpu.regs.fill(0);
+  cpu.regs[8] = BOOT.stackTop;
+  cpu.flushTlb();
+}
+
+/** Write the boot-info block and command line; point RDI at it. */
+export function writeBootInfo(cpu: Cpu, mem: PhysMemory, cmdline: string, devices: BootDevice[]): void {
+  const dv = mem.dv;
+  const enc = new TextEncoder().encode(cmdline).subarray(0, 1023);
+  mem.u8.fill(0, BOOT.bootInfo, BOOT.gdt);
+  mem.u8.set(new TextEncoder().encode('X86FTBI1'), BOOT.bootInfo);
+  dv.setUint32(BOOT.bootInfo + 8, 1, true);
+  dv.setUint32(BOOT.bootInfo + 12, devices.length, true);
+  dv.setBigUint64(BOOT.bootInfo + 16, BigInt(mem.size), true);
+  dv.setBigUint64(BOOT.bootInfo + 24, BigInt(BOOT.cmdline), true);
+  dv.setUint32(BOOT.bootInfo + 32, enc.length, true);
+  devices.slice(0, 40).forEach((d, k) => {
+    const o = BOOT.bootInfo + 40 + k * 16;
+    dv.setUint32(o, d.type, true); dv.setUint32(o + 4, d.irq, true); dv.setBigUint64(o + 8, BigInt(d.base), true);
+  });
+  mem.u8.set(enc, BOOT.cmdline);
+  cpu.regs[14] = BOOT.bootInfo; cpu.regs[15] = 0;
+}
