@@ -43,6 +43,7 @@ const TLB_BITS = 10;
 const TLB_SIZE = 1 << TLB_BITS;
 const TLB_MASK = TLB_SIZE - 1;
 const TWO32 = 4294967296;
+const JC_MASK = 4095;
 
 /** Default host services: deterministic values derived from the instruction count. */
 const deterministicHost: CpuHost = {
@@ -111,6 +112,8 @@ export class Cpu {
   readonly tlbWPhys = new Float64Array(TLB_SIZE);
   readonly tlbXTag = new Float64Array(TLB_SIZE).fill(-1);
   readonly tlbXPhys = new Float64Array(TLB_SIZE);
+  readonly jcTag = new Float64Array(JC_MASK + 1).fill(NaN);
+  readonly jcBlock: (Block | null)[] = new Array(JC_MASK + 1).fill(null);
 
   // --- decoded-block cache, keyed by physical address; invalidated per physical page on write
   readonly blocks = new Map<number, Block>();
@@ -393,11 +396,13 @@ export class Cpu {
 
   flushTlb(): void {
     this.tlbRTag.fill(-1); this.tlbWTag.fill(-1); this.tlbXTag.fill(-1);
+    this.jcTag.fill(NaN);
   }
 
   invlpg(la: number): void {
     const i = (la >>> 12) & TLB_MASK;
     this.tlbRTag[i] = -1; this.tlbWTag[i] = -1; this.tlbXTag[i] = -1;
+    this.jcTag.fill(NaN);
   }
 
   // ===================================================================== decoded-code cache
@@ -585,12 +590,20 @@ export class Cpu {
   // ===================================================================== run loop
 
   private blockAt(rip: number): Block {
+    // jump cache: linear RIP -> block, cleared whenever the linear->physical mapping may change
+    const j = ((rip >>> 0) ^ ((rip >>> 0) >>> 11)) & JC_MASK;
+    if (this.jcTag[j] === rip) {
+      const cached = this.jcBlock[j] as Block;
+      if (cached.valid) return cached;
+    }
     const phys = this.fetchPhys(rip);
     let b = this.blocks.get(phys);
     if (b === undefined) {
       b = decodeBlock(this, rip, phys);
       this.registerBlock(b);
     }
+    this.jcTag[j] = rip;
+    this.jcBlock[j] = b;
     return b;
   }
 

@@ -27,15 +27,18 @@ export const enum D {
   NO_LOCK = 0,
 }
 
-export interface OpDef { flags: number; h: Handler | null; hs: (Handler | null)[] | null }
+/** A specialiser picks a faster handler for a decoded instance (e.g. register-register, 64-bit), or null. */
+export type Specializer = (i: Insn) => Handler | null;
+
+export interface OpDef { flags: number; h: Handler | null; hs: (Handler | null)[] | null; spec: Specializer | null }
 
 /** Opcode table: index = map * 256 + opcode; map 0 = one byte, 1 = 0F, 2 = 0F 38, 3 = 0F 3A. */
 export const TABLE: (OpDef | undefined)[] = new Array(4 * 256);
 
 /** Define an encoding. `h` is one handler, or 8 by ModRM.reg (group), or 4 by mandatory prefix (SSE). */
-export function def(map: number, op: number, flags: number, h: Handler | (Handler | null)[]): void {
-  if (Array.isArray(h)) TABLE[map * 256 + op] = { flags, h: null, hs: h };
-  else TABLE[map * 256 + op] = { flags, h, hs: null };
+export function def(map: number, op: number, flags: number, h: Handler | (Handler | null)[], spec: Specializer | null = null): void {
+  if (Array.isArray(h)) TABLE[map * 256 + op] = { flags, h: null, hs: h, spec };
+  else TABLE[map * 256 + op] = { flags, h, hs: null, spec };
 }
 
 export class Insn {
@@ -77,6 +80,10 @@ export class Insn {
   rex = 0;
   len = 0;
   modrm = 0;
+  /** scratch fields for specialised handlers (e.g. destination/source register, ALU kind) */
+  x = 0;
+  y = 0;
+  z = 0;
 }
 
 export class Block {
@@ -270,6 +277,7 @@ export function decodeOne(c: Cpu, la: number, i: Insn): void {
   i.len = p - la;
   if (i.len > 15) { i.exec = gp0; return; }
   i.exec = h ?? ud;
+  if (h !== null && d !== undefined && d.spec !== null) i.exec = d.spec(i) ?? h;
 }
 
 function gp0(c: Cpu, _i: Insn): void {

@@ -164,19 +164,133 @@ export function negE(c: Cpu, i: Insn): void {
   }
 }
 
+// ---- specialised register forms (chosen at decode time): the bulk of compiled integer code
+
+/** x = destination register, y = source register, z = ALU op */
+function aluRR64(c: Cpu, i: Insn): void {
+  const r = c.regs, d = i.x << 1, s = i.y << 1, op = i.z;
+  const a = r[d], aH = r[d + 1], b = r[s], bH = r[s + 1];
+  let lo: number, hi: number;
+  switch (op) {
+    case AluOp.ADD: { const t = (a >>> 0) + (b >>> 0); lo = t | 0; hi = (aH + bH + (t >= TWO32 ? 1 : 0)) | 0; c.lfOp = LF.ADD; break; }
+    case AluOp.SUB: case AluOp.CMP: { const t = (a >>> 0) - (b >>> 0); lo = t | 0; hi = (aH - bH - (t < 0 ? 1 : 0)) | 0; c.lfOp = LF.SUB; break; }
+    case AluOp.AND: lo = a & b; hi = aH & bH; c.lfOp = LF.LOGIC; break;
+    case AluOp.OR: lo = a | b; hi = aH | bH; c.lfOp = LF.LOGIC; break;
+    case AluOp.XOR: lo = a ^ b; hi = aH ^ bH; c.lfOp = LF.LOGIC; break;
+    default: alu(c, op, 8, a, aH, b, bH); if (op !== AluOp.CMP) { r[d] = c.lfR; r[d + 1] = c.lfRH; } return;
+  }
+  c.lfSz = 8; c.lfA = a; c.lfAH = aH; c.lfB = b; c.lfBH = bH; c.lfR = lo; c.lfRH = hi;
+  if (op !== AluOp.CMP) { r[d] = lo; r[d + 1] = hi; }
+}
+
+function aluRR32(c: Cpu, i: Insn): void {
+  const r = c.regs, d = i.x << 1, op = i.z;
+  const a = r[d], b = r[i.y << 1];
+  let v: number;
+  switch (op) {
+    case AluOp.ADD: v = (a + b) | 0; c.lfOp = LF.ADD; break;
+    case AluOp.SUB: case AluOp.CMP: v = (a - b) | 0; c.lfOp = LF.SUB; break;
+    case AluOp.AND: v = a & b; c.lfOp = LF.LOGIC; break;
+    case AluOp.OR: v = a | b; c.lfOp = LF.LOGIC; break;
+    case AluOp.XOR: v = a ^ b; c.lfOp = LF.LOGIC; break;
+    default: alu(c, op, 4, a, 0, b, 0); if (op !== AluOp.CMP) { r[d] = c.lfR; r[d + 1] = 0; } return;
+  }
+  c.lfSz = 4; c.lfA = a; c.lfB = b; c.lfR = v; c.lfAH = 0; c.lfBH = 0; c.lfRH = 0;
+  if (op !== AluOp.CMP) { r[d] = v; r[d + 1] = 0; }
+}
+
+/** x = destination register, z = op, immediate in imm/immHi */
+function aluRI64(c: Cpu, i: Insn): void {
+  const r = c.regs, d = i.x << 1, op = i.z;
+  const a = r[d], aH = r[d + 1], b = i.imm, bH = i.immHi;
+  let lo: number, hi: number;
+  switch (op) {
+    case AluOp.ADD: { const t = (a >>> 0) + (b >>> 0); lo = t | 0; hi = (aH + bH + (t >= TWO32 ? 1 : 0)) | 0; c.lfOp = LF.ADD; break; }
+    case AluOp.SUB: case AluOp.CMP: { const t = (a >>> 0) - (b >>> 0); lo = t | 0; hi = (aH - bH - (t < 0 ? 1 : 0)) | 0; c.lfOp = LF.SUB; break; }
+    case AluOp.AND: lo = a & b; hi = aH & bH; c.lfOp = LF.LOGIC; break;
+    case AluOp.OR: lo = a | b; hi = aH | bH; c.lfOp = LF.LOGIC; break;
+    case AluOp.XOR: lo = a ^ b; hi = aH ^ bH; c.lfOp = LF.LOGIC; break;
+    default: alu(c, op, 8, a, aH, b, bH); if (op !== AluOp.CMP) { r[d] = c.lfR; r[d + 1] = c.lfRH; } return;
+  }
+  c.lfSz = 8; c.lfA = a; c.lfAH = aH; c.lfB = b; c.lfBH = bH; c.lfR = lo; c.lfRH = hi;
+  if (op !== AluOp.CMP) { r[d] = lo; r[d + 1] = hi; }
+}
+
+function aluRI32(c: Cpu, i: Insn): void {
+  const r = c.regs, d = i.x << 1, op = i.z;
+  const a = r[d], b = i.imm;
+  let v: number;
+  switch (op) {
+    case AluOp.ADD: v = (a + b) | 0; c.lfOp = LF.ADD; break;
+    case AluOp.SUB: case AluOp.CMP: v = (a - b) | 0; c.lfOp = LF.SUB; break;
+    case AluOp.AND: v = a & b; c.lfOp = LF.LOGIC; break;
+    case AluOp.OR: v = a | b; c.lfOp = LF.LOGIC; break;
+    case AluOp.XOR: v = a ^ b; c.lfOp = LF.LOGIC; break;
+    default: alu(c, op, 4, a, 0, b, 0); if (op !== AluOp.CMP) { r[d] = c.lfR; r[d + 1] = 0; } return;
+  }
+  c.lfSz = 4; c.lfA = a; c.lfB = b; c.lfR = v; c.lfAH = 0; c.lfBH = 0; c.lfRH = 0;
+  if (op !== AluOp.CMP) { r[d] = v; r[d + 1] = 0; }
+}
+
+function specEG(i: Insn) {
+  if (i.rm < 0 || (i.osz !== 8 && i.osz !== 4)) return null;
+  i.x = i.rm; i.y = i.reg; i.z = (i.op >> 3) & 7;
+  return i.osz === 8 ? aluRR64 : aluRR32;
+}
+function specGE(i: Insn) {
+  if (i.rm < 0 || (i.osz !== 8 && i.osz !== 4)) return null;
+  i.x = i.reg; i.y = i.rm; i.z = (i.op >> 3) & 7;
+  return i.osz === 8 ? aluRR64 : aluRR32;
+}
+function specEI(i: Insn) {
+  if (i.rm < 0 || (i.osz !== 8 && i.osz !== 4)) return null;
+  i.x = i.rm; i.z = i.sub;
+  return i.osz === 8 ? aluRI64 : aluRI32;
+}
+function specAI(i: Insn) {
+  if (i.osz !== 8 && i.osz !== 4) return null;
+  i.x = 0; i.z = (i.op >> 3) & 7;
+  return i.osz === 8 ? aluRI64 : aluRI32;
+}
+
+function inc64r(c: Cpu, i: Insn): void {
+  const r = c.regs, d = i.x << 1;
+  const cf = getCF(c);
+  const a = r[d], aH = r[d + 1];
+  const t = (a >>> 0) + i.z;
+  const lo = t | 0, hi = (aH + (t >= TWO32 ? 1 : t < 0 ? -1 : 0)) | 0;
+  r[d] = lo; r[d + 1] = hi;
+  c.lfOp = i.z > 0 ? LF.INC : LF.DEC; c.lfCin = cf; c.lfSz = 8;
+  c.lfA = a; c.lfAH = aH; c.lfB = 1; c.lfBH = 0; c.lfR = lo; c.lfRH = hi;
+}
+function inc32r(c: Cpu, i: Insn): void {
+  const r = c.regs, d = i.x << 1;
+  const cf = getCF(c);
+  const a = r[d];
+  const v = (a + i.z) | 0;
+  r[d] = v; r[d + 1] = 0;
+  c.lfOp = i.z > 0 ? LF.INC : LF.DEC; c.lfCin = cf; c.lfSz = 4;
+  c.lfA = a; c.lfAH = 0; c.lfB = 1; c.lfBH = 0; c.lfR = v; c.lfRH = 0;
+}
+export function specIncDec(i: Insn) {
+  if (i.rm < 0 || (i.osz !== 8 && i.osz !== 4) || i.sub > 1) return null;
+  i.x = i.rm; i.z = i.sub === 0 ? 1 : -1;
+  return i.osz === 8 ? inc64r : inc32r;
+}
+
 export function installAlu(): void {
   for (let op = 0; op < 8; op++) {
     const base = op << 3;
     def(0, base + 0, D.M | D.B, aluEG);
-    def(0, base + 1, D.M, aluEG);
+    def(0, base + 1, D.M, aluEG, specEG);
     def(0, base + 2, D.M | D.B, aluGE);
-    def(0, base + 3, D.M, aluGE);
+    def(0, base + 3, D.M, aluGE, specGE);
     def(0, base + 4, D.B | D.I8, aluAI);
-    def(0, base + 5, D.IZ, aluAI);
+    def(0, base + 5, D.IZ, aluAI, specAI);
   }
   def(0, 0x80, D.M | D.B | D.I8, [aluEI, aluEI, aluEI, aluEI, aluEI, aluEI, aluEI, aluEI]);
-  def(0, 0x81, D.M | D.IZ, [aluEI, aluEI, aluEI, aluEI, aluEI, aluEI, aluEI, aluEI]);
-  def(0, 0x83, D.M | D.I8, [aluEI, aluEI, aluEI, aluEI, aluEI, aluEI, aluEI, aluEI]);
+  def(0, 0x81, D.M | D.IZ, [aluEI, aluEI, aluEI, aluEI, aluEI, aluEI, aluEI, aluEI], specEI);
+  def(0, 0x83, D.M | D.I8, [aluEI, aluEI, aluEI, aluEI, aluEI, aluEI, aluEI, aluEI], specEI);
   def(0, 0x84, D.M | D.B, testEG);
   def(0, 0x85, D.M, testEG);
   def(0, 0xa8, D.B | D.I8, testAI);

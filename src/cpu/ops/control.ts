@@ -5,7 +5,7 @@ import type { Cpu } from '../cpu.js';
 import { def, D, type Insn } from '../decoder.js';
 import { cond, materialize, F } from '../flags.js';
 import { getE, push, pop, regAddr, addReg, TWO32 } from './operands.js';
-import { incE, decE } from './alu.js';
+import { incE, decE, specIncDec } from './alu.js';
 import { pushE } from './mov.js';
 
 const CANON = 140737488355328; // 2^47
@@ -132,8 +132,9 @@ export function installControl(): void {
   def(0, 0xfb, D.END, sti);
   def(1, 0x0b, D.END, ud2);
   def(0, 0xfe, D.M | D.B, [incE, decE, null, null, null, null, null, null]);
+  // (FF /0 /1 register forms get specialised INC/DEC handlers)
   // FF: /2 and /4 are near indirect CALL/JMP (64-bit operand), /6 PUSH (64-bit default), /3 /5 far forms not supported (#UD)
-  def(0, 0xff, D.M, [incE, decE, callEF, null, jmpEF, null, pushEF, null]);
+  def(0, 0xff, D.M, [incE, decE, callEF, null, jmpEF, null, pushEF, null], specIncDec);
 }
 
 // FF /2, /4, /6 default to a 64-bit operand in long mode; the row is shared with INC/DEC so fix osz here.
