@@ -1,0 +1,100 @@
+import { describe, it, expect } from 'vitest';
+import { Machine, ElfError } from '../../src/index.js';
+import { assembleGuestBytes, EXIT_AL } from '../helpers/asm.js';
+
+function run(src: string, opts: { memSize?: number; cmdline?: string } = {}, max = 1_000_000) {
+  const out: number[] = [];
+  const m = Machine.fromElf(assembleGuestBytes(src), { ...opts, consoleOut: (b) => out.push(b) });
+  const r = m.run(max);
+  return { ...r, out: Buffer.from(out).toString('latin1'), m };
+}
+
+describe('ELF loader', () => {
+  const good = assembleGuestBytes('_start: mov $7, %al\n' + EXIT_AL);
+  it('rejects a file that is not ELF', () => {
+    expect(() => Machine.fromElf(new TextEncoder().encode('#!/bin/sh\necho hi\n'))).toThrow(ElfError);
+  });
+  it('rejects a truncated ELF', () => {
+    expect(() => Machine.fromElf(good.subarray(0, 40))).toThrow(/shorter|outside/);
+    expect(() => Machine.fromElf(good.subarray(0, 100))).toThrow(ElfError);
+  });
+  it('rejects 32-bit, big-endian, non-x86-64 and non-executable files', () => {
+    const c = (f: (b: Uint8Array) => void) => { const b = new Uint8Array(good); f(b); return b; };
+    expect(() => Machine.fromElf(c((b) => { b[4] = 1; }))).toThrow(/ELF64/);
+    expect(() => Machine.fromElf(c((b) => { b[5] = 2; }))).toThrow(/little-endian/);
+    expect(() => Machine.fromElf(c((b) => { b[18] = 40; b[19] = 0; }))).toThrow(/x86-64/);
+    expect(() => Machine.fromElf(c((b) => { b[16] = 3; }))).toThrow(/ET_EXEC/);
+  });
+  it('rejects segments that do not fit in RAM or sit below 1 MiB', () => {
+    const low = new Uint8Array(assembleGuestBytes('_start: hlt'));
+    // p_paddr of the first program header
+    const dv = new DataView(low.buffer);
+    const phoff = Number(dv.getBigUint64(32, true));
+    dv.setBigUint64(phoff + 24, 0x1000n, true);
+    expect(() => Machine.fromElf(low)).toThrow(/below 1 MiB/);
+    expect(() => Machine.fromElf(good, { memSize: 0x100000 })).toThrow(RangeError);
+  });
+  it('runs a valid guest to its exit status', () => {
+    const r = run('_start: mov $7, %al\n' + EXIT_AL);
+    expect(r.end).toBe('exit');
+    expect(r.status).toBe(7);
+    expect(r.instructions).toBe(2);
+  });
+});
+
+describe('boot contract', () => {
+  it('enters in 64-bit mode with the documented registers and boot-info block', () => {
+    const r = run(`_start:
+      # RDI = boot info, RSP = 0x80000
+      cmp $0x1000, %rdi; jne bad2
+      cmp $0x80000, %rsp; jne bad3
+      movabs $0x3149425446363858, %rax   # "X86FTBI1"
+      cmp (%rdi), %rax; jne bad4
+      cmpl $1, 8(%rdi); jne bad5
+      mov 16(%rdi), %rax; cmp $0x4000000, %rax; jne bad6
+      mov 24(%rdi), %rsi; movzbl (%rsi), %eax; cmp $'h', %al; jne bad7
+      cmpl $5, 32(%rdi); jne bad8
+      pushf; pop %rax; test $0x200, %eax; jnz bad9
+      mov %cr0, %rax; cmp $0x80010033, %eax; jne bad10
+      mov %cr4, %rax; cmp $0x620, %eax; jne bad11
+      mov %cr3, %rax; cmp $0x2000, %eax; jne bad12
+      mov %cs, %eax; cmp $8, %eax; jne bad13
+      mov $0xc0000080, %ecx; rdmsr; cmp $0xd01, %eax; jne bad14
+      mov $0, %al
+      ${EXIT_AL}
+      ${Array.from({ length: 20 }, (_, k) => `bad${k + 2}: mov $${k + 2}, %al\n ${EXIT_AL}`).join('\n')}`, { memSize: 64 << 20, cmdline: 'hello' });
+    expect(r.end).toBe('exit');
+    expect(r.status).toBe(0);
+  });
+  it('leaves page 0 unmapped: a null dereference without an IDT stops with a fault report', () => {
+    const r = run('_start: mov (0), %rax\n hlt');
+    expect(r.end).toBe('fault');
+    expect(r.message).toMatch(/#PF/);
+    expect(r.message).toMatch(/CR2 0x0/);
+    expect(r.message).toMatch(/48 8b 04 25 00 00 00 00/);
+  });
+  it('reports #UD with the instruction bytes', () => {
+    const r = run('_start: nop\n ud2\n');
+    expect(r.end).toBe('fault');
+    expect(r.message).toMatch(/#UD.*0f 0b/);
+    expect(r.instructions).toBe(1);
+  });
+  it('HLT with interrupts disabled ends the run as halted', () => {
+    const r = run('_start: nop\n nop\n hlt\n');
+    expect(r.end).toBe('halt');
+    expect(r.instructions).toBe(3);
+  });
+});
+
+describe('instruction counting', () => {
+  it('run(budget) retires exactly the budget', () => {
+    const m = Machine.fromElf(assembleGuestBytes('_start: inc %rax\n jmp _start\n'));
+    for (const n of [1, 2, 3, 17, 1000, 65537]) {
+      const before = m.cpu.icount;
+      m.cpu.run(n);
+      expect(m.cpu.icount - before).toBe(n);
+    }
+    // every other instruction is INC: the count is visible in RAX
+    expect(m.cpu.regs[0]).toBe(Math.ceil(m.cpu.icount / 2));
+  });
+});
