@@ -76,8 +76,15 @@ export class Cpu {
   ldtr = 0; tr = 0; tssBase = 0; tssLimit = 0;
   star = 0; lstar = 0; cstar = 0; sfmask = 0;
   apicBase = 0xfee00900; tscAux = 0; pat = 0x0007040600070406;
-  // x87/SSE state that the integer core owns (the FP units keep theirs in their own modules)
+  // SSE state: XMM0-15 as 4 dwords each (xmm[4n] = bits 31:0 of XMMn), with views; MXCSR
+  readonly xmm = new Int32Array(64);
+  readonly xmmU8 = new Uint8Array(this.xmm.buffer);
+  readonly xmmU16 = new Uint16Array(this.xmm.buffer);
+  readonly xmmF32 = new Float32Array(this.xmm.buffer);
+  readonly xmmF64 = new Float64Array(this.xmm.buffer);
   mxcsr = 0x1f80;
+  /** x87 unit state, owned by src/cpu/ops/x87 (null until that unit attaches itself). */
+  x87: unknown = null;
 
   halted = false;
   /** STI/MOV SS shadow: interrupts are not taken before the next instruction retires. */
@@ -127,8 +134,6 @@ export class Cpu {
   readonly bus: Bus;
   host: CpuHost = deterministicHost;
   intc: InterruptController | null = null;
-  /** Optional FP/SIMD state owner (FXSAVE area etc.), attached by the SSE/x87 unit. */
-  fpu: { reset(): void; fxsave(c: Cpu, la: number): void; fxrstor(c: Cpu, la: number): void; fninit(): void } | null = null;
 
   constructor(mem: PhysMemory, bus: Bus) {
     this.mem = mem;
