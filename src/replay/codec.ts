@@ -1,0 +1,525 @@
+// Log framing and entry encoding: LogEncoder turns a header and batches of
+// plain entries into bytes, LogDecoder turns bytes (fed incrementally) back
+// into entries. Framing knows frames (blocks), not machines. Imports only
+// format.ts, crc32.ts and msgpackr's pure-JS build.
+//
+// Wire format, version 1 (all integers little-endian):
+//
+//   stream    := magic frame(header) frame(batch)* frame(end)
+//   magic     := "X86FTLOG" (8 ASCII bytes)
+//   frame     := lenword:u32 crc:u32 payload[len]
+//   lenword   := len | check << 24, with 1 <= len <= 0xFFFFFF and
+//                check = 0x5A ^ (len & 0xFF) ^ (len >> 8 & 0xFF) ^ (len >> 16 & 0xFF)
+//                (a self-checking length: a damaged length word is reported as
+//                corruption at once instead of waiting for bytes that never come)
+//   crc       := CRC-32/IEEE of payload
+//   payload   := type:u8 body
+//   type 0x48 'H' header: body = version:u16 msgpack({imageSha256, memorySize,
+//                devices, digestInterval, startIcount, fromSnapshot})
+//   type 0x42 'B' batch:  body = msgpack([delta0, code0, payload0, delta1, code1, payload1, ...])
+//                delta = icount - previous icount (across batches; the first
+//                entry's previous icount is header.startIcount); code = kind's
+//                wire code; payload = msgpackr record whose structure id is
+//                0x40 + index of the kind in ENTRY_KINDS and whose fields are
+//                ENTRY_SCHEMA[kind].fields in order (shared, predefined
+//                structures: nothing is defined inline).
+//   type 0x45 'E' end:    body = msgpack({ entries: total count, lastIcount })
+
+import { Packr, Unpackr } from 'msgpackr/pack'; // resolves to msgpackr's pure-JS build (no native extension)
+import { crc32 } from './crc32.js';
+import {
+  ENTRY_KINDS,
+  ENTRY_SCHEMA,
+  LOG_FORMAT_VERSION,
+  LOG_MAGIC,
+  SUPPORTED_LOG_VERSIONS,
+  checkHeader,
+  entryProblem,
+  headerProblem,
+  kindOfCode,
+  type EntryKind,
+  type ExpectedLog,
+  type LogEntry,
+  type LogHeader,
+  type LogHeaderInit,
+} from './format.js';
+
+export const FRAME_HEADER_BYTES = 8;
+export const MAX_FRAME_PAYLOAD = 0xffffff;
+export const MAGIC_BYTES: Uint8Array = new TextEncoder().encode(LOG_MAGIC);
+
+export const enum FrameType {
+  Header = 0x48,
+  Batch = 0x42,
+  End = 0x45,
+}
+
+// ─── Errors ─────────────────────────────────────────────────────────────────
+
+/** A log that cannot be read as a valid stream. `offset` = byte offset of the frame (or byte) at fault. */
+export class LogError extends Error {
+  constructor(
+    readonly code: 'LOG_TRUNCATED' | 'LOG_CORRUPT' | 'LOG_VERSION',
+    readonly offset: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'LogError';
+  }
+}
+
+/** The stream ended before its end frame: it is unfinished (cut). `offset` = length of the valid prefix. */
+export class TruncatedLogError extends LogError {
+  constructor(offset: number, detail: string) {
+    super('LOG_TRUNCATED', offset, `log is cut at offset ${offset} (${detail})`);
+    this.name = 'TruncatedLogError';
+  }
+}
+
+/** A frame failed its length check, CRC, decoding or a must-rule. `offset` = start of that frame. */
+export class CorruptLogError extends LogError {
+  constructor(
+    offset: number,
+    readonly reason: string,
+  ) {
+    super('LOG_CORRUPT', offset, `log is corrupted at offset ${offset}: ${reason}`);
+    this.name = 'CorruptLogError';
+  }
+}
+
+/** The stream has a format version this reader does not know. */
+export class UnsupportedVersionError extends LogError {
+  constructor(
+    offset: number,
+    readonly version: number,
+  ) {
+    super('LOG_VERSION', offset, `log format version ${version} is not supported (supported: ${SUPPORTED_LOG_VERSIONS.join(', ')})`);
+    this.name = 'UnsupportedVersionError';
+  }
+}
+
+/** An entry or header given to an encoder breaks the schema or a must-rule (a recorder bug). */
+export class InvalidEntryError extends Error {
+  readonly code = 'LOG_INVALID_ENTRY';
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidEntryError';
+  }
+}
+
+// ─── msgpackr setup ─────────────────────────────────────────────────────────
+
+/** Record structures: index i is ENTRY_KINDS[i], fields in schema order. */
+function entryStructures(): string[][] {
+  return ENTRY_KINDS.map((k) => ENTRY_SCHEMA[k].fields.map(([n]) => n));
+}
+const N_STRUCT = ENTRY_KINDS.length;
+
+function batchPackr(): Packr {
+  return new Packr({ useRecords: true, structures: entryStructures(), maxSharedStructures: N_STRUCT, useFloat32: 0 });
+}
+function batchUnpackr(): Unpackr {
+  return new Unpackr({ useRecords: true, structures: entryStructures(), maxSharedStructures: N_STRUCT });
+}
+const plainPackr = new Packr({ useRecords: false, useFloat32: 0 });
+const plainUnpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
+
+const CODE_OF: Record<EntryKind, number> = Object.fromEntries(ENTRY_KINDS.map((k) => [k, ENTRY_SCHEMA[k].code])) as Record<EntryKind, number>;
+
+// ─── Framing ────────────────────────────────────────────────────────────────
+
+function lengthWord(len: number): number {
+  const check = (0x5a ^ (len & 0xff) ^ ((len >>> 8) & 0xff) ^ ((len >>> 16) & 0xff)) & 0xff;
+  return (len | (check << 24)) >>> 0;
+}
+
+/** Payload length from a length word, or -1 if the word fails its check. */
+function lengthOfWord(word: number): number {
+  const len = word & 0xffffff;
+  return lengthWord(len) === word >>> 0 && len >= 1 ? len : -1;
+}
+
+/** One frame: [lenword][crc][type][body]. body is copied. */
+export function encodeFrame(type: FrameType, body: Uint8Array, prefix?: Uint8Array): Uint8Array {
+  const len = 1 + body.length;
+  if (len > MAX_FRAME_PAYLOAD) throw new InvalidEntryError(`frame payload of ${len} bytes exceeds ${MAX_FRAME_PAYLOAD}`);
+  const pre = prefix ? prefix.length : 0;
+  const out = new Uint8Array(pre + FRAME_HEADER_BYTES + len);
+  if (prefix) out.set(prefix, 0);
+  const p = pre + FRAME_HEADER_BYTES;
+  out[p] = type;
+  out.set(body, p + 1);
+  const dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  dv.setUint32(pre, lengthWord(len), true);
+  dv.setUint32(pre + 4, crc32(out, p, p + len), true);
+  return out;
+}
+
+// ─── Encoder ────────────────────────────────────────────────────────────────
+
+/**
+ * Stateful encoder of one stream. Call start() once, batch() any number of
+ * times, end() once; concatenating the results in order gives the stream.
+ */
+export class LogEncoder {
+  readonly header: LogHeader;
+  /** icount of the last entry encoded (or header.startIcount). */
+  lastIcount: number;
+  /** Entries encoded so far. */
+  entryCount = 0;
+  private state: 0 | 1 | 2 = 0; // 0 before start, 1 open, 2 ended
+  private readonly packr = batchPackr();
+  private flat: unknown[] = [];
+
+  constructor(header: LogHeaderInit) {
+    const h: LogHeader = {
+      version: header.version ?? LOG_FORMAT_VERSION,
+      imageSha256: header.imageSha256,
+      memorySize: header.memorySize,
+      devices: header.devices,
+      digestInterval: header.digestInterval,
+      startIcount: header.startIcount,
+      fromSnapshot: header.fromSnapshot,
+    };
+    const why = headerProblem(h);
+    if (why) throw new InvalidEntryError(`bad log header: ${why}`);
+    if (h.version !== LOG_FORMAT_VERSION) throw new InvalidEntryError(`this encoder writes version ${LOG_FORMAT_VERSION} only`);
+    this.header = h;
+    this.lastIcount = h.startIcount;
+  }
+
+  /** Magic + header frame. */
+  start(): Uint8Array {
+    if (this.state !== 0) throw new InvalidEntryError('start() called twice');
+    this.state = 1;
+    const { version, ...rest } = this.header;
+    const obj = plainPackr.pack(rest);
+    const body = new Uint8Array(2 + obj.length);
+    body[0] = version & 0xff;
+    body[1] = version >>> 8;
+    body.set(obj, 2);
+    return encodeFrame(FrameType.Header, body, MAGIC_BYTES);
+  }
+
+  /**
+   * Throws InvalidEntryError unless `e` is valid and may follow an entry at
+   * icount `prev` (M2-M4).
+   */
+  static check(e: LogEntry, prev: number): void {
+    const why = entryProblem(e);
+    if (why) throw new InvalidEntryError(why);
+    if (e.icount < prev) throw new InvalidEntryError(`icount ${e.icount} < previous ${prev} (icounts must not decrease)`);
+  }
+
+  /**
+   * One batch frame for `entries` (at least one). Validates each entry
+   * unless `trusted` (the caller already ran LogEncoder.check in order).
+   */
+  batch(entries: readonly LogEntry[], trusted = false): Uint8Array {
+    if (this.state !== 1) throw new InvalidEntryError(this.state === 0 ? 'batch() before start()' : 'batch() after end()');
+    if (entries.length === 0) throw new InvalidEntryError('empty batch');
+    const flat = this.flat;
+    flat.length = 0;
+    let prev = this.lastIcount;
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!;
+      if (!trusted) LogEncoder.check(e, prev);
+      flat.push(e.icount - prev, CODE_OF[e.kind], orderedPayload(e));
+      prev = e.icount;
+    }
+    const frame = encodeFrame(FrameType.Batch, this.packr.pack(flat));
+    flat.length = 0;
+    this.lastIcount = prev;
+    this.entryCount += entries.length;
+    return frame;
+  }
+
+  /** End frame (M6). */
+  end(): Uint8Array {
+    if (this.state !== 1) throw new InvalidEntryError(this.state === 0 ? 'end() before start()' : 'end() called twice');
+    this.state = 2;
+    return encodeFrame(FrameType.End, plainPackr.pack({ entries: this.entryCount, lastIcount: this.lastIcount }));
+  }
+
+  /** Bytes one entry takes inside a batch frame, given the previous icount (for statistics). */
+  entrySize(e: LogEntry, prev: number): number {
+    // A 3-element fixarray costs one header byte; the elements are context-free.
+    return this.packr.pack([e.icount - prev, CODE_OF[e.kind], orderedPayload(e)]).length - 1;
+  }
+}
+
+/** Payload object with exactly the schema's keys in schema order, so it maps to the predefined record. */
+function orderedPayload(e: LogEntry): Record<string, unknown> {
+  const p = e.payload as unknown as Record<string, unknown>;
+  const fields = ENTRY_SCHEMA[e.kind].fields;
+  const o: Record<string, unknown> = {};
+  for (let i = 0; i < fields.length; i++) {
+    const n = fields[i]![0];
+    o[n] = p[n];
+  }
+  return o;
+}
+
+/** Encode a whole finished stream in one go (tests, tools, benchmarks). */
+export function encodeLog(header: LogHeaderInit, entries: readonly LogEntry[], batchSize = 256, finished = true): Uint8Array {
+  const enc = new LogEncoder(header);
+  const parts: Uint8Array[] = [enc.start()];
+  for (let i = 0; i < entries.length; i += batchSize) parts.push(enc.batch(entries.slice(i, i + batchSize)));
+  if (finished) parts.push(enc.end());
+  return concatBytes(parts);
+}
+
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+// ─── Decoder ────────────────────────────────────────────────────────────────
+
+export interface DecoderOptions {
+  /** Refuse (HeaderMismatchError) a header that does not match. */
+  expect?: ExpectedLog;
+  /** Called once with the header, before any entry; may throw to refuse it. */
+  onHeader?: (h: LogHeader) => void;
+}
+
+/** The end frame's contents. */
+export interface LogTrailer {
+  entries: number;
+  lastIcount: number;
+}
+
+/**
+ * Incremental decoder. push() bytes as they arrive, read() entries until it
+ * returns undefined (more bytes needed, or the log is finished), call eof()
+ * when the source has ended. read() throws a LogError (or
+ * HeaderMismatchError) at the first bad frame, after every entry of the good
+ * frames before it has been returned; the error is sticky.
+ */
+export class LogDecoder {
+  header: LogHeader | undefined;
+  /** The end frame, once seen: the log is finished. */
+  trailer: LogTrailer | undefined;
+  /** Bytes of valid, fully decoded frames (including the magic). */
+  offset = 0;
+  /** Frames decoded. */
+  frames = 0;
+  /** Entries decoded (queued or returned). */
+  entryCount = 0;
+  /** icount of the last decoded entry (or header.startIcount). */
+  lastIcount = 0;
+
+  private chunks: Uint8Array[] = [];
+  private buffered = 0;
+  private queue: LogEntry[] = [];
+  private qpos = 0;
+  private error: Error | undefined;
+  private eofSeen = false;
+  private readonly unpackr = batchUnpackr();
+
+  constructor(private readonly opts: DecoderOptions = {}) {}
+
+  get finished(): boolean {
+    return this.trailer !== undefined;
+  }
+
+  /** Append bytes from the source. The chunk is not modified and may be reused once push() returns... it is kept by reference until consumed, so do not modify it. */
+  push(chunk: Uint8Array): void {
+    if (this.eofSeen) throw new Error('push() after eof()');
+    if (chunk.length === 0) return;
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+  }
+
+  /** The source has ended: no more bytes will be pushed. */
+  eof(): void {
+    this.eofSeen = true;
+  }
+
+  /** Next entry, or undefined if more bytes are needed or the log is finished. Throws LogError. */
+  read(): LogEntry | undefined {
+    for (;;) {
+      if (this.qpos < this.queue.length) {
+        const e = this.queue[this.qpos++]!;
+        if (this.qpos === this.queue.length) {
+          this.queue = [];
+          this.qpos = 0;
+        }
+        return e;
+      }
+      if (this.error) throw this.error;
+      try {
+        if (!this.step()) return undefined;
+      } catch (err) {
+        this.error = err as Error;
+        throw err;
+      }
+    }
+  }
+
+  /** Decoded entries available now (read() until undefined). */
+  *drain(): Generator<LogEntry> {
+    for (let e = this.read(); e !== undefined; e = this.read()) yield e;
+  }
+
+  /** Decode at most one frame. Returns false if nothing more can be done now. */
+  private step(): boolean {
+    if (this.offset === 0) {
+      // Magic: check the prefix as soon as bytes arrive.
+      const n = Math.min(this.buffered, MAGIC_BYTES.length);
+      const head = this.peek(n);
+      for (let i = 0; i < n; i++)
+        if (head[i] !== MAGIC_BYTES[i]) throw new CorruptLogError(0, 'not an x86ft log (bad magic)');
+      if (n < MAGIC_BYTES.length) return this.needMore('in the magic');
+      this.consume(MAGIC_BYTES.length);
+      this.offset = MAGIC_BYTES.length;
+      return true;
+    }
+    if (this.trailer) {
+      if (this.buffered > 0) throw new CorruptLogError(this.offset, 'data after the end frame');
+      return false;
+    }
+    const at = this.offset;
+    if (this.buffered < FRAME_HEADER_BYTES) return this.needMore('in a frame header');
+    const fh = this.peek(FRAME_HEADER_BYTES);
+    const dv = new DataView(fh.buffer, fh.byteOffset, FRAME_HEADER_BYTES);
+    const len = lengthOfWord(dv.getUint32(0, true));
+    if (len < 0) throw new CorruptLogError(at, 'bad frame length word');
+    const crc = dv.getUint32(4, true);
+    if (this.buffered < FRAME_HEADER_BYTES + len) return this.needMore(`frame of ${len} bytes incomplete`);
+    const all = this.peek(FRAME_HEADER_BYTES + len);
+    const payload = all.subarray(FRAME_HEADER_BYTES);
+    if (crc32(payload) !== crc) throw new CorruptLogError(at, 'CRC mismatch');
+    this.decodeFrame(at, payload);
+    this.consume(FRAME_HEADER_BYTES + len);
+    this.offset = at + FRAME_HEADER_BYTES + len;
+    this.frames++;
+    return true;
+  }
+
+  private needMore(where: string): false {
+    if (this.eofSeen) throw new TruncatedLogError(this.offset, where);
+    return false;
+  }
+
+  private decodeFrame(at: number, payload: Uint8Array): void {
+    const type = payload[0];
+    const body = payload.subarray(1);
+    if (this.header === undefined) {
+      if (type !== FrameType.Header) throw new CorruptLogError(at, 'first frame is not a header frame');
+      if (body.length < 2) throw new CorruptLogError(at, 'header frame too short');
+      const version = body[0]! | (body[1]! << 8);
+      if (!SUPPORTED_LOG_VERSIONS.includes(version)) throw new UnsupportedVersionError(at, version);
+      const obj = this.unpack(plainUnpackr, body.subarray(2), at) as Record<string, unknown>;
+      const h = { version, ...obj } as LogHeader;
+      const why = headerProblem(h);
+      if (why) throw new CorruptLogError(at, `bad header: ${why}`);
+      const header: LogHeader = {
+        version,
+        imageSha256: h.imageSha256,
+        memorySize: h.memorySize,
+        devices: h.devices,
+        digestInterval: h.digestInterval,
+        startIcount: h.startIcount,
+        fromSnapshot: h.fromSnapshot,
+      };
+      if (this.opts.expect) checkHeader(header, this.opts.expect);
+      this.opts.onHeader?.(header);
+      this.header = header;
+      this.lastIcount = header.startIcount;
+      return;
+    }
+    if (type === FrameType.Batch) {
+      const flat = this.unpack(this.unpackr, body, at);
+      if (!Array.isArray(flat) || flat.length === 0 || flat.length % 3 !== 0)
+        throw new CorruptLogError(at, 'batch is not a non-empty list of (delta, kind, payload)');
+      const out: LogEntry[] = new Array(flat.length / 3);
+      let prev = this.lastIcount;
+      for (let i = 0, j = 0; i < flat.length; i += 3, j++) {
+        const delta = flat[i];
+        if (typeof delta !== 'number' || !Number.isSafeInteger(delta) || delta < 0)
+          throw new CorruptLogError(at, `entry ${j}: bad icount delta ${String(delta)}`);
+        const kind = kindOfCode(flat[i + 1] as number);
+        if (kind === undefined) throw new CorruptLogError(at, `entry ${j}: unknown kind code ${String(flat[i + 1])}`);
+        const raw = flat[i + 2] as Record<string, unknown> | null;
+        if (typeof raw !== 'object' || raw === null) throw new CorruptLogError(at, `entry ${j}: payload is not a record`);
+        const payload: Record<string, unknown> = {};
+        for (const [n, t] of ENTRY_SCHEMA[kind].fields) {
+          const v = raw[n];
+          // Copy bytes out of the frame buffer: plain Uint8Array, no aliasing.
+          payload[n] = t === 'bytes' && v instanceof Uint8Array ? new Uint8Array(v) : v;
+        }
+        const e = { icount: prev + delta, kind, payload } as LogEntry;
+        const why = entryProblem(e);
+        if (why) throw new CorruptLogError(at, `entry ${j}: ${why}`);
+        if (Object.keys(raw).length !== ENTRY_SCHEMA[kind].fields.length)
+          throw new CorruptLogError(at, `entry ${j}: ${kind} payload has unexpected fields`);
+        out[j] = e;
+        prev = e.icount;
+      }
+      // The whole frame is valid: only now publish its entries.
+      this.lastIcount = prev;
+      this.entryCount += out.length;
+      if (this.queue.length === 0) this.queue = out;
+      else for (const e of out) this.queue.push(e);
+      return;
+    }
+    if (type === FrameType.End) {
+      const t = this.unpack(plainUnpackr, body, at) as Partial<LogTrailer> | null;
+      if (typeof t !== 'object' || t === null || t.entries !== this.entryCount || t.lastIcount !== this.lastIcount)
+        throw new CorruptLogError(at, `end frame says ${JSON.stringify(t)} but the log holds ${this.entryCount} entries up to icount ${this.lastIcount}`);
+      this.trailer = { entries: t.entries, lastIcount: t.lastIcount };
+      return;
+    }
+    if (type === FrameType.Header) throw new CorruptLogError(at, 'second header frame');
+    throw new CorruptLogError(at, `unknown frame type 0x${(type ?? 0).toString(16)}`);
+  }
+
+  private unpack(u: Unpackr, bytes: Uint8Array, at: number): unknown {
+    try {
+      return u.unpack(bytes);
+    } catch (e) {
+      throw new CorruptLogError(at, `undecodable frame body (${(e as Error).message})`);
+    }
+  }
+
+  /** The first n buffered bytes as one contiguous view (joins chunks if needed). */
+  private peek(n: number): Uint8Array {
+    const first = this.chunks[0];
+    if (first && first.length >= n) return first.subarray(0, n);
+    const joined = concatBytes(this.chunks);
+    this.chunks = [joined];
+    return joined.subarray(0, n);
+  }
+
+  private consume(n: number): void {
+    this.buffered -= n;
+    while (n > 0) {
+      const c = this.chunks[0]!;
+      if (c.length <= n) {
+        this.chunks.shift();
+        n -= c.length;
+      } else {
+        this.chunks[0] = c.subarray(n);
+        n = 0;
+      }
+    }
+  }
+}
+
+/** Decode a complete in-memory stream; throws LogError like LogDecoder. */
+export function decodeLog(bytes: Uint8Array, opts?: DecoderOptions): { header: LogHeader; entries: LogEntry[]; trailer: LogTrailer } {
+  const d = new LogDecoder(opts);
+  d.push(bytes);
+  d.eof();
+  const entries = [...d.drain()];
+  // drain() stops at undefined only when finished (eof() turns "need more" into a throw).
+  return { header: d.header!, entries, trailer: d.trailer! };
+}
