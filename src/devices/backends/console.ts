@@ -1,0 +1,145 @@
+// Console backends for the UART: stdio, a file, or a TCP socket. Input is buffered here
+// until the LiveGate takes it (and logs it); output is the UART's transmit sink.
+
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import type { ConsoleInput } from '../../machine/gate.js';
+
+/** Host side of a console: the gate reads from it, the UART's tx sink writes to it. */
+export interface ConsoleBackend extends ConsoleInput {
+  /** One transmitted byte (buffered; see flush). */
+  write(byte: number): void;
+  /** Pushes buffered output to the host now. */
+  flush(): void;
+  close(): Promise<void>;
+}
+
+/** Input bytes waiting for the guest. */
+class InputQueue {
+  private chunks: Uint8Array[] = [];
+  private head = 0;
+  push(b: Uint8Array): void { if (b.length) this.chunks.push(b); }
+  read(max: number): Uint8Array | null {
+    if (!this.chunks.length || max <= 0) return null;
+    const out: number[] = [];
+    while (out.length < max && this.chunks.length) {
+      const c = this.chunks[0]!;
+      const n = Math.min(max - out.length, c.length - this.head);
+      for (let i = 0; i < n; i++) out.push(c[this.head + i]!);
+      this.head += n;
+      if (this.head >= c.length) { this.chunks.shift(); this.head = 0; }
+    }
+    return Uint8Array.from(out);
+  }
+  get length(): number { let n = -this.head; for (const c of this.chunks) n += c.length; return n; }
+}
+
+abstract class BufferedConsole implements ConsoleBackend {
+  protected readonly input = new InputQueue();
+  private out: number[] = [];
+  private scheduled = false;
+
+  read(max: number): Uint8Array | null { return this.input.read(max); }
+
+  write(byte: number): void {
+    this.out.push(byte & 0xff);
+    if (this.out.length >= 4096) this.flush();
+    else if (!this.scheduled) { this.scheduled = true; setImmediate(() => { this.scheduled = false; this.flush(); }); }
+  }
+
+  flush(): void {
+    if (!this.out.length) return;
+    const b = Uint8Array.from(this.out);
+    this.out = [];
+    this.emit(b);
+  }
+
+  /** Bytes the test harness or a host tool injects as if typed. */
+  inject(bytes: Uint8Array | string): void {
+    this.input.push(typeof bytes === 'string' ? new TextEncoder().encode(bytes) : bytes);
+  }
+
+  protected abstract emit(bytes: Uint8Array): void;
+  abstract close(): Promise<void>;
+}
+
+/** process.stdin / process.stdout. Raw mode is used when stdin is a TTY. */
+export class StdioConsole extends BufferedConsole {
+  private readonly onData = (d: Buffer): void => this.input.push(new Uint8Array(d));
+  constructor(opts: { input?: boolean } = {}) {
+    super();
+    if (opts.input ?? true) {
+      if (process.stdin.isTTY) process.stdin.setRawMode(true);
+      process.stdin.on('data', this.onData);
+    }
+  }
+  protected emit(bytes: Uint8Array): void { process.stdout.write(bytes); }
+  async close(): Promise<void> {
+    this.flush();
+    process.stdin.off('data', this.onData);
+    if (process.stdin.isTTY) process.stdin.setRawMode(false);
+    process.stdin.pause();
+  }
+}
+
+/** Output appended to a file; input (optional) is the whole content of another file. */
+export class FileConsole extends BufferedConsole {
+  private fd: number;
+  constructor(readonly outPath: string, inPath?: string) {
+    super();
+    try { this.fd = openSync(outPath, 'w'); }
+    catch (e) { throw new Error(`console file ${outPath}: cannot open for writing (${(e as NodeJS.ErrnoException).code})`); }
+    if (inPath !== undefined) {
+      try { this.input.push(new Uint8Array(readFileSync(inPath))); }
+      catch (e) { throw new Error(`console input file ${inPath}: cannot read (${(e as NodeJS.ErrnoException).code})`); }
+    }
+  }
+  protected emit(bytes: Uint8Array): void { if (this.fd >= 0) writeSync(this.fd, bytes); }
+  async close(): Promise<void> {
+    this.flush();
+    if (this.fd >= 0) { closeSync(this.fd); this.fd = -1; }
+  }
+}
+
+/** A TCP server; one client at a time is the console. Output with no client is dropped. */
+export class TcpConsole extends BufferedConsole {
+  private client: Socket | null = null;
+
+  private constructor(private readonly server: Server) {
+    super();
+    server.on('connection', (s) => {
+      if (this.client) { s.end('console busy\r\n'); return; }
+      this.client = s;
+      s.on('data', (d) => this.input.push(new Uint8Array(d)));
+      s.on('close', () => { if (this.client === s) this.client = null; });
+      s.on('error', () => { /* reported as close */ });
+    });
+  }
+
+  /** Listens on host:port (port 0 = any free port); rejects with a clear message on failure. */
+  static listen(port: number, host = '127.0.0.1'): Promise<TcpConsole> {
+    return new Promise((resolve, reject) => {
+      const server = createServer();
+      server.once('error', (e: NodeJS.ErrnoException) => {
+        reject(new Error(e.code === 'EADDRINUSE' ? `console: TCP port ${host}:${port} is already in use`
+          : `console: cannot listen on ${host}:${port} (${e.code ?? e.message})`));
+      });
+      server.listen(port, host, () => resolve(new TcpConsole(server)));
+    });
+  }
+
+  get port(): number {
+    const a = this.server.address();
+    return a && typeof a === 'object' ? a.port : 0;
+  }
+
+  get connected(): boolean { return this.client !== null; }
+
+  protected emit(bytes: Uint8Array): void { if (this.client) this.client.write(bytes); }
+
+  async close(): Promise<void> {
+    this.flush();
+    this.client?.destroy();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+}

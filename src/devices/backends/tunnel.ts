@@ -1,0 +1,66 @@
+// UDP frame tunnel: one Ethernet frame per datagram to/from a configured peer (like QEMU's
+// -netdev socket,udp=...). Received frames wait in a bounded queue until the LiveGate takes
+// them (and logs them); send() is the virtio-net transmit sink.
+
+import { createSocket, type Socket } from 'node:dgram';
+import type { FrameInput } from '../../machine/gate.js';
+
+export interface UdpTunnelOptions {
+  /** Local port to bind (0 = any free port). */
+  localPort: number;
+  localHost?: string;
+  peerHost: string;
+  peerPort: number;
+  /** Frames kept while the guest has no receive buffer; newer ones are dropped. Default 256. */
+  queueLimit?: number;
+  /** Accept datagrams only from the peer address (default true). */
+  peerOnly?: boolean;
+}
+
+export class UdpFrameTunnel implements FrameInput {
+  private readonly queue: Uint8Array[] = [];
+  /** Frames dropped because the queue was full. */
+  dropped = 0;
+
+  private constructor(private readonly sock: Socket, private readonly opts: UdpTunnelOptions) {
+    sock.on('message', (msg, rinfo) => {
+      if ((opts.peerOnly ?? true) && rinfo.port !== opts.peerPort) return;
+      if (msg.length < 14 || msg.length > 65535) return; // not an Ethernet frame
+      if (this.queue.length >= (opts.queueLimit ?? 256)) { this.dropped++; return; }
+      this.queue.push(new Uint8Array(msg));
+    });
+    sock.on('error', () => { /* send errors on UDP are transient; nothing to do */ });
+  }
+
+  /** Binds the local port; rejects with a clear message when it is in use. */
+  static open(opts: UdpTunnelOptions): Promise<UdpFrameTunnel> {
+    return new Promise((resolve, reject) => {
+      const sock = createSocket('udp4');
+      const onError = (e: NodeJS.ErrnoException): void => {
+        sock.close();
+        const host = opts.localHost ?? '0.0.0.0';
+        reject(new Error(e.code === 'EADDRINUSE' ? `UDP tunnel: local port ${host}:${opts.localPort} is already in use`
+          : `UDP tunnel: cannot bind ${host}:${opts.localPort} (${e.code ?? e.message})`));
+      };
+      sock.once('error', onError);
+      sock.bind(opts.localPort, opts.localHost ?? '0.0.0.0', () => {
+        sock.off('error', onError);
+        resolve(new UdpFrameTunnel(sock, opts));
+      });
+    });
+  }
+
+  /** The locally bound port (useful with localPort 0). */
+  get port(): number { return this.sock.address().port; }
+
+  receive(): Uint8Array | undefined { return this.queue.shift(); }
+
+  /** Frames waiting for the guest. */
+  get pending(): number { return this.queue.length; }
+
+  send(frame: Uint8Array): void {
+    this.sock.send(frame, this.opts.peerPort, this.opts.peerHost);
+  }
+
+  close(): Promise<void> { return new Promise((r) => this.sock.close(() => r())); }
+}

@@ -1,0 +1,439 @@
+// The gate: the single entry of every host value into the guest. Imports nothing from Node
+// (backends are passed in as interfaces). Two implementations behind the `Gate` interface:
+// LiveGate takes values from host backends and hands each one, stamped with the instruction
+// count at which it takes effect, to a listener (the log); ReplayGate takes them only from
+// such a list. GateSwitch lets a secondary go live without rewiring devices.
+//
+// ---------------------------------------------------------------------------------------
+// How the machine wires it (icount = retired-instruction count, the log's clock)
+//
+//  * Construct devices with plain host interfaces; then
+//      gate.connect({ console: uart, clocks: [pit, rtc, uart], wall: [rtc], nets: [net0],
+//                     irq: (line, level) => pic.setIrq(line, level) });
+//    disks are bound with  new VirtioBlk(mem, irq, gate.blockIo(0, () => cpu.icount), opts).
+//
+//  * Run loop: between run slices (and while the CPU is halted) call  gate.poll(icount).
+//    A poll delivers, in this order: the wall clock (first poll only), host-caused IRQ line
+//    changes, received console bytes (only as many as the UART can take), received frames
+//    (only while the NIC has a receive buffer), and finally the guest time (ns) to every
+//    clock target (PIT -> IRQ 0 edges, RTC -> update/periodic/alarm, UART -> RX timeout).
+//    The same records are one "poll unit", which always ends with exactly one Time record.
+//    Live: poll() always returns true. Replay: poll(icount) delivers the next unit only if
+//    it was logged at exactly this icount and returns true, else returns false. A replaying
+//    machine must end its slices at gate.nextPoll() so that it polls at the same counts:
+//      nextPoll() = icount of the next logged poll unit; Infinity when the log is complete
+//      and has none left; undefined when not yet known (secondary: wait for more log).
+//    On the primary the run loop chooses its slice ends freely (e.g. every 100k instructions
+//    or on HLT); nextPoll() returns Infinity.
+//
+//  * Synchronous values, requested by the CPU or a device in the middle of a slice, at the
+//    icount of the instruction that needs them:
+//      gate.tsc(icount)            -> [lo, hi]  RDTSC/RDTSCP (nanoseconds of guest time)
+//      gate.rdrand(icount)         -> [lo, hi]  RDRAND/RDSEED 64 random bits (CF=1 always)
+//      gate.diskRead(icount, disk, offset, len)  -> bytes | null (host I/O error)
+//      gate.diskWrite(icount, disk, offset, data) -> ok?   (an output: not done on replay)
+//      gate.diskFlush(icount, disk)               -> ok?
+//    The returned pairs are reused buffers: copy them before the next call. A replay gate
+//    throws GateDivergence when the next record is not the one asked for (kind, channel or
+//    icount differ) — that is a replay divergence, reported precisely.
+//
+//  * The time a HLT waits for: on the primary, the run loop polls (sleeping briefly between
+//    polls) until the CPU has an interrupt; on replay it simply polls at each logged unit.
+//
+//  * Go-live: gateSwitch.use(new LiveGate(backends, { startNs: replay.lastTimeNs,
+//    startTsc: replay.lastTsc, ... })) — guest time continues monotonically.
+// ---------------------------------------------------------------------------------------
+
+import type { BlockIo } from '../devices/virtio-blk.js';
+
+/** Record kinds (numbers so a log codec stores them compactly). */
+export const GateKind = {
+  /** Guest time in ns (number); ends a poll unit. */
+  Time: 1,
+  /** Wall clock in ms since 1970 UTC at guest time 0 (number). */
+  Wall: 2,
+  /** Received console bytes (Uint8Array). */
+  ConsoleIn: 3,
+  /** A received Ethernet frame for NIC `chan` (Uint8Array). */
+  NetRx: 4,
+  /** A host-caused interrupt line change: line `chan`, payload 1 (raise) or 0 (lower). */
+  Irq: 5,
+  /** RDTSC value (number, < 2^53). */
+  Tsc: 6,
+  /** RDRAND value (Uint8Array of 8 bytes, little-endian). */
+  Rdrand: 7,
+  /** Disk `chan` read: Uint8Array of data, or number 1 for a host I/O error. */
+  DiskRead: 8,
+  /** Disk `chan` write completed: payload 0 ok, 1 error. */
+  DiskWrite: 9,
+  /** Disk `chan` flush completed: payload 0 ok, 1 error. */
+  DiskFlush: 10,
+} as const;
+export type GateKind = (typeof GateKind)[keyof typeof GateKind];
+
+/** One logged host value. `chan` says which device instance (0 when there is one). */
+export interface GateRecord { icount: number; kind: GateKind; chan: number; payload: number | Uint8Array }
+
+const KIND_NAME: Record<number, string> = Object.fromEntries(Object.entries(GateKind).map(([k, v]) => [v, k]));
+const POLL_KINDS = new Set<number>([GateKind.Time, GateKind.Wall, GateKind.ConsoleIn, GateKind.NetRx, GateKind.Irq]);
+
+/** Where delivered values go (devices satisfy these shapes structurally). */
+export interface GateTargets {
+  console?: { rxSpace(): number; rxBytes(bytes: Uint8Array): void };
+  clocks?: { setTime(ns: number): void }[];
+  wall?: { setWall(ms: number): void }[];
+  nets?: { rxReady(): boolean; rxFrame(frame: Uint8Array): void }[];
+  irq?: (line: number, level: boolean) => void;
+}
+
+/** The interface the machine programs against; see the comment at the top of this file. */
+export interface Gate {
+  readonly mode: 'live' | 'replay';
+  connect(targets: GateTargets): void;
+  poll(icount: number): boolean;
+  nextPoll(): number | undefined;
+  /** The guest time (ns) delivered by the last poll. */
+  readonly timeNs: number;
+  tsc(icount: number): readonly [number, number];
+  rdrand(icount: number): readonly [number, number];
+  diskRead(icount: number, disk: number, offset: number, len: number): Uint8Array | null;
+  diskWrite(icount: number, disk: number, offset: number, data: Uint8Array): boolean;
+  diskFlush(icount: number, disk: number): boolean;
+  /** A BlockIo for virtio-blk whose every call crosses this gate at icount(). */
+  blockIo(disk: number, icount: () => number): BlockIo;
+}
+
+// ---- host backend interfaces (implemented in src/devices/backends) ----------------------
+
+export interface HostClock {
+  /** Monotonic nanoseconds (any origin). */
+  monoNs(): number;
+  /** Wall clock, ms since 1970 UTC. */
+  wallMs(): number;
+}
+export interface HostEntropy { fill(buf: Uint8Array): void }
+export interface ConsoleInput {
+  /** Takes up to `max` buffered input bytes without blocking (empty/null when none). */
+  read(max: number): Uint8Array | null;
+}
+export interface DiskBackend {
+  readonly size: number;
+  /** Exactly `len` bytes (zeros past the end of the file); throws on a host error. */
+  read(offset: number, len: number): Uint8Array;
+  write(offset: number, data: Uint8Array): void;
+  flush(): void;
+}
+export interface FrameInput {
+  /** The oldest received frame not yet taken, or undefined. */
+  receive(): Uint8Array | undefined;
+}
+
+export interface LiveBackends {
+  clock: HostClock;
+  entropy?: HostEntropy;
+  console?: ConsoleInput;
+  disks?: DiskBackend[];
+  nets?: FrameInput[];
+}
+
+export interface LiveGateOptions {
+  /** Receives every record, in order (the recorder appends it to the log). */
+  onRecord?: (r: GateRecord) => void;
+  /** Guest time at the first poll (go-live continues from the replayed time). Default 0. */
+  startNs?: number;
+  /** Lower bound for TSC values (go-live). */
+  startTsc?: number;
+  /** Frames delivered per NIC per poll at most (default 64). */
+  maxFramesPerPoll?: number;
+}
+
+/** A replay log and the machine disagree. */
+export class GateDivergence extends Error {
+  constructor(msg: string) { super(`replay divergence: ${msg}`); this.name = 'GateDivergence'; }
+}
+
+abstract class GateBase {
+  protected t: GateTargets = {};
+  protected readonly pair: [number, number] = [0, 0];
+  protected lastTimeNsV = 0;
+  protected lastTscV = 0;
+
+  connect(targets: GateTargets): void { this.t = targets; }
+  get timeNs(): number { return this.lastTimeNsV; }
+  /** The last guest time delivered. */
+  get lastTimeNs(): number { return this.lastTimeNsV; }
+  /** The last TSC value returned. */
+  get lastTsc(): number { return this.lastTscV; }
+
+  abstract diskRead(icount: number, disk: number, offset: number, len: number): Uint8Array | null;
+  abstract diskWrite(icount: number, disk: number, offset: number, data: Uint8Array): boolean;
+  abstract diskFlush(icount: number, disk: number): boolean;
+
+  blockIo(disk: number, icount: () => number): BlockIo {
+    return {
+      read: (offset, len) => this.diskRead(icount(), disk, offset, len),
+      write: (offset, data) => this.diskWrite(icount(), disk, offset, data),
+      flush: () => this.diskFlush(icount(), disk),
+    };
+  }
+
+  /** Hands one poll-kind record to its device. */
+  protected deliver(r: GateRecord): void {
+    const t = this.t;
+    switch (r.kind) {
+      case GateKind.Wall: for (const w of t.wall ?? []) w.setWall(r.payload as number); break;
+      case GateKind.Irq: if (t.irq) t.irq(r.chan, r.payload !== 0); break;
+      case GateKind.ConsoleIn: if (t.console) t.console.rxBytes(r.payload as Uint8Array); break;
+      case GateKind.NetRx: t.nets?.[r.chan]?.rxFrame(r.payload as Uint8Array); break;
+      case GateKind.Time:
+        this.lastTimeNsV = r.payload as number;
+        for (const c of t.clocks ?? []) c.setTime(r.payload as number);
+        break;
+      default: throw new Error(`gate: record kind ${r.kind} is not deliverable`);
+    }
+  }
+
+  protected setPair(lo: number, hi: number): readonly [number, number] {
+    this.pair[0] = lo >>> 0; this.pair[1] = hi >>> 0;
+    return this.pair;
+  }
+}
+
+/** Takes values from host backends; every value is reported to onRecord. */
+export class LiveGate extends GateBase implements Gate {
+  readonly mode = 'live' as const;
+  private readonly hostOrigin: number;
+  private readonly startNs: number;
+  private wallSent = false;
+  private readonly irqQueue: [number, boolean][] = [];
+  private readonly onRecord: (r: GateRecord) => void;
+  private readonly maxFrames: number;
+
+  constructor(private readonly b: LiveBackends, opts: LiveGateOptions = {}) {
+    super();
+    this.onRecord = opts.onRecord ?? (() => {});
+    this.startNs = opts.startNs ?? 0;
+    this.lastTimeNsV = this.startNs;
+    this.lastTscV = opts.startTsc ?? 0;
+    this.maxFrames = opts.maxFramesPerPoll ?? 64;
+    this.hostOrigin = b.clock.monoNs();
+  }
+
+  nextPoll(): number { return Infinity; }
+
+  /** Guest time now: start + host time elapsed, never going backwards. */
+  private guestNs(): number {
+    const ns = Math.max(this.lastTimeNsV, this.startNs + Math.floor(this.b.clock.monoNs() - this.hostOrigin));
+    return ns;
+  }
+
+  private rec(icount: number, kind: GateKind, chan: number, payload: number | Uint8Array): GateRecord {
+    const r: GateRecord = { icount, kind, chan, payload };
+    this.onRecord(r);
+    return r;
+  }
+
+  /** A host-side source (not a device model) asks for an interrupt line change; it is
+   *  delivered, and logged, at the next poll. */
+  requestIrq(line: number, level: boolean): void { this.irqQueue.push([line, level]); }
+
+  poll(icount: number): boolean {
+    const now = this.guestNs();
+    if (!this.wallSent) {
+      this.wallSent = true;
+      this.deliver(this.rec(icount, GateKind.Wall, 0, this.b.clock.wallMs() - Math.floor(now / 1e6)));
+    }
+    for (const [line, level] of this.irqQueue.splice(0)) this.deliver(this.rec(icount, GateKind.Irq, line, level ? 1 : 0));
+    const con = this.t.console;
+    if (con && this.b.console) {
+      const space = con.rxSpace();
+      if (space > 0) {
+        const bytes = this.b.console.read(space);
+        if (bytes && bytes.length) this.deliver(this.rec(icount, GateKind.ConsoleIn, 0, bytes.slice(0, space)));
+      }
+    }
+    const nets = this.t.nets ?? [];
+    for (let i = 0; i < nets.length; i++) {
+      const src = this.b.nets?.[i];
+      if (!src) continue;
+      for (let n = 0; n < this.maxFrames && nets[i]!.rxReady(); n++) {
+        const f = src.receive();
+        if (!f) break;
+        this.deliver(this.rec(icount, GateKind.NetRx, i, f));
+      }
+    }
+    this.deliver(this.rec(icount, GateKind.Time, 0, now));
+    return true;
+  }
+
+  tsc(icount: number): readonly [number, number] {
+    const v = Math.max(this.lastTscV, this.guestNs());
+    this.lastTscV = v;
+    this.rec(icount, GateKind.Tsc, 0, v);
+    return this.setPair(v % 0x100000000, Math.floor(v / 0x100000000));
+  }
+
+  rdrand(icount: number): readonly [number, number] {
+    const buf = new Uint8Array(8);
+    if (!this.b.entropy) throw new Error('gate: RDRAND needs an entropy backend');
+    this.b.entropy.fill(buf);
+    this.rec(icount, GateKind.Rdrand, 0, buf);
+    const dv = new DataView(buf.buffer);
+    return this.setPair(dv.getUint32(0, true), dv.getUint32(4, true));
+  }
+
+  private disk(disk: number): DiskBackend {
+    const d = this.b.disks?.[disk];
+    if (!d) throw new Error(`gate: no disk backend ${disk}`);
+    return d;
+  }
+
+  diskRead(icount: number, disk: number, offset: number, len: number): Uint8Array | null {
+    let data: Uint8Array | null;
+    try { data = this.disk(disk).read(offset, len); } catch { data = null; }
+    if (data && data.length !== len) data = null;
+    this.rec(icount, GateKind.DiskRead, disk, data ?? 1);
+    return data;
+  }
+
+  diskWrite(icount: number, disk: number, offset: number, data: Uint8Array): boolean {
+    let ok = true;
+    try { this.disk(disk).write(offset, data); } catch { ok = false; }
+    this.rec(icount, GateKind.DiskWrite, disk, ok ? 0 : 1);
+    return ok;
+  }
+
+  diskFlush(icount: number, disk: number): boolean {
+    let ok = true;
+    try { this.disk(disk).flush(); } catch { ok = false; }
+    this.rec(icount, GateKind.DiskFlush, disk, ok ? 0 : 1);
+    return ok;
+  }
+}
+
+/** Takes values only from a list of records; no backend is attached. */
+export class ReplayGate extends GateBase implements Gate {
+  readonly mode = 'replay' as const;
+  private readonly log: GateRecord[] = [];
+  private pos = 0;
+  private ended = false;
+
+  /** @param records the log so far; more can be fed with feed(); end() marks it complete. */
+  constructor(records: readonly GateRecord[] = [], complete = true) {
+    super();
+    this.feed(records);
+    this.ended = complete;
+  }
+
+  feed(records: readonly GateRecord[]): void { for (const r of records) this.log.push(r); }
+  end(): void { this.ended = true; }
+
+  /** Records not consumed yet. */
+  get remaining(): number { return this.log.length - this.pos; }
+
+  /** Index of the Time record ending the unit that starts at pos, or -1 if not yet logged. */
+  private unitEnd(): number {
+    for (let i = this.pos; i < this.log.length; i++) {
+      const k = this.log[i]!.kind;
+      if (!POLL_KINDS.has(k)) return -2; // a synchronous record comes first
+      if (k === GateKind.Time) return i;
+    }
+    return -1;
+  }
+
+  nextPoll(): number | undefined {
+    // Sync records before the next unit are consumed by the CPU/devices during the slice.
+    for (let i = this.pos; i < this.log.length; i++) {
+      const r = this.log[i]!;
+      if (POLL_KINDS.has(r.kind)) {
+        for (let j = i; j < this.log.length; j++) if (this.log[j]!.kind === GateKind.Time) return r.icount;
+        return this.ended ? r.icount : undefined;
+      }
+    }
+    return this.ended ? Infinity : undefined;
+  }
+
+  poll(icount: number): boolean {
+    const first = this.log[this.pos];
+    if (!first || !POLL_KINDS.has(first.kind)) return false;
+    if (first.icount > icount) return false;
+    if (first.icount < icount) {
+      throw new GateDivergence(`log has a poll at icount ${first.icount}, machine polled first at ${icount}`);
+    }
+    const end = this.unitEnd();
+    if (end === -2) throw new GateDivergence(`poll unit at ${icount} is interrupted by a synchronous record`);
+    if (end === -1) {
+      if (this.ended) throw new GateDivergence(`log ends inside a poll unit at icount ${icount}`);
+      return false;
+    }
+    while (this.pos <= end) {
+      const r = this.log[this.pos++]!;
+      if (r.icount !== icount) throw new GateDivergence(`poll unit at ${icount} has a record at ${r.icount}`);
+      this.deliver(r);
+    }
+    return true;
+  }
+
+  /** The next record, which must be (kind, chan) at icount. */
+  private take(icount: number, kind: GateKind, chan: number): GateRecord {
+    const r = this.log[this.pos];
+    if (!r) throw new GateDivergence(`${KIND_NAME[kind]} at icount ${icount}: log exhausted`);
+    if (r.kind !== kind || r.chan !== chan || r.icount !== icount) {
+      throw new GateDivergence(`machine asks ${KIND_NAME[kind]}[${chan}] at icount ${icount}, log has ${KIND_NAME[r.kind]}[${r.chan}] at ${r.icount}`);
+    }
+    this.pos++;
+    return r;
+  }
+
+  tsc(icount: number): readonly [number, number] {
+    const v = this.take(icount, GateKind.Tsc, 0).payload as number;
+    this.lastTscV = v;
+    return this.setPair(v % 0x100000000, Math.floor(v / 0x100000000));
+  }
+
+  rdrand(icount: number): readonly [number, number] {
+    const b = this.take(icount, GateKind.Rdrand, 0).payload as Uint8Array;
+    const dv = new DataView(b.buffer, b.byteOffset, 8);
+    return this.setPair(dv.getUint32(0, true), dv.getUint32(4, true));
+  }
+
+  diskRead(icount: number, disk: number, offset: number, len: number): Uint8Array | null {
+    const p = this.take(icount, GateKind.DiskRead, disk).payload;
+    if (typeof p === 'number') return null;
+    if (p.length !== len) throw new GateDivergence(`disk ${disk} read of ${len} bytes at ${offset}: log has ${p.length}`);
+    return p;
+  }
+
+  diskWrite(icount: number, disk: number, _offset: number, _data: Uint8Array): boolean {
+    return this.take(icount, GateKind.DiskWrite, disk).payload === 0;
+  }
+
+  diskFlush(icount: number, disk: number): boolean {
+    return this.take(icount, GateKind.DiskFlush, disk).payload === 0;
+  }
+}
+
+/** Forwards to the current gate; go-live swaps a ReplayGate for a LiveGate under the devices. */
+export class GateSwitch implements Gate {
+  private targets: GateTargets = {};
+  constructor(private cur: Gate) {}
+  get current(): Gate { return this.cur; }
+  use(g: Gate): void { this.cur = g; g.connect(this.targets); }
+  get mode(): 'live' | 'replay' { return this.cur.mode; }
+  get timeNs(): number { return this.cur.timeNs; }
+  connect(t: GateTargets): void { this.targets = t; this.cur.connect(t); }
+  poll(icount: number): boolean { return this.cur.poll(icount); }
+  nextPoll(): number | undefined { return this.cur.nextPoll(); }
+  tsc(icount: number): readonly [number, number] { return this.cur.tsc(icount); }
+  rdrand(icount: number): readonly [number, number] { return this.cur.rdrand(icount); }
+  diskRead(i: number, d: number, o: number, l: number): Uint8Array | null { return this.cur.diskRead(i, d, o, l); }
+  diskWrite(i: number, d: number, o: number, data: Uint8Array): boolean { return this.cur.diskWrite(i, d, o, data); }
+  diskFlush(i: number, d: number): boolean { return this.cur.diskFlush(i, d); }
+  blockIo(disk: number, icount: () => number): BlockIo {
+    return {
+      read: (o, l) => this.diskRead(icount(), disk, o, l),
+      write: (o, data) => this.diskWrite(icount(), disk, o, data),
+      flush: () => this.diskFlush(icount(), disk),
+    };
+  }
+}
