@@ -123,3 +123,41 @@ export function genMxcsr(): number {
 }
 
 export const hex = (x: number): string => (x >>> 0).toString(16).padStart(8, '0');
+
+// ---- 80-bit extended values as [lo, hi, se] ----
+const X80_SPECIAL: [number, number, number][] = [
+  [0, 0, 0], [0, 0, 0x8000], [0, 0x80000000, 0x7fff], [0, 0x80000000, 0xffff], [0, 0xc0000000, 0x7fff], [0, 0xc0000000, 0xffff],
+  [0x1234, 0xc0000000, 0x7fff], [1, 0x80000000, 0x7fff], [0, 0xa0000000, 0xffff], [5, 0x80000000, 0xffff],
+  [0, 0x40000000, 0x7fff], [0, 0, 0x7fff], [0, 0x40000000, 0x3fff], [1, 0, 0x4000], // pseudo-NaN, pseudo-inf, unnormals
+  [1, 0, 0], [0xffffffff, 0x7fffffff, 0x8000], [0, 0x40000000, 0], [0, 0x80000000, 0], [0xffffffff, 0xffffffff, 0], // denormals, pseudo-denormal
+  [0, 0x80000000, 1], [0, 0x80000000, 0x8001], [0xffffffff, 0xffffffff, 0x7ffe], [0xffffffff, 0xffffffff, 0xfffe],
+  [0, 0x80000000, 0x3fff], [0, 0x80000000, 0xbfff], [0xffffffff, 0xffffffff, 0x3ffe], [1, 0x80000000, 0x3fff],
+  [0, 0x80000000, 0x403e], [0, 0x80000000, 0xc03e], [0xffffffff, 0xffffffff, 0x403d], [0, 0x80000000, 0x401e], [0, 0x80000000, 0xc01e],
+  [0, 0xffffffff, 0x401d], [0, 0x80000000, 0x400e], [0, 0x80000000, 0xc00e], [0, 0xc0000000, 0x3ffe], [0, 0xc0000000, 0x4000],
+  [0x800, 0x80000000, 0x3fff], [0x400, 0x80000000, 0x3fff], [0xc0000000, 0x2168c234, 0x4000 + 0], [0x2168c235, 0xc90fdaa2, 0x4000],
+  [0x2168c234, 0xc90fdaa2, 0x3fff], [0, 0x80000000, 0x407e], [0, 0x80000000, 0x43fe], [0, 0x80000000, 0x3c01], [0, 0x80000000, 0x3f81],
+];
+export function genX80(near?: number[]): number[] {
+  const k = rnd() % 16;
+  if (k < 4) return [...pick(X80_SPECIAL)].map((x) => x >>> 0);
+  const s = rnd() & 0x8000;
+  const hi = (rnd() | 0x80000000) >>> 0;
+  const lo = rnd() >>> 0;
+  if (k < 7 && near) {
+    const e = near[2] & 0x7fff;
+    if (rnd() & 1) return [(near[0] ^ (rnd() & 0xfff)) >>> 0, near[1], (near[2] ^ (rnd() & 1 ? 0x8000 : 0)) >>> 0];
+    return [lo, hi, s | Math.max(1, Math.min(0x7ffe, e - (rnd() % 70)))];
+  }
+  if (k < 8) return [lo, (hi & 0x7fffffff) >>> (rnd() % 32), s]; // denormal
+  if (k < 10) { const e = rnd() & 1 ? 1 + rnd() % 80 : 0x7ffe - rnd() % 80; return [lo, hi, s | e]; }
+  if (k < 11) { const sh = rnd() % 64; return sh >= 32 ? [0, (hi & ~((2 ** (sh - 32)) - 1)) >>> 0, s | (0x3fff + rnd() % 70)] : [(lo & ~((2 ** sh) - 1)) >>> 0, hi, s | (0x3fff + rnd() % 70)]; }
+  if (k < 13) return [lo, hi, s | (0x3fff - 40 + rnd() % 80)];
+  // values that are exact float32/float64 / small ints
+  if (k < 14) return [0, (hi & 0xffffff00) >>> 0, s | (0x3fff - 10 + rnd() % 40)];
+  return [lo, hi, s | (rnd() & 0x7fff)];
+}
+/** x87 control word: all exceptions masked, random precision control (24/53/64) and rounding control. */
+export function genCw(): number {
+  const pc = [0, 2, 3, 3][rnd() & 3];
+  return 0x7f | (pc << 8) | ((rnd() & 3) << 10);
+}

@@ -1,0 +1,588 @@
+// x87 80-bit extended-precision semantics, bit-exact with x86 hardware (Intel SDM Vol. 1 ch. 8, §4.2.2,
+// Table 4-7 NaN rules, §8.1.5 precision/rounding control; Vol. 2 pages of FADD..FYL2XP1). Imports nothing.
+//
+// Calling convention: an 80-bit value lives in three uint32 words at (array, i): [lo, hi, se] where
+// hi:lo is the 64-bit significand (explicit integer bit = bit 31 of hi) and se = sign<<15 | exponent.
+// Ops write results to (d, di) and return status-word bits: IE=1 DE=2 ZE=4 OE=8 UE=0x10 PE=0x20 and the
+// condition codes C0=0x100 C1=0x200 C2=0x400 C3=0x4000 they define (C1 = "rounded up" after PE).
+// `cw` is the x87 control word (PC bits 8-9, RC bits 10-11). All exceptions are assumed MASKED; with an
+// unmasked exception the hardware leaves the destination unchanged (IE/ZE/DE) or stores a biased result
+// (OE/UE) and the next waiting instruction raises #MF — that is the caller's job and not modelled here.
+// Stack management (TOP, tags, SF stack faults) belongs to the interpreter.
+// BigInt is used for significand arithmetic (64x64 multiply, division, sqrt, transcendentals).
+
+export const enum Sw {
+  IE = 0x1, DE = 0x2, ZE = 0x4, OE = 0x8, UE = 0x10, PE = 0x20, SF = 0x40,
+  C0 = 0x100, C1 = 0x200, C2 = 0x400, C3 = 0x4000,
+}
+
+const enum K { ZERO, FIN, INF, QNAN, SNAN, BAD }
+
+const M64 = 0xffffffffffffffffn;
+const BIT63 = 0x8000000000000000n;
+
+let FL = 0;
+
+// Unpacked operands A and B (module scratch). value = sig * 2^(exp - 63); sig normalized (bit 63 set) for FIN.
+let Ak = K.ZERO, As = 0, Ae = 0, Am = 0n;
+let Bk = K.ZERO, Bs = 0, Be = 0, Bm = 0n;
+
+function bitLen(x: bigint): number {
+  let n = 0;
+  while (x > 0xffffffffn) { x >>= 32n; n += 32; }
+  return n + 32 - Math.clz32(Number(x));
+}
+
+let Uk = K.ZERO, Us = 0, Ue = 0, Um = 0n;
+/** Classifies/normalizes a value into Uk/Us/Ue/Um; raises DE for denormals. */
+function unpack(lo: number, hi: number, se: number): void {
+  const e = se & 0x7fff;
+  Us = (se >> 15) & 1;
+  if (e === 0x7fff) {
+    Um = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+    if (!(hi & 0x80000000)) Uk = K.BAD; // pseudo-infinity / pseudo-NaN
+    else if (((hi & 0x7fffffff) | lo) === 0) Uk = K.INF;
+    else Uk = hi & 0x40000000 ? K.QNAN : K.SNAN;
+    return;
+  }
+  if (e === 0) {
+    if ((hi | lo) === 0) { Uk = K.ZERO; Um = 0n; Ue = 0; return; }
+    // denormal or pseudo-denormal: value = sig * 2^(1 - 16383 - 63)
+    FL |= Sw.DE;
+    let m = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+    const sh = 64 - bitLen(m);
+    m <<= BigInt(sh);
+    Uk = K.FIN; Um = m; Ue = -16382 - sh;
+    return;
+  }
+  if (!(hi & 0x80000000)) { Uk = K.BAD; return; } // unnormal
+  Uk = K.FIN; Ue = e - 16383;
+  Um = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+}
+function unpackA(a: Uint32Array, ai: number): void {
+  unpack(a[ai], a[ai + 1], a[ai + 2]);
+  Ak = Uk; As = Us; Ae = Ue; Am = Um;
+}
+function unpackB(b: Uint32Array, bi: number): void {
+  unpack(b[bi], b[bi + 1], b[bi + 2]);
+  Bk = Uk; Bs = Us; Be = Ue; Bm = Um;
+}
+
+function put(d: Uint32Array, di: number, s: number, e: number, m: bigint): void {
+  d[di] = Number(m & 0xffffffffn);
+  d[di + 1] = Number((m >> 32n) & 0xffffffffn);
+  d[di + 2] = (s << 15) | e;
+}
+function putDefaultNaN(d: Uint32Array, di: number): void {
+  d[di] = 0; d[di + 1] = 0xc0000000; d[di + 2] = 0xffff;
+}
+function putZero(d: Uint32Array, di: number, s: number): void {
+  d[di] = 0; d[di + 1] = 0; d[di + 2] = s << 15;
+}
+function putInf(d: Uint32Array, di: number, s: number): void {
+  d[di] = 0; d[di + 1] = 0x80000000; d[di + 2] = (s << 15) | 0x7fff;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rounding: value = ±sig * 2^e2 rounded to p bits within exponent range [emin, emax] (lsb >= lsbMin).
+// Results in Rn (p-bit significand, or fewer for denormals), Re (exponent of bit p-1 of Rn as normal), Rsub.
+
+let Rn = 0n;
+let Rx = false;
+let Rup = false;
+
+function rshiftRound(sig: bigint, sh: number, neg: boolean, rc: number): void {
+  if (sh <= 0) { Rn = sig << BigInt(-sh); Rx = false; Rup = false; return; }
+  const bs = BigInt(sh);
+  let n = sig >> bs;
+  const rem = sig & ((1n << bs) - 1n);
+  if (rem === 0n) { Rn = n; Rx = false; Rup = false; return; }
+  Rx = true;
+  const half = 1n << (bs - 1n);
+  let up: boolean;
+  switch (rc) {
+    case 0: up = rem > half || (rem === half && (n & 1n) === 1n); break;
+    case 1: up = neg; break;
+    case 2: up = !neg; break;
+    default: up = false;
+  }
+  if (up) n += 1n;
+  Rn = n; Rup = up;
+}
+
+const enum Fmt { F32, F64, X80 }
+const FP = [24, 53, 64];
+const FEMIN = [-126, -1022, -16382];
+const FEMAX = [127, 1023, 16383];
+
+// Result of roundTo: kind (0 zero/finite, 2 inf), exponent of leading bit (normal) or -Infinity marker for denormal.
+let Ok = K.FIN;
+let Oe = 0; // unbiased exponent of the result's leading bit
+let Om = 0n; // significand aligned so that value = Om * 2^(Oe - (p-1)); for denormals Om < 2^(p-1)
+let Osub = false;
+
+/**
+ * Rounds ±sig*2^e2 (sig > 0) to the format with precision p (<= format precision) and rounding rc.
+ * x87 and SSE detect tininess after rounding; masked UE only when tiny and inexact.
+ */
+function roundTo(neg: boolean, sig: bigint, e2: number, fmt: Fmt, p: number, rc: number): void {
+  const emin = FEMIN[fmt], emax = FEMAX[fmt];
+  const bl = bitLen(sig);
+  let E = e2 + bl - 1;
+  Osub = false;
+  rshiftRound(sig, bl - p, neg, rc);
+  let n = Rn;
+  if (bitLen(n) > p) { n >>= 1n; E += 1; }
+  if (E > emax) {
+    FL |= Sw.OE | Sw.PE;
+    const inf = rc === 0 || (rc === 1 && neg) || (rc === 2 && !neg);
+    if (inf) { Ok = K.INF; FL |= Sw.C1; return; }
+    Ok = K.FIN; Oe = emax; Om = (1n << BigInt(p)) - 1n;
+    return;
+  }
+  Ok = K.FIN;
+  const Eb = e2 + bl - 1;
+  if (Eb < emin) {
+    const tiny = E < emin;
+    // denormal results keep the quantum of a p-bit format with this exponent range (PC applies to denormals too)
+    const lsb = emin - p + 1;
+    rshiftRound(sig, lsb - e2, neg, rc);
+    n = Rn;
+    // value = n * 2^lsb; express relative to the format's normal layout
+    if (Rx) FL |= tiny ? Sw.PE | Sw.UE : Sw.PE;
+    if (Rup) FL |= Sw.C1;
+    if (n === 0n) { Ok = K.ZERO; return; }
+    const nb = bitLen(n);
+    Oe = lsb + nb - 1;
+    Om = n << BigInt(p - nb); // normalized to p bits
+    Osub = Oe < emin;
+    return;
+  }
+  if (Rx) FL |= Sw.PE;
+  if (Rup) FL |= Sw.C1;
+  Oe = E; Om = n;
+}
+
+/** Packs the roundTo result (precision p) into an 80-bit value. */
+function packX(d: Uint32Array, di: number, s: number, p: number): void {
+  if (Ok === K.INF) { putInf(d, di, s); return; }
+  if (Ok === K.ZERO) { putZero(d, di, s); return; }
+  const m = Om << BigInt(64 - p);
+  if (Oe < -16382) { put(d, di, s, 0, m >> BigInt(-16382 - Oe)); return; }
+  put(d, di, s, Oe + 16383, m);
+}
+
+function pcBits(cw: number): number {
+  const pc = (cw >> 8) & 3;
+  return pc === 0 ? 24 : pc === 2 ? 53 : 64;
+}
+
+/** NaN propagation for two operands (Table 4-7, x87 column). Returns true if handled. */
+function nanPair(d: Uint32Array, di: number, a: Uint32Array, ai: number, b: Uint32Array, bi: number): boolean {
+  if (Ak === K.BAD || Bk === K.BAD) { FL = (FL & ~Sw.DE) | Sw.IE; putDefaultNaN(d, di); return true; }
+  const an = Ak === K.QNAN || Ak === K.SNAN, bn = Bk === K.QNAN || Bk === K.SNAN;
+  if (!an && !bn) return false;
+  FL &= ~Sw.DE;
+  if (Ak === K.SNAN || Bk === K.SNAN) FL |= Sw.IE;
+  let useA: boolean;
+  if (an && bn) {
+    if (Ak === K.QNAN && Bk === K.SNAN) useA = true;
+    else if (Ak === K.SNAN && Bk === K.QNAN) useA = false;
+    else {
+      const ma = Am & 0x3fffffffffffffffn, mb = Bm & 0x3fffffffffffffffn;
+      useA = ma > mb || (ma === mb && As <= Bs);
+    }
+  } else useA = an;
+  if (useA) { d[di] = a[ai]; d[di + 1] = a[ai + 1] | 0x40000000; d[di + 2] = a[ai + 2]; }
+  else { d[di] = b[bi]; d[di + 1] = b[bi + 1] | 0x40000000; d[di + 2] = b[bi + 2]; }
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Arithmetic.
+
+function addCore(d: Uint32Array, di: number, sa: number, sb: number, cw: number, p: number): void {
+  const rc = (cw >> 10) & 3;
+  if (Ak === K.INF || Bk === K.INF) {
+    if (Ak === K.INF && Bk === K.INF && sa !== sb) { FL |= Sw.IE; putDefaultNaN(d, di); return; }
+    putInf(d, di, Ak === K.INF ? sa : sb);
+    return;
+  }
+  if (Ak === K.ZERO && Bk === K.ZERO) {
+    putZero(d, di, sa === sb ? sa : rc === 1 ? 1 : 0);
+    return;
+  }
+  let sig: bigint;
+  let e2: number;
+  let neg: boolean;
+  if (Ak === K.ZERO || Bk === K.ZERO) {
+    const z = Ak === K.ZERO;
+    sig = z ? Bm : Am; e2 = (z ? Be : Ae) - 63; neg = (z ? sb : sa) === 1;
+  } else {
+    let X = Am, Y = Bm, xs = sa, ys = sb, d0 = Ae - Be, ex = Ae;
+    if (d0 < 0) { X = Bm; Y = Am; xs = sb; ys = sa; d0 = -d0; ex = Be; }
+    const sh = d0 > 140 ? 140 : d0;
+    X <<= BigInt(sh);
+    if (d0 > 140) Y = 1n;
+    e2 = ex - 63 - sh;
+    let sum = xs === ys ? X + Y : X - Y;
+    neg = xs === 1;
+    if (sum < 0n) { sum = -sum; neg = !neg; }
+    if (sum === 0n) { putZero(d, di, rc === 1 ? 1 : 0); return; }
+    sig = sum;
+  }
+  roundTo(neg, sig, e2, Fmt.X80, p, rc);
+  packX(d, di, neg ? 1 : 0, p);
+}
+
+/** FADD: d = a + b. */
+export function fadd(d: Uint32Array, di: number, a: Uint32Array, ai: number, b: Uint32Array, bi: number, cw: number): number {
+  FL = 0; unpackA(a, ai); unpackB(b, bi);
+  if (nanPair(d, di, a, ai, b, bi)) return FL;
+  addCore(d, di, As, Bs, cw, pcBits(cw));
+  return FL;
+}
+/** FSUB: d = a - b (FSUBR is fsub with operands swapped). */
+export function fsub(d: Uint32Array, di: number, a: Uint32Array, ai: number, b: Uint32Array, bi: number, cw: number): number {
+  FL = 0; unpackA(a, ai); unpackB(b, bi);
+  if (nanPair(d, di, a, ai, b, bi)) return FL;
+  addCore(d, di, As, Bs ^ 1, cw, pcBits(cw));
+  return FL;
+}
+/** FMUL: d = a * b. */
+export function fmul(d: Uint32Array, di: number, a: Uint32Array, ai: number, b: Uint32Array, bi: number, cw: number): number {
+  FL = 0; unpackA(a, ai); unpackB(b, bi);
+  if (nanPair(d, di, a, ai, b, bi)) return FL;
+  const s = As ^ Bs;
+  if (Ak === K.INF || Bk === K.INF) {
+    if (Ak === K.ZERO || Bk === K.ZERO) { FL = (FL & ~Sw.DE) | Sw.IE; putDefaultNaN(d, di); return FL; }
+    putInf(d, di, s); return FL;
+  }
+  if (Ak === K.ZERO || Bk === K.ZERO) { putZero(d, di, s); return FL; }
+  const p = pcBits(cw);
+  roundTo(s === 1, Am * Bm, Ae + Be - 126, Fmt.X80, p, (cw >> 10) & 3);
+  packX(d, di, s, p);
+  return FL;
+}
+/** FDIV: d = a / b (FDIVR is fdiv with operands swapped). */
+export function fdiv(d: Uint32Array, di: number, a: Uint32Array, ai: number, b: Uint32Array, bi: number, cw: number): number {
+  FL = 0; unpackA(a, ai); unpackB(b, bi);
+  if (nanPair(d, di, a, ai, b, bi)) return FL;
+  const s = As ^ Bs;
+  if (Ak === K.INF) {
+    if (Bk === K.INF) { FL = (FL & ~Sw.DE) | Sw.IE; putDefaultNaN(d, di); return FL; }
+    putInf(d, di, s); return FL;
+  }
+  if (Bk === K.INF) { putZero(d, di, s); return FL; }
+  if (Bk === K.ZERO) {
+    if (Ak === K.ZERO) { FL |= Sw.IE; putDefaultNaN(d, di); return FL; }
+    FL = (FL & ~Sw.DE) | Sw.ZE; putInf(d, di, s); return FL;
+  }
+  if (Ak === K.ZERO) { putZero(d, di, s); return FL; }
+  const n = Am << 128n;
+  const q = n / Bm;
+  const sig = (q << 1n) | (n - q * Bm !== 0n ? 1n : 0n);
+  const p = pcBits(cw);
+  roundTo(s === 1, sig, Ae - Be - 129, Fmt.X80, p, (cw >> 10) & 3);
+  packX(d, di, s, p);
+  return FL;
+}
+
+function isqrt(n: bigint): bigint {
+  if (n < 2n) return n;
+  let x = BigInt(Math.floor(Math.sqrt(Number(n)))) + (1n << 24n);
+  for (;;) {
+    const y = (x + n / x) >> 1n;
+    if (y >= x) return x;
+    x = y;
+  }
+}
+
+/** FSQRT: d = sqrt(b). */
+export function fsqrt(d: Uint32Array, di: number, b: Uint32Array, bi: number, cw: number): number {
+  FL = 0; unpackB(b, bi);
+  if (Bk === K.BAD) { FL |= Sw.IE; putDefaultNaN(d, di); return FL; }
+  if (Bk === K.QNAN || Bk === K.SNAN) {
+    if (Bk === K.SNAN) FL |= Sw.IE;
+    d[di] = b[bi]; d[di + 1] = b[bi + 1] | 0x40000000; d[di + 2] = b[bi + 2];
+    return FL;
+  }
+  if (Bk === K.ZERO) { putZero(d, di, Bs); return FL; }
+  if (Bs) { FL = (FL & ~Sw.DE) | Sw.IE; putDefaultNaN(d, di); return FL; }
+  if (Bk === K.INF) { putInf(d, di, 0); return FL; }
+  let e2 = Be - 63;
+  const k = (e2 & 1) ? 71 : 70; // e2 - k even
+  const n = Bm << BigInt(k);
+  const r = isqrt(n);
+  const sig = (r << 1n) | (r * r !== n ? 1n : 0n);
+  e2 = (e2 - k) / 2 - 1;
+  const p = pcBits(cw);
+  roundTo(false, sig, e2, Fmt.X80, p, (cw >> 10) & 3);
+  packX(d, di, 0, p);
+  return FL;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Compares.
+
+/**
+ * FCOM/FUCOM (and FCOMI/FUCOMI): compares a with b. Returns status bits with C3/C2/C0
+ * (a>b: 000, a<b: C0, a=b: C3, unordered: C3|C2|C0). `unordered`=true for FUCOM (IE only on SNaN).
+ * For FCOMI map C0->CF, C2->PF, C3->ZF (see comiFlags).
+ */
+export function fcom(a: Uint32Array, ai: number, b: Uint32Array, bi: number, unordered: boolean): number {
+  FL = 0; unpackA(a, ai); unpackB(b, bi);
+  if (Ak === K.BAD || Bk === K.BAD || Ak === K.SNAN || Bk === K.SNAN) return (FL & ~Sw.DE) | Sw.IE | Sw.C0 | Sw.C2 | Sw.C3;
+  if (Ak === K.QNAN || Bk === K.QNAN) return (unordered ? FL & ~Sw.DE : (FL & ~Sw.DE) | Sw.IE) | Sw.C0 | Sw.C2 | Sw.C3;
+  const c = cmpVal();
+  return FL | (c < 0 ? Sw.C0 : c > 0 ? 0 : Sw.C3);
+}
+
+/** Converts fcom's result to EFLAGS bits for FCOMI/FUCOMI: ZF=0x40, PF=4, CF=1 (exceptions dropped). */
+export function comiFlags(sw: number): number {
+  return (sw & Sw.C0 ? 1 : 0) | (sw & Sw.C2 ? 4 : 0) | (sw & Sw.C3 ? 0x40 : 0);
+}
+
+/** Ordered comparison of finite/inf/zero A and B: -1, 0, 1. */
+function cmpVal(): number {
+  const za = Ak === K.ZERO, zb = Bk === K.ZERO;
+  if (za && zb) return 0;
+  const va = za ? 0 : As ? -1 : 1, vb = zb ? 0 : Bs ? -1 : 1;
+  if (va !== vb) return va < vb ? -1 : 1;
+  // same sign, both nonzero
+  let c: number;
+  if (Ak === K.INF || Bk === K.INF) c = Ak === Bk ? 0 : Ak === K.INF ? 1 : -1;
+  else c = Ae !== Be ? (Ae > Be ? 1 : -1) : Am === Bm ? 0 : Am > Bm ? 1 : -1;
+  return va < 0 ? -c : c;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rounding to integer, scale, extract.
+
+/** FRNDINT: d = round-to-integer(b) per RC. */
+export function frndint(d: Uint32Array, di: number, b: Uint32Array, bi: number, cw: number): number {
+  FL = 0; unpackB(b, bi);
+  if (unaryNaN(d, di, b, bi)) return FL;
+  if (Bk !== K.FIN || Be >= 63) { copy(d, di, b, bi); return FL; }
+  const rc = (cw >> 10) & 3;
+  rshiftRound(Bm, 63 - Be, Bs === 1, rc);
+  if (Rx) FL |= Sw.PE;
+  if (Rup) FL |= Sw.C1;
+  if (Rn === 0n) { putZero(d, di, Bs); return FL; }
+  const nb = bitLen(Rn);
+  put(d, di, Bs, nb - 1 + 16383, Rn << BigInt(64 - nb));
+  return FL;
+}
+
+function copy(d: Uint32Array, di: number, b: Uint32Array, bi: number): void {
+  d[di] = b[bi]; d[di + 1] = b[bi + 1]; d[di + 2] = b[bi + 2];
+}
+
+function unaryNaN(d: Uint32Array, di: number, b: Uint32Array, bi: number): boolean {
+  if (Bk === K.BAD) { FL = (FL & ~Sw.DE) | Sw.IE; putDefaultNaN(d, di); return true; }
+  if (Bk === K.QNAN || Bk === K.SNAN) {
+    if (Bk === K.SNAN) FL |= Sw.IE;
+    d[di] = b[bi]; d[di + 1] = b[bi + 1] | 0x40000000; d[di + 2] = b[bi + 2];
+    return true;
+  }
+  return false;
+}
+
+/** FSCALE: d = a * 2^trunc(b). */
+export function fscale(d: Uint32Array, di: number, a: Uint32Array, ai: number, b: Uint32Array, bi: number, cw: number): number {
+  FL = 0; unpackA(a, ai); unpackB(b, bi);
+  if (nanPair(d, di, a, ai, b, bi)) return FL;
+  if (Bk === K.INF) {
+    if (Bs) { // scale by -inf
+      if (Ak === K.INF) { FL |= Sw.IE; putDefaultNaN(d, di); return FL; }
+      putZero(d, di, As); return FL;
+    }
+    if (Ak === K.ZERO) { FL |= Sw.IE; putDefaultNaN(d, di); return FL; }
+    if (Ak === K.INF) { putInf(d, di, As); return FL; }
+    putInf(d, di, As); return FL;
+  }
+  if (Ak !== K.FIN) { copy(d, di, a, ai); return FL; }
+  let n = 0;
+  if (Bk === K.FIN && Be >= 0) n = Be > 20 ? 1 << 20 : Number(Bm >> BigInt(63 - Be));
+  if (Bs) n = -n;
+  roundTo(As === 1, Am, Ae - 63 + n, Fmt.X80, 64, (cw >> 10) & 3);
+  packX(d, di, As, 64);
+  return FL;
+}
+
+/** FXTRACT: d = significand of b (exponent 0), e = exponent of b as an 80-bit value. */
+export function fxtract(d: Uint32Array, di: number, e: Uint32Array, ei: number, b: Uint32Array, bi: number): number {
+  FL = 0; unpackB(b, bi);
+  if (unaryNaN(d, di, b, bi)) { copy(e, ei, d, di); return FL; }
+  if (Bk === K.ZERO) { FL |= Sw.ZE; putZero(d, di, Bs); putInf(e, ei, 1); return FL; }
+  if (Bk === K.INF) { putInf(d, di, Bs); putInf(e, ei, 0); return FL; }
+  put(d, di, Bs, 16383, Bm);
+  intToX(e, ei, BigInt(Be));
+  return FL;
+}
+
+function intToX(d: Uint32Array, di: number, v: bigint): void {
+  if (v === 0n) { putZero(d, di, 0); return; }
+  const s = v < 0n ? 1 : 0;
+  const m = s ? -v : v;
+  const nb = bitLen(m);
+  put(d, di, s, nb - 1 + 16383, m << BigInt(64 - nb));
+}
+
+/**
+ * FPREM (round=false, truncating quotient) / FPREM1 (round=true, IEEE remainder): d = partial remainder a rem b.
+ * Returns C2 set when the reduction is incomplete, else C0/C3/C1 = quotient bits 2/1/0 (C0=q2, C3=q1, C1=q0).
+ */
+export function fprem(d: Uint32Array, di: number, a: Uint32Array, ai: number, b: Uint32Array, bi: number, round: boolean): number {
+  FL = 0; unpackA(a, ai); unpackB(b, bi);
+  if (nanPair(d, di, a, ai, b, bi)) return FL;
+  if (Ak === K.INF || Bk === K.ZERO) { FL = (FL & ~Sw.DE) | Sw.IE; putDefaultNaN(d, di); return FL; }
+  if (Ak === K.ZERO || Bk === K.INF) { copy(d, di, a, ai); if (Ak === K.FIN) normalizeOut(d, di, As, Ae, Am); return FL; }
+  const dexp = Ae - Be;
+  if (dexp < 0 && !(round && dexp === -1)) { normalizeOut(d, di, As, Ae, Am); return FL; }
+  if (dexp >= 64) {
+    // partial reduction: reduce the exponent difference by some N in [32, 63]
+    const N = 32 + (dexp & 31);
+    const sh = dexp - N;
+    // q = trunc(a / (b * 2^sh)) computed on significands: a/b*2^-sh = Am/Bm * 2^(dexp - sh)
+    const q = (Am << BigInt(N)) / Bm;
+    const r = (Am << BigInt(N)) - q * Bm; // remainder scaled: value r * 2^(Be - 63 + sh)
+    finishRem(d, di, As, r, Be - 63 + sh);
+    return FL | Sw.C2;
+  }
+  let q: bigint;
+  let r: bigint;
+  let e2: number;
+  if (dexp >= 0) {
+    const num = Am << BigInt(dexp);
+    q = num / Bm; r = num - q * Bm; e2 = Be - 63;
+  } else { // dexp === -1, FPREM1 only: |a| in [|b|/4, |b|)
+    q = 0n; r = Am; e2 = Ae - 63;
+  }
+  let neg = As === 1;
+  if (round) {
+    // IEEE remainder: quotient rounded to nearest even
+    const twice = r << 1n;
+    const bb = dexp >= 0 ? Bm : Bm << 1n;
+    if (twice > bb || (twice === bb && (q & 1n) === 1n)) {
+      q += 1n;
+      r = dexp >= 0 ? Bm - r : (Bm << 1n) - r;
+      neg = !neg;
+      if (dexp < 0) e2 = Ae - 63;
+    }
+  }
+  finishRem(d, di, neg ? 1 : 0, r, e2, As);
+  return FL | (q & 4n ? Sw.C0 : 0) | (q & 2n ? Sw.C3 : 0) | (q & 1n ? Sw.C1 : 0);
+}
+
+function finishRem(d: Uint32Array, di: number, s: number, r: bigint, e2: number, zs = s): void {
+  if (r === 0n) { putZero(d, di, zs); return; }
+  roundTo(s === 1, r, e2, Fmt.X80, 64, 0);
+  packX(d, di, s, 64);
+}
+
+function normalizeOut(d: Uint32Array, di: number, s: number, e: number, m: bigint): void {
+  roundTo(s === 1, m, e - 63, Fmt.X80, 64, 0);
+  packX(d, di, s, 64);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conversions.
+
+/** FLD m32 (is64=false) / FLD m64: float bits (b[bi] or b[bi..bi+1]) -> 80-bit. SNaN quieted + IE, denormal DE. */
+export function fldFloat(d: Uint32Array, di: number, b: Uint32Array, bi: number, is64: boolean): number {
+  FL = 0;
+  let s: number, e: number, m: bigint, ebits: number, mbits: number, bias: number;
+  if (is64) {
+    const lo = b[bi], hi = b[bi + 1];
+    s = hi >>> 31; e = (hi >>> 20) & 0x7ff; m = (BigInt(hi & 0xfffff) << 32n) | BigInt(lo >>> 0); ebits = 0x7ff; mbits = 52; bias = 1023;
+  } else {
+    const w = b[bi];
+    s = w >>> 31; e = (w >>> 23) & 0xff; m = BigInt(w & 0x7fffff); ebits = 0xff; mbits = 23; bias = 127;
+  }
+  if (e === ebits) {
+    if (m === 0n) { putInf(d, di, s); return FL; }
+    if (!((m >> BigInt(mbits - 1)) & 1n)) FL |= Sw.IE;
+    put(d, di, s, 0x7fff, BIT63 | (1n << 62n) | (m << BigInt(63 - mbits)));
+    return FL;
+  }
+  if (e === 0) {
+    if (m === 0n) { putZero(d, di, s); return FL; }
+    FL |= Sw.DE;
+    const nb = bitLen(m);
+    put(d, di, s, (1 - bias - (mbits - nb + 1)) + 16383, m << BigInt(64 - nb));
+    return FL;
+  }
+  put(d, di, s, e - bias + 16383, BIT63 | (m << BigInt(63 - mbits)));
+  return FL;
+}
+
+/** FST m32 / FST m64: 80-bit b -> float bits written to d[di] (or d[di..di+1]), rounded per RC (not PC). */
+export function fstFloat(d: Uint32Array, di: number, b: Uint32Array, bi: number, cw: number, is64: boolean): number {
+  FL = 0; unpackB(b, bi); FL = 0; // stores do not report DE
+  const fmt = is64 ? Fmt.F64 : Fmt.F32;
+  const mbits = is64 ? 52 : 23;
+  let s = Bs, e = 0, m = 0n;
+  switch (Bk) {
+    case K.BAD: FL |= Sw.IE; s = 1; e = -1; m = 1n << BigInt(mbits - 1); break;
+    case K.SNAN: case K.QNAN:
+      if (Bk === K.SNAN) FL |= Sw.IE;
+      e = -1; m = ((Um & 0x7fffffffffffffffn) >> BigInt(63 - mbits)) | (1n << BigInt(mbits - 1));
+      break;
+    case K.INF: e = -1; m = 0n; break;
+    case K.ZERO: e = -2; break;
+    default: {
+      roundTo(Bs === 1, Bm, Be - 63, fmt, FP[fmt], (cw >> 10) & 3);
+      if (Ok === K.INF) { e = -1; m = 0n; }
+      else if (Ok === K.ZERO) e = -2;
+      else if (Oe < FEMIN[fmt]) { e = 0; m = Om >> BigInt(FEMIN[fmt] - Oe); }
+      else { e = Oe + FEMAX[fmt]; m = Om & ((1n << BigInt(mbits)) - 1n); }
+    }
+  }
+  if (e === -2) e = 0;
+  else if (e === -1) e = is64 ? 0x7ff : 0xff;
+  if (is64) {
+    d[di] = Number(m & 0xffffffffn);
+    d[di + 1] = ((s << 31) | (e << 20) | Number(m >> 32n)) >>> 0;
+  } else d[di] = ((s << 31) | (e << 23) | Number(m)) >>> 0;
+  return FL;
+}
+
+/** FILD m16/m32/m64: signed integer words (lo[, hi]) -> 80-bit (exact). bits = 16, 32 or 64. */
+export function fild(d: Uint32Array, di: number, b: Uint32Array, bi: number, bits: 16 | 32 | 64): number {
+  let v: bigint;
+  if (bits === 64) v = BigInt.asIntN(64, (BigInt(b[bi + 1] >>> 0) << 32n) | BigInt(b[bi] >>> 0));
+  else if (bits === 32) v = BigInt(b[bi] | 0);
+  else v = BigInt((b[bi] << 16) >> 16);
+  intToX(d, di, v);
+  return 0;
+}
+
+/**
+ * FIST/FISTP (trunc=false, RC rounding) and FISTTP (trunc=true): 80-bit b -> signed integer of `bits` bits
+ * written to d[di] (16/32 bits, zero-extended word) or d[di..di+1]. Overflow/NaN -> integer indefinite + IE.
+ */
+export function fist(d: Uint32Array, di: number, b: Uint32Array, bi: number, cw: number, bits: 16 | 32 | 64, trunc: boolean): number {
+  FL = 0; unpackB(b, bi); FL = 0; // stores do not report DE
+  let v = 0n;
+  let bad = Bk === K.BAD || Bk === K.QNAN || Bk === K.SNAN || Bk === K.INF;
+  if (!bad && Bk === K.FIN) {
+    const rc = trunc ? 3 : (cw >> 10) & 3;
+    if (Be >= 63) { rshiftRound(Bm, 0, Bs === 1, rc); Rn = Bm << BigInt(Be - 63); }
+    else rshiftRound(Bm, 63 - Be, Bs === 1, rc);
+    v = Bs ? -Rn : Rn;
+    const lim = 1n << BigInt(bits - 1);
+    if (v < -lim || v >= lim) bad = true;
+    else { if (Rx) FL |= Sw.PE; if (Rup) FL |= Sw.C1; }
+  }
+  if (bad) {
+    FL = (FL & ~Sw.DE) | Sw.IE;
+    if (bits === 64) { d[di] = 0; d[di + 1] = 0x80000000; } else d[di] = bits === 32 ? 0x80000000 : 0x8000;
+    return FL;
+  }
+  const u = BigInt.asUintN(64, v);
+  if (bits === 64) { d[di] = Number(u & 0xffffffffn); d[di + 1] = Number(u >> 32n); }
+  else if (bits === 32) d[di] = Number(u & 0xffffffffn);
+  else d[di] = Number(u & 0xffffn);
+  return FL;
+}
