@@ -40,9 +40,10 @@ export interface PitState {
   channels: Channel[]; nowTick: number; nowNs: number; irqLevel: boolean; port61: number;
 }
 
+/** Power-on: no count loaded, OUT high (mode 3 idle), so programming mode 2/3 makes no edge. */
 function newChannel(gate: boolean): Channel {
   return {
-    mode: 0, access: 3, bcd: false, reload: 0, writeHi: false, partial: 0, readHi: false, latched: 0,
+    mode: 3, access: 3, bcd: false, reload: 0, writeHi: false, partial: 0, readHi: false, latched: 0,
     latchValue: 0, statusLatched: false, statusValue: 0, running: false, nullCount: true, startTick: 0,
     frozen: -1, triggered: false, gate,
   };
@@ -59,7 +60,7 @@ export class Pit8254 implements PortHandler {
   private ch: Channel[] = [newChannel(true), newChannel(true), newChannel(false)];
   private nowTick = 0;
   private nowNs = 0;
-  private irqLevel = false;
+  private irqLevel = true; // OUT0 at power-on (see newChannel); the PIC sees the first edge only when counting
   private port61 = 0; // bits 0-3 as written
 
   /** @param irq0 the channel 0 output line (PIC IRQ 0). */
