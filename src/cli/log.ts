@@ -1,0 +1,232 @@
+// `x86ft log inspect FILE`: what a record/replay log holds and whether it is
+// finished, cut or corrupted. Reads the file through the replay channel and
+// codec; never touches a Machine.
+
+import { stat } from 'node:fs/promises';
+import { ChannelError } from '../replay/channel.js';
+import { openFileSource } from '../replay/channel-file.js';
+import { LogDecoder, LogEncoder, LogError } from '../replay/codec.js';
+import { ENTRY_KINDS, ENTRY_SCHEMA, HeaderMismatchError, canonicalJson, type EntryKind, type LogEntry } from '../replay/format.js';
+
+/** Exit codes of `x86ft log`. */
+export const LOG_EXIT = {
+  /** The log is finished (has its end frame) and every frame is valid. */
+  FINISHED: 0,
+  /** The file could not be read. */
+  IO_ERROR: 1,
+  /** Bad command line. */
+  USAGE: 2,
+  /** The log is cut: valid up to an offset, no end frame (an unfinished or truncated log). */
+  CUT: 3,
+  /** A frame is corrupted (CRC mismatch, bad length, undecodable, breaks a must-rule). */
+  CORRUPT: 4,
+  /** The log's format version is not supported by this build. */
+  UNSUPPORTED: 5,
+} as const;
+
+export interface CliIO {
+  out(s: string): void;
+  err(s: string): void;
+}
+
+const defaultIO: CliIO = {
+  out: (s) => void process.stdout.write(s),
+  err: (s) => void process.stderr.write(s),
+};
+
+const USAGE = `usage: x86ft log inspect FILE [--head N] [--tail N] [--follow [--idle-ms MS]]
+
+Prints the header, entry counts and bytes by kind, the instruction span, the
+first and last entries, and whether the log is finished, cut or corrupted.
+  --head N     entries to show from the start (default 5)
+  --tail N     entries to show from the end (default 5)
+  --follow     the file is still being written: wait for its end frame
+  --idle-ms MS with --follow, give up after MS ms without growth (default 5000)
+exit status: 0 finished, 1 I/O error, 2 usage, 3 cut, 4 corrupted, 5 unsupported version
+`;
+
+/** Entry point for `x86ft log ...` (argv after "log"). Returns the exit code. */
+export async function logCommand(argv: string[], io: CliIO = defaultIO): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === undefined || sub === 'help' || sub === '--help' || sub === '-h') {
+    io.out(USAGE);
+    return sub === undefined ? LOG_EXIT.USAGE : LOG_EXIT.FINISHED;
+  }
+  if (sub !== 'inspect') {
+    io.err(`x86ft log: unknown subcommand '${sub}'\n${USAGE}`);
+    return LOG_EXIT.USAGE;
+  }
+  let file: string | undefined;
+  let head = 5;
+  let tail = 5;
+  let follow = false;
+  let idleMs = 5000;
+  for (let i = 0; i < rest.length; i++) {
+    const a = rest[i]!;
+    const num = (): number => {
+      const v = rest[++i];
+      if (v === undefined || !/^\d+$/.test(v)) throw new Error(`${a} needs a non-negative integer`);
+      return Number(v);
+    };
+    try {
+      if (a === '--head') head = num();
+      else if (a === '--tail') tail = num();
+      else if (a === '--idle-ms') idleMs = num();
+      else if (a === '--follow') follow = true;
+      else if (a.startsWith('-')) throw new Error(`unknown option ${a}`);
+      else if (file === undefined) file = a;
+      else throw new Error(`unexpected argument ${a}`);
+    } catch (e) {
+      io.err(`x86ft log inspect: ${(e as Error).message}\n${USAGE}`);
+      return LOG_EXIT.USAGE;
+    }
+  }
+  if (file === undefined) {
+    io.err(`x86ft log inspect: missing FILE\n${USAGE}`);
+    return LOG_EXIT.USAGE;
+  }
+  return inspect(file, { head, tail, follow, idleMs }, io);
+}
+
+interface KindStat {
+  count: number;
+  bytes: number;
+}
+
+async function inspect(file: string, o: { head: number; tail: number; follow: boolean; idleMs: number }, io: CliIO): Promise<number> {
+  const d = new LogDecoder();
+  const first: LogEntry[] = [];
+  const last: LogEntry[] = [];
+  const byKind = new Map<EntryKind, KindStat>();
+  let sizer: LogEncoder | undefined;
+  let prev = 0;
+  let firstIcount: number | undefined;
+  let failure: unknown;
+  let headerPrinted = false;
+
+  const printHeader = (): void => {
+    const h = d.header;
+    if (headerPrinted || !h) return;
+    headerPrinted = true;
+    io.out(`format:       x86ft log, version ${h.version}\n`);
+    io.out(`image:        sha256 ${h.imageSha256}\n`);
+    io.out(`memory:       ${h.memorySize} bytes (${(h.memorySize / (1 << 20)).toFixed(h.memorySize % (1 << 20) ? 2 : 0)} MiB)\n`);
+    io.out(`devices:      ${canonicalJson(h.devices)}\n`);
+    io.out(`digests:      ${h.digestInterval ? `every ${h.digestInterval} instructions` : 'none'}\n`);
+    io.out(`starts:       ${h.fromSnapshot ? `from snapshot ${h.fromSnapshot}` : 'from boot'} at icount ${h.startIcount}\n`);
+  };
+  const take = (e: LogEntry): void => {
+    if (!sizer) {
+      sizer = new LogEncoder(d.header!);
+      prev = d.header!.startIcount;
+    }
+    firstIcount ??= e.icount;
+    let s = byKind.get(e.kind);
+    if (!s) byKind.set(e.kind, (s = { count: 0, bytes: 0 }));
+    s.count++;
+    s.bytes += sizer.entrySize(e, prev);
+    prev = e.icount;
+    if (first.length < o.head) first.push(e);
+    else if (o.tail > 0) {
+      last.push(e);
+      if (last.length > o.tail) last.shift();
+    }
+  };
+
+  let size: number;
+  try {
+    size = (await stat(file)).size;
+  } catch (e) {
+    if (!o.follow) {
+      io.err(`x86ft log inspect: cannot read ${file}: ${(e as Error).message}\n`);
+      return LOG_EXIT.IO_ERROR;
+    }
+    size = 0;
+  }
+  io.out(`file:         ${file}${o.follow ? '' : ` (${size} bytes)`}\n`);
+  try {
+    const src = openFileSource(file, o.follow ? { follow: true, idleTimeoutMs: o.idleMs } : {});
+    for await (const chunk of src) {
+      d.push(chunk);
+      for (let e = d.read(); e !== undefined; e = d.read()) take(e);
+      printHeader();
+      if (d.finished) break;
+    }
+    d.eof();
+    for (let e = d.read(); e !== undefined; e = d.read()) take(e);
+  } catch (e) {
+    failure = e;
+  }
+  printHeader();
+  if (failure instanceof ChannelError) {
+    io.err(`x86ft log inspect: cannot read ${file}: ${failure.message}\n`);
+    return LOG_EXIT.IO_ERROR;
+  }
+
+  const total = [...byKind.values()].reduce((a, s) => a + s.count, 0);
+  const entryBytes = [...byKind.values()].reduce((a, s) => a + s.bytes, 0);
+  io.out(`entries:      ${total} in ${Math.max(0, d.frames - (d.header ? 1 : 0) - (d.finished ? 1 : 0))} batch frame(s)\n`);
+  if (total > 0) io.out(`icount span:  ${firstIcount} .. ${d.lastIcount} (${d.lastIcount - firstIcount!} instructions)\n`);
+  if (byKind.size) {
+    io.out('by kind:      kind            count        bytes  bytes/entry\n');
+    for (const k of ENTRY_KINDS) {
+      const s = byKind.get(k);
+      if (!s) continue;
+      io.out(`              ${k.padEnd(14)} ${String(s.count).padStart(6)} ${String(s.bytes).padStart(12)} ${(s.bytes / s.count).toFixed(1).padStart(12)}\n`);
+    }
+    io.out(`              ${'(framing)'.padEnd(14)} ${''.padStart(6)} ${String(d.offset - entryBytes).padStart(12)}\n`);
+  }
+  if (first.length) {
+    io.out(`first ${first.length}:\n`);
+    for (const e of first) io.out(`  ${formatEntry(e)}\n`);
+  }
+  if (last.length) {
+    io.out(`last ${last.length}:\n`);
+    for (const e of last) io.out(`  ${formatEntry(e)}\n`);
+  }
+
+  if (failure === undefined && d.trailer) {
+    io.out(`status:       finished (end frame: ${d.trailer.entries} entries, last icount ${d.trailer.lastIcount}; ${d.offset} bytes)\n`);
+    return LOG_EXIT.FINISHED;
+  }
+  if (failure instanceof LogError) {
+    switch (failure.code) {
+      case 'LOG_TRUNCATED':
+        io.out(`status:       cut at offset ${failure.offset} (unfinished: no end frame; ${total} valid entries before it)\n`);
+        return LOG_EXIT.CUT;
+      case 'LOG_CORRUPT':
+        io.out(`status:       corrupted at offset ${failure.offset}: ${(failure as LogError & { reason: string }).reason} (${total} valid entries before it)\n`);
+        return LOG_EXIT.CORRUPT;
+      case 'LOG_VERSION':
+        io.out(`status:       unsupported: ${failure.message}\n`);
+        return LOG_EXIT.UNSUPPORTED;
+    }
+  }
+  if (failure instanceof HeaderMismatchError) {
+    io.out(`status:       ${failure.message}\n`);
+    return LOG_EXIT.CORRUPT;
+  }
+  io.err(`x86ft log inspect: ${(failure as Error)?.message ?? 'unexpected end of log'}\n`);
+  return LOG_EXIT.IO_ERROR;
+}
+
+/** One entry on one line: `@icount kind field=value ...`. */
+export function formatEntry(e: LogEntry): string {
+  const p = e.payload as unknown as Record<string, unknown>;
+  const parts: string[] = [];
+  const fields = ENTRY_SCHEMA[e.kind].fields.map(([n]) => n);
+  for (const n of fields) {
+    const v = p[n];
+    if (n === 'hi' && fields.includes('lo')) continue;
+    if (n === 'lo' && fields.includes('hi')) {
+      const hi = p.hi as number;
+      parts.push(`value=0x${(hi ? hi.toString(16) + (v as number).toString(16).padStart(8, '0') : (v as number).toString(16))}`);
+    } else if (v instanceof Uint8Array) {
+      const hex = Buffer.from(v.subarray(0, 16)).toString('hex');
+      parts.push(`${n}[${v.length}]=${hex}${v.length > 16 ? '…' : ''}`);
+    } else if ((n === 'port' || n === 'addr' || n === 'value') && typeof v === 'number') parts.push(`${n}=0x${v.toString(16)}`);
+    else if (typeof v === 'string') parts.push(`${n}=${JSON.stringify(v)}`);
+    else parts.push(`${n}=${String(v)}`);
+  }
+  return `@${e.icount} ${e.kind} ${parts.join(' ')}`;
+}
