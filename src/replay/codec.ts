@@ -48,11 +48,9 @@ export const FRAME_HEADER_BYTES = 8;
 export const MAX_FRAME_PAYLOAD = 0xffffff;
 export const MAGIC_BYTES: Uint8Array = new TextEncoder().encode(LOG_MAGIC);
 
-export const enum FrameType {
-  Header = 0x48,
-  Batch = 0x42,
-  End = 0x45,
-}
+/** Frame type byte (first payload byte). */
+export const FrameType = { Header: 0x48, Batch: 0x42, End: 0x45 } as const;
+export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
 // ─── Errors ─────────────────────────────────────────────────────────────────
 
@@ -330,7 +328,7 @@ export class LogDecoder {
     return this.trailer !== undefined;
   }
 
-  /** Append bytes from the source. The chunk is not modified and may be reused once push() returns... it is kept by reference until consumed, so do not modify it. */
+  /** Append bytes from the source. The chunk is kept by reference until decoded: do not modify it afterwards. */
   push(chunk: Uint8Array): void {
     if (this.eofSeen) throw new Error('push() after eof()');
     if (chunk.length === 0) return;

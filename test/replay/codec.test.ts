@@ -15,6 +15,13 @@ import { ENTRY_KINDS, HeaderMismatchError, LOG_FORMAT_VERSION, checkHeader, type
 import { measureCodecThroughput, sampleEntries, sampleHeader } from '../../src/replay/codec-bench.js';
 import { everyKind, frameBoundaries } from './helpers.js';
 
+describe('msgpackr', () => {
+  it('runs on the pure-JS path (the native extension is not loaded)', async () => {
+    const { isNativeAccelerationEnabled } = (await import('msgpackr/unpack')) as unknown as { isNativeAccelerationEnabled: boolean };
+    expect(isNativeAccelerationEnabled).toBe(false);
+  });
+});
+
 describe('crc32', () => {
   it('matches the IEEE check value', () => {
     expect(crc32(new TextEncoder().encode('123456789'))).toBe(0xcbf43926);
