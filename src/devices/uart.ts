@@ -49,7 +49,10 @@ export class Uart16550 implements PortHandler {
   // ---- host side (called by the gate) -------------------------------------------------
 
   /** How many bytes the receiver can take without overrun. */
-  rxSpace(): number { return Math.max(0, this.fifoCap() - this.rx.length); }
+  rxSpace(): number {
+    if (this.mcr & MCR_LOOP) return 0; // loopback disconnects the serial input
+    return Math.max(0, this.fifoCap() - this.rx.length);
+  }
 
   /** Bytes received from the line at the current instruction. Excess bytes overrun. */
   rxBytes(bytes: Uint8Array): void {
