@@ -175,9 +175,10 @@ export function entryProblem(e: unknown): string | undefined {
   for (const [name, t] of schema.fields) {
     if (!checkField(p[name], t)) return `${kind}: field ${name} must be ${t}, got ${describe(p[name])}`;
   }
-  const keys = Object.keys(p);
-  if (keys.length !== schema.fields.length) {
-    const extra = keys.filter((k) => !schema.fields.some(([n]) => n === k));
+  let nkeys = 0;
+  for (const k in p) if (Object.prototype.hasOwnProperty.call(p, k)) nkeys++;
+  if (nkeys !== schema.fields.length) {
+    const extra = Object.keys(p).filter((k) => !schema.fields.some(([n]) => n === k));
     return `${kind}: unexpected field(s) ${extra.join(', ')}`;
   }
   const sizes = SIZE_RULES[kind as EntryKind];
