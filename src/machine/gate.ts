@@ -71,8 +71,10 @@ export const GateKind = {
 } as const;
 export type GateKind = (typeof GateKind)[keyof typeof GateKind];
 
-/** One logged host value. `chan` says which device instance (0 when there is one). */
-export interface GateRecord { icount: number; kind: GateKind; chan: number; payload: number | Uint8Array }
+/** One logged host value. `chan` says which device instance (0 when there is one); `arg`
+ *  is the byte offset of a DiskRead/DiskWrite (checked on replay, and what a log codec
+ *  stores as the sector: arg / 512). */
+export interface GateRecord { icount: number; kind: GateKind; chan: number; payload: number | Uint8Array; arg?: number }
 
 const KIND_NAME: Record<number, string> = Object.fromEntries(Object.entries(GateKind).map(([k, v]) => [v, k]));
 const POLL_KINDS = new Set<number>([GateKind.Time, GateKind.Wall, GateKind.ConsoleIn, GateKind.NetRx, GateKind.Irq]);
@@ -227,8 +229,8 @@ export class LiveGate extends GateBase implements Gate {
     return ns;
   }
 
-  private rec(icount: number, kind: GateKind, chan: number, payload: number | Uint8Array): GateRecord {
-    const r: GateRecord = { icount, kind, chan, payload };
+  private rec(icount: number, kind: GateKind, chan: number, payload: number | Uint8Array, arg?: number): GateRecord {
+    const r: GateRecord = arg === undefined ? { icount, kind, chan, payload } : { icount, kind, chan, payload, arg };
     this.onRecord(r);
     return r;
   }
@@ -292,14 +294,14 @@ export class LiveGate extends GateBase implements Gate {
     let data: Uint8Array | null;
     try { data = this.disk(disk).read(offset, len); } catch { data = null; }
     if (data && data.length !== len) data = null;
-    this.rec(icount, GateKind.DiskRead, disk, data ?? 1);
+    this.rec(icount, GateKind.DiskRead, disk, data ?? 1, offset);
     return data;
   }
 
   diskWrite(icount: number, disk: number, offset: number, data: Uint8Array): boolean {
     let ok = true;
     try { this.disk(disk).write(offset, data); } catch { ok = false; }
-    this.rec(icount, GateKind.DiskWrite, disk, ok ? 0 : 1);
+    this.rec(icount, GateKind.DiskWrite, disk, ok ? 0 : 1, offset);
     return ok;
   }
 
@@ -397,15 +399,25 @@ export class ReplayGate extends GateBase implements Gate {
     return this.setPair(dv.getUint32(0, true), dv.getUint32(4, true));
   }
 
+  private checkOffset(r: GateRecord, offset: number): void {
+    if (r.arg !== undefined && r.arg !== offset) {
+      throw new GateDivergence(`${KIND_NAME[r.kind]}[${r.chan}] at icount ${r.icount}: machine offset ${offset}, log has ${r.arg}`);
+    }
+  }
+
   diskRead(icount: number, disk: number, offset: number, len: number): Uint8Array | null {
-    const p = this.take(icount, GateKind.DiskRead, disk).payload;
+    const r = this.take(icount, GateKind.DiskRead, disk);
+    this.checkOffset(r, offset);
+    const p = r.payload;
     if (typeof p === 'number') return null;
     if (p.length !== len) throw new GateDivergence(`disk ${disk} read of ${len} bytes at ${offset}: log has ${p.length}`);
     return p;
   }
 
-  diskWrite(icount: number, disk: number, _offset: number, _data: Uint8Array): boolean {
-    return this.take(icount, GateKind.DiskWrite, disk).payload === 0;
+  diskWrite(icount: number, disk: number, offset: number, _data: Uint8Array): boolean {
+    const r = this.take(icount, GateKind.DiskWrite, disk);
+    this.checkOffset(r, offset);
+    return r.payload === 0;
   }
 
   diskFlush(icount: number, disk: number): boolean {
