@@ -89,8 +89,11 @@ export class Cpu {
   halted = false;
   /** STI/MOV SS shadow: interrupts are not taken before the next instruction retires. */
   intShadow = false;
-  /** Instructions retired since reset (REP iterations count one each). */
+  /** Instructions retired since reset (REP iterations count one each); advanced at block ends. */
   icount = 0;
+  /** The block being executed and the linear address of its first byte (for currentIcount). */
+  private curBlock: Block | null = null;
+  private curBlockRip = 0;
 
   // --- scratch (avoids allocation): 64-bit results travel as (return value, cpu.hi)
   hi = 0; tmpLo = 0; tmpHi = 0;
@@ -662,6 +665,7 @@ export class Cpu {
       let n = b.n;
       if (n > remaining) n = remaining;
       const start = this.rip;
+      this.curBlock = b; this.curBlockRip = start;
       this.brk = false;
       for (; k < n;) {
         const i = insns[k];
@@ -673,10 +677,12 @@ export class Cpu {
         if (this.brk) break;
       }
       this.icount += k + this.bonus;
+      this.curBlock = null;
       return k + this.bonus;
     } catch (e) {
       const done = k + this.bonus;
       this.icount += done;
+      this.curBlock = null;
       if (e === FAULT) {
         this.rip = this.insnRip;
         const vec = this.pendVec, err = this.pendErr;
@@ -689,6 +695,20 @@ export class Cpu {
       this.stopReason = Stop.INTERNAL;
       return done;
     }
+  }
+
+  /**
+   * Instruction count of the instruction executing now (during a handler: its position in the block
+   * plus REP iterations completed so far); between runs, the number retired. This is the count at
+   * which a value read by the instruction (RDTSC, port, MMIO, DMA) takes effect.
+   */
+  currentIcount(): number {
+    const b = this.curBlock;
+    if (b === null) return this.icount;
+    const off = this.insnRip - this.curBlockRip;
+    const insns = b.insns;
+    for (let k = 0; k < b.n; k++) if (insns[k].start === off) return this.icount + k + this.bonus;
+    return this.icount;
   }
 
   /** Take a software interrupt (INT n, INT3, INTO): RIP already points after the instruction. */

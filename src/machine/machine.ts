@@ -1,24 +1,50 @@
-// The machine: CPU + RAM + device bus, booted from an ELF per the boot contract, and the run loop.
-// Host access only through the backends/sinks handed in by the caller.
+// The machine: CPU + RAM + PC devices on the bus, booted from an ELF per the boot contract, and the
+// run loop. Every host value reaches the guest through the gate; outputs leave through the sinks.
 
 import { Cpu, Stop, STOP_NAMES } from '../cpu/cpu.js';
 import { PhysMemory } from '../cpu/memory.js';
-import { Bus, type PortHandler } from './bus.js';
-import { loadElf, setupLongMode, writeBootInfo, BOOT, type BootDevice } from './boot.js';
+import { saveCpu, loadCpu, type CpuState } from '../cpu/state.js';
+import { Bus } from './bus.js';
+import { loadElf, setupLongMode, writeBootInfo, type BootDevice } from './boot.js';
+import { LiveGate, GateDivergence, type Gate } from './gate.js';
+import { Pic8259 } from '../devices/pic.js';
+import { Uart16550 } from '../devices/uart.js';
+import { Pit8254 } from '../devices/pit.js';
+import { Rtc146818 } from '../devices/rtc.js';
+import { DebugExit } from '../devices/debug-exit.js';
+import { VirtioBlk } from '../devices/virtio-blk.js';
+import { VirtioNet } from '../devices/virtio-net.js';
+import { PC_PORTS, VIRTIO_IRQS, virtioBase } from '../devices/layout.js';
+import { SystemClock, SystemEntropy } from '../devices/backends/clock.js';
 
-export interface MachineOptions {
+/** The machine's shape: everything a replayer must know to rebuild it (goes into the log header). */
+export interface MachineConfig {
   /** RAM size in bytes (default 64 MiB). */
   memSize?: number;
   /** Command line placed in the boot-info block. */
   cmdline?: string;
-  /** Receives every byte the guest transmits on COM1. */
-  consoleOut?: (byte: number) => void;
+  /** virtio-blk disks, in boot-info order (first at virtio slot 0). */
+  disks?: { sizeBytes: number; readOnly?: boolean }[];
+  /** virtio-net NICs after the disks; default MAC 52:54:00:12:34:(56+n). */
+  nets?: { mac?: number[] }[];
 }
 
-export type RunEnd = 'exit' | 'halt' | 'fault' | 'budget' | 'internal-error';
+/** The host side: where inputs come from and outputs go. */
+export interface MachineIo {
+  /** The gate every host value crosses (default: a live gate on the host clock and entropy only). */
+  gate?: Gate;
+  /** Receives every byte the guest transmits on COM1. */
+  consoleOut?: (byte: number) => void;
+  /** Receives every frame NIC `dev` transmits. */
+  netOut?: (dev: number, frame: Uint8Array) => void;
+}
+
+export type MachineOptions = MachineConfig & MachineIo;
+
+export type RunEnd = 'exit' | 'halt' | 'fault' | 'budget' | 'internal-error' | 'wait-log';
 
 export interface RunResult {
-  /** Why the run ended. */
+  /** Why the run ended ('wait-log': a replaying machine needs more log to go on). */
   end: RunEnd;
   /** Guest exit status (debug-exit port), when end === 'exit'. */
   status: number;
@@ -29,67 +55,224 @@ export interface RunResult {
 }
 
 export const DEFAULT_MEM = 64 * 1024 * 1024;
-const SLICE = 1 << 20;
+/** Instructions between two gate polls on the primary: the guest's timer resolution (~0.5 ms at 100 MIPS). */
+export const POLL_SLICE = 50_000;
+const YIELD_MS = 4;
 
-/** COM1 transmit path until the full 16550 model is wired in: THR writes go to the sink, LSR reads say "empty". */
-class SimpleConsole implements PortHandler {
-  constructor(private readonly out: (b: number) => void) {}
-  portRead(port: number): number { return port === 0x3fd ? 0x60 : 0; }
-  portWrite(port: number, _size: number, value: number): void { if (port === 0x3f8) this.out(value & 0xff); }
-}
+/** Every device's state, by name (snapshots). */
+export interface DeviceStates { [name: string]: unknown }
 
 export class Machine {
   readonly mem: PhysMemory;
   readonly bus: Bus;
   readonly cpu: Cpu;
-  readonly entry: number;
+  readonly gate: Gate;
+  readonly config: Required<Pick<MachineConfig, 'memSize' | 'cmdline'>> & MachineConfig;
+  readonly pic: Pic8259;
+  readonly uart: Uart16550;
+  readonly pit: Pit8254;
+  readonly rtc: Rtc146818;
+  readonly debugExit: DebugExit;
+  readonly disks: VirtioBlk[] = [];
+  readonly nets: VirtioNet[] = [];
+  /** Set when the guest wrote the debug-exit port. */
+  exited = false;
+  private polled = false;
 
-  private constructor(mem: PhysMemory, bus: Bus, cpu: Cpu, entry: number) {
-    this.mem = mem; this.bus = bus; this.cpu = cpu; this.entry = entry;
+  private constructor(opts: MachineOptions) {
+    this.config = { ...opts, memSize: opts.memSize ?? DEFAULT_MEM, cmdline: opts.cmdline ?? '' };
+    delete (this.config as MachineIo).gate; delete (this.config as MachineIo).consoleOut; delete (this.config as MachineIo).netOut;
+    const mem = this.mem = new PhysMemory(this.config.memSize);
+    const bus = this.bus = new Bus();
+    const cpu = this.cpu = new Cpu(mem, bus);
+    const gate = this.gate = opts.gate ?? new LiveGate({ clock: new SystemClock(), entropy: new SystemEntropy() });
+    const consoleOut = opts.consoleOut ?? (() => {});
+    const netOut = opts.netOut ?? (() => {});
+
+    const pic = this.pic = new Pic8259();
+    cpu.intc = pic;
+    pic.onIntrChange = () => { cpu.brk = true; };
+    bus.registerPorts(PC_PORTS.picMaster.port, 2, pic);
+    bus.registerPorts(PC_PORTS.picSlave.port, 2, pic);
+    bus.registerPorts(PC_PORTS.elcr.port, 2, pic);
+    const uart = this.uart = new Uart16550(PC_PORTS.com1.port, consoleOut, pic.line(PC_PORTS.com1.irq));
+    bus.registerPorts(PC_PORTS.com1.port, 8, uart);
+    const pit = this.pit = new Pit8254(pic.line(PC_PORTS.pit.irq));
+    bus.registerPorts(PC_PORTS.pit.port, 4, pit);
+    bus.registerPorts(PC_PORTS.port61.port, 1, pit);
+    const rtc = this.rtc = new Rtc146818(pic.line(PC_PORTS.rtc.irq));
+    bus.registerPorts(PC_PORTS.rtc.port, 2, rtc);
+    this.debugExit = new DebugExit((status) => { this.exited = true; cpu.requestStop(Stop.EXIT, status & 0xff); });
+    bus.registerPorts(PC_PORTS.debugExit.port, 1, this.debugExit);
+
+    // virtio-mmio: disks first, then NICs; their IRQ lines are level-triggered (ELCR)
+    const boot: BootDevice[] = [];
+    let slot = 0, elcr = 0;
+    const now = () => cpu.currentIcount();
+    (opts.disks ?? []).forEach((d, n) => {
+      if (slot >= VIRTIO_IRQS.length) throw new RangeError(`at most ${VIRTIO_IRQS.length} virtio devices`);
+      const irq = VIRTIO_IRQS[slot];
+      const blk = new VirtioBlk(mem, pic.line(irq), gate.blockIo(n, now), { sizeBytes: d.sizeBytes, readOnly: d.readOnly });
+      bus.registerMmio(virtioBase(slot), 0x1000, blk);
+      boot.push({ type: 1, irq, base: virtioBase(slot) });
+      this.disks.push(blk); elcr |= 1 << irq; slot++;
+    });
+    (opts.nets ?? []).forEach((nc, n) => {
+      if (slot >= VIRTIO_IRQS.length) throw new RangeError(`at most ${VIRTIO_IRQS.length} virtio devices`);
+      const irq = VIRTIO_IRQS[slot];
+      const mac = nc.mac ?? [0x52, 0x54, 0x00, 0x12, 0x34, 0x56 + n];
+      const net = new VirtioNet(mem, pic.line(irq), (f) => netOut(n, f), { mac });
+      bus.registerMmio(virtioBase(slot), 0x1000, net);
+      boot.push({ type: 1, irq, base: virtioBase(slot) });
+      this.nets.push(net); elcr |= 1 << irq; slot++;
+    });
+    if (elcr & 0xff) pic.portWrite(0x4d0, 1, elcr & 0xff);
+    if (elcr >> 8) pic.portWrite(0x4d1, 1, elcr >> 8);
+    this.bootDevices = boot;
+
+    gate.connect({ console: uart, clocks: [pit, rtc, uart], wall: [rtc], nets: this.nets, irq: (l, v) => pic.setIrq(l, v) });
+    cpu.host = {
+      rdtsc: (c) => { const p = gate.tsc(c.currentIcount()); c.tmpLo = p[0] | 0; c.tmpHi = p[1] | 0; },
+      rdrand: (c) => { const p = gate.rdrand(c.currentIcount()); c.tmpLo = p[0] | 0; c.tmpHi = p[1] | 0; },
+    };
   }
+
+  private readonly bootDevices: BootDevice[];
 
   /** Build a machine and boot the ELF image (throws ElfError on a malformed image). */
   static fromElf(image: Uint8Array, opts: MachineOptions = {}): Machine {
-    const mem = new PhysMemory(opts.memSize ?? DEFAULT_MEM);
-    const bus = new Bus();
-    const cpu = new Cpu(mem, bus);
-    const elf = loadElf(mem, image);
-    const m = new Machine(mem, bus, cpu, elf.entry);
-    const out = opts.consoleOut ?? (() => {});
-    bus.registerPorts(0x3f8, 8, new SimpleConsole(out));
-    bus.registerPorts(BOOT.debugExitPort, 1, {
-      portRead: () => 0xff,
-      portWrite: (_p, _s, v) => cpu.requestStop(Stop.EXIT, v & 0xff),
-    });
-    setupLongMode(cpu, mem);
-    const devices: BootDevice[] = [];
-    writeBootInfo(cpu, mem, opts.cmdline ?? '', devices);
-    cpu.rip = elf.entry;
+    const m = new Machine(opts);
+    const elf = loadElf(m.mem, image);
+    setupLongMode(m.cpu, m.mem);
+    writeBootInfo(m.cpu, m.mem, m.config.cmdline, m.bootDevices);
+    m.cpu.rip = elf.entry;
     return m;
   }
 
-  /** Run until the guest exits, halts with interrupts off, faults, or maxInstructions retire. */
+  /** A machine of this configuration with no guest loaded: restore a snapshot into it. */
+  static empty(opts: MachineOptions = {}): Machine {
+    return new Machine(opts);
+  }
+
+  /** Deliver the gate's values due now (live: always; replay: only where the log has a poll unit). */
+  private poll(): void {
+    this.gate.poll(this.cpu.icount);
+    this.polled = true;
+  }
+
+  /**
+   * Run one slice on the current thread: up to `budget` instructions, stopping early at the next
+   * logged poll point on replay. Returns the CPU stop reason. The gate is polled at slice ends.
+   */
+  private slice(budget: number): number {
+    const cpu = this.cpu, gate = this.gate;
+    if (!this.polled) this.poll();
+    let n = budget;
+    if (gate.mode === 'replay') {
+      // a replaying machine polls exactly where the primary did
+      for (;;) {
+        const next = gate.nextPoll();
+        if (next === undefined) return -1; // need more log
+        if (next > cpu.icount) { n = Math.min(n, next - cpu.icount); break; }
+        if (next < cpu.icount) throw new Error(`replay: log polls at ${next}, machine is already at ${cpu.icount}`);
+        gate.poll(cpu.icount);
+      }
+    } else n = Math.min(n, POLL_SLICE);
+    const stop = cpu.run(n);
+    if (gate.mode === 'live') gate.poll(cpu.icount);
+    else {
+      const next = gate.nextPoll();
+      if (next === cpu.icount) gate.poll(cpu.icount);
+      else if (stop === Stop.HALT && cpu.halted) {
+        // halted, waiting for an interrupt that only a poll can bring
+        if (next === undefined) return -1;
+        throw new GateDivergence(`the guest waits in HLT at instruction ${cpu.icount}, but the log's next poll is at ${next}`);
+      }
+    }
+    return stop;
+  }
+
+  /**
+   * Run until the guest exits, halts with interrupts off, faults, or `maxInstructions` (total,
+   * counted from boot) have retired. Synchronous: while the guest waits in HLT for an interrupt,
+   * this busy-polls the gate (fine for timers; console/network input needs runAsync).
+   */
   run(maxInstructions = Infinity): RunResult {
     const cpu = this.cpu;
     for (;;) {
       const left = maxInstructions - cpu.icount;
       if (left <= 0) return this.result('budget');
-      const stop = cpu.run(Math.min(SLICE, left));
-      switch (stop) {
-        case Stop.BUDGET: continue;
-        case Stop.EXIT: return this.result('exit');
-        case Stop.FAULT: return this.result('fault', cpu.fault?.message);
-        case Stop.INTERNAL: return this.result('internal-error', `internal emulator error at RIP 0x${cpu.insnRip.toString(16)}: ${cpu.internalError?.stack ?? cpu.internalError}`);
-        case Stop.HALT:
-          if (!(cpu.flags & 0x200)) return this.result('halt');
-          // interrupts on but nothing can wake the CPU yet (devices come with the device models)
-          return this.result('halt');
-        default: throw new Error(`unexpected stop ${STOP_NAMES[stop]}`);
+      const stop = this.slice(left);
+      const done = this.finished(stop);
+      if (done) return done;
+    }
+  }
+
+  /** Like run(), but yields to the event loop every few ms and sleeps while the guest idles in HLT. */
+  async runAsync(maxInstructions = Infinity, signal?: { aborted: boolean }): Promise<RunResult> {
+    const cpu = this.cpu;
+    let lastYield = Date.now();
+    for (;;) {
+      const left = maxInstructions - cpu.icount;
+      if (left <= 0) return this.result('budget');
+      const stop = this.slice(left);
+      const done = this.finished(stop);
+      if (done) {
+        if (done.end !== 'wait-log') return done;
+        await new Promise((r) => setTimeout(r, 1));
+        lastYield = Date.now();
+        if (signal?.aborted) return done;
+        continue;
       }
+      const idle = stop === Stop.HALT;
+      if (idle || Date.now() - lastYield >= YIELD_MS) {
+        await new Promise((r) => (idle ? setTimeout(r, 1) : setImmediate(r)));
+        lastYield = Date.now();
+        if (signal?.aborted) return this.result('budget');
+      }
+    }
+  }
+
+  /** Maps a CPU stop to a final result, or null to keep running. */
+  private finished(stop: number): RunResult | null {
+    const cpu = this.cpu;
+    switch (stop) {
+      case -1: return this.result('wait-log');
+      case Stop.BUDGET: return null;
+      case Stop.EXIT: return this.result('exit');
+      case Stop.FAULT: return this.result('fault', cpu.fault?.message);
+      case Stop.INTERNAL: return this.result('internal-error', `internal emulator error at RIP 0x${cpu.insnRip.toString(16)}: ${cpu.internalError?.stack ?? cpu.internalError}`);
+      case Stop.HALT:
+        if (!(cpu.flags & 0x200)) return this.result('halt');
+        return null; // waiting for an interrupt: the next slice polls the gate
+      default: throw new Error(`unexpected stop ${STOP_NAMES[stop]}`);
     }
   }
 
   private result(end: RunEnd, message?: string): RunResult {
     return { end, status: end === 'exit' ? this.cpu.exitStatus : 0, instructions: this.cpu.icount, message };
   }
+
+  /** Every device's state (named, versioned plain objects). */
+  saveDevices(): DeviceStates {
+    const s: DeviceStates = {
+      pic: this.pic.saveState(), uart: this.uart.saveState(), pit: this.pit.saveState(), rtc: this.rtc.saveState(),
+      debugExit: this.debugExit.saveState(),
+    };
+    this.disks.forEach((d, n) => { s[`disk${n}`] = d.saveState(); });
+    this.nets.forEach((d, n) => { s[`net${n}`] = d.saveState(); });
+    return s;
+  }
+
+  loadDevices(s: DeviceStates): void {
+    const need = (k: string) => { if (!(k in s)) throw new Error(`snapshot has no state for device '${k}'`); return s[k]; };
+    this.pic.loadState(need('pic') as never); this.uart.loadState(need('uart') as never);
+    this.pit.loadState(need('pit') as never); this.rtc.loadState(need('rtc') as never);
+    this.debugExit.loadState(need('debugExit') as never);
+    this.disks.forEach((d, n) => d.loadState(need(`disk${n}`) as never));
+    this.nets.forEach((d, n) => d.loadState(need(`net${n}`) as never));
+  }
+
+  saveCpu(): CpuState { return saveCpu(this.cpu); }
+  loadCpu(s: CpuState): void { loadCpu(this.cpu, s); this.polled = true; }
 }

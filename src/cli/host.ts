@@ -1,0 +1,111 @@
+// Host set-up shared by `run` and `record`: parses machine/backends options, opens the backends
+// (disk images, UDP frame tunnel, console), and builds a live machine around them.
+
+import { readFileSync } from 'node:fs';
+import { Machine, DEFAULT_MEM, type MachineConfig } from '../machine/machine.js';
+import { LiveGate, type GateRecord, type DiskBackend, type FrameInput } from '../machine/gate.js';
+import { SystemClock, SystemEntropy } from '../devices/backends/clock.js';
+import { FileDisk } from '../devices/backends/disk.js';
+import { UdpFrameTunnel } from '../devices/backends/tunnel.js';
+import { StdioConsole, FileConsole, TcpConsole, type ConsoleBackend } from '../devices/backends/console.js';
+import { parseSize, parseCount } from './args.js';
+
+export const MACHINE_HELP = `  --mem SIZE              guest RAM (default 64M; suffixes K, M, G)
+  --cmdline STRING        command line passed in the boot-info block
+  --disk FILE             attach FILE as a virtio-blk disk (repeatable; FILE:ro for read-only)
+  --net udp:LPORT:HOST:PPORT
+                          attach a virtio-net NIC whose frames travel in UDP datagrams, one frame
+                          each, from 127.0.0.1:LPORT to HOST:PPORT (repeatable)
+  --console stdio         COM1 on stdin/stdout (default)
+  --console file:OUT[:IN] COM1 output to file OUT, input from the contents of file IN
+  --console tcp:PORT      COM1 on a TCP server at 127.0.0.1:PORT (one client at a time)
+  --no-input              do not read console input`;
+
+export interface HostOptions {
+  file?: string;
+  mem: number;
+  cmdline: string;
+  disks: { path: string; readOnly: boolean }[];
+  nets: { localPort: number; peerHost: string; peerPort: number }[];
+  console: string;
+  input: boolean;
+  max: number;
+  stats: boolean;
+  rest: Map<string, string | true>;
+}
+
+/** Parses the common options; `extra` names options (with a value unless listed in `flags`) a command adds. */
+export function parseHostArgs(argv: string[], extra: string[] = [], flags: string[] = []): HostOptions {
+  const o: HostOptions = { mem: DEFAULT_MEM, cmdline: '', disks: [], nets: [], console: 'stdio', input: true, max: Infinity, stats: false, rest: new Map() };
+  for (let k = 0; k < argv.length; k++) {
+    const a = argv[k];
+    const val = () => { const v = argv[++k]; if (v === undefined) throw new Error(`${a} needs a value`); return v; };
+    if (a === '--mem') o.mem = parseSize(val());
+    else if (a === '--max-instructions') o.max = parseCount(val());
+    else if (a === '--stats') o.stats = true;
+    else if (a === '--cmdline') o.cmdline = val();
+    else if (a === '--disk') {
+      const v = val(); const ro = v.endsWith(':ro');
+      o.disks.push({ path: ro ? v.slice(0, -3) : v, readOnly: ro });
+    } else if (a === '--net') {
+      const m = /^udp:(\d+):([^:]+):(\d+)$/.exec(val());
+      if (!m) throw new Error(`--net expects udp:LOCAL_PORT:PEER_HOST:PEER_PORT`);
+      o.nets.push({ localPort: Number(m[1]), peerHost: m[2], peerPort: Number(m[3]) });
+    } else if (a === '--console') {
+      const v = val();
+      if (!/^(stdio|file:[^:]+(:.+)?|tcp:\d+)$/.test(v)) throw new Error(`bad --console '${v}' (stdio, file:OUT[:IN] or tcp:PORT)`);
+      o.console = v;
+    } else if (a === '--no-input') o.input = false;
+    else if (flags.includes(a)) o.rest.set(a, true);
+    else if (extra.includes(a)) o.rest.set(a, val());
+    else if (a.startsWith('-')) throw new Error(`unknown option ${a}`);
+    else if (o.file === undefined) o.file = a;
+    else throw new Error(`unexpected argument ${a}`);
+  }
+  if (o.file === undefined) throw new Error('missing guest ELF file');
+  return o;
+}
+
+export interface LiveHost {
+  image: Uint8Array;
+  config: MachineConfig;
+  machine: Machine;
+  gate: LiveGate;
+  console: ConsoleBackend;
+  /** Closes every backend (flushes console output). */
+  close(): Promise<void>;
+}
+
+/** Opens the backends named by the options and boots a machine on a live gate. Throws Error with a clear message. */
+export async function openLiveHost(o: HostOptions, onRecord?: (r: GateRecord) => void): Promise<LiveHost> {
+  const image = readFileSync(o.file as string);
+  const closers: (() => Promise<void> | void)[] = [];
+  try {
+    const disks: DiskBackend[] = [];
+    for (const d of o.disks) { const fd = FileDisk.open(d.path, { readOnly: d.readOnly }); disks.push(fd); closers.push(() => fd.close()); }
+    const tunnels: UdpFrameTunnel[] = [];
+    for (const n of o.nets) {
+      const t = await UdpFrameTunnel.open({ localPort: n.localPort, peerHost: n.peerHost, peerPort: n.peerPort });
+      tunnels.push(t); closers.push(() => t.close());
+    }
+    let con: ConsoleBackend;
+    if (o.console === 'stdio') con = new StdioConsole({ input: o.input });
+    else if (o.console.startsWith('file:')) { const [, out, inp] = o.console.split(':'); con = new FileConsole(out, inp); }
+    else con = await TcpConsole.listen(Number(o.console.slice(4)));
+    closers.push(() => con.close());
+    const gate = new LiveGate({ clock: new SystemClock(), entropy: new SystemEntropy(), console: con, disks, nets: tunnels as FrameInput[] }, { onRecord });
+    const config: MachineConfig = {
+      memSize: o.mem, cmdline: o.cmdline,
+      disks: disks.map((d, n) => ({ sizeBytes: d.size, readOnly: o.disks[n].readOnly })),
+      nets: o.nets.map(() => ({})),
+    };
+    const machine = Machine.fromElf(image, { ...config, gate, consoleOut: (b) => con.write(b), netOut: (dev, f) => tunnels[dev].send(f) });
+    return {
+      image, config, machine, gate, console: con,
+      close: async () => { for (const c of closers.reverse()) await c(); },
+    };
+  } catch (e) {
+    for (const c of closers.reverse()) await c();
+    throw e;
+  }
+}
