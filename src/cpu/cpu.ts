@@ -128,6 +128,8 @@ export class Cpu {
   // --- decoded-block cache, keyed by physical address; invalidated per physical page on write
   readonly blocks = new Map<number, Block>();
   readonly codePage: Uint8Array;
+  /** Pages written by the CPU since the last takeDirtyPages() (for replay digests). */
+  readonly dirty: Uint8Array;
   readonly pageBlocks = new Map<number, Block[]>();
 
   readonly mem: PhysMemory;
@@ -145,6 +147,7 @@ export class Cpu {
     this.ramSize = mem.size;
     this.bus = bus;
     this.codePage = new Uint8Array(Math.ceil(mem.size / 4096));
+    this.dirty = new Uint8Array(Math.ceil(mem.size / 4096));
     installTable();
   }
 
@@ -339,7 +342,10 @@ export class Cpu {
   translate(la: number, access: number): number {
     const hi = Math.floor(la / TWO32);
     if (hi < -32768 || hi > 32767) this.raise(Vec.GP, 0);
-    if (!(this.cr0 & 0x80000000)) return la >>> 0;
+    if (!(this.cr0 & 0x80000000)) {
+      if (access === 1 && (la >>> 0) < this.ramSize) this.dirty[(la >>> 0) >>> 12] = 1;
+      return la >>> 0;
+    }
     const lo = la >>> 0;
     const user = this.cpl === 3;
     const nxe = (this.efer & 0x800) !== 0;
@@ -385,6 +391,8 @@ export class Cpu {
     const i = (lo >>> 12) & TLB_MASK;
     // Only RAM pages are cached: MMIO always takes the slow path.
     if (frame + 4096 <= this.ramSize) {
+      // every CPU write reaches RAM through a write-TLB entry filled here (or through this slow path)
+      if (access === 1) this.dirty[frame / 4096] = 1;
       this.tlbRTag[i] = pageLa; this.tlbRPhys[i] = frame;
       if (access === 2) { this.tlbXTag[i] = pageLa; this.tlbXPhys[i] = frame; }
       if (access === 1 && !this.codePage[frame / 4096]) { this.tlbWTag[i] = pageLa; this.tlbWPhys[i] = frame; }
@@ -400,6 +408,18 @@ export class Cpu {
     if (rsvd) err |= 8 | 1;
     if (access === 2 && (this.efer & 0x800)) err |= 16;
     this.raise(Vec.PF, err);
+  }
+
+  /**
+   * Physical page numbers the CPU wrote since the last call, in ascending order; clears the set.
+   * Dropping the write TLB makes the next write to each page come back through translate().
+   */
+  takeDirtyPages(): number[] {
+    const out: number[] = [];
+    const d = this.dirty;
+    for (let p = 0; p < d.length; p++) if (d[p]) { out.push(p); d[p] = 0; }
+    this.tlbWTag.fill(-1);
+    return out;
   }
 
   flushTlb(): void {
