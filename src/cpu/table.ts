@@ -8,6 +8,8 @@ import { installShift } from './ops/shift.js';
 import { installMulDiv } from './ops/muldiv.js';
 import { installBits } from './ops/bits.js';
 import { installString } from './ops/string.js';
+import { installSse } from './ops/sse.js';
+import { installX87 } from './ops/x87.js';
 
 let installed = false;
 
@@ -22,4 +24,6 @@ export function installTable(): void {
   installMulDiv();
   installBits();
   installString();
+  installSse();
+  installX87();
 }
