@@ -35,6 +35,33 @@ const OPS: OpDef[] = [
   { id: 126, name: 'fisttp_m64', args: 'a', run: (d, s, a, b, cw) => X.fist(d, 0, a, 0, cw, 64, true) },
 ];
 
+// Transcendentals: measured, not required to be exact. Inputs are kept inside each instruction's domain.
+const one = (d: Uint32Array) => { d[0] = 0; d[1] = 0x80000000; d[2] = 0x3fff; };
+const TOPS: OpDef[] = [
+  { id: 130, name: 'fsin', args: 'a', approx: true, run: (d, s, a, b, cw) => X.fsin(d, 0, a, 0, cw) },
+  { id: 131, name: 'fcos', args: 'a', approx: true, run: (d, s, a, b, cw) => X.fcos(d, 0, a, 0, cw) },
+  { id: 132, name: 'fptan', args: 'a', two: true, approx: true, run: (d, s, a, b, cw) => { const r = X.fptan(s, 0, a, 0, cw); if (r & 0x400) { d.set(a); s.fill(0); } else one(d); return r; } },
+  { id: 137, name: 'fsincos', args: 'a', two: true, approx: true, run: (d, s, a, b, cw) => { const r = X.fsincos(s, 0, d, 0, a, 0, cw); if (r & 0x400) { d.set(a); s.set(b); } return r; } },
+  { id: 133, name: 'fpatan', args: 'ab', approx: true, run: (d, s, a, b, cw) => X.fpatan(d, 0, b, 0, a, 0, cw) },
+  { id: 134, name: 'f2xm1', args: 'a', approx: true, run: (d, s, a, b, cw) => X.f2xm1(d, 0, a, 0, cw) },
+  { id: 135, name: 'fyl2x', args: 'ab', approx: true, run: (d, s, a, b, cw) => X.fyl2x(d, 0, b, 0, a, 0, cw) },
+  { id: 136, name: 'fyl2xp1', args: 'ab', approx: true, run: (d, s, a, b, cw) => X.fyl2xp1(d, 0, b, 0, a, 0, cw) },
+];
+function domain(o: OpDef, v: Vec): void {
+  const cl = (x: number[], lo: number, hi: number) => {
+    const e = x[2] & 0x7fff;
+    if (e !== 0 && e !== 0x7fff) x[2] = (x[2] & 0x8000) | Math.max(lo, Math.min(hi, e));
+    if (e !== 0 && e !== 0x7fff && !(x[1] & 0x80000000)) x[1] = (x[1] | 0x80000000) >>> 0;
+  };
+  switch (o.name) {
+    case 'fsin': case 'fcos': case 'fptan': case 'fsincos': cl(v.a, 0x3fff - 80, 0x3fff + 70); break;
+    case 'f2xm1': cl(v.a, 0x3fff - 80, 0x3ffe); break;
+    case 'fyl2x': cl(v.a, 0x3fff - 200, 0x3fff + 200); v.a[2] &= 0x7fff; cl(v.b, 0x3fff - 100, 0x3fff + 100); break;
+    case 'fyl2xp1': cl(v.a, 0x3fff - 100, 0x3ffd); cl(v.b, 0x3fff - 100, 0x3fff + 100); break;
+    case 'fpatan': cl(v.a, 0x3fff - 100, 0x3fff + 100); cl(v.b, 0x3fff - 100, 0x3fff + 100); break;
+  }
+}
+
 export const N = 3000;
 const SW_MASK = ~(0x3800 | 0x80 | 0x8000) >>> 0;
 
@@ -52,24 +79,31 @@ function genVec(o: OpDef): Vec {
   return { op: o.id, ctl: genCw(), a, b, imm: 0 };
 }
 
-export function diffOps(ops: OpDef[], n: number, seed: number): Map<string, { n: number; bad: string[] }> {
+export function diffOps(ops: OpDef[], n: number, seed: number): Map<string, { n: number; bad: string[]; ulp1: number }> {
   setSeed(seed);
   const vs: Vec[] = [];
-  for (const o of ops) for (let i = 0; i < n; i++) vs.push(genVec(o));
+  for (const o of ops) for (let i = 0; i < n; i++) { const v = genVec(o); if (o.approx) domain(o, v); vs.push(v); }
   const host = runOracle(vs);
-  const res = new Map<string, { n: number; bad: string[] }>();
+  const res = new Map<string, { n: number; bad: string[]; ulp1: number }>();
   const d = new Uint32Array(3), s = new Uint32Array(3), A = new Uint32Array(3), B = new Uint32Array(3);
   for (let i = 0; i < vs.length; i++) {
     const v = vs[i];
     const o = ops.find((x) => x.id === v.op)!;
     let r = res.get(o.name);
-    if (!r) res.set(o.name, (r = { n: 0, bad: [] }));
+    if (!r) res.set(o.name, (r = { n: 0, bad: [], ulp1: 0 }));
     r.n++;
     d.fill(0); s.fill(0); A.set(v.a); B.set(v.b);
     const fl = o.run(d, s, A, B, v.ctl) >>> 0;
     const h = host.subarray(i * 7, i * 7 + 7);
     const ok = d[0] === h[0] && d[1] === h[1] && d[2] === h[2] && (!o.two || (s[0] === h[3] && s[1] === h[4] && s[2] === h[5])) &&
       (fl & SW_MASK) === (h[6] & SW_MASK);
+    if (!ok && o.approx) {
+      // last-bit difference of the main result, same flags except PE/C1?
+      const [x0, x1, x2] = o.two && o.name !== 'fsincos' ? [s[0], s[1], s[2]] : [d[0], d[1], d[2]];
+      const [y0, y1, y2] = o.two && o.name !== 'fsincos' ? [h[3], h[4], h[5]] : [h[0], h[1], h[2]];
+      const X = (BigInt(x2) << 64n) | (BigInt(x1) << 32n) | BigInt(x0), Y = (BigInt(y2) << 64n) | (BigInt(y1) << 32n) | BigInt(y0);
+      if (X - Y === 1n || Y - X === 1n) r.ulp1++;
+    }
     if (!ok) r.bad.push(`cw=${v.ctl.toString(16)} a=${hex(v.a[2]).slice(4)}:${hex(v.a[1])}${hex(v.a[0])} b=${hex(v.b[2]).slice(4)}:${hex(v.b[1])}${hex(v.b[0])} -> js ${hex(d[2]).slice(4)}:${hex(d[1])}${hex(d[0])} ${o.two ? hex(s[2]).slice(4) + ':' + hex(s[1]) + hex(s[0]) : ''} sw=${(fl & SW_MASK).toString(16)} host ${hex(h[2]).slice(4)}:${hex(h[1])}${hex(h[0])} ${o.two ? hex(h[5]).slice(4) + ':' + hex(h[4]) + hex(h[3]) : ''} sw=${(h[6] & SW_MASK).toString(16)}`);
   }
   return res;
@@ -87,4 +121,18 @@ describe('x87 semantics vs host FPU', () => {
     });
   }
   it('summary', () => { console.log('x87 agreement: ' + stats.join(', ')); });
+});
+
+describe('x87 transcendentals vs host FPU (measured)', () => {
+  const res = diffOps(TOPS, 1000, 0x7a7a7a7a);
+  it('agreement report', () => {
+    const lines: string[] = [];
+    for (const o of TOPS) {
+      const r = res.get(o.name)!;
+      lines.push(`${o.name}: exact ${r.n - r.bad.length}/${r.n} (${(100 * (r.n - r.bad.length) / r.n).toFixed(1)}%), 1-ulp ${r.ulp1}`);
+      if (r.bad.length) console.log(`${o.name} sample mismatches:\n  ` + r.bad.slice(0, 4).join('\n  '));
+      expect((r.n - r.bad.length) / r.n).toBeGreaterThan(0.5);
+    }
+    console.log('x87 transcendental agreement:\n  ' + lines.join('\n  '));
+  });
 });

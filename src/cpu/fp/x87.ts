@@ -290,7 +290,10 @@ export function fdiv(d: Uint32Array, di: number, a: Uint32Array, ai: number, b: 
 
 function isqrt(n: bigint): bigint {
   if (n < 2n) return n;
-  let x = BigInt(Math.floor(Math.sqrt(Number(n)))) + (1n << 24n);
+  const bl = bitLen(n);
+  let x: bigint;
+  if (bl > 1000) { const k = BigInt((bl - 100) >> 1); x = (isqrt(n >> (2n * k)) + 1n) << k; }
+  else { x = BigInt(Math.floor(Math.sqrt(Number(n)))); x += (x >> 40n) + (1n << 24n); } // start above the root
   for (;;) {
     const y = (x + n / x) >> 1n;
     if (y >= x) return x;
@@ -584,5 +587,313 @@ export function fist(d: Uint32Array, di: number, b: Uint32Array, bi: number, cw:
   if (bits === 64) { d[di] = Number(u & 0xffffffffn); d[di + 1] = Number(u >> 32n); }
   else if (bits === 32) d[di] = Number(u & 0xffffffffn);
   else d[di] = Number(u & 0xffffn);
+  return FL;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transcendentals (FSIN FCOS FSINCOS FPTAN FPATAN F2XM1 FYL2X FYL2XP1).
+// Evaluated in BigInt fixed point with >= 256 fraction bits (more for tiny arguments), then rounded once
+// to 64 bits per RC (PC does not apply). FSIN/FCOS/FPTAN reduce the argument modulo the 66-bit pi the
+// x87 uses (0xC90FDAA22168C234C * 2^-66), as the hardware does. The hardware is not correctly rounded;
+// expect rare last-bit differences (measured by test/fp/x87.test.ts).
+
+const PI66 = 0xc90fdaa22168c234cn; // * 2^-66
+const WB = 256;
+let constW = 0;
+let PI_W = 0n;
+let LN2_W = 0n;
+
+function fxMul(a: bigint, b: bigint, w: number): bigint {
+  const p = a * b; // truncate toward zero so alternating series terms reach 0
+  return p < 0n ? -((-p) >> BigInt(w)) : p >> BigInt(w);
+}
+function fxDiv(a: bigint, b: bigint, w: number): bigint { return (a << BigInt(w)) / b; }
+
+/** atan(1/n) for integer n, fixed point w. */
+function atanInv(n: bigint, w: number): bigint {
+  const one = 1n << BigInt(w);
+  let term = one / n;
+  let sum = term;
+  const n2 = n * n;
+  for (let k = 1n; term !== 0n; k++) {
+    term = term / n2;
+    const t = term / (2n * k + 1n);
+    sum += k & 1n ? -t : t;
+  }
+  return sum;
+}
+/** atanh(s) for fixed-point s (|s| <= 1/2). */
+function atanhFx(s: bigint, w: number): bigint {
+  const s2 = fxMul(s, s, w);
+  let p = s;
+  let sum = s;
+  for (let k = 3n; ; k += 2n) {
+    p = fxMul(p, s2, w);
+    const t = p / k;
+    if (t === 0n) break;
+    sum += t;
+  }
+  return sum;
+}
+function consts(w: number): void {
+  if (constW >= w) return;
+  const ww = w + 16;
+  PI_W = (16n * atanInv(5n, ww) - 4n * atanInv(239n, ww)) >> 16n;
+  LN2_W = (2n * atanhFx((1n << BigInt(ww)) / 3n, ww)) >> 16n;
+  constW = w;
+}
+function piFx(w: number): bigint { consts(w); return PI_W >> BigInt(constW - w); }
+function ln2Fx(w: number): bigint { consts(w); return LN2_W >> BigInt(constW - w); }
+
+/** sin and cos of fixed-point r (|r| < 2), into SIN/COS. */
+let SIN = 0n;
+let COS = 0n;
+function sincosFx(r: bigint, w: number): void {
+  const r2 = fxMul(r, r, w);
+  let t = r;
+  let s = r;
+  for (let n = 1n; t !== 0n; n++) { t = -fxMul(t, r2, w) / ((2n * n) * (2n * n + 1n)); s += t; }
+  t = 1n << BigInt(w);
+  let c = t;
+  for (let n = 1n; t !== 0n; n++) { t = -fxMul(t, r2, w) / ((2n * n - 1n) * (2n * n)); c += t; }
+  SIN = s; COS = c;
+}
+
+/** Fixed-point value of the unpacked finite operand (sign applied), w fraction bits. */
+function toFx(s: number, e: number, m: bigint, w: number): bigint {
+  const sh = w + e - 63;
+  const v = sh >= 0 ? m << BigInt(sh) : m >> BigInt(-sh);
+  return s ? -v : v;
+}
+
+/** Rounds a fixed-point approximation (never exact) to 80 bits with RC; writes d. */
+function fxOut(d: Uint32Array, di: number, v: bigint, w: number, cw: number): void {
+  if (v === 0n) { putZero(d, di, 0); return; }
+  const neg = v < 0n;
+  const m = neg ? -v : v;
+  roundTo(neg, (m << 1n) | 1n, -w - 1, Fmt.X80, 64, (cw >> 10) & 3);
+  packX(d, di, neg ? 1 : 0, 64);
+}
+
+/** Working precision for a finite operand with exponent e (keeps relative precision for tiny ones). */
+function wFor(e: number): number { return e < 0 ? WB - e : WB; }
+
+/** The hardware returns sin(x)=tan(x)=x and cos(x)=1 (PE, plus UE for a denormal x) once x^2/6 < 2^-64. */
+function trigTiny(): boolean {
+  if (Bk !== K.FIN || Be > -33) return false;
+  FL |= Be < -16382 ? Sw.PE | Sw.UE : Sw.PE;
+  return true;
+}
+
+function trigPrologue(d: Uint32Array, di: number, b: Uint32Array, bi: number): number {
+  // returns -1 if handled (NaN/invalid/out of range), else 0
+  if (unaryNaN(d, di, b, bi)) return -1;
+  if (Bk === K.INF) { FL |= Sw.IE; putDefaultNaN(d, di); return -1; }
+  if (Bk === K.FIN && Be >= 63) { copy(d, di, b, bi); FL |= Sw.C2; return -1; }
+  return 0;
+}
+
+/** Reduces B modulo pi66/2 in fixed point; returns quadrant in QK and remainder in QR. */
+let QK = 0;
+let QR = 0n;
+function reduce(w: number): void {
+  const x = toFx(0, Be, Bm, w);
+  const p2 = PI66 << BigInt(w - 67);
+  const q = x / p2;
+  QR = x - q * p2;
+  QK = Number(q & 3n);
+  if (Bs) { // sin(-x) = -sin(x): handled by caller via sign
+  }
+}
+
+/** FSIN: d = sin(b). C2 set (and d = b) if |b| >= 2^63. */
+export function fsin(d: Uint32Array, di: number, b: Uint32Array, bi: number, cw: number): number {
+  FL = 0; unpackB(b, bi);
+  if (trigPrologue(d, di, b, bi)) return FL;
+  if (Bk === K.ZERO) { copy(d, di, b, bi); return FL; }
+  if (trigTiny()) { copy(d, di, b, bi); return FL; }
+  const w = wFor(Be);
+  reduce(w); sincosFx(QR, w);
+  let v = QK === 0 ? SIN : QK === 1 ? COS : QK === 2 ? -SIN : -COS;
+  if (Bs) v = -v;
+  fxOut(d, di, v, w, cw);
+  return FL;
+}
+/** FCOS: d = cos(b). */
+export function fcos(d: Uint32Array, di: number, b: Uint32Array, bi: number, cw: number): number {
+  FL = 0; unpackB(b, bi);
+  if (trigPrologue(d, di, b, bi)) return FL;
+  if (Bk === K.ZERO) { put(d, di, 0, 16383, BIT63); return FL; }
+  if (trigTiny()) { put(d, di, 0, 16383, BIT63); FL &= ~Sw.UE; return FL; }
+  const w = wFor(Be);
+  reduce(w); sincosFx(QR, w);
+  const v = QK === 0 ? COS : QK === 1 ? -SIN : QK === 2 ? -COS : SIN;
+  fxOut(d, di, v, w, cw);
+  return FL;
+}
+/** FSINCOS: s = sin(b), c = cos(b) (the instruction leaves cos in ST0 and sin in ST1). */
+export function fsincos(s: Uint32Array, si: number, c: Uint32Array, ci: number, b: Uint32Array, bi: number, cw: number): number {
+  FL = 0; unpackB(b, bi);
+  if (trigPrologue(s, si, b, bi)) { copy(c, ci, s, si); return FL; }
+  if (Bk === K.ZERO) { copy(s, si, b, bi); put(c, ci, 0, 16383, BIT63); return FL; }
+  if (trigTiny()) { copy(s, si, b, bi); put(c, ci, 0, 16383, BIT63); return FL; }
+  const w = wFor(Be);
+  reduce(w); sincosFx(QR, w);
+  let vs = QK === 0 ? SIN : QK === 1 ? COS : QK === 2 ? -SIN : -COS;
+  if (Bs) vs = -vs;
+  const vc = QK === 0 ? COS : QK === 1 ? -SIN : QK === 2 ? -COS : SIN;
+  const f0 = FL;
+  fxOut(s, si, vs, w, cw);
+  const fs = FL;
+  FL = f0;
+  fxOut(c, ci, vc, w, cw);
+  return FL | (fs & ~Sw.C1);
+}
+/** FPTAN: d = tan(b) (the instruction then pushes 1.0). */
+export function fptan(d: Uint32Array, di: number, b: Uint32Array, bi: number, cw: number): number {
+  FL = 0; unpackB(b, bi);
+  if (trigPrologue(d, di, b, bi)) return FL;
+  if (Bk === K.ZERO) { copy(d, di, b, bi); return FL; }
+  if (trigTiny()) { copy(d, di, b, bi); return FL; }
+  const w = wFor(Be);
+  reduce(w); sincosFx(QR, w);
+  let v = QK & 1 ? -fxDiv(COS, SIN, w) : fxDiv(SIN, COS, w);
+  if (Bs) v = -v;
+  fxOut(d, di, v, w, cw);
+  return FL;
+}
+
+/** atan(t) for fixed-point 0 <= t. */
+function atanFx(t: bigint, w: number): bigint {
+  const one = 1n << BigInt(w);
+  let inv = false;
+  if (t > one) { t = fxDiv(one, t, w); inv = true; }
+  // two angle halvings: t' = t / (1 + sqrt(1 + t^2))
+  for (let i = 0; i < 3; i++) t = fxDiv(t, one + isqrt((one + fxMul(t, t, w)) << BigInt(w)), w);
+  const t2 = fxMul(t, t, w);
+  let p = t;
+  let sum = t;
+  for (let k = 3n; ; k += 2n) {
+    p = -fxMul(p, t2, w);
+    const q = p / k;
+    if (q === 0n) break;
+    sum += q;
+  }
+  sum <<= 3n;
+  return inv ? (piFx(w) >> 1n) - sum : sum;
+}
+
+/** FPATAN: d = atan2(y, x) where y = ST1, x = ST0. */
+export function fpatan(d: Uint32Array, di: number, y: Uint32Array, yi: number, x: Uint32Array, xi: number, cw: number): number {
+  FL = 0; unpackA(y, yi); unpackB(x, xi);
+  if (nanPair(d, di, y, yi, x, xi)) return FL;
+  const w = Ak === K.FIN && Bk === K.FIN ? WB + Math.max(0, Be - Ae) : WB;
+  const pi = piFx(w);
+  let v: bigint;
+  if (Ak === K.ZERO) {
+    if (Bs === 0) { putZero(d, di, As); return FL; }
+    v = pi;
+  } else if (Bk === K.ZERO) v = pi >> 1n;
+  else if (Ak === K.INF) v = Bk === K.INF ? (Bs ? (pi * 3n) >> 2n : pi >> 2n) : pi >> 1n;
+  else if (Bk === K.INF) {
+    if (Bs === 0) { putZero(d, di, As); return FL; }
+    v = pi;
+  } else {
+    // |y|/|x| in fixed point with enough bits
+    const q = (Am << BigInt(w + 64)) / Bm;
+    const sh = Ae - Be - 64;
+    const t = sh >= 0 ? q << BigInt(sh) : q >> BigInt(-sh);
+    v = atanFx(t, w);
+    if (Bs) v = pi - v;
+  }
+  fxOut(d, di, As ? -v : v, w, cw);
+  return FL;
+}
+
+/** F2XM1: d = 2^b - 1 (defined for -1 <= b <= 1). */
+export function f2xm1(d: Uint32Array, di: number, b: Uint32Array, bi: number, cw: number): number {
+  FL = 0; unpackB(b, bi);
+  if (unaryNaN(d, di, b, bi)) return FL;
+  if (Bk === K.ZERO) { copy(d, di, b, bi); return FL; }
+  if (Bk === K.INF) { if (Bs) put(d, di, 1, 16383, BIT63); else putInf(d, di, 0); return FL; }
+  if (Be === 0 && Bm === BIT63) { // exactly +-1
+    if (Bs) put(d, di, 1, 16382, BIT63); else put(d, di, 0, 16383, BIT63);
+    return FL;
+  }
+  const w = wFor(Be);
+  const z = fxMul(toFx(Bs, Be, Bm, w), ln2Fx(w), w);
+  // e^z - 1 = z + z^2/2! + ...
+  let t = z;
+  let sum = z;
+  for (let n = 2n; t !== 0n; n++) { t = fxMul(t, z, w) / n; sum += t; }
+  fxOut(d, di, sum, w, cw);
+  return FL;
+}
+
+/** ln(m) for fixed-point m > 0. */
+function lnFx(m: bigint, w: number): bigint {
+  const one = 1n << BigInt(w);
+  let k = 0;
+  while (m >= one * 2n) { m >>= 1n; k++; }
+  while (m < one) { m <<= 1n; k--; }
+  // m in [1,2): ln m = 2 atanh((m-1)/(m+1))
+  return 2n * atanhFx(fxDiv(m - one, m + one, w), w) + BigInt(k) * ln2Fx(w);
+}
+
+/** FYL2X: d = y * log2(x) where y = ST1, x = ST0. */
+export function fyl2x(d: Uint32Array, di: number, y: Uint32Array, yi: number, x: Uint32Array, xi: number, cw: number): number {
+  return ylog(d, di, y, yi, x, xi, cw, false);
+}
+/** FYL2XP1: d = y * log2(x + 1) where y = ST1, x = ST0 (|x| < 1 - sqrt(2)/2). */
+export function fyl2xp1(d: Uint32Array, di: number, y: Uint32Array, yi: number, x: Uint32Array, xi: number, cw: number): number {
+  return ylog(d, di, y, yi, x, xi, cw, true);
+}
+
+function ylog(d: Uint32Array, di: number, y: Uint32Array, yi: number, x: Uint32Array, xi: number, cw: number, p1: boolean): number {
+  FL = 0; unpackA(y, yi); unpackB(x, xi);
+  if (nanPair(d, di, y, yi, x, xi)) return FL;
+  if (!p1) {
+    if (Bs && Bk !== K.ZERO) { FL |= Sw.IE; putDefaultNaN(d, di); return FL; }
+    if (Bk === K.ZERO) {
+      if (Ak === K.ZERO) { FL |= Sw.IE; putDefaultNaN(d, di); return FL; }
+      FL |= Sw.ZE; putInf(d, di, As ^ 1); return FL;
+    }
+    if (Bk === K.INF) {
+      if (Ak === K.ZERO) { FL |= Sw.IE; putDefaultNaN(d, di); return FL; }
+      putInf(d, di, As); return FL;
+    }
+    if (Ak === K.INF) {
+      if (Be === 0 && Bm === BIT63) { FL |= Sw.IE; putDefaultNaN(d, di); return FL; }
+      putInf(d, di, As ^ (Be < 0 ? 1 : 0)); return FL;
+    }
+    if (Ak === K.ZERO) { putZero(d, di, As ^ (Be < 0 ? 1 : 0)); return FL; }
+    if (Bm === BIT63) { // x = 2^Be: exact log
+      if (Be === 0) { putZero(d, di, As); return FL; }
+      const m = BigInt(Math.abs(Be));
+      const nb = bitLen(m);
+      roundTo(false, Am * m, Ae - 63, Fmt.X80, 64, (cw >> 10) & 3);
+      packX(d, di, As ^ (Be < 0 ? 1 : 0), 64);
+      void nb;
+      // the hardware reports PE (and UE for a tiny result) even when this product is exact
+      return FL | Sw.PE | (Oe < -16382 || Ok === K.ZERO ? Sw.UE : 0);
+    }
+  } else {
+    if (Bk === K.ZERO) { if (Ak === K.INF) { FL |= Sw.IE; putDefaultNaN(d, di); return FL; } putZero(d, di, As ^ Bs); return FL; }
+    if (Ak === K.ZERO) { putZero(d, di, As ^ Bs); return FL; }
+    if (Ak === K.INF || Bk === K.INF) { putInf(d, di, As ^ Bs); return FL; }
+  }
+  const w = (p1 ? wFor(Be) : WB + 64);
+  let l: bigint;
+  if (p1) {
+    const xv = toFx(Bs, Be, Bm, w);
+    l = 2n * atanhFx(fxDiv(xv, (2n << BigInt(w)) + xv, w), w);
+  } else l = lnFx(toFx(0, 0, Bm, w), w) + BigInt(Be) * ln2Fx(w);
+  l = fxDiv(l, ln2Fx(w), w); // log2
+  // multiply by y (exact significand) keeping full precision: value = l * Am * 2^(Ae-63) / 2^w
+  const prod = l * Am;
+  const neg = (prod < 0n) !== (As === 1);
+  const m = prod < 0n ? -prod : prod;
+  roundTo(neg, (m << 1n) | 1n, Ae - 63 - w - 1, Fmt.X80, 64, (cw >> 10) & 3);
+  packX(d, di, neg ? 1 : 0, 64);
   return FL;
 }

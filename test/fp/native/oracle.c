@@ -111,10 +111,10 @@ int main(void) {
       case 130: X87("fsin"); break;
       case 131: X87("fcos"); break;
       case 132: X87_2("fptan"); two = 1; break;
-      case 133: X87_2("fpatan\n\tfld1"); two = 1; break;   /* ST1 <- atan(ST1/ST0), pop; push 1 to keep shape */
+      case 133: X87("fpatan"); break;   /* ST1 <- atan(ST1/ST0), pop */
       case 134: X87("f2xm1"); break;
-      case 135: X87_2("fyl2x\n\tfld1"); two = 1; break;
-      case 136: X87_2("fyl2xp1\n\tfld1"); two = 1; break;
+      case 135: X87("fyl2x"); break;
+      case 136: X87("fyl2xp1"); break;
       case 137: X87_2("fsincos"); two = 1; break;
       case 114: asm volatile("fninit\n\tfldcw %[cw]\n\tflds %[m]\n\tfnstsw %[sw]\n\tfstpt %[r]\n\tfninit" : [r] "=m"(r), [sw] "=m"(sw) : [m] "m"(m32), [cw] "m"(cw) : "memory"); break;
       case 115: asm volatile("fninit\n\tfldcw %[cw]\n\tfldl %[m]\n\tfnstsw %[sw]\n\tfstpt %[r]\n\tfninit" : [r] "=m"(r), [sw] "=m"(sw) : [m] "m"(m64), [cw] "m"(cw) : "memory"); break;
