@@ -1,0 +1,91 @@
+// Difference test: builds the native runner (native/runner.c) into test/difftest/build/ and runs a batch of
+// assembled cases on the host CPU. Test-only; touches the host by design.
+
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Assembled } from './asm.js';
+
+/** Final (or faulting) machine state of one case, from either side. */
+export interface State {
+  /** 'end': ran to the end of the sequence; 'fault': stopped by an exception; 'error': the side failed (message in error). */
+  status: 'end' | 'fault' | 'error';
+  /** Exception vector when status is 'fault' (the CPU's trap number natively). */
+  vector: number;
+  /** Offset of RIP from the case start (at the fault, or the end). */
+  ripOff: number;
+  /** 16 GPRs as [lo, hi] unsigned 32-bit halves. */
+  regs: Uint32Array;
+  rflags: number;
+  /** Scratch bytes that differ from their initial values: offset -> byte. */
+  mem: Map<number, number>;
+  error?: string;
+}
+
+/** The repository root (the folder with package.json), from this file's location in test/ or dist/test/. */
+export function repoRoot(): string {
+  let d = dirname(fileURLToPath(import.meta.url));
+  for (let k = 0; k < 6; k++) {
+    if (existsSync(join(d, 'package.json'))) return d;
+    d = dirname(d);
+  }
+  throw new Error('difftest: cannot find the repository root');
+}
+
+let runner = '';
+export function runnerPath(): string {
+  if (runner) return runner;
+  const root = repoRoot();
+  const src = join(root, 'test', 'difftest', 'native', 'runner.c');
+  const code = readFileSync(src);
+  const h = createHash('sha1').update(code).digest('hex').slice(0, 12);
+  const dir = join(root, 'test', 'difftest', 'build');
+  mkdirSync(dir, { recursive: true });
+  const exe = join(dir, `runner-${h}`);
+  if (!existsSync(exe)) {
+    const tmp = `${exe}.tmp${process.pid}`;
+    execFileSync('gcc', ['-O2', '-fPIE', '-pie', '-Wall', '-o', tmp, src]);
+    execFileSync('mv', [tmp, exe]);
+  }
+  runner = exe;
+  return exe;
+}
+
+const CODE_ADDR = 0x400000;
+
+/** Run assembled cases on the host CPU. */
+export function runNative(cases: Assembled[]): State[] {
+  let size = 8;
+  for (const a of cases) size += 8 + 17 * 8 + a.code.length;
+  const buf = Buffer.alloc(size);
+  buf.write('XDT1', 0, 'latin1');
+  buf.writeUInt32LE(cases.length, 4);
+  let p = 8;
+  for (const a of cases) {
+    buf.writeUInt32LE(a.c.fillSeed >>> 0, p); buf.writeUInt32LE(a.code.length, p + 4); p += 8;
+    for (const r of a.c.regs) { buf.writeBigUInt64LE(r, p); p += 8; }
+    buf.writeBigUInt64LE(BigInt(a.c.rflags), p); p += 8;
+    buf.set(a.code, p); p += a.code.length;
+  }
+  const r = spawnSync(runnerPath(), { input: buf, maxBuffer: 1 << 30, timeout: 120_000 });
+  if (r.status !== 0) throw new Error(`difftest runner failed (status ${r.status}, signal ${r.signal}): ${r.stderr}`);
+  const out = r.stdout;
+  const states: State[] = [];
+  p = 0;
+  for (let k = 0; k < cases.length; k++) {
+    const status = out.readUInt32LE(p), trapno = out.readUInt32LE(p + 8);
+    p += 16;
+    const rip = Number(out.readBigUInt64LE(p)); p += 8;
+    const regs = new Uint32Array(32);
+    for (let n = 0; n < 32; n++) regs[n] = out.readUInt32LE(p + 4 * n);
+    p += 128;
+    const rflags = Number(out.readBigUInt64LE(p)); p += 8;
+    const nd = out.readUInt32LE(p); p += 4;
+    const mem = new Map<number, number>();
+    for (let j = 0; j < nd; j++, p += 4) { const w = out.readUInt32LE(p); mem.set(w >>> 8, w & 0xff); }
+    states.push({ status: status === 0 ? 'end' : 'fault', vector: status === 0 ? -1 : trapno, ripOff: rip - CODE_ADDR, regs, rflags, mem });
+  }
+  return states;
+}

@@ -1,0 +1,207 @@
+/* x86ft difference test: native runner. Executes generated x86-64 code sequences on the host CPU.
+ * Built by test/difftest/native.ts with gcc (PIE, so the fixed low addresses below are free).
+ * Written for x86ft; layout constants must match test/difftest/layout.ts.
+ *
+ * Memory (all MAP_FIXED_NOREPLACE):
+ *   CODE 0x400000 (4 KiB, RWX)  case bytes, followed by `jmp *CTRL+EXIT_ADDR` back into dt_exit
+ *   DATA 0x600000 (64 KiB, RW)  scratch buffer; the guest stack lives in its upper part
+ *   CTRL 0x700000 (8 KiB, RW)   register blocks in/out, host RSP, a small stack for dt_exit
+ *
+ * stdin (little-endian): "XDT1", u32 count; per case: u32 fill seed, u32 code length,
+ *   u64 regs[16] (RAX..R15), u64 rflags, code bytes.
+ * stdout per case: u32 status (0 = ran to the end, 1 = signal), u32 signo, u32 trapno (vector),
+ *   u32 error code, u64 rip, u64 regs[16], u64 rflags, u32 ndiff, ndiff * u32 ((offset << 8) | byte):
+ *   the scratch bytes that differ from their initial value.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#define CODE 0x400000UL
+#define CODE_SIZE 0x1000UL
+#define DATA 0x600000UL
+#define DATA_SIZE 0x10000UL
+#define CTRL 0x700000UL
+#define CTRL_SIZE 0x2000UL
+
+/* CTRL layout */
+#define IN_REGS 0x000  /* 16 * 8 */
+#define IN_FLAGS 0x080
+#define JMP_ADDR 0x088
+#define EXIT_ADDR 0x090
+#define HOST_RSP 0x098
+#define OUT_REGS 0x100
+#define OUT_FLAGS 0x180
+#define EXIT_STACK 0x1000
+
+#define S(x) #x
+#define XS(x) S(x)
+
+/* dt_enter: save callee-saved registers and the host stack, load every guest register from CTRL, jump to CODE.
+ * dt_exit: store every guest register and RFLAGS into CTRL without touching guest memory, return to C. */
+__asm__(
+    ".text\n"
+    ".globl dt_enter\n"
+    "dt_enter:\n"
+    "  push %rbx\n push %rbp\n push %r12\n push %r13\n push %r14\n push %r15\n"
+    "  mov %rsp, 0x700098\n"
+    "  mov $0x700080, %rsp\n"
+    "  popfq\n"
+    "  mov 0x700000, %rax\n mov 0x700008, %rcx\n mov 0x700010, %rdx\n mov 0x700018, %rbx\n"
+    "  mov 0x700028, %rbp\n mov 0x700030, %rsi\n mov 0x700038, %rdi\n"
+    "  mov 0x700040, %r8\n mov 0x700048, %r9\n mov 0x700050, %r10\n mov 0x700058, %r11\n"
+    "  mov 0x700060, %r12\n mov 0x700068, %r13\n mov 0x700070, %r14\n mov 0x700078, %r15\n"
+    "  mov 0x700020, %rsp\n"
+    "  jmp *0x700088\n"
+    ".globl dt_exit\n"
+    "dt_exit:\n"
+    "  mov %rsp, 0x700120\n"
+    "  mov $0x701000, %rsp\n"
+    "  pushfq\n"
+    "  popq 0x700180\n"
+    "  mov %rax, 0x700100\n mov %rcx, 0x700108\n mov %rdx, 0x700110\n mov %rbx, 0x700118\n"
+    "  mov %rbp, 0x700128\n mov %rsi, 0x700130\n mov %rdi, 0x700138\n"
+    "  mov %r8, 0x700140\n mov %r9, 0x700148\n mov %r10, 0x700150\n mov %r11, 0x700158\n"
+    "  mov %r12, 0x700160\n mov %r13, 0x700168\n mov %r14, 0x700170\n mov %r15, 0x700178\n"
+    "  cld\n"
+    "  mov 0x700098, %rsp\n"
+    "  pop %r15\n pop %r14\n pop %r13\n pop %r12\n pop %rbp\n pop %rbx\n"
+    "  ret\n");
+
+void dt_enter(void);
+void dt_exit(void);
+
+#define CTRLQ(off) (*(volatile uint64_t *)(CTRL + (off)))
+
+static sigjmp_buf jb;
+static volatile sig_atomic_t in_guest;
+static uint64_t f_regs[16], f_flags, f_rip, f_trapno, f_err;
+
+static void on_signal(int sig, siginfo_t *si, void *ucv) {
+  (void)si;
+  if (!in_guest) {
+    static const char msg[] = "difftest runner: signal outside guest code\n";
+    (void)!write(2, msg, sizeof msg - 1);
+    _exit(3);
+  }
+  ucontext_t *uc = (ucontext_t *)ucv;
+  greg_t *g = uc->uc_mcontext.gregs;
+  static const int map[16] = {REG_RAX, REG_RCX, REG_RDX, REG_RBX, REG_RSP, REG_RBP, REG_RSI, REG_RDI,
+                              REG_R8,  REG_R9,  REG_R10, REG_R11, REG_R12, REG_R13, REG_R14, REG_R15};
+  for (int i = 0; i < 16; i++) f_regs[i] = (uint64_t)g[map[i]];
+  f_flags = (uint64_t)g[REG_EFL];
+  f_rip = (uint64_t)g[REG_RIP];
+  f_trapno = (uint64_t)g[REG_TRAPNO];
+  f_err = (uint64_t)g[REG_ERR];
+  in_guest = 0;
+  siglongjmp(jb, sig);
+}
+
+/* Initial scratch contents: xorshift32 words from the case's fill seed (mirrored in layout.ts fillScratch). */
+static void fill(uint8_t *p, uint32_t seed) {
+  uint32_t s = seed ^ 0x9e3779b9u;
+  if (s == 0) s = 1;
+  for (size_t i = 0; i < DATA_SIZE; i += 4) {
+    s ^= s << 13; s ^= s >> 17; s ^= s << 5;
+    uint32_t w = s;
+    if ((s & 15) == 0) w = 0;
+    else if ((s & 15) == 1) w = 0xffffffffu;
+    memcpy(p + i, &w, 4);
+  }
+}
+
+static void *map_fixed(unsigned long addr, unsigned long size, int prot) {
+  void *p = mmap((void *)addr, size, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+  if (p == MAP_FAILED || p != (void *)addr) {
+    fprintf(stderr, "difftest runner: cannot map 0x%lx: %s\n", addr, strerror(errno));
+    exit(2);
+  }
+  return p;
+}
+
+static int rd(void *p, size_t n) { return fread(p, 1, n, stdin) == n; }
+
+int main(void) {
+  map_fixed(CODE, CODE_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC);
+  map_fixed(DATA, DATA_SIZE, PROT_READ | PROT_WRITE);
+  map_fixed(CTRL, CTRL_SIZE, PROT_READ | PROT_WRITE);
+
+  static uint8_t altstack[65536];
+  stack_t ss = {.ss_sp = altstack, .ss_size = sizeof altstack, .ss_flags = 0};
+  sigaltstack(&ss, NULL);
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = on_signal;
+  sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+  sigemptyset(&sa.sa_mask);
+  int sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP};
+  for (unsigned i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaction(sigs[i], &sa, NULL);
+
+  char magic[4];
+  uint32_t count;
+  if (!rd(magic, 4) || memcmp(magic, "XDT1", 4) != 0 || !rd(&count, 4)) {
+    fprintf(stderr, "difftest runner: bad input header\n");
+    return 2;
+  }
+  static uint8_t init[DATA_SIZE];
+  static uint8_t code[CODE_SIZE];
+  static uint32_t diffs[DATA_SIZE];
+  setvbuf(stdout, NULL, _IOFBF, 1 << 20);
+
+  for (uint32_t c = 0; c < count; c++) {
+    uint32_t seed, len;
+    uint64_t regs[16], flags;
+    if (!rd(&seed, 4) || !rd(&len, 4) || !rd(regs, sizeof regs) || !rd(&flags, 8) || len > CODE_SIZE - 16 || !rd(code, len)) {
+      fprintf(stderr, "difftest runner: truncated input at case %u\n", c);
+      return 2;
+    }
+    fill(init, seed);
+    memcpy((void *)DATA, init, DATA_SIZE);
+    /* write only the bytes that change (stores into recently executed code are slow: SMC detection) */
+    memcpy((void *)CODE, code, len);
+    *(volatile uint8_t *)(CODE + len + 7) = 0xcc;
+    /* jmp *CTRL+EXIT_ADDR  (ff 24 25 disp32) */
+    static const uint8_t tail[7] = {0xff, 0x24, 0x25, EXIT_ADDR & 0xff, (CTRL >> 8) & 0xff, (CTRL >> 16) & 0xff, 0};
+    memcpy((void *)(CODE + len), tail, sizeof tail);
+    for (int i = 0; i < 16; i++) CTRLQ(IN_REGS + 8 * i) = regs[i];
+    CTRLQ(IN_FLAGS) = flags;
+    CTRLQ(JMP_ADDR) = CODE;
+    CTRLQ(EXIT_ADDR) = (uint64_t)(uintptr_t)dt_exit;
+
+    uint32_t hdr[4] = {0, 0, 0, 0};
+    uint64_t out[18];
+    int sig = sigsetjmp(jb, 1);
+    if (sig == 0) {
+      in_guest = 1;
+      dt_enter();
+      in_guest = 0;
+      for (int i = 0; i < 16; i++) out[1 + i] = CTRLQ(OUT_REGS + 8 * i);
+      out[17] = CTRLQ(OUT_FLAGS);
+      out[0] = CODE + len;
+    } else {
+      __asm__ volatile("cld");
+      hdr[0] = 1; hdr[1] = (uint32_t)sig; hdr[2] = (uint32_t)f_trapno; hdr[3] = (uint32_t)f_err;
+      for (int i = 0; i < 16; i++) out[1 + i] = f_regs[i];
+      out[17] = f_flags;
+      out[0] = f_rip;
+    }
+    uint32_t nd = 0;
+    const uint8_t *d = (const uint8_t *)DATA;
+    for (uint32_t i = 0; i < DATA_SIZE; i++)
+      if (d[i] != init[i]) diffs[nd++] = (i << 8) | d[i];
+    fwrite(hdr, 4, 4, stdout);
+    fwrite(out, 8, 18, stdout);
+    fwrite(&nd, 4, 1, stdout);
+    fwrite(diffs, 4, nd, stdout);
+  }
+  fflush(stdout);
+  return 0;
+}

@@ -1,0 +1,100 @@
+// Difference test driver: generate → assemble (batched) → run natively → run in the emulator → compare.
+// Shared by the vitest test (difftest.test.ts) and the long-mode CLI (cli.ts).
+
+import { assemble, type Assembled } from './asm.js';
+import { compare, type Mismatch } from './compare.js';
+import { generateCase, type Case } from './gen.js';
+import { runNative, type State } from './native.js';
+
+export interface RunOptions {
+  seed: number;
+  count: number;
+  /** First case index (cases are numbered, each reproducible from (seed, index)). */
+  start?: number;
+  /** Only these case indices (overrides count/start). */
+  cases?: number[];
+  filter?: string;
+  /** Cases per `as`/runner batch. */
+  batch?: number;
+  /** Skip the emulator (native side only: generator, assembler and runner). */
+  nativeOnly?: boolean;
+  /** Stop collecting mismatches after this many (the run still completes). */
+  maxMismatches?: number;
+  /** Progress callback per batch. */
+  progress?: (done: number, total: number, mismatches: number) => void;
+}
+
+export interface RunResult {
+  generated: number;
+  compared: number;
+  dropped: { c: Case; error: string }[];
+  nativeFaults: Map<number, number>;
+  mismatches: Mismatch[];
+  mismatchCount: number;
+  /** Mismatch counts by the mnemonic of the first line that is involved (or the fault line). */
+  byMnemonic: Map<string, number>;
+  ms: { gen: number; asm: number; native: number; emu: number };
+}
+
+type EmuRunner = (a: Assembled) => State;
+let emuRunner: EmuRunner | null = null;
+async function loadEmu(): Promise<EmuRunner> {
+  if (!emuRunner) emuRunner = (await import('./emu.js')).runEmu;
+  return emuRunner;
+}
+
+export async function runDifftest(o: RunOptions): Promise<RunResult> {
+  const indices = o.cases ?? Array.from({ length: o.count }, (_, k) => (o.start ?? 0) + k);
+  const batch = o.batch ?? 2000;
+  const res: RunResult = {
+    generated: 0, compared: 0, dropped: [], nativeFaults: new Map(), mismatches: [], mismatchCount: 0,
+    byMnemonic: new Map(), ms: { gen: 0, asm: 0, native: 0, emu: 0 },
+  };
+  const emu = o.nativeOnly ? null : await loadEmu();
+  for (let b = 0; b < indices.length; b += batch) {
+    let t = performance.now();
+    const cases = indices.slice(b, b + batch).map((k) => generateCase(o.seed, k, { filter: o.filter }));
+    res.generated += cases.length;
+    res.ms.gen += performance.now() - t; t = performance.now();
+    const asm = assemble(cases);
+    res.dropped.push(...asm.dropped);
+    res.ms.asm += performance.now() - t; t = performance.now();
+    const nat = runNative(asm.ok);
+    res.ms.native += performance.now() - t; t = performance.now();
+    for (let k = 0; k < asm.ok.length; k++) {
+      if (nat[k].status === 'fault') res.nativeFaults.set(nat[k].vector, (res.nativeFaults.get(nat[k].vector) ?? 0) + 1);
+      if (!emu) continue;
+      const e = emu(asm.ok[k]);
+      res.compared++;
+      const m = compare(asm.ok[k], nat[k], e);
+      if (m) {
+        res.mismatchCount++;
+        const key = culprit(m);
+        res.byMnemonic.set(key, (res.byMnemonic.get(key) ?? 0) + 1);
+        if (res.mismatches.length < (o.maxMismatches ?? 50)) res.mismatches.push(m);
+      }
+    }
+    res.ms.emu += performance.now() - t;
+    o.progress?.(Math.min(b + batch, indices.length), indices.length, res.mismatchCount);
+  }
+  return res;
+}
+
+/** A guess at the responsible instruction: the faulting line, or else the single-form case's mnemonic list. */
+export function culprit(m: Mismatch): string {
+  const a = m.a;
+  for (const s of [m.emu, m.nat]) {
+    if (s.status === 'fault' || s.status === 'error') {
+      const k = a.offsets.indexOf(s.ripOff);
+      if (k >= 0) return mnemonicOf(a.c.lines[k].text);
+    }
+  }
+  return a.c.mnemonics.length === 1 ? a.c.mnemonics[0] : `mixed(${[...new Set(a.c.mnemonics)].sort().join(',')})`;
+}
+
+export function mnemonicOf(text: string): string {
+  const w = text.split(/\s+/);
+  let k = 0;
+  while (['lock', 'rep', 'repe', 'repne'].includes(w[k])) k++;
+  return w.slice(0, k + 1).join(' ');
+}
