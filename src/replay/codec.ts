@@ -3,7 +3,8 @@
 // into entries. Framing knows frames (blocks), not machines. Imports only
 // format.ts, crc32.ts and msgpackr's pure-JS build.
 //
-// Wire format, version 1 (all integers little-endian):
+// Wire format, versions 1 and 2 (all integers little-endian; version 2 only adds
+// entry kinds, see format.ts M10-M13):
 //
 //   stream    := magic frame(header) frame(batch)* frame(end)
 //   magic     := "X86FTLOG" (8 ASCII bytes)
@@ -444,7 +445,7 @@ export class LogDecoder {
         const delta = flat[i];
         if (typeof delta !== 'number' || !Number.isSafeInteger(delta) || delta < 0)
           throw new CorruptLogError(at, `entry ${j}: bad icount delta ${String(delta)}`);
-        const kind = kindOfCode(flat[i + 1] as number);
+        const kind = kindOfCode(flat[i + 1] as number, this.header.version);
         if (kind === undefined) throw new CorruptLogError(at, `entry ${j}: unknown kind code ${String(flat[i + 1])}`);
         const raw = flat[i + 2] as Record<string, unknown> | null;
         if (typeof raw !== 'object' || raw === null) throw new CorruptLogError(at, `entry ${j}: payload is not a record`);

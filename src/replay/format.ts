@@ -28,11 +28,29 @@
 //  M9  Values are host facts handed to the guest; control records (start,
 //      end, snapshot, heartbeat) and digests carry no guest input and a
 //      replayer may skip them without diverging (but should check digests).
+//
+// ─── Added in format version 2 ──────────────────────────────────────────────
+//  M10 A kind exists from the version in its `since` column on; a reader
+//      refuses a kind newer than the stream's header version (as in M4).
+//  M11 disk-status carries what a disk request returned when it returned no
+//      data: op 0 = a read that failed (status 1), op 1 = a write completed,
+//      op 2 = a flush completed (sector 0); status 0 = ok, 1 = host I/O error.
+//      A successful read is a disk-read (its data is the DMA payload).
+//  M12 digest-detail, when present, immediately precedes the digest entry of
+//      the same icount and describes what that digest hashed (register file,
+//      page hashes, device hashes) so a replayer can name the first difference.
+//      Its byte layout is the recorder's (src/replay/digest.ts); the codec
+//      treats it as opaque bytes.
+//  M13 Gate records map 1:1 onto value entries, in gate order: Time→host-time,
+//      Wall→rtc, ConsoleIn→console-input, NetRx→net-rx, Irq→interrupt,
+//      Tsc→tsc, Rdrand→rdrand (size 8, ok true), DiskRead→disk-read (sector =
+//      byte offset / 512) or disk-status op 0, DiskWrite→disk-status op 1,
+//      DiskFlush→disk-status op 2 (src/replay/gate-entries.ts).
 
-/** The current (and only) log format version. */
-export const LOG_FORMAT_VERSION = 1;
-/** Versions this code can read. */
-export const SUPPORTED_LOG_VERSIONS: readonly number[] = [1];
+/** The log format version this code writes. Version 2 added disk-status and digest-detail (M10-M13). */
+export const LOG_FORMAT_VERSION = 2;
+/** Versions this code can read (a version-1 stream is version 2 without the newer kinds). */
+export const SUPPORTED_LOG_VERSIONS: readonly number[] = [1, 2];
 /** 8 bytes at offset 0 of every log stream. */
 export const LOG_MAGIC = 'X86FTLOG';
 
@@ -70,6 +88,10 @@ export interface PayloadMap {
   'net-rx': { device: number; data: Uint8Array };
   /** Digest of architectural state at this icount (algorithm fixed by the recorder). */
   digest: { hash: Uint8Array };
+  /** (v2) A disk request's outcome when no data came back: op 0 failed read, 1 write, 2 flush; status 0 ok, 1 error (M11). */
+  'disk-status': { device: number; op: number; sector: number; status: number };
+  /** (v2) What the following digest hashed: packed register file, dirty-page hashes, device hashes (M12). */
+  'digest-detail': { state: Uint8Array; pages: Uint8Array; devices: Uint8Array };
   /** Control: recording started (epochMs is informational, never fed to the guest). */
   start: { epochMs: number };
   /** Control: the run ended (reason e.g. "exit", "halt", "stopped"; status of the debug-exit port). */
@@ -94,6 +116,8 @@ interface KindSchema {
   readonly fields: readonly (readonly [string, FieldType])[];
   /** Control/digest records are not guest input (M9). */
   readonly control: boolean;
+  /** First format version with this kind (M10; absent = 1). */
+  readonly since?: number;
 }
 
 /** The schema: one row per kind. Order of `fields` is the wire order (M4). */
@@ -109,23 +133,27 @@ export const ENTRY_SCHEMA: { readonly [K in EntryKind]: KindSchema } = {
   'disk-read': { code: 9, control: false, fields: [['device', 'u8'], ['sector', 'uint'], ['data', 'bytes']] },
   'net-rx': { code: 10, control: false, fields: [['device', 'u8'], ['data', 'bytes']] },
   digest: { code: 11, control: true, fields: [['hash', 'bytes']] },
+  'disk-status': { code: 12, control: false, since: 2, fields: [['device', 'u8'], ['op', 'u8'], ['sector', 'uint'], ['status', 'u8']] },
+  'digest-detail': { code: 13, control: true, since: 2, fields: [['state', 'bytes'], ['pages', 'bytes'], ['devices', 'bytes']] },
   start: { code: 16, control: true, fields: [['epochMs', 'uint']] },
   end: { code: 17, control: true, fields: [['reason', 'str'], ['status', 'u32']] },
   snapshot: { code: 18, control: true, fields: [['hash', 'str']] },
   heartbeat: { code: 19, control: true, fields: [['seq', 'uint'], ['epochMs', 'uint']] },
 };
 
-/** All kinds, in wire-code order. */
+/** All kinds, by (since, wire code): a kind's index here never changes once
+ *  released, because the codec's shared msgpack structures are numbered by it. */
 export const ENTRY_KINDS: readonly EntryKind[] = (Object.keys(ENTRY_SCHEMA) as EntryKind[]).sort(
-  (a, b) => ENTRY_SCHEMA[a].code - ENTRY_SCHEMA[b].code,
+  (a, b) => (ENTRY_SCHEMA[a].since ?? 1) - (ENTRY_SCHEMA[b].since ?? 1) || ENTRY_SCHEMA[a].code - ENTRY_SCHEMA[b].code,
 );
 
 const KIND_BY_CODE: (EntryKind | undefined)[] = [];
 for (const k of ENTRY_KINDS) KIND_BY_CODE[ENTRY_SCHEMA[k].code] = k;
 
-/** Kind for a wire code, or undefined if unknown. */
-export function kindOfCode(code: number): EntryKind | undefined {
-  return Number.isInteger(code) ? KIND_BY_CODE[code] : undefined;
+/** Kind for a wire code, or undefined if unknown (or newer than `version`, M10). */
+export function kindOfCode(code: number, version = LOG_FORMAT_VERSION): EntryKind | undefined {
+  const k = Number.isInteger(code) ? KIND_BY_CODE[code] : undefined;
+  return k !== undefined && (ENTRY_SCHEMA[k].since ?? 1) <= version ? k : undefined;
 }
 
 /** Extra, per-kind constraints beyond field types. */
@@ -183,6 +211,13 @@ export function entryProblem(e: unknown): string | undefined {
   }
   const sizes = SIZE_RULES[kind as EntryKind];
   if (sizes && !sizes.includes(p.size as number)) return `${kind}: size ${String(p.size)} not in ${sizes.join('/')}`;
+  if (kind === 'disk-status') {
+    const op = p.op as number, st = p.status as number;
+    if (op > 2) return `disk-status: op ${op} not in 0 (read) / 1 (write) / 2 (flush)`;
+    if (st > 1) return `disk-status: status ${st} not in 0 (ok) / 1 (error)`;
+    if (op === 0 && st !== 1) return 'disk-status: a successful read is a disk-read entry';
+    if (op === 2 && p.sector !== 0) return 'disk-status: a flush has sector 0';
+  }
   return undefined;
 }
 

@@ -150,7 +150,7 @@ describe('codec round trip', () => {
     const bytes = encodeLog(sampleHeader(), sampleEntries(10), 4);
     expect(() => decodeLog(concatBytes([bytes, new Uint8Array([1])]))).toThrow(/data after the end frame/);
     const v2 = bytes.slice();
-    v2[8 + 8 + 1] = 2; // version low byte inside the header frame
+    v2[8 + 8 + 1] = 0x7f; // version low byte inside the header frame (an unknown version)
     // fix the CRC so only the version is wrong
     const len = new DataView(v2.buffer).getUint32(8, true) & 0xffffff;
     new DataView(v2.buffer).setUint32(12, crc32(v2, 16, 16 + len), true);

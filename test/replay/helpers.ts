@@ -16,6 +16,8 @@ export function everyKind(): LogEntry[] {
     { icount: 2 ** 32 + 1, kind: 'console-input', payload: { unit: 0, data: new Uint8Array([0x61, 0x0d]) } },
     { icount: 2 ** 33, kind: 'disk-read', payload: { device: 0, sector: 2 ** 40, data: new Uint8Array(512).fill(7) } },
     { icount: 2 ** 33, kind: 'net-rx', payload: { device: 1, data: new Uint8Array(0) } },
+    { icount: 2 ** 33 + 5, kind: 'disk-status', payload: { device: 2, op: 1, sector: 2 ** 40, status: 1 } },
+    { icount: 2 ** 34, kind: 'digest-detail', payload: { state: new Uint8Array([1, 0, 2]), pages: new Uint8Array(8).fill(3), devices: new Uint8Array(0) } },
     { icount: 2 ** 34, kind: 'digest', payload: { hash: new Uint8Array(32).fill(0xaa) } },
     { icount: 2 ** 34, kind: 'snapshot', payload: { hash: 'cd'.repeat(32) } },
     { icount: 2 ** 34 + 1, kind: 'heartbeat', payload: { seq: 9, epochMs: 1_700_000_000_999 } },

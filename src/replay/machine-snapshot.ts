@@ -1,0 +1,102 @@
+// Whole-machine snapshots: CPU, devices, RAM and the machine configuration in the snapshot
+// container (snapshot.ts). Restoring into Machine.empty(config) gives a machine that runs on
+// exactly as the original would. Imports the machine; the container stays machine-agnostic.
+
+import { readFileSync, writeFileSync } from 'node:fs';
+import { Machine, type MachineConfig, type MachineIo, type DeviceStates } from '../machine/machine.js';
+import type { CpuState } from '../cpu/state.js';
+import { encodeSnapshot, decodeSnapshot } from './snapshot.js';
+import { resetDirty } from './digest.js';
+import { canonicalJson, type JsonValue } from './format.js';
+
+export const MACHINE_SNAPSHOT_KIND = 'x86ft-machine';
+export const MACHINE_SNAPSHOT_VERSION = 1;
+
+/** What besides the machine a snapshot remembers (for a log that starts from it and for go-live). */
+export interface SnapshotMeta {
+  /** SHA-256 (hex) of the guest image the machine was booted from. */
+  imageSha256: string;
+  /** Guest time (ns) and last TSC value the gate handed out (a live gate continues from these). */
+  timeNs: number;
+  lastTsc: number;
+  /** Whether the guest had written the debug-exit port. */
+  exited: boolean;
+}
+
+export interface MachineSnapshot {
+  bytes: Uint8Array;
+  /** SHA-256 (hex) of the snapshot body: its identity in a log header (fromSnapshot). */
+  hash: string;
+  /** icount at which it was taken. */
+  icount: number;
+}
+
+/** The configuration part a snapshot stores (JSON-able; the log header's `devices`). */
+export function configJson(c: MachineConfig): JsonValue {
+  return JSON.parse(canonicalJson({
+    memSize: c.memSize ?? null,
+    cmdline: c.cmdline ?? '',
+    disks: (c.disks ?? []).map((d) => ({ sizeBytes: d.sizeBytes, readOnly: d.readOnly ?? false })),
+    nets: (c.nets ?? []).map((n) => ({ mac: n.mac ?? null })),
+  })) as JsonValue;
+}
+
+/** The MachineConfig back from configJson(). */
+export function configFromJson(j: JsonValue): MachineConfig {
+  const o = j as { memSize: number | null; cmdline: string; disks: { sizeBytes: number; readOnly: boolean }[]; nets: { mac: number[] | null }[] };
+  return {
+    memSize: o.memSize ?? undefined,
+    cmdline: o.cmdline,
+    disks: o.disks.map((d) => ({ sizeBytes: d.sizeBytes, readOnly: d.readOnly })),
+    nets: o.nets.map((n) => (n.mac ? { mac: n.mac } : {})),
+  };
+}
+
+/**
+ * Snapshot `m` now (between run slices). Also marks every page clean: a log that starts from
+ * this snapshot digests the pages written after it (the restored machine starts clean too).
+ */
+export function takeSnapshot(m: Machine, meta: Omit<SnapshotMeta, 'timeNs' | 'lastTsc' | 'exited'>): MachineSnapshot {
+  const g = m.gate as unknown as { timeNs: number; lastTsc?: number; current?: { lastTsc?: number } };
+  const full: SnapshotMeta = {
+    ...meta, timeNs: m.gate.timeNs, lastTsc: g.lastTsc ?? g.current?.lastTsc ?? 0, exited: m.exited,
+  };
+  const { bytes, hash } = encodeSnapshot({
+    sections: {
+      kind: MACHINE_SNAPSHOT_KIND, version: MACHINE_SNAPSHOT_VERSION,
+      config: configJson(m.config), cpu: m.saveCpu(), devices: m.saveDevices(), meta: full,
+    },
+    ram: m.mem.u8,
+  });
+  resetDirty(m);
+  return { bytes, hash, icount: m.cpu.icount };
+}
+
+export interface RestoredMachine {
+  machine: Machine;
+  hash: string;
+  icount: number;
+  config: MachineConfig;
+  meta: SnapshotMeta;
+}
+
+/** Rebuilds the machine of a snapshot, wired to `io` (a ReplayGate to replay, a LiveGate to go on live). */
+export function restoreSnapshot(bytes: Uint8Array, io: MachineIo = {}, opts: { expectHash?: string } = {}): RestoredMachine {
+  const s = decodeSnapshot(bytes, opts);
+  const sec = s.sections as { kind?: string; version?: number; config: JsonValue; cpu: CpuState; devices: DeviceStates; meta: SnapshotMeta };
+  if (sec.kind !== MACHINE_SNAPSHOT_KIND || sec.version !== MACHINE_SNAPSHOT_VERSION) {
+    throw new Error(`snapshot is not a version-${MACHINE_SNAPSHOT_VERSION} machine snapshot (${String(sec.kind)} v${String(sec.version)})`);
+  }
+  const config = configFromJson(sec.config);
+  const m = Machine.empty({ ...config, ...io });
+  if (s.ram.length !== m.mem.u8.length) throw new Error(`snapshot RAM is ${s.ram.length} bytes, the machine has ${m.mem.u8.length}`);
+  m.mem.u8.set(s.ram);
+  m.loadCpu(sec.cpu);
+  m.loadDevices(sec.devices);
+  m.exited = sec.meta.exited;
+  resetDirty(m);
+  return { machine: m, hash: s.hash, icount: m.cpu.icount, config, meta: sec.meta };
+}
+
+export function writeSnapshotFile(path: string, s: MachineSnapshot): void { writeFileSync(path, s.bytes); }
+export function readSnapshotFile(path: string): Uint8Array { return new Uint8Array(readFileSync(path)); }

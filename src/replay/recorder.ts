@@ -1,0 +1,151 @@
+// The recorder (primary side of record/replay): runs a live machine, turns every gate record into
+// a log entry at its instruction count, and writes a digest every N instructions at exactly that
+// count, a final digest and an end record. The recording session owns its LogWriter (rr's
+// RecordSession/TraceWriter split); outputs pass through untouched.
+//
+// Log shape: start, then gate entries in gate order, with [digest-detail, digest] pairs at every
+// multiple of the interval (counted from the log's start icount) right after the poll unit the
+// live run loop delivers there, then a final digest pair and the end record.
+
+import { createHash } from 'node:crypto';
+import type { Machine, RunResult } from '../machine/machine.js';
+import type { GateRecord } from '../machine/gate.js';
+import type { ByteSink } from './channel.js';
+import { LogWriter, type LogWriterOptions } from './writer.js';
+import type { LogEntry, LogHeaderInit } from './format.js';
+import { gateToEntry } from './gate-entries.js';
+import { OutputTally, computeDigest, digestEntries, resetDirty } from './digest.js';
+import { configJson } from './machine-snapshot.js';
+
+export const DEFAULT_DIGEST_INTERVAL = 1_000_000;
+
+export interface RecorderOptions {
+  /** Where the log goes. */
+  sink: ByteSink;
+  /** The guest image (its SHA-256 goes into the header). */
+  image: Uint8Array;
+  /** Instructions between digests (default 1M); 0 = only the final digest. */
+  digestEvery?: number;
+  /** The run starts from this snapshot (hash) instead of boot; startIcount is the machine's icount. */
+  fromSnapshot?: string | null;
+  writer?: LogWriterOptions;
+  /** Wall clock for the informational start record (default Date.now). */
+  epochMs?: () => number;
+}
+
+export interface RecordingStats {
+  entries: number;
+  digests: number;
+  /** Log bytes accepted by the sink. */
+  bytes: number;
+  /** Entries by kind. */
+  byKind: Record<string, number>;
+}
+
+export function sha256Hex(b: Uint8Array): string {
+  return createHash('sha256').update(b).digest('hex');
+}
+
+/**
+ * Records one run. Usage: const rec = new Recorder(opts); build the live machine with
+ * `onRecord: rec.onRecord` and outputs through rec.tally (recordOutputs), then
+ * `rec.attach(machine)` and `await rec.run(max)`.
+ */
+export class Recorder {
+  readonly outputs = new OutputTally();
+  readonly stats: RecordingStats = { entries: 0, digests: 0, bytes: 0, byKind: {} };
+  private writer: LogWriter | undefined;
+  private m: Machine | undefined;
+  private readonly every: number;
+  private failure: Error | undefined;
+  /** Entries produced before attach() (none in practice: the machine polls only when run). */
+  private early: GateRecord[] = [];
+
+  constructor(private readonly opts: RecorderOptions) {
+    this.every = opts.digestEvery ?? DEFAULT_DIGEST_INTERVAL;
+    if (!Number.isSafeInteger(this.every) || this.every < 0) throw new RangeError(`digest interval must be a non-negative integer (got ${this.every})`);
+  }
+
+  /** Give this to the LiveGate (LiveGateOptions.onRecord / openLiveHost). */
+  readonly onRecord = (r: GateRecord): void => {
+    if (!this.writer) { this.early.push(r); return; }
+    this.append(gateToEntry(r));
+  };
+
+  /** Wrap the machine's output sinks so the digests cover what the guest printed and sent. */
+  consoleOut(next: (b: number) => void): (b: number) => void {
+    return (b) => { this.outputs.console(b); next(b); };
+  }
+  netOut(next: (dev: number, f: Uint8Array) => void): (dev: number, f: Uint8Array) => void {
+    return (dev, f) => { this.outputs.frame(dev, f); next(dev, f); };
+  }
+
+  /** The header this recorder writes for `m`. */
+  header(m: Machine): LogHeaderInit {
+    return {
+      imageSha256: sha256Hex(this.opts.image),
+      memorySize: m.config.memSize,
+      devices: configJson(m.config),
+      digestInterval: this.every,
+      startIcount: m.cpu.icount,
+      fromSnapshot: this.opts.fromSnapshot ?? null,
+    };
+  }
+
+  /** Start the log for `m` (from boot, or from the snapshot it was restored from). */
+  attach(m: Machine): void {
+    if (this.writer) throw new Error('recorder: attach() called twice');
+    this.m = m;
+    resetDirty(m);
+    this.writer = new LogWriter(this.opts.sink, this.header(m), { ...this.opts.writer, onError: (e) => { this.failure = e; this.opts.writer?.onError?.(e); } });
+    this.append({ icount: m.cpu.icount, kind: 'start', payload: { epochMs: (this.opts.epochMs ?? Date.now)() } });
+    for (const r of this.early.splice(0)) this.append(gateToEntry(r));
+  }
+
+  private append(e: LogEntry): boolean {
+    this.stats.entries++;
+    this.stats.byKind[e.kind] = (this.stats.byKind[e.kind] ?? 0) + 1;
+    return this.writer!.append(e);
+  }
+
+  /** Digest now (at the machine's current icount). */
+  private digest(): boolean {
+    const m = this.m!;
+    const [detail, digest] = digestEntries(m.cpu.icount, computeDigest(m, this.outputs));
+    this.stats.digests++;
+    this.append(detail);
+    return this.append(digest);
+  }
+
+  /**
+   * Run to the end (exit, halt, fault) or `maxInstructions` (total count), writing digests at
+   * every multiple of the interval, then the final digest and the end record, and close the log.
+   * `signal.aborted` stops it at the next slice (recorded as end reason "stopped").
+   */
+  async run(maxInstructions = Infinity, signal?: { aborted: boolean }): Promise<RunResult> {
+    const m = this.m, w = this.writer;
+    if (!m || !w) throw new Error('recorder: attach() a machine first');
+    const start = w.header.startIcount;
+    let r: RunResult;
+    for (;;) {
+      const ic = m.cpu.icount;
+      const next = this.every > 0 ? start + (Math.floor((ic - start) / this.every) + 1) * this.every : Infinity;
+      const target = Math.min(next, maxInstructions);
+      r = await m.runAsync(target, signal);
+      if (this.failure) throw this.failure;
+      if (r.end !== 'budget' || signal?.aborted) break;
+      if (m.cpu.icount !== target) throw new Error(`recorder: run stopped at ${m.cpu.icount}, expected ${target}`);
+      if (target === maxInstructions) break;
+      if (!this.digest()) await w.drained();
+    }
+    const reason = signal?.aborted && r.end === 'budget' ? 'stopped' : r.end;
+    this.digest();
+    this.append({ icount: m.cpu.icount, kind: 'end', payload: { reason, status: r.status >>> 0 } });
+    await w.close();
+    this.stats.bytes = this.opts.sink.stats.bytes;
+    return r;
+  }
+
+  /** Abandon the recording without an end frame (the log reads as cut). */
+  abort(reason?: Error): void { this.writer?.abort(reason); }
+}
