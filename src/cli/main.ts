@@ -2,11 +2,19 @@
 // The x86ft command: dispatches to one file per subcommand.
 
 import { runCommand } from './run.js';
+import { recordCommand } from './record.js';
+import { replayCommand } from './replay.js';
+import { logCommand } from './log.js';
 
 const USAGE = `usage: x86ft <command> [options]
 
 commands:
   run <guest.elf> [options]     run a guest; its COM1 output goes to stdout
+  record <guest.elf> --log FILE [options]
+                                run a guest and record its inputs and digests to FILE
+  replay FILE --image <guest.elf> [options]
+                                re-run a recorded guest from its log and check it
+  log inspect FILE              what a log holds; finished, cut or corrupted
   help                          this text
 
 Run 'x86ft run --help' for the options of a command.
@@ -16,6 +24,9 @@ async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
     case 'run': return runCommand(rest);
+    case 'record': return recordCommand(rest);
+    case 'replay': return replayCommand(rest);
+    case 'log': return logCommand(rest);
     case undefined: case 'help': case '--help': case '-h':
       process.stdout.write(USAGE); return cmd === undefined ? 2 : 0;
     default:

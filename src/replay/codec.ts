@@ -182,7 +182,7 @@ export class LogEncoder {
     };
     const why = headerProblem(h);
     if (why) throw new InvalidEntryError(`bad log header: ${why}`);
-    if (h.version !== LOG_FORMAT_VERSION) throw new InvalidEntryError(`this encoder writes version ${LOG_FORMAT_VERSION} only`);
+    if (!SUPPORTED_LOG_VERSIONS.includes(h.version)) throw new InvalidEntryError(`this encoder writes versions ${SUPPORTED_LOG_VERSIONS.join(', ')} only`);
     this.header = h;
     this.lastIcount = h.startIcount;
   }
@@ -222,7 +222,11 @@ export class LogEncoder {
     let prev = this.lastIcount;
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i]!;
-      if (!trusted) LogEncoder.check(e, prev);
+      if (!trusted) {
+        LogEncoder.check(e, prev);
+        if ((ENTRY_SCHEMA[e.kind].since ?? 1) > this.header.version)
+          throw new InvalidEntryError(`${e.kind} entries need format version ${ENTRY_SCHEMA[e.kind].since} (this stream is version ${this.header.version})`);
+      }
       flat.push(e.icount - prev, CODE_OF[e.kind], orderedPayload(e));
       prev = e.icount;
     }

@@ -286,3 +286,13 @@ export function firstDifference(rec: Digest, rep: Digest, devices: readonly stri
   }
   return { where: 'hash', message: 'digest hash differs (memory contents not covered by the page hashes)' };
 }
+
+/** SHA-256 (hex) of the whole machine: CPU state, every device's state, all of RAM (tests, CLI). */
+export function fullStateHash(m: Machine): string {
+  const sha = createHash('sha256');
+  sha.update(packr.pack(m.saveCpu()));
+  const devs = m.saveDevices();
+  for (const n of Object.keys(devs).sort()) sha.update(packr.pack(devs[n]));
+  sha.update(m.mem.u8);
+  return sha.digest('hex');
+}

@@ -1,0 +1,129 @@
+// `x86ft replay FILE --image guest.elf`: re-run a recorded guest from its log with no host inputs,
+// check every digest, and report "replay identical" or the first divergence.
+
+import { readFileSync } from 'node:fs';
+import { openFileSource } from '../replay/channel-file.js';
+import { ChannelError } from '../replay/channel.js';
+import { LogError } from '../replay/codec.js';
+import { HeaderMismatchError } from '../replay/format.js';
+import { Replayer, ReplaySetupError, type ReplayReport } from '../replay/replayer.js';
+import { fullStateHash } from '../replay/digest.js';
+import { parseCount } from './args.js';
+
+/** Exit statuses of `x86ft replay`. */
+export const REPLAY_EXIT = {
+  /** Every digest matched and the run ended as recorded. */
+  IDENTICAL: 0,
+  /** The log or image file could not be read. */
+  IO_ERROR: 1,
+  USAGE: 2,
+  /** The replay diverged from the recording (report on stdout). */
+  DIVERGENCE: 3,
+  /** The log is cut, corrupted or of an unsupported version: nothing was concluded about the replay. */
+  BAD_LOG: 4,
+  /** The log is not for this image / snapshot (header or hash mismatch). */
+  MISMATCH: 5,
+  /** The log holds no end record (finished without one, or --stop-at reached first). */
+  INCOMPLETE: 6,
+} as const;
+
+const HELP = `usage: x86ft replay FILE --image <guest.elf> [options]
+
+Re-runs the recorded guest from log FILE alone (no host input is read) and checks every digest at
+its exact instruction count. The guest's outputs are suppressed: its console output is copied to
+stderr (not stdout) unless --quiet, frames and disk writes go nowhere. On stdout it prints the
+instruction count, the digests checked, the final machine state hash, and either "replay identical"
+or the divergence report (instruction count, first differing register / memory page / device, and
+the last log entries before it).
+
+  --image FILE       the guest ELF (its SHA-256 must match the log header)
+  --snapshot FILE    the snapshot the log starts from (when the header names one)
+  --follow           FILE is still being written: follow it until its end frame
+  --idle-ms MS       with --follow, give up after MS ms without growth (default 10000)
+  --stop-at N        stop after N instructions (total count) even if the log goes on
+  --quiet            do not copy the guest's console output to stderr
+
+exit status: ${REPLAY_EXIT.IDENTICAL} replay identical; ${REPLAY_EXIT.IO_ERROR} a file could not be read; ${REPLAY_EXIT.USAGE} usage; ${REPLAY_EXIT.DIVERGENCE} divergence;
+${REPLAY_EXIT.BAD_LOG} cut, corrupted or unsupported log; ${REPLAY_EXIT.MISMATCH} log is not for this image/snapshot; ${REPLAY_EXIT.INCOMPLETE} no end record
+reached (log without one, or --stop-at).
+`;
+
+/** The report as printed on stdout. */
+export function formatReport(r: ReplayReport, stateHash?: string): string {
+  const lines: string[] = [];
+  lines.push(`instructions: ${r.instructions}`);
+  lines.push(`digests checked: ${r.digestsChecked} (every ${r.header.digestInterval || '-'} instructions), log entries: ${r.entries}`);
+  lines.push(`suppressed output: ${r.consoleBytes} console bytes, ${r.frames} frames`);
+  if (r.recordedEnd) lines.push(`recorded end: ${r.recordedEnd.reason} (status ${r.recordedEnd.status})`);
+  if (r.run && r.run.end !== 'budget') lines.push(`replayed end: ${r.run.end}${r.run.end === 'exit' ? ` (status ${r.run.status})` : ''}`);
+  if (stateHash) lines.push(`state sha256: ${stateHash}`);
+  if (r.outcome === 'identical') lines.push('replay identical');
+  else if (r.outcome === 'incomplete') lines.push('replay incomplete: no end record reached (identical so far)');
+  else {
+    const d = r.divergence!;
+    lines.push(`REPLAY DIVERGENCE at instruction ${d.icount} (${d.kind}): ${d.message}`);
+    lines.push(`last matching digest: ${d.lastGoodDigest < 0 ? 'none' : `at instruction ${d.lastGoodDigest}`}`);
+    if (d.lastEntries.length) {
+      lines.push('last log entries before it:');
+      for (const e of d.lastEntries) lines.push(`  ${e}`);
+    }
+  }
+  return lines.join('\n') + '\n';
+}
+
+export async function replayCommand(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) { process.stdout.write(HELP); return 0; }
+  let file: string | undefined, image: string | undefined, snapshot: string | undefined;
+  let follow = false, quiet = false, idleMs = 10_000, stopAt: number | undefined;
+  try {
+    for (let i = 0; i < argv.length; i++) {
+      const a = argv[i]!;
+      const val = (): string => { const v = argv[++i]; if (v === undefined) throw new Error(`${a} needs a value`); return v; };
+      if (a === '--image') image = val();
+      else if (a === '--snapshot') snapshot = val();
+      else if (a === '--follow') follow = true;
+      else if (a === '--quiet') quiet = true;
+      else if (a === '--idle-ms') idleMs = parseCount(val());
+      else if (a === '--stop-at') stopAt = parseCount(val());
+      else if (a.startsWith('-')) throw new Error(`unknown option ${a}`);
+      else if (file === undefined) file = a;
+      else throw new Error(`unexpected argument ${a}`);
+    }
+    if (file === undefined) throw new Error('missing log FILE');
+    if (image === undefined && snapshot === undefined) throw new Error('--image FILE is required');
+  } catch (e) {
+    process.stderr.write(`x86ft replay: ${(e as Error).message}\n\n${HELP}`);
+    return REPLAY_EXIT.USAGE;
+  }
+  let imageBytes: Uint8Array | undefined, snapBytes: Uint8Array | undefined;
+  try {
+    if (image !== undefined) imageBytes = new Uint8Array(readFileSync(image));
+    if (snapshot !== undefined) snapBytes = new Uint8Array(readFileSync(snapshot));
+  } catch (e) {
+    process.stderr.write(`x86ft replay: ${(e as Error).message}\n`);
+    return REPLAY_EXIT.IO_ERROR;
+  }
+  const errBuf: number[] = [];
+  const flushErr = (): void => { if (errBuf.length) { process.stderr.write(Uint8Array.from(errBuf)); errBuf.length = 0; } };
+  const rep = new Replayer({
+    image: imageBytes, snapshot: snapBytes, stopAt,
+    consoleOut: quiet ? undefined : (b) => { errBuf.push(b); if (b === 10 || errBuf.length >= 4096) flushErr(); },
+  });
+  let report: ReplayReport;
+  try {
+    report = await rep.replay(openFileSource(file, { follow, idleTimeoutMs: follow ? idleMs : undefined }));
+  } catch (e) {
+    flushErr();
+    if (e instanceof LogError) { process.stderr.write(`x86ft replay: bad log: ${e.message}\n`); return REPLAY_EXIT.BAD_LOG; }
+    if (e instanceof HeaderMismatchError || e instanceof ReplaySetupError) { process.stderr.write(`x86ft replay: ${e.message}\n`); return REPLAY_EXIT.MISMATCH; }
+    if (e instanceof ChannelError) { process.stderr.write(`x86ft replay: ${e.message}\n`); return REPLAY_EXIT.IO_ERROR; }
+    throw e;
+  }
+  flushErr();
+  process.stdout.write(formatReport(report, rep.machine ? fullStateHash(rep.machine) : undefined));
+  switch (report.outcome) {
+    case 'identical': return REPLAY_EXIT.IDENTICAL;
+    case 'divergence': return REPLAY_EXIT.DIVERGENCE;
+    default: return REPLAY_EXIT.INCOMPLETE;
+  }
+}
