@@ -21,6 +21,9 @@ export class UdpFrameTunnel implements FrameInput {
   private readonly queue: Uint8Array[] = [];
   /** Frames dropped because the queue was full. */
   dropped = 0;
+  /** Datagrams handed to the socket whose send has not completed yet (close() waits for them). */
+  private sending = 0;
+  private drained: (() => void) | undefined;
 
   private constructor(private readonly sock: Socket, private readonly opts: UdpTunnelOptions) {
     sock.on('message', (msg, rinfo) => {
@@ -59,8 +62,18 @@ export class UdpFrameTunnel implements FrameInput {
   get pending(): number { return this.queue.length; }
 
   send(frame: Uint8Array): void {
-    this.sock.send(frame, this.opts.peerPort, this.opts.peerHost);
+    this.sending++;
+    this.sock.send(frame, this.opts.peerPort, this.opts.peerHost, () => {
+      if (--this.sending === 0 && this.drained) this.drained();
+    });
   }
 
-  close(): Promise<void> { return new Promise((r) => this.sock.close(() => r())); }
+  /** Closes the socket once every frame already sent has left (a send is asynchronous: closing
+   *  at once would drop the guest's last frames, e.g. the reply it sent just before exiting). */
+  close(): Promise<void> {
+    return new Promise((r) => {
+      const fin = (): void => { this.drained = undefined; this.sock.close(() => r()); };
+      if (this.sending === 0) fin(); else this.drained = fin;
+    });
+  }
 }
