@@ -5,7 +5,7 @@
 // never a divergence. The replay session owns its log reader.
 
 import { Machine, type MachineConfig, type RunResult } from '../machine/machine.js';
-import { ReplayGate, GateDivergence } from '../machine/gate.js';
+import { ReplayGate, GateDivergence, GateSwitch, type Gate } from '../machine/gate.js';
 import { readLog } from './reader.js';
 import type { LogDecoder } from './codec.js';
 import type { LogEntry, LogHeader } from './format.js';
@@ -63,6 +63,9 @@ export interface ReplayerOptions {
   consoleOut?: (byte: number) => void;
   /** Receives each suppressed frame. */
   netOut?: (dev: number, frame: Uint8Array) => void;
+  /** Sees each disk write the guest makes (suppressed on replay: the disk is not touched); e.g. a
+   *  secondary keeping its own copy of the disk image. */
+  diskWrite?: (disk: number, offset: number, data: Uint8Array) => void;
   /** Stop at this icount (total) even if the log goes on; outcome 'incomplete'. */
   stopAt?: number;
   /** Called at each matched digest (e.g. to snapshot there: the machine is between slices). */
@@ -109,7 +112,20 @@ export class Replayer {
   private entries = 0;
   private devNames: string[] = [];
 
-  constructor(private readonly opts: ReplayerOptions = {}) {}
+  /** The gate the machine is wired to (the replay gate, tapped for disk writes if asked). */
+  private readonly machineGate: Gate;
+
+  constructor(private readonly opts: ReplayerOptions = {}) {
+    const tap = opts.diskWrite;
+    if (!tap) { this.machineGate = this.gate; return; }
+    this.machineGate = new (class extends GateSwitch {
+      override diskWrite(i: number, d: number, o: number, data: Uint8Array): boolean {
+        const ok = super.diskWrite(i, d, o, data);
+        if (ok) tap(d, o, data);
+        return ok;
+      }
+    })(this.gate);
+  }
 
   private onHeader(h: LogHeader): void {
     if (h.fromSnapshot === null) {
@@ -118,12 +134,12 @@ export class Replayer {
       if (sha !== h.imageSha256) throw new ReplaySetupError(`the image's SHA-256 ${sha} is not the log's ${h.imageSha256}`);
       const config: MachineConfig = configFromJson(h.devices);
       if ((config.memSize ?? 0) !== h.memorySize) throw new ReplaySetupError(`header memory size ${h.memorySize} != device configuration ${String(config.memSize)}`);
-      this.machine = Machine.fromElf(this.opts.image, { ...config, gate: this.gate, consoleOut: this.consoleSink(), netOut: this.netSink() });
+      this.machine = Machine.fromElf(this.opts.image, { ...config, gate: this.machineGate, consoleOut: this.consoleSink(), netOut: this.netSink() });
     } else {
       if (!this.opts.snapshot) throw new ReplaySetupError(`the log starts from snapshot ${h.fromSnapshot}: the snapshot file is needed`);
       let r;
       try {
-        r = restoreSnapshot(this.opts.snapshot, { gate: this.gate, consoleOut: this.consoleSink(), netOut: this.netSink() }, { expectHash: h.fromSnapshot });
+        r = restoreSnapshot(this.opts.snapshot, { gate: this.machineGate, consoleOut: this.consoleSink(), netOut: this.netSink() }, { expectHash: h.fromSnapshot });
       } catch (e) { throw new ReplaySetupError((e as Error).message); }
       if (r.meta.imageSha256 !== h.imageSha256) throw new ReplaySetupError(`snapshot is of image ${r.meta.imageSha256}, the log of ${h.imageSha256}`);
       if (this.opts.image && sha256Hex(this.opts.image) !== h.imageSha256) throw new ReplaySetupError(`the image's SHA-256 is not the log's ${h.imageSha256}`);
