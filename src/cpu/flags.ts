@@ -10,7 +10,8 @@ export const enum F {
 }
 
 /** Lazy operation kinds. NONE means all arithmetic flags are materialised in cpu.flags. */
-export const enum LF { NONE = 0, ADD, ADC, SUB, SBB, LOGIC, INC, DEC, NEG }
+export const enum LF { NONE = 0, ADD, ADC, SUB, SBB, LOGIC, INC, DEC, NEG, SHIFT }
+// SHIFT (SHL/SHR/SAR results): CF = lfCin, OF = lfB, AF = 0, SF/ZF/PF from the result.
 
 export const PARITY = new Uint8Array(256);
 for (let i = 0; i < 256; i++) {
@@ -49,7 +50,7 @@ export function getCF(c: Cpu): number {
     case LF.SUB: return ult(c.lfSz, c.lfA, c.lfAH, c.lfB, c.lfBH) ? 1 : 0;
     case LF.SBB: return ult(c.lfSz, c.lfA, c.lfAH, c.lfB, c.lfBH) || (c.lfCin && eq(c.lfSz, c.lfA, c.lfAH, c.lfB, c.lfBH)) ? 1 : 0;
     case LF.LOGIC: return 0;
-    case LF.INC: case LF.DEC: return c.lfCin;
+    case LF.INC: case LF.DEC: case LF.SHIFT: return c.lfCin;
     case LF.NEG: return (c.lfR | (c.lfSz === 8 ? c.lfRH : 0)) !== 0 ? 1 : 0;
   }
   return 0;
@@ -73,7 +74,7 @@ export function getPF(c: Cpu): number {
 export function getAF(c: Cpu): number {
   switch (c.lfOp) {
     case LF.NONE: return (c.flags >> 4) & 1;
-    case LF.LOGIC: return 0;
+    case LF.LOGIC: case LF.SHIFT: return 0;
     default: return ((c.lfA ^ c.lfB ^ c.lfR) >> 4) & 1;
   }
 }
@@ -87,6 +88,7 @@ export function getOF(c: Cpu): number {
     case LF.SUB: case LF.SBB:
       return signOf(sz, (c.lfA ^ c.lfB) & (c.lfA ^ c.lfR), (c.lfAH ^ c.lfBH) & (c.lfAH ^ c.lfRH));
     case LF.LOGIC: return 0;
+    case LF.SHIFT: return c.lfB & 1;
     case LF.INC: // result is the most negative value
       return isSignMin(sz, c.lfR, c.lfRH) ? 1 : 0;
     case LF.DEC:
@@ -139,6 +141,11 @@ export function cond(c: Cpu, cc: number): boolean {
 /** Set lazy state for a logic op (AND/OR/XOR/TEST). */
 export function setLogic(c: Cpu, sz: number, r: number, rH: number): void {
   c.lfOp = LF.LOGIC; c.lfSz = sz; c.lfR = r; c.lfRH = rH; c.lfA = 0; c.lfB = 0; c.lfAH = 0; c.lfBH = 0;
+}
+
+/** Lazy flags of a shift: result (masked to sz), CF and OF bits given. */
+export function setShiftFlags(c: Cpu, sz: number, r: number, rH: number, cf: number, of: number): void {
+  c.lfOp = LF.SHIFT; c.lfSz = sz; c.lfR = r; c.lfRH = rH; c.lfCin = cf; c.lfB = of; c.lfA = 0; c.lfAH = 0; c.lfBH = 0;
 }
 
 /** Set arithmetic flags eagerly (for shifts, multiplies, bit ops...): bits in `mask` are replaced by `bits`. */

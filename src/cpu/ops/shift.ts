@@ -21,7 +21,7 @@
 
 import type { Cpu } from '../cpu.js';
 import { def, D, type Insn } from '../decoder.js';
-import { F, PARITY, setFlagsEager, getCF } from '../flags.js';
+import { F, PARITY, setFlagsEager, getCF, getOF, setShiftFlags } from '../flags.js';
 import { readReg, writeReg, maskOf } from './operands.js';
 
 const TWO32 = 4294967296;
@@ -90,17 +90,17 @@ function shiftSmall(c: Cpu, k: number, sz: number, a: number, n: number): number
     }
     case K.SHL: case K.SAL:
       if (n <= bits) { r = (a << n) & m; cf = n === 32 ? 0 : (a >>> (bits - n)) & 1; } else { r = 0; cf = 0; }
-      setFlagsEager(c, SZPC_A | ofm, cf | szp32(bits, r) | ((msb ^ nxt) << 11));
+      setShiftFlags(c, sz, sz === 4 ? r | 0 : r, 0, cf, ofm ? msb ^ nxt : getOF(c));
       return r;
     case K.SHR:
       if (n <= bits) { r = a >>> n; cf = (a >>> (n - 1)) & 1; } else { r = 0; cf = 0; }
-      setFlagsEager(c, SZPC_A | ofm, cf | szp32(bits, r) | (msb << 11));
+      setShiftFlags(c, sz, sz === 4 ? r | 0 : r, 0, cf, ofm ? msb : getOF(c));
       return r;
     default: { // SAR
       const sa = (a << (32 - bits)) >> (32 - bits);
       r = (sa >> n) & m;
       cf = (sa >> (n - 1)) & 1;
-      setFlagsEager(c, SZPC_A | ofm, cf | szp32(bits, r));
+      setShiftFlags(c, sz, sz === 4 ? r | 0 : r, 0, cf, ofm ? 0 : getOF(c));
       return r;
     }
   }
@@ -139,17 +139,17 @@ function shift64(c: Cpu, k: number, lo: number, hi: number, n: number): number {
     case K.SHL: case K.SAL:
       if (n < 32) { rh = (hi << n) | (lo >>> (32 - n)); rl = lo << n; cf = (hi >>> (32 - n)) & 1; }
       else { rh = lo << (n - 32); rl = 0; cf = n === 32 ? hi & 1 : (lo >>> (64 - n)) & 1; }
-      setFlagsEager(c, SZPC_A | ofm, cf | szp64(rl, rh) | ((msb ^ nxt) << 11));
+      setShiftFlags(c, 8, rl | 0, rh | 0, cf, ofm ? msb ^ nxt : getOF(c));
       outH = rh; return rl;
     case K.SHR:
       if (n < 32) { rl = (lo >>> n) | (hi << (32 - n)); rh = hi >>> n; cf = (lo >>> (n - 1)) & 1; }
       else { rl = hi >>> (n - 32); rh = 0; cf = n === 32 ? lo >>> 31 : (hi >>> (n - 33)) & 1; }
-      setFlagsEager(c, SZPC_A | ofm, cf | szp64(rl | 0, rh) | (msb << 11));
+      setShiftFlags(c, 8, rl | 0, rh | 0, cf, ofm ? msb : getOF(c));
       outH = rh; return rl | 0;
     default: // SAR
       if (n < 32) { rl = (lo >>> n) | (hi << (32 - n)); rh = hi >> n; cf = (lo >>> (n - 1)) & 1; }
       else { rl = hi >> (n - 32); rh = hi >> 31; cf = n === 32 ? lo >>> 31 : (hi >> (n - 33)) & 1; }
-      setFlagsEager(c, SZPC_A | ofm, cf | szp64(rl, rh));
+      setShiftFlags(c, 8, rl | 0, rh | 0, cf, ofm ? 0 : getOF(c));
       outH = rh; return rl;
   }
 }
@@ -179,7 +179,7 @@ function group2(c: Cpu, i: Insn, count: number): void {
   const a = c.readN(la, sz), aH = c.hi; // read (and fault) even for count 0, like hardware
   if (n === 0) return;
   // a write fault must leave the flags unchanged: setFlagsEager only touched flags/lfOp, so restore those
-  const f0 = c.flags, lf0 = c.lfOp;
+  const f0 = c.flags, lf0 = c.lfOp, s0 = c.lfSz, r0 = c.lfR, rh0 = c.lfRH, a0 = c.lfA, ah0 = c.lfAH, b0 = c.lfB, bh0 = c.lfBH, ci0 = c.lfCin;
   try {
     if (sz === 8) {
       const r = shift64(c, k, a, aH, n);
@@ -188,7 +188,10 @@ function group2(c: Cpu, i: Insn, count: number): void {
       const r = shiftSmall(c, k, sz, a, n);
       if (r === r) c.writeN(la, sz, r, 0);
     }
-  } catch (e) { c.flags = f0; c.lfOp = lf0; throw e; }
+  } catch (e) {
+    c.flags = f0; c.lfOp = lf0; c.lfSz = s0; c.lfR = r0; c.lfRH = rh0; c.lfA = a0; c.lfAH = ah0; c.lfB = b0; c.lfBH = bh0; c.lfCin = ci0;
+    throw e;
+  }
 }
 
 function grpImm(c: Cpu, i: Insn): void {
