@@ -106,8 +106,16 @@ export class Cpu {
   exitStatus = 0;
   /** Extra retired instructions reported by a REP instruction (iterations beyond the first). */
   bonus = 0;
+  /** Instructions the current block may retire (set once per block; see repBudget). */
+  private blockLeft = 0;
   /** Instructions a REP instruction may still retire in this run slice (including itself). */
-  repBudget = 0;
+  get repBudget(): number {
+    const b = this.curBlock;
+    if (b === null) return 1;
+    const off = this.insnRip - this.curBlockRip;
+    for (let k = 0; k < b.n; k++) if (b.insns[k].start === off) return this.blockLeft - k;
+    return 1;
+  }
   fault: FaultReport | null = null;
   internalError: Error | null = null;
 
@@ -685,13 +693,12 @@ export class Cpu {
       let n = b.n;
       if (n > remaining) n = remaining;
       const start = this.rip;
-      this.curBlock = b; this.curBlockRip = start;
+      this.curBlock = b; this.curBlockRip = start; this.blockLeft = remaining;
       this.brk = false;
       for (; k < n;) {
         const i = insns[k];
         this.insnRip = start + i.start;
         this.rip = start + i.end;
-        this.repBudget = remaining - k;
         i.exec(this, i);
         k++;
         if (this.brk) break;
