@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { Machine, type MachineConfig, type MachineIo, type DeviceStates } from '../machine/machine.js';
 import type { CpuState } from '../cpu/state.js';
 import { encodeSnapshot, decodeSnapshot } from './snapshot.js';
-import { resetDirty } from './digest.js';
+import { resetDirty, OutputTally } from './digest.js';
 import { canonicalJson, type JsonValue } from './format.js';
 
 export const MACHINE_SNAPSHOT_KIND = 'x86ft-machine';
@@ -21,6 +21,8 @@ export interface SnapshotMeta {
   lastTsc: number;
   /** Whether the guest had written the debug-exit port. */
   exited: boolean;
+  /** The output tally so far (digests cover outputs since boot). */
+  outputs: { consoleBytes: number; consoleHash: number; frames: number; frameHash: number };
 }
 
 export interface MachineSnapshot {
@@ -56,10 +58,12 @@ export function configFromJson(j: JsonValue): MachineConfig {
  * Snapshot `m` now (between run slices). Also marks every page clean: a log that starts from
  * this snapshot digests the pages written after it (the restored machine starts clean too).
  */
-export function takeSnapshot(m: Machine, meta: Omit<SnapshotMeta, 'timeNs' | 'lastTsc' | 'exited'>): MachineSnapshot {
+export function takeSnapshot(m: Machine, meta: { imageSha256: string }, outputs?: OutputTally): MachineSnapshot {
   const g = m.gate as unknown as { timeNs: number; lastTsc?: number; current?: { lastTsc?: number } };
+  const o = outputs ?? new OutputTally();
   const full: SnapshotMeta = {
     ...meta, timeNs: m.gate.timeNs, lastTsc: g.lastTsc ?? g.current?.lastTsc ?? 0, exited: m.exited,
+    outputs: { consoleBytes: o.consoleBytes, consoleHash: o.consoleHash, frames: o.frames, frameHash: o.frameHash },
   };
   const { bytes, hash } = encodeSnapshot({
     sections: {
@@ -96,6 +100,13 @@ export function restoreSnapshot(bytes: Uint8Array, io: MachineIo = {}, opts: { e
   m.exited = sec.meta.exited;
   resetDirty(m);
   return { machine: m, hash: s.hash, icount: m.cpu.icount, config, meta: sec.meta };
+}
+
+/** The output tally a snapshot was taken with (continue counting from it). */
+export function restoredOutputs(meta: SnapshotMeta, into = new OutputTally()): OutputTally {
+  const o = meta.outputs;
+  if (o) { into.consoleBytes = o.consoleBytes; into.consoleHash = o.consoleHash; into.frames = o.frames; into.frameHash = o.frameHash; }
+  return into;
 }
 
 export function writeSnapshotFile(path: string, s: MachineSnapshot): void { writeFileSync(path, s.bytes); }

@@ -11,7 +11,7 @@ import type { LogDecoder } from './codec.js';
 import type { LogEntry, LogHeader } from './format.js';
 import { entryToGate } from './gate-entries.js';
 import { OutputTally, computeDigest, deviceNames, firstDifference, recordedDigest, resetDirty, sameDigest, type Digest } from './digest.js';
-import { configFromJson, restoreSnapshot } from './machine-snapshot.js';
+import { configFromJson, restoreSnapshot, restoredOutputs } from './machine-snapshot.js';
 import { sha256Hex } from './recorder.js';
 
 /** How a replay ended. */
@@ -69,7 +69,7 @@ export interface ReplayerOptions {
   /** Stop at this icount (total) even if the log goes on; outcome 'incomplete'. */
   stopAt?: number;
   /** Called at each matched digest (e.g. to snapshot there: the machine is between slices). */
-  onDigest?: (m: Machine, icount: number) => void;
+  onDigest?: (m: Machine, icount: number, outputs: OutputTally) => void;
   /** Entries kept for the divergence report (default 8). */
   historyLength?: number;
 }
@@ -145,6 +145,7 @@ export class Replayer {
       if (this.opts.image && sha256Hex(this.opts.image) !== h.imageSha256) throw new ReplaySetupError(`the image's SHA-256 is not the log's ${h.imageSha256}`);
       if (r.icount !== h.startIcount) throw new ReplaySetupError(`snapshot is at icount ${r.icount}, the log starts at ${h.startIcount}`);
       this.machine = r.machine;
+      restoredOutputs(r.meta, this.outputs);
     }
     resetDirty(this.machine);
     this.devNames = deviceNames(this.machine);
@@ -212,12 +213,17 @@ export class Replayer {
         this.poke();
       }
     })();
+    let report: ReplayReport | undefined;
     try {
-      return await this.runLoop(() => decoder?.header);
+      report = await this.runLoop(() => decoder?.header);
     } finally {
-      if (!this.logDone) await it.return(undefined as never).catch(() => undefined);
+      // A replay that reached the end still needs the rest of the log to be sound (the end frame
+      // follows the end record): a cut or corrupted log is reported as such, never as a result.
+      if (!this.logDone && report?.outcome !== 'identical') await it.return(undefined as never).catch(() => undefined);
       await pump;
     }
+    if (this.logError && report!.outcome === 'identical') throw this.logError;
+    return report!;
   }
 
   private poke(): void { const w = this.wake; this.wake = undefined; w?.(); }
@@ -260,7 +266,7 @@ export class Replayer {
         return diverge('digest', `digest at icount ${want.icount} differs: ${diff.message}`, run);
       }
       checked++; lastGood = want.icount;
-      this.opts.onDigest?.(m, m.cpu.icount);
+      this.opts.onDigest?.(m, m.cpu.icount, this.outputs);
       return null;
     };
     for (;;) {
