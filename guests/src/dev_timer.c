@@ -16,8 +16,12 @@
  *    the PIT's current count, which says how long ago the edge that caused it happened; with
  *    the TSC rate calibrated against the same RTC boundaries, this puts every delivered tick
  *    on the PIT's grid, and a distance of k periods between two ticks means k-1 lost ones.
- * Checks: ticks <= expected + 2 (a timer can never run fast); |ticks + lost - expected| <=
- * 2 + expected/100; ticks >= expected/4 (the timer really interrupts).
+ *    The stamp is taken when the handler runs, which can be later than the moment the count
+ *    was sampled (on the emulator, device time only moves at gate polls while the TSC is read
+ *    live, and an idle machine may sleep a few ms between a poll and the interrupt), so each
+ *    gap's estimate may be off by one.
+ * Checks: ticks <= expected + 2 (a timer can never run fast); ticks >= expected/4 (the timer
+ * really interrupts); |ticks + lost - expected| <= 2 + (gaps with losses) + expected/100.
  * Exit status 0 when all hold, 1 otherwise. */
 #include "x86ft.h"
 #include "dev/pc.h"
@@ -121,7 +125,7 @@ int main(const struct x86ft_bootinfo *bi) {
   if (elapsed != SECONDS) { printf("FAIL: elapsed %d s, waited for %d boundaries\n", elapsed, SECONDS); ok = 0; }
   if (n > expected + 2) { printf("FAIL: too many ticks (%u > %u)\n", n, expected + 2); ok = 0; }
   if (n < expected / 4) { printf("FAIL: too few ticks (%u < %u)\n", n, expected / 4); ok = 0; }
-  uint32_t total = n + lost, tol = 2 + expected / 100;
+  uint32_t total = n + lost, tol = 2 + lossy + expected / 100;
   if (total > expected + tol || total + tol < expected) {
     printf("FAIL: ticks + lost = %u, expected %u +- %u\n", total, expected, tol); ok = 0;
   }
