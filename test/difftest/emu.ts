@@ -2,7 +2,7 @@
 // (identity-mapped long mode, code at CODE followed by HLT, scratch at DATA) and captures the same state.
 
 import { PhysMemory } from '../../src/cpu/memory.js';
-import { Cpu } from '../../src/cpu/cpu.js';
+import { Cpu, type FaultReport } from '../../src/cpu/cpu.js';
 import { Bus } from '../../src/machine/bus.js';
 import { setupLongMode } from '../../src/machine/boot.js';
 import type { Assembled } from './asm.js';
@@ -14,7 +14,9 @@ const MEM_SIZE = 8 << 20;
 const BUDGET = 100_000;
 
 let mem: PhysMemory | null = null;
+let cpu: Cpu | null = null;
 const init = new Uint8Array(DATA_SIZE);
+const init32 = new Uint32Array(init.buffer);
 
 /** Run one case in the emulator. Never throws: emulator exceptions become status 'error'. */
 export function runEmu(a: Assembled): State {
@@ -22,15 +24,22 @@ export function runEmu(a: Assembled): State {
   const memDiff = new Map<number, number>();
   const st: State = { status: 'error', vector: -1, ripOff: -1, regs, rflags: 0, mem: memDiff };
   try {
-    if (mem === null) mem = new PhysMemory(MEM_SIZE);
+    if (mem === null || cpu === null) {
+      mem = new PhysMemory(MEM_SIZE);
+      cpu = new Cpu(mem, new Bus());
+    }
     const m = mem;
     fillScratch(a.c.fillSeed, init);
     m.u8.set(init, DATA);
     m.u8.fill(0xcc, CODE, CODE + CODE_SIZE);
     m.u8.set(a.code, CODE);
     m.u8[CODE + a.code.length] = 0xf4; // HLT ends the case
-    const cpu = new Cpu(m, new Bus());
+    // one CPU for all cases (constructing one per case dominated the run time): forget decoded code and
+    // every piece of run state a previous case may have left, then re-enter the boot-contract state
+    cpu.flushCode();
     setupLongMode(cpu, m);
+    cpu.halted = false; cpu.intShadow = false; cpu.fault = null; cpu.internalError = null;
+    cpu.pendVec = -1; cpu.pendErr = -1;
     for (let n = 0; n < 16; n++) {
       const v = a.c.regs[n];
       cpu.regs[2 * n] = Number(v & 0xffffffffn) | 0;
@@ -40,21 +49,25 @@ export function runEmu(a: Assembled): State {
     // IF=1 as in a native user process, so PUSHF pushes the same value (no interrupt controller is attached)
     cpu.setRflags(a.c.rflags | 0x200);
     const stop = cpu.run(BUDGET);
+    const fault = cpu.fault as FaultReport | null, ierr = cpu.internalError as Error | null;
     for (let n = 0; n < 32; n++) regs[n] = cpu.regs[n] >>> 0;
     st.rflags = cpu.getRflags();
     if (stop === 1 /* Stop.HALT */) {
       st.status = 'end';
       st.ripOff = cpu.rip - CODE - 1;
       if (st.ripOff !== a.code.length) { st.status = 'error'; st.error = `halted at offset ${st.ripOff}, not at the end (${a.code.length})`; }
-    } else if (stop === 3 /* Stop.FAULT */ && cpu.fault) {
+    } else if (stop === 3 /* Stop.FAULT */ && fault) {
       st.status = 'fault';
-      st.vector = cpu.fault.vector;
-      st.ripOff = cpu.fault.rip - CODE;
+      st.vector = fault.vector;
+      st.ripOff = fault.rip - CODE;
     } else {
-      st.error = stop === 4 ? `internal error: ${cpu.internalError?.stack ?? cpu.internalError}` : `stopped with reason ${stop} after ${cpu.icount} instructions at RIP 0x${cpu.rip.toString(16)}`;
+      st.error = stop === 4 ? `internal error: ${ierr?.stack ?? ierr}` : `stopped with reason ${stop} after ${cpu.icount} instructions at RIP 0x${cpu.rip.toString(16)}`;
     }
-    const u8 = m.u8;
-    for (let i = 0; i < DATA_SIZE; i++) if (u8[DATA + i] !== init[i]) memDiff.set(i, u8[DATA + i]);
+    const u8 = m.u8, now32 = new Uint32Array(m.buffer, DATA, DATA_SIZE >>> 2);
+    for (let w = 0; w < DATA_SIZE >>> 2; w++) {
+      if (now32[w] === init32[w]) continue;
+      for (let i = 4 * w; i < 4 * w + 4; i++) if (u8[DATA + i] !== init[i]) memDiff.set(i, u8[DATA + i]);
+    }
   } catch (e) {
     st.status = 'error';
     st.error = `threw: ${e instanceof Error ? e.stack : String(e)}`;

@@ -548,3 +548,11 @@ export function generateCase(seed: number, index: number, opts: GenOptions = {})
 
 /** Flags to compare after a case: arithmetic flags that are defined, plus DF. */
 export function compareMask(undef: number): number { return (ARITH & ~undef) | DF; }
+
+/** A hand-written case (for the runner's own tests): the given lines in one slot each, flags all defined. */
+export function makeCase(lines: string[], regs: bigint[], rflags = 2, index = 0, fillSeed = 1): Case {
+  return {
+    index, seed: 0, fillSeed, regs, rflags, nSlots: lines.length, undefEnd: 0, mnemonics: lines.map((l) => l.split(' ')[0]),
+    lines: lines.map((text, slot) => ({ text, undefBefore: 0, slot, form: 'manual' })),
+  };
+}

@@ -15,16 +15,14 @@ export const CF = 0x1, PF = 0x4, AF = 0x10, ZF = 0x40, SF = 0x80, OF = 0x800, DF
 export const ARITH = CF | PF | AF | ZF | SF | OF;
 
 /** Initial scratch contents for a case: xorshift32 words (a sixteenth zero, a sixteenth all-ones); mirrors fill() in runner.c. */
-export function fillScratch(seed: number, out: Uint8Array, at = 0): void {
+export function fillScratch(seed: number, out: Uint8Array): void {
   let s = (seed ^ 0x9e3779b9) >>> 0;
   if (s === 0) s = 1;
-  for (let i = 0; i < DATA_SIZE; i += 4) {
+  const w32 = new Uint32Array(out.buffer, out.byteOffset, DATA_SIZE >>> 2); // little-endian host
+  for (let i = 0; i < DATA_SIZE >>> 2; i++) {
     s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
-    let w = s;
-    if ((s & 15) === 0) w = 0;
-    else if ((s & 15) === 1) w = 0xffffffff;
-    const o = at + i;
-    out[o] = w & 0xff; out[o + 1] = (w >>> 8) & 0xff; out[o + 2] = (w >>> 16) & 0xff; out[o + 3] = w >>> 24;
+    const t = s & 15;
+    w32[i] = t === 0 ? 0 : t === 1 ? 0xffffffff : s;
   }
 }
 

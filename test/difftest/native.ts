@@ -1,7 +1,7 @@
 // Difference test: builds the native runner (native/runner.c) into test/difftest/build/ and runs a batch of
 // assembled cases on the host CPU. Test-only; touches the host by design.
 
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -55,8 +55,26 @@ export function runnerPath(): string {
 
 const CODE_ADDR = 0x400000;
 
+/** Run the runner asynchronously (a long synchronous spawn would starve the test worker's event loop). */
+function execRunner(input: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(runnerPath(), { stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [], err: Buffer[] = [];
+    const timer = setTimeout(() => p.kill('SIGKILL'), 600_000);
+    p.stdout.on('data', (d: Buffer) => out.push(d));
+    p.stderr.on('data', (d: Buffer) => err.push(d));
+    p.on('error', (e) => { clearTimeout(timer); reject(e); });
+    p.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code !== 0) reject(new Error(`difftest runner failed (status ${code}, signal ${signal}): ${Buffer.concat(err)}`));
+      else resolve(Buffer.concat(out));
+    });
+    p.stdin.end(input);
+  });
+}
+
 /** Run assembled cases on the host CPU. */
-export function runNative(cases: Assembled[]): State[] {
+export async function runNative(cases: Assembled[]): Promise<State[]> {
   let size = 8;
   for (const a of cases) size += 8 + 17 * 8 + a.code.length;
   const buf = Buffer.alloc(size);
@@ -69,9 +87,7 @@ export function runNative(cases: Assembled[]): State[] {
     buf.writeBigUInt64LE(BigInt(a.c.rflags), p); p += 8;
     buf.set(a.code, p); p += a.code.length;
   }
-  const r = spawnSync(runnerPath(), { input: buf, maxBuffer: 1 << 30, timeout: 120_000 });
-  if (r.status !== 0) throw new Error(`difftest runner failed (status ${r.status}, signal ${r.signal}): ${r.stderr}`);
-  const out = r.stdout;
+  const out = await execRunner(buf);
   const states: State[] = [];
   p = 0;
   for (let k = 0; k < cases.length; k++) {

@@ -59,9 +59,10 @@ export async function runDifftest(o: RunOptions): Promise<RunResult> {
     const asm = assemble(cases);
     res.dropped.push(...asm.dropped);
     res.ms.asm += performance.now() - t; t = performance.now();
-    const nat = runNative(asm.ok);
+    const nat = await runNative(asm.ok);
     res.ms.native += performance.now() - t; t = performance.now();
     for (let k = 0; k < asm.ok.length; k++) {
+      if (k % 200 === 199) await new Promise((r) => setImmediate(r)); // let the test worker breathe
       if (nat[k].status === 'fault') res.nativeFaults.set(nat[k].vector, (res.nativeFaults.get(nat[k].vector) ?? 0) + 1);
       if (!emu) continue;
       const e = emu(asm.ok[k]);

@@ -195,8 +195,11 @@ int main(void) {
     }
     uint32_t nd = 0;
     const uint8_t *d = (const uint8_t *)DATA;
-    for (uint32_t i = 0; i < DATA_SIZE; i++)
-      if (d[i] != init[i]) diffs[nd++] = (i << 8) | d[i];
+    for (uint32_t blk = 0; blk < DATA_SIZE; blk += 64) {
+      if (memcmp(d + blk, init + blk, 64) == 0) continue;
+      for (uint32_t i = blk; i < blk + 64; i++)
+        if (d[i] != init[i]) diffs[nd++] = (i << 8) | d[i];
+    }
     fwrite(hdr, 4, 4, stdout);
     fwrite(out, 8, 18, stdout);
     fwrite(&nd, 4, 1, stdout);
