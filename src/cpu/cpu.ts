@@ -7,6 +7,7 @@ import type { Bus, InterruptController } from '../machine/bus.js';
 import { F, LF, arithFlags, materialize } from './flags.js';
 import { decodeBlock, type Block } from './decoder.js';
 import { installTable } from './table.js';
+import { compileBlock, HOT_BLOCK } from './compile.js';
 
 export const enum Stop {
   BUDGET = 0, // retired the whole budget
@@ -108,6 +109,9 @@ export class Cpu {
   bonus = 0;
   /** Instructions the current block may retire (set once per block; see repBudget). */
   private blockLeft = 0;
+  /** Set by a compiled block that throws: instructions it retired before the throw (-1: not set). */
+  blockK = -1;
+  private loopTotal = 0;
   /** Instructions a REP instruction may still retire in this run slice (including itself). */
   get repBudget(): number {
     const b = this.curBlock;
@@ -695,6 +699,26 @@ export class Cpu {
       const start = this.rip;
       this.curBlock = b; this.curBlockRip = start; this.blockLeft = remaining;
       this.brk = false;
+      if (n === b.n) {
+        const fn = b.fn;
+        if (fn !== null) {
+          // A block that branches back to itself runs again here, without a trip through run():
+          // exact, because nothing can make an interrupt pending unless an instruction sets brk.
+          let total = 0;
+          for (;;) {
+            k = fn(this, start);
+            const done = k + this.bonus;
+            this.icount += done;
+            total += done;
+            this.loopTotal = total;
+            if (k !== n || this.brk || this.bonus !== 0 || this.rip !== start || remaining - total < n) break;
+          }
+          this.loopTotal = 0;
+          this.curBlock = null;
+          return total;
+        }
+        if (++b.hits === HOT_BLOCK) b.fn = compileBlock(b);
+      }
       for (; k < n;) {
         const i = insns[k];
         this.insnRip = start + i.start;
@@ -707,8 +731,12 @@ export class Cpu {
       this.curBlock = null;
       return k + this.bonus;
     } catch (e) {
-      const done = k + this.bonus;
+      if (this.blockK >= 0) k = this.blockK; // a compiled block reports its progress
+      this.blockK = -1;
+      let done = k + this.bonus;
       this.icount += done;
+      done += this.loopTotal; // earlier iterations of a self-looping compiled block
+      this.loopTotal = 0;
       this.curBlock = null;
       if (e === FAULT) {
         this.rip = this.insnRip;

@@ -92,6 +92,10 @@ export class Block {
   phys = 0;
   physEnd = 0;
   valid = true;
+  /** Executions so far (until compiled). */
+  hits = 0;
+  /** The compiled form (src/cpu/compile.ts), once hot. */
+  fn: ((c: Cpu, start: number) => number) | null = null;
 }
 
 export function ud(c: Cpu, _i: Insn): void {

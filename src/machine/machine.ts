@@ -224,7 +224,8 @@ export class Machine {
         if (signal?.aborted) return done;
         continue;
       }
-      const idle = stop === Stop.HALT;
+      // sleep only while nothing can wake the CPU: a poll that just raised an interrupt runs on at once
+      const idle = stop === Stop.HALT && cpu.halted && !this.pic.intrPending();
       if (idle || Date.now() - lastYield >= YIELD_MS) {
         await new Promise((r) => (idle ? setTimeout(r, 1) : setImmediate(r)));
         lastYield = Date.now();
