@@ -75,7 +75,7 @@ export function assemble(cases: Case[]): AsmBatch {
       } catch (e) {
         const msg = String((e as { stderr?: Buffer }).stderr ?? e);
         const bad = new Map<number, string>();
-        for (const m of msg.matchAll(/cases\.s:(\d+): (?:Error|Warning): (.*)/g)) {
+        for (const m of msg.matchAll(/cases\.s:(\d+): Error: (.*)/g)) {
           const k = lineCase[Number(m[1])];
           if (k !== undefined && !bad.has(k)) bad.set(k, m[2]);
         }

@@ -113,7 +113,7 @@ export class Gen {
       case 2: case 3: { const d = disp(); return { t: `${ptr}[${R64[B]} + ${R64[I]}*${scale}${sgn(d)}]`, rex: B >= 8 || I >= 8, high: false, reg: -1 }; }
       case 4: { const d = disp(); return { t: `${ptr}[${R32[B]} + ${R32[I]}*${scale}${sgn(d)}]`, rex: B >= 8 || I >= 8, high: false, reg: -1 }; }
       case 5: return { t: `${ptr}[${R64[I]}*${scale} + ${DATA + r.range(0x800, 0x7000)}]`, rex: I >= 8, high: false, reg: -1 };
-      case 6: return { t: `${ptr}ds:${DATA + r.range(0x800, 0x7800)}`, rex: false, high: false, reg: -1 };
+      case 6: return { t: sz ? `${ptr}ds:${DATA + r.range(0x800, 0x7800)}` : `[${DATA + r.range(0x800, 0x7800)}]`, rex: false, high: false, reg: -1 };
       case 7: return { t: `${ptr}[rip + .Lcs${this.caseIndex} + ${DATA - CODE + r.range(0x800, 0x7800)}]`, rex: false, high: false, reg: -1 };
       default: return { t: `${ptr}[rsp + ${r.range(0, 0x40)}]`, rex: false, high: false, reg: -1 };
     }
@@ -125,7 +125,7 @@ export class Gen {
     const r = this.r;
     const k = r.int(6);
     if (k === 0) return r.range(-128, 127);
-    if (k === 1) return r.pick([0, 1, -1, 0x7f, -0x80, 0x7fff, -0x8000, 0x7fffffff, -0x80000000]);
+    if (k === 1) return r.pick([0, 1, -1, 0x7f, -0x80, 0x7fff, -0x8000, 0x7fffffff, -0x80000000].slice(0, sz === 1 ? 5 : sz === 2 ? 7 : 9));
     if (sz === 1) return r.range(-128, 255);
     if (sz === 2) return r.range(-0x8000, 0xffff);
     return r.u32() | 0;
@@ -446,13 +446,17 @@ export const FORMS: Form[] = [
     if (!g.writable(RSI) || !g.writable(RDI) || (pfx && !g.writable(RCX)) || (op === 'lods' && !g.writable(RAX))) return null;
     g.form = '+string-setup';
     const off = () => g.r.range(-0x600, 0x600);
+    // 0x67: the string instruction uses ESI/EDI/ECX; garbage above bit 31 of RSI/RDI must be ignored
+    const a32 = g.r.chance(0.15);
     if (usesSi) g.emit(`lea rsi, [${R64[g.B]} + ${off()}]`);
     if (usesDi) g.emit(`lea rdi, [${R64[g.B]} + ${off()}]`);
+    if (a32 && usesSi && g.r.chance(0.7)) g.emit(`bts rsi, ${g.r.range(32, 63)}`, 0, CF, OF | SF | AF | PF);
+    if (a32 && usesDi && g.r.chance(0.7)) g.emit(`bts rdi, ${g.r.range(32, 63)}`, 0, CF, OF | SF | AF | PF);
     const n = g.r.chance(0.1) ? 0 : g.r.range(1, 16);
-    if (pfx) g.emit(`mov ecx, ${n}`);
+    if (pfx) g.emit(a32 && g.r.chance(0.5) ? `mov rcx, ${'0x' + ((BigInt((g.r.u32() | 1) >>> 0) << 32n) | BigInt(n)).toString(16)}` : `mov ecx, ${n}`);
     g.form = 'string';
     const cmp = op === 'cmps' || op === 'scas';
-    g.emit(`${pfx}${op}${sfx}`, 0, cmp && (!pfx || n > 0) ? ARITH : 0);
+    g.emit(`${a32 ? '.byte 0x67; ' : ''}${pfx}${op}${sfx}`, 0, cmp && (!pfx || n > 0) ? ARITH : 0);
     return op;
   } },
   { name: 'pushf', mn: ['pushf', 'popf'], w: 2, f: (g) => {
