@@ -19,6 +19,14 @@ export class GuestRunner {
     this.m = this.boot();
   }
   private boot(): Machine { return Machine.fromElf(this.image, { cmdline: this.cmdline }); }
+  /** Run SLICE instructions on the CPU alone: no gate polls, no device time (the polling-cost baseline). */
+  stepCpuOnly(): void {
+    const cpu = this.m.cpu;
+    const before = cpu.icount;
+    cpu.run(SLICE);
+    this.retired += cpu.icount - before;
+    if (cpu.stopRequested) this.m = this.boot();
+  }
   step(): void {
     const before = this.m.cpu.icount;
     const r = this.m.run(before + SLICE);
