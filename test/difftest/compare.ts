@@ -10,7 +10,11 @@ import { compareMask, R64 } from './gen.js';
 import { AF, CF, CODE, DATA, DF, OF, PF, SF, ZF } from './layout.js';
 import type { State } from './native.js';
 
-export interface Mismatch { a: Assembled; nat: State; emu: State; mask: number; reasons: string[] }
+export interface Mismatch {
+  a: Assembled; nat: State; emu: State; mask: number; reasons: string[];
+  /** Index of the first line after which the sides differ (set by run.ts localize()). */
+  firstBad?: number;
+}
 
 const FLAG_NAMES: [number, string][] = [[CF, 'CF'], [PF, 'PF'], [AF, 'AF'], [ZF, 'ZF'], [SF, 'SF'], [DF, 'DF'], [OF, 'OF']];
 export function flagNames(f: number): string { return FLAG_NAMES.filter(([b]) => f & b).map(([, n]) => n).join(' ') || '-'; }
@@ -79,6 +83,9 @@ export function formatMismatch(m: Mismatch): string {
   out.push(`reproduce: npm run difftest -- --seed ${c.seed} --case ${c.index}`);
   out.push(`native: ${describe(nat)}; emulator: ${describe(emu)}`);
   out.push(`defined-flags mask compared: 0x${m.mask.toString(16)} (${flagNames(m.mask)}); undefined: ${flagNames(~m.mask & (CF | PF | AF | ZF | SF | OF))}`);
+  if (m.firstBad !== undefined) {
+    out.push(`first difference after line ${m.firstBad}: ${a.c.lines[m.firstBad].text}   (offset +0x${a.offsets[m.firstBad].toString(16)}, address 0x${(CODE + a.offsets[m.firstBad]).toString(16)})`);
+  }
   out.push('--- source');
   out.push(a.source);
   out.push(`--- bytes (${a.code.length}): ${Buffer.from(a.code).toString('hex')}`);

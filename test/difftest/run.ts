@@ -20,6 +20,8 @@ export interface RunOptions {
   nativeOnly?: boolean;
   /** Stop collecting mismatches after this many (the run still completes). */
   maxMismatches?: number;
+  /** Localize (by running prefixes of the case) at most this many mismatches; default 100. */
+  localize?: number;
   /** Progress callback per batch. */
   progress?: (done: number, total: number, mismatches: number) => void;
 }
@@ -70,6 +72,7 @@ export async function runDifftest(o: RunOptions): Promise<RunResult> {
       const m = compare(asm.ok[k], nat[k], e);
       if (m) {
         res.mismatchCount++;
+        if (res.mismatchCount <= (o.localize ?? 100)) await localize(m, emu);
         const key = culprit(m);
         res.byMnemonic.set(key, (res.byMnemonic.get(key) ?? 0) + 1);
         if (res.mismatches.length < (o.maxMismatches ?? 50)) res.mismatches.push(m);
@@ -81,9 +84,28 @@ export async function runDifftest(o: RunOptions): Promise<RunResult> {
   return res;
 }
 
-/** A guess at the responsible instruction: the faulting line, or else the single-form case's mnemonic list. */
+/**
+ * Find the first line after which the two sides differ, by running every prefix of the case (same initial
+ * state) on both sides; sets m.firstBad (index into a.c.lines). Flags compared for a prefix: those defined
+ * before the next line and at every later point (a conservative mask, as jumps may skip ahead).
+ */
+export async function localize(m: Mismatch, emu: EmuRunner): Promise<void> {
+  const c = m.a.c;
+  for (let k = 1; k <= c.lines.length; k++) {
+    let undef = c.undefEnd;
+    for (let j = k; j < c.lines.length; j++) undef |= c.lines[j].undefBefore;
+    const pc: Case = { ...c, lines: c.lines.slice(0, k), undefEnd: undef };
+    const asm = assemble([pc]);
+    if (asm.ok.length !== 1) return;
+    const [nat] = await runNative(asm.ok);
+    if (compare(asm.ok[0], nat, emu(asm.ok[0]))) { m.firstBad = k - 1; return; }
+  }
+}
+
+/** The responsible instruction: the localized line, the faulting line, or else the case's mnemonic list. */
 export function culprit(m: Mismatch): string {
   const a = m.a;
+  if (m.firstBad !== undefined) return mnemonicOf(a.c.lines[m.firstBad].text);
   for (const s of [m.emu, m.nat]) {
     if (s.status === 'fault' || s.status === 'error') {
       const k = a.offsets.indexOf(s.ripOff);
