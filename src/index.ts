@@ -1,6 +1,15 @@
 // Library entry point: `import { Machine } from 'x86ft'`.
-export { Machine, type MachineOptions, type RunResult, type RunEnd } from './machine/machine.js';
-export { ElfError } from './machine/boot.js';
+export { Machine, DEFAULT_MEM, POLL_SLICE, type MachineOptions, type MachineConfig, type MachineIo, type RunResult, type RunEnd } from './machine/machine.js';
+export { ElfError, BOOT } from './machine/boot.js';
 export { Cpu, Stop } from './cpu/cpu.js';
 export { PhysMemory } from './cpu/memory.js';
-export { Bus } from './machine/bus.js';
+export { Bus, type PortHandler, type MmioHandler, type InterruptController } from './machine/bus.js';
+export { LiveGate, ReplayGate, GateSwitch, GateKind, GateDivergence, type Gate, type GateRecord, type LiveBackends } from './machine/gate.js';
+export { SystemClock, ManualClock, SystemEntropy } from './devices/backends/clock.js';
+export { FileDisk } from './devices/backends/disk.js';
+export { UdpFrameTunnel } from './devices/backends/tunnel.js';
+export { StdioConsole, FileConsole, TcpConsole } from './devices/backends/console.js';
+export { Recorder, type RecorderOptions } from './replay/recorder.js';
+export { Replayer, type ReplayerOptions, type ReplayReport, type Divergence } from './replay/replayer.js';
+export { takeSnapshot, restoreSnapshot } from './replay/machine-snapshot.js';
+export * from './replay/index.js';
