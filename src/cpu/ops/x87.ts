@@ -9,7 +9,7 @@ import { F, materialize, cond } from '../flags.js';
 import { cpuidExtra } from './system.js';
 import * as x from '../fp/x87.js';
 
-const IE = 0x1, DE = 0x2, ZE = 0x4, SF = 0x40, ES = 0x80, C0 = 0x100, C1 = 0x200, C2 = 0x400, C3 = 0x4000, B = 0x8000;
+const IE = 0x1, DE = 0x2, ZE = 0x4, PE = 0x20, SF = 0x40, ES = 0x80, C0 = 0x100, C1 = 0x200, C2 = 0x400, C3 = 0x4000, B = 0x8000;
 const CC = C0 | C1 | C2 | C3;
 
 /** The x87 unit's state, attached to cpu.x87 on first use. */
@@ -37,6 +37,7 @@ const V = new Uint32Array(6);
 const W = new Uint32Array(6);
 const ZERO = new Uint32Array(3);
 const NANX = Uint32Array.of(0, 0xc0000000, 0xffff);
+const ONE = Uint32Array.of(0, 0x80000000, 16383);
 
 // ---------------------------------------------------------------- constants (exact binary expansions)
 // [hi, lo of the truncated 64-bit significand, exponent, round-to-nearest goes up]
@@ -68,9 +69,12 @@ function setEs(s: X87State): void {
 }
 /** Merge exception flags (sticky) and replace the condition codes in `ccMask` by those in r. */
 function status(s: X87State, r: number, ccMask: number): void {
-  s.sw = (s.sw & ~ccMask) | (r & 0x3f) | (r & ccMask);
+  if (r & ~s.cw & 7) s.sw = (s.sw & ~C1) | (r & 7); // an unmasked invalid/denormal/zero-divide stops the operation
+  else s.sw = (s.sw & ~ccMask) | (r & 0x3f) | (r & ccMask);
   setEs(s);
 }
+/** Masked stack-underflow response that also pushes: the new ST0 is the indefinite, no overflow check. */
+function pushNaN(s: X87State): void { s.top = (s.top - 1) & 7; setNaN(s, s.top); }
 /** An unmasked invalid/denormal/zero-divide exception leaves the destination unchanged. */
 function blocked(s: X87State, r: number): boolean { return (r & ~s.cw & 7) !== 0; }
 
@@ -143,9 +147,11 @@ function result(s: X87State, k: number, r: number): void {
   copyIn(s, phys(s, k), W, 0);
 }
 function comResult(c: Cpu, s: X87State, r: number, npop: number): void {
-  status(s, r, CC & ~C1);
-  s.sw &= ~C1;
-  if (blocked(s, r)) return;
+  // the condition codes are written even when an unmasked exception stops the pops
+  const b = blocked(s, r);
+  s.sw = (s.sw & ~CC) | (r & (C0 | C2 | C3)) | (b ? r & 7 : r & 0x3f);
+  setEs(s);
+  if (b) return;
   void c;
   for (let k = 0; k < npop; k++) pop(s);
 }
@@ -155,12 +161,13 @@ function memArith(c: Cpu, i: Insn, s: X87State, k: number): void {
   const ea = i.ea(c, i);
   s.fdp = ea;
   const lr = loadArith(c, ea, k);
+  if ((lr & IE) && (V[2] & 0x7fff) === 0x7fff) V[1] &= ~0x40000000; // keep an SNaN operand signalling for the NaN rules
   const op = i.sub;
   if (isEmpty(s, 0)) { if (op === 2 || op === 3) { comEmpty(s, op === 3 ? 1 : 0); return; } if (underflow(s)) setNaN(s, s.top); return; }
   const o = s.top * 3;
-  if (op === 2 || op === 3) { const r = x.fcom(s.st, o, V, 0, false); comResult(c, s, r | (lr & (IE | DE)), op - 2); return; }
+  if (op === 2 || op === 3) { const r = x.fcom(s.st, o, V, 0, false); comResult(c, s, r | (lr & (r & IE ? IE : IE | DE)), op - 2); return; }
   const r = arith(op, s.st, o, V, 0, s.cw);
-  result(s, 0, r | (lr & (IE | DE)));
+  result(s, 0, r | (lr & (r & IE ? IE : IE | DE)));
 }
 function comEmpty(s: X87State, npop: number): void {
   s.sw |= C0 | C2 | C3;
@@ -233,7 +240,7 @@ function storeST0(c: Cpu, s: X87State, ea: number, kind: number, trunc: boolean,
     default: U[0] = src[o]; U[1] = src[o + 1]; U[2] = src[o + 2];
   }
   if (empty) r &= ~C1;
-  if (blocked(s, r)) { status(s, r, C1); return; }
+  if (blocked(s, r)) { status(s, r, C1); s.sw &= ~C1; return; }
   switch (kind) {
     case 0: case 3: c.write32(ea, U[0]); break;
     case 2: c.write16(ea, U[0]); break;
@@ -275,7 +282,7 @@ function escD9(c: Cpu, i: Insn): void {
   const st = s.st;
   switch (i.modrm >> 3 & 7) {
     case 0: { // FLD ST(j)
-      if (isEmpty(s, j)) { if (!underflow(s)) return; V[0] = 0; V[1] = 0xc0000000; V[2] = 0xffff; push(s, V, 0); return; }
+      if (isEmpty(s, j)) { if (underflow(s)) pushNaN(s); return; }
       const o = phys(s, j) * 3; V[0] = st[o]; V[1] = st[o + 1]; V[2] = st[o + 2];
       s.sw &= ~C1; push(s, V, 0); return;
     }
@@ -350,11 +357,18 @@ function fxam(s: X87State): void {
   s.sw = (s.sw & ~CC) | cc | sign;
 }
 
+/** F2XM1 is defined on [-1, 1]; larger finite operands are returned unchanged (and must not reach the series). */
+function f2xm1OutOfRange(st: Uint32Array, o: number): boolean {
+  const e = st[o + 2] & 0x7fff;
+  if (e === 0x7fff || e < 16383 || !(st[o + 1] & 0x80000000)) return false;
+  return e > 16383 || st[o] !== 0 || st[o + 1] !== 0x80000000;
+}
 function escD9F0(c: Cpu, s: X87State, j: number): void {
   const st = s.st, t = s.top * 3;
   switch (j) {
     case 0: // F2XM1
       if (isEmpty(s, 0)) { if (underflow(s)) setNaN(s, s.top); return; }
+      if (f2xm1OutOfRange(st, t)) { status(s, PE, C1); s.sw &= ~C1; return; } // |x| > 1: x unchanged, PE (as the host does)
       result(s, 0, x.f2xm1(W, 0, st, t, s.cw)); return;
     case 1: case 3: { // FYL2X (1), FPATAN (3)
       if (isEmpty(s, 0) || isEmpty(s, 1)) { if (underflow(s)) { setNaN(s, phys(s, 1)); s.emp &= ~(1 << phys(s, 1)); pop(s); } return; }
@@ -365,8 +379,8 @@ function escD9F0(c: Cpu, s: X87State, j: number): void {
       return;
     }
     case 2: { // FPTAN
-      if (isEmpty(s, 0)) { if (underflow(s)) { setNaN(s, s.top); V[0] = 0; V[1] = 0xc0000000; V[2] = 0xffff; push(s, V, 0); } return; }
-      if (!isEmpty(s, 7)) { s.sw |= IE | SF | C1; setEs(s); if (s.cw & 1) { setNaN(s, s.top); V[0] = 0; V[1] = 0xc0000000; V[2] = 0xffff; s.top = (s.top - 1) & 7; setNaN(s, s.top); } return; }
+      if (isEmpty(s, 0)) { s.sw &= ~C2; if (underflow(s)) { setNaN(s, s.top); pushNaN(s); } return; }
+      if (!isEmpty(s, 7)) { s.sw = (s.sw & ~C2) | IE | SF | C1; setEs(s); if (s.cw & 1) { setNaN(s, s.top); V[0] = 0; V[1] = 0xc0000000; V[2] = 0xffff; s.top = (s.top - 1) & 7; setNaN(s, s.top); } return; }
       const r = x.fptan(W, 0, st, t, s.cw);
       status(s, r, C1 | C2);
       if (blocked(s, r)) return;
@@ -375,7 +389,7 @@ function escD9F0(c: Cpu, s: X87State, j: number): void {
       return;
     }
     case 4: { // FXTRACT
-      if (isEmpty(s, 0)) { if (underflow(s)) { setNaN(s, s.top); V[0] = 0; V[1] = 0xc0000000; V[2] = 0xffff; push(s, V, 0); } return; }
+      if (isEmpty(s, 0)) { if (underflow(s)) { setNaN(s, s.top); pushNaN(s); } return; }
       if (!isEmpty(s, 7)) { s.sw |= IE | SF | C1; setEs(s); if (s.cw & 1) { setNaN(s, s.top); s.top = (s.top - 1) & 7; setNaN(s, s.top); } return; }
       const r = x.fxtract(W, 0, V, 0, st, t);
       status(s, r, C1); s.sw &= ~C1;
@@ -390,10 +404,16 @@ function escD9F0(c: Cpu, s: X87State, j: number): void {
   }
   c.raise(6);
 }
+function isNaNAt(st: Uint32Array, o: number): boolean {
+  return (st[o + 2] & 0x7fff) === 0x7fff && ((st[o + 1] & 0x7fffffff) | st[o]) !== 0;
+}
 function fpremOp(s: X87State, round: boolean): void {
-  if (isEmpty(s, 0) || isEmpty(s, 1)) { if (underflow(s)) setNaN(s, s.top); return; }
-  const r = x.fprem(W, 0, s.st, s.top * 3, s.st, phys(s, 1) * 3, round);
-  status(s, r, CC);
+  if (isEmpty(s, 0) || isEmpty(s, 1)) { s.sw &= ~C2; if (underflow(s)) setNaN(s, s.top); return; }
+  const a = s.top * 3, b = phys(s, 1) * 3;
+  const r = x.fprem(W, 0, s.st, a, s.st, b, round);
+  // a NaN/invalid result leaves C0, C1, C3 alone and clears C2
+  const nan = (r & IE) !== 0 || isNaNAt(s.st, a) || isNaNAt(s.st, b);
+  status(s, r & ~(nan ? CC : 0), nan ? C1 | C2 : CC);
   if (blocked(s, r)) return;
   copyIn(s, s.top, W, 0);
 }
@@ -403,13 +423,20 @@ function escD9F8(c: Cpu, s: X87State, j: number): void {
     case 0: fpremOp(s, false); return;
     case 1: { // FYL2XP1
       if (isEmpty(s, 0) || isEmpty(s, 1)) { if (underflow(s)) { setNaN(s, phys(s, 1)); s.emp &= ~(1 << phys(s, 1)); pop(s); } return; }
-      const r = x.fyl2xp1(W, 0, st, phys(s, 1) * 3, st, t, s.cw);
+      const e = st[t + 2] & 0x7fff, neg = (st[t + 2] & 0x8000) !== 0;
+      let r: number;
+      if (e !== 0x7fff && e >= 16383 && neg) { // x <= -1: outside the domain; the host leaves x (PE)
+        W[0] = st[t]; W[1] = st[t + 1]; W[2] = st[t + 2]; r = PE;
+      } else if (e !== 0x7fff && e >= 16384) { // x >= 2: far outside the documented range; log2(x + 1) through FYL2X
+        x.fadd(V, 0, st, t, ONE, 0, 0x37f);
+        r = x.fyl2x(W, 0, st, phys(s, 1) * 3, V, 0, s.cw) | PE;
+      } else r = x.fyl2xp1(W, 0, st, phys(s, 1) * 3, st, t, s.cw);
       result(s, 1, r);
       if (!blocked(s, r)) pop(s);
       return;
     }
     case 2: case 4: case 6: case 7: { // FSQRT FRNDINT FSIN FCOS
-      if (isEmpty(s, 0)) { if (underflow(s)) setNaN(s, s.top); return; }
+      if (isEmpty(s, 0)) { if (j >= 6) s.sw &= ~C2; if (underflow(s)) setNaN(s, s.top); return; }
       let r: number;
       if (j === 2) r = x.fsqrt(W, 0, st, t, s.cw);
       else if (j === 4) r = x.frndint(W, 0, st, t, s.cw);
@@ -420,8 +447,8 @@ function escD9F8(c: Cpu, s: X87State, j: number): void {
       return;
     }
     case 3: { // FSINCOS
-      if (isEmpty(s, 0)) { if (underflow(s)) { setNaN(s, s.top); V[0] = 0; V[1] = 0xc0000000; V[2] = 0xffff; push(s, V, 0); } return; }
-      if (!isEmpty(s, 7)) { s.sw |= IE | SF | C1; setEs(s); if (s.cw & 1) { setNaN(s, s.top); s.top = (s.top - 1) & 7; setNaN(s, s.top); } return; }
+      if (isEmpty(s, 0)) { s.sw &= ~C2; if (underflow(s)) { setNaN(s, s.top); pushNaN(s); } return; }
+      if (!isEmpty(s, 7)) { s.sw = (s.sw & ~C2) | IE | SF | C1; setEs(s); if (s.cw & 1) { setNaN(s, s.top); s.top = (s.top - 1) & 7; setNaN(s, s.top); } return; }
       const r = x.fsincos(W, 0, V, 0, st, t, s.cw);
       status(s, r, C1 | C2);
       if (blocked(s, r)) return;
@@ -443,11 +470,9 @@ function escD9F8(c: Cpu, s: X87State, j: number): void {
 function fcmov(c: Cpu, s: X87State, j: number, take: boolean): void {
   if (isEmpty(s, 0) || isEmpty(s, j)) {
     if (!underflow(s)) return;
-    if (isEmpty(s, 0)) { setNaN(s, s.top); s.emp &= ~(1 << s.top); }
-    if (take) { setNaN(s, s.top); }
+    setNaN(s, s.top);
     return;
   }
-  s.sw &= ~C1;
   void c;
   if (take) { const a = s.top * 3, b = phys(s, j) * 3; s.st[a] = s.st[b]; s.st[a + 1] = s.st[b + 1]; s.st[a + 2] = s.st[b + 2]; }
 }
@@ -472,14 +497,15 @@ function escDA(c: Cpu, i: Insn): void {
 function fcomi(c: Cpu, s: X87State, j: number, unordered: boolean, popAfter: boolean): void {
   let fl: number;
   if (isEmpty(s, 0) || isEmpty(s, j)) {
-    if (!underflow(s)) return;
+    if (!underflow(s)) popAfter = false;
     fl = F.ZF | F.PF | F.CF;
   } else {
+    // EFLAGS are written even when an unmasked exception stops the pop; C1 is left alone
     const r = x.fcom(s.st, s.top * 3, s.st, phys(s, j) * 3, unordered);
-    status(s, r, 0);
-    s.sw &= ~C1;
-    if (blocked(s, r)) return;
+    s.sw |= blocked(s, r) ? r & 7 : r & 0x3f;
+    setEs(s);
     fl = x.comiFlags(r);
+    if (blocked(s, r)) popAfter = false;
   }
   materialize(c);
   c.flags = (c.flags & ~F.ARITH) | fl;
@@ -542,7 +568,7 @@ function escDD(c: Cpu, i: Insn): void {
   const s = enter(c, i);
   const j = i.modrm & 7;
   switch (i.sub) {
-    case 0: s.emp |= 1 << phys(s, j); return; // FFREE
+    case 0: s.emp |= 1 << phys(s, j); s.sw &= ~C1; return; // FFREE
     case 1: fxch(s, j); return; // alias
     case 2: fstReg(s, j, false); return;
     case 3: fstReg(s, j, true); return;
