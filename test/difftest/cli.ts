@@ -1,4 +1,4 @@
-// Difference test, long mode: `npm run difftest -- --count N --seed S [--filter mnemonic] [--case I[,J..]]
+// Difference test, long mode: `npm run difftest -- --count N --seed S [--filter mnemonic] [--exclude form,..] [--case I[,J..]]
 // [--start I] [--report K] [--native-only] [--list]`. Prints a summary and the first K mismatch reports.
 
 import { formatMismatch } from './compare.js';
@@ -7,14 +7,14 @@ import { assemble } from './asm.js';
 import { generateCase } from './gen.js';
 
 function usage(): never {
-  console.error('usage: difftest [--count N] [--seed S] [--filter MNEMONIC] [--case I[,J...]] [--start I] [--report K] [--native-only] [--list]');
+  console.error('usage: difftest [--count N] [--seed S] [--filter MNEMONIC] [--exclude FORM,..] [--case I[,J...]] [--start I] [--report K] [--native-only] [--list]');
   process.exit(2);
 }
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   let count = 10000, seed = (Date.now() & 0x7fffffff) >>> 0, start = 0, report = 10;
-  let filter: string | undefined, cases: number[] | undefined, nativeOnly = false, list = false;
+  let filter: string | undefined, exclude: string[] | undefined, cases: number[] | undefined, nativeOnly = false, list = false;
   for (let k = 0; k < args.length; k++) {
     const v = () => { if (k + 1 >= args.length) usage(); return args[++k]; };
     switch (args[k]) {
@@ -22,6 +22,7 @@ async function main(): Promise<void> {
       case '--seed': seed = Number(v()) >>> 0; break;
       case '--start': start = Number(v()); break;
       case '--filter': filter = v(); break;
+      case '--exclude': exclude = v().split(','); break;
       case '--case': cases = v().split(',').map(Number); break;
       case '--report': report = Number(v()); break;
       case '--native-only': nativeOnly = true; break;
@@ -31,13 +32,13 @@ async function main(): Promise<void> {
   }
   if (list) { // print the generated source of the selected cases and stop
     const idx = cases ?? Array.from({ length: Math.min(count, 50) }, (_, k) => start + k);
-    for (const a of assemble(idx.map((k) => generateCase(seed, k, { filter }))).ok) console.log(a.source + '\n');
+    for (const a of assemble(idx.map((k) => generateCase(seed, k, { filter, exclude }))).ok) console.log(a.source + '\n');
     return;
   }
   console.log(`difftest: seed=${seed} count=${cases ? cases.length : count}${filter ? ` filter=${filter}` : ''}`);
   const t0 = performance.now();
   const r = await runDifftest({
-    seed, count, start, cases, filter, nativeOnly, maxMismatches: Math.max(report, 1),
+    seed, count, start, cases, filter, exclude, nativeOnly, maxMismatches: Math.max(report, 1),
     progress: (d, n, m) => process.stderr.write(`\r${d}/${n} cases, ${m} mismatches`),
   });
   process.stderr.write('\n');

@@ -80,7 +80,7 @@ export function formatMismatch(m: Mismatch): string {
   const c = a.c;
   const out: string[] = [];
   out.push(`=== MISMATCH seed=${c.seed} case=${c.index}: ${m.reasons.join('; ')}`);
-  out.push(`reproduce: npm run difftest -- --seed ${c.seed} --case ${c.index}`);
+  out.push(`reproduce: npm run difftest -- --seed ${c.seed} --case ${c.index}${c.genArgs}`);
   out.push(`native: ${describe(nat)}; emulator: ${describe(emu)}`);
   out.push(`defined-flags mask compared: 0x${m.mask.toString(16)} (${flagNames(m.mask)}); undefined: ${flagNames(~m.mask & (CF | PF | AF | ZF | SF | OF))}`);
   if (m.firstBad !== undefined) {

@@ -13,6 +13,13 @@ import { culprit, runDifftest } from './run.js';
 const envSeed = process.env.DIFFTEST_SEED;
 const SEED = envSeed === 'random' ? (Math.random() * 2 ** 31) >>> 0 : envSeed ? Number(envSeed) >>> 0 : 0x5eed;
 const COUNT = Number(process.env.DIFFTEST_COUNT ?? 3000);
+/**
+ * Generator forms with an open emulator bug, left out of the main run and checked by an `it.fails` below
+ * (which starts failing, i.e. reminds to remove the entry, once the CPU is fixed).
+ * - lockud: a LOCK prefix on a non-lockable instruction or a register destination must raise #UD (SDM Vol. 2
+ *   "LOCK"); the emulator executes the instruction.
+ */
+const OPEN_BUGS = ['lockud'];
 
 const regs0 = (): bigint[] => Array.from({ length: 16 }, (_, n) => (n === 4 ? BigInt(STACK_INIT) : BigInt(n) * 0x1111111111111111n));
 
@@ -75,8 +82,8 @@ describe('difftest: host CPU vs emulator', () => {
   });
 
   it(`${COUNT} random sequences agree (seed ${SEED}; DIFFTEST_SEED to override)`, async () => {
-    console.log(`difftest seed ${SEED}, ${COUNT} cases (reproduce one: npm run difftest -- --seed ${SEED} --case N)`);
-    const r = await runDifftest({ seed: SEED, count: COUNT, maxMismatches: 5 });
+    console.log(`difftest seed ${SEED}, ${COUNT} cases (reproduce one: npm run difftest -- --seed ${SEED} --case N --exclude ${OPEN_BUGS.join(',')})`);
+    const r = await runDifftest({ seed: SEED, count: COUNT, maxMismatches: 5, exclude: OPEN_BUGS });
     console.log(`difftest: compared ${r.compared}, dropped ${r.dropped.length}, native exceptions ${[...r.nativeFaults].map(([v, n]) => `#${v}:${n}`).join(' ') || 'none'}, mismatches ${r.mismatchCount}`);
     expect(r.dropped.length).toBeLessThan(COUNT / 100);
     if (r.mismatchCount) {
@@ -84,5 +91,10 @@ describe('difftest: host CPU vs emulator', () => {
       const reports = r.mismatches.map((m) => `[${culprit(m)}]\n${formatMismatch(m)}`).join('\n\n');
       expect.fail(`${r.mismatchCount} of ${r.compared} cases differ (seed ${SEED}): ${summary}\n\n${reports}`);
     }
+  });
+
+  it.fails('open bug: LOCK on a non-lockable form raises #UD (remove from OPEN_BUGS when this fails)', async () => {
+    const r = await runDifftest({ seed: SEED, count: 200, filter: 'lock-ud', maxMismatches: 1, localize: 0 });
+    expect(r.mismatchCount).toBe(0);
   });
 });

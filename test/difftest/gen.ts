@@ -51,6 +51,8 @@ export interface Case {
   undefEnd: number;
   /** Mnemonics of the main instructions, for --filter and reports. */
   mnemonics: string[];
+  /** CLI options that regenerate this case besides --seed/--case (filter, exclude). */
+  genArgs: string;
 }
 
 interface Form { name: string; mn: string[]; w: number; f: (g: Gen) => string | null }
@@ -108,6 +110,10 @@ export class Gen {
     const disp = () => r.pick([0, r.range(-128, 127), r.range(-0x800, 0x800)]);
     const sgn = (d: number) => (d === 0 ? '' : d < 0 ? ` - ${-d}` : ` + ${d}`);
     const scale = r.pick([1, 2, 4, 8]);
+    if (r.chance(0.06)) { // straddle a 4 KiB page boundary (the emulator's split-access path)
+      const a = DATA + 0x1000 * r.range(1, 7) - r.range(1, Math.max(1, sz || 8) - (sz > 1 ? 1 : 0) || 1);
+      return { t: sz ? `${ptr}ds:${a}` : `[${a}]`, rex: false, high: false, reg: -1 };
+    }
     switch (r.int(9)) {
       case 0: case 1: { const d = disp(); return { t: `${ptr}[${R64[B]}${sgn(d)}]`, rex: B >= 8, high: false, reg: -1 }; }
       case 2: case 3: { const d = disp(); return { t: `${ptr}[${R64[B]} + ${R64[I]}*${scale}${sgn(d)}]`, rex: B >= 8 || I >= 8, high: false, reg: -1 }; }
@@ -423,6 +429,38 @@ export const FORMS: Form[] = [
     }
     return null;
   } },
+  { name: 'cmpxchg16b', mn: ['cmpxchg16b'], w: 1, f: (g) => {
+    if (!g.wregs(RAX, RDX)) return null;
+    // 16-byte aligned, or (10%) misaligned: #GP(0)
+    const a = DATA + 0x800 + 16 * g.r.range(0, 0x600) + (g.r.chance(0.1) ? g.r.pick([1, 4, 8]) : 0);
+    g.emit(`${g.r.chance(0.5) ? 'lock ' : ''}cmpxchg16b XMMWORD PTR ds:${a}`, 0, ZF);
+    return 'cmpxchg16b';
+  } },
+  { name: 'xlat', mn: ['xlat'], w: 1, f: (g) => {
+    if (g.B !== 3 || !g.writable(RAX)) return null; // XLAT reads [RBX + AL]: only when RBX is the scratch base
+    g.emit('xlatb');
+    return 'xlat';
+  } },
+  { name: 'fault', mn: ['ud2', 'fault'], w: 1, f: (g) => {
+    switch (g.r.int(3)) {
+      case 0: g.emit('ud2'); return 'ud2';
+      case 1: { // non-canonical address: #GP(0)
+        if (!g.writable(RAX)) return null;
+        const a = g.r.pick(['0x8000000000000000', '0x0000800000000000', '0x7fff000000001000', '0xffff7ffffffff000']);
+        g.emit(g.r.chance(0.5) ? `movabs eax, ds:${a}` : `movabs ds:${a}, al`);
+        return 'fault';
+      }
+      default: g.emit(`.byte 0x${g.r.pick(['06', '07', '0e', '16', '17', '1e', '1f', '27', '2f', '37', '3f', '60', '61', 'd4', 'd5', 'd6', 'ce'])}`); return 'fault'; // invalid in 64-bit mode: #UD
+    }
+  } },
+  { name: 'lockud', mn: ['lock-ud'], w: 1, f: (g) => {
+    // LOCK on an instruction that is not lockable, or on a lockable one with a register destination: #UD
+    const m = g.mem(4).t;
+    const insn = g.r.pick(['mov eax, ebx', 'add eax, ebx', 'nop', 'lea rax, [rbx]', 'xchg eax, ebx', 'not ecx', 'bts eax, 3',
+      `mov ${m}, eax`, `cmp ${m}, eax`, `test ${m}, eax`, `bt ${m}, 3`, `mov eax, ${m}`, `add eax, ${m}`]);
+    g.emit(`.byte 0xf0; ${insn}`);
+    return 'lock-ud';
+  } },
   { name: 'convert', mn: ['cbw', 'cwde', 'cdqe', 'cwd', 'cdq', 'cqo'], w: 2, f: (g) => {
     const op = g.r.pick(['cbw', 'cwde', 'cdqe', 'cwd', 'cdq', 'cqo']);
     if (!g.wregs(RAX, RDX)) return null;
@@ -493,7 +531,11 @@ export const FORMS: Form[] = [
   } },
 ];
 
-export interface GenOptions { filter?: string }
+export interface GenOptions {
+  filter?: string;
+  /** Form names left out of the mix (e.g. forms with an open emulator bug). */
+  exclude?: string[];
+}
 
 /** Form mnemonics that are prefixes of a family (cmovCC, setCC, jCC): --filter cmovz selects them. */
 const PREFIX_MN = ['cmov', 'set', 'j'];
@@ -525,7 +567,8 @@ export function generateCase(seed: number, index: number, opts: GenOptions = {})
   const matches = (m: string) => m === opts.filter || (PREFIX_MN.includes(m) && opts.filter!.startsWith(m));
   const filtered = opts.filter ? FORMS.filter((f) => f.mn.some(matches)) : [];
   if (opts.filter && filtered.length === 0) throw new Error(`--filter ${opts.filter}: no generator form emits that mnemonic`);
-  const total = FORMS.reduce((s, f) => s + f.w, 0);
+  const forms = opts.exclude ? FORMS.filter((f) => !opts.exclude!.includes(f.name)) : FORMS;
+  const total = forms.reduce((s, f) => s + f.w, 0);
   const mnemonics: string[] = [];
   let sawFilter = false;
   for (g.slot = 0; g.slot < g.nSlots; g.slot++) {
@@ -535,7 +578,7 @@ export function generateCase(seed: number, index: number, opts: GenOptions = {})
       const snap = { n: g.lines.length, undef: g.undef, pending: g.pending.slice(), depth: g.depth };
       let form: Form;
       if (useFilter) form = r.pick(filtered);
-      else { let x = r.int(total); form = FORMS[0]; for (const f of FORMS) { if (x < f.w) { form = f; break; } x -= f.w; } }
+      else { let x = r.int(total); form = forms[0]; for (const f of forms) { if (x < f.w) { form = f; break; } x -= f.w; } }
       g.form = form.name;
       const m = form.f(g);
       if (m !== null && (!useFilter || matches(m))) {
@@ -547,7 +590,8 @@ export function generateCase(seed: number, index: number, opts: GenOptions = {})
     }
   }
   g.undef |= g.pending[g.nSlots];
-  return { index, seed, fillSeed: (r.u32() ^ index) >>> 0, regs, rflags, lines: g.lines, nSlots: g.nSlots, undefEnd: g.undef, mnemonics };
+  const genArgs = (opts.filter ? ` --filter ${opts.filter}` : '') + (opts.exclude?.length ? ` --exclude ${opts.exclude.join(',')}` : '');
+  return { index, seed, fillSeed: (r.u32() ^ index) >>> 0, regs, rflags, lines: g.lines, nSlots: g.nSlots, undefEnd: g.undef, mnemonics, genArgs };
 }
 
 /** Flags to compare after a case: arithmetic flags that are defined, plus DF. */
@@ -556,7 +600,7 @@ export function compareMask(undef: number): number { return (ARITH & ~undef) | D
 /** A hand-written case (for the runner's own tests): the given lines in one slot each, flags all defined. */
 export function makeCase(lines: string[], regs: bigint[], rflags = 2, index = 0, fillSeed = 1): Case {
   return {
-    index, seed: 0, fillSeed, regs, rflags, nSlots: lines.length, undefEnd: 0, mnemonics: lines.map((l) => l.split(' ')[0]),
+    index, seed: 0, fillSeed, regs, rflags, nSlots: lines.length, undefEnd: 0, mnemonics: lines.map((l) => l.split(' ')[0]), genArgs: ' (hand-written)',
     lines: lines.map((text, slot) => ({ text, undefBefore: 0, slot, form: 'manual' })),
   };
 }

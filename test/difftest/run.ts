@@ -14,6 +14,8 @@ export interface RunOptions {
   /** Only these case indices (overrides count/start). */
   cases?: number[];
   filter?: string;
+  /** Generator forms to leave out (gen.ts FORMS names). */
+  exclude?: string[];
   /** Cases per `as`/runner batch. */
   batch?: number;
   /** Skip the emulator (native side only: generator, assembler and runner). */
@@ -55,7 +57,7 @@ export async function runDifftest(o: RunOptions): Promise<RunResult> {
   const emu = o.nativeOnly ? null : await loadEmu();
   for (let b = 0; b < indices.length; b += batch) {
     let t = performance.now();
-    const cases = indices.slice(b, b + batch).map((k) => generateCase(o.seed, k, { filter: o.filter }));
+    const cases = indices.slice(b, b + batch).map((k) => generateCase(o.seed, k, { filter: o.filter, exclude: o.exclude }));
     res.generated += cases.length;
     res.ms.gen += performance.now() - t; t = performance.now();
     const asm = assemble(cases);
