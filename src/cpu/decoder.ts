@@ -281,7 +281,27 @@ export function decodeOne(c: Cpu, la: number, i: Insn): void {
   i.len = p - la;
   if (i.len > 15) { i.exec = gp0; return; }
   i.exec = h ?? ud;
+  if (lock && !lockable(i)) { i.exec = ud; return; }
   if (h !== null && d !== undefined && d.spec !== null) i.exec = d.spec(i) ?? h;
+}
+
+/** LOCK is allowed only on these read-modify-write forms with a memory destination (SDM LOCK); else #UD. */
+function lockable(i: Insn): boolean {
+  const d = TABLE[i.op];
+  if (d === undefined || !(d.flags & D.M) || i.rm >= 0) return false;
+  const op = i.op;
+  if (op < 0x40) return (op & 7) <= 1 && (op & 0x38) !== 0x38;
+  switch (op) {
+    case 0x80: case 0x81: case 0x83: return i.sub !== 7;
+    case 0x86: case 0x87: return true;
+    case 0xf6: case 0xf7: return i.sub === 2 || i.sub === 3;
+    case 0xfe: return i.sub <= 1;
+    case 0xff: return i.sub <= 1;
+    case 0x1ab: case 0x1b3: case 0x1bb: case 0x1b0: case 0x1b1: case 0x1c0: case 0x1c1: return true;
+    case 0x1ba: return i.sub >= 5;
+    case 0x1c7: return i.sub === 1;
+    default: return false;
+  }
 }
 
 function gp0(c: Cpu, _i: Insn): void {
