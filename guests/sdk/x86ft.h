@@ -116,6 +116,10 @@ long long strtoll(const char *s, char **end, int base);
 unsigned long long strtoull(const char *s, char **end, int base);
 int atoi(const char *s);
 long atol(const char *s);
+double strtod(const char *s, char **end);    /* correctly rounded; also hex, inf, nan */
+float strtof(const char *s, char **end);
+long double strtold(const char *s, char **end);
+double atof(const char *s);
 int abs(int x);
 long labs(long x);
 long long llabs(long long x);
@@ -186,4 +190,56 @@ void lidt(const void *base, uint16_t limit);
 void x86ft_dump_frame(const struct x86ft_frame *f);
 
 #endif /* X86FT_NATIVE */
+
+/* ---- math (sdk/math.c): the SDK's own libm, in BOTH builds ----------------------------
+ * The native reference build links sdk/math.c too (the symbols are x86ft_*), so both builds
+ * run identical code and only the machine's arithmetic is compared. Function-like macros:
+ * a variable named `exp` or `log` is not affected. */
+double x86ft_sqrt(double x); float x86ft_sqrtf(float x); long double x86ft_sqrtl(long double x);
+double x86ft_fabs(double x); float x86ft_fabsf(float x); long double x86ft_fabsl(long double x);
+double x86ft_copysign(double x, double y);
+double x86ft_floor(double x); double x86ft_ceil(double x); double x86ft_trunc(double x);
+double x86ft_round(double x); double x86ft_fmod(double x, double y);
+double x86ft_frexp(double x, int *e); double x86ft_ldexp(double x, int n);
+double x86ft_exp(double x); double x86ft_log(double x); double x86ft_pow(double x, double y);
+double x86ft_sin(double x); double x86ft_cos(double x); double x86ft_tan(double x);
+double x86ft_atan(double x); double x86ft_atan2(double y, double x);
+#define sqrt(x) x86ft_sqrt(x)
+#define sqrtf(x) x86ft_sqrtf(x)
+#define sqrtl(x) x86ft_sqrtl(x)
+#define fabs(x) x86ft_fabs(x)
+#define fabsf(x) x86ft_fabsf(x)
+#define fabsl(x) x86ft_fabsl(x)
+#define copysign(x, y) x86ft_copysign(x, y)
+#define floor(x) x86ft_floor(x)
+#define ceil(x) x86ft_ceil(x)
+#define trunc(x) x86ft_trunc(x)
+#define round(x) x86ft_round(x)
+#define fmod(x, y) x86ft_fmod(x, y)
+#define frexp(x, e) x86ft_frexp(x, e)
+#define ldexp(x, n) x86ft_ldexp(x, n)
+#define exp(x) x86ft_exp(x)
+#define log(x) x86ft_log(x)
+#define pow(x, y) x86ft_pow(x, y)
+#define sin(x) x86ft_sin(x)
+#define cos(x) x86ft_cos(x)
+#define tan(x) x86ft_tan(x)
+#define atan(x) x86ft_atan(x)
+#define atan2(y, x) x86ft_atan2(y, x)
+#define M_PI 3.14159265358979323846
+#define INFINITY (__builtin_inff())
+#define NAN (__builtin_nanf(""))
+#define HUGE_VAL (__builtin_huge_val())
+#define DBL_MAX __DBL_MAX__
+#define DBL_MIN __DBL_MIN__
+#define DBL_EPSILON __DBL_EPSILON__
+#define DBL_TRUE_MIN __DBL_DENORM_MIN__
+#define FLT_MAX __FLT_MAX__
+#define FLT_MIN __FLT_MIN__
+#define LDBL_MAX __LDBL_MAX__
+#define LDBL_MIN __LDBL_MIN__
+#define LDBL_TRUE_MIN __LDBL_DENORM_MIN__
+#define isnan(x) __builtin_isnan(x)
+#define isinf(x) __builtin_isinf(x)
+#define signbit(x) __builtin_signbit(x)
 #endif /* X86FT_H */
