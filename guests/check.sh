@@ -31,7 +31,7 @@ compare() { # name args...
 }
 for n in "${tests[@]}"; do compare "$n"; done
 for n in "${benches[@]}"; do
-  case $n in intloop) compare "$n" 100000 ;; *) compare "$n" ;; esac
+  case $n in intloop) compare "$n" 100000 ;; fpbench) compare "$n" 2000 ;; *) compare "$n" ;; esac
 done
 for f in build/*-O0.elf build/*-O2.elf; do
   readelf -h "$f" | grep -q 'EXEC (Executable file)' || { echo "FAIL $f: not ET_EXEC"; fail=1; }

@@ -13,7 +13,7 @@ const build = join(guests, 'build');
 const cli = [join(root, 'dist/src/cli/main.js'), join(root, 'dist/cli/main.js')].find(existsSync) ?? join(root, 'dist/src/cli/main.js');
 
 /** Per-guest command line (native: argv; emulator: --cmdline). Bench guests run with small counts. */
-const ARGS: Record<string, string[]> = { intloop: ['200000'] };
+const ARGS: Record<string, string[]> = { intloop: ['200000'], fpbench: ['2000'] };
 const OPTS = ['O0', 'O2'] as const;
 /** Hard cap for one emulator run; every guest here needs well under 50M instructions. */
 const MAX_INSTRUCTIONS = 200_000_000;
@@ -22,7 +22,7 @@ const EMU_TIMEOUT_MS = 100_000;
 const names = readdirSync(join(guests, 'src'))
   .filter((f) => f.endsWith('.c') && !f.startsWith('dev_'))
   .map((f) => f.slice(0, -2))
-  .concat(['intloop'])
+  .concat(['intloop', 'fpbench'])
   .sort();
 
 interface Run { stdout: Buffer; stderr: string; status: number | null; signal: string | null; error?: string }

@@ -184,8 +184,10 @@ static int parse(const char *s, char **end, int *neg, unsigned __int128 *q, int 
   }
   if (end) *end = (char *)p;
   if (nd == 0) { *q = 0; *k = 0; return 0; }
-  if (e10 + nd > 5000) { *q = 1; *k = -100000; return 0; }      /* overflows every format */
-  if (e10 + nd < -5000) { *q = 1; *k = 100000; return 0; }      /* underflows every format */
+  /* far outside the format's range: no big numbers needed (10^(x-1) <= value < 10^x) */
+  long lim_hi = f->emax * 30103L / 100000 + 2, lim_lo = (f->emin - f->p) * 30103L / 100000 - 2;
+  if (e10 + nd > lim_hi) { *q = 1; *k = -100000; return 0; }    /* overflows */
+  if (e10 + nd < lim_lo) { *q = 1; *k = 100000; return 0; }     /* underflows to zero */
   bn_set(&num, 0);
   for (int i = 0; i < nd;) {        /* nine digits at a time */
     uint32_t chunk = 0, mul = 1;
@@ -206,7 +208,6 @@ static int parse(const char *s, char **end, int *neg, unsigned __int128 *q, int 
   }
   if (num.n) *sticky = 1;
   *q = qq; *k = kk;
-  (void)f;
   return 0;
 }
 

@@ -75,6 +75,7 @@ static void fmt_str(struct sink *s, const char *str, int flags, int width, int p
 struct fpdec {
   uint32_t ip[FP_LIMBS]; int nip;    /* integer part, little-endian limbs */
   uint32_t fr[FP_LIMBS]; int nfr;    /* fraction numerator r; value = r / 2^(32*nfr) */
+  int frlo;                          /* fr[0..frlo) are zero (each *10^9 adds 9 zero bits) */
 };
 
 static char fp_digits[FP_DIGITS + 64];
@@ -83,13 +84,14 @@ static char fp_body[FP_DIGITS + 128];
 
 /* Splits m * 2^e into integer and fraction parts. */
 static void fp_split(struct fpdec *d, uint64_t m, int e) {
-  memset(d, 0, sizeof *d);
   if (e >= 0) {                      /* all integer */
     int w = e / 32, b = e % 32;
+    for (int k = 0; k < w; k++) d->ip[k] = 0;
     unsigned __int128 v = (unsigned __int128)m << b;
     d->ip[w] = (uint32_t)v; d->ip[w + 1] = (uint32_t)(v >> 32); d->ip[w + 2] = (uint32_t)(v >> 64);
     d->nip = w + 3;
     d->nfr = 0;
+    d->frlo = 0;
     return;
   }
   int s = -e;                        /* value = m / 2^s */
@@ -99,11 +101,10 @@ static void fp_split(struct fpdec *d, uint64_t m, int e) {
   /* fraction f / 2^s, stored as r / 2^(32*nfr) with nfr = ceil(s/32): r = f << (32*nfr - s) */
   int nfr = (s + 31) / 32, sh = 32 * nfr - s;
   unsigned __int128 v = (unsigned __int128)f << sh;
+  for (int k = 3; k < nfr; k++) d->fr[k] = 0;
   d->fr[0] = (uint32_t)v; d->fr[1] = (uint32_t)(v >> 32); d->fr[2] = (uint32_t)(v >> 64);
-  d->nfr = nfr;
-  if (nfr < 3) {                     /* bits above nfr limbs are zero: f < 2^s */
-    for (int k = nfr; k < 3; k++) d->fr[k] = 0;
-  }
+  d->nfr = nfr;                      /* limbs at and above nfr are unused (f < 2^s) */
+  d->frlo = 0;
 }
 
 static int fp_iszero(const uint32_t *a, int n) {
@@ -143,7 +144,8 @@ static int fp_int_digits(struct fpdec *d, char *out) {
 /* The next 9 fraction digits. */
 static void fp_frac_chunk(struct fpdec *d, char *out) {
   uint64_t carry = 0;
-  for (int k = 0; k < d->nfr; k++) {
+  while (d->frlo < d->nfr && !d->fr[d->frlo]) d->frlo++;
+  for (int k = d->frlo; k < d->nfr; k++) {
     uint64_t cur = (uint64_t)d->fr[k] * 1000000000u + carry;
     d->fr[k] = (uint32_t)cur;
     carry = cur >> 32;
@@ -172,12 +174,12 @@ static int fp_decimal(uint64_t m, int e, int eform, int prec, int *dexp) {
     if (eform) want = first >= 0 ? first + prec + 1 : -1;
     else want = ni + prec;
     if (want >= 0 && n > want) break;
-    if (fp_iszero(d.fr, d.nfr)) break;          /* the rest is zeros */
+    if (fp_iszero(d.fr + d.frlo, d.nfr - d.frlo)) break;          /* the rest is zeros */
     if (n + 9 > FP_DIGITS) break;               /* cannot happen for valid formats */
     fp_frac_chunk(&d, dg + n);
     n += 9;
   }
-  int sticky = !fp_iszero(d.fr, d.nfr);
+  int sticky = !fp_iszero(d.fr + d.frlo, d.nfr - d.frlo);
   if (want < 0) want = 0;  /* unreachable for m != 0 */
   while (n < want + 1) dg[n++] = '0';
   /* round at `want`: dg[want] is the first dropped digit */
