@@ -1,5 +1,5 @@
 // x87 80-bit extended-precision semantics, bit-exact with x86 hardware (Intel SDM Vol. 1 ch. 8, §4.2.2,
-// Table 4-7 NaN rules, §8.1.5 precision/rounding control; Vol. 2 pages of FADD..FYL2XP1). Imports nothing.
+// Table 4-7 NaN rules, §8.1.5 precision/rounding control; Vol. 2 pages of FADD..FYL2XP1). Imports only ./x87fast.ts.
 //
 // Calling convention: an 80-bit value lives in three uint32 words at (array, i): [lo, hi, se] where
 // hi:lo is the 64-bit significand (explicit integer bit = bit 31 of hi) and se = sign<<15 | exponent.
@@ -9,12 +9,17 @@
 // unmasked exception the hardware leaves the destination unchanged (IE/ZE/DE) or stores a biased result
 // (OE/UE) and the next waiting instruction raises #MF — that is the caller's job and not modelled here.
 // Stack management (TOP, tags, SF stack faults) belongs to the interpreter.
-// BigInt is used for significand arithmetic (64x64 multiply, division, sqrt, transcendentals).
+// The common cases of FADD/FSUB/FMUL/FDIV/FSQRT/FCOM/FLD/FST/FILD/FIST (normal operands and zeros, normal
+// results) take the non-BigInt fast paths of ./x87fast.ts; everything else (NaN, infinity, denormal operands or
+// results, overflow, invalid operations, transcendentals) uses BigInt significand arithmetic below, which is also
+// the reference the fast paths are tested against (`bigPath`).
 
 export const enum Sw {
   IE = 0x1, DE = 0x2, ZE = 0x4, OE = 0x8, UE = 0x10, PE = 0x20, SF = 0x40,
   C0 = 0x100, C1 = 0x200, C2 = 0x400, C3 = 0x4000,
 }
+
+import { addFast, comFast, divFast, fildFast, fistFast, fldFloatFast, fstFloatFast, mulFast, sqrtFast } from './x87fast.js';
 
 const enum K { ZERO, FIN, INF, QNAN, SNAN, BAD }
 
@@ -236,21 +241,21 @@ function addCore(d: Uint32Array, di: number, sa: number, sb: number, cw: number,
 }
 
 /** FADD: d = a + b. */
-export function fadd(d: Uint32Array, di: number, a: Uint32Array, ai: number, b: Uint32Array, bi: number, cw: number): number {
+function faddBig(d: Uint32Array, di: number, a: Uint32Array, ai: number, b: Uint32Array, bi: number, cw: number): number {
   FL = 0; unpackA(a, ai); unpackB(b, bi);
   if (nanPair(d, di, a, ai, b, bi)) return FL;
   addCore(d, di, As, Bs, cw, pcBits(cw));
   return FL;
 }
 /** FSUB: d = a - b (FSUBR is fsub with operands swapped). */
-export function fsub(d: Uint32Array, di: number, a: Uint32Array, ai: number, b: Uint32Array, bi: number, cw: number): number {
+function fsubBig(d: Uint32Array, di: number, a: Uint32Array, ai: number, b: Uint32Array, bi: number, cw: number): number {
   FL = 0; unpackA(a, ai); unpackB(b, bi);
   if (nanPair(d, di, a, ai, b, bi)) return FL;
   addCore(d, di, As, Bs ^ 1, cw, pcBits(cw));
   return FL;
 }
 /** FMUL: d = a * b. */
-export function fmul(d: Uint32Array, di: number, a: Uint32Array, ai: number, b: Uint32Array, bi: number, cw: number): number {
+function fmulBig(d: Uint32Array, di: number, a: Uint32Array, ai: number, b: Uint32Array, bi: number, cw: number): number {
   FL = 0; unpackA(a, ai); unpackB(b, bi);
   if (nanPair(d, di, a, ai, b, bi)) return FL;
   const s = As ^ Bs;
@@ -265,7 +270,7 @@ export function fmul(d: Uint32Array, di: number, a: Uint32Array, ai: number, b: 
   return FL;
 }
 /** FDIV: d = a / b (FDIVR is fdiv with operands swapped). */
-export function fdiv(d: Uint32Array, di: number, a: Uint32Array, ai: number, b: Uint32Array, bi: number, cw: number): number {
+function fdivBig(d: Uint32Array, di: number, a: Uint32Array, ai: number, b: Uint32Array, bi: number, cw: number): number {
   FL = 0; unpackA(a, ai); unpackB(b, bi);
   if (nanPair(d, di, a, ai, b, bi)) return FL;
   const s = As ^ Bs;
@@ -302,7 +307,7 @@ function isqrt(n: bigint): bigint {
 }
 
 /** FSQRT: d = sqrt(b). */
-export function fsqrt(d: Uint32Array, di: number, b: Uint32Array, bi: number, cw: number): number {
+function fsqrtBig(d: Uint32Array, di: number, b: Uint32Array, bi: number, cw: number): number {
   FL = 0; unpackB(b, bi);
   if (Bk === K.BAD) { FL |= Sw.IE; putDefaultNaN(d, di); return FL; }
   if (Bk === K.QNAN || Bk === K.SNAN) {
@@ -333,7 +338,7 @@ export function fsqrt(d: Uint32Array, di: number, b: Uint32Array, bi: number, cw
  * (a>b: 000, a<b: C0, a=b: C3, unordered: C3|C2|C0). `unordered`=true for FUCOM (IE only on SNaN).
  * For FCOMI map C0->CF, C2->PF, C3->ZF (see comiFlags).
  */
-export function fcom(a: Uint32Array, ai: number, b: Uint32Array, bi: number, unordered: boolean): number {
+function fcomBig(a: Uint32Array, ai: number, b: Uint32Array, bi: number, unordered: boolean): number {
   FL = 0; unpackA(a, ai); unpackB(b, bi);
   if (Ak === K.BAD || Bk === K.BAD || Ak === K.SNAN || Bk === K.SNAN) return (FL & ~Sw.DE) | Sw.IE | Sw.C0 | Sw.C2 | Sw.C3;
   if (Ak === K.QNAN || Bk === K.QNAN) return (unordered ? FL & ~Sw.DE : (FL & ~Sw.DE) | Sw.IE) | Sw.C0 | Sw.C2 | Sw.C3;
@@ -493,7 +498,7 @@ function normalizeOut(d: Uint32Array, di: number, s: number, e: number, m: bigin
 // Conversions.
 
 /** FLD m32 (is64=false) / FLD m64: float bits (b[bi] or b[bi..bi+1]) -> 80-bit. SNaN quieted + IE, denormal DE. */
-export function fldFloat(d: Uint32Array, di: number, b: Uint32Array, bi: number, is64: boolean): number {
+function fldFloatBig(d: Uint32Array, di: number, b: Uint32Array, bi: number, is64: boolean): number {
   FL = 0;
   let s: number, e: number, m: bigint, ebits: number, mbits: number, bias: number;
   if (is64) {
@@ -521,7 +526,7 @@ export function fldFloat(d: Uint32Array, di: number, b: Uint32Array, bi: number,
 }
 
 /** FST m32 / FST m64: 80-bit b -> float bits written to d[di] (or d[di..di+1]), rounded per RC (not PC). */
-export function fstFloat(d: Uint32Array, di: number, b: Uint32Array, bi: number, cw: number, is64: boolean): number {
+function fstFloatBig(d: Uint32Array, di: number, b: Uint32Array, bi: number, cw: number, is64: boolean): number {
   FL = 0; unpackB(b, bi); FL = 0; // stores do not report DE
   const fmt = is64 ? Fmt.F64 : Fmt.F32;
   const mbits = is64 ? 52 : 23;
@@ -552,7 +557,7 @@ export function fstFloat(d: Uint32Array, di: number, b: Uint32Array, bi: number,
 }
 
 /** FILD m16/m32/m64: signed integer words (lo[, hi]) -> 80-bit (exact). bits = 16, 32 or 64. */
-export function fild(d: Uint32Array, di: number, b: Uint32Array, bi: number, bits: 16 | 32 | 64): number {
+function fildBig(d: Uint32Array, di: number, b: Uint32Array, bi: number, bits: 16 | 32 | 64): number {
   let v: bigint;
   if (bits === 64) v = BigInt.asIntN(64, (BigInt(b[bi + 1] >>> 0) << 32n) | BigInt(b[bi] >>> 0));
   else if (bits === 32) v = BigInt(b[bi] | 0);
@@ -565,7 +570,7 @@ export function fild(d: Uint32Array, di: number, b: Uint32Array, bi: number, bit
  * FIST/FISTP (trunc=false, RC rounding) and FISTTP (trunc=true): 80-bit b -> signed integer of `bits` bits
  * written to d[di] (16/32 bits, zero-extended word) or d[di..di+1]. Overflow/NaN -> integer indefinite + IE.
  */
-export function fist(d: Uint32Array, di: number, b: Uint32Array, bi: number, cw: number, bits: 16 | 32 | 64, trunc: boolean): number {
+function fistBig(d: Uint32Array, di: number, b: Uint32Array, bi: number, cw: number, bits: 16 | 32 | 64, trunc: boolean): number {
   FL = 0; unpackB(b, bi); FL = 0; // stores do not report DE
   let v = 0n;
   let bad = Bk === K.BAD || Bk === K.QNAN || Bk === K.SNAN || Bk === K.INF;
@@ -820,6 +825,8 @@ export function f2xm1(d: Uint32Array, di: number, b: Uint32Array, bi: number, cw
     if (Bs) put(d, di, 1, 16382, BIT63); else put(d, di, 0, 16383, BIT63);
     return FL;
   }
+  // |x| > 1 is outside the domain: the hardware leaves x unchanged and reports PE (the series would not end)
+  if (Be >= 0) { copy(d, di, b, bi); return Sw.PE; }
   const w = wFor(Be);
   const z = fxMul(toFx(Bs, Be, Bm, w), ln2Fx(w), w);
   // e^z - 1 = z + z^2/2! + ...
@@ -846,8 +853,20 @@ export function fyl2x(d: Uint32Array, di: number, y: Uint32Array, yi: number, x:
 }
 /** FYL2XP1: d = y * log2(x + 1) where y = ST1, x = ST0 (|x| < 1 - sqrt(2)/2). */
 export function fyl2xp1(d: Uint32Array, di: number, y: Uint32Array, yi: number, x: Uint32Array, xi: number, cw: number): number {
+  // Outside the documented range, as the host does (checked on the raw bits, before NaN handling):
+  // x <= -1 leaves x unchanged with PE; x >= 2 is y * log2(x + 1) through FYL2X, with PE.
+  const e = x[xi + 2] & 0x7fff;
+  if (e !== 0x7fff && e >= 16383) {
+    if (x[xi + 2] & 0x8000) { copy(d, di, x, xi); return Sw.PE; }
+    if (e >= 16384) {
+      fadd(XP1, 0, x, xi, XP1_ONE, 0, 0x37f);
+      return fyl2x(d, di, y, yi, XP1, 0, cw) | Sw.PE;
+    }
+  }
   return ylog(d, di, y, yi, x, xi, cw, true);
 }
+const XP1 = new Uint32Array(3);
+const XP1_ONE = Uint32Array.of(0, 0x80000000, 16383);
 
 function ylog(d: Uint32Array, di: number, y: Uint32Array, yi: number, x: Uint32Array, xi: number, cw: number, p1: boolean): number {
   FL = 0; unpackA(y, yi); unpackB(x, xi);
@@ -886,7 +905,10 @@ function ylog(d: Uint32Array, di: number, y: Uint32Array, yi: number, x: Uint32A
   let l: bigint;
   if (p1) {
     const xv = toFx(Bs, Be, Bm, w);
-    l = 2n * atanhFx(fxDiv(xv, (2n << BigInt(w)) + xv, w), w);
+    // for |x| >= 1/2, 1 + x is exact in fixed point and ln(1 + x) converges fast; the atanh series of
+    // x / (2 + x) would need ~2^63 terms as x approaches -1
+    if (Be >= -1) l = lnFx((1n << BigInt(w)) + xv, w);
+    else l = 2n * atanhFx(fxDiv(xv, (2n << BigInt(w)) + xv, w), w);
   } else l = lnFx(toFx(0, 0, Bm, w), w) + BigInt(Be) * ln2Fx(w);
   l = fxDiv(l, ln2Fx(w), w); // log2
   // multiply by y (exact significand) keeping full precision: value = l * Am * 2^(Ae-63) / 2^w
@@ -897,3 +919,69 @@ function ylog(d: Uint32Array, di: number, y: Uint32Array, yi: number, x: Uint32A
   packX(d, di, neg ? 1 : 0, 64);
   return FL;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Public entry points: fast path first, BigInt reference when it declines (returns -1).
+
+/** FADD: d = a + b. */
+export function fadd(d: Uint32Array, di: number, a: Uint32Array, ai: number, b: Uint32Array, bi: number, cw: number): number {
+  const r = addFast(d, di, a, ai, b, bi, cw, 0);
+  return r >= 0 ? r : faddBig(d, di, a, ai, b, bi, cw);
+}
+/** FSUB: d = a - b (FSUBR is fsub with operands swapped). */
+export function fsub(d: Uint32Array, di: number, a: Uint32Array, ai: number, b: Uint32Array, bi: number, cw: number): number {
+  const r = addFast(d, di, a, ai, b, bi, cw, 0x8000);
+  return r >= 0 ? r : fsubBig(d, di, a, ai, b, bi, cw);
+}
+/** FMUL: d = a * b. */
+export function fmul(d: Uint32Array, di: number, a: Uint32Array, ai: number, b: Uint32Array, bi: number, cw: number): number {
+  const r = mulFast(d, di, a, ai, b, bi, cw);
+  return r >= 0 ? r : fmulBig(d, di, a, ai, b, bi, cw);
+}
+/** FDIV: d = a / b (FDIVR is fdiv with operands swapped). */
+export function fdiv(d: Uint32Array, di: number, a: Uint32Array, ai: number, b: Uint32Array, bi: number, cw: number): number {
+  const r = divFast(d, di, a, ai, b, bi, cw);
+  return r >= 0 ? r : fdivBig(d, di, a, ai, b, bi, cw);
+}
+/** FSQRT: d = sqrt(b). */
+export function fsqrt(d: Uint32Array, di: number, b: Uint32Array, bi: number, cw: number): number {
+  const r = sqrtFast(d, di, b, bi, cw);
+  return r >= 0 ? r : fsqrtBig(d, di, b, bi, cw);
+}
+/**
+ * FCOM/FUCOM (and FCOMI/FUCOMI): compares a with b. Returns status bits with C3/C2/C0
+ * (a>b: 000, a<b: C0, a=b: C3, unordered: C3|C2|C0). `unordered`=true for FUCOM (IE only on SNaN).
+ * For FCOMI map C0->CF, C2->PF, C3->ZF (see comiFlags).
+ */
+export function fcom(a: Uint32Array, ai: number, b: Uint32Array, bi: number, unordered: boolean): number {
+  const r = comFast(a, ai, b, bi);
+  return r >= 0 ? r : fcomBig(a, ai, b, bi, unordered);
+}
+/** FLD m32 (is64=false) / FLD m64: float bits (b[bi] or b[bi..bi+1]) -> 80-bit. SNaN quieted + IE, denormal DE. */
+export function fldFloat(d: Uint32Array, di: number, b: Uint32Array, bi: number, is64: boolean): number {
+  const r = fldFloatFast(d, di, b, bi, is64);
+  return r >= 0 ? r : fldFloatBig(d, di, b, bi, is64);
+}
+/** FST m32 / FST m64: 80-bit b -> float bits written to d[di] (or d[di..di+1]), rounded per RC (not PC). */
+export function fstFloat(d: Uint32Array, di: number, b: Uint32Array, bi: number, cw: number, is64: boolean): number {
+  const r = fstFloatFast(d, di, b, bi, cw, is64);
+  return r >= 0 ? r : fstFloatBig(d, di, b, bi, cw, is64);
+}
+/** FILD m16/m32/m64: signed integer words (lo[, hi]) -> 80-bit (exact). bits = 16, 32 or 64. */
+export function fild(d: Uint32Array, di: number, b: Uint32Array, bi: number, bits: 16 | 32 | 64): number {
+  return fildFast(d, di, b, bi, bits);
+}
+/**
+ * FIST/FISTP (trunc=false, RC rounding) and FISTTP (trunc=true): 80-bit b -> signed integer of `bits` bits
+ * written to d[di] (16/32 bits, zero-extended word) or d[di..di+1]. Overflow/NaN -> integer indefinite + IE.
+ */
+export function fist(d: Uint32Array, di: number, b: Uint32Array, bi: number, cw: number, bits: 16 | 32 | 64, trunc: boolean): number {
+  const r = fistFast(d, di, b, bi, cw, bits, trunc);
+  return r >= 0 ? r : fistBig(d, di, b, bi, cw, bits, trunc);
+}
+
+/** The BigInt implementations of the fast-pathed operations (reference for tests and benchmarks). */
+export const bigPath = {
+  fadd: faddBig, fsub: fsubBig, fmul: fmulBig, fdiv: fdivBig, fsqrt: fsqrtBig, fcom: fcomBig,
+  fldFloat: fldFloatBig, fstFloat: fstFloatBig, fild: fildBig, fist: fistBig,
+};
