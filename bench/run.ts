@@ -12,6 +12,7 @@ async function cpuSuite(): Promise<Figure[]> {
   const cases: [string, GuestRunner][] = [
     ['intloop', GuestRunner.load('intloop', '1000000000')],
     ['mixed', GuestRunner.load('mixed')],
+    ['fpbench', GuestRunner.load('fpbench', '1000000000')],
   ];
   const bare = GuestRunner.load('intloop', '1000000000');
   const figures: Figure[] = [];
@@ -42,6 +43,8 @@ async function main(): Promise<void> {
   const get = (n: string) => cpu.find((f) => f.name === n);
   const il = get('intloop'), mx = get('mixed'), np = get('intloop-nopoll');
   if (il && mx) console.log(`  ratio mixed/intloop: ${(mx.mips / il.mips).toFixed(2)}`);
+  const fp = get('fpbench');
+  if (il && fp) console.log(`  ratio fpbench/intloop: ${(fp.mips / il.mips).toFixed(2)}`);
   if (il && np) console.log(`  device polling cost: intloop with idle devices polled every ${POLL_SLICE} instructions runs at ${(100 * il.mips / np.mips).toFixed(1)}% of the CPU-only speed`);
 }
 
