@@ -1,5 +1,6 @@
 // Difference test, long mode: `npm run difftest -- --count N --seed S [--filter mnemonic] [--exclude form,..] [--case I[,J..]]
-// [--start I] [--report K] [--native-only] [--list]`. Prints a summary and the first K mismatch reports.
+// [--start I] [--report K] [--native-only] [--list] [--fp]`.
+// --fp: FP cases (SSE/SSE2/x87); a --filter naming an FP mnemonic implies it. Prints a summary and the first K mismatch reports.
 
 import { formatMismatch } from './compare.js';
 import { runDifftest } from './run.js';
@@ -7,14 +8,14 @@ import { assemble } from './asm.js';
 import { generateCase } from './gen.js';
 
 function usage(): never {
-  console.error('usage: difftest [--count N] [--seed S] [--filter MNEMONIC] [--exclude FORM,..] [--case I[,J...]] [--start I] [--report K] [--native-only] [--list]');
+  console.error('usage: difftest [--count N] [--seed S] [--filter MNEMONIC] [--exclude FORM,..] [--case I[,J...]] [--start I] [--report K] [--native-only] [--list] [--fp]');
   process.exit(2);
 }
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   let count = 10000, seed = (Date.now() & 0x7fffffff) >>> 0, start = 0, report = 10;
-  let filter: string | undefined, exclude: string[] | undefined, cases: number[] | undefined, nativeOnly = false, list = false;
+  let filter: string | undefined, exclude: string[] | undefined, cases: number[] | undefined, nativeOnly = false, list = false, fp = false;
   for (let k = 0; k < args.length; k++) {
     const v = () => { if (k + 1 >= args.length) usage(); return args[++k]; };
     switch (args[k]) {
@@ -27,18 +28,19 @@ async function main(): Promise<void> {
       case '--report': report = Number(v()); break;
       case '--native-only': nativeOnly = true; break;
       case '--list': list = true; break;
+      case '--fp': fp = true; break;
       default: usage();
     }
   }
   if (list) { // print the generated source of the selected cases and stop
     const idx = cases ?? Array.from({ length: Math.min(count, 50) }, (_, k) => start + k);
-    for (const a of assemble(idx.map((k) => generateCase(seed, k, { filter, exclude }))).ok) console.log(a.source + '\n');
+    for (const a of assemble(idx.map((k) => generateCase(seed, k, { filter, exclude, fp }))).ok) console.log(a.source + '\n');
     return;
   }
-  console.log(`difftest: seed=${seed} count=${cases ? cases.length : count}${filter ? ` filter=${filter}` : ''}`);
+  console.log(`difftest: seed=${seed} count=${cases ? cases.length : count}${filter ? ` filter=${filter}` : ''}${fp ? ' fp' : ''}`);
   const t0 = performance.now();
   const r = await runDifftest({
-    seed, count, start, cases, filter, exclude, nativeOnly, maxMismatches: Math.max(report, 1),
+    seed, count, start, cases, filter, exclude, nativeOnly, fp, maxMismatches: Math.max(report, 1),
     progress: (d, n, m) => process.stderr.write(`\r${d}/${n} cases, ${m} mismatches`),
   });
   process.stderr.write('\n');

@@ -43,12 +43,51 @@ export function compare(a: Assembled, nat: State, emu: State): Mismatch | null {
     }
     const d = (nat.rflags ^ emu.rflags) & mask;
     if (d) reasons.push(`flags ${flagNames(d)}`);
+    const fd = fpDiffs(nat.fx, emu.fx);
+    if (fd.length) reasons.push(`fp ${fd.join(' ')}`);
     const offs = new Set([...nat.mem.keys(), ...emu.mem.keys()]);
     let nd = 0;
     for (const o of offs) if (nat.mem.get(o) !== emu.mem.get(o)) nd++;
     if (nd) reasons.push(`memory (${nd} bytes)`);
   }
   return reasons.length ? { a, nat, emu, mask, reasons } : null;
+}
+
+/** FP state fields of an FXSAVE64 image: name, offset, length in bytes. */
+const FP_FIELDS: [string, number, number][] = [['fcw', 0, 2], ['fsw', 2, 2], ['ftw', 4, 1], ['mxcsr', 24, 4]];
+for (let k = 0; k < 8; k++) FP_FIELDS.push([`st${k}`, 32 + 16 * k, 10]);
+for (let k = 0; k < 16; k++) FP_FIELDS.push([`xmm${k}`, 160 + 16 * k, 16]);
+
+/** Whether ST(k) is in use according to an image's TOP and abridged tag. */
+function stUsed(fx: Uint8Array, k: number): boolean { return ((fx[4] >> ((((fx[3] >> 3) & 7) + k) & 7)) & 1) === 1; }
+
+/** Field as a big-endian hex string. */
+export function fxField(fx: Uint8Array, o: number, n: number): string {
+  return Array.from(fx.subarray(o, o + n)).reverse().map((v) => v.toString(16).padStart(2, '0')).join('');
+}
+
+/** Names of the FP fields that differ: FCW, FSW (with TOP and C0-C3), abridged tag, MXCSR, XMM0-15, and ST0-7
+ * where the native side has the register in use (an empty register's contents are not compared). */
+export function fpDiffs(nat: Uint8Array, emu: Uint8Array): string[] {
+  const d: string[] = [];
+  for (const [n, o, len] of FP_FIELDS) {
+    if (n.startsWith('st') && !stUsed(nat, Number(n.slice(2)))) continue;
+    if (fxField(nat, o, len) !== fxField(emu, o, len)) d.push(n);
+  }
+  return d;
+}
+
+/** FP state lines for a report: x87 control/status/tag, MXCSR, ST0-7, XMM0-15 (initial, native, emulator). */
+function fpReport(init: Uint8Array, nat: Uint8Array, emu: Uint8Array): string[] {
+  const out: string[] = [];
+  const bad = new Set(fpDiffs(nat, emu));
+  for (const [n, o, len] of FP_FIELDS) {
+    const v = [init, nat, emu].map((f) => fxField(f, o, len));
+    if (n.startsWith('st')) { const k = Number(n.slice(2)); [init, nat, emu].forEach((f, j) => { if (!stUsed(f, k)) v[j] = '(empty)'.padStart(2 * len); }); }
+    if (n.startsWith('xmm') && v[0] === v[1] && v[1] === v[2] && !bad.has(n)) continue; // unchanged and equal: omitted
+    out.push(`${n.padEnd(6)} ${v.join('  ')}${bad.has(n) ? '  <==' : ''}`);
+  }
+  return out;
 }
 
 function describe(s: State): string {
@@ -100,6 +139,8 @@ export function formatMismatch(m: Mismatch): string {
   const fd = (nat.rflags ^ emu.rflags) & m.mask;
   out.push(`rflags ${c.rflags.toString(16).padStart(17)}  ${nat.rflags.toString(16).padStart(17)}  ${emu.rflags.toString(16).padStart(17)}${fd ? `  <== ${flagNames(fd)}` : ''}`);
   out.push(`       (${flagNames(c.rflags)})  native (${flagNames(nat.rflags)})  emulator (${flagNames(emu.rflags)})`);
+  out.push('--- FP state   initial  native  emulator (XMM registers left out when all three agree)');
+  out.push(...fpReport(c.fx, nat.fx, emu.fx));
   const offs = [...new Set([...nat.mem.keys(), ...emu.mem.keys()])].sort((x, y) => x - y);
   const diff = offs.filter((o) => nat.mem.get(o) !== emu.mem.get(o));
   if (diff.length) {

@@ -5,8 +5,9 @@ import { PhysMemory } from '../../src/cpu/memory.js';
 import { Cpu, type FaultReport } from '../../src/cpu/cpu.js';
 import { Bus } from '../../src/machine/bus.js';
 import { setupLongMode } from '../../src/machine/boot.js';
+import { fpuState } from '../../src/cpu/ops/x87.js';
 import type { Assembled } from './asm.js';
-import { CODE, CODE_SIZE, DATA, DATA_SIZE, fillScratch } from './layout.js';
+import { CODE, CODE_SIZE, DATA, DATA_SIZE, initScratch } from './layout.js';
 import type { State } from './native.js';
 
 const MEM_SIZE = 8 << 20;
@@ -22,14 +23,14 @@ const init32 = new Uint32Array(init.buffer);
 export function runEmu(a: Assembled): State {
   const regs = new Uint32Array(32);
   const memDiff = new Map<number, number>();
-  const st: State = { status: 'error', vector: -1, ripOff: -1, regs, rflags: 0, mem: memDiff };
+  const st: State = { status: 'error', vector: -1, ripOff: -1, regs, rflags: 0, fx: new Uint8Array(512), mem: memDiff };
   try {
     if (mem === null || cpu === null) {
       mem = new PhysMemory(MEM_SIZE);
       cpu = new Cpu(mem, new Bus());
     }
     const m = mem;
-    fillScratch(a.c.fillSeed, init);
+    initScratch(a.c.fillSeed, a.c.fillMode, init);
     m.u8.set(init, DATA);
     m.u8.fill(0xcc, CODE, CODE + CODE_SIZE);
     m.u8.set(a.code, CODE);
@@ -48,10 +49,12 @@ export function runEmu(a: Assembled): State {
     cpu.rip = CODE;
     // IF=1 as in a native user process, so PUSHF pushes the same value (no interrupt controller is attached)
     cpu.setRflags(a.c.rflags | 0x200);
+    loadFx(cpu, a.c.fx);
     const stop = cpu.run(BUDGET);
     const fault = cpu.fault as FaultReport | null, ierr = cpu.internalError as Error | null;
     for (let n = 0; n < 32; n++) regs[n] = cpu.regs[n] >>> 0;
     st.rflags = cpu.getRflags();
+    st.fx = saveFx(cpu);
     if (stop === 1 /* Stop.HALT */) {
       st.status = 'end';
       st.ripOff = cpu.rip - CODE - 1;
@@ -73,4 +76,38 @@ export function runEmu(a: Assembled): State {
     st.error = `threw: ${e instanceof Error ? e.stack : String(e)}`;
   }
   return st;
+}
+
+/** Set the emulator's x87/MXCSR/XMM state from an FXSAVE64 image (directly, as test/cpu/sse-harness.ts does). */
+export function loadFx(cpu: Cpu, fx: Uint8Array): void {
+  const dv = new DataView(fx.buffer, fx.byteOffset, 512);
+  const s = fpuState(cpu);
+  s.cw = dv.getUint16(0, true);
+  const sw = dv.getUint16(2, true);
+  s.top = (sw >> 11) & 7; s.sw = sw & ~0x3800;
+  s.emp = ~fx[4] & 0xff; // abridged tag: bit p set = physical register p in use
+  s.fip = 0; s.fdp = 0; s.fop = 0;
+  for (let k = 0; k < 8; k++) { // image slot k holds ST(k) = physical register (TOP + k) & 7
+    const p = (s.top + k) & 7;
+    s.st[3 * p] = dv.getUint32(32 + 16 * k, true); s.st[3 * p + 1] = dv.getUint32(36 + 16 * k, true); s.st[3 * p + 2] = dv.getUint16(40 + 16 * k, true);
+  }
+  cpu.mxcsr = dv.getUint32(24, true);
+  for (let k = 0; k < 64; k++) cpu.xmm[k] = dv.getInt32(160 + 4 * k, true);
+}
+
+/** The compared FP state as an FXSAVE64-shaped image (pointer fields and MXCSR_MASK left zero). */
+export function saveFx(cpu: Cpu): Uint8Array {
+  const fx = new Uint8Array(512);
+  const dv = new DataView(fx.buffer);
+  const s = fpuState(cpu);
+  dv.setUint16(0, s.cw, true);
+  dv.setUint16(2, (s.sw | (s.top << 11)) & 0xffff, true);
+  fx[4] = ~s.emp & 0xff;
+  for (let k = 0; k < 8; k++) {
+    const p = (s.top + k) & 7;
+    dv.setUint32(32 + 16 * k, s.st[3 * p], true); dv.setUint32(36 + 16 * k, s.st[3 * p + 1], true); dv.setUint16(40 + 16 * k, s.st[3 * p + 2], true);
+  }
+  dv.setUint32(24, cpu.mxcsr, true);
+  for (let k = 0; k < 64; k++) dv.setInt32(160 + 4 * k, cpu.xmm[k], true);
+  return fx;
 }

@@ -2,14 +2,15 @@
 // general-purpose integer instructions compilers emit, plus the initial register/flag state, and tracks which
 // arithmetic flags the SDM leaves undefined at every point (see README.md "Defined flags"). Test-only.
 
-import { ARITH, AF, CF, CODE, DATA, DF, OF, PF, Rng, SF, STACK_INIT, ZF } from './layout.js';
+import { ARITH, AF, CF, CODE, DATA, DF, OF, PF, Rng, SF, STACK_INIT, ZF, defaultFx } from './layout.js';
+import { FP_FORMS, FP_INT_FORMS, fpInitialState } from './fpgen.js';
 
 export const R64 = ['rax', 'rcx', 'rdx', 'rbx', 'rsp', 'rbp', 'rsi', 'rdi', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15'];
 const R32 = ['eax', 'ecx', 'edx', 'ebx', 'esp', 'ebp', 'esi', 'edi', 'r8d', 'r9d', 'r10d', 'r11d', 'r12d', 'r13d', 'r14d', 'r15d'];
 const R16 = ['ax', 'cx', 'dx', 'bx', 'sp', 'bp', 'si', 'di', 'r8w', 'r9w', 'r10w', 'r11w', 'r12w', 'r13w', 'r14w', 'r15w'];
 const R8 = ['al', 'cl', 'dl', 'bl', 'spl', 'bpl', 'sil', 'dil', 'r8b', 'r9b', 'r10b', 'r11b', 'r12b', 'r13b', 'r14b', 'r15b'];
 const R8H = ['ah', 'ch', 'dh', 'bh'];
-const PTR: Record<number, string> = { 1: 'BYTE PTR', 2: 'WORD PTR', 4: 'DWORD PTR', 8: 'QWORD PTR' };
+const PTR: Record<number, string> = { 1: 'BYTE PTR', 2: 'WORD PTR', 4: 'DWORD PTR', 8: 'QWORD PTR', 10: 'TBYTE PTR', 16: 'XMMWORD PTR' };
 const RAX = 0, RCX = 1, RDX = 2, RSP = 4, RSI = 6, RDI = 7;
 const LOGIC_W = CF | OF | SF | ZF | PF;
 
@@ -43,6 +44,10 @@ export interface Case {
   /** Seed of the whole run and the per-case stream: the case is reproducible from (seed, index). */
   seed: number;
   fillSeed: number;
+  /** Scratch fill mode: 0 integer words, 1 with float specials overlaid (FP cases); see layout.ts initScratch. */
+  fillMode: number;
+  /** Initial x87/MXCSR/XMM state as an FXSAVE64 image. */
+  fx: Uint8Array;
   regs: bigint[];
   rflags: number;
   lines: Line[];
@@ -55,7 +60,7 @@ export interface Case {
   genArgs: string;
 }
 
-interface Form { name: string; mn: string[]; w: number; f: (g: Gen) => string | null }
+export interface Form { name: string; mn: string[]; w: number; f: (g: Gen) => string | null }
 
 const U64 = (1n << 64n) - 1n;
 
@@ -85,6 +90,9 @@ export class Gen {
   B = 3; I = 5;
   bVal = 0; iVal = 0;
   form = '';
+  /** FP case: bounds (over all paths) of the number of x87 registers in use, and at forward branch targets. */
+  fdMin = 0; fdMax = 0;
+  pfMin: number[] = []; pfMax: number[] = [];
 
   constructor(r: Rng, caseIndex: number) { this.r = r; this.caseIndex = caseIndex; }
 
@@ -154,6 +162,7 @@ export class Gen {
   target(maxAhead: number): string {
     const t = Math.min(this.nSlots, this.slot + 1 + this.r.int(maxAhead));
     this.pending[t] |= this.undef;
+    this.pfMin[t] = Math.min(this.pfMin[t] ?? 9, this.fdMin); this.pfMax[t] = Math.max(this.pfMax[t] ?? -1, this.fdMax);
     return `.Lc${this.caseIndex}_s${t}`;
   }
 }
@@ -533,6 +542,8 @@ export const FORMS: Form[] = [
 
 export interface GenOptions {
   filter?: string;
+  /** FP case: SSE/SSE2/x87 forms (fpgen.ts) mixed with a few integer forms, random FP state and FP-special scratch. */
+  fp?: boolean;
   /** Form names left out of the mix (e.g. forms with an open emulator bug). */
   exclude?: string[];
 }
@@ -562,20 +573,28 @@ export function generateCase(seed: number, index: number, opts: GenOptions = {})
   g.B = r.pick(cands);
   do g.I = r.pick(cands); while (g.I === g.B);
   const { regs, rflags } = initialState(g);
+  const matches = (m: string) => m === opts.filter || (PREFIX_MN.includes(m) && opts.filter!.startsWith(m));
+  const fp = opts.fp === true || (opts.filter !== undefined && !FORMS.some((f) => f.mn.some(matches)) && FP_FORMS.some((f) => f.mn.some(matches)));
+  let fx = defaultFx();
+  if (fp) {
+    g.bVal &= ~15; regs[g.B] = BigInt(g.bVal); // 16-byte aligned scratch base: aligned SSE operands are easy to form
+    fx = fpInitialState(g);
+  }
   g.nSlots = r.range(1, 12);
   g.pending = new Array(g.nSlots + 1).fill(0);
-  const matches = (m: string) => m === opts.filter || (PREFIX_MN.includes(m) && opts.filter!.startsWith(m));
-  const filtered = opts.filter ? FORMS.filter((f) => f.mn.some(matches)) : [];
+  const pool = fp ? [...FP_FORMS, ...FORMS.filter((f) => f.name in FP_INT_FORMS).map((f) => ({ ...f, w: FP_INT_FORMS[f.name] }))] : FORMS;
+  const filtered = opts.filter ? pool.filter((f) => f.mn.some(matches)) : [];
   if (opts.filter && filtered.length === 0) throw new Error(`--filter ${opts.filter}: no generator form emits that mnemonic`);
-  const forms = opts.exclude ? FORMS.filter((f) => !opts.exclude!.includes(f.name)) : FORMS;
+  const forms = opts.exclude ? pool.filter((f) => !opts.exclude!.includes(f.name)) : pool;
   const total = forms.reduce((s, f) => s + f.w, 0);
   const mnemonics: string[] = [];
   let sawFilter = false;
   for (g.slot = 0; g.slot < g.nSlots; g.slot++) {
     g.undef |= g.pending[g.slot];
+    if (g.pfMax[g.slot] !== undefined) { g.fdMin = Math.min(g.fdMin, g.pfMin[g.slot]); g.fdMax = Math.max(g.fdMax, g.pfMax[g.slot]); }
     const useFilter = opts.filter !== undefined && (g.r.chance(0.6) || (!sawFilter && g.slot === g.nSlots - 1));
     for (let tries = 0; tries < 200; tries++) {
-      const snap = { n: g.lines.length, undef: g.undef, pending: g.pending.slice(), depth: g.depth };
+      const snap = { n: g.lines.length, undef: g.undef, pending: g.pending.slice(), depth: g.depth, fdMin: g.fdMin, fdMax: g.fdMax, pfMin: g.pfMin.slice(), pfMax: g.pfMax.slice() };
       let form: Form;
       if (useFilter) form = r.pick(filtered);
       else { let x = r.int(total); form = forms[0]; for (const f of forms) { if (x < f.w) { form = f; break; } x -= f.w; } }
@@ -587,11 +606,12 @@ export function generateCase(seed: number, index: number, opts: GenOptions = {})
         break;
       }
       g.lines.length = snap.n; g.undef = snap.undef; g.pending = snap.pending; g.depth = snap.depth;
+      g.fdMin = snap.fdMin; g.fdMax = snap.fdMax; g.pfMin = snap.pfMin; g.pfMax = snap.pfMax;
     }
   }
   g.undef |= g.pending[g.nSlots];
-  const genArgs = (opts.filter ? ` --filter ${opts.filter}` : '') + (opts.exclude?.length ? ` --exclude ${opts.exclude.join(',')}` : '');
-  return { index, seed, fillSeed: (r.u32() ^ index) >>> 0, regs, rflags, lines: g.lines, nSlots: g.nSlots, undefEnd: g.undef, mnemonics, genArgs };
+  const genArgs = (opts.fp ? ' --fp' : '') + (opts.filter ? ` --filter ${opts.filter}` : '') + (opts.exclude?.length ? ` --exclude ${opts.exclude.join(',')}` : '');
+  return { index, seed, fillSeed: (r.u32() ^ index) >>> 0, fillMode: fp ? 1 : 0, fx, regs, rflags, lines: g.lines, nSlots: g.nSlots, undefEnd: g.undef, mnemonics, genArgs };
 }
 
 /** Flags to compare after a case: arithmetic flags that are defined, plus DF. */
@@ -600,7 +620,7 @@ export function compareMask(undef: number): number { return (ARITH & ~undef) | D
 /** A hand-written case (for the runner's own tests): the given lines in one slot each, flags all defined. */
 export function makeCase(lines: string[], regs: bigint[], rflags = 2, index = 0, fillSeed = 1): Case {
   return {
-    index, seed: 0, fillSeed, regs, rflags, nSlots: lines.length, undefEnd: 0, mnemonics: lines.map((l) => l.split(' ')[0]), genArgs: ' (hand-written)',
+    index, seed: 0, fillSeed, fillMode: 0, fx: defaultFx(), regs, rflags, nSlots: lines.length, undefEnd: 0, mnemonics: lines.map((l) => l.split(' ')[0]), genArgs: ' (hand-written)',
     lines: lines.map((text, slot) => ({ text, undefBefore: 0, slot, form: 'manual' })),
   };
 }

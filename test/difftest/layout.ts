@@ -51,3 +51,50 @@ export class Rng {
   pick<T>(xs: readonly T[]): T { return xs[this.int(xs.length)]; }
   chance(p: number): boolean { return this.u32() / 4294967296 < p; }
 }
+
+// FP cases: float specials and ordinary values overlaid on the integer fill, per 16-byte block (mirrors fp_fill()
+// in runner.c). Tables: float32, float64 [lo, hi], float80 [lo, hi, sign|exponent].
+export const F32T = [0x00000000, 0x80000000, 0x7f800000, 0xff800000, 0x7fc00000, 0xffc00000, 0x7fc12345, 0xff812345,
+  0x7fa00001, 0x00000001, 0x807fffff, 0x00800000, 0x7f7fffff, 0x3f800000, 0xcf000000, 0x4f000000];
+export const F64T = [[0, 0], [0, 0x80000000], [0, 0x7ff00000], [0, 0xfff00000], [0, 0x7ff80000], [0x1234, 0xfff80000],
+  [5, 0x7ff40000], [1, 0], [0xffffffff, 0x800fffff], [0, 0x00100000], [0xffffffff, 0x7fefffff],
+  [0, 0x3ff00000], [0, 0xc1e00000], [0, 0x43e00000], [0xffc00000, 0x41dfffff], [0, 0x3fe00000]];
+export const F80T = [[0, 0, 0], [0, 0, 0x8000], [0, 0x80000000, 0x7fff], [0, 0x80000000, 0xffff],
+  [0, 0xc0000000, 0xffff], [0x5678, 0xc0001234, 0x7fff], [1, 0x80000000, 0x7fff], [0, 0xa0000000, 0xffff],
+  [1, 0x00001234, 0x0000], [0, 0x80000000, 0x0001], [0xffffffff, 0xffffffff, 0x7ffe], [0, 0x80000000, 0x3fff],
+  [0, 0xa0000000, 0xc000], [0, 0x80000000, 0x403e], [0x2168c235, 0xc90fdaa2, 0x4000], [0, 0xc0000000, 0x3ffe]];
+
+export function fpFill(seed: number, out: Uint8Array): void {
+  let s = (seed ^ 0x85ebca6b) >>> 0;
+  if (s === 0) s = 1;
+  const next = () => { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; return s; };
+  const w = new Uint32Array(out.buffer, out.byteOffset, DATA_SIZE >>> 2);
+  for (let b = 0; b < DATA_SIZE >>> 2; b += 4) {
+    const k = next();
+    switch (k & 7) {
+      case 0: for (let l = 0; l < 4; l++) w[b + l] = F32T[(k >>> (4 + 4 * l)) & 15]; break;
+      case 1: for (let l = 0; l < 2; l++) { const t = F64T[(k >>> (4 + 4 * l)) & 15]; w[b + 2 * l] = t[0]; w[b + 2 * l + 1] = t[1]; } break;
+      case 2: { const t = F80T[(k >>> 4) & 15]; w[b] = t[0]; w[b + 1] = t[1]; w[b + 2] = ((w[b + 2] & 0xffff0000) | t[2]) >>> 0; break; }
+      case 3: for (let l = 0; l < 4; l++) { const r = next(); w[b + l] = ((r & 0x807fffff) | ((120 + ((r >>> 23) & 15)) << 23)) >>> 0; } break;
+      case 4: for (let l = 0; l < 2; l++) { const r = next(); w[b + 2 * l] = next(); w[b + 2 * l + 1] = ((r & 0x800fffff) | ((1016 + ((r >>> 20) & 15)) << 20)) >>> 0; } break;
+      case 5: { const r = next(); w[b] = next(); w[b + 1] = (r | 0x80000000) >>> 0; w[b + 2] = ((w[b + 2] & 0xffff0000) | ((r & 0x8000) | (0x3ff0 + (r & 31)))) >>> 0; break; }
+      default: break;
+    }
+  }
+}
+
+/** Initial scratch contents of a case: the integer fill, plus the FP overlay in fill mode 1. */
+export function initScratch(seed: number, mode: number, out: Uint8Array): void {
+  fillScratch(seed, out);
+  if (mode === 1) fpFill(seed, out);
+}
+
+/** The default FP state (after FNINIT, MXCSR 0x1f80) as an FXSAVE64 image (MXCSR_MASK 0xffff). */
+export function defaultFx(): Uint8Array {
+  const fx = new Uint8Array(512);
+  const dv = new DataView(fx.buffer);
+  dv.setUint16(0, 0x37f, true);
+  dv.setUint32(24, 0x1f80, true);
+  dv.setUint32(28, 0xffff, true);
+  return fx;
+}

@@ -19,6 +19,8 @@ export interface State {
   /** 16 GPRs as [lo, hi] unsigned 32-bit halves. */
   regs: Uint32Array;
   rflags: number;
+  /** x87/MXCSR/XMM state as an FXSAVE64 image (pointer fields FOP/FIP/FDP are not compared). */
+  fx: Uint8Array;
   /** Scratch bytes that differ from their initial values: offset -> byte. */
   mem: Map<number, number>;
   error?: string;
@@ -76,15 +78,16 @@ function execRunner(input: Buffer): Promise<Buffer> {
 /** Run assembled cases on the host CPU. */
 export async function runNative(cases: Assembled[]): Promise<State[]> {
   let size = 8;
-  for (const a of cases) size += 8 + 17 * 8 + a.code.length;
+  for (const a of cases) size += 12 + 17 * 8 + 512 + a.code.length;
   const buf = Buffer.alloc(size);
-  buf.write('XDT1', 0, 'latin1');
+  buf.write('XDT2', 0, 'latin1');
   buf.writeUInt32LE(cases.length, 4);
   let p = 8;
   for (const a of cases) {
-    buf.writeUInt32LE(a.c.fillSeed >>> 0, p); buf.writeUInt32LE(a.code.length, p + 4); p += 8;
+    buf.writeUInt32LE(a.c.fillSeed >>> 0, p); buf.writeUInt32LE(a.c.fillMode, p + 4); buf.writeUInt32LE(a.code.length, p + 8); p += 12;
     for (const r of a.c.regs) { buf.writeBigUInt64LE(r, p); p += 8; }
     buf.writeBigUInt64LE(BigInt(a.c.rflags), p); p += 8;
+    buf.set(a.c.fx, p); p += 512;
     buf.set(a.code, p); p += a.code.length;
   }
   const out = await execRunner(buf);
@@ -98,10 +101,11 @@ export async function runNative(cases: Assembled[]): Promise<State[]> {
     for (let n = 0; n < 32; n++) regs[n] = out.readUInt32LE(p + 4 * n);
     p += 128;
     const rflags = Number(out.readBigUInt64LE(p)); p += 8;
+    const fx = new Uint8Array(out.subarray(p, p + 512)); p += 512;
     const nd = out.readUInt32LE(p); p += 4;
     const mem = new Map<number, number>();
     for (let j = 0; j < nd; j++, p += 4) { const w = out.readUInt32LE(p); mem.set(w >>> 8, w & 0xff); }
-    states.push({ status: status === 0 ? 'end' : 'fault', vector: status === 0 ? -1 : trapno, ripOff: rip - CODE_ADDR, regs, rflags, mem });
+    states.push({ status: status === 0 ? 'end' : 'fault', vector: status === 0 ? -1 : trapno, ripOff: rip - CODE_ADDR, regs, rflags, fx, mem });
   }
   return states;
 }

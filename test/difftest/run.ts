@@ -14,6 +14,8 @@ export interface RunOptions {
   /** Only these case indices (overrides count/start). */
   cases?: number[];
   filter?: string;
+  /** FP cases (SSE/SSE2/x87 forms, random FP state); see gen.ts GenOptions.fp. */
+  fp?: boolean;
   /** Generator forms to leave out (gen.ts FORMS names). */
   exclude?: string[];
   /** Cases per `as`/runner batch. */
@@ -57,7 +59,7 @@ export async function runDifftest(o: RunOptions): Promise<RunResult> {
   const emu = o.nativeOnly ? null : await loadEmu();
   for (let b = 0; b < indices.length; b += batch) {
     let t = performance.now();
-    const cases = indices.slice(b, b + batch).map((k) => generateCase(o.seed, k, { filter: o.filter, exclude: o.exclude }));
+    const cases = indices.slice(b, b + batch).map((k) => generateCase(o.seed, k, { filter: o.filter, exclude: o.exclude, fp: o.fp }));
     res.generated += cases.length;
     res.ms.gen += performance.now() - t; t = performance.now();
     const asm = assemble(cases);

@@ -7,11 +7,13 @@
  *   DATA 0x600000 (64 KiB, RW)  scratch buffer; the guest stack lives in its upper part
  *   CTRL 0x700000 (8 KiB, RW)   register blocks in/out, host RSP, a small stack for dt_exit
  *
- * stdin (little-endian): "XDT1", u32 count; per case: u32 fill seed, u32 code length,
- *   u64 regs[16] (RAX..R15), u64 rflags, code bytes.
+ * stdin (little-endian): "XDT2", u32 count; per case: u32 fill seed, u32 fill mode (0 integer, 1 FP specials
+ *   overlaid, see fp_fill), u32 code length, u64 regs[16] (RAX..R15), u64 rflags, 512-byte FXSAVE64 image
+ *   (initial x87/MXCSR/XMM state, loaded with FXRSTOR64), code bytes.
  * stdout per case: u32 status (0 = ran to the end, 1 = signal), u32 signo, u32 trapno (vector),
- *   u32 error code, u64 rip, u64 regs[16], u64 rflags, u32 ndiff, ndiff * u32 ((offset << 8) | byte):
- *   the scratch bytes that differ from their initial value.
+ *   u32 error code, u64 rip, u64 regs[16], u64 rflags, 512-byte FXSAVE64 image (at the end, or from the
+ *   signal frame), u32 ndiff, ndiff * u32 ((offset << 8) | byte): the scratch bytes that differ from their
+ *   initial value.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -40,6 +42,9 @@
 #define HOST_RSP 0x098
 #define OUT_REGS 0x100
 #define OUT_FLAGS 0x180
+#define FX_IN 0x200    /* 512: guest FP state loaded by dt_enter */
+#define FX_OUT 0x400   /* 512: guest FP state saved by dt_exit */
+#define FX_HOST 0x600  /* 512: the runner's own FP state, saved by dt_enter and restored by dt_exit */
 #define EXIT_STACK 0x1000
 
 #define S(x) #x
@@ -53,6 +58,8 @@ __asm__(
     "dt_enter:\n"
     "  push %rbx\n push %rbp\n push %r12\n push %r13\n push %r14\n push %r15\n"
     "  mov %rsp, 0x700098\n"
+    "  fxsave64 0x700600\n"
+    "  fxrstor64 0x700200\n"
     "  mov $0x700080, %rsp\n"
     "  popfq\n"
     "  mov 0x700000, %rax\n mov 0x700008, %rcx\n mov 0x700010, %rdx\n mov 0x700018, %rbx\n"
@@ -64,6 +71,8 @@ __asm__(
     ".globl dt_exit\n"
     "dt_exit:\n"
     "  mov %rsp, 0x700120\n"
+    "  fxsave64 0x700400\n"
+    "  fxrstor64 0x700600\n"
     "  mov $0x701000, %rsp\n"
     "  pushfq\n"
     "  popq 0x700180\n"
@@ -101,6 +110,9 @@ static void on_signal(int sig, siginfo_t *si, void *ucv) {
   f_rip = (uint64_t)g[REG_RIP];
   f_trapno = (uint64_t)g[REG_TRAPNO];
   f_err = (uint64_t)g[REG_ERR];
+  /* the guest's FP state at the fault (the first 512 bytes of the signal frame's xsave area are FXSAVE64) */
+  if (uc->uc_mcontext.fpregs) memcpy((void *)(CTRL + FX_OUT), uc->uc_mcontext.fpregs, 512);
+  else memset((void *)(CTRL + FX_OUT), 0xff, 512);
   in_guest = 0;
   siglongjmp(jb, sig);
 }
@@ -115,6 +127,39 @@ static void fill(uint8_t *p, uint32_t seed) {
     if ((s & 15) == 0) w = 0;
     else if ((s & 15) == 1) w = 0xffffffffu;
     memcpy(p + i, &w, 4);
+  }
+}
+
+/* FP cases: overlay float specials and ordinary values on the integer fill, per 16-byte block (mirrored in
+ * layout.ts fpFill). Tables: float32, float64 (lo, hi), float80 (lo, hi, sign|exponent). */
+static const uint32_t F32T[16] = {0x00000000, 0x80000000, 0x7f800000, 0xff800000, 0x7fc00000, 0xffc00000, 0x7fc12345, 0xff812345,
+                                  0x7fa00001, 0x00000001, 0x807fffff, 0x00800000, 0x7f7fffff, 0x3f800000, 0xcf000000, 0x4f000000};
+static const uint32_t F64T[16][2] = {{0, 0}, {0, 0x80000000}, {0, 0x7ff00000}, {0, 0xfff00000}, {0, 0x7ff80000}, {0x1234, 0xfff80000},
+                                     {5, 0x7ff40000}, {1, 0}, {0xffffffff, 0x800fffff}, {0, 0x00100000}, {0xffffffff, 0x7fefffff},
+                                     {0, 0x3ff00000}, {0, 0xc1e00000}, {0, 0x43e00000}, {0xffc00000, 0x41dfffff}, {0, 0x3fe00000}};
+static const uint32_t F80T[16][3] = {{0, 0, 0}, {0, 0, 0x8000}, {0, 0x80000000, 0x7fff}, {0, 0x80000000, 0xffff},
+                                     {0, 0xc0000000, 0xffff}, {0x5678, 0xc0001234, 0x7fff}, {1, 0x80000000, 0x7fff}, {0, 0xa0000000, 0xffff},
+                                     {1, 0x00001234, 0x0000}, {0, 0x80000000, 0x0001}, {0xffffffff, 0xffffffff, 0x7ffe}, {0, 0x80000000, 0x3fff},
+                                     {0, 0xa0000000, 0xc000}, {0, 0x80000000, 0x403e}, {0x2168c235, 0xc90fdaa2, 0x4000}, {0, 0xc0000000, 0x3ffe}};
+static void fp_fill(uint8_t *p, uint32_t seed) {
+  uint32_t s = seed ^ 0x85ebca6bu;
+  if (s == 0) s = 1;
+#define NEXT (s ^= s << 13, s ^= s >> 17, s ^= s << 5, s)
+  for (size_t b = 0; b < DATA_SIZE; b += 16) {
+    uint32_t k = NEXT;
+    uint32_t w[4];
+    memcpy(w, p + b, 16);
+    switch (k & 7) {
+    case 0: for (int l = 0; l < 4; l++) w[l] = F32T[(k >> (4 + 4 * l)) & 15]; break;
+    case 1: for (int l = 0; l < 2; l++) { w[2 * l] = F64T[(k >> (4 + 4 * l)) & 15][0]; w[2 * l + 1] = F64T[(k >> (4 + 4 * l)) & 15][1]; } break;
+    case 2: { const uint32_t *t = F80T[(k >> 4) & 15]; w[0] = t[0]; w[1] = t[1]; w[2] = (w[2] & 0xffff0000u) | t[2]; break; }
+    case 3: for (int l = 0; l < 4; l++) { uint32_t r = NEXT; w[l] = (r & 0x807fffffu) | ((120 + (r >> 23 & 15)) << 23); } break;
+    case 4: for (int l = 0; l < 2; l++) { uint32_t r = NEXT; w[2 * l] = NEXT; w[2 * l + 1] = (r & 0x800fffffu) | ((1016 + (r >> 20 & 15)) << 20); } break;
+    case 5: { uint32_t r = NEXT; w[0] = NEXT; w[1] = r | 0x80000000u; w[2] = (w[2] & 0xffff0000u) | ((r & 0x8000) | (0x3ff0 + (r & 31))); break; }
+    default: break;
+    }
+#undef NEXT
+    memcpy(p + b, w, 16);
   }
 }
 
@@ -147,7 +192,7 @@ int main(void) {
 
   char magic[4];
   uint32_t count;
-  if (!rd(magic, 4) || memcmp(magic, "XDT1", 4) != 0 || !rd(&count, 4)) {
+  if (!rd(magic, 4) || memcmp(magic, "XDT2", 4) != 0 || !rd(&count, 4)) {
     fprintf(stderr, "difftest runner: bad input header\n");
     return 2;
   }
@@ -157,13 +202,15 @@ int main(void) {
   setvbuf(stdout, NULL, _IOFBF, 1 << 20);
 
   for (uint32_t c = 0; c < count; c++) {
-    uint32_t seed, len;
+    uint32_t seed, mode, len;
     uint64_t regs[16], flags;
-    if (!rd(&seed, 4) || !rd(&len, 4) || !rd(regs, sizeof regs) || !rd(&flags, 8) || len > CODE_SIZE - 16 || !rd(code, len)) {
+    if (!rd(&seed, 4) || !rd(&mode, 4) || !rd(&len, 4) || !rd(regs, sizeof regs) || !rd(&flags, 8) ||
+        !rd((void *)(CTRL + FX_IN), 512) || len > CODE_SIZE - 16 || !rd(code, len)) {
       fprintf(stderr, "difftest runner: truncated input at case %u\n", c);
       return 2;
     }
     fill(init, seed);
+    if (mode == 1) fp_fill(init, seed);
     memcpy((void *)DATA, init, DATA_SIZE);
     /* write only the bytes that change (stores into recently executed code are slow: SMC detection) */
     memcpy((void *)CODE, code, len);
@@ -202,6 +249,7 @@ int main(void) {
     }
     fwrite(hdr, 4, 4, stdout);
     fwrite(out, 8, 18, stdout);
+    fwrite((void *)(CTRL + FX_OUT), 1, 512, stdout);
     fwrite(&nd, 4, 1, stdout);
     fwrite(diffs, 4, nd, stdout);
   }
