@@ -68,8 +68,8 @@ function isNeg(x: number): boolean {
 }
 
 // Error-free product (Dekker/Veltkamp). Valid when no overflow/underflow occurs.
-let TPh = 0;
-let TPl = 0;
+/** twoProd result (hi, lo): a typed array, since doubles stored in module variables are boxed per store. */
+const TP = new Float64Array(2);
 function twoProd(a: number, b: number): void {
   const p = a * b;
   let t = 134217729 * a;
@@ -78,8 +78,8 @@ function twoProd(a: number, b: number): void {
   t = 134217729 * b;
   const bh = t - (t - b);
   const bl = b - bh;
-  TPh = p;
-  TPl = ((ah * bh - p) + ah * bl + al * bh) + al * bl;
+  TP[0] = p;
+  TP[1] = ((ah * bh - p) + ah * bl + al * bh) + al * bl;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -220,7 +220,7 @@ function mulV(x: number, y: number, dbl: boolean, mx: number): number {
   const ex = expOf(ax);
   const ey = expOf(ay);
   twoProd(ldexp(ax, -ex), ldexp(ay, -ey));
-  return roundDD(neg, TPh, TPl, ex + ey, dbl, mx);
+  return roundDD(neg, TP[0], TP[1], ex + ey, dbl, mx);
 }
 
 function divV(x: number, y: number, dbl: boolean, mx: number): number {
@@ -244,7 +244,7 @@ function divV(x: number, y: number, dbl: boolean, mx: number): number {
   const myn = ldexp(ay, -ey);
   const h = mxn / myn;
   twoProd(h, myn);
-  const r = (mxn - TPh) - TPl; // sign of the exact remainder
+  const r = (mxn - TP[0]) - TP[1]; // sign of the exact remainder
   let l = 0;
   if (r !== 0) {
     f64[0] = h;
@@ -265,7 +265,7 @@ function sqrtV(x: number, dbl: boolean, mx: number): number {
   const m = ldexp(x, -e);
   const h = Math.sqrt(m);
   twoProd(h, h);
-  const r = (m - TPh) - TPl;
+  const r = (m - TP[0]) - TP[1];
   const l = r === 0 ? 0 : r < 0 ? -pow2(expOf(h) - 55) : pow2(expOf(h) - 55);
   return roundDD(false, h, l, e / 2, dbl, mx);
 }
@@ -354,7 +354,7 @@ function sdBin(op: Op, d: Uint32Array, di: number, a: Uint32Array, ai: number, b
       const ar = Math.abs(r);
       if (ar >= 2.0e-292 && ar <= Number.MAX_VALUE && Math.abs(x) < 1e298 && Math.abs(y) < 1e298) {
         twoProd(x, y);
-        err = TPl;
+        err = TP[1];
         enc64(d, di, r);
         return err !== 0 ? FL | Mx.PE : FL;
       }
