@@ -174,15 +174,21 @@ export const FP_FORMS: Form[] = [
       default: g.emit(`fistp ${fmem(g, r.pick([2, 4, 8]))}`); popped(g); return 'fistp';
     }
   } },
-  { name: 'x87-arith', mn: [...X87_ARITH, ...X87_ARITH.map((o) => o + 'p'), ...X87_ARITH.map((o) => 'fi' + o.slice(1))], w: 10, f: (g) => {
+  { name: 'x87-arith', mn: [...X87_ARITH, ...X87_ARITH.map((o) => o + 'p'), ...X87_ARITH.map((o) => 'fi' + o.slice(1))], w: 8, f: (g) => {
     const r = g.r, op = r.pick(X87_ARITH);
-    switch (r.int(5)) {
+    switch (r.int(4)) {
       case 0: { if (!need(g, 1)) return null; const i = sti(g); if (i < 0) return null; g.emit(`${op} st, st(${i})`); return op; }
       case 1: { if (!need(g, 1)) return null; const i = sti(g); if (i < 0) return null; g.emit(`${op} st(${i}), st`); return op; }
       case 2: { if (!need(g, 2)) return null; const i = sti(g, 1); if (i < 0) return null; g.emit(`${op}p st(${i}), st`); popped(g); return op + 'p'; }
-      case 3: if (!need(g, 1)) return null; g.emit(`${op} ${fmem(g, r.pick([4, 8]))}`); return op;
       default: if (!need(g, 1)) return null; g.emit(`fi${op.slice(1)} ${fmem(g, r.pick([2, 4]))}`); return 'fi' + op.slice(1);
     }
+  } },
+  // x87 arithmetic with a float32/float64 memory operand (separate form: open bug, see difftest.test.ts OPEN_BUGS)
+  { name: 'x87-arith-mem', mn: X87_ARITH, w: 3, f: (g) => {
+    const op = g.r.pick(X87_ARITH);
+    if (!need(g, 1)) return null;
+    g.emit(`${op} ${fmem(g, g.r.pick([4, 8]))}`);
+    return op;
   } },
   { name: 'x87-misc', mn: ['fxch', ...X87_UNARY], w: 6, f: (g) => {
     const r = g.r;
