@@ -2,7 +2,7 @@
 // Results set the lazy flags; 64-bit operands are (lo, hi) int32 pairs.
 
 import type { Cpu } from '../cpu.js';
-import { def, D, type Insn } from '../decoder.js';
+import { def, D, type Insn, type Handler } from '../decoder.js';
 import { LF, getCF, setLogic } from '../flags.js';
 import { getE, getG, setE, setG, readReg, writeReg, maskOf } from './operands.js';
 
@@ -200,32 +200,75 @@ function alu32Reg(c: Cpu, d: number, op: number, b: number): void {
   if (op !== AluOp.CMP) { r[d] = v; r[d + 1] = 0; }
 }
 
-/** x = destination register, y = source register, z = ALU op */
+/**
+ * Register-form handlers generated per (operation, width, source): small straight-line functions with
+ * their own code, so a compiled block (src/cpu/compile.ts) can inline them. x = destination register,
+ * y = source register (RR) or the immediate in imm/immHi (RI). ADC/SBB keep the generic path.
+ */
+function genAlu(op: number, w: 32 | 64, src: 'RR' | 'RI'): Handler {
+  const names = ['add', 'or', 'adc', 'sbb', 'and', 'sub', 'xor', 'cmp'];
+  const write = op !== AluOp.CMP;
+  const lines: string[] = ['const r = c.regs, d = i.x << 1;'];
+  if (w === 64) {
+    lines.push('const a = r[d], aH = r[d + 1];');
+    lines.push(src === 'RR' ? 'const s = i.y << 1, b = r[s], bH = r[s + 1];' : 'const b = i.imm, bH = i.immHi;');
+    switch (op) {
+      case AluOp.ADD: lines.push(`const t = (a >>> 0) + (b >>> 0), lo = t | 0, hi = (aH + bH + (t >= 4294967296 ? 1 : 0)) | 0; c.lfOp = ${LF.ADD};`); break;
+      case AluOp.SUB: case AluOp.CMP: lines.push(`const t = (a >>> 0) - (b >>> 0), lo = t | 0, hi = (aH - bH - (t < 0 ? 1 : 0)) | 0; c.lfOp = ${LF.SUB};`); break;
+      case AluOp.AND: lines.push(`const lo = a & b, hi = aH & bH; c.lfOp = ${LF.LOGIC};`); break;
+      case AluOp.OR: lines.push(`const lo = a | b, hi = aH | bH; c.lfOp = ${LF.LOGIC};`); break;
+      default: lines.push(`const lo = a ^ b, hi = aH ^ bH; c.lfOp = ${LF.LOGIC};`); break;
+    }
+    lines.push('c.lfSz = 8; c.lfA = a; c.lfAH = aH; c.lfB = b; c.lfBH = bH; c.lfR = lo; c.lfRH = hi;');
+    if (write) lines.push('r[d] = lo; r[d + 1] = hi;');
+  } else {
+    lines.push('const a = r[d];');
+    lines.push(src === 'RR' ? 'const b = r[i.y << 1];' : 'const b = i.imm;');
+    switch (op) {
+      case AluOp.ADD: lines.push(`const v = (a + b) | 0; c.lfOp = ${LF.ADD};`); break;
+      case AluOp.SUB: case AluOp.CMP: lines.push(`const v = (a - b) | 0; c.lfOp = ${LF.SUB};`); break;
+      case AluOp.AND: lines.push(`const v = a & b; c.lfOp = ${LF.LOGIC};`); break;
+      case AluOp.OR: lines.push(`const v = a | b; c.lfOp = ${LF.LOGIC};`); break;
+      default: lines.push(`const v = a ^ b; c.lfOp = ${LF.LOGIC};`); break;
+    }
+    lines.push('c.lfSz = 4; c.lfA = a; c.lfB = b; c.lfR = v; c.lfAH = 0; c.lfBH = 0; c.lfRH = 0;');
+    if (write) lines.push('r[d] = v; r[d + 1] = 0;');
+  }
+  const name = `${names[op]}${w}_${src.toLowerCase()}`;
+  return new Function(`return function ${name}(c, i) {\n  ${lines.join('\n  ')}\n};`)() as Handler;
+}
+
+/** Generic register forms (ADC, SBB): x = destination, y = source register / imm, z = op. */
 function aluRR64(c: Cpu, i: Insn): void { const s = i.y << 1; alu64Reg(c, i.x << 1, i.z, c.regs[s], c.regs[s + 1]); }
 function aluRR32(c: Cpu, i: Insn): void { alu32Reg(c, i.x << 1, i.z, c.regs[i.y << 1]); }
-/** x = destination register, z = op, immediate in imm/immHi */
 function aluRI64(c: Cpu, i: Insn): void { alu64Reg(c, i.x << 1, i.z, i.imm, i.immHi); }
 function aluRI32(c: Cpu, i: Insn): void { alu32Reg(c, i.x << 1, i.z, i.imm); }
+
+const FAST = (op: number) => op !== AluOp.ADC && op !== AluOp.SBB;
+/** [op][0 = 32-bit RR, 1 = 64-bit RR, 2 = 32-bit RI, 3 = 64-bit RI] */
+const GEN: Handler[][] = [0, 1, 2, 3, 4, 5, 6, 7].map((op) => FAST(op)
+  ? [genAlu(op, 32, 'RR'), genAlu(op, 64, 'RR'), genAlu(op, 32, 'RI'), genAlu(op, 64, 'RI')]
+  : [aluRR32, aluRR64, aluRI32, aluRI64]);
 
 function specEG(i: Insn) {
   if (i.rm < 0 || (i.osz !== 8 && i.osz !== 4)) return null;
   i.x = i.rm; i.y = i.reg; i.z = (i.op >> 3) & 7;
-  return i.osz === 8 ? aluRR64 : aluRR32;
+  return GEN[i.z][i.osz === 8 ? 1 : 0];
 }
 function specGE(i: Insn) {
   if (i.rm < 0 || (i.osz !== 8 && i.osz !== 4)) return null;
   i.x = i.reg; i.y = i.rm; i.z = (i.op >> 3) & 7;
-  return i.osz === 8 ? aluRR64 : aluRR32;
+  return GEN[i.z][i.osz === 8 ? 1 : 0];
 }
 function specEI(i: Insn) {
   if (i.rm < 0 || (i.osz !== 8 && i.osz !== 4)) return null;
   i.x = i.rm; i.z = i.sub;
-  return i.osz === 8 ? aluRI64 : aluRI32;
+  return GEN[i.z][i.osz === 8 ? 3 : 2];
 }
 function specAI(i: Insn) {
   if (i.osz !== 8 && i.osz !== 4) return null;
   i.x = 0; i.z = (i.op >> 3) & 7;
-  return i.osz === 8 ? aluRI64 : aluRI32;
+  return GEN[i.z][i.osz === 8 ? 3 : 2];
 }
 
 function inc64r(c: Cpu, i: Insn): void {
