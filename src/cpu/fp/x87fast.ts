@@ -12,18 +12,24 @@
 // Imports nothing; allocates nothing.
 
 const TWO32 = 4294967296;
+const INV16 = 1 / 65536; // multiplying by it is an exact (and cheaper) division by 2^16
 const PE = 0x20, C0 = 0x100, C1 = 0x200, C3 = 0x4000;
 
-// Rounded significand from roundSig, and carry out of the top (exponent + 1).
-let RH = 0, RL = 0, RC = 0;
+// Scratch registers. They live in a Float64Array: module-level `let` numbers outside the Smi range would be
+// boxed (a heap allocation) on every write.
+const enum I { RH, RL, RC, P0, P1, P2, P3, T0, T1, T2, T3, T4, T5, TV, D0, D1, D2, D3, RSH, RSL }
+const S = new Float64Array(20);
+// RH:RL the rounded significand from roundSig, RC its carry out of the top (exponent + 1); P3..P0 the 128-bit
+// product of mul64; T5..T0 (+ TV * 2^96) the division remainder lanes, D3..D0 the divisor lanes; RSH/RSL the sqrt
+// residual.
 
 /**
  * Rounds the 96-bit significand H:L:X (bit 31 of H set) to the precision selected by `pc` (the x87 PC field:
- * 0 = 24 bits, 2 = 53 bits, 1/3 = 64 bits) with rounding control rc; result in RH:RL (+RC carry). Returns PE|C1.
+ * 0 = 24 bits, 2 = 53 bits, 1/3 = 64 bits) with rounding control rc; result in RH:RL (+ RC carry). Returns PE|C1.
  */
 function roundSig(neg: number, H: number, L: number, X: number, pc: number, rc: number): number {
   let rb: number, st: number, lsb: number;
-  RC = 0;
+  S[I.RC] = 0;
   if (pc === 0) {
     rb = (H >>> 7) & 1; st = (H & 0x7f) | L | X; lsb = (H >>> 8) & 1; H = (H & 0xffffff00) >>> 0; L = 0;
   } else if (pc === 2) {
@@ -31,16 +37,16 @@ function roundSig(neg: number, H: number, L: number, X: number, pc: number, rc: 
   } else {
     rb = X >>> 31; st = X & 0x7fffffff; lsb = L & 1;
   }
-  if ((rb | st) === 0) { RH = H; RL = L; return 0; }
+  if ((rb | st) === 0) { S[I.RH] = H; S[I.RL] = L; return 0; }
   const up = rc === 0 ? rb !== 0 && (st !== 0 || lsb !== 0) : rc === 1 ? neg !== 0 : rc === 2 ? neg === 0 : false;
-  if (!up) { RH = H; RL = L; return PE; }
+  if (!up) { S[I.RH] = H; S[I.RL] = L; return PE; }
   if (pc === 0) H += 0x100;
   else {
     L += pc === 2 ? 0x800 : 1;
     if (L >= TWO32) { L -= TWO32; H += 1; }
   }
-  if (H >= TWO32) { H = 0x80000000; RC = 1; }
-  RH = H; RL = L;
+  if (H >= TWO32) { H = 0x80000000; S[I.RC] = 1; }
+  S[I.RH] = H; S[I.RL] = L;
   return PE | C1;
 }
 
@@ -48,9 +54,9 @@ function roundSig(neg: number, H: number, L: number, X: number, pc: number, rc: 
 function out80(d: Uint32Array, di: number, neg: number, E: number, H: number, L: number, X: number, cw: number): number {
   if (E < -16382) return -1;
   const f = roundSig(neg, H, L, X, (cw >> 8) & 3, (cw >> 10) & 3);
-  E += RC;
+  E += S[I.RC];
   if (E > 16383) return -1;
-  d[di] = RL; d[di + 1] = RH; d[di + 2] = (neg << 15) | (E + 16383);
+  d[di] = S[I.RL]; d[di + 1] = S[I.RH]; d[di + 2] = (neg << 15) | (E + 16383);
   return f;
 }
 
@@ -59,28 +65,27 @@ function putZero(d: Uint32Array, di: number, s: number): void {
 }
 
 // 128-bit product of two 64-bit significands, as four 32-bit words (P3 most significant).
-let P0 = 0, P1 = 0, P2 = 0, P3 = 0;
 function mul64(ah: number, al: number, bh: number, bl: number): void {
   const a0 = al & 0xffff, a1 = al >>> 16, a2 = ah & 0xffff, a3 = ah >>> 16;
   const b0 = bl & 0xffff, b1 = bl >>> 16, b2 = bh & 0xffff, b3 = bh >>> 16;
   let c = a0 * b0;
-  const r0 = c & 0xffff; c = (c - r0) / 65536;
+  const r0 = c & 0xffff; c = (c - r0) * INV16;
   c += a0 * b1 + a1 * b0;
-  const r1 = c & 0xffff; c = (c - r1) / 65536;
+  const r1 = c & 0xffff; c = (c - r1) * INV16;
   c += a0 * b2 + a1 * b1 + a2 * b0;
-  const r2 = c & 0xffff; c = (c - r2) / 65536;
+  const r2 = c & 0xffff; c = (c - r2) * INV16;
   c += a0 * b3 + a1 * b2 + a2 * b1 + a3 * b0;
-  const r3 = c & 0xffff; c = (c - r3) / 65536;
+  const r3 = c & 0xffff; c = (c - r3) * INV16;
   c += a1 * b3 + a2 * b2 + a3 * b1;
-  const r4 = c & 0xffff; c = (c - r4) / 65536;
+  const r4 = c & 0xffff; c = (c - r4) * INV16;
   c += a2 * b3 + a3 * b2;
-  const r5 = c & 0xffff; c = (c - r5) / 65536;
+  const r5 = c & 0xffff; c = (c - r5) * INV16;
   c += a3 * b3;
-  const r6 = c & 0xffff; c = (c - r6) / 65536;
-  P0 = ((r1 << 16) | r0) >>> 0;
-  P1 = ((r3 << 16) | r2) >>> 0;
-  P2 = ((r5 << 16) | r4) >>> 0;
-  P3 = ((c << 16) | r6) >>> 0;
+  const r6 = c & 0xffff; c = (c - r6) * INV16;
+  S[I.P0] = ((r1 << 16) | r0) >>> 0;
+  S[I.P1] = ((r3 << 16) | r2) >>> 0;
+  S[I.P2] = ((r5 << 16) | r4) >>> 0;
+  S[I.P3] = ((c << 16) | r6) >>> 0;
 }
 
 /** 1 if the exponent field is 1..0x7ffe and the integer bit is set (a normal number), else 0. */
@@ -173,8 +178,8 @@ export function mulFast(d: Uint32Array, di: number, a: Uint32Array, ai: number, 
   if (za || zb) { putZero(d, di, s); return 0; }
   mul64(ah, al, bh, bl);
   let E = ea + eb - 2 * 16383;
-  let h = P3, l = P2, x = P1;
-  const st = P0;
+  let h = S[I.P3], l = S[I.P2], x = S[I.P1];
+  const st = S[I.P0];
   if (h < 0x80000000) {
     h = ((h << 1) | (l >>> 31)) >>> 0;
     l = ((l << 1) | (x >>> 31)) >>> 0;
@@ -191,33 +196,31 @@ export function mulFast(d: Uint32Array, di: number, a: Uint32Array, ai: number, 
 // FDIV: long division, 32 quotient bits per step, each digit estimated in double precision (off by at most
 // one) and corrected against the exact remainder kept in 16-bit lanes.
 
-let T0 = 0, T1 = 0, T2 = 0, T3 = 0, T4 = 0, T5 = 0, TV = 0;
-let D0 = 0, D1 = 0, D2 = 0, D3 = 0;
 function addD(): void {
-  let c = T0 + D0; T0 = c & 0xffff; c = c >>> 16;
-  c += T1 + D1; T1 = c & 0xffff; c = c >>> 16;
-  c += T2 + D2; T2 = c & 0xffff; c = c >>> 16;
-  c += T3 + D3; T3 = c & 0xffff; c = c >>> 16;
-  c += T4; T4 = c & 0xffff; c = c >>> 16;
-  c += T5; T5 = c & 0xffff; c = c >>> 16;
-  TV += c;
+  let c = S[I.T0] + S[I.D0]; S[I.T0] = c & 0xffff; c = c >>> 16;
+  c += S[I.T1] + S[I.D1]; S[I.T1] = c & 0xffff; c = c >>> 16;
+  c += S[I.T2] + S[I.D2]; S[I.T2] = c & 0xffff; c = c >>> 16;
+  c += S[I.T3] + S[I.D3]; S[I.T3] = c & 0xffff; c = c >>> 16;
+  c += S[I.T4]; S[I.T4] = c & 0xffff; c = c >>> 16;
+  c += S[I.T5]; S[I.T5] = c & 0xffff; c = c >>> 16;
+  S[I.TV] += c;
 }
 function subD(): void {
-  let c = T0 - D0; T0 = c & 0xffff; c = (c - T0) / 65536;
-  c += T1 - D1; T1 = c & 0xffff; c = (c - T1) / 65536;
-  c += T2 - D2; T2 = c & 0xffff; c = (c - T2) / 65536;
-  c += T3 - D3; T3 = c & 0xffff; c = (c - T3) / 65536;
-  c += T4; T4 = c & 0xffff; c = (c - T4) / 65536;
-  c += T5; T5 = c & 0xffff; c = (c - T5) / 65536;
-  TV += c;
+  let c = S[I.T0] - S[I.D0]; S[I.T0] = c & 0xffff; c = (c - S[I.T0]) * INV16;
+  c += S[I.T1] - S[I.D1]; S[I.T1] = c & 0xffff; c = (c - S[I.T1]) * INV16;
+  c += S[I.T2] - S[I.D2]; S[I.T2] = c & 0xffff; c = (c - S[I.T2]) * INV16;
+  c += S[I.T3] - S[I.D3]; S[I.T3] = c & 0xffff; c = (c - S[I.T3]) * INV16;
+  c += S[I.T4]; S[I.T4] = c & 0xffff; c = (c - S[I.T4]) * INV16;
+  c += S[I.T5]; S[I.T5] = c & 0xffff; c = (c - S[I.T5]) * INV16;
+  S[I.TV] += c;
 }
 /** T >= D (T non-negative). */
 function geD(): boolean {
-  if (T5 !== 0 || T4 !== 0) return true;
-  if (T3 !== D3) return T3 > D3;
-  if (T2 !== D2) return T2 > D2;
-  if (T1 !== D1) return T1 > D1;
-  return T0 >= D0;
+  if (S[I.T5] !== 0 || S[I.T4] !== 0) return true;
+  if (S[I.T3] !== S[I.D3]) return S[I.T3] > S[I.D3];
+  if (S[I.T2] !== S[I.D2]) return S[I.T2] > S[I.D2];
+  if (S[I.T1] !== S[I.D1]) return S[I.T1] > S[I.D1];
+  return S[I.T0] >= S[I.D0];
 }
 
 export function divFast(d: Uint32Array, di: number, a: Uint32Array, ai: number, b: Uint32Array, bi: number, cw: number): number {
@@ -228,7 +231,7 @@ export function divFast(d: Uint32Array, di: number, a: Uint32Array, ai: number, 
   if (!isNormal(bh, bse)) return -1;
   if (ea === 0 && ah === 0 && al === 0) { putZero(d, di, s); return 0; }
   if (!isNormal(ah, ase)) return -1;
-  D0 = bl & 0xffff; D1 = bl >>> 16; D2 = bh & 0xffff; D3 = bh >>> 16;
+  S[I.D0] = bl & 0xffff; S[I.D1] = bl >>> 16; S[I.D2] = bh & 0xffff; S[I.D3] = bh >>> 16;
   const Df = bh * TWO32 + bl;
   let rh = ah, rl = al, q0 = 0;
   if (ah > bh || (ah === bh && al >= bl)) {
@@ -237,25 +240,27 @@ export function divFast(d: Uint32Array, di: number, a: Uint32Array, ai: number, 
   }
   let r3 = rh >>> 16, r2 = rh & 0xffff, r1 = rl >>> 16, r0 = rl & 0xffff;
   let q1 = 0, q2 = 0, q3 = 0;
-  for (let i = 0; i < 3; i++) {
+  // 64 quotient bits after q0 suffice for PC=53 (and 32 for PC=24): the remainder supplies the sticky bit
+  const pc = (cw >> 8) & 3, steps = pc === 0 ? 1 : pc === 2 ? 2 : 3;
+  for (let i = 0; i < steps; i++) {
     const Rf = ((r3 * 65536 + r2) * 65536 + r1) * 65536 + r0;
     let q = Math.floor((Rf * TWO32) / Df);
     // T = R * 2^32 - q * D
-    let v = -(q * D0);
-    T0 = v & 0xffff; v = (v - T0) / 65536;
-    v -= q * D1;
-    T1 = v & 0xffff; v = (v - T1) / 65536;
-    v += r0 - q * D2;
-    T2 = v & 0xffff; v = (v - T2) / 65536;
-    v += r1 - q * D3;
-    T3 = v & 0xffff; v = (v - T3) / 65536;
+    let v = -(q * S[I.D0]);
+    S[I.T0] = v & 0xffff; v = (v - S[I.T0]) * INV16;
+    v -= q * S[I.D1];
+    S[I.T1] = v & 0xffff; v = (v - S[I.T1]) * INV16;
+    v += r0 - q * S[I.D2];
+    S[I.T2] = v & 0xffff; v = (v - S[I.T2]) * INV16;
+    v += r1 - q * S[I.D3];
+    S[I.T3] = v & 0xffff; v = (v - S[I.T3]) * INV16;
     v += r2;
-    T4 = v & 0xffff; v = (v - T4) / 65536;
+    S[I.T4] = v & 0xffff; v = (v - S[I.T4]) * INV16;
     v += r3;
-    T5 = v & 0xffff; TV = (v - T5) / 65536;
-    while (TV < 0) { q -= 1; addD(); }
+    S[I.T5] = v & 0xffff; S[I.TV] = (v - S[I.T5]) * INV16;
+    while (S[I.TV] < 0) { q -= 1; addD(); }
     while (geD()) { q += 1; subD(); }
-    r3 = T3; r2 = T2; r1 = T1; r0 = T0;
+    r3 = S[I.T3]; r2 = S[I.T2]; r1 = S[I.T1]; r0 = S[I.T0];
     if (i === 0) q1 = q; else if (i === 1) q2 = q; else q3 = q;
   }
   const sticky = (r3 | r2 | r1 | r0) !== 0 ? 1 : 0;
@@ -275,13 +280,13 @@ export function divFast(d: Uint32Array, di: number, a: Uint32Array, ai: number, 
 // FSQRT: y = floor(sqrt(N)) for the 128-bit N = M * 2^(63|64): a double-precision estimate, one Newton step on
 // the exact residual, then an exact check (N - y^2 in [0, 2y]); round and sticky bits from the residual.
 
-let RSH = 0, RSL = 0; // residual N - y^2 as RSH * 2^32 + RSL, RSL in [0, 2^32)
+// residual N - y^2 = RSH * 2^32 + RSL, RSL in [0, 2^32)
 function residual(N3: number, N2: number, N1: number, N0: number): void {
-  const t = (N3 - P3) * TWO32 + (N2 - P2);
-  let hi = t * TWO32 + (N1 - P1);
-  let lo = N0 - P0;
+  const t = (N3 - S[I.P3]) * TWO32 + (N2 - S[I.P2]);
+  let hi = t * TWO32 + (N1 - S[I.P1]);
+  let lo = N0 - S[I.P0];
   if (lo < 0) { lo += TWO32; hi -= 1; }
-  RSH = hi; RSL = lo;
+  S[I.RSH] = hi; S[I.RSL] = lo;
 }
 
 export function sqrtFast(d: Uint32Array, di: number, b: Uint32Array, bi: number, cw: number): number {
@@ -299,7 +304,7 @@ export function sqrtFast(d: Uint32Array, di: number, b: Uint32Array, bi: number,
   let yh = Math.floor(y0 / TWO32), yl = y0 - yh * TWO32;
   mul64(yh, yl, yh, yl);
   residual(N3, N2, N1, 0);
-  yl += Math.floor((RSH * TWO32 + RSL) / (2 * y0));
+  yl += Math.floor((S[I.RSH] * TWO32 + S[I.RSL]) / (2 * y0));
   while (yl < 0) { yl += TWO32; yh -= 1; }
   while (yl >= TWO32) { yl -= TWO32; yh += 1; }
   if (yh >= TWO32) { yh = 0xffffffff; yl = 0xffffffff; }
@@ -308,18 +313,18 @@ export function sqrtFast(d: Uint32Array, di: number, b: Uint32Array, bi: number,
     if (it === 6) return -1; // not reached: the estimate is within one of the root
     mul64(yh, yl, yh, yl);
     residual(N3, N2, N1, 0);
-    if (RSH < 0) { // y too large
+    if (S[I.RSH] < 0) { // y too large
       if (yl === 0) { yl = 0xffffffff; yh -= 1; } else yl -= 1;
       continue;
     }
     const y2h = yh * 2 + (yl >= 0x80000000 ? 1 : 0), y2l = (yl * 2) % TWO32;
-    if (RSH > y2h || (RSH === y2h && RSL > y2l)) { // y too small
+    if (S[I.RSH] > y2h || (S[I.RSH] === y2h && S[I.RSL] > y2l)) { // y too small
       if (yl === 0xffffffff) { yl = 0; yh += 1; } else yl += 1;
       continue;
     }
     break;
   }
-  const x = RSH === 0 && RSL === 0 ? 0 : RSH > yh || (RSH === yh && RSL > yl) ? 0x80000001 : 1;
+  const x = S[I.RSH] === 0 && S[I.RSL] === 0 ? 0 : S[I.RSH] > yh || (S[I.RSH] === yh && S[I.RSL] > yl) ? 0x80000001 : 1;
   return out80(d, di, 0, Eb >> 1, yh, yl, x, cw);
 }
 
@@ -364,7 +369,7 @@ export function fldFloatFast(d: Uint32Array, di: number, b: Uint32Array, bi: num
   return 0;
 }
 
-/** FST m32/m64 (rounded per RC): normal results only; -1 for specials, denormal/overflowing results. */
+/** FST m32/m64 (rounded per S[I.RC]): normal results only; -1 for specials, denormal/overflowing results. */
 export function fstFloatFast(d: Uint32Array, di: number, b: Uint32Array, bi: number, cw: number, is64: boolean): number {
   const bl = b[bi], bh = b[bi + 1], bse = b[bi + 2];
   const eb = bse & 0x7fff, s = (bse >> 15) & 1;
@@ -378,17 +383,17 @@ export function fstFloatFast(d: Uint32Array, di: number, b: Uint32Array, bi: num
   if (is64) {
     if (E < -1022) return -1;
     const f = roundSig(s, bh, bl, 0, 2, rc);
-    E += RC;
+    E += S[I.RC];
     if (E > 1023) return -1;
-    d[di] = ((RH << 21) | (RL >>> 11)) >>> 0;
-    d[di + 1] = ((s << 31) | ((E + 1023) << 20) | ((RH >>> 11) & 0xfffff)) >>> 0;
+    d[di] = ((S[I.RH] << 21) | (S[I.RL] >>> 11)) >>> 0;
+    d[di + 1] = ((s << 31) | ((E + 1023) << 20) | ((S[I.RH] >>> 11) & 0xfffff)) >>> 0;
     return f;
   }
   if (E < -126) return -1;
   const f = roundSig(s, bh, bl, 0, 0, rc);
-  E += RC;
+  E += S[I.RC];
   if (E > 127) return -1;
-  d[di] = ((s << 31) | ((E + 127) << 23) | ((RH >>> 8) & 0x7fffff)) >>> 0;
+  d[di] = ((s << 31) | ((E + 127) << 23) | ((S[I.RH] >>> 8) & 0x7fffff)) >>> 0;
   return f;
 }
 
