@@ -37,6 +37,27 @@ function movGv(c: Cpu, i: Insn): void {
   if (i.osz === 8) movGE64(c, i); else if (i.osz === 4) movGE32(c, i); else movGE(c, i);
 }
 
+/** Register-to-register moves chosen at decode time (x = destination, y = source): tiny, inlinable. */
+function mov64rr(c: Cpu, i: Insn): void { const r = c.regs, d = i.x << 1, s = i.y << 1; r[d] = r[s]; r[d + 1] = r[s + 1]; }
+function mov32rr(c: Cpu, i: Insn): void { const r = c.regs, d = i.x << 1; r[d] = r[i.y << 1]; r[d + 1] = 0; }
+/** Loads and stores with a [base + disp] operand, 64-bit (the bulk of -O0 code). */
+function mov64load(c: Cpu, i: Insn): void { const r = c.regs, g = i.reg << 1; r[g] = c.read64(i.ea(c, i)); r[g + 1] = c.hi; }
+function mov64store(c: Cpu, i: Insn): void { const r = c.regs, g = i.reg << 1; c.write64(i.ea(c, i), r[g], r[g + 1]); }
+function mov32load(c: Cpu, i: Insn): void { const r = c.regs, g = i.reg << 1; r[g] = c.read32(i.ea(c, i)); r[g + 1] = 0; }
+function mov32store(c: Cpu, i: Insn): void { c.write32(i.ea(c, i), c.regs[i.reg << 1]); }
+function specMovEG(i: Insn) {
+  if (i.osz !== 8 && i.osz !== 4) return null;
+  if (i.rm < 0) return i.osz === 8 ? mov64store : mov32store;
+  i.x = i.rm; i.y = i.reg;
+  return i.osz === 8 ? mov64rr : mov32rr;
+}
+function specMovGE(i: Insn) {
+  if (i.osz !== 8 && i.osz !== 4) return null;
+  if (i.rm < 0) return i.osz === 8 ? mov64load : mov32load;
+  i.x = i.reg; i.y = i.rm;
+  return i.osz === 8 ? mov64rr : mov32rr;
+}
+
 function movEI(c: Cpu, i: Insn): void { setE(c, i, i.imm, i.immHi); }
 function movRI(c: Cpu, i: Insn): void { writeReg(c, i.reg, i.regB, i.osz, i.imm, i.immHi); }
 
@@ -233,9 +254,9 @@ function nop(_c: Cpu, _i: Insn): void { /* NOP, multi-byte NOP, ENDBR64, PAUSE, 
 
 export function installMov(): void {
   def(0, 0x88, D.M | D.B, movEG);
-  def(0, 0x89, D.M, movEv);
+  def(0, 0x89, D.M, movEv, specMovEG);
   def(0, 0x8a, D.M | D.B, movGE);
-  def(0, 0x8b, D.M, movGv);
+  def(0, 0x8b, D.M, movGv, specMovGE);
   def(0, 0x8d, D.M, lea);
   def(0, 0xc6, D.M | D.B | D.I8, [movEI, null, null, null, null, null, null, null]);
   def(0, 0xc7, D.M | D.IZ, [movEI, null, null, null, null, null, null, null]);
