@@ -14,7 +14,7 @@ const envSeed = process.env.DIFFTEST_SEED;
 const SEED = envSeed === 'random' ? (Math.random() * 2 ** 31) >>> 0 : envSeed ? Number(envSeed) >>> 0 : 0x5eed;
 const COUNT = Number(process.env.DIFFTEST_COUNT ?? 3000);
 /** FP cases (SSE/SSE2/x87, gen.ts `fp`), run in addition to the COUNT integer ones. */
-const FP_COUNT = Number(process.env.DIFFTEST_FP_COUNT ?? 1000);
+const FP_COUNT = Number(process.env.DIFFTEST_FP_COUNT ?? 2000);
 /**
  * Generator forms with an open emulator bug, left out of the main runs (each has an `it.fails` below that checks
  * it; when the bug is fixed that test starts failing: remove the entry and the test).
