@@ -256,8 +256,8 @@ export const FP_FORMS: Form[] = [
   } },
 ];
 
-/** Integer forms mixed into FP cases, with their weights there (flag consumers, moves, ALU). */
-export const FP_INT_FORMS: Record<string, number> = { jcc: 6, setcc: 3, cmov: 2, mov: 3, alu: 3, flagops: 1 };
+/** Integer forms mixed into FP cases, with their weights there (flag consumers, moves, ALU, and #UD/#GP faults, so the FP state at a fault is compared too). */
+export const FP_INT_FORMS: Record<string, number> = { jcc: 6, setcc: 3, cmov: 2, mov: 3, alu: 3, flagops: 1, fault: 1 };
 
 const U32 = (g: Gen) => g.r.u32();
 function f32(g: Gen): number {
