@@ -9,6 +9,8 @@ import { FileDisk } from '../devices/backends/disk.js';
 import { UdpFrameTunnel } from '../devices/backends/tunnel.js';
 import { StdioConsole, FileConsole, TcpConsole, type ConsoleBackend } from '../devices/backends/console.js';
 import { parseSize, parseCount } from './args.js';
+import { decodeSnapshot } from '../replay/snapshot.js';
+import { restoreSnapshot, type SnapshotMeta, type RestoredMachine } from '../replay/machine-snapshot.js';
 
 export const MACHINE_HELP = `  --mem SIZE              guest RAM (default 64M; suffixes K, M, G)
   --cmdline STRING        command line passed in the boot-info block
@@ -72,13 +74,21 @@ export interface LiveHost {
   machine: Machine;
   gate: LiveGate;
   console: ConsoleBackend;
+  /** When the machine was restored from a snapshot: its hash, icount and metadata. */
+  restored?: Omit<RestoredMachine, 'machine'>;
   /** Closes every backend (flushes console output). */
   close(): Promise<void>;
 }
 
-/** Opens the backends named by the options and boots a machine on a live gate. Throws Error with a clear message. */
-export async function openLiveHost(o: HostOptions, onRecord?: (r: GateRecord) => void): Promise<LiveHost> {
+/**
+ * Opens the backends named by the options and boots a machine on a live gate, or, given
+ * `snapshot` bytes, restores the snapshot's machine onto them (its configuration wins; the
+ * backends must fit it; guest time goes on from the snapshot's). Throws Error with a clear message.
+ */
+export async function openLiveHost(o: HostOptions, onRecord?: (r: GateRecord) => void, snapshot?: Uint8Array): Promise<LiveHost> {
   const image = readFileSync(o.file as string);
+  let meta: SnapshotMeta | undefined;
+  if (snapshot) meta = (decodeSnapshot(snapshot).sections as { meta: SnapshotMeta }).meta;
   const closers: (() => Promise<void> | void)[] = [];
   try {
     const disks: DiskBackend[] = [];
@@ -93,15 +103,28 @@ export async function openLiveHost(o: HostOptions, onRecord?: (r: GateRecord) =>
     else if (o.console.startsWith('file:')) { const [, out, inp] = o.console.split(':'); con = new FileConsole(out, inp); }
     else con = await TcpConsole.listen(Number(o.console.slice(4)));
     closers.push(() => con.close());
-    const gate = new LiveGate({ clock: new SystemClock(), entropy: new SystemEntropy(), console: con, disks, nets: tunnels as FrameInput[] }, { onRecord });
-    const config: MachineConfig = {
-      memSize: o.mem, cmdline: o.cmdline,
-      disks: disks.map((d, n) => ({ sizeBytes: d.size, readOnly: o.disks[n].readOnly })),
-      nets: o.nets.map(() => ({})),
-    };
-    const machine = Machine.fromElf(image, { ...config, gate, consoleOut: (b) => con.write(b), netOut: (dev, f) => tunnels[dev].send(f) });
+    const gate = new LiveGate({ clock: new SystemClock(), entropy: new SystemEntropy(), console: con, disks, nets: tunnels as FrameInput[] },
+      { onRecord, startNs: meta?.timeNs, startTsc: meta?.lastTsc });
+    const io = { gate, consoleOut: (b: number) => con.write(b), netOut: (dev: number, f: Uint8Array) => tunnels[dev].send(f) };
+    let config: MachineConfig, machine: Machine, restored: LiveHost['restored'];
+    if (snapshot) {
+      const { machine: m, ...rest } = restoreSnapshot(snapshot, io);
+      config = rest.config; machine = m; restored = rest;
+      const sd = config.disks ?? [];
+      if (sd.length !== disks.length || sd.some((d, n) => d.sizeBytes !== disks[n]!.size)) {
+        throw new Error(`the snapshot's machine has ${sd.length} disk(s) (${sd.map((d) => `${d.sizeBytes} bytes`).join(', ') || 'none'}): give matching --disk images`);
+      }
+      if ((config.nets ?? []).length !== tunnels.length) throw new Error(`the snapshot's machine has ${(config.nets ?? []).length} NIC(s): give as many --net options`);
+    } else {
+      config = {
+        memSize: o.mem, cmdline: o.cmdline,
+        disks: disks.map((d, n) => ({ sizeBytes: d.size, readOnly: o.disks[n].readOnly })),
+        nets: o.nets.map(() => ({})),
+      };
+      machine = Machine.fromElf(image, { ...config, ...io });
+    }
     return {
-      image, config, machine, gate, console: con,
+      image, config, machine, gate, console: con, restored,
       close: async () => { for (const c of closers.reverse()) await c(); },
     };
   } catch (e) {

@@ -4,13 +4,17 @@
 import { ElfError } from '../machine/boot.js';
 import type { Machine, RunResult } from '../machine/machine.js';
 import { openFileSink } from '../replay/channel-file.js';
-import { Recorder, DEFAULT_DIGEST_INTERVAL } from '../replay/recorder.js';
+import { Recorder, DEFAULT_DIGEST_INTERVAL, SNAPSHOT_END_REASON, sha256Hex } from '../replay/recorder.js';
+import { readSnapshotFile, restoredOutputs, writeSnapshotFile } from '../replay/machine-snapshot.js';
+import type { ByteSink } from '../replay/channel.js';
 import type { ConsoleBackend } from '../devices/backends/console.js';
 import { parseCount } from './args.js';
 import { parseHostArgs, openLiveHost, MACHINE_HELP, type HostOptions, type LiveHost } from './host.js';
 import { EXIT, exitCodeFor, printStats } from './run.js';
 
 const HELP = `usage: x86ft record <guest.elf> --log FILE [options]
+       x86ft record <guest.elf> --log FILE --snapshot-at N --snapshot-out SNAP --log2 FILE2 [options]
+       x86ft record --from-snapshot SNAP --image <guest.elf> --log FILE [options]
 
 Runs the guest like 'x86ft run' (its console and network output pass through) and records every
 value that entered it from the host into FILE, with a digest of the machine state every N
@@ -19,13 +23,24 @@ instructions; 'x86ft replay FILE --image <guest.elf>' re-runs it exactly.
   --log FILE              where the log goes (overwritten)
   --digest-every N        instructions between digests (default ${DEFAULT_DIGEST_INTERVAL}; k/M/G suffixes;
                           0 = only the final digest)
+  --snapshot-at N         at exactly instruction N take a full machine snapshot, write it to SNAP
+  --snapshot-out SNAP     (--snapshot-out) and close FILE there (final digest, a snapshot record,
+  --log2 FILE2            end reason '${SNAPSHOT_END_REASON}'); the run goes on, recorded into FILE2, a log
+                          that starts from the snapshot (header: its hash, start icount N).
+                          'x86ft replay FILE2 --image <guest.elf> --snapshot SNAP' seeds a machine
+                          from SNAP and follows FILE2 (e.g. a new secondary); FILE replays the run
+                          from boot to N. If the guest ends before N, no snapshot and no FILE2.
+  --from-snapshot SNAP    continue the run of SNAP (from its instruction count) on live backends
+                          instead of booting; the log's header names SNAP. --image gives the guest
+                          ELF (checked against SNAP); the machine configuration comes from SNAP
+                          (--mem/--cmdline are ignored), --disk/--net must match its devices.
 ${MACHINE_HELP}
   --max-instructions N    stop after N retired instructions (recorded as end reason 'budget';
                           exit status ${EXIT.budget})
   --stats                 print instructions, wall time, MIPS and log volume to stderr at the end
 
-exit status: as 'x86ft run' (the guest's debug-exit status, ${EXIT.usage} bad arguments or backend,
-${EXIT.budget} budget, ${EXIT.halt} halt, ${EXIT.fault} guest fault, ${EXIT.internal} internal error); 1 the log could not be written.
+exit status: as 'x86ft run' (the guest's debug-exit status, ${EXIT.usage} bad arguments or backend, or an
+unreadable, corrupted or unfitting --from-snapshot file, ${EXIT.budget} budget, ${EXIT.halt} halt, ${EXIT.fault} guest fault, ${EXIT.internal} internal error); 1 a log or the snapshot could not be written.
 SIGINT/SIGTERM stop the guest and finish the log (end reason 'stopped').
 `;
 
@@ -34,13 +49,13 @@ SIGINT/SIGTERM stop the guest and finish the log (end reason 'stopped').
  * builds its machine with fixed output callbacks, so this wraps the console backend's write and
  * each NIC's transmit callback in place.
  */
-function tapOutputs(rec: Recorder, m: Machine, con: ConsoleBackend): void {
+function tapOutputs(rec: () => Recorder, m: Machine, con: ConsoleBackend): void {
   const write = con.write.bind(con);
-  con.write = rec.consoleOut(write);
+  con.write = (b) => { rec().outputs.console(b); write(b); };
   for (const n of m.nets) {
     const dev = n as unknown as { tx: (f: Uint8Array) => void };
     const tx = dev.tx, idx = m.nets.indexOf(n);
-    dev.tx = (f) => { rec.outputs.frame(idx, f); tx(f); };
+    dev.tx = (f) => { rec().outputs.frame(idx, f); tx(f); };
   }
 }
 
@@ -49,24 +64,57 @@ export async function recordCommand(argv: string[]): Promise<number> {
   let o: HostOptions;
   let every = DEFAULT_DIGEST_INTERVAL;
   let logPath: string;
+  let snapAt: number | undefined, snapOut: string | undefined, log2: string | undefined, fromSnap: string | undefined;
   try {
-    o = parseHostArgs(argv, ['--log', '--digest-every']);
-    const l = o.rest.get('--log');
-    if (typeof l !== 'string') throw new Error('--log FILE is required');
+    // --image FILE is another way to name the guest ELF (natural with --from-snapshot)
+    const args = argv.slice();
+    const ii = args.indexOf('--image');
+    if (ii >= 0) {
+      if (args[ii + 1] === undefined) throw new Error('--image needs a value');
+      args.splice(ii, 2, args[ii + 1]!);
+    }
+    o = parseHostArgs(args, ['--log', '--digest-every', '--snapshot-at', '--snapshot-out', '--log2', '--from-snapshot']);
+    const str = (k: string): string | undefined => { const v = o.rest.get(k); return typeof v === 'string' ? v : undefined; };
+    const l = str('--log');
+    if (l === undefined) throw new Error('--log FILE is required');
     logPath = l;
-    const d = o.rest.get('--digest-every');
-    if (typeof d === 'string') every = parseCount(d);
+    const d = str('--digest-every');
+    if (d !== undefined) every = parseCount(d);
+    const sa = str('--snapshot-at');
+    if (sa !== undefined) snapAt = parseCount(sa);
+    snapOut = str('--snapshot-out'); log2 = str('--log2'); fromSnap = str('--from-snapshot');
+    const given = [snapAt !== undefined, snapOut !== undefined, log2 !== undefined];
+    if (given.some((g) => g) && !given.every((g) => g)) throw new Error('--snapshot-at N, --snapshot-out SNAP and --log2 FILE2 go together');
+    if (log2 !== undefined && log2 === logPath) throw new Error('--log2 must differ from --log');
   } catch (e) {
     process.stderr.write(`x86ft record: ${(e as Error).message}\n\n${HELP}`);
     return EXIT.usage;
   }
+  let snapIn: Uint8Array | undefined;
+  if (fromSnap !== undefined) {
+    try { snapIn = readSnapshotFile(fromSnap); } catch (e) {
+      process.stderr.write(`x86ft record: ${(e as Error).message}\n`);
+      return EXIT.usage;
+    }
+  }
   let rec: Recorder | undefined;
   let host: LiveHost;
   try {
-    host = await openLiveHost(o, (r) => rec!.onRecord(r));
+    host = await openLiveHost(o, (r) => rec!.onRecord(r), snapIn);
   } catch (e) {
-    const what = e instanceof ElfError ? `${o.file}: ` : '';
+    const what = e instanceof ElfError ? `${o.file}: ` : snapIn ? `${fromSnap}: ` : '';
     process.stderr.write(`x86ft record: ${what}${(e as Error).message}\n`);
+    return EXIT.usage;
+  }
+  const restored = host.restored;
+  if (restored && restored.meta.imageSha256 !== sha256Hex(host.image)) {
+    await host.close();
+    process.stderr.write(`x86ft record: ${fromSnap} is a snapshot of image ${restored.meta.imageSha256}, not of ${o.file}\n`);
+    return EXIT.usage;
+  }
+  if (snapAt !== undefined && snapAt < host.machine.cpu.icount) {
+    await host.close();
+    process.stderr.write(`x86ft record: --snapshot-at ${snapAt} is before the run's start at instruction ${host.machine.cpu.icount}\n`);
     return EXIT.usage;
   }
   let r: RunResult;
@@ -74,16 +122,48 @@ export async function recordCommand(argv: string[]): Promise<number> {
   const signal = { aborted: false };
   const stop = (): void => { signal.aborted = true; };
   process.once('SIGINT', stop); process.once('SIGTERM', stop);
-  try {
-    let sink;
-    try { sink = await openFileSink(logPath); } catch (e) {
+  const recs: Recorder[] = [];
+  const open = async (path: string): Promise<ByteSink | undefined> => {
+    try { return await openFileSink(path); } catch (e) {
       process.stderr.write(`x86ft record: ${(e as Error).message}\n`);
-      return 1;
+      return undefined;
     }
-    rec = new Recorder({ sink, image: host.image, digestEvery: every });
-    tapOutputs(rec, host.machine, host.console);
+  };
+  try {
+    const sink = await open(logPath);
+    if (!sink) return 1;
+    rec = new Recorder({
+      sink, image: host.image, digestEvery: every, fromSnapshot: restored?.hash ?? null,
+      outputs: restored ? restoredOutputs(restored.meta) : undefined,
+    });
+    recs.push(rec);
+    tapOutputs(() => rec!, host.machine, host.console);
     rec.attach(host.machine);
-    try { r = await rec.run(o.max, signal); } catch (e) {
+    try {
+      if (snapAt === undefined || snapAt > o.max) {
+        if (snapAt !== undefined) process.stderr.write(`x86ft record: --snapshot-at ${snapAt} is past --max-instructions ${o.max}: no snapshot, no ${log2}\n`);
+        r = await rec.run(o.max, signal);
+      } else {
+        const first = await rec.runToSnapshot(snapAt, signal);
+        r = first.result;
+        const snap = first.snapshot;
+        if (!snap) {
+          if (r.end !== 'budget' && !signal.aborted) process.stderr.write(`x86ft record: the guest ended (${r.end}) at instruction ${r.instructions}, before --snapshot-at ${snapAt}: no snapshot, no ${log2}\n`);
+        } else {
+          try { writeSnapshotFile(snapOut!, snap); } catch (e) {
+            process.stderr.write(`x86ft record: the snapshot could not be written: ${(e as Error).message}\n`);
+            return 1;
+          }
+          const sink2 = await open(log2!);
+          if (!sink2) return 1;
+          const prev: Recorder = rec;
+          rec = new Recorder({ sink: sink2, image: host.image, digestEvery: every, fromSnapshot: snap.hash, outputs: prev.outputs });
+          recs.push(rec);
+          rec.attach(host.machine);
+          r = await rec.run(o.max, signal);
+        }
+      }
+    } catch (e) {
       process.stderr.write(`x86ft record: the log could not be written: ${(e as Error).message}\n`);
       return 1;
     }
@@ -94,8 +174,10 @@ export async function recordCommand(argv: string[]): Promise<number> {
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   if (o.stats) {
     printStats(r.instructions, secs);
-    const s = rec.stats;
-    process.stderr.write(`log: ${s.bytes} bytes, ${s.entries} entries, ${s.digests} digests (${(s.bytes * 8 / secs / 1e6).toFixed(3)} Mbit/s)\n`);
+    recs.forEach((x, n) => {
+      const s = x.stats;
+      process.stderr.write(`log${recs.length > 1 ? ` ${n + 1}` : ''}: ${s.bytes} bytes, ${s.entries} entries, ${s.digests} digests (${(s.bytes * 8 / secs / 1e6).toFixed(3)} Mbit/s)\n`);
+    });
   }
   if (signal.aborted && r.end === 'budget') { process.stderr.write(`x86ft record: stopped after ${r.instructions} instructions\n`); return 130; }
   return exitCodeFor(r);

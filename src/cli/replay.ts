@@ -44,8 +44,8 @@ the last log entries before it).
   --quiet            do not copy the guest's console output to stderr
 
 exit status: ${REPLAY_EXIT.IDENTICAL} replay identical; ${REPLAY_EXIT.IO_ERROR} a file could not be read; ${REPLAY_EXIT.USAGE} usage; ${REPLAY_EXIT.DIVERGENCE} divergence;
-${REPLAY_EXIT.BAD_LOG} cut, corrupted or unsupported log; ${REPLAY_EXIT.MISMATCH} log is not for this image/snapshot; ${REPLAY_EXIT.INCOMPLETE} no end record
-reached (log without one, or --stop-at).
+${REPLAY_EXIT.BAD_LOG} cut, corrupted or unsupported log; ${REPLAY_EXIT.MISMATCH} log is not for this image/snapshot (or the snapshot is missing,
+corrupted or not the one the log names); ${REPLAY_EXIT.INCOMPLETE} no end record reached (log without one, or --stop-at).
 `;
 
 /** The report as printed on stdout. */

@@ -15,9 +15,12 @@ import { LogWriter, type LogWriterOptions } from './writer.js';
 import type { LogEntry, LogHeaderInit } from './format.js';
 import { gateToEntry } from './gate-entries.js';
 import { OutputTally, computeDigest, digestEntries, resetDirty } from './digest.js';
-import { configJson } from './machine-snapshot.js';
+import { configJson, takeSnapshot, type MachineSnapshot } from './machine-snapshot.js';
 
 export const DEFAULT_DIGEST_INTERVAL = 1_000_000;
+
+/** End reason of a log closed at a snapshot (Recorder.runToSnapshot); a log from that snapshot continues it. */
+export const SNAPSHOT_END_REASON = 'snapshot';
 
 export interface RecorderOptions {
   /** Where the log goes. */
@@ -28,6 +31,8 @@ export interface RecorderOptions {
   digestEvery?: number;
   /** The run starts from this snapshot (hash) instead of boot; startIcount is the machine's icount. */
   fromSnapshot?: string | null;
+  /** The output tally the run continues from (a run from a snapshot: digests cover outputs since boot). */
+  outputs?: OutputTally;
   writer?: LogWriterOptions;
   /** Wall clock for the informational start record (default Date.now). */
   epochMs?: () => number;
@@ -52,7 +57,7 @@ export function sha256Hex(b: Uint8Array): string {
  * `rec.attach(machine)` and `await rec.run(max)`.
  */
 export class Recorder {
-  readonly outputs = new OutputTally();
+  readonly outputs: OutputTally;
   readonly stats: RecordingStats = { entries: 0, digests: 0, bytes: 0, byKind: {} };
   private writer: LogWriter | undefined;
   private m: Machine | undefined;
@@ -63,6 +68,7 @@ export class Recorder {
 
   constructor(private readonly opts: RecorderOptions) {
     this.every = opts.digestEvery ?? DEFAULT_DIGEST_INTERVAL;
+    this.outputs = opts.outputs ?? new OutputTally();
     if (!Number.isSafeInteger(this.every) || this.every < 0) throw new RangeError(`digest interval must be a non-negative integer (got ${this.every})`);
   }
 
@@ -123,6 +129,35 @@ export class Recorder {
    * `signal.aborted` stops it at the next slice (recorded as end reason "stopped").
    */
   async run(maxInstructions = Infinity, signal?: { aborted: boolean }): Promise<RunResult> {
+    const r = await this.runUntil(maxInstructions, signal);
+    await this.finish(signal?.aborted && r.end === 'budget' ? 'stopped' : r.end, r.status);
+    return r;
+  }
+
+  /**
+   * Run to exactly instruction `at` (total count), take a machine snapshot there and close the log
+   * with its final digest, a snapshot record (the hash) and end reason "snapshot". A log starting
+   * from that snapshot (fromSnapshot = hash, startIcount = at) continues the run. If the guest
+   * ends (or `signal` stops it) first, the log is closed as run() would and no snapshot is taken.
+   */
+  async runToSnapshot(at: number, signal?: { aborted: boolean }): Promise<{ result: RunResult; snapshot?: MachineSnapshot }> {
+    const m = this.m;
+    if (!m) throw new Error('recorder: attach() a machine first');
+    if (!Number.isSafeInteger(at) || at < m.cpu.icount) throw new RangeError(`snapshot icount ${at} is before the machine's ${m.cpu.icount}`);
+    const r = await this.runUntil(at, signal);
+    if (r.end !== 'budget' || signal?.aborted || m.cpu.icount !== at) {
+      await this.finish(signal?.aborted && r.end === 'budget' ? 'stopped' : r.end, r.status);
+      return { result: r };
+    }
+    this.digest();
+    const snapshot = takeSnapshot(m, { imageSha256: sha256Hex(this.opts.image) }, this.outputs);
+    this.append({ icount: at, kind: 'snapshot', payload: { hash: snapshot.hash } });
+    await this.finish(SNAPSHOT_END_REASON, 0, false);
+    return { result: r, snapshot };
+  }
+
+  /** Runs the machine to `maxInstructions` with the periodic digests; the log stays open. */
+  private async runUntil(maxInstructions: number, signal?: { aborted: boolean }): Promise<RunResult> {
     const m = this.m, w = this.writer;
     if (!m || !w) throw new Error('recorder: attach() a machine first');
     const start = w.header.startIcount;
@@ -138,12 +173,16 @@ export class Recorder {
       if (target === maxInstructions) break;
       if (!this.digest()) await w.drained();
     }
-    const reason = signal?.aborted && r.end === 'budget' ? 'stopped' : r.end;
-    this.digest();
-    this.append({ icount: m.cpu.icount, kind: 'end', payload: { reason, status: r.status >>> 0 } });
+    return r;
+  }
+
+  /** Final digest (unless already written), end record, close. */
+  private async finish(reason: string, status: number, digest = true): Promise<void> {
+    const m = this.m!, w = this.writer!;
+    if (digest) this.digest();
+    this.append({ icount: m.cpu.icount, kind: 'end', payload: { reason, status: status >>> 0 } });
     await w.close();
     this.stats.bytes = this.opts.sink.stats.bytes;
-    return r;
   }
 
   /** Abandon the recording without an end frame (the log reads as cut). */

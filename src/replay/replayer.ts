@@ -12,7 +12,11 @@ import type { LogEntry, LogHeader } from './format.js';
 import { entryToGate } from './gate-entries.js';
 import { OutputTally, computeDigest, deviceNames, firstDifference, recordedDigest, resetDirty, sameDigest, type Digest } from './digest.js';
 import { configFromJson, restoreSnapshot, restoredOutputs } from './machine-snapshot.js';
-import { sha256Hex } from './recorder.js';
+import { sha256Hex, SNAPSHOT_END_REASON } from './recorder.js';
+
+/** End reasons of a recording that stopped a still-running guest (budget, signal, snapshot taken):
+ *  the replay is identical when it reaches that icount still running. */
+const STOPPED_REASONS = new Set(['budget', 'stopped', SNAPSHOT_END_REASON]);
 
 /** How a replay ended. */
 export type ReplayOutcome =
@@ -300,14 +304,14 @@ export class Replayer {
           if (d) return d;
           // an end record at this icount with reason budget/stopped: the recording stopped here
           if (this.end && this.end.icount === m.cpu.icount && !this.digests.length) {
-            if (this.end.reason === 'budget' || this.end.reason === 'stopped') return this.report('identical', r, undefined, checked);
+            if (STOPPED_REASONS.has(this.end.reason)) return this.report('identical', r, undefined, checked);
             return diverge('end', `the recording ended with '${this.end.reason}' (status ${this.end.status}) at ${this.end.icount}; the replay is still running there`, r);
           }
           continue;
         }
         if (this.opts.stopAt !== undefined && m.cpu.icount >= this.opts.stopAt) return this.report('incomplete', r, undefined, checked);
         if (this.end && m.cpu.icount === this.end.icount) {
-          if (this.end.reason === 'budget' || this.end.reason === 'stopped') return this.report('identical', r, undefined, checked);
+          if (STOPPED_REASONS.has(this.end.reason)) return this.report('identical', r, undefined, checked);
           return diverge('end', `the recording ended with '${this.end.reason}' (status ${this.end.status}) at ${this.end.icount}; the replay is still running there`, r);
         }
         continue; // target moved (more log arrived)
