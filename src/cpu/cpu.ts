@@ -700,7 +700,8 @@ export class Cpu {
       this.curBlock = b; this.curBlockRip = start; this.blockLeft = remaining;
       this.brk = false;
       if (n === b.n) {
-        const fn = b.fn;
+        let fn = b.fn;
+        if (fn === null && ++b.hits >= HOT_BLOCK) fn = b.fn = compileBlock(b);
         if (fn !== null) {
           // A block that branches back to itself runs again here, without a trip through run():
           // exact, because nothing can make an interrupt pending unless an instruction sets brk.
@@ -717,7 +718,6 @@ export class Cpu {
           this.curBlock = null;
           return total;
         }
-        if (++b.hits === HOT_BLOCK) b.fn = compileBlock(b);
       }
       for (; k < n;) {
         const i = insns[k];

@@ -80,6 +80,13 @@ export class Insn {
   rex = 0;
   len = 0;
   modrm = 0;
+  /**
+   * Flag effect, for dead-flag elimination in compiled blocks: 0 unknown (may read flags or fault),
+   * 1 writes all six arithmetic flags, reads none and cannot fault, 2 touches no flags and cannot fault.
+   */
+  fx = 0;
+  /** A variant that skips computing flags, usable when nothing reads them before they are overwritten. */
+  nf: Handler | null = null;
   /** scratch fields for specialised handlers (e.g. destination/source register, ALU kind) */
   x = 0;
   y = 0;
@@ -202,7 +209,7 @@ export function decodeOne(c: Cpu, la: number, i: Insn): void {
   i.osz = osz;
   i.asz = adsz32 ? 4 : 8;
   i.reg = 0; i.regB = 0; i.rm = -1; i.rmB = 0; i.base = -1; i.index = -1; i.scale = 1; i.disp = 0; i.ea = eaNone;
-  i.imm = 0; i.immHi = 0; i.imm2 = 0; i.sub = 0; i.modrm = 0;
+  i.imm = 0; i.immHi = 0; i.imm2 = 0; i.sub = 0; i.modrm = 0; i.fx = 0; i.nf = null;
   if (flags & D.R) {
     i.reg = (b & 7) | ((rex & 1) << 3);
     i.regB = byteReg(i.reg, rex);

@@ -253,21 +253,25 @@ const GEN: Handler[][] = [0, 1, 2, 3, 4, 5, 6, 7].map((op) => FAST(op)
 function specEG(i: Insn) {
   if (i.rm < 0 || (i.osz !== 8 && i.osz !== 4)) return null;
   i.x = i.rm; i.y = i.reg; i.z = (i.op >> 3) & 7;
+  if (FAST(i.z)) i.fx = 1;
   return GEN[i.z][i.osz === 8 ? 1 : 0];
 }
 function specGE(i: Insn) {
   if (i.rm < 0 || (i.osz !== 8 && i.osz !== 4)) return null;
   i.x = i.reg; i.y = i.rm; i.z = (i.op >> 3) & 7;
+  if (FAST(i.z)) i.fx = 1;
   return GEN[i.z][i.osz === 8 ? 1 : 0];
 }
 function specEI(i: Insn) {
   if (i.rm < 0 || (i.osz !== 8 && i.osz !== 4)) return null;
   i.x = i.rm; i.z = i.sub;
+  if (FAST(i.z)) i.fx = 1;
   return GEN[i.z][i.osz === 8 ? 3 : 2];
 }
 function specAI(i: Insn) {
   if (i.osz !== 8 && i.osz !== 4) return null;
   i.x = 0; i.z = (i.op >> 3) & 7;
+  if (FAST(i.z)) i.fx = 1;
   return GEN[i.z][i.osz === 8 ? 3 : 2];
 }
 

@@ -48,13 +48,13 @@ function mov32store(c: Cpu, i: Insn): void { c.write32(i.ea(c, i), c.regs[i.reg 
 function specMovEG(i: Insn) {
   if (i.osz !== 8 && i.osz !== 4) return null;
   if (i.rm < 0) return i.osz === 8 ? mov64store : mov32store;
-  i.x = i.rm; i.y = i.reg;
+  i.x = i.rm; i.y = i.reg; i.fx = 2;
   return i.osz === 8 ? mov64rr : mov32rr;
 }
 function specMovGE(i: Insn) {
   if (i.osz !== 8 && i.osz !== 4) return null;
   if (i.rm < 0) return i.osz === 8 ? mov64load : mov32load;
-  i.x = i.reg; i.y = i.rm;
+  i.x = i.reg; i.y = i.rm; i.fx = 2;
   return i.osz === 8 ? mov64rr : mov32rr;
 }
 
@@ -257,7 +257,7 @@ export function installMov(): void {
   def(0, 0x89, D.M, movEv, specMovEG);
   def(0, 0x8a, D.M | D.B, movGE);
   def(0, 0x8b, D.M, movGv, specMovGE);
-  def(0, 0x8d, D.M, lea);
+  def(0, 0x8d, D.M, lea, (i) => { if (i.rm < 0) i.fx = 2; return null; }); // LEA neither faults nor touches flags
   def(0, 0xc6, D.M | D.B | D.I8, [movEI, null, null, null, null, null, null, null]);
   def(0, 0xc7, D.M | D.IZ, [movEI, null, null, null, null, null, null, null]);
   for (let r = 0; r < 8; r++) {

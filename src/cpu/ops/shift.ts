@@ -214,11 +214,53 @@ function shR32(c: Cpu, i: Insn): void {
   r[d] = shiftSmall(c, i.z, 4, r[d], i.y) | 0; r[d + 1] = 0;
 }
 
+// ---- flag-free variants (x = register, y = masked count 1..63, z = kind), used by compiled blocks when
+// the flags are overwritten before anything can read them (src/cpu/compile.ts)
+
+function nf64(c: Cpu, i: Insn): void {
+  const r = c.regs, d = i.x << 1, n = i.y;
+  const lo = r[d], hi = r[d + 1];
+  let rl: number, rh: number;
+  switch (i.z) {
+    case K.ROL: case K.ROR: {
+      let t = i.z === K.ROL ? n : 64 - n;
+      let l = lo, h = hi;
+      if (t >= 32) { l = hi; h = lo; t -= 32; }
+      if (t === 0) { rl = l; rh = h; } else { rl = (l << t) | (h >>> (32 - t)); rh = (h << t) | (l >>> (32 - t)); }
+      break;
+    }
+    case K.SHL: case K.SAL:
+      if (n < 32) { rh = (hi << n) | (lo >>> (32 - n)); rl = lo << n; } else { rh = lo << (n - 32); rl = 0; }
+      break;
+    case K.SHR:
+      if (n < 32) { rl = (lo >>> n) | (hi << (32 - n)); rh = hi >>> n; } else { rl = hi >>> (n - 32); rh = 0; }
+      break;
+    default: // SAR
+      if (n < 32) { rl = (lo >>> n) | (hi << (32 - n)); rh = hi >> n; } else { rl = hi >> (n - 32); rh = hi >> 31; }
+      break;
+  }
+  r[d] = rl; r[d + 1] = rh;
+}
+function nf32(c: Cpu, i: Insn): void {
+  const r = c.regs, d = i.x << 1, n = i.y, a = r[d];
+  let v: number;
+  switch (i.z) {
+    case K.ROL: v = (a << n) | (a >>> (32 - n)); break;
+    case K.ROR: v = (a >>> n) | (a << (32 - n)); break;
+    case K.SHL: case K.SAL: v = a << n; break;
+    case K.SHR: v = a >>> n; break;
+    default: v = a >> n; break;
+  }
+  r[d] = v; r[d + 1] = 0;
+}
+
 function specImm(i: Insn) {
-  if (i.rm < 0 || (i.osz !== 8 && i.osz !== 4) || i.sub < K.SHL) return null;
+  if (i.rm < 0 || (i.osz !== 8 && i.osz !== 4) || i.sub === K.RCL || i.sub === K.RCR) return null;
   const n = i.imm & (i.osz === 8 ? 63 : 31);
   if (n === 0) return null;
   i.x = i.rm; i.y = n; i.z = i.sub;
+  i.nf = i.osz === 8 ? nf64 : nf32;
+  if (i.sub < K.SHL) return null; // ROL/ROR keep the generic handler (their OF rules), but get the flag-free variant
   return i.osz === 8 ? shlR64 : shR32;
 }
 function specOne(i: Insn) {
