@@ -225,7 +225,8 @@ export class Machine {
         continue;
       }
       // sleep only while nothing can wake the CPU: a poll that just raised an interrupt runs on at once
-      const idle = stop === Stop.HALT && cpu.halted && !this.pic.intrPending();
+      // (a replaying machine never sleeps here: its polls come from the log, 'wait-log' waits for more)
+      const idle = this.gate.mode === 'live' && stop === Stop.HALT && cpu.halted && !this.pic.intrPending();
       if (idle || Date.now() - lastYield >= YIELD_MS) {
         await new Promise((r) => (idle ? setTimeout(r, 1) : setImmediate(r)));
         lastYield = Date.now();
