@@ -118,17 +118,21 @@ const TWO32 = 4294967296;
 /** [base + disp], 64-bit addressing, no segment base (the common case). */
 function eaBase(c: Cpu, i: Insn): number {
   const r = c.regs, b = i.base << 1;
+  const hi = r[b + 1];
   const s = (r[b] >>> 0) + i.disp;
+  if (hi === 0 && s >= 0 && s < TWO32) return s; // the common case: an address in the low 4 GiB
   const lo = s >>> 0;
-  return ((r[b + 1] + (s - lo) / TWO32) | 0) * TWO32 + lo;
+  return ((hi + (s < 0 ? -1 : s >= TWO32 ? 1 : 0)) | 0) * TWO32 + lo;
 }
 
 /** [base + index*scale + disp], 64-bit addressing, no segment base. */
 function eaBaseIndex(c: Cpu, i: Insn): number {
   const r = c.regs, b = i.base << 1, x = i.index << 1, sc = i.scale;
+  const hb = r[b + 1], hx = r[x + 1];
   const s = (r[b] >>> 0) + (r[x] >>> 0) * sc + i.disp;
+  if ((hb | hx) === 0 && s >= 0 && s < TWO32) return s;
   const lo = s >>> 0;
-  return ((r[b + 1] + r[x + 1] * sc + (s - lo) / TWO32) | 0) * TWO32 + lo;
+  return ((hb + hx * sc + Math.floor(s / TWO32)) | 0) * TWO32 + lo;
 }
 
 /** [rip + disp] */
