@@ -703,16 +703,26 @@ export class Cpu {
         let fn = b.fn;
         if (fn === null && ++b.hits >= HOT_BLOCK) fn = b.fn = compileBlock(b);
         if (fn !== null) {
-          // A block that branches back to itself runs again here, without a trip through run():
-          // exact, because nothing can make an interrupt pending unless an instruction sets brk.
-          let total = 0;
+          // Compiled blocks chain here, without a trip through run(): the next block (or this one again)
+          // runs at once if it is compiled and fits the budget. Exact, because nothing can make an
+          // interrupt pending (or stop the run) unless an instruction sets brk, which ends the chain.
+          let total = 0, blk = b, st = start;
           for (;;) {
-            k = fn(this, start);
+            k = fn(this, st);
             const done = k + this.bonus;
             this.icount += done;
             total += done;
             this.loopTotal = total;
-            if (k !== n || this.brk || this.bonus !== 0 || this.rip !== start || remaining - total < n) break;
+            if (k !== blk.n || this.brk || this.bonus !== 0) break;
+            const left = remaining - total;
+            st = this.rip;
+            k = 0; // a fetch fault in blockAt belongs to the next block, which has retired nothing
+            this.insnRip = st;
+            const nb = st === this.curBlockRip ? blk : this.blockAt(st);
+            const nfn = nb.fn;
+            if (nfn === null || nb.n > left) break;
+            blk = nb; fn = nfn;
+            this.curBlock = nb; this.curBlockRip = st; this.blockLeft = left;
           }
           this.loopTotal = 0;
           this.curBlock = null;
