@@ -11,7 +11,8 @@ import { Cpu } from '../../src/cpu/cpu.js';
 import { PhysMemory } from '../../src/cpu/memory.js';
 import { Bus } from '../../src/machine/bus.js';
 import { setupLongMode } from '../../src/machine/boot.js';
-import { fpuState } from '../../src/cpu/ops/x87.js';
+import { loadFx, saveFx } from '../helpers/fxstate.js';
+export { loadFx, saveFx };
 
 export const DATA = 0x700000;
 export const CODE = 0x100000;
@@ -165,38 +166,7 @@ export class Emu {
   }
 }
 
-/** Set the emulator's FP state from an FXSAVE64 image (test set-up, not through the instruction). */
-export function loadFx(cpu: Cpu, fx: Uint8Array): void {
-  const dv = new DataView(fx.buffer, fx.byteOffset, 512);
-  const s = fpuState(cpu);
-  s.cw = dv.getUint16(0, true);
-  const sw = dv.getUint16(2, true);
-  s.top = (sw >> 11) & 7; s.sw = sw & ~0x3800;
-  s.emp = ~fx[4] & 0xff;
-  for (let k = 0; k < 8; k++) {
-    const p = (s.top + k) & 7;
-    s.st[3 * p] = dv.getUint32(32 + 16 * k, true); s.st[3 * p + 1] = dv.getUint32(36 + 16 * k, true); s.st[3 * p + 2] = dv.getUint16(40 + 16 * k, true);
-  }
-  cpu.mxcsr = dv.getUint32(24, true);
-  for (let k = 0; k < 64; k++) cpu.xmm[k] = dv.getInt32(160 + 4 * k, true);
-}
 
-/** The compared parts of the state as an FXSAVE64-shaped image (pointer fields left zero). */
-export function saveFx(cpu: Cpu): Uint8Array {
-  const fx = new Uint8Array(512);
-  const dv = new DataView(fx.buffer);
-  const s = fpuState(cpu);
-  dv.setUint16(0, s.cw, true);
-  dv.setUint16(2, (s.sw | (s.top << 11)) & 0xffff, true);
-  fx[4] = ~s.emp & 0xff;
-  for (let k = 0; k < 8; k++) {
-    const p = (s.top + k) & 7;
-    dv.setUint32(32 + 16 * k, s.st[3 * p], true); dv.setUint32(36 + 16 * k, s.st[3 * p + 1], true); dv.setUint16(40 + 16 * k, s.st[3 * p + 2], true);
-  }
-  dv.setUint32(24, cpu.mxcsr, true);
-  for (let k = 0; k < 64; k++) dv.setInt32(160 + 4 * k, cpu.xmm[k], true);
-  return fx;
-}
 
 /** Differences between host and emulator results (empty when equal); pointer fields (FOP/FIP/FDP) are ignored. */
 export function diff(h: FResult, e: FResult, ignoreMem: (off: number) => boolean = () => false): string[] {

@@ -5,7 +5,8 @@ import { PhysMemory } from '../../src/cpu/memory.js';
 import { Cpu, type FaultReport } from '../../src/cpu/cpu.js';
 import { Bus } from '../../src/machine/bus.js';
 import { setupLongMode } from '../../src/machine/boot.js';
-import { fpuState } from '../../src/cpu/ops/x87.js';
+import { loadFx, saveFx } from '../helpers/fxstate.js';
+export { loadFx, saveFx };
 import type { Assembled } from './asm.js';
 import { CODE, CODE_SIZE, DATA, DATA_SIZE, initScratch } from './layout.js';
 import type { State } from './native.js';
@@ -78,36 +79,4 @@ export function runEmu(a: Assembled): State {
   return st;
 }
 
-/** Set the emulator's x87/MXCSR/XMM state from an FXSAVE64 image (directly, as test/cpu/sse-harness.ts does). */
-export function loadFx(cpu: Cpu, fx: Uint8Array): void {
-  const dv = new DataView(fx.buffer, fx.byteOffset, 512);
-  const s = fpuState(cpu);
-  s.cw = dv.getUint16(0, true);
-  const sw = dv.getUint16(2, true);
-  s.top = (sw >> 11) & 7; s.sw = sw & ~0x3800;
-  s.emp = ~fx[4] & 0xff; // abridged tag: bit p set = physical register p in use
-  s.fip = 0; s.fdp = 0; s.fop = 0;
-  for (let k = 0; k < 8; k++) { // image slot k holds ST(k) = physical register (TOP + k) & 7
-    const p = (s.top + k) & 7;
-    s.st[3 * p] = dv.getUint32(32 + 16 * k, true); s.st[3 * p + 1] = dv.getUint32(36 + 16 * k, true); s.st[3 * p + 2] = dv.getUint16(40 + 16 * k, true);
-  }
-  cpu.mxcsr = dv.getUint32(24, true);
-  for (let k = 0; k < 64; k++) cpu.xmm[k] = dv.getInt32(160 + 4 * k, true);
-}
 
-/** The compared FP state as an FXSAVE64-shaped image (pointer fields and MXCSR_MASK left zero). */
-export function saveFx(cpu: Cpu): Uint8Array {
-  const fx = new Uint8Array(512);
-  const dv = new DataView(fx.buffer);
-  const s = fpuState(cpu);
-  dv.setUint16(0, s.cw, true);
-  dv.setUint16(2, (s.sw | (s.top << 11)) & 0xffff, true);
-  fx[4] = ~s.emp & 0xff;
-  for (let k = 0; k < 8; k++) {
-    const p = (s.top + k) & 7;
-    dv.setUint32(32 + 16 * k, s.st[3 * p], true); dv.setUint32(36 + 16 * k, s.st[3 * p + 1], true); dv.setUint16(40 + 16 * k, s.st[3 * p + 2], true);
-  }
-  dv.setUint32(24, cpu.mxcsr, true);
-  for (let k = 0; k < 64; k++) dv.setInt32(160 + 4 * k, cpu.xmm[k], true);
-  return fx;
-}
