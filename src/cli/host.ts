@@ -18,7 +18,8 @@ export const MACHINE_HELP = `  --mem SIZE              guest RAM (default 64M; s
   --net udp:LPORT:HOST:PPORT
                           attach a virtio-net NIC whose frames travel in UDP datagrams, one frame
                           each, from 127.0.0.1:LPORT to HOST:PPORT (repeatable)
-  --console stdio         COM1 on stdin/stdout (default)
+  --console stdio         COM1 on stdin/stdout (default; on a terminal stdin is raw: Ctrl-C goes to
+                          the guest, Ctrl-A x stops x86ft, Ctrl-A Ctrl-A sends Ctrl-A)
   --console file:OUT[:IN] COM1 output to file OUT, input from the contents of file IN
   --console tcp:PORT      COM1 on a TCP server at 127.0.0.1:PORT (one client at a time)
   --no-input              do not read console input`;
@@ -76,6 +77,8 @@ export interface LiveHost {
   console: ConsoleBackend;
   /** When the machine was restored from a snapshot: its hash, icount and metadata. */
   restored?: Omit<RestoredMachine, 'machine'>;
+  /** Set when the user asked to stop (Ctrl-A x on a terminal console): pass to runAsync. */
+  stop: { aborted: boolean };
   /** Closes every backend (flushes console output). */
   close(): Promise<void>;
 }
@@ -90,6 +93,7 @@ export async function openLiveHost(o: HostOptions, onRecord?: (r: GateRecord) =>
   let meta: SnapshotMeta | undefined;
   if (snapshot) meta = (decodeSnapshot(snapshot).sections as { meta: SnapshotMeta }).meta;
   const closers: (() => Promise<void> | void)[] = [];
+  const stop = { aborted: false };
   try {
     const disks: DiskBackend[] = [];
     for (const d of o.disks) { const fd = FileDisk.open(d.path, { readOnly: d.readOnly }); disks.push(fd); closers.push(() => fd.close()); }
@@ -99,7 +103,7 @@ export async function openLiveHost(o: HostOptions, onRecord?: (r: GateRecord) =>
       tunnels.push(t); closers.push(() => t.close());
     }
     let con: ConsoleBackend;
-    if (o.console === 'stdio') con = new StdioConsole({ input: o.input });
+    if (o.console === 'stdio') con = new StdioConsole({ input: o.input, onEscape: () => { stop.aborted = true; } });
     else if (o.console.startsWith('file:')) { const [, out, inp] = o.console.split(':'); con = new FileConsole(out, inp); }
     else con = await TcpConsole.listen(Number(o.console.slice(4)));
     closers.push(() => con.close());
@@ -124,7 +128,7 @@ export async function openLiveHost(o: HostOptions, onRecord?: (r: GateRecord) =>
       machine = Machine.fromElf(image, { ...config, ...io });
     }
     return {
-      image, config, machine, gate, console: con, restored,
+      image, config, machine, gate, console: con, stop, restored,
       close: async () => { for (const c of closers.reverse()) await c(); },
     };
   } catch (e) {

@@ -119,7 +119,7 @@ export async function recordCommand(argv: string[]): Promise<number> {
   }
   let r: RunResult;
   const t0 = process.hrtime.bigint();
-  const signal = { aborted: false };
+  const signal = host.stop; // also set by Ctrl-A x on a terminal console
   const stop = (): void => { signal.aborted = true; };
   process.once('SIGINT', stop); process.once('SIGTERM', stop);
   const recs: Recorder[] = [];

@@ -33,9 +33,10 @@ export async function runCommand(argv: string[]): Promise<number> {
   }
   const t0 = process.hrtime.bigint();
   let r: RunResult;
-  try { r = await host.machine.runAsync(o.max); } finally { await host.close(); }
+  try { r = await host.machine.runAsync(o.max, host.stop); } finally { await host.close(); }
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   if (o.stats) printStats(r.instructions, secs);
+  if (host.stop.aborted) { process.stderr.write(`\nx86ft: stopped by the user after ${r.instructions} instructions\n`); return 130; }
   return exitCodeFor(r);
 }
 

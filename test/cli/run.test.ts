@@ -87,3 +87,14 @@ describe('x86ft run', () => {
     expect(x86ft(['run', assembleGuest('_start: cli\n hlt\n')]).status).toBe(125);
   });
 });
+
+describe('x86ft run on a terminal', () => {
+  it('Ctrl-A x stops a guest idling in HLT (exit 130); stdin is raw, so Ctrl-C would go to the guest', () => {
+    const idle = assembleGuest('_start: sti\n1: hlt\n jmp 1b\n');
+    // util-linux `script` gives the CLI a pseudo-terminal as stdin
+    const r = spawnSync('sh', ['-c', `(sleep 1.5; printf '\\001x') | script -qec "${process.execPath} ${CLI} run ${idle}" /dev/null`],
+      { encoding: 'utf8', timeout: 30_000 });
+    expect(r.stdout).toMatch(/stopped by the user after 2 instructions/);
+    expect(r.status).toBe(130);
+  });
+});

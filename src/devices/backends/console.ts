@@ -63,11 +63,31 @@ abstract class BufferedConsole implements ConsoleBackend {
   abstract close(): Promise<void>;
 }
 
-/** process.stdin / process.stdout. Raw mode is used when stdin is a TTY. */
+/**
+ * process.stdin / process.stdout. Raw mode is used when stdin is a TTY; then Ctrl-C goes to the guest,
+ * and the escape Ctrl-A x (as in QEMU) calls onEscape (the CLI stops the run); Ctrl-A Ctrl-A sends one Ctrl-A.
+ */
 export class StdioConsole extends BufferedConsole {
-  private readonly onData = (d: Buffer): void => this.input.push(new Uint8Array(d));
-  constructor(opts: { input?: boolean } = {}) {
+  private escPending = false;
+  private readonly onData = (d: Buffer): void => {
+    if (!process.stdin.isTTY) { this.input.push(new Uint8Array(d)); return; }
+    const out: number[] = [];
+    for (const b of d) {
+      if (this.escPending) {
+        this.escPending = false;
+        if (b === 0x78 || b === 0x58) { this.onEscape?.(); continue; } // x / X
+        out.push(0x01);
+        if (b === 0x01) continue;
+      } else if (b === 0x01) { this.escPending = true; continue; }
+      out.push(b);
+    }
+    if (out.length) this.input.push(Uint8Array.from(out));
+  };
+  /** Called on Ctrl-A x when stdin is a terminal. */
+  onEscape: (() => void) | undefined;
+  constructor(opts: { input?: boolean; onEscape?: () => void } = {}) {
     super();
+    this.onEscape = opts.onEscape;
     if (opts.input ?? true) {
       if (process.stdin.isTTY) process.stdin.setRawMode(true);
       process.stdin.on('data', this.onData);
