@@ -167,9 +167,10 @@ function memArith(c: Cpu, i: Insn, s: X87State, k: number): void {
   const o = s.top * 3;
   if (op === 2 || op === 3) { const r = x.fcom(s.st, o, V, 0, false); comResult(c, s, r | (lr & (r & IE ? IE : IE | DE)), op - 2); return; }
   const r = arith(op, s.st, o, V, 0, s.cw);
-  // a NaN in ST0 takes precedence over a denormal memory operand: the host reports no DE (difference test)
+  // a NaN in ST0, or a divide by zero, takes precedence over a denormal memory operand: the host
+  // reports no DE then (both found by the difference test)
   const st0NaN = (s.st[o + 2] & 0x7fff) === 0x7fff && ((s.st[o + 1] & 0x7fffffff) | s.st[o]) !== 0;
-  result(s, 0, r | (lr & (r & IE || st0NaN ? IE : IE | DE)));
+  result(s, 0, r | (lr & (r & (IE | ZE) || st0NaN ? IE : IE | DE)));
 }
 function comEmpty(s: X87State, npop: number): void {
   s.sw |= C0 | C2 | C3;
