@@ -98,3 +98,30 @@ describe('instruction counting', () => {
     expect(m.cpu.regs[0]).toBe(Math.ceil(m.cpu.icount / 2));
   });
 });
+
+describe('malformed ELF files', () => {
+  it('1,000 random corruptions of a real ELF give ElfError or a guest-level run, never another exception', () => {
+    const good = assembleGuestBytes('_start: mov $3, %al\n' + EXIT_AL + 'nop\n'.repeat(64));
+    let s = 0x1234567;
+    const rnd = () => { s = (Math.imul(s, 1103515245) + 12345) >>> 0; return s; };
+    let elfErrors = 0, runs = 0;
+    for (let n = 0; n < 1000; n++) {
+      const b = new Uint8Array(good);
+      // flip bytes in the headers (ELF header and program headers), where structure lives
+      const flips = 1 + (rnd() % 4);
+      for (let k = 0; k < flips; k++) b[rnd() % 0x100] = rnd() & 0xff;
+      const img = rnd() % 10 === 0 ? b.subarray(0, rnd() % b.length) : b; // sometimes also truncated
+      let m: Machine;
+      try { m = Machine.fromElf(img, { memSize: 8 << 20 }); } catch (e) {
+        if (!(e instanceof ElfError)) throw e;
+        elfErrors++;
+        continue;
+      }
+      const r = m.run(10_000);
+      expect(r.end).not.toBe('internal-error');
+      runs++;
+    }
+    expect(elfErrors).toBeGreaterThan(100);
+    expect(runs).toBeGreaterThan(100);
+  });
+});
