@@ -34,6 +34,11 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// A closed pipe on stdout (e.g. `x86ft log inspect F | head`) ends the command quietly, as in other CLIs.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0); else throw e; });
+}
+
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
   (err) => { process.stderr.write(`x86ft: internal error: ${err?.stack ?? err}\n`); process.exitCode = 70; },

@@ -98,3 +98,21 @@ describe('x86ft run on a terminal', () => {
     expect(r.status).toBe(130);
   });
 });
+
+describe('x86ft output into a closed pipe', () => {
+  it('ends quietly when the reader goes away (| head)', () => {
+    const chatty = assembleGuest(`_start:
+    mov $0x3f8, %dx
+    mov $200000, %ecx
+  1: mov $'y', %al
+    outb %al, %dx
+    mov $10, %al
+    outb %al, %dx
+    loop 1b
+    mov $0, %al
+    ${EXIT_AL}`);
+    const r = spawnSync('sh', ['-c', `${process.execPath} ${CLI} run ${chatty} | head -1`], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.stdout).toBe('y\n');
+    expect(r.stderr).not.toMatch(/EPIPE|Unhandled|Error/);
+  });
+});
