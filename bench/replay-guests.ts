@@ -12,6 +12,28 @@ import { join } from 'node:path';
  * Also reads RDTSC every 4096 iterations and RDRAND every 65536. Exits (status 7) after `ticks`
  * interrupts, printing the final mix as 16 hex digits.
  */
+/** Assembler: print a 64-bit register as 16 hex digits and a newline on COM1, then exit with `status`. */
+function printHexAndExit(reg: string, status: number): string {
+  return `  mov $16, %esi
+3:
+  rol $4, %${reg}
+  mov %${reg}, %rax
+  and $0xf, %eax
+  cmp $10, %eax
+  jb 4f
+  add $('a' - '0' - 10), %eax
+4:
+  add $'0', %eax
+  mov $0x3f8, %dx
+  out %al, %dx
+  dec %esi
+  jnz 3b
+  mov $10, %al
+  out %al, %dx
+  mov $${status}, %al
+  out %al, $0xf4`;
+}
+
 export function timerGuestSource(ticks = 40, divisor = 1193): string {
   return `
 .set TICKS, 0x210000
@@ -76,24 +98,7 @@ loop:
   jb loop
   cli
   # print r8 in hex and exit 7
-  mov $16, %esi
-3:
-  rol $4, %r8
-  mov %r8, %rax
-  and $0xf, %eax
-  cmp $10, %eax
-  jb 4f
-  add $('a' - '0' - 10), %eax
-4:
-  add $'0', %eax
-  mov $0x3f8, %dx
-  out %al, %dx
-  dec %esi
-  jnz 3b
-  mov $10, %al
-  out %al, %dx
-  mov $7, %al
-  out %al, $0xf4
+${printHexAndExit('r8', 7)}
   hlt
 
 timer:
@@ -143,24 +148,7 @@ _start:
   add 0x300000(,%rdx,8), %r9
   dec %rcx
   jnz 1b
-  mov $16, %esi
-3:
-  rol $4, %r9
-  mov %r9, %rax
-  and $0xf, %eax
-  cmp $10, %eax
-  jb 4f
-  add $('a' - '0' - 10), %eax
-4:
-  add $'0', %eax
-  mov $0x3f8, %dx
-  out %al, %dx
-  dec %esi
-  jnz 3b
-  mov $10, %al
-  out %al, %dx
-  xor %eax, %eax
-  out %al, $0xf4
+${printHexAndExit('r9', 0)}
   hlt
 `;
 }

@@ -114,11 +114,17 @@ export class Cpu {
   private loopTotal = 0;
   /** Instructions a REP instruction may still retire in this run slice (including itself). */
   get repBudget(): number {
+    const k = this.currentIndex();
+    return k < 0 ? 1 : this.blockLeft - k;
+  }
+
+  /** Position of the executing instruction in the current block, or -1 outside a block. */
+  private currentIndex(): number {
     const b = this.curBlock;
-    if (b === null) return 1;
+    if (b === null) return -1;
     const off = this.insnRip - this.curBlockRip;
-    for (let k = 0; k < b.n; k++) if (b.insns[k].start === off) return this.blockLeft - k;
-    return 1;
+    for (let k = 0; k < b.n; k++) if (b.insns[k].start === off) return k;
+    return -1;
   }
   fault: FaultReport | null = null;
   internalError: Error | null = null;
@@ -768,12 +774,8 @@ export class Cpu {
    * which a value read by the instruction (RDTSC, port, MMIO, DMA) takes effect.
    */
   currentIcount(): number {
-    const b = this.curBlock;
-    if (b === null) return this.icount;
-    const off = this.insnRip - this.curBlockRip;
-    const insns = b.insns;
-    for (let k = 0; k < b.n; k++) if (insns[k].start === off) return this.icount + k + this.bonus;
-    return this.icount;
+    const k = this.currentIndex();
+    return k < 0 ? this.icount : this.icount + k + this.bonus;
   }
 
   /** Take a software interrupt (INT n, INT3, INTO): RIP already points after the instruction. */

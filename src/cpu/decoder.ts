@@ -173,15 +173,15 @@ function byteReg(r: number, rex: number): number {
 export function decodeOne(c: Cpu, la: number, i: Insn): void {
   let p = la;
   let b = c.fetchByte(p++);
-  let opsz16 = false, adsz32 = false, rep = 0, lock = false, seg = 0, rex = 0, last66or = 0;
+  let opsz16 = false, adsz32 = false, rep = 0, lock = false, seg = 0, rex = 0;
   // legacy prefixes, then an optional REX immediately before the opcode
   for (let n = 0; ; n++) {
     if (n >= 14) { i.exec = gp0; i.len = p - la; return; }
-    if (b === 0x66) { opsz16 = true; last66or = 1; }
+    if (b === 0x66) opsz16 = true;
     else if (b === 0x67) adsz32 = true;
     else if (b === 0xf0) lock = true;
-    else if (b === 0xf3) { rep = 1; last66or = 2; }
-    else if (b === 0xf2) { rep = 2; last66or = 3; }
+    else if (b === 0xf3) rep = 1;
+    else if (b === 0xf2) rep = 2;
     else if (b === 0x64) seg = 4;
     else if (b === 0x65) seg = 5;
     else if (b === 0x26 || b === 0x2e || b === 0x36 || b === 0x3e) { /* null segment prefixes in 64-bit mode */ }
@@ -200,7 +200,6 @@ export function decodeOne(c: Cpu, la: number, i: Insn): void {
   i.rep = rep; i.lock = lock; i.seg = seg; i.rex = rex;
   // SSE mandatory prefix: F2/F3 take precedence over 66
   i.pfx = rep === 2 ? 3 : rep === 1 ? 2 : opsz16 ? 1 : 0;
-  void last66or;
   const d = TABLE[map * 256 + b];
   const flags = d ? d.flags : 0;
   // operand size

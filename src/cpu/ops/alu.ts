@@ -166,40 +166,6 @@ export function negE(c: Cpu, i: Insn): void {
 
 // ---- specialised register forms (chosen at decode time): the bulk of compiled integer code
 
-/** 64-bit ALU op on register x with (b, bH): the common cases inline, the rest through alu(). */
-function alu64Reg(c: Cpu, d: number, op: number, b: number, bH: number): void {
-  const r = c.regs;
-  const a = r[d], aH = r[d + 1];
-  let lo: number, hi: number;
-  switch (op) {
-    case AluOp.ADD: { const t = (a >>> 0) + (b >>> 0); lo = t | 0; hi = (aH + bH + (t >= TWO32 ? 1 : 0)) | 0; c.lfOp = LF.ADD; break; }
-    case AluOp.SUB: case AluOp.CMP: { const t = (a >>> 0) - (b >>> 0); lo = t | 0; hi = (aH - bH - (t < 0 ? 1 : 0)) | 0; c.lfOp = LF.SUB; break; }
-    case AluOp.AND: lo = a & b; hi = aH & bH; c.lfOp = LF.LOGIC; break;
-    case AluOp.OR: lo = a | b; hi = aH | bH; c.lfOp = LF.LOGIC; break;
-    case AluOp.XOR: lo = a ^ b; hi = aH ^ bH; c.lfOp = LF.LOGIC; break;
-    default: alu(c, op, 8, a, aH, b, bH); if (op !== AluOp.CMP) { r[d] = c.lfR; r[d + 1] = c.lfRH; } return;
-  }
-  c.lfSz = 8; c.lfA = a; c.lfAH = aH; c.lfB = b; c.lfBH = bH; c.lfR = lo; c.lfRH = hi;
-  if (op !== AluOp.CMP) { r[d] = lo; r[d + 1] = hi; }
-}
-
-/** 32-bit ALU op on register x with b (writes zero-extend). */
-function alu32Reg(c: Cpu, d: number, op: number, b: number): void {
-  const r = c.regs;
-  const a = r[d];
-  let v: number;
-  switch (op) {
-    case AluOp.ADD: v = (a + b) | 0; c.lfOp = LF.ADD; break;
-    case AluOp.SUB: case AluOp.CMP: v = (a - b) | 0; c.lfOp = LF.SUB; break;
-    case AluOp.AND: v = a & b; c.lfOp = LF.LOGIC; break;
-    case AluOp.OR: v = a | b; c.lfOp = LF.LOGIC; break;
-    case AluOp.XOR: v = a ^ b; c.lfOp = LF.LOGIC; break;
-    default: alu(c, op, 4, a, 0, b, 0); if (op !== AluOp.CMP) { r[d] = c.lfR; r[d + 1] = 0; } return;
-  }
-  c.lfSz = 4; c.lfA = a; c.lfB = b; c.lfR = v; c.lfAH = 0; c.lfBH = 0; c.lfRH = 0;
-  if (op !== AluOp.CMP) { r[d] = v; r[d + 1] = 0; }
-}
-
 /**
  * Register-form handlers generated per (operation, width, source): small straight-line functions with
  * their own code, so a compiled block (src/cpu/compile.ts) can inline them. x = destination register,
@@ -238,11 +204,23 @@ function genAlu(op: number, w: 32 | 64, src: 'RR' | 'RI'): Handler {
   return new Function(`return function ${name}(c, i) {\n  ${lines.join('\n  ')}\n};`)() as Handler;
 }
 
-/** Generic register forms (ADC, SBB): x = destination, y = source register / imm, z = op. */
-function aluRR64(c: Cpu, i: Insn): void { const s = i.y << 1; alu64Reg(c, i.x << 1, i.z, c.regs[s], c.regs[s + 1]); }
-function aluRR32(c: Cpu, i: Insn): void { alu32Reg(c, i.x << 1, i.z, c.regs[i.y << 1]); }
-function aluRI64(c: Cpu, i: Insn): void { alu64Reg(c, i.x << 1, i.z, i.imm, i.immHi); }
-function aluRI32(c: Cpu, i: Insn): void { alu32Reg(c, i.x << 1, i.z, i.imm); }
+/** Register forms of ADC/SBB (they read CF): x = destination, y = source register / imm, z = op. */
+function aluRR64(c: Cpu, i: Insn): void {
+  const r = c.regs, d = i.x << 1, s = i.y << 1;
+  r[d] = alu(c, i.z, 8, r[d], r[d + 1], r[s], r[s + 1]); r[d + 1] = c.hi;
+}
+function aluRR32(c: Cpu, i: Insn): void {
+  const r = c.regs, d = i.x << 1;
+  r[d] = alu(c, i.z, 4, r[d], 0, r[i.y << 1], 0); r[d + 1] = 0;
+}
+function aluRI64(c: Cpu, i: Insn): void {
+  const r = c.regs, d = i.x << 1;
+  r[d] = alu(c, i.z, 8, r[d], r[d + 1], i.imm, i.immHi); r[d + 1] = c.hi;
+}
+function aluRI32(c: Cpu, i: Insn): void {
+  const r = c.regs, d = i.x << 1;
+  r[d] = alu(c, i.z, 4, r[d], 0, i.imm, 0); r[d + 1] = 0;
+}
 
 const FAST = (op: number) => op !== AluOp.ADC && op !== AluOp.SBB;
 /** [op][0 = 32-bit RR, 1 = 64-bit RR, 2 = 32-bit RI, 3 = 64-bit RI] */

@@ -15,10 +15,6 @@ function jumpTo(c: Cpu, t: number): void {
   c.rip = t;
 }
 
-function jcc(c: Cpu, i: Insn): void {
-  if (cond(c, i.op & 15)) jumpTo(c, c.rip + i.imm);
-}
-
 /** One generated handler per condition (jo, jno, jb, ...): the condition is a constant expression, so a
  *  compiled block can inline the handler and the flag getter it needs. */
 const CC_NAMES = ['o', 'no', 'b', 'ae', 'e', 'ne', 'be', 'a', 's', 'ns', 'p', 'np', 'l', 'ge', 'le', 'g'];
@@ -26,7 +22,7 @@ const CC_EXPR = ['getOF(c)', 'getCF(c)', 'getZF(c)', '(getCF(c) | getZF(c))', 'g
 const JCC: Handler[] = CC_NAMES.map((name, cc) => new Function('getOF', 'getCF', 'getZF', 'getSF', 'getPF', 'jumpTo',
   `return function j${name}(c, i) { if (${CC_EXPR[cc >> 1]} ${cc & 1 ? '===' : '!=='} 0) jumpTo(c, c.rip + i.imm); };`,
 )(getOF, getCF, getZF, getSF, getPF, jumpTo) as Handler);
-function specJcc(i: Insn): Handler { return JCC[i.op & 15]; }
+
 function jmpRel(c: Cpu, i: Insn): void { jumpTo(c, c.rip + i.imm); }
 function callRel(c: Cpu, i: Insn): void {
   const t = c.rip + i.imm;
@@ -123,8 +119,8 @@ function sti(c: Cpu, _i: Insn): void {
 
 export function installControl(): void {
   for (let cc = 0; cc < 16; cc++) {
-    def(0, 0x70 + cc, D.I8 | D.F64 | D.END, jcc, specJcc);
-    def(1, 0x80 + cc, D.I32 | D.F64 | D.END, jcc, specJcc);
+    def(0, 0x70 + cc, D.I8 | D.F64 | D.END, JCC[cc]);
+    def(1, 0x80 + cc, D.I32 | D.F64 | D.END, JCC[cc]);
   }
   def(0, 0xeb, D.I8 | D.F64 | D.END, jmpRel);
   def(0, 0xe9, D.I32 | D.F64 | D.END, jmpRel);

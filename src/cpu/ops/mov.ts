@@ -9,34 +9,6 @@ import { getE, getG, setE, setG, readReg, writeReg, push, pop, signExtend, rspAd
 function movEG(c: Cpu, i: Insn): void { const v = getG(c, i); setE(c, i, v, c.hi); }
 function movGE(c: Cpu, i: Insn): void { const v = getE(c, i); setG(c, i, v, c.hi); }
 
-/** Fast paths for the most common forms: 64-bit and 32-bit register/memory moves. */
-function movEG64(c: Cpu, i: Insn): void {
-  const r = c.regs, g = i.reg << 1;
-  if (i.rm >= 0) { const e = i.rm << 1; r[e] = r[g]; r[e + 1] = r[g + 1]; }
-  else c.write64(i.ea(c, i), r[g], r[g + 1]);
-}
-function movGE64(c: Cpu, i: Insn): void {
-  const r = c.regs, g = i.reg << 1;
-  if (i.rm >= 0) { const e = i.rm << 1; r[g] = r[e]; r[g + 1] = r[e + 1]; }
-  else { r[g] = c.read64(i.ea(c, i)); r[g + 1] = c.hi; }
-}
-function movEG32(c: Cpu, i: Insn): void {
-  const r = c.regs, g = i.reg << 1;
-  if (i.rm >= 0) { const e = i.rm << 1; r[e] = r[g]; r[e + 1] = 0; }
-  else c.write32(i.ea(c, i), r[g]);
-}
-function movGE32(c: Cpu, i: Insn): void {
-  const r = c.regs, g = i.reg << 1;
-  r[g] = i.rm >= 0 ? r[i.rm << 1] : c.read32(i.ea(c, i));
-  r[g + 1] = 0;
-}
-function movEv(c: Cpu, i: Insn): void {
-  if (i.osz === 8) movEG64(c, i); else if (i.osz === 4) movEG32(c, i); else movEG(c, i);
-}
-function movGv(c: Cpu, i: Insn): void {
-  if (i.osz === 8) movGE64(c, i); else if (i.osz === 4) movGE32(c, i); else movGE(c, i);
-}
-
 /** Register-to-register moves chosen at decode time (x = destination, y = source): tiny, inlinable. */
 function mov64rr(c: Cpu, i: Insn): void { const r = c.regs, d = i.x << 1, s = i.y << 1; r[d] = r[s]; r[d + 1] = r[s + 1]; }
 function mov32rr(c: Cpu, i: Insn): void { const r = c.regs, d = i.x << 1; r[d] = r[i.y << 1]; r[d + 1] = 0; }
@@ -254,9 +226,9 @@ function nop(_c: Cpu, _i: Insn): void { /* NOP, multi-byte NOP, ENDBR64, PAUSE, 
 
 export function installMov(): void {
   def(0, 0x88, D.M | D.B, movEG);
-  def(0, 0x89, D.M, movEv, specMovEG);
+  def(0, 0x89, D.M, movEG, specMovEG); // 16-bit forms use movEG; 32/64-bit ones are specialised
   def(0, 0x8a, D.M | D.B, movGE);
-  def(0, 0x8b, D.M, movGv, specMovGE);
+  def(0, 0x8b, D.M, movGE, specMovGE);
   def(0, 0x8d, D.M, lea, (i) => { if (i.rm < 0) i.fx = 2; return null; }); // LEA neither faults nor touches flags
   def(0, 0xc6, D.M | D.B | D.I8, [movEI, null, null, null, null, null, null, null]);
   def(0, 0xc7, D.M | D.IZ, [movEI, null, null, null, null, null, null, null]);

@@ -4,7 +4,7 @@
 
 import type { Cpu } from '../cpu.js';
 import { def, D, type Insn } from '../decoder.js';
-import { F, materialize, getZF } from '../flags.js';
+import { F, materialize } from '../flags.js';
 import { readReg, writeReg, getE, setE, push, pop, TWO32 } from './operands.js';
 
 // ---------------------------------------------------------------- CPUID: a fixed, documented feature set
@@ -380,7 +380,6 @@ function cmpxchg8b16b(c: Cpu, i: Insn): void {
       c.flags &= ~F.ZF;
     }
   }
-  void getZF;
 }
 
 function grp9(c: Cpu, i: Insn): void {
