@@ -103,6 +103,9 @@ export interface Gate {
   diskFlush(icount: number, disk: number): boolean;
   /** A BlockIo for virtio-blk whose every call crosses this gate at icount(). */
   blockIo(disk: number, icount: () => number): BlockIo;
+  /** Replay: throws GateDivergence if the log holds a record stamped before `icount` that the
+   *  machine has not consumed (it ran past that record's point). Live: nothing to check. */
+  checkPassed(icount: number): void;
 }
 
 // ---- host backend interfaces (implemented in src/devices/backends) ----------------------
@@ -222,6 +225,7 @@ export class LiveGate extends GateBase implements Gate {
   }
 
   nextPoll(): number { return Infinity; }
+  checkPassed(_icount: number): void { /* live: every value is taken when asked for */ }
 
   /** Guest time now: start + host time elapsed, never going backwards. */
   private guestNs(): number {
@@ -355,10 +359,25 @@ export class ReplayGate extends GateBase implements Gate {
     return this.ended ? Infinity : undefined;
   }
 
+  /** What the log holds next, for reports. */
+  private describe(r: GateRecord): string { return `${KIND_NAME[r.kind]}[${r.chan}] at icount ${r.icount}`; }
+
+  checkPassed(icount: number): void {
+    const r = this.log[this.pos];
+    if (r && r.icount < icount) {
+      throw new GateDivergence(`the machine reached icount ${icount} without consuming the log's ${this.describe(r)}`);
+    }
+  }
+
   poll(icount: number): boolean {
     const first = this.log[this.pos];
-    if (!first || !POLL_KINDS.has(first.kind)) return false;
+    if (!first) return false;
     if (first.icount > icount) return false;
+    if (!POLL_KINDS.has(first.kind)) {
+      // a synchronous value logged before this poll that the machine did not ask for: waiting
+      // for it would never end (the machine only goes on from here by polling)
+      throw new GateDivergence(`the machine polls at icount ${icount} but has not asked for the log's ${this.describe(first)}`);
+    }
     if (first.icount < icount) {
       throw new GateDivergence(`log has a poll at icount ${first.icount}, machine polled first at ${icount}`);
     }
@@ -441,6 +460,7 @@ export class GateSwitch implements Gate {
   diskRead(i: number, d: number, o: number, l: number): Uint8Array | null { return this.cur.diskRead(i, d, o, l); }
   diskWrite(i: number, d: number, o: number, data: Uint8Array): boolean { return this.cur.diskWrite(i, d, o, data); }
   diskFlush(i: number, d: number): boolean { return this.cur.diskFlush(i, d); }
+  checkPassed(icount: number): void { this.cur.checkPassed(icount); }
   blockIo(disk: number, icount: () => number): BlockIo {
     return {
       read: (o, l) => this.diskRead(icount(), disk, o, l),

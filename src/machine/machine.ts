@@ -174,16 +174,19 @@ export class Machine {
         const next = gate.nextPoll();
         if (next === undefined) return -1; // need more log
         if (next > cpu.icount) { n = Math.min(n, next - cpu.icount); break; }
-        if (next < cpu.icount) throw new Error(`replay: log polls at ${next}, machine is already at ${cpu.icount}`);
-        gate.poll(cpu.icount);
+        if (next < cpu.icount) throw new GateDivergence(`the log polls at icount ${next}, the machine is already at ${cpu.icount}`);
+        if (!gate.poll(cpu.icount)) return -1; // the poll unit at this count is not complete yet
       }
     } else n = Math.min(n, POLL_SLICE);
     const stop = cpu.run(n);
     if (gate.mode === 'live') gate.poll(cpu.icount);
     else {
       const next = gate.nextPoll();
-      if (next === cpu.icount) gate.poll(cpu.icount);
-      else if (stop === Stop.HALT && cpu.halted) {
+      const polled = next === cpu.icount && gate.poll(cpu.icount);
+      // every record stamped before this count must have been consumed by now (else the machine
+      // would wait for it forever: it is a divergence, reported here at once)
+      gate.checkPassed(cpu.icount);
+      if (!polled && stop === Stop.HALT && cpu.halted) {
         // halted, waiting for an interrupt that only a poll can bring
         if (next === undefined) return -1;
         throw new GateDivergence(`the guest waits in HLT at instruction ${cpu.icount}, but the log's next poll is at ${next}`);
