@@ -1,0 +1,412 @@
+// Per-generation disk layers (fencing, FT.md "Fencing"): generation g of an FT VM writes disk n
+// only into a file of its own, an append-only log of checksummed write records over the base image
+// and the layers of earlier generations. Owns the layer file format and GenerationDisk (a
+// DiskBackend). Imports node:fs and src/replay/crc32 only; file names come from store.ts.
+//
+// Layer file, version 1 (integers little-endian; u64 = lo:u32, hi:u32):
+//   header := "X86FTLYR" version:u16 reserved:u16 headerLen:u32 generation:u32 disk:u32 diskSize:u64
+//             count:u32 (lowerGeneration:u32 lowerEnd:u64)[count] crc:u32
+//   record := offset:u64 length:u32 crc:u32 data[length]
+//   crc    := CRC-32/IEEE of the header bytes before it / of a record's offset, length and data.
+//   The header's (lowerGeneration, lowerEnd) pairs freeze the view below: when generation g opened,
+//   it read layer h (the highest below g) up to byte lowerEnd, and every layer below h up to the end
+//   h itself had recorded. A later generation reads those layers only up to those ends, so a write
+//   that a stalled old primary appends after a newer generation opened is never read by anyone.
+// Reading a layer: records are applied in file order (a later record wins), generations in
+// ascending order (a newer generation wins), and the base image fills everything no layer wrote.
+// A record that is incomplete or fails its checksum ends the layer's valid part (a torn last
+// record after a crash); a frozen end beyond the valid part is a StoreError (a layer lost data).
+
+import { closeSync, constants, fstatSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { DiskBackend } from '../machine/gate.js';
+import { crc32, crc32Update } from '../replay/crc32.js';
+
+export const LAYER_MAGIC = 'X86FTLYR';
+export const LAYER_VERSION = 1;
+const FIXED_HEADER = 8 + 2 + 2 + 4 + 4 + 4 + 8 + 4; // up to and including count
+const LOWER_BYTES = 12;
+const RECORD_HEADER = 16;
+/** Largest data length of one record (a virtio-blk request is far smaller). */
+export const MAX_RECORD_DATA = 64 << 20;
+const TWO32 = 0x1_0000_0000;
+
+/** Why the store refused something. `code` says what kind of problem it is. */
+export class StoreError extends Error {
+  constructor(
+    readonly code:
+      | 'STORE_NAME' // a VM name, disk number or generation that cannot name a file
+      | 'STORE_BASE' // the base image is missing, unreadable, or not the size the layers were made for
+      | 'STORE_LAYER_EXISTS' // generation g's layer exists already: a generation writes its layer once
+      | 'STORE_GENERATION_MOVED' // a newer generation already has a layer (this one is fenced off)
+      | 'STORE_LAYER_CORRUPT' // a layer's header is bad, or it lost bytes a newer generation saw
+      | 'STORE_READ_ONLY' // a write to a read-only disk or a view
+      | 'STORE_IO', // any other host I/O error
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'StoreError';
+  }
+}
+
+function ioError(what: string, e: unknown): StoreError {
+  if (e instanceof StoreError) return e;
+  const code = (e as NodeJS.ErrnoException).code;
+  return new StoreError('STORE_IO', `${what}: ${code ?? (e as Error).message}`, { cause: e });
+}
+
+const put64 = (dv: DataView, at: number, v: number): void => {
+  dv.setUint32(at, v % TWO32, true);
+  dv.setUint32(at + 4, Math.floor(v / TWO32), true);
+};
+const get64 = (dv: DataView, at: number): number => dv.getUint32(at, true) + dv.getUint32(at + 4, true) * TWO32;
+
+/** Reads exactly `len` bytes at `pos` into `buf[at..]`; returns how many were there (short at EOF). */
+function preadFull(fd: number, buf: Uint8Array, at: number, len: number, pos: number): number {
+  let done = 0;
+  while (done < len) {
+    const n = readSync(fd, buf, at + done, len - done, pos + done);
+    if (n === 0) break;
+    done += n;
+  }
+  return done;
+}
+
+function pwriteFull(fd: number, data: Uint8Array, pos: number): void {
+  let done = 0;
+  while (done < data.length) done += writeSync(fd, data, done, data.length - done, pos + done);
+}
+
+/** fsync of a directory, so a file just created there survives a host crash. */
+export function fsyncDir(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+    fsyncSync(fd);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** What a layer header says. */
+export interface LayerHeader {
+  generation: number;
+  disk: number;
+  /** Size of the base image the layer was made over (bytes). */
+  diskSize: number;
+  /** The frozen view below: generation -> end offset in that layer's file (see the file comment). */
+  lower: Map<number, number>;
+  /** Header length in bytes (the first record starts here). */
+  length: number;
+}
+
+export function encodeLayerHeader(h: Omit<LayerHeader, 'length'>): Uint8Array {
+  const gens = [...h.lower.keys()].sort((a, b) => b - a);
+  const len = FIXED_HEADER + gens.length * LOWER_BYTES + 4;
+  const b = new Uint8Array(len);
+  const dv = new DataView(b.buffer);
+  b.set(new TextEncoder().encode(LAYER_MAGIC), 0);
+  dv.setUint16(8, LAYER_VERSION, true);
+  dv.setUint16(10, 0, true);
+  dv.setUint32(12, len, true);
+  dv.setUint32(16, h.generation, true);
+  dv.setUint32(20, h.disk, true);
+  put64(dv, 24, h.diskSize);
+  dv.setUint32(32, gens.length, true);
+  gens.forEach((g, i) => {
+    dv.setUint32(FIXED_HEADER + i * LOWER_BYTES, g, true);
+    put64(dv, FIXED_HEADER + i * LOWER_BYTES + 4, h.lower.get(g)!);
+  });
+  dv.setUint32(len - 4, crc32(b, 0, len - 4), true);
+  return b;
+}
+
+function readLayerHeader(fd: number, path: string): LayerHeader {
+  const fixed = new Uint8Array(FIXED_HEADER);
+  const bad = (why: string) => new StoreError('STORE_LAYER_CORRUPT', `disk layer ${path}: ${why}`);
+  if (preadFull(fd, fixed, 0, FIXED_HEADER, 0) < FIXED_HEADER) throw bad('shorter than its header');
+  if (new TextDecoder().decode(fixed.subarray(0, 8)) !== LAYER_MAGIC) throw bad('not a disk layer (bad magic)');
+  const dv0 = new DataView(fixed.buffer);
+  const version = dv0.getUint16(8, true);
+  if (version !== LAYER_VERSION) throw bad(`layer format version ${version} is not supported (supported: ${LAYER_VERSION})`);
+  const len = dv0.getUint32(12, true);
+  const count = dv0.getUint32(32, true);
+  if (len !== FIXED_HEADER + count * LOWER_BYTES + 4 || len > 1 << 20) throw bad(`header length ${len} does not fit ${count} lower layers`);
+  const b = new Uint8Array(len);
+  if (preadFull(fd, b, 0, len, 0) < len) throw bad('shorter than its header');
+  const dv = new DataView(b.buffer);
+  if (dv.getUint32(len - 4, true) !== crc32(b, 0, len - 4)) throw bad('header checksum mismatch');
+  const lower = new Map<number, number>();
+  for (let i = 0; i < count; i++) lower.set(dv.getUint32(FIXED_HEADER + i * LOWER_BYTES, true), get64(dv, FIXED_HEADER + i * LOWER_BYTES + 4));
+  return { generation: dv.getUint32(16, true), disk: dv.getUint32(20, true), diskSize: get64(dv, 24), lower, length: len };
+}
+
+/** One write record found in a layer: disk bytes [offset, offset+length) are at file position `pos`. */
+interface FoundRecord { offset: number; length: number; pos: number }
+
+/**
+ * Walks a layer's records from `start` up to `limit` (file offset). Returns the records whose
+ * bytes are whole and whose checksum holds, and `end`, the file offset after the last of them.
+ */
+function scanRecords(fd: number, start: number, limit: number, diskSize: number): { records: FoundRecord[]; end: number } {
+  const records: FoundRecord[] = [];
+  const hdr = new Uint8Array(RECORD_HEADER);
+  const hv = new DataView(hdr.buffer);
+  let data = new Uint8Array(64 * 1024);
+  let pos = start;
+  while (pos + RECORD_HEADER <= limit) {
+    if (preadFull(fd, hdr, 0, RECORD_HEADER, pos) < RECORD_HEADER) break;
+    const offset = get64(hv, 0), length = hv.getUint32(8, true), crc = hv.getUint32(12, true);
+    if (length === 0 || length > MAX_RECORD_DATA || offset + length > diskSize) break;
+    if (pos + RECORD_HEADER + length > limit) break;
+    if (data.length < length) data = new Uint8Array(length);
+    if (preadFull(fd, data, 0, length, pos + RECORD_HEADER) < length) break;
+    if (crc32Update(crc32(hdr, 0, 12), data, 0, length) !== crc) break;
+    records.push({ offset, length, pos: pos + RECORD_HEADER });
+    pos += RECORD_HEADER + length;
+  }
+  return { records, end: pos };
+}
+
+/** Disk bytes [start, end) live in file `fd` from position `pos`. */
+interface Extent { start: number; end: number; fd: number; pos: number }
+
+/** Non-overlapping extents sorted by start: which file holds each written range of the disk. */
+class ExtentMap {
+  private xs: Extent[] = [];
+
+  get size(): number { return this.xs.length; }
+
+  /** Index of the first extent that ends after `off`. */
+  private find(off: number): number {
+    let lo = 0, hi = this.xs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.xs[mid]!.end <= off) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** Disk bytes [start, end) now live at `pos` in `fd` (they cover whatever was there). */
+  put(start: number, end: number, fd: number, pos: number): void {
+    const xs = this.xs;
+    const i = this.find(start);
+    let j = i;
+    while (j < xs.length && xs[j]!.start < end) j++;
+    const add: Extent[] = [];
+    if (i < j && xs[i]!.start < start) add.push({ ...xs[i]!, end: start });
+    add.push({ start, end, fd, pos });
+    if (i < j && xs[j - 1]!.end > end) {
+      const last = xs[j - 1]!;
+      add.push({ start: end, end: last.end, fd: last.fd, pos: last.pos + (end - last.start) });
+    }
+    xs.splice(i, j - i, ...add);
+  }
+
+  /** Fills `out` with disk bytes [offset, offset+out.length): extents from their files, gaps by `gap`. */
+  read(out: Uint8Array, offset: number, gap: (at: number, from: number, to: number) => void, layerName: (fd: number) => string): void {
+    const end = offset + out.length;
+    let at = offset;
+    for (let i = this.find(offset); i < this.xs.length && this.xs[i]!.start < end; i++) {
+      const x = this.xs[i]!;
+      if (x.start > at) { gap(at - offset, at, x.start); at = x.start; }
+      const to = Math.min(x.end, end);
+      if (preadFull(x.fd, out, at - offset, to - at, x.pos + (at - x.start)) < to - at) {
+        throw new StoreError('STORE_LAYER_CORRUPT', `disk layer ${layerName(x.fd)} is shorter than its index (truncated while open?)`);
+      }
+      at = to;
+    }
+    if (at < end) gap(at - offset, at, end);
+  }
+}
+
+/** A layer file on disk: its path and generation (store.ts lists them). */
+export interface LayerFile { generation: number; path: string }
+
+export interface GenerationDiskOptions {
+  /** The base image (raw; never written once layers exist). */
+  base: string;
+  /** Layer files of this disk that exist now, any order (store.ts: listLayers). */
+  layers: readonly LayerFile[];
+  /** Disk number n (recorded in the layer header, checked when reading). */
+  disk: number;
+  /**
+   * The generation this disk belongs to. Writable: its own layer is created at `ownLayer` (it must
+   * not exist yet) and every layer of a lower generation is read as it is now. Read-only or a view:
+   * no layer is created; the disk shows layers below this generation (view: up to and including it).
+   */
+  generation: number;
+  /** Path of this generation's own layer (created); absent = a read-only disk or a view. */
+  ownLayer?: string;
+  /** A view reads layers up to and including `generation` (export-disk); default false. */
+  view?: boolean;
+}
+
+/**
+ * Disk n of generation g as a DiskBackend: reads go through layers g, g-1, …, 1 and then the base
+ * image; writes go only to generation g's own layer; flush() fsyncs that layer. `size` is the base
+ * image's size. Opening reads the lower layers' indexes once (a full checksum pass over each),
+ * at the lengths fixed as described at the top of this file, and never looks past them later.
+ */
+export class GenerationDisk implements DiskBackend {
+  readonly size: number;
+  readonly readOnly: boolean;
+  /** Generation whose view this is. */
+  readonly generation: number;
+  /** The lower layers read, with the file end used for each (what this generation's header records). */
+  readonly lowerEnds: ReadonlyMap<number, number>;
+  /** Records in this generation's own layer, and bytes appended to it (headers included). */
+  readonly stats = { records: 0, bytes: 0, flushes: 0 };
+
+  private readonly map = new ExtentMap();
+  private readonly fds: number[] = [];
+  private readonly names = new Map<number, string>();
+  private baseFd: number;
+  private ownFd = -1;
+  private tail = 0;
+
+  private constructor(baseFd: number, size: number, generation: number, readOnly: boolean, lowerEnds: Map<number, number>) {
+    this.baseFd = baseFd; this.size = size; this.generation = generation; this.readOnly = readOnly; this.lowerEnds = lowerEnds;
+  }
+
+  /** Opens disk n for generation g (see GenerationDiskOptions). Throws StoreError. */
+  static open(o: GenerationDiskOptions): GenerationDisk {
+    if (!Number.isSafeInteger(o.generation) || o.generation < 1) throw new StoreError('STORE_NAME', `generation ${o.generation} must be an integer >= 1`);
+    let baseFd: number;
+    try {
+      baseFd = openSync(o.base, 'r');
+    } catch (e) {
+      throw new StoreError('STORE_BASE', `disk image ${o.base}: cannot open (${(e as NodeJS.ErrnoException).code ?? String(e)})`, { cause: e });
+    }
+    const st = fstatSync(baseFd);
+    if (!st.isFile() && !st.isBlockDevice()) { closeSync(baseFd); throw new StoreError('STORE_BASE', `disk image ${o.base}: not a regular file`); }
+    const size = st.size;
+    const top = o.view ? o.generation : o.generation - 1;
+    const d = new GenerationDisk(baseFd, size, o.generation, o.ownLayer === undefined, new Map());
+    try {
+      if (!o.view && o.ownLayer !== undefined) {
+        const newer = o.layers.filter((l) => l.generation >= o.generation);
+        const same = newer.find((l) => l.generation === o.generation);
+        if (same) throw new StoreError('STORE_LAYER_EXISTS', `disk ${o.disk} of generation ${o.generation}: layer ${same.path} exists already (a generation writes its layer once)`);
+        const moved = newer.find((l) => l.generation > o.generation);
+        if (moved) throw new StoreError('STORE_GENERATION_MOVED', `disk ${o.disk}: generation ${moved.generation} already has a layer (${moved.path}); generation ${o.generation} is fenced off`);
+      }
+      d.loadLower(o, top, size);
+      if (o.ownLayer !== undefined && !o.view) d.createOwn(o.ownLayer, o.disk, size);
+    } catch (e) {
+      d.close();
+      throw e;
+    }
+    return d;
+  }
+
+  /** Reads the view below `top` into the extent map (see the file comment). */
+  private loadLower(o: GenerationDiskOptions, top: number, size: number): void {
+    const byGen = new Map<number, LayerFile>();
+    for (const l of o.layers) if (l.generation <= top) byGen.set(l.generation, l);
+    if (!byGen.size) return;
+    const h = Math.max(...byGen.keys());
+    const hFile = byGen.get(h)!;
+    const hFd = this.openLayer(hFile.path);
+    const hHead = this.checkHeader(hFd, hFile, o.disk, size);
+    const { records: hRecords, end: hEnd } = scanRecords(hFd, hHead.length, Number.MAX_SAFE_INTEGER, size);
+    const ends = this.lowerEnds as Map<number, number>;
+    ends.set(h, hEnd);
+    // layers below h, at the ends h froze (ascending, so newer records are applied last)
+    for (const g of [...hHead.lower.keys()].sort((a, b) => a - b)) {
+      const f = byGen.get(g);
+      if (!f) throw new StoreError('STORE_LAYER_CORRUPT', `disk ${o.disk}: layer of generation ${g} is missing (generation ${h}'s layer ${hFile.path} read it)`);
+      const fd = this.openLayer(f.path);
+      const head = this.checkHeader(fd, f, o.disk, size);
+      const end = hHead.lower.get(g)!;
+      const { records, end: got } = scanRecords(fd, head.length, end, size);
+      if (got !== end) throw new StoreError('STORE_LAYER_CORRUPT', `disk layer ${f.path}: valid up to byte ${got}, but generation ${h} read it up to byte ${end} (the layer lost data)`);
+      for (const r of records) this.map.put(r.offset, r.offset + r.length, fd, r.pos);
+      ends.set(g, end);
+    }
+    for (const r of hRecords) this.map.put(r.offset, r.offset + r.length, hFd, r.pos);
+  }
+
+  private openLayer(path: string): number {
+    let fd: number;
+    try { fd = openSync(path, 'r'); } catch (e) { throw ioError(`disk layer ${path}: cannot open`, e); }
+    this.fds.push(fd);
+    this.names.set(fd, path);
+    return fd;
+  }
+
+  private checkHeader(fd: number, f: LayerFile, disk: number, size: number): LayerHeader {
+    const h = readLayerHeader(fd, f.path);
+    if (h.generation !== f.generation || h.disk !== disk) throw new StoreError('STORE_LAYER_CORRUPT', `disk layer ${f.path}: header says disk ${h.disk} of generation ${h.generation}`);
+    if (h.diskSize !== size) throw new StoreError('STORE_BASE', `disk layer ${f.path} was made over a base image of ${h.diskSize} bytes; the base image now has ${size}`);
+    return h;
+  }
+
+  private createOwn(path: string, disk: number, size: number): void {
+    let fd: number;
+    try {
+      fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new StoreError('STORE_LAYER_EXISTS', `disk layer ${path} exists already (a generation writes its layer once)`);
+      throw ioError(`disk layer ${path}: cannot create`, e);
+    }
+    this.ownFd = fd;
+    this.fds.push(fd);
+    this.names.set(fd, path);
+    const head = encodeLayerHeader({ generation: this.generation, disk, diskSize: size, lower: this.lowerEnds as Map<number, number> });
+    try {
+      pwriteFull(fd, head, 0);
+      fsyncSync(fd);
+      fsyncDir(dirname(path));
+    } catch (e) { throw ioError(`disk layer ${path}: cannot write its header`, e); }
+    this.tail = head.length;
+    this.stats.bytes = head.length;
+  }
+
+  /** Exactly `len` bytes at `offset` (zeros past the end of the base image). */
+  read(offset: number, len: number): Uint8Array {
+    const out = new Uint8Array(len);
+    this.map.read(out, offset, (at, from, to) => { preadFull(this.baseFd, out, at, to - from, from); }, (fd) => this.names.get(fd) ?? `fd ${fd}`);
+    return out;
+  }
+
+  /** Appends one record to this generation's layer (one write call: header and data together). */
+  write(offset: number, data: Uint8Array): void {
+    if (this.ownFd < 0) throw new StoreError('STORE_READ_ONLY', `disk of generation ${this.generation} is ${this.readOnly ? 'read-only' : 'closed'}`);
+    const len = data.length;
+    if (len === 0) return;
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset + len > this.size) throw new RangeError(`disk write [${offset}, +${len}) outside the disk (${this.size} bytes)`);
+    if (len > MAX_RECORD_DATA) {
+      for (let at = 0; at < len; at += MAX_RECORD_DATA) this.write(offset + at, data.subarray(at, Math.min(len, at + MAX_RECORD_DATA)));
+      return;
+    }
+    const rec = new Uint8Array(RECORD_HEADER + len);
+    const dv = new DataView(rec.buffer);
+    put64(dv, 0, offset);
+    dv.setUint32(8, len, true);
+    rec.set(data, RECORD_HEADER);
+    dv.setUint32(12, crc32Update(crc32(rec, 0, 12), rec, RECORD_HEADER, RECORD_HEADER + len), true);
+    const pos = this.tail;
+    pwriteFull(this.ownFd, rec, pos);
+    this.tail = pos + rec.length;
+    this.map.put(offset, offset + len, this.ownFd, pos + RECORD_HEADER);
+    this.stats.records++;
+    this.stats.bytes += rec.length;
+  }
+
+  /** fsync of this generation's layer (nothing to do for a read-only disk or a view). */
+  flush(): void {
+    if (this.ownFd >= 0) { fsyncSync(this.ownFd); this.stats.flushes++; }
+  }
+
+  /** Written ranges known to this view (tests, diagnostics). */
+  get extents(): number { return this.map.size; }
+
+  close(): void {
+    for (const fd of this.fds.splice(0)) { try { closeSync(fd); } catch { /* closing: nothing to do */ } }
+    if (this.baseFd >= 0) { try { closeSync(this.baseFd); } catch { /* as above */ } this.baseFd = -1; }
+    this.ownFd = -1;
+  }
+}
