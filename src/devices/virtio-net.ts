@@ -4,7 +4,7 @@
 
 import type { PhysMemory } from '../cpu/memory.js';
 import { checkState, type IrqLine } from './state.js';
-import { VirtioMmio, readConfig, type VirtioMmioState } from './virtio-mmio.js';
+import { VirtioMmio, VirtqError, readConfig, type VirtioMmioState } from './virtio-mmio.js';
 
 /** struct virtio_net_hdr with VIRTIO_F_VERSION_1 (num_buffers always present). */
 export const NET_HDR_LEN = 12;
@@ -50,13 +50,16 @@ export class VirtioNet extends VirtioMmio {
     if (any) this.usedNotify(q);
   }
 
-  /** True when a frame delivered now would find a receive buffer (the gate asks first). */
+  /**
+   * True when a frame delivered now would be taken: the receive queue has a buffer, or is so badly
+   * programmed that taking a frame fails. Only the live gate asks (a replaying machine never does),
+   * so this is a pure query; the failure itself (DEVICE_NEEDS_RESET, config interrupt) happens in
+   * rxFrame, on the logged frame, identically on primary and replay.
+   */
   rxReady(): boolean {
     const q = this.queues[RXQ]!;
     if (!this.live() || !q.ready) return false;
-    let ok = false;
-    this.run(() => { ok = q.hasAvail(); });
-    return ok;
+    try { return q.hasAvail(); } catch (e) { if (e instanceof VirtqError) return true; throw e; }
   }
 
   /** A received Ethernet frame (DMA data from the gate). Dropped when no buffer fits it. */

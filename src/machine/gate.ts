@@ -79,7 +79,9 @@ export interface GateRecord { icount: number; kind: GateKind; chan: number; payl
 const KIND_NAME: Record<number, string> = Object.fromEntries(Object.entries(GateKind).map(([k, v]) => [v, k]));
 const POLL_KINDS = new Set<number>([GateKind.Time, GateKind.Wall, GateKind.ConsoleIn, GateKind.NetRx, GateKind.Irq]);
 
-/** Where delivered values go (devices satisfy these shapes structurally). */
+/** Where delivered values go (devices satisfy these shapes structurally). `rxSpace` and `rxReady`
+ *  are asked by the live gate only (a replaying machine never asks), so they must be pure queries:
+ *  anything that changes guest-visible state happens in a delivery, which replay repeats. */
 export interface GateTargets {
   console?: { rxSpace(): number; rxBytes(bytes: Uint8Array): void };
   clocks?: { setTime(ns: number): void }[];

@@ -4,7 +4,7 @@ import { PhysMemory } from '../../src/cpu/memory.js';
 import { VirtioNet, NET_HDR_LEN } from '../../src/devices/virtio-net.js';
 import { UdpFrameTunnel } from '../../src/devices/backends/tunnel.js';
 import { ManualClock } from '../../src/devices/backends/clock.js';
-import { LiveGate, GateKind, type GateRecord } from '../../src/machine/gate.js';
+import { LiveGate, ReplayGate, GateKind, type GateRecord } from '../../src/machine/gate.js';
 import { TestDriver } from './virtq-driver.js';
 
 function bindPeer(): Promise<Socket> {
@@ -91,5 +91,44 @@ describe('virtio-net over a UDP tunnel', () => {
     net.rxFrame(frame(200, 1));
     expect(net.rxDropped).toBe(1);
     expect(net.needsReset).toBe(false);
+  });
+  // The gate rule (issue 8): only the live gate asks rxReady(), so it must not change the device.
+  // A receive queue outside RAM used to be failed by that question on the primary alone.
+  it('the live readiness check is a pure query: a bad receive queue fails identically on replay', () => {
+    const build = () => {
+      const mem = new PhysMemory(4 << 20);
+      const irqs: boolean[] = [];
+      const net = new VirtioNet(mem, (l) => { irqs.push(l); }, () => {}, { mac: [2, 0, 0, 0, 0, 1] });
+      const drv = new TestDriver(mem, net);
+      drv.negotiate(1 << 5); drv.setupQueue(0, 4, (4 << 20) - 32); drv.setupQueue(1, 4, 0x20000); drv.driverOk();
+      return { net, irqs };
+    };
+    const live = build();
+    const before = JSON.stringify(live.net.saveState());
+    for (let i = 0; i < 3; i++) live.net.rxReady();
+    expect(JSON.stringify(live.net.saveState())).toBe(before); // asking changed nothing
+    expect(live.irqs).toEqual([]);
+
+    // polls with no frame waiting, then with one: the frame is logged and the failure follows from it
+    const frames: Uint8Array[] = [];
+    const log: GateRecord[] = [];
+    const gate = new LiveGate({ clock: new ManualClock(), nets: [{ receive: () => frames.shift() }] }, { onRecord: (r) => log.push(r) });
+    gate.connect({ nets: [live.net] });
+    gate.poll(100);
+    expect(JSON.stringify(live.net.saveState())).toBe(before);
+    frames.push(frame(60, 7));
+    gate.poll(200);
+    expect(live.net.needsReset).toBe(true);
+    expect(live.irqs).toEqual([true]); // configuration-change interrupt
+    expect(log.filter((r) => r.kind === GateKind.NetRx).map((r) => r.icount)).toEqual([200]);
+
+    const again = build();
+    const replay = new ReplayGate(log, true);
+    replay.connect({ nets: [again.net] });
+    expect(replay.poll(100)).toBe(true);
+    expect(again.net.needsReset).toBe(false);
+    expect(replay.poll(200)).toBe(true);
+    expect(JSON.stringify(again.net.saveState())).toBe(JSON.stringify(live.net.saveState()));
+    expect(again.irqs).toEqual(live.irqs);
   });
 });
