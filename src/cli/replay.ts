@@ -9,6 +9,8 @@ import { HeaderMismatchError } from '../replay/format.js';
 import { Replayer, ReplaySetupError, type ReplayReport } from '../replay/replayer.js';
 import { fullStateHash } from '../replay/digest.js';
 import { parseCount } from './args.js';
+import { ChainError, chainLogs, fileLinks } from '../replay/chain.js';
+import { listGenerationLogs, storePath } from '../ft/store.js';
 
 /** Exit statuses of `x86ft replay`. */
 export const REPLAY_EXIT = {
@@ -28,6 +30,8 @@ export const REPLAY_EXIT = {
 } as const;
 
 const HELP = `usage: x86ft replay FILE --image <guest.elf> [options]
+       x86ft replay GEN1.log GEN2.log … --image <guest.elf> [options]
+       x86ft replay --control dir:PATH NAME --image <guest.elf> [--store PATH] [options]
 
 Re-runs the recorded guest from log FILE alone (no host input is read) and checks every digest at
 its exact instruction count. The guest's outputs are suppressed: its console output is copied to
@@ -36,16 +40,23 @@ instruction count, the digests checked, the final machine state hash, and either
 or the divergence report (instruction count, first differing register / memory page / device, and
 the last log entries before it).
 
+Several logs are the generation logs of one FT VM, replayed as one run: generation g's entries
+before the next log's start instruction, then the next log (the rest of g's log is not a
+divergence). --control dir:PATH NAME replays the generation logs of VM NAME found in the store
+(PATH/vms/NAME/gen-<g>.log, or under --store PATH).
+
   --image FILE       the guest ELF (its SHA-256 must match the log header)
   --snapshot FILE    the snapshot the log starts from (when the header names one)
-  --follow           FILE is still being written: follow it until its end frame
+  --control dir:PATH with NAME: replay the generation logs of FT VM NAME
+  --store PATH       the shared storage holding them (default: the dir: path)
+  --follow           FILE is still being written: follow it until its end frame (one log only)
   --idle-ms MS       with --follow, give up after MS ms without growth (default 10000)
   --stop-at N        stop after N instructions (total count) even if the log goes on
   --quiet            do not copy the guest's console output to stderr
 
 exit status: ${REPLAY_EXIT.IDENTICAL} replay identical; ${REPLAY_EXIT.IO_ERROR} a file could not be read; ${REPLAY_EXIT.USAGE} usage; ${REPLAY_EXIT.DIVERGENCE} divergence;
 ${REPLAY_EXIT.BAD_LOG} cut, corrupted or unsupported log; ${REPLAY_EXIT.MISMATCH} log is not for this image/snapshot (or the snapshot is missing,
-corrupted or not the one the log names); ${REPLAY_EXIT.INCOMPLETE} no end record reached (log without one, or --stop-at).
+corrupted or not the one the log names; or the logs do not form one chain); ${REPLAY_EXIT.INCOMPLETE} no end record reached (log without one, or --stop-at).
 `;
 
 /** The report as printed on stdout. */
@@ -73,7 +84,8 @@ export function formatReport(r: ReplayReport, stateHash?: string): string {
 
 export async function replayCommand(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) { process.stdout.write(HELP); return 0; }
-  let file: string | undefined, image: string | undefined, snapshot: string | undefined;
+  const files: string[] = [];
+  let image: string | undefined, snapshot: string | undefined, control: string | undefined, store: string | undefined;
   let follow = false, quiet = false, idleMs = 10_000, stopAt: number | undefined;
   try {
     for (let i = 0; i < argv.length; i++) {
@@ -81,15 +93,28 @@ export async function replayCommand(argv: string[]): Promise<number> {
       const val = (): string => { const v = argv[++i]; if (v === undefined) throw new Error(`${a} needs a value`); return v; };
       if (a === '--image') image = val();
       else if (a === '--snapshot') snapshot = val();
+      else if (a === '--control') control = val();
+      else if (a === '--store') store = val();
       else if (a === '--follow') follow = true;
       else if (a === '--quiet') quiet = true;
       else if (a === '--idle-ms') idleMs = parseCount(val());
       else if (a === '--stop-at') stopAt = parseCount(val());
       else if (a.startsWith('-')) throw new Error(`unknown option ${a}`);
-      else if (file === undefined) file = a;
-      else throw new Error(`unexpected argument ${a}`);
+      else files.push(a);
     }
-    if (file === undefined) throw new Error('missing log FILE');
+    if (control !== undefined) {
+      if (!control.startsWith('dir:') || control.length === 4) throw new Error(`--control ${control}: only dir:PATH is supported here`);
+      if (files.length !== 1) throw new Error('--control needs exactly one VM NAME');
+      const vm = files.pop()!;
+      storePath(control.slice(4), vm, { kind: 'vm' }); // checks the name
+      files.push(...listGenerationLogs(store ?? control.slice(4), vm).map((l) => l.path));
+      if (!files.length) {
+        process.stderr.write(`x86ft replay: no generation logs of VM ${vm} in ${storePath(store ?? control.slice(4), vm, { kind: 'vm' })}\n`);
+        return REPLAY_EXIT.IO_ERROR;
+      }
+    } else if (store !== undefined) throw new Error('--store goes with --control');
+    if (!files.length) throw new Error('missing log FILE');
+    if (follow && files.length > 1) throw new Error('--follow follows one log, not a chain');
     if (image === undefined && snapshot === undefined) throw new Error('--image FILE is required');
   } catch (e) {
     process.stderr.write(`x86ft replay: ${(e as Error).message}\n\n${HELP}`);
@@ -111,11 +136,11 @@ export async function replayCommand(argv: string[]): Promise<number> {
   });
   let report: ReplayReport;
   try {
-    report = await rep.replay(openFileSource(file, { follow, idleTimeoutMs: follow ? idleMs : undefined }));
+    report = await rep.replay(files.length > 1 ? chainLogs(fileLinks(files)) : openFileSource(files[0]!, { follow, idleTimeoutMs: follow ? idleMs : undefined }));
   } catch (e) {
     flushErr();
     if (e instanceof LogError) { process.stderr.write(`x86ft replay: bad log: ${e.message}\n`); return REPLAY_EXIT.BAD_LOG; }
-    if (e instanceof HeaderMismatchError || e instanceof ReplaySetupError) { process.stderr.write(`x86ft replay: ${e.message}\n`); return REPLAY_EXIT.MISMATCH; }
+    if (e instanceof HeaderMismatchError || e instanceof ReplaySetupError || e instanceof ChainError) { process.stderr.write(`x86ft replay: ${e.message}\n`); return REPLAY_EXIT.MISMATCH; }
     if (e instanceof ChannelError) { process.stderr.write(`x86ft replay: ${e.message}\n`); return REPLAY_EXIT.IO_ERROR; }
     throw e;
   }

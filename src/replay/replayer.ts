@@ -108,6 +108,8 @@ export class Replayer {
   /** Digests not yet checked: [icount, hash, detail]. */
   private digests: { icount: number; d: Digest }[] = [];
   private pendingDetail: LogEntry | undefined;
+  /** icounts of start records not reached yet: a recorder attached there (chained logs, src/replay/chain.ts). */
+  private starts: number[] = [];
   private end: { icount: number; reason: string; status: number } | undefined;
   private logDone = false;
   private logError: unknown;
@@ -182,7 +184,10 @@ export class Replayer {
         break;
       }
       case 'end': this.end = { icount: e.icount, reason: e.payload.reason, status: e.payload.status }; break;
-      default: break; // start, snapshot, heartbeat: nothing to replay (M9)
+      // A recorder starts its dirty-page set where it attaches (its start record): so does the
+      // replay, which matters where a chain of logs continues (generation g+1 from G).
+      case 'start': this.starts.push(e.icount); break;
+      default: break; // snapshot, heartbeat: nothing to replay (M9)
     }
   }
 
@@ -277,7 +282,11 @@ export class Replayer {
       if (this.logError) throw this.logError;
       const nextDigest = this.digests.length ? this.digests[0]!.icount : Infinity;
       const endAt = this.end ? this.end.icount : Infinity;
-      const target = Math.min(nextDigest, endAt, this.opts.stopAt ?? Infinity);
+      while (this.starts.length && this.starts[0]! <= m.cpu.icount) {
+        if (this.starts.shift() === m.cpu.icount) resetDirty(m);
+        else return diverge('machine', `the log has a start record before icount ${m.cpu.icount}, where the replay already is`);
+      }
+      const target = Math.min(nextDigest, endAt, this.opts.stopAt ?? Infinity, this.starts[0] ?? Infinity);
       if (target < m.cpu.icount) return diverge('machine', `the log has a record at icount ${target}, the replay is already at ${m.cpu.icount}`);
       let r: RunResult;
       try {

@@ -1,0 +1,201 @@
+// Chain replay (src/replay/chain.ts): generation logs replay as one run. Chains are built by hand
+// from real recordings: (1) one live machine whose recording is closed at G and continued in a
+// second log from G (the existing Recorder); (2) an old primary that ran on past G before it
+// "died", and a second machine that replayed its log up to G, went live there and recorded the
+// rest. The chain's replay must be identical and reproduce the console and the disk byte for byte.
+
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, truncateSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Machine } from '../../src/machine/machine.js';
+import { GateSwitch, LiveGate, ReplayGate, type GateRecord } from '../../src/machine/gate.js';
+import { SystemClock, SystemEntropy } from '../../src/devices/backends/clock.js';
+import { FileDisk } from '../../src/devices/backends/disk.js';
+import { Recorder } from '../../src/replay/recorder.js';
+import { OutputTally } from '../../src/replay/digest.js';
+import { decodeLog } from '../../src/replay/codec.js';
+import { entryToGate } from '../../src/replay/gate-entries.js';
+import { configFromJson } from '../../src/replay/machine-snapshot.js';
+import { ChainError, chainLogs, fileLinks, linkProblem, type ChainInfo } from '../../src/replay/chain.js';
+import type { LogHeader } from '../../src/replay/format.js';
+import { memorySink, recordGuest, replayBytes } from './record-replay-helpers.js';
+import { CLI, guestElf } from '../devices-guests/helpers.js';
+
+const SECTOR = 512;
+let dir: string;
+beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'x86ft-chain-')); });
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function baseImage(name: string, sectors = 128): string {
+  const p = join(dir, name);
+  const b = Buffer.alloc(sectors * SECTOR, 0xc3);
+  b.write('x86ft chain test: sector zero\n', 0, 'latin1');
+  writeFileSync(p, b);
+  return p;
+}
+
+/**
+ * Case 1: one live machine, its recording closed at G (Recorder.run(G)) and continued from G by a
+ * second Recorder: live records at or after G go to the second log, as after a go-live.
+ */
+async function recordSplit(image: Uint8Array, disk: string, G: number, tag: string) {
+  const s1 = memorySink(), s2 = memorySink();
+  const rec1 = new Recorder({ sink: s1, image, digestEvery: 20_000 });
+  const rec2 = new Recorder({ sink: s2, image, digestEvery: 30_000, outputs: rec1.outputs });
+  const fd = FileDisk.open(disk);
+  const gate = new LiveGate({ clock: new SystemClock(), entropy: new SystemEntropy(), disks: [fd] },
+    { onRecord: (r: GateRecord) => (r.icount < G ? rec1 : rec2).onRecord(r) });
+  let console = '';
+  const m = Machine.fromElf(image, { memSize: 16 << 20, disks: [{ sizeBytes: fd.size }], gate, consoleOut: rec1.consoleOut((b) => { console += String.fromCharCode(b); }) });
+  rec1.attach(m);
+  const r1 = await rec1.run(G);
+  expect(r1.end, 'the guest must still run at G').toBe('budget');
+  rec2.attach(m);
+  const r2 = await rec2.run();
+  fd.close();
+  const logs = [join(dir, `${tag}-gen-1.log`), join(dir, `${tag}-gen-2.log`)];
+  writeFileSync(logs[0]!, s1.bytes());
+  writeFileSync(logs[1]!, s2.bytes());
+  return { logs, console, result: r2 };
+}
+
+/** Replays a chain of files, applying the (suppressed) disk writes to a copy of `base`. */
+async function replayChain(logs: string[], image: Uint8Array, base?: string, tag = 'replayed') {
+  let disk: FileDisk | undefined, copy: string | undefined;
+  if (base) { copy = join(dir, `${tag}.img`); copyFileSync(base, copy); disk = FileDisk.open(copy); }
+  const info: ChainInfo = { links: [] };
+  const out = await replayBytes(chainLogs(fileLinks(logs), info), { image, diskWrite: disk ? (_n, off, data) => disk!.write(off, data) : undefined });
+  disk?.close();
+  return { ...out, info, disk: copy ? readFileSync(copy) : undefined };
+}
+
+describe('chain replay: a recording continued at G by a second log', () => {
+  it('replays identical and reproduces console and disk (dev_disk, three split points)', async () => {
+    const elf = readFileSync(guestElf('dev_disk', 'O2'));
+    // the full run's length, to put G inside it
+    const probeDisk = FileDisk.open(baseImage('probe.img'));
+    const probe = await recordGuest(elf, { memSize: 16 << 20, disks: [{ sizeBytes: probeDisk.size }], backends: { disks: [probeDisk] } });
+    probeDisk.close();
+    expect(probe.result.end).toBe('exit');
+    const total = probe.result.instructions;
+    expect(total).toBeGreaterThan(10_000);
+    for (const frac of [0.13, 0.5, 0.87]) {
+      const G = Math.floor(total * frac);
+      const base = baseImage(`base-${frac}.img`);
+      const primaryDisk = join(dir, `primary-${frac}.img`);
+      copyFileSync(base, primaryDisk);
+      const rec = await recordSplit(elf, primaryDisk, G, `split-${frac}`);
+      expect(rec.result.end).toBe('exit');
+      expect(rec.console).toContain('disk ok: 0 failures');
+      const rep = await replayChain(rec.logs, elf, base, `split-${frac}`);
+      expect(rep.report.outcome, JSON.stringify(rep.report.divergence)).toBe('identical');
+      expect(rep.report.digestsChecked).toBeGreaterThan(2);
+      expect(rep.console).toBe(rec.console);
+      expect(rep.disk!.equals(readFileSync(primaryDisk))).toBe(true);
+      expect(rep.disk!.equals(readFileSync(base))).toBe(false);
+      expect(rep.info.links.map((l) => l.startIcount)).toEqual([0, G]);
+      // the first log's final digest and end record at G belong to the next generation: dropped
+      expect(rep.info.links[0]!.dropped).toBe(1);
+    }
+  });
+});
+
+describe('chain replay: an old primary ran on past G, a second machine went live at G', () => {
+  it('drops the rest of generation 1 (also when its last frame is cut) and replays identical', async () => {
+    const elf = readFileSync(guestElf('dev_timer', 'O2'));
+    // the old primary: a whole run of a timer/TSC-driven guest
+    const s1 = memorySink();
+    const rec1 = new Recorder({ sink: s1, image: elf, digestEvery: 100_000 });
+    const m1 = Machine.fromElf(elf, { memSize: 16 << 20, gate: new LiveGate({ clock: new SystemClock(), entropy: new SystemEntropy() }, { onRecord: rec1.onRecord }), consoleOut: rec1.consoleOut(() => {}) });
+    rec1.attach(m1);
+    await rec1.run();
+    const log1 = s1.bytes();
+    const { header, entries } = decodeLog(log1);
+    // G: just after an entry in the middle, where no entry is logged (the secondary consumed exactly the entries < G)
+    const counts = new Set(entries.map((e) => e.icount));
+    let G = 0;
+    for (let i = Math.floor(entries.length / 2); i < entries.length; i++) if (!counts.has(entries[i]!.icount + 1)) { G = entries[i]!.icount + 1; break; }
+    expect(G).toBeGreaterThan(0);
+    // the secondary: replays the entries < G, then goes live at G on its own clock
+    const sw = new GateSwitch(new ReplayGate(entries.filter((e) => e.icount < G).map(entryToGate).filter((g): g is GateRecord => !!g), true));
+    const tally = new OutputTally();
+    let console = '';
+    const s2 = memorySink();
+    const rec2 = new Recorder({ sink: s2, image: elf, digestEvery: 100_000, outputs: tally });
+    const m2 = Machine.fromElf(elf, { ...configFromJson(header.devices), gate: sw, consoleOut: (b) => { tally.console(b); console += String.fromCharCode(b); } });
+    const atG = m2.run(G);
+    expect(atG.end).toBe('budget');
+    expect(m2.cpu.icount).toBe(G);
+    sw.use(new LiveGate({ clock: new SystemClock(), entropy: new SystemEntropy() }, { onRecord: rec2.onRecord, startNs: sw.timeNs }));
+    rec2.attach(m2);
+    await rec2.run();
+    const logs = [join(dir, 'ahead-gen-1.log'), join(dir, 'ahead-gen-2.log')];
+    writeFileSync(logs[0]!, log1);
+    writeFileSync(logs[1]!, s2.bytes());
+
+    const rep = await replayChain(logs, elf);
+    expect(rep.report.outcome, JSON.stringify(rep.report.divergence)).toBe('identical');
+    expect(rep.console).toBe(console);
+    expect(rep.info.links[0]!.dropped).toBe(1); // it stopped reading generation 1 at its first entry >= G
+    expect(rep.info.links[0]!.taken).toBeLessThan(entries.length);
+    // generation 1 alone replays identical too (what it recorded is another run after G)
+    expect((await replayBytes(log1, { image: elf })).report.outcome).toBe('identical');
+
+    // the old primary's log cut inside its last frame: still the same chain
+    truncateSync(logs[0]!, statSync(logs[0]!).size - 3);
+    const cut = await replayChain(logs, elf);
+    expect(cut.report.outcome).toBe('identical');
+    expect(cut.console).toBe(console);
+    expect(cut.info.links[0]!.cut).toBe(false); // G lies before the cut: the cut frame was never needed
+
+    // the CLI: x86ft replay GEN1.log GEN2.log --image GUEST.elf
+    const ok = spawnSync(process.execPath, [CLI, 'replay', ...logs, '--image', guestElf('dev_timer', 'O2'), '--quiet'], { encoding: 'utf8' });
+    expect(ok.stdout).toContain('replay identical');
+    expect(ok.status).toBe(0);
+    // the wrong order is not a chain: a clear message and exit 5, no stack trace
+    const bad = spawnSync(process.execPath, [CLI, 'replay', logs[1]!, logs[0]!, '--image', guestElf('dev_timer', 'O2')], { encoding: 'utf8' });
+    expect(bad.status).toBe(5);
+    expect(bad.stderr).toMatch(/does not continue .*starts at icount 0, before the previous log/);
+    expect(bad.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe('chain links', () => {
+  const h = (o: Partial<LogHeader> & { ft?: unknown } = {}): LogHeader => ({
+    version: 2, imageSha256: 'a'.repeat(64), memorySize: 1 << 23, devices: { memSize: 1 << 23 }, digestInterval: 1000, startIcount: 0, fromSnapshot: null, ...o,
+  } as LogHeader);
+  it('names why a log does not continue another', () => {
+    expect(linkProblem(h(), h({ startIcount: 50 }))).toBeUndefined();
+    expect(linkProblem(h(), h({ imageSha256: 'b'.repeat(64) }))).toMatch(/image/);
+    expect(linkProblem(h(), h({ memorySize: 1 << 24 }))).toMatch(/memory size/);
+    expect(linkProblem(h(), h({ devices: { memSize: 1 << 23, disks: [] } }))).toMatch(/device configuration/);
+    expect(linkProblem(h(), h({ fromSnapshot: 'c'.repeat(64) }))).toMatch(/snapshot/);
+    expect(linkProblem(h({ startIcount: 9 }), h({ startIcount: 5 }))).toMatch(/before the previous log/);
+    const ft = (vm: string, generation: number, previousGeneration: number | null) => ({ ft: { vm, generation, previousGeneration } });
+    expect(linkProblem(h(ft('a', 1, null)), h({ startIcount: 5, ...ft('a', 2, 1) }))).toBeUndefined();
+    expect(linkProblem(h(ft('a', 1, null)), h(ft('b', 2, 1)))).toMatch(/VM "b"/);
+    expect(linkProblem(h(ft('a', 1, null)), h(ft('a', 3, 2)))).toMatch(/following generation 2, not 1/);
+  });
+
+  it('refuses a generation log that ends before the next one starts, and an empty chain', async () => {
+    const elf = readFileSync(guestElf('hello', 'O2'));
+    const s = memorySink();
+    const rec = new Recorder({ sink: s, image: elf });
+    const m = Machine.fromElf(elf, { memSize: 16 << 20, gate: new LiveGate({ clock: new SystemClock() }, { onRecord: rec.onRecord }), consoleOut: rec.consoleOut(() => {}) });
+    rec.attach(m);
+    const r = await rec.run();
+    expect(r.end).toBe('exit');
+    const bytes = s.bytes();
+    const { header, entries } = decodeLog(bytes);
+    const a = join(dir, 'hello-1.log'), b = join(dir, 'hello-2.log');
+    writeFileSync(a, bytes);
+    // a second log claiming to start after the guest exited
+    const { encodeLog } = await import('../../src/replay/codec.js');
+    writeFileSync(b, encodeLog({ ...header, startIcount: r.instructions + 10 }, [{ icount: r.instructions + 10, kind: 'start', payload: { epochMs: 0 } }, entries.at(-1)!].map((e, i) => i ? { ...e, icount: r.instructions + 10 } : e) as never));
+    const drain = async (it: AsyncIterable<Uint8Array>) => { for await (const _ of it) { /* consume */ } };
+    await expect(drain(chainLogs(fileLinks([a, b])))).rejects.toThrow(/ends \('exit'\) at icount \d+, before .* starts at/);
+    await expect(drain(chainLogs([]))).rejects.toBeInstanceOf(ChainError);
+  });
+});
