@@ -5,7 +5,7 @@
 // rest. The chain's replay must be identical and reproduce the console and the disk byte for byte.
 
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, truncateSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, statSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +20,7 @@ import { entryToGate } from '../../src/replay/gate-entries.js';
 import { configFromJson } from '../../src/replay/machine-snapshot.js';
 import { ChainError, chainLogs, fileLinks, linkProblem, type ChainInfo } from '../../src/replay/chain.js';
 import type { LogHeader } from '../../src/replay/format.js';
+import { storePath } from '../../src/ft/store.js';
 import { memorySink, recordGuest, replayBytes } from './record-replay-helpers.js';
 import { CLI, guestElf } from '../devices-guests/helpers.js';
 
@@ -154,6 +155,20 @@ describe('chain replay: an old primary ran on past G, a second machine went live
     const ok = spawnSync(process.execPath, [CLI, 'replay', ...logs, '--image', guestElf('dev_timer', 'O2'), '--quiet'], { encoding: 'utf8' });
     expect(ok.stdout).toContain('replay identical');
     expect(ok.status).toBe(0);
+    // x86ft replay --control dir:PATH NAME: the logs found in the store, in generation order
+    const store = join(dir, 'store');
+    mkdirSync(storePath(store, 'vm-a', { kind: 'vm' }), { recursive: true });
+    copyFileSync(logs[0]!, storePath(store, 'vm-a', { kind: 'log', generation: 1 }));
+    copyFileSync(logs[1]!, storePath(store, 'vm-a', { kind: 'log', generation: 2 }));
+    const viaStore = spawnSync(process.execPath, [CLI, 'replay', '--control', `dir:${store}`, 'vm-a', '--image', guestElf('dev_timer', 'O2'), '--quiet'], { encoding: 'utf8' });
+    expect(viaStore.stdout).toContain('replay identical');
+    expect(viaStore.status).toBe(0);
+    const none = spawnSync(process.execPath, [CLI, 'replay', '--control', `dir:${store}`, 'vm-b', '--image', guestElf('dev_timer', 'O2')], { encoding: 'utf8' });
+    expect(none.status).toBe(1);
+    expect(none.stderr).toContain('no generation logs of VM vm-b');
+    const badName = spawnSync(process.execPath, [CLI, 'replay', '--control', `dir:${store}`, '../x', '--image', guestElf('dev_timer', 'O2')], { encoding: 'utf8' });
+    expect(badName.status).toBe(2);
+    expect(badName.stderr).toContain('VM name');
     // the wrong order is not a chain: a clear message and exit 5, no stack trace
     const bad = spawnSync(process.execPath, [CLI, 'replay', logs[1]!, logs[0]!, '--image', guestElf('dev_timer', 'O2')], { encoding: 'utf8' });
     expect(bad.status).toBe(5);
