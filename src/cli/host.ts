@@ -15,9 +15,10 @@ import { restoreSnapshot, type SnapshotMeta, type RestoredMachine } from '../rep
 export const MACHINE_HELP = `  --mem SIZE              guest RAM (default 64M; suffixes K, M, G)
   --cmdline STRING        command line passed in the boot-info block
   --disk FILE             attach FILE as a virtio-blk disk (repeatable; FILE:ro for read-only)
-  --net udp:LPORT:HOST:PPORT
+  --net udp:[LHOST:]LPORT:HOST:PPORT
                           attach a virtio-net NIC whose frames travel in UDP datagrams, one frame
-                          each, from 127.0.0.1:LPORT to HOST:PPORT (repeatable)
+                          each, between LHOST:LPORT (default 127.0.0.1: this host only; 0.0.0.0
+                          for every interface) and HOST:PPORT, which alone may send (repeatable)
   --console stdio         COM1 on stdin/stdout (default; on a terminal stdin is raw: Ctrl-C goes to
                           the guest, Ctrl-A x stops x86ft, Ctrl-A Ctrl-A sends Ctrl-A)
   --console file:OUT[:IN] COM1 output to file OUT, input from the contents of file IN
@@ -29,7 +30,7 @@ export interface HostOptions {
   mem: number;
   cmdline: string;
   disks: { path: string; readOnly: boolean }[];
-  nets: { localPort: number; peerHost: string; peerPort: number }[];
+  nets: { localHost: string; localPort: number; peerHost: string; peerPort: number }[];
   console: string;
   input: boolean;
   max: number;
@@ -51,9 +52,10 @@ export function parseHostArgs(argv: string[], extra: string[] = [], flags: strin
       const v = val(); const ro = v.endsWith(':ro');
       o.disks.push({ path: ro ? v.slice(0, -3) : v, readOnly: ro });
     } else if (a === '--net') {
-      const m = /^udp:(\d+):([^:]+):(\d+)$/.exec(val());
-      if (!m) throw new Error(`--net expects udp:LOCAL_PORT:PEER_HOST:PEER_PORT`);
-      o.nets.push({ localPort: Number(m[1]), peerHost: m[2], peerPort: Number(m[3]) });
+      const m = /^udp:(?:([^:]+):)?(\d+):([^:]+):(\d+)$/.exec(val());
+      if (!m) throw new Error(`--net expects udp:[LOCAL_HOST:]LOCAL_PORT:PEER_HOST:PEER_PORT`);
+      const port = (p: string): number => { const n = Number(p); if (n > 65535) throw new Error(`--net: port ${p} is out of range (0-65535)`); return n; };
+      o.nets.push({ localHost: m[1] ?? '127.0.0.1', localPort: port(m[2]), peerHost: m[3], peerPort: port(m[4]) });
     } else if (a === '--console') {
       const v = val();
       if (!/^(stdio|file:[^:]+(:.+)?|tcp:\d+)$/.test(v)) throw new Error(`bad --console '${v}' (stdio, file:OUT[:IN] or tcp:PORT)`);
@@ -99,7 +101,7 @@ export async function openLiveHost(o: HostOptions, onRecord?: (r: GateRecord) =>
     for (const d of o.disks) { const fd = FileDisk.open(d.path, { readOnly: d.readOnly }); disks.push(fd); closers.push(() => fd.close()); }
     const tunnels: UdpFrameTunnel[] = [];
     for (const n of o.nets) {
-      const t = await UdpFrameTunnel.open({ localPort: n.localPort, peerHost: n.peerHost, peerPort: n.peerPort });
+      const t = await UdpFrameTunnel.open({ localHost: n.localHost, localPort: n.localPort, peerHost: n.peerHost, peerPort: n.peerPort });
       tunnels.push(t); closers.push(() => t.close());
     }
     let con: ConsoleBackend;

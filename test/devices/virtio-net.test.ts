@@ -81,6 +81,26 @@ describe('virtio-net over a UDP tunnel', () => {
     peer.close();
   });
 
+  it('binds 127.0.0.1 by default and takes datagrams only from the peer address and port', async () => {
+    const peer = await bindPeer();
+    const pport = peer.address().port;
+    const tunnel = await UdpFrameTunnel.open({ localPort: 0, peerHost: 'localhost', peerPort: pport });
+    // the same port on another loopback address: another sender, not the peer
+    const other = createSocket('udp4');
+    await new Promise<void>((r) => other.bind(pport, '127.0.0.2', () => r()));
+    try {
+      expect(tunnel.address).toBe('127.0.0.1');
+      other.send(frame(60, 1), tunnel.port, '127.0.0.1');
+      peer.send(frame(60, 2), tunnel.port, '127.0.0.1');
+      await until(() => tunnel.pending > 0);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(tunnel.pending).toBe(1);
+      expect(tunnel.receive()![20]).toBe(2);
+    } finally {
+      await tunnel.close(); peer.close(); other.close();
+    }
+  });
+
   it('drops a frame larger than the posted buffer without failing the device', () => {
     const mem = new PhysMemory(4 << 20);
     const net = new VirtioNet(mem, () => {}, () => {}, { mac: [2, 0, 0, 0, 0, 1] });

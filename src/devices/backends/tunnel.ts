@@ -3,17 +3,20 @@
 // them (and logs them); send() is the virtio-net transmit sink.
 
 import { createSocket, type Socket } from 'node:dgram';
+import { lookup } from 'node:dns/promises';
 import type { FrameInput } from '../../machine/gate.js';
 
 export interface UdpTunnelOptions {
   /** Local port to bind (0 = any free port). */
   localPort: number;
+  /** Local address to bind (default 127.0.0.1: only this host can send frames; '0.0.0.0' for all
+   *  interfaces). */
   localHost?: string;
   peerHost: string;
   peerPort: number;
   /** Frames kept while the guest has no receive buffer; newer ones are dropped. Default 256. */
   queueLimit?: number;
-  /** Accept datagrams only from the peer address (default true). */
+  /** Accept datagrams only from the peer's address and port (default true). */
   peerOnly?: boolean;
 }
 
@@ -25,9 +28,9 @@ export class UdpFrameTunnel implements FrameInput {
   private sending = 0;
   private drained: (() => void) | undefined;
 
-  private constructor(private readonly sock: Socket, private readonly opts: UdpTunnelOptions) {
+  private constructor(private readonly sock: Socket, private readonly opts: UdpTunnelOptions, peerAddr: string) {
     sock.on('message', (msg, rinfo) => {
-      if ((opts.peerOnly ?? true) && rinfo.port !== opts.peerPort) return;
+      if ((opts.peerOnly ?? true) && (rinfo.port !== opts.peerPort || rinfo.address !== peerAddr)) return;
       if (msg.length < 14 || msg.length > 65535) return; // not an Ethernet frame
       if (this.queue.length >= (opts.queueLimit ?? 256)) { this.dropped++; return; }
       this.queue.push(new Uint8Array(msg));
@@ -35,23 +38,30 @@ export class UdpFrameTunnel implements FrameInput {
     sock.on('error', () => { /* send errors on UDP are transient; nothing to do */ });
   }
 
-  /** Binds the local port; rejects with a clear message when it is in use. */
-  static open(opts: UdpTunnelOptions): Promise<UdpFrameTunnel> {
+  /** Resolves the peer and binds the local address (default 127.0.0.1); rejects with a clear
+   *  message when the peer is unknown or the port is in use. */
+  static async open(opts: UdpTunnelOptions): Promise<UdpFrameTunnel> {
+    const host = opts.localHost ?? '127.0.0.1';
+    let peerAddr: string;
+    try { peerAddr = (await lookup(opts.peerHost, { family: 4 })).address; }
+    catch { throw new Error(`UDP tunnel: unknown peer host '${opts.peerHost}'`); }
     return new Promise((resolve, reject) => {
       const sock = createSocket('udp4');
       const onError = (e: NodeJS.ErrnoException): void => {
         sock.close();
-        const host = opts.localHost ?? '0.0.0.0';
         reject(new Error(e.code === 'EADDRINUSE' ? `UDP tunnel: local port ${host}:${opts.localPort} is already in use`
           : `UDP tunnel: cannot bind ${host}:${opts.localPort} (${e.code ?? e.message})`));
       };
       sock.once('error', onError);
-      sock.bind(opts.localPort, opts.localHost ?? '0.0.0.0', () => {
+      sock.bind(opts.localPort, host, () => {
         sock.off('error', onError);
-        resolve(new UdpFrameTunnel(sock, opts));
+        resolve(new UdpFrameTunnel(sock, opts, peerAddr));
       });
     });
   }
+
+  /** The locally bound address. */
+  get address(): string { return this.sock.address().address; }
 
   /** The locally bound port (useful with localPort 0). */
   get port(): number { return this.sock.address().port; }
