@@ -1,0 +1,186 @@
+// FailureDetector: heartbeats to the peer every heartbeatMs, and the verdict "peer failed" after
+// failureTimeoutMs without any message from it, or at once when the connection ends (FT.md
+// "Channel"). Time comes from an injectable Timers (ManualTimers in tests). Imports only the
+// channel's types; must not import the roles.
+
+import type { SecurePeer } from './channel.js';
+import { ProtocolError, type FtMessage, type Message } from './protocol.js';
+
+/** The clock and timers the detector uses (milliseconds). */
+export interface Timers {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+/** The host's monotonic clock and Node's timers. */
+export const systemTimers: Timers = {
+  now: () => performance.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+};
+
+/** Virtual time for tests: nothing happens until advance(). Timers due at the same time fire in the order they were set. */
+export class ManualTimers implements Timers {
+  private t = 0;
+  private seq = 0;
+  private pending = new Map<number, { at: number; order: number; fn: () => void }>();
+
+  now(): number {
+    return this.t;
+  }
+  setTimeout(fn: () => void, ms: number): unknown {
+    const id = ++this.seq;
+    this.pending.set(id, { at: this.t + Math.max(0, ms), order: id, fn });
+    return id;
+  }
+  clearTimeout(handle: unknown): void {
+    this.pending.delete(handle as number);
+  }
+  /** Move time forward by ms, firing every timer that falls due, in time order. */
+  advance(ms: number): void {
+    const end = this.t + ms;
+    for (;;) {
+      let next: [number, { at: number; order: number; fn: () => void }] | undefined;
+      for (const e of this.pending) if (e[1].at <= end && (!next || e[1].at < next[1].at || (e[1].at === next[1].at && e[1].order < next[1].order))) next = e;
+      if (!next) break;
+      this.pending.delete(next[0]);
+      this.t = next[1].at;
+      next[1].fn();
+    }
+    this.t = end;
+  }
+}
+
+/** Why the peer was declared failed. */
+export interface Failure {
+  /** 'timeout': silent for failureTimeoutMs; 'connection': the channel ended without an orderly bye. */
+  kind: 'timeout' | 'connection';
+  /** Milliseconds since the last message from the peer. */
+  silentMs: number;
+  message: string;
+  /** The channel's reason when kind is 'connection'. */
+  cause?: ProtocolError;
+}
+
+export interface FailureDetectorOptions {
+  /** Heartbeat period in ms (default 50; FT.md `--heartbeat-ms`). */
+  heartbeatMs?: number;
+  /** Silence in ms after which the peer is failed (default 500; `--failure-timeout-ms`); must exceed heartbeatMs. */
+  failureTimeoutMs?: number;
+  /** Sends one heartbeat (called at start and every heartbeatMs). */
+  sendHeartbeat: () => void;
+  /** Called once with the verdict; the detector stops itself first. */
+  onFailed: (f: Failure) => void;
+  timers?: Timers;
+}
+
+/**
+ * Declares the peer failed after failureTimeoutMs without hearing from it (every received message
+ * counts, not only heartbeats), or at once on connectionLost(). One heartbeat timer and one deadline
+ * timer; heard() only stores the time, so a busy channel costs no timer work per message.
+ */
+export class FailureDetector {
+  readonly heartbeatMs: number;
+  readonly failureTimeoutMs: number;
+  private readonly timers: Timers;
+  private lastHeard = 0;
+  private beat: unknown;
+  private deadline: unknown;
+  private state: 'idle' | 'running' | 'failed' | 'stopped' = 'idle';
+
+  constructor(private readonly opts: FailureDetectorOptions) {
+    this.heartbeatMs = opts.heartbeatMs ?? 50;
+    this.failureTimeoutMs = opts.failureTimeoutMs ?? 500;
+    this.timers = opts.timers ?? systemTimers;
+    if (!(this.heartbeatMs > 0) || !(this.failureTimeoutMs > this.heartbeatMs)) {
+      throw new ProtocolError('CONFIG', `heartbeat ${this.heartbeatMs} ms and failure timeout ${this.failureTimeoutMs} ms: need 0 < heartbeat < failure timeout`);
+    }
+  }
+
+  /** Start: the peer counts as heard now; the first heartbeat goes out at once. */
+  start(): void {
+    if (this.state !== 'idle') return;
+    this.state = 'running';
+    this.lastHeard = this.timers.now();
+    this.tick();
+    this.arm(this.failureTimeoutMs);
+  }
+
+  /** Any message from the peer arrived. */
+  heard(): void {
+    if (this.state === 'running') this.lastHeard = this.timers.now();
+  }
+
+  /** The connection ended without an orderly end: the peer is failed at once. */
+  connectionLost(cause: ProtocolError): void {
+    this.fail({ kind: 'connection', silentMs: this.silentMs(), message: `connection to the peer lost: ${cause.message}`, cause });
+  }
+
+  /** Milliseconds since the peer was last heard (FT status `heartbeatAgeMs`). */
+  silentMs(): number {
+    return this.timers.now() - this.lastHeard;
+  }
+
+  get failed(): boolean {
+    return this.state === 'failed';
+  }
+
+  /** Stop sending and watching (orderly end). */
+  stop(): void {
+    if (this.state === 'running' || this.state === 'idle') this.state = 'stopped';
+    this.clear();
+  }
+
+  private clear(): void {
+    if (this.beat !== undefined) this.timers.clearTimeout(this.beat);
+    if (this.deadline !== undefined) this.timers.clearTimeout(this.deadline);
+    this.beat = this.deadline = undefined;
+  }
+
+  private tick(): void {
+    if (this.state !== 'running') return;
+    this.beat = this.timers.setTimeout(() => this.tick(), this.heartbeatMs);
+    this.opts.sendHeartbeat();
+  }
+
+  private arm(ms: number): void {
+    this.deadline = this.timers.setTimeout(() => this.check(), ms);
+  }
+
+  private check(): void {
+    if (this.state !== 'running') return;
+    const silent = this.silentMs();
+    if (silent >= this.failureTimeoutMs) {
+      this.fail({ kind: 'timeout', silentMs: silent, message: `no message from the peer for ${silent} ms (failure timeout ${this.failureTimeoutMs} ms)` });
+    } else this.arm(this.failureTimeoutMs - silent);
+  }
+
+  private fail(f: Failure): void {
+    if (this.state !== 'running' && this.state !== 'idle') return;
+    this.state = 'failed';
+    this.clear();
+    this.opts.onFailed(f);
+  }
+}
+
+/**
+ * Watch a channel peer: heartbeats carry `icount()`, every message counts as heard, and the channel
+ * ending is a failure unless it was an orderly bye or this side closed it. Started at once.
+ */
+export function watchPeer<M extends Message>(
+  peer: SecurePeer<M>,
+  opts: Omit<FailureDetectorOptions, 'sendHeartbeat'> & { icount: () => number },
+): FailureDetector {
+  const d = new FailureDetector({
+    ...opts,
+    sendHeartbeat: () => peer.send({ t: 'heartbeat', icount: opts.icount() } as FtMessage as unknown as M),
+  });
+  peer.onMessage(() => d.heard());
+  void peer.closed.then((reason) => {
+    if (reason.code === 'BYE' || reason.code === 'LOCAL') d.stop();
+    else d.connectionLost(reason);
+  });
+  d.start();
+  return d;
+}
