@@ -154,6 +154,8 @@ export class SecurePeer<M extends Message> {
   private queued = 0;
   private outq: Uint8Array[] = [];
   private writing = false;
+  private closing = false; // close(): flush the queue, then end the connection
+  private dead = false; // nothing more may be written
   private drainWaiters: (() => void)[] = [];
   private handlers: ((m: M) => void)[] = [];
   private backlog: M[] = [];
@@ -218,7 +220,7 @@ export class SecurePeer<M extends Message> {
   /** One write in flight at a time: the transport's back-pressure holds the rest here, counted. */
   private async pump(): Promise<void> {
     this.writing = true;
-    while (this.outq.length && !this.ended) {
+    while (this.outq.length && !this.dead) {
       const chunk = this.outq.shift()!;
       try {
         await this.conn.sink.write(chunk);
@@ -228,12 +230,19 @@ export class SecurePeer<M extends Message> {
       this.queued -= chunk.length;
     }
     this.writing = false;
-    if (this.queued === 0 || this.ended) for (const w of this.drainWaiters.splice(0)) w();
+    if (this.queued === 0 || this.dead) for (const w of this.drainWaiters.splice(0)) w();
+    if (this.closing && !this.dead) {
+      this.dead = true;
+      this.conn.sink.end().then(
+        () => this.conn.close(),
+        () => this.conn.close(),
+      );
+    }
   }
 
   /** Resolves when nothing is queued (or the channel has ended). */
   drained(): Promise<void> {
-    if (this.queued === 0 || this.ended) return Promise.resolve();
+    if (this.queued === 0 || this.dead) return Promise.resolve();
     return new Promise((r) => this.drainWaiters.push(r));
   }
 
@@ -257,30 +266,32 @@ export class SecurePeer<M extends Message> {
     if (this.ended) return;
     if (bye && Object.prototype.hasOwnProperty.call(this.kinds, 'bye')) this.send({ t: 'bye', ...bye } as unknown as M);
     this.finish(new ProtocolError('LOCAL', bye ? `closed: ${bye.reason}` : 'closed locally'));
+    this.closing = true;
+    // A peer that stops reading cannot hold the connection open.
     const hard = setTimeout(() => this.conn.close(), 2000);
     hard.unref?.();
-    this.conn.sink.end().then(
-      () => this.conn.close(),
-      () => this.conn.close(),
-    );
+    if (!this.writing) void this.pump();
   }
 
   /** Drop the connection at once, sending nothing more (as a dying process would). */
   abort(reason = 'aborted locally'): void {
     this.end(new ProtocolError('LOCAL', reason));
+    this.dead = true;
+    this.conn.close();
   }
 
   private finish(e: ProtocolError): void {
     if (this.ended) return;
     this.ended = e;
     this.conn.source.close();
-    for (const w of this.drainWaiters.splice(0)) w();
     this.resolveClosed(e);
   }
 
   private end(e: ProtocolError): void {
+    this.dead = true;
     if (this.ended) return;
     this.finish(e);
+    for (const w of this.drainWaiters.splice(0)) w();
     this.conn.close();
   }
 
