@@ -2,12 +2,11 @@
 // every non-deterministic input, digests and the end record to a log file.
 
 import { ElfError } from '../machine/boot.js';
-import type { Machine, RunResult } from '../machine/machine.js';
+import type { RunResult } from '../machine/machine.js';
 import { openFileSink } from '../replay/channel-file.js';
 import { Recorder, DEFAULT_DIGEST_INTERVAL, SNAPSHOT_END_REASON, sha256Hex } from '../replay/recorder.js';
 import { readSnapshotFile, restoredOutputs, writeSnapshotFile } from '../replay/machine-snapshot.js';
 import type { ByteSink } from '../replay/channel.js';
-import type { ConsoleBackend } from '../devices/backends/console.js';
 import { parseCount } from './args.js';
 import { parseHostArgs, openLiveHost, MACHINE_HELP, type HostOptions, type LiveHost } from './host.js';
 import { EXIT, exitCodeFor, printStats } from './run.js';
@@ -43,21 +42,6 @@ exit status: as 'x86ft run' (the guest's debug-exit status, ${EXIT.usage} bad ar
 unreadable, corrupted or unfitting --from-snapshot file, ${EXIT.budget} budget, ${EXIT.halt} halt, ${EXIT.fault} guest fault, ${EXIT.internal} internal error); 1 a log or the snapshot could not be written.
 SIGINT/SIGTERM stop the guest and finish the log (end reason 'stopped').
 `;
-
-/**
- * Routes a live host's outputs through the recorder's tally (the digests cover them). The host
- * builds its machine with fixed output callbacks, so this wraps the console backend's write and
- * each NIC's transmit callback in place.
- */
-function tapOutputs(rec: () => Recorder, m: Machine, con: ConsoleBackend): void {
-  const write = con.write.bind(con);
-  con.write = (b) => { rec().outputs.console(b); write(b); };
-  for (const n of m.nets) {
-    const dev = n as unknown as { tx: (f: Uint8Array) => void };
-    const tx = dev.tx, idx = m.nets.indexOf(n);
-    dev.tx = (f) => { rec().outputs.frame(idx, f); tx(f); };
-  }
-}
 
 export async function recordCommand(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) { process.stdout.write(HELP); return 0; }
@@ -137,7 +121,6 @@ export async function recordCommand(argv: string[]): Promise<number> {
       outputs: restored ? restoredOutputs(restored.meta) : undefined,
     });
     recs.push(rec);
-    tapOutputs(() => rec!, host.machine, host.console);
     rec.attach(host.machine);
     try {
       if (snapAt === undefined || snapAt > o.max) {

@@ -88,6 +88,19 @@ export interface GateTargets {
   wall?: { setWall(ms: number): void }[];
   nets?: { rxReady(): boolean; rxFrame(frame: Uint8Array): void }[];
   irq?: (line: number, level: boolean) => void;
+  /** Where disk writes and flushes go (the machine's OutputSeam, src/machine/outputs.ts), and the
+   *  read-through of held writes. Without it (a gate used without a Machine) a LiveGate writes to
+   *  its disk backends itself and a ReplayGate drops writes. */
+  outputs?: DiskOutputs;
+}
+
+/** The disk side of the output seam, as a gate sees it. */
+export interface DiskOutputs {
+  /** Live gate: performs (or holds) the write, returns its status. Replay gate: passes the logged status. */
+  diskWrite(icount: number, disk: number, offset: number, data: Uint8Array, logged?: boolean): boolean;
+  diskFlush(icount: number, disk: number, logged?: boolean): boolean;
+  /** `data` as read from the backend, patched with held writes (see OutputSeam.readThrough). */
+  readThrough(disk: number, offset: number, data: Uint8Array): Uint8Array;
 }
 
 /** The interface the machine programs against; see the comment at the top of this file. */
@@ -229,6 +242,9 @@ export class LiveGate extends GateBase implements Gate {
   nextPoll(): number { return Infinity; }
   checkPassed(_icount: number): void { /* live: every value is taken when asked for */ }
 
+  /** The disk backends (a Machine built on this gate without an OutputSeam writes to them). */
+  get diskBackends(): readonly DiskBackend[] | undefined { return this.b.disks; }
+
   /** Guest time now: start + host time elapsed, never going backwards. */
   private guestNs(): number {
     const ns = Math.max(this.lastTimeNsV, this.startNs + Math.floor(this.b.clock.monoNs() - this.hostOrigin));
@@ -300,20 +316,26 @@ export class LiveGate extends GateBase implements Gate {
     let data: Uint8Array | null;
     try { data = this.disk(disk).read(offset, len); } catch { data = null; }
     if (data && data.length !== len) data = null;
+    // the guest sees its own held writes (Output Rule); the log records what the guest sees
+    if (data && this.t.outputs) data = this.t.outputs.readThrough(disk, offset, data);
     this.rec(icount, GateKind.DiskRead, disk, data ?? 1, offset);
     return data;
   }
 
   diskWrite(icount: number, disk: number, offset: number, data: Uint8Array): boolean {
     let ok = true;
-    try { this.disk(disk).write(offset, data); } catch { ok = false; }
+    const out = this.t.outputs;
+    if (out) ok = out.diskWrite(icount, disk, offset, data);
+    else try { this.disk(disk).write(offset, data); } catch { ok = false; }
     this.rec(icount, GateKind.DiskWrite, disk, ok ? 0 : 1, offset);
     return ok;
   }
 
   diskFlush(icount: number, disk: number): boolean {
     let ok = true;
-    try { this.disk(disk).flush(); } catch { ok = false; }
+    const out = this.t.outputs;
+    if (out) ok = out.diskFlush(icount, disk);
+    else try { this.disk(disk).flush(); } catch { ok = false; }
     this.rec(icount, GateKind.DiskFlush, disk, ok ? 0 : 1);
     return ok;
   }
@@ -435,14 +457,18 @@ export class ReplayGate extends GateBase implements Gate {
     return p;
   }
 
-  diskWrite(icount: number, disk: number, offset: number, _data: Uint8Array): boolean {
+  diskWrite(icount: number, disk: number, offset: number, data: Uint8Array): boolean {
     const r = this.take(icount, GateKind.DiskWrite, disk);
     this.checkOffset(r, offset);
-    return r.payload === 0;
+    const ok = r.payload === 0;
+    this.t.outputs?.diskWrite(icount, disk, offset, data, ok);
+    return ok;
   }
 
   diskFlush(icount: number, disk: number): boolean {
-    return this.take(icount, GateKind.DiskFlush, disk).payload === 0;
+    const ok = this.take(icount, GateKind.DiskFlush, disk).payload === 0;
+    this.t.outputs?.diskFlush(icount, disk, ok);
+    return ok;
   }
 }
 

@@ -6,7 +6,8 @@ import { PhysMemory } from '../cpu/memory.js';
 import { saveCpu, loadCpu, type CpuState } from '../cpu/state.js';
 import { Bus } from './bus.js';
 import { loadElf, setupLongMode, writeBootInfo, type BootDevice } from './boot.js';
-import { LiveGate, GateDivergence, type Gate } from './gate.js';
+import { LiveGate, GateDivergence, GateSwitch, type Gate, type DiskBackend } from './gate.js';
+import { OutputSeam } from './outputs.js';
 import { Pic8259 } from '../devices/pic.js';
 import { Uart16550 } from '../devices/uart.js';
 import { Pit8254 } from '../devices/pit.js';
@@ -33,9 +34,12 @@ export interface MachineConfig {
 export interface MachineIo {
   /** The gate every host value crosses (default: a live gate on the host clock and entropy only). */
   gate?: Gate;
-  /** Receives every byte the guest transmits on COM1. */
+  /** The output seam every output crosses (console byte, frame, disk write/flush). Default: a live
+   *  seam whose sinks are consoleOut, netOut and the live gate's disk backends. */
+  outputs?: OutputSeam;
+  /** Receives every byte the guest transmits on COM1 (ignored when `outputs` is given). */
   consoleOut?: (byte: number) => void;
-  /** Receives every frame NIC `dev` transmits. */
+  /** Receives every frame NIC `dev` transmits (ignored when `outputs` is given). */
   netOut?: (dev: number, frame: Uint8Array) => void;
 }
 
@@ -54,6 +58,12 @@ export interface RunResult {
   message?: string;
 }
 
+/** The disk backends of a live gate (directly or under a GateSwitch), for the default output seam. */
+function liveDisks(g: Gate): readonly DiskBackend[] | undefined {
+  const cur = g instanceof GateSwitch ? g.current : g;
+  return cur instanceof LiveGate ? cur.diskBackends : undefined;
+}
+
 export const DEFAULT_MEM = 64 * 1024 * 1024;
 /** Instructions between two gate polls on the primary: the guest's timer resolution (~0.5 ms at 100 MIPS). */
 export const POLL_SLICE = 50_000;
@@ -67,6 +77,8 @@ export class Machine {
   readonly bus: Bus;
   readonly cpu: Cpu;
   readonly gate: Gate;
+  /** Where every output leaves the machine. */
+  readonly outputs: OutputSeam;
   readonly config: Required<Pick<MachineConfig, 'memSize' | 'cmdline'>> & MachineConfig;
   readonly pic: Pic8259;
   readonly uart: Uart16550;
@@ -82,12 +94,16 @@ export class Machine {
   private constructor(opts: MachineOptions) {
     this.config = { ...opts, memSize: opts.memSize ?? DEFAULT_MEM, cmdline: opts.cmdline ?? '' };
     delete (this.config as MachineIo).gate; delete (this.config as MachineIo).consoleOut; delete (this.config as MachineIo).netOut;
+    delete (this.config as MachineIo).outputs;
     const mem = this.mem = new PhysMemory(this.config.memSize);
     const bus = this.bus = new Bus();
     const cpu = this.cpu = new Cpu(mem, bus);
     const gate = this.gate = opts.gate ?? new LiveGate({ clock: new SystemClock(), entropy: new SystemEntropy() });
-    const consoleOut = opts.consoleOut ?? (() => {});
-    const netOut = opts.netOut ?? (() => {});
+    const outputs = this.outputs = opts.outputs ?? new OutputSeam({ sinks: {
+      console: opts.consoleOut, frame: opts.netOut,
+      disks: liveDisks(gate),
+    } });
+    outputs.icountSource = () => cpu.currentIcount();
 
     const pic = this.pic = new Pic8259();
     cpu.intc = pic;
@@ -95,7 +111,7 @@ export class Machine {
     bus.registerPorts(PC_PORTS.picMaster.port, 2, pic);
     bus.registerPorts(PC_PORTS.picSlave.port, 2, pic);
     bus.registerPorts(PC_PORTS.elcr.port, 2, pic);
-    const uart = this.uart = new Uart16550(PC_PORTS.com1.port, consoleOut, pic.line(PC_PORTS.com1.irq));
+    const uart = this.uart = new Uart16550(PC_PORTS.com1.port, (b) => outputs.console(b), pic.line(PC_PORTS.com1.irq));
     bus.registerPorts(PC_PORTS.com1.port, 8, uart);
     const pit = this.pit = new Pit8254(pic.line(PC_PORTS.pit.irq));
     bus.registerPorts(PC_PORTS.pit.port, 4, pit);
@@ -121,7 +137,7 @@ export class Machine {
       if (slot >= VIRTIO_IRQS.length) throw new RangeError(`at most ${VIRTIO_IRQS.length} virtio devices`);
       const irq = VIRTIO_IRQS[slot];
       const mac = nc.mac ?? [0x52, 0x54, 0x00, 0x12, 0x34, 0x56 + n];
-      const net = new VirtioNet(mem, pic.line(irq), (f) => netOut(n, f), { mac });
+      const net = new VirtioNet(mem, pic.line(irq), (f) => outputs.frame(n, f), { mac });
       bus.registerMmio(virtioBase(slot), 0x1000, net);
       boot.push({ type: 1, irq, base: virtioBase(slot) });
       this.nets.push(net); elcr |= 1 << irq; slot++;
@@ -130,7 +146,7 @@ export class Machine {
     if (elcr >> 8) pic.portWrite(0x4d1, 1, elcr >> 8);
     this.bootDevices = boot;
 
-    gate.connect({ console: uart, clocks: [pit, rtc, uart], wall: [rtc], nets: this.nets, irq: (l, v) => pic.setIrq(l, v) });
+    gate.connect({ console: uart, clocks: [pit, rtc, uart], wall: [rtc], nets: this.nets, irq: (l, v) => pic.setIrq(l, v), outputs });
     cpu.host = {
       rdtsc: (c) => { const p = gate.tsc(c.currentIcount()); c.tmpLo = p[0] | 0; c.tmpHi = p[1] | 0; },
       rdrand: (c) => { const p = gate.rdrand(c.currentIcount()); c.tmpLo = p[0] | 0; c.tmpHi = p[1] | 0; },

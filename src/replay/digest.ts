@@ -14,6 +14,7 @@
 import { createHash } from 'node:crypto';
 import { Packr } from 'msgpackr/pack';
 import type { Machine } from '../machine/machine.js';
+import { OutputTally } from '../machine/outputs.js';
 import { x87StateHooks } from '../cpu/state.js';
 
 const TWO32 = 0x100000000;
@@ -38,26 +39,8 @@ const FIELDS: readonly (readonly [string, number])[] = [
 /** Words in the register file. */
 export const STATE_WORDS = FIELDS.reduce((n, f) => n + f[1], 0);
 
-/** Running count and hash of the outputs a machine produced (console bytes, transmitted frames). */
-export class OutputTally {
-  consoleBytes = 0;
-  consoleHash = 0x811c9dc5;
-  frames = 0;
-  frameHash = 0x811c9dc5;
-
-  console(byte: number): void {
-    this.consoleBytes++;
-    this.consoleHash = Math.imul(this.consoleHash ^ (byte & 0xff), 16777619) >>> 0;
-  }
-
-  frame(dev: number, f: Uint8Array): void {
-    this.frames++;
-    let h = Math.imul(this.frameHash ^ dev, 16777619);
-    h = Math.imul(h ^ f.length, 16777619);
-    for (let i = 0; i < f.length; i++) h = Math.imul(h ^ f[i]!, 16777619);
-    this.frameHash = h >>> 0;
-  }
-}
+/** The output tally lives with the output seam (src/machine/outputs.ts); digests cover it. */
+export { OutputTally };
 
 /** A digest as computed on a machine (or decoded from a log). */
 export interface Digest {

@@ -23,6 +23,8 @@ export interface SnapshotMeta {
   exited: boolean;
   /** The output tally so far (digests cover outputs since boot). */
   outputs: { consoleBytes: number; consoleHash: number; frames: number; frameHash: number };
+  /** Per output stream, the last sequence number assigned (OutputSeam.counters(); absent in older snapshots). */
+  outputSeqs?: Record<string, number>;
 }
 
 export interface MachineSnapshot {
@@ -64,6 +66,7 @@ export function takeSnapshot(m: Machine, meta: { imageSha256: string }, outputs?
   const full: SnapshotMeta = {
     ...meta, timeNs: m.gate.timeNs, lastTsc: g.lastTsc ?? g.current?.lastTsc ?? 0, exited: m.exited,
     outputs: { consoleBytes: o.consoleBytes, consoleHash: o.consoleHash, frames: o.frames, frameHash: o.frameHash },
+    outputSeqs: m.outputs.counters(),
   };
   const { bytes, hash } = encodeSnapshot({
     sections: {
@@ -98,6 +101,8 @@ export function restoreSnapshot(bytes: Uint8Array, io: MachineIo = {}, opts: { e
   m.loadCpu(sec.cpu);
   m.loadDevices(sec.devices);
   m.exited = sec.meta.exited;
+  // outputs go on being numbered where the snapshot left off (older snapshots: the console count)
+  m.outputs.setCounters(sec.meta.outputSeqs ?? (sec.meta.outputs?.consoleBytes ? { console: sec.meta.outputs.consoleBytes } : {}));
   resetDirty(m);
   return { machine: m, hash: s.hash, icount: m.cpu.icount, config, meta: sec.meta };
 }

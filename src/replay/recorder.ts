@@ -1,7 +1,8 @@
 // The recorder (primary side of record/replay): runs a live machine, turns every gate record into
 // a log entry at its instruction count, and writes a digest every N instructions at exactly that
 // count, a final digest and an end record. The recording session owns its LogWriter (rr's
-// RecordSession/TraceWriter split); outputs pass through untouched.
+// RecordSession/TraceWriter split); outputs pass through the machine's OutputSeam untouched (the
+// recorder only installs its tally there).
 //
 // Log shape: start, then gate entries in gate order, with [digest-detail, digest] pairs at every
 // multiple of the interval (counted from the log's start icount) right after the poll unit the
@@ -53,8 +54,7 @@ export function sha256Hex(b: Uint8Array): string {
 
 /**
  * Records one run. Usage: const rec = new Recorder(opts); build the live machine with
- * `onRecord: rec.onRecord` and outputs through rec.tally (recordOutputs), then
- * `rec.attach(machine)` and `await rec.run(max)`.
+ * `onRecord: rec.onRecord`, then `rec.attach(machine)` (which counts the machine's outputs) and `await rec.run(max)`.
  */
 export class Recorder {
   readonly outputs: OutputTally;
@@ -78,14 +78,6 @@ export class Recorder {
     this.append(gateToEntry(r));
   };
 
-  /** Wrap the machine's output sinks so the digests cover what the guest printed and sent. */
-  consoleOut(next: (b: number) => void): (b: number) => void {
-    return (b) => { this.outputs.console(b); next(b); };
-  }
-  netOut(next: (dev: number, f: Uint8Array) => void): (dev: number, f: Uint8Array) => void {
-    return (dev, f) => { this.outputs.frame(dev, f); next(dev, f); };
-  }
-
   /** The header this recorder writes for `m`. */
   header(m: Machine): LogHeaderInit {
     return {
@@ -102,6 +94,8 @@ export class Recorder {
   attach(m: Machine): void {
     if (this.writer) throw new Error('recorder: attach() called twice');
     this.m = m;
+    // the machine's output seam counts every output into this recorder's tally (digests cover it)
+    m.outputs.tally = this.outputs;
     resetDirty(m);
     this.writer = new LogWriter(this.opts.sink, this.header(m), { ...this.opts.writer, onError: (e) => { this.failure = e; this.opts.writer?.onError?.(e); } });
     this.append({ icount: m.cpu.icount, kind: 'start', payload: { epochMs: (this.opts.epochMs ?? Date.now)() } });

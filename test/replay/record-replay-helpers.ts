@@ -64,8 +64,8 @@ export async function recordGuest(image: Uint8Array, o: RecordOptions = {}): Pro
   let r = seed;
   const m = Machine.fromElf(image, {
     memSize: o.memSize ?? 8 << 20, cmdline: o.cmdline, disks: o.disks, nets: o.nets, gate,
-    consoleOut: rec.consoleOut((b) => { out += String.fromCharCode(b); if (o.disturb) { r = (r * 69069 + 1) >>> 0; if (r % 5 === 0) spin(r % 3); } }),
-    netOut: rec.netOut((_d, f) => { frames.push(f.slice()); }),
+    consoleOut: (b) => { out += String.fromCharCode(b); if (o.disturb) { r = (r * 69069 + 1) >>> 0; if (r % 5 === 0) spin(r % 3); } },
+    netOut: (_d, f) => { frames.push(f.slice()); },
   });
   rec.attach(m);
   const busy = o.disturb ? setInterval(() => spin(2 + (Date.now() % 3)), 5) : undefined;

@@ -1,0 +1,351 @@
+// The output seam: the one object every output of the machine crosses (console byte, transmitted
+// frame, disk write, disk flush). Imports nothing from Node and nothing above src/machine.
+//
+// Every output is numbered per stream ('console', 'disk<n>', 'net<n>'; seq from 1, in the order the
+// guest produced them, so a primary and a replaying secondary number them alike) and stamped with
+// the instruction count that produced it (Cpu.currentIcount(): the instructions retired before it).
+// Mode (FT.md "The Output Rule"):
+//   live      sent to its sink at once (plain run, record, a primary going on alone);
+//   hold      queued until release(X) releases every output stamped <= X (a primary waiting for acks);
+//             a guest read of a sector with a held write sees the held data (readThrough);
+//   suppress  only counted (and hashed into the tally); the outputs after each stream's release mark
+//             are kept, so that go-live can re-issue them (reissue()) before any new output.
+// Sinks are synchronous: an output has completed at its sink when the sink call returned (a console
+// write, a disk write, a flush's fsync, a frame handed to the socket). completed(stream) is the
+// highest seq completed: the per-stream release mark FT.md speaks of.
+
+import type { DiskBackend } from './gate.js';
+
+export type OutputMode = 'live' | 'hold' | 'suppress';
+
+export type OutputKind = 'console' | 'frame' | 'write' | 'flush';
+
+/** One numbered output. */
+export interface Output {
+  /** Stream name: 'console', 'disk<n>', 'net<n>'. */
+  readonly stream: string;
+  /** 1-based position in its stream. */
+  readonly seq: number;
+  /** Instruction count that produced it. */
+  readonly icount: number;
+  readonly kind: OutputKind;
+  /** Disk or NIC number (0 for the console). */
+  readonly dev: number;
+  /** console: the byte; write: the byte offset on the disk; otherwise 0. */
+  readonly arg: number;
+  /** frame or written data (owned by the seam). */
+  readonly data?: Uint8Array;
+}
+
+/** Where released outputs go. A missing sink swallows its outputs (they still count as completed). */
+export interface OutputSinks {
+  /** A console byte; `seq` - 1 is its offset in the console stream (a ConsoleFile writes it there). */
+  console?: (byte: number, seq: number) => void;
+  /** A transmitted frame of NIC `nic`. */
+  frame?: (nic: number, frame: Uint8Array, seq: number) => void;
+  /** Disk n's backend (write and flush are used; throwing = a host I/O error). */
+  disks?: readonly (DiskBackend | undefined)[];
+}
+
+/** Running count and hash of the console bytes and frames a machine produced (digests cover them). */
+export class OutputTally {
+  consoleBytes = 0;
+  consoleHash = 0x811c9dc5;
+  frames = 0;
+  frameHash = 0x811c9dc5;
+
+  console(byte: number): void {
+    this.consoleBytes++;
+    this.consoleHash = Math.imul(this.consoleHash ^ (byte & 0xff), 16777619) >>> 0;
+  }
+
+  frame(dev: number, f: Uint8Array): void {
+    this.frames++;
+    let h = Math.imul(this.frameHash ^ dev, 16777619);
+    h = Math.imul(h ^ f.length, 16777619);
+    for (let i = 0; i < f.length; i++) h = Math.imul(h ^ f[i]!, 16777619);
+    this.frameHash = h >>> 0;
+  }
+
+  copyFrom(o: OutputTally): void {
+    this.consoleBytes = o.consoleBytes; this.consoleHash = o.consoleHash; this.frames = o.frames; this.frameHash = o.frameHash;
+  }
+}
+
+/** Per-stream sequence counters (what a snapshot carries so numbering continues). */
+export type StreamCounters = Record<string, number>;
+
+export interface OutputSeamOptions {
+  mode?: OutputMode;
+  sinks?: OutputSinks;
+  /** Shared with a recorder/replayer so digests cover the outputs. */
+  tally?: OutputTally;
+  /** Clock for held ages (ms, any origin); default Date.now. Host bookkeeping, never a guest input. */
+  now?: () => number;
+  /** Called when a sink throws for a console byte or frame, or when a held/re-issued disk write or
+   *  flush fails (the guest was already told it succeeded). */
+  onSinkError?: (o: Output, e: unknown) => void;
+}
+
+/** Stream index: console 0, disk n 1+2n, NIC n 2+2n. */
+const DISK = 1, NET = 2;
+function streamIndex(kind: OutputKind, dev: number): number {
+  return kind === 'console' ? 0 : kind === 'frame' ? NET + 2 * dev : DISK + 2 * dev;
+}
+function streamName(i: number): string {
+  return i === 0 ? 'console' : (i & 1) ? `disk${(i - DISK) >> 1}` : `net${(i - NET) >> 1}`;
+}
+function parseStream(name: string): number {
+  if (name === 'console') return 0;
+  const m = /^(disk|net)(\d+)$/.exec(name);
+  if (!m) throw new RangeError(`unknown output stream '${name}'`);
+  return (m[1] === 'disk' ? DISK : NET) + 2 * Number(m[2]);
+}
+
+interface Held { o: Output; at: number; bytes: number }
+
+export class OutputSeam {
+  private modeV: OutputMode;
+  sinks: OutputSinks;
+  /** Counted in every mode; replaceable (a recorder or replayer installs its own). */
+  tally: OutputTally;
+  /** The machine sets this: instruction count of the instruction executing now. */
+  icountSource: () => number = () => 0;
+  private readonly now: () => number;
+  private readonly onSinkError?: (o: Output, e: unknown) => void;
+  /** Per stream index: last seq assigned, highest seq completed, last release mark received (suppress). */
+  private readonly seqs: number[] = [];
+  private readonly done: number[] = [];
+  private readonly marks: number[] = [];
+  /** hold: outputs waiting for release; suppress: outputs after their stream's release mark. Oldest first. */
+  private queue: Held[] = [];
+  private qHead = 0;
+  private heldBytesV = 0;
+
+  constructor(opts: OutputSeamOptions = {}) {
+    this.modeV = opts.mode ?? 'live';
+    this.sinks = opts.sinks ?? {};
+    this.tally = opts.tally ?? new OutputTally();
+    this.now = opts.now ?? Date.now;
+    this.onSinkError = opts.onSinkError;
+  }
+
+  get mode(): OutputMode { return this.modeV; }
+
+  /**
+   * Switch mode. hold -> live releases everything held first; suppress -> live/hold requires the
+   * kept outputs to have been re-issued (reissue()) or dropped.
+   */
+  setMode(m: OutputMode): void {
+    if (m === this.modeV) return;
+    if (this.modeV === 'hold' && m !== 'hold') this.release(Infinity);
+    if (this.modeV === 'suppress') {
+      if (this.held.length) throw new Error(`output seam: ${this.held.length} kept output(s) must be re-issued before leaving suppress mode`);
+    }
+    if (m === 'suppress' && this.held.length) throw new Error('output seam: release held outputs before suppressing');
+    this.modeV = m;
+  }
+
+  // ---- outputs, as the devices produce them ------------------------------------------------
+
+  /** A byte the guest transmitted on COM1. */
+  console(byte: number): void {
+    this.tally.console(byte);
+    const seq = this.seqs[0] = (this.seqs[0] ?? 0) + 1;
+    if (this.modeV === 'live') {
+      // the common case: no allocation
+      try { this.sinks.console?.(byte, seq); } catch (e) { this.onSinkError?.(this.make('console', 0, seq, this.icountSource(), byte), e); }
+      this.done[0] = seq;
+      return;
+    }
+    this.enqueue(this.make('console', 0, seq, this.icountSource(), byte), 1);
+  }
+
+  /** A frame NIC `nic` transmitted. */
+  frame(nic: number, f: Uint8Array): void {
+    this.tally.frame(nic, f);
+    const s = NET + 2 * nic;
+    const seq = this.seqs[s] = (this.seqs[s] ?? 0) + 1;
+    if (this.modeV === 'live') {
+      try { this.sinks.frame?.(nic, f, seq); } catch (e) { this.onSinkError?.(this.make('frame', nic, seq, this.icountSource(), 0, f), e); }
+      this.done[s] = seq;
+      return;
+    }
+    this.enqueue(this.make('frame', nic, seq, this.icountSource(), 0, f.slice()), f.length);
+  }
+
+  /**
+   * A disk write at `icount` (called by the gate). live: written now, returns whether it succeeded;
+   * hold: queued, returns true (the pair, not this host, makes it durable); suppress: counted and
+   * kept, returns `logged` (the status the primary logged).
+   */
+  diskWrite(icount: number, disk: number, offset: number, data: Uint8Array, logged?: boolean): boolean {
+    const s = DISK + 2 * disk;
+    const seq = this.seqs[s] = (this.seqs[s] ?? 0) + 1;
+    if (this.modeV === 'live') {
+      const ok = this.writeNow(disk, offset, data);
+      this.done[s] = seq;
+      return ok;
+    }
+    this.enqueue(this.make('write', disk, seq, icount, offset, data.slice()), data.length);
+    return this.modeV === 'suppress' ? logged ?? true : true;
+  }
+
+  /** A disk flush at `icount`; as diskWrite. */
+  diskFlush(icount: number, disk: number, logged?: boolean): boolean {
+    const s = DISK + 2 * disk;
+    const seq = this.seqs[s] = (this.seqs[s] ?? 0) + 1;
+    if (this.modeV === 'live') {
+      const ok = this.flushNow(disk);
+      this.done[s] = seq;
+      return ok;
+    }
+    this.enqueue(this.make('flush', disk, seq, icount, 0), 0);
+    return this.modeV === 'suppress' ? logged ?? true : true;
+  }
+
+  /**
+   * Read-through of held writes: patches `data` (read from disk `disk` at byte `offset`) with every
+   * held write that overlaps it, oldest first. Returns `data` or, when patched, a patched copy.
+   */
+  readThrough(disk: number, offset: number, data: Uint8Array): Uint8Array {
+    if (this.modeV !== 'hold') return data;
+    let out = data;
+    const end = offset + data.length;
+    for (let i = this.qHead; i < this.queue.length; i++) {
+      const o = this.queue[i]!.o;
+      if (o.kind !== 'write' || o.dev !== disk) continue;
+      const w = o.data!, ws = o.arg, we = ws + w.length;
+      if (we <= offset || ws >= end) continue;
+      if (out === data) out = data.slice();
+      const from = Math.max(ws, offset), to = Math.min(we, end);
+      out.set(w.subarray(from - ws, to - ws), from - offset);
+    }
+    return out;
+  }
+
+  // ---- hold mode ---------------------------------------------------------------------------
+
+  /** hold: issue every held output stamped <= `upToIcount`, in production order. Returns how many. */
+  release(upToIcount: number): number {
+    if (this.modeV !== 'hold') return 0;
+    let n = 0;
+    while (this.qHead < this.queue.length && this.queue[this.qHead]!.o.icount <= upToIcount) {
+      const h = this.queue[this.qHead++]!;
+      this.heldBytesV -= h.bytes;
+      this.issue(h.o);
+      n++;
+    }
+    this.compact();
+    return n;
+  }
+
+  // ---- suppress mode -----------------------------------------------------------------------
+
+  /**
+   * suppress: the primary's release marks (per stream, highest seq completed at its sink): drop
+   * the kept outputs they cover and keep no later output they cover either.
+   */
+  trim(marks: Readonly<Record<string, number>>): void {
+    for (const [name, seq] of Object.entries(marks)) {
+      const i = parseStream(name);
+      if (seq > (this.marks[i] ?? 0)) this.marks[i] = seq;
+      if (seq > (this.done[i] ?? 0)) this.done[i] = seq;
+    }
+    if (this.modeV !== 'suppress') return;
+    const keep: Held[] = [];
+    let bytes = 0;
+    for (let i = this.qHead; i < this.queue.length; i++) {
+      const h = this.queue[i]!;
+      if (h.o.seq <= (this.marks[streamIndex(h.o.kind, h.o.dev)] ?? 0)) continue;
+      keep.push(h); bytes += h.bytes;
+    }
+    this.queue = keep; this.qHead = 0; this.heldBytesV = bytes;
+  }
+
+  /** suppress -> go-live: issue every kept output (per stream, in order) to the sinks now. Returns how many. */
+  reissue(): number {
+    let n = 0;
+    while (this.qHead < this.queue.length) {
+      const h = this.queue[this.qHead++]!;
+      this.issue(h.o);
+      n++;
+    }
+    this.queue = []; this.qHead = 0; this.heldBytesV = 0;
+    return n;
+  }
+
+  // ---- what the owner observes -------------------------------------------------------------
+
+  /** Outputs held (hold) or kept (suppress), oldest first. */
+  get held(): readonly Output[] { return this.queue.slice(this.qHead).map((h) => h.o); }
+  get heldCount(): number { return this.queue.length - this.qHead; }
+  /** Bytes of held/kept outputs (a console byte counts 1, a flush 0). */
+  get heldBytes(): number { return this.heldBytesV; }
+  /** Age (ms) of the oldest held output; 0 when none. */
+  heldAgeMs(): number { return this.qHead < this.queue.length ? this.now() - this.queue[this.qHead]!.at : 0; }
+  /** icount of the oldest held output, or undefined. */
+  get oldestHeldIcount(): number | undefined { return this.qHead < this.queue.length ? this.queue[this.qHead]!.o.icount : undefined; }
+
+  /** Per stream: the last seq assigned (deterministic: a snapshot carries these). */
+  counters(): StreamCounters {
+    const c: StreamCounters = {};
+    this.seqs.forEach((v, i) => { if (v) c[streamName(i)] = v; });
+    return c;
+  }
+  /** Continue numbering from a snapshot's counters (everything up to them counts as completed). */
+  setCounters(c: Readonly<StreamCounters>): void {
+    for (const [name, v] of Object.entries(c)) { const i = parseStream(name); this.seqs[i] = v; this.done[i] = v; this.marks[i] = v; }
+  }
+  /** Per stream: the highest seq completed at its sink (a primary's release marks). */
+  completed(): Record<string, number> {
+    const c: Record<string, number> = {};
+    this.done.forEach((v, i) => { if (v) c[streamName(i)] = v; });
+    return c;
+  }
+
+  // ---- internals ---------------------------------------------------------------------------
+
+  private make(kind: OutputKind, dev: number, seq: number, icount: number, arg: number, data?: Uint8Array): Output {
+    return { stream: streamName(streamIndex(kind, dev)), seq, icount, kind, dev, arg, data };
+  }
+
+  private enqueue(o: Output, bytes: number): void {
+    if (this.modeV === 'suppress' && o.seq <= (this.marks[streamIndex(o.kind, o.dev)] ?? 0)) return; // already completed on the primary
+    this.queue.push({ o, at: this.modeV === 'hold' ? this.now() : 0, bytes });
+    this.heldBytesV += bytes;
+  }
+
+  private compact(): void {
+    if (this.qHead > 1024 && this.qHead * 2 > this.queue.length) { this.queue = this.queue.slice(this.qHead); this.qHead = 0; }
+    else if (this.qHead === this.queue.length) { this.queue = []; this.qHead = 0; }
+  }
+
+  /** Send one output to its sink and mark it completed. */
+  private issue(o: Output): void {
+    let ok = true, err: unknown;
+    try {
+      switch (o.kind) {
+        case 'console': this.sinks.console?.(o.arg, o.seq); break;
+        case 'frame': this.sinks.frame?.(o.dev, o.data!, o.seq); break;
+        case 'write': ok = this.writeNow(o.dev, o.arg, o.data!); break;
+        case 'flush': ok = this.flushNow(o.dev); break;
+      }
+    } catch (e) { ok = false; err = e; }
+    if (!ok) this.onSinkError?.(o, err ?? new Error(`disk ${o.dev}: ${o.kind} failed`));
+    const i = streamIndex(o.kind, o.dev);
+    if (o.seq > (this.done[i] ?? 0)) this.done[i] = o.seq;
+  }
+
+  private writeNow(disk: number, offset: number, data: Uint8Array): boolean {
+    const d = this.sinks.disks?.[disk];
+    if (!d) return false;
+    try { d.write(offset, data); return true; } catch { return false; }
+  }
+
+  private flushNow(disk: number): boolean {
+    const d = this.sinks.disks?.[disk];
+    if (!d) return false;
+    try { d.flush(); return true; } catch { return false; }
+  }
+}

@@ -1,0 +1,446 @@
+// The replay session (rr's ReplaySession): the step API under the Replayer and the FT secondary.
+// It owns its log decoder and the replaying machine: feed() log bytes as they arrive, run() to
+// what is complete (never past a limit the caller gives, e.g. the last sync mark), and goLive(G)
+// to consume exactly the entries with icount < G and hand the machine over. Takes bytes, never a
+// socket; imports nothing from src/ft.
+
+import { Machine, type MachineConfig, type RunResult } from '../machine/machine.js';
+import { ReplayGate, GateDivergence, GateSwitch } from '../machine/gate.js';
+import { OutputSeam, type OutputSinks } from '../machine/outputs.js';
+import type { DiskBackend } from '../machine/gate.js';
+import { LogDecoder } from './codec.js';
+import type { LogEntry, LogHeader } from './format.js';
+import { entryToGate } from './gate-entries.js';
+import { OutputTally, computeDigest, deviceNames, firstDifference, recordedDigest, resetDirty, sameDigest, type Digest } from './digest.js';
+import { configFromJson, restoreSnapshot, restoredOutputs } from './machine-snapshot.js';
+import { sha256Hex, SNAPSHOT_END_REASON } from './recorder.js';
+
+/** End reasons of a recording that stopped a still-running guest (budget, signal, snapshot taken):
+ *  the replay is identical when it reaches that icount still running. */
+const STOPPED_REASONS = new Set(['budget', 'stopped', SNAPSHOT_END_REASON]);
+
+/** How a replay ended. */
+export type ReplayOutcome =
+  /** Every digest matched and the run ended as recorded. */
+  | 'identical'
+  /** The replay stopped at a difference (see divergence). */
+  | 'divergence'
+  /** The log ended (finished) before the run did: replayed as far as the log goes, no end record. */
+  | 'incomplete';
+
+export interface Divergence {
+  /** Instruction count where it was detected. */
+  icount: number;
+  /** 'digest' (a digest did not match), 'gate' (the log and the machine disagree on an input),
+   *  'end' (the run ended differently), 'machine' (the replay stopped in a way the log does not explain). */
+  kind: 'digest' | 'gate' | 'end' | 'machine';
+  /** The first difference, e.g. "RAX: recorded 0x…, replayed 0x…". */
+  message: string;
+  /** icount of the last digest that matched (-1: none). */
+  lastGoodDigest: number;
+  /** The last log entries consumed before the divergence (oldest first). */
+  lastEntries: string[];
+}
+
+export interface ReplayReport {
+  outcome: ReplayOutcome;
+  header: LogHeader;
+  /** Instructions retired (total count, from boot). */
+  instructions: number;
+  /** How the replayed run ended, when it did. */
+  run?: RunResult;
+  /** The end record of the log (reason, status), when present. */
+  recordedEnd?: { reason: string; status: number };
+  digestsChecked: number;
+  entries: number;
+  divergence?: Divergence;
+  /** Suppressed outputs. */
+  consoleBytes: number;
+  frames: number;
+}
+
+export interface ReplayerOptions {
+  /** The guest image: checked against header.imageSha256 (unless the run starts from a snapshot). */
+  image?: Uint8Array;
+  /** Snapshot bytes, when the log starts from one (header.fromSnapshot). */
+  snapshot?: Uint8Array;
+  /** Receives each replayed console byte (e.g. to show what the guest printed); ignored with `outputs`. */
+  consoleOut?: (byte: number) => void;
+  /** Receives each replayed frame; ignored with `outputs`. */
+  netOut?: (dev: number, frame: Uint8Array) => void;
+  /** Sees each disk write the guest makes (the disk itself is not touched on replay); e.g. a
+   *  secondary keeping its own copy of the disk image. Ignored with `outputs`. */
+  diskWrite?: (disk: number, offset: number, data: Uint8Array) => void;
+  /** The machine's output seam (an FT secondary: mode 'suppress'). Default: a live seam whose sinks
+   *  are consoleOut, netOut and diskWrite (observers: nothing reaches a real backend). */
+  outputs?: OutputSeam;
+  /** Stop at this icount (total) even if the log goes on; outcome 'incomplete'. */
+  stopAt?: number;
+  /** Called at each matched digest (e.g. to snapshot there: the machine is between slices). */
+  onDigest?: (m: Machine, icount: number, outputs: OutputTally) => void;
+  /** Entries kept for the divergence report (default 8). */
+  historyLength?: number;
+}
+
+/** Why the replayer refused a log or its inputs before replaying (image/snapshot mismatch). */
+export class ReplaySetupError extends Error {
+  constructor(msg: string) { super(msg); this.name = 'ReplaySetupError'; }
+}
+
+/** Short text of an entry for reports. */
+export function describeEntry(e: LogEntry): string {
+  const p = e.payload as unknown as Record<string, unknown>;
+  const parts = Object.entries(p).map(([k, v]) => {
+    if (v instanceof Uint8Array) return `${k}=bytes[${v.length}]`;
+    if (typeof v === 'number' && (k === 'lo' || k === 'hi')) return `${k}=0x${v.toString(16)}`;
+    return `${k}=${typeof v === 'string' ? JSON.stringify(v) : String(v)}`;
+  });
+  return `@${e.icount} ${e.kind} ${parts.join(' ')}`;
+}
+
+/** An observing DiskBackend: sees writes, never reads (a replay reads from the log). */
+function tapDisk(disk: number, tap: (disk: number, offset: number, data: Uint8Array) => void): DiskBackend {
+  return { size: 0, read: () => { throw new Error('replay: disk reads come from the log'); }, write: (o, d) => tap(disk, o, d), flush: () => {} };
+}
+
+/** Entries handed to the gate at a time. */
+const RELEASE_BATCH = 256;
+
+/** Where a session stands after run(). */
+export type StepState =
+  /** Needs more log (or a higher limit) to go on. */
+  | { done: false }
+  /** The replay is over (ended as recorded, diverged, or stopped at stopAt). */
+  | { done: true; report: ReplayReport };
+
+/** What goLive() hands over. */
+export interface GoLive {
+  machine: Machine;
+  /** The switch under the machine's devices: use(liveGate) swaps the replay gate out. */
+  gate: GateSwitch;
+  /** The machine's instruction count (G, or earlier when the guest waits in HLT with no more log). */
+  icount: number;
+  /** Guest time (ns) and last TSC the replay delivered: a live gate continues from them. */
+  timeNs: number;
+  lastTsc: number;
+  /** Entries dropped (icount >= G). */
+  dropped: number;
+  /** Set when the guest already ended (or the replay diverged) before G: nothing to go live with. */
+  report?: ReplayReport;
+}
+
+/**
+ * One replay, driven by its owner. Errors: feed()/end() throw LogError for a cut or corrupted log,
+ * HeaderMismatchError / ReplaySetupError for a log not for this image or snapshot.
+ */
+export class ReplaySession {
+  machine: Machine | undefined;
+  header: LogHeader | undefined;
+  readonly outputs = new OutputTally();
+  private readonly decoder: LogDecoder;
+  private readonly gate = new ReplayGate([], false);
+  private readonly sw = new GateSwitch(this.gate);
+  /** Decoded entries not yet given to the gate (icount above the caller's limit). */
+  private pending: LogEntry[] = [];
+  private pHead = 0;
+  private digests: { icount: number; d: Digest }[] = [];
+  private pendingDetail: LogEntry | undefined;
+  /** icounts of start records not reached yet: a recorder attached there (chained logs, chain.ts). */
+  private starts: number[] = [];
+  private endRec: { icount: number; reason: string; status: number } | undefined;
+  private complete = false;
+  private history: string[] = [];
+  private entries = 0;
+  private devNames: string[] = [];
+  private checked = 0;
+  private lastGood = -1;
+  private final: ReplayReport | undefined;
+  private lastEntryIcountV = -1;
+  private headerErr: unknown;
+
+  constructor(private readonly opts: ReplayerOptions = {}) {
+    this.decoder = new LogDecoder({ onHeader: (h) => { try { this.onHeader(h); } catch (e) { this.headerErr = e; throw e; } } });
+  }
+
+  /** icount of the last entry decoded (-1: none yet). */
+  get lastEntryIcount(): number { return this.lastEntryIcountV; }
+  /** The log's end frame has been decoded (or end() was called). */
+  get logComplete(): boolean { return this.complete; }
+  /** The decoder (offsets, frames, trailer). */
+  get log(): LogDecoder { return this.decoder; }
+  /** The replay's result once over. */
+  get result(): ReplayReport | undefined { return this.final; }
+
+  /** Next bytes of the log. Throws LogError / ReplaySetupError (sticky: the session is unusable after). */
+  feed(bytes: Uint8Array): void {
+    if (this.complete) return; // bytes after the end frame: the decoder rejects them on its own terms
+    this.decoder.push(bytes);
+    this.drain();
+  }
+
+  /** The source ended: throws TruncatedLogError if the log stops inside a frame or before its end frame. */
+  end(): void {
+    if (this.complete) return;
+    this.decoder.eof();
+    this.drain();
+    this.complete = true;
+  }
+
+  private drain(): void {
+    try {
+      for (let e = this.decoder.read(); e !== undefined; e = this.decoder.read()) {
+        this.pending.push(e);
+        this.lastEntryIcountV = e.icount;
+      }
+    } catch (e) { throw this.headerErr ?? e; }
+    if (this.decoder.trailer) this.complete = true;
+  }
+
+  private onHeader(h: LogHeader): void {
+    const io = { gate: this.sw, outputs: this.opts.outputs ?? this.observer((configFromJson(h.devices).disks ?? []).length) };
+    if (h.fromSnapshot === null) {
+      if (!this.opts.image) throw new ReplaySetupError('the log starts from boot: the guest image is needed');
+      const sha = sha256Hex(this.opts.image);
+      if (sha !== h.imageSha256) throw new ReplaySetupError(`the image's SHA-256 ${sha} is not the log's ${h.imageSha256}`);
+      const config: MachineConfig = configFromJson(h.devices);
+      if ((config.memSize ?? 0) !== h.memorySize) throw new ReplaySetupError(`header memory size ${h.memorySize} != device configuration ${String(config.memSize)}`);
+      this.machine = Machine.fromElf(this.opts.image, { ...config, ...io });
+    } else {
+      if (!this.opts.snapshot) throw new ReplaySetupError(`the log starts from snapshot ${h.fromSnapshot}: the snapshot file is needed`);
+      let r;
+      try {
+        r = restoreSnapshot(this.opts.snapshot, io, { expectHash: h.fromSnapshot });
+      } catch (e) { throw new ReplaySetupError((e as Error).message); }
+      if (r.meta.imageSha256 !== h.imageSha256) throw new ReplaySetupError(`snapshot is of image ${r.meta.imageSha256}, the log of ${h.imageSha256}`);
+      if (this.opts.image && sha256Hex(this.opts.image) !== h.imageSha256) throw new ReplaySetupError(`the image's SHA-256 is not the log's ${h.imageSha256}`);
+      if (r.icount !== h.startIcount) throw new ReplaySetupError(`snapshot is at icount ${r.icount}, the log starts at ${h.startIcount}`);
+      this.machine = r.machine;
+      restoredOutputs(r.meta, this.outputs);
+    }
+    this.machine.outputs.tally = this.outputs;
+    resetDirty(this.machine);
+    this.devNames = deviceNames(this.machine);
+    this.header = h;
+  }
+
+  /** The default seam of a plain replay: live, to observers only. */
+  private observer(disks: number): OutputSeam {
+    const o = this.opts;
+    const sinks: OutputSinks = { console: o.consoleOut, frame: o.netOut };
+    const tap = o.diskWrite;
+    if (tap) sinks.disks = Array.from({ length: disks }, (_, n) => tapDisk(n, tap));
+    return new OutputSeam({ sinks });
+  }
+
+  /** Sorts one entry into the gate, the digest queue or the end record. */
+  private take(e: LogEntry): void {
+    this.entries++;
+    const h = this.history;
+    h.push(describeEntry(e));
+    // keep enough to cover a released batch the machine has not reached yet
+    const keep = (this.opts.historyLength ?? 8) * 2 + RELEASE_BATCH;
+    if (h.length > keep * 2) h.splice(0, h.length - keep);
+    const g = entryToGate(e);
+    if (g) { this.gate.feed([g]); return; }
+    switch (e.kind) {
+      case 'digest-detail': this.pendingDetail = e; break;
+      case 'digest': {
+        const det = this.pendingDetail && this.pendingDetail.icount === e.icount && this.pendingDetail.kind === 'digest-detail' ? this.pendingDetail.payload : undefined;
+        this.pendingDetail = undefined;
+        this.digests.push({ icount: e.icount, d: recordedDigest(e.payload.hash, det) });
+        break;
+      }
+      case 'end': this.endRec = { icount: e.icount, reason: e.payload.reason, status: e.payload.status }; break;
+      // A recorder starts its dirty-page set where it attaches (its start record): so does the
+      // replay, which matters where a chain of logs continues (generation g+1 from G).
+      case 'start': this.starts.push(e.icount); break;
+      default: break; // snapshot, heartbeat: nothing to replay
+    }
+  }
+
+  /** Give the gate the next pending entries with icount <= limit (at most `max`: the divergence
+   *  report's history stays near where the machine is). Returns how many. */
+  private release(limit: number, max = Infinity): number {
+    const p = this.pending;
+    let n = 0;
+    while (n < max && this.pHead < p.length && p[this.pHead]!.icount <= limit) { this.take(p[this.pHead++]!); n++; }
+    if (this.pHead === p.length) { this.pending = []; this.pHead = 0; }
+    else if (this.pHead > 4096) { this.pending = p.slice(this.pHead); this.pHead = 0; }
+    // the whole log has reached the gate: it may end
+    if (this.complete && this.pHead === this.pending.length) this.gate.end();
+    return n;
+  }
+
+  /** History up to (and including) entries at or before `icount`. */
+  private lastEntries(icount: number): string[] {
+    const n = this.opts.historyLength ?? 8;
+    const upto = this.history.filter((s) => Number(s.slice(1, s.indexOf(' '))) <= icount);
+    return upto.slice(-n);
+  }
+
+  private report(outcome: ReplayOutcome, run?: RunResult, divergence?: Divergence): ReplayReport {
+    const m = this.machine!;
+    return this.final = {
+      outcome, header: this.header!, instructions: m.cpu.icount, run, recordedEnd: this.endRec ? { reason: this.endRec.reason, status: this.endRec.status } : undefined,
+      digestsChecked: this.checked, entries: this.entries, divergence,
+      consoleBytes: this.outputs.consoleBytes, frames: this.outputs.frames,
+    };
+  }
+
+  private diverge(kind: Divergence['kind'], message: string, run?: RunResult): ReplayReport {
+    const m = this.machine!;
+    return this.report('divergence', run, { icount: m.cpu.icount, kind, message, lastGoodDigest: this.lastGood, lastEntries: this.lastEntries(m.cpu.icount) });
+  }
+
+  private check(run?: RunResult): ReplayReport | null {
+    const m = this.machine!;
+    const want = this.digests.shift()!;
+    const got = computeDigest(m, this.outputs);
+    if (!sameDigest(want.d, got)) {
+      const diff = firstDifference(want.d, got, this.devNames);
+      return this.diverge('digest', `digest at icount ${want.icount} differs: ${diff.message}`, run);
+    }
+    this.checked++; this.lastGood = want.icount;
+    this.opts.onDigest?.(m, m.cpu.icount, this.outputs);
+    return null;
+  }
+
+  /**
+   * Replay as far as the log received so far allows, consuming only entries with icount <= `limit`
+   * (an FT secondary passes its last sync mark). Synchronous; returns when more log is needed or
+   * the replay is over.
+   */
+  run(limit = Infinity): StepState {
+    if (this.final) return { done: true, report: this.final };
+    if (!this.machine) return { done: false };
+    if (this.ranEnd) { this.release(limit); return this.resumeEnded(); }
+    const cap = limit === Infinity ? Infinity : limit + 1;
+    for (;;) {
+      this.release(limit, RELEASE_BATCH);
+      const r = this.loop(cap);
+      if (r) return { done: true, report: r };
+      if (this.ranEnd) return this.resumeEnded();
+      const more = this.pHead < this.pending.length && this.pending[this.pHead]!.icount <= limit;
+      if (!more || this.machine.cpu.icount >= cap) return { done: false };
+    }
+  }
+
+  /** The run loop: null = wait for more log. `cap` bounds the icount (go-live: G). */
+  private loop(cap: number, goingLive = false): ReplayReport | null {
+    const m = this.machine!;
+    for (;;) {
+      const nextDigest = this.digests.length ? this.digests[0]!.icount : Infinity;
+      const endAt = this.endRec ? this.endRec.icount : Infinity;
+      while (this.starts.length && this.starts[0]! <= m.cpu.icount) {
+        if (this.starts.shift() === m.cpu.icount) resetDirty(m);
+        else return this.diverge('machine', `the log has a start record before icount ${m.cpu.icount}, where the replay already is`);
+      }
+      const target = Math.min(nextDigest, endAt, this.opts.stopAt ?? Infinity, cap, this.starts[0] ?? Infinity);
+      if (target < m.cpu.icount) return this.diverge('machine', `the log has a record at icount ${target}, the replay is already at ${m.cpu.icount}`);
+      let r: RunResult;
+      try {
+        r = m.run(target);
+      } catch (e) {
+        if (e instanceof GateDivergence) {
+          // going live: a guest waiting in HLT with every entry consumed is where the log stops
+          if (goingLive && m.cpu.halted && this.gate.remaining === 0) return null;
+          return this.diverge('gate', e.message.replace(/^replay divergence: /, ''));
+        }
+        throw e;
+      }
+      if (r.end === 'wait-log') {
+        if (this.complete && this.pHead === this.pending.length && !goingLive) {
+          // finished log, the machine wants more: the run went on past where the recording stopped
+          return this.diverge('machine', `the machine needs log past icount ${m.cpu.icount}, but the log has no more input`, r);
+        }
+        return null;
+      }
+      if (r.end === 'budget') {
+        if (m.cpu.icount === nextDigest) {
+          const d = this.check(r);
+          if (d) return d;
+          // an end record at this icount with reason budget/stopped: the recording stopped here
+          if (this.endRec && this.endRec.icount === m.cpu.icount && !this.digests.length) return this.endStill(r);
+          continue;
+        }
+        if (this.opts.stopAt !== undefined && m.cpu.icount >= this.opts.stopAt) return this.report('incomplete', r);
+        if (this.endRec && m.cpu.icount === this.endRec.icount) return this.endStill(r);
+        if (m.cpu.icount >= cap) return null; // the caller's limit
+        continue; // target moved
+      }
+      // the replayed run ended (exit, halt, fault, internal error)
+      if (r.end === 'internal-error') {
+        const ie = m.cpu.internalError;
+        if (ie instanceof GateDivergence) return this.diverge('gate', ie.message.replace(/^replay divergence: /, ''), r);
+        return this.diverge('machine', `internal emulator error during replay: ${r.message}`, r);
+      }
+      if (this.digests.length && this.digests[0]!.icount === m.cpu.icount) {
+        const d = this.check(r);
+        if (d) return d;
+      }
+      // wait for the end record (following a live log); its digest comes with it
+      if (!this.endRec) {
+        if (!this.complete && !goingLive) { this.ranEnd = r; return null; }
+        return this.report('incomplete', r);
+      }
+      return this.endRun(r);
+    }
+  }
+
+  /** The run ended before more log arrived: finish it once the end record is here. */
+  private ranEnd: RunResult | undefined;
+
+  private endStill(r: RunResult): ReplayReport {
+    const e = this.endRec!;
+    if (STOPPED_REASONS.has(e.reason)) return this.report('identical', r);
+    return this.diverge('end', `the recording ended with '${e.reason}' (status ${e.status}) at ${e.icount}; the replay is still running there`, r);
+  }
+
+  private endRun(r: RunResult): ReplayReport {
+    const m = this.machine!, e = this.endRec!;
+    if (this.digests.length && this.digests[0]!.icount === m.cpu.icount) {
+      const d = this.check(r);
+      if (d) return d;
+    }
+    if (e.icount !== m.cpu.icount || e.reason !== r.end || (r.end === 'exit' && e.status !== r.status)) {
+      return this.diverge('end', `the replay ended with '${r.end}'${r.end === 'exit' ? ` (status ${r.status})` : ''} at icount ${m.cpu.icount}; the recording ended with '${e.reason}' (status ${e.status}) at ${e.icount}${r.message ? `: ${r.message}` : ''}`, r);
+    }
+    if (this.digests.length) return this.diverge('end', `the replay ended at ${m.cpu.icount} but the log has a digest at ${this.digests[0]!.icount}`, r);
+    return this.report('identical', r);
+  }
+
+  /** Resume a run that ended while the end record was still to come. */
+  private resumeEnded(): StepState {
+    const r = this.ranEnd!;
+    if (this.digests.length && this.digests[0]!.icount === this.machine!.cpu.icount) {
+      const d = this.check(r);
+      if (d) return { done: true, report: d };
+    }
+    if (this.endRec) { this.ranEnd = undefined; return { done: true, report: this.endRun(r) }; }
+    if (this.complete) { this.ranEnd = undefined; return { done: true, report: this.report('incomplete', r) }; }
+    return { done: false };
+  }
+
+  /**
+   * Go live at G (FT.md "Failure, arbitration, go-live"): consume exactly the entries with icount
+   * < G, drop the rest, and run the machine to G (or to where it waits in HLT with no log left).
+   * Digests before G are still checked. Afterwards swap the gate (result.gate.use(liveGate)).
+   */
+  goLive(G: number): GoLive {
+    const m = this.machine;
+    if (!m) throw new ReplaySetupError('go-live before the log header arrived');
+    let dropped = 0;
+    for (let i = this.pHead; i < this.pending.length; i++) if (this.pending[i]!.icount >= G) dropped++;
+    this.release(G - 1);
+    this.pending = []; this.pHead = 0;
+    this.complete = true;
+    this.gate.end();
+    let report = this.final;
+    if (!report) {
+      if (this.ranEnd) report = this.resumeEnded().done ? this.final : undefined;
+      else report = this.loop(G, true) ?? undefined;
+    }
+    const g = this.gate;
+    return { machine: m, gate: this.sw, icount: m.cpu.icount, timeNs: g.lastTimeNs, lastTsc: g.lastTsc, dropped, report };
+  }
+}
