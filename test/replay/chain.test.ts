@@ -49,7 +49,7 @@ async function recordSplit(image: Uint8Array, disk: string, G: number, tag: stri
   const gate = new LiveGate({ clock: new SystemClock(), entropy: new SystemEntropy(), disks: [fd] },
     { onRecord: (r: GateRecord) => (r.icount < G ? rec1 : rec2).onRecord(r) });
   let console = '';
-  const m = Machine.fromElf(image, { memSize: 16 << 20, disks: [{ sizeBytes: fd.size }], gate, consoleOut: rec1.consoleOut((b) => { console += String.fromCharCode(b); }) });
+  const m = Machine.fromElf(image, { memSize: 16 << 20, disks: [{ sizeBytes: fd.size }], gate, consoleOut: (b) => { console += String.fromCharCode(b); } });
   rec1.attach(m);
   const r1 = await rec1.run(G);
   expect(r1.end, 'the guest must still run at G').toBe('budget');
@@ -109,7 +109,7 @@ describe('chain replay: an old primary ran on past G, a second machine went live
     // the old primary: a whole run of a timer/TSC-driven guest
     const s1 = memorySink();
     const rec1 = new Recorder({ sink: s1, image: elf, digestEvery: 100_000 });
-    const m1 = Machine.fromElf(elf, { memSize: 16 << 20, gate: new LiveGate({ clock: new SystemClock(), entropy: new SystemEntropy() }, { onRecord: rec1.onRecord }), consoleOut: rec1.consoleOut(() => {}) });
+    const m1 = Machine.fromElf(elf, { memSize: 16 << 20, gate: new LiveGate({ clock: new SystemClock(), entropy: new SystemEntropy() }, { onRecord: rec1.onRecord }) });
     rec1.attach(m1);
     await rec1.run();
     const log1 = s1.bytes();
@@ -125,7 +125,8 @@ describe('chain replay: an old primary ran on past G, a second machine went live
     let console = '';
     const s2 = memorySink();
     const rec2 = new Recorder({ sink: s2, image: elf, digestEvery: 100_000, outputs: tally });
-    const m2 = Machine.fromElf(elf, { ...configFromJson(header.devices), gate: sw, consoleOut: (b) => { tally.console(b); console += String.fromCharCode(b); } });
+    const m2 = Machine.fromElf(elf, { ...configFromJson(header.devices), gate: sw, consoleOut: (b) => { console += String.fromCharCode(b); } });
+    m2.outputs.tally = tally; // the output seam counts what the replay part produces too
     const atG = m2.run(G);
     expect(atG.end).toBe('budget');
     expect(m2.cpu.icount).toBe(G);
@@ -198,7 +199,7 @@ describe('chain links', () => {
     const elf = readFileSync(guestElf('hello', 'O2'));
     const s = memorySink();
     const rec = new Recorder({ sink: s, image: elf });
-    const m = Machine.fromElf(elf, { memSize: 16 << 20, gate: new LiveGate({ clock: new SystemClock() }, { onRecord: rec.onRecord }), consoleOut: rec.consoleOut(() => {}) });
+    const m = Machine.fromElf(elf, { memSize: 16 << 20, gate: new LiveGate({ clock: new SystemClock() }, { onRecord: rec.onRecord }) });
     rec.attach(m);
     const r = await rec.run();
     expect(r.end).toBe('exit');
