@@ -238,6 +238,22 @@ describe('GenerationDisk', () => {
     expect(() => g1.write(0, fill(1, 1))).toThrow(StoreError); // closed
   });
 
+  it('handles a base image whose size is not whole sectors (the last sector is cut; zeros past the end)', () => {
+    const odd = Buffer.alloc(10 * SECTOR + 100, 0x5a);
+    writeFileSync(base, odd);
+    const d1 = disk(1);
+    expect(d1.size).toBe(10 * SECTOR + 100);
+    d1.write(d1.size - 50, fill(50, 0x77)); // widened to the cut last sector
+    d1.write(9 * SECTOR + 10, fill(20, 0x78));
+    d1.close();
+    const want = Buffer.concat([odd, Buffer.alloc(200)]);
+    want.fill(0x77, odd.length - 50, odd.length);
+    want.fill(0x78, 9 * SECTOR + 10, 9 * SECTOR + 30);
+    const d2 = disk(2);
+    expect(Buffer.from(d2.read(9 * SECTOR, SECTOR + 300))).toEqual(want.subarray(9 * SECTOR, 10 * SECTOR + 300));
+    d2.close();
+  });
+
   it('rejects writes outside the disk (the guest sees an I/O error, nothing is written)', () => {
     const d = disk(1);
     expect(() => d.write(64 * SECTOR - 10, fill(SECTOR, 1))).toThrow(RangeError);
