@@ -45,6 +45,7 @@ import {
   spawnKey,
   decisionKey,
   checkSpawn,
+  skipForged,
   publicHost,
 } from './control.js';
 
@@ -189,8 +190,7 @@ export class DirControl implements ControlPlane {
         const rec = await this.readVm(name);
         if (rec) out.push(rec);
       } catch (e) {
-        if (e instanceof ControlError && (e.code === 'TAMPERED' || e.code === 'BAD_NAME')) this.opts.onTampered?.(e);
-        else throw e;
+        skipForged(e, this.opts);
       }
     }
     return out;
@@ -295,8 +295,7 @@ export class DirControl implements ControlPlane {
         if (filter.undecided && e.decision) continue;
         out.push(e);
       } catch (e) {
-        if (e instanceof ControlError && (e.code === 'TAMPERED' || e.code === 'BAD_NAME')) this.opts.onTampered?.(e);
-        else throw e;
+        skipForged(e, this.opts);
       }
     }
     return out;
@@ -364,11 +363,8 @@ export class DirControl implements ControlPlane {
       }
       return { kind: 'spawn', id, entry: present ? await this.readSpawn(id) : undefined };
     } catch (e) {
-      if (e instanceof ControlError && (e.code === 'TAMPERED' || e.code === 'BAD_NAME')) {
-        this.opts.onTampered?.(e);
-        return undefined;
-      }
-      throw e;
+      skipForged(e, this.opts);
+      return undefined;
     }
   }
 

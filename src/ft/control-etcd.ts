@@ -33,6 +33,8 @@ import {
   checkOwner,
   checkRecord,
   checkSpawn,
+  skipForged,
+  isForged,
   claimKey,
   decisionKey,
   defaultSecretFile,
@@ -180,8 +182,7 @@ export class EtcdControl implements ControlPlane {
         checkName('VM name', m[1]!);
         out.push(this.openRecord(m[1]!, kv));
       } catch (e) {
-        if (e instanceof ControlError && (e.code === 'TAMPERED' || e.code === 'BAD_NAME')) this.opts.onTampered?.(e);
-        else throw e;
+        skipForged(e, this.opts);
       }
     }
     return out;
@@ -257,8 +258,7 @@ export class EtcdControl implements ControlPlane {
         checkName('host id', id);
         out.push(publicHost(this.signer.open<HostRecord>(hostKey(id), kv.value.toString())));
       } catch (e) {
-        if (e instanceof ControlError && (e.code === 'TAMPERED' || e.code === 'BAD_NAME')) this.opts.onTampered?.(e);
-        else throw e;
+        skipForged(e, this.opts);
       }
     }
     return out;
@@ -313,8 +313,7 @@ export class EtcdControl implements ControlPlane {
         if (filter.undecided && decision) continue;
         out.push({ request, decision });
       } catch (e) {
-        if (e instanceof ControlError && (e.code === 'TAMPERED' || e.code === 'BAD_NAME')) this.opts.onTampered?.(e);
-        else throw e;
+        skipForged(e, this.opts);
       }
     }
     return out;
@@ -362,7 +361,7 @@ export class EtcdControl implements ControlPlane {
           const ev = await make();
           if (ev && !stopped) onEvent(ev);
         } catch (e) {
-          if (e instanceof ControlError && (e.code === 'TAMPERED' || e.code === 'BAD_NAME')) this.opts.onTampered?.(e);
+          if (isForged(e)) this.opts.onTampered?.(e); // other read errors: the key's next change brings it again
         }
       });
     };

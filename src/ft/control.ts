@@ -420,6 +420,17 @@ export function publicHost(h: HostRecord & { token?: string }): HostRecord {
   return { id, addr, pid, leaseMs, registeredAt, renewedAt, expiresAt };
 }
 
+/** In a listing: reports a value left out (TAMPERED, or a key that is not a valid name) through `onTampered`;
+ *  rethrows anything else. */
+export function skipForged(e: unknown, opts: { onTampered?: (err: ControlError) => void }): void {
+  if (isForged(e)) opts.onTampered?.(e);
+  else throw e;
+}
+
+export function isForged(e: unknown): e is ControlError {
+  return e instanceof ControlError && (e.code === 'TAMPERED' || e.code === 'BAD_NAME');
+}
+
 // ─── Opening ───────────────────────────────────────────────────────────────────────────────────
 
 export interface OpenControlOptions {

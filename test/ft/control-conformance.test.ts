@@ -14,6 +14,7 @@ import {
   type VmConfig,
   ControlError,
   createVm,
+  keepLease,
   openControl,
   parseControlSpec,
   updateVm,
@@ -287,6 +288,59 @@ for (const backend of ['dir', 'etcd'] as const) {
       await again.release();
       expect((await cp.listHosts()).map((h) => h.id)).toEqual([]);
       expect(await codeOf(cp.registerHost({ id: 'h3', addr: null, pid: 1 }, 5))).toBe('BAD_ARGUMENT');
+    });
+
+    it('keepLease renews every quarter lease and calls onLost once the lease is gone', async () => {
+      // 3 s lease, renewed every 750 ms, watched for 4.5 s: it outlives its first term only through renewals
+      const lease = await cp.registerHost({ id: 'hk', addr: null, pid: 1 }, 3000);
+      const lost: ControlError[] = [];
+      const stop = keepLease(lease, (e) => lost.push(e));
+      const t0 = Date.now();
+      await until('1.5 lease lengths', () => Date.now() - t0 > 4500);
+      expect(lost).toEqual([]);
+      expect((await cp.listHosts()).map((h) => h.id)).toEqual(['hk']);
+      await lease.release(); // taken away under the agent: its next renewal finds out
+      await until('onLost', () => lost.length > 0);
+      expect(lost.map((e) => e.code)).toEqual(['LEASE_EXPIRED']);
+      stop();
+    });
+
+    it('a host agent stalled (SIGSTOP) past its lease is dropped, and learns it lost the lease when it resumes', async () => {
+      const script = `
+        import { openControl, keepLease } from ${JSON.stringify(CONTROL)};
+        const cp = await openControl(process.argv[1], { secretFile: process.argv[2] });
+        const lease = await cp.registerHost({ id: 'stalled', addr: null, pid: process.pid }, 1000);
+        keepLease(lease, (e) => { process.stdout.write('lost ' + e.code + '\\n'); cp.close().then(() => process.exit(0)); });
+        process.stdout.write('registered\\n');`;
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script, fx.spec, fx.secretFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      try {
+        await until('registered', () => out.includes('registered'));
+        expect((await cp.listHosts()).map((h) => h.id)).toEqual(['stalled']);
+        child.kill('SIGSTOP');
+        await until('the stalled host to drop out', async () => (await cp.listHosts()).length === 0);
+        expect(out).not.toMatch(/lost/);
+        child.kill('SIGCONT');
+        await until('the agent to learn it lost its lease', () => out.includes('lost '));
+        expect(out).toMatch(/lost LEASE_EXPIRED/);
+      } finally {
+        child.kill('SIGKILL');
+      }
+    });
+
+    it('createVm: of 6 concurrent creations of one name exactly one succeeds; the others name its primary', async () => {
+      const clients = await Promise.all(Array.from({ length: 3 }, () => fx.open()));
+      const results = await Promise.allSettled(
+        Array.from({ length: 6 }, (_, i) => createVm(clients[i % 3]!, 'vmc', config(fx.tmp), { hostId: `c${i}`, pid: 100 + i })),
+      );
+      const ok = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+      expect(ok).toHaveLength(1);
+      for (const r of results)
+        if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'VM_EXISTS', message: expect.stringMatching(/primary: c\d pid 10\d/) });
+      expect(await cp.readVm('vmc')).toMatchObject({ generation: 1, primary: { host: ok[0]!.primary!.host } });
+      expect(await cp.generation('vmc')).toBe(1);
+      await Promise.all(clients.map((c) => c.close()));
     });
 
     it('watches: record, host (including a lease running out) and spawn changes reach the callback', async () => {
