@@ -11,12 +11,13 @@ import { fullStateHash } from '../replay/digest.js';
 import { parseCount } from './args.js';
 import { ChainError, chainLogs, fileLinks } from '../replay/chain.js';
 import { listGenerationLogs, storePath } from '../ft/store.js';
+import { checkName, openControl, parseControlSpec } from '../ft/control.js';
 
 /** Exit statuses of `x86ft replay`. */
 export const REPLAY_EXIT = {
   /** Every digest matched and the run ended as recorded. */
   IDENTICAL: 0,
-  /** The log or image file could not be read. */
+  /** The log or image file could not be read (or --control found no generation logs, or failed). */
   IO_ERROR: 1,
   USAGE: 2,
   /** The replay diverged from the recording (report on stdout). */
@@ -31,7 +32,7 @@ export const REPLAY_EXIT = {
 
 const HELP = `usage: x86ft replay FILE --image <guest.elf> [options]
        x86ft replay GEN1.log GEN2.log … --image <guest.elf> [options]
-       x86ft replay --control dir:PATH NAME --image <guest.elf> [--store PATH] [options]
+       x86ft replay --control SPEC NAME [--image <guest.elf>] [--store PATH] [options]
 
 Re-runs the recorded guest from log FILE alone (no host input is read) and checks every digest at
 its exact instruction count. The guest's outputs are suppressed: its console output is copied to
@@ -42,13 +43,14 @@ the last log entries before it).
 
 Several logs are the generation logs of one FT VM, replayed as one run: generation g's entries
 before the next log's start instruction, then the next log (the rest of g's log is not a
-divergence). --control dir:PATH NAME replays the generation logs of VM NAME found in the store
-(PATH/vms/NAME/gen-<g>.log, or under --store PATH).
+divergence). --control SPEC NAME replays the generation logs of FT VM NAME: STORE/vms/NAME/gen-<g>.log,
+where STORE is --store, else the store in the VM's record, else the dir: path; the image defaults to
+the one in the VM's record.
 
   --image FILE       the guest ELF (its SHA-256 must match the log header)
   --snapshot FILE    the snapshot the log starts from (when the header names one)
-  --control dir:PATH with NAME: replay the generation logs of FT VM NAME
-  --store PATH       the shared storage holding them (default: the dir: path)
+  --control SPEC     dir:PATH or etcd:HOST:PORT[,…], with NAME: replay the generation logs of FT VM NAME
+  --store PATH       the shared storage holding them (default: the VM record's, else the dir: path)
   --follow           FILE is still being written: follow it until its end frame (one log only)
   --idle-ms MS       with --follow, give up after MS ms without growth (default 10000)
   --stop-at N        stop after N instructions (total count) even if the log goes on
@@ -103,22 +105,35 @@ export async function replayCommand(argv: string[]): Promise<number> {
       else files.push(a);
     }
     if (control !== undefined) {
-      if (!control.startsWith('dir:') || control.length === 4) throw new Error(`--control ${control}: only dir:PATH is supported here`);
       if (files.length !== 1) throw new Error('--control needs exactly one VM NAME');
-      const vm = files.pop()!;
-      storePath(control.slice(4), vm, { kind: 'vm' }); // checks the name
-      files.push(...listGenerationLogs(store ?? control.slice(4), vm).map((l) => l.path));
-      if (!files.length) {
-        process.stderr.write(`x86ft replay: no generation logs of VM ${vm} in ${storePath(store ?? control.slice(4), vm, { kind: 'vm' })}\n`);
-        return REPLAY_EXIT.IO_ERROR;
-      }
+      checkName('VM name', files[0]!);
+      parseControlSpec(control);
     } else if (store !== undefined) throw new Error('--store goes with --control');
     if (!files.length) throw new Error('missing log FILE');
-    if (follow && files.length > 1) throw new Error('--follow follows one log, not a chain');
-    if (image === undefined && snapshot === undefined) throw new Error('--image FILE is required');
+    if (follow && (files.length > 1 || control !== undefined)) throw new Error('--follow follows one log, not a chain');
+    if (image === undefined && snapshot === undefined && control === undefined) throw new Error('--image FILE is required');
   } catch (e) {
     process.stderr.write(`x86ft replay: ${(e as Error).message}\n\n${HELP}`);
     return REPLAY_EXIT.USAGE;
+  }
+  if (control !== undefined) {
+    // the VM's generation logs: in its record's store (or --store, or the dir: path), in generation order
+    const vm = files.pop()!;
+    try {
+      const cp = await openControl(control);
+      let rec;
+      try { rec = await cp.readVm(vm); } finally { await cp.close(); }
+      const spec = parseControlSpec(control);
+      const where = store ?? rec?.config.store ?? (spec.kind === 'dir' ? spec.path : undefined);
+      if (where === undefined) throw new Error(`VM ${vm} has no record in ${control}: give --store PATH`);
+      image ??= rec?.config.image;
+      if (image === undefined) throw new Error(`VM ${vm} has no record in ${control}: give --image FILE`);
+      files.push(...listGenerationLogs(where, vm).map((l) => l.path));
+      if (!files.length) throw new Error(`no generation logs of VM ${vm} in ${storePath(where, vm, { kind: 'vm' })}`);
+    } catch (e) {
+      process.stderr.write(`x86ft replay: ${(e as Error).message}\n`);
+      return REPLAY_EXIT.IO_ERROR;
+    }
   }
   let imageBytes: Uint8Array | undefined, snapBytes: Uint8Array | undefined;
   try {

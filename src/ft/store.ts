@@ -13,6 +13,7 @@
 import { closeSync, constants, fstatSync, fsyncSync, mkdirSync, openSync, readSync, readdirSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { GenerationDisk, StoreError, fsyncDir, type LayerFile } from './store-layer.js';
+import { checkName } from './control.js';
 
 export { GenerationDisk, StoreError, type LayerFile } from './store-layer.js';
 
@@ -23,15 +24,8 @@ export type StoreItem =
   | { kind: 'layer'; disk: number; generation: number }
   | { kind: 'console' };
 
-/** VM names: letters, digits, '.', '_', '-'; first a letter or digit; at most 64 characters. */
-const VM_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const LOG_FILE = /^gen-([1-9][0-9]{0,15})\.log$/;
 const LAYER_FILE = /^disk([0-9]{1,3})\.gen-([1-9][0-9]{0,15})\.layer$/;
-
-/** Throws StoreError unless `name` can name an FT VM (and so a directory). */
-export function checkVmName(name: string): void {
-  if (!VM_NAME.test(name)) throw new StoreError('STORE_NAME', `VM name ${JSON.stringify(name)}: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit`);
-}
 
 function checkNumber(what: string, v: number, min: number): void {
   if (!Number.isSafeInteger(v) || v < min) throw new StoreError('STORE_NAME', `${what} ${String(v)} must be an integer >= ${min}`);
@@ -39,7 +33,7 @@ function checkNumber(what: string, v: number, min: number): void {
 
 /** The path of `item` of VM `vm` in store `store` (the only function that builds these paths). */
 export function storePath(store: string, vm: string, item: StoreItem): string {
-  checkVmName(vm);
+  checkName('VM name', vm); // the control plane's rule: names are file names there too
   const dir = join(resolve(store), 'vms', vm);
   switch (item.kind) {
     case 'vm': return dir;

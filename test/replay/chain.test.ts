@@ -5,7 +5,7 @@
 // rest. The chain's replay must be identical and reproduce the console and the disk byte for byte.
 
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, truncateSync, statSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,7 +20,8 @@ import { entryToGate } from '../../src/replay/gate-entries.js';
 import { configFromJson } from '../../src/replay/machine-snapshot.js';
 import { ChainError, chainLogs, fileLinks, linkProblem, type ChainInfo } from '../../src/replay/chain.js';
 import type { LogHeader } from '../../src/replay/format.js';
-import { storePath } from '../../src/ft/store.js';
+import { ensureVmDir, storePath } from '../../src/ft/store.js';
+import { createVm, openControl } from '../../src/ft/control.js';
 import { memorySink, recordGuest, replayBytes } from './record-replay-helpers.js';
 import { CLI, guestElf } from '../devices-guests/helpers.js';
 
@@ -158,12 +159,24 @@ describe('chain replay: an old primary ran on past G, a second machine went live
     expect(ok.status).toBe(0);
     // x86ft replay --control dir:PATH NAME: the logs found in the store, in generation order
     const store = join(dir, 'store');
-    mkdirSync(storePath(store, 'vm-a', { kind: 'vm' }), { recursive: true });
+    ensureVmDir(store, 'vm-a'); // 0700 all the way: the dir: control plane refuses anything else
     copyFileSync(logs[0]!, storePath(store, 'vm-a', { kind: 'log', generation: 1 }));
     copyFileSync(logs[1]!, storePath(store, 'vm-a', { kind: 'log', generation: 2 }));
     const viaStore = spawnSync(process.execPath, [CLI, 'replay', '--control', `dir:${store}`, 'vm-a', '--image', guestElf('dev_timer', 'O2'), '--quiet'], { encoding: 'utf8' });
-    expect(viaStore.stdout).toContain('replay identical');
+    expect(viaStore.stdout, viaStore.stderr).toContain('replay identical');
     expect(viaStore.status).toBe(0);
+    // with a VM record in the control plane: the store and the image come from it
+    const ctlDir = join(dir, 'control');
+    const cp = await openControl(`dir:${ctlDir}`);
+    await createVm(cp, 'vm-a', {
+      image: guestElf('dev_timer', 'O2'), imageSha256: header.imageSha256, memorySize: header.memorySize, cmdline: '', disks: [], nets: [],
+      consoleFile: null, store, ft: { heartbeatMs: 50, failureTimeoutMs: 500, maxHeldBytes: 4 << 20, maxHeldMs: 200, maxLagMs: 50 }, hosts: null,
+    }, { hostId: 'test', pid: process.pid });
+    await cp.close();
+    const viaRecord = spawnSync(process.execPath, [CLI, 'replay', '--control', `dir:${ctlDir}`, 'vm-a', '--quiet'], { encoding: 'utf8' });
+    expect(viaRecord.stderr).toBe('');
+    expect(viaRecord.stdout).toContain('replay identical');
+    expect(viaRecord.status).toBe(0);
     const none = spawnSync(process.execPath, [CLI, 'replay', '--control', `dir:${store}`, 'vm-b', '--image', guestElf('dev_timer', 'O2')], { encoding: 'utf8' });
     expect(none.status).toBe(1);
     expect(none.stderr).toContain('no generation logs of VM vm-b');
