@@ -21,7 +21,8 @@ export const MACHINE_HELP = `  --mem SIZE              guest RAM (default 64M; s
                           for every interface) and HOST:PPORT, which alone may send (repeatable)
   --console stdio         COM1 on stdin/stdout (default; on a terminal stdin is raw: Ctrl-C goes to
                           the guest, Ctrl-A x stops x86ft, Ctrl-A Ctrl-A sends Ctrl-A)
-  --console file:OUT[:IN] COM1 output to file OUT, input from the contents of file IN
+  --console file:OUT[:IN] COM1 output to file OUT, input from file IN (a regular file, or a FIFO
+                          read as it is written)
   --console tcp:PORT      COM1 on a TCP server at 127.0.0.1:PORT (one client at a time)
   --no-input              do not read console input`;
 

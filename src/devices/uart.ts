@@ -13,7 +13,7 @@ const LSR_DR = 0x01, LSR_OE = 0x02, LSR_BI = 0x10, LSR_THRE = 0x20, LSR_TEMT = 0
 // IER bits
 const IER_RDA = 0x01, IER_THRE = 0x02, IER_RLS = 0x04, IER_MS = 0x08;
 // MCR bits
-const MCR_OUT2 = 0x08, MCR_LOOP = 0x10;
+const MCR_RTS = 0x02, MCR_OUT2 = 0x08, MCR_LOOP = 0x10;
 
 export interface UartState {
   kind: 'uart16550'; version: 1;
@@ -48,9 +48,16 @@ export class Uart16550 implements PortHandler {
 
   // ---- host side (called by the gate) -------------------------------------------------
 
-  /** How many bytes the receiver can take without overrun. */
+  /**
+   * How many bytes the host console may send now: the free receiver space, and nothing while the
+   * guest does not assert RTS (MCR bit 1). The console is a sender with RTS/CTS hardware flow
+   * control, so input that is waiting at boot (a file, piped stdin) arrives once the guest's
+   * driver is ready, not before its UART initialisation clears the FIFO. A pure query (only the
+   * live gate asks).
+   */
   rxSpace(): number {
     if (this.mcr & MCR_LOOP) return 0; // loopback disconnects the serial input
+    if (!(this.mcr & MCR_RTS)) return 0;
     return Math.max(0, this.fifoCap() - this.rx.length);
   }
 

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
-import { FileConsole, TcpConsole } from '../../src/devices/backends/console.js';
+import { FileConsole, TcpConsole, CONSOLE_INPUT_LIMIT } from '../../src/devices/backends/console.js';
 import { FileDisk } from '../../src/devices/backends/disk.js';
 import { SystemClock, SystemEntropy } from '../../src/devices/backends/clock.js';
 
@@ -39,6 +39,30 @@ describe('host backends', () => {
     await c.close();
     await expect(TcpConsole.listen(c.port).then(async (x) => { await x.close(); return 'ok'; })).resolves.toBe('ok');
   });
+
+  it('TCP console: input is bounded while the guest does not read, and nothing is lost', async () => {
+    const c = await TcpConsole.listen(0);
+    const sock = connect(c.port, '127.0.0.1');
+    await new Promise<void>((r) => sock.once('connect', () => r()));
+    const sent = new Uint8Array(4 << 20);
+    for (let i = 0; i < sent.length; i++) sent[i] = (i * 7 + (i >> 12)) & 0xff;
+    sock.write(sent);
+    // nobody reads for a while: the console stops taking bytes past its limit
+    for (let i = 0; i < 40; i++) await new Promise((r) => setTimeout(r, 10));
+    const got: Uint8Array[] = [];
+    const first = c.read(1 << 30);
+    expect(first).not.toBe(null);
+    expect(first!.length).toBeLessThanOrEqual(CONSOLE_INPUT_LIMIT + (1 << 16));
+    got.push(first!);
+    let total = first!.length;
+    for (let i = 0; i < 20_000 && total < sent.length; i++) {
+      const b = c.read(4096);
+      if (b) { got.push(b); total += b.length; } else await new Promise((r) => setImmediate(r));
+    }
+    expect(Buffer.concat(got).equals(Buffer.from(sent))).toBe(true);
+    sock.destroy();
+    await c.close();
+  }, 30_000);
 
   it('disk file: reads past the end are zeros; read-only refuses writes', () => {
     const dir = mkdtempSync(join(tmpdir(), 'x86ft-disk-'));

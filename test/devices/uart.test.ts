@@ -84,6 +84,18 @@ describe('16550A UART', () => {
     expect(u.portRead(B + 2, 1)).toBe(0xc1);
   });
 
+  it('takes console input only while the guest asserts RTS (hardware flow control)', () => {
+    const { u } = make();
+    expect(u.rxSpace()).toBe(0); // after reset: MCR 0, the sender waits
+    driverInit(u); // MCR 0x0B: DTR, RTS, OUT2
+    expect(u.rxSpace()).toBe(16);
+    u.portWrite(B + 4, 1, 0x09); // RTS off
+    expect(u.rxSpace()).toBe(0);
+    const before = JSON.stringify(u.saveState());
+    u.rxSpace();
+    expect(JSON.stringify(u.saveState())).toBe(before); // a pure query
+  });
+
   it('non-FIFO mode holds one byte', () => {
     const { u } = make(); driverInit(u);
     u.portWrite(B + 2, 1, 0x00);

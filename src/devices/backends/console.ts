@@ -1,8 +1,8 @@
 // Console backends for the UART: stdio, a file, or a TCP socket. Input is buffered here
 // until the LiveGate takes it (and logs it); output is the UART's transmit sink.
 
-import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import { closeSync, constants, openSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { createServer, Socket, type Server } from 'node:net';
 import type { ConsoleInput } from '../../machine/gate.js';
 
 /** Host side of a console: the gate reads from it, the UART's tx sink writes to it. */
@@ -18,7 +18,8 @@ export interface ConsoleBackend extends ConsoleInput {
 class InputQueue {
   private chunks: Uint8Array[] = [];
   private head = 0;
-  push(b: Uint8Array): void { if (b.length) this.chunks.push(b); }
+  private size = 0;
+  push(b: Uint8Array): void { if (b.length) { this.chunks.push(b); this.size += b.length; } }
   read(max: number): Uint8Array | null {
     if (!this.chunks.length || max <= 0) return null;
     const out: number[] = [];
@@ -29,17 +30,36 @@ class InputQueue {
       this.head += n;
       if (this.head >= c.length) { this.chunks.shift(); this.head = 0; }
     }
+    this.size -= out.length;
     return Uint8Array.from(out);
   }
-  get length(): number { let n = -this.head; for (const c of this.chunks) n += c.length; return n; }
+  get length(): number { return this.size; }
 }
+
+/** A stream source of console input that can be paused (stdin, a socket, a FIFO). */
+interface Pausable { pause(): unknown; resume(): unknown }
+
+/** Input kept waiting for the guest at most; past it the source is paused until the guest reads. */
+export const CONSOLE_INPUT_LIMIT = 64 * 1024;
 
 abstract class BufferedConsole implements ConsoleBackend {
   protected readonly input = new InputQueue();
   private out: number[] = [];
   private scheduled = false;
+  private paused: Pausable | undefined;
 
-  read(max: number): Uint8Array | null { return this.input.read(max); }
+  read(max: number): Uint8Array | null {
+    const b = this.input.read(max);
+    if (this.paused && this.input.length < CONSOLE_INPUT_LIMIT / 2) { const p = this.paused; this.paused = undefined; p.resume(); }
+    return b;
+  }
+
+  /** Queues bytes from a streaming source, pausing it while the guest has not read enough
+   *  (stdin from /dev/zero or a fast peer must not grow memory without bound). */
+  protected received(bytes: Uint8Array, from: Pausable): void {
+    this.input.push(bytes);
+    if (this.input.length >= CONSOLE_INPUT_LIMIT && !this.paused) { this.paused = from; from.pause(); }
+  }
 
   write(byte: number): void {
     this.out.push(byte & 0xff);
@@ -70,7 +90,7 @@ abstract class BufferedConsole implements ConsoleBackend {
 export class StdioConsole extends BufferedConsole {
   private escPending = false;
   private readonly onData = (d: Buffer): void => {
-    if (!process.stdin.isTTY) { this.input.push(new Uint8Array(d)); return; }
+    if (!process.stdin.isTTY) { this.received(new Uint8Array(d), process.stdin); return; }
     const out: number[] = [];
     for (const b of d) {
       if (this.escPending) {
@@ -81,7 +101,7 @@ export class StdioConsole extends BufferedConsole {
       } else if (b === 0x01) { this.escPending = true; continue; }
       out.push(b);
     }
-    if (out.length) this.input.push(Uint8Array.from(out));
+    if (out.length) this.received(Uint8Array.from(out), process.stdin);
   };
   /** Called on Ctrl-A x when stdin is a terminal. */
   onEscape: (() => void) | undefined;
@@ -102,21 +122,48 @@ export class StdioConsole extends BufferedConsole {
   }
 }
 
-/** Output appended to a file; input (optional) is the whole content of another file. */
+/**
+ * Output written to a file; input (optional) from a regular file (its whole content) or a FIFO
+ * (opened without blocking; the bytes of every writer, in order, as they come). Any other kind of
+ * input file is refused: it could block forever or never end.
+ */
 export class FileConsole extends BufferedConsole {
   private fd: number;
-  constructor(readonly outPath: string, inPath?: string) {
+  private fifo: Socket | undefined;
+  private closed = false;
+  constructor(readonly outPath: string, readonly inPath?: string) {
     super();
-    try { this.fd = openSync(outPath, 'w'); }
-    catch (e) { throw new Error(`console file ${outPath}: cannot open for writing (${(e as NodeJS.ErrnoException).code})`); }
     if (inPath !== undefined) {
-      try { this.input.push(new Uint8Array(readFileSync(inPath))); }
+      let st;
+      try { st = statSync(inPath); }
       catch (e) { throw new Error(`console input file ${inPath}: cannot read (${(e as NodeJS.ErrnoException).code})`); }
+      if (!st.isFile() && !st.isFIFO()) throw new Error(`console input file ${inPath}: not a regular file or a FIFO`);
+      if (st.isFile()) {
+        try { this.input.push(new Uint8Array(readFileSync(inPath))); }
+        catch (e) { throw new Error(`console input file ${inPath}: cannot read (${(e as NodeJS.ErrnoException).code})`); }
+      } else this.openFifo();
     }
+    try { this.fd = openSync(outPath, 'w'); }
+    catch (e) { this.fifo?.destroy(); throw new Error(`console file ${outPath}: cannot open for writing (${(e as NodeJS.ErrnoException).code})`); }
   }
+
+  /** Reads the FIFO through a pipe handle; when a writer closes it, waits for the next one. */
+  private openFifo(): void {
+    let fd: number;
+    try { fd = openSync(this.inPath!, constants.O_RDONLY | constants.O_NONBLOCK); }
+    catch (e) { throw new Error(`console input FIFO ${this.inPath}: cannot open (${(e as NodeJS.ErrnoException).code})`); }
+    const s = new Socket({ fd, readable: true, writable: false });
+    this.fifo = s;
+    s.on('data', (d: Buffer) => this.received(new Uint8Array(d), s));
+    s.on('error', () => { /* reported as close */ });
+    s.on('close', () => { if (!this.closed && this.fifo === s) { try { this.openFifo(); } catch { this.fifo = undefined; } } });
+  }
+
   protected emit(bytes: Uint8Array): void { if (this.fd >= 0) writeSync(this.fd, bytes); }
   async close(): Promise<void> {
+    this.closed = true;
     this.flush();
+    this.fifo?.destroy();
     if (this.fd >= 0) { closeSync(this.fd); this.fd = -1; }
   }
 }
@@ -130,7 +177,7 @@ export class TcpConsole extends BufferedConsole {
     server.on('connection', (s) => {
       if (this.client) { s.end('console busy\r\n'); return; }
       this.client = s;
-      s.on('data', (d) => this.input.push(new Uint8Array(d)));
+      s.on('data', (d) => this.received(new Uint8Array(d), s));
       s.on('close', () => { if (this.client === s) this.client = null; });
       s.on('error', () => { /* reported as close */ });
     });
