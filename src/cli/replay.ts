@@ -128,7 +128,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
       if (where === undefined) throw new Error(`VM ${vm} has no record in ${control}: give --store PATH`);
       image ??= rec?.config.image;
       if (image === undefined) throw new Error(`VM ${vm} has no record in ${control}: give --image FILE`);
-      files.push(...listGenerationLogs(where, vm).map((l) => l.path));
+      files.push(...listGenerationLogs(where, vm, rec?.firstGeneration).map((l) => l.path));
       if (!files.length) throw new Error(`no generation logs of VM ${vm} in ${storePath(where, vm, { kind: 'vm' })}`);
     } catch (e) {
       process.stderr.write(`x86ft replay: ${(e as Error).message}\n`);

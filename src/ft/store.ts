@@ -59,22 +59,26 @@ function listDir(dir: string): string[] {
   }
 }
 
-/** The generation logs of `vm` that exist, ascending by generation. */
-export function listGenerationLogs(store: string, vm: string): { generation: number; path: string }[] {
+/**
+ * The generation logs of `vm` that exist, ascending by generation, from `firstGeneration` on (the
+ * generation this incarnation of the VM was created with, VmRecord.firstGeneration: a name reused
+ * after `ended` continues the numbers, and the older files belong to the earlier incarnation).
+ */
+export function listGenerationLogs(store: string, vm: string, firstGeneration = 1): { generation: number; path: string }[] {
   const out: { generation: number; path: string }[] = [];
   for (const f of listDir(storePath(store, vm, { kind: 'vm' }))) {
     const m = LOG_FILE.exec(f);
-    if (m) { const generation = Number(m[1]); out.push({ generation, path: storePath(store, vm, { kind: 'log', generation }) }); }
+    if (m && Number(m[1]) >= firstGeneration) { const generation = Number(m[1]); out.push({ generation, path: storePath(store, vm, { kind: 'log', generation }) }); }
   }
   return out.sort((a, b) => a.generation - b.generation);
 }
 
-/** The layer files of disk `disk` of `vm` that exist, ascending by generation. */
-export function listLayers(store: string, vm: string, disk: number): LayerFile[] {
+/** The layer files of disk `disk` of `vm` that exist, ascending by generation, from `firstGeneration` on. */
+export function listLayers(store: string, vm: string, disk: number, firstGeneration = 1): LayerFile[] {
   const out: LayerFile[] = [];
   for (const f of listDir(storePath(store, vm, { kind: 'vm' }))) {
     const m = LAYER_FILE.exec(f);
-    if (m && Number(m[1]) === disk) { const generation = Number(m[2]); out.push({ generation, path: storePath(store, vm, { kind: 'layer', disk, generation }) }); }
+    if (m && Number(m[1]) === disk && Number(m[2]) >= firstGeneration) { const generation = Number(m[2]); out.push({ generation, path: storePath(store, vm, { kind: 'layer', disk, generation }) }); }
   }
   return out.sort((a, b) => a.generation - b.generation);
 }
@@ -87,6 +91,9 @@ export interface StoreDisk {
   disk: number;
   /** The base image file. */
   base: string;
+  /** The generation this incarnation of the VM was created with (VmRecord.firstGeneration; default 1):
+   *  layers of earlier generations belong to an earlier VM of that name and are not read. */
+  firstGeneration?: number;
 }
 
 /**
@@ -95,7 +102,7 @@ export interface StoreDisk {
  * yet, and writes only there. A read-only disk never gets a layer. Throws StoreError.
  */
 export function openGenerationDisk(d: StoreDisk & { generation: number; readOnly?: boolean }): GenerationDisk {
-  const layers = listLayers(d.store, d.vm, d.disk);
+  const layers = listLayers(d.store, d.vm, d.disk, d.firstGeneration);
   const ownLayer = d.readOnly ? undefined : storePath(d.store, d.vm, { kind: 'layer', disk: d.disk, generation: d.generation });
   if (ownLayer) ensureVmDir(d.store, d.vm);
   return GenerationDisk.open({ base: d.base, layers, disk: d.disk, generation: d.generation, ownLayer });
@@ -106,8 +113,8 @@ export function openGenerationDisk(d: StoreDisk & { generation: number; readOnly
  * layer): base image plus layers, read-only. Throws StoreError.
  */
 export function openDiskView(d: StoreDisk & { generation?: number }): GenerationDisk {
-  const layers = listLayers(d.store, d.vm, d.disk);
-  const generation = d.generation ?? Math.max(1, ...layers.map((l) => l.generation));
+  const layers = listLayers(d.store, d.vm, d.disk, d.firstGeneration);
+  const generation = d.generation ?? Math.max(d.firstGeneration ?? 1, ...layers.map((l) => l.generation));
   return GenerationDisk.open({ base: d.base, layers, disk: d.disk, generation, view: true });
 }
 

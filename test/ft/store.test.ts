@@ -208,6 +208,22 @@ describe('GenerationDisk', () => {
     expect(() => disk(3)).toThrow(expect.objectContaining({ code: 'STORE_LAYER_EXISTS' }));
   });
 
+  it('a VM created again under the same name (firstGeneration) does not read the earlier incarnation\'s layers', () => {
+    const g1 = disk(1);
+    g1.write(0, fill(SECTOR, 0x99));
+    g1.close();
+    const again = openGenerationDisk({ store, vm: 'vm1', disk: 0, base, generation: 2, firstGeneration: 2 });
+    expect(Buffer.from(again.read(0, SECTOR))).toEqual(readFileSync(base).subarray(0, SECTOR));
+    again.write(SECTOR, fill(SECTOR, 0x98));
+    again.close();
+    const view = openDiskView({ store, vm: 'vm1', disk: 0, base, firstGeneration: 2 });
+    expect(view.generation).toBe(2);
+    expect(Buffer.from(view.read(0, 2 * SECTOR))).toEqual(Buffer.concat([readFileSync(base).subarray(0, SECTOR), Buffer.alloc(SECTOR, 0x98)]));
+    view.close();
+    for (const g of [1, 2, 3]) writeFileSync(storePath(store, 'vm1', { kind: 'log', generation: g }), '');
+    expect(listGenerationLogs(store, 'vm1', 2).map((l) => l.generation)).toEqual([2, 3]);
+  });
+
   it('a read-only disk never gets a layer and refuses writes', () => {
     const d = disk(1, { readOnly: true });
     expect(d.readOnly).toBe(true);
