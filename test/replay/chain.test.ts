@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Machine } from '../../src/machine/machine.js';
-import { GateSwitch, LiveGate, ReplayGate, type GateRecord } from '../../src/machine/gate.js';
+import { GateSwitch, LiveGate, ReplayGate, type DiskBackend, type GateRecord } from '../../src/machine/gate.js';
 import { SystemClock, SystemEntropy } from '../../src/devices/backends/clock.js';
 import { FileDisk } from '../../src/devices/backends/disk.js';
 import { Recorder } from '../../src/replay/recorder.js';
@@ -20,7 +20,7 @@ import { entryToGate } from '../../src/replay/gate-entries.js';
 import { configFromJson } from '../../src/replay/machine-snapshot.js';
 import { ChainError, chainLogs, fileLinks, linkProblem, type ChainInfo } from '../../src/replay/chain.js';
 import type { LogHeader } from '../../src/replay/format.js';
-import { ensureVmDir, storePath } from '../../src/ft/store.js';
+import { ConsoleFile, ensureVmDir, exportDisk, listGenerationLogs, openGenerationDisk, storePath } from '../../src/ft/store.js';
 import { createVm, openControl } from '../../src/ft/control.js';
 import { memorySink, recordGuest, replayBytes } from './record-replay-helpers.js';
 import { CLI, guestElf } from '../devices-guests/helpers.js';
@@ -39,28 +39,39 @@ function baseImage(name: string, sectors = 128): string {
 }
 
 /**
- * Case 1: one live machine, its recording closed at G (Recorder.run(G)) and continued from G by a
- * second Recorder: live records at or after G go to the second log, as after a go-live.
+ * Case 1: one live machine whose recording is closed at each G (Recorder.run(G)) and continued from
+ * G by the next generation's Recorder, as a go-live writes it: live records at or after G go to the
+ * next log, the disk switches to the next generation's layer (store.ts) and the console file is
+ * reopened without truncation. Returns the store holding gen-<g>.log, the layers and the console file.
  */
-async function recordSplit(image: Uint8Array, disk: string, G: number, tag: string) {
-  const s1 = memorySink(), s2 = memorySink();
-  const rec1 = new Recorder({ sink: s1, image, digestEvery: 20_000 });
-  const rec2 = new Recorder({ sink: s2, image, digestEvery: 30_000, outputs: rec1.outputs });
-  const fd = FileDisk.open(disk);
-  const gate = new LiveGate({ clock: new SystemClock(), entropy: new SystemEntropy(), disks: [fd] },
-    { onRecord: (r: GateRecord) => (r.icount < G ? rec1 : rec2).onRecord(r) });
-  let console = '';
-  const m = Machine.fromElf(image, { memSize: 16 << 20, disks: [{ sizeBytes: fd.size }], gate, consoleOut: (b) => { console += String.fromCharCode(b); } });
-  rec1.attach(m);
-  const r1 = await rec1.run(G);
-  expect(r1.end, 'the guest must still run at G').toBe('budget');
-  rec2.attach(m);
-  const r2 = await rec2.run();
-  fd.close();
-  const logs = [join(dir, `${tag}-gen-1.log`), join(dir, `${tag}-gen-2.log`)];
-  writeFileSync(logs[0]!, s1.bytes());
-  writeFileSync(logs[1]!, s2.bytes());
-  return { logs, console, result: r2 };
+async function recordGenerations(image: Uint8Array, base: string, Gs: number[], tag: string) {
+  const store = join(dir, `store-${tag}`), vm = 'vm';
+  const n = Gs.length + 1;
+  const sinks = Array.from({ length: n }, () => memorySink());
+  const recs: Recorder[] = [];
+  for (let k = 0; k < n; k++) recs.push(new Recorder({ sink: sinks[k]!, image, digestEvery: k ? 30_000 : 20_000, outputs: recs[0]?.outputs }));
+  let disk = openGenerationDisk({ store, vm, disk: 0, base, generation: 1 });
+  const proxy: DiskBackend = { size: disk.size, read: (o, l) => disk.read(o, l), write: (o, d) => disk.write(o, d), flush: () => disk.flush() };
+  const consolePath = storePath(store, vm, { kind: 'console' });
+  let con = ConsoleFile.create(consolePath), conAt = 0;
+  const genOf = (icount: number) => Gs.filter((G) => G <= icount).length;
+  const gate = new LiveGate({ clock: new SystemClock(), entropy: new SystemEntropy(), disks: [proxy] }, { onRecord: (r: GateRecord) => recs[genOf(r.icount)]!.onRecord(r) });
+  const m = Machine.fromElf(image, { memSize: 16 << 20, disks: [{ sizeBytes: disk.size }], gate, consoleOut: (b) => con.writeByte(conAt++, b) });
+  recs[0]!.attach(m);
+  for (let k = 0; k < Gs.length; k++) {
+    const r = await recs[k]!.run(Gs[k]);
+    expect(r.end, 'the guest must still run at G').toBe('budget');
+    disk.close();
+    disk = openGenerationDisk({ store, vm, disk: 0, base, generation: k + 2 });
+    con.close();
+    con = ConsoleFile.open(consolePath);
+    recs[k + 1]!.attach(m);
+  }
+  const result = await recs[n - 1]!.run();
+  disk.close();
+  con.close();
+  sinks.forEach((s, k) => writeFileSync(storePath(store, vm, { kind: 'log', generation: k + 1 }), s.bytes()));
+  return { store, vm, logs: listGenerationLogs(store, vm).map((l) => l.path), console: readFileSync(consolePath, 'latin1'), result };
 }
 
 /** Replays a chain of files, applying the (suppressed) disk writes to a copy of `base`. */
@@ -73,33 +84,35 @@ async function replayChain(logs: string[], image: Uint8Array, base?: string, tag
   return { ...out, info, disk: copy ? readFileSync(copy) : undefined };
 }
 
-describe('chain replay: a recording continued at G by a second log', () => {
-  it('replays identical and reproduces console and disk (dev_disk, three split points)', async () => {
+describe('chain replay: a recording continued at each G by the next generation\'s log', () => {
+  it('replays identical and reproduces the console file and the disk (base + layers) byte for byte (dev_disk)', async () => {
     const elf = readFileSync(guestElf('dev_disk', 'O2'));
-    // the full run's length, to put G inside it
+    // the full run's length, to put the G's inside it
     const probeDisk = FileDisk.open(baseImage('probe.img'));
     const probe = await recordGuest(elf, { memSize: 16 << 20, disks: [{ sizeBytes: probeDisk.size }], backends: { disks: [probeDisk] } });
     probeDisk.close();
     expect(probe.result.end).toBe('exit');
     const total = probe.result.instructions;
     expect(total).toBeGreaterThan(10_000);
-    for (const frac of [0.13, 0.5, 0.87]) {
-      const G = Math.floor(total * frac);
-      const base = baseImage(`base-${frac}.img`);
-      const primaryDisk = join(dir, `primary-${frac}.img`);
-      copyFileSync(base, primaryDisk);
-      const rec = await recordSplit(elf, primaryDisk, G, `split-${frac}`);
+    for (const fracs of [[0.5], [0.13, 0.87], [0.3, 0.31, 0.6]]) {
+      const Gs = fracs.map((f) => Math.floor(total * f));
+      const tag = fracs.join('-');
+      const base = baseImage(`base-${tag}.img`);
+      const rec = await recordGenerations(elf, base, Gs, tag);
       expect(rec.result.end).toBe('exit');
       expect(rec.console).toContain('disk ok: 0 failures');
-      const rep = await replayChain(rec.logs, elf, base, `split-${frac}`);
+      expect(rec.logs.length).toBe(Gs.length + 1);
+      const rep = await replayChain(rec.logs, elf, base, `replayed-${tag}`);
       expect(rep.report.outcome, JSON.stringify(rep.report.divergence)).toBe('identical');
       expect(rep.report.digestsChecked).toBeGreaterThan(2);
       expect(rep.console).toBe(rec.console);
-      expect(rep.disk!.equals(readFileSync(primaryDisk))).toBe(true);
+      const exported = join(dir, `export-${tag}.img`);
+      exportDisk({ store: rec.store, vm: rec.vm, disk: 0, base, out: exported });
+      expect(rep.disk!.equals(readFileSync(exported))).toBe(true);
       expect(rep.disk!.equals(readFileSync(base))).toBe(false);
-      expect(rep.info.links.map((l) => l.startIcount)).toEqual([0, G]);
-      // the first log's final digest and end record at G belong to the next generation: dropped
-      expect(rep.info.links[0]!.dropped).toBe(1);
+      expect(rep.info.links.map((l) => l.startIcount)).toEqual([0, ...Gs]);
+      // each closed log's final digest and end record at its G belong to the next generation: dropped
+      for (const l of rep.info.links.slice(0, -1)) expect(l.dropped).toBe(1);
     }
   });
 });
