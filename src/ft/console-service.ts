@@ -8,7 +8,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { connectSecure, listenSecure, type ByeInfo, type FtTlsOptions, type SecurePeer, type SecureServer } from './channel.js';
-import { field, ProtocolError, type KindTable } from './protocol.js';
+import { field, FT_KINDS, ProtocolError, type KindTable } from './protocol.js';
 
 /** Messages of the console channel (service = the primary's console service, client = a console). */
 export type ConsoleMessage =
@@ -63,13 +63,7 @@ export const CONSOLE_KINDS: KindTable<ConsoleMessage> = {
     const through = field.count(o, 'through');
     return typeof through === 'string' ? through : { t: 'consumed', through };
   },
-  bye(o) {
-    const reason = field.text(o, 'reason');
-    if (typeof reason !== 'string') return reason.error;
-    if (o.status === undefined) return { t: 'bye', reason };
-    if (typeof o.status !== 'number' || !Number.isSafeInteger(o.status)) return "field 'status' must be an integer";
-    return { t: 'bye', reason, status: o.status };
-  },
+  bye: FT_KINDS.bye, // the same orderly end as on the P<->S channel
 };
 
 const SERVICE_ROLES = { role: 'console', peerRole: 'console-client' };
