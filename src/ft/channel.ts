@@ -75,6 +75,8 @@ export interface SecureListenOptions extends ChannelOptions {
   /** Listen address (default 127.0.0.1) and port (default 0 = any free port). */
   host?: string;
   port?: number;
+  /** Handshakes in progress at most (default 64); more connections are closed at once (BUSY). */
+  maxHandshakes?: number;
   /** Called with every connection that failed its handshake (the server keeps serving). */
   onReject?: (err: ProtocolError, remote: string) => void;
 }
@@ -161,6 +163,8 @@ export class SecurePeer<M extends Message> {
   private backlog: M[] = [];
   private header: SealedHeader | undefined;
   private bye: ByeInfo | undefined;
+  private paused: Promise<void> | undefined;
+  private unpause: (() => void) | undefined;
 
   /** @internal built by the handshake */
   constructor(
@@ -273,6 +277,27 @@ export class SecurePeer<M extends Message> {
     if (!this.writing) void this.pump();
   }
 
+  /**
+   * Stop reading: no message is delivered until resume(), and TCP flow control then holds the
+   * sender back (its queuedBytes grow). For a receiver that cannot keep up (S replaying slower than
+   * P logs). The peer's heartbeats wait too: watchPeer does not count a paused time as silence.
+   */
+  pause(): void {
+    if (!this.paused && !this.ended) this.paused = new Promise((r) => (this.unpause = r));
+  }
+
+  /** Go on reading after pause(). */
+  resume(): void {
+    const u = this.unpause;
+    this.paused = this.unpause = undefined;
+    u?.();
+  }
+
+  /** True between pause() and resume(). */
+  get isPaused(): boolean {
+    return this.paused !== undefined;
+  }
+
   /** Drop the connection at once, sending nothing more (as a dying process would). */
   abort(reason = 'aborted locally'): void {
     this.end(new ProtocolError('LOCAL', reason));
@@ -284,6 +309,7 @@ export class SecurePeer<M extends Message> {
     if (this.ended) return;
     this.ended = e;
     this.conn.source.close();
+    this.resume();
     this.resolveClosed(e);
   }
 
@@ -315,6 +341,10 @@ export class SecurePeer<M extends Message> {
       for (;;) {
         this.parse();
         if (this.ended) return;
+        if (this.paused) {
+          await this.paused;
+          continue;
+        }
         const r = await this.it.next();
         if (this.ended) return;
         if (r.done) {
@@ -333,7 +363,7 @@ export class SecurePeer<M extends Message> {
   /** Parse every complete frame in the queue. Throws ProtocolError on a bad one. */
   private parse(): void {
     const q = this.q;
-    while (!this.ended) {
+    while (!this.ended && !this.paused) {
       if (!this.header) {
         if (q.length < SEALED_HEADER_BYTES) return;
         const h = readSealedHeader(q.read(SEALED_HEADER_BYTES));
@@ -489,6 +519,13 @@ export async function listenSecure<M extends Message>(opts: SecureListenOptions,
   const waiting: { resolve: (p: SecurePeer<M>) => void; reject: (e: ProtocolError) => void }[] = [];
   const pending = new Set<Connection>();
   let closed = false;
+  const reject = (err: ProtocolError, remote: string): void => {
+    try {
+      opts.onReject?.(err, remote);
+    } catch {
+      // a failing observer must not stop the server
+    }
+  };
   void (async () => {
     for (;;) {
       let conn: Connection;
@@ -501,6 +538,12 @@ export async function listenSecure<M extends Message>(opts: SecureListenOptions,
         conn.close();
         continue;
       }
+      if (pending.size >= (opts.maxHandshakes ?? 64)) {
+        // Many silent connections at once: refuse the newest rather than grow without bound.
+        conn.close();
+        reject(new ProtocolError('BUSY', `${pending.size} handshakes already in progress`), conn.remote);
+        continue;
+      }
       pending.add(conn);
       handshake(conn, 'server', o, kinds).then(
         (peer) => {
@@ -511,11 +554,7 @@ export async function listenSecure<M extends Message>(opts: SecureListenOptions,
         },
         (err: ProtocolError) => {
           pending.delete(conn);
-          try {
-            opts.onReject?.(err, conn.remote);
-          } catch {
-            // a failing observer must not stop the server
-          }
+          reject(err, conn.remote);
         },
       );
     }

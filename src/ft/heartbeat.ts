@@ -70,6 +70,8 @@ export interface FailureDetectorOptions {
   failureTimeoutMs?: number;
   /** Sends one heartbeat (called at start and every heartbeatMs). */
   sendHeartbeat: () => void;
+  /** While this returns true, silence does not count (this side stopped reading on purpose). */
+  holdWhile?: () => boolean;
   /** Called once with the verdict; the detector stops itself first. */
   onFailed: (f: Failure) => void;
   timers?: Timers;
@@ -150,6 +152,7 @@ export class FailureDetector {
 
   private check(): void {
     if (this.state !== 'running') return;
+    if (this.opts.holdWhile?.()) this.lastHeard = this.timers.now();
     const silent = this.silentMs();
     if (silent >= this.failureTimeoutMs) {
       this.fail({ kind: 'timeout', silentMs: silent, message: `no message from the peer for ${silent} ms (failure timeout ${this.failureTimeoutMs} ms)` });
@@ -173,6 +176,7 @@ export function watchPeer<M extends Message>(
   opts: Omit<FailureDetectorOptions, 'sendHeartbeat'> & { icount: () => number },
 ): FailureDetector {
   const d = new FailureDetector({
+    holdWhile: () => peer.isPaused,
     ...opts,
     sendHeartbeat: () => peer.send({ t: 'heartbeat', icount: opts.icount() } as FtMessage as unknown as M),
   });

@@ -31,6 +31,7 @@ export type ProtocolErrorCode =
   | 'AUTH' // the peer did not prove the cluster secret (wrong or no secret)
   | 'WRONG_PEER' // the peer is for another VM, has the wrong role, or was refused by the acceptPeer hook
   | 'HANDSHAKE_TIMEOUT' // the handshake did not complete in time (slow or silent peer)
+  | 'BUSY' // the listener already has maxHandshakes handshakes in progress
   | 'MALFORMED' // bytes that are not this protocol (bad magic, undecodable or ill-typed frame)
   | 'UNKNOWN_KIND' // an authenticated message of a kind this side does not know
   | 'TOO_LARGE' // a frame longer than the maximum

@@ -63,6 +63,21 @@ describe('FailureDetector (virtual time)', () => {
     expect(failures[0]).toMatchObject({ kind: 'connection', silentMs: 20 });
   });
 
+  it('silence while this side holds its reading (holdWhile) does not count', () => {
+    const timers = new ManualTimers();
+    let held = true;
+    const failures: Failure[] = [];
+    const d = new FailureDetector({ timers, holdWhile: () => held, sendHeartbeat: () => undefined, onFailed: (f) => failures.push(f) });
+    d.start();
+    timers.advance(5000);
+    expect(failures).toEqual([]);
+    held = false;
+    timers.advance(499);
+    expect(failures).toEqual([]);
+    timers.advance(100);
+    expect(failures).toHaveLength(1);
+  });
+
   it('stop() ends heartbeats and verdicts', () => {
     const { d, timers, failures, beats } = detector();
     d.start();

@@ -172,6 +172,31 @@ describe('FT channel: messages', () => {
     await expect.poll(() => got, { timeout: 20_000 }).toBe(16 << 20);
   });
 
+  it('pause() stops delivery and holds the sender back through TCP; resume() delivers the rest in order', async () => {
+    const { srv } = await started();
+    const { p, s } = await pair(srv);
+    const got: number[] = [];
+    s.onMessage((m) => {
+      if (m.t === 'sync') got.push(m.icount);
+    });
+    s.pause();
+    expect(s.isPaused).toBe(true);
+    const filler = new Uint8Array(1 << 20);
+    for (let i = 1; i <= 32; i++) {
+      p.send({ t: 'log', bytes: filler });
+      p.send({ t: 'sync', icount: i });
+    }
+    // The receiver's socket buffer and the sender's fill up; the sender sees it as queued bytes.
+    await expect.poll(() => p.queuedBytes, { timeout: 10_000 }).toBeGreaterThan(4 << 20);
+    const before = got.length;
+    expect(before).toBeLessThan(32);
+    s.resume();
+    await expect.poll(() => got.length, { timeout: 20_000 }).toBe(32);
+    expect(got).toEqual(Array.from({ length: 32 }, (_, i) => i + 1));
+    await p.drained();
+    expect(p.queuedBytes).toBe(0);
+  });
+
   it('a peer that vanishes without bye ends the channel (CLOSED or RESET), never the process', async () => {
     const { srv } = await started();
     const { p, s } = await pair(srv);
@@ -246,6 +271,18 @@ describe('FT channel: who may join', () => {
     await stillServes(srv);
     expect((await nextReject()).code).toBe('HANDSHAKE_TIMEOUT');
     await c.ended;
+  });
+
+  it('more silent connections than maxHandshakes are refused at once (BUSY); the server serves again after they time out', async () => {
+    const { srv, nextReject } = await started({ maxHandshakes: 2, handshakeTimeoutMs: 300 });
+    const silent = [await rawClient(srv.port), await rawClient(srv.port)];
+    const third = await rawClient(srv.port);
+    expect((await nextReject()).code).toBe('BUSY');
+    await third.ended;
+    expect((await nextReject()).code).toBe('HANDSHAKE_TIMEOUT');
+    expect((await nextReject()).code).toBe('HANDSHAKE_TIMEOUT');
+    await Promise.all(silent.map((c) => c.ended));
+    await stillServes(srv);
   });
 
   it('garbage instead of a handshake is MALFORMED; a huge handshake length is TOO_LARGE', async () => {
