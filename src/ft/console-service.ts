@@ -94,6 +94,8 @@ export interface ConsoleServiceOptions {
   inputStart?: number;
   /** Input consumed and confirmed before this service started. Default 0. */
   inputConfirmed?: number;
+  /** Input bytes accepted but not yet confirmed at most (default 64 KiB); the client re-sends the rest when there is room. */
+  maxUnconfirmedInput?: number;
   /** New input for the guest: bytes at input offsets [offset, offset + length), each offset exactly once, in order. */
   onInput: (offset: number, bytes: Uint8Array) => void;
   /** Failed client handshakes (wrong secret, ...): the service goes on. */
@@ -107,6 +109,7 @@ interface Client {
   next: number; // next console offset to send
   attached: boolean;
   pumping: boolean;
+  regrant: boolean; // input was dropped for lack of room: grant again when there is room
 }
 
 /**
@@ -190,6 +193,15 @@ export class ConsoleService {
     if (through <= this.confirmed) return;
     this.confirmed = through;
     for (const c of this.clients) if (c.attached) c.peer.send({ t: 'consumed', through });
+    const h = this.holder;
+    if (h?.regrant && this.room() > 0) {
+      h.regrant = false;
+      h.peer.send({ t: 'grant', accepted: this.accepted }); // "send again from here"
+    }
+  }
+
+  private room(): number {
+    return (this.opts.maxUnconfirmedInput ?? 64 * 1024) - (this.accepted - this.confirmed);
   }
 
   /** The guest ended: every client gets the remaining output, then 'bye' with the status. */
@@ -214,7 +226,7 @@ export class ConsoleService {
       } catch {
         return; // closed
       }
-      const c: Client = { peer, id: '', wantsInput: false, next: 0, attached: false, pumping: false };
+      const c: Client = { peer, id: '', wantsInput: false, next: 0, attached: false, pumping: false, regrant: false };
       this.clients.add(c);
       peer.onMessage((m) => this.onMessage(c, m));
       void peer.closed.then(() => this.leave(c));
@@ -257,7 +269,13 @@ export class ConsoleService {
         if (m.offset > this.accepted) return c.peer.abort(`input at offset ${m.offset} leaves a gap (next expected ${this.accepted})`);
         const skip = this.accepted - m.offset; // bytes this primary (or the history) already has
         if (skip >= m.bytes.length) return;
-        const fresh = m.bytes.subarray(skip);
+        let fresh = m.bytes.subarray(skip);
+        const room = this.room();
+        if (fresh.length > room) {
+          c.regrant = true; // the client keeps the rest and re-sends it on the next grant
+          if (room <= 0) return;
+          fresh = fresh.subarray(0, room);
+        }
         const at = this.accepted;
         this.accepted += fresh.length;
         this.opts.onInput(at, fresh);

@@ -147,6 +147,22 @@ describe('console service', () => {
     expect(Buffer.from(h.input).toString()).toBe('ab');
   });
 
+  it('input beyond maxUnconfirmedInput waits at the client and comes when the guest has consumed', async () => {
+    const h = new History();
+    const o = await Owner.start(h, 0, 0, { maxUnconfirmedInput: 4 });
+    const { c } = client(() => o.svc);
+    c.type(enc.encode('abcdefghij'));
+    for (let done = 0; done < 10; ) {
+      await until(() => o.queue.length === Math.min(4, 10 - done));
+      expect(o.queue.length).toBeLessThanOrEqual(4);
+      done += o.queue.length;
+      o.consume(o.queue.length);
+      o.release(h.console.length, h.input.length);
+    }
+    await until(() => c.inputPending === 0);
+    expect(Buffer.from(h.input).toString()).toBe('abcdefghij');
+  });
+
   it('a client with a wrong secret cannot read or type; the service goes on', async () => {
     const h = new History();
     const rejects: string[] = [];
