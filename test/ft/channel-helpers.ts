@@ -53,7 +53,7 @@ export async function rawClient(port: number): Promise<{ sock: net.Socket; recei
 }
 
 /** A rewrite of the client -> server sealed frames: gets each frame (header + payload) and its index, returns what to forward. */
-export type FrameRewrite = (frame: Buffer, index: number) => Buffer[] | 'cut';
+export type FrameRewrite = (frame: Buffer, index: number, toClient: (b: Buffer) => void) => Buffer[] | 'cut';
 
 /**
  * A proxy between a client and `targetPort`. The handshake bytes (preamble, hello, proof) pass
@@ -91,7 +91,7 @@ export async function mitm(targetPort: number, rewrite: FrameRewrite): Promise<{
           if (buf.length < SEALED_HEADER_BYTES) return;
           const n = SEALED_HEADER_BYTES + buf.readUInt32BE(0);
           if (buf.length < n) return;
-          const out = rewrite(Buffer.from(buf.subarray(0, n)), index++);
+          const out = rewrite(Buffer.from(buf.subarray(0, n)), index++, (b) => c.write(b));
           buf = buf.subarray(n);
           if (out === 'cut') {
             s.destroy();

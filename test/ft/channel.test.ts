@@ -358,6 +358,22 @@ describe('FT channel: tampered frames (a man in the middle)', () => {
     await stillServes(r.srv);
   });
 
+  it('a frame reflected back to its sender is refused there (BAD_MAC: each direction has its own key)', async () => {
+    const { srv } = await started();
+    const proxy = await mitm(srv.port, (f, i, toClient) => {
+      if (i === 0) toClient(f); // S's own first frame (seq 0, the seq S expects from P) sent back to S
+      return [f];
+    });
+    cleanups.push(() => proxy.close());
+    const accepted = srv.accept();
+    const s = await connectFt({ ...ident, hostId: 'host-s', port: proxy.port });
+    cleanups.push(() => s.abort());
+    const p = await accepted;
+    cleanups.push(() => p.abort());
+    s.send({ t: 'ack', icount: 1 });
+    expect((await s.closed).code).toBe('BAD_MAC');
+  });
+
   it('a corrupted HMAC or payload byte is refused (BAD_MAC)', async () => {
     const flip = (at: (f: Buffer) => number) => (f: Buffer, i: number) => {
       if (i === 2) f[at(f)]! ^= 0x01;
