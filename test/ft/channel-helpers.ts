@@ -59,7 +59,7 @@ export type FrameRewrite = (frame: Buffer, index: number, toClient: (b: Buffer) 
  * A proxy between a client and `targetPort`. The handshake bytes (preamble, hello, proof) pass
  * unchanged; every later client -> server frame goes through `rewrite`. Server -> client passes as is.
  */
-export async function mitm(targetPort: number, rewrite: FrameRewrite): Promise<{ port: number; close(): void }> {
+export async function mitm(targetPort: number, rewrite: FrameRewrite, tap?: (bytes: Buffer) => void): Promise<{ port: number; close(): void }> {
   const sockets: net.Socket[] = [];
   const srv = net.createServer((c) => {
     const s = net.connect({ host: '127.0.0.1', port: targetPort });
@@ -67,12 +67,14 @@ export async function mitm(targetPort: number, rewrite: FrameRewrite): Promise<{
     c.on('error', () => undefined);
     s.on('error', () => undefined);
     s.pipe(c);
+    if (tap) s.on('data', tap);
     s.on('close', () => c.destroy());
     c.on('close', () => s.destroy());
     let buf = Buffer.alloc(0);
     let stage = 0; // 0 preamble, 1 hello, 2 proof, 3 sealed frames
     let index = 0;
     c.on('data', (d) => {
+      tap?.(d);
       buf = Buffer.concat([buf, d]);
       for (;;) {
         if (stage === 0) {

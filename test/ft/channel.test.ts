@@ -88,6 +88,19 @@ async function expectCode<T>(p: Promise<T>, code: string): Promise<ProtocolError
   return e as ProtocolError;
 }
 
+/** A secondary connected through a man-in-the-middle proxy that rewrites its frames. */
+async function proxied(rewrite: Parameters<typeof mitm>[1], extra: Parameters<typeof server>[0] = {}, tap?: (b: Buffer) => void): Promise<{ p: FtPeer; s: FtPeer; srv: SecureServer<FtMessage> }> {
+  const { srv } = await started(extra);
+  const proxy = await mitm(srv.port, rewrite, tap);
+  cleanups.push(() => proxy.close());
+  const accepted = srv.accept();
+  const s = await connectFt({ ...ident, hostId: 'host-s', port: proxy.port });
+  cleanups.push(() => s.abort());
+  const p = await accepted;
+  cleanups.push(() => p.abort());
+  return { p, s, srv };
+}
+
 describe('FT channel: messages', () => {
   it('carries every message kind both ways, in order, with the peer identity', async () => {
     const { srv } = await started();
@@ -305,13 +318,7 @@ describe('FT channel: who may join', () => {
 describe('FT channel: tampered frames (a man in the middle)', () => {
   /** Connect S through a proxy that rewrites S's frames; return the server side's close reason. */
   async function tampered(rewrite: Parameters<typeof mitm>[1], send: (s: FtPeer) => void, extra = {}): Promise<{ code: string; message: string; srv: SecureServer<FtMessage>; got: FtMessage[] }> {
-    const { srv } = await started(extra);
-    const proxy = await mitm(srv.port, rewrite);
-    cleanups.push(() => proxy.close());
-    const accepted = srv.accept();
-    const s = await connectFt({ ...ident, hostId: 'host-s', port: proxy.port });
-    cleanups.push(() => s.abort());
-    const p = await accepted;
+    const { p, s, srv } = await proxied(rewrite, extra);
     const got: FtMessage[] = [];
     p.onMessage((m) => got.push(m));
     send(s);
@@ -359,17 +366,10 @@ describe('FT channel: tampered frames (a man in the middle)', () => {
   });
 
   it('a frame reflected back to its sender is refused there (BAD_MAC: each direction has its own key)', async () => {
-    const { srv } = await started();
-    const proxy = await mitm(srv.port, (f, i, toClient) => {
+    const { s } = await proxied((f, i, toClient) => {
       if (i === 0) toClient(f); // S's own first frame (seq 0, the seq S expects from P) sent back to S
       return [f];
     });
-    cleanups.push(() => proxy.close());
-    const accepted = srv.accept();
-    const s = await connectFt({ ...ident, hostId: 'host-s', port: proxy.port });
-    cleanups.push(() => s.abort());
-    const p = await accepted;
-    cleanups.push(() => p.abort());
     s.send({ t: 'ack', icount: 1 });
     expect((await s.closed).code).toBe('BAD_MAC');
   });
@@ -437,22 +437,14 @@ describe('FT channel: authenticated but wrong messages', () => {
     expect(() => p.send({ t: 'nope' } as unknown as FtMessage)).toThrow(ProtocolError);
   });
 
-  it('secret is never on the wire', async () => {
+  it('the secret is never on the wire (handshake and messages, both directions)', async () => {
     let seen = Buffer.alloc(0);
-    const { srv } = await started();
-    const proxy = await mitm(srv.port, (f) => {
-      seen = Buffer.concat([seen, f]);
-      return [f];
-    });
-    cleanups.push(() => proxy.close());
-    const accepted = srv.accept();
-    const s = await connectFt({ ...ident, hostId: 'host-s', port: proxy.port });
-    cleanups.push(() => s.abort());
-    const p = await accepted;
+    const { p, s } = await proxied((f) => [f], {}, (b) => (seen = Buffer.concat([seen, b])));
     const atP = inbox(p);
     s.send({ t: 'ack', icount: 1 });
     await atP.next();
-    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.length).toBeGreaterThan(200); // preambles, hellos, proofs, the ack
     expect(seen.includes(Buffer.from(secret))).toBe(false);
+    expect(seen.includes(Buffer.from(secret.subarray(0, 8)))).toBe(false);
   });
 });
