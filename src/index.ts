@@ -4,7 +4,7 @@ export { ElfError, BOOT } from './machine/boot.js';
 export { Cpu, Stop } from './cpu/cpu.js';
 export { PhysMemory } from './cpu/memory.js';
 export { Bus, type PortHandler, type MmioHandler, type InterruptController } from './machine/bus.js';
-export { LiveGate, ReplayGate, GateSwitch, GateKind, GateDivergence, type Gate, type GateRecord, type LiveBackends } from './machine/gate.js';
+export { LiveGate, ReplayGate, GateSwitch, GateKind, GateDivergence, type Gate, type GateRecord, type LiveBackends, type GuestTime } from './machine/gate.js';
 export { SystemClock, ManualClock, SystemEntropy } from './devices/backends/clock.js';
 export { FileDisk } from './devices/backends/disk.js';
 export { UdpFrameTunnel } from './devices/backends/tunnel.js';
@@ -12,4 +12,5 @@ export { StdioConsole, FileConsole, TcpConsole } from './devices/backends/consol
 export { Recorder, type RecorderOptions } from './replay/recorder.js';
 export { Replayer, type ReplayerOptions, type ReplayReport, type Divergence } from './replay/replayer.js';
 export { takeSnapshot, restoreSnapshot } from './replay/machine-snapshot.js';
+export { CPU_FIELDS, saveCpu, loadCpu, snapshotPoint, type CpuField, type CpuState } from './cpu/state.js';
 export * from './replay/index.js';

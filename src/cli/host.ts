@@ -89,7 +89,7 @@ export interface LiveHost {
 /**
  * Opens the backends named by the options and boots a machine on a live gate, or, given
  * `snapshot` bytes, restores the snapshot's machine onto them (its configuration wins; the
- * backends must fit it; guest time goes on from the snapshot's). Throws Error with a clear message.
+ * backends must fit it; guest time, TSC and the RTC's wall origin go on from the snapshot's). Throws Error with a clear message.
  */
 export async function openLiveHost(o: HostOptions, onRecord?: (r: GateRecord) => void, snapshot?: Uint8Array): Promise<LiveHost> {
   const image = readFileSync(o.file as string);
@@ -111,7 +111,7 @@ export async function openLiveHost(o: HostOptions, onRecord?: (r: GateRecord) =>
     else con = await TcpConsole.listen(Number(o.console.slice(4)));
     closers.push(() => con.close());
     const gate = new LiveGate({ clock: new SystemClock(), entropy: new SystemEntropy(), console: con, disks, nets: tunnels as FrameInput[] },
-      { onRecord, startNs: meta?.timeNs, startTsc: meta?.lastTsc });
+      { onRecord, resume: meta?.time });
     const io = { gate, consoleOut: (b: number) => con.write(b), netOut: (dev: number, f: Uint8Array) => tunnels[dev].send(f) };
     let config: MachineConfig, machine: Machine, restored: LiveHost['restored'];
     if (snapshot) {

@@ -77,6 +77,8 @@ export class Cpu {
   ldtr = 0; tr = 0; tssBase = 0; tssLimit = 0;
   star = 0; lstar = 0; cstar = 0; sfmask = 0;
   apicBase = 0xfee00900; tscAux = 0; pat = 0x0007040600070406;
+  /** Debug registers DR0-DR7 as written (DR6/DR7 with their fixed bits applied; SDM Vol. 3 §18.2). */
+  readonly dr = Float64Array.of(0, 0, 0, 0, 0, 0, 0xffff0ff0, 0x400);
   // SSE state: XMM0-15 as 4 dwords each (xmm[4n] = bits 31:0 of XMMn), with views; MXCSR
   readonly xmm = new Int32Array(64);
   readonly xmmU8 = new Uint8Array(this.xmm.buffer);
@@ -166,6 +168,7 @@ export class Cpu {
     this.bus = bus;
     this.codePage = new Uint8Array(Math.ceil(mem.size / 4096));
     this.dirty = new Uint8Array(Math.ceil(mem.size / 4096));
+    mem.onWrite = (p, len) => this.ramWritten(p, len);
     installTable();
   }
 
@@ -379,12 +382,12 @@ export class Cpu {
       rw &= (e >> 1) & 1; us &= (e >> 2) & 1;
       if (nxe && eh < 0) nx = 1;
       if ((level === 3 || level === 2) && (e & 0x80)) {
-        if (!(e & 0x20) && ea + 8 <= this.ramSize) this.dv.setInt32(ea, e | 0x20, true);
+        if (!(e & 0x20) && ea + 8 <= this.ramSize) { this.dv.setInt32(ea, e | 0x20, true); this.mem.written(ea, 4); }
         pageSizeLog = level === 3 ? 30 : 21;
         break;
       }
       if (level === 4 && (e & 0x80)) this.pageFault(la, access, true);
-      if (!(e & 0x20) && ea + 8 <= this.ramSize) this.dv.setInt32(ea, e | 0x20, true); // accessed
+      if (!(e & 0x20) && ea + 8 <= this.ramSize) { this.dv.setInt32(ea, e | 0x20, true); this.mem.written(ea, 4); } // accessed
       table = (eh & 0xfffff) * TWO32 + ((e & 0xfffff000) >>> 0);
       if (level === 4) idx = ((hi << 2) | (lo >>> 30)) & 511;
       else if (level === 3) idx = (lo >>> 21) & 511;
@@ -398,7 +401,7 @@ export class Cpu {
     // accessed/dirty bits on the final entry
     let ne = e | 0x20;
     if (access === 1) ne |= 0x40;
-    if (ne !== e && ea + 8 <= this.ramSize) this.dv.setInt32(ea, ne, true);
+    if (ne !== e && ea + 8 <= this.ramSize) { this.dv.setInt32(ea, ne, true); this.mem.written(ea, 4); }
     // frame base
     let frame: number;
     const frameHi = (eh & 0xfffff) * TWO32;
@@ -481,6 +484,12 @@ export class Cpu {
     }
     this.codePage[ppage] = 0;
     this.brk = true; // the running block may be stale
+  }
+
+  /** RAM [phys, phys+len) changed outside the CPU's stores (DMA, restore, loader): its decoded code is stale. */
+  ramWritten(phys: number, len: number): void {
+    const last = Math.min(Math.floor((phys + len - 1) / 4096), this.codePage.length - 1);
+    for (let pg = Math.floor(phys / 4096); pg <= last; pg++) if (this.codePage[pg]) this.invalidateCode(pg);
   }
 
   /** Drop every decoded block (used after restoring a snapshot). */

@@ -1,11 +1,22 @@
-// Guest physical RAM: one ArrayBuffer, viewed as bytes and through a DataView.
-// Owns no policy (paging, MMIO routing live in the MMU and the bus); imports nothing.
+// Guest physical RAM: one ArrayBuffer, viewed as bytes and through a DataView, and the one way RAM is
+// written by anything other than the CPU's own stores (device DMA, snapshot restore, the ELF loader,
+// page-walk accessed/dirty updates): write()/fill()/setU16()/setU32(), or written() after a direct
+// change. Each such write tells the CPU (onWrite: drop decoded code in the range) and is remembered
+// for the next digest (takeWritten). Owns no policy (paging, MMIO routing live in the MMU and the bus).
 
 export class PhysMemory {
   readonly buffer: ArrayBuffer;
   readonly u8: Uint8Array;
   readonly dv: DataView;
   readonly size: number;
+  /**
+   * Called for every write that is not a CPU store, with the physical range (inside RAM). The Cpu
+   * that owns this memory sets it: decoded code in the range must not run again (DESIGN: decode once,
+   * invalidate when the page is written, whoever writes it).
+   */
+  onWrite: ((phys: number, len: number) => void) | null = null;
+  /** Pages changed by non-CPU writes since the last takeWritten(); 1 = changed. */
+  private readonly changed: Uint8Array;
 
   constructor(size: number) {
     if (!Number.isInteger(size) || size < 0x200000 || size % 4096 !== 0) {
@@ -15,10 +26,43 @@ export class PhysMemory {
     this.buffer = new ArrayBuffer(size);
     this.u8 = new Uint8Array(this.buffer);
     this.dv = new DataView(this.buffer);
+    this.changed = new Uint8Array(Math.ceil(size / 4096));
   }
 
   /** True when [phys, phys+len) lies inside RAM. */
   contains(phys: number, len: number): boolean {
     return phys >= 0 && len >= 0 && phys + len <= this.size;
+  }
+
+  /** Copies `data` into RAM at `phys` (the range must be inside RAM: RangeError otherwise). */
+  write(phys: number, data: Uint8Array): void {
+    this.u8.set(data, phys);
+    this.written(phys, data.length);
+  }
+
+  /** Sets `len` bytes at `phys` to `value`. */
+  fill(phys: number, len: number, value = 0): void {
+    this.u8.fill(value, phys, phys + len);
+    this.written(phys, len);
+  }
+
+  /** Little-endian 16/32-bit stores (virtqueue rings). */
+  setU16(phys: number, v: number): void { this.dv.setUint16(phys, v, true); this.written(phys, 2); }
+  setU32(phys: number, v: number): void { this.dv.setUint32(phys, v >>> 0, true); this.written(phys, 4); }
+
+  /** Reports a change of [phys, phys+len) made directly through u8/dv by a non-CPU writer. */
+  written(phys: number, len: number): void {
+    if (len <= 0) return;
+    const first = Math.floor(phys / 4096), last = Math.floor((Math.min(phys + len, this.size) - 1) / 4096);
+    for (let p = first; p <= last; p++) this.changed[p] = 1;
+    if (this.onWrite !== null) this.onWrite(phys, len);
+  }
+
+  /** Page numbers changed by non-CPU writes since the last call, ascending; clears the set. */
+  takeWritten(): number[] {
+    const out: number[] = [];
+    const c = this.changed;
+    for (let p = 0; p < c.length; p++) if (c[p]) { out.push(p); c[p] = 0; }
+    return out;
   }
 }

@@ -1,6 +1,7 @@
 // virtio-mmio transport (virtio 1.x, register layout version 2) and split virtqueues over
 // guest RAM. Device types (virtio-blk.ts, virtio-net.ts) extend VirtioMmio. Imports nothing
-// from Node. A driver that programs the device wrongly (addresses outside RAM, descriptor
+// from Node. Every DMA write into guest RAM goes through PhysMemory's write helpers, so decoded
+// code there is invalidated and the page is in the next digest. A driver that programs the device wrongly (addresses outside RAM, descriptor
 // loops, bad lengths) gets DEVICE_NEEDS_RESET, never a host exception.
 
 import type { MmioHandler } from '../machine/bus.js';
@@ -92,10 +93,10 @@ export class Virtqueue implements QueueState {
   push(head: number, len: number): void {
     const e = this.device + 4 + 8 * (this.usedIdx % this.num);
     this.check(e, 8);
-    this.mem.dv.setUint32(e, head, true);
-    this.mem.dv.setUint32(e + 4, len >>> 0, true);
+    this.mem.setU32(e, head);
+    this.mem.setU32(e + 4, len);
     this.usedIdx = (this.usedIdx + 1) & 0xffff;
-    this.mem.dv.setUint16(this.device + 2, this.usedIdx, true);
+    this.mem.setU16(this.device + 2, this.usedIdx);
   }
 
   /** The driver asked not to be interrupted (VIRTQ_AVAIL_F_NO_INTERRUPT). */
@@ -122,7 +123,7 @@ export class Virtqueue implements QueueState {
       if (pos >= data.length) break;
       if (skip >= s.len) { skip -= s.len; continue; }
       const n = Math.min(s.len - skip, data.length - pos);
-      this.mem.u8.set(data.subarray(pos, pos + n), s.addr + skip);
+      this.mem.write(s.addr + skip, data.subarray(pos, pos + n));
       pos += n; skip = 0;
     }
   }

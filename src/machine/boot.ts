@@ -53,8 +53,8 @@ export function loadElf(mem: PhysMemory, image: Uint8Array): LoadedElf {
     if (offset + filesz > image.length) throw new ElfError(`segment ${k}: file data lies outside the file`);
     if (paddr < BOOT.loadMin) throw new ElfError(`segment ${k}: physical address 0x${paddr.toString(16)} is below 1 MiB (reserved by the machine)`);
     if (paddr + memsz > mem.size) throw new ElfError(`segment ${k}: 0x${paddr.toString(16)}+0x${memsz.toString(16)} does not fit in ${mem.size >> 20} MiB of RAM`);
-    mem.u8.set(image.subarray(offset, offset + filesz), paddr);
-    mem.u8.fill(0, paddr + filesz, paddr + memsz);
+    mem.write(paddr, image.subarray(offset, offset + filesz));
+    mem.fill(paddr + filesz, memsz - filesz);
     segments.push({ paddr, filesz, memsz });
     if (entry >= vaddr && entry < vaddr + memsz) entryInside = true;
   }
@@ -83,6 +83,7 @@ export function setupLongMode(cpu: Cpu, mem: PhysMemory): void {
   // GDT: null, kernel code64, kernel data, user code32, user data, user code64
   const gdt = [[0, 0], [0xffff, 0x00af9a00], [0xffff, 0x00cf9200], [0xffff, 0x00cffa00], [0xffff, 0x00cff200], [0xffff, 0x00affa00]];
   gdt.forEach(([lo, hi], k) => w64(BOOT.gdt + k * 8, lo, hi));
+  mem.written(BOOT.pml4, BOOT.pt0 + 0x1000 - BOOT.pml4); mem.written(BOOT.gdt, gdt.length * 8);
   cpu.gdtBase = BOOT.gdt; cpu.gdtLimit = gdt.length * 8 - 1;
   cpu.idtBase = 0; cpu.idtLimit = 0;
   cpu.cr3 = BOOT.pml4;
@@ -114,5 +115,6 @@ export function writeBootInfo(cpu: Cpu, mem: PhysMemory, cmdline: string, device
     dv.setUint32(o, d.type, true); dv.setUint32(o + 4, d.irq, true); dv.setBigUint64(o + 8, BigInt(d.base), true);
   });
   mem.u8.set(enc, BOOT.cmdline);
+  mem.written(BOOT.bootInfo, BOOT.gdt - BOOT.bootInfo); mem.written(BOOT.cmdline, enc.length);
   cpu.regs[14] = BOOT.bootInfo; cpu.regs[15] = 0;
 }

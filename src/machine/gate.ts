@@ -40,11 +40,20 @@
 //  * The time a HLT waits for: on the primary, the run loop polls (sleeping briefly between
 //    polls) until the CPU has an interrupt; on replay it simply polls at each logged unit.
 //
-//  * Go-live: gateSwitch.use(new LiveGate(backends, { startNs: replay.lastTimeNs,
-//    startTsc: replay.lastTsc, ... })) — guest time continues monotonically.
+//  * Resume (go-live, `record --from-snapshot`): the one way to continue guest time is
+//      new LiveGate(backends, { resume: t, ... })   with t = replayGate.guestTime() at go-live
+//    or a snapshot's meta.time: TSC, PIT and RTC continue from the saved guest time with no jump;
+//    the RTC keeps its wall origin, so the guest's wall clock lags the host's by the pause.
 // ---------------------------------------------------------------------------------------
 
 import type { BlockIo } from '../devices/virtio-blk.js';
+
+/**
+ * Where guest time stands, for a live gate to resume from (LiveGateOptions.resume): the last guest
+ * time delivered (ns), the last TSC value handed out, and the wall clock (ms since 1970 UTC) at
+ * guest time 0 that the RTC was given (null: none delivered yet).
+ */
+export interface GuestTime { timeNs: number; lastTsc: number; wallOriginMs: number | null }
 
 /** Record kinds (numbers so a log codec stores them compactly). */
 export const GateKind = {
@@ -111,6 +120,8 @@ export interface Gate {
   nextPoll(): number | undefined;
   /** The guest time (ns) delivered by the last poll. */
   readonly timeNs: number;
+  /** Where guest time stands now (snapshots and go-live resume from it). */
+  guestTime(): GuestTime;
   tsc(icount: number): readonly [number, number];
   rdrand(icount: number): readonly [number, number];
   diskRead(icount: number, disk: number, offset: number, len: number): Uint8Array | null;
@@ -159,9 +170,17 @@ export interface LiveBackends {
 export interface LiveGateOptions {
   /** Receives every record, in order (the recorder appends it to the log). */
   onRecord?: (r: GateRecord) => void;
-  /** Guest time at the first poll (go-live continues from the replayed time). Default 0. */
+  /**
+   * Continue guest time from a saved point (a snapshot's meta.time, or the replaying gate's
+   * guestTime() at go-live): the first poll delivers time.timeNs plus the host time elapsed since
+   * this gate was made, TSC values never go below time.lastTsc, and no Wall record is sent (the RTC
+   * keeps its origin, so the guest's wall clock lags the host's by the pause) unless
+   * time.wallOriginMs is null (the wall clock was never delivered: sent at the first poll as at boot).
+   */
+  resume?: GuestTime;
+  /** Guest time at the first poll (the older form of resume.timeNs; ignored with resume). Default 0. */
   startNs?: number;
-  /** Lower bound for TSC values (go-live). */
+  /** Lower bound for TSC values (the older form of resume.lastTsc; ignored with resume). */
   startTsc?: number;
   /** Frames delivered per NIC per poll at most (default 64). */
   maxFramesPerPoll?: number;
@@ -177,9 +196,11 @@ abstract class GateBase {
   protected readonly pair: [number, number] = [0, 0];
   protected lastTimeNsV = 0;
   protected lastTscV = 0;
+  protected wallOriginV: number | null = null;
 
   connect(targets: GateTargets): void { this.t = targets; }
   get timeNs(): number { return this.lastTimeNsV; }
+  guestTime(): GuestTime { return { timeNs: this.lastTimeNsV, lastTsc: this.lastTscV, wallOriginMs: this.wallOriginV }; }
   /** The last guest time delivered. */
   get lastTimeNs(): number { return this.lastTimeNsV; }
   /** The last TSC value returned. */
@@ -201,7 +222,10 @@ abstract class GateBase {
   protected deliver(r: GateRecord): void {
     const t = this.t;
     switch (r.kind) {
-      case GateKind.Wall: for (const w of t.wall ?? []) w.setWall(r.payload as number); break;
+      case GateKind.Wall:
+        this.wallOriginV = r.payload as number;
+        for (const w of t.wall ?? []) w.setWall(r.payload as number);
+        break;
       case GateKind.Irq: if (t.irq) t.irq(r.chan, r.payload !== 0); break;
       case GateKind.ConsoleIn: if (t.console) t.console.rxBytes(r.payload as Uint8Array); break;
       case GateKind.NetRx: t.nets?.[r.chan]?.rxFrame(r.payload as Uint8Array); break;
@@ -232,9 +256,11 @@ export class LiveGate extends GateBase implements Gate {
   constructor(private readonly b: LiveBackends, opts: LiveGateOptions = {}) {
     super();
     this.onRecord = opts.onRecord ?? (() => {});
-    this.startNs = opts.startNs ?? 0;
+    const r = opts.resume;
+    this.startNs = r ? r.timeNs : opts.startNs ?? 0;
     this.lastTimeNsV = this.startNs;
-    this.lastTscV = opts.startTsc ?? 0;
+    this.lastTscV = r ? r.lastTsc : opts.startTsc ?? 0;
+    if (r && r.wallOriginMs !== null) { this.wallSent = true; this.wallOriginV = r.wallOriginMs; }
     this.maxFrames = opts.maxFramesPerPoll ?? 64;
     this.hostOrigin = b.clock.monoNs();
   }
@@ -480,6 +506,7 @@ export class GateSwitch implements Gate {
   use(g: Gate): void { this.cur = g; g.connect(this.targets); }
   get mode(): 'live' | 'replay' { return this.cur.mode; }
   get timeNs(): number { return this.cur.timeNs; }
+  guestTime(): GuestTime { return this.cur.guestTime(); }
   connect(t: GateTargets): void { this.targets = t; this.cur.connect(t); }
   poll(icount: number): boolean { return this.cur.poll(icount); }
   nextPoll(): number | undefined { return this.cur.nextPoll(); }

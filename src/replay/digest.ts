@@ -15,14 +15,32 @@ import { createHash } from 'node:crypto';
 import { Packr } from 'msgpackr/pack';
 import type { Machine } from '../machine/machine.js';
 import { OutputTally } from '../machine/outputs.js';
-import { x87StateHooks } from '../cpu/state.js';
+import { CPU_FIELDS, CPU_WORDS, readCpuWords } from '../cpu/state.js';
 
 const TWO32 = 0x100000000;
 const PAGE = 4096;
 export const DIGEST_HASH_BYTES = 16;
 
-/** The register file a digest covers: name and width in u32 words (2 = 64-bit, shown hi:lo). */
-const FIELDS: readonly (readonly [string, number])[] = [
+/**
+ * What a digest covers. Layout 2 (logs of format version 3 on): the CPU's whole declared register
+ * file (CPU_FIELDS: incl. x87 and debug registers), the outputs, every page written since the last
+ * digest by the CPU or by anything else (DMA, page-walk A/D bits), every device. Layout 1 (logs of
+ * format versions 1 and 2, kept so they replay unchanged): the register file below (no x87 or
+ * debug-register state) and only the pages the CPU's stores wrote.
+ */
+export type DigestLayout = 1 | 2;
+/** First log format version whose digests use layout 2. */
+export const WHOLE_MACHINE_DIGEST_SINCE = 3;
+/** The digest layout of a log of format `version`. */
+export function digestLayout(version: number): DigestLayout { return version >= WHOLE_MACHINE_DIGEST_SINCE ? 2 : 1; }
+
+/** Output words both layouts end with. */
+const OUTPUT_FIELDS: readonly (readonly [string, number])[] = [
+  ['console bytes out', 2], ['console output (hash)', 1], ['frames out', 2], ['frame output (hash)', 1],
+];
+
+/** Layout 1's register file: name and width in u32 words (2 = 64-bit, shown hi:lo). */
+const FIELDS_V1: readonly (readonly [string, number])[] = [
   ...['RAX', 'RCX', 'RDX', 'RBX', 'RSP', 'RBP', 'RSI', 'RDI', 'R8', 'R9', 'R10', 'R11', 'R12', 'R13', 'R14', 'R15'].map((n) => [n, 2] as const),
   ['RIP', 2], ['RFLAGS', 1],
   ['CR0', 2], ['CR2', 2], ['CR3', 2], ['CR4', 2], ['CR8', 1], ['EFER', 2], ['CPL', 1],
@@ -34,10 +52,17 @@ const FIELDS: readonly (readonly [string, number])[] = [
   ['MXCSR', 1],
   ...Array.from({ length: 16 }, (_, i) => [`XMM${i}`, 4] as const),
   ['x87 (hash)', 1], ['halted', 1], ['interrupt shadow', 1], ['icount', 2],
-  ['console bytes out', 2], ['console output (hash)', 1], ['frames out', 2], ['frame output (hash)', 1],
+  ...OUTPUT_FIELDS,
 ];
-/** Words in the register file. */
-export const STATE_WORDS = FIELDS.reduce((n, f) => n + f[1], 0);
+/** Layout 2's register file: derived from the CPU's declaration, then the outputs. */
+const FIELDS_V2: readonly (readonly [string, number])[] = [...CPU_FIELDS.map((f) => [f.name, f.words] as const), ...OUTPUT_FIELDS];
+
+/** The register file of a layout: (name, words) in order. */
+export function stateFields(layout: DigestLayout): readonly (readonly [string, number])[] { return layout === 2 ? FIELDS_V2 : FIELDS_V1; }
+/** Words in a layout's register file. */
+export function stateWords(layout: DigestLayout): number { return stateFields(layout).reduce((n, f) => n + f[1], 0); }
+/** Words in layout 1's register file (the one of logs of format versions 1 and 2). */
+export const STATE_WORDS = stateWords(1);
 
 /** The output tally lives with the output seam (src/machine/outputs.ts); digests cover it. */
 export { OutputTally };
@@ -77,8 +102,17 @@ function pageHash(w: Int32Array, start: number, end: number): number {
   return h >>> 0;
 }
 
-/** Fills `w` with the machine's register file (FIELDS order). */
-export function registerFile(m: Machine, out: OutputTally, w = new Uint32Array(STATE_WORDS)): Uint32Array {
+/** Fills `w` with the machine's register file in `layout` (stateFields order). */
+export function registerFile(m: Machine, out: OutputTally, layout: DigestLayout = 2, w = new Uint32Array(stateWords(layout))): Uint32Array {
+  let i = layout === 2 ? (readCpuWords(m.cpu, w, 0), CPU_WORDS) : registerFileV1(m, w);
+  i = put64(w, i, out.consoleBytes); w[i++] = out.consoleHash;
+  i = put64(w, i, out.frames); w[i++] = out.frameHash;
+  if (i !== w.length) throw new Error(`digest: register file has ${i} words, expected ${w.length}`);
+  return w;
+}
+
+/** Layout 1's CPU words (FIELDS_V1 up to the outputs); returns the next index. */
+function registerFileV1(m: Machine, w: Uint32Array): number {
   const c = m.cpu;
   let i = 0;
   for (let r = 0; r < 32; r++) w[i++] = c.regs[r]! >>> 0;
@@ -93,13 +127,9 @@ export function registerFile(m: Machine, out: OutputTally, w = new Uint32Array(S
   i = put64(w, i, c.apicBase); w[i++] = c.tscAux >>> 0;
   w[i++] = c.mxcsr >>> 0;
   for (let x = 0; x < 64; x++) w[i++] = c.xmm[x]! >>> 0;
-  const x87 = x87StateHooks.save ? x87StateHooks.save(c) : null;
-  w[i++] = x87 === null ? 0 : hash32(packr.pack(x87));
+  w[i++] = 0; // 'x87 (hash)': layout 1 never covered the x87 unit
   w[i++] = c.halted ? 1 : 0; w[i++] = c.intShadow ? 1 : 0; i = put64(w, i, c.icount);
-  i = put64(w, i, out.consoleBytes); w[i++] = out.consoleHash;
-  i = put64(w, i, out.frames); w[i++] = out.frameHash;
-  if (i !== STATE_WORDS) throw new Error(`digest: register file has ${i} words, expected ${STATE_WORDS}`);
-  return w;
+  return i;
 }
 
 /** Device names in digest order. */
@@ -111,11 +141,11 @@ export function deviceNames(m: Machine): string[] {
  * The digest of `m` now. Consumes the CPU's dirty-page set (the next digest covers pages written
  * after this one). Call at the same instruction count on recorder and replayer.
  */
-export function computeDigest(m: Machine, out: OutputTally): Digest {
+export function computeDigest(m: Machine, out: OutputTally, layout: DigestLayout = 2): Digest {
   const sha = createHash('sha256');
-  const state = registerFile(m, out);
+  const state = registerFile(m, out, layout);
   sha.update(new Uint8Array(state.buffer));
-  const dirty = m.cpu.takeDirtyPages();
+  const dirty = writtenPages(m, layout);
   const u8 = m.mem.u8;
   const words = new Int32Array(u8.buffer, u8.byteOffset, u8.length >>> 2);
   const pages = new Uint32Array(dirty.length * 2);
@@ -141,9 +171,17 @@ export function computeDigest(m: Machine, out: OutputTally): Digest {
   return { hash, state, pages, devices };
 }
 
+/** Pages written since the last digest (ascending), per layout; clears both written sets. */
+function writtenPages(m: Machine, layout: DigestLayout): number[] {
+  const cpu = m.cpu.takeDirtyPages(), other = m.mem.takeWritten();
+  if (layout === 1 || other.length === 0) return cpu;
+  return [...new Set([...cpu, ...other])].sort((a, b) => a - b);
+}
+
 /** Marks every page clean without hashing (a log starts here: boot or snapshot). */
 export function resetDirty(m: Machine): void {
   m.cpu.takeDirtyPages();
+  m.mem.takeWritten();
 }
 
 // ─── detail encoding ────────────────────────────────────────────────────────
@@ -180,13 +218,14 @@ export function packState(w: Uint32Array): Uint8Array {
   return out;
 }
 
-export function unpackState(b: Uint8Array): Uint32Array {
-  const w = new Uint32Array(STATE_WORDS);
-  const bm = Math.ceil(STATE_WORDS / 8);
+export function unpackState(b: Uint8Array, layout: DigestLayout = 2): Uint32Array {
+  const n = stateWords(layout);
+  const w = new Uint32Array(n);
+  const bm = Math.ceil(n / 8);
   if (b.length < bm) throw new Error('digest detail: register file too short');
   const dv = new DataView(b.buffer, b.byteOffset, b.length);
   let o = bm;
-  for (let i = 0; i < STATE_WORDS; i++) {
+  for (let i = 0; i < n; i++) {
     if (!(b[i >>> 3]! & (1 << (i & 7)))) continue;
     if (o + 4 > b.length) throw new Error('digest detail: register file too short');
     w[i] = dv.getUint32(o, true);
@@ -208,9 +247,9 @@ export function digestEntries(icount: number, d: Digest): [
 }
 
 /** A recorded digest from its entries (detail optional). */
-export function recordedDigest(hash: Uint8Array, detail?: { state: Uint8Array; pages: Uint8Array; devices: Uint8Array }): Digest {
+export function recordedDigest(hash: Uint8Array, detail?: { state: Uint8Array; pages: Uint8Array; devices: Uint8Array }, layout: DigestLayout = 2): Digest {
   if (!detail) return { hash };
-  return { hash, state: unpackState(detail.state), pages: bytesU32(detail.pages, 'pages'), devices: bytesU32(detail.devices, 'devices') };
+  return { hash, state: unpackState(detail.state, layout), pages: bytesU32(detail.pages, 'pages'), devices: bytesU32(detail.devices, 'devices') };
 }
 
 // ─── comparison ─────────────────────────────────────────────────────────────
@@ -237,10 +276,10 @@ export function sameDigest(a: Digest, b: Digest): boolean {
 }
 
 /** The first difference (register file in layout order, then memory pages ascending, then devices). */
-export function firstDifference(rec: Digest, rep: Digest, devices: readonly string[]): DigestDifference {
+export function firstDifference(rec: Digest, rep: Digest, devices: readonly string[], layout: DigestLayout = 2): DigestDifference {
   if (rec.state && rep.state) {
     let at = 0;
-    for (const [name, n] of FIELDS) {
+    for (const [name, n] of stateFields(layout)) {
       for (let k = 0; k < n; k++) {
         if (rec.state[at + k] !== rep.state[at + k]) {
           return { where: 'register', message: `${name}: recorded ${hex(rec.state, at, n)}, replayed ${hex(rep.state, at, n)}` };

@@ -4,21 +4,26 @@
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Machine, type MachineConfig, type MachineIo, type DeviceStates } from '../machine/machine.js';
-import type { CpuState } from '../cpu/state.js';
+import { snapshotPoint, cpuStateProblem, type CpuState } from '../cpu/state.js';
+import type { GuestTime } from '../machine/gate.js';
 import { encodeSnapshot, decodeSnapshot } from './snapshot.js';
 import { resetDirty, OutputTally } from './digest.js';
 import { canonicalJson, type JsonValue } from './format.js';
 
 export const MACHINE_SNAPSHOT_KIND = 'x86ft-machine';
-export const MACHINE_SNAPSHOT_VERSION = 1;
+/**
+ * Version 2: the CPU's whole declared register file (x87 and debug registers included) and the guest
+ * time to resume from (with the RTC's wall origin). Version-1 snapshots are refused: they lack the x87
+ * state, so a machine restored from one would not be the machine that was saved.
+ */
+export const MACHINE_SNAPSHOT_VERSION = 2;
 
 /** What besides the machine a snapshot remembers (for a log that starts from it and for go-live). */
 export interface SnapshotMeta {
   /** SHA-256 (hex) of the guest image the machine was booted from. */
   imageSha256: string;
-  /** Guest time (ns) and last TSC value the gate handed out (a live gate continues from these). */
-  timeNs: number;
-  lastTsc: number;
+  /** Where guest time stood (a live gate resumes from it: LiveGateOptions.resume). */
+  time: GuestTime;
   /** Whether the guest had written the debug-exit port. */
   exited: boolean;
   /** The output tally so far (digests cover outputs since boot). */
@@ -57,14 +62,17 @@ export function configFromJson(j: JsonValue): MachineConfig {
 }
 
 /**
- * Snapshot `m` now (between run slices). Also marks every page clean: a log that starts from
- * this snapshot digests the pages written after it (the restored machine starts clean too).
+ * Snapshot `m` now (between run slices). This is a snapshot point (snapshotPoint): `m` drops its
+ * cached translations and decoded code, as the machine restored from the snapshot starts without
+ * them, so the two run on identically whatever the guest did to its page tables. Also marks every
+ * page clean: a log that starts from this snapshot digests the pages written after it (the
+ * restored machine starts clean too).
  */
 export function takeSnapshot(m: Machine, meta: { imageSha256: string }, outputs?: OutputTally): MachineSnapshot {
-  const g = m.gate as unknown as { timeNs: number; lastTsc?: number; current?: { lastTsc?: number } };
   const o = outputs ?? new OutputTally();
+  snapshotPoint(m.cpu);
   const full: SnapshotMeta = {
-    ...meta, timeNs: m.gate.timeNs, lastTsc: g.lastTsc ?? g.current?.lastTsc ?? 0, exited: m.exited,
+    ...meta, time: m.gate.guestTime(), exited: m.exited,
     outputs: { consoleBytes: o.consoleBytes, consoleHash: o.consoleHash, frames: o.frames, frameHash: o.frameHash },
     outputSeqs: m.outputs.counters(),
   };
@@ -91,13 +99,17 @@ export interface RestoredMachine {
 export function restoreSnapshot(bytes: Uint8Array, io: MachineIo = {}, opts: { expectHash?: string } = {}): RestoredMachine {
   const s = decodeSnapshot(bytes, opts);
   const sec = s.sections as { kind?: string; version?: number; config: JsonValue; cpu: CpuState; devices: DeviceStates; meta: SnapshotMeta };
-  if (sec.kind !== MACHINE_SNAPSHOT_KIND || sec.version !== MACHINE_SNAPSHOT_VERSION) {
-    throw new Error(`snapshot is not a version-${MACHINE_SNAPSHOT_VERSION} machine snapshot (${String(sec.kind)} v${String(sec.version)})`);
+  if (sec.kind !== MACHINE_SNAPSHOT_KIND) throw new Error(`not a machine snapshot (kind ${String(sec.kind)})`);
+  if (sec.version === 1) {
+    throw new Error('version-1 machine snapshot (x86ft before whole-machine snapshots): it has no x87 or debug-register state and cannot be restored faithfully; take it again');
   }
+  if (sec.version !== MACHINE_SNAPSHOT_VERSION) throw new Error(`machine snapshot version ${String(sec.version)} is not supported (supported: ${MACHINE_SNAPSHOT_VERSION})`);
+  const why = cpuStateProblem(sec.cpu) ?? timeProblem(sec.meta?.time);
+  if (why) throw new Error(`snapshot: ${why}`);
   const config = configFromJson(sec.config);
   const m = Machine.empty({ ...config, ...io });
   if (s.ram.length !== m.mem.u8.length) throw new Error(`snapshot RAM is ${s.ram.length} bytes, the machine has ${m.mem.u8.length}`);
-  m.mem.u8.set(s.ram);
+  m.mem.write(0, s.ram);
   m.loadCpu(sec.cpu);
   m.loadDevices(sec.devices);
   m.exited = sec.meta.exited;
@@ -105,6 +117,13 @@ export function restoreSnapshot(bytes: Uint8Array, io: MachineIo = {}, opts: { e
   m.outputs.setCounters(sec.meta.outputSeqs ?? (sec.meta.outputs?.consoleBytes ? { console: sec.meta.outputs.consoleBytes } : {}));
   resetDirty(m);
   return { machine: m, hash: s.hash, icount: m.cpu.icount, config, meta: sec.meta };
+}
+
+function timeProblem(t: GuestTime | undefined): string | undefined {
+  if (!t || typeof t !== 'object') return 'no guest time';
+  const ok = (x: unknown) => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+  if (!ok(t.timeNs) || !ok(t.lastTsc) || !(t.wallOriginMs === null || Number.isSafeInteger(t.wallOriginMs))) return 'malformed guest time';
+  return undefined;
 }
 
 /** The output tally a snapshot was taken with (continue counting from it). */

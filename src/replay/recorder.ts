@@ -15,7 +15,7 @@ import type { ByteSink } from './channel.js';
 import { LogWriter, type LogWriterOptions } from './writer.js';
 import type { LogEntry, LogHeaderInit } from './format.js';
 import { gateToEntry } from './gate-entries.js';
-import { OutputTally, computeDigest, digestEntries, resetDirty } from './digest.js';
+import { OutputTally, computeDigest, digestEntries, digestLayout, resetDirty } from './digest.js';
 import { configJson, takeSnapshot, type MachineSnapshot } from './machine-snapshot.js';
 
 export const DEFAULT_DIGEST_INTERVAL = 1_000_000;
@@ -111,7 +111,7 @@ export class Recorder {
   /** Digest now (at the machine's current icount). */
   private digest(): boolean {
     const m = this.m!;
-    const [detail, digest] = digestEntries(m.cpu.icount, computeDigest(m, this.outputs));
+    const [detail, digest] = digestEntries(m.cpu.icount, computeDigest(m, this.outputs, digestLayout(this.writer!.header.version)));
     this.stats.digests++;
     this.append(detail);
     return this.append(digest);

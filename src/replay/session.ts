@@ -11,7 +11,7 @@ import type { DiskBackend } from '../machine/gate.js';
 import { LogDecoder } from './codec.js';
 import type { LogEntry, LogHeader } from './format.js';
 import { entryToGate } from './gate-entries.js';
-import { OutputTally, computeDigest, deviceNames, firstDifference, recordedDigest, resetDirty, sameDigest, type Digest } from './digest.js';
+import { OutputTally, computeDigest, deviceNames, digestLayout, firstDifference, recordedDigest, resetDirty, sameDigest, type Digest } from './digest.js';
 import { configFromJson, restoreSnapshot, restoredOutputs } from './machine-snapshot.js';
 import { sha256Hex, SNAPSHOT_END_REASON } from './recorder.js';
 
@@ -247,7 +247,7 @@ export class ReplaySession {
       case 'digest': {
         const det = this.pendingDetail && this.pendingDetail.icount === e.icount && this.pendingDetail.kind === 'digest-detail' ? this.pendingDetail.payload : undefined;
         this.pendingDetail = undefined;
-        this.digests.push({ icount: e.icount, d: recordedDigest(e.payload.hash, det) });
+        this.digests.push({ icount: e.icount, d: recordedDigest(e.payload.hash, det, digestLayout(this.header!.version)) });
         break;
       }
       case 'end': this.endRec = { icount: e.icount, reason: e.payload.reason, status: e.payload.status }; break;
@@ -295,9 +295,10 @@ export class ReplaySession {
   private check(run?: RunResult): ReplayReport | null {
     const m = this.machine!;
     const want = this.digests.shift()!;
-    const got = computeDigest(m, this.outputs);
+    const layout = digestLayout(this.header!.version);
+    const got = computeDigest(m, this.outputs, layout);
     if (!sameDigest(want.d, got)) {
-      const diff = firstDifference(want.d, got, this.devNames);
+      const diff = firstDifference(want.d, got, this.devNames, layout);
       return this.diverge('digest', `digest at icount ${want.icount} differs: ${diff.message}`, run);
     }
     this.checked++; this.lastGood = want.icount;

@@ -175,17 +175,28 @@ function movToCr(c: Cpu, i: Insn): void {
   c.brk = true;
 }
 
-const dr = new Float64Array(8);
+/** DRn the instruction names: DR4/DR5 alias DR6/DR7 unless CR4.DE (then #UD); SDM Vol. 3 §18.2.2. */
+function drIndex(c: Cpu, i: Insn): number {
+  const n = i.reg & 7;
+  if (n === 4 || n === 5) { if (c.cr4 & 8) c.raise(6); return n + 2; }
+  return n;
+}
 function movFromDr(c: Cpu, i: Insn): void {
   needCpl0(c);
   const rm = i.modrm & 7 | ((i.rex & 1) << 3);
-  const v = i.reg === 6 ? 0xffff0ff0 : i.reg === 7 ? 0x400 : dr[i.reg & 7];
+  const v = c.dr[drIndex(c, i)]!;
   writeReg(c, rm, 0, 8, v >>> 0, Math.floor(v / TWO32) | 0);
 }
 function movToDr(c: Cpu, i: Insn): void {
   needCpl0(c);
+  const n = drIndex(c, i);
   const rm = i.modrm & 7 | ((i.rex & 1) << 3);
-  dr[i.reg & 7] = (c.regs[rm << 1] >>> 0) + c.regs[(rm << 1) + 1] * TWO32;
+  const lo = c.regs[rm << 1]! >>> 0, hi = c.regs[(rm << 1) + 1]!;
+  if (n >= 6) {
+    if (hi !== 0) c.raise(13, 0); // bits 63:32 of DR6/DR7 are reserved (must be 0)
+    // DR6: bits 4-11 and 16-31 read as 1, bit 12 as 0; DR7: bit 10 reads as 1, bits 11, 12, 14, 15 as 0
+    c.dr[n] = n === 6 ? ((lo & 0xe00f) | 0xffff0ff0) >>> 0 : ((lo & 0xffff23ff) | 0x400) >>> 0;
+  } else c.dr[n] = lo + hi * TWO32;
 }
 
 // ---------------------------------------------------------------- descriptor tables (0F 01, 0F 00)
