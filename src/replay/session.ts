@@ -7,7 +7,7 @@
 import { Machine, type MachineConfig, type RunResult } from '../machine/machine.js';
 import { ReplayGate, GateDivergence, GateSwitch } from '../machine/gate.js';
 import { OutputSeam, type OutputSinks } from '../machine/outputs.js';
-import type { DiskBackend } from '../machine/gate.js';
+import type { DiskBackend, GuestTime } from '../machine/gate.js';
 import { LogDecoder } from './codec.js';
 import type { LogEntry, LogHeader } from './format.js';
 import { entryToGate } from './gate-entries.js';
@@ -120,9 +120,11 @@ export interface GoLive {
   gate: GateSwitch;
   /** The machine's instruction count (G, or earlier when the guest waits in HLT with no more log). */
   icount: number;
-  /** Guest time (ns) and last TSC the replay delivered: a live gate continues from them. */
+  /** Guest time (ns) and last TSC the replay delivered. */
   timeNs: number;
   lastTsc: number;
+  /** Where guest time stands (with the RTC's wall origin): a live gate resumes from it, new LiveGate(b, { resume: time }). */
+  time: GuestTime;
   /** Entries dropped (icount >= G). */
   dropped: number;
   /** Set when the guest already ended (or the replay diverged) before G: nothing to go live with. */
@@ -442,6 +444,6 @@ export class ReplaySession {
       else report = this.loop(G, true) ?? undefined;
     }
     const g = this.gate;
-    return { machine: m, gate: this.sw, icount: m.cpu.icount, timeNs: g.lastTimeNs, lastTsc: g.lastTsc, dropped, report };
+    return { machine: m, gate: this.sw, icount: m.cpu.icount, timeNs: g.lastTimeNs, lastTsc: g.lastTsc, time: g.guestTime(), dropped, report };
   }
 }
