@@ -163,6 +163,8 @@ describe('x86ft record --snapshot-at / --from-snapshot (CLI)', () => {
     const d = decodeLog(new Uint8Array(readFileSync(join(dir, 'c.log'))));
     expect(d.header.fromSnapshot).toBe(split.snap.hash);
     expect(d.header.startIcount).toBe(AT);
+    // guest time goes on from the snapshot's: the RTC keeps the wall origin it had (no new wall-clock record)
+    expect(d.entries.filter((e) => e.kind === 'rtc')).toEqual([]);
     const rr = cli('replay', 'c.log', '--image', imagePath, '--snapshot', 'seed.snp');
     expect(rr.status).toBe(REPLAY_EXIT.IDENTICAL);
     expect(rr.stdout).toContain('replay identical');
