@@ -5,6 +5,7 @@ import { runCommand } from './run.js';
 import { recordCommand } from './record.js';
 import { replayCommand } from './replay.js';
 import { logCommand } from './log.js';
+import { ftCommand } from './ft.js';
 
 const USAGE = `usage: x86ft <command> [options]
 
@@ -15,6 +16,7 @@ commands:
   replay FILE --image <guest.elf> [options]
                                 re-run a recorded guest from its log and check it
   log inspect FILE              what a log holds; finished, cut or corrupted
+  ft primary|secondary ...      the two roles of a fault-tolerant VM (see 'x86ft ft --help')
   help                          this text
 
 Run 'x86ft run --help' for the options of a command.
@@ -27,6 +29,7 @@ async function main(argv: string[]): Promise<number> {
     case 'record': return recordCommand(rest);
     case 'replay': return replayCommand(rest);
     case 'log': return logCommand(rest);
+    case 'ft': return ftCommand(rest);
     case undefined: case 'help': case '--help': case '-h':
       process.stdout.write(USAGE); return cmd === undefined ? 2 : 0;
     default:

@@ -90,6 +90,9 @@ export class FailureDetector {
   private beat: unknown;
   private deadline: unknown;
   private state: 'idle' | 'running' | 'failed' | 'stopped' = 'idle';
+  /** When the deadline timer was due, and the lastHeard a stall grace was given for (once per silence). */
+  private due = 0;
+  private graceAt = -1;
 
   constructor(private readonly opts: FailureDetectorOptions) {
     this.heartbeatMs = opts.heartbeatMs ?? 50;
@@ -147,6 +150,7 @@ export class FailureDetector {
   }
 
   private arm(ms: number): void {
+    this.due = this.timers.now() + ms;
     this.deadline = this.timers.setTimeout(() => this.check(), ms);
   }
 
@@ -154,6 +158,12 @@ export class FailureDetector {
     if (this.state !== 'running') return;
     if (this.opts.holdWhile?.()) this.lastHeard = this.timers.now();
     const silent = this.silentMs();
+    // This side was stalled (the deadline fired late): read what the peer sent meanwhile before judging it.
+    if (silent >= this.failureTimeoutMs && this.timers.now() - this.due > this.heartbeatMs && this.graceAt !== this.lastHeard) {
+      this.graceAt = this.lastHeard;
+      this.arm(0);
+      return;
+    }
     if (silent >= this.failureTimeoutMs) {
       this.fail({ kind: 'timeout', silentMs: silent, message: `no message from the peer for ${silent} ms (failure timeout ${this.failureTimeoutMs} ms)` });
     } else this.arm(this.failureTimeoutMs - silent);

@@ -37,6 +37,11 @@ export interface RecorderOptions {
   writer?: LogWriterOptions;
   /** Wall clock for the informational start record (default Date.now). */
   epochMs?: () => number;
+  /** Pacing (an FT primary bounding held outputs and lag): the run stops every `chunk` instructions
+   *  and waits for the promise `wait()` returns, if any, before going on. */
+  pace?: { chunk: number; wait: () => Promise<void> | undefined };
+  /** Extra fields of the log header (e.g. `ft` of a generation log). */
+  headerExtra?: Partial<LogHeaderInit>;
 }
 
 export interface RecordingStats {
@@ -87,6 +92,7 @@ export class Recorder {
       digestInterval: this.every,
       startIcount: m.cpu.icount,
       fromSnapshot: this.opts.fromSnapshot ?? null,
+      ...this.opts.headerExtra,
     };
   }
 
@@ -156,16 +162,20 @@ export class Recorder {
     if (!m || !w) throw new Error('recorder: attach() a machine first');
     const start = w.header.startIcount;
     let r: RunResult;
+    const pace = this.opts.pace;
     for (;;) {
       const ic = m.cpu.icount;
       const next = this.every > 0 ? start + (Math.floor((ic - start) / this.every) + 1) * this.every : Infinity;
-      const target = Math.min(next, maxInstructions);
+      const target = Math.min(next, maxInstructions, pace ? ic + pace.chunk : Infinity);
       r = await m.runAsync(target, signal);
       if (this.failure) throw this.failure;
       if (r.end !== 'budget' || signal?.aborted) break;
       if (m.cpu.icount !== target) throw new Error(`recorder: run stopped at ${m.cpu.icount}, expected ${target}`);
       if (target === maxInstructions) break;
-      if (!this.digest()) await w.drained();
+      if (target === next && !this.digest()) await w.drained();
+      const p = pace?.wait();
+      if (p) await p;
+      if (signal?.aborted) { r = { ...r, end: 'budget' }; break; }
     }
     return r;
   }
@@ -177,6 +187,12 @@ export class Recorder {
     this.append({ icount: m.cpu.icount, kind: 'end', payload: { reason, status: status >>> 0 } });
     await w.close();
     this.stats.bytes = this.opts.sink.stats.bytes;
+  }
+
+  /** Write the entries appended so far to the sink now; resolves when the sink accepted them. */
+  flush(): Promise<void> {
+    if (!this.writer) return Promise.resolve();
+    return this.writer.flush();
   }
 
   /** Abandon the recording without an end frame (the log reads as cut). */

@@ -1,0 +1,194 @@
+// `x86ft ft primary|secondary`: the two fault-tolerance roles as processes (src/ft/primary.ts,
+// src/ft/secondary.ts). Messages go to stderr; the console goes to the console file.
+
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { ElfError } from '../machine/boot.js';
+import { openControl, parseControlSpec, type ControlPlane, type FtOptions, type VmConfig } from '../ft/control.js';
+import { FtPrimary } from '../ft/primary.js';
+import { FtSecondary, SecondaryRefused } from '../ft/secondary.js';
+import { DEFAULT_FT_OPTIONS } from '../ft/vm-host.js';
+import { FT_EXIT, type RoleEvent, type RoleOutcome } from '../ft/role.js';
+import { parseCount, parseSize } from './args.js';
+import { parseHostArgs, MACHINE_HELP } from './host.js';
+import { exitCodeFor } from './run.js';
+
+const FT_OPTS_HELP = `  --heartbeat-ms N        heartbeat period (default ${DEFAULT_FT_OPTIONS.heartbeatMs})
+  --failure-timeout-ms N  silence after which the peer counts as failed (default ${DEFAULT_FT_OPTIONS.failureTimeoutMs})
+  --max-held-bytes SIZE   outputs held for acks before the guest is slowed (default 4M)
+  --max-held-ms N         age of the oldest held output before the guest is slowed (default ${DEFAULT_FT_OPTIONS.maxHeldMs})
+  --max-lag-ms N          ms of execution the secondary has not acked before the guest is slowed (default ${DEFAULT_FT_OPTIONS.maxLagMs})`;
+
+const EXIT_HELP = `exit status: the guest's debug-exit status when it ends (124 budget, 125 halt, 126 guest fault,
+127 internal error, as 'x86ft run'); ${FT_EXIT.usage} bad arguments, an unusable image/disk/port, the VM already
+running (its primary is named), or a secondary on the primary's host; ${FT_EXIT.diverged} the secondary found a
+divergence (it told the primary and stopped; it never claims); ${FT_EXIT.fenced} another host holds the
+generation this role needed (lost claim, or the generation moved on while its acks stalled): it stopped
+at once, releasing nothing more; ${FT_EXIT.io} a storage or control-plane error; ${FT_EXIT.stopped} SIGINT/SIGTERM.`;
+
+const HELP = `usage: x86ft ft primary <guest.elf> --control dir:PATH --listen ADDR --host-id ID [--vm NAME]
+                         [--console-file FILE] [--store PATH] [FT options] [machine options]
+       x86ft ft secondary --control dir:PATH [--connect ADDR] --host-id ID [--vm NAME] [FT options]
+
+The two roles of a fault-tolerant VM (FT.md). The primary creates VM NAME (default 'default':
+it claims the VM's first generation; exit ${FT_EXIT.usage} naming the running primary if there is one),
+waits for its secondary, then runs the guest: its log goes to STORE/vms/NAME/gen-<g>.log and to
+the secondary, and every output (console byte, frame, disk write, flush) is released only after
+the secondary acked the instruction that produced it. The secondary replays in lockstep; when
+the primary fails it claims the next generation, kills the old primary if it runs on this machine,
+goes live where the primary's log ends, re-issues the outputs the primary may not have completed,
+and runs on as the primary (not protected). When the secondary fails the primary claims the next
+generation and runs on alone. The console goes to the console file (byte n at offset n), never
+doubled or lost across a failover; disks are written through per-generation layers in the store
+('x86ft replay --control dir:PATH NAME' replays the generations as one run).
+
+  --control dir:PATH      the control plane (claims, VM records, the cluster secret)
+  --store PATH            shared storage for logs, layers, console (default: the dir: path)
+  --listen HOST:PORT      primary: channel address for the secondary (port 0 = any)
+  --connect HOST:PORT     secondary: the primary's channel address (default: from the VM record)
+  --host-id ID            this host's id (default the hostname); the secondary's must differ
+  --vm NAME               the FT VM (default 'default')
+  --console-file FILE     primary: the console file (default STORE/vms/NAME/console); truncated at creation
+  --digest-every N        instructions between digests in the log (default 1M)
+${FT_OPTS_HELP}
+machine options (primary; the secondary takes them from the VM record):
+${MACHINE_HELP.split('\n').filter((l) => !/--console|--no-input|Ctrl|the guest, Ctrl|x86ft, Ctrl/.test(l)).join('\n')}
+
+${EXIT_HELP}
+`;
+
+function parseAddr(s: string, what: string): { host: string; port: number } {
+  const m = /^(.*):(\d+)$/.exec(s);
+  if (!m || Number(m[2]) > 65535) throw new Error(`${what} expects HOST:PORT (got '${s}')`);
+  return { host: m[1] || '127.0.0.1', port: Number(m[2]) };
+}
+
+function ftOptions(rest: Map<string, string | true>): FtOptions {
+  const num = (k: string, d: number, size = false): number => {
+    const v = rest.get(k);
+    if (v === undefined) return d;
+    if (typeof v !== 'string') throw new Error(`${k} needs a value`);
+    const n = size ? parseSize(v) : parseCount(v);
+    if (!(n > 0)) throw new Error(`${k} must be > 0`);
+    return n;
+  };
+  const o: FtOptions = {
+    heartbeatMs: num('--heartbeat-ms', DEFAULT_FT_OPTIONS.heartbeatMs),
+    failureTimeoutMs: num('--failure-timeout-ms', DEFAULT_FT_OPTIONS.failureTimeoutMs),
+    maxHeldBytes: num('--max-held-bytes', DEFAULT_FT_OPTIONS.maxHeldBytes, true),
+    maxHeldMs: num('--max-held-ms', DEFAULT_FT_OPTIONS.maxHeldMs),
+    maxLagMs: num('--max-lag-ms', DEFAULT_FT_OPTIONS.maxLagMs),
+  };
+  if (o.failureTimeoutMs <= o.heartbeatMs) throw new Error('--failure-timeout-ms must exceed --heartbeat-ms');
+  return o;
+}
+
+const FT_KEYS = ['--control', '--store', '--listen', '--connect', '--host-id', '--vm', '--console-file', '--digest-every',
+  '--heartbeat-ms', '--failure-timeout-ms', '--max-held-bytes', '--max-held-ms', '--max-lag-ms'];
+
+function say(role: string): (e: RoleEvent) => void {
+  return (e) => {
+    const text = e.kind === 'message' ? e.text
+      : e.kind === 'state' ? `state ${e.state}, generation ${e.generation}`
+      : e.kind === 'peer' ? `${e.up ? 'peer up' : 'peer lost'}: ${e.hostId}${e.reason ? ` (${e.reason})` : ''}`
+      : `live at instruction ${e.icount} as generation ${e.generation}: ${e.reissued} output(s) re-issued, failover took ${e.failoverMs} ms`;
+    process.stderr.write(`x86ft ft ${role}: ${text}\n`);
+  };
+}
+
+function exitFor(role: string, out: RoleOutcome): number {
+  switch (out.kind) {
+    case 'ended': return exitCodeFor(out.result);
+    case 'fenced': process.stderr.write(`x86ft ft ${role}: ${out.message}\n`); return FT_EXIT.fenced;
+    case 'diverged': return FT_EXIT.diverged;
+    case 'peer-ended': return out.status ?? 0;
+    case 'stopped': return FT_EXIT.stopped;
+  }
+}
+
+export async function ftCommand(argv: string[]): Promise<number> {
+  const [sub, ...args] = argv;
+  if (sub === undefined || sub === '--help' || sub === '-h' || args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(HELP);
+    return sub === undefined ? FT_EXIT.usage : 0;
+  }
+  if (sub !== 'primary' && sub !== 'secondary') {
+    process.stderr.write(`x86ft ft: unknown subcommand '${sub}' (primary, secondary)\n\n${HELP}`);
+    return FT_EXIT.usage;
+  }
+  const role = sub;
+  let control: ControlPlane | undefined;
+  const signal = { aborted: false };
+  const stop = (): void => { signal.aborted = true; };
+  process.once('SIGINT', stop); process.once('SIGTERM', stop);
+  try {
+    let o: ReturnType<typeof parseHostArgs>;
+    let spec: string, hostId: string, vm: string, store: string, ft: FtOptions, digestEvery: number | undefined;
+    try {
+      // the secondary has no guest ELF argument: parse as if it had one
+      o = parseHostArgs(role === 'secondary' ? ['(secondary)', ...args] : args, FT_KEYS);
+      const str = (k: string): string | undefined => { const v = o.rest.get(k); return typeof v === 'string' ? v : undefined; };
+      const s = str('--control');
+      if (s === undefined) throw new Error('--control dir:PATH is required');
+      const parsed = parseControlSpec(s);
+      spec = s;
+      store = resolve(str('--store') ?? (parsed.kind === 'dir' ? parsed.path : ''));
+      if (!str('--store') && parsed.kind !== 'dir') throw new Error('--store PATH is required with an etcd: control plane');
+      hostId = str('--host-id') ?? hostname();
+      vm = str('--vm') ?? 'default';
+      ft = ftOptions(o.rest);
+      const de = str('--digest-every');
+      digestEvery = de === undefined ? undefined : parseCount(de);
+      if (role === 'primary' && str('--listen') === undefined) throw new Error('--listen HOST:PORT is required');
+      if (role === 'primary') parseAddr(str('--listen')!, '--listen');
+      if (str('--connect') !== undefined) parseAddr(str('--connect')!, '--connect');
+    } catch (e) {
+      process.stderr.write(`x86ft ft ${role}: ${(e as Error).message}\n\n${HELP}`);
+      return FT_EXIT.usage;
+    }
+    const str = (k: string): string | undefined => { const v = o.rest.get(k); return typeof v === 'string' ? v : undefined; };
+    try {
+      control = await openControl(spec);
+    } catch (e) {
+      process.stderr.write(`x86ft ft ${role}: ${(e as Error).message}\n`);
+      return FT_EXIT.usage;
+    }
+    if (role === 'primary') {
+      let image: Buffer;
+      try { image = readFileSync(o.file!); } catch (e) {
+        process.stderr.write(`x86ft ft primary: ${o.file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}\n`);
+        return FT_EXIT.usage;
+      }
+      const config: VmConfig = {
+        image: resolve(o.file!), imageSha256: createHash('sha256').update(image).digest('hex'),
+        memorySize: o.mem, cmdline: o.cmdline,
+        disks: o.disks.map((d) => `${resolve(d.path)}${d.readOnly ? ':ro' : ''}`),
+        nets: args.filter((_, k) => args[k - 1] === '--net'),
+        consoleFile: str('--console-file') ? resolve(str('--console-file')!) : null,
+        store, ft, hosts: null,
+      };
+      const p = new FtPrimary({ vm, config, control, hostId, listen: parseAddr(str('--listen')!, '--listen'), digestEvery, onEvent: say('primary'), signal });
+      try { await p.start(); } catch (e) {
+        const what = e instanceof ElfError ? `${o.file}: ` : '';
+        process.stderr.write(`x86ft ft primary: ${what}${(e as Error).message}\n`);
+        return (e as { code?: string }).code === 'VM_EXISTS' || e instanceof ElfError || /cannot listen|no such file|cannot open/i.test((e as Error).message) ? FT_EXIT.usage : FT_EXIT.io;
+      }
+      return exitFor('primary', await p.run());
+    }
+    const s = new FtSecondary({ vm, control, hostId, connect: str('--connect') ? parseAddr(str('--connect')!, '--connect') : undefined, digestEvery, onEvent: say('secondary'), signal });
+    try { await s.start(); } catch (e) {
+      process.stderr.write(`x86ft ft secondary: ${(e as Error).message}\n`);
+      return e instanceof SecondaryRefused ? FT_EXIT.usage : FT_EXIT.io;
+    }
+    return exitFor('secondary', await s.run());
+  } catch (e) {
+    process.stderr.write(`x86ft ft ${role}: ${(e as Error).message}\n`);
+    return FT_EXIT.io;
+  } finally {
+    process.off('SIGINT', stop); process.off('SIGTERM', stop);
+    await control?.close().catch(() => undefined);
+  }
+}
+

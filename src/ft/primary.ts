@@ -1,0 +1,378 @@
+// The FT primary (FT.md "Channel", "The Output Rule", "Failure, arbitration, go-live"): creates the
+// VM (claims its first generation), runs the guest live, records into STORE/vms/NAME/gen-<g>.log
+// and streams the same bytes to its secondary, sends sync marks, releases outputs only after an
+// ack covering them, sends release marks after completion, heartbeats, bounds held outputs and lag
+// by slowing the guest, and claims g+1 to go on alone when the secondary fails. Also the "go on as
+// primary" half a secondary uses after go-live (runLive). Imports src/machine, src/replay and the
+// other src/ft pieces; nothing imports it but the CLI, golive.ts and embedders.
+
+import { Machine, type RunResult } from '../machine/machine.js';
+import { LiveGate } from '../machine/gate.js';
+import { OutputSeam } from '../machine/outputs.js';
+import { SystemClock, SystemEntropy } from '../devices/backends/clock.js';
+import { Recorder } from '../replay/recorder.js';
+import type { OutputTally } from '../replay/digest.js';
+import type { UdpFrameTunnel } from '../devices/backends/tunnel.js';
+import { listenFt, type FtPeer, type SecureServer } from './channel.js';
+import type { FtMessage } from './protocol.js';
+import { watchPeer, type FailureDetector } from './heartbeat.js';
+import { createVm, type ControlPlane, type VmConfig, type VmState } from './control.js';
+import { storePath, ensureVmDir, type ConsoleFile, type GenerationDisk } from './store.js';
+import { GenerationLogSink, consoleFileFor, loadImage, machineConfig, openDisks, openTunnels, outputSinks } from './vm-host.js';
+import { setVmState, selfRef, type RoleEvent, type RoleOutcome, type RoleStatus } from './role.js';
+
+/** Instructions between two pacing checks of the bounds (about 1-2 ms of guest time). */
+const PACE_CHUNK = 100_000;
+/** Sync tick while outputs wait / otherwise (ms). */
+const SYNC_FAST_MS = 1, SYNC_IDLE_MS = 10;
+
+export interface PrimaryOptions {
+  vm: string;
+  config: VmConfig;
+  control: ControlPlane;
+  hostId: string;
+  /** Channel listen address (port 0: any free port). */
+  listen: { host: string; port: number };
+  /** Instructions between digests in the log (default 1M). */
+  digestEvery?: number;
+  /** Reports state changes, peers, messages. */
+  onEvent?: (e: RoleEvent) => void;
+  /** Set `aborted` to stop the guest (the log ends with reason 'stopped'). */
+  signal?: { aborted: boolean };
+}
+
+/** The machine side of a running primary: used by FtPrimary and by a secondary after go-live. */
+export interface LivePrimaryParts {
+  vm: string;
+  config: VmConfig;
+  control: ControlPlane;
+  hostId: string;
+  generation: number;
+  machine: Machine;
+  seam: OutputSeam;
+  recorder: Recorder;
+  logSink: GenerationLogSink;
+  disks: GenerationDisk[];
+  console: ConsoleFile;
+  tunnels: UdpFrameTunnel[];
+  onEvent?: (e: RoleEvent) => void;
+  signal?: { aborted: boolean };
+}
+
+/** Opens generation g's log file for writing (O_EXCL: a generation's log is written by one process once). */
+export function openGenerationLog(vm: string, c: VmConfig, generation: number): GenerationLogSink {
+  ensureVmDir(c.store, vm);
+  return new GenerationLogSink(storePath(c.store, vm, { kind: 'log', generation }));
+}
+
+/**
+ * A primary. `start()` claims the VM and listens; `run()` waits for the first secondary, then runs
+ * the guest to its end and resolves with how the role ended. status() and onEvent are the hooks
+ * for supervisors and `ft status`.
+ */
+export class FtPrimary {
+  generation = 0;
+  state: VmState = 'starting';
+  private server: SecureServer<FtMessage> | undefined;
+  private peer: FtPeer | undefined;
+  private detector: FailureDetector | undefined;
+  private parts: LivePrimaryParts | undefined;
+  private lastSync = -1;
+  private lastAck = -1;
+  private lastAckAt = 0;
+  /** Sync marks sent and not yet acked: [icount, sent at ms]. */
+  private unacked: [number, number][] = [];
+  private syncTimer: ReturnType<typeof setTimeout> | undefined;
+  private syncing = false;
+  private ackWaiters: (() => void)[] = [];
+  private fencedMsg: string | undefined;
+  private claiming = false;
+  private checkingGen = false;
+  private readonly signal: { aborted: boolean };
+
+  constructor(private readonly o: PrimaryOptions) { this.signal = o.signal ?? { aborted: false }; }
+
+  /** The channel address secondaries connect to (`host:port`), once started. */
+  get addr(): string | undefined { return this.server ? `${this.server.host}:${this.server.port}` : undefined; }
+
+  private emit(e: RoleEvent): void { try { this.o.onEvent?.(e); } catch { /* an observer must not stop the guest */ } }
+
+  /** Claims the VM (creation: exit 2 naming its primary when it runs already), listens, opens generation g's disks and log. */
+  async start(): Promise<void> {
+    const { vm, config, control, hostId } = this.o;
+    const secret = await control.secret();
+    const g0 = await control.generation(vm);
+    this.server = await listenFt({ secret, vm, hostId, generation: g0 + 1, host: this.o.listen.host, port: this.o.listen.port,
+      acceptPeer: (h) => (h.hostId === hostId ? `the secondary runs on this primary's host (${hostId})` : h.generation !== this.generation ? `generation ${h.generation} is not the VM's ${this.generation}` : undefined),
+      onReject: (err, remote) => this.emit({ kind: 'message', text: `refused a channel peer from ${remote}: ${err.message}` }),
+    });
+    try {
+      const rec = await createVm(control, vm, config, { hostId, pid: process.pid, addr: this.addr });
+      this.generation = rec.generation;
+      if (rec.generation !== g0 + 1) throw new Error(`VM '${vm}' was created at generation ${rec.generation} while this primary expected ${g0 + 1}: start it again`);
+      const image = loadImage(config);
+      const disks = openDisks(vm, config, this.generation);
+      const con = consoleFileFor(vm, config, true);
+      const tunnels = await openTunnels(config);
+      const logSink = openGenerationLog(vm, config, this.generation);
+      const seam = new OutputSeam({ mode: 'hold', sinks: outputSinks(con, disks, tunnels), onSinkError: (out, e) => this.emit({ kind: 'message', text: `${out.stream} output ${out.seq} failed: ${(e as Error)?.message ?? e}` }) });
+      const recorder = new Recorder({
+        sink: logSink, image, digestEvery: this.o.digestEvery,
+        pace: { chunk: PACE_CHUNK, wait: () => this.pace() },
+      });
+      const gate = new LiveGate({ clock: new SystemClock(), entropy: new SystemEntropy(), disks, nets: tunnels }, { onRecord: recorder.onRecord });
+      const machine = Machine.fromElf(image, { ...machineConfig(config, disks), gate, outputs: seam });
+      this.parts = { vm, config, control, hostId, generation: this.generation, machine, seam, recorder, logSink, disks, console: con, tunnels, onEvent: this.o.onEvent, signal: this.signal };
+    } catch (e) {
+      await this.server.close();
+      throw e;
+    }
+  }
+
+  /** Waits for the secondary, runs the guest to its end (or until fenced/stopped). */
+  async run(): Promise<RoleOutcome> {
+    const p = this.parts;
+    if (!p || !this.server) throw new Error('primary: start() first');
+    this.emit({ kind: 'message', text: `primary of '${p.vm}' generation ${this.generation} listening on ${this.addr}; waiting for the secondary` });
+    const peer = await this.waitSecondary();
+    if (!peer) { await this.close(); return { kind: 'stopped' }; }
+    p.recorder.attach(p.machine);
+    if (process.env.X86FT_FT_DEBUG) { let last = Date.now(); const t = setInterval(() => { const n = Date.now(); process.stderr.write(`P tick +${n - last}ms icount ${p.machine.cpu.icount} held ${p.seam.heldCount} lastSync ${this.lastSync} lastAck ${this.lastAck}\n`); last = n; }, 100); t.unref(); }
+    let outcome: RoleOutcome;
+    try {
+      outcome = await runLivePrimary(p, {
+        afterEnd: () => this.finishProtected(),
+        fenced: () => this.fencedMsg,
+      });
+      if (outcome.kind === 'ended') this.bye(`the guest ended (${outcome.result.end})`, outcome.result.end === 'exit' ? outcome.result.status : undefined);
+    } finally {
+      this.stopSync();
+      this.detector?.stop();
+      await this.close();
+    }
+    if (this.fencedMsg) return { kind: 'fenced', message: this.fencedMsg };
+    return outcome;
+  }
+
+  private async waitSecondary(): Promise<FtPeer | undefined> {
+    const accepted = this.server!.accept().catch(() => undefined);
+    let timer: ReturnType<typeof setInterval> | undefined;
+    const stopped = new Promise<undefined>((resolve) => { timer = setInterval(() => { if (this.signal.aborted) resolve(undefined); }, 50); });
+    const peer = await Promise.race([accepted, stopped]);
+    clearInterval(timer);
+    if (!peer) return undefined;
+    this.attach(peer);
+    return peer;
+  }
+
+  private attach(peer: FtPeer): void {
+    const p = this.parts!;
+    this.peer = peer;
+    p.logSink.peer = peer;
+    this.lastAckAt = Date.now();
+    peer.onMessage((m) => this.onMessage(m));
+    this.detector = watchPeer(peer, {
+      heartbeatMs: p.config.ft.heartbeatMs, failureTimeoutMs: p.config.ft.failureTimeoutMs,
+      icount: () => p.machine.cpu.icount,
+      onFailed: (f) => void this.secondaryLost(f.message),
+    });
+    void peer.closed.then((why) => { if (why.code === 'BYE' && this.peer === peer) void this.secondaryLost(`the secondary ended the channel: ${why.message}`); });
+    this.state = 'protected';
+    this.emit({ kind: 'peer', up: true, hostId: peer.peerHostId });
+    this.emit({ kind: 'state', state: 'protected', generation: this.generation });
+    void setVmState(p.control, p.vm, (r) => { if (r.generation === this.generation) { r.state = 'protected'; r.secondary = { host: peer.peerHostId, pid: 0, addr: null }; } }, (t) => this.emit({ kind: 'message', text: t }));
+    this.scheduleSync(0);
+  }
+
+  private onMessage(m: FtMessage): void {
+    const p = this.parts!;
+    if (process.env.X86FT_FT_DEBUG) process.stderr.write(`P got ${m.t} ${m.t === 'ack' || m.t === 'heartbeat' ? m.icount : ''} at ${p.machine.cpu.icount}\n`);
+    switch (m.t) {
+      case 'ack': {
+        if (this.state !== 'protected' || m.icount <= this.lastAck) return;
+        this.lastAck = m.icount;
+        this.lastAckAt = Date.now();
+        while (this.unacked.length && this.unacked[0]![0] <= m.icount) this.unacked.shift();
+        if (this.fencedMsg) return;
+        // the Output Rule: release what the ack covers; completion is the sink call returning
+        if (p.seam.release(m.icount) > 0) this.peer?.send({ t: 'release', marks: p.seam.completed() });
+        for (const w of this.ackWaiters.splice(0)) w();
+        break;
+      }
+      case 'divergence':
+        void this.secondaryLost(`the secondary diverged at instruction ${m.icount}: ${m.message}`);
+        break;
+      default: break; // heartbeats only refresh the failure detector
+    }
+  }
+
+  /** Sync marks: X = instructions retired - 1 once the log holds every entry up to X. */
+  private scheduleSync(ms: number): void {
+    if (this.syncTimer || this.state !== 'protected') return;
+    this.syncTimer = setTimeout(() => { this.syncTimer = undefined; void this.syncTick(); }, ms);
+  }
+
+  private stopSync(): void { if (this.syncTimer) clearTimeout(this.syncTimer); this.syncTimer = undefined; }
+
+  private async syncTick(): Promise<void> {
+    const p = this.parts!;
+    if (this.state !== 'protected' || this.syncing) return;
+    this.syncing = true;
+    try {
+      const x = p.machine.cpu.icount - 1;
+      if (x > this.lastSync) {
+        await p.recorder.flush();
+        if (this.state !== 'protected') return;
+        this.peer?.send({ t: 'sync', icount: x });
+        this.lastSync = x;
+        this.unacked.push([x, Date.now()]);
+      }
+      void this.checkStalled();
+    } catch (e) {
+      this.emit({ kind: 'message', text: `log: ${(e as Error).message}` });
+    } finally {
+      this.syncing = false;
+      this.scheduleSync(p.seam.heldCount ? SYNC_FAST_MS : SYNC_IDLE_MS);
+    }
+  }
+
+  /** Acks stalled for the failure timeout: stop if the generation has moved on (FT.md "Failure"). */
+  private async checkStalled(): Promise<void> {
+    const p = this.parts!;
+    if (this.checkingGen || this.claiming || !p.seam.heldCount || Date.now() - this.lastAckAt < p.config.ft.failureTimeoutMs) return;
+    this.checkingGen = true;
+    try {
+      const g = await p.control.generation(p.vm);
+      if (g > this.generation) this.fence(`generation ${g} of '${p.vm}' was claimed by another host while this primary's acks stalled`);
+    } catch { /* unreachable control plane: keep holding */ } finally { this.checkingGen = false; }
+  }
+
+  /** Stop at once, releasing nothing more. */
+  private fence(message: string): void {
+    if (this.fencedMsg) return;
+    this.fencedMsg = message;
+    const p = this.parts!;
+    p.seam.sinks = {};
+    this.signal.aborted = true;
+    this.peer?.abort(message);
+    this.emit({ kind: 'message', text: `stopping: ${message}` });
+    for (const w of this.ackWaiters.splice(0)) w();
+  }
+
+  /** The secondary failed or diverged: claim g+1 and go on alone (FT.md "P sees S fail"). */
+  private async secondaryLost(why: string): Promise<void> {
+    const p = this.parts!;
+    if (this.state !== 'protected' || this.claiming || this.fencedMsg) return;
+    this.claiming = true;
+    this.emit({ kind: 'peer', up: false, hostId: this.peer?.peerHostId ?? '?', reason: why });
+    this.peer?.abort(why);
+    p.logSink.peer = undefined;
+    this.detector?.stop();
+    const g1 = this.generation + 1;
+    let won = false, holder = '';
+    try {
+      const r = await p.control.claim(p.vm, g1, { hostId: p.hostId, pid: process.pid, addr: this.addr });
+      won = r.won;
+      if (!r.won) holder = `${r.owner.hostId} pid ${r.owner.pid}`;
+    } catch (e) { holder = `the control plane failed: ${(e as Error).message}`; }
+    if (!won) { this.fence(`lost the claim of generation ${g1} (${holder}) after: ${why}`); return; }
+    if (this.fencedMsg) return;
+    this.generation = g1;
+    this.state = 'not-protected';
+    this.stopSync();
+    p.generation = g1;
+    p.seam.setMode('live'); // releases what it held
+    this.emit({ kind: 'message', text: `secondary lost (${why}); generation ${g1}: running not protected` });
+    this.emit({ kind: 'state', state: 'not-protected', generation: g1 });
+    for (const w of this.ackWaiters.splice(0)) w();
+    await setVmState(p.control, p.vm, (r) => { r.generation = g1; r.state = 'not-protected'; r.secondary = null; r.reason = why; r.primary = selfRef(p.hostId, this.addr ?? null); }, (t) => this.emit({ kind: 'message', text: t }));
+  }
+
+  /** Between run chunks: past a bound, wait for acks (slowing the guest) rather than grow. */
+  private pace(): Promise<void> | undefined {
+    const p = this.parts!;
+    if (this.state !== 'protected' || this.fencedMsg) return undefined;
+    const ft = p.config.ft;
+    const over = (): boolean => p.seam.heldBytes > ft.maxHeldBytes || p.seam.heldAgeMs() > ft.maxHeldMs || this.lagMs() > ft.maxLagMs;
+    if (!over()) return undefined;
+    this.scheduleSync(0);
+    return (async () => {
+      while (over() && this.state === 'protected' && !this.fencedMsg && !this.signal.aborted) {
+        await new Promise<void>((r) => { this.ackWaiters.push(r); setTimeout(r, 5); });
+      }
+    })();
+  }
+
+  private lagMs(): number { return this.unacked.length ? Date.now() - this.unacked[0]![1] : 0; }
+
+  /** The guest ended: every output must still wait for the ack of the end (or go live if S fails). */
+  private async finishProtected(): Promise<void> {
+    const p = this.parts!;
+    const end = p.machine.cpu.icount;
+    while (this.state === 'protected' && !this.fencedMsg && this.lastAck < end) {
+      if (this.lastSync < end) { this.peer?.send({ t: 'sync', icount: end }); this.lastSync = end; this.unacked.push([end, Date.now()]); }
+      await new Promise<void>((r) => { this.ackWaiters.push(r); setTimeout(r, 20); });
+    }
+    if (this.fencedMsg) return;
+    p.seam.setMode('live');
+    if (this.peer && this.state === 'protected') this.peer.send({ t: 'release', marks: p.seam.completed() });
+  }
+
+  /** Status for supervisors and `ft status`. */
+  status(): RoleStatus {
+    const p = this.parts;
+    return {
+      role: 'primary', vm: this.o.vm, generation: this.generation, state: this.state,
+      icount: p?.machine.cpu.icount ?? 0,
+      lag: { instructions: p && this.state === 'protected' ? Math.max(0, p.machine.cpu.icount - 1 - this.lastAck) : 0, ms: this.lagMs() },
+      held: { outputs: p?.seam.heldCount ?? 0, bytes: p?.seam.heldBytes ?? 0 },
+      logBytes: p?.logSink.stats.bytes ?? 0,
+      heartbeatAgeMs: this.detector?.silentMs() ?? 0,
+    };
+  }
+
+  /** Stops listening (an established channel stays until bye or abort). */
+  private async close(): Promise<void> {
+    await this.server?.close().catch(() => undefined);
+  }
+
+  /** Tell the secondary the run is over, in order. */
+  bye(reason: string, status?: number): void {
+    if (this.peer && !this.peer.isClosed && this.state === 'protected') this.peer.close({ reason, status });
+  }
+}
+
+/**
+ * Runs a live primary's machine to the guest's end: the recorder writes the generation log; at the
+ * end `afterEnd` (the Output Rule's wait for the last ack) runs before the outputs are released and
+ * the VM is recorded as ended. Used by FtPrimary and by a secondary after go-live.
+ */
+export async function runLivePrimary(p: LivePrimaryParts, hooks: { afterEnd?: () => Promise<void>; fenced?: () => string | undefined } = {}): Promise<RoleOutcome> {
+  let r: RunResult;
+  try {
+    r = await p.recorder.run(Infinity, p.signal);
+  } catch (e) {
+    p.recorder.abort(e as Error);
+    throw e;
+  }
+  const fenced = hooks.fenced?.();
+  if (fenced) return { kind: 'fenced', message: fenced };
+  await hooks.afterEnd?.();
+  if (hooks.fenced?.()) return { kind: 'fenced', message: hooks.fenced()! };
+  if (p.seam.mode !== 'live') p.seam.setMode('live');
+  for (const d of p.disks) { try { d.flush(); } catch { /* reported by the guest's own flushes */ } }
+  const stopped = p.signal?.aborted && r.end === 'budget';
+  await setVmState(p.control, p.vm, (rec) => {
+    if (rec.generation !== p.generation) return;
+    rec.state = 'ended'; rec.exitStatus = r.end === 'exit' ? r.status : null;
+    rec.reason = stopped ? 'stopped' : r.end === 'exit' ? null : r.end;
+  }, (t) => p.onEvent?.({ kind: 'message', text: t }));
+  for (const d of p.disks) d.close();
+  p.console.close();
+  for (const t of p.tunnels) t.close();
+  if (stopped) return { kind: 'stopped' };
+  return { kind: 'ended', result: r };
+}
+
+/** The output tally type a continuing recorder takes (re-exported for golive.ts). */
+export type { OutputTally };

@@ -1,0 +1,66 @@
+// What the FT roles (primary.ts, secondary.ts) share: their status and events (the hooks a
+// supervisor, `ft status` or metrics build on), outcomes, and the run of a live primary to the
+// guest's end. Imports src/machine, src/replay and the control plane; not the roles.
+
+import type { RunResult } from '../machine/machine.js';
+import type { ControlPlane, VmState, VmRecord } from './control.js';
+import { updateVm } from './control.js';
+
+/** A role's status now (what `x86ft ft status` and metrics read). */
+export interface RoleStatus {
+  role: 'primary' | 'secondary';
+  vm: string;
+  generation: number;
+  state: VmState;
+  /** Instructions retired by this role's machine. */
+  icount: number;
+  /** Primary: instructions and ms of its execution the secondary has not acked; secondary: how far its replay trails the last sync mark. */
+  lag: { instructions: number; ms: number };
+  /** Outputs held under the Output Rule (primary) or kept for re-issue (secondary). */
+  held: { outputs: number; bytes: number };
+  /** Log bytes written (primary) or received (secondary). */
+  logBytes: number;
+  /** ms since the peer was last heard from (0 without a peer). */
+  heartbeatAgeMs: number;
+}
+
+/** Events a role reports (in order). */
+export type RoleEvent =
+  /** The VM's state or generation changed (also after a won claim). */
+  | { kind: 'state'; state: VmState; generation: number }
+  /** The peer connected (primary: a secondary joined) or was lost. */
+  | { kind: 'peer'; up: boolean; hostId: string; reason?: string }
+  /** This secondary went live at G (failover done: it releases output from now on). */
+  | { kind: 'live'; generation: number; icount: number; reissued: number; failoverMs: number }
+  /** Something a user should read (stderr). */
+  | { kind: 'message'; text: string };
+
+/** How a role ended. */
+export type RoleOutcome =
+  /** The guest ended (exit, halt, fault, ...): every output released. */
+  | { kind: 'ended'; result: RunResult }
+  /** Another host holds the generation this role needed (lost claim, generation moved on): stopped at once, releasing nothing more. */
+  | { kind: 'fenced'; message: string }
+  /** A secondary found a divergence: it told the primary and stopped; it never claims. */
+  | { kind: 'diverged'; message: string }
+  /** The secondary's primary ended the run in order (bye): the guest's status when it gave one. */
+  | { kind: 'peer-ended'; status?: number; reason: string }
+  /** Stopped on request (signal). */
+  | { kind: 'stopped' };
+
+/** Exit statuses of `x86ft ft primary|secondary` other than the guest's own (documented in the README). */
+export const FT_EXIT = { usage: 2, diverged: 3, fenced: 4, io: 1, stopped: 130 } as const;
+
+/** Records the VM's state (best effort: a control-plane error is reported, never fatal to the guest). */
+export async function setVmState(cp: ControlPlane, vm: string, change: (r: VmRecord) => void, report?: (t: string) => void): Promise<void> {
+  try {
+    await updateVm(cp, vm, (r) => { change(r); return r; });
+  } catch (e) {
+    report?.(`control plane: could not update VM '${vm}': ${(e as Error).message}`);
+  }
+}
+
+/** The pid/host pair of this process as a status RoleRef. */
+export function selfRef(hostId: string, addr: string | null): { host: string; pid: number; addr: string | null } {
+  return { host: hostId, pid: process.pid, addr };
+}
