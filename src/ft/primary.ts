@@ -137,7 +137,6 @@ export class FtPrimary {
     const peer = await this.waitSecondary();
     if (!peer) { await this.close(); return { kind: 'stopped' }; }
     p.recorder.attach(p.machine);
-    if (process.env.X86FT_FT_DEBUG) { let last = Date.now(); const t = setInterval(() => { const n = Date.now(); process.stderr.write(`P tick +${n - last}ms icount ${p.machine.cpu.icount} held ${p.seam.heldCount} lastSync ${this.lastSync} lastAck ${this.lastAck}\n`); last = n; }, 100); t.unref(); }
     let outcome: RoleOutcome;
     try {
       outcome = await runLivePrimary(p, {
@@ -186,7 +185,6 @@ export class FtPrimary {
 
   private onMessage(m: FtMessage): void {
     const p = this.parts!;
-    if (process.env.X86FT_FT_DEBUG) process.stderr.write(`P got ${m.t} ${m.t === 'ack' || m.t === 'heartbeat' ? m.icount : ''} at ${p.machine.cpu.icount}\n`);
     switch (m.t) {
       case 'ack': {
         if (this.state !== 'protected' || m.icount <= this.lastAck) return;

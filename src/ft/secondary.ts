@@ -99,7 +99,6 @@ export class FtSecondary {
   }
 
   private onMessage(m: FtMessage): void {
-    if (process.env.X86FT_FT_DEBUG) process.stderr.write(`S got ${m.t} ${m.t === 'sync' || m.t === 'heartbeat' ? m.icount : m.t === 'log' ? m.bytes.length : ''}\n`);
     switch (m.t) {
       case 'log':
         this.received += m.bytes.length;
