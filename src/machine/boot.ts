@@ -23,13 +23,25 @@ export class ElfError extends Error {
 
 export interface LoadedElf { entry: number; segments: { paddr: number; filesz: number; memsz: number }[] }
 
-/** Parse and load an ELF64 x86-64 ET_EXEC image into RAM at its physical addresses. */
+const PT_LOAD = 1, PF_X = 1;
+const hex = (n: number): string => `0x${n.toString(16)}`;
+
+/**
+ * Parse and load an ELF64 x86-64 ET_EXEC image into RAM at its physical addresses (README "Boot
+ * contract"). Everything is checked before the first byte is copied, against the System V gABI
+ * ("Program Header"): p_filesz <= p_memsz, file data inside the file, p_align 0, 1 or a power of
+ * two with p_offset and p_vaddr congruent modulo it, segments inside RAM at or above 1 MiB and not
+ * overlapping each other (so no segment's zero fill lands on another's code or data), and the
+ * entry point inside the file-backed part of an executable (PF_X) segment. Throws ElfError
+ * naming the problem.
+ */
 export function loadElf(mem: PhysMemory, image: Uint8Array): LoadedElf {
   if (image.length < 64) throw new ElfError('not an ELF file: shorter than an ELF64 header');
   const dv = new DataView(image.buffer, image.byteOffset, image.byteLength);
   if (dv.getUint32(0, false) !== 0x7f454c46) throw new ElfError('not an ELF file: bad magic');
   if (image[4] !== 2) throw new ElfError('not an ELF64 file (EI_CLASS is not ELFCLASS64)');
   if (image[5] !== 1) throw new ElfError('not a little-endian ELF file');
+  if (image[6] !== 1 || dv.getUint32(20, true) !== 1) throw new ElfError('unknown ELF version (EI_VERSION and e_version must be 1)');
   const type = dv.getUint16(16, true), machine = dv.getUint16(18, true);
   if (machine !== 62) throw new ElfError(`not an x86-64 ELF file (e_machine ${machine})`);
   if (type !== 2) throw new ElfError(`not an executable ELF file (e_type ${type}; ET_EXEC is required)`);
@@ -38,29 +50,47 @@ export function loadElf(mem: PhysMemory, image: Uint8Array): LoadedElf {
   const phentsize = dv.getUint16(54, true), phnum = dv.getUint16(56, true);
   if (phnum === 0) throw new ElfError('ELF file has no program headers');
   if (phentsize < 56 || phoff + phnum * phentsize > image.length) throw new ElfError('ELF program headers lie outside the file');
-  const segments: LoadedElf['segments'] = [];
-  let entryInside = false;
+  const segments: (LoadedElf['segments'][number] & { k: number; offset: number; exec: boolean })[] = [];
   for (let k = 0; k < phnum; k++) {
     const o = phoff + k * phentsize;
-    if (dv.getUint32(o, true) !== 1) continue; // PT_LOAD
+    if (dv.getUint32(o, true) !== PT_LOAD) continue;
+    const flags = dv.getUint32(o + 4, true);
     const offset = Number(dv.getBigUint64(o + 8, true));
     const vaddr = Number(dv.getBigUint64(o + 16, true));
     const paddr = Number(dv.getBigUint64(o + 24, true));
     const filesz = Number(dv.getBigUint64(o + 32, true));
     const memsz = Number(dv.getBigUint64(o + 40, true));
+    const align = dv.getBigUint64(o + 48, true);
+    if (filesz > memsz) throw new ElfError(`segment ${k}: p_filesz (${hex(filesz)}) larger than p_memsz (${hex(memsz)})`);
+    if (offset + filesz > image.length) throw new ElfError(`segment ${k}: file data ${hex(offset)}+${hex(filesz)} lies outside the file (${image.length} bytes)`);
+    if (align > 1n) {
+      if ((align & (align - 1n)) !== 0n) throw new ElfError(`segment ${k}: p_align ${hex(Number(align))} is not a power of two`);
+      if ((dv.getBigUint64(o + 8, true) - dv.getBigUint64(o + 16, true)) % align !== 0n) {
+        throw new ElfError(`segment ${k}: p_offset ${hex(offset)} and p_vaddr ${hex(vaddr)} are not congruent modulo p_align ${hex(Number(align))}`);
+      }
+    }
     if (memsz === 0) continue;
-    if (filesz > memsz) throw new ElfError(`segment ${k}: p_filesz larger than p_memsz`);
-    if (offset + filesz > image.length) throw new ElfError(`segment ${k}: file data lies outside the file`);
-    if (paddr < BOOT.loadMin) throw new ElfError(`segment ${k}: physical address 0x${paddr.toString(16)} is below 1 MiB (reserved by the machine)`);
-    if (paddr + memsz > mem.size) throw new ElfError(`segment ${k}: 0x${paddr.toString(16)}+0x${memsz.toString(16)} does not fit in ${mem.size >> 20} MiB of RAM`);
-    mem.write(paddr, image.subarray(offset, offset + filesz));
-    mem.fill(paddr + filesz, memsz - filesz);
-    segments.push({ paddr, filesz, memsz });
-    if (entry >= vaddr && entry < vaddr + memsz) entryInside = true;
+    if (paddr < BOOT.loadMin) throw new ElfError(`segment ${k}: physical address ${hex(paddr)} is below 1 MiB (reserved by the machine)`);
+    if (paddr + memsz > mem.size) throw new ElfError(`segment ${k}: ${hex(paddr)}+${hex(memsz)} does not fit in ${mem.size >> 20} MiB of RAM`);
+    for (const p of segments) {
+      if (paddr < p.paddr + p.memsz && p.paddr < paddr + memsz) {
+        throw new ElfError(`segments ${p.k} (${hex(p.paddr)}+${hex(p.memsz)}) and ${k} (${hex(paddr)}+${hex(memsz)}) overlap`);
+      }
+    }
+    segments.push({ paddr, filesz, memsz, k, offset, exec: (flags & PF_X) !== 0 });
   }
   if (segments.length === 0) throw new ElfError('ELF file has no loadable segments');
-  if (!entryInside) throw new ElfError(`entry point 0x${entry.toString(16)} is not inside a loadable segment`);
-  return { entry, segments };
+  // the entry is a linear address; with the identity map it runs from the segment as loaded (p_paddr)
+  if (!segments.some((p) => p.exec && entry >= p.paddr && entry < p.paddr + p.filesz)) {
+    const inside = segments.find((p) => entry >= p.paddr && entry < p.paddr + p.memsz);
+    throw new ElfError(`entry point ${hex(entry)} is not inside the file data of an executable (PF_X) segment` +
+      (inside ? ` (it lies in segment ${inside.k}${inside.exec ? '\'s zero fill' : ', which is not executable'})` : ''));
+  }
+  for (const p of segments) {
+    mem.write(p.paddr, image.subarray(p.offset, p.offset + p.filesz));
+    mem.fill(p.paddr + p.filesz, p.memsz - p.filesz);
+  }
+  return { entry, segments: segments.map(({ paddr, filesz, memsz }) => ({ paddr, filesz, memsz })) };
 }
 
 export interface BootDevice { type: number; irq: number; base: number }

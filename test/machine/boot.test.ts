@@ -1,6 +1,28 @@
 import { describe, it, expect } from 'vitest';
 import { Machine, ElfError } from '../../src/index.js';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { assembleGuestBytes, EXIT_AL } from '../helpers/asm.js';
+
+/** A guest linked by ld with a script placing .text and .data/.bss (two PT_LOAD segments) where
+ *  asked; ld is told not to check section overlaps, so it writes the bad layout for real. */
+function linked(entry: string, textAt: number, dataAt: number): Uint8Array {
+  const dir = mkdtempSync(join(tmpdir(), 'x86ft-ld-'));
+  writeFileSync(join(dir, 'g.S'), `.globl _start\n.text\n_start: mov $1, %al\n out %al, $0xf4\n.data\n.globl d\nd: .quad 1,2,3,4\n.bss\n.lcomm buf, 0x3000\n`);
+  writeFileSync(join(dir, 'g.ld'), `ENTRY(${entry})
+PHDRS { text PT_LOAD FLAGS(5); data PT_LOAD FLAGS(6); }
+SECTIONS {
+  .text 0x${textAt.toString(16)} : { *(.text) } :text
+  .data 0x${dataAt.toString(16)} : { *(.data) } :data
+  .bss : { *(.bss) } :data
+}`);
+  execFileSync('gcc', ['-nostdlib', '-static', '-no-pie', '-Wl,--build-id=none', '-Wl,--no-check-sections', '-Wl,-T,' + join(dir, 'g.ld'), '-o', join(dir, 'g.elf'), join(dir, 'g.S')], { stdio: 'ignore' });
+  return readFileSync(join(dir, 'g.elf'));
+}
+/** Offset of program header k's field at byte `field` (p_offset 8, p_vaddr 16, p_align 48). */
+const ph = (b: Uint8Array, k: number, field: number): number => Number(new DataView(b.buffer, b.byteOffset).getBigUint64(32, true)) + 56 * k + field;
 
 function run(src: string, opts: { memSize?: number; cmdline?: string } = {}, max = 1_000_000) {
   const out: number[] = [];
@@ -33,6 +55,33 @@ describe('ELF loader', () => {
     dv.setBigUint64(phoff + 24, 0x1000n, true);
     expect(() => Machine.fromElf(low)).toThrow(/below 1 MiB/);
     expect(() => Machine.fromElf(good, { memSize: 0x100000 })).toThrow(RangeError);
+  });
+  it('the ld-linked layout used below is a valid guest when nothing overlaps', () => {
+    const m = Machine.fromElf(linked('_start', 0x100000, 0x101000));
+    expect(m.run(100)).toMatchObject({ end: 'exit', status: 1 });
+  });
+  it('rejects overlapping segments, naming both', () => {
+    expect(() => Machine.fromElf(linked('_start', 0x100000, 0x100002))).toThrow(/segments 0 \(0x100000\+0x4\) and 1 \(0x100002\+0x3026\) overlap/);
+  });
+  it('rejects a zero fill (bss) over another segment\'s code', () => {
+    // .data/.bss at 0x101000 with 0x3000 bytes of .bss: its zero fill covers .text at 0x102000
+    expect(() => Machine.fromElf(linked('_start', 0x102000, 0x101000))).toThrow(/overlap/);
+  });
+  it('rejects an entry point outside every executable segment', () => {
+    expect(() => Machine.fromElf(linked('d', 0x100000, 0x101000))).toThrow(/entry point 0x101000 is not inside the file data of an executable \(PF_X\) segment \(it lies in segment 1, which is not executable\)/);
+    const b = new Uint8Array(linked('_start', 0x100000, 0x101000));
+    new DataView(b.buffer).setBigUint64(24, 0x200000n, true);
+    expect(() => Machine.fromElf(b)).toThrow(/entry point 0x200000 is not inside/);
+    new DataView(b.buffer).setBigUint64(24, 0x101030n, true); // in .bss: zeros, not code
+    expect(() => Machine.fromElf(b)).toThrow(/entry point 0x101030 .*segment 1/);
+  });
+  it('rejects p_filesz > p_memsz, a p_align that is not a power of two, and p_offset/p_vaddr not congruent', () => {
+    const good = linked('_start', 0x100000, 0x101000);
+    const edit = (f: (dv: DataView) => void) => { const b = new Uint8Array(good); f(new DataView(b.buffer)); return b; };
+    expect(() => Machine.fromElf(edit((dv) => dv.setBigUint64(ph(good, 1, 32), 0x4000n, true)))).toThrow(/p_filesz \(0x4000\) larger than p_memsz/);
+    expect(() => Machine.fromElf(edit((dv) => dv.setBigUint64(ph(good, 0, 48), 0x3000n, true)))).toThrow(/p_align 0x3000 is not a power of two/);
+    expect(() => Machine.fromElf(edit((dv) => dv.setBigUint64(ph(good, 1, 8), dv.getBigUint64(ph(good, 1, 8), true) + 8n, true)))).toThrow(/not congruent modulo p_align 0x1000/);
+    expect(() => Machine.fromElf(edit((dv) => dv.setUint32(20, 2, true)))).toThrow(/ELF version/);
   });
   it('runs a valid guest to its exit status', () => {
     const r = run('_start: mov $7, %al\n' + EXIT_AL);
