@@ -9,6 +9,7 @@ import { FileDisk } from '../devices/backends/disk.js';
 import { UdpFrameTunnel } from '../devices/backends/tunnel.js';
 import { StdioConsole, FileConsole, TcpConsole, type ConsoleBackend } from '../devices/backends/console.js';
 import { parseSize, parseCount } from './args.js';
+import { checkInputFile } from './inputs.js';
 import { decodeSnapshot } from '../replay/snapshot.js';
 import { restoreSnapshot, type SnapshotMeta, type RestoredMachine } from '../replay/machine-snapshot.js';
 
@@ -92,6 +93,7 @@ export interface LiveHost {
  * backends must fit it; guest time, TSC and the RTC's wall origin go on from the snapshot's). Throws Error with a clear message.
  */
 export async function openLiveHost(o: HostOptions, onRecord?: (r: GateRecord) => void, snapshot?: Uint8Array): Promise<LiveHost> {
+  checkInputFile(o.file as string, 'ELF image');
   const image = readFileSync(o.file as string);
   let meta: SnapshotMeta | undefined;
   if (snapshot) meta = (decodeSnapshot(snapshot).sections as { meta: SnapshotMeta }).meta;

@@ -4,7 +4,7 @@
 
 import { stat } from 'node:fs/promises';
 import { ChannelError } from '../replay/channel.js';
-import { openFileSource } from '../replay/channel-file.js';
+import { checkInputFile, openLogSource, LOG_HINT } from './inputs.js';
 import { LogDecoder, LogEncoder, LogError } from '../replay/codec.js';
 import { ENTRY_KINDS, ENTRY_SCHEMA, HeaderMismatchError, canonicalJson, type EntryKind, type LogEntry } from '../replay/format.js';
 
@@ -38,6 +38,7 @@ const USAGE = `usage: x86ft log inspect FILE [--head N] [--tail N] [--follow [--
 
 Prints the header, entry counts and bytes by kind, the instruction span, the
 first and last entries, and whether the log is finished, cut or corrupted.
+FILE is a regular file or - (stdin); with --follow also a FIFO (else status 2).
   --head N     entries to show from the start (default 5)
   --tail N     entries to show from the end (default 5)
   --follow     the file is still being written: wait for its end frame
@@ -73,7 +74,7 @@ export async function logCommand(argv: string[], io: CliIO = defaultIO): Promise
       else if (a === '--tail') tail = num();
       else if (a === '--idle-ms') idleMs = num();
       else if (a === '--follow') follow = true;
-      else if (a.startsWith('-')) throw new Error(`unknown option ${a}`);
+      else if (a.startsWith('-') && a !== '-') throw new Error(`unknown option ${a}`);
       else if (file === undefined) file = a;
       else throw new Error(`unexpected argument ${a}`);
     } catch (e) {
@@ -83,6 +84,10 @@ export async function logCommand(argv: string[], io: CliIO = defaultIO): Promise
   }
   if (file === undefined) {
     io.err(`x86ft log inspect: missing FILE\n${USAGE}`);
+    return LOG_EXIT.USAGE;
+  }
+  try { checkInputFile(file, 'log', { dash: true, fifo: follow, hint: LOG_HINT }); } catch (e) {
+    io.err(`x86ft log inspect: ${(e as Error).message}\n`);
     return LOG_EXIT.USAGE;
   }
   return inspect(file, { head, tail, follow, idleMs }, io);
@@ -135,7 +140,7 @@ async function inspect(file: string, o: { head: number; tail: number; follow: bo
 
   let size: number;
   try {
-    size = (await stat(file)).size;
+    size = file === '-' ? 0 : (await stat(file)).size;
   } catch (e) {
     if (!o.follow) {
       io.err(`x86ft log inspect: cannot read ${file}: ${(e as Error).message}\n`);
@@ -143,9 +148,9 @@ async function inspect(file: string, o: { head: number; tail: number; follow: bo
     }
     size = 0;
   }
-  io.out(`file:         ${file}${o.follow ? '' : ` (${size} bytes)`}\n`);
+  io.out(`file:         ${file}${o.follow || file === '-' ? '' : ` (${size} bytes)`}\n`);
   try {
-    const src = openFileSource(file, o.follow ? { follow: true, idleTimeoutMs: o.idleMs } : {});
+    const src = openLogSource(file, { follow: o.follow, idleTimeoutMs: o.idleMs });
     for await (const chunk of src) {
       d.push(chunk);
       for (let e = d.read(); e !== undefined; e = d.read()) take(e);

@@ -8,6 +8,7 @@ import { Recorder, DEFAULT_DIGEST_INTERVAL, SNAPSHOT_END_REASON, sha256Hex } fro
 import { readSnapshotFile, restoredOutputs, writeSnapshotFile } from '../replay/machine-snapshot.js';
 import type { ByteSink } from '../replay/channel.js';
 import { parseCount } from './args.js';
+import { checkInputFile } from './inputs.js';
 import { parseHostArgs, openLiveHost, MACHINE_HELP, type HostOptions, type LiveHost } from './host.js';
 import { EXIT, exitCodeFor, printStats } from './run.js';
 
@@ -76,7 +77,7 @@ export async function recordCommand(argv: string[]): Promise<number> {
   }
   let snapIn: Uint8Array | undefined;
   if (fromSnap !== undefined) {
-    try { snapIn = readSnapshotFile(fromSnap); } catch (e) {
+    try { checkInputFile(fromSnap, 'snapshot'); snapIn = readSnapshotFile(fromSnap); } catch (e) {
       process.stderr.write(`x86ft record: ${(e as Error).message}\n`);
       return EXIT.usage;
     }

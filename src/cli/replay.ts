@@ -2,13 +2,13 @@
 // check every digest, and report "replay identical" or the first divergence.
 
 import { readFileSync } from 'node:fs';
-import { openFileSource } from '../replay/channel-file.js';
 import { ChannelError } from '../replay/channel.js';
 import { LogError } from '../replay/codec.js';
 import { HeaderMismatchError } from '../replay/format.js';
 import { Replayer, ReplaySetupError, type ReplayReport } from '../replay/replayer.js';
 import { fullStateHash } from '../replay/digest.js';
 import { parseCount } from './args.js';
+import { checkInputFile, openLogSource, LOG_HINT } from './inputs.js';
 import { ChainError, chainLogs, fileLinks } from '../replay/chain.js';
 import { listGenerationLogs, storePath } from '../ft/store.js';
 import { checkName, openControl, parseControlSpec } from '../ft/control.js';
@@ -39,7 +39,8 @@ its exact instruction count. The guest's outputs are suppressed: its console out
 stderr (not stdout) unless --quiet, frames and disk writes go nowhere. On stdout it prints the
 instruction count, the digests checked, the final machine state hash, and either "replay identical"
 or the divergence report (instruction count, first differing register / memory page / device, and
-the last log entries before it).
+the last log entries before it). FILE is a regular file, or - for stdin; with --follow also a
+FIFO. The image and snapshot must be regular files: anything else is refused (status 2) unopened.
 
 Several logs are the generation logs of one FT VM, replayed as one run: generation g's entries
 before the next log's start instruction, then the next log (the rest of g's log is not a
@@ -101,7 +102,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
       else if (a === '--quiet') quiet = true;
       else if (a === '--idle-ms') idleMs = parseCount(val());
       else if (a === '--stop-at') stopAt = parseCount(val());
-      else if (a.startsWith('-')) throw new Error(`unknown option ${a}`);
+      else if (a.startsWith('-') && a !== '-') throw new Error(`unknown option ${a}`);
       else files.push(a);
     }
     if (control !== undefined) {
@@ -135,6 +136,15 @@ export async function replayCommand(argv: string[]): Promise<number> {
       return REPLAY_EXIT.IO_ERROR;
     }
   }
+  try {
+    // before anything is opened: a FIFO or a device would block or never end
+    if (image !== undefined) checkInputFile(image, 'ELF image');
+    if (snapshot !== undefined) checkInputFile(snapshot, 'snapshot');
+    for (const f of files) checkInputFile(f, 'log', { dash: files.length === 1, fifo: follow && files.length === 1, hint: LOG_HINT });
+  } catch (e) {
+    process.stderr.write(`x86ft replay: ${(e as Error).message}\n`);
+    return REPLAY_EXIT.USAGE;
+  }
   let imageBytes: Uint8Array | undefined, snapBytes: Uint8Array | undefined;
   try {
     if (image !== undefined) imageBytes = new Uint8Array(readFileSync(image));
@@ -151,7 +161,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
   });
   let report: ReplayReport;
   try {
-    report = await rep.replay(files.length > 1 ? chainLogs(fileLinks(files)) : openFileSource(files[0]!, { follow, idleTimeoutMs: follow ? idleMs : undefined }));
+    report = await rep.replay(files.length > 1 ? chainLogs(fileLinks(files)) : openLogSource(files[0]!, { follow, idleTimeoutMs: follow ? idleMs : undefined }));
   } catch (e) {
     flushErr();
     if (e instanceof LogError) { process.stderr.write(`x86ft replay: bad log: ${e.message}\n`); return REPLAY_EXIT.BAD_LOG; }

@@ -122,3 +122,59 @@ describe('console input reaches the guest byte for byte (dev_echo upper-cases ea
     } finally { c.kill('SIGKILL'); }
   }, 60_000);
 });
+
+// ---- files the CLI reads: regular files only, checked before they are opened ----
+
+describe('an ELF, snapshot, log or disk that is not a regular file is refused (status 2) unopened', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'x86ft-kinds-'));
+  const fifo = join(dir, 'fifo');
+  execFileSync('mkfifo', [fifo]);
+  const elf = guestElf('sort'); // ends with status 0 on its own, whatever the machine's load
+  const log = join(dir, 'sort.log');
+  execFileSync(process.execPath, [CLI, 'record', elf, '--log', log], { stdio: 'ignore' });
+  // spawnSync's timeout kills a blocked process: its status is then null, not 2
+  const x86ft = (args: string[], input?: Buffer) => spawnSync(process.execPath, [CLI, ...args], { input, encoding: 'latin1', timeout: 30_000 });
+  const cases: [string, string[], RegExp][] = [];
+  for (const [what, path] of [['a FIFO', fifo], ['a character device', '/dev/zero'], ['a directory', dir]] as const) {
+    cases.push(
+      [`run with ${what} as the ELF`, ['run', path], new RegExp(`ELF image .* is ${what}`)],
+      [`record with ${what} as the ELF`, ['record', path, '--log', join(dir, 'x.log')], new RegExp(`ELF image .* is ${what}`)],
+      [`replay with ${what} as the ELF`, ['replay', log, '--image', path], new RegExp(`ELF image .* is ${what}`)],
+      [`replay with ${what} as the snapshot`, ['replay', log, '--image', elf, '--snapshot', path], new RegExp(`snapshot .* is ${what}`)],
+      [`record --from-snapshot with ${what}`, ['record', '--from-snapshot', path, '--image', elf, '--log', join(dir, 'x.log')], new RegExp(`snapshot .* is ${what}`)],
+      [`replay with ${what} as the log`, ['replay', path, '--image', elf], new RegExp(`log .* is ${what}: .*FIFO with --follow`)],
+      [`log inspect with ${what}`, ['log', 'inspect', path], new RegExp(`log .* is ${what}`)],
+      [`run with ${what} as a read-only disk`, ['run', elf, '--disk', `${path}:ro`], /not a regular file or a block device/],
+    );
+  }
+  cases.push([`a character device as console input`, ['run', elf, '--console', `file:${join(dir, 'out')}:/dev/zero`], /console input file \/dev\/zero: not a regular file or a FIFO/]);
+  for (const [name, args, msg] of cases) {
+    it(name, () => {
+      const r = x86ft(args);
+      expect(r.stderr).toMatch(msg);
+      expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+      expect(r.status).toBe(2);
+    });
+  }
+  it('a log from stdin (`-`) replays and inspects', () => {
+    const bytes = readFileSync(log);
+    const r = x86ft(['replay', '-', '--image', elf], bytes);
+    expect(r.stdout).toMatch(/replay identical/);
+    expect(r.status).toBe(0);
+    const i = x86ft(['log', 'inspect', '-'], bytes);
+    expect(i.stdout).toMatch(/^file: +-\n/);
+    expect(i.status).toBe(0);
+  });
+  it('a FIFO log with --follow replays while the recorder writes into it', async () => {
+    const follower = spawn(process.execPath, [CLI, 'replay', fifo, '--follow', '--quiet', '--image', elf], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '', err = '';
+    follower.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    follower.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    const done = new Promise<number>((r) => follower.on('close', (c) => r(c ?? -1)));
+    const rec = spawnSync(process.execPath, [CLI, 'record', elf, '--log', fifo], { timeout: 60_000, encoding: 'latin1' });
+    expect(rec.stderr).toBe('');
+    expect(rec.status).toBe(0);
+    expect(await done, err).toBe(0);
+    expect(out).toMatch(/replay identical/);
+  }, 90_000);
+});

@@ -123,6 +123,15 @@ export class StdioConsole extends BufferedConsole {
 }
 
 /**
+ * Opens a FIFO for reading without blocking (an open for reading would wait for a writer) as a pipe
+ * handle: 'data' as a writer writes, 'end' when it closes. Throws the open's error.
+ */
+export function openFifoReader(path: string): Socket {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  return new Socket({ fd, readable: true, writable: false });
+}
+
+/**
  * Output written to a file; input (optional) from a regular file (its whole content) or a FIFO
  * (opened without blocking; the bytes of every writer, in order, as they come). Any other kind of
  * input file is refused: it could block forever or never end.
@@ -149,10 +158,9 @@ export class FileConsole extends BufferedConsole {
 
   /** Reads the FIFO through a pipe handle; when a writer closes it, waits for the next one. */
   private openFifo(): void {
-    let fd: number;
-    try { fd = openSync(this.inPath!, constants.O_RDONLY | constants.O_NONBLOCK); }
+    let s: Socket;
+    try { s = openFifoReader(this.inPath!); }
     catch (e) { throw new Error(`console input FIFO ${this.inPath}: cannot open (${(e as NodeJS.ErrnoException).code})`); }
-    const s = new Socket({ fd, readable: true, writable: false });
     this.fifo = s;
     s.on('data', (d: Buffer) => this.received(new Uint8Array(d), s));
     s.on('error', () => { /* reported as close */ });

@@ -1,7 +1,7 @@
 // Disk image backend: a raw image file read and written synchronously with node:fs.
 // Only the LiveGate calls it (reads are logged as DMA data; writes are outputs).
 
-import { closeSync, fstatSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, openSync, readSync, statSync, writeSync, type Stats } from 'node:fs';
 import type { DiskBackend } from '../../machine/gate.js';
 
 export interface FileDiskOptions { readOnly?: boolean }
@@ -18,6 +18,10 @@ export class FileDisk implements DiskBackend {
   /** Opens an existing image; throws an Error whose message names the file and the reason. */
   static open(path: string, opts: FileDiskOptions = {}): FileDisk {
     const ro = opts.readOnly ?? false;
+    // checked before the open: opening a FIFO for reading blocks until a writer appears
+    let kind: Stats | undefined;
+    try { kind = statSync(path); } catch { /* the open below reports it */ }
+    if (kind && !kind.isFile() && !kind.isBlockDevice()) throw new Error(`disk image ${path}: not a regular file or a block device`);
     let fd: number;
     try {
       fd = openSync(path, ro ? 'r' : 'r+');
