@@ -1,6 +1,10 @@
 // MUL/IMUL/DIV/IDIV (F6/F7), IMUL Gv,Ev(,Iz/Ib), TEST/NOT/NEG group-3 rows, against the host CPU.
 import { describe, it, expect } from 'vitest';
 import { compareAll, rnd, rnd32, rnd64, rndFlags, setSeed, DATA, type Case } from './hostrun.js';
+import { EFFECT } from './undef.js';
+
+/** Group 3 (F6/F7) /0-/7: TEST TEST NOT NEG MUL IMUL DIV IDIV. */
+const GROUP3 = [EFFECT.logic, EFFECT.logic, EFFECT.none, EFFECT.arith, EFFECT.mul, EFFECT.mul, EFFECT.div, EFFECT.div];
 
 const h2 = (b: number) => b.toString(16).padStart(2, '0');
 const pfx = (sz: number) => (sz === 2 ? '66' : sz === 8 ? '48' : '');
@@ -39,7 +43,7 @@ describe('mul/div vs host', () => {
             else if (k === 3) { r[3] = BigInt(rnd32()); r[2] = BigInt(rnd32() % Number(r[3] || 1n)); }
           }
           if (rnd(8) === 0) r[3] = 0n; // divide by zero sometimes
-          cases.push({ code: pfx(sz) + (sz === 1 ? 'f6' : 'f7') + h2(modrm) + imm, regs: r, flags: rndFlags(), seed: rnd32() });
+          cases.push({ code: pfx(sz) + (sz === 1 ? 'f6' : 'f7') + h2(modrm) + imm, regs: r, flags: rndFlags(), seed: rnd32(), undefFlags: GROUP3[sub].undef });
         }
       }
     }
@@ -50,9 +54,10 @@ describe('mul/div vs host', () => {
       const r = regs();
       r[0] = min; r[2] = sz === 1 ? 0n : M64; r[3] = M64;
       if (sz === 1) r[0] = 0xff80n;
-      cases.push({ code: pfx(sz) + (sz === 1 ? 'f6fb' : 'f7fb'), regs: r.slice(), flags: 0, seed: 1 });
-      r[3] = 1n; cases.push({ code: pfx(sz) + (sz === 1 ? 'f6fb' : 'f7fb'), regs: r.slice(), flags: 0, seed: 1 });
-      r[3] = 2n; cases.push({ code: pfx(sz) + (sz === 1 ? 'f6fb' : 'f7fb'), regs: r.slice(), flags: 0, seed: 1 });
+      const u = EFFECT.div.undef;
+      cases.push({ code: pfx(sz) + (sz === 1 ? 'f6fb' : 'f7fb'), regs: r.slice(), flags: 0, seed: 1, undefFlags: u });
+      r[3] = 1n; cases.push({ code: pfx(sz) + (sz === 1 ? 'f6fb' : 'f7fb'), regs: r.slice(), flags: 0, seed: 1, undefFlags: u });
+      r[3] = 2n; cases.push({ code: pfx(sz) + (sz === 1 ? 'f6fb' : 'f7fb'), regs: r.slice(), flags: 0, seed: 1, undefFlags: u });
     }
     report(compareAll(cases));
   });
@@ -66,7 +71,7 @@ describe('mul/div vs host', () => {
           const mem = rnd(4) === 0;
           const modrm = mem ? (2 << 3) | 7 : 0xc0 | (2 << 3) | 3;
           const imm = form === '6b' ? h2(rnd(256)) : form === '69' ? (sz === 2 ? h2(rnd(256)) + h2(rnd(256)) : h2(rnd(256)) + h2(rnd(256)) + h2(rnd(256)) + h2(rnd(256))) : '';
-          cases.push({ code: pfx(sz) + form + h2(modrm) + imm, regs: regs(), flags: rndFlags(), seed: rnd32() });
+          cases.push({ code: pfx(sz) + form + h2(modrm) + imm, regs: regs(), flags: rndFlags(), seed: rnd32(), undefFlags: EFFECT.mul.undef });
         }
       }
     }

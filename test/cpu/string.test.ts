@@ -2,6 +2,7 @@
 // rule (budget splits, faults mid-way), the bulk fast path and self-modifying REP STOS.
 import { describe, it, expect } from 'vitest';
 import { compareAll, rnd, rnd32, rnd64, setSeed, DATA, Emu, type Case } from './hostrun.js';
+import { REP32_ZERO_COUNT_UPPER } from './undef.js';
 
 const h2 = (b: number) => b.toString(16).padStart(2, '0');
 
@@ -37,7 +38,9 @@ describe('string ops vs host', () => {
           const a67 = rnd(5) === 0;
           const code = (a67 ? '67' : '') + (sz === 2 ? '66' : '') + rep + (sz === 8 ? '48' : '') + h2(op + (sz === 1 ? 0 : 1));
           if (a67) { r[1] |= 0xabcd00000000n; r[6] |= 0x1234500000000n; r[7] |= 0x5432100000000n; }
-          cases.push({ code, regs: r, flags: (rnd32() & 0x8d5) | (df ? 0x400 : 0), seed: rnd32() });
+          const cs: Case = { code, regs: r, flags: (rnd32() & 0x8d5) | (df ? 0x400 : 0), seed: rnd32() };
+          if (a67 && rep && cnt === 0) cs.undefRegBits = REP32_ZERO_COUNT_UPPER.map((n) => [n, 0xffffffff00000000n]);
+          cases.push(cs);
         }
       }
     }
@@ -99,6 +102,17 @@ describe('REP counting, faults, SMC', () => {
     expect(e3.cpu.icount).toBe(400);
     expect(e3.cpu.reg64(1)).toBe(600n);
     expect(e3.cpu.rip).toBe(0x100000);
+  });
+
+  it('a REP with a 0x67 prefix and ECX = 0 writes nothing (SDM/APM pseudo-code; Intel CPUs differ, see undef.ts)', () => {
+    for (const code of ['67f3a4', '67f3aa', '67f3ac', '67f3a6', '67f2ae', '67f348a5']) {
+      const c: Case = { code, regs: new Array(16).fill(0n), flags: 0, seed: 3 };
+      c.regs[1] = 0xabcd00000000n; c.regs[6] = 0x1234500700010n; c.regs[7] = 0x5432100700020n;
+      const e = new Emu();
+      e.run(c);
+      expect([e.cpu.reg64(1), e.cpu.reg64(6), e.cpu.reg64(7)]).toEqual([c.regs[1], c.regs[6], c.regs[7]]);
+      expect(e.cpu.icount).toBe(2);
+    }
   });
 
   it('a fault mid-way keeps the completed iterations and counts them', () => {

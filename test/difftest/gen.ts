@@ -4,6 +4,7 @@
 
 import { ARITH, AF, CF, CODE, DATA, DF, OF, PF, Rng, SF, STACK_INIT, ZF, defaultFx } from './layout.js';
 import { FP_FORMS, FP_INT_FORMS, fpInitialState } from './fpgen.js';
+import { EFFECT, shiftEffect, shxdEffect, type FlagEffect, type ShiftOp } from '../cpu/undef.js';
 
 export const R64 = ['rax', 'rcx', 'rdx', 'rbx', 'rsp', 'rbp', 'rsi', 'rdi', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15'];
 const R32 = ['eax', 'ecx', 'edx', 'ebx', 'esp', 'ebp', 'esi', 'edi', 'r8d', 'r9d', 'r10d', 'r11d', 'r12d', 'r13d', 'r14d', 'r15d'];
@@ -12,7 +13,6 @@ const R8 = ['al', 'cl', 'dl', 'bl', 'spl', 'bpl', 'sil', 'dil', 'r8b', 'r9b', 'r
 const R8H = ['ah', 'ch', 'dh', 'bh'];
 const PTR: Record<number, string> = { 1: 'BYTE PTR', 2: 'WORD PTR', 4: 'DWORD PTR', 8: 'QWORD PTR', 10: 'TBYTE PTR', 16: 'XMMWORD PTR' };
 const RAX = 0, RCX = 1, RDX = 2, RSP = 4, RSI = 6, RDI = 7;
-const LOGIC_W = CF | OF | SF | ZF | PF;
 
 /** Condition codes and the flags each reads. */
 const CONDS: [string, number][] = [
@@ -146,6 +146,8 @@ export class Gen {
   }
   imm8(): number { return this.r.range(-128, 127); }
 
+  /** Emit one instruction with its flag effect from the shared table (test/cpu/undef.ts); reads fr. */
+  emitE(text: string, fr: number, e: FlagEffect): void { this.emit(text, fr, e.def, e.undef); }
   /** Emit one instruction with its flag effects: reads fr, writes fw (defined), leaves fu undefined. */
   emit(text: string, fr = 0, fw = 0, fu = 0): void {
     if (fr & this.undef) this.define();
@@ -179,7 +181,7 @@ export const FORMS: Form[] = [
   { name: 'alu', mn: ARITH_OPS, w: 14, f: (g) => {
     const op = g.r.pick(ARITH_OPS), sz = pickSz(g), write = op !== 'cmp';
     const logic = op === 'and' || op === 'or' || op === 'xor';
-    const fr = op === 'adc' || op === 'sbb' ? CF : 0, fw = logic ? LOGIC_W : ARITH, fu = logic ? AF : 0;
+    const fr = op === 'adc' || op === 'sbb' ? CF : 0, fe = logic ? EFFECT.logic : EFFECT.arith;
     for (let k = 0; k < 20; k++) {
       let a: Op, b: Op | null = null, imm: number | null = null;
       let lock = '';
@@ -194,7 +196,7 @@ export const FORMS: Form[] = [
           a = g.regN(RAX, sz); imm = sz === 1 ? g.r.range(-128, 255) : g.r.pick([1, -1]) * g.r.range(128, sz === 2 ? 0x7fff : 0x7fffffff);
       }
       if (b && !ok(a, b)) continue;
-      g.emit(`${lock}${op} ${a.t}, ${b ? b.t : imm}`, fr, fw, fu);
+      g.emitE(`${lock}${op} ${a.t}, ${b ? b.t : imm}`, fr, fe);
       return op;
     }
     return null;
@@ -207,7 +209,7 @@ export const FORMS: Form[] = [
       if (b && !ok(a, b)) continue;
       const src = b ? b.t : g.r.chance(0.3) && !a.t.includes('PTR') ? String(g.r.range(-128, 127)) : String(g.imm(sz));
       const dst = !b && g.r.chance(0.2) ? regName(RAX, sz) : a.t;
-      g.emit(`test ${dst}, ${src}`, 0, LOGIC_W, AF);
+      g.emitE(`test ${dst}, ${src}`, 0, EFFECT.logic);
       return 'test';
     }
     return null;
@@ -216,8 +218,7 @@ export const FORMS: Form[] = [
     const op = g.r.pick(['inc', 'dec', 'neg', 'not']), sz = pickSz(g);
     const a = g.rm(sz, true);
     const lock = a.t.includes('PTR') && g.r.chance(0.15) ? 'lock ' : '';
-    const fw = op === 'not' ? 0 : op === 'neg' ? ARITH : ARITH & ~CF;
-    g.emit(`${lock}${op} ${a.t}`, 0, fw, 0);
+    g.emitE(`${lock}${op} ${a.t}`, 0, op === 'not' ? EFFECT.none : op === 'neg' ? EFFECT.arith : EFFECT.incdec);
     return op;
   } },
   { name: 'mov', mn: ['mov', 'movabs'], w: 10, f: (g) => {
@@ -312,14 +313,14 @@ export const FORMS: Form[] = [
   { name: 'mul1', mn: ['mul', 'imul'], w: 4, f: (g) => {
     const op = g.r.pick(['mul', 'imul']), sz = pickSz(g);
     if (!g.wregs(RAX, sz === 1 ? RAX : RDX)) return null;
-    g.emit(`${op} ${g.rm(sz, false).t}`, 0, CF | OF, SF | ZF | AF | PF);
+    g.emitE(`${op} ${g.rm(sz, false).t}`, 0, EFFECT.mul);
     return op;
   } },
   { name: 'imul2', mn: ['imul'], w: 4, f: (g) => {
     const sz = g.r.pick([2, 4, 8]);
     const a = g.reg(sz, true), b = g.rm(sz, false);
-    if (g.r.chance(0.5)) g.emit(`imul ${a.t}, ${b.t}`, 0, CF | OF, SF | ZF | AF | PF);
-    else g.emit(`imul ${a.t}, ${b.t}, ${g.r.chance(0.5) ? g.imm8() : g.imm(sz === 2 ? 2 : 4)}`, 0, CF | OF, SF | ZF | AF | PF);
+    if (g.r.chance(0.5)) g.emitE(`imul ${a.t}, ${b.t}`, 0, EFFECT.mul);
+    else g.emitE(`imul ${a.t}, ${b.t}, ${g.r.chance(0.5) ? g.imm8() : g.imm(sz === 2 ? 2 : 4)}`, 0, EFFECT.mul);
     return 'imul';
   } },
   { name: 'div', mn: ['div', 'idiv'], w: 4, f: (g) => {
@@ -335,37 +336,26 @@ export const FORMS: Form[] = [
     if (construct) {
       // #DE-free by construction: dividend high part = 0 (DIV) or the sign extension (IDIV); divisor | 1
       g.form = '+div-setup';
-      if (op === 'div') g.emit(sz === 1 ? 'mov ah, 0' : 'xor edx, edx', 0, LOGIC_W, AF);
+      if (op === 'div') { if (sz === 1) g.emit('mov ah, 0'); else g.emitE('xor edx, edx', 0, EFFECT.logic); }
       else g.emit(['cbw', 'cwd', 'cdq', 'cqo'][[1, 2, 4, 8].indexOf(sz)]);
-      g.emit(`or ${src.t}, 1`, 0, LOGIC_W, AF);
+      g.emitE(`or ${src.t}, 1`, 0, EFFECT.logic);
       g.form = 'div';
     }
-    g.emit(`${op} ${src.t}`, 0, 0, ARITH);
+    g.emitE(`${op} ${src.t}`, 0, EFFECT.div);
     return op;
   } },
   { name: 'shift', mn: ['shl', 'sal', 'shr', 'sar', 'rol', 'ror', 'rcl', 'rcr'], w: 10, f: (g) => {
-    const op = g.r.pick(['shl', 'sal', 'shr', 'sar', 'rol', 'ror', 'rcl', 'rcr']), sz = pickSz(g);
-    const bits = sz * 8, mask = sz === 8 ? 63 : 31;
+    const op = g.r.pick<ShiftOp>(['shl', 'sal', 'shr', 'sar', 'rol', 'ror', 'rcl', 'rcr']), sz = pickSz(g);
+    const bits = sz * 8;
     const a = g.rm(sz, true);
     const fr = op === 'rcl' || op === 'rcr' ? CF : 0;
-    const rot = op[0] === 'r';
     const k = g.r.int(3);
     if (k === 2) { // by CL: the count may be 0 (flags unchanged), so nothing becomes defined for sure
-      const fu = rot ? OF : OF | AF | ((op === 'shl' || op === 'sal' || op === 'shr') && sz <= 2 ? CF : 0);
-      g.emit(`${op} ${a.t}, cl`, fr, 0, fu);
+      g.emitE(`${op} ${a.t}, cl`, fr, shiftEffect(op, sz, null));
       return op;
     }
     const count = k === 0 ? 1 : g.r.chance(0.7) ? g.r.range(0, bits + 1) : g.r.range(0, 255);
-    const c = count & mask;
-    let fw = 0, fu = 0;
-    if (c !== 0) {
-      if (rot) { fw = CF | (c === 1 ? OF : 0); fu = c === 1 ? 0 : OF; }
-      else {
-        fw = CF | SF | ZF | PF | (c === 1 ? OF : 0); fu = AF | (c === 1 ? 0 : OF);
-        if ((op === 'shl' || op === 'sal' || op === 'shr') && c >= bits) { fw &= ~CF; fu |= CF; }
-      }
-    }
-    g.emit(`${op} ${a.t}, ${count}`, fr, fw, fu);
+    g.emitE(`${op} ${a.t}, ${count}`, fr, shiftEffect(op, sz, count));
     return op;
   } },
   { name: 'shxd', mn: ['shld', 'shrd'], w: 3, f: (g) => {
@@ -373,31 +363,31 @@ export const FORMS: Form[] = [
     const mask = sz === 8 ? 63 : 31;
     const a = g.rm(sz, true), b = g.reg(sz, false);
     if (g.r.chance(0.4)) {
+      let cl: number | null = null; // unknown for 32/64-bit
       if (sz === 2) { // a 16-bit count above 16 leaves the result undefined: set CL first
         if (!g.writable(RCX) || a.reg === RCX || b.reg === RCX) return null;
+        cl = g.r.range(0, 16) + g.r.pick([0, 32, 64]);
         g.form = '+shxd-count';
-        g.emit(`mov cl, ${g.r.range(0, 16) + g.r.pick([0, 32, 64])}`);
+        g.emit(`mov cl, ${cl}`);
         g.form = 'shxd';
       }
-      g.emit(`${op} ${a.t}, ${b.t}, cl`, 0, 0, OF | AF | (sz === 2 ? 0 : 0));
+      g.emitE(`${op} ${a.t}, ${b.t}, cl`, 0, shxdEffect(sz, cl));
       return op;
     }
     const count = sz === 2 ? g.r.range(0, 16) + g.r.pick([0, 32]) : g.r.range(0, 255);
-    const c = count & mask;
-    const fw = c === 0 ? 0 : CF | SF | ZF | PF | (c === 1 ? OF : 0), fu = c === 0 ? 0 : AF | (c === 1 ? 0 : OF);
-    g.emit(`${op} ${a.t}, ${b.t}, ${count}`, 0, fw, fu);
+    g.emitE(`${op} ${a.t}, ${b.t}, ${count}`, 0, shxdEffect(sz, count));
     return op;
   } },
   { name: 'bt', mn: ['bt', 'bts', 'btr', 'btc'], w: 5, f: (g) => {
     const op = g.r.pick(['bt', 'bts', 'btr', 'btc']), sz = g.r.pick([2, 4, 8]), write = op !== 'bt';
     const lock = write && g.r.chance(0.2) ? 'lock ' : '';
-    const fu = OF | SF | AF | PF;
+    const fe = EFFECT.bt;
     switch (g.r.int(4)) {
-      case 0: g.emit(`${op} ${g.reg(sz, write).t}, ${g.reg(sz, false).t}`, 0, CF, fu); break;
-      case 1: g.emit(`${op} ${g.reg(sz, write).t}, ${g.r.range(0, 255)}`, 0, CF, fu); break;
-      case 2: g.emit(`${lock}${op} ${g.mem(sz).t}, ${g.r.range(0, 255)}`, 0, CF, fu); break;
+      case 0: g.emitE(`${op} ${g.reg(sz, write).t}, ${g.reg(sz, false).t}`, 0, fe); break;
+      case 1: g.emitE(`${op} ${g.reg(sz, write).t}, ${g.r.range(0, 255)}`, 0, fe); break;
+      case 2: g.emitE(`${lock}${op} ${g.mem(sz).t}, ${g.r.range(0, 255)}`, 0, fe); break;
       default: // memory bit string with a register bit offset: the reserved small index register I
-        g.emit(`${lock}${op} ${g.mem(sz).t}, ${regName(g.I, sz)}`, 0, CF, fu);
+        g.emitE(`${lock}${op} ${g.mem(sz).t}, ${regName(g.I, sz)}`, 0, fe);
     }
     return op;
   } },
@@ -407,9 +397,9 @@ export const FORMS: Form[] = [
     const src = g.r.chance(0.4) ? g.mem(sz) : g.reg(sz, true);
     // a zero source leaves the destination undefined (SDM): make the source nonzero first
     g.form = '+bsf-nonzero';
-    g.emit(`bts ${src.t}, ${g.r.range(0, sz * 8 - 1)}`, 0, CF, OF | SF | AF | PF);
+    g.emitE(`bts ${src.t}, ${g.r.range(0, sz * 8 - 1)}`, 0, EFFECT.bt);
     g.form = 'bsf';
-    g.emit(`${op} ${a.t}, ${src.t}`, 0, ZF, CF | OF | SF | AF | PF);
+    g.emitE(`${op} ${a.t}, ${src.t}`, 0, EFFECT.bsf);
     return op;
   } },
   { name: 'xadd', mn: ['xadd'], w: 2, f: (g) => {
@@ -417,7 +407,7 @@ export const FORMS: Form[] = [
     for (let k = 0; k < 20; k++) {
       const a = g.rm(sz, true), b = g.reg(sz, true);
       if (!ok(a, b)) continue;
-      g.emit(`${a.t.includes('PTR') && g.r.chance(0.3) ? 'lock ' : ''}xadd ${a.t}, ${b.t}`, 0, ARITH);
+      g.emitE(`${a.t.includes('PTR') && g.r.chance(0.3) ? 'lock ' : ''}xadd ${a.t}, ${b.t}`, 0, EFFECT.arith);
       return 'xadd';
     }
     return null;
@@ -433,7 +423,7 @@ export const FORMS: Form[] = [
     for (let k = 0; k < 20; k++) {
       const a = g.rm(sz, true, 0.5), b = g.reg(sz, false);
       if (!ok(a, b)) continue;
-      g.emit(`${a.t.includes('PTR') && g.r.chance(0.3) ? 'lock ' : ''}cmpxchg ${a.t}, ${b.t}`, 0, ARITH);
+      g.emitE(`${a.t.includes('PTR') && g.r.chance(0.3) ? 'lock ' : ''}cmpxchg ${a.t}, ${b.t}`, 0, EFFECT.arith);
       return 'cmpxchg';
     }
     return null;
@@ -495,15 +485,17 @@ export const FORMS: Form[] = [
     const off = () => g.r.range(-0x600, 0x600);
     // 0x67: the string instruction uses ESI/EDI/ECX; garbage above bit 31 of RSI/RDI must be ignored
     const a32 = g.r.chance(0.15);
+    const n = g.r.chance(0.1) ? 0 : g.r.range(1, 16);
+    // REP with 0x67 and ECX = 0: bits 63:32 of RCX/RSI/RDI are vendor-specific (undef.ts): keep them 0 then
+    const garbage = a32 && !(pfx && n === 0);
     if (usesSi) g.emit(`lea rsi, [${R64[g.B]} + ${off()}]`);
     if (usesDi) g.emit(`lea rdi, [${R64[g.B]} + ${off()}]`);
-    if (a32 && usesSi && g.r.chance(0.7)) g.emit(`bts rsi, ${g.r.range(32, 63)}`, 0, CF, OF | SF | AF | PF);
-    if (a32 && usesDi && g.r.chance(0.7)) g.emit(`bts rdi, ${g.r.range(32, 63)}`, 0, CF, OF | SF | AF | PF);
-    const n = g.r.chance(0.1) ? 0 : g.r.range(1, 16);
-    if (pfx) g.emit(a32 && g.r.chance(0.5) ? `mov rcx, ${'0x' + ((BigInt((g.r.u32() | 1) >>> 0) << 32n) | BigInt(n)).toString(16)}` : `mov ecx, ${n}`);
+    if (garbage && usesSi && g.r.chance(0.7)) g.emitE(`bts rsi, ${g.r.range(32, 63)}`, 0, EFFECT.bt);
+    if (garbage && usesDi && g.r.chance(0.7)) g.emitE(`bts rdi, ${g.r.range(32, 63)}`, 0, EFFECT.bt);
+    if (pfx) g.emit(garbage && g.r.chance(0.5) ? `mov rcx, ${'0x' + ((BigInt((g.r.u32() | 1) >>> 0) << 32n) | BigInt(n)).toString(16)}` : `mov ecx, ${n}`);
     g.form = 'string';
     const cmp = op === 'cmps' || op === 'scas';
-    g.emit(`${a32 ? '.byte 0x67; ' : ''}${pfx}${op}${sfx}`, 0, cmp && (!pfx || n > 0) ? ARITH : 0);
+    g.emitE(`${a32 ? '.byte 0x67; ' : ''}${pfx}${op}${sfx}`, 0, cmp && (!pfx || n > 0) ? EFFECT.arith : EFFECT.none);
     return op;
   } },
   { name: 'pushf', mn: ['pushf', 'popf'], w: 2, f: (g) => {

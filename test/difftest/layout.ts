@@ -10,9 +10,8 @@ export const DATA_SIZE = 0x10000;
 /** Initial RSP (inside the scratch buffer; pushes/pops of a case stay within DATA+0xB000..DATA+0xD000). */
 export const STACK_INIT = DATA + 0xc000;
 
-/** Arithmetic flag bits. */
-export const CF = 0x1, PF = 0x4, AF = 0x10, ZF = 0x40, SF = 0x80, OF = 0x800, DF = 0x400;
-export const ARITH = CF | PF | AF | ZF | SF | OF;
+/** Arithmetic flag bits (declared with the undefined-flags table). */
+export { CF, PF, AF, ZF, SF, OF, DF, ARITH } from '../cpu/undef.js';
 
 /** Initial scratch contents for a case: xorshift32 words (a sixteenth zero, a sixteenth all-ones); mirrors fill() in runner.c. */
 export function fillScratch(seed: number, out: Uint8Array): void {

@@ -147,16 +147,9 @@ function bulk(c: Cpu, i: Insn, k: number, max: number): number {
 function strOp(c: Cpu, i: Insn, k: number): void {
   if (i.rep === 0) { step(c, i, k); return; }
   const asz = i.asz;
-  if (countZero(c, asz)) {
-    // retires as one instruction; with 32-bit addressing the host (Intel) still zero-extends RCX, and for
-    // MOVS/STOS also the index registers (RSI, RDI); CMPS/LODS/SCAS leave RSI/RDI alone (measured)
-    if (asz === 4) {
-      c.regs[3] = 0;
-      if (k === S.MOVS) c.regs[13] = 0;
-      if (k === S.MOVS || k === S.STOS) c.regs[15] = 0;
-    }
-    return;
-  }
+  // count 0: retires as one instruction and writes nothing (SDM "REP/REPE/REPNE" and APM pseudo-code; AMD
+  // hardware agrees, Intel hardware zeroes bits 63:32 of RCX/RSI/RDI for a 0x67 form, which the tests mask)
+  if (countZero(c, asz)) return;
   const io = k === S.INS || k === S.OUTS;
   const budget = io || c.repBudget < 1 ? 1 : c.repBudget;
   const fast = (k === S.MOVS || k === S.STOS) && asz === 8 && (c.flags & F.DF) === 0;
