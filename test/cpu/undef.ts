@@ -75,3 +75,14 @@ export function afterEffect(undef: number, e: FlagEffect): number { return (unde
  * Intel CPUs zero bits 63:32 of RCX (MOVS/STOS also of RSI/RDI) anyway. Those bits are masked there.
  */
 export const REP32_ZERO_COUNT_UPPER = [1, 6, 7];
+
+/**
+ * x87 FYL2XP1 is defined only for |ST(0)| < 1 - sqrt(2)/2 (SDM Vol. 2A "FYL2XP1": "the source operand in ST(0)
+ * must be in the range ±(1 - sqrt(2)/2); outside it the result is undefined"; NaN operands propagate as usual).
+ * `se` is the sign/exponent word, `sig` the 64-bit significand of ST(0).
+ */
+export function fyl2xp1Defined(se: number, sig: bigint): boolean {
+  const e = se & 0x7fff;
+  if (e === 0x7fff) return sig !== 1n << 63n; // NaN: defined; infinity: not
+  return e < 16381 || (e === 16381 && sig <= 0x95f619980c4336f7n); // floor((1 - sqrt(2)/2) * 2^65)
+}

@@ -2,6 +2,7 @@
 // random precision/rounding control, operands with NaN payloads, signed zeros, infinities, denormals, unnormals.
 import { describe, expect, it } from 'vitest';
 import { DATA, Emu, type FCase, diff, freshFx, hostRun, pick, rf32, rf64, ri32, rnd, setSeed } from './sse-harness.js';
+import { fyl2xp1Defined } from './undef.js';
 
 interface Op { n: string; code: number[]; mem?: number; memKind?: 'f32' | 'f64' | 'f80' | 'i16' | 'i32' | 'i64' | 'env' | 'save'; trans?: boolean; ignore?: (k: number) => boolean }
 
@@ -109,6 +110,36 @@ function build(o: Op): FCase {
   return { code: o.code, regs, flags: rnd() & 0xcd5, fx, mem: m, name: o.n };
 }
 
+/**
+ * Differences a transcendental (FSIN FCOS FSINCOS FPTAN FPATAN F2XM1 FYL2X FYL2XP1) may show between two correct
+ * CPUs: the SDM (Vol. 1 8.3.10) bounds its error by 1 ulp (round to nearest; 1.5 ulps in the directed modes), not
+ * to the correctly rounded value, so two CPUs (and the emulator, whose results test/fp/x87.test.ts holds to the
+ * reference) may differ by up to 2 ulps in a result register, and C1 (rounded up) may differ with it. Nothing else.
+ */
+function transOk(s: string): boolean {
+  const m = /^(st\d|fsw) host ([0-9a-f]+) emu ([0-9a-f]+)$/.exec(s);
+  if (!m) return false;
+  const h = BigInt('0x' + m[2]), e = BigInt('0x' + m[3]);
+  if (m[1] === 'fsw') return (h ^ e) === 0x200n;
+  if (h >> 79n !== e >> 79n) return false;
+  // position among the values of one sign: biased exponent and fraction (the explicit integer bit 63 dropped)
+  const ord = (x: bigint) => (((x >> 64n) & 0x7fffn) << 63n) | (x & ((1n << 63n) - 1n));
+  const d = ord(h) - ord(e);
+  return d >= -2n && d <= 2n;
+}
+
+/** FYL2XP1 outside its domain: result and exception flags undefined; the stack (TOP) and the rest still compared. */
+function st0Defined(c: FCase): boolean {
+  const dv = new DataView(c.fx.buffer), top = (dv.getUint16(2, true) >> 11) & 7;
+  if (!(c.fx[4] & (1 << top))) return true; // empty: stack underflow, defined
+  const o = 32; // FXSAVE image: ST(0) first (stack order); the tag bits are by physical register
+  return fyl2xp1Defined(dv.getUint16(o + 8, true), dv.getBigUint64(o, true));
+}
+function undefinedOk(s: string): boolean {
+  const m = /^(st\d|fsw) host ([0-9a-f]+) emu ([0-9a-f]+)$/.exec(s);
+  return m !== null && (m[1] !== 'fsw' || ((parseInt(m[2], 16) ^ parseInt(m[3], 16)) & 0x3800) === 0);
+}
+
 describe('x87 against the host CPU', () => {
   it('every implemented opcode, random stacks and operands', () => {
     setSeed(0x87);
@@ -119,23 +150,42 @@ describe('x87 against the host CPU', () => {
     const host = hostRun(cases);
     const fails: string[] = [];
     const per = new Map<string, number>();
-    let transMiss = 0, transN = 0;
+    let transMiss = 0, transN = 0, outside = 0;
     for (let k = 0; k < cases.length; k++) {
       const o = opOf[k];
       const e = emu.run(cases[k]);
       const d = diff(host[k], e, o.ignore);
       if (o.trans) transN++;
-      if (d.length && o.trans && d.every((s) => /^(st\d|fsw) /.test(s))) { transMiss++; continue; } // last-bit / C1 / DE differences of the library: counted below
+      if (d.length && o.trans && d.every(transOk)) { transMiss++; continue; }
+      if (d.length && o.n === 'fyl2xp1' && !st0Defined(cases[k]) && d.every(undefinedOk)) { outside++; continue; }
       if (d.length) {
         const n = cases[k].name;
         per.set(n, (per.get(n) ?? 0) + 1);
         const dv = new DataView(cases[k].fx.buffer);
-        if ((per.get(n) ?? 0) <= 2) fails.push(`${n} [${cases[k].code.map((b) => b.toString(16).padStart(2, '0')).join(' ')}] cw=${dv.getUint16(0, true).toString(16)} sw=${dv.getUint16(2, true).toString(16)} tags=${cases[k].fx[4].toString(16)}: ${d.slice(0, 5).join('; ')}`);
+        const top = (dv.getUint16(2, true) >> 11) & 7, st = (i: number) => { const o = 32 + 16 * ((i - top + 8) & 7); return dv.getUint16(o + 8, true).toString(16) + ':' + dv.getUint32(o + 4, true).toString(16).padStart(8, '0') + dv.getUint32(o, true).toString(16).padStart(8, '0'); };
+        if ((per.get(n) ?? 0) <= 4) fails.push(`${n} [${cases[k].code.map((b) => b.toString(16).padStart(2, '0')).join(' ')}] cw=${dv.getUint16(0, true).toString(16)} sw=${dv.getUint16(2, true).toString(16)} tags=${cases[k].fx[4].toString(16)} st0=${st(top)} st1=${st(top + 1)}: ${d.slice(0, 5).join('; ')}`);
       }
     }
     if (fails.length) console.log(fails.join('\n') + '\n' + [...per].map(([n, c]) => `${n}:${c}`).join(' '));
-    console.log(`x87: ${cases.length} cases, ${ops.length} forms; transcendental last-bit mismatches ${transMiss}/${transN}`);
+    console.log(`x87: ${cases.length} cases, ${ops.length} forms; transcendental results within 2 ulps ${transMiss}/${transN}, FYL2XP1 outside its domain (undefined) ${outside}`);
     expect(fails.length).toBe(0);
-    expect(transMiss).toBeLessThan(transN * 0.1);
+  });
+});
+
+describe('FPTAN of a NaN or an infinity (found on an AMD host)', () => {
+  it('pushes the (quiet) NaN in place of 1.0, as the host does', () => {
+    setSeed(0x7a);
+    const o = ops.find((p) => p.n === 'fptan')!;
+    const cases: FCase[] = [];
+    for (const [lo, hi, se] of [[0, 0xc0000000, 0xffff], [0x1234, 0xc0000001, 0x7fff], [1, 0x80000000, 0x7fff], [0, 0x80000000, 0x7fff], [0, 0x80000000, 0xffff]]) {
+      const c = build(o);
+      const dv = new DataView(c.fx.buffer);
+      dv.setUint16(0, 0x37f, true); dv.setUint16(2, 3 << 11, true); c.fx[4] = 1 << 3; // ST0 only, all masked
+      dv.setUint32(32, lo, true); dv.setUint32(36, hi, true); dv.setUint16(40, se, true);
+      cases.push(c);
+    }
+    const host = hostRun(cases);
+    const emu = new Emu();
+    for (let k = 0; k < cases.length; k++) expect(diff(host[k], emu.run(cases[k]))).toEqual([]);
   });
 });

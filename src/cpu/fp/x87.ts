@@ -599,8 +599,9 @@ function fistBig(d: Uint32Array, di: number, b: Uint32Array, bi: number, cw: num
 // Transcendentals (FSIN FCOS FSINCOS FPTAN FPATAN F2XM1 FYL2X FYL2XP1).
 // Evaluated in BigInt fixed point with >= 256 fraction bits (more for tiny arguments), then rounded once
 // to 64 bits per RC (PC does not apply). FSIN/FCOS/FPTAN reduce the argument modulo the 66-bit pi the
-// x87 uses (0xC90FDAA22168C234C * 2^-66), as the hardware does. The hardware is not correctly rounded;
-// expect rare last-bit differences (measured by test/fp/x87.test.ts).
+// x87 uses (0xC90FDAA22168C234C * 2^-66), as the hardware does. The results are thus correctly rounded
+// values of that model; the hardware's are within 1 ulp of them (SDM Vol. 1 8.3.10), so last-bit and C1
+// differences remain (test/fp/x87.test.ts holds both to an mpmath reference).
 
 const PI66 = 0xc90fdaa22168c234cn; // * 2^-66
 const WB = 256;
@@ -683,12 +684,21 @@ function fxOut(d: Uint32Array, di: number, v: bigint, w: number, cw: number): vo
 /** Working precision for a finite operand with exponent e (keeps relative precision for tiny ones). */
 function wFor(e: number): number { return e < 0 ? WB - e : WB; }
 
-/** The hardware returns sin(x)=tan(x)=x and cos(x)=1 (PE, plus UE for a denormal x) once x^2/6 < 2^-64. */
-function trigTiny(): boolean {
-  if (Bk !== K.FIN || Be > -33) return false;
-  FL |= Be < -16382 ? Sw.PE | Sw.UE : Sw.PE;
+/**
+ * sin x, tan x and cos x of a tiny x (|x| < 2^-40): the exact value lies just below |x| (sin), just above |x|
+ * (tan) or just below 1 (cos), by less than 2^-80 relative, far from any other rounding boundary; rounding
+ * that (with C1, PE and, for a denormal result, UE) gives the correctly rounded result in every RC. The
+ * fixed-point path would lose the correction below its working precision and round the wrong way.
+ */
+function trigTiny(d: Uint32Array, di: number, kind: number, cw: number): boolean {
+  if (Bk !== K.FIN || Be >= -40) return false;
+  const neg = kind !== 0 && Bs !== 0;
+  if (kind === 0) roundTo(false, (1n << 66n) - 1n, -66, Fmt.X80, 64, (cw >> 10) & 3); // cos: 1 - tiny
+  else roundTo(neg, (Bm << 2n) + (kind > 0 ? 1n : -1n), Be - 63 - 2, Fmt.X80, 64, (cw >> 10) & 3);
+  packX(d, di, neg ? 1 : 0, 64);
   return true;
 }
+const TINY_COS = 0, TINY_TAN = 1, TINY_SIN = -1;
 
 function trigPrologue(d: Uint32Array, di: number, b: Uint32Array, bi: number): number {
   // returns -1 if handled (NaN/invalid/out of range), else 0
@@ -698,17 +708,19 @@ function trigPrologue(d: Uint32Array, di: number, b: Uint32Array, bi: number): n
   return 0;
 }
 
-/** Reduces B modulo pi66/2 in fixed point; returns quadrant in QK and remainder in QR. */
+/**
+ * Reduces |B| by the nearest multiple k of P = pi66/2 in fixed point: QR = |B| - k*P in [-P/2, P/2], QK = k mod 4.
+ * Nearest, not floor: just below P, cos(x) is sin(P - x) as on the hardware, not the true cosine (which
+ * differs relatively by far more than an ulp there, because P is not pi/2). The caller applies the sign of B.
+ */
 let QK = 0;
 let QR = 0n;
 function reduce(w: number): void {
   const x = toFx(0, Be, Bm, w);
   const p2 = PI66 << BigInt(w - 67);
-  const q = x / p2;
+  const q = (x + (p2 >> 1n)) / p2;
   QR = x - q * p2;
   QK = Number(q & 3n);
-  if (Bs) { // sin(-x) = -sin(x): handled by caller via sign
-  }
 }
 
 /** FSIN: d = sin(b). C2 set (and d = b) if |b| >= 2^63. */
@@ -716,7 +728,7 @@ export function fsin(d: Uint32Array, di: number, b: Uint32Array, bi: number, cw:
   FL = 0; unpackB(b, bi);
   if (trigPrologue(d, di, b, bi)) return FL;
   if (Bk === K.ZERO) { copy(d, di, b, bi); return FL; }
-  if (trigTiny()) { copy(d, di, b, bi); return FL; }
+  if (trigTiny(d, di, TINY_SIN, cw)) return FL;
   const w = wFor(Be);
   reduce(w); sincosFx(QR, w);
   let v = QK === 0 ? SIN : QK === 1 ? COS : QK === 2 ? -SIN : -COS;
@@ -729,7 +741,7 @@ export function fcos(d: Uint32Array, di: number, b: Uint32Array, bi: number, cw:
   FL = 0; unpackB(b, bi);
   if (trigPrologue(d, di, b, bi)) return FL;
   if (Bk === K.ZERO) { put(d, di, 0, 16383, BIT63); return FL; }
-  if (trigTiny()) { put(d, di, 0, 16383, BIT63); FL &= ~Sw.UE; return FL; }
+  if (trigTiny(d, di, TINY_COS, cw)) return FL;
   const w = wFor(Be);
   reduce(w); sincosFx(QR, w);
   const v = QK === 0 ? COS : QK === 1 ? -SIN : QK === 2 ? -COS : SIN;
@@ -741,7 +753,14 @@ export function fsincos(s: Uint32Array, si: number, c: Uint32Array, ci: number, 
   FL = 0; unpackB(b, bi);
   if (trigPrologue(s, si, b, bi)) { copy(c, ci, s, si); return FL; }
   if (Bk === K.ZERO) { copy(s, si, b, bi); put(c, ci, 0, 16383, BIT63); return FL; }
-  if (trigTiny()) { copy(s, si, b, bi); put(c, ci, 0, 16383, BIT63); return FL; }
+  if (Bk === K.FIN && Be < -40) { // C1 is that of ST0 (cos)
+    const f0 = FL;
+    trigTiny(s, si, TINY_SIN, cw);
+    const fs = FL;
+    FL = f0;
+    trigTiny(c, ci, TINY_COS, cw);
+    return FL | (fs & ~Sw.C1);
+  }
   const w = wFor(Be);
   reduce(w); sincosFx(QR, w);
   let vs = QK === 0 ? SIN : QK === 1 ? COS : QK === 2 ? -SIN : -COS;
@@ -759,7 +778,7 @@ export function fptan(d: Uint32Array, di: number, b: Uint32Array, bi: number, cw
   FL = 0; unpackB(b, bi);
   if (trigPrologue(d, di, b, bi)) return FL;
   if (Bk === K.ZERO) { copy(d, di, b, bi); return FL; }
-  if (trigTiny()) { copy(d, di, b, bi); return FL; }
+  if (trigTiny(d, di, TINY_TAN, cw)) return FL;
   const w = wFor(Be);
   reduce(w); sincosFx(QR, w);
   let v = QK & 1 ? -fxDiv(COS, SIN, w) : fxDiv(SIN, COS, w);
@@ -872,10 +891,12 @@ function ylog(d: Uint32Array, di: number, y: Uint32Array, yi: number, x: Uint32A
   FL = 0; unpackA(y, yi); unpackB(x, xi);
   if (nanPair(d, di, y, yi, x, xi)) return FL;
   if (!p1) {
-    if (Bs && Bk !== K.ZERO) { FL |= Sw.IE; putDefaultNaN(d, di); return FL; }
+    // invalid and divide-by-zero outrank a denormal operand (SDM Vol. 1 4.9.2): no DE with them
+    if (Bs && Bk !== K.ZERO) { FL = (FL & ~Sw.DE) | Sw.IE; putDefaultNaN(d, di); return FL; }
     if (Bk === K.ZERO) {
       if (Ak === K.ZERO) { FL |= Sw.IE; putDefaultNaN(d, di); return FL; }
-      FL |= Sw.ZE; putInf(d, di, As ^ 1); return FL;
+      if (Ak === K.INF) { putInf(d, di, As ^ 1); return FL; } // inf * log2(0): no divide-by-zero (SDM "FYL2X" table)
+      FL = (FL & ~Sw.DE) | Sw.ZE; putInf(d, di, As ^ 1); return FL;
     }
     if (Bk === K.INF) {
       if (Ak === K.ZERO) { FL |= Sw.IE; putDefaultNaN(d, di); return FL; }

@@ -388,7 +388,10 @@ function escD9F0(c: Cpu, s: X87State, j: number): void {
       status(s, r, C1 | C2);
       if (blocked(s, r)) return;
       copyIn(s, s.top, W, 0);
-      if (!(r & C2)) { V[0] = 0; V[1] = 0x80000000; V[2] = 16383; push(s, V, 0); }
+      if (r & C2) return;
+      // a NaN result (NaN or infinite operand) is pushed in place of 1.0, as the hardware does (seen on AMD)
+      if (isNaNAt(W, 0)) push(s, W, 0);
+      else { V[0] = 0; V[1] = 0x80000000; V[2] = 16383; push(s, V, 0); }
       return;
     }
     case 4: { // FXTRACT
