@@ -68,10 +68,10 @@ export async function goLive(i: GoLiveInput): Promise<GoLiveResult> {
   const logSink = openGenerationLog(vm, config, i.generation);
   const recorder = new Recorder({
     sink: logSink, image, digestEvery: i.digestEvery, outputs: session.outputs,
-    headerExtra: {},
   });
+  // guest time (TSC, PIT, RTC) continues from the replayed time with no jump
   const gate = new LiveGate({ clock: new SystemClock(), entropy: new SystemEntropy(), disks, nets: tunnels },
-    { onRecord: recorder.onRecord, startNs: gl.timeNs, startTsc: gl.lastTsc });
+    { onRecord: recorder.onRecord, resume: gl.time });
   gl.gate.use(gate);
   seam.setMode('live');
   recorder.attach(gl.machine);

@@ -1,0 +1,64 @@
+// `x86ft ft primary|secondary` refusals: documented exit statuses and clear messages, never a stack
+// trace (bad arguments, a second primary of a running VM, a secondary on the primary's host).
+import { describe, it, expect } from 'vitest';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, chmodSync, writeFileSync, truncateSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CLI, guestElf } from '../devices-guests/helpers.js';
+
+function cli(args: string[], cwd?: string): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'latin1', timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const noTrace = (s: string): void => { expect(s).not.toMatch(/\n\s+at .+:\d+:\d+/); };
+
+describe('x86ft ft', () => {
+  it('--help documents both roles and the exit statuses', () => {
+    const r = cli(['ft', '--help']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('x86ft ft primary');
+    expect(r.stdout).toContain('x86ft ft secondary');
+    expect(r.stdout).toMatch(/exit status/);
+  });
+
+  it('bad arguments: exit 2 with a message', () => {
+    for (const args of [['ft', 'tertiary'], ['ft', 'primary'], ['ft', 'primary', 'x.elf', '--listen', '127.0.0.1:0'],
+      ['ft', 'primary', 'x.elf', '--control', 'dir:/tmp/x', '--listen', 'nonsense'], ['ft', 'secondary', '--control', 'bogus:x'],
+      ['ft', 'secondary', '--control', 'dir:/tmp/x', '--heartbeat-ms', '500', '--failure-timeout-ms', '100']]) {
+      const r = cli(args);
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(/x86ft ft/);
+      noTrace(r.stderr);
+    }
+  });
+
+  it('a second primary of a running VM exits 2 naming its primary; a secondary on the primary host id exits 2', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'x86ft-ftcli-'));
+    chmodSync(dir, 0o700);
+    const base = join(dir, 'base.img');
+    writeFileSync(base, new Uint8Array(0)); truncateSync(base, 64 * 512);
+    const elf = guestElf('dev_ftdisk');
+    const args = ['ft', 'primary', elf, '--control', `dir:${join(dir, 'ctl')}`, '--listen', '127.0.0.1:0', '--host-id', 'local-a', '--disk', base, '--mem', '32M'];
+    const first: ChildProcess = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    first.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+    try {
+      while (!/waiting for the secondary/.test(err)) {
+        if (first.exitCode !== null) throw new Error(`first primary ended: ${err}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const second = cli(args);
+      expect(second.status).toBe(2);
+      expect(second.stderr).toMatch(/already running \(primary: local-a pid \d+\)/);
+      noTrace(second.stderr);
+      const same = cli(['ft', 'secondary', '--control', `dir:${join(dir, 'ctl')}`, '--host-id', 'local-a']);
+      expect(same.status).toBe(2);
+      expect(same.stderr).toMatch(/host id 'local-a' is the primary's/);
+      noTrace(same.stderr);
+    } finally {
+      first.kill('SIGKILL');
+    }
+  }, 60_000);
+});
