@@ -12,8 +12,9 @@ ${MACHINE_HELP}
   --max-instructions N    stop after N retired instructions (exit status ${EXIT.budget})
   --stats                 print instructions retired, wall time and MIPS to stderr at the end
 
-exit status: the guest's debug-exit status (port 0xF4); ${EXIT.usage} bad arguments, a malformed ELF or
-an unusable backend (missing disk image, port in use); ${EXIT.budget} instruction budget exhausted;
+exit status: the guest's debug-exit status (port 0xF4); ${EXIT.usage} bad arguments, a malformed ELF, an
+input file that is not a regular file (FIFO, device, directory) or an unusable backend (missing disk
+image, port in use); ${EXIT.budget} instruction budget exhausted;
 ${EXIT.halt} HLT with interrupts disabled; ${EXIT.fault} unhandled guest fault (report on stderr);
 ${EXIT.internal} internal emulator error.
 `;
