@@ -9,6 +9,7 @@ import { ElfError } from '../machine/boot.js';
 import { openControl, parseControlSpec, type ControlPlane, type FtOptions, type VmConfig } from '../ft/control.js';
 import { FtPrimary } from '../ft/primary.js';
 import { FtSecondary, SecondaryRefused } from '../ft/secondary.js';
+import { exportDiskCommand } from './ft-export-disk.js';
 import { DEFAULT_FT_OPTIONS } from '../ft/vm-host.js';
 import { FT_EXIT, type RoleEvent, type RoleOutcome } from '../ft/role.js';
 import { parseCount, parseSize } from './args.js';
@@ -31,6 +32,7 @@ at once, releasing nothing more; ${FT_EXIT.io} a storage or control-plane error;
 const HELP = `usage: x86ft ft primary <guest.elf> --control dir:PATH --listen ADDR --host-id ID [--vm NAME]
                          [--console-file FILE] [--store PATH] [FT options] [machine options]
        x86ft ft secondary --control dir:PATH [--connect ADDR] --host-id ID [--vm NAME] [FT options]
+       x86ft ft export-disk [NAME] --out FILE [--disk N] [--control SPEC]   (see its --help)
 
 The two roles of a fault-tolerant VM (FT.md). The primary creates VM NAME (default 'default':
 it claims the VM's first generation; exit ${FT_EXIT.usage} naming the running primary if there is one),
@@ -110,12 +112,13 @@ function exitFor(role: string, out: RoleOutcome): number {
 
 export async function ftCommand(argv: string[]): Promise<number> {
   const [sub, ...args] = argv;
+  if (sub === 'export-disk') return exportDiskCommand(args);
   if (sub === undefined || sub === '--help' || sub === '-h' || args.includes('--help') || args.includes('-h')) {
     process.stdout.write(HELP);
     return sub === undefined ? FT_EXIT.usage : 0;
   }
   if (sub !== 'primary' && sub !== 'secondary') {
-    process.stderr.write(`x86ft ft: unknown subcommand '${sub}' (primary, secondary)\n\n${HELP}`);
+    process.stderr.write(`x86ft ft: unknown subcommand '${sub}' (primary, secondary, export-disk)\n\n${HELP}`);
     return FT_EXIT.usage;
   }
   const role = sub;
