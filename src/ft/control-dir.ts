@@ -226,8 +226,17 @@ export class DirControl implements ControlPlane {
     const now = Date.now();
     if (!cur || cur.token !== token) throw new ControlError('LEASE_EXPIRED', `lease of host '${id}' was taken over or removed`);
     if (cur.expiresAt <= now) throw new ControlError('LEASE_EXPIRED', `lease of host '${id}' ran out ${now - cur.expiresAt} ms ago`);
-    const rec: StoredHost = { ...base, renewedAt: now, expiresAt: now + base.leaseMs };
-    await this.replace(join(this.path, 'hosts', `${id}.json`), this.signer.seal(hostKey(id), rec));
+    void base;
+    // Renewal only moves the file's mtime (expiry = mtime + leaseMs): utimes never creates the file, so
+    // a renewal racing a release (or an expiry and a new registration) cannot resurrect a dead lease,
+    // as a read-then-rename would.
+    const t = new Date(now);
+    try {
+      await fsp.utimes(join(this.path, 'hosts', `${id}.json`), t, t);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new ControlError('LEASE_EXPIRED', `lease of host '${id}' was removed`);
+      throw new ControlError('UNAVAILABLE', `cannot renew the lease of host '${id}': ${(e as Error).message}`);
+    }
   }
 
   /** @internal */
@@ -254,9 +263,15 @@ export class DirControl implements ControlPlane {
     return out;
   }
 
+  /** The lease as stored; renewals show as the file's mtime (see renewHost), folded into renewedAt/expiresAt. */
   private async readHostFile(id: string): Promise<StoredHost | undefined> {
-    const text = await readText(join(this.path, 'hosts', `${id}.json`));
-    return text === undefined ? undefined : this.signer.open<StoredHost>(hostKey(id), text);
+    const file = join(this.path, 'hosts', `${id}.json`);
+    const text = await readText(file);
+    if (text === undefined) return undefined;
+    const rec = this.signer.open<StoredHost>(hostKey(id), text);
+    const mtime = await fsp.stat(file).then((st) => Math.floor(st.mtimeMs), () => 0);
+    if (mtime > rec.renewedAt) { rec.renewedAt = mtime; rec.expiresAt = mtime + rec.leaseMs; }
+    return rec;
   }
 
   // ── spawn requests ──

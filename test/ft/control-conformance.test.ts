@@ -290,6 +290,15 @@ for (const backend of ['dir', 'etcd'] as const) {
       expect(await codeOf(cp.registerHost({ id: 'h3', addr: null, pid: 1 }, 5))).toBe('BAD_ARGUMENT');
     });
 
+    it('a renewal racing a release never brings the lease back (30 races)', async () => {
+      for (let i = 0; i < 30; i++) {
+        const lease = await cp.registerHost({ id: 'hr', addr: null, pid: 1 }, 60_000);
+        const renews = [lease.renew(), lease.renew()].map((p) => p.catch(() => undefined));
+        await Promise.all([lease.release(), ...renews]);
+        expect((await cp.listHosts()).map((h) => h.id), `race ${i}`).toEqual([]);
+      }
+    });
+
     it('keepLease renews every quarter lease and calls onLost once the lease is gone', async () => {
       // 3 s lease, renewed every 750 ms, watched for 4.5 s: it outlives its first term only through renewals
       const lease = await cp.registerHost({ id: 'hk', addr: null, pid: 1 }, 3000);
