@@ -131,8 +131,8 @@ describe('x87 semantics vs host FPU', () => {
 /** Correctly rounded references from test/fp/reference.py (mpmath): per vector the result words, or null. */
 function runReference(vs: Vec[]): (number[] | null | 'undefined')[] {
   const input = vs.map((v) => [v.op, v.ctl, v.a[2], v.a[1], v.a[0], v.b[2], v.b[1], v.b[0]].map((x) => (x >>> 0).toString(16)).join(' ')).join('\n') + '\n';
-  const r = spawnSync('python3', [join(dirname(fileURLToPath(import.meta.url)), 'reference.py')], { input, encoding: 'utf8', maxBuffer: 1 << 28 });
-  if (r.error || r.status !== 0) throw new Error(`test/fp/reference.py failed (needs python3 with mpmath): ${r.error?.message ?? r.stderr}`);
+  const r = spawnSync(process.env.X86FT_PYTHON ?? 'python3', [join(dirname(fileURLToPath(import.meta.url)), 'reference.py')], { input, encoding: 'utf8', maxBuffer: 1 << 28 });
+  if (r.error || r.status !== 0) throw new Error(`test/fp/reference.py failed (needs python3 with mpmath; X86FT_PYTHON names another interpreter): ${r.error?.message ?? r.stderr}`);
   return r.stdout.split('\n').slice(0, vs.length).map((l) => (l === '-' ? null : l === 'u' ? 'undefined' : l.split(' ').map((t) => parseInt(t, 16))));
 }
 
