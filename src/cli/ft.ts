@@ -92,6 +92,7 @@ const FT_KEYS = ['--control', '--store', '--listen', '--connect', '--host-id', '
 
 function say(role: string): (e: RoleEvent) => void {
   return (e) => {
+    if (e.kind === 'input-consumed') return; // for console services (x86ft protect / console)
     const text = e.kind === 'message' ? e.text
       : e.kind === 'state' ? `state ${e.state}, generation ${e.generation}`
       : e.kind === 'peer' ? `${e.up ? 'peer up' : 'peer lost'}: ${e.hostId}${e.reason ? ` (${e.reason})` : ''}`

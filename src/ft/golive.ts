@@ -5,14 +5,14 @@
 // replay gate for a live gate whose guest time continues, then run live recording gen-<g+1>.log.
 // Imports src/machine, src/replay and the other src/ft pieces.
 
-import { LiveGate } from '../machine/gate.js';
+import { LiveGate, type ConsoleInput } from '../machine/gate.js';
 import type { OutputSeam } from '../machine/outputs.js';
 import { SystemClock, SystemEntropy } from '../devices/backends/clock.js';
 import { Recorder } from '../replay/recorder.js';
 import type { ReplaySession, ReplayReport } from '../replay/session.js';
 import type { ControlPlane, VmConfig } from './control.js';
 import { consoleFileFor, loadImage, openDisks, openTunnels, outputSinks } from './vm-host.js';
-import { openGenerationLog, type LivePrimaryParts } from './primary.js';
+import { openGenerationLog, InputConfirmations, type LivePrimaryParts } from './primary.js';
 import type { RoleEvent } from './role.js';
 
 export interface GoLiveInput {
@@ -30,6 +30,8 @@ export interface GoLiveInput {
   digestEvery?: number;
   onEvent?: (e: RoleEvent) => void;
   signal?: { aborted: boolean };
+  /** Typed console input for the new primary (counted on from what the log delivered before G). */
+  consoleInput?: ConsoleInput;
 }
 
 export interface GoLiveResult {
@@ -70,8 +72,10 @@ export async function goLive(i: GoLiveInput): Promise<GoLiveResult> {
     sink: logSink, image, digestEvery: i.digestEvery, outputs: session.outputs,
   });
   // guest time (TSC, PIT, RTC) continues from the replayed time with no jump
-  const gate = new LiveGate({ clock: new SystemClock(), entropy: new SystemEntropy(), disks, nets: tunnels },
-    { onRecord: recorder.onRecord, resume: gl.time });
+  const inputs = new InputConfirmations((e) => i.onEvent?.(e), session.consoleInputBytes);
+  i.onEvent?.({ kind: 'input-consumed', through: session.consoleInputBytes });
+  const gate = new LiveGate({ clock: new SystemClock(), entropy: new SystemEntropy(), console: i.consoleInput, disks, nets: tunnels },
+    { onRecord: inputs.tap(recorder.onRecord, () => false), resume: gl.time });
   gl.gate.use(gate);
   seam.setMode('live');
   recorder.attach(gl.machine);

@@ -7,7 +7,7 @@
 // other src/ft pieces; nothing imports it but the CLI, golive.ts and embedders.
 
 import { Machine, type RunResult } from '../machine/machine.js';
-import { LiveGate } from '../machine/gate.js';
+import { LiveGate, GateKind, type ConsoleInput, type GateRecord } from '../machine/gate.js';
 import { OutputSeam } from '../machine/outputs.js';
 import { SystemClock, SystemEntropy } from '../devices/backends/clock.js';
 import { Recorder } from '../replay/recorder.js';
@@ -35,10 +35,39 @@ export interface PrimaryOptions {
   listen: { host: string; port: number };
   /** Instructions between digests in the log (default 1M). */
   digestEvery?: number;
-  /** Reports state changes, peers, messages. */
+  /** Reports state changes, peers, messages, consumed console input. */
   onEvent?: (e: RoleEvent) => void;
   /** Set `aborted` to stop the guest (the log ends with reason 'stopped'). */
   signal?: { aborted: boolean };
+  /** Where typed console input comes from (e.g. the console service); consumption is reported by
+   *  'input-consumed' events once released under the Output Rule. */
+  consoleInput?: ConsoleInput;
+}
+
+/**
+ * Counts console input the guest consumed and reports it ('input-consumed') only when the
+ * instruction count that consumed it is released: at once when not protected, else on the ack.
+ */
+export class InputConfirmations {
+  private consumed: number;
+  private pending: [number, number][] = [];
+  constructor(private readonly emit: (e: RoleEvent) => void, base = 0) { this.consumed = base; }
+  /** Wraps a gate's onRecord. */
+  tap(next: (r: GateRecord) => void, held: () => boolean): (r: GateRecord) => void {
+    return (r) => {
+      next(r);
+      if (r.kind !== GateKind.ConsoleIn) return;
+      this.consumed += (r.payload as Uint8Array).length;
+      if (held()) this.pending.push([r.icount, this.consumed]);
+      else this.emit({ kind: 'input-consumed', through: this.consumed });
+    };
+  }
+  /** Outputs up to icount `x` were released. */
+  release(x: number): void {
+    let through = -1;
+    while (this.pending.length && this.pending[0]![0] <= x) through = this.pending.shift()![1];
+    if (through >= 0) this.emit({ kind: 'input-consumed', through });
+  }
 }
 
 /** The machine side of a running primary: used by FtPrimary and by a secondary after go-live. */
@@ -89,8 +118,12 @@ export class FtPrimary {
   private claiming = false;
   private checkingGen = false;
   private readonly signal: { aborted: boolean };
+  private readonly inputs: InputConfirmations;
 
-  constructor(private readonly o: PrimaryOptions) { this.signal = o.signal ?? { aborted: false }; }
+  constructor(private readonly o: PrimaryOptions) {
+    this.signal = o.signal ?? { aborted: false };
+    this.inputs = new InputConfirmations((e) => this.emit(e));
+  }
 
   /** The channel address secondaries connect to (`host:port`), once started. */
   get addr(): string | undefined { return this.server ? `${this.server.host}:${this.server.port}` : undefined; }
@@ -120,7 +153,8 @@ export class FtPrimary {
         sink: logSink, image, digestEvery: this.o.digestEvery,
         pace: { chunk: PACE_CHUNK, wait: () => this.pace() },
       });
-      const gate = new LiveGate({ clock: new SystemClock(), entropy: new SystemEntropy(), disks, nets: tunnels }, { onRecord: recorder.onRecord });
+      const onRecord = this.inputs.tap(recorder.onRecord, () => seam.mode === 'hold');
+      const gate = new LiveGate({ clock: new SystemClock(), entropy: new SystemEntropy(), console: this.o.consoleInput, disks, nets: tunnels }, { onRecord });
       const machine = Machine.fromElf(image, { ...machineConfig(config, disks), gate, outputs: seam });
       this.parts = { vm, config, control, hostId, generation: this.generation, machine, seam, recorder, logSink, disks, console: con, tunnels, onEvent: this.o.onEvent, signal: this.signal };
     } catch (e) {
@@ -194,6 +228,7 @@ export class FtPrimary {
         if (this.fencedMsg) return;
         // the Output Rule: release what the ack covers; completion is the sink call returning
         if (p.seam.release(m.icount) > 0) this.peer?.send({ t: 'release', marks: p.seam.completed() });
+        this.inputs.release(m.icount);
         for (const w of this.ackWaiters.splice(0)) w();
         break;
       }
@@ -280,6 +315,7 @@ export class FtPrimary {
     this.stopSync();
     p.generation = g1;
     p.seam.setMode('live'); // releases what it held
+    this.inputs.release(Infinity);
     this.emit({ kind: 'message', text: `secondary lost (${why}); generation ${g1}: running not protected` });
     this.emit({ kind: 'state', state: 'not-protected', generation: g1 });
     for (const w of this.ackWaiters.splice(0)) w();
@@ -313,6 +349,7 @@ export class FtPrimary {
     }
     if (this.fencedMsg) return;
     p.seam.setMode('live');
+    this.inputs.release(Infinity);
     if (this.peer && this.state === 'protected') this.peer.send({ t: 'release', marks: p.seam.completed() });
   }
 

@@ -32,6 +32,9 @@ export type RoleEvent =
   | { kind: 'peer'; up: boolean; hostId: string; reason?: string }
   /** This secondary went live at G (failover done: it releases output from now on). */
   | { kind: 'live'; generation: number; icount: number; reissued: number; failoverMs: number }
+  /** Console input: every typed byte before offset `through` (counted from the VM's creation) has been
+   *  consumed by the guest, and the primary may say so (the fact is released under the Output Rule). */
+  | { kind: 'input-consumed'; through: number }
   /** Something a user should read (stderr). */
   | { kind: 'message'; text: string };
 

@@ -12,6 +12,7 @@ import { connectFt, type FtPeer } from './channel.js';
 import type { FtMessage } from './protocol.js';
 import { watchPeer, type FailureDetector } from './heartbeat.js';
 import type { ControlPlane, VmConfig, VmRecord, VmState } from './control.js';
+import type { ConsoleInput } from '../machine/gate.js';
 import { loadImage } from './vm-host.js';
 import { goLive } from './golive.js';
 import { runLivePrimary } from './primary.js';
@@ -29,6 +30,8 @@ export interface SecondaryOptions {
   digestEvery?: number;
   onEvent?: (e: RoleEvent) => void;
   signal?: { aborted: boolean };
+  /** Typed console input once this secondary is the primary (see PrimaryOptions.consoleInput). */
+  consoleInput?: ConsoleInput;
 }
 
 /** Why a secondary refused to start (exit 2). */
@@ -178,7 +181,7 @@ export class FtSecondary {
     killOldPrimary(this.record, vm, (t) => this.emit({ kind: 'message', text: t }));
     const res = await goLive({
       vm, config, control, hostId, generation: g1, session: this.session, seam: this.seam!, lastSync: this.lastSync,
-      digestEvery: this.o.digestEvery, onEvent: this.o.onEvent, signal: this.signal,
+      digestEvery: this.o.digestEvery, onEvent: this.o.onEvent, signal: this.signal, consoleInput: this.o.consoleInput,
     });
     const failoverMs = Date.now() - t0;
     this.state = 'not-protected';

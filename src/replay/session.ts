@@ -164,6 +164,9 @@ export class ReplaySession {
     this.decoder = new LogDecoder({ onHeader: (h) => { try { this.onHeader(h); } catch (e) { this.headerErr = e; throw e; } } });
   }
 
+  private consoleInputBytesV = 0;
+  /** Console input bytes handed to the machine so far (after goLive: those consumed before G). */
+  get consoleInputBytes(): number { return this.consoleInputBytesV; }
   /** icount of the last entry decoded (-1: none yet). */
   get lastEntryIcount(): number { return this.lastEntryIcountV; }
   /** The log's end frame has been decoded (or end() was called). */
@@ -237,6 +240,7 @@ export class ReplaySession {
   /** Sorts one entry into the gate, the digest queue or the end record. */
   private take(e: LogEntry): void {
     this.entries++;
+    if (e.kind === 'console-input') this.consoleInputBytesV += e.payload.data.length;
     const h = this.history;
     h.push(describeEntry(e));
     // keep enough to cover a released batch the machine has not reached yet
