@@ -50,7 +50,7 @@ async function grows(file: string, n: number, p: Promise<number>): Promise<void>
   while (!ended && !(existsSync(file) && statSync(file).size >= n)) await new Promise((r) => setTimeout(r, 20));
 }
 
-async function pair(kill: 'primary' | 'secondary', seed: number): Promise<void> {
+async function pair(kill: 'primary' | 'secondary' | 'stall', seed: number): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'x86ft-ft-'));
   chmodSync(dir, 0o700);
   const base = join(dir, 'base.img');
@@ -61,10 +61,19 @@ async function pair(kill: 'primary' | 'secondary', seed: number): Promise<void> 
   const p = run(['ft', 'primary', elf, '--control', `dir:${ctl}`, '--listen', '127.0.0.1:0', '--host-id', 'local-a',
     '--disk', base, '--cmdline', ROUNDS, '--mem', '32M', '--console-file', consoleFile, ...FT], dir);
   const s = run(['ft', 'secondary', '--control', `dir:${ctl}`, '--host-id', 'local-b', ...FT], dir);
-  const victim = kill === 'primary' ? p : s, survivor = kill === 'primary' ? s : p;
+  const victim = kill === 'secondary' ? s : p, survivor = kill === 'secondary' ? p : s;
   await grows(consoleFile, at, survivor.done);
-  victim.child.kill('SIGKILL');
-  expect(await victim.done).toBe(-1);
+  if (kill === 'stall') {
+    // a stalled primary (2x the failure timeout): the secondary takes over and kills it (same machine);
+    // had it lived on, it could release nothing (its generation moved on) and its disk writes land in its own layer
+    victim.child.kill('SIGSTOP');
+    await new Promise((r) => setTimeout(r, 4000));
+    victim.child.kill('SIGCONT');
+    expect([-1, 4]).toContain(await victim.done);
+  } else {
+    victim.child.kill('SIGKILL');
+    expect(await victim.done).toBe(-1);
+  }
   const status = await survivor.done;
   const diag = `kill ${kill} at console byte ${at}\n--- primary:\n${p.err()}\n--- secondary:\n${s.err()}`;
   expect(status, diag).toBe(0);
@@ -72,7 +81,7 @@ async function pair(kill: 'primary' | 'secondary', seed: number): Promise<void> 
   const out = join(dir, 'export.img');
   exportDisk({ store: ctl, vm: 'default', disk: 0, base, out });
   expect(readFileSync(out).equals(want.disk), diag).toBe(true);
-  expect(survivor.err(), diag).toMatch(kill === 'primary' ? /live at instruction \d+ as generation 2/ : /running not protected/);
+  expect(survivor.err(), diag).toMatch(kill === 'secondary' ? /running not protected/ : /live at instruction \d+ as generation 2/);
   // the generation logs replay as one run (FT.md "Generation logs")
   const chain = run(['replay', '--control', `dir:${ctl}`, 'default', '--image', elf], dir);
   expect(await chain.done, `${diag}\n--- chain replay:\n${chain.err()}`).toBe(0);
@@ -81,15 +90,16 @@ async function pair(kill: 'primary' | 'secondary', seed: number): Promise<void> 
   try {
     expect(await cp.generation('default')).toBe(2);
     const rec = await cp.readVm('default');
-    expect(rec?.primary?.host, diag).toBe(kill === 'primary' ? 'local-b' : 'local-a');
+    expect(rec?.primary?.host, diag).toBe(kill === 'secondary' ? 'local-a' : 'local-b');
     expect(rec?.state).toBe('ended');
     expect(rec?.exitStatus).toBe(0);
   } finally { await cp.close(); }
 }
 
-describe('failover with real processes (SIGKILL)', () => {
+describe('failover with real processes (SIGKILL, SIGSTOP)', () => {
   for (const seed of [11, 22, 33]) {
     it(`SIGKILL of the primary at a seeded random point (seed ${seed}): the secondary takes over, nothing lost or doubled`, () => pair('primary', seed), 180_000);
   }
   it('SIGKILL of the secondary: the primary claims the next generation and goes on, losing nothing', () => pair('secondary', 44), 180_000);
+  it('SIGSTOP of the primary for 2x the failure timeout, then SIGCONT: one primary, nothing lost or doubled', () => pair('stall', 55), 180_000);
 });
