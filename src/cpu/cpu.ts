@@ -8,6 +8,7 @@ import { F, LF, arithFlags, materialize } from './flags.js';
 import { decodeBlock, type Block } from './decoder.js';
 import { installTable } from './table.js';
 import { compileBlock, HOT_BLOCK } from './compile.js';
+import type { Hooks } from './hooks.js';
 
 export const enum Stop {
   BUDGET = 0, // retired the whole budget
@@ -15,9 +16,10 @@ export const enum Stop {
   EXIT = 2, // the machine asked to stop (debug-exit port, host request)
   FAULT = 3, // an exception the guest cannot handle (no IDT, triple fault)
   INTERNAL = 4, // an emulator bug; reported, never thrown
+  DEBUG = 5, // a breakpoint, watchpoint, single-step or hook stopped the run (cpu.hooks.reason says which)
 }
 
-export const STOP_NAMES = ['budget', 'halt', 'exit', 'fault', 'internal-error'];
+export const STOP_NAMES = ['budget', 'halt', 'exit', 'fault', 'internal-error', 'debug'];
 
 export const enum Vec { DE = 0, DB = 1, NMI = 2, BP = 3, OF = 4, BR = 5, UD = 6, NM = 7, DF = 8, TS = 10, NP = 11, SS = 12, GP = 13, PF = 14, MF = 16, AC = 17, MC = 18, XM = 19 }
 
@@ -159,6 +161,10 @@ export class Cpu {
   readonly bus: Bus;
   host: CpuHost = deterministicHost;
   intc: InterruptController | null = null;
+  /** Execution hooks (src/cpu/hooks.ts); null: none, the fast paths run untouched. Set with setHooks(). */
+  hooks: Hooks | null = null;
+  /** Memory hooks installed: translate() fills no read/write TLB entries, so every access is reported. */
+  private memHooked = false;
 
   constructor(mem: PhysMemory, bus: Bus) {
     this.mem = mem;
@@ -290,6 +296,7 @@ export class Cpu {
 
   /** Read sz (1,2,4) bytes at la, handling TLB misses, page crossings and MMIO. */
   readSlow(la: number, sz: number): number {
+    if (this.memHooked) (this.hooks as Hooks).memAccess(this, 'read', la, sz, 0);
     const off = la & 4095;
     if (off + sz > 4096) {
       let v = 0;
@@ -312,6 +319,7 @@ export class Cpu {
   }
 
   writeSlow(la: number, sz: number, v: number): void {
+    if (this.memHooked) (this.hooks as Hooks).memAccess(this, 'write', la, sz, v);
     const off = la & 4095;
     if (off + sz > 4096) {
       this.translate(la, 1); this.translate(la + sz - 1, 1);
@@ -361,6 +369,11 @@ export class Cpu {
    * fills the TLB, or raises #PF (SDM Vol. 3 §4.5, §4.7). Non-canonical addresses raise #GP(0).
    */
   translate(la: number, access: number): number {
+    if (this.memHooked && access !== 2) {
+      // the TLB entries the fast paths would have hit (their tags are offset while memory hooks are installed)
+      const off = la & 4095, i = (la >>> 12) & TLB_MASK, tag = la - off + 0.5;
+      if (access === 0 ? this.tlbRTag[i] === tag : this.tlbWTag[i] === tag) return (access === 0 ? this.tlbRPhys[i] : this.tlbWPhys[i]) + off;
+    }
     const hi = Math.floor(la / TWO32);
     if (hi < -32768 || hi > 32767) this.raise(Vec.GP, 0);
     if (!(this.cr0 & 0x80000000)) {
@@ -414,9 +427,11 @@ export class Cpu {
     if (frame + 4096 <= this.ramSize) {
       // every CPU write reaches RAM through a write-TLB entry filled here (or through this slow path)
       if (access === 1) this.dirty[frame / 4096] = 1;
-      this.tlbRTag[i] = pageLa; this.tlbRPhys[i] = frame;
       if (access === 2) { this.tlbXTag[i] = pageLa; this.tlbXPhys[i] = frame; }
-      if (access === 1 && !this.codePage[frame / 4096]) { this.tlbWTag[i] = pageLa; this.tlbWPhys[i] = frame; }
+      // (while memory hooks are installed the tags are offset by 0.5, see syncMemHooks)
+      const tag = this.memHooked ? pageLa + 0.5 : pageLa;
+      this.tlbRTag[i] = tag; this.tlbRPhys[i] = frame;
+      if (access === 1 && !this.codePage[frame / 4096]) { this.tlbWTag[i] = tag; this.tlbWPhys[i] = frame; }
     }
     return frame + (la & 4095);
   }
@@ -549,6 +564,7 @@ export class Cpu {
    * Returns false when the guest cannot handle it (the machine stops with a fault report).
    */
   deliver(vec: number, errorCode: number, soft: boolean): boolean {
+    if (this.hooks !== null) this.hooks.intrDelivered(this, vec, soft);
     if (this.idtLimit === 0 && !soft) { this.recordFault(vec, errorCode); return false; }
     this.deliveringDepth++;
     try {
@@ -670,6 +686,7 @@ export class Cpu {
    * instruction's handler's instructions are. Returns the Stop reason.
    */
   run(budget: number): number {
+    if (this.hooks !== null) return this.runHooked(budget, this.hooks);
     this.stopRequested = false;
     this.stopReason = Stop.BUDGET;
     let remaining = budget;
@@ -691,6 +708,69 @@ export class Cpu {
       remaining -= k;
       if (this.stopRequested) break;
       if (this.halted) { return Stop.HALT; }
+    }
+    return this.stopReason;
+  }
+
+  /** Attach execution hooks (null detaches). Observation only: never changes what the guest does. */
+  setHooks(h: Hooks | null): void {
+    this.hooks = h;
+    this.syncMemHooks();
+  }
+
+  /**
+   * Memory hooks need every data access on the slow path without changing what the TLB holds (a guest
+   * sees its TLB through A/D bits and stale entries): while they are installed, read/write TLB tags are
+   * stored offset by 0.5, so the fast paths' integer compare misses and translate() finds them instead.
+   */
+  private syncMemHooks(): void {
+    const on = this.hooks !== null && this.hooks.watchesMemory;
+    if (on === this.memHooked) return;
+    this.memHooked = on;
+    const d = on ? 0.5 : -0.5;
+    for (const t of [this.tlbRTag, this.tlbWTag]) for (let i = 0; i < TLB_SIZE; i++) if (t[i] !== -1) t[i] += d;
+  }
+
+  /**
+   * run() with hooks attached: one instruction (REP iteration) per step, hooks checked at each boundary.
+   * Same instructions, same interrupt points (interrupts are only taken where a block would end anyway:
+   * nothing makes one pending unless an instruction sets brk), same counts as the unhooked loop.
+   */
+  private runHooked(budget: number, h: Hooks): number {
+    this.stopRequested = false;
+    this.stopReason = Stop.BUDGET;
+    let remaining = budget;
+    let first = true, blockStart = true;
+    while (remaining > 0) {
+      this.syncMemHooks();
+      if (this.intShadow) {
+        // STI/MOV SS shadow: cleared below, once the instruction it protects is about to run
+      } else if ((this.flags & F.IF) && this.intc !== null && this.intc.intrPending()) {
+        const vec = this.intc.intrAcknowledge();
+        this.halted = false;
+        if (!this.deliverInterrupt(vec)) break;
+        blockStart = true;
+        continue;
+      }
+      if (this.halted) return Stop.HALT;
+      const start = this.rip;
+      let b: Block | null = null;
+      try { b = this.blockAt(start); } catch (e) { if (e !== FAULT) throw e; /* runBlock raises it again and delivers it */ }
+      if (b !== null) {
+        const insn = b.insns[0];
+        if (h.beforeInsn(this, start, insn.end - insn.start, blockStart, first)) { this.stopReason = Stop.DEBUG; return Stop.DEBUG; }
+      }
+      first = false;
+      this.intShadow = false;
+      const k = this.runBlock(1);
+      if (b !== null) {
+        const insn = b.insns[0];
+        blockStart = b.n === 1 || (this.rip !== start + insn.end && !(this.rip === start && insn.rep !== 0));
+      } else blockStart = true;
+      remaining -= k;
+      if (this.stopRequested) break;
+      if (this.halted) return Stop.HALT;
+      if (h.afterInsn(this)) { this.stopReason = Stop.DEBUG; return Stop.DEBUG; }
     }
     return this.stopReason;
   }

@@ -45,7 +45,7 @@ export interface MachineIo {
 
 export type MachineOptions = MachineConfig & MachineIo;
 
-export type RunEnd = 'exit' | 'halt' | 'fault' | 'budget' | 'internal-error' | 'wait-log';
+export type RunEnd = 'exit' | 'halt' | 'fault' | 'budget' | 'internal-error' | 'wait-log' | 'debug';
 
 export interface RunResult {
   /** Why the run ended ('wait-log': a replaying machine needs more log to go on). */
@@ -260,6 +260,7 @@ export class Machine {
     switch (stop) {
       case -1: return this.result('wait-log');
       case Stop.BUDGET: return null;
+      case Stop.DEBUG: return this.result('debug'); // a hook stopped it (cpu.hooks.reason); run again to resume
       case Stop.EXIT: return this.result('exit');
       case Stop.FAULT: return this.result('fault', cpu.fault?.message);
       case Stop.INTERNAL: return this.result('internal-error', `internal emulator error at RIP 0x${cpu.insnRip.toString(16)}: ${cpu.internalError?.stack ?? cpu.internalError}`);
