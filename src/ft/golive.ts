@@ -22,6 +22,8 @@ export interface GoLiveInput {
   hostId: string;
   /** The generation just won (g+1). */
   generation: number;
+  /** The generation the VM was created with (VmRecord.firstGeneration; default 1). */
+  firstGeneration?: number;
   session: ReplaySession;
   /** The session's output seam (mode 'suppress', trimmed by the release marks received). */
   seam: OutputSeam;
@@ -54,7 +56,7 @@ export async function goLive(i: GoLiveInput): Promise<GoLiveResult> {
   const { vm, config, session, seam } = i;
   const image = loadImage(config);
   // disks first: generation g+1's layers freeze what g wrote before anything of g+1 is read
-  const disks = openDisks(vm, config, i.generation);
+  const disks = openDisks(vm, config, i.generation, i.firstGeneration);
   const con = consoleFileFor(vm, config, false);
   const G = goLiveIcount(i.lastSync, session.lastEntryIcount);
   const gl = session.goLive(G);

@@ -144,7 +144,7 @@ export class FtPrimary {
       this.generation = rec.generation;
       if (rec.generation !== g0 + 1) throw new Error(`VM '${vm}' was created at generation ${rec.generation} while this primary expected ${g0 + 1}: start it again`);
       const image = loadImage(config);
-      const disks = openDisks(vm, config, this.generation);
+      const disks = openDisks(vm, config, this.generation, rec.firstGeneration);
       const con = consoleFileFor(vm, config, true);
       const tunnels = await openTunnels(config);
       const logSink = openGenerationLog(vm, config, this.generation);

@@ -180,7 +180,7 @@ export class FtSecondary {
     this.emit({ kind: 'state', state: 'failing-over', generation: g1 });
     killOldPrimary(this.record, vm, (t) => this.emit({ kind: 'message', text: t }));
     const res = await goLive({
-      vm, config, control, hostId, generation: g1, session: this.session, seam: this.seam!, lastSync: this.lastSync,
+      vm, config, control, hostId, generation: g1, firstGeneration: this.record?.firstGeneration, session: this.session, seam: this.seam!, lastSync: this.lastSync,
       digestEvery: this.o.digestEvery, onEvent: this.o.onEvent, signal: this.signal, consoleInput: this.o.consoleInput,
     });
     const failoverMs = Date.now() - t0;

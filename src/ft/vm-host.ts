@@ -45,13 +45,14 @@ export function machineConfig(c: VmConfig, disks: readonly GenerationDisk[]): Ma
   };
 }
 
-/** Generation g's disks (writes go to g's own layer only: FT.md "Fencing"). */
-export function openDisks(vm: string, c: VmConfig, generation: number): GenerationDisk[] {
+/** Generation g's disks (writes go to g's own layer only: FT.md "Fencing"); layers below
+ *  `firstGeneration` (VmRecord.firstGeneration) belong to an earlier VM of that name. */
+export function openDisks(vm: string, c: VmConfig, generation: number, firstGeneration = 1): GenerationDisk[] {
   const out: GenerationDisk[] = [];
   try {
     c.disks.forEach((arg, n) => {
       const d = parseDiskArg(arg);
-      out.push(openGenerationDisk({ store: c.store, vm, disk: n, base: d.path, generation, readOnly: d.readOnly }));
+      out.push(openGenerationDisk({ store: c.store, vm, disk: n, base: d.path, generation, readOnly: d.readOnly, firstGeneration }));
     });
   } catch (e) { for (const d of out) d.close(); throw e; }
   return out;
