@@ -283,6 +283,25 @@ export class Cpu {
     this.writeSlow(la + 4, 4, hi);
   }
 
+  /**
+   * Read of size sz for a read-modify-write destination (ALU ops, shifts, BTS/BTR/BTC, XCHG, XADD,
+   * CMPXCHG…): checks write permission on every byte first, as the hardware's write-intent load does, so
+   * the store that follows cannot fault after the instruction changed a register or a flag — a fault
+   * leaves all state unchanged. High half of an 8-byte read in cpu.hi.
+   */
+  readRmw(la: number, sz: number): number {
+    this.probeWrite(la, sz);
+    return this.readN(la, sz);
+  }
+
+  /** Raises the fault (#PF, #GP) a write of sz bytes at la would raise, without writing anything. */
+  probeWrite(la: number, sz: number): void {
+    const off = la & 4095;
+    if (this.tlbWTag[(la >>> 12) & TLB_MASK] === la - off && off + sz <= 4096) return;
+    this.translate(la, 1);
+    if (off + sz > 4096) this.translate(la + sz - 1, 1);
+  }
+
   writeN(la: number, sz: number, lo: number, hi: number): void {
     switch (sz) {
       case 1: this.write8(la, lo); return;

@@ -21,8 +21,10 @@ export interface Case {
   code: string; regs: bigint[]; flags: number; seed: number; note?: string;
   /** What the manuals leave undefined for this case (see undef.ts): flags, register bits, buffer bytes [offset, length]. */
   undefFlags?: number; undefRegBits?: [number, bigint][]; undefMem?: [number, number];
+  /** The 4 KiB data page: 0 read-write (default), 1 read-only, 2 not accessible (host: mprotect; emulator: its PTE). */
+  prot?: 0 | 1 | 2;
 }
-export interface Result { regs: bigint[]; flags: number; fault: number; mem: Map<number, number> }
+export interface Result { regs: bigint[]; flags: number; fault: number; mem: Map<number, number>; err: number }
 
 let exe = '';
 function runnerPath(): string {
@@ -41,12 +43,12 @@ function parse(line: string): Result {
   const mem = new Map<number, number>();
   const nd = parseInt(f[18], 10);
   for (let k = 0; k < nd; k++) mem.set(parseInt(f[19 + 2 * k], 16), parseInt(f[20 + 2 * k], 16));
-  return { regs, flags: parseInt(f[16], 16), fault: parseInt(f[17], 10), mem };
+  return { regs, flags: parseInt(f[16], 16), fault: parseInt(f[17], 10), mem, err: parseInt(f[19 + 2 * nd], 16) };
 }
 
 /** Run the cases on the host CPU. */
 export function hostRun(cases: Case[]): Result[] {
-  const lines = cases.map((c) => [c.code, ...c.regs.map((v) => (v & M64).toString(16)), (c.flags >>> 0).toString(16), (c.seed >>> 0).toString(16)].join(' '));
+  const lines = cases.map((c) => [c.code, ...c.regs.map((v) => (v & M64).toString(16)), (c.flags >>> 0).toString(16), (c.seed >>> 0).toString(16), String(c.prot ?? 0)].join(' '));
   const r = spawnSync(runnerPath(), { input: lines.join('\n') + '\n', maxBuffer: 1 << 30, encoding: 'utf8' });
   if (r.status !== 0) throw new Error('runner failed: ' + r.stderr);
   const out = r.stdout.split('\n').filter((l) => l.length > 0);
@@ -66,7 +68,15 @@ export class Emu {
   readonly mem = new PhysMemory(16 << 20);
   readonly cpu = new Cpu(this.mem, new Bus());
   private init = new Uint8Array(DATA_SIZE);
-  constructor() { setupLongMode(this.cpu, this.mem); }
+  /** A 4 KiB page table for 0x600000-0x7fffff (the identity map uses a 2 MiB page there), so the data page can be protected. */
+  private static readonly PT = 0xe00000;
+  constructor() {
+    setupLongMode(this.cpu, this.mem);
+    const dv = this.mem.dv, pd = this.cpu.cr3; // PML4 -> PDPT -> PD: follow the identity map's first entries
+    const pdpt = dv.getUint32(pd, true) & ~0xfff, pdir = dv.getUint32(pdpt, true) & ~0xfff;
+    for (let k = 0; k < 512; k++) dv.setUint32(Emu.PT + 8 * k, (0x600000 + 0x1000 * k) | 7, true);
+    dv.setUint32(pdir + 3 * 8, Emu.PT | 7, true); dv.setUint32(pdir + 3 * 8 + 4, 0, true);
+  }
 
   /** Load a case: code at 0x100000 followed by HLT, registers, flags, the data buffer. */
   load(c: Case, codeAt = 0x100000): void {
@@ -77,6 +87,8 @@ export class Emu {
     cpu.flushCode(); cpu.flushTlb();
     fillPattern(mem.u8, DATA, c.seed);
     fillPattern(this.init, 0, c.seed);
+    // data page: RW, read-only (no R/W bit; CR0.WP is set, so CPL 0 writes fault too) or not present
+    mem.dv.setUint32(Emu.PT + 8 * ((DATA - 0x600000) >> 12), c.prot === 2 ? 0 : DATA | (c.prot === 1 ? 5 : 7), true);
     for (let r = 0; r < 16; r++) cpu.setReg64(r, r === 4 ? 0x80000n : c.regs[r] & M64);
     cpu.setRflags((c.flags & 0xcd5) | 2);
     cpu.halted = false; cpu.fault = null; cpu.rip = codeAt;
@@ -96,7 +108,7 @@ export class Emu {
     for (let k = 0; k < DATA_SIZE; k++) if (this.mem.u8[DATA + k] !== this.init[k]) mem.set(k, this.mem.u8[DATA + k]);
     const fault = cpu.fault ? cpu.fault.vector : -1;
     if (cpu.internalError) throw cpu.internalError;
-    return { regs, flags: cpu.getRflags() & 0xcd5, fault, mem };
+    return { regs, flags: cpu.getRflags() & 0xcd5, fault, mem, err: cpu.fault ? cpu.fault.errorCode : 0 };
   }
 }
 
@@ -112,6 +124,8 @@ const FLAG_NAMES: [number, string][] = [[1, 'CF'], [4, 'PF'], [0x10, 'AF'], [0x4
 export function diff(c: Case, host: Result, emu: Result, flagMask = 0xcd5): string {
   const out: string[] = [];
   if (host.fault !== emu.fault) out.push(`fault host ${host.fault} emu ${emu.fault}`);
+  // #PF error code: P and W (the host runs at CPL 3, the emulator at CPL 0: U differs by construction)
+  else if (host.fault === 14 && (host.err & 3) !== (emu.err & 3)) out.push(`#PF error code host ${host.err} emu ${emu.err}`);
   for (let r = 0; r < 16; r++) {
     if (r === 4) continue;
     let care = M64;

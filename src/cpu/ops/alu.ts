@@ -64,7 +64,7 @@ function aluEG(c: Cpu, i: Insn): void {
     if (op !== AluOp.CMP) writeReg(c, i.rm, i.rmB, sz, r, c.hi);
   } else {
     const la = i.ea(c, i);
-    const a = c.readN(la, sz), aH = c.hi;
+    const a = op === AluOp.CMP ? c.readN(la, sz) : c.readRmw(la, sz), aH = c.hi;
     const r = alu(c, op, sz, a, aH, b, bH);
     if (op !== AluOp.CMP) c.writeN(la, sz, r, c.hi);
   }
@@ -94,7 +94,7 @@ function aluEI(c: Cpu, i: Insn): void {
     if (op !== AluOp.CMP) writeReg(c, i.rm, i.rmB, sz, r, c.hi);
   } else {
     const la = i.ea(c, i);
-    const a = c.readN(la, sz), aH = c.hi;
+    const a = op === AluOp.CMP ? c.readN(la, sz) : c.readRmw(la, sz), aH = c.hi;
     const r = alu(c, op, sz, a, aH, i.imm, i.immHi);
     if (op !== AluOp.CMP) c.writeN(la, sz, r, c.hi);
   }
@@ -119,7 +119,7 @@ export function testEI(c: Cpu, i: Insn): void {
 function incdec(c: Cpu, i: Insn, d: number): void {
   const sz = i.osz;
   const la = i.rm >= 0 ? 0 : i.ea(c, i);
-  const a = i.rm >= 0 ? readReg(c, i.rm, i.rmB, sz) : c.readN(la, sz);
+  const a = i.rm >= 0 ? readReg(c, i.rm, i.rmB, sz) : c.readRmw(la, sz);
   const aH = sz === 8 ? c.hi : 0;
   let r: number, rH = 0;
   if (sz === 8) {
@@ -145,7 +145,7 @@ export function notE(c: Cpu, i: Insn): void {
     writeReg(c, i.rm, i.rmB, sz, ~a, ~aH);
   } else {
     const la = i.ea(c, i);
-    const a = c.readN(la, sz), aH = c.hi;
+    const a = c.readRmw(la, sz), aH = c.hi;
     c.writeN(la, sz, ~a, ~aH);
   }
 }
@@ -158,7 +158,7 @@ export function negE(c: Cpu, i: Insn): void {
     writeReg(c, i.rm, i.rmB, sz, r, c.hi);
   } else {
     const la = i.ea(c, i);
-    const a = c.readN(la, sz), aH = sz === 8 ? c.hi : 0;
+    const a = c.readRmw(la, sz), aH = sz === 8 ? c.hi : 0;
     const r = alu(c, AluOp.SUB, sz, 0, 0, a, aH);
     c.writeN(la, sz, r, c.hi);
   }

@@ -51,12 +51,9 @@ function btCore(c: Cpu, i: Insn, op: number, off: number, offIsReg: boolean): vo
     la += unit * sz;
     bit = off - unit * bits;
   } else bit = off & (bits - 1);
-  const v = c.readN(la, sz), vH = c.hi;
-  const f0 = c.flags, lf0 = c.lfOp;
+  const v = op === B.BT ? c.readN(la, sz) : c.readRmw(la, sz), vH = c.hi;
   const r = bitOp(c, op, v, vH, bit);
-  if (op !== B.BT) {
-    try { c.writeN(la, sz, r, outH); } catch (e) { c.flags = f0; c.lfOp = lf0; throw e; }
-  }
+  if (op !== B.BT) c.writeN(la, sz, r, outH);
 }
 
 /** Signed bit offset from the G register (16/32/64-bit). */
@@ -110,14 +107,9 @@ function xadd(c: Cpu, i: Insn): void {
     return;
   }
   const la = i.ea(c, i);
-  const d = c.readN(la, sz), dH = c.hi;
-  // compute without committing flags until the write succeeded
-  const f0 = c.flags, lf0 = c.lfOp, a0 = c.lfA, aH0 = c.lfAH, b0 = c.lfB, bH0 = c.lfBH, r0 = c.lfR, rH0 = c.lfRH, s0 = c.lfSz, ci0 = c.lfCin;
+  const d = c.readRmw(la, sz), dH = c.hi;
   const r = alu(c, AluOp.ADD, sz, d, dH, src, srcH), rH = c.hi;
-  try { c.writeN(la, sz, r, rH); } catch (e) {
-    c.flags = f0; c.lfOp = lf0; c.lfA = a0; c.lfAH = aH0; c.lfB = b0; c.lfBH = bH0; c.lfR = r0; c.lfRH = rH0; c.lfSz = s0; c.lfCin = ci0;
-    throw e;
-  }
+  c.writeN(la, sz, r, rH);
   writeReg(c, i.reg, i.regB, sz, d, dH);
 }
 
@@ -125,7 +117,7 @@ function cmpxchg(c: Cpu, i: Insn): void {
   const sz = i.osz;
   const acc = readReg(c, 0, 0, sz), accH = c.hi;
   const la = i.rm >= 0 ? 0 : i.ea(c, i);
-  const d = i.rm >= 0 ? readReg(c, i.rm, i.rmB, sz) : c.readN(la, sz), dH = c.hi;
+  const d = i.rm >= 0 ? readReg(c, i.rm, i.rmB, sz) : c.readRmw(la, sz), dH = c.hi;
   const src = readReg(c, i.reg, i.regB, sz), srcH = c.hi;
   const m = sz === 1 ? 0xff : sz === 2 ? 0xffff : -1;
   const equal = ((acc ^ d) & m) === 0 && (sz !== 8 || accH === dH);

@@ -95,7 +95,7 @@ function xchgEG(c: Cpu, i: Insn): void {
     writeReg(c, i.reg, i.regB, sz, e, eH);
   } else {
     const la = i.ea(c, i);
-    const e = c.readN(la, sz), eH = c.hi;
+    const e = c.readRmw(la, sz), eH = c.hi;
     c.writeN(la, sz, g, gH);
     setG(c, i, e, eH);
   }

@@ -176,21 +176,14 @@ function group2(c: Cpu, i: Insn, count: number): void {
     return;
   }
   const la = i.ea(c, i);
-  const a = c.readN(la, sz), aH = c.hi; // read (and fault) even for count 0, like hardware
+  const a = c.readRmw(la, sz), aH = c.hi; // read (and fault, as a write) even for count 0, like hardware
   if (n === 0) return;
-  // a write fault must leave the flags unchanged: setFlagsEager only touched flags/lfOp, so restore those
-  const f0 = c.flags, lf0 = c.lfOp, s0 = c.lfSz, r0 = c.lfR, rh0 = c.lfRH, a0 = c.lfA, ah0 = c.lfAH, b0 = c.lfB, bh0 = c.lfBH, ci0 = c.lfCin;
-  try {
-    if (sz === 8) {
-      const r = shift64(c, k, a, aH, n);
-      c.write64(la, r, outH);
-    } else {
-      const r = shiftSmall(c, k, sz, a, n);
-      if (r === r) c.writeN(la, sz, r, 0);
-    }
-  } catch (e) {
-    c.flags = f0; c.lfOp = lf0; c.lfSz = s0; c.lfR = r0; c.lfRH = rh0; c.lfA = a0; c.lfAH = ah0; c.lfB = b0; c.lfBH = bh0; c.lfCin = ci0;
-    throw e;
+  if (sz === 8) {
+    const r = shift64(c, k, a, aH, n);
+    c.write64(la, r, outH);
+  } else {
+    const r = shiftSmall(c, k, sz, a, n);
+    if (r === r) c.writeN(la, sz, r, 0);
   }
 }
 
@@ -275,7 +268,7 @@ function shxd(c: Cpu, i: Insn, count: number, left: boolean): void {
   const sz = i.osz;
   const n = count & (sz === 8 ? 63 : 31);
   const la = i.rm >= 0 ? 0 : i.ea(c, i);
-  const d = i.rm >= 0 ? readReg(c, i.rm, i.rmB, sz) : c.readN(la, sz);
+  const d = i.rm >= 0 ? readReg(c, i.rm, i.rmB, sz) : c.readRmw(la, sz);
   const dH = c.hi;
   if (n === 0) {
     if (i.rm >= 0 && sz === 4) c.regs[(i.rm << 1) + 1] = 0;

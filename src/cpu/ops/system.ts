@@ -368,6 +368,7 @@ function cmpxchg8b16b(c: Cpu, i: Insn): void {
   const la = i.ea(c, i);
   if (i.osz === 8) {
     if (la % 16 !== 0) c.raise(13, 0);
+    c.probeWrite(la, 16); // the locked cycle always writes: a read-only destination faults before any change
     const m0 = c.read64(la), m0h = c.hi;
     const m1 = c.read64(la + 8), m1h = c.hi;
     const eq = m0 === r[0] && m0h === r[1] && m1 === r[4] && m1h === r[5];
@@ -381,6 +382,7 @@ function cmpxchg8b16b(c: Cpu, i: Insn): void {
       c.flags &= ~F.ZF;
     }
   } else {
+    c.probeWrite(la, 8);
     const m0 = c.read32(la), m1 = c.read32(la + 4);
     const eq = m0 === r[0] && m1 === r[4];
     materialize(c);

@@ -227,8 +227,10 @@ function fldV(s: X87State, r: number): void {
   if (blocked(s, r)) return;
   push(s, V, 0);
 }
+const STORE_BYTES = [4, 8, 2, 4, 8, 10];
 /** Store ST0 as float (is64) or integer (bits) to ea; `kind` 0 float32, 1 float64, 2 int16, 3 int32, 4 int64, 5 m80. */
 function storeST0(c: Cpu, s: X87State, ea: number, kind: number, trunc: boolean, popAfter: boolean): void {
+  c.probeWrite(ea, STORE_BYTES[kind]); // a faulting store leaves FSW, FDP and the stack unchanged
   s.fdp = ea;
   let r = 0;
   const empty = isEmpty(s, 0);
@@ -249,7 +251,6 @@ function storeST0(c: Cpu, s: X87State, ea: number, kind: number, trunc: boolean,
     case 2: c.write16(ea, U[0]); break;
     case 1: case 4: c.write64(ea, U[0], U[1]); break;
     default:
-      if ((ea & 4095) > 4086) { c.translate(ea, 1); c.translate(ea + 9, 1); }
       c.write64(ea, U[0], U[1]); c.write16(ea + 8, U[2]);
   }
   status(s, r, C1);
@@ -632,9 +633,11 @@ function fnstenv(c: Cpu, s: X87State, ea: number, o16: boolean): void {
   c.write32(ea + 12, s.fip | 0); c.write32(ea + 16, (s.fop & 0x7ff) << 16); c.write32(ea + 20, s.fdp | 0); c.write32(ea + 24, 0xffff0000);
 }
 function fldenv(c: Cpu, s: X87State, ea: number, o16: boolean): void {
-  let cw: number, swv: number, tw: number;
-  if (o16) { cw = c.read16(ea); swv = c.read16(ea + 2); tw = c.read16(ea + 4); s.fip = c.read16(ea + 6); s.fop = c.read16(ea + 8) & 0x7ff; s.fdp = c.read16(ea + 10); }
-  else { cw = c.read16(ea); swv = c.read16(ea + 4); tw = c.read16(ea + 8); s.fip = c.read32(ea + 12) >>> 0; s.fop = (c.read32(ea + 16) >>> 16) & 0x7ff; s.fdp = c.read32(ea + 20) >>> 0; }
+  // every read before any state changes: a fault part-way leaves the FPU unchanged
+  let cw: number, swv: number, tw: number, fip: number, fop: number, fdp: number;
+  if (o16) { cw = c.read16(ea); swv = c.read16(ea + 2); tw = c.read16(ea + 4); fip = c.read16(ea + 6); fop = c.read16(ea + 8) & 0x7ff; fdp = c.read16(ea + 10); }
+  else { cw = c.read16(ea); swv = c.read16(ea + 4); tw = c.read16(ea + 8); fip = c.read32(ea + 12) >>> 0; fop = (c.read32(ea + 16) >>> 16) & 0x7ff; fdp = c.read32(ea + 20) >>> 0; }
+  s.fip = fip; s.fop = fop; s.fdp = fdp;
   s.cw = (cw & 0x1f3f) | 0x40;
   s.top = (swv >> 11) & 7; s.sw = swv & ~0x3800;
   let emp = 0;

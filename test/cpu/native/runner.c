@@ -3,8 +3,11 @@
 // bytes changed in a 4 KiB data buffer mapped at a fixed address (0x700000), so memory operands use the same
 // addresses as in the emulator. Test-only; written for this project.
 //
-// stdin, one case per line:  <hex instruction bytes> <16 x hex64 regs> <hex rflags> <hex seed>
-// stdout, one line per case: <16 x hex64 regs> <hex rflags> <fault: -1 or vector> <n> {<hex off> <hex byte>}*n
+// stdin, one case per line:  <hex instruction bytes> <16 x hex64 regs> <hex rflags> <hex seed> [<prot>]
+//   prot: 0 (default) the data page is read-write, 1 read-only (mprotect PROT_READ), 2 inaccessible (PROT_NONE)
+// stdout, one line per case: <16 x hex64 regs> <hex rflags> <fault: -1 or vector> <n> {<hex off> <hex byte>}*n <hex error code>
+// At a fault the registers and RFLAGS are those of the signal context (the state the CPU left), the vector
+// and the error code its trap number and error code.
 #define _GNU_SOURCE
 #include <setjmp.h>
 #include <signal.h>
@@ -13,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <ucontext.h>
 
 #define DATA ((uint8_t *)0x700000)
 #define DATA_SIZE 4096
@@ -49,9 +53,17 @@ extern char run_back[];
 
 static sigjmp_buf jb;
 static volatile int fault_sig;
-static void on_sig(int s, siginfo_t *si, void *uc) {
-  (void)si; (void)uc;
+static volatile long fault_trap, fault_err;
+static const int GREG[16] = {REG_RAX, REG_RCX, REG_RDX, REG_RBX, REG_RSP, REG_RBP, REG_RSI, REG_RDI,
+                             REG_R8, REG_R9, REG_R10, REG_R11, REG_R12, REG_R13, REG_R14, REG_R15};
+static void on_sig(int s, siginfo_t *si, void *ucv) {
+  (void)si;
+  ucontext_t *uc = ucv;
   fault_sig = s;
+  fault_trap = (long)uc->uc_mcontext.gregs[REG_TRAPNO];
+  fault_err = (long)uc->uc_mcontext.gregs[REG_ERR];
+  for (int r = 0; r < 16; r++) if (r != 4) st[r] = (uint64_t)uc->uc_mcontext.gregs[GREG[r]];
+  st[16] = (uint64_t)uc->uc_mcontext.gregs[REG_EFL];
   siglongjmp(jb, 1);
 }
 
@@ -88,25 +100,31 @@ int main(void) {
     memcpy(code + n, &back, 8);
     for (int r = 0; r < 17; r++) st[r] = strtoull(strtok_r(NULL, " \n", &e), NULL, 16);
     uint32_t seed = (uint32_t)strtoul(strtok_r(NULL, " \n", &e), NULL, 16);
+    char *pt = strtok_r(NULL, " \n", &e);
+    int prot = pt ? atoi(pt) : 0;
     fill(init, seed);
     memcpy(data, init, DATA_SIZE);
+    if (prot) mprotect(data, DATA_SIZE, prot == 1 ? PROT_READ : PROT_NONE);
     st[16] = (st[16] & 0xcd5) | 2;  // arithmetic flags and DF only
     code_ptr = code;
     fault_sig = 0;
     int vec = -1;
+    long err = 0;
     if (sigsetjmp(jb, 1) == 0) {
       run_insn();
     } else {
       __asm__ volatile("cld");
-      vec = fault_sig == SIGFPE ? 0 : fault_sig == SIGSEGV ? 13 : fault_sig == SIGILL ? 6 : 99;
+      vec = (int)fault_trap;
+      err = fault_err;
     }
+    if (prot) mprotect(data, DATA_SIZE, PROT_READ | PROT_WRITE);
     for (int r = 0; r < 17; r++) printf("%llx ", (unsigned long long)(r == 16 ? (st[16] & 0xcd5) : st[r]));
     printf("%d", vec);
     int nd = 0;
     for (int k = 0; k < DATA_SIZE; k++) nd += data[k] != init[k];
     printf(" %d", nd);
     for (int k = 0; k < DATA_SIZE; k++) if (data[k] != init[k]) printf(" %x %x", k, data[k]);
-    printf("\n");
+    printf(" %lx\n", err);
   }
   return 0;
 }
