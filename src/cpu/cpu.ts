@@ -23,6 +23,9 @@ export const STOP_NAMES = ['budget', 'halt', 'exit', 'fault', 'internal-error', 
 
 export const enum Vec { DE = 0, DB = 1, NMI = 2, BP = 3, OF = 4, BR = 5, UD = 6, NM = 7, DF = 8, TS = 10, NP = 11, SS = 12, GP = 13, PF = 14, MF = 16, AC = 17, MC = 18, XM = 19 }
 
+/** Exceptions of the fault class (SDM Vol. 3A Table 6-1): #DE #BR #UD #NM #TS #NP #SS #GP #PF #MF #AC #XM #VE. */
+const FAULT_CLASS: readonly boolean[] = [0, 5, 6, 7, 10, 11, 12, 13, 14, 16, 17, 19, 20].reduce((a, v) => { a[v] = true; return a; }, new Array<boolean>(32).fill(false));
+
 export const VECTOR_NAMES: Record<number, string> = {
   0: '#DE divide error', 1: '#DB debug', 2: 'NMI', 3: '#BP breakpoint', 4: '#OF overflow', 5: '#BR bound', 6: '#UD invalid opcode',
   7: '#NM device not available', 8: '#DF double fault', 10: '#TS invalid TSS', 11: '#NP segment not present', 12: '#SS stack fault',
@@ -102,6 +105,8 @@ export class Cpu {
 
   // --- scratch (avoids allocation): 64-bit results travel as (return value, cpu.hi)
   hi = 0; tmpLo = 0; tmpHi = 0;
+  /** True only inside sysRead32: an implicit supervisor-mode access at any CPL (transient, never saved). */
+  private implicitSv = false;
 
   // --- run-loop control
   /** Set by an instruction that must end the current block (SMC, MMIO, mode change, stop request). */
@@ -358,6 +363,21 @@ export class Cpu {
     this.brk = true;
   }
 
+  /**
+   * Read 4 bytes of a system table (IDT, GDT, LDT, TSS) at linear address la: an implicit supervisor-mode
+   * access whatever the CPL (SDM Vol. 3A §4.6), so an OS may map these tables supervisor-only. A fault is a
+   * #PF with U/S = 0 in its error code.
+   */
+  sysRead32(la: number): number {
+    this.implicitSv = true;
+    try {
+      this.translate(la, 0); this.translate(la + 3, 0);
+      let v = 0;
+      for (let k = 3; k >= 0; k--) v = (v << 8) | this.physRead8(this.translate(la + k, 0));
+      return v;
+    } finally { this.implicitSv = false; }
+  }
+
   physRead8(p: number): number {
     if (p < this.ramSize) return this.u8[p];
     this.brk = true;
@@ -400,7 +420,7 @@ export class Cpu {
       return la >>> 0;
     }
     const lo = la >>> 0;
-    const user = this.cpl === 3;
+    const user = this.cpl === 3 && !this.implicitSv;
     const nxe = (this.efer & 0x800) !== 0;
     let table = this.cr3 & 0xfffff000; // assume CR3 below 4 GiB (high bits of CR3 ignored)
     let rw = 1, us = 1, nx = 0;
@@ -443,7 +463,8 @@ export class Cpu {
     const pageLa = la - (la & 4095);
     const i = (lo >>> 12) & TLB_MASK;
     // Only RAM pages are cached: MMIO always takes the slow path.
-    if (frame + 4096 <= this.ramSize) {
+    // Only RAM pages are cached, and never for an implicit supervisor access at CPL 3 (the TLB is per privilege).
+    if (frame + 4096 <= this.ramSize && !this.implicitSv) {
       // every CPU write reaches RAM through a write-TLB entry filled here (or through this slow path)
       if (access === 1) this.dirty[frame / 4096] = 1;
       if (access === 2) { this.tlbXTag[i] = pageLa; this.tlbXPhys[i] = frame; }
@@ -459,7 +480,7 @@ export class Cpu {
     this.cr2 = la;
     let err = present ? 1 : 0;
     if (access === 1) err |= 2;
-    if (this.cpl === 3) err |= 4;
+    if (this.cpl === 3 && !this.implicitSv) err |= 4;
     if (rsvd) err |= 8 | 1;
     if (access === 2 && (this.efer & 0x800)) err |= 16;
     this.raise(Vec.PF, err);
@@ -611,7 +632,7 @@ export class Cpu {
     const off = vec * 16;
     if (off + 15 > this.idtLimit) this.raise(Vec.GP, vec * 8 + 2 + (soft ? 0 : 1));
     const ga = this.idtBase + off;
-    const w0 = this.read32(ga), w1 = this.read32(ga + 4), w2 = this.read32(ga + 8);
+    const w0 = this.sysRead32(ga), w1 = this.sysRead32(ga + 4), w2 = this.sysRead32(ga + 8);
     const type = (w1 >> 8) & 0xf, dpl = (w1 >> 13) & 3, present = (w1 >> 15) & 1;
     if (type !== 0xe && type !== 0xf) this.raise(Vec.GP, vec * 8 + 2 + (soft ? 0 : 1));
     if (soft && dpl < this.cpl) this.raise(Vec.GP, vec * 8 + 2);
@@ -626,7 +647,7 @@ export class Cpu {
     const oldCs = this.sel[1];
     if (ist !== 0 || newCpl < this.cpl) {
       const slot = ist !== 0 ? 0x24 + (ist - 1) * 8 : 0x4 + newCpl * 8;
-      const lo = this.read32(this.tssBase + slot), hi = this.read32(this.tssBase + slot + 4);
+      const lo = this.sysRead32(this.tssBase + slot), hi = this.sysRead32(this.tssBase + slot + 4);
       this.regs[8] = lo; this.regs[9] = hi;
     }
     // 64-bit mode aligns the new stack to 16 bytes.
@@ -634,9 +655,11 @@ export class Cpu {
     const savedCpl = this.cpl;
     if (newCpl !== this.cpl) { this.cpl = newCpl; this.flushTlb(); }
     try {
-      this.push64(newCpl !== savedCpl ? 0 : oldSs, 0);
+      this.push64(oldSs, 0); // the interrupted SS, also on a privilege change (SDM Vol. 3A §6.14.2)
       this.push64(oldRspLo, oldRspHi);
-      this.push64(oldFlags, 0);
+      // fault-class exceptions push RF set (SDM Vol. 3A §17.3.1.1), so an IRET restarting the faulting
+      // instruction does not take an instruction breakpoint on it again
+      this.push64(!soft && vec < 32 && FAULT_CLASS[vec] ? oldFlags | F.RF : oldFlags, 0);
       this.push64(oldCs, 0);
       this.push64(this.rip >>> 0, Math.floor(this.rip / TWO32) | 0);
       if (errorCode >= 0) this.push64(errorCode, 0);
@@ -657,7 +680,7 @@ export class Cpu {
   descriptorDpl(selector: number): number {
     const idx = selector & ~7;
     if (idx === 0 || idx + 7 > this.gdtLimit) return 0;
-    try { return (this.read32(this.gdtBase + idx + 4) >> 13) & 3; } catch (e) { if (e === FAULT) return 0; throw e; }
+    try { return (this.sysRead32(this.gdtBase + idx + 4) >> 13) & 3; } catch (e) { if (e === FAULT) return 0; throw e; }
   }
 
   private recordFault(vec: number, errorCode: number, message?: string): void {

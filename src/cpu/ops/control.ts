@@ -86,7 +86,9 @@ function iret(c: Cpu, i: Insn): void {
   if (rip >= CANON || rip < -CANON) c.raise(13, 0);
   const newCpl = cs & 3;
   if (newCpl < c.cpl) c.raise(13, cs & ~3);
-  let mask = F.CF | F.PF | F.AF | F.ZF | F.SF | F.TF | F.DF | F.OF | F.NT | F.AC | F.ID | F.RF;
+  // RF is not loaded: its only effect, suppressing an instruction breakpoint for one instruction, does not
+  // exist here (no DR0-DR3 breakpoints), and the CPU clears it after that instruction anyway
+  let mask = F.CF | F.PF | F.AF | F.ZF | F.SF | F.TF | F.DF | F.OF | F.NT | F.AC | F.ID;
   if (c.cpl === 0) mask |= F.IF | F.IOPL | F.VIF | F.VIP;
   else if (c.cpl <= ((c.flags >> 12) & 3)) mask |= F.IF;
   materialize(c);

@@ -271,7 +271,7 @@ function segBase(c: Cpu, s: number): number {
   const idx = s & ~7;
   if (idx === 0 || (s & 4)) return 0;
   if (idx + 7 > c.gdtLimit) c.raise(13, s & ~3);
-  const w0 = c.read32(c.gdtBase + idx), w1 = c.read32(c.gdtBase + idx + 4);
+  const w0 = c.sysRead32(c.gdtBase + idx), w1 = c.sysRead32(c.gdtBase + idx + 4);
   return (((w1 >>> 24) << 24) | ((w1 & 0xff) << 16) | (w0 >>> 16)) >>> 0;
 }
 
