@@ -174,9 +174,10 @@ export function decodeOne(c: Cpu, la: number, i: Insn): void {
   let p = la;
   let b = c.fetchByte(p++);
   let opsz16 = false, adsz32 = false, rep = 0, lock = false, seg = 0, rex = 0;
-  // legacy prefixes, then an optional REX immediately before the opcode
-  for (let n = 0; ; n++) {
-    if (n >= 14) { i.exec = gp0; i.len = p - la; return; }
+  // Prefixes in any number and order; a REX counts only directly before the opcode (one followed by a
+  // legacy prefix is ignored) and of several the last counts. At most 15 bytes: a prefix in byte 15
+  // leaves no room for the opcode, #GP(0) (SDM Vol. 2A §2.1, §2.2.1).
+  for (;;) {
     if (b === 0x66) opsz16 = true;
     else if (b === 0x67) adsz32 = true;
     else if (b === 0xf0) lock = true;
@@ -185,10 +186,12 @@ export function decodeOne(c: Cpu, la: number, i: Insn): void {
     else if (b === 0x64) seg = 4;
     else if (b === 0x65) seg = 5;
     else if (b === 0x26 || b === 0x2e || b === 0x36 || b === 0x3e) { /* null segment prefixes in 64-bit mode */ }
+    else if ((b & 0xf0) === 0x40) { rex = b; if (p - la >= 15) { i.exec = gp0; i.len = p - la; return; } b = c.fetchByte(p++); continue; }
     else break;
+    rex = 0;
+    if (p - la >= 15) { i.exec = gp0; i.len = p - la; return; }
     b = c.fetchByte(p++);
   }
-  if ((b & 0xf0) === 0x40) { rex = b; b = c.fetchByte(p++); }
   let map = 0;
   if (b === 0x0f) {
     b = c.fetchByte(p++);

@@ -440,6 +440,19 @@ export const FORMS: Form[] = [
     g.emit('xlatb');
     return 'xlat';
   } },
+  { name: 'prefix', mn: ['prefix'], w: 2, f: (g) => {
+    // redundant and misplaced prefixes (SDM Vol. 2A §2.1-§2.2.1): null segment prefixes, repeated 66 on a
+    // 16-bit form, REX prefixes followed by a legacy prefix (ignored); or a 16-byte instruction (#GP)
+    if (g.r.chance(0.04)) { g.emit(`.byte ${new Array(15).fill('0x2e').join(', ')}; nop`); return 'prefix'; }
+    const op = g.r.pick(ARITH_OPS), sz = g.r.pick([2, 4, 8]);
+    const a = g.reg(sz, op !== 'cmp'), b = g.reg(sz, false);
+    const bytes: number[] = [];
+    for (let k = g.r.range(1, 5); k > 0; k--) bytes.push(g.r.pick([0x2e, 0x3e, 0x26, 0x36, 0x40 | g.r.int(16), sz === 2 ? 0x66 : 0x3e]));
+    if ((bytes[bytes.length - 1] & 0xf0) === 0x40) bytes.push(0x3e); // a REX must not reach the opcode
+    const logic = op === 'and' || op === 'or' || op === 'xor';
+    g.emitE(`.byte ${bytes.map((x) => '0x' + x.toString(16)).join(', ')}; ${op} ${a.t}, ${b.t}`, op === 'adc' || op === 'sbb' ? CF : 0, logic ? EFFECT.logic : EFFECT.arith);
+    return 'prefix';
+  } },
   { name: 'fault', mn: ['ud2', 'fault'], w: 1, f: (g) => {
     switch (g.r.int(3)) {
       case 0: g.emit('ud2'); return 'ud2';

@@ -223,6 +223,13 @@ describe('x87 transcendental regressions (each found by the host comparison on a
     // x = 0xC90FDAA22168C234 * 2^-63 = P - 12 * 2^-67: cos x = sin(1.5 * 2^-64) rounds to 1.5 * 2^-64
     expect(run((d) => X.fcos(d, 0, x(0x3fff, 0xc90fdaa2, 0x2168c234), 0, 0x37f)).v).toBe('3fbf:c000000000000000');
   });
+  it('FYL2XP1 of +-infinity (outside the domain) gives the indefinite with IE, as the hosts do (issue 11)', () => {
+    for (const [x0, y0] of [[0x7fff, 0], [0xffff, 0x3fff]]) {
+      const r = run((d) => X.fyl2xp1(d, 0, x(y0, y0 ? 0x80000000 : 0, 0), 0, x(x0, 0x80000000, 0), 0, 0x37f));
+      expect(r.v).toBe('ffff:c000000000000000');
+      expect(r.fl & 0x3f).toBe(1);
+    }
+  });
   it('FSIN of a denormal rounds toward zero below |x| in RC=chop, with UE and PE', () => {
     const r = run((d) => X.fsin(d, 0, x(0, 0x0190da75, 0xc4213435), 0, 0xf7f));
     expect(r.v).toBe('0000:0190da75c4213434');

@@ -875,6 +875,13 @@ export function fyl2xp1(d: Uint32Array, di: number, y: Uint32Array, yi: number, 
   // Outside the documented range, as the host does (checked on the raw bits, before NaN handling):
   // x <= -1 leaves x unchanged with PE; x >= 2 is y * log2(x + 1) through FYL2X, with PE.
   const e = x[xi + 2] & 0x7fff;
+  // x = +-infinity (outside the domain): the indefinite with IE, as Intel and AMD CPUs give; NaNs propagate first
+  if (e === 0x7fff && x[xi + 1] === 0x80000000 && x[xi] === 0) {
+    FL = 0; unpackA(y, yi); unpackB(x, xi);
+    if (nanPair(d, di, y, yi, x, xi)) return FL;
+    putDefaultNaN(d, di);
+    return Sw.IE;
+  }
   if (e !== 0x7fff && e >= 16383) {
     if (x[xi + 2] & 0x8000) { copy(d, di, x, xi); return Sw.PE; }
     if (e >= 16384) {
