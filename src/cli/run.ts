@@ -3,6 +3,7 @@
 import { ElfError } from '../machine/boot.js';
 import type { RunResult } from '../machine/machine.js';
 import { parseHostArgs, openLiveHost, MACHINE_HELP, type HostOptions } from './host.js';
+import { GdbStub } from '../debug/gdbstub.js';
 
 export const EXIT = { usage: 2, budget: 124, halt: 125, fault: 126, internal: 127 } as const;
 
@@ -11,6 +12,8 @@ const HELP = `usage: x86ft run <guest.elf> [options]
 ${MACHINE_HELP}
   --max-instructions N    stop after N retired instructions (exit status ${EXIT.budget})
   --stats                 print instructions retired, wall time and MIPS to stderr at the end
+  --gdb PORT              wait for gdb on 127.0.0.1:PORT (0: a free port, printed) before the first
+                          instruction; the guest runs under gdb's control
 
 exit status: the guest's debug-exit status (port 0xF4); ${EXIT.usage} bad arguments, a malformed ELF, an
 input file that is not a regular file (FIFO, device, directory) or an unusable backend (missing disk
@@ -22,7 +25,11 @@ ${EXIT.internal} internal emulator error.
 export async function runCommand(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) { process.stdout.write(HELP); return 0; }
   let o: HostOptions;
-  try { o = parseHostArgs(argv); } catch (e) {
+  try {
+    o = parseHostArgs(argv, ['--gdb']);
+    const g = o.rest.get('--gdb');
+    if (g !== undefined && !(/^\d+$/.test(String(g)) && Number(g) <= 65535)) throw new Error(`--gdb: expected a TCP port 0-65535, got '${g}'`);
+  } catch (e) {
     process.stderr.write(`x86ft run: ${(e as Error).message}\n\n${HELP}`);
     return EXIT.usage;
   }
@@ -34,6 +41,20 @@ export async function runCommand(argv: string[]): Promise<number> {
   }
   const t0 = process.hrtime.bigint();
   let r: RunResult;
+  const gdbPort = o.rest.get('--gdb');
+  if (gdbPort !== undefined) {
+    const stub = new GdbStub(host.machine, { port: Number(gdbPort), replay: false });
+    try { await stub.listen(); } catch (e) {
+      await host.close();
+      process.stderr.write(`x86ft run: --gdb ${gdbPort}: ${(e as Error).message}\n`);
+      return EXIT.usage;
+    }
+    await stub.done;
+    await host.close();
+    const fin = stub.result;
+    if (fin === null) { process.stderr.write(`x86ft: gdb detached after ${host.machine.cpu.icount} instructions\n`); return 0; }
+    return exitCodeFor(fin);
+  }
   try { r = await host.machine.runAsync(o.max, host.stop); } finally { await host.close(); }
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   if (o.stats) printStats(r.instructions, secs);

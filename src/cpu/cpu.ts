@@ -782,7 +782,7 @@ export class Cpu {
     this.stopRequested = false;
     this.stopReason = Stop.BUDGET;
     let remaining = budget;
-    let first = true, blockStart = true;
+    let blockStart = true;
     while (remaining > 0) {
       this.syncMemHooks();
       if (this.intShadow) {
@@ -800,9 +800,8 @@ export class Cpu {
       try { b = this.blockAt(start); } catch (e) { if (e !== FAULT) throw e; /* runBlock raises it again and delivers it */ }
       if (b !== null) {
         const insn = b.insns[0];
-        if (h.beforeInsn(this, start, insn.end - insn.start, blockStart, first)) { this.stopReason = Stop.DEBUG; return Stop.DEBUG; }
+        if (h.beforeInsn(this, start, insn.end - insn.start, blockStart)) { this.stopReason = Stop.DEBUG; return Stop.DEBUG; }
       }
-      first = false;
       this.intShadow = false;
       const k = this.runBlock(1);
       if (b !== null) {

@@ -56,9 +56,10 @@ export class Hooks {
   private readonly mem: { id: number; kind: string; begin: number; end: number; fn: MemHookFn }[] = [];
   private readonly intr: { id: number; fn: IntrHookFn }[] = [];
   private nextId = 1;
-  /** Stop before executing an instruction at one of these addresses (not the first instruction of a run,
-   *  so that a run resumes from a breakpoint it stopped at). */
+  /** Stop before executing an instruction at one of these addresses. To resume from a breakpoint the run
+   *  stopped at, call skipBreakpointOnce(cpu.rip) first. */
   readonly breakpoints = new Set<number>();
+  private skip = NaN;
   /** Stop after every instruction (one REP iteration). */
   stepping = false;
   /** Set by stopBefore()/stopAfter(): 1 before, 2 after the current instruction. */
@@ -89,6 +90,9 @@ export class Hooks {
     return false;
   }
 
+  /** The next instruction, if it is at `address`, does not stop at a breakpoint there (resume). */
+  skipBreakpointOnce(address: number): void { this.skip = address; }
+
   /** From a code/block hook: stop before this instruction (it does not execute). */
   stopBefore(): void { if (this.pending === 0) this.pending = 1; }
   /** From a memory hook (or a code hook): stop once this instruction (REP iteration) has retired. */
@@ -97,14 +101,16 @@ export class Hooks {
   // ---- called by the Cpu (slow paths only)
 
   /** Before an instruction; returns true to stop before it. */
-  beforeInsn(cpu: Cpu, rip: number, size: number, blockStart: boolean, first: boolean): boolean {
+  beforeInsn(cpu: Cpu, rip: number, size: number, blockStart: boolean): boolean {
+    const skip = this.skip === rip;
+    this.skip = NaN;
     this.pending = 0;
     this.reason = null;
     if (blockStart) for (const h of this.block) if (rip >= h.begin && rip < h.end) h.fn(cpu, rip, size);
     for (const h of this.code) if (rip >= h.begin && rip < h.end) h.fn(cpu, rip, size);
     if (this.mem.length > 0) this.memAccess(cpu, 'fetch', rip, size, 0);
     if (this.pending === 1) { this.reason = { kind: 'hook', address: rip }; return true; }
-    if (!first && this.breakpoints.has(rip)) { this.pending = 0; this.reason = { kind: 'breakpoint', address: rip }; return true; }
+    if (!skip && this.breakpoints.has(rip)) { this.pending = 0; this.reason = { kind: 'breakpoint', address: rip }; return true; }
     return false;
   }
 

@@ -67,6 +67,7 @@ describe('execution hooks', () => {
     // single-step: one instruction, then stop
     const at = m.cpu.icount;
     h.stepping = true;
+    h.skipBreakpointOnce(main);
     expect(m.cpu.run(10)).toBe(Stop.DEBUG);
     expect(m.cpu.icount).toBe(at + 1);
     expect(m.cpu.rip).not.toBe(main);

@@ -1,0 +1,71 @@
+// The gdb stub driven by the real gdb (Debian's package, batch mode) against `x86ft run GUEST --gdb 0`:
+// a breakpoint on a symbol nm(1) names, stepi, every general register compared with the emulator's own
+// state at the same instruction count (an in-process Machine stopped by the same hook mechanism), a
+// watchpoint on a global variable (the C source says calls++ from 0: the new value is 1), an unmapped read
+// answered as an error, writes refused, and the guest's exit reported as gdb's "exited with code".
+import { describe, it, expect } from 'vitest';
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { Machine } from '../../src/index.js';
+import { Hooks } from '../../src/cpu/hooks.js';
+
+const CLI = new URL('../../dist/src/cli/main.js', import.meta.url).pathname;
+const GUEST = 'guests/build/recursion-O0.elf';
+const sym = (s: string) => parseInt(execFileSync('nm', [GUEST], { encoding: 'utf8' }).split('\n').find((l) => l.endsWith(` ${s}`))!.split(' ')[0], 16);
+
+/** Starts `x86ft run GUEST --gdb 0`, runs gdb -batch with `cmds`; returns gdb's output and the run's exit status. */
+async function session(cmds: string[]): Promise<{ gdb: string; status: number | null; stderr: string }> {
+  const emu = spawn(process.execPath, [CLI, 'run', GUEST, '--gdb', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    emu.stderr.on('data', (d: Buffer) => { stderr += d; const m = /127\.0\.0\.1:(\d+)/.exec(stderr); if (m) resolve(Number(m[1])); });
+    emu.on('exit', () => reject(new Error(`x86ft exited: ${stderr}`)));
+  });
+  const args = ['-batch', '-nx', '-ex', 'set confirm off', '-ex', `target remote 127.0.0.1:${port}`, ...cmds.flatMap((c) => ['-ex', c]), GUEST];
+  const g = spawnSync('gdb', args, { encoding: 'utf8', timeout: 60_000 });
+  const status = await new Promise<number | null>((resolve) => { if (emu.exitCode !== null) resolve(emu.exitCode); else { emu.on('exit', (c) => resolve(c)); setTimeout(() => emu.kill('SIGKILL'), 20_000); } });
+  return { gdb: g.stdout + g.stderr, status, stderr };
+}
+
+/** The emulator's own state: an in-process machine stopped before `addr`, then `steps` instructions on. */
+function ownState(addr: number, steps: number): Machine {
+  const m = Machine.fromElf(new Uint8Array(readFileSync(GUEST)), {});
+  const h = new Hooks();
+  h.breakpoints.add(addr);
+  m.cpu.setHooks(h);
+  expect(m.run().end).toBe('debug');
+  h.breakpoints.clear();
+  h.stepping = true;
+  for (let k = 0; k < steps; k++) expect(m.run().end).toBe('debug');
+  return m;
+}
+
+const GPRS: [string, number][] = [['rax', 0], ['rbx', 3], ['rcx', 1], ['rdx', 2], ['rsi', 6], ['rdi', 7], ['rbp', 5], ['rsp', 4], ['r8', 8], ['r12', 12], ['r15', 15]];
+
+describe('gdb stub (real gdb)', () => {
+  it('break on main, stepi, registers equal the emulator state at the same count; exit reported', async () => {
+    const main = sym('main');
+    const r = await session(['break *main', 'continue', 'info registers', 'stepi', 'stepi', 'stepi', 'info registers', 'x/4xb 0x7fff00000000', 'set var $rax = 5', 'delete', 'continue']);
+    expect(r.gdb).toContain(`Breakpoint 1, 0x${main.toString(16).padStart(16, '0')} in main ()`);
+    const dumps = r.gdb.split('\nrax ').slice(1).map((d) => 'rax ' + d);
+    expect(dumps.length).toBe(2);
+    const regOf = (dump: string, name: string) => BigInt(new RegExp(`^${name}\\s+(0x[0-9a-f]+)`, 'm').exec(dump)![1]);
+    for (const [k, steps] of [[0, 0], [1, 3]] as const) {
+      const m = ownState(main, steps);
+      for (const [name, n] of GPRS) expect(regOf(dumps[k], name), `${name} after ${steps} steps`).toBe(BigInt.asUintN(64, m.cpu.reg64(n)));
+      expect(regOf(dumps[k], 'rip')).toBe(BigInt(m.cpu.rip));
+      expect(Number(regOf(dumps[k], 'eflags'))).toBe(m.cpu.getRflags());
+      expect(Number(regOf(dumps[k], 'cs'))).toBe(m.cpu.sel[1]);
+    }
+    expect(r.gdb).toContain('Cannot access memory at address 0x7fff00000000');
+    expect(r.gdb).toMatch(/not supported by this stub|Could not write register/);
+    const plain = spawnSync(process.execPath, [CLI, 'run', GUEST], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.gdb).toContain(`exited with code 0${plain.status!.toString(8)}`);
+    expect(r.status).toBe(plain.status);
+  }, 120_000);
+
+  it('a watchpoint on a global stops after the store with the new value', async () => {
+    const r = await session(['watch *(unsigned long *)&calls', 'continue', 'p/x $rip', 'delete', 'kill']);
+    expect(r.gdb).toMatch(/Old value = 0\s+New value = 1/);
+  }, 120_000);
+});
