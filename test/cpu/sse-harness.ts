@@ -27,6 +27,7 @@ const C_SRC = String.raw`
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <ucontext.h>
 #define DATA ((uint8_t *)0x700000)
 #define CODE ((uint8_t *)0x100000)
 uint64_t st[17];
@@ -58,7 +59,11 @@ __asm__(".text\n.globl run_insn\nrun_insn:\n"
   "pop %r15\npop %r14\npop %r13\npop %r12\npop %rbp\npop %rbx\nret\n");
 extern char run_back[];
 static sigjmp_buf jb; static volatile int fault_sig;
-static void on_sig(int s, siginfo_t *si, void *uc) { (void)si; (void)uc; fault_sig = s; siglongjmp(jb, 1); }
+static void on_sig(int s, siginfo_t *si, void *uc) {
+  (void)si; fault_sig = s;
+  ucontext_t *u = uc; if (u->uc_mcontext.fpregs) memcpy(fx, u->uc_mcontext.fpregs, 512); /* the FP state at the fault */
+  siglongjmp(jb, 1);
+}
 static int hx(int ch) { return ch <= '9' ? ch - '0' : (ch | 32) - 'a' + 10; }
 static void unhex(const char *s, uint8_t *d, int n) { for (int k = 0; k < n; k++) d[k] = (uint8_t)(hx(s[2*k]) << 4 | hx(s[2*k+1])); }
 int main(void) {

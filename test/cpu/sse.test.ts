@@ -248,7 +248,9 @@ describe('SSE state instructions against the host CPU', () => {
       cases.push(stateCase([0x0f, 0x5e, 0xc1], 'divps unmasked ZE', 0, (fx) => {
         const dv = new DataView(fx.buffer);
         dv.setUint32(24, 0x1f80 & ~0x200, true);
-        for (let k = 0; k < 4; k++) { dv.setUint32(160 + 4 * k, 0x3f800000, true); dv.setUint32(176 + 4 * k, n % 2 ? 0 : 0x40000000, true); }
+        // even n: 1/2 (no exception); n % 4 = 1: 1/0 in every lane; n % 4 = 3: 1/0 in lane 0 and 1/3 (inexact)
+        // in the others, where only ZE may be recorded (SDM Vol. 1 §11.5.2; issue 11)
+        for (let k = 0; k < 4; k++) { dv.setUint32(160 + 4 * k, 0x3f800000, true); dv.setUint32(176 + 4 * k, n % 2 === 0 ? 0x40000000 : n % 4 === 3 && k > 0 ? 0x40400000 : 0, true); }
       })); ignore.push(none);
     }
     const host = hostRun(cases);
@@ -270,6 +272,9 @@ describe('SSE state instructions against the host CPU', () => {
         continue;
       }
       const d = diff(host[k], e, ignore[k]);
+      // at an #XM the MXCSR flags are compared too (the runner saves the FP state of the signal frame)
+      const mxAt = (fx: Uint8Array) => new DataView(fx.buffer, fx.byteOffset).getUint32(24, true);
+      if (host[k].fault === 16 && e.fault === 16 && mxAt(host[k].fx) !== mxAt(e.fx)) d.push(`mxcsr at #XM host ${mxAt(host[k].fx).toString(16)} emu ${mxAt(e.fx).toString(16)}`);
       if (d.length) fails.push(`${cases[k].name}: ${d.slice(0, 6).join('; ')}`);
     }
     if (fails.length) console.log(fails.slice(0, 20).join('\n'));

@@ -34,8 +34,13 @@ function availSlow(c: Cpu): void {
   if (c.cr0 & 8) c.raise(7);
 }
 
-/** OR exception flags into MXCSR; an unmasked one faults (#XM, or #UD without CR4.OSXMMEXCPT) before any write. */
+/**
+ * OR exception flags into MXCSR; an unmasked one faults (#XM, or #UD without CR4.OSXMMEXCPT) before any write.
+ * An unmasked pre-computation exception (IE, DE, ZE) in any element records only the pre-computation flags:
+ * post-computation ones (OE, UE, PE) are not checked then (SDM Vol. 1 §11.5.2).
+ */
 function mxDone(c: Cpu, fl: number): void {
+  if (fl & ~(c.mxcsr >>> 7) & 0x7) fl &= 0x7;
   c.mxcsr |= fl & 0x3f;
   if (fl & ~(c.mxcsr >>> 7) & 0x3f) c.raise((c.cr4 & 0x400) ? 19 : 6);
 }
