@@ -1,7 +1,9 @@
 // Library entry point: `import { Machine } from 'x86ft'`.
-export { Machine, DEFAULT_MEM, POLL_SLICE, type MachineOptions, type MachineConfig, type MachineIo, type RunResult, type RunEnd } from './machine/machine.js';
+export { Machine, DEFAULT_MEM, MIN_MEM, MAX_MEM, POLL_SLICE, type EmuOptions, type EmuEnd, type EmuResult, type MachineOptions, type MachineConfig, type MachineIo, type RunResult, type RunEnd } from './machine/machine.js';
+export { X86ftError, InvalidArgumentError, GuestFaultError } from './errors.js';
+export { Reg } from './machine/registers.js';
 export { ElfError, BOOT } from './machine/boot.js';
-export { Cpu, Stop } from './cpu/cpu.js';
+export { Cpu, Stop, Vec } from './cpu/cpu.js';
 export { PhysMemory } from './cpu/memory.js';
 export { Bus, type PortHandler, type MmioHandler, type InterruptController } from './machine/bus.js';
 export { LiveGate, ReplayGate, GateSwitch, GateKind, GateDivergence, type Gate, type GateRecord, type LiveBackends, type GuestTime } from './machine/gate.js';

@@ -9,8 +9,10 @@ import { decodeBlock, type Block } from './decoder.js';
 import { installTable } from './table.js';
 import { compileBlock, HOT_BLOCK } from './compile.js';
 import type { Hooks } from './hooks.js';
+import { GuestFaultError } from '../errors.js';
 
-export const enum Stop {
+/** Why Cpu.run returned (a run-time enum: usable from JavaScript). */
+export enum Stop {
   BUDGET = 0, // retired the whole budget
   HALT = 1, // HLT executed (cpu.halted is true until an interrupt arrives)
   EXIT = 2, // the machine asked to stop (debug-exit port, host request)
@@ -21,7 +23,8 @@ export const enum Stop {
 
 export const STOP_NAMES = ['budget', 'halt', 'exit', 'fault', 'internal-error', 'debug'];
 
-export const enum Vec { DE = 0, DB = 1, NMI = 2, BP = 3, OF = 4, BR = 5, UD = 6, NM = 7, DF = 8, TS = 10, NP = 11, SS = 12, GP = 13, PF = 14, MF = 16, AC = 17, MC = 18, XM = 19 }
+/** Exception vectors (Intel SDM Vol. 3 §6.3.1). */
+export enum Vec { DE = 0, DB = 1, NMI = 2, BP = 3, OF = 4, BR = 5, UD = 6, NM = 7, DF = 8, TS = 10, NP = 11, SS = 12, GP = 13, PF = 14, MF = 16, AC = 17, MC = 18, XM = 19 }
 
 /** Exceptions of the fault class (SDM Vol. 3A Table 6-1): #DE #BR #UD #NM #TS #NP #SS #GP #PF #MF #AC #XM #VE. */
 const FAULT_CLASS: readonly boolean[] = [0, 5, 6, 7, 10, 11, 12, 13, 14, 16, 17, 19, 20].reduce((a, v) => { a[v] = true; return a; }, new Array<boolean>(32).fill(false));
@@ -32,8 +35,8 @@ export const VECTOR_NAMES: Record<number, string> = {
   13: '#GP general protection', 14: '#PF page fault', 16: '#MF x87 error', 17: '#AC alignment check', 18: '#MC machine check', 19: '#XM SIMD exception',
 };
 
-/** Thrown (one preallocated object) to unwind a faulting instruction; cpu.pendingVector etc. say which. */
-export const FAULT = { fault: true };
+/** Thrown (one preallocated GuestFaultError) to unwind a faulting instruction; cpu.pendVec/pendErr say which. */
+export const FAULT = new GuestFaultError();
 
 /** Host services the CPU needs. Values cross the machine's gate; the CPU never reads the host itself. */
 export interface CpuHost {
@@ -728,6 +731,7 @@ export class Cpu {
    * instruction's handler's instructions are. Returns the Stop reason.
    */
   run(budget: number): number {
+    this.fault = null; // a report belongs to the run that stopped on it
     if (this.hooks !== null) return this.runHooked(budget, this.hooks);
     this.stopRequested = false;
     this.stopReason = Stop.BUDGET;

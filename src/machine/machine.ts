@@ -3,6 +3,8 @@
 
 import { Cpu, Stop, STOP_NAMES } from '../cpu/cpu.js';
 import { PhysMemory } from '../cpu/memory.js';
+import { X86ftError, InvalidArgumentError, checkCount } from '../errors.js';
+import { Reg, regRead, regWrite } from './registers.js';
 import { saveCpu, loadCpu, type CpuState } from '../cpu/state.js';
 import { Bus } from './bus.js';
 import { loadElf, setupLongMode, writeBootInfo, type BootDevice } from './boot.js';
@@ -65,6 +67,32 @@ function liveDisks(g: Gate): readonly DiskBackend[] | undefined {
 }
 
 export const DEFAULT_MEM = 64 * 1024 * 1024;
+/** Smallest and largest RAM a machine can have (bytes; a multiple of 4 KiB). The CLI's --mem has the same limits. */
+export const MIN_MEM = 2 * 1024 * 1024;
+export const MAX_MEM = 3 * 1024 ** 3;
+
+/** Options of Machine.emuStart. */
+export interface EmuOptions {
+  /** Stop after this many retired instructions, counted from this call (not from boot); 0 or absent: no limit. */
+  count?: number;
+  /** Stop after about this many milliseconds of host time (checked every few thousand instructions); 0 or absent: no limit. */
+  timeoutMs?: number;
+}
+
+/** Why emuStart returned. */
+export type EmuEnd = 'until' | 'count' | 'timeout' | 'stopped' | 'exit' | 'halt' | 'fault' | 'internal-error';
+
+export interface EmuResult {
+  end: EmuEnd;
+  /** Instructions retired by this call. */
+  instructions: number;
+  /** Instructions retired since the machine was created (Machine.icount). */
+  icount: number;
+  /** The guest's exit status for 'exit' (debug-exit port), else 0. */
+  status: number;
+  /** Human-readable report for 'fault' and 'internal-error'. */
+  message?: string;
+}
 /** Instructions between two gate polls on the primary: the guest's timer resolution (~0.5 ms at 100 MIPS). */
 export const POLL_SLICE = 50_000;
 const YIELD_MS = 4;
@@ -92,6 +120,10 @@ export class Machine {
   private polled = false;
 
   private constructor(opts: MachineOptions) {
+    const size = opts.memSize ?? DEFAULT_MEM;
+    if (!Number.isSafeInteger(size) || size < MIN_MEM || size > MAX_MEM || size % 4096 !== 0) {
+      throw new InvalidArgumentError(`memSize must be a multiple of 4096 between ${MIN_MEM} (2 MiB) and ${MAX_MEM} (3 GiB) bytes, got ${String(size)}`);
+    }
     this.config = { ...opts, memSize: opts.memSize ?? DEFAULT_MEM, cmdline: opts.cmdline ?? '' };
     delete (this.config as MachineIo).gate; delete (this.config as MachineIo).consoleOut; delete (this.config as MachineIo).netOut;
     delete (this.config as MachineIo).outputs;
@@ -170,6 +202,111 @@ export class Machine {
     return new Machine(opts);
   }
 
+  /**
+   * A machine without an ELF, for emulating code you write into it (Unicorn style): the CPU is in
+   * 64-bit mode at CPL 0, paging identity-maps the low 4 GiB (virtual = physical; addresses beyond
+   * RAM reach devices or read as all ones), RSP = 0x80000, no IDT (any exception ends emuStart with
+   * 'fault'). Physical 0x1000-0x8FFF holds the GDT and page tables: put code and data elsewhere
+   * (e.g. from 0x100000). The PC devices (COM1, PIC, PIT, RTC, debug-exit port 0xF4) are present.
+   * Throws InvalidArgumentError for a bad memSize (see MIN_MEM, MAX_MEM).
+   */
+  static create(opts: MachineOptions = {}): Machine {
+    const m = new Machine(opts);
+    setupLongMode(m.cpu, m.mem);
+    return m;
+  }
+
+  /** Instructions retired since the machine was created (REP iterations count one each). */
+  get icount(): number { return this.cpu.icount; }
+
+  /** Reads a register as an unsigned 64-bit bigint. */
+  regRead(r: Reg): bigint { return regRead(this.cpu, r); }
+
+  /** Writes a register (bigint, 0..2^64-1). Throws InvalidArgumentError for a bad register or value. */
+  regWrite(r: Reg, value: bigint): void { regWrite(this.cpu, r, value); }
+
+  private physRange(addr: number | bigint, len: number): number {
+    const a = typeof addr === 'bigint' ? Number(addr) : addr;
+    if (!Number.isSafeInteger(a) || a < 0 || !Number.isSafeInteger(len) || len < 0 || a + len > this.mem.size) {
+      throw new InvalidArgumentError(`range 0x${a.toString(16)}+${len} is outside RAM (0..0x${this.mem.size.toString(16)})`);
+    }
+    return a;
+  }
+
+  /** Writes bytes to physical RAM (decoded code there is invalidated). Throws InvalidArgumentError outside RAM. */
+  memWrite(addr: number | bigint, bytes: Uint8Array): void {
+    this.mem.write(this.physRange(addr, bytes.length), bytes);
+  }
+
+  /** A copy of `len` bytes of physical RAM from `addr`. Throws InvalidArgumentError outside RAM. */
+  memRead(addr: number | bigint, len: number): Uint8Array {
+    const a = this.physRange(addr, len);
+    return this.mem.u8.slice(a, a + len);
+  }
+
+  private emuStopRequested = false;
+
+  /**
+   * Stops a running emuStart at the next instruction boundary (call it from a device, port or hook
+   * callback during the run). The instruction that is executing completes. No effect when nothing runs.
+   */
+  emuStop(): void {
+    this.emuStopRequested = true;
+    this.cpu.requestStop(Stop.BUDGET);
+  }
+
+  /**
+   * Runs from `begin` (sets RIP) until one of these, checked at every instruction boundary, in this order:
+   * - 'until': RIP equals `until` (the instruction there is not executed; begin === until runs nothing;
+   *   `until` null: no address stop, and the run goes in fast slices instead of single steps);
+   * - 'count': `count` instructions have retired in this call (counted from now, not from boot; one
+   *   instruction = one retired x86 instruction, each REP iteration one; exception and interrupt
+   *   deliveries are not instructions, the handler's instructions are);
+   * - 'stopped': emuStop() was called; 'timeout': `timeoutMs` of host time passed (not reproducible:
+   *   use `count` for exact runs);
+   * - the guest wrote the debug-exit port ('exit', status), executed HLT with IF=0 ('halt'), raised an
+   *   exception it cannot handle ('fault', message), or the emulator failed ('internal-error').
+   * While the guest waits in HLT with IF=1 the run goes on (timers can wake it).
+   * Throws InvalidArgumentError for bad arguments, X86ftError 'X86FT_INVALID_STATE' on a replaying machine.
+   */
+  emuStart(begin: number | bigint, until: number | bigint | null, opts: EmuOptions = {}): EmuResult {
+    if (this.gate.mode !== 'live') throw new X86ftError('X86FT_INVALID_STATE', 'emuStart runs live machines only (a replaying machine runs from its log)');
+    const count = checkCount('count', opts.count ?? 0);
+    const timeoutMs = checkCount('timeoutMs', opts.timeoutMs ?? 0);
+    const cpu = this.cpu;
+    regWrite(cpu, Reg.RIP, BigInt(begin));
+    const stopAt = until === null ? NaN : Number(BigInt.asIntN(64, BigInt(until)));
+    const start = cpu.icount, deadline = timeoutMs > 0 ? Date.now() + timeoutMs : Infinity;
+    const limit = count > 0 ? count : Infinity;
+    this.emuStopRequested = false;
+    const done = (end: EmuEnd, message?: string): EmuResult => ({
+      end, instructions: cpu.icount - start, icount: cpu.icount, status: end === 'exit' ? cpu.exitStatus : 0, message,
+    });
+    let sinceCheck = 0;
+    for (;;) {
+      if (cpu.rip === stopAt && !cpu.halted) return done('until');
+      const left = limit - (cpu.icount - start);
+      if (left <= 0) return done('count');
+      if (this.emuStopRequested) return done('stopped');
+      if (sinceCheck >= 4096 || cpu.halted) {
+        if (Date.now() >= deadline) return done('timeout');
+        this.gate.poll(cpu.icount);
+        sinceCheck = 0;
+      }
+      const before = cpu.icount;
+      // single steps while an address must be caught exactly; otherwise slices
+      const stop = cpu.run(Number.isNaN(stopAt) ? Math.min(left, 4096) : 1);
+      sinceCheck += cpu.icount - before + 1;
+      if (this.emuStopRequested) return done('stopped');
+      switch (stop) {
+        case Stop.EXIT: return done('exit');
+        case Stop.FAULT: return done('fault', cpu.fault?.message);
+        case Stop.INTERNAL: return done('internal-error', `internal emulator error at RIP 0x${cpu.insnRip.toString(16)}: ${cpu.internalError?.stack ?? cpu.internalError}`);
+        case Stop.HALT: if (!(cpu.flags & 0x200)) return done('halt'); break;
+      }
+    }
+  }
+
   /** Deliver the gate's values due now (live: always; replay: only where the log has a poll unit). */
   private poll(): void {
     this.gate.poll(this.cpu.icount);
@@ -217,6 +354,7 @@ export class Machine {
    * this busy-polls the gate (fine for timers; console/network input needs runAsync).
    */
   run(maxInstructions = Infinity): RunResult {
+    checkCount('maxInstructions', maxInstructions, true);
     const cpu = this.cpu;
     for (;;) {
       const left = maxInstructions - cpu.icount;
@@ -229,6 +367,7 @@ export class Machine {
 
   /** Like run(), but yields to the event loop every few ms and sleeps while the guest idles in HLT. */
   async runAsync(maxInstructions = Infinity, signal?: { aborted: boolean }): Promise<RunResult> {
+    checkCount('maxInstructions', maxInstructions, true);
     const cpu = this.cpu;
     let lastYield = Date.now();
     for (;;) {

@@ -1,0 +1,96 @@
+// The library's edge: runtime enums, Error subclasses with codes, argument checks, emuStart's count
+// semantics, and the examples in examples/ run as a user would (node, importing the package by name).
+import { describe, it, expect } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import * as api from '../../src/index.js';
+import { Machine, Reg, Stop, Vec, X86ftError, InvalidArgumentError, GuestFaultError } from '../../src/index.js';
+
+const CODE_AT = 0x100000;
+
+describe('library API', () => {
+  it('enums a JavaScript caller needs exist at run time', () => {
+    expect(Stop.FAULT).toBe(3);
+    expect(Stop[Stop.HALT]).toBe('HALT');
+    expect(Vec.PF).toBe(14); // SDM Vol. 3 Table 6-1
+    expect(Reg.RAX).toBe(0);
+    expect(Reg[Reg.R15]).toBe('R15');
+  });
+
+  it('bad arguments are rejected with InvalidArgumentError (code X86FT_INVALID_ARGUMENT)', () => {
+    const m = Machine.create({ memSize: 4 << 20 });
+    for (const bad of [NaN, -1, 1.5, '10' as unknown as number]) {
+      expect(() => m.run(bad)).toThrow(InvalidArgumentError);
+    }
+    for (const size of [4 * 1024 ** 3, 1 << 20, (4 << 20) + 1, NaN]) {
+      let err: unknown;
+      try { Machine.create({ memSize: size }); } catch (e) { err = e; }
+      expect(err).toBeInstanceOf(X86ftError);
+      expect((err as X86ftError).code).toBe('X86FT_INVALID_ARGUMENT');
+    }
+    expect(() => m.regWrite(Reg.RAX, 5 as unknown as bigint)).toThrow(InvalidArgumentError);
+    expect(() => m.regWrite(Reg.RAX, 1n << 64n)).toThrow(InvalidArgumentError);
+    expect(() => m.regWrite(Reg.RIP, 0x0000_8000_0000_0000n)).toThrow(/canonical/);
+    expect(() => m.memWrite(m.mem.size - 1, Uint8Array.of(1, 2))).toThrow(InvalidArgumentError);
+    expect(() => m.emuStart(CODE_AT, null, { count: NaN })).toThrow(InvalidArgumentError);
+  });
+
+  it('a CPU access that faults throws a GuestFaultError, not a plain object', () => {
+    const m = Machine.create({ memSize: 4 << 20 });
+    let err: unknown;
+    try { m.cpu.read8(0x2_0000_0000); } catch (e) { err = e; } // beyond the 4 GiB identity map: not present
+    expect(err).toBeInstanceOf(GuestFaultError);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as GuestFaultError).code).toBe('X86FT_GUEST_FAULT');
+    expect(m.cpu.pendVec).toBe(Vec.PF);
+  });
+
+  it('registers round-trip as unsigned 64-bit bigints', () => {
+    const m = Machine.create({ memSize: 4 << 20 });
+    m.regWrite(Reg.R9, 0xfedc_ba98_7654_3210n);
+    expect(m.regRead(Reg.R9)).toBe(0xfedc_ba98_7654_3210n);
+    m.regWrite(Reg.RSI, -1n);
+    expect(m.regRead(Reg.RSI)).toBe(0xffff_ffff_ffff_ffffn);
+    m.regWrite(Reg.RIP, 0xffff_8000_0000_1000n);
+    expect(m.regRead(Reg.RIP)).toBe(0xffff_8000_0000_1000n);
+  });
+
+  it('emuStart: count is from this call, REP iterations count one each, until is not executed', () => {
+    const m = Machine.create({ memSize: 4 << 20 });
+    // mov ecx, 5; rep stosb; nop; nop
+    m.memWrite(CODE_AT, Uint8Array.of(0xb9, 5, 0, 0, 0, 0xf3, 0xaa, 0x90, 0x90));
+    m.regWrite(Reg.RDI, 0x200000n);
+    let r = m.emuStart(CODE_AT, null, { count: 3 });
+    expect(r).toMatchObject({ end: 'count', instructions: 3, icount: 3 });
+    expect(m.regRead(Reg.RCX)).toBe(3n); // two iterations of REP STOSB done (SDM: RCX counts down per iteration)
+    r = m.emuStart(m.regRead(Reg.RIP), CODE_AT + 8, { count: 100 });
+    expect(r).toMatchObject({ end: 'until', instructions: 4, icount: 7 }); // 3 more iterations + one NOP
+    expect(m.regRead(Reg.RIP)).toBe(BigInt(CODE_AT + 8));
+    r = m.emuStart(CODE_AT + 8, CODE_AT + 8);
+    expect(r).toMatchObject({ end: 'until', instructions: 0 });
+  });
+
+  it('a fault ends emuStart with a report, and cpu.fault does not stay set on a resumed run', () => {
+    const m = Machine.create({ memSize: 4 << 20 });
+    m.memWrite(CODE_AT, Uint8Array.of(0x0f, 0x0b, 0x90, 0xf4)); // ud2; nop; hlt
+    let r = m.emuStart(CODE_AT, null);
+    expect(r.end).toBe('fault');
+    expect(r.message).toMatch(/#UD/);
+    expect(m.cpu.fault).not.toBeNull();
+    r = m.emuStart(CODE_AT + 2, null);
+    expect(r).toMatchObject({ end: 'halt', instructions: 2 }); // IF=0 after create
+    expect(m.cpu.fault).toBeNull();
+  });
+
+  it('the package exports no benchmark helpers', () => {
+    expect(Object.keys(api).filter((k) => /bench/i.test(k))).toEqual([]);
+  });
+});
+
+describe('examples/', () => {
+  it('snippet.mjs (Unicorn style, with a custom I/O port device) prints the results the x86 manual implies', () => {
+    const out = execFileSync(process.execPath, ['examples/snippet.mjs'], { encoding: 'utf8', timeout: 60_000 });
+    // inc rcx: 0x1235; dec rdx: 0x788f; add rax,rbx: 0xfffffffffffffff0 + 0x20 = 0x10 (mod 2^64); OUT 0x80, al writes 0x10
+    expect(out).toBe(readFileSync('examples/snippet.expected', 'utf8'));
+  });
+});
