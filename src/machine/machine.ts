@@ -262,7 +262,7 @@ export class Machine {
    * - 'count': `count` instructions have retired in this call (counted from now, not from boot; one
    *   instruction = one retired x86 instruction, each REP iteration one; exception and interrupt
    *   deliveries are not instructions, the handler's instructions are);
-   * - 'stopped': emuStop() was called; 'timeout': `timeoutMs` of host time passed (not reproducible:
+   * - 'stopped': emuStop() was called, or a breakpoint/hook of cpu.hooks stopped the run; 'timeout': `timeoutMs` of host time passed (not reproducible:
    *   use `count` for exact runs);
    * - the guest wrote the debug-exit port ('exit', status), executed HLT with IF=0 ('halt'), raised an
    *   exception it cannot handle ('fault', message), or the emulator failed ('internal-error').
@@ -303,6 +303,7 @@ export class Machine {
         case Stop.FAULT: return done('fault', cpu.fault?.message);
         case Stop.INTERNAL: return done('internal-error', `internal emulator error at RIP 0x${cpu.insnRip.toString(16)}: ${cpu.internalError?.stack ?? cpu.internalError}`);
         case Stop.HALT: if (!(cpu.flags & 0x200)) return done('halt'); break;
+        case Stop.DEBUG: return done('stopped'); // a breakpoint or hook of cpu.hooks stopped the run
       }
     }
   }

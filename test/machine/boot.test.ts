@@ -54,7 +54,7 @@ describe('ELF loader', () => {
     const phoff = Number(dv.getBigUint64(32, true));
     dv.setBigUint64(phoff + 24, 0x1000n, true);
     expect(() => Machine.fromElf(low)).toThrow(/below 1 MiB/);
-    expect(() => Machine.fromElf(good, { memSize: 0x100000 })).toThrow(RangeError);
+    expect(() => Machine.fromElf(good, { memSize: 0x100000 })).toThrow(/memSize must be a multiple of 4096 between/); // InvalidArgumentError
   });
   it('the ld-linked layout used below is a valid guest when nothing overlaps', () => {
     const m = Machine.fromElf(linked('_start', 0x100000, 0x101000));
