@@ -8,6 +8,7 @@ import { HeaderMismatchError } from '../replay/format.js';
 import { Replayer, ReplaySetupError, type ReplayReport } from '../replay/replayer.js';
 import { fullStateHash } from '../replay/digest.js';
 import { parseCount } from './args.js';
+import { dumpState, formatDump } from '../debug/dump.js';
 import { checkInputFile, openLogSource, LOG_HINT } from './inputs.js';
 import { ChainError, chainLogs, fileLinks } from '../replay/chain.js';
 import { listGenerationLogs, storePath } from '../ft/store.js';
@@ -56,6 +57,8 @@ the one in the VM's record.
   --idle-ms MS       with --follow, give up after MS ms without growth (default 10000)
   --stop-at N        stop after N instructions (total count) even if the log goes on
   --quiet            do not copy the guest's console output to stderr
+  --dump [--json]    instead of the report, print the full architectural state where the replay
+                     stopped (with --stop-at N: at instruction N); --json as one JSON object
 
 exit status: ${REPLAY_EXIT.IDENTICAL} replay identical; ${REPLAY_EXIT.IO_ERROR} a file could not be read; ${REPLAY_EXIT.USAGE} usage; ${REPLAY_EXIT.DIVERGENCE} divergence;
 ${REPLAY_EXIT.BAD_LOG} cut, corrupted or unsupported log; ${REPLAY_EXIT.MISMATCH} log is not for this image/snapshot (or the snapshot is missing,
@@ -89,7 +92,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) { process.stdout.write(HELP); return 0; }
   const files: string[] = [];
   let image: string | undefined, snapshot: string | undefined, control: string | undefined, store: string | undefined;
-  let follow = false, quiet = false, idleMs = 10_000, stopAt: number | undefined;
+  let follow = false, quiet = false, idleMs = 10_000, stopAt: number | undefined, dump = false, json = false;
   try {
     for (let i = 0; i < argv.length; i++) {
       const a = argv[i]!;
@@ -100,6 +103,8 @@ export async function replayCommand(argv: string[]): Promise<number> {
       else if (a === '--store') store = val();
       else if (a === '--follow') follow = true;
       else if (a === '--quiet') quiet = true;
+      else if (a === '--dump') dump = true;
+      else if (a === '--json') json = true;
       else if (a === '--idle-ms') idleMs = parseCount(val());
       else if (a === '--stop-at') stopAt = parseCount(val());
       else if (a.startsWith('-') && a !== '-') throw new Error(`unknown option ${a}`);
@@ -111,6 +116,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
       parseControlSpec(control);
     } else if (store !== undefined) throw new Error('--store goes with --control');
     if (!files.length) throw new Error('missing log FILE');
+    if (json && !dump) throw new Error('--json goes with --dump');
     if (follow && (files.length > 1 || control !== undefined)) throw new Error('--follow follows one log, not a chain');
     if (image === undefined && snapshot === undefined && control === undefined) throw new Error('--image FILE is required');
   } catch (e) {
@@ -170,7 +176,8 @@ export async function replayCommand(argv: string[]): Promise<number> {
     throw e;
   }
   flushErr();
-  process.stdout.write(formatReport(report, rep.machine ? fullStateHash(rep.machine) : undefined));
+  if (dump && rep.machine) process.stdout.write(formatDump(dumpState(rep.machine), json));
+  else process.stdout.write(formatReport(report, rep.machine ? fullStateHash(rep.machine) : undefined));
   switch (report.outcome) {
     case 'identical': return REPLAY_EXIT.IDENTICAL;
     case 'divergence': return REPLAY_EXIT.DIVERGENCE;
