@@ -4,7 +4,7 @@
 
 import { statSync } from 'node:fs';
 import { openFifoReader } from '../devices/backends/console.js';
-import { openFileSource } from '../replay/channel-file.js';
+import { openFileSource, type FileSourceOptions } from '../replay/channel-file.js';
 import { streamSource } from '../replay/channel-stream.js';
 import { toChannelError, type ByteSource } from '../replay/channel.js';
 
@@ -40,10 +40,10 @@ export const LOG_HINT = '`-` for stdin, or a FIFO with --follow';
  * Opens a log for reading: `-` is stdin, a FIFO (only with `follow`) is read without blocking as
  * its writer writes, anything else goes through openFileSource. Call checkInputFile first.
  */
-export function openLogSource(path: string, opts: { follow: boolean; idleTimeoutMs?: number }): ByteSource {
+export function openLogSource(path: string, opts: { follow: boolean; idleTimeoutMs?: number; writer?: FileSourceOptions['writer'] }): ByteSource {
   if (path === '-') return streamSource(process.stdin, 'stdin');
   let fifo = false;
   try { fifo = statSync(path).isFIFO(); } catch { /* openFileSource reports it */ }
-  if (!fifo) return openFileSource(path, opts.follow ? { follow: true, idleTimeoutMs: opts.idleTimeoutMs } : {});
+  if (!fifo) return openFileSource(path, opts.follow ? { follow: true, idleTimeoutMs: opts.idleTimeoutMs, writer: opts.writer } : {});
   try { return streamSource(openFifoReader(path), path); } catch (e) { throw toChannelError(e, `open ${path}`); }
 }

@@ -7,6 +7,7 @@ import { ChannelError } from '../replay/channel.js';
 import { checkInputFile, openLogSource, LOG_HINT } from './inputs.js';
 import { LogDecoder, LogEncoder, LogError } from '../replay/codec.js';
 import { ENTRY_KINDS, ENTRY_SCHEMA, HeaderMismatchError, canonicalJson, type EntryKind, type LogEntry } from '../replay/format.js';
+import { recorderOf } from '../replay/reader.js';
 
 /** Exit codes of `x86ft log`. */
 export const LOG_EXIT = {
@@ -16,9 +17,11 @@ export const LOG_EXIT = {
   IO_ERROR: 1,
   /** Bad command line. */
   USAGE: 2,
-  /** The log is cut: valid up to an offset, no end frame (an unfinished or truncated log). */
+  /** The log is unfinished (cut): it just stops, after or inside its last frame, with no end frame
+   *  (a killed recorder); everything before is valid. */
   CUT: 3,
-  /** A frame is corrupted (CRC mismatch, bad length, undecodable, breaks a must-rule). */
+  /** The log is bad: damage followed by more bytes, a failed CRC, length, sequence or link check,
+   *  or an undecodable frame (format.ts M1-M15; `replay` also checks content, M16-M17). */
   CORRUPT: 4,
   /** The log's format version is not supported by this build. */
   UNSUPPORTED: 5,
@@ -42,8 +45,9 @@ FILE is a regular file or - (stdin); with --follow also a FIFO (else status 2).
   --head N     entries to show from the start (default 5)
   --tail N     entries to show from the end (default 5)
   --follow     the file is still being written: wait for its end frame
-  --idle-ms MS with --follow, give up after MS ms without growth (default 5000)
-exit status: 0 finished, 1 I/O error, 2 usage, 3 cut, 4 corrupted, 5 unsupported version
+  --idle-ms MS with --follow, give up after MS ms without growth (default 5000); a
+               recorder on this host is waited for while its process exists
+exit status: 0 finished, 1 I/O error, 2 usage, 3 unfinished (cut), 4 corrupted, 5 unsupported version
 `;
 
 /** Entry point for `x86ft log ...` (argv after "log"). Returns the exit code. */
@@ -119,6 +123,8 @@ async function inspect(file: string, o: { head: number; tail: number; follow: bo
     io.out(`devices:      ${canonicalJson(h.devices)}\n`);
     io.out(`digests:      ${h.digestInterval ? `every ${h.digestInterval} instructions` : 'none'}\n`);
     io.out(`starts:       ${h.fromSnapshot ? `from snapshot ${h.fromSnapshot}` : 'from boot'} at icount ${h.startIcount}\n`);
+    if (h.recorder) io.out(`recorder:     pid ${h.recorder.pid} on ${h.recorder.host}\n`);
+    if (h.ft) io.out(`ft:           VM ${h.ft.vm}, generation ${h.ft.generation}${h.ft.previousGeneration === null ? '' : ` (after generation ${h.ft.previousGeneration})`}\n`);
   };
   const take = (e: LogEntry): void => {
     if (!sizer) {
@@ -150,7 +156,7 @@ async function inspect(file: string, o: { head: number; tail: number; follow: bo
   }
   io.out(`file:         ${file}${o.follow || file === '-' ? '' : ` (${size} bytes)`}\n`);
   try {
-    const src = openLogSource(file, { follow: o.follow, idleTimeoutMs: o.idleMs });
+    const src = openLogSource(file, { follow: o.follow, idleTimeoutMs: o.idleMs, writer: o.follow ? recorderOf(file) : undefined });
     for await (const chunk of src) {
       d.push(chunk);
       for (let e = d.read(); e !== undefined; e = d.read()) take(e);

@@ -6,6 +6,7 @@ import { recordCommand } from './record.js';
 import { replayCommand } from './replay.js';
 import { logCommand } from './log.js';
 import { ftCommand } from './ft.js';
+import { internalMessage } from './replay.js';
 
 const USAGE = `usage: x86ft <command> [options]
 
@@ -44,5 +45,6 @@ for (const stream of [process.stdout, process.stderr]) {
 
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
-  (err) => { process.stderr.write(`x86ft: internal error: ${err?.stack ?? err}\n`); process.exitCode = 70; },
+  // a bug, never bad input (every command maps bad input to its documented status): one line, no trace
+  (err) => { process.stderr.write(`x86ft: internal error: ${internalMessage(err)}\n`); process.exitCode = 70; },
 );

@@ -3,7 +3,8 @@
 
 import { readFileSync } from 'node:fs';
 import { ChannelError } from '../replay/channel.js';
-import { LogError } from '../replay/codec.js';
+import { LogError, TruncatedLogError } from '../replay/codec.js';
+import { recorderOf } from '../replay/reader.js';
 import { HeaderMismatchError } from '../replay/format.js';
 import { Replayer, ReplaySetupError, type ReplayReport } from '../replay/replayer.js';
 import { fullStateHash } from '../replay/digest.js';
@@ -27,8 +28,11 @@ export const REPLAY_EXIT = {
   BAD_LOG: 4,
   /** The log is not for this image / snapshot (header or hash mismatch). */
   MISMATCH: 5,
-  /** The log holds no end record (finished without one, or --stop-at reached first). */
+  /** The log is unfinished (it just stops: a killed recorder, or --follow gave up) or holds no end
+   *  record, or --stop-at came first: replayed as far as it goes, identical so far. */
   INCOMPLETE: 6,
+  /** A bug in x86ft (reported on one line, no stack trace unless X86FT_DEBUG=1). */
+  INTERNAL: 127,
 } as const;
 
 const HELP = `usage: x86ft replay FILE --image <guest.elf> [options]
@@ -54,15 +58,19 @@ the one in the VM's record.
   --control SPEC     dir:PATH or etcd:HOST:PORT[,…], with NAME: replay the generation logs of FT VM NAME
   --store PATH       the shared storage holding them (default: the VM record's, else the dir: path)
   --follow           FILE is still being written: follow it until its end frame (one log only)
-  --idle-ms MS       with --follow, give up after MS ms without growth (default 10000)
+  --idle-ms MS       with --follow, give up after MS ms without growth (default 10000); a
+                     recorder on this host (named in the log header) is waited for as long as
+                     its process exists, even stopped; a remote one writes heartbeats every
+                     100 ms, so MS is how long it may be silent
   --stop-at N        stop after N instructions (total count) even if the log goes on
   --quiet            do not copy the guest's console output to stderr
   --dump [--json]    instead of the report, print the full architectural state where the replay
                      stopped (with --stop-at N: at instruction N); --json as one JSON object
 
 exit status: ${REPLAY_EXIT.IDENTICAL} replay identical; ${REPLAY_EXIT.IO_ERROR} a file could not be read; ${REPLAY_EXIT.USAGE} usage; ${REPLAY_EXIT.DIVERGENCE} divergence;
-${REPLAY_EXIT.BAD_LOG} cut, corrupted or unsupported log; ${REPLAY_EXIT.MISMATCH} log is not for this image/snapshot (or the snapshot is missing,
-corrupted or not the one the log names; or the logs do not form one chain); ${REPLAY_EXIT.INCOMPLETE} no end record reached (log without one, or --stop-at).
+${REPLAY_EXIT.BAD_LOG} bad log (damaged followed by more bytes, failed CRC/length/sequence check, bad content, unsupported version); ${REPLAY_EXIT.MISMATCH} log is not for this image/snapshot (or the snapshot is missing,
+corrupted or not the one the log names; or the logs do not form one chain); ${REPLAY_EXIT.INCOMPLETE} unfinished log (it just stops: replayed to its last whole frame) or no end record reached (or --stop-at);
+${REPLAY_EXIT.INTERNAL} internal error (a bug).
 `;
 
 /** The report as printed on stdout. */
@@ -75,6 +83,7 @@ export function formatReport(r: ReplayReport, stateHash?: string): string {
   if (r.run && r.run.end !== 'budget') lines.push(`replayed end: ${r.run.end}${r.run.end === 'exit' ? ` (status ${r.run.status})` : ''}`);
   if (stateHash) lines.push(`state sha256: ${stateHash}`);
   if (r.outcome === 'identical') lines.push('replay identical');
+  else if (r.outcome === 'incomplete' && r.unfinished) lines.push(`replay incomplete: the log is unfinished (${r.unfinished.message}); replayed to its last whole frame, identical so far`);
   else if (r.outcome === 'incomplete') lines.push('replay incomplete: no end record reached (identical so far)');
   else {
     const d = r.divergence!;
@@ -86,6 +95,12 @@ export function formatReport(r: ReplayReport, stateHash?: string): string {
     }
   }
   return lines.join('\n') + '\n';
+}
+
+/** One line for an unexpected error (the stack only with X86FT_DEBUG=1). */
+export function internalMessage(e: unknown): string {
+  if (process.env.X86FT_DEBUG === '1' && e instanceof Error && e.stack) return e.stack;
+  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
 }
 
 export async function replayCommand(argv: string[]): Promise<number> {
@@ -167,13 +182,15 @@ export async function replayCommand(argv: string[]): Promise<number> {
   });
   let report: ReplayReport;
   try {
-    report = await rep.replay(files.length > 1 ? chainLogs(fileLinks(files)) : openLogSource(files[0]!, { follow, idleTimeoutMs: follow ? idleMs : undefined }));
+    report = await rep.replay(files.length > 1 ? chainLogs(fileLinks(files)) : openLogSource(files[0]!, { follow, idleTimeoutMs: follow ? idleMs : undefined, writer: follow ? recorderOf(files[0]!) : undefined }));
   } catch (e) {
     flushErr();
+    if (e instanceof TruncatedLogError) { process.stderr.write(`x86ft replay: the log is unfinished before its header is complete: nothing to replay (${e.message})\n`); return REPLAY_EXIT.INCOMPLETE; }
     if (e instanceof LogError) { process.stderr.write(`x86ft replay: bad log: ${e.message}\n`); return REPLAY_EXIT.BAD_LOG; }
     if (e instanceof HeaderMismatchError || e instanceof ReplaySetupError || e instanceof ChainError) { process.stderr.write(`x86ft replay: ${e.message}\n`); return REPLAY_EXIT.MISMATCH; }
     if (e instanceof ChannelError) { process.stderr.write(`x86ft replay: ${e.message}\n`); return REPLAY_EXIT.IO_ERROR; }
-    throw e;
+    process.stderr.write(`x86ft replay: internal error: ${internalMessage(e)}\n`);
+    return REPLAY_EXIT.INTERNAL;
   }
   flushErr();
   if (dump && rep.machine) process.stdout.write(formatDump(dumpState(rep.machine), json));

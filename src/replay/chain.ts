@@ -116,7 +116,7 @@ export async function* chainLogs(links: readonly ChainLink[], info?: ChainInfo):
     const until = last ? Infinity : headers[k + 1]!.startIcount;
     const rec = { name: link.name, startIcount: headers[k]!.startIcount, until, taken: 0, dropped: 0, cut: false };
     info?.links.push(rec);
-    const it = readLog(link.open());
+    const it = readLog(link.open(), { content: true });
     let ended = false;
     try {
       for (;;) {

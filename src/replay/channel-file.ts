@@ -86,8 +86,13 @@ export interface FileSourceOptions {
   follow?: boolean;
   /** Poll interval while following, ms (default 5). */
   pollMs?: number;
-  /** While following, end the stream after this long without growth, ms (default: never). */
+  /** While following, end the stream after this long without growth, ms (default: never), unless
+   *  `writer` says the writer is alive. */
   idleTimeoutMs?: number;
+  /** While following and the file does not grow: is its writer 'alive' (keep waiting however long
+   *  it is silent, e.g. a stopped process), 'gone' (end the stream now: nothing more will come) or
+   *  'unknown' (idleTimeoutMs decides)? Asked at most every 100 ms of silence. */
+  writer?: () => 'alive' | 'gone' | 'unknown';
   /** Read size (default 64 KiB). */
   chunkSize?: number;
   /** Start at this byte offset (default 0). */
@@ -136,6 +141,8 @@ export function openFileSource(path: string, opts: FileSourceOptions = {}): Byte
       }
       let pos = opts.position ?? 0;
       idleSince = Date.now();
+      let askedAt = 0, lastLook = false;
+      let writerState: 'alive' | 'gone' | 'unknown' = 'unknown';
       for (;;) {
         if (closed) return;
         const buf = new Uint8Array(chunkSize);
@@ -148,11 +155,22 @@ export function openFileSource(path: string, opts: FileSourceOptions = {}): Byte
         if (n > 0) {
           pos += n;
           idleSince = Date.now();
+          lastLook = false;
+          writerState = 'unknown';
           yield n === chunkSize ? buf : buf.slice(0, n);
           continue;
         }
         if (!follow) return;
-        if (opts.idleTimeoutMs !== undefined && Date.now() - idleSince >= opts.idleTimeoutMs) return;
+        const now = Date.now();
+        if (opts.writer && now - askedAt >= 100) {
+          askedAt = now;
+          writerState = opts.writer();
+          // gone: one more read catches bytes written just before it ended
+          if (writerState === 'gone' && lastLook) return;
+          lastLook = writerState === 'gone';
+          if (lastLook) continue;
+        }
+        if (writerState !== 'alive' && opts.idleTimeoutMs !== undefined && now - idleSince >= opts.idleTimeoutMs) return;
         await sleep(pollMs);
       }
     } finally {

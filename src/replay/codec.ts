@@ -3,8 +3,8 @@
 // into entries. Framing knows frames (blocks), not machines. Imports only
 // format.ts, crc32.ts and msgpackr's pure-JS build.
 //
-// Wire format, versions 1 and 2 (all integers little-endian; version 2 only adds
-// entry kinds, see format.ts M10-M13):
+// Wire format, versions 1 to 3 (all integers little-endian; version 2 only adds
+// entry kinds, see format.ts M10-M13; version 3 adds seq/link and header fields, M14-M19):
 //
 //   stream    := magic frame(header) frame(batch)* frame(end)
 //   magic     := "X86FTLOG" (8 ASCII bytes)
@@ -14,9 +14,11 @@
 //                (a self-checking length: a damaged length word is reported as
 //                corruption at once instead of waiting for bytes that never come)
 //   crc       := CRC-32/IEEE of payload
-//   payload   := type:u8 body
+//   payload   := type:u8 body                      (header frame; every frame of v1/v2)
+//              | type:u8 seq:u32 link:u32 body     (v3 frames after the header, M14:
+//                seq = frame index, header = 0; link = CRC of the previous frame)
 //   type 0x48 'H' header: body = version:u16 msgpack({imageSha256, memorySize,
-//                devices, digestInterval, startIcount, fromSnapshot})
+//                devices, digestInterval, startIcount, fromSnapshot[, recorder, ft (v3)]})
 //   type 0x42 'B' batch:  body = msgpack([delta0, code0, payload0, delta1, code1, payload1, ...])
 //                delta = icount - previous icount (across batches; the first
 //                entry's previous icount is header.startIcount); code = kind's
@@ -35,6 +37,8 @@ import {
   LOG_MAGIC,
   SUPPORTED_LOG_VERSIONS,
   checkHeader,
+  devicesProblem,
+  entryContentProblem,
   entryProblem,
   headerProblem,
   kindOfCode,
@@ -138,20 +142,48 @@ function lengthOfWord(word: number): number {
   return lengthWord(len) === word >>> 0 && len >= 1 ? len : -1;
 }
 
-/** One frame: [lenword][crc][type][body]. body is copied. */
-export function encodeFrame(type: FrameType, body: Uint8Array, prefix?: Uint8Array): Uint8Array {
-  const len = 1 + body.length;
+/** Bytes of seq:u32 link:u32 after the type byte of a v3 frame (M14). */
+export const FRAME_CHAIN_BYTES = 8;
+
+/** One frame: [lenword][crc][type][seq link (v3, when `chain` is given)][body]. body is copied. */
+export function encodeFrame(type: FrameType, body: Uint8Array, prefix?: Uint8Array, chain?: { seq: number; link: number }): Uint8Array {
+  const extra = chain ? FRAME_CHAIN_BYTES : 0;
+  const len = 1 + extra + body.length;
   if (len > MAX_FRAME_PAYLOAD) throw new InvalidEntryError(`frame payload of ${len} bytes exceeds ${MAX_FRAME_PAYLOAD}`);
   const pre = prefix ? prefix.length : 0;
   const out = new Uint8Array(pre + FRAME_HEADER_BYTES + len);
   if (prefix) out.set(prefix, 0);
   const p = pre + FRAME_HEADER_BYTES;
-  out[p] = type;
-  out.set(body, p + 1);
   const dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  out[p] = type;
+  if (chain) {
+    dv.setUint32(p + 1, chain.seq >>> 0, true);
+    dv.setUint32(p + 5, chain.link >>> 0, true);
+  }
+  out.set(body, p + 1 + extra);
   dv.setUint32(pre, lengthWord(len), true);
   dv.setUint32(pre + 4, crc32(out, p, p + len), true);
   return out;
+}
+
+/** The CRC field of a frame that starts `at` bytes into `frame`. */
+function frameCrc(frame: Uint8Array, at: number): number {
+  return new DataView(frame.buffer, frame.byteOffset, frame.byteLength).getUint32(at + 4, true);
+}
+
+/** The header with every field, in wire order (recorder and ft default to null). */
+function fullHeader(header: LogHeaderInit): LogHeader {
+  return {
+    version: header.version ?? LOG_FORMAT_VERSION,
+    imageSha256: header.imageSha256,
+    memorySize: header.memorySize,
+    devices: header.devices,
+    digestInterval: header.digestInterval,
+    startIcount: header.startIcount,
+    fromSnapshot: header.fromSnapshot,
+    recorder: header.recorder ?? null,
+    ft: header.ft ?? null,
+  };
 }
 
 // ─── Encoder ────────────────────────────────────────────────────────────────
@@ -169,20 +201,16 @@ export class LogEncoder {
   private state: 0 | 1 | 2 = 0; // 0 before start, 1 open, 2 ended
   private readonly packr = batchPackr();
   private flat: unknown[] = [];
+  /** Frames encoded so far (the next frame's seq, M14) and the last frame's CRC (its link). */
+  private seq = 0;
+  private lastCrc = 0;
 
   constructor(header: LogHeaderInit) {
-    const h: LogHeader = {
-      version: header.version ?? LOG_FORMAT_VERSION,
-      imageSha256: header.imageSha256,
-      memorySize: header.memorySize,
-      devices: header.devices,
-      digestInterval: header.digestInterval,
-      startIcount: header.startIcount,
-      fromSnapshot: header.fromSnapshot,
-    };
+    const h = fullHeader(header);
     const why = headerProblem(h);
     if (why) throw new InvalidEntryError(`bad log header: ${why}`);
     if (!SUPPORTED_LOG_VERSIONS.includes(h.version)) throw new InvalidEntryError(`this encoder writes versions ${SUPPORTED_LOG_VERSIONS.join(', ')} only`);
+    if (h.version < 3 && (h.recorder !== null || h.ft !== null)) throw new InvalidEntryError('recorder and ft need format version 3');
     this.header = h;
     this.lastIcount = h.startIcount;
   }
@@ -191,13 +219,25 @@ export class LogEncoder {
   start(): Uint8Array {
     if (this.state !== 0) throw new InvalidEntryError('start() called twice');
     this.state = 1;
-    const { version, ...rest } = this.header;
-    const obj = plainPackr.pack(rest);
+    const { version, recorder, ft, ...rest } = this.header;
+    const obj = plainPackr.pack(version >= 3 ? { ...rest, recorder, ft } : rest);
     const body = new Uint8Array(2 + obj.length);
     body[0] = version & 0xff;
     body[1] = version >>> 8;
     body.set(obj, 2);
-    return encodeFrame(FrameType.Header, body, MAGIC_BYTES);
+    return this.chained(encodeFrame(FrameType.Header, body, MAGIC_BYTES), MAGIC_BYTES.length);
+  }
+
+  /** A frame after the header: seq and link from version 3 on (M14). */
+  private frame(type: FrameType, body: Uint8Array): Uint8Array {
+    const chain = this.header.version >= 3 ? { seq: this.seq, link: this.lastCrc } : undefined;
+    return this.chained(encodeFrame(type, body, undefined, chain), 0);
+  }
+
+  private chained(frame: Uint8Array, at: number): Uint8Array {
+    this.seq++;
+    this.lastCrc = frameCrc(frame, at);
+    return frame;
   }
 
   /**
@@ -230,7 +270,7 @@ export class LogEncoder {
       flat.push(e.icount - prev, CODE_OF[e.kind], orderedPayload(e));
       prev = e.icount;
     }
-    const frame = encodeFrame(FrameType.Batch, this.packr.pack(flat));
+    const frame = this.frame(FrameType.Batch, this.packr.pack(flat));
     flat.length = 0;
     this.lastIcount = prev;
     this.entryCount += entries.length;
@@ -241,7 +281,7 @@ export class LogEncoder {
   end(): Uint8Array {
     if (this.state !== 1) throw new InvalidEntryError(this.state === 0 ? 'end() before start()' : 'end() called twice');
     this.state = 2;
-    return encodeFrame(FrameType.End, plainPackr.pack({ entries: this.entryCount, lastIcount: this.lastIcount }));
+    return this.frame(FrameType.End, plainPackr.pack({ entries: this.entryCount, lastIcount: this.lastIcount }));
   }
 
   /** Bytes one entry takes inside a batch frame, given the previous icount (for statistics). */
@@ -289,6 +329,10 @@ export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
 export interface DecoderOptions {
   /** Refuse (HeaderMismatchError) a header that does not match. */
   expect?: ExpectedLog;
+  /** Also check that the content is possible for the header's machine (format.ts M16, M17): a
+   *  CorruptLogError naming the field otherwise. Default false here (the codec alone checks
+   *  framing and schema); readLog() turns it on. */
+  content?: boolean;
   /** Called once with the header, before any entry; may throw to refuse it. */
   onHeader?: (h: LogHeader) => void;
 }
@@ -318,6 +362,14 @@ export class LogDecoder {
   entryCount = 0;
   /** icount of the last decoded entry (or header.startIcount). */
   lastIcount = 0;
+  /** CRC of the last decoded frame (a v3 frame's link must equal it, M14). */
+  private lastCrc = 0;
+  /** M17: the next multiple of digestInterval that needs its digest, and a digest off the
+   *  multiples that must be followed by an end or snapshot record of its icount. */
+  private nextDigestAt = Infinity;
+  private finalDigestAt = -1;
+  private startSeen = false;
+  private m17 = true;
 
   private chunks: Uint8Array[] = [];
   private buffered = 0;
@@ -398,9 +450,25 @@ export class LogDecoder {
     const crc = dv.getUint32(4, true);
     if (this.buffered < FRAME_HEADER_BYTES + len) return this.needMore(`frame of ${len} bytes incomplete`);
     const all = this.peek(FRAME_HEADER_BYTES + len);
-    const payload = all.subarray(FRAME_HEADER_BYTES);
+    let payload = all.subarray(FRAME_HEADER_BYTES);
     if (crc32(payload) !== crc) throw new CorruptLogError(at, 'CRC mismatch');
+    if (this.header !== undefined && this.header.version >= 3) {
+      // M14: this frame must be the next one of this very stream
+      if (payload.length < 1 + FRAME_CHAIN_BYTES) throw new CorruptLogError(at, 'frame too short for its sequence number');
+      const pv = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+      const seq = pv.getUint32(1, true), link = pv.getUint32(5, true);
+      if (seq !== this.frames) {
+        const what = seq < this.frames ? 'a duplicated or reordered frame' : 'a frame is missing';
+        throw new CorruptLogError(at, `frame sequence number ${seq} where ${this.frames} was due (${what})`);
+      }
+      if (link !== this.lastCrc) throw new CorruptLogError(at, `frame ${seq} does not follow frame ${seq - 1} of this log (spliced from another log)`);
+      const body = new Uint8Array(payload.length - FRAME_CHAIN_BYTES);
+      body[0] = payload[0]!;
+      body.set(payload.subarray(1 + FRAME_CHAIN_BYTES), 1);
+      payload = body;
+    }
     this.decodeFrame(at, payload);
+    this.lastCrc = crc;
     this.consume(FRAME_HEADER_BYTES + len);
     this.offset = at + FRAME_HEADER_BYTES + len;
     this.frames++;
@@ -408,7 +476,10 @@ export class LogDecoder {
   }
 
   private needMore(where: string): false {
-    if (this.eofSeen) throw new TruncatedLogError(this.offset, where);
+    if (this.eofSeen) {
+      if (this.header === undefined && this.offset <= MAGIC_BYTES.length) throw new TruncatedLogError(this.offset, `${where}, before the header is complete`);
+      throw new TruncatedLogError(this.offset, where);
+    }
     return false;
   }
 
@@ -424,19 +495,18 @@ export class LogDecoder {
       const h = { version, ...obj } as LogHeader;
       const why = headerProblem(h);
       if (why) throw new CorruptLogError(at, `bad header: ${why}`);
-      const header: LogHeader = {
-        version,
-        imageSha256: h.imageSha256,
-        memorySize: h.memorySize,
-        devices: h.devices,
-        digestInterval: h.digestInterval,
-        startIcount: h.startIcount,
-        fromSnapshot: h.fromSnapshot,
-      };
+      if (version < 3 && (obj.recorder !== undefined || obj.ft !== undefined)) throw new CorruptLogError(at, `bad header: recorder and ft are version-3 fields (this log is version ${version})`);
+      if (version >= 3 && (obj.recorder === undefined || obj.ft === undefined)) throw new CorruptLogError(at, 'bad header: a version-3 header has recorder and ft (null when unknown)');
+      const header = fullHeader({ ...h, version });
+      if (this.opts.content) {
+        const bad = devicesProblem(header);
+        if (bad) throw new CorruptLogError(at, `bad header: ${bad}`);
+      }
       if (this.opts.expect) checkHeader(header, this.opts.expect);
       this.opts.onHeader?.(header);
       this.header = header;
       this.lastIcount = header.startIcount;
+      if (version >= 3 && header.digestInterval > 0) this.nextDigestAt = header.startIcount + header.digestInterval;
       return;
     }
     if (type === FrameType.Batch) {
@@ -460,7 +530,7 @@ export class LogDecoder {
           payload[n] = t === 'bytes' && v instanceof Uint8Array ? new Uint8Array(v) : v;
         }
         const e = { icount: prev + delta, kind, payload } as LogEntry;
-        const why = entryProblem(e);
+        const why = entryProblem(e) ?? (this.opts.content ? entryContentProblem(e, this.header) ?? this.digestPlacement(e) : undefined);
         if (why) throw new CorruptLogError(at, `entry ${j}: ${why}`);
         if (Object.keys(raw).length !== ENTRY_SCHEMA[kind].fields.length)
           throw new CorruptLogError(at, `entry ${j}: ${kind} payload has unexpected fields`);
@@ -483,6 +553,35 @@ export class LogDecoder {
     }
     if (type === FrameType.Header) throw new CorruptLogError(at, 'second header frame');
     throw new CorruptLogError(at, `unknown frame type 0x${(type ?? 0).toString(16)}`);
+  }
+
+  /** M17 (version 3): digests at the multiples of the interval, others only as the final digest. */
+  private digestPlacement(e: LogEntry): string | undefined {
+    const h = this.header!;
+    if (h.version < 3) return undefined;
+    if (this.finalDigestAt >= 0 && e.kind !== 'digest-detail' && e.kind !== 'digest') {
+      const ok = e.icount === this.finalDigestAt && (e.kind === 'end' || e.kind === 'snapshot');
+      const at = this.finalDigestAt;
+      this.finalDigestAt = -1;
+      if (!ok) return `the digest at icount ${at} is neither at a multiple of digestInterval ${h.digestInterval} from ${h.startIcount} nor followed by the end or a snapshot`;
+    }
+    if (e.kind === 'start') {
+      // A recorder counts its digest multiples from where it attached. A later start record is a
+      // chain of generation logs stitched into one stream (src/replay/chain.ts): each generation
+      // has its own interval, checked when its own log was read, so the check stops here.
+      const first = this.startSeen === false;
+      this.startSeen = true;
+      this.nextDigestAt = first && h.digestInterval > 0 ? e.icount + h.digestInterval : Infinity;
+      this.m17 = first;
+      return undefined;
+    }
+    if (!this.m17) return undefined;
+    if (e.icount > this.nextDigestAt) return `no digest at icount ${this.nextDigestAt} (digestInterval ${h.digestInterval} from ${h.startIcount}), the log goes on to ${e.icount}`;
+    if (e.kind === 'digest') {
+      if (e.icount === this.nextDigestAt) this.nextDigestAt += h.digestInterval;
+      else this.finalDigestAt = e.icount;
+    }
+    return undefined;
   }
 
   private unpack(u: Unpackr, bytes: Uint8Array, at: number): unknown {

@@ -184,6 +184,17 @@ export function resetDirty(m: Machine): void {
   m.mem.takeWritten();
 }
 
+/** Marks exactly the non-zero pages written (a version-3 log from boot, format.ts M18): its first
+ *  digest covers RAM as loaded — the image, the boot-info block with the command line, memory size
+ *  and device list, the page tables — so a changed header configuration cannot replay identical. */
+export function markLoadedPages(m: Machine): void {
+  m.cpu.takeDirtyPages();
+  const words = new Int32Array(m.mem.buffer), d = m.cpu.dirty;
+  for (let p = 0, w = 0; w < words.length; p++, w += 1024) {
+    for (let i = w; i < w + 1024; i++) if (words[i] !== 0) { d[p] = 1; break; }
+  }
+}
+
 // ─── detail encoding ────────────────────────────────────────────────────────
 
 function u32Bytes(w: Uint32Array): Uint8Array {

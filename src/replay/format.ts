@@ -47,10 +47,52 @@
 //      byte offset / 512) or disk-status op 0, DiskWrite→disk-status op 1,
 //      DiskFlush→disk-status op 2 (src/replay/gate-entries.ts).
 
-/** The log format version this code writes. Version 2 added disk-status and digest-detail (M10-M13). */
-export const LOG_FORMAT_VERSION = 2;
-/** Versions this code can read (a version-1 stream is version 2 without the newer kinds). */
-export const SUPPORTED_LOG_VERSIONS: readonly number[] = [1, 2];
+//
+// ─── Added in format version 3 ──────────────────────────────────────────────
+//  M14 Every frame after the header frame carries, right after its type byte,
+//      seq:u32 (the frame's index in the stream: header 0, then 1, 2, ...)
+//      and link:u32 (the CRC of the previous frame). A frame whose seq is not
+//      the previous one plus 1 (dropped, duplicated, swapped) or whose link is
+//      not the previous frame's CRC (spliced from another stream) makes the
+//      log bad at that frame, never a divergence.
+//  M15 The header also carries `recorder` ({host, pid} of the recording
+//      process, or null) and `ft` ({vm, generation, previousGeneration} or
+//      null outside fault tolerance). previousGeneration is null for
+//      generation 1 and generation - 1 otherwise; a generation g+1 log starts
+//      at startIcount = G, where generation g's log stops counting
+//      (src/ft/README.md).
+//  M16 Content must be possible for the header's machine: `devices` is
+//      {memSize, cmdline, disks, nets} as configJson writes it (memSize =
+//      memorySize, 2 MiB..3 GiB in 4 KiB pages; cmdline at most 1023 ASCII
+//      bytes without NUL; disks {sizeBytes (multiple of 512), readOnly};
+//      nets {mac: 6 bytes, unicast, or null}; at most 4 virtio devices);
+//      entries name only devices the header has (disk-read/disk-status
+//      `device` < disks, net-rx `device` < nets, console-input unit 0),
+//      interrupt lines are 0..15 with level 0/1, rdrand is 8 bytes with ok,
+//      a digest hash is 16 bytes, and port-read/mmio-read (reserved: nothing
+//      produces them) do not occur. digest-detail has the recorder's layout
+//      (src/replay/digest.ts: the register file as the digest packs it,
+//      pages in (page, hash) pairs inside memory, 32-bit device hashes).
+//  M17 Digests sit at every multiple of digestInterval counted from
+//      startIcount (the first entry past such a multiple finds its digest
+//      there), and besides only right before an end or snapshot record of
+//      the same icount (the final digest); digestInterval 0 = final only.
+//  M18 A from-boot stream's first digest covers every non-zero RAM page as
+//      loaded (image, boot-info block with the command line, page tables), so
+//      a header whose configuration was changed replays as a divergence.
+//  M19 heartbeat {seq, epochMs}: written by the recorder every 100 ms of
+//      wall time while it records (seq from 0 upwards, epochMs its wall
+//      clock), so a follower on another host knows how long the recorder has
+//      been silent; control only (M9).
+//  A stream that ends (at a frame boundary or inside a frame) without its end
+//  frame is *unfinished* (a killed recorder): everything before the last
+//  whole frame is valid. Only damage followed by more bytes, a failed CRC,
+//  length, sequence or link check, or bad content makes it *bad*.
+
+/** The log format version this code writes. Version 2 added disk-status and digest-detail (M10-M13); version 3 frame sequence numbers and links, recorder and ft header fields, content rules (M14-M19). */
+export const LOG_FORMAT_VERSION = 3;
+/** Versions this code can read (a version-1 stream is version 2 without the newer kinds; version 2 is version 3 without M14-M19). */
+export const SUPPORTED_LOG_VERSIONS: readonly number[] = [1, 2, 3];
 /** 8 bytes at offset 0 of every log stream. */
 export const LOG_MAGIC = 'X86FTLOG';
 
@@ -248,10 +290,40 @@ export interface LogHeader {
   startIcount: number;
   /** SHA-256 (hex) of the snapshot the run starts from, or null when it starts from boot. */
   fromSnapshot: string | null;
+  /** (v3) The recording process: host name and pid (a follower on that host waits while it lives); null when unknown. */
+  recorder: LogRecorder | null;
+  /** (v3) Fault tolerance: the FT VM and generation this log belongs to; null outside fault tolerance (M15). */
+  ft: LogFt | null;
 }
 
-/** Header as given to a writer: version is implied. */
-export type LogHeaderInit = Omit<LogHeader, 'version'> & { version?: number };
+/** Who writes a log (M15). */
+export interface LogRecorder {
+  /** Host name (os.hostname() of the recorder, or its FT host id), 1-255 characters. */
+  host: string;
+  /** Process id, a positive integer. */
+  pid: number;
+}
+
+/** The FT generation a log belongs to (M15, src/ft/README.md). */
+export interface LogFt {
+  /** FT VM name, 1-255 characters. */
+  vm: string;
+  /** Generation, >= 1. */
+  generation: number;
+  /** null for generation 1, generation - 1 otherwise. */
+  previousGeneration: number | null;
+}
+
+/** Header as given to a writer: version is implied (LOG_FORMAT_VERSION); recorder and ft default to null. */
+export type LogHeaderInit = Omit<LogHeader, 'version' | 'recorder' | 'ft'> & { version?: number; recorder?: LogRecorder | null; ft?: LogFt | null };
+
+/** Most virtio devices a machine has (slots at 0xD0000000 + n * 0x1000, IRQs 5, 6, 10, 11). */
+export const MAX_VIRTIO_DEVICES = 4;
+/** RAM size limits in bytes (the CLI's --mem range). */
+export const MIN_MEMORY = 2 * 1024 * 1024;
+export const MAX_MEMORY = 3 * 1024 * 1024 * 1024;
+/** Longest command line (bytes, without the NUL) the boot-info block holds. */
+export const MAX_CMDLINE = 1023;
 
 const HEX64 = /^[0-9a-f]{64}$/;
 
@@ -270,8 +342,108 @@ export function headerProblem(h: unknown): string | undefined {
   } catch (e) {
     return `devices: ${(e as Error).message}`;
   }
+  if (x.recorder !== undefined && x.recorder !== null) {
+    const r = x.recorder as Record<string, unknown>;
+    if (typeof r !== 'object' || !isName(r.host)) return 'recorder.host must be a string of 1-255 characters';
+    if (typeof r.pid !== 'number' || !Number.isSafeInteger(r.pid) || r.pid <= 0) return 'recorder.pid must be a positive integer';
+  }
+  if (x.ft !== undefined && x.ft !== null) {
+    const f = x.ft as Record<string, unknown>;
+    if (typeof f !== 'object' || !isName(f.vm)) return 'ft.vm must be a string of 1-255 characters';
+    if (typeof f.generation !== 'number' || !Number.isSafeInteger(f.generation) || f.generation < 1) return 'ft.generation must be an integer >= 1';
+    const want = f.generation === 1 ? null : f.generation - 1;
+    if (f.previousGeneration !== want) return `ft.previousGeneration must be ${String(want)} for generation ${f.generation}`;
+  }
   return undefined;
 }
+
+function isName(v: unknown): v is string {
+  return typeof v === 'string' && v.length >= 1 && v.length <= 255;
+}
+
+/**
+ * Why the header's machine configuration (`devices`, M16) is impossible, naming the field, or
+ * undefined. The shape is configJson's (src/replay/machine-snapshot.ts).
+ */
+export function devicesProblem(h: Pick<LogHeader, 'devices' | 'memorySize'>): string | undefined {
+  const d = h.devices;
+  if (typeof d !== 'object' || d === null || Array.isArray(d)) return 'devices must be an object {memSize, cmdline, disks, nets}';
+  const o = d as Record<string, JsonValue>;
+  for (const k of Object.keys(o)) if (!['memSize', 'cmdline', 'disks', 'nets'].includes(k)) return `devices.${k} is not a known field`;
+  const mem = h.memorySize;
+  if (mem < MIN_MEMORY || mem > MAX_MEMORY || mem % 4096 !== 0) return `memorySize ${mem} is not a multiple of 4 KiB between ${MIN_MEMORY} and ${MAX_MEMORY}`;
+  if (o.memSize !== mem) return `devices.memSize ${JSON.stringify(o.memSize)} is not memorySize ${mem}`;
+  if (typeof o.cmdline !== 'string') return 'devices.cmdline must be a string';
+  if (o.cmdline.length > MAX_CMDLINE || !/^[\x01-\x7f]*$/.test(o.cmdline)) return `devices.cmdline must be at most ${MAX_CMDLINE} ASCII characters without NUL`;
+  if (!Array.isArray(o.disks)) return 'devices.disks must be a list';
+  if (!Array.isArray(o.nets)) return 'devices.nets must be a list';
+  if (o.disks.length + o.nets.length > MAX_VIRTIO_DEVICES) return `devices: ${o.disks.length} disks + ${o.nets.length} nets is more than ${MAX_VIRTIO_DEVICES} virtio devices`;
+  for (let i = 0; i < o.disks.length; i++) {
+    const k = o.disks[i] as Record<string, JsonValue> | null;
+    if (typeof k !== 'object' || k === null || Array.isArray(k)) return `devices.disks[${i}] must be {sizeBytes, readOnly}`;
+    if (Object.keys(k).some((n) => n !== 'sizeBytes' && n !== 'readOnly')) return `devices.disks[${i}] has unknown fields`;
+    if (typeof k.sizeBytes !== 'number' || !Number.isSafeInteger(k.sizeBytes) || k.sizeBytes < 0 || k.sizeBytes % 512 !== 0)
+      return `devices.disks[${i}].sizeBytes ${JSON.stringify(k.sizeBytes)} is not a non-negative multiple of 512`;
+    if (typeof k.readOnly !== 'boolean') return `devices.disks[${i}].readOnly must be true or false`;
+  }
+  for (let i = 0; i < o.nets.length; i++) {
+    const n = o.nets[i] as Record<string, JsonValue> | null;
+    if (typeof n !== 'object' || n === null || Array.isArray(n) || Object.keys(n).some((f) => f !== 'mac')) return `devices.nets[${i}] must be {mac}`;
+    const mac = n.mac;
+    if (mac === null || mac === undefined) continue;
+    if (!Array.isArray(mac) || mac.length !== 6 || mac.some((b) => typeof b !== 'number' || !Number.isInteger(b) || b < 0 || b > 255))
+      return `devices.nets[${i}].mac must be 6 bytes (0-255)`;
+    if (((mac[0] as number) & 1) !== 0) return `devices.nets[${i}].mac ${mac.map((b) => (b as number).toString(16).padStart(2, '0')).join(':')} is a multicast address`;
+  }
+  return undefined;
+}
+
+/** Interrupt lines of the two 8259s (interrupt entries, M16). */
+export const IRQ_LINES = 16;
+
+/**
+ * Why entry `e` is impossible for the machine of header `h` (M16), naming the field, or undefined.
+ * Needs the header's devices to be valid (devicesProblem).
+ */
+export function entryContentProblem(e: LogEntry, h: Pick<LogHeader, 'devices' | 'memorySize'>): string | undefined {
+  const dev = h.devices as { disks: unknown[]; nets: unknown[] };
+  switch (e.kind) {
+    case 'port-read': case 'mmio-read':
+      return `${e.kind}: reserved kind that nothing produces`;
+    case 'interrupt':
+      if (e.payload.irq >= IRQ_LINES) return `interrupt: irq ${e.payload.irq} is not a line 0-${IRQ_LINES - 1}`;
+      if (e.payload.level > 1) return `interrupt: level ${e.payload.level} is not 0 or 1`;
+      return undefined;
+    case 'console-input':
+      return e.payload.unit !== 0 ? `console-input: unit ${e.payload.unit} does not exist (COM1 is unit 0)` : undefined;
+    case 'disk-read': case 'disk-status':
+      return e.payload.device >= dev.disks.length ? `${e.kind}: device ${e.payload.device} does not exist (the machine has ${dev.disks.length} disk(s))` : undefined;
+    case 'net-rx':
+      return e.payload.device >= dev.nets.length ? `net-rx: device ${e.payload.device} does not exist (the machine has ${dev.nets.length} NIC(s))` : undefined;
+    case 'rdrand':
+      return e.payload.size !== 8 || !e.payload.ok ? 'rdrand: the gate logs 8-byte values with ok true (M13)' : undefined;
+    case 'digest':
+      return e.payload.hash.length !== DIGEST_BYTES ? `digest: hash is ${e.payload.hash.length} bytes, not ${DIGEST_BYTES}` : undefined;
+    case 'digest-detail': {
+      const { state, pages, devices } = e.payload;
+      // the register file's layout (state) is the digest's; the replayer checks it (src/replay/digest.ts)
+      if (state.length === 0) return 'digest-detail: state is empty';
+      if (pages.length % 8 !== 0) return `digest-detail: pages is ${pages.length} bytes, not (page, hash) pairs`;
+      const dv = new DataView(pages.buffer, pages.byteOffset, pages.byteLength);
+      for (let i = 0; i < pages.length; i += 8) {
+        const p = dv.getUint32(i, true);
+        if (p >= h.memorySize / 4096) return `digest-detail: page ${p} is outside memory`;
+      }
+      if (devices.length % 4 !== 0) return `digest-detail: devices is ${devices.length} bytes, not whole 32-bit hashes`;
+      return undefined;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** Bytes of a digest hash (src/replay/digest.ts DIGEST_HASH_BYTES). */
+export const DIGEST_BYTES = 16;
 
 /**
  * Canonical JSON: object keys sorted, no whitespace; throws on values JSON

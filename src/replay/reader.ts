@@ -1,10 +1,13 @@
 // Async log reading over any ByteSource (or async iterable of chunks): yields
 // entries as frames complete, stops at the end frame, and throws a typed
-// error for a cut, corrupted or mismatching log. Takes bytes, never a Machine.
+// error for a cut, corrupted or mismatching log (with `content: true`, also for content impossible
+// for the header's machine, format.ts M16, M17: the replayer asks for it). Takes bytes, never a Machine.
 
+import { openSync, readSync, closeSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { openFileSource, type FileSourceOptions } from './channel-file.js';
 import { LogDecoder, type DecoderOptions, type LogTrailer } from './codec.js';
-import type { LogEntry, LogHeader } from './format.js';
+import type { LogEntry, LogHeader, LogRecorder } from './format.js';
 
 export interface ReadLogOptions extends DecoderOptions {
   /** Receives the decoder, e.g. to look at .header, .offset, .frames while reading. */
@@ -46,4 +49,61 @@ export async function readAll(source: AsyncIterable<Uint8Array>, opts: DecoderOp
     if (r.done) return { header: dec!.header!, entries, trailer: r.value };
     entries.push(r.value);
   }
+}
+
+/** The header of the log file at `path` if its first bytes hold a whole, valid one (else undefined). */
+export function readLogHeaderSync(path: string, maxBytes = 1 << 16): LogHeader | undefined {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const buf = new Uint8Array(maxBytes);
+    const n = readSync(fd, buf, 0, maxBytes, 0);
+    const d = new LogDecoder();
+    d.push(buf.subarray(0, n));
+    try { d.read(); } catch { /* a bad frame after the header does not matter here */ }
+    return d.header;
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/**
+ * Whether process `pid` on this host exists (running or stopped; a zombie, which has ended, does not).
+ * Uses kill(pid, 0) and, where there is a /proc, the process state.
+ */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return true; // no /proc: kill(pid, 0) said it exists
+  }
+}
+
+/**
+ * For FileSourceOptions.writer: is the recorder of the log at `path` still writing it? Its header
+ * (format v3) names the recorder's host and pid: on this host the process is looked at ('alive'
+ * while it exists, even stopped; 'gone' once it has ended); elsewhere (or for older logs) it is
+ * 'unknown', and the follower's idle limit decides (the recorder's heartbeats every 100 ms keep a
+ * live log growing).
+ */
+export function recorderOf(path: string, host = hostname()): () => 'alive' | 'gone' | 'unknown' {
+  let rec: LogRecorder | null | undefined;
+  return () => {
+    if (rec === undefined) {
+      const h = readLogHeaderSync(path);
+      if (!h) return 'unknown';
+      rec = h.recorder;
+    }
+    if (!rec || rec.host !== host) return 'unknown';
+    return processAlive(rec.pid) ? 'alive' : 'gone';
+  };
 }

@@ -9,16 +9,19 @@
 // live run loop delivers there, then a final digest pair and the end record.
 
 import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Machine, RunResult } from '../machine/machine.js';
 import type { GateRecord } from '../machine/gate.js';
 import type { ByteSink } from './channel.js';
 import { LogWriter, type LogWriterOptions } from './writer.js';
-import type { LogEntry, LogHeaderInit } from './format.js';
+import { LOG_FORMAT_VERSION, type LogEntry, type LogFt, type LogHeaderInit, type LogRecorder } from './format.js';
 import { gateToEntry } from './gate-entries.js';
-import { OutputTally, computeDigest, digestEntries, digestLayout, resetDirty } from './digest.js';
+import { OutputTally, computeDigest, digestEntries, digestLayout, markLoadedPages, resetDirty } from './digest.js';
 import { configJson, takeSnapshot, type MachineSnapshot } from './machine-snapshot.js';
 
 export const DEFAULT_DIGEST_INTERVAL = 1_000_000;
+/** Wall-clock ms between two heartbeat records while recording (format.ts M19). */
+export const HEARTBEAT_MS = 100;
 
 /** End reason of a log closed at a snapshot (Recorder.runToSnapshot); a log from that snapshot continues it. */
 export const SNAPSHOT_END_REASON = 'snapshot';
@@ -35,13 +38,19 @@ export interface RecorderOptions {
   /** The output tally the run continues from (a run from a snapshot: digests cover outputs since boot). */
   outputs?: OutputTally;
   writer?: LogWriterOptions;
-  /** Wall clock for the informational start record (default Date.now). */
+  /** Wall clock for the informational start and heartbeat records (default Date.now). */
   epochMs?: () => number;
   /** Pacing (an FT primary bounding held outputs and lag): the run stops every `chunk` instructions
    *  and waits for the promise `wait()` returns, if any, before going on. */
   pace?: { chunk: number; wait: () => Promise<void> | undefined };
-  /** Extra fields of the log header (e.g. `ft` of a generation log). */
+  /** Extra fields of the log header (e.g. `ft` of a generation log); they win over recorder/ft below. */
   headerExtra?: Partial<LogHeaderInit>;
+  /** Who records, for the header (default this process: os.hostname() and process.pid; null = unnamed). */
+  recorder?: LogRecorder | null;
+  /** The FT generation this log belongs to (header `ft`, M15); default null (not fault tolerance). */
+  ft?: LogFt | null;
+  /** Wall-clock ms between heartbeat records (default HEARTBEAT_MS; 0 = none). */
+  heartbeatMs?: number;
 }
 
 export interface RecordingStats {
@@ -51,6 +60,12 @@ export interface RecordingStats {
   bytes: number;
   /** Entries by kind. */
   byKind: Record<string, number>;
+}
+
+/** A log whose machine starts at boot (not from a snapshot, not a later FT generation) in format
+ *  version 3 or later: its first digest covers RAM as loaded (format.ts M18). */
+export function fromBoot(h: { version?: number; fromSnapshot: string | null; startIcount: number }): boolean {
+  return h.fromSnapshot === null && h.startIcount === 0 && (h.version ?? LOG_FORMAT_VERSION) >= 3;
 }
 
 export function sha256Hex(b: Uint8Array): string {
@@ -70,6 +85,9 @@ export class Recorder {
   private failure: Error | undefined;
   /** Entries produced before attach() (none in practice: the machine polls only when run). */
   private early: GateRecord[] = [];
+  private heartbeat: ReturnType<typeof setInterval> | undefined;
+  private heartbeatSeq = 0;
+  private closed = false;
 
   constructor(private readonly opts: RecorderOptions) {
     this.every = opts.digestEvery ?? DEFAULT_DIGEST_INTERVAL;
@@ -92,6 +110,8 @@ export class Recorder {
       digestInterval: this.every,
       startIcount: m.cpu.icount,
       fromSnapshot: this.opts.fromSnapshot ?? null,
+      recorder: this.opts.recorder === undefined ? { host: hostname() || 'localhost', pid: process.pid } : this.opts.recorder,
+      ft: this.opts.ft ?? null,
       ...this.opts.headerExtra,
     };
   }
@@ -102,10 +122,30 @@ export class Recorder {
     this.m = m;
     // the machine's output seam counts every output into this recorder's tally (digests cover it)
     m.outputs.tally = this.outputs;
-    resetDirty(m);
-    this.writer = new LogWriter(this.opts.sink, this.header(m), { ...this.opts.writer, onError: (e) => { this.failure = e; this.opts.writer?.onError?.(e); } });
-    this.append({ icount: m.cpu.icount, kind: 'start', payload: { epochMs: (this.opts.epochMs ?? Date.now)() } });
+    const header = this.header(m);
+    // M18: a from-boot log's first digest covers RAM as loaded (so the header's configuration is checked)
+    if (fromBoot(header)) markLoadedPages(m);
+    else resetDirty(m);
+    this.writer = new LogWriter(this.opts.sink, header, { ...this.opts.writer, onError: (e) => { this.failure = e; this.opts.writer?.onError?.(e); } });
+    const now = this.opts.epochMs ?? Date.now;
+    this.append({ icount: m.cpu.icount, kind: 'start', payload: { epochMs: now() } });
     for (const r of this.early.splice(0)) this.append(gateToEntry(r));
+    // M19: heartbeats tell a follower on another host that this recorder is alive while the log is quiet
+    const every = this.opts.heartbeatMs ?? HEARTBEAT_MS;
+    if (every > 0) {
+      this.heartbeat = setInterval(() => {
+        if (this.closed || this.failure) return;
+        const w = this.writer!;
+        this.append({ icount: Math.max(w.lastIcount, m.cpu.icount), kind: 'heartbeat', payload: { seq: this.heartbeatSeq++, epochMs: now() } });
+      }, every);
+      this.heartbeat.unref?.();
+    }
+  }
+
+  private stopHeartbeat(): void {
+    this.closed = true;
+    if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
   }
 
   private append(e: LogEntry): boolean {
@@ -183,6 +223,7 @@ export class Recorder {
   /** Final digest (unless already written), end record, close. */
   private async finish(reason: string, status: number, digest = true): Promise<void> {
     const m = this.m!, w = this.writer!;
+    this.stopHeartbeat();
     if (digest) this.digest();
     this.append({ icount: m.cpu.icount, kind: 'end', payload: { reason, status: status >>> 0 } });
     await w.close();
@@ -196,5 +237,5 @@ export class Recorder {
   }
 
   /** Abandon the recording without an end frame (the log reads as cut). */
-  abort(reason?: Error): void { this.writer?.abort(reason); }
+  abort(reason?: Error): void { this.stopHeartbeat(); this.writer?.abort(reason); }
 }

@@ -6,6 +6,7 @@
 
 import type { Machine } from '../machine/machine.js';
 import type { OutputTally } from './digest.js';
+import { TruncatedLogError } from './codec.js';
 import { ReplaySession, ReplaySetupError, type ReplayReport, type ReplayerOptions } from './session.js';
 
 export { ReplaySession, ReplaySetupError, describeEntry } from './session.js';
@@ -38,7 +39,12 @@ export class Replayer {
     try {
       for (;;) {
         const c = await it.next();
-        if (c.done) { s.end(); break; }
+        if (c.done) {
+          // a log that just stops is unfinished, not bad: replayed up to its last whole frame
+          try { s.end(); } catch (e) { if (e instanceof TruncatedLogError) s.unfinished(e); else throw e; }
+          if (report) report = s.result ?? report;
+          break;
+        }
         s.feed(c.value);
         if (!report) {
           const st = s.run();

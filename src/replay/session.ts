@@ -8,12 +8,12 @@ import { Machine, type MachineConfig, type RunResult } from '../machine/machine.
 import { ReplayGate, GateDivergence, GateSwitch } from '../machine/gate.js';
 import { OutputSeam, type OutputSinks } from '../machine/outputs.js';
 import type { DiskBackend, GuestTime } from '../machine/gate.js';
-import { LogDecoder } from './codec.js';
+import { CorruptLogError, LogDecoder, type TruncatedLogError } from './codec.js';
 import type { LogEntry, LogHeader } from './format.js';
 import { entryToGate } from './gate-entries.js';
-import { OutputTally, computeDigest, deviceNames, digestLayout, firstDifference, recordedDigest, resetDirty, sameDigest, type Digest } from './digest.js';
+import { OutputTally, computeDigest, deviceNames, digestLayout, firstDifference, markLoadedPages, recordedDigest, resetDirty, sameDigest, type Digest } from './digest.js';
 import { configFromJson, restoreSnapshot, restoredOutputs } from './machine-snapshot.js';
-import { sha256Hex, SNAPSHOT_END_REASON } from './recorder.js';
+import { fromBoot, sha256Hex, SNAPSHOT_END_REASON } from './recorder.js';
 
 /** End reasons of a recording that stopped a still-running guest (budget, signal, snapshot taken):
  *  the replay is identical when it reaches that icount still running. */
@@ -57,6 +57,9 @@ export interface ReplayReport {
   /** Suppressed outputs. */
   consoleBytes: number;
   frames: number;
+  /** The log just stops (no end frame: a killed recorder, or a follower gave up waiting): it was
+   *  replayed up to its last whole frame, and the outcome is 'incomplete' unless it diverged. */
+  unfinished?: { offset: number; message: string };
 }
 
 export interface ReplayerOptions {
@@ -159,9 +162,36 @@ export class ReplaySession {
   private final: ReplayReport | undefined;
   private lastEntryIcountV = -1;
   private headerErr: unknown;
+  /** The log stopped without its end frame (format.ts: unfinished): replay up to its last whole frame. */
+  private unfinishedErr: TruncatedLogError | undefined;
 
   constructor(private readonly opts: ReplayerOptions = {}) {
-    this.decoder = new LogDecoder({ onHeader: (h) => { try { this.onHeader(h); } catch (e) { this.headerErr = e; throw e; } } });
+    this.decoder = new LogDecoder({
+      // CRC-valid but impossible content is a bad log naming the field (format.ts M16, M17)
+      content: true,
+      onHeader: (h) => { try { this.onHeader(h); } catch (e) { this.headerErr = e; throw e; } },
+    });
+  }
+
+  /**
+   * The log just stops (`e` from end(): a killed recorder, a follower that gave up): replay what it
+   * holds, up to its last whole frame and no further, and report 'incomplete' with `unfinished`
+   * (unless it diverges first). Needs the header (else there is nothing to replay: rethrow `e`).
+   */
+  unfinished(e: TruncatedLogError): void {
+    if (!this.machine) throw e;
+    this.unfinishedErr = e;
+    this.complete = true;
+    if (this.final) this.final = this.finish(this.final);
+  }
+
+  /** Where an unfinished log lets the machine run to (Infinity otherwise). */
+  private get logLimit(): number { return this.unfinishedErr ? Math.max(this.lastEntryIcountV, 0) : Infinity; }
+
+  private finish(r: ReplayReport): ReplayReport {
+    const u = this.unfinishedErr;
+    if (!u) return r;
+    return { ...r, outcome: r.outcome === 'identical' ? 'incomplete' : r.outcome, unfinished: { offset: u.offset, message: u.message } };
   }
 
   private consoleInputBytesV = 0;
@@ -194,6 +224,12 @@ export class ReplaySession {
   private drain(): void {
     try {
       for (let e = this.decoder.read(); e !== undefined; e = this.decoder.read()) {
+        if (e.kind === 'digest-detail') {
+          // the register file's layout is the digest's (format.ts M16): check it on arrival
+          try { recordedDigest(new Uint8Array(0), e.payload, digestLayout(this.header!.version)); } catch (err) {
+            throw new CorruptLogError(this.decoder.offset, `digest-detail at icount ${e.icount}: ${(err as Error).message}`);
+          }
+        }
         this.pending.push(e);
         this.lastEntryIcountV = e.icount;
       }
@@ -223,7 +259,8 @@ export class ReplaySession {
       restoredOutputs(r.meta, this.outputs);
     }
     this.machine.outputs.tally = this.outputs;
-    resetDirty(this.machine);
+    // M18: a v3 log from boot digests RAM as loaded first (the header's configuration is checked)
+    if (fromBoot(h)) markLoadedPages(this.machine); else resetDirty(this.machine);
     this.devNames = deviceNames(this.machine);
     this.header = h;
   }
@@ -273,7 +310,7 @@ export class ReplaySession {
     if (this.pHead === p.length) { this.pending = []; this.pHead = 0; }
     else if (this.pHead > 4096) { this.pending = p.slice(this.pHead); this.pHead = 0; }
     // the whole log has reached the gate: it may end
-    if (this.complete && this.pHead === this.pending.length) this.gate.end();
+    if (this.complete && !this.unfinishedErr && this.pHead === this.pending.length) this.gate.end();
     return n;
   }
 
@@ -286,11 +323,11 @@ export class ReplaySession {
 
   private report(outcome: ReplayOutcome, run?: RunResult, divergence?: Divergence): ReplayReport {
     const m = this.machine!;
-    return this.final = {
+    return this.final = this.finish({
       outcome, header: this.header!, instructions: m.cpu.icount, run, recordedEnd: this.endRec ? { reason: this.endRec.reason, status: this.endRec.status } : undefined,
       digestsChecked: this.checked, entries: this.entries, divergence,
       consoleBytes: this.outputs.consoleBytes, frames: this.outputs.frames,
-    };
+    });
   }
 
   private diverge(kind: Divergence['kind'], message: string, run?: RunResult): ReplayReport {
@@ -339,10 +376,13 @@ export class ReplaySession {
       const nextDigest = this.digests.length ? this.digests[0]!.icount : Infinity;
       const endAt = this.endRec ? this.endRec.icount : Infinity;
       while (this.starts.length && this.starts[0]! <= m.cpu.icount) {
-        if (this.starts.shift() === m.cpu.icount) resetDirty(m);
+        if (this.starts.shift() === m.cpu.icount) {
+          // the recorder's dirty-page set starts there too: RAM as loaded for a v3 log from boot (M18)
+          if (m.cpu.icount === 0 && fromBoot(this.header!)) markLoadedPages(m); else resetDirty(m);
+        }
         else return this.diverge('machine', `the log has a start record before icount ${m.cpu.icount}, where the replay already is`);
       }
-      const target = Math.min(nextDigest, endAt, this.opts.stopAt ?? Infinity, cap, this.starts[0] ?? Infinity);
+      const target = Math.min(nextDigest, endAt, this.opts.stopAt ?? Infinity, cap, this.starts[0] ?? Infinity, this.logLimit);
       if (target < m.cpu.icount) return this.diverge('machine', `the log has a record at icount ${target}, the replay is already at ${m.cpu.icount}`);
       let r: RunResult;
       try {
@@ -357,6 +397,7 @@ export class ReplaySession {
       }
       if (r.end === 'wait-log') {
         if (this.complete && this.pHead === this.pending.length && !goingLive) {
+          if (this.unfinishedErr) return this.report('incomplete', r); // replayed all it holds
           // finished log, the machine wants more: the run went on past where the recording stopped
           return this.diverge('machine', `the machine needs log past icount ${m.cpu.icount}, but the log has no more input`, r);
         }
@@ -372,6 +413,7 @@ export class ReplaySession {
         }
         if (this.opts.stopAt !== undefined && m.cpu.icount >= this.opts.stopAt) return this.report('incomplete', r);
         if (this.endRec && m.cpu.icount === this.endRec.icount) return this.endStill(r);
+        if (m.cpu.icount >= this.logLimit) return this.pHead === this.pending.length ? this.report('incomplete', r) : null; // (null: release the rest first)
         if (m.cpu.icount >= cap) return null; // the caller's limit
         continue; // target moved
       }
@@ -413,6 +455,7 @@ export class ReplaySession {
       return this.diverge('end', `the replay ended with '${r.end}'${r.end === 'exit' ? ` (status ${r.status})` : ''} at icount ${m.cpu.icount}; the recording ended with '${e.reason}' (status ${e.status}) at ${e.icount}${r.message ? `: ${r.message}` : ''}`, r);
     }
     if (this.digests.length) return this.diverge('end', `the replay ended at ${m.cpu.icount} but the log has a digest at ${this.digests[0]!.icount}`, r);
+    if (this.gate.remaining > 0) return this.diverge('gate', `the replay ended at ${m.cpu.icount} but ${this.gate.remaining} logged input(s) were not consumed`, r);
     return this.report('identical', r);
   }
 

@@ -36,7 +36,7 @@ describe('codec round trip', () => {
     for (const batch of [1, 2, 3, 100]) {
       const bytes = encodeLog(sampleHeader(), entries, batch);
       const { header, entries: back, trailer } = decodeLog(bytes);
-      expect(header).toEqual({ ...sampleHeader(), version: LOG_FORMAT_VERSION });
+      expect(header).toEqual({ ...sampleHeader(), version: LOG_FORMAT_VERSION, recorder: null, ft: null });
       expect(back).toEqual(entries);
       for (const e of back) for (const v of Object.values(e.payload)) if (v instanceof Uint8Array) expect(Object.getPrototypeOf(v)).toBe(Uint8Array.prototype);
       expect(trailer).toEqual({ entries: entries.length, lastIcount: 2 ** 53 - 2000 });

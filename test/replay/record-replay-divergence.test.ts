@@ -5,7 +5,7 @@ import { readFileSync, mkdtempSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { decodeLog, encodeLog, CorruptLogError, TruncatedLogError, LogError } from '../../src/replay/codec.js';
+import { decodeLog, encodeLog, CorruptLogError, LogDecoder, LogError } from '../../src/replay/codec.js';
 import type { LogEntry } from '../../src/replay/format.js';
 import { takeSnapshot, type MachineSnapshot } from '../../src/replay/machine-snapshot.js';
 import { sha256Hex } from '../../src/replay/recorder.js';
@@ -107,10 +107,20 @@ describe('divergence detection', () => {
 });
 
 describe('damaged logs are log errors, not divergences', () => {
-  it('truncated: TruncatedLogError at the end of the valid prefix', async () => {
+  it('truncated (inside or after a frame): unfinished, replayed to the last whole frame, no divergence', async () => {
     const b = frameBoundaries(rec.log);
-    const cut = rec.log.subarray(0, b[Math.floor(b.length / 2)]! + 5);
-    await expect(replayBytes(cut, { image })).rejects.toBeInstanceOf(TruncatedLogError);
+    const at = b[Math.floor(b.length / 2)]!;
+    const full = decodeLog(rec.log);
+    for (const cut of [rec.log.subarray(0, at + 5), rec.log.subarray(0, at)]) {
+      const r = (await replayBytes(cut, { image })).report;
+      expect(r.outcome).toBe('incomplete');
+      expect(r.unfinished!.offset).toBe(at);
+      // it ran as far as the entries of the whole frames take it, and no further than the log's last entry
+      const d = new LogDecoder(); d.push(cut); const held = [...d.drain()];
+      expect(r.instructions).toBeLessThanOrEqual(held[held.length - 1]!.icount);
+      expect(r.instructions).toBeGreaterThan(0);
+      expect(held.length).toBeLessThan(full.entries.length);
+    }
   });
 
   it('a flipped bit: CorruptLogError naming the frame offset', async () => {
@@ -153,8 +163,8 @@ describe('CLI and snapshots (fresh processes)', () => {
     const bytes = new Uint8Array(readFileSync(log));
     writeFileSync(join(dir, 'cut.log'), bytes.subarray(0, bytes.length - 7));
     const r4 = cli('replay', 'cut.log', '--image', imagePath, '--quiet');
-    expect(r4.status).toBe(4);
-    expect(r4.stderr).toMatch(/bad log: log is cut at offset \d+/);
+    expect(r4.status).toBe(6); // unfinished (a killed recorder), not bad
+    expect(r4.stdout).toMatch(/replay incomplete: the log is unfinished \(log is cut at offset \d+/);
     const r5 = cli('replay', log, '--image', CLI);
     expect(r5.status).toBe(5);
     expect(cli('record', '--help').stdout).toContain('--digest-every');
