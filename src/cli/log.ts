@@ -38,6 +38,8 @@ const defaultIO: CliIO = {
 };
 
 const USAGE = `usage: x86ft log inspect FILE [--head N] [--tail N] [--follow [--idle-ms MS]]
+       x86ft log dump FILE [--json] [--from N] [--to M] [--kind K]...   every entry (icount N..M), one a line
+       x86ft log diff A B      the first entry where two logs differ (exit 8), or "identical" (exit 0)
 
 Prints the header, entry counts and bytes by kind, the instruction span, the
 first and last entries, and whether the log is finished, cut or corrupted.
@@ -57,6 +59,8 @@ export async function logCommand(argv: string[], io: CliIO = defaultIO): Promise
     io.out(USAGE);
     return sub === undefined ? LOG_EXIT.USAGE : LOG_EXIT.FINISHED;
   }
+  if (sub === 'dump') return (await import('../debug/logdump.js')).logDump(rest, io, USAGE);
+  if (sub === 'diff') return (await import('../debug/logdump.js')).logDiff(rest, io, USAGE);
   if (sub !== 'inspect') {
     io.err(`x86ft log: unknown subcommand '${sub}'\n${USAGE}`);
     return LOG_EXIT.USAGE;
