@@ -238,6 +238,6 @@ describe('x87 library terminates outside the documented domains', () => {
     expect(d[1]).toBe(0x80000000);
     X.fyl2xp1(d, 0, y, 0, Uint32Array.of(0, 0xc0000000, 0xbffe), 0, 0x37f);
     expect([...d]).toEqual([0, 0x80000000, 0xc000]); // log2(0.25) = -2
-    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(Date.now() - t0).toBeLessThan(20_000); // generous: the series form would take ~2^63 terms
   });
 });
