@@ -7,6 +7,8 @@ import { replayCommand } from './replay.js';
 import { logCommand } from './log.js';
 import { ftCommand } from './ft.js';
 import { internalMessage } from './replay.js';
+import { protectCommand } from './protect.js';
+import { consoleCommand } from './console.js';
 
 const USAGE = `usage: x86ft <command> [options]
 
@@ -17,7 +19,13 @@ commands:
   replay FILE --image <guest.elf> [options]
                                 re-run a recorded guest from its log and check it
   log inspect FILE              what a log holds; finished, cut or corrupted
-  ft primary|secondary ...      the two roles of a fault-tolerant VM (see 'x86ft ft --help')
+  ft primary|secondary|status ...
+                                the two roles of a fault-tolerant VM, and its status (see 'x86ft ft --help')
+  protect <guest.elf> --control dir:PATH [options]
+                                run a guest fault-tolerant (a primary and a secondary process);
+                                its console goes to stdout exactly once across failovers
+  console [NAME] --control dir:PATH
+                                attach to a fault-tolerant VM's console (follows failovers)
   help                          this text
 
 Run 'x86ft run --help' for the options of a command.
@@ -31,6 +39,8 @@ async function main(argv: string[]): Promise<number> {
     case 'replay': return replayCommand(rest);
     case 'log': return logCommand(rest);
     case 'ft': return ftCommand(rest);
+    case 'protect': return protectCommand(rest);
+    case 'console': return consoleCommand(rest);
     case undefined: case 'help': case '--help': case '-h':
       process.stdout.write(USAGE); return cmd === undefined ? 2 : 0;
     default:

@@ -1,0 +1,89 @@
+// `x86ft protect <guest.elf> --control dir:PATH`: run a guest under fault tolerance on this machine
+// (a primary and a secondary as two processes, src/ft/supervisor.ts). stdout carries the guest's
+// console exactly once and nothing else; messages go to stderr.
+
+import { parseHostArgs, MACHINE_HELP } from './host.js';
+import { parseControlSpec } from '../ft/control.js';
+import { PRIMARY_HOST, PROTECT_EXIT, SECONDARY_HOST, Supervisor } from '../ft/supervisor.js';
+
+/** Options protect passes on to the roles (with a value). */
+const FT_VALUE_KEYS = ['--heartbeat-ms', '--failure-timeout-ms', '--max-held-bytes', '--max-held-ms', '--max-lag-ms'];
+const PASS_KEYS = ['--console-file', '--store', '--digest-every', ...FT_VALUE_KEYS];
+
+const HELP = `usage: x86ft protect <guest.elf> --control dir:PATH [--vm NAME] [--console-file FILE] [--no-input]
+                      [FT options] [machine options]
+
+Runs the guest fault-tolerant on this machine: a primary (host id ${PRIMARY_HOST}) and a secondary
+(host id ${SECONDARY_HOST}) as two processes ('x86ft ft primary|secondary'). The guest survives the
+death of either (SIGKILL of the primary is a failover: the secondary takes over where the primary's
+log ends; the survivor runs not protected). stdout carries the guest's console, every byte exactly
+once across failovers, and nothing else; stdin is typed input, each byte delivered to the guest
+exactly once; messages (the roles' too, prefixed) go to stderr. 'x86ft ft status' shows the VM.
+
+  --control dir:PATH      the control plane (claims, VM records, cluster secret); required
+  --store PATH            shared storage for logs, disk layers, console (default: the dir: path)
+  --vm NAME               the FT VM's name (default 'default'); a second protect of a running VM
+                          exits 2 naming its primary
+  --console-file FILE     also keep the console in FILE (byte n at offset n; default
+                          STORE/vms/NAME/console)
+  --no-input              do not forward stdin to the guest
+  --digest-every N        instructions between digests in the log (default 1M)
+  --heartbeat-ms N        heartbeat period (default 50)
+  --failure-timeout-ms N  silence after which a role counts as failed (default 500)
+  --max-held-bytes SIZE   outputs held for acks before the guest is slowed (default 4M)
+  --max-held-ms N         age of the oldest held output before the guest is slowed (default 200)
+  --max-lag-ms N          ms of execution the secondary has not acked before the guest is slowed (default 50)
+machine options:
+${MACHINE_HELP.split('\n').filter((l) => !/--console|--no-input|Ctrl|the guest, Ctrl|x86ft, Ctrl/.test(l)).join('\n')}
+
+exit status: the guest's debug-exit status (124 budget, 125 halt, 126 guest fault, 127 internal
+error, as 'x86ft run'); ${PROTECT_EXIT.lost} the guest was lost (both roles died, or a role failed to start);
+${PROTECT_EXIT.usage} bad arguments, an unusable image or disk, or the VM already running; ${PROTECT_EXIT.stopped} SIGINT/SIGTERM
+(both roles were ended).
+`;
+
+export async function protectCommand(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) { process.stdout.write(HELP); return 0; }
+  let o: ReturnType<typeof parseHostArgs>;
+  let control: string;
+  let vm: string;
+  const primaryArgs: string[] = [];
+  const secondaryArgs: string[] = [];
+  try {
+    if (argv.includes('--console')) throw new Error('--console is not an option of protect: the console is its stdout (and --console-file)');
+    o = parseHostArgs(argv, ['--control', '--vm', ...PASS_KEYS]);
+    const c = o.rest.get('--control');
+    if (typeof c !== 'string') throw new Error('--control dir:PATH is required');
+    const spec = parseControlSpec(c);
+    if (spec.kind !== 'dir' && !o.rest.has('--store')) throw new Error('--store PATH is required with an etcd: control plane');
+    control = c;
+    vm = (o.rest.get('--vm') as string | undefined) ?? 'default';
+    // Everything but protect's own options goes to the primary as given; FT and store options to both.
+    for (let k = 0; k < argv.length; k++) {
+      const a = argv[k]!;
+      if (!a.startsWith('-')) continue; // the guest ELF (parseHostArgs allows one)
+      if (a === '--no-input' || a === '--stats') continue;
+      const v = argv[++k]!; // parseHostArgs checked that every other option has its value
+      if (a === '--control' || a === '--vm') continue;
+      primaryArgs.push(a, v);
+      if (['--store', '--digest-every', ...FT_VALUE_KEYS].includes(a)) secondaryArgs.push(a, v);
+    }
+  } catch (e) {
+    process.stderr.write(`x86ft protect: ${(e as Error).message}\n\n${HELP}`);
+    return PROTECT_EXIT.usage;
+  }
+  const sup = new Supervisor({
+    image: o.file!, control, vm, primaryArgs, secondaryArgs, input: o.input,
+    stdin: o.input ? process.stdin : undefined, stdout: process.stdout, stderr: process.stderr,
+  });
+  const stop = (): void => sup.stop();
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  try {
+    return await sup.run();
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    if (o.input) process.stdin.destroy();
+  }
+}
