@@ -121,7 +121,8 @@ export class ConsoleHost implements ConsoleInput {
     });
     const addr = this.addr!;
     try {
-      await updateVm(control, vm, (r) => (r.generation === generation ? { ...r, consoleAddr: addr } : undefined));
+      // A new primary publishes before (or while) it records its generation: it may set both.
+      await updateVm(control, vm, (r) => (r.generation <= generation ? { ...r, generation, consoleAddr: addr } : undefined));
     } catch (e) {
       this.o.onMessage?.(`console: could not publish ${addr} in the VM record: ${(e as Error).message}`);
     }
