@@ -13,6 +13,9 @@ import { exportDiskCommand } from './ft-export-disk.js';
 import { DEFAULT_FT_OPTIONS } from '../ft/vm-host.js';
 import { FT_EXIT, type RoleEvent, type RoleOutcome } from '../ft/role.js';
 import { parseCount, parseSize } from './args.js';
+import { ftStatusCommand } from './ft-status.js';
+import { publishStatus } from '../ft/status-publisher.js';
+import { ConsoleHost } from '../ft/console-host.js';
 import { parseHostArgs, MACHINE_HELP } from './host.js';
 import { exitCodeFor } from './run.js';
 
@@ -90,6 +93,14 @@ function ftOptions(rest: Map<string, string | true>): FtOptions {
 const FT_KEYS = ['--control', '--store', '--listen', '--connect', '--host-id', '--vm', '--console-file', '--digest-every',
   '--heartbeat-ms', '--failure-timeout-ms', '--max-held-bytes', '--max-held-ms', '--max-lag-ms'];
 
+/** Feeds the role's 'input-consumed' events to the console host, then `next`. */
+function withConsole(host: ConsoleHost, next: (e: RoleEvent) => void): (e: RoleEvent) => void {
+  return (e) => {
+    if (e.kind === 'input-consumed') host.consumed(e.through);
+    next(e);
+  };
+}
+
 function say(role: string): (e: RoleEvent) => void {
   return (e) => {
     if (e.kind === 'input-consumed') return; // for console services (x86ft protect / console)
@@ -113,6 +124,7 @@ function exitFor(role: string, out: RoleOutcome): number {
 
 export async function ftCommand(argv: string[]): Promise<number> {
   const [sub, ...args] = argv;
+  if (sub === 'status') return ftStatusCommand(args);
   if (sub === 'export-disk') return exportDiskCommand(args);
   if (sub === undefined || sub === '--help' || sub === '-h' || args.includes('--help') || args.includes('-h')) {
     process.stdout.write(HELP);
@@ -159,6 +171,8 @@ export async function ftCommand(argv: string[]): Promise<number> {
       process.stderr.write(`x86ft ft ${role}: ${(e as Error).message}\n`);
       return FT_EXIT.usage;
     }
+    // the console service (x86ft console, x86ft protect) runs wherever this role runs the guest live
+    const consoleHost = new ConsoleHost({ control, vm, hostId, onMessage: (text) => process.stderr.write(`x86ft ft ${role}: ${text}\n`) });
     if (role === 'primary') {
       let image: Buffer;
       try { image = readFileSync(o.file!); } catch (e) {
@@ -173,20 +187,22 @@ export async function ftCommand(argv: string[]): Promise<number> {
         consoleFile: str('--console-file') ? resolve(str('--console-file')!) : null,
         store, ft, hosts: null,
       };
-      const p = new FtPrimary({ vm, config, control, hostId, listen: parseAddr(str('--listen')!, '--listen'), digestEvery, onEvent: say('primary'), signal });
+      const p = new FtPrimary({ vm, config, control, hostId, listen: parseAddr(str('--listen')!, '--listen'), digestEvery, onEvent: withConsole(consoleHost, say('primary')), signal, consoleInput: consoleHost });
       try { await p.start(); } catch (e) {
         const what = e instanceof ElfError ? `${o.file}: ` : '';
         process.stderr.write(`x86ft ft primary: ${what}${(e as Error).message}\n`);
         return (e as { code?: string }).code === 'VM_EXISTS' || e instanceof ElfError || /cannot listen|no such file|cannot open/i.test((e as Error).message) ? FT_EXIT.usage : FT_EXIT.io;
       }
-      return exitFor('primary', await p.run());
+      const unpublish = publishStatus(control, vm, () => p.status());
+      try { return exitFor('primary', await p.run()); } finally { unpublish(); }
     }
-    const s = new FtSecondary({ vm, control, hostId, connect: str('--connect') ? parseAddr(str('--connect')!, '--connect') : undefined, digestEvery, onEvent: say('secondary'), signal });
+    const s = new FtSecondary({ vm, control, hostId, connect: str('--connect') ? parseAddr(str('--connect')!, '--connect') : undefined, digestEvery, onEvent: withConsole(consoleHost, say('secondary')), signal, consoleInput: consoleHost });
     try { await s.start(); } catch (e) {
       process.stderr.write(`x86ft ft secondary: ${(e as Error).message}\n`);
       return e instanceof SecondaryRefused ? FT_EXIT.usage : FT_EXIT.io;
     }
-    return exitFor('secondary', await s.run());
+    const unpublish = publishStatus(control, vm, () => s.status());
+    try { return exitFor('secondary', await s.run()); } finally { unpublish(); }
   } catch (e) {
     process.stderr.write(`x86ft ft ${role}: ${(e as Error).message}\n`);
     return FT_EXIT.io;

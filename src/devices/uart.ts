@@ -38,9 +38,6 @@ export class Uart16550 implements PortHandler {
   private lastRxActivityNs = 0;
   private nowNs = 0;
   private irqLevel = false;
-  /** Bytes received from the line since boot (host bookkeeping, not guest-visible and not in the saved
-   *  state): the FT console service numbers typed input by it ("input consumed through n"). */
-  rxTotal = 0;
 
   /**
    * @param base first port (0x3F8 for COM1)
@@ -66,7 +63,6 @@ export class Uart16550 implements PortHandler {
 
   /** Bytes received from the line at the current instruction. Excess bytes overrun. */
   rxBytes(bytes: Uint8Array): void {
-    this.rxTotal += bytes.length;
     for (let i = 0; i < bytes.length; i++) this.receive(bytes[i]!);
     this.update();
   }

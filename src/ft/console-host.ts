@@ -1,11 +1,11 @@
 // The console of a live primary (FT.md "Console, input and network, exactly once"): puts the
 // console service (console-service.ts) on a running primary's machine. Released console bytes go
 // to the service as well as to the console file; typed input is queued for the live gate (it is
-// the gate's ConsoleInput, so each byte the UART takes is logged, and replayed by the secondary);
-// "input consumed through n" is confirmed only once the output seam released past the instruction
-// that took byte n-1 (the Output Rule), or at once when the primary runs not protected. The
-// service's address is published as the VM record's `consoleAddr`, where `x86ft console` and the
-// `protect` supervisor find it. Used by primary.ts (creation) and secondary.ts (after go-live);
+// the role's consoleInput, so each byte the UART takes is logged, and replayed by the secondary);
+// "input consumed through n" is confirmed when the role reports it ('input-consumed': released
+// under the Output Rule). The service's address is published as the VM record's `consoleAddr`,
+// where `x86ft console` and the `protect` supervisor find it. Made by `x86ft ft primary|secondary`
+// (src/cli/ft.ts), started by the roles once their live machine exists (primary.ts, golive.ts);
 // imports the control plane, the console service and store.ts, never the roles.
 
 import type { ConsoleInput } from '../machine/gate.js';
@@ -19,41 +19,51 @@ export interface ConsoleHostOptions {
   control: ControlPlane;
   vm: string;
   hostId: string;
-  generation: number;
-  /** Path of the VM's console file (history for clients that resume before what memory keeps). */
-  consolePath: string;
   /** Listen address of the service (default 127.0.0.1, any free port). */
   host?: string;
   /** Reports refused clients and record errors (stderr of the role). */
   onMessage?: (text: string) => void;
 }
 
+/** A console input that is also a live console: the roles start it once their machine runs. */
+export interface LiveConsole extends ConsoleInput {
+  attach(machine: Machine, seam: OutputSeam): void;
+  listen(generation: number, consolePath: string): Promise<string>;
+  end(reason: string, status: number | undefined): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** `input` as a LiveConsole when it is one (a ConsoleHost), else undefined. */
+export function liveConsole(input: ConsoleInput | undefined): LiveConsole | undefined {
+  return input instanceof ConsoleHost ? input : undefined;
+}
+
 /**
- * One per live primary. Construct it before the machine's live gate (it is that gate's console
- * input), then `attach(machine, seam)` once the machine exists and `listen()`; `end()` when the
- * guest ended, `close()` last.
+ * One per role process. Give it to the role as its console input (PrimaryOptions.consoleInput, also
+ * the secondary's for after go-live) and feed it the role's 'input-consumed' events (consumed());
+ * the role calls attach(machine, seam) and listen() once its live machine exists, end() when the
+ * guest ended, close() last.
  */
-export class ConsoleHost implements ConsoleInput {
+export class ConsoleHost implements LiveConsole {
   private service: ConsoleService | undefined;
-  private machine: Machine | undefined;
-  private seam: OutputSeam | undefined;
-  /** Typed bytes accepted from the service, not yet taken by the UART. */
+  /** Typed bytes accepted from the service, not yet taken by the guest's UART. */
   private queue: Uint8Array[] = [];
   private qBytes = 0;
-  /** [icount, consumed through] of takes not yet confirmed (waiting for the Output Rule). */
-  private waiting: [number, number][] = [];
+  /** Input bytes the guest consumed, as released under the Output Rule (the role's events). */
+  private through = 0;
   /** Console bytes released but not yet handed to the service: offset of out[0] and the bytes. */
   private outAt = 0;
   private out: number[] = [];
   private flushQueued = false;
   private history: ConsoleFile | undefined;
+  private seam: OutputSeam | undefined;
 
   constructor(private readonly o: ConsoleHostOptions) {}
 
   /** The service's `host:port` once listening. */
   get addr(): string | null { return this.service ? `${this.service.host}:${this.service.port}` : null; }
 
-  /** The live gate's console input: up to `max` typed bytes; each take is stamped for the Output Rule. */
+  /** The live gate's console input: up to `max` typed bytes (the gate logs what it takes). */
   read(max: number): Uint8Array | null {
     if (this.qBytes === 0 || max <= 0) return null;
     const n = Math.min(max, this.qBytes);
@@ -68,19 +78,18 @@ export class ConsoleHost implements ConsoleInput {
       else this.queue[0] = head.subarray(take);
     }
     this.qBytes -= n;
-    // The UART counts what it takes after this returns: consumed through = its count + n.
-    const through = (this.machine?.uart.rxTotal ?? 0) + n;
-    if (this.seam?.mode === 'hold') this.waiting.push([this.machine?.cpu.icount ?? 0, through]);
-    else queueMicrotask(() => this.service?.confirmInput(through));
     return bytes;
   }
 
-  /**
-   * Hooks the machine: console bytes released by its seam also go to the service; releases confirm
-   * consumed input. Call after the seam's sinks are set (wraps its console sink).
-   */
-  attach(machine: Machine, seam: OutputSeam): void {
-    this.machine = machine;
+  /** The role's 'input-consumed' event: typed bytes before `through` were consumed, released. */
+  consumed(through: number): void {
+    if (through <= this.through) return;
+    this.through = through;
+    this.service?.confirmInput(through);
+  }
+
+  /** Console bytes released by the machine's seam also go to the service (wraps its console sink). */
+  attach(_machine: Machine, seam: OutputSeam): void {
     this.seam = seam;
     const file = seam.sinks.console;
     seam.sinks = {
@@ -90,24 +99,18 @@ export class ConsoleHost implements ConsoleInput {
         this.output(seq - 1, byte);
       },
     };
-    seam.onRelease = (upTo) => {
-      let through = -1;
-      while (this.waiting.length && this.waiting[0]![0] <= upTo) through = this.waiting.shift()![1];
-      if (through >= 0) this.service?.confirmInput(through);
-    };
   }
 
   /**
-   * Starts the service: console bytes before the seam's console release mark are history (the
-   * console file), typed input continues after what the UART has taken. Publishes `consoleAddr`.
+   * Starts the service for `generation`: console bytes before the seam's console release mark are
+   * history (read from `consolePath`), typed input continues after what the guest consumed.
+   * Publishes the address as the VM record's `consoleAddr`.
    */
-  async listen(): Promise<string> {
-    const { control, vm, hostId, generation } = this.o;
-    const machine = this.machine, seam = this.seam;
-    if (!machine || !seam) throw new Error('console host: attach() first');
-    this.flush();
-    this.history = ConsoleFile.open(this.o.consolePath);
-    const consumed = machine.uart.rxTotal;
+  async listen(generation: number, consolePath: string): Promise<string> {
+    const { control, vm, hostId } = this.o;
+    const seam = this.seam;
+    if (!seam) throw new Error('console host: attach() first');
+    this.history = ConsoleFile.open(consolePath);
     const history = this.history;
     this.outAt = seam.completed()['console'] ?? 0;
     this.out = [];
@@ -115,7 +118,7 @@ export class ConsoleHost implements ConsoleInput {
       secret: await control.secret(), vm, hostId, generation, host: this.o.host ?? '127.0.0.1', port: 0,
       consoleStart: this.outAt,
       readHistory: async (from, to) => history.read(from, to - from),
-      inputStart: consumed, inputConfirmed: consumed,
+      inputStart: this.through, inputConfirmed: this.through,
       onInput: (_offset, bytes) => { this.queue.push(bytes.slice()); this.qBytes += bytes.length; },
       onReject: (err, remote) => this.o.onMessage?.(`console: refused a client from ${remote}: ${err.message}`),
     });
@@ -128,7 +131,6 @@ export class ConsoleHost implements ConsoleInput {
     }
     return addr;
   }
-
   private output(offset: number, byte: number): void {
     if (!this.service) return; // before listen(): the file has it, the service starts after it
     if (offset !== this.outAt + this.out.length) {

@@ -14,6 +14,7 @@ import type { ControlPlane, VmConfig } from './control.js';
 import { consoleFileFor, loadImage, openDisks, openTunnels, outputSinks } from './vm-host.js';
 import { openGenerationLog, InputConfirmations, type LivePrimaryParts } from './primary.js';
 import type { RoleEvent } from './role.js';
+import { liveConsole } from './console-host.js';
 
 export interface GoLiveInput {
   vm: string;
@@ -80,12 +81,14 @@ export async function goLive(i: GoLiveInput): Promise<GoLiveResult> {
     { onRecord: inputs.tap(recorder.onRecord, () => false), resume: gl.time });
   gl.gate.use(gate);
   seam.setMode('live');
+  const live = liveConsole(i.consoleInput);
+  if (live) { live.attach(gl.machine, seam); await live.listen(i.generation, con.path); }
   recorder.attach(gl.machine);
   return {
     icount: gl.icount, reissued,
     parts: {
       vm, config, control: i.control, hostId: i.hostId, generation: i.generation, machine: gl.machine, seam, recorder, logSink,
-      disks, console: con, tunnels, onEvent: i.onEvent, signal: i.signal,
+      disks, console: con, tunnels, consoleInput: i.consoleInput, onEvent: i.onEvent, signal: i.signal,
     },
   };
 }

@@ -19,6 +19,7 @@ import { watchPeer, type FailureDetector } from './heartbeat.js';
 import { createVm, type ControlPlane, type VmConfig, type VmState } from './control.js';
 import { storePath, ensureVmDir, type ConsoleFile, type GenerationDisk } from './store.js';
 import { GenerationLogSink, consoleFileFor, loadImage, machineConfig, openDisks, openTunnels, outputSinks } from './vm-host.js';
+import { liveConsole } from './console-host.js';
 import { setVmState, selfRef, type RoleEvent, type RoleOutcome, type RoleStatus } from './role.js';
 
 /** Instructions between two pacing checks of the bounds (about 1-2 ms of guest time). */
@@ -84,6 +85,8 @@ export interface LivePrimaryParts {
   disks: GenerationDisk[];
   console: ConsoleFile;
   tunnels: UdpFrameTunnel[];
+  /** Typed console input; when it is a console host (console-host.ts) the run ends it. */
+  consoleInput?: ConsoleInput;
   onEvent?: (e: RoleEvent) => void;
   signal?: { aborted: boolean };
 }
@@ -156,7 +159,9 @@ export class FtPrimary {
       const onRecord = this.inputs.tap(recorder.onRecord, () => seam.mode === 'hold');
       const gate = new LiveGate({ clock: new SystemClock(), entropy: new SystemEntropy(), console: this.o.consoleInput, disks, nets: tunnels }, { onRecord });
       const machine = Machine.fromElf(image, { ...machineConfig(config, disks), gate, outputs: seam });
-      this.parts = { vm, config, control, hostId, generation: this.generation, machine, seam, recorder, logSink, disks, console: con, tunnels, onEvent: this.o.onEvent, signal: this.signal };
+      const live = liveConsole(this.o.consoleInput);
+      if (live) { live.attach(machine, seam); await live.listen(this.generation, con.path); }
+      this.parts = { vm, config, control, hostId, generation: this.generation, machine, seam, recorder, logSink, disks, console: con, tunnels, consoleInput: this.o.consoleInput, onEvent: this.o.onEvent, signal: this.signal };
     } catch (e) {
       await this.server.close();
       throw e;
@@ -391,9 +396,10 @@ export async function runLivePrimary(p: LivePrimaryParts, hooks: { afterEnd?: ()
     throw e;
   }
   const fenced = hooks.fenced?.();
-  if (fenced) return { kind: 'fenced', message: fenced };
+  const live = liveConsole(p.consoleInput);
+  if (fenced) { await live?.close(); return { kind: 'fenced', message: fenced }; }
   await hooks.afterEnd?.();
-  if (hooks.fenced?.()) return { kind: 'fenced', message: hooks.fenced()! };
+  if (hooks.fenced?.()) { await live?.close(); return { kind: 'fenced', message: hooks.fenced()! }; }
   if (p.seam.mode !== 'live') p.seam.setMode('live');
   for (const d of p.disks) { try { d.flush(); } catch { /* reported by the guest's own flushes */ } }
   const stopped = p.signal?.aborted && r.end === 'budget';
@@ -402,6 +408,9 @@ export async function runLivePrimary(p: LivePrimaryParts, hooks: { afterEnd?: ()
     rec.state = 'ended'; rec.exitStatus = r.end === 'exit' ? r.status : null;
     rec.reason = stopped ? 'stopped' : r.end === 'exit' ? null : r.end;
   }, (t) => p.onEvent?.({ kind: 'message', text: t }));
+  // console clients get the rest of the console, then goodbye with the guest's status
+  await live?.end(stopped ? 'the VM was stopped' : `the guest ended (${r.end})`, r.end === 'exit' ? r.status : undefined);
+  await live?.close();
   for (const d of p.disks) d.close();
   p.console.close();
   for (const t of p.tunnels) t.close();

@@ -109,9 +109,6 @@ export class OutputSeam {
   sinks: OutputSinks;
   /** Counted in every mode; replaceable (a recorder or replayer installs its own). */
   tally: OutputTally;
-  /** Called after release(X) with X (Infinity when hold mode ends): an owner confirms what it
-   *  waited on with its outputs (the console service's "input consumed through n"). */
-  onRelease: ((upToIcount: number) => void) | undefined;
   /** The machine sets this: instruction count of the instruction executing now. */
   icountSource: () => number = () => 0;
   private readonly now: () => number;
@@ -240,7 +237,6 @@ export class OutputSeam {
       n++;
     }
     this.compact();
-    this.onRelease?.(upToIcount);
     return n;
   }
 

@@ -1,0 +1,155 @@
+// Shared by test/ft/protect*.test.ts and the torture run (npm run ft:torture): runs `x86ft protect`
+// on the deterministic ft_demo guest as real processes, kills a role with SIGKILL at a seeded random
+// moment once the VM is protected, and collects what must equal an uninterrupted `x86ft run` byte
+// for byte: protect's stdout, the console file and the disk (base image + generation layers).
+
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { openControl, type VmRecord } from '../../src/ft/control.js';
+import { exportDisk } from '../../src/ft/store.js';
+
+/** The repository root (works from test/ft and from dist/test/ft). */
+export const ROOT = ((): string => {
+  let d = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(d, 'package.json')) || !existsSync(join(d, 'guests'))) d = dirname(d);
+  return d;
+})();
+export const CLI = join(ROOT, 'dist/src/cli/main.js');
+
+export function guest(name: string): string {
+  const rel = `build/${name}-O2.elf`;
+  execFileSync('make', ['-s', '-C', join(ROOT, 'guests'), rel], { stdio: ['ignore', 'ignore', 'inherit'] });
+  return join(ROOT, 'guests', rel);
+}
+
+/** xorshift32: the seeded random moments. */
+export function rng(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; return x / 0x100000000; };
+}
+
+export const DISK_BYTES = 64 * 1024;
+/** ft_demo's command line in the tests: lines and thousands of work per line. */
+export const DEMO_CMDLINE = '16 1500';
+
+export interface Outcome {
+  status: number | null;
+  stdout: Buffer;
+  stderr: string;
+  console: Buffer;
+  disk: Buffer;
+}
+
+export function tempDir(tag: string): string {
+  return mkdtempSync(join(tmpdir(), `x86ft-${tag}-`));
+}
+
+function baseDisk(dir: string): string {
+  const p = join(dir, 'base.img');
+  writeFileSync(p, Buffer.alloc(0));
+  truncateSync(p, DISK_BYTES);
+  return p;
+}
+
+function runCli(args: string[], timeoutMs: number): Promise<{ status: number | null; stdout: Buffer; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    let err = '';
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    const t = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`x86ft ${args[0]} did not end in ${timeoutMs} ms:\n${err}`)); }, timeoutMs);
+    child.on('exit', (code) => { clearTimeout(t); resolve({ status: code, stdout: Buffer.concat(out), stderr: err }); });
+  });
+}
+
+/** The uninterrupted run: `x86ft run` on a fresh disk. */
+export async function referenceRun(elf: string, cmdline = DEMO_CMDLINE): Promise<Outcome> {
+  const dir = tempDir('ref');
+  try {
+    const disk = baseDisk(dir);
+    const r = await runCli(['run', elf, '--disk', disk, '--cmdline', cmdline, '--no-input'], 120_000);
+    return { ...r, console: r.stdout, disk: readFileSync(disk) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export interface ProtectRun extends Outcome {
+  record: VmRecord | undefined;
+  /** pid of the role killed, and whether that process is gone now. */
+  killed: { role: 'primary' | 'secondary'; pid: number; gone: boolean } | undefined;
+  /** Owner host of each claimed generation (1-based index = generation). */
+  claims: string[];
+  /** Exit statuses/signals of the role processes, in start order. */
+  roles: string[];
+}
+
+export interface ProtectCase {
+  elf: string;
+  cmdline?: string;
+  /** Kill this role with SIGKILL `killAfterMs` after the VM first shows 'protected'. */
+  kill?: { role: 'primary' | 'secondary'; afterMs: number };
+  timeoutMs?: number;
+  extraArgs?: string[];
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function alive(pid: number): boolean {
+  try { process.kill(pid, 0); } catch { return false; }
+  // a zombie is dead for our purpose
+  try { return !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'latin1')); } catch { return false; }
+}
+
+/** Runs `x86ft protect` on the case; kills a role as asked; returns everything to compare. */
+export async function protectRun(c: ProtectCase): Promise<ProtectRun> {
+  const dir = tempDir('protect');
+  const control = join(dir, 'control');
+  mkdirSync(control, { mode: 0o700 });
+  const disk = baseDisk(dir);
+  const consoleFile = join(dir, 'console.out');
+  try {
+    const args = ['protect', c.elf, '--control', `dir:${control}`, '--disk', disk, '--cmdline', c.cmdline ?? DEMO_CMDLINE,
+      '--console-file', consoleFile, '--no-input', ...(c.extraArgs ?? [])];
+    const run = runCli(args, c.timeoutMs ?? 120_000);
+    let killed: ProtectRun['killed'];
+    const cp = await openControl(`dir:${control}`);
+    try {
+      if (c.kill) {
+        const until = Date.now() + 60_000;
+        let rec: VmRecord | undefined;
+        for (;;) {
+          rec = await cp.readVm('default').catch(() => undefined);
+          if (rec?.state === 'protected' && rec.primary && rec.secondary) break;
+          if (Date.now() > until) throw new Error('the VM never became protected');
+          await sleep(20);
+        }
+        await sleep(c.kill.afterMs);
+        rec = await cp.readVm('default');
+        const ref = c.kill.role === 'primary' ? rec?.primary : rec?.secondary;
+        if (ref && rec?.state === 'protected') {
+          try { process.kill(ref.pid, 'SIGKILL'); killed = { role: c.kill.role, pid: ref.pid, gone: false }; } catch { /* already gone */ }
+        }
+      }
+      const r = await run;
+      if (killed) killed.gone = !alive(killed.pid);
+      const record = await cp.readVm('default');
+      const claims: string[] = [];
+      for (let g = 1; g <= (await cp.generation('default')); g++) claims.push((await cp.claimOwner('default', g))?.hostId ?? '?');
+      const out = join(dir, 'disk.out');
+      exportDisk({ store: control, vm: 'default', disk: 0, base: disk, out });
+      return {
+        ...r, record, killed, claims, roles: [...r.stderr.matchAll(/the (primary|secondary) \(pid \d+\) (was killed by \w+|exited with status \d+)/g)].map((m) => m[0]),
+        console: existsSync(consoleFile) ? readFileSync(consoleFile) : Buffer.alloc(0), disk: readFileSync(out),
+      };
+    } finally {
+      await cp.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,64 @@
+// x86ft protect with SIGKILL of the primary at seeded random moments (real processes): the
+// secondary takes over, and protect's stdout, the console file and the disk equal an uninterrupted
+// run of the deterministic ft_demo guest byte for byte; exactly one primary remains (generation 2
+// is the secondary's, the killed process is gone). Also SIGKILL of the secondary: the primary goes
+// on alone, losing nothing. More kills: npm run ft:torture -- --count N.
+
+import { describe, it, expect, beforeAll } from 'vitest';
+import { guest, protectRun, referenceRun, rng, type Outcome, type ProtectRun } from './protect-harness.js';
+
+const SEED = 0x5eed;
+const KILLS = 10;
+let elf: string;
+let ref: Outcome;
+
+beforeAll(async () => {
+  elf = guest('ft_demo');
+  ref = await referenceRun(elf);
+  expect(ref.status).toBe(0);
+  expect(ref.stdout.toString()).toMatch(/demo done 16 hash [0-9a-f]{8} mismatches 0\n$/);
+});
+
+function expectSameAsReference(r: ProtectRun): void {
+  expect(r.status, r.stderr).toBe(0);
+  expect(r.stdout.equals(ref.stdout), `protect's stdout differs:\n${r.stdout.toString()}`).toBe(true);
+  expect(r.console.equals(ref.console), `console file differs:\n${r.console.toString()}`).toBe(true);
+  expect(r.disk.equals(ref.disk), 'disk differs from the uninterrupted run').toBe(true);
+  expect(r.record?.state).toBe('ended');
+}
+
+describe('protect: SIGKILL of the primary at random moments', () => {
+  const next = rng(SEED);
+  const moments = Array.from({ length: KILLS }, () => Math.floor(next() * 1200));
+  for (const [i, afterMs] of moments.entries()) {
+    it(`kill ${i + 1}/${KILLS}: primary killed ${afterMs} ms after protection began`, async () => {
+      const r = await protectRun({ elf, kill: { role: 'primary', afterMs } });
+      expect(r.killed, `the VM ended before the kill:\n${r.stderr}`).toBeDefined();
+      expect(r.killed!.gone).toBe(true);
+      expectSameAsReference(r);
+      // exactly one primary remains: the secondary won generation 2 and ran the guest to its end
+      expect(r.claims).toEqual(['local-a', 'local-b']);
+      expect(r.record!.primary?.host).toBe('local-b');
+      expect(r.record!.primary?.pid).not.toBe(r.killed!.pid);
+      expect(r.record!.failovers).toBe(1);
+    });
+  }
+});
+
+describe('protect: SIGKILL of the secondary', () => {
+  it('the primary claims generation 2 and goes on alone, losing nothing', async () => {
+    const r = await protectRun({ elf, kill: { role: 'secondary', afterMs: 300 } });
+    expect(r.killed, r.stderr).toBeDefined();
+    expect(r.killed!.gone).toBe(true);
+    expectSameAsReference(r);
+    expect(r.claims).toEqual(['local-a', 'local-a']);
+    expect(r.record!.primary?.host).toBe('local-a');
+    expect(r.record!.secondary).toBeNull();
+  });
+
+  it('an uninterrupted protected run equals the plain run', async () => {
+    const r = await protectRun({ elf });
+    expectSameAsReference(r);
+    expect(r.claims).toEqual(['local-a']);
+  });
+});
