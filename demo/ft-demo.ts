@@ -18,6 +18,8 @@ const ROOT = ((): string => {
 const CLI = join(ROOT, 'dist/src/cli/main.js');
 const ELF = join(ROOT, 'guests/build/ft_demo-O2.elf');
 const LINES = 30;
+/** A failure timeout that a loaded machine does not trip by itself (the default is 500 ms). */
+const FAILURE_TIMEOUT_MS = 2000;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const say = (t: string): void => void process.stdout.write(`\n=== ${t}\n`);
 
@@ -34,8 +36,8 @@ async function main(): Promise<number> {
   writeFileSync(disk, '');
   truncateSync(disk, 64 * 1024);
   try {
-    say(`x86ft protect ${ELF.slice(ROOT.length + 1)} --control dir:${control} --disk ${disk} --cmdline "${LINES} 3000"`);
-    const child = spawn(process.execPath, [CLI, 'protect', ELF, '--control', `dir:${control}`, '--disk', disk, '--cmdline', `${LINES} 3000`, '--no-input'],
+    say(`x86ft protect ${ELF.slice(ROOT.length + 1)} --control dir:${control} --disk ${disk} --cmdline "${LINES} 3000" --failure-timeout-ms ${FAILURE_TIMEOUT_MS}`);
+    const child = spawn(process.execPath, [CLI, 'protect', ELF, '--control', `dir:${control}`, '--disk', disk, '--cmdline', `${LINES} 3000`, '--failure-timeout-ms', String(FAILURE_TIMEOUT_MS), '--no-input'],
       { stdio: ['ignore', 'pipe', 'pipe'] });
     let console = '';
     child.stdout.setEncoding('utf8');
@@ -47,8 +49,8 @@ async function main(): Promise<number> {
     let rec;
     for (;;) {
       rec = await cp.readVm('default').catch(() => undefined);
-      if (rec?.state === 'protected') break;
-      await sleep(50);
+      if (rec && rec.state !== 'starting' && rec.state !== 'starting-secondary') break;
+      await sleep(20);
     }
     await sleep(500);
     say('x86ft ft status: protected (a primary and a secondary)');
@@ -58,7 +60,7 @@ async function main(): Promise<number> {
     if (rec?.state === 'protected' && rec.primary) {
       say(`kill -9 ${rec.primary.pid}   (the primary, on host ${rec.primary.host})`);
       process.kill(rec.primary.pid, 'SIGKILL');
-      await sleep(2000);
+      await sleep(FAILURE_TIMEOUT_MS + 1500);
       say('x86ft ft status: after the failover (the secondary is the primary now, not protected)');
       status(control);
     } else say(`the VM is ${rec?.state}: nothing to kill (the guest finished early)`);

@@ -34,6 +34,9 @@ export function rng(seed: number): () => number {
 export const DISK_BYTES = 64 * 1024;
 /** ft_demo's command line in the tests: lines and thousands of work per line. */
 export const DEMO_CMDLINE = '16 1500';
+/** Failure timeout of the test pairs: generous, so that a loaded machine (2 cores shared by many test
+ *  processes) does not fail a role over by itself; the tests assert guarantees, never speed. */
+export const FAILURE_TIMEOUT_MS = 2000;
 
 export interface Outcome {
   status: number | null;
@@ -114,7 +117,7 @@ export async function protectRun(c: ProtectCase): Promise<ProtectRun> {
   const consoleFile = join(dir, 'console.out');
   try {
     const args = ['protect', c.elf, '--control', `dir:${control}`, '--disk', disk, '--cmdline', c.cmdline ?? DEMO_CMDLINE,
-      '--console-file', consoleFile, '--no-input', ...(c.extraArgs ?? [])];
+      '--console-file', consoleFile, '--no-input', '--failure-timeout-ms', String(FAILURE_TIMEOUT_MS), ...(c.extraArgs ?? [])];
     const run = runCli(args, c.timeoutMs ?? 120_000);
     let killed: ProtectRun['killed'];
     const cp = await openControl(`dir:${control}`);
