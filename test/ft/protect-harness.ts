@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync,
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { openControl, type VmRecord } from '../../src/ft/control.js';
+import { openControl, type ControlPlane, type VmRecord } from '../../src/ft/control.js';
 import { exportDisk } from '../../src/ft/store.js';
 
 /** The repository root (works from test/ft and from dist/test/ft). */
@@ -94,10 +94,13 @@ export interface ProtectRun extends Outcome {
 export interface ProtectCase {
   elf: string;
   cmdline?: string;
-  /** Kill this role with SIGKILL `killAfterMs` after the VM first shows 'protected'. */
-  kill?: { role: 'primary' | 'secondary'; afterMs: number };
+  /** Kill this role with SIGKILL `afterMs` after the VM first shows 'protected' (with `stopMs`: stall it
+   *  with SIGSTOP for that long, then SIGCONT). */
+  kill?: { role: 'primary' | 'secondary'; afterMs: number; stopMs?: number };
   timeoutMs?: number;
   extraArgs?: string[];
+  /** Called once the VM is protected, with its record and the control plane (attacks, probes). */
+  whileProtected?: (rec: VmRecord, cp: ControlPlane) => Promise<void>;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -122,7 +125,7 @@ export async function protectRun(c: ProtectCase): Promise<ProtectRun> {
     let killed: ProtectRun['killed'];
     const cp = await openControl(`dir:${control}`);
     try {
-      if (c.kill) {
+      if (c.kill || c.whileProtected) {
         const until = Date.now() + 60_000;
         let rec: VmRecord | undefined;
         for (;;) {
@@ -131,11 +134,21 @@ export async function protectRun(c: ProtectCase): Promise<ProtectRun> {
           if (Date.now() > until) throw new Error('the VM never became protected');
           await sleep(20);
         }
+        if (c.whileProtected) await c.whileProtected(rec, cp);
+      }
+      if (c.kill) {
         await sleep(c.kill.afterMs);
-        rec = await cp.readVm('default');
+        const rec = await cp.readVm('default');
         const ref = c.kill.role === 'primary' ? rec?.primary : rec?.secondary;
         if (ref && rec?.state === 'protected') {
-          try { process.kill(ref.pid, 'SIGKILL'); killed = { role: c.kill.role, pid: ref.pid, gone: false }; } catch { /* already gone */ }
+          try {
+            process.kill(ref.pid, c.kill.stopMs === undefined ? 'SIGKILL' : 'SIGSTOP');
+            killed = { role: c.kill.role, pid: ref.pid, gone: false };
+          } catch { /* already gone */ }
+          if (killed && c.kill.stopMs !== undefined) {
+            await sleep(c.kill.stopMs);
+            try { process.kill(ref.pid, 'SIGCONT'); } catch { /* killed meanwhile (fencing) */ }
+          }
         }
       }
       const r = await run;

@@ -1,7 +1,8 @@
 // Typed input across a failover (real processes): lines typed into `x86ft protect`'s stdin, or into
 // an `x86ft console` client, while the primary is killed with SIGKILL, each reach the guest exactly
 // once and in order (the dev_echo guest echoes every line it gets; no echo may be missing or doubled),
-// and protect's stdout carries each echo exactly once.
+// and protect's stdout carries each echo exactly once; the generation logs replay as one run,
+// identical, with the same console.
 
 import { describe, it, expect, beforeAll } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -84,6 +85,11 @@ describe('typed input during a failover arrives exactly once', () => {
       expect(rec?.primary?.host).toBe('local-b');
       expect(rec?.primary?.pid).not.toBe(killed);
       expect(rec?.failovers).toBe(1);
+      // a timer- and input-driven guest: the generation chain replays identical and gives this console
+      const rp = start(['replay', '--control', `dir:${control}`, 'default']);
+      expect(await rp.done, rp.out() + rp.err()).toBe(0);
+      expect(rp.out()).toMatch(/replay identical/);
+      expect(rp.err()).toBe(p.out());
     } finally {
       await cp.close();
       rmSync(dir, { recursive: true, force: true });
