@@ -9,14 +9,14 @@ import { connect } from 'node:net';
 import { connectFt } from '../../src/ft/channel.js';
 import { ConsoleClient } from '../../src/ft/console-service.js';
 import { ProtocolError } from '../../src/ft/protocol.js';
-import { guest, protectRun, referenceRun, type Outcome } from './protect-harness.js';
+import { protectRun, type Outcome } from './protect-harness.js';
+import { demoReference, expectSameAsReference as same } from './protect-expect.js';
 
 let elf: string;
 let ref: Outcome;
 
 beforeAll(async () => {
-  elf = guest('ft_demo');
-  ref = await referenceRun(elf);
+  ({ elf, ref } = await demoReference());
 });
 
 function hostPort(addr: string): { host: string; port: number } {
@@ -68,10 +68,7 @@ describe('protect: clients without the secret', () => {
     });
     expect(seen.every((c) => c === 'AUTH'), seen.join(',')).toBe(true);
     expect(seen.length).toBe(4);
-    expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout.equals(ref.stdout)).toBe(true);
-    expect(r.console.equals(ref.console)).toBe(true);
-    expect(r.disk.equals(ref.disk)).toBe(true);
+    same(r, ref);
     expect(r.claims).toEqual(['local-a']); // no failover: the primary and the pair were never disturbed
     expect(r.record?.failovers).toBe(0);
   });

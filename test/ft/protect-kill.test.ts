@@ -5,7 +5,8 @@
 // on alone, losing nothing. More kills: npm run ft:torture -- --count N.
 
 import { describe, it, expect, beforeAll } from 'vitest';
-import { guest, protectRun, referenceRun, rng, type Outcome, type ProtectRun } from './protect-harness.js';
+import { protectRun, rng, type Outcome } from './protect-harness.js';
+import { demoReference, expectSameAsReference as same } from './protect-expect.js';
 
 const SEED = 0x5eed;
 const KILLS = 10;
@@ -13,19 +14,8 @@ let elf: string;
 let ref: Outcome;
 
 beforeAll(async () => {
-  elf = guest('ft_demo');
-  ref = await referenceRun(elf);
-  expect(ref.status).toBe(0);
-  expect(ref.stdout.toString()).toMatch(/demo done 16 hash [0-9a-f]{8} mismatches 0\n$/);
+  ({ elf, ref } = await demoReference());
 });
-
-function expectSameAsReference(r: ProtectRun): void {
-  expect(r.status, r.stderr).toBe(0);
-  expect(r.stdout.equals(ref.stdout), `protect's stdout differs:\n${r.stdout.toString()}`).toBe(true);
-  expect(r.console.equals(ref.console), `console file differs:\n${r.console.toString()}`).toBe(true);
-  expect(r.disk.equals(ref.disk), 'disk differs from the uninterrupted run').toBe(true);
-  expect(r.record?.state).toBe('ended');
-}
 
 describe('protect: SIGKILL of the primary at random moments', () => {
   const next = rng(SEED);
@@ -35,7 +25,7 @@ describe('protect: SIGKILL of the primary at random moments', () => {
       const r = await protectRun({ elf, kill: { role: 'primary', afterMs } });
       expect(r.killed, `the VM ended before the kill:\n${r.stderr}`).toBeDefined();
       expect(r.killed!.gone).toBe(true);
-      expectSameAsReference(r);
+      same(r, ref);
       // exactly one primary remains: the secondary won generation 2 and ran the guest to its end
       expect(r.claims).toEqual(['local-a', 'local-b']);
       expect(r.record!.primary?.host).toBe('local-b');
@@ -50,7 +40,7 @@ describe('protect: SIGKILL of the secondary', () => {
     const r = await protectRun({ elf, kill: { role: 'secondary', afterMs: 300 } });
     expect(r.killed, r.stderr).toBeDefined();
     expect(r.killed!.gone).toBe(true);
-    expectSameAsReference(r);
+    same(r, ref);
     expect(r.claims).toEqual(['local-a', 'local-a']);
     expect(r.record!.primary?.host).toBe('local-a');
     expect(r.record!.secondary).toBeNull();
@@ -58,7 +48,7 @@ describe('protect: SIGKILL of the secondary', () => {
 
   it('an uninterrupted protected run equals the plain run', async () => {
     const r = await protectRun({ elf });
-    expectSameAsReference(r);
+    same(r, ref);
     expect(r.claims).toEqual(['local-a']);
   });
 });
