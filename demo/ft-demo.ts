@@ -57,7 +57,7 @@ async function main(): Promise<number> {
     status(control);
     await sleep(2500);
     rec = await cp.readVm('default');
-    if (rec?.state === 'protected' && rec.primary) {
+    if (rec?.state === 'protected' && rec.primary && rec.primary.pid > 1) {
       say(`kill -9 ${rec.primary.pid}   (the primary, on host ${rec.primary.host})`);
       process.kill(rec.primary.pid, 'SIGKILL');
       await sleep(FAILURE_TIMEOUT_MS + 1500);

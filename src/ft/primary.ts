@@ -218,7 +218,8 @@ export class FtPrimary {
     this.state = 'protected';
     this.emit({ kind: 'peer', up: true, hostId: peer.peerHostId });
     this.emit({ kind: 'state', state: 'protected', generation: this.generation });
-    void setVmState(p.control, p.vm, (r) => { if (r.generation === this.generation) { r.state = 'protected'; r.secondary = { host: peer.peerHostId, pid: 0, addr: null }; } }, (t) => this.emit({ kind: 'message', text: t }));
+    // the secondary records its own pid; never overwrite it with 0 (status: pid 0 is no process)
+    void setVmState(p.control, p.vm, (r) => { if (r.generation === this.generation) { r.state = 'protected'; if (r.secondary?.host !== peer.peerHostId) r.secondary = { host: peer.peerHostId, pid: 0, addr: null }; } }, (t) => this.emit({ kind: 'message', text: t }));
     this.scheduleSync(0);
   }
 

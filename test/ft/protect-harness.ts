@@ -140,6 +140,8 @@ export async function protectRun(c: ProtectCase): Promise<ProtectRun> {
         await sleep(c.kill.afterMs);
         const rec = await cp.readVm('default');
         const ref = c.kill.role === 'primary' ? rec?.primary : rec?.secondary;
+        // pid 0 or 1 would signal a process group or init: never (a record without the real pid is a bug)
+        if (ref && ref.pid <= 1) throw new Error(`the VM record names ${c.kill.role} pid ${ref.pid}`);
         if (ref && rec?.state === 'protected') {
           try {
             process.kill(ref.pid, c.kill.stopMs === undefined ? 'SIGKILL' : 'SIGSTOP');

@@ -42,7 +42,7 @@ async function protectedVm(cp: ControlPlane): Promise<{ primaryPid: number }> {
   const until = Date.now() + 60_000;
   for (;;) {
     const rec = await cp.readVm('default').catch(() => undefined);
-    if (rec?.state === 'protected' && rec.primary && rec.secondary && rec.consoleAddr) { pid = rec.primary.pid; break; }
+    if (rec?.state === 'protected' && rec.primary && rec.primary.pid > 1 && rec.secondary && rec.consoleAddr) { pid = rec.primary.pid; break; }
     if (Date.now() > until) throw new Error('the VM never became protected');
     await sleep(20);
   }
