@@ -130,7 +130,7 @@ export async function protectRun(c: ProtectCase): Promise<ProtectRun> {
         let rec: VmRecord | undefined;
         for (;;) {
           rec = await cp.readVm('default').catch(() => undefined);
-          if (rec?.state === 'protected' && rec.primary && rec.secondary) break;
+          if (rec?.state === 'protected' && rec.primary && rec.secondary && rec.secondary.pid > 1) break;
           if (Date.now() > until) throw new Error('the VM never became protected');
           await sleep(20);
         }
