@@ -6,6 +6,7 @@ import { exportDisk } from '../ft/store.js';
 import { openControl, parseControlSpec, type VmRecord } from '../ft/control.js';
 import { parseDiskArg } from '../ft/vm-host.js';
 import { parseCount } from './args.js';
+import { usageLine } from './usage.js';
 
 /** Exit statuses of `x86ft ft export-disk`. */
 export const EXPORT_DISK_EXIT = {
@@ -53,7 +54,7 @@ export async function exportDiskCommand(argv: string[]): Promise<number> {
     if (out === undefined) throw new Error('--out FILE is required');
     parseControlSpec(control);
   } catch (e) {
-    process.stderr.write(`x86ft ft export-disk: ${(e as Error).message}\n\n${HELP}`);
+    process.stderr.write(usageLine('ft export-disk', (e as Error).message, HELP));
     return EXPORT_DISK_EXIT.USAGE;
   }
   try {

@@ -18,6 +18,7 @@ import { publishStatus } from '../ft/status-publisher.js';
 import { ConsoleHost } from '../ft/console-host.js';
 import { parseHostArgs, MACHINE_HELP } from './host.js';
 import { exitCodeFor } from './run.js';
+import { usageLine, suggest } from './usage.js';
 
 const FT_OPTS_HELP = `  --heartbeat-ms N        heartbeat period (default ${DEFAULT_FT_OPTIONS.heartbeatMs})
   --failure-timeout-ms N  silence after which the peer counts as failed (default ${DEFAULT_FT_OPTIONS.failureTimeoutMs})
@@ -131,7 +132,7 @@ export async function ftCommand(argv: string[]): Promise<number> {
     return sub === undefined ? FT_EXIT.usage : 0;
   }
   if (sub !== 'primary' && sub !== 'secondary') {
-    process.stderr.write(`x86ft ft: unknown subcommand '${sub}' (primary, secondary, export-disk)\n\n${HELP}`);
+    process.stderr.write(usageLine('ft', `unknown subcommand '${sub}' (primary, secondary, export-disk)${suggest(sub, ['primary', 'secondary', 'export-disk'])}`, HELP));
     return FT_EXIT.usage;
   }
   const role = sub;
@@ -161,7 +162,7 @@ export async function ftCommand(argv: string[]): Promise<number> {
       if (role === 'primary') parseAddr(str('--listen')!, '--listen');
       if (str('--connect') !== undefined) parseAddr(str('--connect')!, '--connect');
     } catch (e) {
-      process.stderr.write(`x86ft ft ${role}: ${(e as Error).message}\n\n${HELP}`);
+      process.stderr.write(usageLine(`ft ${role}`, (e as Error).message, HELP));
       return FT_EXIT.usage;
     }
     const str = (k: string): string | undefined => { const v = o.rest.get(k); return typeof v === 'string' ? v : undefined; };

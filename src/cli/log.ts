@@ -8,6 +8,7 @@ import { checkInputFile, openLogSource, LOG_HINT } from './inputs.js';
 import { LogDecoder, LogEncoder, LogError } from '../replay/codec.js';
 import { ENTRY_KINDS, ENTRY_SCHEMA, HeaderMismatchError, canonicalJson, type EntryKind, type LogEntry } from '../replay/format.js';
 import { recorderOf } from '../replay/reader.js';
+import { usageLine, suggest } from './usage.js';
 
 /** Exit codes of `x86ft log`. */
 export const LOG_EXIT = {
@@ -62,9 +63,10 @@ export async function logCommand(argv: string[], io: CliIO = defaultIO): Promise
   if (sub === 'dump') return (await import('../debug/logdump.js')).logDump(rest, io, USAGE);
   if (sub === 'diff') return (await import('../debug/logdump.js')).logDiff(rest, io, USAGE);
   if (sub !== 'inspect') {
-    io.err(`x86ft log: unknown subcommand '${sub}'\n${USAGE}`);
+    io.err(usageLine('log', `unknown subcommand '${sub}' (inspect, dump, diff)${suggest(sub, ['inspect', 'dump', 'diff'])}`, USAGE));
     return LOG_EXIT.USAGE;
   }
+  if (rest.includes('--help') || rest.includes('-h')) { io.out(USAGE); return LOG_EXIT.FINISHED; }
   let file: string | undefined;
   let head = 5;
   let tail = 5;
@@ -86,12 +88,12 @@ export async function logCommand(argv: string[], io: CliIO = defaultIO): Promise
       else if (file === undefined) file = a;
       else throw new Error(`unexpected argument ${a}`);
     } catch (e) {
-      io.err(`x86ft log inspect: ${(e as Error).message}\n${USAGE}`);
+      io.err(usageLine('log inspect', (e as Error).message, USAGE));
       return LOG_EXIT.USAGE;
     }
   }
   if (file === undefined) {
-    io.err(`x86ft log inspect: missing FILE\n${USAGE}`);
+    io.err(usageLine('log inspect', 'missing FILE', USAGE));
     return LOG_EXIT.USAGE;
   }
   try { checkInputFile(file, 'log', { dash: true, fifo: follow, hint: LOG_HINT }); } catch (e) {

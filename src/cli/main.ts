@@ -9,6 +9,8 @@ import { ftCommand } from './ft.js';
 import { internalMessage } from './replay.js';
 import { protectCommand } from './protect.js';
 import { consoleCommand } from './console.js';
+import { readFileSync } from 'node:fs';
+import { suggest } from './usage.js';
 
 const USAGE = `usage: x86ft <command> [options]
 
@@ -26,13 +28,29 @@ commands:
                                 its console goes to stdout exactly once across failovers
   console [NAME] --control dir:PATH
                                 attach to a fault-tolerant VM's console (follows failovers)
-  help                          this text
+  help [COMMAND]                this text, or a command's options (same as 'x86ft COMMAND --help')
+  --version                     the package version
 
 Run 'x86ft run --help' for the options of a command.
 `;
 
+const COMMANDS = ['run', 'record', 'replay', 'log', 'ft', 'protect', 'console', 'help'];
+
+/** The version in the package.json this file was installed with (dist/src/cli/main.js -> ../../../). */
+function version(): string {
+  return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
 async function main(argv: string[]): Promise<number> {
-  const [cmd, ...rest] = argv;
+  let [cmd, ...rest] = argv;
+  if (cmd === '--version' || cmd === '-V') { process.stdout.write(`x86ft ${version()}\n`); return 0; }
+  // `x86ft help CMD [SUB]` is `x86ft CMD [SUB] --help`
+  if (cmd === 'help' && rest.length > 0) {
+    if (!COMMANDS.includes(rest[0]) || rest[0] === 'help') {
+      process.stderr.write(`x86ft help: unknown command '${rest[0]}'${suggest(rest[0], COMMANDS)}; see 'x86ft help'\n`); return 2;
+    }
+    [cmd, ...rest] = [...rest, '--help'];
+  }
   switch (cmd) {
     case 'run': return runCommand(rest);
     case 'record': return recordCommand(rest);
@@ -44,7 +62,7 @@ async function main(argv: string[]): Promise<number> {
     case undefined: case 'help': case '--help': case '-h':
       process.stdout.write(USAGE); return cmd === undefined ? 2 : 0;
     default:
-      process.stderr.write(`x86ft: unknown command '${cmd}'\n${USAGE}`); return 2;
+      process.stderr.write(`x86ft: unknown ${cmd.startsWith('-') ? 'option' : 'command'} '${cmd}'${suggest(cmd, cmd.startsWith('-') ? ['--help', '--version'] : COMMANDS)}; see 'x86ft help'\n`); return 2;
   }
 }
 

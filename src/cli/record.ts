@@ -11,6 +11,7 @@ import { parseCount } from './args.js';
 import { checkInputFile } from './inputs.js';
 import { parseHostArgs, openLiveHost, MACHINE_HELP, type HostOptions, type LiveHost } from './host.js';
 import { EXIT, exitCodeFor, printStats } from './run.js';
+import { usageLine } from './usage.js';
 
 const HELP = `usage: x86ft record <guest.elf> --log FILE [options]
        x86ft record <guest.elf> --log FILE --snapshot-at N --snapshot-out SNAP --log2 FILE2 [options]
@@ -72,7 +73,7 @@ export async function recordCommand(argv: string[]): Promise<number> {
     if (given.some((g) => g) && !given.every((g) => g)) throw new Error('--snapshot-at N, --snapshot-out SNAP and --log2 FILE2 go together');
     if (log2 !== undefined && log2 === logPath) throw new Error('--log2 must differ from --log');
   } catch (e) {
-    process.stderr.write(`x86ft record: ${(e as Error).message}\n\n${HELP}`);
+    process.stderr.write(usageLine('record', (e as Error).message, HELP));
     return EXIT.usage;
   }
   let snapIn: Uint8Array | undefined;

@@ -14,6 +14,7 @@ import { checkInputFile, openLogSource, LOG_HINT } from './inputs.js';
 import { ChainError, chainLogs, fileLinks } from '../replay/chain.js';
 import { listGenerationLogs, storePath } from '../ft/store.js';
 import { checkName, openControl, parseControlSpec } from '../ft/control.js';
+import { usageLine } from './usage.js';
 
 /** Exit statuses of `x86ft replay`. */
 export const REPLAY_EXIT = {
@@ -135,7 +136,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
     if (follow && (files.length > 1 || control !== undefined)) throw new Error('--follow follows one log, not a chain');
     if (image === undefined && snapshot === undefined && control === undefined) throw new Error('--image FILE is required');
   } catch (e) {
-    process.stderr.write(`x86ft replay: ${(e as Error).message}\n\n${HELP}`);
+    process.stderr.write(usageLine('replay', (e as Error).message, HELP));
     return REPLAY_EXIT.USAGE;
   }
   if (control !== undefined) {

@@ -4,6 +4,7 @@ import { ElfError } from '../machine/boot.js';
 import type { RunResult } from '../machine/machine.js';
 import { parseHostArgs, openLiveHost, MACHINE_HELP, type HostOptions } from './host.js';
 import { GdbStub } from '../debug/gdbstub.js';
+import { usageLine } from './usage.js';
 
 export const EXIT = { usage: 2, budget: 124, halt: 125, fault: 126, internal: 127 } as const;
 
@@ -30,7 +31,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     const g = o.rest.get('--gdb');
     if (g !== undefined && !(/^\d+$/.test(String(g)) && Number(g) <= 65535)) throw new Error(`--gdb: expected a TCP port 0-65535, got '${g}'`);
   } catch (e) {
-    process.stderr.write(`x86ft run: ${(e as Error).message}\n\n${HELP}`);
+    process.stderr.write(usageLine('run', (e as Error).message, HELP));
     return EXIT.usage;
   }
   let host;

@@ -1,0 +1,44 @@
+// The CLI explains itself: --version, help CMD, CMD --help, one-line usage errors on stderr with "did you mean".
+import { describe, it, expect } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+const cli = (...args: string[]) => spawnSync(process.execPath, ['dist/src/cli/main.js', ...args], { encoding: 'utf8', timeout: 60_000 });
+
+describe('CLI manners', () => {
+  it('--version prints the package version', () => {
+    const r = cli('--version');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe(`x86ft ${JSON.parse(readFileSync('package.json', 'utf8')).version}\n`);
+  });
+
+  it('help CMD and CMD --help print the same help on stdout, status 0', () => {
+    for (const [cmd, sub] of [['run'], ['record'], ['replay'], ['ft'], ['log', 'inspect']] as string[][]) {
+      const a = cli('help', cmd, ...(sub ? [sub] : []));
+      const b = cli(cmd, ...(sub ? [sub] : []), '--help');
+      expect(a.status, cmd).toBe(0);
+      expect(b.status, cmd).toBe(0);
+      expect(a.stdout).toMatch(/^usage: x86ft /);
+      expect(a.stdout).toBe(b.stdout);
+    }
+  });
+
+  it('a usage error is one line on stderr naming the problem, with a suggestion; status 2', () => {
+    const cases: [string[], RegExp][] = [
+      [['rnu'], /^x86ft: unknown command 'rnu' \(did you mean 'run'\?\); see 'x86ft help'\n$/],
+      [['run', 'guests/build/hello-O0.elf', '--stat'], /^x86ft run: unknown option --stat \(did you mean '--stats'\?\); see 'x86ft run --help'\n$/],
+      [['record', '--lgo', 'x'], /^x86ft record: unknown option --lgo \(did you mean '--log'\?\); see 'x86ft record --help'\n$/],
+      [['ft', 'primery'], /did you mean 'primary'\?/],
+      [['log', 'inspec'], /did you mean 'inspect'\?/],
+      [['help', 'nope'], /^x86ft help: unknown command 'nope'; see 'x86ft help'\n$/],
+      [['--verison'], /did you mean '--version'\?/],
+    ];
+    for (const [args, want] of cases) {
+      const r = cli(...args);
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stdout, args.join(' ')).toBe('');
+      expect(r.stderr, args.join(' ')).toMatch(want);
+      expect(r.stderr.trimEnd().split('\n'), args.join(' ')).toHaveLength(1);
+    }
+  });
+});
