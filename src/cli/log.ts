@@ -60,13 +60,13 @@ export async function logCommand(argv: string[], io: CliIO = defaultIO): Promise
     io.out(USAGE);
     return sub === undefined ? LOG_EXIT.USAGE : LOG_EXIT.FINISHED;
   }
+  if (['inspect', 'dump', 'diff'].includes(sub) && (rest.includes('--help') || rest.includes('-h'))) { io.out(USAGE); return LOG_EXIT.FINISHED; }
   if (sub === 'dump') return (await import('../debug/logdump.js')).logDump(rest, io, USAGE);
   if (sub === 'diff') return (await import('../debug/logdump.js')).logDiff(rest, io, USAGE);
   if (sub !== 'inspect') {
     io.err(usageLine('log', `unknown subcommand '${sub}' (inspect, dump, diff)${suggest(sub, ['inspect', 'dump', 'diff'])}`, USAGE));
     return LOG_EXIT.USAGE;
   }
-  if (rest.includes('--help') || rest.includes('-h')) { io.out(USAGE); return LOG_EXIT.FINISHED; }
   let file: string | undefined;
   let head = 5;
   let tail = 5;
