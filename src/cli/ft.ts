@@ -132,7 +132,7 @@ export async function ftCommand(argv: string[]): Promise<number> {
     return sub === undefined ? FT_EXIT.usage : 0;
   }
   if (sub !== 'primary' && sub !== 'secondary') {
-    process.stderr.write(usageLine('ft', `unknown subcommand '${sub}' (primary, secondary, export-disk)${suggest(sub, ['primary', 'secondary', 'export-disk'])}`, HELP));
+    process.stderr.write(usageLine('ft', `unknown subcommand '${sub}' (primary, secondary, status, export-disk)${suggest(sub, ['primary', 'secondary', 'status', 'export-disk'])}`, HELP));
     return FT_EXIT.usage;
   }
   const role = sub;

@@ -13,7 +13,7 @@ describe('CLI manners', () => {
   });
 
   it('help CMD and CMD --help print the same help on stdout, status 0', () => {
-    for (const [cmd, sub] of [['run'], ['record'], ['replay'], ['ft'], ['log', 'inspect'], ['log', 'dump'], ['log', 'diff']] as string[][]) {
+    for (const [cmd, sub] of [['run'], ['record'], ['replay'], ['ft'], ['log', 'inspect'], ['log', 'dump'], ['log', 'diff'], ['protect'], ['console']] as string[][]) {
       const a = cli('help', cmd, ...(sub ? [sub] : []));
       const b = cli(cmd, ...(sub ? [sub] : []), '--help');
       expect(a.status, cmd).toBe(0);
