@@ -119,6 +119,9 @@ export class FtPrimary {
   private ackWaiters: (() => void)[] = [];
   private fencedMsg: string | undefined;
   private claiming = false;
+  /** Settles when a claim to go on alone (secondaryLost) has finished, record update included: the guest's
+   *  end waits for it, so the final 'ended' record is never overwritten by a late 'not-protected'. */
+  private lossDone: Promise<void> = Promise.resolve();
   private checkingGen = false;
   private readonly signal: { aborted: boolean };
   private readonly inputs: InputConfirmations;
@@ -299,10 +302,15 @@ export class FtPrimary {
   }
 
   /** The secondary failed or diverged: claim g+1 and go on alone (FT.md "P sees S fail"). */
-  private async secondaryLost(why: string): Promise<void> {
-    const p = this.parts!;
-    if (this.state !== 'protected' || this.claiming || this.fencedMsg) return;
+  private secondaryLost(why: string): Promise<void> {
+    if (this.state !== 'protected' || this.claiming || this.fencedMsg) return this.lossDone;
     this.claiming = true;
+    this.lossDone = this.goOnAlone(why);
+    return this.lossDone;
+  }
+
+  private async goOnAlone(why: string): Promise<void> {
+    const p = this.parts!;
     this.emit({ kind: 'peer', up: false, hostId: this.peer?.peerHostId ?? '?', reason: why });
     this.peer?.abort(why);
     p.logSink.peer = undefined;
@@ -348,6 +356,7 @@ export class FtPrimary {
   /** The guest ended: every output must still wait for the ack of the end (or go live if S fails). */
   private async finishProtected(): Promise<void> {
     const p = this.parts!;
+    await this.lossDone;
     const end = p.machine.cpu.icount;
     while (this.state === 'protected' && !this.fencedMsg && this.lastAck < end) {
       if (this.lastSync < end) { this.peer?.send({ t: 'sync', icount: end }); this.lastSync = end; this.unacked.push([end, Date.now()]); }
@@ -357,6 +366,7 @@ export class FtPrimary {
     p.seam.setMode('live');
     this.inputs.release(Infinity);
     if (this.peer && this.state === 'protected') this.peer.send({ t: 'release', marks: p.seam.completed() });
+    await this.lossDone; // a claim that started while waiting for the last ack
   }
 
   /** Status for supervisors and `ft status`. */

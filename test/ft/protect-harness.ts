@@ -4,7 +4,7 @@
 // for byte: protect's stdout, the console file and the disk (base image + generation layers).
 
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -96,7 +96,9 @@ export interface ProtectCase {
   cmdline?: string;
   /** Kill this role with SIGKILL `afterMs` after the VM first shows 'protected' (with `stopMs`: stall it
    *  with SIGSTOP for that long, then SIGCONT). */
-  kill?: { role: 'primary' | 'secondary'; afterMs: number; stopMs?: number };
+  kill?: { role: 'primary' | 'secondary'; afterMs: number; stopMs?: number;
+    /** Instead of a time: kill once the console file holds this many bytes (guest progress, not speed). */
+    afterBytes?: number };
   timeoutMs?: number;
   extraArgs?: string[];
   /** Called once the VM is protected, with its record and the control plane (attacks, probes). */
@@ -137,7 +139,11 @@ export async function protectRun(c: ProtectCase): Promise<ProtectRun> {
         if (c.whileProtected) await c.whileProtected(rec, cp);
       }
       if (c.kill) {
-        await sleep(c.kill.afterMs);
+        if (c.kill.afterBytes !== undefined) {
+          const until = Date.now() + 60_000;
+          const size = (): number => { try { return statSync(consoleFile).size; } catch { return 0; } };
+          while (size() < c.kill.afterBytes && Date.now() < until) await sleep(5);
+        } else await sleep(c.kill.afterMs);
         const rec = await cp.readVm('default');
         const ref = c.kill.role === 'primary' ? rec?.primary : rec?.secondary;
         // pid 0 or 1 would signal a process group or init: never (a record without the real pid is a bug)
