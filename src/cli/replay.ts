@@ -170,8 +170,18 @@ export async function replayCommand(argv: string[]): Promise<number> {
   let imageBytes: Uint8Array | undefined, snapBytes: Uint8Array | undefined;
   try {
     if (image !== undefined) imageBytes = new Uint8Array(readFileSync(image));
+  } catch (e) {
+    process.stderr.write(`x86ft replay: ${(e as Error).message}\n`);
+    return REPLAY_EXIT.IO_ERROR;
+  }
+  try {
     if (snapshot !== undefined) snapBytes = new Uint8Array(readFileSync(snapshot));
   } catch (e) {
+    // the README's status 5 covers "the snapshot is missing"
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+      process.stderr.write(`x86ft replay: snapshot file ${snapshot} does not exist\n`);
+      return REPLAY_EXIT.MISMATCH;
+    }
     process.stderr.write(`x86ft replay: ${(e as Error).message}\n`);
     return REPLAY_EXIT.IO_ERROR;
   }
