@@ -57,7 +57,8 @@ describe('v3 frames: sequence numbers and links', () => {
     ['a duplicated frame', (f) => [...f.slice(0, 3), f[2]!, ...f.slice(3)], /frame sequence number 2 where 3 was due \(a duplicated or reordered frame\)/],
     ['two swapped frames', (f) => [...f.slice(0, 2), f[3]!, f[2]!, ...f.slice(4)], /frame sequence number 3 where 2 was due/],
     ['a frame spliced from another recording', (f, g) => [...f.slice(0, 3), g[3]!, ...f.slice(4)], /frame 3 does not follow frame 2 of this log \(spliced from another log\)/],
-    ['the tail of another recording spliced on', (f, g) => [...f.slice(0, 5), ...g.slice(5)], /frame 5 does not follow frame 4 of this log/],
+    // at frame 3: how many frames a live recording has depends on batch timing (g[3] exists, see the case above)
+    ['the tail of another recording spliced on', (f, g) => [...f.slice(0, 3), ...g.slice(3)], /frame 3 does not follow frame 2 of this log/],
   ];
   for (const [name, mutate, msg] of damaged) {
     it(`${name}: a bad log at that frame (reader), not a divergence`, async () => {
