@@ -7,49 +7,11 @@
  * arithmetic, so a human can watch the lines come. Ends with "demo done <N> hash <h> mismatches <m>",
  * exit status 0 when every read matched. Needs a disk of at least 40 sectors. */
 #include "x86ft.h"
-#include "dev/pc.h"
-#include "dev/virtio.h"
+#include "dev/virtio-blk.h"
 
-#define SECTOR 512
-#define T_IN 0
-#define T_OUT 1
-#define T_FLUSH 4
-
-struct blk_hdr { uint32_t type, reserved; uint64_t sector; };
-
-static struct virtq vq __attribute__((aligned(4096)));
-static uintptr_t base;
-static int irq;
-static struct blk_hdr hdr;
-static volatile uint8_t status;
 static uint8_t buf[SECTOR] __attribute__((aligned(16)));
 static uint8_t cmp[SECTOR] __attribute__((aligned(16)));
 static uint32_t written[64];
-
-static void on_irq(struct x86ft_frame *f) {
-  (void)f;
-  uint32_t st = vio_r32(base, VIO_INTERRUPT_STATUS);
-  vio_w32(base, VIO_INTERRUPT_ACK, st);
-  pic_eoi(irq);
-}
-
-static uint8_t request(uint32_t type, uint64_t sector, void *data, uint32_t len) {
-  struct vq_buf b[3];
-  int n = 0;
-  hdr.type = type; hdr.reserved = 0; hdr.sector = sector;
-  b[n++] = (struct vq_buf){ &hdr, sizeof hdr, 0 };
-  if (len) b[n++] = (struct vq_buf){ data, len, type == T_IN };
-  status = 0xFF;
-  b[n++] = (struct vq_buf){ (const void *)&status, 1, 1 };
-  vq_add(&vq, b, n);
-  vq_kick(&vq);
-  cli();
-  while (!vq_has_used(&vq)) sti_hlt_cli();
-  uint32_t got;
-  vq_get_used(&vq, &got);
-  sti();
-  return status;
-}
 
 static void fill(uint8_t *p, uint32_t seed) {
   for (unsigned i = 0; i < SECTOR; i++) { seed = seed * 1103515245u + 12345u; p[i] = (uint8_t)(seed >> 16); }
@@ -71,16 +33,7 @@ static unsigned long long second_number(const struct x86ft_bootinfo *bi, unsigne
 int main(const struct x86ft_bootinfo *bi) {
   unsigned long long lines = x86ft_cmdline_number(bi, 60);
   unsigned long long work = second_number(bi, 3000) * 100;
-  if (!vio_find(bi, 2, &base, &irq)) { printf("no virtio-blk device (give --disk)\n"); return 2; }
-  uint32_t offered, accepted;
-  if (vio_negotiate(base, 1u << 9, &offered, &accepted) != 0) { printf("feature negotiation failed\n"); return 2; }
-  if (vq_setup(&vq, base, 0) != 0) { printf("queue setup failed\n"); return 2; }
-  cli();
-  idt_set_handler(IRQ_VEC(irq), on_irq);
-  pic_remap(0x20, 0x28);
-  pic_unmask(irq);
-  vio_driver_ok(base);
-  sti();
+  if (vblk_init(bi, "no virtio-blk device (give --disk)") != 0) return 2;
 
   uint32_t h = 2166136261u;
   int mismatches = 0;
@@ -89,14 +42,14 @@ int main(const struct x86ft_bootinfo *bi) {
     unsigned s = 1 + (unsigned)(r % 32);
     fill(buf, h);
     written[s] = h;
-    if (request(T_OUT, s, buf, SECTOR) != 0) { printf("write of sector %u failed\n", s); mismatches++; }
+    if (vblk_request(T_OUT, s, buf, SECTOR) != 0) { printf("write of sector %u failed\n", s); mismatches++; }
     const char *check = "";
     if (r > 5) {
       unsigned t = 1 + (unsigned)((r - 5) % 32);
       memset(buf, 0, SECTOR);
-      if (request(T_IN, t, buf, SECTOR) != 0 || (fill(cmp, written[t]), memcmp(buf, cmp, SECTOR) != 0)) { check = " MISMATCH"; mismatches++; }
+      if (vblk_request(T_IN, t, buf, SECTOR) != 0 || (fill(cmp, written[t]), memcmp(buf, cmp, SECTOR) != 0)) { check = " MISMATCH"; mismatches++; }
     }
-    if (r % 8 == 0 && request(T_FLUSH, 0, NULL, 0) != 0) { printf("flush failed\n"); mismatches++; }
+    if (r % 8 == 0 && vblk_request(T_FLUSH, 0, NULL, 0) != 0) { printf("flush failed\n"); mismatches++; }
     printf("demo line %04llu of %llu hash %08x sector %2u%s\n", r, lines, h, s, check);
   }
   printf("demo done %llu hash %08x mismatches %d\n", lines, h, mismatches);
