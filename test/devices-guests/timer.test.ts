@@ -6,17 +6,9 @@
 import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { Machine } from '../../src/machine/machine.js';
-import { LiveGate, type HostClock } from '../../src/machine/gate.js';
+import { LiveGate } from '../../src/machine/gate.js';
+import { InstructionClock } from '../helpers/clock.js';
 import { guestElf } from './helpers.js';
-
-/** Virtual host clock: NS_PER_INSN per retired instruction, and at least IDLE_STEP_NS per read,
- *  so time also moves while the guest idles in HLT (where the instruction count stands still). */
-class InstructionClock implements HostClock {
-  private last = 0;
-  constructor(private readonly icount: () => number, private readonly nsPerInsn: number, private readonly idleStepNs: number) {}
-  monoNs(): number { this.last = Math.max(this.last + this.idleStepNs, this.icount() * this.nsPerInsn); return this.last; }
-  wallMs(): number { return Date.UTC(2026, 0, 1, 12, 0, 0, 500); }
-}
 
 describe('dev_timer guest (PIT + PIC + RTC)', () => {
   for (const [opt, rate] of [['O2', 100], ['O0', 50]] as const) {

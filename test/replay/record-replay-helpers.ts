@@ -9,6 +9,7 @@ import { Replayer, type ReplayerOptions, type ReplayReport } from '../../src/rep
 import { concatBytes } from '../../src/replay/codec.js';
 import type { ByteSink } from '../../src/replay/channel.js';
 import { fullStateHash } from '../../src/replay/digest.js';
+import { InstructionClock } from '../helpers/clock.js';
 import type { RunResult } from '../../src/machine/machine.js';
 
 export function memorySink(): ByteSink & { bytes(): Uint8Array } {
@@ -51,18 +52,23 @@ export interface RecordOptions extends MachineConfig {
   disturb?: boolean | number;
   backends?: Partial<LiveBackends>;
   max?: number;
+  /** Record on a virtual clock driven by the instruction count (InstructionClock: 100 ns per
+   *  instruction), so the log is the same in every run whatever the machine's load. */
+  virtualClock?: boolean;
 }
 
 export async function recordGuest(image: Uint8Array, o: RecordOptions = {}): Promise<Recording> {
   const sink = memorySink();
   const rec = new Recorder({ sink, image, digestEvery: o.digestEvery ?? 100_000 });
   const seed = typeof o.disturb === 'number' ? o.disturb : 777;
-  const clock = o.disturb ? new JitteryClock(new SystemClock(), 3_000_000, seed) : new SystemClock();
+  let m: Machine | undefined;
+  const clock = o.virtualClock ? new InstructionClock(() => m?.cpu.icount ?? 0, 100, 100_000)
+    : o.disturb ? new JitteryClock(new SystemClock(), 3_000_000, seed) : new SystemClock();
   const gate = new LiveGate({ clock, entropy: new SystemEntropy(), ...o.backends }, { onRecord: rec.onRecord });
   let out = '';
   const frames: Uint8Array[] = [];
   let r = seed;
-  const m = Machine.fromElf(image, {
+  m = Machine.fromElf(image, {
     memSize: o.memSize ?? 8 << 20, cmdline: o.cmdline, disks: o.disks, nets: o.nets, gate,
     consoleOut: (b) => { out += String.fromCharCode(b); if (o.disturb) { r = (r * 69069 + 1) >>> 0; if (r % 5 === 0) spin(r % 3); } },
     netOut: (_d, f) => { frames.push(f.slice()); },
