@@ -386,6 +386,9 @@ export class ReplayGate extends GateBase implements Gate {
 
   /** Records not consumed yet. */
   get remaining(): number { return this.log.length - this.pos; }
+  /** Records fed so far, and consumed so far (positions in the log's gate-record order). */
+  get fed(): number { return this.log.length; }
+  get consumed(): number { return this.pos; }
 
   /** Index of the Time record ending the unit that starts at pos, or -1 if not yet logged. */
   private unitEnd(): number {

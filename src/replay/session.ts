@@ -148,7 +148,8 @@ export class ReplaySession {
   /** Decoded entries not yet given to the gate (icount above the caller's limit). */
   private pending: LogEntry[] = [];
   private pHead = 0;
-  private digests: { icount: number; d: Digest }[] = [];
+  /** Digests not yet checked, each with the number of gate records the log holds before it. */
+  private digests: { icount: number; d: Digest; gateBefore: number }[] = [];
   private pendingDetail: LogEntry | undefined;
   /** icounts of start records not reached yet: a recorder attached there (chained logs, chain.ts). */
   private starts: number[] = [];
@@ -290,7 +291,7 @@ export class ReplaySession {
       case 'digest': {
         const det = this.pendingDetail && this.pendingDetail.icount === e.icount && this.pendingDetail.kind === 'digest-detail' ? this.pendingDetail.payload : undefined;
         this.pendingDetail = undefined;
-        this.digests.push({ icount: e.icount, d: recordedDigest(e.payload.hash, det, digestLayout(this.header!.version)) });
+        this.digests.push({ icount: e.icount, d: recordedDigest(e.payload.hash, det, digestLayout(this.header!.version)), gateBefore: this.gate.fed });
         break;
       }
       case 'end': this.endRec = { icount: e.icount, reason: e.payload.reason, status: e.payload.status }; break;
@@ -338,13 +339,10 @@ export class ReplaySession {
   private check(run?: RunResult): ReplayReport | null {
     const m = this.machine!;
     const want = this.digests.shift()!;
-    // A recording stopped (signal, budget) while the guest idled in HLT polled several times at its
-    // last instruction count before its final digest; the run loop here delivered only the first of
-    // those poll units. Deliver the rest, which all precede the final digest in the log.
-    const e = this.endRec;
-    if (e && !this.digests.length && e.icount === want.icount && m.cpu.icount === want.icount && STOPPED_REASONS.has(e.reason)) {
-      while (this.gate.poll(m.cpu.icount)) { /* one logged poll unit per call */ }
-    }
+    // The primary digests after every poll unit it logged before the digest; a guest idling in HLT
+    // polls several times at one count (e.g. a recording stopped by a signal), and the run loop
+    // here stops after the first. Deliver the rest of those logged before this digest.
+    while (this.gate.consumed < want.gateBefore && this.gate.poll(m.cpu.icount)) { /* one logged poll unit per call */ }
     const layout = digestLayout(this.header!.version);
     const got = computeDigest(m, this.outputs, layout);
     if (!sameDigest(want.d, got)) {
