@@ -12,7 +12,7 @@ import { Recorder } from '../replay/recorder.js';
 import type { ReplaySession, ReplayReport } from '../replay/session.js';
 import type { ControlPlane, VmConfig } from './control.js';
 import { consoleFileFor, loadImage, openDisks, openTunnels, outputSinks } from './vm-host.js';
-import { openGenerationLog, InputConfirmations, type LivePrimaryParts } from './primary.js';
+import { openGenerationLog, generationFt, InputConfirmations, type LivePrimaryParts } from './primary.js';
 import type { RoleEvent } from './role.js';
 import { liveConsole } from './console-host.js';
 
@@ -72,7 +72,7 @@ export async function goLive(i: GoLiveInput): Promise<GoLiveResult> {
   }
   const logSink = openGenerationLog(vm, config, i.generation);
   const recorder = new Recorder({
-    sink: logSink, image, digestEvery: i.digestEvery, outputs: session.outputs,
+    sink: logSink, image, digestEvery: i.digestEvery, outputs: session.outputs, ft: generationFt(vm, i.generation),
   });
   // guest time (TSC, PIT, RTC) continues from the replayed time with no jump
   const inputs = new InputConfirmations((e) => i.onEvent?.(e), session.consoleInputBytes);

@@ -91,6 +91,11 @@ export interface LivePrimaryParts {
   signal?: { aborted: boolean };
 }
 
+/** The header field `ft` of generation g's log (format.ts M15: previousGeneration is g-1, null for 1). */
+export function generationFt(vm: string, generation: number): { vm: string; generation: number; previousGeneration: number | null } {
+  return { vm, generation, previousGeneration: generation === 1 ? null : generation - 1 };
+}
+
 /** Opens generation g's log file for writing (O_EXCL: a generation's log is written by one process once). */
 export function openGenerationLog(vm: string, c: VmConfig, generation: number): GenerationLogSink {
   ensureVmDir(c.store, vm);
@@ -125,6 +130,16 @@ export class FtPrimary {
   private checkingGen = false;
   private readonly signal: { aborted: boolean };
   private readonly inputs: InputConfirmations;
+  private image: Uint8Array | undefined;
+  private firstGeneration = 1;
+  /** The gate records logged at the count of the last one (switchLog carries those at G into g+1's log). */
+  private atLastCount: GateRecord[] = [];
+  /** Won generation whose log and disk layers this primary still has to switch to (going on alone). */
+  private switchTo = 0;
+  /** The recorder stopped at a count where the switch can happen (set between run chunks only). */
+  private switchReady = false;
+  /** Log bytes of the generations before the current log (status: logBytes counts them all). */
+  private logBytesBefore = 0;
 
   constructor(private readonly o: PrimaryOptions) {
     this.signal = o.signal ?? { aborted: false };
@@ -155,11 +170,15 @@ export class FtPrimary {
       const tunnels = await openTunnels(config);
       const logSink = openGenerationLog(vm, config, this.generation);
       const seam = new OutputSeam({ mode: 'hold', sinks: outputSinks(con, disks, tunnels), onSinkError: (out, e) => this.emit({ kind: 'message', text: `${out.stream} output ${out.seq} failed: ${(e as Error)?.message ?? e}` }) });
-      const recorder = new Recorder({
-        sink: logSink, image, digestEvery: this.o.digestEvery,
-        pace: { chunk: PACE_CHUNK, wait: () => this.pace() },
-      });
-      const onRecord = this.inputs.tap(recorder.onRecord, () => seam.mode === 'hold');
+      this.image = image;
+      this.firstGeneration = rec.firstGeneration;
+      const recorder = this.newRecorder(logSink, this.generation);
+      // through the current recorder: going on alone switches to generation g+1's log (switchLog)
+      const onRecord = this.inputs.tap((r) => {
+        if (this.atLastCount.length && this.atLastCount[0]!.icount !== r.icount) this.atLastCount = [];
+        this.atLastCount.push(r);
+        (this.parts?.recorder ?? recorder).onRecord(r);
+      }, () => seam.mode === 'hold');
       const gate = new LiveGate({ clock: new SystemClock(), entropy: new SystemEntropy(), console: this.o.consoleInput, disks, nets: tunnels }, { onRecord });
       const machine = Machine.fromElf(image, { ...machineConfig(config, disks), gate, outputs: seam });
       const live = liveConsole(this.o.consoleInput);
@@ -184,6 +203,8 @@ export class FtPrimary {
       outcome = await runLivePrimary(p, {
         afterEnd: () => this.finishProtected(),
         fenced: () => this.fencedMsg,
+        switchReady: () => this.switchReady,
+        switchLog: () => this.switchLog(),
       });
       if (outcome.kind === 'ended') this.bye(`the guest ended (${outcome.result.end})`, outcome.result.end === 'exit' ? outcome.result.status : undefined);
     } finally {
@@ -329,6 +350,7 @@ export class FtPrimary {
     this.stopSync();
     p.generation = g1;
     p.seam.setMode('live'); // releases what it held
+    this.switchTo = g1; // generation g+1's log and disk layers from the next run chunk on (switchLog)
     this.inputs.release(Infinity);
     this.emit({ kind: 'message', text: `secondary lost (${why}); generation ${g1}: running not protected` });
     this.emit({ kind: 'state', state: 'not-protected', generation: g1 });
@@ -339,6 +361,8 @@ export class FtPrimary {
   /** Between run chunks: past a bound, wait for acks (slowing the guest) rather than grow. */
   private pace(): Promise<void> | undefined {
     const p = this.parts!;
+    // going on alone: generation g's log ends here, between run chunks (switchLog)
+    if (this.switchTo && !this.switchReady && !this.fencedMsg) this.switchReady = true;
     if (this.state !== 'protected' || this.fencedMsg) return undefined;
     const ft = p.config.ft;
     const over = (): boolean => p.seam.heldBytes > ft.maxHeldBytes || p.seam.heldAgeMs() > ft.maxHeldMs || this.lagMs() > ft.maxLagMs;
@@ -352,6 +376,36 @@ export class FtPrimary {
   }
 
   private lagMs(): number { return this.unacked.length ? Date.now() - this.unacked[0]![1] : 0; }
+
+  private newRecorder(sink: GenerationLogSink, generation: number, outputs?: OutputTally, carried?: GateRecord[]): Recorder {
+    return new Recorder({
+      sink, image: this.image!, digestEvery: this.o.digestEvery, outputs, carried,
+      pace: { chunk: PACE_CHUNK, wait: () => this.pace() }, ft: generationFt(this.o.vm, generation),
+    });
+  }
+
+  /**
+   * Going on alone, at G = the machine's count (generation g's log just ended there, reason
+   * 'stopped'): generation g+1's disk layers over a frozen g, and gen-<g+1>.log from G written as a
+   * go-live writes it (a recorder attached at G, continuing the output tally), so the generation
+   * logs replay as one run (FT.md "Generation logs"). A chain replay drops g's entries at G: the
+   * gate records the live run took at G (its poll there) are carried into g+1's log, before its start.
+   */
+  private async switchLog(): Promise<void> {
+    const p = this.parts!, g1 = this.switchTo;
+    this.switchTo = 0; this.switchReady = false;
+    const disks = openDisks(p.vm, p.config, g1, this.firstGeneration);
+    for (const d of p.disks) { try { d.flush(); } catch { /* reported by the guest's own flushes */ } d.close(); }
+    // in place: the live gate (disk reads) and the seam's sinks (writes) hold this array
+    p.disks.splice(0, p.disks.length, ...disks);
+    p.seam.sinks = outputSinks(p.console, p.disks, p.tunnels);
+    this.logBytesBefore += p.logSink.stats.bytes;
+    p.logSink = openGenerationLog(p.vm, p.config, g1);
+    const G = p.machine.cpu.icount;
+    p.recorder = this.newRecorder(p.logSink, g1, p.recorder.outputs, this.atLastCount.filter((r) => r.icount === G));
+    p.recorder.attach(p.machine);
+    this.emit({ kind: 'message', text: `generation ${g1}: log ${p.logSink.path} from instruction ${p.machine.cpu.icount}` });
+  }
 
   /** The guest ended: every output must still wait for the ack of the end (or go live if S fails). */
   private async finishProtected(): Promise<void> {
@@ -377,7 +431,7 @@ export class FtPrimary {
       icount: p?.machine.cpu.icount ?? 0,
       lag: { instructions: p && this.state === 'protected' ? Math.max(0, p.machine.cpu.icount - 1 - this.lastAck) : 0, ms: this.lagMs() },
       held: { outputs: p?.seam.heldCount ?? 0, bytes: p?.seam.heldBytes ?? 0 },
-      logBytes: p?.logSink.stats.bytes ?? 0,
+      logBytes: this.logBytesBefore + (p?.logSink.stats.bytes ?? 0),
       heartbeatAgeMs: this.detector?.silentMs() ?? 0,
     };
   }
@@ -398,13 +452,23 @@ export class FtPrimary {
  * end `afterEnd` (the Output Rule's wait for the last ack) runs before the outputs are released and
  * the VM is recorded as ended. Used by FtPrimary and by a secondary after go-live.
  */
-export async function runLivePrimary(p: LivePrimaryParts, hooks: { afterEnd?: () => Promise<void>; fenced?: () => string | undefined } = {}): Promise<RoleOutcome> {
+export async function runLivePrimary(p: LivePrimaryParts, hooks: {
+  afterEnd?: () => Promise<void>; fenced?: () => string | undefined;
+  /** A new generation's log is due: the recorder stops between run chunks, its log ends ('stopped'), then switchLog() opens the next. */
+  switchReady?: () => boolean; switchLog?: () => Promise<void>;
+} = {}): Promise<RoleOutcome> {
   let r: RunResult;
-  try {
-    r = await p.recorder.run(Infinity, p.signal);
-  } catch (e) {
-    p.recorder.abort(e as Error);
-    throw e;
+  // the recorder stops on the user's signal, or (between run chunks only) for a generation switch
+  const stop = { get aborted(): boolean { return !!p.signal?.aborted || !!hooks.switchReady?.(); } };
+  for (;;) {
+    try {
+      r = await p.recorder.run(Infinity, stop);
+    } catch (e) {
+      p.recorder.abort(e as Error);
+      throw e;
+    }
+    if (r.end !== 'budget' || p.signal?.aborted || !hooks.switchReady?.() || hooks.fenced?.()) break;
+    await hooks.switchLog!();
   }
   const fenced = hooks.fenced?.();
   const live = liveConsole(p.consoleInput);

@@ -51,6 +51,10 @@ export interface RecorderOptions {
   ft?: LogFt | null;
   /** Wall-clock ms between heartbeat records (default HEARTBEAT_MS; 0 = none). */
   heartbeatMs?: number;
+  /** Gate records the machine already took at its current count before this log starts (an FT
+   *  primary going on alone ends generation g's log at G after its poll there): written first, before
+   *  the start record, so a chain replay delivers them before the dirty-page set restarts, as live. */
+  carried?: readonly GateRecord[];
 }
 
 export interface RecordingStats {
@@ -128,6 +132,7 @@ export class Recorder {
     else resetDirty(m);
     this.writer = new LogWriter(this.opts.sink, header, { ...this.opts.writer, onError: (e) => { this.failure = e; this.opts.writer?.onError?.(e); } });
     const now = this.opts.epochMs ?? Date.now;
+    for (const r of this.opts.carried ?? []) this.append(gateToEntry(r));
     this.append({ icount: m.cpu.icount, kind: 'start', payload: { epochMs: now() } });
     for (const r of this.early.splice(0)) this.append(gateToEntry(r));
     // M19: heartbeats tell a follower on another host that this recorder is alive while the log is quiet
