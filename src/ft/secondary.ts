@@ -54,6 +54,8 @@ export class FtSecondary {
   private failed: string | undefined;
   private bye: { reason: string; status?: number } | undefined;
   private feedError: Error | undefined;
+  /** Set once a divergence is found: nothing is acked any more. */
+  private divergedV = false;
   private readonly signal: { aborted: boolean };
 
   constructor(private readonly o: SecondaryOptions) { this.signal = o.signal ?? { aborted: false }; }
@@ -112,7 +114,7 @@ export class FtSecondary {
         if (m.icount > this.lastSync) {
           this.lastSync = m.icount;
           // S holds every entry <= X (the channel delivers in order, log before sync)
-          if (!this.feedError) this.peer?.send({ t: 'ack', icount: m.icount });
+          if (!this.feedError && !this.divergedV) this.peer?.send({ t: 'ack', icount: m.icount });
         }
         break;
       case 'release': this.seam!.trim(m.marks); break;
@@ -151,10 +153,19 @@ export class FtSecondary {
     }
   }
 
-  private diverged(message: string): RoleOutcome {
+  private async diverged(message: string): Promise<RoleOutcome> {
+    this.divergedV = true;
     this.detector?.stop();
-    this.peer?.send({ t: 'divergence', icount: this.session?.machine?.cpu.icount ?? 0, message });
-    this.peer?.close();
+    const peer = this.peer;
+    if (peer) {
+      peer.send({ t: 'divergence', icount: this.session?.machine?.cpu.icount ?? 0, message });
+      // tell P for sure: it ends the channel once it has read the notice (it treats this secondary as
+      // failed); closing first could make P see only a lost connection. Bounded by the failure timeout.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([peer.closed, new Promise((r) => { timer = setTimeout(r, this.config?.ft.failureTimeoutMs ?? 500); })]);
+      clearTimeout(timer);
+      peer.close();
+    }
     this.emit({ kind: 'message', text: `divergence: ${message}; stopping (a diverged secondary never claims)` });
     return { kind: 'diverged', message };
   }
