@@ -1,25 +1,56 @@
-// `x86ft ft status [NAME] --control SPEC [--json]`: the FT VMs as FT.md "Status a user sees" shows
-// them. The JSON is exactly the status object (vmStatus), an array of them without NAME.
+// `x86ft ft status [NAME] --control SPEC [--json] [--watch [--interval-ms N]]`: the FT VMs as FT.md
+// "Status a user sees" shows them, and the hosts with their leases. The JSON of one VM is the status
+// object (vmStatus) plus `failovers`, `lastRestore`, `reason`; an array of them without NAME. --watch
+// redraws every second on a terminal, or prints one JSON object per line with --json.
 
-import { openControl, vmStatus, type ControlPlane, type VmStatus } from '../ft/control.js';
+import { usageLine } from './usage.js';
+import { openControl, vmStatus, type ControlPlane, type HostRecord, type VmRecord, type VmStatus } from '../ft/control.js';
 
 export const STATUS_EXIT = { io: 1, usage: 2, notFound: 3 } as const;
 
-export const STATUS_HELP = `usage: x86ft ft status [NAME] --control dir:PATH [--json]
+export const STATUS_HELP = `usage: x86ft ft status [NAME] --control SPEC [--json] [--watch [--interval-ms N]]
 
 Shows every FT VM (or VM NAME): generation, state (starting, protected, not-protected,
 starting-secondary, failing-over, ended), primary and secondary (host, pid: SIGKILL of that pid is a
 failover; channel address), lag of the secondary, outputs held under the Output Rule, log bandwidth,
-age of the last heartbeat and the last failover. An ended VM stays listed as 'ended'.
+age of the last heartbeat, the last failover, failovers so far and the last time redundancy was
+restored; then the registered hosts and their leases. An ended VM stays listed as 'ended'.
 
-  --control dir:PATH      the control plane (default dir:$X86FT_CONTROL, else dir:~/.x86ft)
+  --control SPEC          the control plane, dir:PATH or etcd:HOST:PORT[,...]
+                          (default dir:$X86FT_CONTROL, else dir:~/.x86ft)
   --json                  print JSON: an array of {name, generation, state, primary:{host,pid,addr}|null,
                           secondary:{host,pid,addr}|null, lag:{instructions,ms}, held:{outputs,bytes},
-                          logBitsPerSecond, heartbeatAgeMs, lastFailover:{at,durationMs}|null}
-                          (with NAME: that object alone)
+                          logBitsPerSecond, heartbeatAgeMs, lastFailover:{at,durationMs}|null,
+                          failovers, lastRestore:{at,durationMs}|null, reason} (with NAME: that object alone)
+  --watch                 keep showing it until interrupted (Ctrl-C: exit 0): redrawn in place on a
+                          terminal; with --json one line per refresh: {at, vms:[...], hosts:[{id, addr,
+                          pid, leaseMs, registeredAt, renewedAt, expiresAt, leaseLeftMs}]}
+  --interval-ms N         --watch refresh period (default 1000)
 
-exit status: 0; ${STATUS_EXIT.io} the control plane cannot be read; ${STATUS_EXIT.usage} bad arguments; ${STATUS_EXIT.notFound} no VM NAME.
+exit status: 0; ${STATUS_EXIT.io} the control plane cannot be read (without --watch; --watch reports it and retries);
+${STATUS_EXIT.usage} bad arguments; ${STATUS_EXIT.notFound} no VM NAME (without --watch).
 `;
+
+/** One VM as `ft status --json` prints it: FT.md's status object, plus failovers so far, the last
+ *  restore of redundancy and why it is not protected / ended (additions keep FT.md's fields as they are). */
+export interface VmStatusView extends VmStatus {
+  failovers: number;
+  lastRestore: { at: number; durationMs: number } | null;
+  reason: string | null;
+}
+
+/** A host as `--watch --json` prints it: the host record plus ms left on its lease (by this machine's clock). */
+export interface HostView extends HostRecord {
+  leaseLeftMs: number;
+}
+
+export function statusView(rec: VmRecord): VmStatusView {
+  return { ...vmStatus(rec), failovers: rec.failovers ?? 0, lastRestore: rec.lastRestore ?? null, reason: rec.reason ?? null };
+}
+
+function hostView(h: HostRecord, now: number): HostView {
+  return { ...h, leaseLeftMs: Math.max(0, h.expiresAt - now) };
+}
 
 function role(r: VmStatus['primary']): string {
   return r ? `${r.host} pid ${r.pid}` : '-';
@@ -29,56 +60,127 @@ function bytes(n: number): string {
   return n < 1024 ? `${n} B` : n < 1 << 20 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / (1 << 20)).toFixed(1)} MiB`;
 }
 
-/** The status objects as a table (one line per VM). */
-export function formatStatus(list: VmStatus[]): string {
-  const head = ['VM', 'GEN', 'STATE', 'PRIMARY', 'SECONDARY', 'LAG', 'HELD', 'LOG', 'HEARTBEAT', 'LAST FAILOVER'];
-  const rows = list.map((s) => [
-    s.name, String(s.generation), s.state, role(s.primary), role(s.secondary),
-    `${s.lag.instructions} instr / ${s.lag.ms} ms`, `${s.held.outputs} (${bytes(s.held.bytes)})`,
-    `${(s.logBitsPerSecond / 1e6).toFixed(3)} Mbit/s`, `${s.heartbeatAgeMs} ms`,
-    s.lastFailover ? `${new Date(s.lastFailover.at).toISOString()} (${s.lastFailover.durationMs} ms)` : '-',
-  ]);
+function table(head: string[], rows: string[][]): string {
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   return [head, ...rows].map((r) => r.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd()).join('\n') + '\n';
 }
 
-export async function ftStatusCommand(args: string[]): Promise<number> {
-  if (args.includes('--help') || args.includes('-h')) { process.stdout.write(STATUS_HELP); return 0; }
-  let spec: string | undefined, name: string | undefined, json = false;
+const when = (t: { at: number; durationMs: number } | null): string => (t ? `${new Date(t.at).toISOString()} (${t.durationMs} ms)` : '-');
+
+/** The status objects as a table (one line per VM). */
+export function formatStatus(list: VmStatusView[]): string {
+  return table(['VM', 'GEN', 'STATE', 'PRIMARY', 'SECONDARY', 'LAG', 'HELD', 'LOG', 'HEARTBEAT', 'FAILOVERS', 'LAST FAILOVER', 'LAST RESTORE'], list.map((s) => [
+    s.name, String(s.generation), s.state, role(s.primary), role(s.secondary),
+    `${s.lag.instructions} instr / ${s.lag.ms} ms`, `${s.held.outputs} (${bytes(s.held.bytes)})`,
+    `${(s.logBitsPerSecond / 1e6).toFixed(3)} Mbit/s`, `${s.heartbeatAgeMs} ms`, String(s.failovers), when(s.lastFailover), when(s.lastRestore),
+  ])) + list.filter((s) => s.reason && s.state !== 'protected').map((s) => `${s.name}: ${s.reason}\n`).join('');
+}
+
+/** The hosts as a table: id, agent address, pid, lease left, and the roles they run. */
+export function formatHosts(hosts: HostView[], vms: VmStatusView[]): string {
+  if (hosts.length === 0) return 'no hosts registered\n';
+  return table(['HOST', 'ADDR', 'PID', 'LEASE LEFT', 'ROLES'], hosts.map((h) => [
+    h.id, h.addr ?? '-', String(h.pid), `${h.leaseLeftMs} ms of ${h.leaseMs}`,
+    vms.flatMap((v) => [v.primary?.host === h.id ? `${v.name} primary` : '', v.secondary?.host === h.id ? `${v.name} secondary` : ''].filter((x) => x)).join(', ') || '-',
+  ]));
+}
+
+async function read(cp: ControlPlane, name: string | undefined): Promise<{ vms: VmStatusView[]; hosts: HostView[] }> {
+  const recs = name === undefined ? await cp.listVms() : [await cp.readVm(name)].filter((r): r is VmRecord => r !== undefined);
+  const now = Date.now();
+  const hosts = (await cp.listHosts()).map((h) => hostView(h, now)).sort((a, b) => a.id.localeCompare(b.id));
+  return { vms: recs.map(statusView).sort((a, b) => a.name.localeCompare(b.name)), hosts };
+}
+
+interface Args { spec?: string; name?: string; json: boolean; watch: boolean; intervalMs: number }
+
+function parse(args: string[]): Args | string {
+  const o: Args = { json: false, watch: false, intervalMs: 1000 };
   for (let k = 0; k < args.length; k++) {
     const a = args[k]!;
-    if (a === '--json') json = true;
-    else if (a === '--control') {
-      spec = args[++k];
-      if (spec === undefined) return usage('--control needs a value');
-    } else if (a.startsWith('-')) return usage(`unknown option ${a}`);
-    else if (name === undefined) name = a;
-    else return usage(`unexpected argument ${a}`);
+    if (a === '--json') o.json = true;
+    else if (a === '--watch') o.watch = true;
+    else if (a === '--control' || a === '--interval-ms') {
+      const v = args[++k];
+      if (v === undefined) return `${a} needs a value`;
+      if (a === '--control') o.spec = v;
+      else if (!/^\d+$/.test(v) || Number(v) < 10 || Number(v) > 3_600_000) return `--interval-ms expects 10..3600000 (got '${v}')`;
+      else o.intervalMs = Number(v);
+    } else if (a.startsWith('-')) return `unknown option ${a}`;
+    else if (o.name === undefined) o.name = a;
+    else return `unexpected argument ${a}`;
   }
+  if (!o.watch && args.includes('--interval-ms')) return '--interval-ms goes with --watch';
+  return o;
+}
+
+export async function ftStatusCommand(args: string[]): Promise<number> {
+  if (args.includes('--help') || args.includes('-h')) { process.stdout.write(STATUS_HELP); return 0; }
+  const o = parse(args);
+  if (typeof o === 'string') return usage(o);
   let cp: ControlPlane;
-  try { cp = await openControl(spec); } catch (e) {
+  try { cp = await openControl(o.spec); } catch (e) {
     process.stderr.write(`x86ft ft status: ${(e as Error).message}\n`);
     return (e as { code?: string }).code === 'BAD_SPEC' ? STATUS_EXIT.usage : STATUS_EXIT.io;
   }
   try {
-    const recs = name === undefined ? await cp.listVms() : [await cp.readVm(name)].filter((r) => r !== undefined);
-    if (name !== undefined && recs.length === 0) {
-      process.stderr.write(`x86ft ft status: no FT VM '${name}' in ${cp.spec}\n`);
-      return STATUS_EXIT.notFound;
-    }
-    const list = recs.map(vmStatus).sort((a, b) => a.name.localeCompare(b.name));
-    if (json) process.stdout.write(JSON.stringify(name === undefined ? list : list[0]) + '\n');
-    else process.stdout.write(list.length ? formatStatus(list) : `no FT VMs in ${cp.spec}\n`);
-    return 0;
-  } catch (e) {
-    process.stderr.write(`x86ft ft status: ${(e as Error).message}\n`);
-    return (e as { code?: string }).code === 'BAD_NAME' ? STATUS_EXIT.usage : STATUS_EXIT.io;
+    return o.watch ? await watch(cp, o) : await once(cp, o);
   } finally {
     await cp.close().catch(() => undefined);
   }
 }
 
+async function once(cp: ControlPlane, o: Args): Promise<number> {
+  try {
+    const { vms, hosts } = await read(cp, o.name);
+    if (o.name !== undefined && vms.length === 0) {
+      process.stderr.write(`x86ft ft status: no FT VM '${o.name}' in ${cp.spec}\n`);
+      return STATUS_EXIT.notFound;
+    }
+    if (o.json) process.stdout.write(JSON.stringify(o.name === undefined ? vms : vms[0]) + '\n');
+    else process.stdout.write((vms.length ? formatStatus(vms) : `no FT VMs in ${cp.spec}\n`) + '\n' + formatHosts(hosts, vms));
+    return 0;
+  } catch (e) {
+    process.stderr.write(`x86ft ft status: ${(e as Error).message}\n`);
+    return (e as { code?: string }).code === 'BAD_NAME' ? STATUS_EXIT.usage : STATUS_EXIT.io;
+  }
+}
+
+/** Refreshes every intervalMs until SIGINT/SIGTERM (exit 0). A read error is reported and retried. */
+async function watch(cp: ControlPlane, o: Args): Promise<number> {
+  const tty = process.stdout.isTTY === true && !o.json;
+  let stop!: () => void;
+  const stopped = new Promise<void>((r) => (stop = r));
+  process.once('SIGINT', stop); process.once('SIGTERM', stop);
+  let lastError = '';
+  try {
+    for (let done = false; !done;) {
+      try {
+        const { vms, hosts } = await read(cp, o.name);
+        lastError = '';
+        const at = Date.now();
+        if (o.json) process.stdout.write(JSON.stringify({ at, vms, hosts }) + '\n');
+        else {
+          const body = (vms.length ? formatStatus(vms) : o.name !== undefined ? `no FT VM '${o.name}' (yet)\n` : `no FT VMs in ${cp.spec}\n`) + '\n' + formatHosts(hosts, vms);
+          // on a terminal: redraw in place (cursor home, clear); elsewhere one block per refresh
+          process.stdout.write(tty ? `\x1b[H\x1b[2J${new Date(at).toISOString()}  ${cp.spec}  (Ctrl-C to stop)\n\n${body}` : `${new Date(at).toISOString()}\n${body}\n`);
+        }
+      } catch (e) {
+        const msg = (e as Error).message;
+        if (msg !== lastError) process.stderr.write(`x86ft ft status: ${msg} (retrying)\n`);
+        lastError = msg;
+      }
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([stopped.then(() => { done = true; }), new Promise<void>((r) => { timer = setTimeout(r, o.intervalMs); })]);
+      clearTimeout(timer);
+    }
+    return 0;
+  } finally {
+    process.off('SIGINT', stop); process.off('SIGTERM', stop);
+  }
+}
+
 function usage(msg: string): number {
-  process.stderr.write(`x86ft ft status: ${msg}\n\n${STATUS_HELP}`);
+  process.stderr.write(usageLine('ft status', msg, STATUS_HELP));
   return STATUS_EXIT.usage;
 }

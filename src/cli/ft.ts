@@ -19,6 +19,29 @@ import { ConsoleHost } from '../ft/console-host.js';
 import { parseHostArgs, MACHINE_HELP } from './host.js';
 import { exitCodeFor } from './run.js';
 import { usageLine, suggest } from './usage.js';
+import { ftInitCommand, tlsFromArgs, TLS_HELP, TLS_KEYS } from './ft-init.js';
+import type { FtTlsOptions } from '../ft/channel.js';
+import { parseMetricsPort, RoleMetrics, serveMetrics, type MetricsServer } from '../ft/metrics.js';
+import type { RoleStatus } from '../ft/role.js';
+
+const METRICS_HELP = `  --metrics PORT          serve Prometheus metrics at http://127.0.0.1:PORT/metrics (0 = any free port;
+                          the address goes to stderr): generation, state, lag, held outputs, log
+                          bytes and bit rate, heartbeat age, failovers, divergences (README "Metrics")`;
+
+function metricsFromArgs(str: (k: string) => string | undefined): number | undefined {
+  const v = str('--metrics');
+  return v === undefined ? undefined : parseMetricsPort(v);
+}
+
+/** Starts the role's metrics endpoint (when asked) and returns its event tap; `end` closes it. */
+async function startMetrics(port: number | undefined, role: string, vm: string, hostId: string, heartbeatMs: number, status: () => RoleStatus | undefined):
+  Promise<{ metrics?: RoleMetrics; server?: MetricsServer; tap: (next: (e: RoleEvent) => void) => (e: RoleEvent) => void }> {
+  if (port === undefined) return { tap: (next) => next };
+  const metrics = new RoleMetrics({ vm, hostId, status, heartbeatMs });
+  const server = await serveMetrics(metrics.registry, port);
+  process.stderr.write(`x86ft ft ${role}: metrics on http://${server.host}:${server.port}/metrics\n`);
+  return { metrics, server, tap: (next) => (e) => { metrics.observe(e); next(e); } };
+}
 
 const FT_OPTS_HELP = `  --heartbeat-ms N        heartbeat period (default ${DEFAULT_FT_OPTIONS.heartbeatMs})
   --failure-timeout-ms N  silence after which the peer counts as failed (default ${DEFAULT_FT_OPTIONS.failureTimeoutMs})
@@ -37,6 +60,8 @@ const HELP = `usage: x86ft ft primary <guest.elf> --control dir:PATH --listen AD
                          [--console-file FILE] [--store PATH] [FT options] [machine options]
        x86ft ft secondary --control dir:PATH [--connect ADDR] --host-id ID [--vm NAME] [FT options]
        x86ft ft export-disk [NAME] --out FILE [--disk N] [--control SPEC]   (see its --help)
+       x86ft ft init --control SPEC [--hosts ID,...]   cluster secret, CA and host certificates (see its --help)
+       x86ft ft status [NAME] [--json] [--watch]      (see its --help)
 
 The two roles of a fault-tolerant VM (FT.md). The primary creates VM NAME (default 'default':
 it claims the VM's first generation; exit ${FT_EXIT.usage} naming the running primary if there is one),
@@ -58,6 +83,8 @@ doubled or lost across a failover; disks are written through per-generation laye
   --vm NAME               the FT VM (default 'default')
   --console-file FILE     primary: the console file (default STORE/vms/NAME/console); truncated at creation
   --digest-every N        instructions between digests in the log (default 1M)
+${TLS_HELP}
+${METRICS_HELP}
 ${FT_OPTS_HELP}
 machine options (primary; the secondary takes them from the VM record):
 ${MACHINE_HELP.split('\n').filter((l) => !/--console|--no-input|Ctrl|the guest, Ctrl|x86ft, Ctrl/.test(l)).join('\n')}
@@ -92,7 +119,7 @@ function ftOptions(rest: Map<string, string | true>): FtOptions {
 }
 
 const FT_KEYS = ['--control', '--store', '--listen', '--connect', '--host-id', '--vm', '--console-file', '--digest-every',
-  '--heartbeat-ms', '--failure-timeout-ms', '--max-held-bytes', '--max-held-ms', '--max-lag-ms'];
+  '--heartbeat-ms', '--failure-timeout-ms', '--max-held-bytes', '--max-held-ms', '--max-lag-ms', '--metrics', ...TLS_KEYS];
 
 /** Feeds the role's 'input-consumed' events to the console host, then `next`. */
 function withConsole(host: ConsoleHost, next: (e: RoleEvent) => void): (e: RoleEvent) => void {
@@ -127,22 +154,25 @@ export async function ftCommand(argv: string[]): Promise<number> {
   const [sub, ...args] = argv;
   if (sub === 'status') return ftStatusCommand(args);
   if (sub === 'export-disk') return exportDiskCommand(args);
+  if (sub === 'init') return ftInitCommand(args);
   if (sub === undefined || sub === '--help' || sub === '-h' || args.includes('--help') || args.includes('-h')) {
     process.stdout.write(HELP);
     return sub === undefined ? FT_EXIT.usage : 0;
   }
   if (sub !== 'primary' && sub !== 'secondary') {
-    process.stderr.write(usageLine('ft', `unknown subcommand '${sub}' (primary, secondary, status, export-disk)${suggest(sub, ['primary', 'secondary', 'status', 'export-disk'])}`, HELP));
+    process.stderr.write(usageLine('ft', `unknown subcommand '${sub}' (primary, secondary, status, init, export-disk)${suggest(sub, ['primary', 'secondary', 'status', 'init', 'export-disk'])}`, HELP));
     return FT_EXIT.usage;
   }
   const role = sub;
   let control: ControlPlane | undefined;
+  let stopMetrics: (() => Promise<void> | undefined) | undefined;
   const signal = { aborted: false };
   const stop = (): void => { signal.aborted = true; };
   process.once('SIGINT', stop); process.once('SIGTERM', stop);
   try {
     let o: ReturnType<typeof parseHostArgs>;
     let spec: string, hostId: string, vm: string, store: string, ft: FtOptions, digestEvery: number | undefined;
+    let tls: FtTlsOptions | undefined, metricsPort: number | undefined;
     try {
       // the secondary has no guest ELF argument: parse as if it had one
       o = parseHostArgs(role === 'secondary' ? ['(secondary)', ...args] : args, FT_KEYS);
@@ -161,6 +191,8 @@ export async function ftCommand(argv: string[]): Promise<number> {
       if (role === 'primary' && str('--listen') === undefined) throw new Error('--listen HOST:PORT is required');
       if (role === 'primary') parseAddr(str('--listen')!, '--listen');
       if (str('--connect') !== undefined) parseAddr(str('--connect')!, '--connect');
+      tls = tlsFromArgs(str);
+      metricsPort = metricsFromArgs(str);
     } catch (e) {
       process.stderr.write(usageLine(`ft ${role}`, (e as Error).message, HELP));
       return FT_EXIT.usage;
@@ -188,27 +220,39 @@ export async function ftCommand(argv: string[]): Promise<number> {
         consoleFile: str('--console-file') ? resolve(str('--console-file')!) : null,
         store, ft, hosts: null,
       };
-      const p = new FtPrimary({ vm, config, control, hostId, listen: parseAddr(str('--listen')!, '--listen'), digestEvery, onEvent: withConsole(consoleHost, say('primary')), signal, consoleInput: consoleHost });
+      let p: FtPrimary | undefined;
+      const m = await startMetrics(metricsPort, role, vm, hostId, ft.heartbeatMs, () => p?.status()).catch((e: Error) => e);
+      if (m instanceof Error) { process.stderr.write(`x86ft ft ${role}: ${m.message}\n`); return FT_EXIT.usage; }
+      p = new FtPrimary({ vm, config, control, hostId, listen: parseAddr(str('--listen')!, '--listen'), tls, digestEvery, onEvent: m.tap(withConsole(consoleHost, say('primary'))), signal, consoleInput: consoleHost });
+      stopMetrics = () => m.server?.close();
       try { await p.start(); } catch (e) {
         const what = e instanceof ElfError ? `${o.file}: ` : '';
         process.stderr.write(`x86ft ft primary: ${what}${(e as Error).message}\n`);
         return (e as { code?: string }).code === 'VM_EXISTS' || e instanceof ElfError || /cannot listen|no such file|cannot open/i.test((e as Error).message) ? FT_EXIT.usage : FT_EXIT.io;
       }
-      const unpublish = publishStatus(control, vm, () => p.status());
-      try { return exitFor('primary', await p.run()); } finally { unpublish(); }
+      const primary = p;
+      const unpublish = publishStatus(control, vm, () => primary.status());
+      try { const out = await p.run(); m.metrics?.outcome(out); return exitFor('primary', out); } finally { unpublish(); }
     }
-    const s = new FtSecondary({ vm, control, hostId, connect: str('--connect') ? parseAddr(str('--connect')!, '--connect') : undefined, digestEvery, onEvent: withConsole(consoleHost, say('secondary')), signal, consoleInput: consoleHost });
+    let s: FtSecondary | undefined;
+    // the secondary's heartbeat period is the VM's (from its record); --heartbeat-ms is the default until then
+    const m = await startMetrics(metricsPort, role, vm, hostId, ft.heartbeatMs, () => s?.status()).catch((e: Error) => e);
+      if (m instanceof Error) { process.stderr.write(`x86ft ft ${role}: ${m.message}\n`); return FT_EXIT.usage; }
+    stopMetrics = () => m.server?.close();
+    s = new FtSecondary({ vm, control, hostId, connect: str('--connect') ? parseAddr(str('--connect')!, '--connect') : undefined, tls, digestEvery, onEvent: m.tap(withConsole(consoleHost, say('secondary'))), signal, consoleInput: consoleHost });
     try { await s.start(); } catch (e) {
       process.stderr.write(`x86ft ft secondary: ${(e as Error).message}\n`);
       return e instanceof SecondaryRefused ? FT_EXIT.usage : FT_EXIT.io;
     }
-    const unpublish = publishStatus(control, vm, () => s.status());
-    try { return exitFor('secondary', await s.run()); } finally { unpublish(); }
+    const secondary = s;
+    const unpublish = publishStatus(control, vm, () => secondary.status());
+    try { const out = await s.run(); m.metrics?.outcome(out); return exitFor('secondary', out); } finally { unpublish(); }
   } catch (e) {
     process.stderr.write(`x86ft ft ${role}: ${(e as Error).message}\n`);
     return FT_EXIT.io;
   } finally {
     process.off('SIGINT', stop); process.off('SIGTERM', stop);
+    await stopMetrics?.()?.catch(() => undefined);
     await control?.close().catch(() => undefined);
   }
 }

@@ -21,8 +21,9 @@ commands:
   replay FILE --image <guest.elf> [options]
                                 re-run a recorded guest from its log and check it
   log inspect FILE              what a log holds; finished, cut or corrupted
-  ft primary|secondary|status ...
-                                the two roles of a fault-tolerant VM, and its status (see 'x86ft ft --help')
+  ft primary|secondary|status|init ...
+                                the two roles of a fault-tolerant VM, its status, cluster TLS set-up
+                                (see 'x86ft ft --help')
   protect <guest.elf> --control dir:PATH [options]
                                 run a guest fault-tolerant (a primary and a secondary process);
                                 its console goes to stdout exactly once across failovers

@@ -43,7 +43,8 @@ export interface FtTlsOptions {
   key: string | Buffer;
   cert: string | Buffer;
   ca: string | Buffer | (string | Buffer)[];
-  /** Client only: the name to verify in the server's certificate (default: the host connected to). */
+  /** Client only: a name to verify in the server's certificate as well (default: none; the chain to `ca` and
+   *  the certificate's CN = the peer's host id are checked in every case). */
   servername?: string;
 }
 
@@ -448,6 +449,10 @@ async function handshake<M extends Message>(conn: Connection, side: 'client' | '
     if (hello.h !== 'hello') throw new ProtocolError('MALFORMED', `${conn.remote}: expected a hello, got '${hello.h}'`);
     if (hello.vm !== o.vm) refuse(new ProtocolError('WRONG_PEER', `peer is for VM '${hello.vm}', this side serves VM '${o.vm}'`));
     if (hello.role !== o.peerRole) refuse(new ProtocolError('WRONG_PEER', `peer has role '${hello.role}', expected '${o.peerRole}'`));
+    // TLS: the cluster CA vouches for host ids, not addresses (hosts move, namespaces have any address):
+    // the peer's certificate must name the host id its hello claims
+    if (o.tls && conn.peerName !== hello.hostId)
+      refuse(new ProtocolError('WRONG_PEER', `the peer's certificate names host '${conn.peerName ?? '(none)'}', its hello host '${hello.hostId}'`));
     const why = o.acceptPeer?.(hello);
     if (why !== undefined) refuse(new ProtocolError('WRONG_PEER', why));
 
@@ -584,7 +589,7 @@ export async function connectSecure<M extends Message>(opts: SecureConnectOption
   let conn: Connection;
   try {
     conn = o.tls
-      ? await connectTls({ host: opts.host, port: opts.port, timeoutMs: opts.connectTimeoutMs, tls: { key: o.tls.key, cert: o.tls.cert, ca: o.tls.ca, servername: o.tls.servername, minVersion: 'TLSv1.3' } })
+      ? await connectTls({ host: opts.host, port: opts.port, timeoutMs: opts.connectTimeoutMs, tls: { key: o.tls.key, cert: o.tls.cert, ca: o.tls.ca, servername: o.tls.servername, minVersion: 'TLSv1.3', ...(o.tls.servername === undefined ? { checkServerIdentity: () => undefined } : {}) } })
       : await connectTcp({ host: opts.host, port: opts.port, timeoutMs: opts.connectTimeoutMs });
   } catch (e) {
     throw new ProtocolError('CONNECT', `cannot connect to ${opts.host ?? '127.0.0.1'}:${opts.port}: ${(e as Error).message}`, { cause: e });

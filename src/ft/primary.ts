@@ -13,7 +13,7 @@ import { SystemClock, SystemEntropy } from '../devices/backends/clock.js';
 import { Recorder } from '../replay/recorder.js';
 import type { OutputTally } from '../replay/digest.js';
 import type { UdpFrameTunnel } from '../devices/backends/tunnel.js';
-import { listenFt, type FtPeer, type SecureServer } from './channel.js';
+import { listenFt, type FtPeer, type FtTlsOptions, type SecureServer } from './channel.js';
 import type { FtMessage } from './protocol.js';
 import { watchPeer, type FailureDetector } from './heartbeat.js';
 import { createVm, type ControlPlane, type VmConfig, type VmState } from './control.js';
@@ -34,6 +34,8 @@ export interface PrimaryOptions {
   hostId: string;
   /** Channel listen address (port 0: any free port). */
   listen: { host: string; port: number };
+  /** Mutual TLS 1.3 on the channel (`--tls-cert/--tls-key/--tls-ca`, tls.ts); default plain TCP. */
+  tls?: FtTlsOptions;
   /** Instructions between digests in the log (default 1M). */
   digestEvery?: number;
   /** Reports state changes, peers, messages, consumed console input. */
@@ -156,7 +158,7 @@ export class FtPrimary {
     const { vm, config, control, hostId } = this.o;
     const secret = await control.secret();
     const g0 = await control.generation(vm);
-    this.server = await listenFt({ secret, vm, hostId, generation: g0 + 1, host: this.o.listen.host, port: this.o.listen.port,
+    this.server = await listenFt({ secret, vm, hostId, generation: g0 + 1, host: this.o.listen.host, port: this.o.listen.port, tls: this.o.tls,
       acceptPeer: (h) => (h.hostId === hostId ? `the secondary runs on this primary's host (${hostId})` : h.generation !== this.generation ? `generation ${h.generation} is not the VM's ${this.generation}` : undefined),
       onReject: (err, remote) => this.emit({ kind: 'message', text: `refused a channel peer from ${remote}: ${err.message}` }),
     });
@@ -263,7 +265,7 @@ export class FtPrimary {
         break;
       }
       case 'divergence':
-        void this.secondaryLost(`the secondary diverged at instruction ${m.icount}: ${m.message}`);
+        void this.secondaryLost(`the secondary diverged at instruction ${m.icount}: ${m.message}`, true);
         break;
       default: break; // heartbeats only refresh the failure detector
     }
@@ -323,16 +325,16 @@ export class FtPrimary {
   }
 
   /** The secondary failed or diverged: claim g+1 and go on alone (FT.md "P sees S fail"). */
-  private secondaryLost(why: string): Promise<void> {
+  private secondaryLost(why: string, divergence = false): Promise<void> {
     if (this.state !== 'protected' || this.claiming || this.fencedMsg) return this.lossDone;
     this.claiming = true;
-    this.lossDone = this.goOnAlone(why);
+    this.lossDone = this.goOnAlone(why, divergence);
     return this.lossDone;
   }
 
-  private async goOnAlone(why: string): Promise<void> {
+  private async goOnAlone(why: string, divergence: boolean): Promise<void> {
     const p = this.parts!;
-    this.emit({ kind: 'peer', up: false, hostId: this.peer?.peerHostId ?? '?', reason: why });
+    this.emit({ kind: 'peer', up: false, hostId: this.peer?.peerHostId ?? '?', reason: why, ...(divergence ? { divergence } : {}) });
     this.peer?.abort(why);
     p.logSink.peer = undefined;
     this.detector?.stop();
@@ -431,6 +433,7 @@ export class FtPrimary {
       icount: p?.machine.cpu.icount ?? 0,
       lag: { instructions: p && this.state === 'protected' ? Math.max(0, p.machine.cpu.icount - 1 - this.lastAck) : 0, ms: this.lagMs() },
       held: { outputs: p?.seam.heldCount ?? 0, bytes: p?.seam.heldBytes ?? 0 },
+      heldAgeMs: p?.seam.heldAgeMs() ?? 0,
       logBytes: this.logBytesBefore + (p?.logSink.stats.bytes ?? 0),
       heartbeatAgeMs: this.detector?.silentMs() ?? 0,
     };

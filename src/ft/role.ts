@@ -18,6 +18,8 @@ export interface RoleStatus {
   lag: { instructions: number; ms: number };
   /** Outputs held under the Output Rule (primary) or kept for re-issue (secondary). */
   held: { outputs: number; bytes: number };
+  /** Primary: age (ms) of the oldest held output, 0 when none (the `--max-held-ms` bound). */
+  heldAgeMs?: number;
   /** Log bytes written (primary) or received (secondary). */
   logBytes: number;
   /** ms since the peer was last heard from (0 without a peer). */
@@ -29,7 +31,7 @@ export type RoleEvent =
   /** The VM's state or generation changed (also after a won claim). */
   | { kind: 'state'; state: VmState; generation: number }
   /** The peer connected (primary: a secondary joined) or was lost. */
-  | { kind: 'peer'; up: boolean; hostId: string; reason?: string }
+  | { kind: 'peer'; up: boolean; hostId: string; reason?: string; /** lost because the secondary reported a divergence */ divergence?: boolean }
   /** This secondary went live at G (failover done: it releases output from now on). */
   | { kind: 'live'; generation: number; icount: number; reissued: number; failoverMs: number }
   /** Console input: every typed byte before offset `through` (counted from the VM's creation) has been

@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { OutputSeam } from '../machine/outputs.js';
 import { ReplaySession } from '../replay/session.js';
-import { connectFt, type FtPeer } from './channel.js';
+import { connectFt, type FtPeer, type FtTlsOptions } from './channel.js';
 import type { FtMessage } from './protocol.js';
 import { watchPeer, type FailureDetector } from './heartbeat.js';
 import type { ControlPlane, VmConfig, VmRecord, VmState } from './control.js';
@@ -27,6 +27,8 @@ export interface SecondaryOptions {
   hostId: string;
   /** The primary's channel address; default: the one in the VM record. */
   connect?: { host: string; port: number };
+  /** Mutual TLS 1.3 on the channel (the primary's choice: both sides use it or neither). */
+  tls?: FtTlsOptions;
   digestEvery?: number;
   onEvent?: (e: RoleEvent) => void;
   signal?: { aborted: boolean };
@@ -85,7 +87,7 @@ export class FtSecondary {
     }
     const secret = await control.secret();
     this.generation = await control.generation(vm);
-    const peer = await connectFt({ secret, vm, hostId, generation: this.generation, host: addr.host, port: addr.port });
+    const peer = await connectFt({ secret, vm, hostId, generation: this.generation, host: addr.host, port: addr.port, tls: this.o.tls });
     if (peer.peerHostId === hostId) { peer.abort('same host'); throw new SecondaryRefused(`host id '${hostId}' is the primary's: a secondary must run on another host`); }
     if (peer.peerGeneration !== this.generation) { peer.abort('generation'); throw new SecondaryRefused(`the primary is at generation ${peer.peerGeneration}, the control plane at ${this.generation}`); }
     this.peer = peer;

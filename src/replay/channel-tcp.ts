@@ -127,10 +127,14 @@ export function socketConnection(socket: net.Socket): Connection {
     },
   };
 
+  // a TLS socket (tls.TLSSocket is a net.Socket): whom the peer's verified certificate names
+  const cert = (socket as net.Socket & { getPeerCertificate?: () => { subject?: { CN?: string | string[] } } }).getPeerCertificate?.();
+  const cn = cert?.subject?.CN;
   return {
     sink,
     source,
     remote,
+    peerName: typeof cn === 'string' ? cn : undefined,
     closed,
     close() {
       failure ??= new ChannelError('CLOSED', `tcp ${remote}: closed locally`);

@@ -99,6 +99,8 @@ export interface Connection {
   readonly source: ByteSource;
   /** Human-readable peer address. */
   readonly remote: string;
+  /** TLS: the subject common name of the peer's verified certificate (undefined without TLS or a CN). */
+  readonly peerName?: string;
   /** Tear the connection down in both directions. Idempotent. */
   close(): void;
   /** Resolves (never rejects) when the connection is fully closed. */
