@@ -18,8 +18,10 @@ import { goLive } from './golive.js';
 import { runLivePrimary } from './primary.js';
 import { setVmState, selfRef, type RoleEvent, type RoleOutcome, type RoleStatus } from './role.js';
 
-/** Instructions replayed per step before the event loop turns (acks and heartbeats keep flowing). */
-const REPLAY_STEP = 1_000_000;
+/** Instructions replayed per step before the event loop turns (acks and heartbeats keep flowing):
+ *  small enough that a step takes milliseconds even on a cold, loaded machine (1M took over the
+ *  2 s failure timeout there, and the primary counted this secondary failed). */
+const REPLAY_STEP = 100_000;
 
 export interface SecondaryOptions {
   vm: string;

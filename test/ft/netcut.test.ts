@@ -16,7 +16,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openControl } from '../../src/ft/control.js';
 import { exportDisk } from '../../src/ft/store.js';
-import { ROUNDS, caseDir, fileGrows, ftdiskReference, replayChain, role, type Role } from './role-harness.js';
+import { FAILURE_TIMEOUT_MS, ROUNDS, caseDir, fileGrows, ftdiskReference, replayChain, role, type Role } from './role-harness.js';
 
 const A_ADDR = '10.213.0.1', B_ADDR = '10.213.0.2';
 
@@ -129,7 +129,7 @@ async function cutRun(failureTimeoutMs: number, healAfterMs: number | null, atFr
 
 describe('network cut between primary and secondary (network namespaces, veth pair)', () => {
   it('a cut for good: exactly one side wins generation 2 and goes on; the loser stops releasing; nothing lost or doubled', async () => {
-    const { ps, ss, p, s, owners, diag } = await cutRun(2000, null, 0.3);
+    const { ps, ss, p, s, owners, diag } = await cutRun(FAILURE_TIMEOUT_MS, null, 0.3);
     // the arbiter decided once: generation 1 the primary's, generation 2 one side's, no generation 3
     expect(owners, diag).toHaveLength(2);
     expect(owners[0]).toBe('local-a');
@@ -152,8 +152,8 @@ describe('network cut between primary and secondary (network namespaces, veth pa
   }, 120_000);
 
   it('a cut shorter than the failure timeout, then healed: no failover, nothing lost', async () => {
-    // a 4 s failure timeout against a 300 ms cut (TCP retransmits once the link is back): generous
-    const { ps, ss, owners, diag } = await cutRun(4000, 300, 0.3);
+    // a 300 ms cut against a 5 s failure timeout (TCP retransmits once the link is back): generous
+    const { ps, ss, owners, diag } = await cutRun(5000, 300, 0.3);
     expect(owners, diag).toEqual(['local-a']);
     expect(ps, diag).toBe(0);
     expect(ss, diag).toBe(0); // the secondary ended with the primary's bye (the guest's status)

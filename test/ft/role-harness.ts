@@ -16,11 +16,13 @@ import type { ReplayReport } from '../../src/replay/session.js';
 
 export { guestElf };
 
-/** dev_ftdisk's rounds in these tests, its disk size, and FT options: a failure timeout of 2 s
- *  (generous on a loaded machine; the tests assert guarantees, never speed). */
+/** dev_ftdisk's rounds in these tests, its disk size, and FT options: a failure timeout of 3 s
+ *  (generous on a loaded machine, where a role can get no CPU for a second or two: a failover that
+ *  nobody caused would fail these tests; they assert guarantees, never speed). */
 export const ROUNDS = '150';
 export const DISK = 64 * 512;
-export const FT = ['--failure-timeout-ms', '2000', '--heartbeat-ms', '100'];
+export const FAILURE_TIMEOUT_MS = 3000;
+export const FT = ['--failure-timeout-ms', String(FAILURE_TIMEOUT_MS), '--heartbeat-ms', '100'];
 
 export interface Role {
   child: ChildProcess;
