@@ -83,6 +83,9 @@ export interface ReplayerOptions {
   onDigest?: (m: Machine, icount: number, outputs: OutputTally) => void;
   /** Entries kept for the divergence report (default 8). */
   historyLength?: number;
+  /** Log entries handed to the machine at a time (default 256, >= 1). Any value replays alike: the
+   *  machine never runs past an entry it has not been handed (a tuning knob and a test hook). */
+  releaseBatch?: number;
 }
 
 /** Why the replayer refused a log or its inputs before replaying (image/snapshot mismatch). */
@@ -166,7 +169,12 @@ export class ReplaySession {
   /** The log stopped without its end frame (format.ts: unfinished): replay up to its last whole frame. */
   private unfinishedErr: TruncatedLogError | undefined;
 
+  private readonly batch: number;
+
   constructor(private readonly opts: ReplayerOptions = {}) {
+    const b = opts.releaseBatch ?? RELEASE_BATCH;
+    if (!Number.isInteger(b) || b < 1) throw new RangeError(`releaseBatch must be an integer >= 1, not ${b}`);
+    this.batch = b;
     this.decoder = new LogDecoder({
       // CRC-valid but impossible content is a bad log naming the field (format.ts M16, M17)
       content: true,
@@ -282,7 +290,7 @@ export class ReplaySession {
     const h = this.history;
     h.push(describeEntry(e));
     // keep enough to cover a released batch the machine has not reached yet
-    const keep = (this.opts.historyLength ?? 8) * 2 + RELEASE_BATCH;
+    const keep = (this.opts.historyLength ?? 8) * 2 + this.batch;
     if (h.length > keep * 2) h.splice(0, h.length - keep);
     const g = entryToGate(e);
     if (g) { this.gate.feed([g]); return; }
@@ -365,7 +373,7 @@ export class ReplaySession {
     if (this.ranEnd) { this.release(limit); return this.resumeEnded(); }
     const cap = limit === Infinity ? Infinity : limit + 1;
     for (;;) {
-      this.release(limit, RELEASE_BATCH);
+      this.release(limit, this.batch);
       const r = this.loop(cap);
       if (r) return { done: true, report: r };
       if (this.ranEnd) return this.resumeEnded();
@@ -387,7 +395,9 @@ export class ReplaySession {
         }
         else return this.diverge('machine', `the log has a start record before icount ${m.cpu.icount}, where the replay already is`);
       }
-      const target = Math.min(nextDigest, endAt, this.opts.stopAt ?? Infinity, cap, this.starts[0] ?? Infinity, this.logLimit);
+      // never past an entry not handed over yet (a digest or the end record there would be missed)
+      const unreleased = this.pHead < this.pending.length ? this.pending[this.pHead]!.icount : Infinity;
+      const target = Math.min(nextDigest, endAt, this.opts.stopAt ?? Infinity, cap, this.starts[0] ?? Infinity, this.logLimit, unreleased);
       if (target < m.cpu.icount) return this.diverge('machine', `the log has a record at icount ${target}, the replay is already at ${m.cpu.icount}`);
       let r: RunResult;
       try {
@@ -420,9 +430,12 @@ export class ReplaySession {
         if (this.endRec && m.cpu.icount === this.endRec.icount) return this.endStill(r);
         if (m.cpu.icount >= this.logLimit) return this.pHead === this.pending.length ? this.report('incomplete', r) : null; // (null: release the rest first)
         if (m.cpu.icount >= cap) return null; // the caller's limit
+        if (m.cpu.icount >= unreleased) return null; // hand over the next entries first
         continue; // target moved
       }
-      // the replayed run ended (exit, halt, fault, internal error)
+      // the replayed run ended (exit, halt, fault, internal error): what the log holds up to the
+      // caller's limit decides (its digest and end record at this icount may not be handed over yet)
+      this.release(cap - 1);
       if (r.end === 'internal-error') {
         const ie = m.cpu.internalError;
         if (ie instanceof GateDivergence) return this.diverge('gate', ie.message.replace(/^replay divergence: /, ''), r);
