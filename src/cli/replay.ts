@@ -15,6 +15,8 @@ import { ChainError, chainLogs, fileLinks } from '../replay/chain.js';
 import { listGenerationLogs, storePath } from '../ft/store.js';
 import { checkName, openControl, parseControlSpec } from '../ft/control.js';
 import { usageLine } from './usage.js';
+import { GdbStub } from '../debug/gdbstub.js';
+import { ReplayTimeline } from '../debug/timeline.js';
 
 /** Exit statuses of `x86ft replay`. */
 export const REPLAY_EXIT = {
@@ -67,6 +69,10 @@ the one in the VM's record.
   --quiet            do not copy the guest's console output to stderr
   --dump [--json]    instead of the report, print the full architectural state where the replay
                      stopped (with --stop-at N: at instruction N); --json as one JSON object
+  --gdb PORT         wait for gdb on 127.0.0.1:PORT (0: a free port, printed) and replay under its
+                     control, forward and in reverse (reverse-stepi/-step/-continue/-finish); register
+                     and memory writes are refused; exit 0 when the gdb session ends
+  --checkpoint-every N  with --gdb: instructions between in-memory checkpoints (default 10000000)
 
 exit status: ${REPLAY_EXIT.IDENTICAL} replay identical; ${REPLAY_EXIT.IO_ERROR} a file could not be read; ${REPLAY_EXIT.USAGE} usage; ${REPLAY_EXIT.DIVERGENCE} divergence;
 ${REPLAY_EXIT.BAD_LOG} bad log (damaged followed by more bytes, failed CRC/length/sequence check, bad content, unsupported version); ${REPLAY_EXIT.MISMATCH} log is not for this image/snapshot (or the snapshot is missing,
@@ -109,6 +115,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
   const files: string[] = [];
   let image: string | undefined, snapshot: string | undefined, control: string | undefined, store: string | undefined;
   let follow = false, quiet = false, idleMs = 10_000, stopAt: number | undefined, dump = false, json = false;
+  let gdb: number | undefined, checkpointEvery: number | undefined;
   try {
     for (let i = 0; i < argv.length; i++) {
       const a = argv[i]!;
@@ -123,6 +130,8 @@ export async function replayCommand(argv: string[]): Promise<number> {
       else if (a === '--json') json = true;
       else if (a === '--idle-ms') idleMs = parseCount(val());
       else if (a === '--stop-at') stopAt = parseCount(val());
+      else if (a === '--gdb') { const v = val(); if (!/^\d+$/.test(v) || Number(v) > 65535) throw new Error(`--gdb: expected a TCP port 0-65535, got '${v}'`); gdb = Number(v); }
+      else if (a === '--checkpoint-every') { checkpointEvery = parseCount(val()); if (checkpointEvery < 1) throw new Error('--checkpoint-every must be at least 1'); }
       else if (a.startsWith('-') && a !== '-') throw new Error(`unknown option ${a}`);
       else files.push(a);
     }
@@ -133,6 +142,8 @@ export async function replayCommand(argv: string[]): Promise<number> {
     } else if (store !== undefined) throw new Error('--store goes with --control');
     if (!files.length) throw new Error('missing log FILE');
     if (json && !dump) throw new Error('--json goes with --dump');
+    if (gdb !== undefined && (follow || dump)) throw new Error(`--gdb does not go with ${follow ? '--follow' : '--dump'}`);
+    if (checkpointEvery !== undefined && gdb === undefined) throw new Error('--checkpoint-every goes with --gdb');
     if (follow && (files.length > 1 || control !== undefined)) throw new Error('--follow follows one log, not a chain');
     if (image === undefined && snapshot === undefined && control === undefined) throw new Error('--image FILE is required');
   } catch (e) {
@@ -193,6 +204,13 @@ export async function replayCommand(argv: string[]): Promise<number> {
   });
   let report: ReplayReport;
   try {
+    if (gdb !== undefined) {
+      const consoleOut = quiet ? undefined : (b: number) => { errBuf.push(b); if (b === 10 || errBuf.length >= 4096) flushErr(); };
+      const source = files.length > 1 ? chainLogs(fileLinks(files)) : openLogSource(files[0]!, { follow: false });
+      const code = await replayUnderGdb(await ReplayTimeline.open(source, { image: imageBytes, snapshot: snapBytes, stopAt, checkpointEvery, consoleOut }), gdb);
+      flushErr();
+      return code;
+    }
     report = await rep.replay(files.length > 1 ? chainLogs(fileLinks(files)) : openLogSource(files[0]!, { follow, idleTimeoutMs: follow ? idleMs : undefined, writer: follow ? recorderOf(files[0]!) : undefined }));
   } catch (e) {
     flushErr();
@@ -204,6 +222,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
     return REPLAY_EXIT.INTERNAL;
   }
   flushErr();
+  if (gdb !== undefined) return REPLAY_EXIT.IDENTICAL;
   if (dump && rep.machine) process.stdout.write(formatDump(dumpState(rep.machine), json));
   else process.stdout.write(formatReport(report, rep.machine ? fullStateHash(rep.machine) : undefined));
   switch (report.outcome) {
@@ -211,4 +230,15 @@ export async function replayCommand(argv: string[]): Promise<number> {
     case 'divergence': return REPLAY_EXIT.DIVERGENCE;
     default: return REPLAY_EXIT.INCOMPLETE;
   }
+}
+
+/** Serves the replay to gdb until the session ends; exit status 0 (2 when the port cannot be used). */
+async function replayUnderGdb(tl: ReplayTimeline, port: number): Promise<number> {
+  const stub = new GdbStub(tl.machine, { port, replay: true, timeline: tl });
+  try { await stub.listen(); } catch (e) {
+    process.stderr.write(`x86ft replay: --gdb ${port}: ${(e as Error).message}\n`);
+    return REPLAY_EXIT.USAGE;
+  }
+  await stub.done;
+  return REPLAY_EXIT.IDENTICAL;
 }

@@ -3,23 +3,29 @@
 // software breakpoints (Z0) never write an INT3 into guest memory, so the guest and the digests see nothing.
 // Memory is read by virtual address through a side-effect-free page walk (no A/D bits, no TLB fill, no CR2);
 // an unmapped address answers E14. In replay mode writes to registers or memory are refused (E.message):
-// the replay must stay the recorded run.
+// the replay must stay the recorded run. Over a replay timeline (timeline.ts) the stub also executes in
+// reverse: bs (reverse-stepi; gdb builds reverse-step and reverse-finish on it) and bc (reverse-continue,
+// breakpoints and watchpoints honoured backwards); the ends of the history are reported as replaylog.
 //
 // Supported: qSupported, qXfer:features:read (target.xml: org.gnu.gdb.i386.core/sse/segments: GPRs, RIP,
 // EFLAGS, selectors, x87, XMM, MXCSR, fs_base/gs_base), ?, g, p, m, x-less binary-free reads, Z0/Z1 (same
-// mechanism), Z2/Z3/Z4 watchpoints, c, s, vCont (c, s), Ctrl-C, k, D; the guest's exit reported as W.
-// Not supported: reverse execution (bs/bc answer empty: gdb reports "Target does not support this").
+// mechanism), Z2/Z3/Z4 watchpoints, c, s, vCont (c, s), Ctrl-C, k, D, qRcmd (monitor icount|checkpoints|help);
+// the guest's exit reported as W; with a timeline bs/bc (without one they answer empty: gdb reports
+// "Target does not support this").
 
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Machine, RunResult } from '../machine/machine.js';
-import { Hooks, type MemAccess } from '../cpu/hooks.js';
+import { Hooks, type DebugStop, type MemAccess } from '../cpu/hooks.js';
 import type { X87State } from '../cpu/ops/x87.js';
+import type { ReplayTimeline, TimelineStop } from './timeline.js';
 
 export interface GdbStubOptions {
   /** TCP port on 127.0.0.1 (0: any free port; see listening()). */
   port: number;
   /** Replay mode: register and memory writes are refused. */
   replay: boolean;
+  /** The replay's timeline (replay mode): forward execution goes through it, and reverse execution. */
+  timeline?: ReplayTimeline;
   /** Progress/status lines (default: stderr). */
   log?: (line: string) => void;
 }
@@ -201,7 +207,8 @@ export class GdbStub {
   private async handle(p: string): Promise<void> {
     const m = this.m;
     if (p === '?') return this.send(this.finished ? this.exitPacket(this.finished) : `S${hex8(SIGTRAP)}`);
-    if (p.startsWith('qSupported')) return this.send('PacketSize=4000;qXfer:features:read+;swbreak+;hwbreak+;vContSupported+;error-message+');
+    if (p.startsWith('qSupported')) return this.send('PacketSize=4000;qXfer:features:read+;swbreak+;hwbreak+;vContSupported+;error-message+' + (this.opts.timeline ? ';ReverseStep+;ReverseContinue+' : ''));
+    if (p.startsWith('qRcmd,')) return this.monitor(Buffer.from(p.slice(6), 'hex').toString('latin1').trim());
     if (p.startsWith('qXfer:features:read:target.xml:')) {
       const [off, len] = p.slice('qXfer:features:read:target.xml:'.length).split(',').map((x) => parseInt(x, 16));
       const xml = targetXml();
@@ -229,7 +236,8 @@ export class GdbStub {
     if (p === 'c' || p.startsWith('c') || p === 'vCont;c' || p.startsWith('vCont;c') || p.startsWith('C')) return this.resume(false);
     if (p === 's' || p.startsWith('s') || p.startsWith('vCont;s') || p.startsWith('S')) return this.resume(true);
     if (p === 'k' || p.startsWith('D')) { if (p.startsWith('D')) this.send('OK'); this.close(); return; }
-    return this.send(''); // not supported (reverse execution bs/bc included)
+    if ((p === 'bs' || p === 'bc') && this.opts.timeline) return this.reverse(p === 'bs');
+    return this.send(''); // not supported (bs/bc without a timeline included)
   }
 
   /** Z/z packets: type 0/1 breakpoints (hook breakpoints, memory untouched), 2/3/4 watchpoints. */
@@ -256,8 +264,61 @@ export class GdbStub {
     return 'W00'; // halted with interrupts off: the guest can never run again
   }
 
+  /** monitor COMMAND (qRcmd): the answer goes to gdb's console as O packets. */
+  private monitor(cmd: string): void {
+    const tl = this.opts.timeline;
+    let out: string;
+    if (cmd === 'icount') out = `instruction count: ${this.m.cpu.icount}\n`;
+    else if (cmd === 'checkpoints' && tl) {
+      const st = tl.checkpointStats;
+      out = `checkpoints: ${st.count} (every ${tl.every} instructions, last at ${st.frontier}); RAM pages kept: ${st.pages} (${(st.ramBytes / 1048576).toFixed(1)} MiB)\n`;
+    } else out = `monitor commands: icount (instructions retired so far)${tl ? ', checkpoints (reverse-execution checkpoints and their memory)' : ''}\n`;
+    this.send('O' + Buffer.from(out, 'latin1').toString('hex'));
+    this.send('OK');
+  }
+
+  /** A timeline stop as a stop reply. */
+  private timelineReply(s: TimelineStop): string {
+    switch (s.kind) {
+      case 'debug': return this.debugReply(s.reason);
+      case 'signal': return `T${hex8(SIGINT)}thread:1;`;
+      case 'begin': return `T${hex8(SIGTRAP)}replaylog:begin;thread:1;`;
+      case 'end':
+        if (s.message) this.log(`x86ft: the replay cannot go on: ${s.message}`);
+        return `T${hex8(SIGTRAP)}replaylog:end;thread:1;`;
+      case 'finished':
+        if (s.run.end === 'fault') this.log(`x86ft: guest fault: ${s.run.message}`);
+        this.finished = s.run;
+        return this.exitPacket(s.run);
+    }
+  }
+
+  private debugReply(why: DebugStop | null): string {
+    let info = '';
+    if (why?.kind === 'watch') info = `${why.access === 'read' ? 'rwatch' : 'watch'}:${BigInt.asUintN(64, BigInt(why.address)).toString(16)};`;
+    else if (why?.kind === 'breakpoint') info = 'swbreak:;';
+    return `T${hex8(SIGTRAP)}${info}thread:1;`;
+  }
+
+  /** Runs a timeline operation with Ctrl-C armed. */
+  private async timelineOp(op: (signal: { aborted: boolean }) => Promise<TimelineStop>): Promise<void> {
+    this.interrupt = { aborted: false };
+    this.running = true;
+    let s: TimelineStop;
+    try { s = await op(this.interrupt); } finally { this.running = false; }
+    return this.send(this.timelineReply(s));
+  }
+
+  private async reverse(step: boolean): Promise<void> {
+    if (this.finished) return this.send(this.exitPacket(this.finished));
+    const tl = this.opts.timeline!;
+    return this.timelineOp((signal) => (step ? tl.stepBack(signal) : tl.continueBack(this.hooks, signal)));
+  }
+
   private async resume(step: boolean): Promise<void> {
     if (this.finished) return this.send(this.exitPacket(this.finished));
+    const tl = this.opts.timeline;
+    if (tl) return this.timelineOp((signal) => tl.forward(this.hooks, step, signal));
     const h = this.hooks, c = this.m.cpu;
     h.stepping = step;
     h.skipBreakpointOnce(c.rip);
@@ -265,13 +326,7 @@ export class GdbStub {
     this.running = true;
     let r: RunResult;
     try { r = await this.m.runAsync(Infinity, this.interrupt); } finally { this.running = false; h.stepping = false; }
-    if (r.end === 'debug') {
-      const why = h.reason;
-      let info = '';
-      if (why?.kind === 'watch') info = `${why.access === 'read' ? 'rwatch' : 'watch'}:${leHex(0, 0)}${BigInt.asUintN(64, BigInt(why.address)).toString(16)};`;
-      else if (why?.kind === 'breakpoint') info = 'swbreak:;';
-      return this.send(`T${hex8(SIGTRAP)}${info}thread:1;`);
-    }
+    if (r.end === 'debug') return this.send(this.debugReply(h.reason));
     if (r.end === 'budget' || r.end === 'wait-log') return this.send(`T${hex8(SIGINT)}thread:1;`);
     if (r.end === 'fault') this.log(`x86ft: guest fault: ${r.message}`);
     this.finished = r;
