@@ -104,6 +104,8 @@ export class ReplayTimeline {
   /** Per physical page: its stored versions, [checkpoint index, bytes], ascending. */
   private readonly versions: { idx: number; data: Uint8Array }[][];
   private storedBytes = 0;
+  /** RAM equals this checkpoint's except on the pages written since (cpu.dirty, mem written). */
+  private ramAt = 0;
   /** Checkpoint icount processed last (taken, or its cached translations dropped). */
   private processed = -1;
   private consoleSeen = 0;
@@ -183,6 +185,7 @@ export class ReplayTimeline {
     const index = this.cks.length;
     const dirty = index === 0 ? null : new Set([...m.cpu.takeDirtyPages(), ...m.mem.takeWritten()]);
     if (index === 0) { m.cpu.takeDirtyPages(); m.mem.takeWritten(); }
+    this.ramAt = index;
     const n = this.versions.length;
     for (let p = 0; p < n; p++) {
       if (dirty !== null && !dirty.has(p)) continue;
@@ -214,10 +217,18 @@ export class ReplayTimeline {
 
   private restore(ck: Checkpoint): void {
     const m = this.machine;
+    // RAM is checkpoint ramAt's except for the pages written since: only those, and the pages whose
+    // version differs between ramAt and ck, can differ from ck's
+    const dirty = m.cpu.dirty;
+    for (const p of m.mem.takeWritten()) dirty[p] = 1;
     for (let p = 0; p < this.versions.length; p++) {
-      const v = this.pageAt(p, ck.index), at = p * PAGE;
+      const v = this.pageAt(p, ck.index);
+      if (!dirty[p] && v === this.pageAt(p, this.ramAt)) continue;
+      const at = p * PAGE;
       if (this.ram.compare(v, 0, PAGE, at, at + PAGE) !== 0) m.mem.write(at, v);
     }
+    m.cpu.takeDirtyPages(); m.mem.takeWritten();
+    this.ramAt = ck.index;
     m.loadCpu(ck.cpu); // also a snapshot point
     m.loadDevices(structuredClone(ck.devices));
     m.exited = ck.exited;

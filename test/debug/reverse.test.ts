@@ -1,0 +1,133 @@
+// Reverse execution over a replay, driven by the real gdb (Debian's package, batch mode) against
+// `x86ft replay LOG --image GUEST --gdb 0` with checkpoints every 2,000 instructions, so that going back
+// crosses many of them. Checked against things this project did not produce: gdb's own view of the
+// registers before and after (reverse-stepi must give back exactly what stepi left), the guest's C
+// source (recursion.c: `calls++` in ack(), so the last write before queens() turns calls from X-1 into
+// X), nm's symbols; and against the replay's own state (`replay --stop-at N --dump --json`) and an
+// in-process run stopped by the same hooks at the same instruction counts.
+import { describe, it, expect, beforeAll } from 'vitest';
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, openSync, closeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Machine } from '../../src/index.js';
+import { Hooks } from '../../src/cpu/hooks.js';
+
+const CLI = new URL('../../dist/src/cli/main.js', import.meta.url).pathname;
+const GUEST = 'guests/build/recursion-O0.elf';
+const sym = (s: string) => parseInt(execFileSync('nm', [GUEST], { encoding: 'utf8' }).split('\n').find((l) => l.endsWith(` ${s}`))!.split(' ')[0], 16);
+let dir = '';
+
+/** Starts `x86ft replay ARGS --gdb 0`, runs gdb -batch with `cmds`; returns gdb's output and x86ft's status. */
+async function session(replayArgs: string[], cmds: string[]): Promise<{ gdb: string; status: number | null; stderr: string }> {
+  const emu = spawn(process.execPath, [CLI, 'replay', ...replayArgs, '--gdb', '0', '--quiet'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    emu.stderr.on('data', (d: Buffer) => { stderr += d; const m = /127\.0\.0\.1:(\d+)/.exec(stderr); if (m) resolve(Number(m[1])); });
+    emu.on('exit', () => reject(new Error(`x86ft exited: ${stderr}`)));
+  });
+  const args = ['-batch', '-nx', '-ex', 'set confirm off', '-ex', `target remote 127.0.0.1:${port}`, ...cmds.flatMap((c) => ['-ex', c]), GUEST];
+  // one file for gdb's stdout and stderr (monitor output goes to stderr), so the order is kept
+  const outPath = join(dir, `gdb-${port}.out`), fd = openSync(outPath, 'w');
+  spawnSync('gdb', args, { stdio: ['ignore', fd, fd], timeout: 90_000 });
+  closeSync(fd);
+  const gdbOut = readFileSync(outPath, 'utf8');
+  const status = await new Promise<number | null>((resolve) => { if (emu.exitCode !== null) resolve(emu.exitCode); else { emu.on('exit', (c) => resolve(c)); setTimeout(() => emu.kill('SIGKILL'), 20_000); } });
+  return { gdb: gdbOut, status, stderr };
+}
+
+/** gdb output split at `echo @@NAME\n` markers. */
+function sections(out: string): Map<string, string> {
+  const m = new Map<string, string>();
+  const parts = out.split(/^@@/m);
+  for (const p of parts.slice(1)) { const nl = p.indexOf('\n'); m.set(p.slice(0, nl), p.slice(nl + 1)); }
+  return m;
+}
+const reg = (dump: string, name: string): bigint => {
+  const r = new RegExp(`^${name}\\s+(0x[0-9a-f]+)`, 'm').exec(dump);
+  if (!r) throw new Error(`no ${name} in ${dump}`);
+  return BigInt(r[1]);
+};
+const icountOf = (s: string): number => Number(/instruction count: (\d+)/.exec(s)![1]);
+const REGS = ['rax', 'rbx', 'rcx', 'rdx', 'rsi', 'rdi', 'rbp', 'rsp', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15', 'rip', 'eflags', 'cs', 'ss'];
+const DUMP_NAME: Record<string, string> = { eflags: 'RFLAGS', cs: 'CS', ss: 'SS' };
+
+/** The replay's own registers at instruction n (`replay --stop-at N --dump --json`). */
+function replayState(n: number): Record<string, string> {
+  const r = spawnSync(process.execPath, [CLI, 'replay', join(dir, 'rec.log'), '--image', GUEST, '--stop-at', String(n), '--dump', '--json', '--quiet'], { encoding: 'utf8' });
+  return (JSON.parse(r.stdout) as { registers: Record<string, string> }).registers;
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'x86ft-reverse-'));
+  const r = spawnSync(process.execPath, [CLI, 'record', GUEST, '--log', join(dir, 'rec.log'), '--snapshot-at', '1000000', '--snapshot-out', join(dir, 'snap'), '--log2', join(dir, 'rec2.log')], { encoding: 'utf8' });
+  expect(r.status, r.stderr).toBe(67); // the guest's own status (calls & 0xff)
+  // the full run from boot, for the first session
+  const f = spawnSync(process.execPath, [CLI, 'record', GUEST, '--log', join(dir, 'rec.log')], { encoding: 'utf8' });
+  expect(f.status, f.stderr).toBe(67);
+});
+
+describe('reverse execution over a replay (real gdb)', () => {
+  it('watchpoint and breakpoints backwards, reverse-stepi to the exact registers, the start of history, writes refused', async () => {
+    const calls = sym('calls');
+    const r = await session([join(dir, 'rec.log'), '--image', GUEST, '--checkpoint-every', '2000'], [
+      'break queens', 'continue', 'echo @@Q\\n', 'p *(unsigned long *)&calls', 'monitor icount',
+      'delete', 'watch *(unsigned long *)&calls', 'reverse-continue', 'echo @@W\\n', 'x/i $pc', 'monitor icount',
+      'delete', 'break ack', 'reverse-continue', 'echo @@A\\n', 'monitor icount', 'info registers',
+      'delete', 'stepi', 'echo @@B\\n', 'info registers', 'stepi', 'echo @@C\\n', 'info registers',
+      'reverse-stepi', 'echo @@C2\\n', 'info registers', 'reverse-stepi', 'echo @@B2\\n', 'info registers', 'reverse-stepi', 'echo @@A2\\n', 'info registers',
+      'reverse-continue', 'echo @@BEGIN\\n', 'monitor icount', 'set var $rax = 5', 'monitor checkpoints', 'kill',
+    ]);
+    const s = sections(r.gdb);
+    // forward to queens, then back to the last write of calls: calls++ of the last ack() turned X-1 into X
+    const Q = s.get('Q')!;
+    // where gdb put its breakpoints (after each function's prologue, by its own analysis)
+    const bp = (n: number, f: string) => { const x = new RegExp(`Breakpoint ${n} at 0x([0-9a-f]+)`).exec(r.gdb)!; expect(x[1].length).toBeGreaterThan(0); const a = parseInt(x[1], 16); expect(a).toBeGreaterThan(sym(f)); return a; };
+    const queens = bp(1, 'queens'), ack = bp(3, 'ack');
+    expect(r.gdb).toContain(`Breakpoint 1, 0x${queens.toString(16).padStart(16, '0')} in queens ()`);
+    const X = Number(/\$1 = (\d+)/.exec(Q)![1]);
+    expect(X).toBeGreaterThan(1);
+    expect(r.gdb).toMatch(new RegExp(`Old value = ${X}\\s+New value = ${X - 1}`));
+    expect(s.get('W')!).toContain('<calls>'); // the instruction at $pc is the store to calls
+    // the in-process run, stopped by the same hooks: the last write to calls and the last ack() entry before queens()
+    const m = Machine.fromElf(new Uint8Array(readFileSync(GUEST)), {});
+    const h = new Hooks();
+    let lastWrite = -1, lastAck = -1, queensAt = -1;
+    h.add({ kind: 'mem-write', begin: calls, end: calls + 8, fn: (c) => { lastWrite = c.icount; } });
+    h.add({ kind: 'code', begin: ack, end: ack + 1, fn: (c) => { lastAck = c.icount; } });
+    h.add({ kind: 'code', begin: queens, end: queens + 1, fn: (c) => { if (queensAt < 0) { queensAt = c.icount; h.stopBefore(); } } });
+    m.cpu.setHooks(h);
+    expect(m.run().end).toBe('debug');
+    expect(icountOf(Q)).toBe(queensAt);
+    expect(icountOf(s.get('W')!)).toBe(lastWrite); // stopped before the store: its count is the one before it retired
+    const A = s.get('A')!;
+    expect(icountOf(A)).toBe(lastAck);
+    // reverse-stepi gives back exactly the registers stepi left (A -stepi-> B -stepi-> C, back: B, A, before A),
+    // and they are the replay's own at that count
+    for (const [back, fwd] of [['C2', 'B'], ['B2', 'A']]) {
+      for (const n of REGS) expect(reg(s.get(back)!, n), `${n} at ${back}`).toBe(reg(s.get(fwd)!, n));
+    }
+    expect(reg(s.get('B')!, 'rip')).not.toBe(reg(A, 'rip'));
+    const before = replayState(icountOf(A) - 1), own = replayState(icountOf(A));
+    for (const n of REGS) {
+      expect(reg(A, n), n).toBe(BigInt(own[DUMP_NAME[n] ?? n.toUpperCase()]!));
+      expect(reg(s.get('A2')!, n), n).toBe(BigInt(before[DUMP_NAME[n] ?? n.toUpperCase()]!));
+    }
+    // no breakpoint left: back to the start of the recorded history
+    expect(r.gdb).toContain('No more reverse-execution history.');
+    expect(icountOf(s.get('BEGIN')!)).toBe(0);
+    expect(r.gdb).toMatch(/refused during replay/);
+    expect(r.gdb).toMatch(/checkpoints: \d+ \(every 2000 instructions/);
+    expect(r.status).toBe(0);
+  }, 180_000);
+
+  it('from a snapshot: the history starts at the snapshot', async () => {
+    const r = await session([join(dir, 'rec2.log'), '--image', GUEST, '--snapshot', join(dir, 'snap'), '--checkpoint-every', '50000'], [
+      'break hanoi', 'continue', 'reverse-continue', 'echo @@S\\n', 'monitor icount', 'kill',
+    ]);
+    expect(r.gdb).toContain(`in hanoi ()`);
+    expect(r.gdb).toContain('No more reverse-execution history.');
+    expect(icountOf(sections(r.gdb).get('S')!)).toBe(1_000_000);
+    expect(r.status).toBe(0);
+  }, 120_000);
+});
