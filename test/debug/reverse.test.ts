@@ -74,6 +74,7 @@ describe('reverse execution over a replay (real gdb)', () => {
       'delete', 'break ack', 'reverse-continue', 'echo @@A\\n', 'monitor icount', 'info registers',
       'delete', 'stepi', 'echo @@B\\n', 'info registers', 'stepi', 'echo @@C\\n', 'info registers',
       'reverse-stepi', 'echo @@C2\\n', 'info registers', 'reverse-stepi', 'echo @@B2\\n', 'info registers', 'reverse-stepi', 'echo @@A2\\n', 'info registers',
+      'reverse-finish', 'echo @@F\\n', 'x/i $pc',
       'reverse-continue', 'echo @@BEGIN\\n', 'monitor icount', 'set var $rax = 5', 'monitor checkpoints', 'kill',
     ]);
     const s = sections(r.gdb);
@@ -111,6 +112,8 @@ describe('reverse execution over a replay (real gdb)', () => {
       expect(reg(A, n), n).toBe(BigInt(own[DUMP_NAME[n] ?? n.toUpperCase()]!));
       expect(reg(s.get('A2')!, n), n).toBe(BigInt(before[DUMP_NAME[n] ?? n.toUpperCase()]!));
     }
+    // reverse-finish (gdb's, on bs/bc): back to the call of this ack()
+    expect(s.get('F')!).toMatch(/=> 0x[0-9a-f]+ <[a-z_]+\+\d+>:\s+call\s+0x[0-9a-f]+ <ack>/);
     // no breakpoint left: back to the start of the recorded history
     expect(r.gdb).toContain('No more reverse-execution history.');
     expect(icountOf(s.get('BEGIN')!)).toBe(0);
