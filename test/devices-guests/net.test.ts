@@ -3,36 +3,8 @@
 // `--net udp:LPORT:127.0.0.1:PPORT`, one frame per datagram.
 
 import { describe, it, expect } from 'vitest';
-import { createSocket, type Socket } from 'node:dgram';
 import { guestElf, runCli } from './helpers.js';
-
-const GUEST_MAC = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56]; // the machine's default for NIC 0
-const PEER_MAC = [0x02, 0x00, 0x00, 0xaa, 0xbb, 0xcc];
-const ETHERTYPE = 0x88b5;
-
-function frame(dst: number[], payload: string, type = ETHERTYPE, src = PEER_MAC): Buffer {
-  const p = Buffer.from(payload, 'latin1');
-  const f = Buffer.alloc(14 + p.length);
-  Buffer.from(dst).copy(f, 0); Buffer.from(src).copy(f, 6);
-  f.writeUInt16BE(type, 12); p.copy(f, 14);
-  return f;
-}
-
-function bindUdp(port = 0): Promise<Socket> {
-  return new Promise((res, rej) => {
-    const s = createSocket('udp4');
-    s.once('error', rej);
-    s.bind(port, '127.0.0.1', () => { s.off('error', rej); res(s); });
-  });
-}
-
-/** A free UDP port (bound and released; the CLI binds it right after). */
-async function freePort(): Promise<number> {
-  const s = await bindUdp();
-  const p = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}
+import { ETHERTYPE, GUEST_MAC, PEER_MAC, bindUdp, frame, freePort } from './udp-peer.js';
 
 describe('dev_net guest (virtio-net driver, raw Ethernet request/response)', () => {
   for (const opt of ['O2', 'O0'] as const) {

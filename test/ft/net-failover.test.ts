@@ -14,40 +14,14 @@
 // - the console file equals the chain replay's console, and the chain replays identical.
 
 import { describe, it, expect, beforeAll } from 'vitest';
-import { createSocket, type Socket } from 'node:dgram';
 import { readFileSync, existsSync } from 'node:fs';
 import { openControl } from '../../src/ft/control.js';
 import { FT, caseDir, guestElf, replayChain, role } from './role-harness.js';
+import { GUEST_MAC, PEER_MAC, bindUdp, frame, freePort } from '../devices-guests/udp-peer.js';
 
-const GUEST_MAC = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56]; // the machine's default for NIC 0
-const PEER_MAC = [0x02, 0x00, 0x00, 0xaa, 0xbb, 0xcc];
-const ETHERTYPE = 0x88b5;
 const REQUESTS = 24, KILL_AFTER = 8;
 /** Resend an unanswered request after this long (a retransmit only adds a distinct datagram: no assertion depends on it). */
 const RESEND_MS = 1000;
-
-function frame(payload: string): Buffer {
-  const p = Buffer.from(payload, 'latin1');
-  const f = Buffer.alloc(14 + p.length);
-  Buffer.from(GUEST_MAC).copy(f, 0); Buffer.from(PEER_MAC).copy(f, 6);
-  f.writeUInt16BE(ETHERTYPE, 12); p.copy(f, 14);
-  return f;
-}
-
-function bindUdp(port = 0): Promise<Socket> {
-  return new Promise((res, rej) => {
-    const s = createSocket('udp4');
-    s.once('error', rej);
-    s.bind(port, '127.0.0.1', () => { s.off('error', rej); res(s); });
-  });
-}
-
-async function freePort(): Promise<number> {
-  const s = await bindUdp();
-  const p = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}
 
 /**
  * `got` must be `want` with at most one rewind (frames want[b..a) received twice: re-issued after
@@ -57,7 +31,7 @@ function matchWithOneRewind(got: string[], want: string[]): number {
   let i = 0, j = 0, repeated = -1;
   while (i < got.length) {
     if (j < want.length && got[i] === want[j]) { i++; j++; continue; }
-    const back = repeated < 0 ? want.lastIndexOf(got[i]!, j - 1) : -1;
+    const back = repeated < 0 && j > 0 ? want.lastIndexOf(got[i]!, j - 1) : -1;
     if (back < 0) throw new Error(`received frame ${i} '${got[i]}' is not the history's next frame '${want[j] ?? '(none)'}'`);
     repeated = j - back;
     j = back;
@@ -84,7 +58,7 @@ describe('the NIC moves with the primary (dev_net, real UDP peer, SIGKILL of the
       wake?.();
     });
     const sent: string[] = [];
-    const send = (text: string): Promise<void> => { sent.push(text); return new Promise((r) => peer.send(frame(text), lport, '127.0.0.1', () => r())); };
+    const send = (text: string): Promise<void> => { sent.push(text); return new Promise((r) => peer.send(frame(GUEST_MAC, text), lport, '127.0.0.1', () => r())); };
     const net = ['--net', `udp:${lport}:127.0.0.1:${pport}`];
     const p = role(['ft', 'primary', elf, '--control', `dir:${c.ctl}`, '--listen', '127.0.0.1:0', '--host-id', 'local-a',
       '--mem', '32M', '--console-file', c.consoleFile, ...net, ...FT], c.dir);
