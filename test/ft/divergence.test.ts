@@ -28,7 +28,7 @@ function primaryArgs(c: ReturnType<typeof caseDir>): string[] {
 }
 
 /** What every case checks at the end: one primary (local-a) at generation 2, nothing lost or doubled, the chain replays identical. */
-async function primaryWentOnAlone(c: ReturnType<typeof caseDir>, diag: string): Promise<{ G: number }> {
+async function primaryWentOnAlone(c: ReturnType<typeof caseDir>, diag: string, viaCli = false): Promise<{ G: number }> {
   expect(readFileSync(c.consoleFile).equals(ref.console), `console file differs\n${diag}`).toBe(true);
   const out = join(c.dir, 'export.img');
   exportDisk({ store: c.ctl, vm: 'default', disk: 0, base: c.base, out });
@@ -54,6 +54,11 @@ async function primaryWentOnAlone(c: ReturnType<typeof caseDir>, diag: string): 
   expect(g2!.startIcount).toBeLessThan(chain.report.instructions);
   expect(chain.console.equals(ref.console), 'the chain replay\'s console differs').toBe(true);
   expect(chain.disk.equals(ref.disk), 'the chain replay\'s disk differs').toBe(true);
+  if (viaCli) {
+    // and through the CLI, as a user replays the history
+    const cli = role(['replay', '--control', `dir:${c.ctl}`, 'default', '--image', ref.elf, '--quiet'], c.dir);
+    expect(await cli.done, cli.err()).toBe(0);
+  }
   return { G: g2!.startIcount };
 }
 
@@ -99,7 +104,7 @@ describe('forced divergence and a primary going on alone (real processes)', () =
     const diag = `--- primary:\n${p.err()}\n--- secondary:\n${s.err()}`;
     expect(ps, diag).toBe(0);
     expect(p.err(), diag).toMatch(/generation 2: log \S+gen-2\.log from instruction \d+/);
-    const { G } = await primaryWentOnAlone(c, diag);
+    const { G } = await primaryWentOnAlone(c, diag, true);
     expect(p.err()).toContain(`from instruction ${G}`);
   }, 120_000);
 });
