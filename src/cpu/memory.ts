@@ -58,6 +58,14 @@ export class PhysMemory {
     if (this.onWrite !== null) this.onWrite(phys, len);
   }
 
+  /** Page numbers changed by non-CPU writes since the last takeWritten(), ascending; keeps the set. */
+  peekWritten(): number[] {
+    const out: number[] = [];
+    const c = this.changed;
+    for (let p = 0; p < c.length; p++) if (c[p]) out.push(p);
+    return out;
+  }
+
   /** Page numbers changed by non-CPU writes since the last call, ascending; clears the set. */
   takeWritten(): number[] {
     const out: number[] = [];

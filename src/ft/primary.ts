@@ -20,7 +20,7 @@ import { createVm, type ControlPlane, type VmConfig, type VmState } from './cont
 import { storePath, ensureVmDir, type ConsoleFile, type GenerationDisk } from './store.js';
 import { GenerationLogSink, consoleFileFor, loadImage, machineConfig, openDisks, openTunnels, outputSinks } from './vm-host.js';
 import { liveConsole } from './console-host.js';
-import { setVmState, selfRef, type RoleEvent, type RoleOutcome, type RoleStatus } from './role.js';
+import { setVmState, selfRef, STARTUP_GRACE_TIMEOUTS, type RoleEvent, type RoleOutcome, type RoleStatus } from './role.js';
 
 /** Instructions between two pacing checks of the bounds (about 1-2 ms of guest time). */
 const PACE_CHUNK = 100_000;
@@ -70,6 +70,53 @@ export class InputConfirmations {
     let through = -1;
     while (this.pending.length && this.pending[0]![0] <= x) through = this.pending.shift()![1];
     if (through >= 0) this.emit({ kind: 'input-consumed', through });
+  }
+}
+
+/**
+ * Release marks after completion (FT.md "The Output Rule"): a console byte or frame has completed
+ * when its sink call returned, a disk write only once an fsync issued after it returned. After each
+ * release `send` gets the marks at once (console and frames advance), and again when an fsync of
+ * the disks written meanwhile has returned; the fsyncs run on the thread pool (one at a time per
+ * primary), so heartbeats and acks keep flowing while the disk syncs.
+ */
+export class ReleaseMarks {
+  private syncing = false;
+  private stopped = false;
+  constructor(
+    private readonly seam: OutputSeam,
+    private readonly disks: readonly { flushAsync(): Promise<void> }[],
+    private readonly send: (marks: Record<string, number>) => void,
+    private readonly report: (text: string) => void,
+  ) {}
+
+  /** Outputs were released: send the marks, and make released disk writes durable. */
+  released(): void {
+    if (this.stopped) return;
+    this.send(this.seam.completed());
+    void this.syncDisks();
+  }
+
+  /** No more marks (fenced, or the run ended: the owner syncs and sends the last marks itself). */
+  stop(): void { this.stopped = true; }
+
+  private async syncDisks(): Promise<void> {
+    if (this.syncing) return;
+    this.syncing = true;
+    try {
+      for (let todo = this.seam.unsynced(); todo.length && !this.stopped; todo = this.seam.unsynced()) {
+        let failed = false;
+        await Promise.all(todo.map(async ([disk, seq]) => {
+          try { await this.disks[disk]!.flushAsync(); this.seam.synced(disk, seq); } catch (e) {
+            failed = true;
+            if (!this.stopped) this.report(`disk${disk}: ${(e as Error).message} (its writes are not marked completed)`);
+          }
+        }));
+        if (this.stopped) return;
+        this.send(this.seam.completed());
+        if (failed) return; // retried at the next release
+      }
+    } finally { this.syncing = false; }
   }
 }
 
@@ -142,6 +189,7 @@ export class FtPrimary {
   private switchReady = false;
   /** Log bytes of the generations before the current log (status: logBytes counts them all). */
   private logBytesBefore = 0;
+  private marks: ReleaseMarks | undefined;
 
   constructor(private readonly o: PrimaryOptions) {
     this.signal = o.signal ?? { aborted: false };
@@ -186,6 +234,8 @@ export class FtPrimary {
       const live = liveConsole(this.o.consoleInput);
       if (live) { live.attach(machine, seam); await live.listen(this.generation, con.path); }
       this.parts = { vm, config, control, hostId, generation: this.generation, machine, seam, recorder, logSink, disks, console: con, tunnels, consoleInput: this.o.consoleInput, onEvent: this.o.onEvent, signal: this.signal };
+      this.marks = new ReleaseMarks(seam, disks, (marks) => { if (this.state === 'protected' && !this.fencedMsg) this.peer?.send({ t: 'release', marks }); },
+        (text) => this.emit({ kind: 'message', text }));
     } catch (e) {
       await this.server.close();
       throw e;
@@ -235,8 +285,10 @@ export class FtPrimary {
     p.logSink.peer = peer;
     this.lastAckAt = Date.now();
     peer.onMessage((m) => this.onMessage(m));
+    const graceEnd = this.lastAckAt + STARTUP_GRACE_TIMEOUTS * p.config.ft.failureTimeoutMs;
     this.detector = watchPeer(peer, {
       heartbeatMs: p.config.ft.heartbeatMs, failureTimeoutMs: p.config.ft.failureTimeoutMs,
+      holdWhile: () => peer.isPaused || (this.lastAck < 0 && Date.now() < graceEnd),
       icount: () => p.machine.cpu.icount,
       onFailed: (f) => void this.secondaryLost(f.message),
     });
@@ -258,8 +310,8 @@ export class FtPrimary {
         this.lastAckAt = Date.now();
         while (this.unacked.length && this.unacked[0]![0] <= m.icount) this.unacked.shift();
         if (this.fencedMsg) return;
-        // the Output Rule: release what the ack covers; completion is the sink call returning
-        if (p.seam.release(m.icount) > 0) this.peer?.send({ t: 'release', marks: p.seam.completed() });
+        // the Output Rule: release what the ack covers; marks follow completion (disk writes: an fsync)
+        if (p.seam.release(m.icount) > 0) this.marks!.released();
         this.inputs.release(m.icount);
         for (const w of this.ackWaiters.splice(0)) w();
         break;
@@ -316,6 +368,7 @@ export class FtPrimary {
   private fence(message: string): void {
     if (this.fencedMsg) return;
     this.fencedMsg = message;
+    this.marks?.stop();
     const p = this.parts!;
     p.seam.sinks = {};
     this.signal.aborted = true;
@@ -420,6 +473,8 @@ export class FtPrimary {
     }
     if (this.fencedMsg) return;
     p.seam.setMode('live');
+    this.marks?.stop();
+    p.seam.syncDisks();
     this.inputs.release(Infinity);
     if (this.peer && this.state === 'protected') this.peer.send({ t: 'release', marks: p.seam.completed() });
     await this.lossDone; // a claim that started while waiting for the last ack

@@ -53,6 +53,14 @@ export type RoleOutcome =
   /** Stopped on request (signal). */
   | { kind: 'stopped' };
 
+/**
+ * Startup grace, in failure timeouts: until the first sync mark is acked, a role does not count its
+ * peer's silence for up to this many failure timeouts (a peer that dies is still seen at once, by
+ * its connection). Both roles build the machine, scan its RAM and compile the guest's first code
+ * then, which on a loaded host stalls their event loops for longer than one failure timeout.
+ */
+export const STARTUP_GRACE_TIMEOUTS = 10;
+
 /** Exit statuses of `x86ft ft primary|secondary` other than the guest's own (documented in the README). */
 export const FT_EXIT = { usage: 2, diverged: 3, fenced: 4, io: 1, stopped: 130 } as const;
 

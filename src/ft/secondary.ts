@@ -16,12 +16,12 @@ import type { ConsoleInput } from '../machine/gate.js';
 import { loadImage } from './vm-host.js';
 import { goLive } from './golive.js';
 import { runLivePrimary } from './primary.js';
-import { setVmState, selfRef, type RoleEvent, type RoleOutcome, type RoleStatus } from './role.js';
+import { setVmState, selfRef, STARTUP_GRACE_TIMEOUTS, type RoleEvent, type RoleOutcome, type RoleStatus } from './role.js';
 
-/** Instructions replayed per step before the event loop turns (acks and heartbeats keep flowing):
- *  small enough that a step takes milliseconds even on a cold, loaded machine (1M took over the
- *  2 s failure timeout there, and the primary counted this secondary failed). */
-const REPLAY_STEP = 100_000;
+/** Host time (ms) replayed per step before the event loop turns: bounded by time, not instructions,
+ *  so acks and heartbeats keep flowing on a loaded host (1M-instruction steps took 100s of ms there,
+ *  and the primary declared a live secondary failed). */
+const SLICE_MS = 4;
 
 export interface SecondaryOptions {
   vm: string;
@@ -97,8 +97,10 @@ export class FtSecondary {
     this.seam = new OutputSeam({ mode: 'suppress' });
     this.session = new ReplaySession({ image: new Uint8Array(readFileSync(this.config.image)), outputs: this.seam });
     peer.onMessage((m) => this.onMessage(m));
+    const graceEnd = Date.now() + STARTUP_GRACE_TIMEOUTS * this.config.ft.failureTimeoutMs;
     this.detector = watchPeer(peer, {
       heartbeatMs: this.config.ft.heartbeatMs, failureTimeoutMs: this.config.ft.failureTimeoutMs,
+      holdWhile: () => peer.isPaused || (this.lastSync < 0 && Date.now() < graceEnd),
       icount: () => this.session?.machine?.cpu.icount ?? 0,
       onFailed: (f) => { this.failed = f.message; this.poke(); },
     });
@@ -140,7 +142,7 @@ export class FtSecondary {
       if (s.machine && !s.result) {
         const ic = s.machine.cpu.icount;
         let st;
-        try { st = s.run(Math.min(this.lastSync, ic + REPLAY_STEP)); } catch (e) { return this.diverged(`replay failed: ${(e as Error).message}`); }
+        try { st = s.run(this.lastSync, performance.now() + SLICE_MS); } catch (e) { return this.diverged(`replay failed: ${(e as Error).message}`); }
         if (st.done && st.report.outcome === 'divergence') {
           const d = st.report.divergence!;
           return this.diverged(`${d.kind} at instruction ${d.icount}: ${d.message}`);

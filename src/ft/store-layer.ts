@@ -17,7 +17,7 @@
 // A record that is incomplete or fails its checksum ends the layer's valid part (a torn last
 // record after a crash); a frozen end beyond the valid part is a StoreError (a layer lost data).
 
-import { closeSync, constants, fstatSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, fsync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { DiskBackend } from '../machine/gate.js';
 import * as zlib from 'node:zlib';
@@ -433,6 +433,17 @@ export class GenerationDisk implements DiskBackend {
   /** fsync of this generation's layer (nothing to do for a read-only disk or a view). */
   flush(): void {
     if (this.ownFd >= 0) { fsyncSync(this.ownFd); this.stats.flushes++; }
+  }
+
+  /** flush() on the thread pool: resolves once the fsync returned, while the event loop turns
+   *  (a primary making released writes durable before its release mark says so). */
+  flushAsync(): Promise<void> {
+    const fd = this.ownFd;
+    if (fd < 0) return Promise.resolve();
+    return new Promise((resolve, reject) => fsync(fd, (e) => {
+      if (e) reject(ioError(`disk layer ${this.names.get(fd) ?? fd}: fsync failed`, e));
+      else { this.stats.flushes++; resolve(); }
+    }));
   }
 
   close(): void {

@@ -95,7 +95,10 @@ export interface EmuResult {
 }
 /** Instructions between two gate polls on the primary: the guest's timer resolution (~0.5 ms at 100 MIPS). */
 export const POLL_SLICE = 50_000;
+/** Host time (ms) of guest execution between two turns of the event loop (runAsync), so heartbeats
+ *  and acks get out on a loaded host; checked every TIME_CHECK instructions. */
 const YIELD_MS = 4;
+const TIME_CHECK = 10_000;
 
 /** Every device's state, by name (snapshots). */
 export interface DeviceStates { [name: string]: unknown }
@@ -318,7 +321,7 @@ export class Machine {
    * Run one slice on the current thread: up to `budget` instructions, stopping early at the next
    * logged poll point on replay. Returns the CPU stop reason. The gate is polled at slice ends.
    */
-  private slice(budget: number): number {
+  private slice(budget: number, deadline = Infinity): number {
     const cpu = this.cpu, gate = this.gate;
     if (!this.polled) this.poll();
     let n = budget;
@@ -332,7 +335,14 @@ export class Machine {
         if (!gate.poll(cpu.icount)) return -1; // the poll unit at this count is not complete yet
       }
     } else n = Math.min(n, POLL_SLICE);
-    const stop = cpu.run(n);
+    // bounded by host time too: a slice ends early (and polls, when live) once the deadline passed
+    let stop: number;
+    if (deadline === Infinity) stop = cpu.run(n);
+    else {
+      const end = cpu.icount + n;
+      do stop = cpu.run(Math.min(TIME_CHECK, end - cpu.icount));
+      while (stop === Stop.BUDGET && cpu.icount < end && performance.now() < deadline);
+    }
     if (gate.mode === 'live') gate.poll(cpu.icount);
     else {
       const next = gate.nextPoll();
@@ -352,17 +362,21 @@ export class Machine {
   /**
    * Run until the guest exits, halts with interrupts off, faults, or `maxInstructions` (total,
    * counted from boot) have retired. Synchronous: while the guest waits in HLT for an interrupt,
-   * this busy-polls the gate (fine for timers; console/network input needs runAsync).
+   * this busy-polls the gate (fine for timers; console/network input needs runAsync). With
+   * `deadline` (a performance.now() value, ms) it also ends, as 'budget', once that host time has
+   * passed (checked every few thousand instructions): a caller slicing execution by time.
    */
-  run(maxInstructions = Infinity): RunResult {
+  run(maxInstructions = Infinity, deadline = Infinity): RunResult {
     checkCount('maxInstructions', maxInstructions, true);
     const cpu = this.cpu;
     for (;;) {
       const left = maxInstructions - cpu.icount;
       if (left <= 0) return this.result('budget');
-      const stop = this.slice(left);
+      const stop = this.slice(left, deadline);
       const done = this.finished(stop);
       if (done) return done;
+      // `deadline` (performance.now() ms): end early, as 'budget' below maxInstructions
+      if (deadline !== Infinity && performance.now() >= deadline) return this.result('budget');
     }
   }
 
@@ -370,25 +384,25 @@ export class Machine {
   async runAsync(maxInstructions = Infinity, signal?: { aborted: boolean }): Promise<RunResult> {
     checkCount('maxInstructions', maxInstructions, true);
     const cpu = this.cpu;
-    let lastYield = Date.now();
+    let lastYield = performance.now();
     for (;;) {
       const left = maxInstructions - cpu.icount;
       if (left <= 0) return this.result('budget');
-      const stop = this.slice(left);
+      const stop = this.slice(left, lastYield + YIELD_MS);
       const done = this.finished(stop);
       if (done) {
         if (done.end !== 'wait-log') return done;
         await new Promise((r) => setTimeout(r, 1));
-        lastYield = Date.now();
+        lastYield = performance.now();
         if (signal?.aborted) return done;
         continue;
       }
       // sleep only while nothing can wake the CPU: a poll that just raised an interrupt runs on at once
       // (a replaying machine never sleeps here: its polls come from the log, 'wait-log' waits for more)
       const idle = this.gate.mode === 'live' && stop === Stop.HALT && cpu.halted && !this.pic.intrPending();
-      if (idle || Date.now() - lastYield >= YIELD_MS) {
+      if (idle || performance.now() - lastYield >= YIELD_MS) {
         await new Promise((r) => (idle ? setTimeout(r, 1) : setImmediate(r)));
-        lastYield = Date.now();
+        lastYield = performance.now();
         if (signal?.aborted) return this.result('budget');
       }
     }

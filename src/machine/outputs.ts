@@ -10,9 +10,11 @@
 //             a guest read of a sector with a held write sees the held data (readThrough);
 //   suppress  only counted (and hashed into the tally); the outputs after each stream's release mark
 //             are kept, so that go-live can re-issue them (reissue()) before any new output.
-// Sinks are synchronous: an output has completed at its sink when the sink call returned (a console
-// write, a disk write, a flush's fsync, a frame handed to the socket). completed(stream) is the
-// highest seq completed: the per-stream release mark FT.md speaks of.
+// Sinks are synchronous: a console byte or frame has completed at its sink when the sink call
+// returned (written, handed to the socket); a disk write only once an fsync that followed it returned
+// (a guest flush, or the owner's syncDisks()/synced(): durable, so a host crash cannot lose a write
+// the secondary was told not to re-issue). completed() gives, per stream, the highest seq completed:
+// the per-stream release mark FT.md speaks of.
 
 import type { DiskBackend } from './gate.js';
 
@@ -113,9 +115,11 @@ export class OutputSeam {
   icountSource: () => number = () => 0;
   private readonly now: () => number;
   private readonly onSinkError?: (o: Output, e: unknown) => void;
-  /** Per stream index: last seq assigned, highest seq completed, last release mark received (suppress). */
+  /** Per stream index: last seq assigned, highest seq issued to its sink (done), highest seq
+   *  completed (console, frames: = done; disks: covered by an fsync), last release mark received (suppress). */
   private readonly seqs: number[] = [];
   private readonly done: number[] = [];
+  private readonly durable: number[] = [];
   private readonly marks: number[] = [];
   /** hold: outputs waiting for release; suppress: outputs after their stream's release mark. Oldest first. */
   private queue: Held[] = [];
@@ -198,6 +202,7 @@ export class OutputSeam {
     if (this.modeV === 'live') {
       const ok = this.flushNow(disk);
       this.done[s] = seq;
+      if (ok) this.durable[s] = seq;
       return ok;
     }
     this.enqueue(this.make('flush', disk, seq, icount, 0), 0);
@@ -251,6 +256,7 @@ export class OutputSeam {
       const i = parseStream(name);
       if (seq > (this.marks[i] ?? 0)) this.marks[i] = seq;
       if (seq > (this.done[i] ?? 0)) this.done[i] = seq;
+      if (seq > (this.durable[i] ?? 0)) this.durable[i] = seq;
     }
     if (this.modeV !== 'suppress') return;
     const keep: Held[] = [];
@@ -295,13 +301,43 @@ export class OutputSeam {
   }
   /** Continue numbering from a snapshot's counters (everything up to them counts as completed). */
   setCounters(c: Readonly<StreamCounters>): void {
-    for (const [name, v] of Object.entries(c)) { const i = parseStream(name); this.seqs[i] = v; this.done[i] = v; this.marks[i] = v; }
+    for (const [name, v] of Object.entries(c)) { const i = parseStream(name); this.seqs[i] = v; this.done[i] = v; this.durable[i] = v; this.marks[i] = v; }
   }
-  /** Per stream: the highest seq completed at its sink (a primary's release marks). */
+  /** Per stream: the highest seq completed at its sink (a primary's release marks); for a disk,
+   *  every write up to it was followed by a completed fsync. */
   completed(): Record<string, number> {
     const c: Record<string, number> = {};
-    this.done.forEach((v, i) => { if (v) c[streamName(i)] = v; });
+    this.done.forEach((v, i) => {
+      const n = i !== 0 && (i & 1) ? this.durable[i] ?? 0 : v;
+      if (n) c[streamName(i)] = n;
+    });
     return c;
+  }
+
+  /** Disks with writes issued but not yet covered by a completed fsync: [disk, highest such seq]. */
+  unsynced(): [number, number][] {
+    const out: [number, number][] = [];
+    for (let i = DISK; i < this.done.length; i += 2) {
+      if ((this.done[i] ?? 0) > (this.durable[i] ?? 0)) out.push([(i - DISK) >> 1, this.done[i]!]);
+    }
+    return out;
+  }
+
+  /** An fsync of disk `disk`, started after output `seq` of its stream was issued, returned. */
+  synced(disk: number, seq: number): void {
+    const i = DISK + 2 * disk;
+    if (seq > (this.durable[i] ?? 0)) this.durable[i] = seq;
+  }
+
+  /** fsync now (synchronously) every disk with writes not yet durable; returns how many synced.
+   *  A failed fsync leaves its writes not completed (reported through onSinkError). */
+  syncDisks(): number {
+    let n = 0;
+    for (const [disk, seq] of this.unsynced()) {
+      if (this.flushNow(disk)) { this.synced(disk, seq); n++; }
+      else this.onSinkError?.(this.make('flush', disk, seq, this.icountSource(), 0), new Error(`disk ${disk}: fsync failed`));
+    }
+    return n;
   }
 
   // ---- internals ---------------------------------------------------------------------------
@@ -335,6 +371,8 @@ export class OutputSeam {
     if (!ok) this.onSinkError?.(o, err ?? new Error(`disk ${o.dev}: ${o.kind} failed`));
     const i = streamIndex(o.kind, o.dev);
     if (o.seq > (this.done[i] ?? 0)) this.done[i] = o.seq;
+    // a completed flush makes every earlier write of its disk durable; a write alone does not
+    if (o.kind !== 'write' && (o.kind !== 'flush' || ok) && o.seq > (this.durable[i] ?? 0)) this.durable[i] = o.seq;
   }
 
   private writeNow(disk: number, offset: number, data: Uint8Array): boolean {

@@ -364,26 +364,27 @@ export class ReplaySession {
 
   /**
    * Replay as far as the log received so far allows, consuming only entries with icount <= `limit`
-   * (an FT secondary passes its last sync mark). Synchronous; returns when more log is needed or
-   * the replay is over.
+   * (an FT secondary passes its last sync mark). Synchronous; returns when more log is needed, the
+   * replay is over, or host time passed `deadline` (a performance.now() value, ms: an FT secondary
+   * slices replay by time so its acks and heartbeats keep going out).
    */
-  run(limit = Infinity): StepState {
+  run(limit = Infinity, deadline = Infinity): StepState {
     if (this.final) return { done: true, report: this.final };
     if (!this.machine) return { done: false };
     if (this.ranEnd) { this.release(limit); return this.resumeEnded(); }
     const cap = limit === Infinity ? Infinity : limit + 1;
     for (;;) {
       this.release(limit, this.batch);
-      const r = this.loop(cap);
+      const r = this.loop(cap, false, deadline);
       if (r) return { done: true, report: r };
       if (this.ranEnd) return this.resumeEnded();
       const more = this.pHead < this.pending.length && this.pending[this.pHead]!.icount <= limit;
-      if (!more || this.machine.cpu.icount >= cap) return { done: false };
+      if (!more || this.machine.cpu.icount >= cap || performance.now() >= deadline) return { done: false };
     }
   }
 
   /** The run loop: null = wait for more log. `cap` bounds the icount (go-live: G). */
-  private loop(cap: number, goingLive = false): ReplayReport | null {
+  private loop(cap: number, goingLive = false, deadline = Infinity): ReplayReport | null {
     const m = this.machine!;
     for (;;) {
       const nextDigest = this.digests.length ? this.digests[0]!.icount : Infinity;
@@ -401,7 +402,7 @@ export class ReplaySession {
       if (target < m.cpu.icount) return this.diverge('machine', `the log has a record at icount ${target}, the replay is already at ${m.cpu.icount}`);
       let r: RunResult;
       try {
-        r = m.run(target);
+        r = m.run(target, deadline);
       } catch (e) {
         if (e instanceof GateDivergence) {
           // going live: a guest waiting in HLT with every entry consumed is where the log stops
@@ -431,6 +432,7 @@ export class ReplaySession {
         if (m.cpu.icount >= this.logLimit) return this.pHead === this.pending.length ? this.report('incomplete', r) : null; // (null: release the rest first)
         if (m.cpu.icount >= cap) return null; // the caller's limit
         if (m.cpu.icount >= unreleased) return null; // hand over the next entries first
+        if (m.cpu.icount < target && performance.now() >= deadline) return null; // the caller's time slice
         continue; // target moved
       }
       // the replayed run ended (exit, halt, fault, internal error): what the log holds up to the

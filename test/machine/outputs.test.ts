@@ -34,7 +34,7 @@ describe('OutputSeam', () => {
     expect(frames).toEqual([[1, 60, 1]]);
     expect(disk.bytes[512]).toBe(9);
     expect(disk.flushes).toBe(1);
-    expect(seam.completed()).toEqual({ console: 2, net1: 1, disk0: 2 });
+    expect(seam.completed()).toEqual({ console: 2, net1: 1, disk0: 2 }); // the flush made the write durable
     expect(seam.counters()).toEqual({ console: 2, net1: 1, disk0: 2 });
     expect(seam.tally.consoleBytes).toBe(2);
     expect(seam.tally.frames).toBe(1);
@@ -59,7 +59,13 @@ describe('OutputSeam', () => {
     expect(seam.release(11)).toBe(2);
     expect(con).toEqual([[1, 1]]);
     expect(disk.bytes[0]).toBe(4);
+    // a disk write completes only with an fsync after it (FT.md release marks: "after completion")
+    expect(seam.completed()).toEqual({ console: 1 });
+    expect(seam.unsynced()).toEqual([[0, 1]]);
+    expect(seam.syncDisks()).toBe(1);
+    expect(disk.flushes).toBe(1);
     expect(seam.completed()).toEqual({ console: 1, disk0: 1 });
+    expect(seam.unsynced()).toEqual([]);
     expect(seam.release(20)).toBe(1);
     expect(con).toEqual([[1, 1], [2, 2]]);
     expect(seam.heldCount).toBe(0);
