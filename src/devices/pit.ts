@@ -15,6 +15,15 @@ export function pitTicks(ns: number): number {
   return sec * PIT_HZ + Math.floor(((t - sec * 1e9) * PIT_HZ) / 1e9);
 }
 
+/** The first guest time (ns) at which pitTicks() reaches `tick`. */
+export function pitTickNs(tick: number): number {
+  const sec = Math.floor(tick / PIT_HZ), rem = tick - sec * PIT_HZ;
+  let ns = sec * 1e9 + Math.ceil((rem * 1e9) / PIT_HZ);
+  while (ns > 0 && pitTicks(ns - 1) >= tick) ns--;
+  while (pitTicks(ns) < tick) ns++;
+  return ns;
+}
+
 interface Channel {
   mode: number;        // 0..5
   access: number;      // 1 lo, 2 hi, 3 lo then hi
@@ -82,6 +91,26 @@ export class Pit8254 implements PortHandler {
       this.irqLevel = true;
     }
     if (out !== this.irqLevel) { this.irqLevel = out; this.irq0(out); }
+  }
+
+  /**
+   * Guest time (ns) of the next OUT0 rising edge (an IRQ 0 edge), Infinity when none will come
+   * without a guest write. A live run loop idling in HLT polls the gate only then (or for host input):
+   * a setTime() before it changes nothing the halted guest can wait for.
+   */
+  nextEventNs(): number {
+    const c = this.ch[0]!;
+    const e = this.elapsed(c, this.nowTick);
+    if (e < 0 || c.frozen >= 0) return Infinity;
+    const n = this.period(c);
+    let at: number; // elapsed ticks at the edge
+    switch (c.mode) {
+      case 0: case 1: at = n; break;
+      case 4: case 5: at = n + 1; break;
+      default: at = (Math.floor(e / n) + 1) * n;
+    }
+    if (at <= e) return Infinity; // a one-shot edge already passed
+    return pitTickNs(c.startTick + at);
   }
 
   /** Ticks counted by channel c at tick `now`, or -1 when the channel is not counting. */

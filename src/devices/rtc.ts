@@ -74,6 +74,27 @@ export class Rtc146818 implements PortHandler {
     this.update();
   }
 
+  /**
+   * Guest time (ns) of the next event that can raise IRQ 8 (a periodic, update-ended or alarm flag
+   * whose interrupt is enabled), Infinity when none is enabled. Flags whose interrupt is off are
+   * set at the next setTime() all the same (the guest reads them only when running).
+   */
+  nextEventNs(): number {
+    const b = this.cmos[REG_B]!;
+    let next = Infinity;
+    const rate = this.cmos[REG_A]! & 0x0f;
+    if ((b & B_PIE) && rate !== 0) {
+      const p = this.periodNs(rate);
+      next = (Math.floor(this.nowNs / p) + 1) * p;
+    }
+    if ((b & (B_UIE | B_AIE)) && !(b & B_SET)) {
+      // the next second of the RTC's clock: nowMs() = wallBaseMs + floor(ns / 1e6) + offsetMs
+      const sec = (Math.floor(this.nowMs() / 1000) + 1) * 1000;
+      next = Math.min(next, (sec - this.wallBaseMs - this.offsetMs) * 1e6);
+    }
+    return Math.max(next, this.nowNs);
+  }
+
   private periodNs(rate: number): number {
     const hz = rate <= 2 ? 256 >> (rate - 1) : 32768 >> (rate - 1);
     return 1e9 / hz;

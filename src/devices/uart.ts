@@ -67,6 +67,12 @@ export class Uart16550 implements PortHandler {
     this.update();
   }
 
+  /** Guest time (ns) when the character timeout can next fire (Infinity: no received bytes wait for it). */
+  nextEventNs(): number {
+    if (!this.fifoOn() || this.rx.length === 0 || this.rx.length >= this.trigger() || this.timeoutPending) return Infinity;
+    return Math.max(this.nowNs, this.lastRxActivityNs + this.charTimeNs() * 4);
+  }
+
   /** Guest time (ns) from the gate: drives the character timeout interrupt. */
   setTime(ns: number): void {
     this.nowNs = ns;

@@ -63,6 +63,9 @@ export class ConsoleHost implements LiveConsole {
   /** The service's `host:port` once listening. */
   get addr(): string | null { return this.service ? `${this.service.host}:${this.service.port}` : null; }
 
+  /** Whether typed bytes wait for the guest. */
+  hasInput(): boolean { return this.qBytes > 0; }
+
   /** The live gate's console input: up to `max` typed bytes (the gate logs what it takes). */
   read(max: number): Uint8Array | null {
     if (this.qBytes === 0 || max <= 0) return null;

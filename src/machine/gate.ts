@@ -93,7 +93,9 @@ const POLL_KINDS = new Set<number>([GateKind.Time, GateKind.Wall, GateKind.Conso
  *  anything that changes guest-visible state happens in a delivery, which replay repeats. */
 export interface GateTargets {
   console?: { rxSpace(): number; rxBytes(bytes: Uint8Array): void };
-  clocks?: { setTime(ns: number): void }[];
+  /** nextEventNs(): guest time (ns) of the target's next interrupt-raising event (Infinity: none
+   *  until the guest acts); a live gate polls a halted CPU only when one is due (idlePollDue). */
+  clocks?: { setTime(ns: number): void; nextEventNs?(): number }[];
   wall?: { setWall(ms: number): void }[];
   nets?: { rxReady(): boolean; rxFrame(frame: Uint8Array): void }[];
   irq?: (line: number, level: boolean) => void;
@@ -132,6 +134,11 @@ export interface Gate {
   /** Replay: throws GateDivergence if the log holds a record stamped before `icount` that the
    *  machine has not consumed (it ran past that record's point). Live: nothing to check. */
   checkPassed(icount: number): void;
+  /** Live: whether a poll now can wake a CPU halted in HLT — a host value waits (console bytes the
+   *  UART can take, a frame the NIC can take, an IRQ request, the first wall clock) or a clock target's
+   *  next event is due. While it is false the run loop does not poll, so an idle guest logs a Time
+   *  record per timer event, not per millisecond. Replay: always true (polls come from the log). */
+  idlePollDue(): boolean;
 }
 
 // ---- host backend interfaces (implemented in src/devices/backends) ----------------------
@@ -146,6 +153,8 @@ export interface HostEntropy { fill(buf: Uint8Array): void }
 export interface ConsoleInput {
   /** Takes up to `max` buffered input bytes without blocking (empty/null when none). */
   read(max: number): Uint8Array | null;
+  /** Whether read() would return bytes now (without taking them); absent: assumed (polls as before). */
+  hasInput?(): boolean;
 }
 export interface DiskBackend {
   readonly size: number;
@@ -157,6 +166,8 @@ export interface DiskBackend {
 export interface FrameInput {
   /** The oldest received frame not yet taken, or undefined. */
   receive(): Uint8Array | undefined;
+  /** Whether receive() would return a frame now; absent: assumed. */
+  hasInput?(): boolean;
 }
 
 export interface LiveBackends {
@@ -267,6 +278,23 @@ export class LiveGate extends GateBase implements Gate {
 
   nextPoll(): number { return Infinity; }
   checkPassed(_icount: number): void { /* live: every value is taken when asked for */ }
+
+  idlePollDue(): boolean {
+    if (!this.wallSent || this.irqQueue.length) return true;
+    const t = this.t, b = this.b;
+    if (t.console && b.console && t.console.rxSpace() > 0 && (b.console.hasInput?.() ?? true)) return true;
+    const nets = t.nets ?? [];
+    for (let i = 0; i < nets.length; i++) {
+      const src = b.nets?.[i];
+      if (src && nets[i]!.rxReady() && (src.hasInput?.() ?? true)) return true;
+    }
+    let next = Infinity;
+    for (const c of t.clocks ?? []) {
+      if (!c.nextEventNs) return true;
+      next = Math.min(next, c.nextEventNs());
+    }
+    return next !== Infinity && this.guestNs() >= next;
+  }
 
   /** The disk backends (a Machine built on this gate without an OutputSeam writes to them). */
   get diskBackends(): readonly DiskBackend[] | undefined { return this.b.disks; }
@@ -382,6 +410,7 @@ export class ReplayGate extends GateBase implements Gate {
   }
 
   feed(records: readonly GateRecord[]): void { for (const r of records) this.log.push(r); }
+  idlePollDue(): boolean { return true; }
   end(): void { this.ended = true; }
 
   /** Records not consumed yet. */
@@ -519,6 +548,7 @@ export class GateSwitch implements Gate {
   diskWrite(i: number, d: number, o: number, data: Uint8Array): boolean { return this.cur.diskWrite(i, d, o, data); }
   diskFlush(i: number, d: number): boolean { return this.cur.diskFlush(i, d); }
   checkPassed(icount: number): void { this.cur.checkPassed(icount); }
+  idlePollDue(): boolean { return this.cur.idlePollDue(); }
   blockIo(disk: number, icount: () => number): BlockIo {
     return {
       read: (o, l) => this.diskRead(icount(), disk, o, l),

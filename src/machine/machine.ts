@@ -343,8 +343,11 @@ export class Machine {
       do stop = cpu.run(Math.min(TIME_CHECK, end - cpu.icount));
       while (stop === Stop.BUDGET && cpu.icount < end && performance.now() < deadline);
     }
-    if (gate.mode === 'live') gate.poll(cpu.icount);
-    else {
+    if (gate.mode === 'live') {
+      // halted in HLT: poll only when a host value or a timer event is due (an idle guest would
+      // otherwise log a Time record every millisecond of sleep)
+      if (stop !== Stop.HALT || !cpu.halted || gate.idlePollDue()) gate.poll(cpu.icount);
+    } else {
       const next = gate.nextPoll();
       const polled = next === cpu.icount && gate.poll(cpu.icount);
       // every record stamped before this count must have been consumed by now (else the machine

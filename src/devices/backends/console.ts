@@ -48,6 +48,8 @@ abstract class BufferedConsole implements ConsoleBackend {
   private scheduled = false;
   private paused: Pausable | undefined;
 
+  hasInput(): boolean { return this.input.length > 0; }
+
   read(max: number): Uint8Array | null {
     const b = this.input.read(max);
     if (this.paused && this.input.length < CONSOLE_INPUT_LIMIT / 2) { const p = this.paused; this.paused = undefined; p.resume(); }

@@ -67,6 +67,7 @@ export class UdpFrameTunnel implements FrameInput {
   get port(): number { return this.sock.address().port; }
 
   receive(): Uint8Array | undefined { return this.queue.shift(); }
+  hasInput(): boolean { return this.queue.length > 0; }
 
   /** Frames waiting for the guest. */
   get pending(): number { return this.queue.length; }
