@@ -322,7 +322,7 @@ export class Machine {
    * logged poll point on replay. Returns the CPU stop reason. The gate is polled at slice ends.
    */
   private slice(budget: number, deadline = Infinity): number {
-    const cpu = this.cpu, gate = this.gate;
+    const cpu = this.cpu, gate = this.gate, start = cpu.icount;
     if (!this.polled) this.poll();
     let n = budget;
     if (gate.mode === 'replay') {
@@ -344,9 +344,10 @@ export class Machine {
       while (stop === Stop.BUDGET && cpu.icount < end && performance.now() < deadline);
     }
     if (gate.mode === 'live') {
-      // halted in HLT: poll only when a host value or a timer event is due (an idle guest would
-      // otherwise log a Time record every millisecond of sleep)
-      if (stop !== Stop.HALT || !cpu.halted || gate.idlePollDue()) gate.poll(cpu.icount);
+      // Still halted in HLT since the last slice: poll only when a host value or a timer event is
+      // due (an idle guest would otherwise log a Time record every millisecond of sleep). The slice
+      // that enters HLT always polls, so a replay finds a poll unit wherever the guest halts.
+      if (stop !== Stop.HALT || !cpu.halted || cpu.icount !== start || gate.idlePollDue()) gate.poll(cpu.icount);
     } else {
       const next = gate.nextPoll();
       const polled = next === cpu.icount && gate.poll(cpu.icount);

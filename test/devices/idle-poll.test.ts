@@ -59,7 +59,7 @@ describe('next timer event (what an idle live machine waits for)', () => {
     expect(level).toBe(true);
   });
 
-  it('an idle dev_idle guest (100 Hz PIT, HLT between ticks) logs about one Time record per tick, and replays identical', () => {
+  it('an idle dev_idle guest (100 Hz PIT, HLT between ticks) logs about two Time records per tick (its wake, its next HLT), and replays identical', () => {
     const dir = mkdtempSync(join(tmpdir(), 'x86ft-idle-'));
     try {
       const cli = join(ROOT, 'dist/src/cli/main.js'), elf = join(ROOT, 'guests/build/dev_idle-O2.elf'), log = join(dir, 'idle.log');
@@ -67,10 +67,10 @@ describe('next timer event (what an idle live machine waits for)', () => {
       expect(out).toContain('dev_idle: 100 ticks at 100 Hz');
       const inspect = execFileSync(process.execPath, [cli, 'log', 'inspect', log], { encoding: 'utf8' });
       const times = Number(/host-time\s+(\d+)/.exec(inspect)?.[1]);
-      // 100 ticks (more guest time when ticks merge on a loaded host: then fewer polls per second,
-      // never more); polling every millisecond of HLT, as before, logged about 1,000
+      // per tick: the poll that wakes it and the one where it halts again (ticks merged on a loaded
+      // host cost no more); polling every millisecond of HLT, as before, logged about 1,000
       expect(times).toBeGreaterThanOrEqual(100);
-      expect(times).toBeLessThan(250);
+      expect(times).toBeLessThan(300);
       expect(execFileSync(process.execPath, [cli, 'replay', log, '--image', elf], { encoding: 'utf8' })).toContain('replay identical');
     } finally { rmSync(dir, { recursive: true, force: true }); }
   });
