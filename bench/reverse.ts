@@ -2,7 +2,7 @@
 // mixed-O0 guest (INSNS instructions, default 300M), then on a ReplayTimeline (src/debug/timeline.ts,
 // checkpoints every EVERY instructions, default 10M) measures the first pass to the end of the history,
 // the checkpoints' memory, a reverse-continue to a breakpoint hit only at the start (the whole history
-// scanned backwards: the worst case), a reverse-continue to a function called all along (the usual case)
+// scanned backwards: the worst case), a reverse-continue to the last hit 5M instructions back
 // and reverse-stepi. Writes bench/results/reverse.json. `npm run bench:reverse`.
 
 import { spawnSync, execFileSync } from 'node:child_process';
@@ -33,7 +33,7 @@ const sig = { aborted: false };
 const hooks = new Hooks();
 t0 = process.hrtime.bigint();
 let c0 = process.cpuUsage();
-let s = await tl.forward(hooks, false, sig);
+let s = await tl.forward(null, false, sig);
 const firstPassS = secs(t0), firstPassCpuS = cpuSecs(c0);
 if (s.kind !== 'end' || tl.machine.cpu.icount !== INSNS) throw new Error(`first pass: ${s.kind} at ${tl.machine.cpu.icount}`);
 const st = tl.checkpointStats;
@@ -46,17 +46,18 @@ s = await tl.continueBack(hooks, sig);
 const wholeS = secs(t0), wholeCpuS = cpuSecs(c0);
 if (s.kind !== 'debug' || tl.machine.cpu.rip !== sym('main')) throw new Error(`reverse-continue to main: ${s.kind} at ${tl.machine.cpu.icount}`);
 hooks.breakpoints.clear();
-s = await tl.forward(hooks, false, sig);
+s = await tl.forward(null, false, sig);
 
-// usual case: a function called all along (cmp_u32, qsort's comparison)
-hooks.breakpoints.add(sym('cmp_u32'));
+// usual case: the last hit lies NEAR instructions back (a code hook stops at that count, as a breakpoint would)
+const NEAR = 5_000_000;
+const near = new Hooks();
+near.add({ kind: 'code', begin: -(2 ** 53), end: 2 ** 53, fn: (c) => { if (c.icount === INSNS - NEAR) near.stopBefore(); } });
 t0 = process.hrtime.bigint();
 c0 = process.cpuUsage();
-s = await tl.continueBack(hooks, sig);
+s = await tl.continueBack(near, sig);
 const nearS = secs(t0), nearCpuS = cpuSecs(c0);
 const nearAt = tl.machine.cpu.icount;
-if (s.kind !== 'debug') throw new Error(`reverse-continue to cmp_u32: ${s.kind}`);
-hooks.breakpoints.clear();
+if (s.kind !== 'debug' || nearAt !== INSNS - NEAR) throw new Error(`reverse-continue ${NEAR} back: ${s.kind} at ${nearAt}`);
 
 t0 = process.hrtime.bigint();
 c0 = process.cpuUsage();

@@ -318,7 +318,11 @@ export class GdbStub {
   private async resume(step: boolean): Promise<void> {
     if (this.finished) return this.send(this.exitPacket(this.finished));
     const tl = this.opts.timeline;
-    if (tl) return this.timelineOp((signal) => tl.forward(this.hooks, step, signal));
+    if (tl) {
+      // nothing to watch for: the fast paths (hooks force one instruction at a time)
+      const idle = !step && this.hooks.breakpoints.size === 0 && !this.hooks.watchesMemory;
+      return this.timelineOp((signal) => tl.forward(idle ? null : this.hooks, step, signal));
+    }
     const h = this.hooks, c = this.m.cpu;
     h.stepping = step;
     h.skipBreakpointOnce(c.rip);

@@ -317,14 +317,16 @@ export class ReplayTimeline {
     }
   }
 
-  /** Forward: continue (or one step with `step`) with the stub's hooks. */
-  async forward(hooks: Hooks, step: boolean, signal: { aborted: boolean }): Promise<TimelineStop> {
-    hooks.stepping = step;
-    hooks.skipBreakpointOnce(this.machine.cpu.rip);
-    const quiet = !step && hooks.breakpoints.size === 0 && !hooks.watchesMemory;
+  /** Forward: continue (or one step with `step`) with `hooks` attached; null (not stepping): none, the
+   *  fast paths. */
+  async forward(hooks: Hooks | null, step: boolean, signal: { aborted: boolean }): Promise<TimelineStop> {
+    const h = hooks ?? (step ? new Hooks() : null);
+    if (h === null) return (await this.advance(Infinity, null, signal))!;
+    h.stepping = step;
+    h.skipBreakpointOnce(this.machine.cpu.rip);
     try {
-      return (await this.advance(Infinity, quiet ? null : hooks, signal))!;
-    } finally { hooks.stepping = false; }
+      return (await this.advance(Infinity, h, signal))!;
+    } finally { h.stepping = false; }
   }
 
   /** Re-executes from the nearest checkpoint to the fast state at icount `k`. */
