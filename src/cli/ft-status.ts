@@ -4,11 +4,12 @@
 // redraws every second on a terminal, or prints one JSON object per line with --json.
 
 import { usageLine } from './usage.js';
+import { vmEvents, type VmEvent } from '../ft/history.js';
 import { openControl, vmStatus, type ControlPlane, type HostRecord, type VmRecord, type VmStatus } from '../ft/control.js';
 
 export const STATUS_EXIT = { io: 1, usage: 2, notFound: 3 } as const;
 
-export const STATUS_HELP = `usage: x86ft ft status [NAME] --control SPEC [--json] [--watch [--interval-ms N]]
+export const STATUS_HELP = `usage: x86ft ft status [NAME] --control SPEC [--json] [--hosts] [--events] [--watch [--interval-ms N]]
 
 Shows every FT VM (or VM NAME): generation, state (starting, protected, not-protected,
 starting-secondary, failing-over, ended), primary and secondary (host, pid: SIGKILL of that pid is a
@@ -22,6 +23,10 @@ restored; then the registered hosts and their leases. An ended VM stays listed a
                           secondary:{host,pid,addr}|null, lag:{instructions,ms}, held:{outputs,bytes},
                           logBitsPerSecond, heartbeatAgeMs, lastFailover:{at,durationMs}|null,
                           failovers, lastRestore:{at,durationMs}|null, reason} (with NAME: that object alone)
+  --hosts                 with --json: print {at, vms:[...], hosts:[...]} (as one --watch line)
+  --events                each VM's history too (JSON: an 'events' array of {at, generation, host,
+                          role, kind, text}, oldest first, at most 32): state changes, peers up and
+                          lost, failovers, divergences, ends
   --watch                 keep showing it until interrupted (Ctrl-C: exit 0): redrawn in place on a
                           terminal; with --json one line per refresh: {at, vms:[...], hosts:[{id, addr,
                           pid, leaseMs, registeredAt, renewedAt, expiresAt, leaseLeftMs}]}
@@ -37,6 +42,8 @@ export interface VmStatusView extends VmStatus {
   failovers: number;
   lastRestore: { at: number; durationMs: number } | null;
   reason: string | null;
+  /** With --events: the VM's history, oldest first (src/ft/history.ts). */
+  events?: VmEvent[];
 }
 
 /** A host as `--watch --json` prints it: the host record plus ms left on its lease (by this machine's clock). */
@@ -85,21 +92,29 @@ export function formatHosts(hosts: HostView[], vms: VmStatusView[]): string {
   ]));
 }
 
-async function read(cp: ControlPlane, name: string | undefined): Promise<{ vms: VmStatusView[]; hosts: HostView[] }> {
-  const recs = name === undefined ? await cp.listVms() : [await cp.readVm(name)].filter((r): r is VmRecord => r !== undefined);
+async function read(cp: ControlPlane, o: Args): Promise<{ vms: VmStatusView[]; hosts: HostView[] }> {
+  const recs = o.name === undefined ? await cp.listVms() : [await cp.readVm(o.name)].filter((r): r is VmRecord => r !== undefined);
   const now = Date.now();
   const hosts = (await cp.listHosts()).map((h) => hostView(h, now)).sort((a, b) => a.id.localeCompare(b.id));
-  return { vms: recs.map(statusView).sort((a, b) => a.name.localeCompare(b.name)), hosts };
+  const view = (r: VmRecord): VmStatusView => (o.events ? { ...statusView(r), events: vmEvents(r) } : statusView(r));
+  return { vms: recs.map(view).sort((a, b) => a.name.localeCompare(b.name)), hosts };
 }
 
-interface Args { spec?: string; name?: string; json: boolean; watch: boolean; intervalMs: number }
+/** The history of each VM, one line per event (oldest first). */
+export function formatEvents(vms: VmStatusView[]): string {
+  return vms.map((v) => `\n${v.name} events:\n` + ((v.events ?? []).map((e) => `  ${new Date(e.at).toISOString()}  gen ${e.generation}  ${e.host} (${e.role})  ${e.text}\n`).join('') || '  (none)\n')).join('');
+}
+
+interface Args { spec?: string; name?: string; json: boolean; watch: boolean; intervalMs: number; events: boolean; hosts: boolean }
 
 function parse(args: string[]): Args | string {
-  const o: Args = { json: false, watch: false, intervalMs: 1000 };
+  const o: Args = { json: false, watch: false, intervalMs: 1000, events: false, hosts: false };
   for (let k = 0; k < args.length; k++) {
     const a = args[k]!;
     if (a === '--json') o.json = true;
     else if (a === '--watch') o.watch = true;
+    else if (a === '--events') o.events = true;
+    else if (a === '--hosts') o.hosts = true;
     else if (a === '--control' || a === '--interval-ms') {
       const v = args[++k];
       if (v === undefined) return `${a} needs a value`;
@@ -132,13 +147,13 @@ export async function ftStatusCommand(args: string[]): Promise<number> {
 
 async function once(cp: ControlPlane, o: Args): Promise<number> {
   try {
-    const { vms, hosts } = await read(cp, o.name);
+    const { vms, hosts } = await read(cp, o);
     if (o.name !== undefined && vms.length === 0) {
       process.stderr.write(`x86ft ft status: no FT VM '${o.name}' in ${cp.spec}\n`);
       return STATUS_EXIT.notFound;
     }
-    if (o.json) process.stdout.write(JSON.stringify(o.name === undefined ? vms : vms[0]) + '\n');
-    else process.stdout.write((vms.length ? formatStatus(vms) : `no FT VMs in ${cp.spec}\n`) + '\n' + formatHosts(hosts, vms));
+    if (o.json) process.stdout.write(JSON.stringify(o.hosts ? { at: Date.now(), vms, hosts } : o.name === undefined ? vms : vms[0]) + '\n');
+    else process.stdout.write((vms.length ? formatStatus(vms) : `no FT VMs in ${cp.spec}\n`) + (o.events ? formatEvents(vms) : '') + '\n' + formatHosts(hosts, vms));
     return 0;
   } catch (e) {
     process.stderr.write(`x86ft ft status: ${(e as Error).message}\n`);
@@ -156,12 +171,12 @@ async function watch(cp: ControlPlane, o: Args): Promise<number> {
   try {
     for (let done = false; !done;) {
       try {
-        const { vms, hosts } = await read(cp, o.name);
+        const { vms, hosts } = await read(cp, o);
         lastError = '';
         const at = Date.now();
         if (o.json) process.stdout.write(JSON.stringify({ at, vms, hosts }) + '\n');
         else {
-          const body = (vms.length ? formatStatus(vms) : o.name !== undefined ? `no FT VM '${o.name}' (yet)\n` : `no FT VMs in ${cp.spec}\n`) + '\n' + formatHosts(hosts, vms);
+          const body = (vms.length ? formatStatus(vms) : o.name !== undefined ? `no FT VM '${o.name}' (yet)\n` : `no FT VMs in ${cp.spec}\n`) + (o.events ? formatEvents(vms) : '') + '\n' + formatHosts(hosts, vms);
           // on a terminal: redraw in place (cursor home, clear); elsewhere one block per refresh
           process.stdout.write(tty ? `\x1b[H\x1b[2J${new Date(at).toISOString()}  ${cp.spec}  (Ctrl-C to stop)\n\n${body}` : `${new Date(at).toISOString()}\n${body}\n`);
         }

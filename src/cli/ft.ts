@@ -23,6 +23,7 @@ import { ftInitCommand, tlsFromArgs, TLS_HELP, TLS_KEYS } from './ft-init.js';
 import type { FtTlsOptions } from '../ft/channel.js';
 import { parseMetricsPort, RoleMetrics, serveMetrics, type MetricsServer } from '../ft/metrics.js';
 import type { RoleStatus } from '../ft/role.js';
+import { historyWriter, type HistoryWriter } from '../ft/history.js';
 
 const METRICS_HELP = `  --metrics PORT          serve Prometheus metrics at http://127.0.0.1:PORT/metrics (0 = any free port;
                           the address goes to stderr): generation, state, lag, held outputs, log
@@ -120,6 +121,16 @@ function ftOptions(rest: Map<string, string | true>): FtOptions {
 
 const FT_KEYS = ['--control', '--store', '--listen', '--connect', '--host-id', '--vm', '--console-file', '--digest-every',
   '--heartbeat-ms', '--failure-timeout-ms', '--max-held-bytes', '--max-held-ms', '--max-lag-ms', '--metrics', ...TLS_KEYS];
+
+/** Appends the role's events to the VM's history (src/ft/history.ts), then `next`. */
+function withHistory(h: HistoryWriter, next: (e: RoleEvent) => void): (e: RoleEvent) => void {
+  return (e) => { h.observe(e); next(e); };
+}
+
+function roleOf(r: { status(): RoleStatus } | undefined): { generation: number; role: 'primary' | 'secondary' } | undefined {
+  const st = r?.status();
+  return st && { generation: st.generation, role: st.role };
+}
 
 /** Feeds the role's 'input-consumed' events to the console host, then `next`. */
 function withConsole(host: ConsoleHost, next: (e: RoleEvent) => void): (e: RoleEvent) => void {
@@ -223,7 +234,8 @@ export async function ftCommand(argv: string[]): Promise<number> {
       let p: FtPrimary | undefined;
       const m = await startMetrics(metricsPort, role, vm, hostId, ft.heartbeatMs, () => p?.status()).catch((e: Error) => e);
       if (m instanceof Error) { process.stderr.write(`x86ft ft ${role}: ${m.message}\n`); return FT_EXIT.usage; }
-      p = new FtPrimary({ vm, config, control, hostId, listen: parseAddr(str('--listen')!, '--listen'), tls, digestEvery, onEvent: m.tap(withConsole(consoleHost, say('primary'))), signal, consoleInput: consoleHost });
+      const hist = historyWriter(control, vm, hostId, () => roleOf(p));
+      p = new FtPrimary({ vm, config, control, hostId, listen: parseAddr(str('--listen')!, '--listen'), tls, digestEvery, onEvent: m.tap(withHistory(hist, withConsole(consoleHost, say('primary')))), signal, consoleInput: consoleHost });
       stopMetrics = () => m.server?.close();
       try { await p.start(); } catch (e) {
         const what = e instanceof ElfError ? `${o.file}: ` : '';
@@ -232,21 +244,22 @@ export async function ftCommand(argv: string[]): Promise<number> {
       }
       const primary = p;
       const unpublish = publishStatus(control, vm, () => primary.status());
-      try { const out = await p.run(); m.metrics?.outcome(out); return exitFor('primary', out); } finally { unpublish(); }
+      try { const out = await p.run(); m.metrics?.outcome(out); await hist.outcome(out); return exitFor('primary', out); } finally { unpublish(); }
     }
     let s: FtSecondary | undefined;
     // the secondary's heartbeat period is the VM's (from its record); --heartbeat-ms is the default until then
     const m = await startMetrics(metricsPort, role, vm, hostId, ft.heartbeatMs, () => s?.status()).catch((e: Error) => e);
       if (m instanceof Error) { process.stderr.write(`x86ft ft ${role}: ${m.message}\n`); return FT_EXIT.usage; }
     stopMetrics = () => m.server?.close();
-    s = new FtSecondary({ vm, control, hostId, connect: str('--connect') ? parseAddr(str('--connect')!, '--connect') : undefined, tls, digestEvery, onEvent: m.tap(withConsole(consoleHost, say('secondary'))), signal, consoleInput: consoleHost });
+    const hist = historyWriter(control, vm, hostId, () => roleOf(s));
+    s = new FtSecondary({ vm, control, hostId, connect: str('--connect') ? parseAddr(str('--connect')!, '--connect') : undefined, tls, digestEvery, onEvent: m.tap(withHistory(hist, withConsole(consoleHost, say('secondary')))), signal, consoleInput: consoleHost });
     try { await s.start(); } catch (e) {
       process.stderr.write(`x86ft ft secondary: ${(e as Error).message}\n`);
       return e instanceof SecondaryRefused ? FT_EXIT.usage : FT_EXIT.io;
     }
     const secondary = s;
     const unpublish = publishStatus(control, vm, () => secondary.status());
-    try { const out = await s.run(); m.metrics?.outcome(out); return exitFor('secondary', out); } finally { unpublish(); }
+    try { const out = await s.run(); m.metrics?.outcome(out); await hist.outcome(out); return exitFor('secondary', out); } finally { unpublish(); }
   } catch (e) {
     process.stderr.write(`x86ft ft ${role}: ${(e as Error).message}\n`);
     return FT_EXIT.io;

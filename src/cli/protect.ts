@@ -5,13 +5,16 @@
 import { parseHostArgs, MACHINE_HELP } from './host.js';
 import { parseControlSpec } from '../ft/control.js';
 import { PRIMARY_HOST, PROTECT_EXIT, SECONDARY_HOST, Supervisor } from '../ft/supervisor.js';
+import { parseMetricsPort } from '../ft/metrics.js';
+import { tlsLayout } from '../ft/tls.js';
+import { resolve } from 'node:path';
 
 /** Options protect passes on to the roles (with a value). */
 const FT_VALUE_KEYS = ['--heartbeat-ms', '--failure-timeout-ms', '--max-held-bytes', '--max-held-ms', '--max-lag-ms'];
 const PASS_KEYS = ['--console-file', '--store', '--digest-every', ...FT_VALUE_KEYS];
 
 const HELP = `usage: x86ft protect <guest.elf> --control dir:PATH [--vm NAME] [--console-file FILE] [--no-input]
-                      [FT options] [machine options]
+                      [--metrics PORT] [--tls-dir DIR] [FT options] [machine options]
 
 Runs the guest fault-tolerant on this machine: a primary (host id ${PRIMARY_HOST}) and a secondary
 (host id ${SECONDARY_HOST}) as two processes ('x86ft ft primary|secondary'). The guest survives the
@@ -27,6 +30,10 @@ exactly once; messages (the roles' too, prefixed) go to stderr. 'x86ft ft status
   --console-file FILE     also keep the console in FILE (byte n at offset n; default
                           STORE/vms/NAME/console)
   --no-input              do not forward stdin to the guest
+  --metrics PORT          the primary serves Prometheus metrics on 127.0.0.1:PORT, the secondary on PORT+1
+                          (0: any free ports; the roles name them on stderr)
+  --tls-dir DIR           mutual TLS 1.3 on the channel with the certificates 'x86ft ft init --hosts
+                          ${PRIMARY_HOST},${SECONDARY_HOST}' made in DIR (DIR/hosts/ID.crt, .key, DIR/ca.crt)
   --digest-every N        instructions between digests in the log (default 1M)
   --heartbeat-ms N        heartbeat period (default 50)
   --failure-timeout-ms N  silence after which a role counts as failed (default 500)
@@ -51,7 +58,7 @@ export async function protectCommand(argv: string[]): Promise<number> {
   const secondaryArgs: string[] = [];
   try {
     if (argv.includes('--console')) throw new Error('--console is not an option of protect: the console is its stdout (and --console-file)');
-    o = parseHostArgs(argv, ['--control', '--vm', ...PASS_KEYS]);
+    o = parseHostArgs(argv, ['--control', '--vm', '--metrics', '--tls-dir', ...PASS_KEYS]);
     const c = o.rest.get('--control');
     if (typeof c !== 'string') throw new Error('--control dir:PATH is required');
     const spec = parseControlSpec(c);
@@ -65,6 +72,22 @@ export async function protectCommand(argv: string[]): Promise<number> {
       if (a === '--no-input' || a === '--stats') continue;
       const v = argv[++k]!; // parseHostArgs checked that every other option has its value
       if (a === '--control' || a === '--vm') continue;
+      if (a === '--metrics') {
+        // the primary serves PORT, the secondary PORT+1 (0: each any free port, named on stderr)
+        const port = parseMetricsPort(v);
+        if (port === 65535) throw new Error('--metrics PORT needs PORT+1 free for the secondary (at most 65534)');
+        primaryArgs.push(a, String(port));
+        secondaryArgs.push(a, String(port && port + 1));
+        continue;
+      }
+      if (a === '--tls-dir') {
+        const dir = resolve(v);
+        for (const [args, host] of [[primaryArgs, PRIMARY_HOST], [secondaryArgs, SECONDARY_HOST]] as const) {
+          const f = tlsLayout(dir).host(host);
+          args.push('--tls-cert', f.cert, '--tls-key', f.key, '--tls-ca', f.ca);
+        }
+        continue;
+      }
       primaryArgs.push(a, v);
       if (['--store', '--digest-every', ...FT_VALUE_KEYS].includes(a)) secondaryArgs.push(a, v);
     }

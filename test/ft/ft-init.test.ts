@@ -13,6 +13,7 @@ import { loadTls, tlsLayout } from '../../src/ft/tls.js';
 import { CLI, tempDir } from './protect-harness.js';
 import { ftInitCommand } from '../../src/cli/ft-init.js';
 import { ftCommand } from '../../src/cli/ft.js';
+import { inProcess } from './cli-capture.js';
 import { ident } from './channel-helpers.js';
 
 const dir = tempDir('ftinit');
@@ -24,14 +25,6 @@ function x86ft(...args: string[]): { status: number | null; stdout: string; stde
 }
 const mode = (p: string): number => statSync(p).mode & 0o777;
 
-/** Runs a command function in this process, collecting what it writes to stdout and stderr. */
-async function inProcess(f: () => Promise<number>): Promise<{ status: number; stdout: string; stderr: string }> {
-  let stdout = '', stderr = '';
-  const o = process.stdout.write.bind(process.stdout), e = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((b: string | Uint8Array) => { stdout += String(b); return true; }) as typeof process.stdout.write;
-  process.stderr.write = ((b: string | Uint8Array) => { stderr += String(b); return true; }) as typeof process.stderr.write;
-  try { return { status: await f(), stdout, stderr }; } finally { process.stdout.write = o; process.stderr.write = e; }
-}
 
 const ctl = join(dir, 'ctl'), other = join(dir, 'other');
 const L = tlsLayout(join(ctl, 'tls')), O = tlsLayout(join(other, 'tls'));

@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { initClusterTls } from '../../src/ft/tls.js';
 import { CLI, guest, tempDir } from './protect-harness.js';
+import { inProcess } from './cli-capture.js';
+import { ftStatusCommand } from '../../src/cli/ft-status.js';
 
 const dir = tempDir('ftmetrics');
 const children: ChildProcess[] = [];
@@ -108,6 +110,19 @@ describe('metrics and status of a running pair over TLS', () => {
       expect(o.vms[0]).toMatchObject({ name: 'default', state: 'protected', primary: { host: 'ha', pid: P.child.pid }, secondary: { host: 'hb' }, failovers: 0 });
       expect(o.hosts).toEqual([]);
     }
+
+    // ft status --events --json: the history in the record names both hosts; --hosts: one object
+    const ev = await until('the history of both roles', async () => {
+      const r = await inProcess(() => ftStatusCommand(['default', '--control', `dir:${ctl}`, '--events', '--json']));
+      expect(r.status).toBe(0);
+      const v = JSON.parse(r.stdout) as { events: { host: string; role: string; kind: string; text: string; generation: number }[] };
+      return v.events.some((e) => e.host === 'hb' && e.kind === 'peer-up') ? v.events : undefined;
+    });
+    expect(ev).toContainEqual(expect.objectContaining({ host: 'ha', role: 'primary', kind: 'state', text: 'state protected', generation: 1 }));
+    expect(ev).toContainEqual(expect.objectContaining({ host: 'ha', role: 'primary', kind: 'peer-up', text: 'peer up: hb' }));
+    expect(ev).toContainEqual(expect.objectContaining({ host: 'hb', role: 'secondary', kind: 'peer-up', text: 'peer up: ha' }));
+    const h = await inProcess(() => ftStatusCommand(['--control', `dir:${ctl}`, '--json', '--hosts']));
+    expect(JSON.parse(h.stdout)).toMatchObject({ vms: [{ name: 'default', state: 'protected' }], hosts: [] });
 
     // the secondary stops answering: the primary's heartbeat age and missed heartbeats grow, outputs wait
     S.child.kill('SIGSTOP');
