@@ -381,6 +381,12 @@ export class Cpu {
     } finally { this.implicitSv = false; }
   }
 
+  /** Write one byte of a system table (a descriptor's accessed bit): a supervisor-mode access at any CPL. */
+  sysWrite8(la: number, v: number): void {
+    this.implicitSv = true;
+    try { this.physWrite8(this.translate(la, 1), v); } finally { this.implicitSv = false; }
+  }
+
   physRead8(p: number): number {
     if (p < this.ramSize) return this.u8[p];
     this.brk = true;
@@ -577,6 +583,17 @@ export class Cpu {
   raise(vec: number, errorCode = -1): never {
     this.pendVec = vec;
     this.pendErr = errorCode;
+    throw FAULT;
+  }
+
+  /**
+   * Something the guest asked for that x86ft does not implement (e.g. a far transfer to compatibility mode):
+   * the instruction does not retire, and the run stops with a fault report (vector -1) naming it — never a guess.
+   */
+  unsupported(what: string): never {
+    this.recordFault(-1, -1, `not supported by x86ft: ${what} at RIP 0x${this.insnRip.toString(16)}`);
+    this.pendVec = -1;
+    this.pendErr = -1;
     throw FAULT;
   }
 
@@ -892,7 +909,7 @@ export class Cpu {
         this.rip = this.insnRip;
         const vec = this.pendVec, err = this.pendErr;
         // a fault during instruction fetch/decode of the next block happens at the current rip
-        this.deliver(vec, err, false);
+        if (vec >= 0) this.deliver(vec, err, false); // (vec -1: unsupported(), the run stops)
         return done;
       }
       this.internalError = e instanceof Error ? e : new Error(String(e));

@@ -3,6 +3,7 @@
 import { installAlu } from './ops/alu.js';
 import { installMov } from './ops/mov.js';
 import { installControl } from './ops/control.js';
+import { installFar } from './ops/far.js';
 import { installSystem } from './ops/system.js';
 import { installShift } from './ops/shift.js';
 import { installMulDiv } from './ops/muldiv.js';
@@ -19,6 +20,7 @@ export function installTable(): void {
   installAlu();
   installMov();
   installControl();
+  installFar();
   installSystem();
   installShift();
   installMulDiv();

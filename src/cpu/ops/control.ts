@@ -7,6 +7,7 @@ import { cond, materialize, F, getOF, getCF, getZF, getSF, getPF } from '../flag
 import { getE, push, pop, regAddr, addReg, TWO32 } from './operands.js';
 import { incE, decE, specIncDec } from './alu.js';
 import { pushE } from './mov.js';
+import { callFar, jmpFar, inaccessibleSegments, dropSegments } from './far.js';
 
 const CANON = 140737488355328; // 2^47
 
@@ -86,6 +87,7 @@ function iret(c: Cpu, i: Insn): void {
   if (rip >= CANON || rip < -CANON) c.raise(13, 0);
   const newCpl = cs & 3;
   if (newCpl < c.cpl) c.raise(13, cs & ~3);
+  const drop = newCpl > c.cpl ? inaccessibleSegments(c, newCpl) : 0;
   // RF is not loaded: its only effect, suppressing an instruction breakpoint for one instruction, does not
   // exist here (no DR0-DR3 breakpoints), and the CPU clears it after that instruction anyway
   let mask = F.CF | F.PF | F.AF | F.ZF | F.SF | F.TF | F.DF | F.OF | F.NT | F.AC | F.ID;
@@ -96,6 +98,7 @@ function iret(c: Cpu, i: Insn): void {
   c.regs[8] = rspV >>> 0 | 0; c.regs[9] = Math.floor(rspV / TWO32) | 0;
   c.sel[1] = cs; c.sel[2] = ss;
   c.setCpl(newCpl);
+  dropSegments(c, drop);
   c.rip = rip;
   c.brk = true;
 }
@@ -140,8 +143,8 @@ export function installControl(): void {
   def(1, 0x0b, D.END, ud2);
   def(0, 0xfe, D.M | D.B, [incE, decE, null, null, null, null, null, null]);
   // (FF /0 /1 register forms get specialised INC/DEC handlers)
-  // FF: /2 and /4 are near indirect CALL/JMP (64-bit operand), /6 PUSH (64-bit default), /3 /5 far forms not supported (#UD)
-  def(0, 0xff, D.M, [incE, decE, callEF, null, jmpEF, null, pushEF, null], specIncDec);
+  // FF: /2 and /4 are near indirect CALL/JMP (64-bit operand), /3 /5 far CALL/JMP (far.ts), /6 PUSH (64-bit default)
+  def(0, 0xff, D.M, [incE, decE, callEF, callFar, jmpEF, jmpFar, pushEF, null], specIncDec);
 }
 
 // FF /2, /4, /6 default to a 64-bit operand in long mode; the row is shared with INC/DEC so fix osz here.

@@ -19,6 +19,7 @@
 #include <ucontext.h>
 
 #define DATA ((uint8_t *)0x700000)
+#define CODE ((uint8_t *)0x680000)
 #define DATA_SIZE 4096
 
 uint64_t st[17];           // regs 0..15 (RSP slot unused), [16] = rflags
@@ -75,9 +76,11 @@ static void fill(uint8_t *p, uint32_t seed) {
 }
 
 int main(void) {
-  uint8_t *code = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  // code at a fixed address below 4 GiB (CODE), so a case may use its own addresses as 32-bit offsets (far
+  // pointers m16:32) and the emulator can load it at the same address
+  uint8_t *code = mmap(CODE, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
   uint8_t *data = mmap(DATA, DATA_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-  if (code == MAP_FAILED || data != DATA) { fprintf(stderr, "mmap failed\n"); return 2; }
+  if (code != CODE || data != DATA) { fprintf(stderr, "mmap failed\n"); return 2; }
   static uint8_t init[DATA_SIZE];
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
