@@ -54,6 +54,19 @@ const TLB_MASK = TLB_SIZE - 1;
 const TWO32 = 4294967296;
 const JC_MASK = 4095;
 
+/** DR6.BS: the single-step trap (SDM Vol. 3B §17.2.3). */
+const DR6_BS = 0x4000;
+/** DR7 LENn encodings → bytes (00 1, 01 2, 10 8, 11 4). */
+const DR_LEN = [1, 2, 8, 4];
+
+/** Bits 0-3: which of DR0-DR3 are enabled (Ln or Gn) data breakpoints (R/W 01 write, 11 read/write). I/O (10)
+ *  breakpoints are not raised. */
+export function dataBreakpoints(dr7: number): number {
+  let m = 0;
+  for (let n = 0; n < 4; n++) if (((dr7 >>> (2 * n)) & 3) !== 0 && ((dr7 >>> (16 + 4 * n)) & 1) === 1) m |= 1 << n;
+  return m;
+}
+
 /** Default host services: deterministic values derived from the instruction count. */
 const deterministicHost: CpuHost = {
   rdtsc(c) { const t = c.icount * 4; c.tmpLo = t >>> 0; c.tmpHi = Math.floor(t / TWO32) | 0; },
@@ -100,6 +113,16 @@ export class Cpu {
   halted = false;
   /** STI/MOV SS shadow: interrupts are not taken before the next instruction retires. */
   intShadow = false;
+  /** Set by MOV SS: debug traps of that instruction wait until after the next one (SDM Vol. 3A §6.8.3). */
+  movSsShadow = false;
+  /** Debug-trap DR6 bits (BS, B0-B3) held back by a MOV SS, delivered after the next instruction. Transient. */
+  private heldDb = 0;
+  /** Data-breakpoint hits (B0-B3) of the executing instruction, collected by memWatch() while DR7 arms one. */
+  private dataHits = 0;
+  /** Set by IRETQ: it loads RF, which the end of the instruction must not clear. */
+  rfLoaded = false;
+  /** Set when an instruction delivered a software interrupt (INT n, INT3, INTO): no single-step trap after it. */
+  private softDelivered = false;
   /** Instructions retired since reset (REP iterations count one each); advanced at block ends. */
   icount = 0;
   /** The block being executed and the linear address of its first byte (for currentIcount). */
@@ -323,7 +346,7 @@ export class Cpu {
 
   /** Read sz (1,2,4) bytes at la, handling TLB misses, page crossings and MMIO. */
   readSlow(la: number, sz: number): number {
-    if (this.memHooked) (this.hooks as Hooks).memAccess(this, 'read', la, sz, 0);
+    if (this.memHooked) this.memWatch('read', la, sz, 0);
     const off = la & 4095;
     if (off + sz > 4096) {
       let v = 0;
@@ -346,7 +369,7 @@ export class Cpu {
   }
 
   writeSlow(la: number, sz: number, v: number): void {
-    if (this.memHooked) (this.hooks as Hooks).memAccess(this, 'write', la, sz, v);
+    if (this.memHooked) this.memWatch('write', la, sz, v);
     const off = la & 4095;
     if (off + sz > 4096) {
       this.translate(la, 1); this.translate(la + sz - 1, 1);
@@ -767,12 +790,66 @@ export class Cpu {
         continue;
       }
       if (this.halted) return Stop.HALT;
-      const k = this.runBlock(limit);
+      // the trap flag, RF and DR7 breakpoints: one test per block, not per instruction (blocks end wherever
+      // TF, RF or DR7 can change); while any is active, instructions run one at a time through stepDebug()
+      const k = (this.flags & (F.TF | F.RF)) !== 0 || (this.dr[7] & 0xff) !== 0 ? this.stepDebug() : this.runBlock(limit);
       remaining -= k;
       if (this.stopRequested) break;
       if (this.halted) { return Stop.HALT; }
     }
     return this.stopReason;
+  }
+
+  /**
+   * One instruction (one REP iteration) with the debug facilities of SDM Vol. 3B ch. 17 (18 in newer editions):
+   * an enabled execute breakpoint at RIP raises a #DB fault before it (not when RF = 1); after an instruction
+   * that retires, a single-step trap (TF was set when it began; DR6.BS) and enabled data breakpoints its accesses
+   * hit (DR6.Bn) raise one #DB trap — held back one more instruction after MOV SS. RF is cleared after every
+   * retired instruction except IRETQ, which loads it. Returns the instructions retired (0 or 1).
+   */
+  private stepDebug(): number {
+    const dr7 = this.dr[7];
+    this.syncMemHooks();
+    if ((dr7 & 0xff) !== 0 && (this.flags & F.RF) === 0) {
+      let hit = 0;
+      for (let n = 0; n < 4; n++) if (((dr7 >>> (2 * n)) & 3) !== 0 && ((dr7 >>> (16 + 4 * n)) & 3) === 0 && this.dr[n] === this.rip) hit |= 1 << n;
+      if (hit !== 0) {
+        this.dr[6] = ((this.dr[6] & ~0xf) | hit) >>> 0;
+        this.insnRip = this.rip;
+        this.deliver(Vec.DB, -1, false);
+        return 0;
+      }
+    }
+    const tf = (this.flags & F.TF) !== 0;
+    this.dataHits = 0; this.movSsShadow = false; this.softDelivered = false; this.rfLoaded = false;
+    const k = this.runBlock(1);
+    if (k === 0 || this.stopRequested) return k; // faulted (and delivered) or stopped: no trap, RF unchanged
+    if (!this.rfLoaded) this.flags &= ~F.RF;
+    let bits = this.dataHits | (tf && !this.softDelivered ? DR6_BS : 0);
+    if (this.movSsShadow) { this.heldDb |= bits; return k; }
+    bits |= this.heldDb; this.heldDb = 0;
+    if (bits !== 0) {
+      this.dr[6] = ((this.dr[6] & ~0xf) | bits) >>> 0;
+      this.insnRip = this.rip;
+      this.deliver(Vec.DB, -1, false);
+    }
+    return k;
+  }
+
+  /** A data access on the slow path while memory is watched: the hooks, and DR0-DR3 data breakpoints. */
+  private memWatch(access: 'read' | 'write', la: number, sz: number, v: number): void {
+    if (this.hooks !== null && this.hooks.watchesMemory) this.hooks.memAccess(this, access, la, sz, v);
+    const dr7 = this.dr[7];
+    const armed = dataBreakpoints(dr7);
+    if (armed === 0) return;
+    for (let n = 0; n < 4; n++) {
+      if ((armed & (1 << n)) === 0) continue;
+      const rw = (dr7 >>> (16 + 4 * n)) & 3;
+      if (rw === 1 && access !== 'write') continue;
+      const len = DR_LEN[(dr7 >>> (18 + 4 * n)) & 3];
+      const a = this.dr[n], base = a - (((a % len) + len) % len); // the low address bits a length masks are ignored
+      if (la < base + len && la + sz > base) this.dataHits |= 1 << n;
+    }
   }
 
   /** Attach execution hooks (null detaches). Observation only: never changes what the guest does. */
@@ -786,8 +863,8 @@ export class Cpu {
    * sees its TLB through A/D bits and stale entries): while they are installed, read/write TLB tags are
    * stored offset by 0.5, so the fast paths' integer compare misses and translate() finds them instead.
    */
-  private syncMemHooks(): void {
-    const on = this.hooks !== null && this.hooks.watchesMemory;
+  syncMemHooks(): void {
+    const on = (this.hooks !== null && this.hooks.watchesMemory) || dataBreakpoints(this.dr[7]) !== 0;
     if (on === this.memHooked) return;
     this.memHooked = on;
     const d = on ? 0.5 : -0.5;
@@ -824,7 +901,7 @@ export class Cpu {
         if (h.beforeInsn(this, start, insn.end - insn.start, blockStart)) { this.stopReason = Stop.DEBUG; return Stop.DEBUG; }
       }
       this.intShadow = false;
-      const k = this.runBlock(1);
+      const k = (this.flags & (F.TF | F.RF)) !== 0 || (this.dr[7] & 0xff) !== 0 ? this.stepDebug() : this.runBlock(1);
       if (b !== null) {
         const insn = b.insns[0];
         blockStart = b.n === 1 || (this.rip !== start + insn.end && !(this.rip === start && insn.rep !== 0));
@@ -933,6 +1010,7 @@ export class Cpu {
   softInterrupt(vec: number): void {
     if (this.idtLimit === 0) { this.recordFault(vec, -1, `INT ${vec} with no IDT loaded at RIP 0x${this.insnRip.toString(16)}`); this.brk = true; return; }
     const ok = this.deliver(vec, -1, true);
+    this.softDelivered = true;
     if (!ok) this.brk = true;
   }
 

@@ -7,27 +7,13 @@
 import { describe, it, expect } from 'vitest';
 import { Emu, hostRun, type Case, type Result } from './hostrun.js';
 import { assemble } from './asm.js';
-
-const CODE = 0x680000, GDT = 0x640000;
-
-/** The x86-64 Linux GDT (arch/x86/kernel/cpu/common.c): kernel code32/code64/data, user data, user code64, a busy TSS
- *  at 0x40, the CPU-number data segment at 0x78 (DPL 3); limit 0x7f. User code32 (0x23) left out (see above). */
-const LINUX_GDT: [number, number, number][] = [
-  [1, 0xffff, 0x00cf9b00], [2, 0xffff, 0x00af9b00], [3, 0xffff, 0x00cf9300], [5, 0xffff, 0x00cff300], [6, 0xffff, 0x00affb00],
-  [8, 0x00000067, 0x00008b00], [9, 0, 0], [15, 0x0000, 0x0040f500],
-];
+import { CODE, loadUser, runUserTo } from './usermode.js';
 
 function emuRun(e: Emu, c: Case): Result {
-  e.load(c, CODE);
-  const cpu = e.cpu, dv = e.mem.dv;
-  for (let k = 0; k < 16; k++) { dv.setUint32(GDT + 8 * k, 0, true); dv.setUint32(GDT + 8 * k + 4, 0, true); }
-  for (const [n, lo, hi] of LINUX_GDT) { dv.setUint32(GDT + 8 * n, lo, true); dv.setUint32(GDT + 8 * n + 4, hi, true); }
-  cpu.gdtBase = GDT; cpu.gdtLimit = 0x7f;
-  cpu.setCpl(3); cpu.sel[1] = 0x33; cpu.sel[2] = 0x2b;
-  cpu.flushTlb();
+  loadUser(e, c);
   const end = CODE + c.code.length / 2;
-  for (let n = 0; n < 100 && cpu.rip !== end && cpu.fault === null; n++) cpu.run(1);
-  expect(cpu.rip === end || cpu.fault !== null).toBe(true);
+  runUserTo(e, end, 100);
+  expect(e.cpu.rip === end || e.cpu.fault !== null).toBe(true);
   return e.result();
 }
 

@@ -26,13 +26,18 @@ export interface Case {
 }
 export interface Result { regs: bigint[]; flags: number; fault: number; mem: Map<number, number>; err: number }
 
+/** Build test/cpu/native/NAME.c with gcc once (cached in the temp directory by source hash); the executable's path. */
+export function buildNative(name: string): string {
+  const src = join(here, 'native', `${name}.c`);
+  const h = createHash('sha1').update(readFileSync(src)).digest('hex').slice(0, 12);
+  const exe = join(tmpdir(), `x86ft-${name}-${h}`);
+  if (!existsSync(exe)) execFileSync('gcc', ['-O1', '-o', exe, src]);
+  return exe;
+}
+
 let exe = '';
 function runnerPath(): string {
-  if (exe) return exe;
-  const src = join(here, 'native', 'runner.c');
-  const h = createHash('sha1').update(readFileSync(src)).digest('hex').slice(0, 12);
-  exe = join(tmpdir(), `x86ft-int-runner-${h}`);
-  if (!existsSync(exe)) execFileSync('gcc', ['-O1', '-o', exe, src]);
+  if (!exe) exe = buildNative('runner');
   return exe;
 }
 

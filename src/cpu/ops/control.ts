@@ -88,9 +88,8 @@ function iret(c: Cpu, i: Insn): void {
   const newCpl = cs & 3;
   if (newCpl < c.cpl) c.raise(13, cs & ~3);
   const drop = newCpl > c.cpl ? inaccessibleSegments(c, newCpl) : 0;
-  // RF is not loaded: its only effect, suppressing an instruction breakpoint for one instruction, does not
-  // exist here (no DR0-DR3 breakpoints), and the CPU clears it after that instruction anyway
-  let mask = F.CF | F.PF | F.AF | F.ZF | F.SF | F.TF | F.DF | F.OF | F.NT | F.AC | F.ID;
+  // RF is loaded (a #DB handler returns with RF = 1 to pass the instruction breakpoint it stopped at)
+  let mask = F.CF | F.PF | F.AF | F.ZF | F.SF | F.TF | F.DF | F.OF | F.NT | F.RF | F.AC | F.ID;
   if (c.cpl === 0) mask |= F.IF | F.IOPL | F.VIF | F.VIP;
   else if (c.cpl <= ((c.flags >> 12) & 3)) mask |= F.IF;
   materialize(c);
@@ -99,6 +98,7 @@ function iret(c: Cpu, i: Insn): void {
   c.sel[1] = cs; c.sel[2] = ss;
   c.setCpl(newCpl);
   dropSegments(c, drop);
+  c.rfLoaded = true;
   c.rip = rip;
   c.brk = true;
 }

@@ -197,6 +197,8 @@ function movToDr(c: Cpu, i: Insn): void {
     // DR6: bits 4-11 and 16-31 read as 1, bit 12 as 0; DR7: bit 10 reads as 1, bits 11, 12, 14, 15 as 0
     c.dr[n] = n === 6 ? ((lo & 0xe00f) | 0xffff0ff0) >>> 0 : ((lo & 0xffff23ff) | 0x400) >>> 0;
   } else c.dr[n] = lo + hi * TWO32;
+  c.syncMemHooks(); // data breakpoints watch accesses through the slow path
+  c.brk = true; // the run loop decides per block whether breakpoints are armed
 }
 
 // ---------------------------------------------------------------- descriptor tables (0F 01, 0F 00)
@@ -279,11 +281,11 @@ function movSregE(c: Cpu, i: Insn): void {
   const osz = i.osz; i.osz = 2; const s = getE(c, i) & 0xffff; i.osz = osz;
   const n = i.sub;
   if (n === 1 || n > 5) c.raise(6); // CS cannot be loaded with MOV
-  if (n === 2 && (s & ~3) === 0 && c.cpl !== 3) { c.sel[2] = s; c.intShadow = true; c.brk = true; return; }
+  if (n === 2 && (s & ~3) === 0 && c.cpl !== 3) { c.sel[2] = s; c.intShadow = true; c.movSsShadow = true; c.brk = true; return; }
   const base = segBase(c, s);
   c.sel[n] = s;
   if (n === 4) c.fsBase = base; else if (n === 5) c.gsBase = base;
-  if (n === 2) { c.intShadow = true; c.brk = true; }
+  if (n === 2) { c.intShadow = true; c.movSsShadow = true; c.brk = true; }
 }
 function movESreg(c: Cpu, i: Insn): void {
   if (i.sub > 5) c.raise(6);
