@@ -51,3 +51,76 @@ describe('single-step (TF) vs the host CPU', () => {
     expect(host.map((t) => t.length).reduce((a, b) => a + b)).toBeGreaterThan(50);
   });
 });
+
+const DATA = 0x700000;
+/** DR7 for breakpoint n: L enable, R/W (0 execute, 1 write, 3 read/write), LEN (1, 2, 4, 8 bytes). */
+function dr7(n: number, rw: number, len: 1 | 2 | 4 | 8): number {
+  return (1 << (2 * n)) | (rw << (16 + 4 * n)) | ({ 1: 0, 2: 1, 8: 2, 4: 3 }[len] << (18 + 4 * n));
+}
+function withDr(bps: [number, number, number, 1 | 2 | 4 | 8][]): (e: Emu) => void {
+  return (e) => { let d7 = 0x400; for (const [n, addr, rw, len] of bps) { e.cpu.dr[n] = addr; d7 |= dr7(n, rw, len); } e.cpu.dr[7] = d7; };
+}
+/** Offsets of the instructions of `src` (the bytes of each prefix), to name breakpoint RIPs. */
+function ends(lines: string[]): number[] { return assemble(lines.map((_, k) => lines.slice(0, k + 1).join(';'))).map((h) => h.length / 2); }
+
+describe('DR0-DR3 breakpoints (SDM Vol. 3B §17.2.4, §17.3.1)', () => {
+  it('execute breakpoint: #DB fault before the instruction (RIP at it, DR6.B0), not again once the handler sets RF', () => {
+    const lines = ['xor %eax, %eax', 'inc %eax', 'inc %eax', 'nop'];
+    const [code] = assemble([lines.join(';')]);
+    const at = ends(lines)[0]; // the first INC
+    const { e, log } = emuRun(code, withDr([[0, CODE + at, 0, 1]]));
+    expect(log.rip).toEqual([at]);
+    expect(log.dr6[0] & 0xf).toBe(1);
+    expect(Number(e.cpu.reg64(0))).toBe(2); // the INC ran exactly once
+  });
+
+  it('data write breakpoint: #DB trap after the writing instruction; reads do not hit it; LEN masks the low address bits', () => {
+    const lines = ['movb $1, 0x70000c', 'movb $1, 0x70000a', 'mov 0x700008, %eax', 'movw $1, 0x700007', 'nop'];
+    const [code] = assemble([lines.join(';')]);
+    const end = ends(lines);
+    // DR0 = DATA+9 with LEN 4 covers 0x700008-0x70000b (bits 1:0 ignored)
+    const { log } = emuRun(code, withDr([[0, DATA + 9, 1, 4]]));
+    expect(log.rip).toEqual([end[1], end[3]]); // after the byte write at +a, after the word write straddling +8
+    for (const d of log.dr6) expect(d & 0x400f).toBe(1);
+  });
+
+  it('read/write breakpoint: reads hit too; one instruction hitting two breakpoints sets both B bits', () => {
+    const lines = ['mov 0x700008, %eax', 'movq $0, 0x700010', 'nop'];
+    const [code] = assemble([lines.join(';')]);
+    const end = ends(lines);
+    const { log } = emuRun(code, withDr([[1, DATA + 8, 3, 2], [2, DATA + 0x10, 3, 1], [3, DATA + 0x17, 1, 1]]));
+    expect(log.rip).toEqual([end[0], end[1]]);
+    expect(log.dr6.map((d) => d & 0xf)).toEqual([2, 4 | 8]);
+  });
+
+  it('a breakpoint disabled in DR7 (no L/G bit) is never raised', () => {
+    const [code] = assemble(['movq $0, 0x700010; nop']);
+    const { log } = emuRun(code, (e) => { e.cpu.dr[0] = DATA + 0x10; e.cpu.dr[7] = 0x400 | (1 << 16) | (2 << 18); });
+    expect(log.rip).toEqual([]);
+  });
+
+  it('REP STOSB: the trap comes after the iteration that writes the watched byte, RIP at the REP', () => {
+    const lines = ['mov $6, %ecx', 'mov $0x700020, %edi', 'rep stosb', 'nop'];
+    const [code] = assemble([lines.join(';')]);
+    const end = ends(lines);
+    const { e, log } = emuRun(code, withDr([[0, DATA + 0x22, 1, 1]]));
+    expect(log.rip).toEqual([end[1]]); // the REP's own address: iterations remain
+    expect(Number(e.cpu.reg64(1))).toBe(0);
+  });
+
+  it('single-step and a data breakpoint in the same instruction: one #DB with BS and B0', () => {
+    const lines = ['movb $1, 0x700030', 'nop'];
+    const [code] = assemble([ON + lines.join(';') + OFF]);
+    const { log } = emuRun(code, withDr([[0, DATA + 0x30, 1, 1]]));
+    expect(log.dr6[0] & 0x400f).toBe(0x4001);
+    expect(log.dr6.slice(1).every((d) => (d & 0x400f) === 0x4000)).toBe(true);
+  });
+
+  it('MOV SS holds the data breakpoint its own read hits until after the next instruction', () => {
+    const lines = ['mov %ss, %eax', 'mov %eax, 0x700040', 'mov 0x700040, %ss', 'nop', 'nop'];
+    const [code] = assemble([lines.join(';')]);
+    const end = ends(lines);
+    const { log } = emuRun(code, withDr([[0, DATA + 0x40, 3, 2]]));
+    expect(log.rip).toEqual([end[1], end[3]]); // after the store; then after the NOP following MOV SS, not after MOV SS
+  });
+});

@@ -14,7 +14,7 @@ const LINUX_GDT: [number, number, number][] = [
   [8, 0x00000067 | ((TSS & 0xffff) << 16), 0x00008b00 | ((TSS >>> 16) & 0xff)], [9, 0, 0], [15, 0x0000, 0x0040f500],
 ];
 
-// #DB handler (CPL 0): log[++log[0]] = pushed RIP - CODE; log DR6 next to it; IRETQ
+// #DB handler (CPL 0): log[++log[0]] = pushed RIP; DR6 at log[0x100 + n]; IRETQ with RF set
 const DB_HANDLER = [
   0x50, 0x53, //                         push rax; push rbx
   0x48, 0x8b, 0x1c, 0x25, ...le32(LOG), //  mov rbx, [LOG]
@@ -24,7 +24,9 @@ const DB_HANDLER = [
   0x48, 0x89, 0x04, 0xdd, ...le32(LOG), // mov [LOG + rbx*8], rax
   0x0f, 0x21, 0xf0, //                   mov rax, dr6
   0x48, 0x89, 0x04, 0xdd, ...le32(LOG + 0x800), // mov [LOG + 0x800 + rbx*8], rax
-  0x5b, 0x58, 0x48, 0xcf, //             pop rbx; pop rax; iretq
+  0x5b, 0x58, //                         pop rbx; pop rax
+  0x81, 0x4c, 0x24, 0x10, 0x00, 0x00, 0x01, 0x00, // or dword [rsp+16], 0x10000: RF in the image, as a handler must
+  0x48, 0xcf, //                         iretq                 (to pass the instruction breakpoint it stopped at)
 ];
 function le32(v: number): number[] { return [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24]; }
 
