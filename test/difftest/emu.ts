@@ -8,10 +8,13 @@ import { setupLongMode } from '../../src/machine/boot.js';
 import { loadFx, saveFx } from '../helpers/fxstate.js';
 export { loadFx, saveFx };
 import type { Assembled } from './asm.js';
-import { CODE, CODE_SIZE, DATA, DATA_SIZE, initScratch } from './layout.js';
+import { CODE, CODE_SIZE, DATA, DATA_SIZE, NP_PAGE, RO_PAGE, initScratch, roByte } from './layout.js';
 import type { State } from './native.js';
 
 const MEM_SIZE = 8 << 20;
+/** A 4 KiB page table for 0x600000-0x7fffff (setupLongMode maps it with one 2 MiB page), so that RO_PAGE can be
+ *  read-only and NP_PAGE not present, as the native runner maps them. */
+const PT = 0x7f0000;
 /** Instruction budget per case: far above what any case retires (12 slots, REP counts of at most 16). */
 const BUDGET = 100_000;
 
@@ -40,6 +43,14 @@ export function runEmu(a: Assembled): State {
     // every piece of run state a previous case may have left, then re-enter the boot-contract state
     cpu.flushCode();
     setupLongMode(cpu, m);
+    const dv = m.dv, pdpt = dv.getUint32(cpu.cr3, true) & ~0xfff, pdir = dv.getUint32(pdpt, true) & ~0xfff;
+    for (let k = 0; k < 512; k++) {
+      const a = 0x600000 + 0x1000 * k;
+      dv.setUint32(PT + 8 * k, a === NP_PAGE ? 0 : a | (a === RO_PAGE ? 5 : 7), true); dv.setUint32(PT + 8 * k + 4, 0, true);
+    }
+    dv.setUint32(pdir + 3 * 8, PT | 7, true); dv.setUint32(pdir + 3 * 8 + 4, 0, true);
+    for (let k = 0; k < 4096; k++) m.u8[RO_PAGE + k] = roByte(k);
+    cpu.flushTlb();
     cpu.halted = false; cpu.intShadow = false; cpu.fault = null; cpu.internalError = null;
     cpu.pendVec = -1; cpu.pendErr = -1;
     for (let n = 0; n < 16; n++) {

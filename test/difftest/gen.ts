@@ -2,7 +2,7 @@
 // general-purpose integer instructions compilers emit, plus the initial register/flag state, and tracks which
 // arithmetic flags the SDM leaves undefined at every point (see README.md "Defined flags"). Test-only.
 
-import { ARITH, AF, CF, CODE, DATA, DF, OF, PF, Rng, SF, STACK_INIT, ZF, defaultFx } from './layout.js';
+import { ARITH, AF, CF, CODE, DATA, DF, NP_PAGE, OF, PF, RO_PAGE, Rng, SF, STACK_INIT, ZF, defaultFx } from './layout.js';
 import { FP_FORMS, FP_INT_FORMS, fpInitialState } from './fpgen.js';
 import { EFFECT, shiftEffect, shxdEffect, type FlagEffect, type ShiftOp } from '../cpu/undef.js';
 
@@ -118,6 +118,12 @@ export class Gen {
     const disp = () => r.pick([0, r.range(-128, 127), r.range(-0x800, 0x800)]);
     const sgn = (d: number) => (d === 0 ? '' : d < 0 ? ` - ${-d}` : ` + ${d}`);
     const scale = r.pick([1, 2, 4, 8]);
+    if (sz && r.chance(0.03)) { // on the read-only or the no-access page (RO_PAGE, NP_PAGE): the access may fault
+      const a = r.chance(0.5) ? RO_PAGE + r.range(0, 0xff0) : NP_PAGE + r.range(0, 0xff0);
+      // sometimes straddling from the scratch buffer's last (writable) bytes, or from the read-only page onto the no-access one
+      const b = r.chance(0.2) ? r.pick([RO_PAGE, NP_PAGE]) - r.range(1, Math.max(1, sz - 1)) : a;
+      return { t: `${ptr}ds:${b}`, rex: false, high: false, reg: -1 };
+    }
     if (r.chance(0.06)) { // straddle a 4 KiB page boundary (the emulator's split-access path)
       const a = DATA + 0x1000 * r.range(1, 7) - r.range(1, Math.max(1, sz || 8) - (sz > 1 ? 1 : 0) || 1);
       return { t: sz ? `${ptr}ds:${a}` : `[${a}]`, rex: false, high: false, reg: -1 };

@@ -7,6 +7,12 @@ export const CODE_SIZE = 0x1000;
 /** Scratch data buffer (64 KiB): memory operands point into [DATA+0x800, DATA+0x8000); the stack is above. */
 export const DATA = 0x600000;
 export const DATA_SIZE = 0x10000;
+/** A read-only page (bytes (k * 37 + 11) & 0xff) and after it a page with no access, right above the scratch
+ *  buffer: memory operands pointing there fault (stores on the first, every access on the second). */
+export const RO_PAGE = DATA + DATA_SIZE;
+export const NP_PAGE = RO_PAGE + 0x1000;
+export function roByte(k: number): number { return (k * 37 + 11) & 0xff; }
+
 /** Initial RSP (inside the scratch buffer; pushes/pops of a case stay within DATA+0xB000..DATA+0xD000). */
 export const STACK_INIT = DATA + 0xc000;
 

@@ -49,14 +49,14 @@ export function rnd(): number { // xorshift32
 }
 export function pick<T>(xs: readonly T[]): T { return xs[rnd() % xs.length]; }
 
-const F32_SPECIAL = [
+export const F32_SPECIAL = [
   0, 0x80000000, 0x7f800000, 0xff800000, 0x7fc00000, 0xffc00000, 0x7fc12345, 0xffd00001, 0x7f800001, 0x7fa00000,
   0xff812345, 1, 0x7fffff, 0x807fffff, 0x400000, 0x80000001, 0x800000, 0x80800000, 0x7f7fffff, 0xff7fffff,
   0x3f800000, 0xbf800000, 0x3f7fffff, 0x3f800001, 0x4f000000, 0xcf000000, 0x4effffff, 0xceffffff, 0x5f000000,
   0xdf000000, 0x5effffff, 0xdeffffff, 0x3f000000, 0xbf000000, 0x3fc00000, 0x40200000, 0xc0200000, 0x4b000001,
   0x4b800000, 0x40000000, 0x7effffff, 0x00800001, 0x00ffffff, 0x34000000, 0x33800000, 0x7e800000, 0x01000000,
 ];
-const F64_SPECIAL: [number, number][] = [
+export const F64_SPECIAL: [number, number][] = [
   [0, 0], [0, 0x80000000], [0, 0x7ff00000], [0, 0xfff00000], [0, 0x7ff80000], [0, 0xfff80000], [0x12345, 0x7ff80000],
   [1, 0xfff80001], [1, 0x7ff00000], [0, 0x7ff40000], [0xabcdef, 0xfff01234], [1, 0], [0xffffffff, 0xfffff],
   [0xffffffff, 0x800fffff], [0, 0x80000], [1, 0x80000000], [0, 0x100000], [0, 0x80100000], [0xffffffff, 0x7fefffff],
@@ -125,7 +125,7 @@ export function genMxcsr(): number {
 export const hex = (x: number): string => (x >>> 0).toString(16).padStart(8, '0');
 
 // ---- 80-bit extended values as [lo, hi, se] ----
-const X80_SPECIAL: [number, number, number][] = [
+export const X80_SPECIAL: [number, number, number][] = [
   [0, 0, 0], [0, 0, 0x8000], [0, 0x80000000, 0x7fff], [0, 0x80000000, 0xffff], [0, 0xc0000000, 0x7fff], [0, 0xc0000000, 0xffff],
   [0x1234, 0xc0000000, 0x7fff], [1, 0x80000000, 0x7fff], [0, 0xa0000000, 0xffff], [5, 0x80000000, 0xffff],
   [0, 0x40000000, 0x7fff], [0, 0, 0x7fff], [0, 0x40000000, 0x3fff], [1, 0, 0x4000], // pseudo-NaN, pseudo-inf, unnormals

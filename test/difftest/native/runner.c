@@ -5,6 +5,8 @@
  * Memory (all MAP_FIXED_NOREPLACE):
  *   CODE 0x400000 (4 KiB, RWX)  case bytes, followed by `jmp *CTRL+EXIT_ADDR` back into dt_exit
  *   DATA 0x600000 (64 KiB, RW)  scratch buffer; the guest stack lives in its upper part
+ *   PROT 0x610000 (4 KiB, read-only, bytes (k * 37 + 11) & 0xff) and 0x611000 (4 KiB, no access): memory
+ *                               operands that fault (a store to the first, any access to the second)
  *   CTRL 0x700000 (8 KiB, RW)   register blocks in/out, host RSP, a small stack for dt_exit
  *
  * stdin (little-endian): "XDT2", u32 count; per case: u32 fill seed, u32 fill mode (0 integer, 1 FP specials
@@ -28,6 +30,7 @@
 #include <unistd.h>
 
 #define CODE 0x400000UL
+#define RO_PAGE 0x610000UL
 #define CODE_SIZE 0x1000UL
 #define DATA 0x600000UL
 #define DATA_SIZE 0x10000UL
@@ -178,6 +181,10 @@ int main(void) {
   map_fixed(CODE, CODE_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC);
   map_fixed(DATA, DATA_SIZE, PROT_READ | PROT_WRITE);
   map_fixed(CTRL, CTRL_SIZE, PROT_READ | PROT_WRITE);
+  uint8_t *ro = map_fixed(RO_PAGE, 4096, PROT_READ | PROT_WRITE);
+  for (int k = 0; k < 4096; k++) ro[k] = (uint8_t)(k * 37 + 11);
+  mprotect(ro, 4096, PROT_READ);
+  map_fixed(RO_PAGE + 4096, 4096, PROT_NONE);
 
   static uint8_t altstack[65536];
   stack_t ss = {.ss_sp = altstack, .ss_size = sizeof altstack, .ss_flags = 0};
