@@ -2,6 +2,7 @@
 export { Machine, DEFAULT_MEM, MIN_MEM, MAX_MEM, POLL_SLICE, type EmuOptions, type EmuEnd, type EmuResult, type MachineOptions, type MachineConfig, type MachineIo, type RunResult, type RunEnd } from './machine/machine.js';
 export { X86ftError, InvalidArgumentError, GuestFaultError } from './errors.js';
 export { Reg } from './machine/registers.js';
+export type { HookKind, HookEvent, HookEventOf, HookCallback, HookRange, HookHandle, CodeEvent, BlockEvent, MemEvent, MemFaultEvent, IntrEvent, InvalidInsnEvent, PortEvent, SyscallEvent, MemAccess } from './api/hooks.js';
 export { ElfError, BOOT } from './machine/boot.js';
 export { Cpu, Stop, Vec } from './cpu/cpu.js';
 export { PhysMemory } from './cpu/memory.js';

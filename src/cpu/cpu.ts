@@ -647,7 +647,7 @@ export class Cpu {
    * Returns false when the guest cannot handle it (the machine stops with a fault report).
    */
   deliver(vec: number, errorCode: number, soft: boolean): boolean {
-    if (this.hooks !== null) this.hooks.intrDelivered(this, vec, soft);
+    if (this.hooks !== null) this.hooks.intrDelivered(this, vec, soft, errorCode);
     if (this.idtLimit === 0 && !soft) { this.recordFault(vec, errorCode); return false; }
     this.deliveringDepth++;
     try {
@@ -772,7 +772,10 @@ export class Cpu {
    */
   run(budget: number): number {
     this.fault = null; // a report belongs to the run that stopped on it
-    if (this.hooks !== null) return this.runHooked(budget, this.hooks);
+    if (this.hooks !== null) {
+      if (this.hooks.needsStepping) return this.runHooked(budget, this.hooks);
+      this.syncMemHooks(); // intr/io/syscall hooks only: the fast tiers run, they call those hooks
+    }
     this.stopRequested = false;
     this.stopReason = Stop.BUDGET;
     let remaining = budget;
@@ -787,6 +790,7 @@ export class Cpu {
         const vec = this.intc.intrAcknowledge();
         this.halted = false;
         if (!this.deliverInterrupt(vec)) break;
+        if (this.stopRequested) break; // an interrupt hook asked to stop
         continue;
       }
       if (this.halted) return Stop.HALT;
@@ -876,11 +880,15 @@ export class Cpu {
    * Same instructions, same interrupt points (interrupts are only taken where a block would end anyway:
    * nothing makes one pending unless an instruction sets brk), same counts as the unhooked loop.
    */
+  private hookResumeRip = NaN;
+  private hookResumeBlock = true;
   private runHooked(budget: number, h: Hooks): number {
     this.stopRequested = false;
     this.stopReason = Stop.BUDGET;
     let remaining = budget;
-    let blockStart = true;
+    // a run that goes on where the last hooked run stopped continues its block (emuStart steps one
+    // instruction per run() while it watches for an address)
+    let blockStart = this.rip !== this.hookResumeRip || this.hookResumeBlock;
     while (remaining > 0) {
       this.syncMemHooks();
       if (this.intShadow) {
@@ -889,6 +897,7 @@ export class Cpu {
         const vec = this.intc.intrAcknowledge();
         this.halted = false;
         if (!this.deliverInterrupt(vec)) break;
+        if (this.stopRequested) break; // an interrupt hook asked to stop
         blockStart = true;
         continue;
       }
@@ -906,6 +915,7 @@ export class Cpu {
         const insn = b.insns[0];
         blockStart = b.n === 1 || (this.rip !== start + insn.end && !(this.rip === start && insn.rep !== 0));
       } else blockStart = true;
+      this.hookResumeRip = this.rip; this.hookResumeBlock = blockStart;
       remaining -= k;
       if (this.stopRequested) break;
       if (this.halted) return Stop.HALT;
@@ -916,7 +926,7 @@ export class Cpu {
 
   private deliverInterrupt(vec: number): boolean {
     this.insnRip = this.rip;
-    if (this.idtLimit === 0) { this.recordFault(vec, -1, `interrupt vector ${vec} with no IDT loaded at RIP 0x${this.rip.toString(16)}`); return false; }
+    if (this.idtLimit === 0) { this.hooks?.intrDelivered(this, vec, false, -1); this.recordFault(vec, -1, `interrupt vector ${vec} with no IDT loaded at RIP 0x${this.rip.toString(16)}`); return false; }
     return this.deliver(vec, -1, false);
   }
 
@@ -1008,10 +1018,23 @@ export class Cpu {
 
   /** Take a software interrupt (INT n, INT3, INTO): RIP already points after the instruction. */
   softInterrupt(vec: number): void {
-    if (this.idtLimit === 0) { this.recordFault(vec, -1, `INT ${vec} with no IDT loaded at RIP 0x${this.insnRip.toString(16)}`); this.brk = true; return; }
+    if (this.idtLimit === 0) { this.hooks?.intrDelivered(this, vec, true, -1); this.recordFault(vec, -1, `INT ${vec} with no IDT loaded at RIP 0x${this.insnRip.toString(16)}`); this.brk = true; return; }
     const ok = this.deliver(vec, -1, true);
     this.softDelivered = true;
     if (!ok) this.brk = true;
+  }
+
+  /** IN/INS: read a port (execution hooks see the value). */
+  portIn(port: number, size: 1 | 2 | 4): number {
+    const v = this.bus.portRead(port, size);
+    if (this.hooks !== null) this.hooks.portAccess(this, 'in', port & 0xffff, size, v);
+    return v;
+  }
+
+  /** OUT/OUTS: write a port (execution hooks see the value first). */
+  portOut(port: number, size: 1 | 2 | 4, value: number): void {
+    if (this.hooks !== null) this.hooks.portAccess(this, 'out', port & 0xffff, size, value);
+    this.bus.portWrite(port, size, value);
   }
 
   /** Change CPL (flushes the TLB since user/supervisor permissions differ). */

@@ -24,23 +24,36 @@ export type CodeHookFn = (cpu: Cpu, address: number, size: number) => void;
 /** Called for a guest memory access of `size` bytes at linear `address`: `value` is the written value's
  *  low 32 bits for writes, 0 for reads and fetches. May call hooks.stopAfter() (watchpoints). */
 export type MemHookFn = (cpu: Cpu, access: MemAccess, address: number, size: number, value: number) => void;
-/** Called when an interrupt or exception with vector `vector` is about to be delivered through the IDT;
- *  `soft` for INT n/INT3/INTO (instructions that retire), false for exceptions and external interrupts. */
-export type IntrHookFn = (cpu: Cpu, vector: number, soft: boolean) => void;
+/** Called when an interrupt or exception with vector `vector` is about to be delivered through the IDT
+ *  (also when there is no IDT and the run stops with a fault); `soft` for INT n/INT3/INTO (instructions
+ *  that retire), false for exceptions and external interrupts; `errorCode` the exception's error code
+ *  (-1: none). For a fault, cpu.rip is the faulting instruction and, for #PF, cpu.cr2 the address. */
+export type IntrHookFn = (cpu: Cpu, vector: number, soft: boolean, errorCode: number) => void;
+/** Called for a port access by IN, OUT, INS or OUTS (one per REP iteration): for 'in' after the device
+ *  answered (`value` is what the guest gets), for 'out' before the device sees `value`. */
+export type IoHookFn = (cpu: Cpu, dir: 'in' | 'out', port: number, size: 1 | 2 | 4, value: number) => void;
+/** Called when SYSCALL at `address` starts (EFER.SCE set; it then completes as on hardware: RIP = LSTAR). */
+export type SyscallHookFn = (cpu: Cpu, address: number) => void;
 
 export type MemAccess = 'read' | 'write' | 'fetch';
 
 /** One hook, by kind. `code`: before each instruction that starts in the range (an instruction that
  *  faults is reported, and again when the handler returns to it; each REP iteration is reported); `block`: before the first
  *  instruction of each straight-line block (after a control transfer, an interrupt, or the end of a decoded
- *  block) that starts in the range; `mem-*`: each access overlapping the range; `intr`: every delivery. */
+ *  block) that starts in the range; `mem-*`: each access overlapping the range (wider than 4 bytes: in
+ *  4-byte pieces); `intr`: every delivery; `io`: every port access; `syscall`: every SYSCALL.
+ *  Only code, block and mem-* hooks (and breakpoints, stepping) make the CPU run one instruction at a
+ *  time; intr, io and syscall hooks are called from paths that are slow anyway, so the fast tiers keep
+ *  running (a stop they request with cpu.requestStop takes effect at the next instruction boundary). */
 export type HookSpec =
   | { kind: 'code'; begin: number; end: number; fn: CodeHookFn }
   | { kind: 'block'; begin: number; end: number; fn: CodeHookFn }
   | { kind: 'mem-read'; begin: number; end: number; fn: MemHookFn }
   | { kind: 'mem-write'; begin: number; end: number; fn: MemHookFn }
   | { kind: 'mem-fetch'; begin: number; end: number; fn: MemHookFn }
-  | { kind: 'intr'; fn: IntrHookFn };
+  | { kind: 'intr'; fn: IntrHookFn }
+  | { kind: 'io'; fn: IoHookFn }
+  | { kind: 'syscall'; fn: SyscallHookFn };
 
 /** Why the last run stopped with Stop.DEBUG. */
 export interface DebugStop {
@@ -55,6 +68,8 @@ export class Hooks {
   private readonly block: { id: number; begin: number; end: number; fn: CodeHookFn }[] = [];
   private readonly mem: { id: number; kind: string; begin: number; end: number; fn: MemHookFn }[] = [];
   private readonly intr: { id: number; fn: IntrHookFn }[] = [];
+  private readonly io: { id: number; fn: IoHookFn }[] = [];
+  private readonly sys: { id: number; fn: SyscallHookFn }[] = [];
   private nextId = 1;
   /** Stop before executing an instruction at one of these addresses. To resume from a breakpoint the run
    *  stopped at, call skipBreakpointOnce(cpu.rip) first. */
@@ -70,10 +85,25 @@ export class Hooks {
   /** True when memory hooks are installed (the CPU then keeps data accesses off its TLBs). */
   get watchesMemory(): boolean { return this.mem.length > 0; }
 
+  /** True when the CPU must run one instruction at a time (code, block or memory hooks, breakpoints,
+   *  stepping, a pending stop); false when only intr/io/syscall hooks are installed. */
+  get needsStepping(): boolean {
+    return this.code.length > 0 || this.block.length > 0 || this.mem.length > 0 || this.breakpoints.size > 0 ||
+      this.stepping || this.pending !== 0 || !Number.isNaN(this.skip);
+  }
+
+  /** True when nothing is installed (no hook, breakpoint or step request). */
+  get empty(): boolean {
+    return this.code.length === 0 && this.block.length === 0 && this.mem.length === 0 && this.breakpoints.size === 0 &&
+      !this.stepping && this.intr.length === 0 && this.io.length === 0 && this.sys.length === 0;
+  }
+
   /** Install a hook; returns its handle for del(). A range with end <= begin is refused (RangeError). */
   add(spec: HookSpec): number {
     const id = this.nextId++;
     if (spec.kind === 'intr') { this.intr.push({ id, fn: spec.fn }); return id; }
+    if (spec.kind === 'io') { this.io.push({ id, fn: spec.fn }); return id; }
+    if (spec.kind === 'syscall') { this.sys.push({ id, fn: spec.fn }); return id; }
     if (!(spec.end > spec.begin)) throw new RangeError(`hook range [${spec.begin}, ${spec.end}) is empty`);
     if (spec.kind === 'code') this.code.push({ id, begin: spec.begin, end: spec.end, fn: spec.fn });
     else if (spec.kind === 'block') this.block.push({ id, begin: spec.begin, end: spec.end, fn: spec.fn });
@@ -83,7 +113,7 @@ export class Hooks {
 
   /** Remove a hook by handle; false when no such hook is installed. */
   del(id: number): boolean {
-    for (const l of [this.code, this.block, this.mem, this.intr] as { id: number }[][]) {
+    for (const l of [this.code, this.block, this.mem, this.intr, this.io, this.sys] as { id: number }[][]) {
       const k = l.findIndex((h) => h.id === id);
       if (k >= 0) { l.splice(k, 1); return true; }
     }
@@ -133,7 +163,15 @@ export class Hooks {
     }
   }
 
-  intrDelivered(cpu: Cpu, vector: number, soft: boolean): void {
-    for (const h of this.intr) h.fn(cpu, vector, soft);
+  intrDelivered(cpu: Cpu, vector: number, soft: boolean, errorCode = -1): void {
+    for (const h of this.intr) h.fn(cpu, vector, soft, errorCode);
+  }
+
+  portAccess(cpu: Cpu, dir: 'in' | 'out', port: number, size: 1 | 2 | 4, value: number): void {
+    for (const h of this.io) h.fn(cpu, dir, port, size, value);
+  }
+
+  syscall(cpu: Cpu, address: number): void {
+    for (const h of this.sys) h.fn(cpu, address);
   }
 }

@@ -5,6 +5,7 @@ import { Cpu, Stop, STOP_NAMES } from '../cpu/cpu.js';
 import { PhysMemory } from '../cpu/memory.js';
 import { X86ftError, InvalidArgumentError, checkCount } from '../errors.js';
 import { Reg, regRead, regWrite } from './registers.js';
+import { MachineHooks, type HookKind, type HookCallback, type HookRange, type HookHandle } from '../api/hooks.js';
 import { saveCpu, loadCpu, type CpuState } from '../cpu/state.js';
 import { Bus } from './bus.js';
 import { loadElf, setupLongMode, writeBootInfo, type BootDevice } from './boot.js';
@@ -248,13 +249,46 @@ export class Machine {
   }
 
   private emuStopRequested = false;
+  private hookLayer: MachineHooks | null = null;
+
+  /**
+   * Installs a hook (Unicorn's uc_hook_add): `callback` receives a HookEvent of `kind` (see HookKind:
+   * 'code', 'block', 'mem-read', 'mem-write', 'mem-fetch', 'mem-unmapped', 'mem-prot', 'intr',
+   * 'insn-invalid', 'in', 'out', 'syscall') for events in `range` ([begin, end) of linear addresses,
+   * ports for 'in'/'out'; absent: all). Returns a handle for hookDel. Hooks observe: the guest runs the same
+   * instructions with the same counts with or without them. 'code', 'block' and 'mem-*' hooks make the CPU
+   * run one instruction at a time (about 10x slower); the others cost nothing until their event happens;
+   * with no hook installed the fast paths run untouched. Works on replaying machines too.
+   * Throws InvalidArgumentError for an unknown kind, a non-function callback or an empty/bad range.
+   */
+  hookAdd<K extends HookKind>(kind: K, callback: HookCallback<K>, range?: HookRange): HookHandle {
+    this.hookLayer ??= new MachineHooks(this.cpu, () => {
+      this.cpu.internalError = new Error('a hook callback threw');
+      this.cpu.requestStop(Stop.INTERNAL);
+    });
+    return this.hookLayer.add(kind, callback, range);
+  }
+
+  /** Removes a hook by the handle hookAdd returned (Unicorn's uc_hook_del); false if it is not installed. */
+  hookDel(handle: HookHandle): boolean {
+    return this.hookLayer?.del(handle) ?? false;
+  }
+
+  /** Throws the exception a hook callback threw during the last run, if any. */
+  private rethrowHookError(): void {
+    const e = this.hookLayer?.takeError();
+    if (e !== undefined) throw e;
+  }
 
   /**
    * Stops a running emuStart at the next instruction boundary (call it from a device, port or hook
-   * callback during the run). The instruction that is executing completes. No effect when nothing runs.
+   * callback during the run): emuStart returns 'stopped'. From a 'code' or 'block' hook the instruction
+   * the hook reports does not execute; from anywhere else the instruction that is executing completes.
+   * No effect when nothing runs.
    */
   emuStop(): void {
     this.emuStopRequested = true;
+    this.cpu.hooks?.stopBefore();
     this.cpu.requestStop(Stop.BUDGET);
   }
 
@@ -300,6 +334,7 @@ export class Machine {
       // single steps while an address must be caught exactly; otherwise slices
       const stop = cpu.run(Number.isNaN(stopAt) ? Math.min(left, 4096) : 1);
       sinceCheck += cpu.icount - before + 1;
+      this.rethrowHookError();
       if (this.emuStopRequested) return done('stopped');
       switch (stop) {
         case Stop.EXIT: return done('exit');
@@ -415,6 +450,8 @@ export class Machine {
   /** Maps a CPU stop to a final result, or null to keep running. */
   private finished(stop: number): RunResult | null {
     const cpu = this.cpu;
+    const hookError = this.hookLayer?.takeError();
+    if (hookError !== undefined) return this.result('internal-error', `a hook callback threw: ${hookError instanceof Error ? hookError.message : String(hookError)}`);
     switch (stop) {
       case -1: return this.result('wait-log');
       case Stop.BUDGET: return null;

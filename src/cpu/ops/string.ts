@@ -84,7 +84,7 @@ function step(c: Cpu, i: Insn, k: number): void {
       ioCheck(c);
       const la = idx(c, 7, asz);
       c.translate(la, 1); c.translate(la + sz - 1, 1); // fault before the port is touched
-      const v = c.bus.portRead(c.regs16[8], sz as 1 | 2 | 4);
+      const v = c.portIn(c.regs16[8], sz as 1 | 2 | 4);
       c.writeN(la, sz, v, 0);
       adv(c, 7, asz, d);
       c.brk = true;
@@ -93,7 +93,7 @@ function step(c: Cpu, i: Insn, k: number): void {
     default: { // OUTS
       ioCheck(c);
       const v = c.readN(srcBase(c, i) + idx(c, 6, asz), sz);
-      c.bus.portWrite(c.regs16[8], sz as 1 | 2 | 4, v);
+      c.portOut(c.regs16[8], sz as 1 | 2 | 4, v);
       adv(c, 6, asz, d);
       c.brk = true;
       return;

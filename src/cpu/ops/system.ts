@@ -302,6 +302,7 @@ function popGs(c: Cpu, i: Insn): void { const v = pop(c, i.osz) & 0xffff; c.gsBa
 
 function syscall(c: Cpu, _i: Insn): void {
   if (!(c.efer & 1)) c.raise(6);
+  if (c.hooks !== null) c.hooks.syscall(c, c.insnRip);
   const r = c.regs;
   const rip = c.rip;
   r[2] = rip >>> 0 | 0; r[3] = Math.floor(rip / TWO32) | 0;
@@ -340,25 +341,25 @@ function ioSize(i: Insn): 1 | 2 | 4 { return i.osz === 1 ? 1 : i.osz === 2 ? 2 :
 function inImm(c: Cpu, i: Insn): void {
   ioCheck(c);
   const sz = ioSize(i);
-  writeReg(c, 0, 0, sz, c.bus.portRead(i.imm & 0xff, sz), 0);
+  writeReg(c, 0, 0, sz, c.portIn(i.imm & 0xff, sz), 0);
   c.brk = true;
 }
 function inDx(c: Cpu, i: Insn): void {
   ioCheck(c);
   const sz = ioSize(i);
-  writeReg(c, 0, 0, sz, c.bus.portRead(c.regs16[8], sz), 0);
+  writeReg(c, 0, 0, sz, c.portIn(c.regs16[8], sz), 0);
   c.brk = true;
 }
 function outImm(c: Cpu, i: Insn): void {
   ioCheck(c);
   const sz = ioSize(i);
-  c.bus.portWrite(i.imm & 0xff, sz, readReg(c, 0, 0, sz));
+  c.portOut(i.imm & 0xff, sz, readReg(c, 0, 0, sz));
   c.brk = true;
 }
 function outDx(c: Cpu, i: Insn): void {
   ioCheck(c);
   const sz = ioSize(i);
-  c.bus.portWrite(c.regs16[8], sz, readReg(c, 0, 0, sz));
+  c.portOut(c.regs16[8], sz, readReg(c, 0, 0, sz));
   c.brk = true;
 }
 
