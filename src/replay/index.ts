@@ -11,4 +11,3 @@ export * from './channel-tls.js';
 export * from './writer.js';
 export * from './reader.js';
 export * from './snapshot.js';
-export { measureCodecThroughput, sampleEntries, sampleHeader, type CodecThroughput } from './codec-bench.js';

@@ -1,0 +1,66 @@
+// The package as a user gets it: `npm pack` (no scripts: dist/ is already built by pretest), the tarball's
+// contents, then an install into an empty directory with no network (npm ci --offline from a lock naming
+// the tarball and the repository's own locked dependencies, all in npm's cache since the repository's
+// install), and the installed package used three ways: require() (CommonJS build), import (ES modules)
+// and `x86ft run` on a bundled guest, whose output and status must equal the guest's native build's.
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync, copyFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const repo = resolve('.');
+let dir = '', app = '', tgz = '', files: string[] = [];
+
+/** An npm lockfile for an app depending on the tarball only, with the repository's locked production deps. */
+function appLock(): void {
+  const lock = JSON.parse(readFileSync(join(repo, 'package-lock.json'), 'utf8'));
+  const pkg = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8'));
+  const spec = `file:${tgz}`;
+  const packages: Record<string, unknown> = {
+    '': { name: 'app', dependencies: { x86ft: spec } },
+    'node_modules/x86ft': { version: pkg.version, resolved: spec, integrity: 'sha512-' + createHash('sha512').update(readFileSync(tgz)).digest('base64'),
+      dependencies: pkg.dependencies, bin: pkg.bin, engines: pkg.engines, license: pkg.license },
+  };
+  for (const [k, v] of Object.entries(lock.packages as Record<string, { dev?: boolean; link?: boolean }>)) if (k !== '' && !v.dev && !v.link) packages[k] = v;
+  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, dependencies: { x86ft: spec } }));
+  writeFileSync(join(app, 'package-lock.json'), JSON.stringify({ name: 'app', lockfileVersion: 3, requires: true, packages }));
+}
+
+describe('npm pack tarball', () => {
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'x86ft-pack-'));
+    const out = execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { encoding: 'utf8', timeout: 120_000 });
+    const info = JSON.parse(out)[0];
+    tgz = join(dir, info.filename);
+    files = info.files.map((f: { path: string }) => f.path);
+    app = join(dir, 'app');
+    execFileSync('mkdir', [app]);
+    appLock();
+    execFileSync('npm', ['ci', '--offline', '--no-audit', '--no-fund', '--ignore-scripts'], { cwd: app, encoding: 'utf8', timeout: 120_000, stdio: 'pipe' });
+  }, 240_000);
+  afterAll(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
+
+  it('holds what a user needs (dist, CommonJS build, README, licence, guests) and no tests, sources or benchmarks', () => {
+    for (const f of ['package.json', 'README.md', 'LICENSE', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/cjs/index.cjs', 'dist/src/cli/main.js', 'guests/build/hello-O2.elf']) expect(files).toContain(f);
+    expect(files.filter((f) => /^(test|bench|demo|src)\//.test(f) || f.startsWith('dist/test') || f.startsWith('dist/bench') || f.endsWith('.map') || f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([]);
+  });
+
+  it('require() and import both work from the installed package; one snippet runs', () => {
+    copyFileSync(join(repo, 'examples/commonjs.cjs'), join(app, 'commonjs.cjs'));
+    copyFileSync(join(repo, 'examples/snippet.mjs'), join(app, 'snippet.mjs'));
+    const run = (f: string) => execFileSync(process.execPath, [f], { cwd: app, encoding: 'utf8', timeout: 60_000 });
+    expect(run('commonjs.cjs')).toBe(readFileSync(join(repo, 'examples/commonjs.expected'), 'utf8'));
+    expect(run('snippet.mjs')).toBe(readFileSync(join(repo, 'examples/snippet.expected'), 'utf8'));
+  });
+
+  it('x86ft run on a bundled guest prints what the guest\'s native build prints and exits with its status', () => {
+    const native = spawnSync(join(repo, 'guests/build/hello-native'), [], { encoding: 'utf8' });
+    const r = spawnSync(join(app, 'node_modules/.bin/x86ft'), ['run', 'node_modules/x86ft/guests/build/hello-O2.elf'], { cwd: app, encoding: 'utf8', timeout: 60_000 });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe(native.stdout);
+    expect(r.status).toBe(native.status);
+    expect(r.status).toBe(42);
+  });
+});
