@@ -2,8 +2,8 @@
 
 /** Base class of every error x86ft throws on purpose. `code` is stable and documented (README, API section). */
 export class X86ftError extends Error {
-  constructor(readonly code: string, message: string) {
-    super(message);
+  constructor(readonly code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = new.target.name;
   }
 }
@@ -11,6 +11,30 @@ export class X86ftError extends Error {
 /** A bad argument to a library call (wrong type, NaN, out of range). code 'X86FT_INVALID_ARGUMENT'. */
 export class InvalidArgumentError extends X86ftError {
   constructor(message: string) { super('X86FT_INVALID_ARGUMENT', message); }
+}
+
+/** A call that is not valid in the object's current state (a recorder attached twice, an I/O port or MMIO
+ *  region registered twice, an output seam switched with outputs still held). code 'X86FT_INVALID_STATE'. */
+export class InvalidStateError extends X86ftError {
+  constructor(message: string) { super('X86FT_INVALID_STATE', message); }
+}
+
+/** A host resource a backend needs cannot be used: a disk image, console file or FIFO that cannot be opened
+ *  or is of the wrong kind, an unknown UDP peer host. `path` names the file when there is one.
+ *  code 'X86FT_HOST_RESOURCE'. */
+export class HostResourceError extends X86ftError {
+  constructor(message: string, readonly path?: string, options?: { cause?: unknown }) { super('X86FT_HOST_RESOURCE', message, options); }
+}
+
+/** Saved state (a snapshot's CPU or device section) that cannot be loaded: wrong kind, unsupported version,
+ *  inconsistent values. code 'X86FT_BAD_STATE'. */
+export class BadStateError extends X86ftError {
+  constructor(message: string) { super('X86FT_BAD_STATE', message); }
+}
+
+/** An emulator bug caught by a consistency check (never caused by input: please report it). code 'X86FT_INTERNAL'. */
+export class InternalError extends X86ftError {
+  constructor(message: string) { super('X86FT_INTERNAL', message); }
 }
 
 /**
@@ -22,6 +46,19 @@ export class InvalidArgumentError extends X86ftError {
  */
 export class GuestFaultError extends X86ftError {
   constructor() { super('X86FT_GUEST_FAULT', 'guest exception raised by a CPU access (see cpu.pendVec, cpu.pendErr, cpu.cr2)'); }
+}
+
+const FS_WORDS: Record<string, string> = {
+  ENOENT: 'no such file or directory', EACCES: 'permission denied', EPERM: 'operation not permitted', EISDIR: 'is a directory',
+  ENOTDIR: 'a component of the path is not a directory', ENOSPC: 'no space left on the device',
+  EROFS: 'the file system is read-only', EEXIST: 'already exists', EMFILE: 'too many open files', ENAMETOOLONG: 'the name is too long',
+  ELOOP: 'too many symbolic links', EBUSY: 'busy', ENXIO: 'no such device or address (a FIFO with no reader?)',
+};
+
+/** What a failed file-system call (Node's errno error) says, in words: 'does not exist' for ENOENT, etc.; else its message. */
+export function fsErrorText(e: unknown): string {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code in FS_WORDS ? FS_WORDS[code] : (e as Error | null)?.message ?? String(e);
 }
 
 /** Throws InvalidArgumentError unless `v` is a non-negative safe integer (or Infinity when allowed). */

@@ -1,6 +1,6 @@
 // Library entry point: `import { Machine } from 'x86ft'`.
-export { Machine, DEFAULT_MEM, MIN_MEM, MAX_MEM, POLL_SLICE, type EmuOptions, type EmuEnd, type EmuResult, type MachineOptions, type MachineConfig, type MachineIo, type RunResult, type RunEnd } from './machine/machine.js';
-export { X86ftError, InvalidArgumentError, GuestFaultError } from './errors.js';
+export { Machine, DEFAULT_MEM, MIN_MEM, MAX_MEM, MAX_CMDLINE, POLL_SLICE, type EmuOptions, type EmuEnd, type EmuResult, type MachineOptions, type MachineConfig, type MachineIo, type RunResult, type RunEnd } from './machine/machine.js';
+export { X86ftError, InvalidArgumentError, InvalidStateError, HostResourceError, BadStateError, InternalError, GuestFaultError } from './errors.js';
 export { Reg } from './machine/registers.js';
 export type { HookKind, HookEvent, HookEventOf, HookCallback, HookRange, HookHandle, CodeEvent, BlockEvent, MemEvent, MemFaultEvent, IntrEvent, InvalidInsnEvent, PortEvent, SyscallEvent, MemAccess } from './api/hooks.js';
 export { ElfError, BOOT } from './machine/boot.js';

@@ -6,6 +6,8 @@ import { ConsoleClient } from '../ft/console-service.js';
 import { openControl, type ControlPlane } from '../ft/control.js';
 import { consoleFilePath, copyConsoleFile } from '../ft/supervisor.js';
 import { parseCount } from './args.js';
+import { X86ftError } from '../errors.js';
+import { UsageError } from './usage.js';
 
 export const CONSOLE_EXIT = { error: 1, usage: 2, notFound: 3, stopped: 130 } as const;
 
@@ -34,11 +36,11 @@ export async function consoleCommand(args: string[]): Promise<number> {
       if (a === '--no-input') input = false;
       else if (a === '--control' || a === '--from') {
         const v = args[++k];
-        if (v === undefined) throw new Error(`${a} needs a value`);
+        if (v === undefined) throw new UsageError(`${a} needs a value`);
         if (a === '--control') spec = v; else from = parseCount(v);
-      } else if (a.startsWith('-')) throw new Error(`unknown option ${a}`);
+      } else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`);
       else if (name === undefined) name = a;
-      else throw new Error(`unexpected argument ${a}`);
+      else throw new UsageError(`unexpected argument ${a}`);
     }
   } catch (e) {
     process.stderr.write(`x86ft console: ${(e as Error).message}\n\n${HELP}`);
@@ -67,7 +69,7 @@ export async function consoleCommand(args: string[]): Promise<number> {
         const r = await cp.readVm(vm);
         if (r?.state === 'ended') endedWhileAway = true;
         const m = r?.consoleAddr ? /^(.*):(\d+)$/.exec(r.consoleAddr) : null;
-        if (!m) throw new Error(`VM '${vm}' has no console service now`);
+        if (!m) throw new X86ftError('X86FT_NOT_FOUND', `VM '${vm}' has no console service now`);
         return { host: m[1]!, port: Number(m[2]) };
       },
       onOutput: (b) => { process.stdout.write(b); },

@@ -6,7 +6,8 @@ import { exportDisk } from '../ft/store.js';
 import { openControl, parseControlSpec, type VmRecord } from '../ft/control.js';
 import { parseDiskArg } from '../ft/vm-host.js';
 import { parseCount } from './args.js';
-import { usageLine } from './usage.js';
+import { usageLine, UsageError } from './usage.js';
+import { X86ftError } from '../errors.js';
 
 /** Exit statuses of `x86ft ft export-disk`. */
 export const EXPORT_DISK_EXIT = {
@@ -40,18 +41,18 @@ export async function exportDiskCommand(argv: string[]): Promise<number> {
   try {
     for (let i = 0; i < argv.length; i++) {
       const a = argv[i]!;
-      const val = (): string => { const v = argv[++i]; if (v === undefined) throw new Error(`${a} needs a value`); return v; };
+      const val = (): string => { const v = argv[++i]; if (v === undefined) throw new UsageError(`${a} needs a value`); return v; };
       if (a === '--out') out = val();
       else if (a === '--disk') disk = parseCount(val());
       else if (a === '--control') control = val();
       else if (a === '--store') store = val();
       else if (a === '--base') base = val();
-      else if (a === '--generation') { generation = parseCount(val()); if (generation < 1) throw new Error('--generation must be >= 1'); }
-      else if (a.startsWith('-')) throw new Error(`unknown option ${a}`);
+      else if (a === '--generation') { generation = parseCount(val()); if (generation < 1) throw new UsageError('--generation must be >= 1'); }
+      else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`);
       else if (!named) { vm = a; named = true; }
-      else throw new Error(`unexpected argument ${a}`);
+      else throw new UsageError(`unexpected argument ${a}`);
     }
-    if (out === undefined) throw new Error('--out FILE is required');
+    if (out === undefined) throw new UsageError('--out FILE is required');
     parseControlSpec(control);
   } catch (e) {
     process.stderr.write(usageLine('ft export-disk', (e as Error).message, HELP));
@@ -65,10 +66,10 @@ export async function exportDiskCommand(argv: string[]): Promise<number> {
     }
     const spec = parseControlSpec(control);
     const where = store ?? rec?.config.store ?? (spec.kind === 'dir' ? spec.path : undefined);
-    if (where === undefined) throw new Error(`VM ${vm} has no record in the control plane: give --store PATH`);
+    if (where === undefined) throw new X86ftError('X86FT_NOT_FOUND', `VM ${vm} has no record in the control plane: give --store PATH`);
     const arg = rec?.config.disks[disk];
     const from = base ?? (arg !== undefined ? parseDiskArg(arg).path : undefined);
-    if (from === undefined) throw new Error(rec ? `VM ${vm} has no disk ${disk} (it has ${rec.config.disks.length})` : `VM ${vm} has no record in the control plane: give --base FILE`);
+    if (from === undefined) throw new X86ftError('X86FT_NOT_FOUND', rec ? `VM ${vm} has no disk ${disk} (it has ${rec.config.disks.length})` : `VM ${vm} has no record in the control plane: give --base FILE`);
     const size = exportDisk({ store: where, vm, disk, base: from, out: resolve(out), generation, firstGeneration: rec?.firstGeneration });
     process.stdout.write(`disk ${disk} of VM ${vm}: ${size} bytes written to ${out}\n`);
     return EXPORT_DISK_EXIT.OK;

@@ -18,7 +18,7 @@ import { publishStatus } from '../ft/status-publisher.js';
 import { ConsoleHost } from '../ft/console-host.js';
 import { parseHostArgs, MACHINE_HELP } from './host.js';
 import { exitCodeFor } from './run.js';
-import { usageLine, suggest } from './usage.js';
+import { usageLine, suggest, UsageError } from './usage.js';
 import { ftInitCommand, tlsFromArgs, TLS_HELP, TLS_KEYS } from './ft-init.js';
 import type { FtTlsOptions } from '../ft/channel.js';
 import { parseMetricsPort, RoleMetrics, serveMetrics, type MetricsServer } from '../ft/metrics.js';
@@ -95,7 +95,7 @@ ${EXIT_HELP}
 
 function parseAddr(s: string, what: string): { host: string; port: number } {
   const m = /^(.*):(\d+)$/.exec(s);
-  if (!m || Number(m[2]) > 65535) throw new Error(`${what} expects HOST:PORT (got '${s}')`);
+  if (!m || Number(m[2]) > 65535) throw new UsageError(`${what} expects HOST:PORT (got '${s}')`);
   return { host: m[1] || '127.0.0.1', port: Number(m[2]) };
 }
 
@@ -103,9 +103,9 @@ function ftOptions(rest: Map<string, string | true>): FtOptions {
   const num = (k: string, d: number, size = false): number => {
     const v = rest.get(k);
     if (v === undefined) return d;
-    if (typeof v !== 'string') throw new Error(`${k} needs a value`);
+    if (typeof v !== 'string') throw new UsageError(`${k} needs a value`);
     const n = size ? parseSize(v) : parseCount(v);
-    if (!(n > 0)) throw new Error(`${k} must be > 0`);
+    if (!(n > 0)) throw new UsageError(`${k} must be > 0`);
     return n;
   };
   const o: FtOptions = {
@@ -115,7 +115,7 @@ function ftOptions(rest: Map<string, string | true>): FtOptions {
     maxHeldMs: num('--max-held-ms', DEFAULT_FT_OPTIONS.maxHeldMs),
     maxLagMs: num('--max-lag-ms', DEFAULT_FT_OPTIONS.maxLagMs),
   };
-  if (o.failureTimeoutMs <= o.heartbeatMs) throw new Error('--failure-timeout-ms must exceed --heartbeat-ms');
+  if (o.failureTimeoutMs <= o.heartbeatMs) throw new UsageError('--failure-timeout-ms must exceed --heartbeat-ms');
   return o;
 }
 
@@ -189,17 +189,17 @@ export async function ftCommand(argv: string[]): Promise<number> {
       o = parseHostArgs(role === 'secondary' ? ['(secondary)', ...args] : args, FT_KEYS);
       const str = (k: string): string | undefined => { const v = o.rest.get(k); return typeof v === 'string' ? v : undefined; };
       const s = str('--control');
-      if (s === undefined) throw new Error('--control dir:PATH is required');
+      if (s === undefined) throw new UsageError('--control dir:PATH is required');
       const parsed = parseControlSpec(s);
       spec = s;
       store = resolve(str('--store') ?? (parsed.kind === 'dir' ? parsed.path : ''));
-      if (!str('--store') && parsed.kind !== 'dir') throw new Error('--store PATH is required with an etcd: control plane');
+      if (!str('--store') && parsed.kind !== 'dir') throw new UsageError('--store PATH is required with an etcd: control plane');
       hostId = str('--host-id') ?? hostname();
       vm = str('--vm') ?? 'default';
       ft = ftOptions(o.rest);
       const de = str('--digest-every');
       digestEvery = de === undefined ? undefined : parseCount(de);
-      if (role === 'primary' && str('--listen') === undefined) throw new Error('--listen HOST:PORT is required');
+      if (role === 'primary' && str('--listen') === undefined) throw new UsageError('--listen HOST:PORT is required');
       if (role === 'primary') parseAddr(str('--listen')!, '--listen');
       if (str('--connect') !== undefined) parseAddr(str('--connect')!, '--connect');
       tls = tlsFromArgs(str);

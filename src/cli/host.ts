@@ -2,7 +2,7 @@
 // (disk images, UDP frame tunnel, console), and builds a live machine around them.
 
 import { readFileSync } from 'node:fs';
-import { Machine, DEFAULT_MEM, type MachineConfig } from '../machine/machine.js';
+import { Machine, DEFAULT_MEM, MAX_CMDLINE, type MachineConfig } from '../machine/machine.js';
 import { LiveGate, type GateRecord, type DiskBackend, type FrameInput } from '../machine/gate.js';
 import { SystemClock, SystemEntropy } from '../devices/backends/clock.js';
 import { FileDisk } from '../devices/backends/disk.js';
@@ -12,6 +12,8 @@ import { parseSize, parseCount } from './args.js';
 import { checkInputFile } from './inputs.js';
 import { decodeSnapshot } from '../replay/snapshot.js';
 import { restoreSnapshot, type SnapshotMeta, type RestoredMachine } from '../replay/machine-snapshot.js';
+import { HostResourceError, InvalidArgumentError, fsErrorText } from '../errors.js';
+import { UsageError } from './usage.js';
 
 export const MACHINE_HELP = `  --mem SIZE              guest RAM (default 64M; suffixes K, M, G)
   --cmdline STRING        command line passed in the boot-info block
@@ -45,31 +47,35 @@ export function parseHostArgs(argv: string[], extra: string[] = [], flags: strin
   const o: HostOptions = { mem: DEFAULT_MEM, cmdline: '', disks: [], nets: [], console: 'stdio', input: true, max: Infinity, stats: false, rest: new Map() };
   for (let k = 0; k < argv.length; k++) {
     const a = argv[k];
-    const val = () => { const v = argv[++k]; if (v === undefined) throw new Error(`${a} needs a value`); return v; };
+    const val = () => { const v = argv[++k]; if (v === undefined) throw new UsageError(`${a} needs a value`); return v; };
     if (a === '--mem') o.mem = parseSize(val());
     else if (a === '--max-instructions') o.max = parseCount(val());
     else if (a === '--stats') o.stats = true;
-    else if (a === '--cmdline') o.cmdline = val();
+    else if (a === '--cmdline') {
+      o.cmdline = val();
+      const n = new TextEncoder().encode(o.cmdline).length;
+      if (n > MAX_CMDLINE) throw new UsageError(`--cmdline is ${n} bytes; the boot-info block holds at most ${MAX_CMDLINE}`);
+    }
     else if (a === '--disk') {
       const v = val(); const ro = v.endsWith(':ro');
       o.disks.push({ path: ro ? v.slice(0, -3) : v, readOnly: ro });
     } else if (a === '--net') {
       const m = /^udp:(?:([^:]+):)?(\d+):([^:]+):(\d+)$/.exec(val());
-      if (!m) throw new Error(`--net expects udp:[LOCAL_HOST:]LOCAL_PORT:PEER_HOST:PEER_PORT`);
-      const port = (p: string): number => { const n = Number(p); if (n > 65535) throw new Error(`--net: port ${p} is out of range (0-65535)`); return n; };
+      if (!m) throw new UsageError(`--net expects udp:[LOCAL_HOST:]LOCAL_PORT:PEER_HOST:PEER_PORT`);
+      const port = (p: string): number => { const n = Number(p); if (n > 65535) throw new UsageError(`--net: port ${p} is out of range (0-65535)`); return n; };
       o.nets.push({ localHost: m[1] ?? '127.0.0.1', localPort: port(m[2]), peerHost: m[3], peerPort: port(m[4]) });
     } else if (a === '--console') {
       const v = val();
-      if (!/^(stdio|file:[^:]+(:.+)?|tcp:\d+)$/.test(v)) throw new Error(`bad --console '${v}' (stdio, file:OUT[:IN] or tcp:PORT)`);
+      if (!/^(stdio|file:[^:]+(:.+)?|tcp:\d+)$/.test(v)) throw new UsageError(`bad --console '${v}' (stdio, file:OUT[:IN] or tcp:PORT)`);
       o.console = v;
     } else if (a === '--no-input') o.input = false;
     else if (flags.includes(a)) o.rest.set(a, true);
     else if (extra.includes(a)) o.rest.set(a, val());
-    else if (a.startsWith('-')) throw new Error(`unknown option ${a}`);
+    else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`);
     else if (o.file === undefined) o.file = a;
-    else throw new Error(`unexpected argument ${a}`);
+    else throw new UsageError(`unexpected argument ${a}`);
   }
-  if (o.file === undefined) throw new Error('missing guest ELF file');
+  if (o.file === undefined) throw new UsageError('missing guest ELF file');
   return o;
 }
 
@@ -94,7 +100,8 @@ export interface LiveHost {
  */
 export async function openLiveHost(o: HostOptions, onRecord?: (r: GateRecord) => void, snapshot?: Uint8Array): Promise<LiveHost> {
   checkInputFile(o.file as string, 'ELF image');
-  const image = readFileSync(o.file as string);
+  let image: Buffer;
+  try { image = readFileSync(o.file as string); } catch (e) { throw new HostResourceError(`ELF image ${o.file}: cannot read (${fsErrorText(e)})`, o.file, { cause: e }); }
   let meta: SnapshotMeta | undefined;
   if (snapshot) meta = (decodeSnapshot(snapshot).sections as { meta: SnapshotMeta }).meta;
   const closers: (() => Promise<void> | void)[] = [];
@@ -121,9 +128,9 @@ export async function openLiveHost(o: HostOptions, onRecord?: (r: GateRecord) =>
       config = rest.config; machine = m; restored = rest;
       const sd = config.disks ?? [];
       if (sd.length !== disks.length || sd.some((d, n) => d.sizeBytes !== disks[n]!.size)) {
-        throw new Error(`the snapshot's machine has ${sd.length} disk(s) (${sd.map((d) => `${d.sizeBytes} bytes`).join(', ') || 'none'}): give matching --disk images`);
+        throw new InvalidArgumentError(`the snapshot's machine has ${sd.length} disk(s) (${sd.map((d) => `${d.sizeBytes} bytes`).join(', ') || 'none'}): give matching --disk images`);
       }
-      if ((config.nets ?? []).length !== tunnels.length) throw new Error(`the snapshot's machine has ${(config.nets ?? []).length} NIC(s): give as many --net options`);
+      if ((config.nets ?? []).length !== tunnels.length) throw new InvalidArgumentError(`the snapshot's machine has ${(config.nets ?? []).length} NIC(s): give as many --net options`);
     } else {
       config = {
         memSize: o.mem, cmdline: o.cmdline,

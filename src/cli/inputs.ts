@@ -7,10 +7,11 @@ import { openFifoReader } from '../devices/backends/console.js';
 import { openFileSource, type FileSourceOptions } from '../replay/channel-file.js';
 import { streamSource } from '../replay/channel-stream.js';
 import { toChannelError, type ByteSource } from '../replay/channel.js';
+import { X86ftError } from '../errors.js';
 
 /** A file given on the command line is of a kind the command cannot read (exit status 2). */
-export class InputKindError extends Error {
-  constructor(message: string) { super(message); this.name = 'InputKindError'; }
+export class InputKindError extends X86ftError {
+  constructor(message: string) { super('X86FT_HOST_RESOURCE', message); this.name = 'InputKindError'; }
 }
 
 function kindName(st: import('node:fs').Stats): string {

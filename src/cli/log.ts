@@ -8,7 +8,8 @@ import { checkInputFile, openLogSource, LOG_HINT } from './inputs.js';
 import { LogDecoder, LogEncoder, LogError } from '../replay/codec.js';
 import { ENTRY_KINDS, ENTRY_SCHEMA, HeaderMismatchError, canonicalJson, type EntryKind, type LogEntry } from '../replay/format.js';
 import { recorderOf } from '../replay/reader.js';
-import { usageLine, suggest } from './usage.js';
+import { usageLine, suggest, UsageError } from './usage.js';
+import { fsErrorText } from '../errors.js';
 
 /** Exit codes of `x86ft log`. */
 export const LOG_EXIT = {
@@ -76,7 +77,7 @@ export async function logCommand(argv: string[], io: CliIO = defaultIO): Promise
     const a = rest[i]!;
     const num = (): number => {
       const v = rest[++i];
-      if (v === undefined || !/^\d+$/.test(v)) throw new Error(`${a} needs a non-negative integer`);
+      if (v === undefined || !/^\d+$/.test(v)) throw new UsageError(`${a} needs a non-negative integer`);
       return Number(v);
     };
     try {
@@ -84,9 +85,9 @@ export async function logCommand(argv: string[], io: CliIO = defaultIO): Promise
       else if (a === '--tail') tail = num();
       else if (a === '--idle-ms') idleMs = num();
       else if (a === '--follow') follow = true;
-      else if (a.startsWith('-') && a !== '-') throw new Error(`unknown option ${a}`);
+      else if (a.startsWith('-') && a !== '-') throw new UsageError(`unknown option ${a}`);
       else if (file === undefined) file = a;
-      else throw new Error(`unexpected argument ${a}`);
+      else throw new UsageError(`unexpected argument ${a}`);
     } catch (e) {
       io.err(usageLine('log inspect', (e as Error).message, USAGE));
       return LOG_EXIT.USAGE;
@@ -155,7 +156,7 @@ async function inspect(file: string, o: { head: number; tail: number; follow: bo
     size = file === '-' ? 0 : (await stat(file)).size;
   } catch (e) {
     if (!o.follow) {
-      io.err(`x86ft log inspect: cannot read ${file}: ${(e as Error).message}\n`);
+      io.err(`x86ft log inspect: cannot read ${file}: ${fsErrorText(e)}\n`);
       return LOG_EXIT.IO_ERROR;
     }
     size = 0;

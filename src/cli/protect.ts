@@ -8,6 +8,7 @@ import { PRIMARY_HOST, PROTECT_EXIT, SECONDARY_HOST, Supervisor } from '../ft/su
 import { parseMetricsPort } from '../ft/metrics.js';
 import { tlsLayout } from '../ft/tls.js';
 import { resolve } from 'node:path';
+import { UsageError } from './usage.js';
 
 /** Options protect passes on to the roles (with a value). */
 const FT_VALUE_KEYS = ['--heartbeat-ms', '--failure-timeout-ms', '--max-held-bytes', '--max-held-ms', '--max-lag-ms'];
@@ -57,12 +58,12 @@ export async function protectCommand(argv: string[]): Promise<number> {
   const primaryArgs: string[] = [];
   const secondaryArgs: string[] = [];
   try {
-    if (argv.includes('--console')) throw new Error('--console is not an option of protect: the console is its stdout (and --console-file)');
+    if (argv.includes('--console')) throw new UsageError('--console is not an option of protect: the console is its stdout (and --console-file)');
     o = parseHostArgs(argv, ['--control', '--vm', '--metrics', '--tls-dir', ...PASS_KEYS]);
     const c = o.rest.get('--control');
-    if (typeof c !== 'string') throw new Error('--control dir:PATH is required');
+    if (typeof c !== 'string') throw new UsageError('--control dir:PATH is required');
     const spec = parseControlSpec(c);
-    if (spec.kind !== 'dir' && !o.rest.has('--store')) throw new Error('--store PATH is required with an etcd: control plane');
+    if (spec.kind !== 'dir' && !o.rest.has('--store')) throw new UsageError('--store PATH is required with an etcd: control plane');
     control = c;
     vm = (o.rest.get('--vm') as string | undefined) ?? 'default';
     // Everything but protect's own options goes to the primary as given; FT and store options to both.
@@ -75,7 +76,7 @@ export async function protectCommand(argv: string[]): Promise<number> {
       if (a === '--metrics') {
         // the primary serves PORT, the secondary PORT+1 (0: each any free port, named on stderr)
         const port = parseMetricsPort(v);
-        if (port === 65535) throw new Error('--metrics PORT needs PORT+1 free for the secondary (at most 65534)');
+        if (port === 65535) throw new UsageError('--metrics PORT needs PORT+1 free for the secondary (at most 65534)');
         primaryArgs.push(a, String(port));
         secondaryArgs.push(a, String(port && port + 1));
         continue;

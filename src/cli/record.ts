@@ -11,7 +11,7 @@ import { parseCount } from './args.js';
 import { checkInputFile } from './inputs.js';
 import { parseHostArgs, openLiveHost, MACHINE_HELP, type HostOptions, type LiveHost } from './host.js';
 import { EXIT, exitCodeFor, printStats } from './run.js';
-import { usageLine } from './usage.js';
+import { usageLine, UsageError } from './usage.js';
 
 const HELP = `usage: x86ft record <guest.elf> --log FILE [options]
        x86ft record <guest.elf> --log FILE --snapshot-at N --snapshot-out SNAP --log2 FILE2 [options]
@@ -56,13 +56,13 @@ export async function recordCommand(argv: string[]): Promise<number> {
     const args = argv.slice();
     const ii = args.indexOf('--image');
     if (ii >= 0) {
-      if (args[ii + 1] === undefined) throw new Error('--image needs a value');
+      if (args[ii + 1] === undefined) throw new UsageError('--image needs a value');
       args.splice(ii, 2, args[ii + 1]!);
     }
     o = parseHostArgs(args, ['--log', '--digest-every', '--snapshot-at', '--snapshot-out', '--log2', '--from-snapshot']);
     const str = (k: string): string | undefined => { const v = o.rest.get(k); return typeof v === 'string' ? v : undefined; };
     const l = str('--log');
-    if (l === undefined) throw new Error('--log FILE is required');
+    if (l === undefined) throw new UsageError('--log FILE is required');
     logPath = l;
     const d = str('--digest-every');
     if (d !== undefined) every = parseCount(d);
@@ -70,8 +70,8 @@ export async function recordCommand(argv: string[]): Promise<number> {
     if (sa !== undefined) snapAt = parseCount(sa);
     snapOut = str('--snapshot-out'); log2 = str('--log2'); fromSnap = str('--from-snapshot');
     const given = [snapAt !== undefined, snapOut !== undefined, log2 !== undefined];
-    if (given.some((g) => g) && !given.every((g) => g)) throw new Error('--snapshot-at N, --snapshot-out SNAP and --log2 FILE2 go together');
-    if (log2 !== undefined && log2 === logPath) throw new Error('--log2 must differ from --log');
+    if (given.some((g) => g) && !given.every((g) => g)) throw new UsageError('--snapshot-at N, --snapshot-out SNAP and --log2 FILE2 go together');
+    if (log2 !== undefined && log2 === logPath) throw new UsageError('--log2 must differ from --log');
   } catch (e) {
     process.stderr.write(usageLine('record', (e as Error).message, HELP));
     return EXIT.usage;

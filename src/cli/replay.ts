@@ -14,7 +14,8 @@ import { checkInputFile, openLogSource, LOG_HINT } from './inputs.js';
 import { ChainError, chainLogs, fileLinks } from '../replay/chain.js';
 import { listGenerationLogs, storePath } from '../ft/store.js';
 import { checkName, openControl, parseControlSpec } from '../ft/control.js';
-import { usageLine } from './usage.js';
+import { usageLine, UsageError } from './usage.js';
+import { X86ftError, fsErrorText } from '../errors.js';
 import { GdbStub } from '../debug/gdbstub.js';
 import { ReplayTimeline } from '../debug/timeline.js';
 
@@ -119,7 +120,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
   try {
     for (let i = 0; i < argv.length; i++) {
       const a = argv[i]!;
-      const val = (): string => { const v = argv[++i]; if (v === undefined) throw new Error(`${a} needs a value`); return v; };
+      const val = (): string => { const v = argv[++i]; if (v === undefined) throw new UsageError(`${a} needs a value`); return v; };
       if (a === '--image') image = val();
       else if (a === '--snapshot') snapshot = val();
       else if (a === '--control') control = val();
@@ -130,22 +131,22 @@ export async function replayCommand(argv: string[]): Promise<number> {
       else if (a === '--json') json = true;
       else if (a === '--idle-ms') idleMs = parseCount(val());
       else if (a === '--stop-at') stopAt = parseCount(val());
-      else if (a === '--gdb') { const v = val(); if (!/^\d+$/.test(v) || Number(v) > 65535) throw new Error(`--gdb: expected a TCP port 0-65535, got '${v}'`); gdb = Number(v); }
-      else if (a === '--checkpoint-every') { checkpointEvery = parseCount(val()); if (checkpointEvery < 1) throw new Error('--checkpoint-every must be at least 1'); }
-      else if (a.startsWith('-') && a !== '-') throw new Error(`unknown option ${a}`);
+      else if (a === '--gdb') { const v = val(); if (!/^\d+$/.test(v) || Number(v) > 65535) throw new UsageError(`--gdb: expected a TCP port 0-65535, got '${v}'`); gdb = Number(v); }
+      else if (a === '--checkpoint-every') { checkpointEvery = parseCount(val()); if (checkpointEvery < 1) throw new UsageError('--checkpoint-every must be at least 1'); }
+      else if (a.startsWith('-') && a !== '-') throw new UsageError(`unknown option ${a}`);
       else files.push(a);
     }
     if (control !== undefined) {
-      if (files.length !== 1) throw new Error('--control needs exactly one VM NAME');
+      if (files.length !== 1) throw new UsageError('--control needs exactly one VM NAME');
       checkName('VM name', files[0]!);
       parseControlSpec(control);
-    } else if (store !== undefined) throw new Error('--store goes with --control');
-    if (!files.length) throw new Error('missing log FILE');
-    if (json && !dump) throw new Error('--json goes with --dump');
-    if (gdb !== undefined && (follow || dump)) throw new Error(`--gdb does not go with ${follow ? '--follow' : '--dump'}`);
-    if (checkpointEvery !== undefined && gdb === undefined) throw new Error('--checkpoint-every goes with --gdb');
-    if (follow && (files.length > 1 || control !== undefined)) throw new Error('--follow follows one log, not a chain');
-    if (image === undefined && snapshot === undefined && control === undefined) throw new Error('--image FILE is required');
+    } else if (store !== undefined) throw new UsageError('--store goes with --control');
+    if (!files.length) throw new UsageError('missing log FILE');
+    if (json && !dump) throw new UsageError('--json goes with --dump');
+    if (gdb !== undefined && (follow || dump)) throw new UsageError(`--gdb does not go with ${follow ? '--follow' : '--dump'}`);
+    if (checkpointEvery !== undefined && gdb === undefined) throw new UsageError('--checkpoint-every goes with --gdb');
+    if (follow && (files.length > 1 || control !== undefined)) throw new UsageError('--follow follows one log, not a chain');
+    if (image === undefined && snapshot === undefined && control === undefined) throw new UsageError('--image FILE is required');
   } catch (e) {
     process.stderr.write(usageLine('replay', (e as Error).message, HELP));
     return REPLAY_EXIT.USAGE;
@@ -159,11 +160,11 @@ export async function replayCommand(argv: string[]): Promise<number> {
       try { rec = await cp.readVm(vm); } finally { await cp.close(); }
       const spec = parseControlSpec(control);
       const where = store ?? rec?.config.store ?? (spec.kind === 'dir' ? spec.path : undefined);
-      if (where === undefined) throw new Error(`VM ${vm} has no record in ${control}: give --store PATH`);
+      if (where === undefined) throw new X86ftError('X86FT_NOT_FOUND', `VM ${vm} has no record in ${control}: give --store PATH`);
       image ??= rec?.config.image;
-      if (image === undefined) throw new Error(`VM ${vm} has no record in ${control}: give --image FILE`);
+      if (image === undefined) throw new X86ftError('X86FT_NOT_FOUND', `VM ${vm} has no record in ${control}: give --image FILE`);
       files.push(...listGenerationLogs(where, vm, rec?.firstGeneration).map((l) => l.path));
-      if (!files.length) throw new Error(`no generation logs of VM ${vm} in ${storePath(where, vm, { kind: 'vm' })}`);
+      if (!files.length) throw new X86ftError('X86FT_NOT_FOUND', `no generation logs of VM ${vm} in ${storePath(where, vm, { kind: 'vm' })}`);
     } catch (e) {
       process.stderr.write(`x86ft replay: ${(e as Error).message}\n`);
       return REPLAY_EXIT.IO_ERROR;
@@ -182,7 +183,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
   try {
     if (image !== undefined) imageBytes = new Uint8Array(readFileSync(image));
   } catch (e) {
-    process.stderr.write(`x86ft replay: ${(e as Error).message}\n`);
+    process.stderr.write(`x86ft replay: ELF image ${image}: cannot read (${fsErrorText(e)})\n`);
     return REPLAY_EXIT.IO_ERROR;
   }
   try {
@@ -193,7 +194,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
       process.stderr.write(`x86ft replay: snapshot file ${snapshot} does not exist\n`);
       return REPLAY_EXIT.MISMATCH;
     }
-    process.stderr.write(`x86ft replay: ${(e as Error).message}\n`);
+    process.stderr.write(`x86ft replay: snapshot ${snapshot}: cannot read (${fsErrorText(e)})\n`);
     return REPLAY_EXIT.IO_ERROR;
   }
   const errBuf: number[] = [];

@@ -4,7 +4,7 @@ import { ElfError } from '../machine/boot.js';
 import type { RunResult } from '../machine/machine.js';
 import { parseHostArgs, openLiveHost, MACHINE_HELP, type HostOptions } from './host.js';
 import { GdbStub } from '../debug/gdbstub.js';
-import { usageLine } from './usage.js';
+import { usageLine, UsageError } from './usage.js';
 
 export const EXIT = { usage: 2, budget: 124, halt: 125, fault: 126, internal: 127 } as const;
 
@@ -29,7 +29,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   try {
     o = parseHostArgs(argv, ['--gdb']);
     const g = o.rest.get('--gdb');
-    if (g !== undefined && !(/^\d+$/.test(String(g)) && Number(g) <= 65535)) throw new Error(`--gdb: expected a TCP port 0-65535, got '${g}'`);
+    if (g !== undefined && !(/^\d+$/.test(String(g)) && Number(g) <= 65535)) throw new UsageError(`--gdb: expected a TCP port 0-65535, got '${g}'`);
   } catch (e) {
     process.stderr.write(usageLine('run', (e as Error).message, HELP));
     return EXIT.usage;

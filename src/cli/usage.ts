@@ -1,5 +1,13 @@
 // One-line usage errors with a "did you mean", shared by every command.
 
+import { X86ftError } from '../errors.js';
+
+/** A command line that cannot be used (unknown or missing option, bad value): the command prints its message
+ *  on one line and exits with its usage status. code 'X86FT_USAGE'. */
+export class UsageError extends X86ftError {
+  constructor(message: string) { super('X86FT_USAGE', message); }
+}
+
 /** Edit distance (insert, delete, substitute, adjacent swap), for suggestions only. */
 function distance(a: string, b: string): number {
   const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);

@@ -18,6 +18,7 @@
 // ranges are half-open [begin, end). A run stopped by a hook returns Stop.DEBUG; h.reason says why.
 
 import type { Cpu } from './cpu.js';
+import { InvalidArgumentError } from '../errors.js';
 
 /** Called before the instruction at `address` (`size` bytes) executes; may call hooks.stopBefore(). */
 export type CodeHookFn = (cpu: Cpu, address: number, size: number) => void;
@@ -104,7 +105,7 @@ export class Hooks {
     if (spec.kind === 'intr') { this.intr.push({ id, fn: spec.fn }); return id; }
     if (spec.kind === 'io') { this.io.push({ id, fn: spec.fn }); return id; }
     if (spec.kind === 'syscall') { this.sys.push({ id, fn: spec.fn }); return id; }
-    if (!(spec.end > spec.begin)) throw new RangeError(`hook range [${spec.begin}, ${spec.end}) is empty`);
+    if (!(spec.end > spec.begin)) throw new InvalidArgumentError(`hook range [${spec.begin}, ${spec.end}) is empty`);
     if (spec.kind === 'code') this.code.push({ id, begin: spec.begin, end: spec.end, fn: spec.fn });
     else if (spec.kind === 'block') this.block.push({ id, begin: spec.begin, end: spec.end, fn: spec.fn });
     else this.mem.push({ id, kind: spec.kind, begin: spec.begin, end: spec.end, fn: spec.fn });

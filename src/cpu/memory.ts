@@ -4,6 +4,8 @@
 // change. Each such write tells the CPU (onWrite: drop decoded code in the range) and is remembered
 // for the next digest (takeWritten). Owns no policy (paging, MMIO routing live in the MMU and the bus).
 
+import { InvalidArgumentError } from '../errors.js';
+
 export class PhysMemory {
   readonly buffer: ArrayBuffer;
   readonly u8: Uint8Array;
@@ -20,7 +22,7 @@ export class PhysMemory {
 
   constructor(size: number) {
     if (!Number.isInteger(size) || size < 0x200000 || size % 4096 !== 0) {
-      throw new RangeError(`memory size must be a multiple of 4096 and at least 2 MiB (got ${size})`);
+      throw new InvalidArgumentError(`memory size must be a multiple of 4096 and at least 2 MiB (got ${size})`);
     }
     this.size = size;
     this.buffer = new ArrayBuffer(size);

@@ -7,6 +7,7 @@
 
 import type { Cpu } from './cpu.js';
 import { fpuState, X87State } from './ops/x87.js';
+import { BadStateError } from '../errors.js';
 
 const TWO32 = 4294967296;
 
@@ -166,7 +167,7 @@ export function cpuStateProblem(s: unknown): string | undefined {
 /** Restores every declared field (throws Error naming the problem for a bad state), then flushes the caches. */
 export function loadCpu(c: Cpu, s: CpuState): void {
   const why = cpuStateProblem(s);
-  if (why) throw new Error(why);
+  if (why) throw new BadStateError(why);
   const w = new Uint32Array(CPU_WORDS);
   let at = 0;
   for (const f of CPU_FIELDS) { w.set(s.fields[f.name]!, at); at += f.words; }

@@ -6,6 +6,7 @@ import { LogDecoder, LogError } from '../replay/codec.js';
 import { ENTRY_KINDS, type LogEntry } from '../replay/format.js';
 import { ChannelError } from '../replay/channel.js';
 import { formatEntry, LOG_EXIT, type CliIO } from '../cli/log.js';
+import { UsageError } from '../cli/usage.js';
 
 export const LOG_DIFFER = 8;
 
@@ -42,16 +43,16 @@ export async function logDump(argv: string[], io: CliIO, usage: string): Promise
   try {
     for (let i = 0; i < argv.length; i++) {
       const a = argv[i]!;
-      const num = (): number => { const v = argv[++i]; if (v === undefined || !/^\d+$/.test(v)) throw new Error(`${a} needs a non-negative integer`); return Number(v); };
+      const num = (): number => { const v = argv[++i]; if (v === undefined || !/^\d+$/.test(v)) throw new UsageError(`${a} needs a non-negative integer`); return Number(v); };
       if (a === '--json') json = true;
       else if (a === '--from') from = num();
       else if (a === '--to') to = num();
-      else if (a === '--kind') { const k = argv[++i]; if (k === undefined || !(ENTRY_KINDS as readonly string[]).includes(k)) throw new Error(`--kind needs one of ${ENTRY_KINDS.join(', ')}`); kinds.add(k); }
-      else if (a.startsWith('-') && a !== '-') throw new Error(`unknown option ${a}`);
+      else if (a === '--kind') { const k = argv[++i]; if (k === undefined || !(ENTRY_KINDS as readonly string[]).includes(k)) throw new UsageError(`--kind needs one of ${ENTRY_KINDS.join(', ')}`); kinds.add(k); }
+      else if (a.startsWith('-') && a !== '-') throw new UsageError(`unknown option ${a}`);
       else if (file === undefined) file = a;
-      else throw new Error(`unexpected argument ${a}`);
+      else throw new UsageError(`unexpected argument ${a}`);
     }
-    if (file === undefined) throw new Error('missing LOG');
+    if (file === undefined) throw new UsageError('missing LOG');
     checkInputFile(file, 'log', { dash: true, hint: LOG_HINT });
   } catch (e) { io.err(`x86ft log dump: ${(e as Error).message}\n${usage}`); return LOG_EXIT.USAGE; }
   try {

@@ -5,6 +5,7 @@
 import type { PhysMemory } from '../cpu/memory.js';
 import { checkState, type IrqLine } from './state.js';
 import { VirtioMmio, VirtqError, readConfig, type VirtioMmioState } from './virtio-mmio.js';
+import { InvalidArgumentError } from '../errors.js';
 
 /** struct virtio_net_hdr with VIRTIO_F_VERSION_1 (num_buffers always present). */
 export const NET_HDR_LEN = 12;
@@ -29,7 +30,7 @@ export class VirtioNet extends VirtioMmio {
 
   constructor(mem: PhysMemory, irq: IrqLine, private readonly tx: (frame: Uint8Array) => void, opts: VirtioNetOptions) {
     super(mem, irq, 2, opts.queueMax ?? 256);
-    if (opts.mac.length !== 6) throw new RangeError('virtio-net: MAC must be 6 bytes');
+    if (opts.mac.length !== 6) throw new InvalidArgumentError('virtio-net: MAC must be 6 bytes');
     for (let i = 0; i < 6; i++) this.config[i] = opts.mac[i]! & 0xff;
     this.config[6] = 1; // status: VIRTIO_NET_S_LINK_UP
   }

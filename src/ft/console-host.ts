@@ -14,6 +14,7 @@ import type { OutputSeam } from '../machine/outputs.js';
 import { ConsoleService } from './console-service.js';
 import { updateVm, type ControlPlane } from './control.js';
 import { ConsoleFile } from './store.js';
+import { InvalidStateError } from '../errors.js';
 
 export interface ConsoleHostOptions {
   control: ControlPlane;
@@ -112,7 +113,7 @@ export class ConsoleHost implements LiveConsole {
   async listen(generation: number, consolePath: string): Promise<string> {
     const { control, vm, hostId } = this.o;
     const seam = this.seam;
-    if (!seam) throw new Error('console host: attach() first');
+    if (!seam) throw new InvalidStateError('console host: attach() first');
     this.history = ConsoleFile.open(consolePath);
     const history = this.history;
     this.outAt = seam.completed()['console'] ?? 0;

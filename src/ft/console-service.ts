@@ -9,6 +9,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { connectSecure, listenSecure, type ByeInfo, type FtTlsOptions, type SecurePeer, type SecureServer } from './channel.js';
 import { field, FT_KINDS, ProtocolError, type KindTable } from './protocol.js';
+import { InternalError, InvalidArgumentError } from '../errors.js';
 
 /** Messages of the console channel (service = the primary's console service, client = a console). */
 export type ConsoleMessage =
@@ -175,7 +176,7 @@ export class ConsoleService {
    * Throws RangeError on a gap (offset beyond the bytes known): an owner bug.
    */
   output(offset: number, bytes: Uint8Array): void {
-    if (offset > this.end_) throw new RangeError(`console output at offset ${offset} leaves a gap (have ${this.end_} bytes)`);
+    if (offset > this.end_) throw new InvalidArgumentError(`console output at offset ${offset} leaves a gap (have ${this.end_} bytes)`);
     const skip = this.end_ - offset;
     if (skip >= bytes.length) return;
     const fresh = bytes.slice(skip); // the owner may reuse its buffer
@@ -302,7 +303,7 @@ export class ConsoleService {
           bytes = chunk.bytes.subarray(c.next - chunk.offset, c.next - chunk.offset + CHUNK);
         } else if (this.opts.readHistory) {
           bytes = await this.opts.readHistory(c.next, Math.min(this.memStart, c.next + CHUNK));
-          if (bytes.length === 0) throw new Error(`console history has no bytes at offset ${c.next}`);
+          if (bytes.length === 0) throw new InternalError(`console history has no bytes at offset ${c.next}`);
         } else {
           c.peer.close({ reason: `console bytes before offset ${this.memStart} are no longer kept (asked from ${c.next})` });
           return;

@@ -7,6 +7,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { X86ftError } from '../errors.js';
 
 // ─── Words (FT.md "Words", "Status a user sees") ───────────────────────────────────────────────
 
@@ -229,12 +230,12 @@ export type ControlErrorCode =
   | 'UNAVAILABLE' // the backend cannot be reached (etcd down, directory unusable)
   | 'CLOSED'; // used after close()
 
-export class ControlError extends Error {
+export class ControlError extends X86ftError {
   constructor(
-    readonly code: ControlErrorCode,
+    override readonly code: ControlErrorCode,
     message: string,
   ) {
-    super(message);
+    super(code, message);
     this.name = 'ControlError';
   }
 }

@@ -21,6 +21,7 @@ import { storePath, ensureVmDir, type ConsoleFile, type GenerationDisk } from '.
 import { GenerationLogSink, consoleFileFor, loadImage, machineConfig, openDisks, openTunnels, outputSinks } from './vm-host.js';
 import { liveConsole } from './console-host.js';
 import { setVmState, selfRef, STARTUP_GRACE_TIMEOUTS, type RoleEvent, type RoleOutcome, type RoleStatus } from './role.js';
+import { InvalidStateError, X86ftError } from '../errors.js';
 
 /** Instructions between two pacing checks of the bounds (about 1-2 ms of guest time). */
 const PACE_CHUNK = 100_000;
@@ -213,7 +214,7 @@ export class FtPrimary {
     try {
       const rec = await createVm(control, vm, config, { hostId, pid: process.pid, addr: this.addr });
       this.generation = rec.generation;
-      if (rec.generation !== g0 + 1) throw new Error(`VM '${vm}' was created at generation ${rec.generation} while this primary expected ${g0 + 1}: start it again`);
+      if (rec.generation !== g0 + 1) throw new X86ftError('X86FT_GENERATION_MOVED', `VM '${vm}' was created at generation ${rec.generation} while this primary expected ${g0 + 1}: start it again`);
       const image = loadImage(config);
       const disks = openDisks(vm, config, this.generation, rec.firstGeneration);
       const con = consoleFileFor(vm, config, true);
@@ -245,7 +246,7 @@ export class FtPrimary {
   /** Waits for the secondary, runs the guest to its end (or until fenced/stopped). */
   async run(): Promise<RoleOutcome> {
     const p = this.parts;
-    if (!p || !this.server) throw new Error('primary: start() first');
+    if (!p || !this.server) throw new InvalidStateError('primary: start() first');
     this.emit({ kind: 'message', text: `primary of '${p.vm}' generation ${this.generation} listening on ${this.addr}; waiting for the secondary` });
     const peer = await this.waitSecondary();
     if (!peer) { await this.close(); return { kind: 'stopped' }; }

@@ -8,6 +8,7 @@ import { Packr, Unpackr } from 'msgpackr/pack'; // msgpackr's pure-JS build (no 
 
 /** Version of the channel protocol; a peer with another version is refused (code VERSION). */
 export const FT_PROTOCOL_VERSION = 1;
+import { X86ftError } from '../errors.js';
 /** First 8 bytes each side sends: never changes, so any version can name the other's. */
 export const PREAMBLE_MAGIC = 'X86FT-CH';
 /** Preamble = magic (8 bytes) + version (u16 big-endian). */
@@ -44,13 +45,13 @@ export type ProtocolErrorCode =
   | 'LOCAL'; // this side closed the channel
 
 /** The one error type of the FT channel. `code` says why; the message names what was seen. */
-export class ProtocolError extends Error {
+export class ProtocolError extends X86ftError {
   constructor(
-    readonly code: ProtocolErrorCode,
+    override readonly code: ProtocolErrorCode,
     message: string,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(code, message, options);
     this.name = 'ProtocolError';
   }
 }

@@ -17,6 +17,7 @@ import { loadImage } from './vm-host.js';
 import { goLive } from './golive.js';
 import { runLivePrimary } from './primary.js';
 import { setVmState, selfRef, STARTUP_GRACE_TIMEOUTS, type RoleEvent, type RoleOutcome, type RoleStatus } from './role.js';
+import { X86ftError, InvalidStateError } from '../errors.js';
 
 /** Host time (ms) replayed per step before the event loop turns: bounded by time, not instructions,
  *  so acks and heartbeats keep flowing on a loaded host (1M-instruction steps took 100s of ms there,
@@ -39,8 +40,8 @@ export interface SecondaryOptions {
 }
 
 /** Why a secondary refused to start (exit 2). */
-export class SecondaryRefused extends Error {
-  constructor(msg: string) { super(msg); this.name = 'SecondaryRefused'; }
+export class SecondaryRefused extends X86ftError {
+  constructor(msg: string) { super('X86FT_SECONDARY_REFUSED', msg); this.name = 'SecondaryRefused'; }
 }
 
 export class FtSecondary {
@@ -135,7 +136,7 @@ export class FtSecondary {
   /** Replays until the primary ends the run, fails (then fails over), or a divergence. */
   async run(): Promise<RoleOutcome> {
     const s = this.session, peer = this.peer;
-    if (!s || !peer) throw new Error('secondary: start() first');
+    if (!s || !peer) throw new InvalidStateError('secondary: start() first');
     for (;;) {
       if (this.signal.aborted) { peer.close({ reason: 'secondary stopped' }); this.detector?.stop(); return { kind: 'stopped' }; }
       if (this.feedError) return this.diverged(`the primary's log stream is bad: ${this.feedError.message}`);

@@ -22,6 +22,7 @@ import { dirname } from 'node:path';
 import type { DiskBackend } from '../machine/gate.js';
 import * as zlib from 'node:zlib';
 import { crc32Update } from '../replay/crc32.js';
+import { X86ftError, InvalidArgumentError } from '../errors.js';
 
 export const LAYER_MAGIC = 'X86FTLYR';
 export const LAYER_VERSION = 1;
@@ -39,9 +40,9 @@ function crcOf(crc: number, b: Uint8Array, start = 0, end = b.length): number {
 }
 
 /** Why the store refused something. `code` says what kind of problem it is. */
-export class StoreError extends Error {
+export class StoreError extends X86ftError {
   constructor(
-    readonly code:
+    override readonly code:
       | 'STORE_NAME' // a VM name, disk number or generation that cannot name a file
       | 'STORE_BASE' // the base image is missing, unreadable, or not the size the layers were made for
       | 'STORE_LAYER_EXISTS' // generation g's layer exists already: a generation writes its layer once
@@ -52,7 +53,7 @@ export class StoreError extends Error {
     message: string,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(code, message, options);
     this.name = 'StoreError';
   }
 }
@@ -403,7 +404,7 @@ export class GenerationDisk implements DiskBackend {
     if (this.ownFd < 0) throw new StoreError('STORE_READ_ONLY', `disk of generation ${this.generation} is ${this.readOnly ? 'read-only' : 'closed'}`);
     const len = data.length;
     if (len === 0) return;
-    if (!Number.isSafeInteger(offset) || offset < 0 || offset + len > this.size) throw new RangeError(`disk write [${offset}, +${len}) outside the disk (${this.size} bytes)`);
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset + len > this.size) throw new InvalidArgumentError(`disk write [${offset}, +${len}) outside the disk (${this.size} bytes)`);
     const start = Math.floor(offset / SECTOR) * SECTOR;
     const stop = Math.min(Math.ceil((offset + len) / SECTOR) * SECTOR, this.size);
     if (start !== offset || stop !== offset + len) {

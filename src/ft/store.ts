@@ -14,6 +14,7 @@ import { closeSync, constants, fstatSync, fsyncSync, mkdirSync, openSync, readSy
 import { join, resolve } from 'node:path';
 import { GenerationDisk, StoreError, fsyncDir, type LayerFile } from './store-layer.js';
 import { checkName } from './control.js';
+import { InvalidArgumentError } from '../errors.js';
 
 export { GenerationDisk, StoreError, type LayerFile } from './store-layer.js';
 
@@ -178,7 +179,7 @@ export class ConsoleFile {
 
   /** Writes `data` as console bytes offset, offset+1, …; returns when the write is complete. */
   write(offset: number, data: Uint8Array): void {
-    if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError(`console offset ${offset} must be a non-negative integer`);
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new InvalidArgumentError(`console offset ${offset} must be a non-negative integer`);
     let done = 0;
     while (done < data.length) done += writeSync(this.fd, data, done, data.length - done, offset + done);
   }

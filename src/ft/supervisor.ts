@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { ConsoleClient, type ConsoleEnd } from './console-service.js';
 import { openControl, type ControlPlane, type VmRecord } from './control.js';
 import { ConsoleFile, storePath } from './store.js';
+import { X86ftError } from '../errors.js';
 
 /** Host ids of the two roles protect starts (FT.md: distinct hosts, here two processes on this machine). */
 export const PRIMARY_HOST = 'local-a';
@@ -166,7 +167,7 @@ export class Supervisor {
       locate: async () => {
         const rec = await this.control!.readVm(o.vm);
         const m = rec?.consoleAddr ? /^(.*):(\d+)$/.exec(rec.consoleAddr) : null;
-        if (!m) throw new Error(`VM '${o.vm}' has no console service yet`);
+        if (!m) throw new X86ftError('X86FT_NOT_FOUND', `VM '${o.vm}' has no console service yet`);
         return { host: m[1]!, port: Number(m[2]) };
       },
       onOutput: (bytes) => {

@@ -12,6 +12,7 @@ import { UdpFrameTunnel } from '../devices/backends/tunnel.js';
 import { openGenerationDisk, storePath, ensureVmDir, ConsoleFile, type GenerationDisk } from './store.js';
 import type { VmConfig, FtOptions } from './control.js';
 import type { FtPeer } from './channel.js';
+import { InvalidArgumentError, InvalidStateError } from '../errors.js';
 
 /** FT.md defaults: --heartbeat-ms 50, --failure-timeout-ms 500, --max-held-bytes 4 MiB, --max-held-ms 200, --max-lag-ms 50. */
 export const DEFAULT_FT_OPTIONS: FtOptions = { heartbeatMs: 50, failureTimeoutMs: 500, maxHeldBytes: 4 << 20, maxHeldMs: 200, maxLagMs: 50 };
@@ -24,7 +25,7 @@ export function parseDiskArg(a: string): { path: string; readOnly: boolean } {
 /** A `--net` argument: udp:[LHOST:]LPORT:HOST:PPORT. */
 export function parseNetArg(a: string): { localHost: string; localPort: number; peerHost: string; peerPort: number } {
   const m = /^udp:(?:([^:]+):)?(\d+):([^:]+):(\d+)$/.exec(a);
-  if (!m) throw new Error(`--net expects udp:[LOCAL_HOST:]LOCAL_PORT:PEER_HOST:PEER_PORT (got '${a}')`);
+  if (!m) throw new InvalidArgumentError(`--net expects udp:[LOCAL_HOST:]LOCAL_PORT:PEER_HOST:PEER_PORT (got '${a}')`);
   return { localHost: m[1] ?? '127.0.0.1', localPort: Number(m[2]), peerHost: m[3]!, peerPort: Number(m[4]) };
 }
 
@@ -32,7 +33,7 @@ export function parseNetArg(a: string): { localHost: string; localPort: number; 
 export function loadImage(c: VmConfig): Uint8Array {
   const image = new Uint8Array(readFileSync(c.image));
   const sha = createHash('sha256').update(image).digest('hex');
-  if (sha !== c.imageSha256) throw new Error(`${c.image}: SHA-256 ${sha} is not the VM's ${c.imageSha256}`);
+  if (sha !== c.imageSha256) throw new InvalidArgumentError(`${c.image}: SHA-256 ${sha} is not the VM's ${c.imageSha256}`);
   return image;
 }
 
@@ -105,7 +106,7 @@ export class GenerationLogSink implements ByteSink {
   }
 
   async write(chunk: Uint8Array): Promise<void> {
-    if (this.fd < 0) throw new Error(`${this.path}: closed`);
+    if (this.fd < 0) throw new InvalidStateError(`${this.path}: closed`);
     let done = 0;
     while (done < chunk.length) done += writeSync(this.fd, chunk, done, chunk.length - done);
     this.stats.bytes += chunk.length;

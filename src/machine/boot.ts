@@ -3,6 +3,7 @@
 
 import type { Cpu } from '../cpu/cpu.js';
 import type { PhysMemory } from '../cpu/memory.js';
+import { X86ftError } from '../errors.js';
 
 export const BOOT = {
   bootInfo: 0x1000,
@@ -17,8 +18,8 @@ export const BOOT = {
   debugExitPort: 0xf4,
 } as const;
 
-export class ElfError extends Error {
-  constructor(message: string) { super(message); this.name = 'ElfError'; }
+export class ElfError extends X86ftError {
+  constructor(message: string) { super('X86FT_BAD_ELF', message); this.name = 'ElfError'; }
 }
 
 export interface LoadedElf { entry: number; segments: { paddr: number; filesz: number; memsz: number }[] }

@@ -1,6 +1,8 @@
 // The device bus: routes CPU port I/O and physical MMIO accesses to device models.
 // Imports nothing from Node; device models register themselves here.
 
+import { InvalidStateError } from '../errors.js';
+
 /** A device that answers a range of I/O ports. `port` is the absolute port number. */
 export interface PortHandler {
   portRead(port: number, size: 1 | 2 | 4): number;
@@ -21,14 +23,14 @@ export class Bus {
 
   registerPorts(first: number, count: number, handler: PortHandler): void {
     for (let p = first; p < first + count; p++) {
-      if (this.ports[p]) throw new Error(`I/O port 0x${p.toString(16)} registered twice`);
+      if (this.ports[p]) throw new InvalidStateError(`I/O port 0x${p.toString(16)} registered twice`);
       this.ports[p] = handler;
     }
   }
 
   registerMmio(base: number, size: number, handler: MmioHandler): void {
     for (const r of this.regions) {
-      if (base < r.base + r.size && r.base < base + size) throw new Error(`MMIO region 0x${base.toString(16)} overlaps`);
+      if (base < r.base + r.size && r.base < base + size) throw new InvalidStateError(`MMIO region 0x${base.toString(16)} overlaps`);
     }
     this.regions.push({ base, size, handler });
   }

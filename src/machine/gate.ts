@@ -47,6 +47,7 @@
 // ---------------------------------------------------------------------------------------
 
 import type { BlockIo } from '../devices/virtio-blk.js';
+import { InternalError, InvalidStateError, X86ftError } from '../errors.js';
 
 /**
  * Where guest time stands, for a live gate to resume from (LiveGateOptions.resume): the last guest
@@ -198,8 +199,8 @@ export interface LiveGateOptions {
 }
 
 /** A replay log and the machine disagree. */
-export class GateDivergence extends Error {
-  constructor(msg: string) { super(`replay divergence: ${msg}`); this.name = 'GateDivergence'; }
+export class GateDivergence extends X86ftError {
+  constructor(msg: string) { super('X86FT_DIVERGENCE', `replay divergence: ${msg}`); this.name = 'GateDivergence'; }
 }
 
 abstract class GateBase {
@@ -244,7 +245,7 @@ abstract class GateBase {
         this.lastTimeNsV = r.payload as number;
         for (const c of t.clocks ?? []) c.setTime(r.payload as number);
         break;
-      default: throw new Error(`gate: record kind ${r.kind} is not deliverable`);
+      default: throw new InternalError(`gate: record kind ${r.kind} is not deliverable`);
     }
   }
 
@@ -353,7 +354,7 @@ export class LiveGate extends GateBase implements Gate {
 
   rdrand(icount: number): readonly [number, number] {
     const buf = new Uint8Array(8);
-    if (!this.b.entropy) throw new Error('gate: RDRAND needs an entropy backend');
+    if (!this.b.entropy) throw new InvalidStateError('gate: RDRAND needs an entropy backend');
     this.b.entropy.fill(buf);
     this.rec(icount, GateKind.Rdrand, 0, buf);
     const dv = new DataView(buf.buffer);
@@ -362,7 +363,7 @@ export class LiveGate extends GateBase implements Gate {
 
   private disk(disk: number): DiskBackend {
     const d = this.b.disks?.[disk];
-    if (!d) throw new Error(`gate: no disk backend ${disk}`);
+    if (!d) throw new InvalidStateError(`gate: no disk backend ${disk}`);
     return d;
   }
 

@@ -3,7 +3,7 @@
 
 import { Cpu, Stop, STOP_NAMES } from '../cpu/cpu.js';
 import { PhysMemory } from '../cpu/memory.js';
-import { X86ftError, InvalidArgumentError, checkCount } from '../errors.js';
+import { X86ftError, InvalidArgumentError, checkCount, InternalError, BadStateError } from '../errors.js';
 import { Reg, regRead, regWrite } from './registers.js';
 import { MachineHooks, type HookKind, type HookCallback, type HookRange, type HookHandle } from '../api/hooks.js';
 import { saveCpu, loadCpu, type CpuState } from '../cpu/state.js';
@@ -71,6 +71,8 @@ export const DEFAULT_MEM = 64 * 1024 * 1024;
 /** Smallest and largest RAM a machine can have (bytes; a multiple of 4 KiB). The CLI's --mem has the same limits. */
 export const MIN_MEM = 2 * 1024 * 1024;
 export const MAX_MEM = 3 * 1024 ** 3;
+/** Longest command line (UTF-8 bytes) the boot-info block holds (the CLI's --cmdline has the same limit). */
+export const MAX_CMDLINE = 1023;
 
 /** Options of Machine.emuStart. */
 export interface EmuOptions {
@@ -129,6 +131,8 @@ export class Machine {
       throw new InvalidArgumentError(`memSize must be a multiple of 4096 between ${MIN_MEM} (2 MiB) and ${MAX_MEM} (3 GiB) bytes, got ${String(size)}`);
     }
     this.config = { ...opts, memSize: opts.memSize ?? DEFAULT_MEM, cmdline: opts.cmdline ?? '' };
+    const cmdlineBytes = new TextEncoder().encode(this.config.cmdline).length;
+    if (cmdlineBytes > MAX_CMDLINE) throw new InvalidArgumentError(`cmdline is ${cmdlineBytes} bytes; the boot-info block holds at most ${MAX_CMDLINE}`);
     delete (this.config as MachineIo).gate; delete (this.config as MachineIo).consoleOut; delete (this.config as MachineIo).netOut;
     delete (this.config as MachineIo).outputs;
     const mem = this.mem = new PhysMemory(this.config.memSize);
@@ -162,7 +166,7 @@ export class Machine {
     let slot = 0, elcr = 0;
     const now = () => cpu.currentIcount();
     (opts.disks ?? []).forEach((d, n) => {
-      if (slot >= VIRTIO_IRQS.length) throw new RangeError(`at most ${VIRTIO_IRQS.length} virtio devices`);
+      if (slot >= VIRTIO_IRQS.length) throw new InvalidArgumentError(`at most ${VIRTIO_IRQS.length} virtio devices (disks + nets)`);
       const irq = VIRTIO_IRQS[slot];
       const blk = new VirtioBlk(mem, pic.line(irq), gate.blockIo(n, now), { sizeBytes: d.sizeBytes, readOnly: d.readOnly });
       bus.registerMmio(virtioBase(slot), 0x1000, blk);
@@ -170,7 +174,7 @@ export class Machine {
       this.disks.push(blk); elcr |= 1 << irq; slot++;
     });
     (opts.nets ?? []).forEach((nc, n) => {
-      if (slot >= VIRTIO_IRQS.length) throw new RangeError(`at most ${VIRTIO_IRQS.length} virtio devices`);
+      if (slot >= VIRTIO_IRQS.length) throw new InvalidArgumentError(`at most ${VIRTIO_IRQS.length} virtio devices (disks + nets)`);
       const irq = VIRTIO_IRQS[slot];
       const mac = nc.mac ?? [0x52, 0x54, 0x00, 0x12, 0x34, 0x56 + n];
       const net = new VirtioNet(mem, pic.line(irq), (f) => outputs.frame(n, f), { mac });
@@ -462,7 +466,7 @@ export class Machine {
       case Stop.HALT:
         if (!(cpu.flags & 0x200)) return this.result('halt');
         return null; // waiting for an interrupt: the next slice polls the gate
-      default: throw new Error(`unexpected stop ${STOP_NAMES[stop]}`);
+      default: throw new InternalError(`unexpected stop ${STOP_NAMES[stop]}`);
     }
   }
 
@@ -482,7 +486,7 @@ export class Machine {
   }
 
   loadDevices(s: DeviceStates): void {
-    const need = (k: string) => { if (!(k in s)) throw new Error(`snapshot has no state for device '${k}'`); return s[k]; };
+    const need = (k: string) => { if (!(k in s)) throw new BadStateError(`snapshot has no state for device '${k}'`); return s[k]; };
     this.pic.loadState(need('pic') as never); this.uart.loadState(need('uart') as never);
     this.pit.loadState(need('pit') as never); this.rtc.loadState(need('rtc') as never);
     this.debugExit.loadState(need('debugExit') as never);

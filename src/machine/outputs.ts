@@ -17,6 +17,7 @@
 // the per-stream release mark FT.md speaks of.
 
 import type { DiskBackend } from './gate.js';
+import { InvalidArgumentError, InvalidStateError } from '../errors.js';
 
 export type OutputMode = 'live' | 'hold' | 'suppress';
 
@@ -100,7 +101,7 @@ function streamName(i: number): string {
 function parseStream(name: string): number {
   if (name === 'console') return 0;
   const m = /^(disk|net)(\d+)$/.exec(name);
-  if (!m) throw new RangeError(`unknown output stream '${name}'`);
+  if (!m) throw new InvalidArgumentError(`unknown output stream '${name}'`);
   return (m[1] === 'disk' ? DISK : NET) + 2 * Number(m[2]);
 }
 
@@ -144,9 +145,9 @@ export class OutputSeam {
     if (m === this.modeV) return;
     if (this.modeV === 'hold' && m !== 'hold') this.release(Infinity);
     if (this.modeV === 'suppress') {
-      if (this.held.length) throw new Error(`output seam: ${this.held.length} kept output(s) must be re-issued before leaving suppress mode`);
+      if (this.held.length) throw new InvalidStateError(`output seam: ${this.held.length} kept output(s) must be re-issued before leaving suppress mode`);
     }
-    if (m === 'suppress' && this.held.length) throw new Error('output seam: release held outputs before suppressing');
+    if (m === 'suppress' && this.held.length) throw new InvalidStateError('output seam: release held outputs before suppressing');
     this.modeV = m;
   }
 

@@ -10,6 +10,7 @@ import { readLog } from './reader.js';
 import { openFileSource } from './channel-file.js';
 import { LogEncoder, LogError, TruncatedLogError, type LogDecoder } from './codec.js';
 import { canonicalJson, LOG_FORMAT_VERSION, type LogEntry, type LogHeader, type LogHeaderInit } from './format.js';
+import { X86ftError } from '../errors.js';
 
 /** One log of a chain: a name for messages and a way to read its bytes (once or more). */
 export interface ChainLink {
@@ -18,9 +19,8 @@ export interface ChainLink {
 }
 
 /** The logs do not form one chain (the message names the two logs and the difference). */
-export class ChainError extends Error {
-  readonly code = 'LOG_CHAIN';
-  constructor(message: string) { super(message); this.name = 'ChainError'; }
+export class ChainError extends X86ftError {
+  constructor(message: string) { super('LOG_CHAIN', message); this.name = 'ChainError'; }
 }
 
 /** Links for log files, in chain order. */

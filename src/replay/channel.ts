@@ -2,6 +2,8 @@
 // file, TCP; TLS later), typed channel errors, and the in-memory transport.
 // Channels carry bytes, not frames or entries. Imports nothing from Node.
 
+import { X86ftError, fsErrorText } from '../errors.js';
+
 /** Why a channel stopped. */
 export type ChannelErrorCode =
   | 'CLOSED' // the other side (or this side) closed the channel; writing is no longer possible
@@ -13,13 +15,13 @@ export type ChannelErrorCode =
   | 'IO'; // any other I/O error
 
 /** The one error type channels throw or reject with. `cause` is the underlying error, if any. */
-export class ChannelError extends Error {
+export class ChannelError extends X86ftError {
   constructor(
-    readonly code: ChannelErrorCode,
+    override readonly code: ChannelErrorCode,
     message: string,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(code, message, options);
     this.name = 'ChannelError';
   }
 }
@@ -28,7 +30,7 @@ export class ChannelError extends Error {
 export function toChannelError(err: unknown, context: string): ChannelError {
   if (err instanceof ChannelError) return err;
   const code = (err as { code?: unknown } | null)?.code;
-  const msg = `${context}: ${(err as Error | null)?.message ?? String(err)}`;
+  const msg = `${context}: ${fsErrorText(err)}`;
   switch (code) {
     case 'ECONNRESET':
     case 'ECONNABORTED':

@@ -48,6 +48,7 @@ import {
   type LogHeader,
   type LogHeaderInit,
 } from './format.js';
+import { InvalidStateError, X86ftError } from '../errors.js';
 
 export const FRAME_HEADER_BYTES = 8;
 export const MAX_FRAME_PAYLOAD = 0xffffff;
@@ -60,13 +61,13 @@ export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 // ─── Errors ─────────────────────────────────────────────────────────────────
 
 /** A log that cannot be read as a valid stream. `offset` = byte offset of the frame (or byte) at fault. */
-export class LogError extends Error {
+export class LogError extends X86ftError {
   constructor(
-    readonly code: 'LOG_TRUNCATED' | 'LOG_CORRUPT' | 'LOG_VERSION',
+    override readonly code: 'LOG_TRUNCATED' | 'LOG_CORRUPT' | 'LOG_VERSION',
     readonly offset: number,
     message: string,
   ) {
-    super(message);
+    super(code, message);
     this.name = 'LogError';
   }
 }
@@ -102,10 +103,9 @@ export class UnsupportedVersionError extends LogError {
 }
 
 /** An entry or header given to an encoder breaks the schema or a must-rule (a recorder bug). */
-export class InvalidEntryError extends Error {
-  readonly code = 'LOG_INVALID_ENTRY';
+export class InvalidEntryError extends X86ftError {
   constructor(message: string) {
-    super(message);
+    super('LOG_INVALID_ENTRY', message);
     this.name = 'InvalidEntryError';
   }
 }
@@ -387,7 +387,7 @@ export class LogDecoder {
 
   /** Append bytes from the source. The chunk is kept by reference until decoded: do not modify it afterwards. */
   push(chunk: Uint8Array): void {
-    if (this.eofSeen) throw new Error('push() after eof()');
+    if (this.eofSeen) throw new InvalidStateError('push() after eof()');
     if (chunk.length === 0) return;
     this.chunks.push(chunk);
     this.buffered += chunk.length;

@@ -16,6 +16,7 @@ import { Packr } from 'msgpackr/pack';
 import type { Machine } from '../machine/machine.js';
 import { OutputTally } from '../machine/outputs.js';
 import { CPU_FIELDS, CPU_WORDS, readCpuWords } from '../cpu/state.js';
+import { InternalError, BadStateError } from '../errors.js';
 
 const TWO32 = 0x100000000;
 const PAGE = 4096;
@@ -107,7 +108,7 @@ export function registerFile(m: Machine, out: OutputTally, layout: DigestLayout 
   let i = layout === 2 ? (readCpuWords(m.cpu, w, 0), CPU_WORDS) : registerFileV1(m, w);
   i = put64(w, i, out.consoleBytes); w[i++] = out.consoleHash;
   i = put64(w, i, out.frames); w[i++] = out.frameHash;
-  if (i !== w.length) throw new Error(`digest: register file has ${i} words, expected ${w.length}`);
+  if (i !== w.length) throw new InternalError(`digest: register file has ${i} words, expected ${w.length}`);
   return w;
 }
 
@@ -211,7 +212,7 @@ function u32Bytes(w: Uint32Array): Uint8Array {
 }
 
 function bytesU32(b: Uint8Array, what: string): Uint32Array {
-  if (b.length % 4) throw new Error(`digest detail: ${what} is not a whole number of words`);
+  if (b.length % 4) throw new BadStateError(`digest detail: ${what} is not a whole number of words`);
   const dv = new DataView(b.buffer, b.byteOffset, b.length);
   const w = new Uint32Array(b.length / 4);
   for (let i = 0; i < w.length; i++) w[i] = dv.getUint32(i * 4, true);
@@ -239,16 +240,16 @@ export function unpackState(b: Uint8Array, layout: DigestLayout = 2): Uint32Arra
   const n = stateWords(layout);
   const w = new Uint32Array(n);
   const bm = Math.ceil(n / 8);
-  if (b.length < bm) throw new Error('digest detail: register file too short');
+  if (b.length < bm) throw new BadStateError('digest detail: register file too short');
   const dv = new DataView(b.buffer, b.byteOffset, b.length);
   let o = bm;
   for (let i = 0; i < n; i++) {
     if (!(b[i >>> 3]! & (1 << (i & 7)))) continue;
-    if (o + 4 > b.length) throw new Error('digest detail: register file too short');
+    if (o + 4 > b.length) throw new BadStateError('digest detail: register file too short');
     w[i] = dv.getUint32(o, true);
     o += 4;
   }
-  if (o !== b.length) throw new Error('digest detail: register file has trailing bytes');
+  if (o !== b.length) throw new BadStateError('digest detail: register file has trailing bytes');
   return w;
 }
 

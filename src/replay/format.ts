@@ -47,6 +47,8 @@
 //      byte offset / 512) or disk-status op 0, DiskWrite→disk-status op 1,
 //      DiskFlush→disk-status op 2 (src/replay/gate-entries.ts).
 
+import { InvalidArgumentError, X86ftError } from '../errors.js';
+
 //
 // ─── Added in format version 3 ──────────────────────────────────────────────
 //  M14 Every frame after the header frame carries, right after its type byte,
@@ -455,19 +457,19 @@ export function canonicalJson(v: unknown): string {
     case 'boolean':
       return v ? 'true' : 'false';
     case 'number':
-      if (!Number.isFinite(v)) throw new Error(`non-finite number ${v}`);
+      if (!Number.isFinite(v)) throw new InvalidArgumentError(`not JSON-able: non-finite number ${v}`);
       return JSON.stringify(v);
     case 'string':
       return JSON.stringify(v);
     case 'object': {
       if (Array.isArray(v)) return '[' + v.map(canonicalJson).join(',') + ']';
       const proto = Object.getPrototypeOf(v);
-      if (proto !== Object.prototype && proto !== null) throw new Error('only plain objects are JSON-able');
+      if (proto !== Object.prototype && proto !== null) throw new InvalidArgumentError('only plain objects are JSON-able');
       const o = v as Record<string, unknown>;
       return '{' + Object.keys(o).sort().map((k) => JSON.stringify(k) + ':' + canonicalJson(o[k])).join(',') + '}';
     }
     default:
-      throw new Error(`${typeof v} is not JSON-able`);
+      throw new InvalidArgumentError(`${typeof v} is not JSON-able`);
   }
 }
 
@@ -482,10 +484,9 @@ export interface ExpectedLog {
 }
 
 /** Thrown when a log's header does not match what the replayer expects. */
-export class HeaderMismatchError extends Error {
-  readonly code = 'LOG_HEADER_MISMATCH';
+export class HeaderMismatchError extends X86ftError {
   constructor(readonly mismatches: readonly string[]) {
-    super(`log header does not match this machine: ${mismatches.join('; ')}`);
+    super('LOG_HEADER_MISMATCH', `log header does not match this machine: ${mismatches.join('; ')}`);
     this.name = 'HeaderMismatchError';
   }
 }

@@ -4,13 +4,14 @@
 
 import { GateKind, type GateRecord } from '../machine/gate.js';
 import type { LogEntry } from './format.js';
+import { X86ftError } from '../errors.js';
 
 const SECTOR = 512;
 const TWO32 = 0x100000000;
 
 /** Thrown when a gate record cannot be logged (a recorder bug, e.g. a disk offset not sector-aligned). */
-export class UnloggableRecordError extends Error {
-  constructor(msg: string) { super(msg); this.name = 'UnloggableRecordError'; }
+export class UnloggableRecordError extends X86ftError {
+  constructor(msg: string) { super('X86FT_UNLOGGABLE_RECORD', msg); this.name = 'UnloggableRecordError'; }
 }
 
 function sectorOf(r: GateRecord): number {

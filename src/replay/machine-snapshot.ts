@@ -9,6 +9,7 @@ import type { GuestTime } from '../machine/gate.js';
 import { encodeSnapshot, decodeSnapshot } from './snapshot.js';
 import { resetDirty, OutputTally } from './digest.js';
 import { canonicalJson, type JsonValue } from './format.js';
+import { BadStateError } from '../errors.js';
 
 export const MACHINE_SNAPSHOT_KIND = 'x86ft-machine';
 /**
@@ -99,16 +100,16 @@ export interface RestoredMachine {
 export function restoreSnapshot(bytes: Uint8Array, io: MachineIo = {}, opts: { expectHash?: string } = {}): RestoredMachine {
   const s = decodeSnapshot(bytes, opts);
   const sec = s.sections as { kind?: string; version?: number; config: JsonValue; cpu: CpuState; devices: DeviceStates; meta: SnapshotMeta };
-  if (sec.kind !== MACHINE_SNAPSHOT_KIND) throw new Error(`not a machine snapshot (kind ${String(sec.kind)})`);
+  if (sec.kind !== MACHINE_SNAPSHOT_KIND) throw new BadStateError(`not a machine snapshot (kind ${String(sec.kind)})`);
   if (sec.version === 1) {
-    throw new Error('version-1 machine snapshot (x86ft before whole-machine snapshots): it has no x87 or debug-register state and cannot be restored faithfully; take it again');
+    throw new BadStateError('version-1 machine snapshot (x86ft before whole-machine snapshots): it has no x87 or debug-register state and cannot be restored faithfully; take it again');
   }
-  if (sec.version !== MACHINE_SNAPSHOT_VERSION) throw new Error(`machine snapshot version ${String(sec.version)} is not supported (supported: ${MACHINE_SNAPSHOT_VERSION})`);
+  if (sec.version !== MACHINE_SNAPSHOT_VERSION) throw new BadStateError(`machine snapshot version ${String(sec.version)} is not supported (supported: ${MACHINE_SNAPSHOT_VERSION})`);
   const why = cpuStateProblem(sec.cpu) ?? timeProblem(sec.meta?.time);
-  if (why) throw new Error(`snapshot: ${why}`);
+  if (why) throw new BadStateError(`snapshot: ${why}`);
   const config = configFromJson(sec.config);
   const m = Machine.empty({ ...config, ...io });
-  if (s.ram.length !== m.mem.u8.length) throw new Error(`snapshot RAM is ${s.ram.length} bytes, the machine has ${m.mem.u8.length}`);
+  if (s.ram.length !== m.mem.u8.length) throw new BadStateError(`snapshot RAM is ${s.ram.length} bytes, the machine has ${m.mem.u8.length}`);
   m.mem.write(0, s.ram);
   m.loadCpu(sec.cpu);
   m.loadDevices(sec.devices);

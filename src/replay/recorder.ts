@@ -18,6 +18,7 @@ import { LOG_FORMAT_VERSION, type LogEntry, type LogFt, type LogHeaderInit, type
 import { gateToEntry } from './gate-entries.js';
 import { OutputTally, computeDigest, digestEntries, digestLayout, markLoadedPages, resetDirty } from './digest.js';
 import { configJson, takeSnapshot, type MachineSnapshot } from './machine-snapshot.js';
+import { InvalidArgumentError, InvalidStateError, InternalError } from '../errors.js';
 
 export const DEFAULT_DIGEST_INTERVAL = 1_000_000;
 /** Wall-clock ms between two heartbeat records while recording (format.ts M19). */
@@ -96,7 +97,7 @@ export class Recorder {
   constructor(private readonly opts: RecorderOptions) {
     this.every = opts.digestEvery ?? DEFAULT_DIGEST_INTERVAL;
     this.outputs = opts.outputs ?? new OutputTally();
-    if (!Number.isSafeInteger(this.every) || this.every < 0) throw new RangeError(`digest interval must be a non-negative integer (got ${this.every})`);
+    if (!Number.isSafeInteger(this.every) || this.every < 0) throw new InvalidArgumentError(`digest interval must be a non-negative integer (got ${this.every})`);
   }
 
   /** Give this to the LiveGate (LiveGateOptions.onRecord / openLiveHost). */
@@ -122,7 +123,7 @@ export class Recorder {
 
   /** Start the log for `m` (from boot, or from the snapshot it was restored from). */
   attach(m: Machine): void {
-    if (this.writer) throw new Error('recorder: attach() called twice');
+    if (this.writer) throw new InvalidStateError('recorder: attach() called twice');
     this.m = m;
     // the machine's output seam counts every output into this recorder's tally (digests cover it)
     m.outputs.tally = this.outputs;
@@ -187,8 +188,8 @@ export class Recorder {
    */
   async runToSnapshot(at: number, signal?: { aborted: boolean }): Promise<{ result: RunResult; snapshot?: MachineSnapshot }> {
     const m = this.m;
-    if (!m) throw new Error('recorder: attach() a machine first');
-    if (!Number.isSafeInteger(at) || at < m.cpu.icount) throw new RangeError(`snapshot icount ${at} is before the machine's ${m.cpu.icount}`);
+    if (!m) throw new InvalidStateError('recorder: attach() a machine first');
+    if (!Number.isSafeInteger(at) || at < m.cpu.icount) throw new InvalidArgumentError(`snapshot icount ${at} is before the machine's ${m.cpu.icount}`);
     const r = await this.runUntil(at, signal);
     if (r.end !== 'budget' || signal?.aborted || m.cpu.icount !== at) {
       await this.finish(signal?.aborted && r.end === 'budget' ? 'stopped' : r.end, r.status);
@@ -204,7 +205,7 @@ export class Recorder {
   /** Runs the machine to `maxInstructions` with the periodic digests; the log stays open. */
   private async runUntil(maxInstructions: number, signal?: { aborted: boolean }): Promise<RunResult> {
     const m = this.m, w = this.writer;
-    if (!m || !w) throw new Error('recorder: attach() a machine first');
+    if (!m || !w) throw new InvalidStateError('recorder: attach() a machine first');
     const start = w.header.startIcount;
     let r: RunResult;
     const pace = this.opts.pace;
@@ -215,7 +216,7 @@ export class Recorder {
       r = await m.runAsync(target, signal);
       if (this.failure) throw this.failure;
       if (r.end !== 'budget' || signal?.aborted) break;
-      if (m.cpu.icount !== target) throw new Error(`recorder: run stopped at ${m.cpu.icount}, expected ${target}`);
+      if (m.cpu.icount !== target) throw new InternalError(`recorder: run stopped at ${m.cpu.icount}, expected ${target}`);
       if (target === maxInstructions) break;
       if (target === next && !this.digest()) await w.drained();
       const p = pace?.wait();

@@ -8,6 +8,7 @@ import type { Machine } from '../machine/machine.js';
 import type { OutputTally } from './digest.js';
 import { TruncatedLogError } from './codec.js';
 import { ReplaySession, ReplaySetupError, type ReplayReport, type ReplayerOptions } from './session.js';
+import { InternalError } from '../errors.js';
 
 export { ReplaySession, ReplaySetupError, describeEntry } from './session.js';
 export type { ReplayOutcome, Divergence, ReplayReport, ReplayerOptions, StepState, GoLive } from './session.js';
@@ -62,7 +63,7 @@ export class Replayer {
       if (!report) {
         const st = s.run();
         // with the whole log in, a session always finishes
-        if (!st.done) throw new Error('replay: the session did not finish a complete log');
+        if (!st.done) throw new InternalError('replay: the session did not finish a complete log');
         report = st.report;
       }
     } finally {

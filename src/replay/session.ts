@@ -14,6 +14,7 @@ import { entryToGate } from './gate-entries.js';
 import { OutputTally, computeDigest, deviceNames, digestLayout, firstDifference, markLoadedPages, recordedDigest, resetDirty, sameDigest, type Digest } from './digest.js';
 import { configFromJson, restoreSnapshot, restoredOutputs } from './machine-snapshot.js';
 import { fromBoot, sha256Hex, SNAPSHOT_END_REASON } from './recorder.js';
+import { InternalError, X86ftError } from '../errors.js';
 
 /** End reasons of a recording that stopped a still-running guest (budget, signal, snapshot taken):
  *  the replay is identical when it reaches that icount still running. */
@@ -89,8 +90,8 @@ export interface ReplayerOptions {
 }
 
 /** Why the replayer refused a log or its inputs before replaying (image/snapshot mismatch). */
-export class ReplaySetupError extends Error {
-  constructor(msg: string) { super(msg); this.name = 'ReplaySetupError'; }
+export class ReplaySetupError extends X86ftError {
+  constructor(msg: string) { super('X86FT_REPLAY_SETUP', msg); this.name = 'ReplaySetupError'; }
 }
 
 /** Short text of an entry for reports. */
@@ -106,7 +107,7 @@ export function describeEntry(e: LogEntry): string {
 
 /** An observing DiskBackend: sees writes, never reads (a replay reads from the log). */
 function tapDisk(disk: number, tap: (disk: number, offset: number, data: Uint8Array) => void): DiskBackend {
-  return { size: 0, read: () => { throw new Error('replay: disk reads come from the log'); }, write: (o, d) => tap(disk, o, d), flush: () => {} };
+  return { size: 0, read: () => { throw new InternalError('replay: disk reads come from the log'); }, write: (o, d) => tap(disk, o, d), flush: () => {} };
 }
 
 /** Entries handed to the gate at a time. */

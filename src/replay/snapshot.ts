@@ -18,6 +18,7 @@
 import { createHash } from 'node:crypto';
 import { Packr, Unpackr } from 'msgpackr/pack';
 import { crc32 } from './crc32.js';
+import { X86ftError } from '../errors.js';
 
 export const SNAPSHOT_MAGIC = 'X86FTSNP';
 export const SNAPSHOT_VERSION = 1;
@@ -39,12 +40,12 @@ export interface DecodedSnapshot extends SnapshotData {
 
 export type SnapshotErrorCode = 'SNAPSHOT_TRUNCATED' | 'SNAPSHOT_BAD_MAGIC' | 'SNAPSHOT_CRC' | 'SNAPSHOT_VERSION' | 'SNAPSHOT_HASH' | 'SNAPSHOT_DECODE';
 
-export class SnapshotError extends Error {
+export class SnapshotError extends X86ftError {
   constructor(
-    readonly code: SnapshotErrorCode,
+    override readonly code: SnapshotErrorCode,
     message: string,
   ) {
-    super(message);
+    super(code, message);
     this.name = 'SnapshotError';
   }
 }

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { Machine, Stop } from '../../src/index.js';
 import { Hooks } from '../../src/cpu/hooks.js';
+import { InvalidArgumentError } from '../../src/errors.js';
 import { saveCpu } from '../../src/cpu/state.js';
 import { createHash } from 'node:crypto';
 
@@ -101,7 +102,7 @@ describe('execution hooks', () => {
 
   it('an empty range is refused; del removes by handle', () => {
     const h = new Hooks();
-    expect(() => h.add({ kind: 'code', begin: 5, end: 5, fn: () => {} })).toThrow(RangeError);
+    expect(() => h.add({ kind: 'code', begin: 5, end: 5, fn: () => {} })).toThrow(InvalidArgumentError);
     const id = h.add({ kind: 'mem-read', begin: 0, end: 8, fn: () => {} });
     expect(h.watchesMemory).toBe(true);
     expect(h.del(id)).toBe(true);

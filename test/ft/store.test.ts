@@ -9,6 +9,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileDisk } from '../../src/devices/backends/disk.js';
+import { InvalidArgumentError } from '../../src/errors.js';
 import {
   ConsoleFile, StoreError, exportDisk, listGenerationLogs, listLayers, openDiskView, openGenerationDisk, storePath,
 } from '../../src/ft/store.js';
@@ -272,7 +273,7 @@ describe('GenerationDisk', () => {
 
   it('rejects writes outside the disk (the guest sees an I/O error, nothing is written)', () => {
     const d = disk(1);
-    expect(() => d.write(64 * SECTOR - 10, fill(SECTOR, 1))).toThrow(RangeError);
+    expect(() => d.write(64 * SECTOR - 10, fill(SECTOR, 1))).toThrow(InvalidArgumentError);
     expect(d.stats.records).toBe(0);
     d.close();
   });

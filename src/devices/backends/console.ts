@@ -4,6 +4,7 @@
 import { closeSync, constants, openSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { createServer, Socket, type Server } from 'node:net';
 import type { ConsoleInput } from '../../machine/gate.js';
+import { HostResourceError } from '../../errors.js';
 
 /** Host side of a console: the gate reads from it, the UART's tx sink writes to it. */
 export interface ConsoleBackend extends ConsoleInput {
@@ -147,22 +148,22 @@ export class FileConsole extends BufferedConsole {
     if (inPath !== undefined) {
       let st;
       try { st = statSync(inPath); }
-      catch (e) { throw new Error(`console input file ${inPath}: cannot read (${(e as NodeJS.ErrnoException).code})`); }
-      if (!st.isFile() && !st.isFIFO()) throw new Error(`console input file ${inPath}: not a regular file or a FIFO`);
+      catch (e) { throw new HostResourceError(`console input file ${inPath}: cannot read (${(e as NodeJS.ErrnoException).code})`, inPath); }
+      if (!st.isFile() && !st.isFIFO()) throw new HostResourceError(`console input file ${inPath}: not a regular file or a FIFO`, inPath);
       if (st.isFile()) {
         try { this.input.push(new Uint8Array(readFileSync(inPath))); }
-        catch (e) { throw new Error(`console input file ${inPath}: cannot read (${(e as NodeJS.ErrnoException).code})`); }
+        catch (e) { throw new HostResourceError(`console input file ${inPath}: cannot read (${(e as NodeJS.ErrnoException).code})`, inPath); }
       } else this.openFifo();
     }
     try { this.fd = openSync(outPath, 'w'); }
-    catch (e) { this.fifo?.destroy(); throw new Error(`console file ${outPath}: cannot open for writing (${(e as NodeJS.ErrnoException).code})`); }
+    catch (e) { this.fifo?.destroy(); throw new HostResourceError(`console file ${outPath}: cannot open for writing (${(e as NodeJS.ErrnoException).code})`, outPath); }
   }
 
   /** Reads the FIFO through a pipe handle; when a writer closes it, waits for the next one. */
   private openFifo(): void {
     let s: Socket;
     try { s = openFifoReader(this.inPath!); }
-    catch (e) { throw new Error(`console input FIFO ${this.inPath}: cannot open (${(e as NodeJS.ErrnoException).code})`); }
+    catch (e) { throw new HostResourceError(`console input FIFO ${this.inPath}: cannot open (${(e as NodeJS.ErrnoException).code})`, this.inPath); }
     this.fifo = s;
     s.on('data', (d: Buffer) => this.received(new Uint8Array(d), s));
     s.on('error', () => { /* reported as close */ });

@@ -3,6 +3,7 @@
 
 import { closeSync, fstatSync, fsyncSync, openSync, readSync, statSync, writeSync, type Stats } from 'node:fs';
 import type { DiskBackend } from '../../machine/gate.js';
+import { HostResourceError, InvalidStateError } from '../../errors.js';
 
 export interface FileDiskOptions { readOnly?: boolean }
 
@@ -21,7 +22,7 @@ export class FileDisk implements DiskBackend {
     // checked before the open: opening a FIFO for reading blocks until a writer appears
     let kind: Stats | undefined;
     try { kind = statSync(path); } catch { /* the open below reports it */ }
-    if (kind && !kind.isFile() && !kind.isBlockDevice()) throw new Error(`disk image ${path}: not a regular file or a block device`);
+    if (kind && !kind.isFile() && !kind.isBlockDevice()) throw new HostResourceError(`disk image ${path}: not a regular file or a block device`, path);
     let fd: number;
     try {
       fd = openSync(path, ro ? 'r' : 'r+');
@@ -29,10 +30,10 @@ export class FileDisk implements DiskBackend {
       const code = (e as NodeJS.ErrnoException).code;
       const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' || code === 'EPERM' ? 'permission denied'
         : code === 'EISDIR' ? 'is a directory' : code === 'EROFS' ? 'read-only file system (open it read-only)' : String(code);
-      throw new Error(`disk image ${path}: cannot open (${why})`);
+      throw new HostResourceError(`disk image ${path}: cannot open (${why})`, path);
     }
     const st = fstatSync(fd);
-    if (!st.isFile() && !st.isBlockDevice()) { closeSync(fd); throw new Error(`disk image ${path}: not a regular file`); }
+    if (!st.isFile() && !st.isBlockDevice()) { closeSync(fd); throw new HostResourceError(`disk image ${path}: not a regular file`, path); }
     return new FileDisk(path, fd, st.size, ro);
   }
 
@@ -48,7 +49,7 @@ export class FileDisk implements DiskBackend {
   }
 
   write(offset: number, data: Uint8Array): void {
-    if (this.readOnly) throw new Error(`disk image ${this.path}: read-only`);
+    if (this.readOnly) throw new InvalidStateError(`disk image ${this.path}: read-only`);
     let done = 0;
     while (done < data.length) done += writeSync(this.fd, data, done, data.length - done, offset + done);
   }

@@ -5,6 +5,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import type { FrameInput } from '../../machine/gate.js';
+import { HostResourceError } from '../../errors.js';
 
 export interface UdpTunnelOptions {
   /** Local port to bind (0 = any free port). */
@@ -44,7 +45,7 @@ export class UdpFrameTunnel implements FrameInput {
     const host = opts.localHost ?? '127.0.0.1';
     let peerAddr: string;
     try { peerAddr = (await lookup(opts.peerHost, { family: 4 })).address; }
-    catch { throw new Error(`UDP tunnel: unknown peer host '${opts.peerHost}'`); }
+    catch { throw new HostResourceError(`UDP tunnel: unknown peer host '${opts.peerHost}'`); }
     return new Promise((resolve, reject) => {
       const sock = createSocket('udp4');
       const onError = (e: NodeJS.ErrnoException): void => {
