@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { defaultSecretFile, openControl, parseControlSpec } from '../ft/control.js';
 import type { FtTlsOptions } from '../ft/channel.js';
 import { defaultTlsDir, initClusterTls, loadTls, TlsSetupError } from '../ft/tls.js';
-import { usageLine } from './usage.js';
+import { usageLine, UsageError } from './usage.js';
 
 export const INIT_EXIT = { io: 1, usage: 2 } as const;
 
@@ -26,7 +26,7 @@ export const TLS_HELP = `  --tls-cert FILE         mutual TLS 1.3 on the channel
 export function tlsFromArgs(str: (k: string) => string | undefined): FtTlsOptions | undefined {
   const [cert, key, ca] = TLS_KEYS.map(str);
   if (cert === undefined && key === undefined && ca === undefined) return undefined;
-  if (cert === undefined || key === undefined || ca === undefined) throw new Error('--tls-cert, --tls-key and --tls-ca go together (give all three or none)');
+  if (cert === undefined || key === undefined || ca === undefined) throw new UsageError('--tls-cert, --tls-key and --tls-ca go together (give all three or none)');
   return loadTls({ cert: resolve(cert), key: resolve(key), ca: resolve(ca) });
 }
 

@@ -25,6 +25,7 @@ import { readLog } from '../replay/reader.js';
 import { TruncatedLogError } from '../replay/codec.js';
 import { entryToGate } from '../replay/gate-entries.js';
 import type { LogEntry, LogHeader } from '../replay/format.js';
+import { InternalError } from '../errors.js';
 
 const PAGE = 4096;
 const ZERO_PAGE = new Uint8Array(PAGE);
@@ -115,7 +116,7 @@ export class ReplayTimeline {
 
   private constructor(session: ReplaySession, records: GateRecord[], endIcount: number, private readonly opts: TimelineOptions) {
     const m = session.machine!;
-    if (!(m.gate instanceof GateSwitch)) throw new Error('timeline: the replaying machine has no gate switch');
+    if (!(m.gate instanceof GateSwitch)) throw new InternalError('timeline: the replaying machine has no gate switch');
     this.machine = m;
     this.header = session.header!;
     this.sw = m.gate;
@@ -306,14 +307,14 @@ export class ReplayTimeline {
     if (k === p.icount && m.cpu.rip === p.rip) return;
     if (!(k < p.icount) || p.icount - this.checkpointAt(p.icount).icount < p.icount - k) this.restore(this.checkpointAt(p.icount));
     const s = await this.advance(p.icount, null, signal);
-    if (s !== null || m.cpu.icount !== p.icount) throw new Error(`timeline: re-execution to icount ${p.icount} stopped at ${m.cpu.icount} (${s?.kind ?? 'budget'})`);
+    if (s !== null || m.cpu.icount !== p.icount) throw new InternalError(`timeline: re-execution to icount ${p.icount} stopped at ${m.cpu.icount} (${s?.kind ?? 'budget'})`);
     if (m.cpu.rip === p.rip) return;
     // a position after an interrupt or exception delivery at this count: no instruction retires before it
     const h = new Hooks();
     h.breakpoints.add(p.rip);
     const s2 = await this.advance(p.icount + 1, h, signal);
     if (s2?.kind !== 'debug' || m.cpu.icount !== p.icount || m.cpu.rip !== p.rip) {
-      throw new Error(`timeline: position (icount ${p.icount}, rip 0x${p.rip.toString(16)}) not reached`);
+      throw new InternalError(`timeline: position (icount ${p.icount}, rip 0x${p.rip.toString(16)}) not reached`);
     }
   }
 
@@ -333,7 +334,7 @@ export class ReplayTimeline {
   private async fastState(k: number, signal: { aborted: boolean }): Promise<void> {
     this.restore(this.checkpointAt(k));
     const s = await this.advance(k, null, signal);
-    if (s !== null || this.machine.cpu.icount !== k) throw new Error(`timeline: re-execution to icount ${k} stopped at ${this.machine.cpu.icount} (${s?.kind ?? 'budget'})`);
+    if (s !== null || this.machine.cpu.icount !== k) throw new InternalError(`timeline: re-execution to icount ${k} stopped at ${this.machine.cpu.icount} (${s?.kind ?? 'budget'})`);
   }
 
   /**

@@ -14,7 +14,7 @@ import { entryToGate } from './gate-entries.js';
 import { OutputTally, computeDigest, deviceNames, digestLayout, firstDifference, markLoadedPages, recordedDigest, resetDirty, sameDigest, type Digest } from './digest.js';
 import { configFromJson, restoreSnapshot, restoredOutputs } from './machine-snapshot.js';
 import { fromBoot, sha256Hex, SNAPSHOT_END_REASON } from './recorder.js';
-import { InternalError, X86ftError } from '../errors.js';
+import { InternalError, X86ftError, InvalidArgumentError } from '../errors.js';
 
 /** End reasons of a recording that stopped a still-running guest (budget, signal, snapshot taken):
  *  the replay is identical when it reaches that icount still running. */
@@ -174,7 +174,7 @@ export class ReplaySession {
 
   constructor(private readonly opts: ReplayerOptions = {}) {
     const b = opts.releaseBatch ?? RELEASE_BATCH;
-    if (!Number.isInteger(b) || b < 1) throw new RangeError(`releaseBatch must be an integer >= 1, not ${b}`);
+    if (!Number.isInteger(b) || b < 1) throw new InvalidArgumentError(`releaseBatch must be an integer >= 1, not ${b}`);
     this.batch = b;
     this.decoder = new LogDecoder({
       // CRC-valid but impossible content is a bad log naming the field (format.ts M16, M17)

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { recordGuest, replayBytes } from './record-replay-helpers.js';
 import { ReplaySession } from '../../src/replay/session.js';
+import { InvalidArgumentError } from '../../src/errors.js';
 
 const GUESTS = join(import.meta.dirname, '../../guests/build');
 
@@ -38,6 +39,6 @@ describe('release batches', () => {
   });
 
   it('a batch size that is not a positive integer is refused', () => {
-    for (const releaseBatch of [0, -1, 1.5, NaN]) expect(() => new ReplaySession({ releaseBatch })).toThrow(RangeError);
+    for (const releaseBatch of [0, -1, 1.5, NaN]) expect(() => new ReplaySession({ releaseBatch })).toThrow(InvalidArgumentError);
   });
 });
