@@ -36,7 +36,7 @@ export async function consoleCommand(args: string[]): Promise<number> {
       if (a === '--no-input') input = false;
       else if (a === '--control' || a === '--from') {
         const v = args[++k];
-        if (v === undefined) throw new UsageError(`${a} needs a value`);
+        if (v === undefined || v === '') throw new UsageError(`${a} needs a value`);
         if (a === '--control') spec = v; else from = parseCount(v);
       } else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`);
       else if (name === undefined) name = a;

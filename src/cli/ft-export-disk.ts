@@ -41,7 +41,7 @@ export async function exportDiskCommand(argv: string[]): Promise<number> {
   try {
     for (let i = 0; i < argv.length; i++) {
       const a = argv[i]!;
-      const val = (): string => { const v = argv[++i]; if (v === undefined) throw new UsageError(`${a} needs a value`); return v; };
+      const val = (): string => { const v = argv[++i]; if (v === undefined || v === '') throw new UsageError(`${a} needs a value`); return v; };
       if (a === '--out') out = val();
       else if (a === '--disk') disk = parseCount(val());
       else if (a === '--control') control = val();

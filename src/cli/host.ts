@@ -47,7 +47,7 @@ export function parseHostArgs(argv: string[], extra: string[] = [], flags: strin
   const o: HostOptions = { mem: DEFAULT_MEM, cmdline: '', disks: [], nets: [], console: 'stdio', input: true, max: Infinity, stats: false, rest: new Map() };
   for (let k = 0; k < argv.length; k++) {
     const a = argv[k];
-    const val = () => { const v = argv[++k]; if (v === undefined) throw new UsageError(`${a} needs a value`); return v; };
+    const val = () => { const v = argv[++k]; if (v === undefined || (v === '' && a !== '--cmdline')) throw new UsageError(`${a} needs a value`); return v; };
     if (a === '--mem') o.mem = parseSize(val());
     else if (a === '--max-instructions') o.max = parseCount(val());
     else if (a === '--stats') o.stats = true;

@@ -1,6 +1,7 @@
 // `x86ft record <guest.elf> --log FILE`: run a guest on live host backends (like `run`) and write
 // every non-deterministic input, digests and the end record to a log file.
 
+import { openSync, closeSync, constants } from 'node:fs';
 import { ElfError } from '../machine/boot.js';
 import type { RunResult } from '../machine/machine.js';
 import { openFileSink } from '../replay/channel-file.js';
@@ -42,7 +43,8 @@ ${MACHINE_HELP}
 
 exit status: as 'x86ft run' (the guest's debug-exit status, ${EXIT.usage} bad arguments or backend, or an
 unreadable, corrupted or unfitting --from-snapshot file, ${EXIT.budget} budget, ${EXIT.halt} halt, ${EXIT.fault} guest fault, ${EXIT.internal} internal error); 1 a log or the snapshot could not be written.
-SIGINT/SIGTERM stop the guest and finish the log (end reason 'stopped').
+SIGINT/SIGTERM stop the guest and finish the log (end reason 'stopped'); while a --log FIFO still waits
+for its reader they end x86ft with status 1 and no log.
 `;
 
 export async function recordCommand(argv: string[]): Promise<number> {
@@ -56,7 +58,7 @@ export async function recordCommand(argv: string[]): Promise<number> {
     const args = argv.slice();
     const ii = args.indexOf('--image');
     if (ii >= 0) {
-      if (args[ii + 1] === undefined) throw new UsageError('--image needs a value');
+      if (!args[ii + 1]) throw new UsageError('--image needs a value');
       args.splice(ii, 2, args[ii + 1]!);
     }
     o = parseHostArgs(args, ['--log', '--digest-every', '--snapshot-at', '--snapshot-out', '--log2', '--from-snapshot']);
@@ -106,11 +108,25 @@ export async function recordCommand(argv: string[]): Promise<number> {
   let r: RunResult;
   const t0 = process.hrtime.bigint();
   const signal = host.stop; // also set by Ctrl-A x on a terminal console
-  const stop = (): void => { signal.aborted = true; };
+  let stopped!: () => void;
+  const stoppedP = new Promise<undefined>((res) => { stopped = () => res(undefined); });
+  const stop = (): void => { signal.aborted = true; stopped(); };
   process.once('SIGINT', stop); process.once('SIGTERM', stop);
   const recs: Recorder[] = [];
   const open = async (path: string): Promise<ByteSink | undefined> => {
-    try { return await openFileSink(path); } catch (e) {
+    try {
+      const opening = openFileSink(path);
+      const sink = await Promise.race([opening, stoppedP]);
+      if (sink) return sink;
+      // open(2) of a FIFO blocks until a reader comes, in a libuv thread the process cannot exit
+      // without: be that reader for a moment, then close what the open returns
+      process.stderr.write(`x86ft record: stopped while opening ${path} for writing (a FIFO waits for a reader); nothing recorded\n`);
+      let fd: number | undefined;
+      try { fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK); } catch { /* not a FIFO after all */ }
+      try { await (await opening).destroy(); } catch { /* nothing was written */ }
+      if (fd !== undefined) closeSync(fd);
+      return undefined;
+    } catch (e) {
       process.stderr.write(`x86ft record: ${(e as Error).message}\n`);
       return undefined;
     }

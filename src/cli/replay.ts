@@ -120,7 +120,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
   try {
     for (let i = 0; i < argv.length; i++) {
       const a = argv[i]!;
-      const val = (): string => { const v = argv[++i]; if (v === undefined) throw new UsageError(`${a} needs a value`); return v; };
+      const val = (): string => { const v = argv[++i]; if (v === undefined || v === '') throw new UsageError(`${a} needs a value`); return v; };
       if (a === '--image') image = val();
       else if (a === '--snapshot') snapshot = val();
       else if (a === '--control') control = val();

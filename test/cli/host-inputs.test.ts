@@ -54,7 +54,7 @@ describe('listening sockets bind loopback unless asked otherwise', () => {
 // ---- console input: every backend delivers exactly the bytes sent, the first one included ----
 
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync, readdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -176,5 +176,27 @@ describe('an ELF, snapshot, log or disk that is not a regular file is refused (s
     expect(rec.status).toBe(0);
     expect(await done, err).toBe(0);
     expect(out).toMatch(/replay identical/);
+  }, 90_000);
+  it('record --log FIFO with no reader yet stops on SIGTERM (status 1, nothing recorded); an empty --log is a usage error', async () => {
+    const fifo2 = join(dir, 'noreader.fifo');
+    execFileSync('mkfifo', [fifo2]);
+    const rec = spawn(process.execPath, [CLI, 'record', elf, '--log', fifo2], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    rec.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    const done = new Promise<number>((r) => rec.on('close', (c) => r(c ?? -1)));
+    // wait until a thread of the recorder blocks in open(2) on the FIFO (Linux: wchan wait_for_partner)
+    const blocked = (): boolean => {
+      try {
+        return readdirSync(`/proc/${rec.pid}/task`).some((t) => readFileSync(`/proc/${rec.pid}/task/${t}/wchan`, 'utf8') === 'wait_for_partner');
+      } catch { return false; }
+    };
+    for (let i = 0; i < 1200 && !blocked() && rec.exitCode === null; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(blocked()).toBe(true);
+    rec.kill('SIGTERM');
+    expect(await done).toBe(1);
+    expect(err).toMatch(/stopped while opening .*noreader\.fifo .*nothing recorded/);
+    const e = x86ft(['record', elf, '--log', '']);
+    expect(e.stderr).toMatch(/--log needs a value/);
+    expect(e.status).toBe(2);
   }, 90_000);
 });
