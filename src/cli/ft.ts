@@ -247,7 +247,6 @@ export async function ftCommand(argv: string[]): Promise<number> {
       try { const out = await p.run(); m.metrics?.outcome(out); await hist.outcome(out); return exitFor('primary', out); } finally { unpublish(); }
     }
     let s: FtSecondary | undefined;
-    // the secondary's heartbeat period is the VM's (from its record); --heartbeat-ms is the default until then
     const m = await startMetrics(metricsPort, role, vm, hostId, ft.heartbeatMs, () => s?.status()).catch((e: Error) => e);
       if (m instanceof Error) { process.stderr.write(`x86ft ft ${role}: ${m.message}\n`); return FT_EXIT.usage; }
     stopMetrics = () => m.server?.close();
@@ -257,6 +256,9 @@ export async function ftCommand(argv: string[]): Promise<number> {
       process.stderr.write(`x86ft ft secondary: ${(e as Error).message}\n`);
       return e instanceof SecondaryRefused ? FT_EXIT.usage : FT_EXIT.io;
     }
+    // the VM's heartbeat period is in its record (the secondary's --heartbeat-ms is not used)
+    const hb = (await control.readVm(vm).catch(() => undefined))?.config.ft.heartbeatMs;
+    if (hb !== undefined) m.metrics?.setHeartbeatMs(hb);
     const secondary = s;
     const unpublish = publishStatus(control, vm, () => secondary.status());
     try { const out = await s.run(); m.metrics?.outcome(out); await hist.outcome(out); return exitFor('secondary', out); } finally { unpublish(); }

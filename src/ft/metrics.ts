@@ -58,8 +58,11 @@ export class RoleMetrics {
   private readonly lastFailover: Gauge;
   private readonly lastRestore: Gauge;
 
+  private heartbeatMs: number;
+
   constructor(private readonly o: RoleMetricsOptions) {
     this.now = o.now ?? Date.now;
+    this.heartbeatMs = o.heartbeatMs;
     const r = (this.registry = o.registry ?? newMetricsRegistry({ vm: o.vm, host: o.hostId }));
     const st = (): RoleStatus | undefined => { try { return o.status(); } catch { return undefined; } };
     const gauge = (name: string, help: string, read: (s: RoleStatus) => number): void => {
@@ -72,7 +75,7 @@ export class RoleMetrics {
     gauge('ft_held_bytes', 'Bytes of the held outputs.', (s) => s.held.bytes);
     gauge('ft_held_oldest_seconds', 'Age of the oldest held output in seconds (0 when none).', (s) => (s.heldAgeMs ?? 0) / 1000);
     gauge('ft_heartbeat_age_seconds', 'Seconds since the peer was last heard from (0 without a peer).', (s) => s.heartbeatAgeMs / 1000);
-    gauge('ft_heartbeats_missed', 'Whole heartbeat periods since the peer was last heard from (0 without a peer).', (s) => (this.peerUp ? Math.floor(s.heartbeatAgeMs / o.heartbeatMs) : 0));
+    gauge('ft_heartbeats_missed', 'Whole heartbeat periods since the peer was last heard from (0 without a peer).', (s) => (this.peerUp ? Math.floor(s.heartbeatAgeMs / this.heartbeatMs) : 0));
     gauge('ft_peer_up', '1 while the channel to the peer is up.', () => (this.peerUp ? 1 : 0));
     new Gauge({ name: METRICS_PREFIX + 'ft_state', help: 'State of the FT VM as this role sees it: 1 for the current state.', labelNames: ['state'], registers: [r],
       collect() { const s = st(); if (s) for (const v of VM_STATES) this.set({ state: v }, v === s.state ? 1 : 0); } });
@@ -109,6 +112,9 @@ export class RoleMetrics {
     this.lastFailover = new Gauge({ name: METRICS_PREFIX + 'ft_last_failover_seconds', help: 'Duration of the last failover: primary failed -> this process releasing output (seconds).', registers: [r] });
     this.lastRestore = new Gauge({ name: METRICS_PREFIX + 'ft_last_restore_seconds', help: 'Duration of the last restore: peer lost -> protected again (seconds).', registers: [r] });
   }
+
+  /** The VM's heartbeat period once known (a secondary learns it from the VM record). */
+  setHeartbeatMs(ms: number): void { if (ms > 0) this.heartbeatMs = ms; }
 
   /** Feed every role event (in order). */
   observe(e: RoleEvent): void {
