@@ -40,6 +40,7 @@ ${MACHINE_HELP}
   --max-instructions N    stop after N retired instructions (recorded as end reason 'budget';
                           exit status ${EXIT.budget})
   --stats                 print instructions, wall time, MIPS and log volume to stderr at the end
+  --json                  with --stats: one JSON line instead, {"instructions","wallSeconds","mips","logs":[{"bytes","entries","digests"}]}
 
 exit status: as 'x86ft run' (the guest's debug-exit status, ${EXIT.usage} bad arguments or backend, or an
 unreadable, corrupted or unfitting --from-snapshot file, ${EXIT.budget} budget, ${EXIT.halt} halt, ${EXIT.fault} guest fault, ${EXIT.internal} internal error); 1 a log or the snapshot could not be written.
@@ -61,7 +62,8 @@ export async function recordCommand(argv: string[]): Promise<number> {
       if (!args[ii + 1]) throw new UsageError('--image needs a value');
       args.splice(ii, 2, args[ii + 1]!);
     }
-    o = parseHostArgs(args, ['--log', '--digest-every', '--snapshot-at', '--snapshot-out', '--log2', '--from-snapshot']);
+    o = parseHostArgs(args, ['--log', '--digest-every', '--snapshot-at', '--snapshot-out', '--log2', '--from-snapshot'], ['--json']);
+    if (o.rest.has('--json') && !o.stats) throw new UsageError('--json goes with --stats');
     const str = (k: string): string | undefined => { const v = o.rest.get(k); return typeof v === 'string' ? v : undefined; };
     const l = str('--log');
     if (l === undefined) throw new UsageError('--log FILE is required');
@@ -173,7 +175,9 @@ export async function recordCommand(argv: string[]): Promise<number> {
     await host.close();
   }
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-  if (o.stats) {
+  if (o.stats && o.rest.has('--json')) {
+    printStats(r.instructions, secs, true, { logs: recs.map((x) => ({ bytes: x.stats.bytes, entries: x.stats.entries, digests: x.stats.digests })) });
+  } else if (o.stats) {
     printStats(r.instructions, secs);
     recs.forEach((x, n) => {
       const s = x.stats;

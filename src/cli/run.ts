@@ -13,6 +13,7 @@ const HELP = `usage: x86ft run <guest.elf> [options]
 ${MACHINE_HELP}
   --max-instructions N    stop after N retired instructions (exit status ${EXIT.budget})
   --stats                 print instructions retired, wall time and MIPS to stderr at the end
+  --json                  with --stats: one JSON line instead, {"instructions","wallSeconds","mips"}
   --gdb PORT              wait for gdb on 127.0.0.1:PORT (0: a free port, printed) before the first
                           instruction; the guest runs under gdb's control
 
@@ -27,7 +28,8 @@ export async function runCommand(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) { process.stdout.write(HELP); return 0; }
   let o: HostOptions;
   try {
-    o = parseHostArgs(argv, ['--gdb']);
+    o = parseHostArgs(argv, ['--gdb'], ['--json']);
+    if (o.rest.has('--json') && !o.stats) throw new UsageError('--json goes with --stats');
     const g = o.rest.get('--gdb');
     if (g !== undefined && !(/^\d+$/.test(String(g)) && Number(g) <= 65535)) throw new UsageError(`--gdb: expected a TCP port 0-65535, got '${g}'`);
   } catch (e) {
@@ -58,13 +60,16 @@ export async function runCommand(argv: string[]): Promise<number> {
   }
   try { r = await host.machine.runAsync(o.max, host.stop); } finally { await host.close(); }
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-  if (o.stats) printStats(r.instructions, secs);
+  if (o.stats) printStats(r.instructions, secs, o.rest.has('--json'));
   if (host.stop.aborted) { process.stderr.write(`\nx86ft: stopped by the user after ${r.instructions} instructions\n`); return 130; }
   return exitCodeFor(r);
 }
 
-export function printStats(instructions: number, secs: number): void {
-  process.stderr.write(`instructions: ${instructions}\nwall time: ${secs.toFixed(3)} s\nMIPS: ${(instructions / secs / 1e6).toFixed(1)}\n`);
+/** --stats on stderr: three lines, or (json) one JSON object {instructions, wallSeconds, mips, ...extra}. */
+export function printStats(instructions: number, secs: number, json = false, extra: Record<string, unknown> = {}): void {
+  const mips = Number((instructions / secs / 1e6).toFixed(1));
+  if (json) { process.stderr.write(JSON.stringify({ instructions, wallSeconds: Number(secs.toFixed(3)), mips, ...extra }) + '\n'); return; }
+  process.stderr.write(`instructions: ${instructions}\nwall time: ${secs.toFixed(3)} s\nMIPS: ${mips.toFixed(1)}\n`);
 }
 
 /** The CLI exit status for a run result (reports the reason on stderr). */
