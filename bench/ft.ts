@@ -1,0 +1,193 @@
+// Fault-tolerance benchmarks (`node dist/bench/ft.js`, part of `npm run bench`), on loopback with real
+// processes; plain timed runs (each case is a process or a failover, not a micro-operation for benny):
+// - output release latency: console byte produced by the guest -> released under the Output Rule
+//   (this process runs the primary, with the seam's console calls timed; the secondary is a child);
+// - failover gap: SIGKILL of the primary -> the next console byte on `x86ft protect`'s stdout;
+// - log bandwidth: bytes/s of a recording of a busy guest (ft_demo) and of an idle one (dev_idle,
+//   PIT at 100 Hz, HLT between ticks);
+// - protection overhead: wall time of `x86ft protect` vs plain `x86ft run` of the same guest, in
+//   alternating pairs (medians, with their spread);
+// - memory on the primary while its secondary is stalled (SIGSTOP): RSS before and at most during.
+// Results in bench/results/ft.json. Counts: X86FT_BENCH_FT_PAIRS (9), X86FT_BENCH_FAILOVERS (5).
+
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { CLI, DISK_BYTES, guest, tempDir } from '../test/ft/protect-harness.js';
+import { openControl, type VmConfig } from '../src/ft/control.js';
+import { FtPrimary } from '../src/ft/primary.js';
+import { DEFAULT_FT_OPTIONS } from '../src/ft/vm-host.js';
+import type { OutputSeam } from '../src/machine/outputs.js';
+
+const resultsDir = new URL('../../bench/results/', import.meta.url).pathname;
+const PAIRS = Number(process.env.X86FT_BENCH_FT_PAIRS ?? 9);
+const FAILOVERS = Number(process.env.X86FT_BENCH_FAILOVERS ?? 5);
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function pct(v: number[], q: number): number {
+  const s = [...v].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.floor(q * s.length))]! : NaN;
+}
+const median = (v: number[]): number => pct(v, 0.5);
+const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 ** d;
+
+function workDir(tag: string): { dir: string; control: string; disk: string } {
+  const dir = tempDir(tag);
+  const control = join(dir, 'control');
+  mkdirSync(control, { mode: 0o700 });
+  const disk = join(dir, 'disk.img');
+  writeFileSync(disk, Buffer.alloc(DISK_BYTES));
+  return { dir, control, disk };
+}
+
+/** Release latency: this process is the primary; a child `x86ft ft secondary` acks. */
+async function releaseLatency(elf: string): Promise<{ bytes: number; p50Ms: number; p99Ms: number }> {
+  const w = workDir('bench-release');
+  const control = await openControl(`dir:${w.control}`);
+  const image = readFileSync(elf);
+  const config: VmConfig = {
+    image: elf, imageSha256: createHash('sha256').update(image).digest('hex'), memorySize: 64 << 20, cmdline: '40 300',
+    disks: [w.disk], nets: [], consoleFile: null, store: w.control, ft: { ...DEFAULT_FT_OPTIONS, failureTimeoutMs: 5000 }, hosts: null,
+  } as VmConfig;
+  const p = new FtPrimary({ vm: 'bench', config, control, hostId: 'bench-p', listen: { host: '127.0.0.1', port: 0 } });
+  await p.start();
+  const seam = (p as unknown as { parts: { seam: OutputSeam } }).parts.seam;
+  const produced: number[] = [], latencies: number[] = [];
+  const console0 = seam.console.bind(seam);
+  seam.console = (b: number): void => { produced.push(performance.now()); console0(b); };
+  const sink = seam.sinks.console!;
+  seam.sinks.console = (b, seq) => { latencies.push(performance.now() - produced[seq - 1]!); sink(b, seq); };
+  const s = spawn(process.execPath, [CLI, 'ft', 'secondary', '--vm', 'bench', '--control', `dir:${w.control}`, '--host-id', 'bench-s'], { stdio: 'ignore' });
+  await p.run();
+  await new Promise((r) => s.once('exit', r));
+  await control.close();
+  rmSync(w.dir, { recursive: true, force: true });
+  return { bytes: latencies.length, p50Ms: round(median(latencies), 3), p99Ms: round(pct(latencies, 0.99), 3) };
+}
+
+type Child = ChildProcess & { exited: Promise<unknown>; err: () => string };
+function protect(w: ReturnType<typeof workDir>, elf: string, cmdline: string, extra: string[] = []): Child {
+  const c = spawn(process.execPath, [CLI, 'protect', elf, '--control', `dir:${w.control}`, '--disk', w.disk, '--cmdline', cmdline, '--no-input', ...extra],
+    { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  c.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  // made at once: a child that ends before anyone waits must not leave a promise nothing settles
+  return Object.assign(c, { exited: new Promise((r) => c.once('exit', r)), err: () => err });
+}
+
+async function vmRecord(control: string): Promise<{ state: string; primary: { pid: number } | null; secondary: { pid: number } | null } | undefined> {
+  const cp = await openControl(`dir:${control}`);
+  try { return await cp.readVm('default'); } catch { return undefined; } finally { await cp.close(); }
+}
+
+async function waitProtected(control: string, child: ChildProcess): Promise<{ primary: number; secondary: number } | undefined> {
+  while (child.exitCode === null) {
+    const r = await vmRecord(control);
+    if (r?.state === 'protected' && r.primary && r.primary.pid > 1 && r.secondary && r.secondary.pid > 1) return { primary: r.primary.pid, secondary: r.secondary.pid };
+    await sleep(20);
+  }
+  return undefined;
+}
+
+/** Failover gap: SIGKILL of the primary -> the next console byte on protect's stdout. */
+async function failoverGap(elf: string): Promise<number[]> {
+  const gaps: number[] = [];
+  for (let i = 0; i < FAILOVERS; i++) {
+    const w = workDir('bench-failover');
+    const child = protect(w, elf, '60 1500');
+    let lastOut = 0, killedAt = 0, gap = NaN;
+    child.stdout!.on('data', () => { lastOut = performance.now(); if (killedAt && Number.isNaN(gap)) gap = lastOut - killedAt; });
+    const pids = await waitProtected(w.control, child);
+    if (pids) {
+      await sleep(1500);
+      killedAt = performance.now();
+      process.kill(pids.primary, 'SIGKILL');
+    } else console.error(`failover ${i + 1}: never protected:\n${child.err()}`);
+    await child.exited;
+    if (!Number.isNaN(gap)) gaps.push(round(gap, 1));
+    rmSync(w.dir, { recursive: true, force: true });
+  }
+  return gaps;
+}
+
+/** Log bytes per second of guest run time, from `x86ft record`. */
+function logBandwidth(elf: string, cmdline: string, disk: boolean): { bytes: number; seconds: number; bytesPerSecond: number; bitsPerSecond: number } {
+  const w = workDir('bench-log');
+  const log = join(w.dir, 'run.log');
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, [CLI, 'record', elf, '--log', log, '--cmdline', cmdline, '--no-input', ...(disk ? ['--disk', w.disk] : [])], { stdio: 'ignore' });
+  const seconds = (performance.now() - t0) / 1000;
+  if (r.status !== 0) throw new Error(`record ${elf} failed (${r.status})`);
+  const bytes = statSync(log).size;
+  rmSync(w.dir, { recursive: true, force: true });
+  return { bytes, seconds: round(seconds), bytesPerSecond: Math.round(bytes / seconds), bitsPerSecond: Math.round((bytes * 8) / seconds) };
+}
+
+/** Wall time of plain `x86ft run` vs `x86ft protect` of the same guest, alternating. */
+function protectionOverhead(elf: string): { pairs: number; plainMedianS: number; protectedMedianS: number; ratioMedian: number; ratioMin: number; ratioMax: number } {
+  const ratios: number[] = [], plain: number[] = [], prot: number[] = [];
+  const cmdline = '24 3000';
+  for (let i = 0; i < PAIRS; i++) {
+    const w = workDir('bench-overhead');
+    let t0 = performance.now();
+    if (spawnSync(process.execPath, [CLI, 'run', elf, '--disk', w.disk, '--cmdline', cmdline, '--no-input'], { stdio: 'ignore' }).status !== 0) throw new Error('plain run failed');
+    const a = (performance.now() - t0) / 1000;
+    writeFileSync(w.disk, Buffer.alloc(DISK_BYTES));
+    t0 = performance.now();
+    if (spawnSync(process.execPath, [CLI, 'protect', elf, '--control', `dir:${w.control}`, '--disk', w.disk, '--cmdline', cmdline, '--no-input', '--failure-timeout-ms', '5000'], { stdio: 'ignore' }).status !== 0) throw new Error('protected run failed');
+    const b = (performance.now() - t0) / 1000;
+    plain.push(a); prot.push(b); ratios.push(b / a);
+    rmSync(w.dir, { recursive: true, force: true });
+  }
+  return { pairs: PAIRS, plainMedianS: round(median(plain)), protectedMedianS: round(median(prot)), ratioMedian: round(median(ratios)), ratioMin: round(Math.min(...ratios)), ratioMax: round(Math.max(...ratios)) };
+}
+
+function rssKb(pid: number): number {
+  try { return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN); } catch { return NaN; }
+}
+
+/** RSS of the primary before and while its secondary is SIGSTOPped for `stallMs` (failure timeout longer than that). */
+async function stalledSecondaryMemory(elf: string, stallMs = 5000): Promise<{ rssBeforeKb: number; rssMaxKb: number; stallMs: number }> {
+  const w = workDir('bench-stall');
+  const child = protect(w, elf, '200 1500', ['--failure-timeout-ms', String(stallMs * 4)]);
+  child.stdout!.resume();
+  const pids = await waitProtected(w.control, child);
+  let before = NaN, max = NaN;
+  if (pids) {
+    await sleep(1000);
+    before = rssKb(pids.primary);
+    process.kill(pids.secondary, 'SIGSTOP');
+    const end = performance.now() + stallMs;
+    max = before;
+    while (performance.now() < end) { const r = rssKb(pids.primary); if (r > max) max = r; await sleep(100); }
+    process.kill(pids.secondary, 'SIGCONT');
+  }
+  child.kill('SIGTERM');
+  await child.exited;
+  rmSync(w.dir, { recursive: true, force: true });
+  return { rssBeforeKb: before, rssMaxKb: max, stallMs };
+}
+
+async function main(): Promise<void> {
+  mkdirSync(resultsDir, { recursive: true });
+  const demo = guest('ft_demo'), idle = guest('dev_idle');
+  const out: Record<string, unknown> = { date: new Date().toISOString(), node: process.version };
+  out.releaseLatency = await releaseLatency(demo);
+  console.log('release latency (console byte produced -> released):', out.releaseLatency);
+  out.logIdle = logBandwidth(idle, '10 100', false);
+  console.log('log bandwidth, idle guest (dev_idle, 100 Hz):', out.logIdle);
+  out.logBusy = logBandwidth(demo, '24 3000', true);
+  console.log('log bandwidth, busy guest (ft_demo):', out.logBusy);
+  out.failoverGapMs = await failoverGap(demo);
+  const gaps = out.failoverGapMs as number[];
+  console.log(`failover gap (SIGKILL of P -> next output), ms: ${gaps.join(' ')}; median ${median(gaps)}`);
+  out.protection = protectionOverhead(demo);
+  console.log('protection overhead (wall time, protect / run):', out.protection);
+  out.stalledSecondary = await stalledSecondaryMemory(demo);
+  console.log('primary RSS with the secondary stalled:', out.stalledSecondary);
+  out.loadAverage = (await import('node:os')).loadavg();
+  writeFileSync(join(resultsDir, 'ft.json'), JSON.stringify(out, null, 2) + '\n');
+}
+
+main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });
