@@ -58,6 +58,12 @@ export interface RecorderOptions {
   carried?: readonly GateRecord[];
 }
 
+interface ForkRequest {
+  sink: ByteSink;
+  onSnapshot: (s: MachineSnapshot) => void;
+  done: (fork: LogWriter | undefined) => void;
+}
+
 export interface RecordingStats {
   entries: number;
   digests: number;
@@ -93,10 +99,16 @@ export class Recorder {
   private heartbeat: ReturnType<typeof setInterval> | undefined;
   private heartbeatSeq = 0;
   private closed = false;
+  /** Pacing (RecorderOptions.pace); may be set while the run goes on (a secondary that became the primary). */
+  pace: { chunk: number; wait: () => Promise<void> | undefined } | undefined;
+  /** Forked log streams (forkAtSnapshot): each gets every entry from its snapshot on. */
+  private forks: LogWriter[] = [];
+  private forkReq: ForkRequest | undefined;
 
   constructor(private readonly opts: RecorderOptions) {
     this.every = opts.digestEvery ?? DEFAULT_DIGEST_INTERVAL;
     this.outputs = opts.outputs ?? new OutputTally();
+    this.pace = opts.pace;
     if (!Number.isSafeInteger(this.every) || this.every < 0) throw new InvalidArgumentError(`digest interval must be a non-negative integer (got ${this.every})`);
   }
 
@@ -157,7 +169,48 @@ export class Recorder {
   private append(e: LogEntry): boolean {
     this.stats.entries++;
     this.stats.byKind[e.kind] = (this.stats.byKind[e.kind] ?? 0) + 1;
+    for (const f of this.forks) { try { f.append(e); } catch { this.dropFork(f); } }
     return this.writer!.append(e);
+  }
+
+  /**
+   * Asks for a live snapshot at the next digest point M (a multiple of the digest interval, so a log
+   * from M keeps the digest positions of format.ts M17; with interval 0, the next slice boundary,
+   * after a final-style digest): the run stops there, digests, takes the snapshot (a snapshot point:
+   * this machine drops its cached translations and every page becomes clean), appends a snapshot
+   * record to this log, calls `req.onSnapshot` (synchronously, the guest still paused: e.g. switch
+   * outputs to hold and send the snapshot) and starts a second log stream to `req.sink` — header
+   * fromSnapshot = the hash, startIcount = M — that gets every entry from there on, as this log does,
+   * until the run ends (end frame) or dropFork(). The request lapses if the run ends first.
+   * Resolves with the fork, or undefined when the run ended (or another request replaced this one).
+   */
+  forkAtSnapshot(req: { sink: ByteSink; onSnapshot: (s: MachineSnapshot) => void }): Promise<LogWriter | undefined> {
+    this.forkReq?.done(undefined);
+    return new Promise((resolve) => { this.forkReq = { ...req, done: resolve }; });
+  }
+
+  /** Stops feeding fork `f` (its stream is abandoned without an end frame). */
+  dropFork(f: LogWriter): void {
+    const i = this.forks.indexOf(f);
+    if (i < 0) return;
+    this.forks.splice(i, 1);
+    try { f.abort(new Error('fork dropped')); } catch { /* already failed */ }
+  }
+
+  /** Serves a pending fork request now (the machine is between slices, right after a digest at its icount). */
+  private takeFork(): void {
+    const req = this.forkReq;
+    if (!req) return;
+    this.forkReq = undefined;
+    const m = this.m!;
+    const snapshot = takeSnapshot(m, { imageSha256: sha256Hex(this.opts.image) }, this.outputs);
+    this.append({ icount: m.cpu.icount, kind: 'snapshot', payload: { hash: snapshot.hash } });
+    try { req.onSnapshot(snapshot); } catch { req.done(undefined); return; }
+    const fork = new LogWriter(req.sink, { ...this.header(m), fromSnapshot: snapshot.hash, startIcount: m.cpu.icount }, {
+      ...this.opts.writer, onError: () => this.dropFork(fork),
+    });
+    this.forks.push(fork);
+    req.done(fork);
   }
 
   /** Digest now (at the machine's current icount). */
@@ -208,8 +261,8 @@ export class Recorder {
     if (!m || !w) throw new InvalidStateError('recorder: attach() a machine first');
     const start = w.header.startIcount;
     let r: RunResult;
-    const pace = this.opts.pace;
     for (;;) {
+      const pace = this.pace;
       const ic = m.cpu.icount;
       const next = this.every > 0 ? start + (Math.floor((ic - start) / this.every) + 1) * this.every : Infinity;
       const target = Math.min(next, maxInstructions, pace ? ic + pace.chunk : Infinity);
@@ -219,6 +272,10 @@ export class Recorder {
       if (m.cpu.icount !== target) throw new InternalError(`recorder: run stopped at ${m.cpu.icount}, expected ${target}`);
       if (target === maxInstructions) break;
       if (target === next && !this.digest()) await w.drained();
+      if (this.forkReq && (target === next || this.every === 0)) {
+        if (this.every === 0) this.digest();
+        this.takeFork();
+      }
       const p = pace?.wait();
       if (p) await p;
       if (signal?.aborted) { r = { ...r, end: 'budget' }; break; }
@@ -230,8 +287,12 @@ export class Recorder {
   private async finish(reason: string, status: number, digest = true): Promise<void> {
     const m = this.m!, w = this.writer!;
     this.stopHeartbeat();
+    this.forkReq?.done(undefined);
+    this.forkReq = undefined;
     if (digest) this.digest();
     this.append({ icount: m.cpu.icount, kind: 'end', payload: { reason, status: status >>> 0 } });
+    const forks = this.forks.splice(0);
+    await Promise.all(forks.map((f) => f.close().catch(() => undefined)));
     await w.close();
     this.stats.bytes = this.opts.sink.stats.bytes;
   }
@@ -239,9 +300,14 @@ export class Recorder {
   /** Write the entries appended so far to the sink now; resolves when the sink accepted them. */
   flush(): Promise<void> {
     if (!this.writer) return Promise.resolve();
-    return this.writer.flush();
+    // a fork that fails is dropped (its peer is gone); the recording itself goes on
+    return Promise.all([this.writer.flush(), ...this.forks.map((f) => f.flush().catch(() => this.dropFork(f)))]).then(() => undefined);
   }
 
   /** Abandon the recording without an end frame (the log reads as cut). */
-  abort(reason?: Error): void { this.stopHeartbeat(); this.writer?.abort(reason); }
+  abort(reason?: Error): void {
+    this.stopHeartbeat();
+    for (const f of this.forks.splice(0)) { try { f.abort(reason); } catch { /* already failed */ } }
+    this.writer?.abort(reason);
+  }
 }

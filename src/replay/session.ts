@@ -13,6 +13,7 @@ import type { LogEntry, LogHeader } from './format.js';
 import { entryToGate } from './gate-entries.js';
 import { OutputTally, computeDigest, deviceNames, digestLayout, firstDifference, markLoadedPages, recordedDigest, resetDirty, sameDigest, type Digest } from './digest.js';
 import { configFromJson, restoreSnapshot, restoredOutputs } from './machine-snapshot.js';
+import { snapshotPoint } from '../cpu/state.js';
 import { fromBoot, sha256Hex, SNAPSHOT_END_REASON } from './recorder.js';
 import { InternalError, X86ftError, InvalidArgumentError } from '../errors.js';
 
@@ -157,6 +158,8 @@ export class ReplaySession {
   private pendingDetail: LogEntry | undefined;
   /** icounts of start records not reached yet: a recorder attached there (chained logs, chain.ts). */
   private starts: number[] = [];
+  /** icounts of snapshot records not reached yet: the recorder took a snapshot there (a snapshot point). */
+  private snaps: number[] = [];
   private endRec: { icount: number; reason: string; status: number } | undefined;
   private complete = false;
   private history: string[] = [];
@@ -307,7 +310,11 @@ export class ReplaySession {
       // A recorder starts its dirty-page set where it attaches (its start record): so does the
       // replay, which matters where a chain of logs continues (generation g+1 from G).
       case 'start': this.starts.push(e.icount); break;
-      default: break; // snapshot, heartbeat: nothing to replay
+      // Taking a snapshot is a snapshot point on the recording machine (cached translations and
+      // decoded code dropped, every page clean): the replay does the same there, or a guest that
+      // relies on a stale translation would run differently past a live snapshot (respawn).
+      case 'snapshot': this.snaps.push(e.icount); break;
+      default: break; // heartbeat: nothing to replay
     }
   }
 
@@ -316,7 +323,9 @@ export class ReplaySession {
   private release(limit: number, max = Infinity): number {
     const p = this.pending;
     let n = 0;
-    while (n < max && this.pHead < p.length && p[this.pHead]!.icount <= limit) { this.take(p[this.pHead++]!); n++; }
+    // never stop between entries of one icount (a digest and the snapshot record after it go together)
+    let last = -1;
+    while (this.pHead < p.length && p[this.pHead]!.icount <= limit && (n < max || p[this.pHead]!.icount === last)) { last = p[this.pHead]!.icount; this.take(p[this.pHead++]!); n++; }
     if (this.pHead === p.length) { this.pending = []; this.pHead = 0; }
     else if (this.pHead > 4096) { this.pending = p.slice(this.pHead); this.pHead = 0; }
     // the whole log has reached the gate: it may end
@@ -397,9 +406,16 @@ export class ReplaySession {
         }
         else return this.diverge('machine', `the log has a start record before icount ${m.cpu.icount}, where the replay already is`);
       }
+      while (this.snaps.length && this.snaps[0]! <= m.cpu.icount) {
+        if (this.snaps.shift() !== m.cpu.icount) return this.diverge('machine', `the log has a snapshot record before icount ${m.cpu.icount}, where the replay already is`);
+        // the recorder digested before it took the snapshot: check that digest first (the snapshot cleans every page)
+        if (this.digests.length && this.digests[0]!.icount === m.cpu.icount) { const d = this.check(); if (d) return d; }
+        snapshotPoint(m.cpu);
+        resetDirty(m);
+      }
       // never past an entry not handed over yet (a digest or the end record there would be missed)
       const unreleased = this.pHead < this.pending.length ? this.pending[this.pHead]!.icount : Infinity;
-      const target = Math.min(nextDigest, endAt, this.opts.stopAt ?? Infinity, cap, this.starts[0] ?? Infinity, this.logLimit, unreleased);
+      const target = Math.min(nextDigest, endAt, this.opts.stopAt ?? Infinity, cap, this.starts[0] ?? Infinity, this.snaps[0] ?? Infinity, this.logLimit, unreleased);
       if (target < m.cpu.icount) return this.diverge('machine', `the log has a record at icount ${target}, the replay is already at ${m.cpu.icount}`);
       let r: RunResult;
       try {

@@ -1,0 +1,65 @@
+// A live snapshot in the middle of a recording (Recorder.forkAtSnapshot, the respawn of FT.md
+// "Redundancy restored"): the recording goes on with a snapshot record at M, and a second log
+// stream from M names the snapshot. Both replay identical. The guest changes a page-table entry
+// without INVLPG right before M and reads through it right after: the recording machine's snapshot
+// point drops the stale translation, so the replay of the whole log must do the same at the snapshot
+// record (it read the stale page before that was fixed), and the restored machine starts without it.
+import { describe, it, expect } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { Machine } from '../../src/machine/machine.js';
+import { LiveGate } from '../../src/machine/gate.js';
+import { ManualClock, SystemEntropy } from '../../src/devices/backends/clock.js';
+import { fullStateHash } from '../../src/replay/digest.js';
+import { Recorder } from '../../src/replay/recorder.js';
+import type { MachineSnapshot } from '../../src/replay/machine-snapshot.js';
+import { assembleGuest, EXIT_AL } from '../helpers/asm.js';
+import { memorySink, replayBytes } from './record-replay-helpers.js';
+
+const MEM = 2 << 20;
+const gate = (onRecord?: Recorder['onRecord']) => new LiveGate({ clock: new ManualClock(), entropy: new SystemEntropy() }, { onRecord });
+
+const path = assembleGuest(`_start:
+  movl $0x11, 0x150000
+  movl $0x22, 0x151000
+  mov 0x150000, %eax
+  movq $0x151007, 0x8000 + 0x150 * 8
+snap_here:
+  mov 0x150000, %eax
+  ${EXIT_AL}`, 'forksnap');
+const image = new Uint8Array(readFileSync(path));
+const snapRip = parseInt(/^([0-9a-f]+) \w snap_here$/m.exec(execFileSync('nm', [path], { encoding: 'utf8' }))![1]!, 16);
+
+describe('Recorder.forkAtSnapshot', () => {
+  it('the log with the snapshot record and the stream from the snapshot both replay identical (stale translation dropped at M)', async () => {
+    // M = the icount at snap_here: the digest interval, so M is the first digest point
+    const probe = Machine.fromElf(image, { memSize: MEM, gate: gate() });
+    while (probe.cpu.rip !== snapRip && probe.cpu.icount < 10_000) probe.run(probe.cpu.icount + 1);
+    const M = probe.cpu.icount;
+    expect(probe.cpu.rip).toBe(snapRip);
+
+    const main = memorySink(), fork = memorySink();
+    const rec = new Recorder({ sink: main, image, digestEvery: M });
+    const live = Machine.fromElf(image, { memSize: MEM, gate: gate(rec.onRecord) });
+    rec.attach(live);
+    let snap: MachineSnapshot | undefined;
+    const forked = rec.forkAtSnapshot({ sink: fork, onSnapshot: (s) => { snap = s; } });
+    const r = await rec.run();
+    expect(await forked).toBeDefined();
+    expect(snap!.icount).toBe(M);
+    // the snapshot point dropped the stale translation: the read walks the page table as it is in RAM
+    expect(r).toMatchObject({ end: 'exit', status: 0x22 });
+
+    const whole = await replayBytes(main.bytes(), { image });
+    expect(whole.report.outcome, JSON.stringify(whole.report.divergence)).toBe('identical');
+    expect(whole.report.run).toMatchObject({ end: 'exit', status: 0x22 });
+    expect(whole.stateHash).toBe(fullStateHash(live));
+
+    const from = await replayBytes(fork.bytes(), { image, snapshot: snap!.bytes });
+    expect(from.report.outcome, JSON.stringify(from.report.divergence)).toBe('identical');
+    expect(from.report.header.startIcount).toBe(M);
+    expect(from.report.header.fromSnapshot).toBe(snap!.hash);
+    expect(from.report.run).toMatchObject({ end: 'exit', status: 0x22 });
+    expect(from.stateHash).toBe(fullStateHash(live));
+  });
+});
