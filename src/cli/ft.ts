@@ -6,14 +6,15 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { ElfError } from '../machine/boot.js';
-import { openControl, parseControlSpec, type ControlPlane, type FtOptions, type VmConfig } from '../ft/control.js';
+import { checkName, openControl, parseControlSpec, type ControlPlane, type FtOptions, type VmConfig } from '../ft/control.js';
 import { FtPrimary } from '../ft/primary.js';
 import { FtSecondary, SecondaryRefused } from '../ft/secondary.js';
 import { exportDiskCommand } from './ft-export-disk.js';
 import { DEFAULT_FT_OPTIONS } from '../ft/vm-host.js';
-import { FT_EXIT, type RoleEvent, type RoleOutcome } from '../ft/role.js';
+import { FT_EXIT, setVmState, type RoleEvent, type RoleOutcome } from '../ft/role.js';
 import { parseCount, parseSize } from './args.js';
 import { ftStatusCommand } from './ft-status.js';
+import { ftManageCommand } from './ft-manage.js';
 import { publishStatus } from '../ft/status-publisher.js';
 import { ConsoleHost } from '../ft/console-host.js';
 import { parseHostArgs, MACHINE_HELP } from './host.js';
@@ -63,6 +64,7 @@ const HELP = `usage: x86ft ft primary <guest.elf> --control dir:PATH --listen AD
        x86ft ft export-disk [NAME] --out FILE [--disk N] [--control SPEC]   (see its --help)
        x86ft ft init --control SPEC [--hosts ID,...]   cluster secret, CA and host certificates (see its --help)
        x86ft ft status [NAME] [--json] [--watch]      (see its --help)
+       x86ft ft start|wait|stop|list …   an FT VM on a cluster of host agents (see 'x86ft ft start --help')
 
 The two roles of a fault-tolerant VM (FT.md). The primary creates VM NAME (default 'default':
 it claims the VM's first generation; exit ${FT_EXIT.usage} naming the running primary if there is one),
@@ -86,6 +88,9 @@ doubled or lost across a failover; disks are written through per-generation laye
   --digest-every N        instructions between digests in the log (default 1M)
 ${TLS_HELP}
 ${METRICS_HELP}
+  --place                 place the secondary on another registered
+                          host through its agent (roles started by 'x86ft host' do)
+  --hosts ID,…            primary: the hosts the VM's roles may run on (VM-host affinity)
 ${FT_OPTS_HELP}
 machine options (primary; the secondary takes them from the VM record):
 ${MACHINE_HELP.split('\n').filter((l) => !/--console|--no-input|Ctrl|the guest, Ctrl|x86ft, Ctrl/.test(l)).join('\n')}
@@ -99,7 +104,22 @@ function parseAddr(s: string, what: string): { host: string; port: number } {
   return { host: m[1] || '127.0.0.1', port: Number(m[2]) };
 }
 
-function ftOptions(rest: Map<string, string | true>): FtOptions {
+/** The VM configuration `ft primary` / `ft start` options describe (paths made absolute). */
+export function vmConfigOf(o: ReturnType<typeof parseHostArgs>, args: string[], image: Buffer, store: string, ft: FtOptions): VmConfig {
+  const str = (k: string): string | undefined => { const v = o.rest.get(k); return typeof v === 'string' ? v : undefined; };
+  const hosts = str('--hosts');
+  if (hosts !== undefined) for (const h of hosts.split(',')) checkName('--hosts: host id', h);
+  return {
+    image: resolve(o.file!), imageSha256: createHash('sha256').update(image).digest('hex'),
+    memorySize: o.mem, cmdline: o.cmdline,
+    disks: o.disks.map((d) => `${resolve(d.path)}${d.readOnly ? ':ro' : ''}`),
+    nets: args.filter((_, k) => args[k - 1] === '--net'),
+    consoleFile: str('--console-file') ? resolve(str('--console-file')!) : null,
+    store, ft, hosts: hosts === undefined ? null : hosts.split(','),
+  };
+}
+
+export function ftOptions(rest: Map<string, string | true>): FtOptions {
   const num = (k: string, d: number, size = false): number => {
     const v = rest.get(k);
     if (v === undefined) return d;
@@ -119,7 +139,7 @@ function ftOptions(rest: Map<string, string | true>): FtOptions {
   return o;
 }
 
-const FT_KEYS = ['--control', '--store', '--listen', '--connect', '--host-id', '--vm', '--console-file', '--digest-every',
+export const FT_KEYS = ['--control', '--store', '--listen', '--connect', '--host-id', '--vm', '--console-file', '--digest-every', '--hosts',
   '--heartbeat-ms', '--failure-timeout-ms', '--max-held-bytes', '--max-held-ms', '--max-lag-ms', '--metrics', ...TLS_KEYS];
 
 /** Appends the role's events to the VM's history (src/ft/history.ts), then `next`. */
@@ -161,17 +181,43 @@ function exitFor(role: string, out: RoleOutcome): number {
   }
 }
 
+/** A primary stopped before its guest ran (e.g. 'ft stop' while it waited for a secondary) ends the VM it created. */
+async function endIfStopped(cp: ControlPlane, vm: string, out: RoleOutcome): Promise<RoleOutcome> {
+  if (out.kind === 'stopped') await setVmState(cp, vm, (r) => { if (r.primary?.pid === process.pid && r.state !== 'ended') { r.state = 'ended'; r.reason = 'stopped'; r.exitStatus = null; } });
+  return out;
+}
+
+const SUBS = ['start', 'wait', 'stop', 'list', 'status', 'init', 'primary', 'secondary', 'export-disk'];
+
+/** `x86ft ft stop`: the role that is the VM's primary powers the guest off when its record asks (polled). */
+function watchStopRequest(cp: ControlPlane, vm: string, signal: { aborted: boolean }): () => void {
+  let busy = false;
+  const t = setInterval(() => {
+    if (busy || signal.aborted) return;
+    busy = true;
+    cp.readVm(vm).then((r) => {
+      if (r?.stopRequested && r.primary?.pid === process.pid && r.state !== 'ended') {
+        process.stderr.write(`x86ft ft: 'ft stop' asked for VM '${vm}' to be powered off\n`);
+        signal.aborted = true;
+      }
+    }, () => undefined).finally(() => { busy = false; });
+  }, 250);
+  t.unref();
+  return () => clearInterval(t);
+}
+
 export async function ftCommand(argv: string[]): Promise<number> {
   const [sub, ...args] = argv;
   if (sub === 'status') return ftStatusCommand(args);
   if (sub === 'export-disk') return exportDiskCommand(args);
   if (sub === 'init') return ftInitCommand(args);
+  if (sub === 'start' || sub === 'wait' || sub === 'stop' || sub === 'list') return ftManageCommand(sub, args);
   if (sub === undefined || sub === '--help' || sub === '-h' || args.includes('--help') || args.includes('-h')) {
     process.stdout.write(HELP);
     return sub === undefined ? FT_EXIT.usage : 0;
   }
   if (sub !== 'primary' && sub !== 'secondary') {
-    process.stderr.write(usageLine('ft', `unknown subcommand '${sub}' (primary, secondary, status, init, export-disk)${suggest(sub, ['primary', 'secondary', 'status', 'init', 'export-disk'])}`, HELP));
+    process.stderr.write(usageLine('ft', `unknown subcommand '${sub}' (${SUBS.join(', ')})${suggest(sub, SUBS)}`, HELP));
     return FT_EXIT.usage;
   }
   const role = sub;
@@ -186,7 +232,7 @@ export async function ftCommand(argv: string[]): Promise<number> {
     let tls: FtTlsOptions | undefined, metricsPort: number | undefined;
     try {
       // the secondary has no guest ELF argument: parse as if it had one
-      o = parseHostArgs(role === 'secondary' ? ['(secondary)', ...args] : args, FT_KEYS);
+      o = parseHostArgs(role === 'secondary' ? ['(secondary)', ...args] : args, FT_KEYS, ['--place']);
       const str = (k: string): string | undefined => { const v = o.rest.get(k); return typeof v === 'string' ? v : undefined; };
       const s = str('--control');
       if (s === undefined) throw new UsageError('--control dir:PATH is required');
@@ -223,19 +269,12 @@ export async function ftCommand(argv: string[]): Promise<number> {
         process.stderr.write(`x86ft ft primary: ${o.file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}\n`);
         return FT_EXIT.usage;
       }
-      const config: VmConfig = {
-        image: resolve(o.file!), imageSha256: createHash('sha256').update(image).digest('hex'),
-        memorySize: o.mem, cmdline: o.cmdline,
-        disks: o.disks.map((d) => `${resolve(d.path)}${d.readOnly ? ':ro' : ''}`),
-        nets: args.filter((_, k) => args[k - 1] === '--net'),
-        consoleFile: str('--console-file') ? resolve(str('--console-file')!) : null,
-        store, ft, hosts: null,
-      };
+      const config = vmConfigOf(o, args, image, store, ft);
       let p: FtPrimary | undefined;
       const m = await startMetrics(metricsPort, role, vm, hostId, ft.heartbeatMs, () => p?.status()).catch((e: Error) => e);
       if (m instanceof Error) { process.stderr.write(`x86ft ft ${role}: ${m.message}\n`); return FT_EXIT.usage; }
       const hist = historyWriter(control, vm, hostId, () => roleOf(p));
-      p = new FtPrimary({ vm, config, control, hostId, listen: parseAddr(str('--listen')!, '--listen'), tls, digestEvery, onEvent: m.tap(withHistory(hist, withConsole(consoleHost, say('primary')))), signal, consoleInput: consoleHost });
+      p = new FtPrimary({ vm, config, control, hostId, listen: parseAddr(str('--listen')!, '--listen'), tls, digestEvery, onEvent: m.tap(withHistory(hist, withConsole(consoleHost, say('primary')))), signal, consoleInput: consoleHost, place: o.rest.has('--place') });
       stopMetrics = () => m.server?.close();
       try { await p.start(); } catch (e) {
         const what = e instanceof ElfError ? `${o.file}: ` : '';
@@ -244,14 +283,15 @@ export async function ftCommand(argv: string[]): Promise<number> {
       }
       const primary = p;
       const unpublish = publishStatus(control, vm, () => primary.status());
-      try { const out = await p.run(); m.metrics?.outcome(out); await hist.outcome(out); return exitFor('primary', out); } finally { unpublish(); }
+      const unwatch = watchStopRequest(control, vm, signal);
+      try { const out = await endIfStopped(control, vm, await p.run()); m.metrics?.outcome(out); await hist.outcome(out); return exitFor('primary', out); } finally { unpublish(); unwatch(); }
     }
     let s: FtSecondary | undefined;
     const m = await startMetrics(metricsPort, role, vm, hostId, ft.heartbeatMs, () => s?.status()).catch((e: Error) => e);
       if (m instanceof Error) { process.stderr.write(`x86ft ft ${role}: ${m.message}\n`); return FT_EXIT.usage; }
     stopMetrics = () => m.server?.close();
     const hist = historyWriter(control, vm, hostId, () => roleOf(s));
-    s = new FtSecondary({ vm, control, hostId, connect: str('--connect') ? parseAddr(str('--connect')!, '--connect') : undefined, tls, digestEvery, onEvent: m.tap(withHistory(hist, withConsole(consoleHost, say('secondary')))), signal, consoleInput: consoleHost });
+    s = new FtSecondary({ vm, control, hostId, place: o.rest.has('--place'), connect: str('--connect') ? parseAddr(str('--connect')!, '--connect') : undefined, tls, digestEvery, onEvent: m.tap(withHistory(hist, withConsole(consoleHost, say('secondary')))), signal, consoleInput: consoleHost });
     try { await s.start(); } catch (e) {
       process.stderr.write(`x86ft ft secondary: ${(e as Error).message}\n`);
       return e instanceof SecondaryRefused ? FT_EXIT.usage : FT_EXIT.io;
@@ -261,7 +301,8 @@ export async function ftCommand(argv: string[]): Promise<number> {
     if (hb !== undefined) m.metrics?.setHeartbeatMs(hb);
     const secondary = s;
     const unpublish = publishStatus(control, vm, () => secondary.status());
-    try { const out = await s.run(); m.metrics?.outcome(out); await hist.outcome(out); return exitFor('secondary', out); } finally { unpublish(); }
+    const unwatch = watchStopRequest(control, vm, signal);
+    try { const out = await endIfStopped(control, vm, await s.run()); m.metrics?.outcome(out); await hist.outcome(out); return exitFor('secondary', out); } finally { unpublish(); unwatch(); }
   } catch (e) {
     process.stderr.write(`x86ft ft ${role}: ${(e as Error).message}\n`);
     return FT_EXIT.io;

@@ -9,6 +9,7 @@ import { ftCommand } from './ft.js';
 import { internalMessage } from './replay.js';
 import { protectCommand } from './protect.js';
 import { consoleCommand } from './console.js';
+import { hostAgentCommand } from './host-agent.js';
 import { readFileSync } from 'node:fs';
 import { suggest } from './usage.js';
 
@@ -27,6 +28,7 @@ commands:
   protect <guest.elf> --control dir:PATH [options]
                                 run a guest fault-tolerant (a primary and a secondary process);
                                 its console goes to stdout exactly once across failovers
+  host --id ID --control SPEC   a host agent: starts the roles of FT VMs placed on this host
   console [NAME] --control dir:PATH
                                 attach to a fault-tolerant VM's console (follows failovers)
   help [COMMAND]                this text, or a command's options (same as 'x86ft COMMAND --help')
@@ -35,7 +37,7 @@ commands:
 Run 'x86ft run --help' for the options of a command.
 `;
 
-const COMMANDS = ['run', 'record', 'replay', 'log', 'ft', 'protect', 'console', 'help'];
+const COMMANDS = ['run', 'record', 'replay', 'log', 'ft', 'protect', 'host', 'console', 'help'];
 
 /** The version in the package.json this file was installed with (dist/src/cli/main.js -> ../../../). */
 function version(): string {
@@ -60,6 +62,7 @@ async function main(argv: string[]): Promise<number> {
     case 'ft': return ftCommand(rest);
     case 'protect': return protectCommand(rest);
     case 'console': return consoleCommand(rest);
+    case 'host': return hostAgentCommand(rest);
     case undefined: case 'help': case '--help': case '-h':
       process.stdout.write(USAGE); return cmd === undefined ? 2 : 0;
     default:

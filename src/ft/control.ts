@@ -93,6 +93,8 @@ export interface VmRecord extends VmStatus {
   exitStatus: number | null;
   /** ms since the epoch of the last write. */
   updatedAt: number;
+  /** `x86ft ft stop`: ms since the epoch when a stop was asked (the primary powers the guest off), absent/null = none. */
+  stopRequested?: number | null;
 }
 
 /** A registered host agent. `expiresAt` = ms since the epoch (the writer's clock; dir: hosts share a clock). */

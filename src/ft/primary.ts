@@ -20,11 +20,17 @@ import { createVm, type ControlPlane, type VmConfig, type VmState } from './cont
 import { storePath, ensureVmDir, type ConsoleFile, type GenerationDisk } from './store.js';
 import { GenerationLogSink, consoleFileFor, loadImage, machineConfig, openDisks, openTunnels, outputSinks } from './vm-host.js';
 import { liveConsole } from './console-host.js';
+import { placeRole } from './placement.js';
 import { setVmState, selfRef, STARTUP_GRACE_TIMEOUTS, type RoleEvent, type RoleOutcome, type RoleStatus } from './role.js';
 import { InvalidStateError, X86ftError } from '../errors.js';
 
 /** Instructions between two pacing checks of the bounds (about 1-2 ms of guest time). */
 const PACE_CHUNK = 100_000;
+/** A placed secondary must connect within this (node start, image check, handshake; generous for a loaded machine). */
+const SECONDARY_CONNECT_MS = 20_000;
+/** Placement retry period while no host is free (ms). */
+const PLACE_RETRY_MS = 500;
+const sleepMs = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 /** Sync tick while outputs wait / otherwise (ms). */
 const SYNC_FAST_MS = 1, SYNC_IDLE_MS = 10;
 
@@ -46,6 +52,9 @@ export interface PrimaryOptions {
   /** Where typed console input comes from (e.g. the console service); consumption is reported by
    *  'input-consumed' events once released under the Output Rule. */
   consoleInput?: ConsoleInput;
+  /** Place the secondary itself (FT.md "Redundancy restored"): ask a registered host other than this one
+   *  (through its agent) to start it, until one connects. Roles started by host agents do; protect does not. */
+  place?: boolean;
 }
 
 /**
@@ -271,6 +280,7 @@ export class FtPrimary {
 
   private async waitSecondary(): Promise<FtPeer | undefined> {
     const accepted = this.server!.accept().catch(() => undefined);
+    if (this.o.place) void this.placeSecondary(accepted);
     let timer: ReturnType<typeof setInterval> | undefined;
     const stopped = new Promise<undefined>((resolve) => { timer = setInterval(() => { if (this.signal.aborted) resolve(undefined); }, 50); });
     const peer = await Promise.race([accepted, stopped]);
@@ -278,6 +288,45 @@ export class FtPrimary {
     if (!peer) return undefined;
     this.attach(peer);
     return peer;
+  }
+
+  /**
+   * Places a secondary on another registered host until one connects (`connected` settles): a host
+   * whose role did not connect within SECONDARY_CONNECT_MS is skipped in the next round; with no
+   * host free the VM says why and the search goes on (a host may register later).
+   */
+  private async placeSecondary(connected: Promise<unknown>): Promise<void> {
+    const p = this.parts!;
+    let done = false;
+    void connected.then(() => { done = true; });
+    const skip = new Set<string>();
+    let said = '';
+    const say = (text: string): void => {
+      if (text === said) return;
+      said = text;
+      this.emit({ kind: 'message', text });
+      void setVmState(p.control, p.vm, (r) => { if (r.generation === this.generation && r.state !== 'ended') r.reason = text; });
+    };
+    while (!done && !this.signal.aborted) {
+      let placed;
+      try {
+        placed = await placeRole(p.control, {
+          vm: p.vm, generation: this.generation, role: 'secondary', config: p.config, notHosts: [p.hostId, ...skip],
+          primary: selfRef(p.hostId, this.addr ?? null), by: { hostId: p.hostId, pid: process.pid, addr: this.addr },
+        }, (t) => this.emit({ kind: 'message', text: t }));
+      } catch (e) { say(`placing the secondary: control plane: ${(e as Error).message}`); await sleepMs(PLACE_RETRY_MS); continue; }
+      if (done) return;
+      if (!placed) {
+        if (skip.size) { skip.clear(); continue; }
+        say(`no host for the secondary: none registered other than ${p.hostId}${p.config.hosts ? ` within --hosts ${p.config.hosts.join(',')}` : ''} (anti-affinity: never both roles on one host); waiting for one`);
+        await sleepMs(PLACE_RETRY_MS);
+        continue;
+      }
+      say(`secondary placed on host ${placed.host} (pid ${placed.pid ?? '?'})`);
+      const until = Date.now() + SECONDARY_CONNECT_MS;
+      while (!done && !this.signal.aborted && Date.now() < until) await sleepMs(50);
+      if (!done) { skip.add(placed.host); say(`the secondary on host ${placed.host} did not connect within ${SECONDARY_CONNECT_MS} ms; trying another host`); }
+    }
   }
 
   private attach(peer: FtPeer): void {

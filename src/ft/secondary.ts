@@ -37,6 +37,8 @@ export interface SecondaryOptions {
   signal?: { aborted: boolean };
   /** Typed console input once this secondary is the primary (see PrimaryOptions.consoleInput). */
   consoleInput?: ConsoleInput;
+  /** Once this secondary is the primary, place a new secondary itself (PrimaryOptions.place). */
+  place?: boolean;
 }
 
 /** Why a secondary refused to start (exit 2). */

@@ -1,0 +1,227 @@
+// `x86ft ft start|wait|stop|list`: an FT VM on a cluster of host agents (`x86ft host`), as a
+// vSphere user drives one. start places the primary on a registered host (its agent starts
+// `x86ft ft primary --place`, which claims generation 1 and places its own secondary on another
+// host); wait follows the record to the guest's end; stop powers the guest off; list shows VMs and hosts.
+
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { openControl, parseControlSpec, updateVm, vmStatus, type ControlPlane, type HostRecord, type VmRecord } from '../ft/control.js';
+import { candidateHosts, placeRole } from '../ft/placement.js';
+import { EXIT } from './run.js';
+import { parseHostArgs, MACHINE_HELP } from './host.js';
+import { FT_KEYS, ftOptions, vmConfigOf } from './ft.js';
+import { formatStatus, statusView } from './ft-status.js';
+import { usageLine } from './usage.js';
+import { hostname } from 'node:os';
+
+/** Exit statuses of ft start/wait/stop/list (README "Hosts and placement"). */
+export const MANAGE_EXIT = { io: 1, usage: 2, notFound: 3, noHost: 5, timeout: 6, stopped: 130 } as const;
+
+/** How long `ft start` waits for a host that may run the primary (issue 10: 15 s). */
+const HOST_WAIT_MS = 15_000;
+/** How long `ft start` waits for the placed primary to create the VM (node start + image load on a loaded host). */
+const PRIMARY_WAIT_MS = 30_000;
+/** How long `ft stop` waits for the primary to power the guest off before it ends the VM itself. */
+const STOP_WAIT_MS = 15_000;
+const POLL_MS = 100;
+
+export const START_HELP = `usage: x86ft ft start <guest.elf> --vm NAME --control SPEC [--store PATH] [--console-file FILE]
+                       [--hosts ID,…] [FT options] [machine options]
+       x86ft ft wait NAME --control SPEC
+       x86ft ft stop NAME --control SPEC
+       x86ft ft list --control SPEC [--json]
+
+start: creates FT VM NAME on the cluster of host agents ('x86ft host'). It waits up to 15 s for a
+registered host (within --hosts, if given), asks its agent to start the primary (a spawn request
+not accepted within 1 s goes to the next host), and exits 0 once the primary has claimed
+generation 1 and runs, leaving the VM running. The primary places the secondary itself on another
+registered host: anti-affinity is enforced, never both roles on one host. With one host the VM
+stays 'starting' and its record says why, and is protected as soon as a second host registers.
+wait: waits for the guest's end and exits with its status. stop: powers the guest off (state
+'ended'; the name can then be used again). list: the VMs and the registered hosts.
+
+  --control SPEC          dir:PATH or etcd:HOST:PORT[,…] (default dir:$X86FT_CONTROL, else dir:~/.x86ft)
+  --store PATH            shared storage for logs, layers, console (default: the dir: path; required with etcd:)
+  --vm NAME               the FT VM (default 'default')
+  --console-file FILE     the console file (default STORE/vms/NAME/console)
+  --hosts ID,…            the hosts the VM's roles may run on (VM-host affinity)
+  --json                  list: JSON {vms: [status objects as 'ft status --json'], hosts: [{id, addr, pid, leaseMs, expiresAt}]}
+  FT options              --heartbeat-ms, --failure-timeout-ms, --max-held-bytes, --max-held-ms, --max-lag-ms (see 'x86ft ft --help')
+machine options:
+${MACHINE_HELP.split('\n').filter((l) => !/--console|--no-input|Ctrl|the guest, Ctrl|x86ft, Ctrl/.test(l)).join('\n')}
+
+exit status: start: 0 the primary runs; ${MANAGE_EXIT.usage} bad arguments, an unusable image, or the VM already running (its
+primary is named); ${MANAGE_EXIT.noHost} no host accepted the primary within 15 s; ${MANAGE_EXIT.timeout} the primary was started but did
+not create the VM within 30 s (see its agent's messages); ${MANAGE_EXIT.io} a control-plane error.
+wait: the guest's debug-exit status (124 budget, 125 halt, 126 guest fault, 127 internal error, as
+'x86ft run'), ${MANAGE_EXIT.stopped} when it was stopped ('ft stop'); ${MANAGE_EXIT.notFound} no VM NAME; ${MANAGE_EXIT.io} a control-plane error.
+stop: 0 the VM is ended; ${MANAGE_EXIT.notFound} no VM NAME; ${MANAGE_EXIT.io} a control-plane error. list: 0; ${MANAGE_EXIT.io} a control-plane error.
+`;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function say(sub: string, text: string): void { process.stderr.write(`x86ft ft ${sub}: ${text}\n`); }
+
+/** The status `ft wait` exits with for an ended record (the guest's, as `x86ft run`). */
+export function endedStatus(rec: VmRecord): number {
+  if (rec.exitStatus !== null) return rec.exitStatus;
+  switch (rec.reason) {
+    case 'stopped': return MANAGE_EXIT.stopped;
+    case 'budget': return EXIT.budget;
+    case 'halt': return EXIT.halt;
+    case 'fault': return EXIT.fault;
+    default: return rec.reason?.startsWith('stopped') ? MANAGE_EXIT.stopped : EXIT.internal;
+  }
+}
+
+/** Options: `--control SPEC`, `--json`, one NAME. */
+function simpleArgs(sub: string, args: string[], needName: boolean): { spec?: string; name?: string; json: boolean } {
+  let spec: string | undefined, name: string | undefined, json = false;
+  for (let k = 0; k < args.length; k++) {
+    const a = args[k]!;
+    if (a === '--json' && sub === 'list') json = true;
+    else if (a === '--control') { spec = args[++k]; if (spec === undefined) throw new Error('--control needs a value'); }
+    else if (a.startsWith('-')) throw new Error(`unknown option ${a}`);
+    else if (name === undefined && needName) name = a;
+    else throw new Error(`unexpected argument ${a}`);
+  }
+  if (needName && name === undefined) throw new Error('the VM NAME is required');
+  return { spec, name, json };
+}
+
+export async function ftManageCommand(sub: 'start' | 'wait' | 'stop' | 'list', args: string[]): Promise<number> {
+  if (args.includes('--help') || args.includes('-h')) { process.stdout.write(START_HELP); return 0; }
+  let cp: ControlPlane | undefined;
+  try {
+    if (sub === 'start') return await start(args, (c) => { cp = c; });
+    let o: ReturnType<typeof simpleArgs>;
+    try { o = simpleArgs(sub, args, sub !== 'list'); } catch (e) {
+      process.stderr.write(usageLine(`ft ${sub}`, (e as Error).message, START_HELP));
+      return MANAGE_EXIT.usage;
+    }
+    try { cp = await openControl(o.spec); } catch (e) {
+      say(sub, (e as Error).message);
+      return (e as { code?: string }).code === 'BAD_SPEC' ? MANAGE_EXIT.usage : MANAGE_EXIT.io;
+    }
+    if (sub === 'list') return await list(cp, o.json);
+    if (sub === 'wait') return await wait(cp, o.name!);
+    return await stop(cp, o.name!);
+  } catch (e) {
+    say(sub, (e as Error).message);
+    return (e as { code?: string }).code === 'BAD_NAME' ? MANAGE_EXIT.usage : MANAGE_EXIT.io;
+  } finally {
+    await cp?.close().catch(() => undefined);
+  }
+}
+
+async function start(args: string[], opened: (cp: ControlPlane) => void): Promise<number> {
+  let o: ReturnType<typeof parseHostArgs>, image: Buffer, vm: string, spec: string;
+  let config;
+  try {
+    o = parseHostArgs(args, FT_KEYS.filter((k) => !['--listen', '--connect', '--host-id', '--digest-every'].includes(k)));
+    const str = (k: string): string | undefined => { const v = o.rest.get(k); return typeof v === 'string' ? v : undefined; };
+    spec = str('--control') ?? '';
+    const parsed = parseControlSpec(spec);
+    if (!str('--store') && parsed.kind !== 'dir') throw new Error('--store PATH is required with an etcd: control plane');
+    const store = resolve(str('--store') ?? (parsed.kind === 'dir' ? parsed.path : ''));
+    vm = str('--vm') ?? 'default';
+    try { image = readFileSync(o.file!); } catch (e) {
+      throw new Error(`${o.file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+    }
+    config = vmConfigOf(o, args, image, store, ftOptions(o.rest));
+  } catch (e) {
+    process.stderr.write(usageLine('ft start', (e as Error).message, START_HELP));
+    return MANAGE_EXIT.usage;
+  }
+  let cp: ControlPlane;
+  try { cp = await openControl(spec); } catch (e) {
+    say('start', (e as Error).message);
+    return (e as { code?: string }).code === 'BAD_SPEC' || (e as { code?: string }).code === 'PERMISSIONS' ? MANAGE_EXIT.usage : MANAGE_EXIT.io;
+  }
+  opened(cp);
+  const running = async (): Promise<string | undefined> => {
+    const cur = await cp.readVm(vm);
+    return cur && cur.state !== 'ended' ? `FT VM '${vm}' is already running (primary: ${cur.primary ? `${cur.primary.host} pid ${cur.primary.pid}` : 'starting'})` : undefined;
+  };
+  const busy = await running();
+  if (busy) { say('start', busy); return MANAGE_EXIT.usage; }
+  const g0 = await cp.generation(vm);
+  const by = { hostId: hostname() || 'localhost', pid: process.pid };
+  const until = Date.now() + HOST_WAIT_MS;
+  let placed;
+  for (let said = false; ;) {
+    if (candidateHosts(await cp.listHosts(), { notHosts: [], config }).length > 0) {
+      placed = await placeRole(cp, { vm, generation: g0 + 1, role: 'primary', config, notHosts: [], primary: null, by }, (t) => say('start', t));
+      if (placed) break;
+    }
+    if (Date.now() >= until) {
+      say('start', `no registered host${config.hosts ? ` within --hosts ${config.hosts.join(',')}` : ''} accepted the primary within ${HOST_WAIT_MS / 1000} s (start 'x86ft host --id ID --control ${cp.spec}' on a host)`);
+      return MANAGE_EXIT.noHost;
+    }
+    if (!said) { say('start', 'waiting for a registered host'); said = true; }
+    await sleep(250);
+  }
+  say('start', `host ${placed.host} starts the primary (pid ${placed.pid ?? '?'})`);
+  const deadline = Date.now() + PRIMARY_WAIT_MS;
+  for (;;) {
+    const rec = await cp.readVm(vm);
+    if (rec && rec.generation > g0 && rec.state !== 'ended') {
+      if (rec.primary?.host === placed.host && rec.primary.pid === placed.pid && rec.primary.addr) {
+        process.stdout.write(`${vm}: generation ${rec.generation}, primary on host ${rec.primary.host} pid ${rec.primary.pid}, ${rec.state}\n`);
+        return 0;
+      }
+      if (rec.primary && rec.primary.pid !== placed.pid) { say('start', `FT VM '${vm}' was started by someone else (primary: ${rec.primary.host} pid ${rec.primary.pid})`); return MANAGE_EXIT.usage; }
+    }
+    if (Date.now() >= deadline) {
+      say('start', `the primary on host ${placed.host} (pid ${placed.pid ?? '?'}) did not create VM '${vm}' within ${PRIMARY_WAIT_MS / 1000} s; see that host agent's messages`);
+      return MANAGE_EXIT.timeout;
+    }
+    await sleep(POLL_MS);
+  }
+}
+
+async function wait(cp: ControlPlane, name: string): Promise<number> {
+  for (;;) {
+    const rec = await cp.readVm(name);
+    if (!rec) { say('wait', `no FT VM '${name}' in ${cp.spec}`); return MANAGE_EXIT.notFound; }
+    if (rec.state === 'ended') return endedStatus(rec);
+    await sleep(200);
+  }
+}
+
+async function stop(cp: ControlPlane, name: string): Promise<number> {
+  const rec0 = await cp.readVm(name);
+  if (!rec0) { say('stop', `no FT VM '${name}' in ${cp.spec}`); return MANAGE_EXIT.notFound; }
+  if (rec0.state === 'ended') return 0;
+  await updateVm(cp, name, (r) => (r.state === 'ended' ? undefined : { ...r, stopRequested: Date.now() }));
+  const until = Date.now() + STOP_WAIT_MS;
+  for (;;) {
+    const rec = await cp.readVm(name);
+    if (!rec || rec.state === 'ended') return 0;
+    // the primary's host is gone (no live lease) or it never answered: end the VM here, fencing any
+    // stale primary by claiming the next generation first (its record writes are then refused)
+    const hosts = await cp.listHosts();
+    if (Date.now() >= until || (rec.primary && hosts.length > 0 && !hosts.some((h) => h.id === rec.primary!.host))) {
+      const g = (await cp.generation(name)) + 1;
+      const r = await cp.claim(name, g, { hostId: hostname() || 'localhost', pid: process.pid });
+      if (!r.won) { await sleep(POLL_MS); continue; } // a failover or the primary moved on: look again
+      await updateVm(cp, name, (x) => ({ ...x, generation: g, state: 'ended', primary: null, secondary: null, reason: 'stopped (forced: the primary did not answer)', exitStatus: null }));
+      say('stop', `the primary did not answer; VM '${name}' ended at generation ${g}`);
+      return 0;
+    }
+    await sleep(POLL_MS);
+  }
+}
+
+async function list(cp: ControlPlane, json: boolean): Promise<number> {
+  const recs = (await cp.listVms()).sort((a, b) => a.name.localeCompare(b.name));
+  const vms = recs.map(vmStatus);
+  const hosts = (await cp.listHosts()).sort((a, b) => a.id.localeCompare(b.id));
+  if (json) {
+    process.stdout.write(JSON.stringify({ vms, hosts: hosts.map((h: HostRecord) => ({ id: h.id, addr: h.addr, pid: h.pid, leaseMs: h.leaseMs, expiresAt: h.expiresAt })) }) + '\n');
+    return 0;
+  }
+  process.stdout.write(vms.length ? formatStatus(recs.map(statusView)) : `no FT VMs in ${cp.spec}\n`);
+  process.stdout.write(hosts.length ? `hosts: ${hosts.map((h) => `${h.id} (pid ${h.pid}, lease ${h.leaseMs} ms)`).join(', ')}\n` : 'hosts: none registered\n');
+  return 0;
+}

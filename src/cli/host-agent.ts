@@ -1,0 +1,90 @@
+// `x86ft host --id ID --control SPEC`: the host agent (src/ft/host-agent.ts) as a process.
+// Messages go to stderr; it runs until SIGTERM/SIGINT or until it loses its lease.
+
+import { existsSync, statSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { ControlError, checkName, checkLeaseMs, openControl, parseControlSpec, type ControlPlane } from '../ft/control.js';
+import { DEFAULT_LEASE_MS, HOST_EXIT, HostAgent } from '../ft/host-agent.js';
+import { parseCount } from './args.js';
+import { usageLine } from './usage.js';
+
+export const HOST_HELP = `usage: x86ft host --id ID --control dir:PATH|etcd:HOST:PORT[,HOST:PORT…] [--store PATH]
+                  [--lease-ms N] [--listen ADDR]
+
+A host agent (FT.md "Words"): registers host ID in the control plane with a lease renewed every
+quarter of it, and starts the primaries and secondaries that signed spawn requests ask this host
+for ('x86ft ft start', and a primary placing its secondary). Anti-affinity is checked again here: a
+request that would put a secondary on its primary's host, or a host outside the VM's --hosts, is
+refused. Every role runs in the agent's process group: start the agent as a group leader (e.g.
+'setsid x86ft host …'), and 'kill -9 -- -PGID' takes the whole host down at once. When the lease
+cannot be renewed (the control plane is unreachable for a whole lease, or another agent took the
+id) the agent kills its roles at once, so a cut-off host never goes on releasing output (FT.md
+"Fencing"); it also kills a primary of its own that a newer generation replaced. SIGTERM/SIGINT
+stop its roles cleanly (SIGTERM, SIGKILL after 5 s) and release the lease.
+
+  --id ID                 this host's id (A-Z a-z 0-9 . _ -, default the hostname); one live agent per id
+  --control SPEC          the control plane (default dir:$X86FT_CONTROL, else dir:~/.x86ft)
+  --store PATH            shared storage this host reaches (checked at start); with etcd: and no
+                          $X86FT_SECRET_FILE, the cluster secret is PATH/secret
+  --lease-ms N            host lease in ms (default ${DEFAULT_LEASE_MS}; 100 to 3600000)
+  --listen ADDR           the IP address roles on this host listen on (default 127.0.0.1)
+
+exit status: ${HOST_EXIT.stopped} stopped by SIGTERM/SIGINT; ${HOST_EXIT.leaseLost} the lease was lost (roles killed); ${HOST_EXIT.usage} bad arguments,
+the id is held by a live agent, or an unusable control plane or store; ${HOST_EXIT.io} a control-plane error at start.
+`;
+
+const KEYS = ['--id', '--control', '--store', '--lease-ms', '--listen'];
+
+export async function hostAgentCommand(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) { process.stdout.write(HOST_HELP); return 0; }
+  const opt = new Map<string, string>();
+  let id: string, leaseMs: number, listenHost: string, spec: string;
+  try {
+    for (let k = 0; k < argv.length; k++) {
+      const a = argv[k]!;
+      if (!KEYS.includes(a)) throw new Error(a.startsWith('-') ? `unknown option ${a}` : `unexpected argument ${a}`);
+      const v = argv[++k];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      opt.set(a, v);
+    }
+    id = opt.get('--id') ?? hostname();
+    checkName('host id', id);
+    leaseMs = opt.has('--lease-ms') ? parseCount(opt.get('--lease-ms')!) : DEFAULT_LEASE_MS;
+    checkLeaseMs(leaseMs);
+    listenHost = opt.get('--listen') ?? '127.0.0.1';
+    if (!/^[A-Za-z0-9.:-]+$/.test(listenHost)) throw new Error(`--listen expects an IP address or host name (got '${listenHost}')`);
+    spec = opt.get('--control') ?? '';
+    const parsed = parseControlSpec(spec);
+    const store = opt.get('--store');
+    if (store !== undefined) {
+      const p = resolve(store);
+      if (!existsSync(p) || !statSync(p).isDirectory()) throw new Error(`--store ${store}: not a directory`);
+      if (parsed.kind === 'etcd' && !process.env.X86FT_SECRET_FILE) process.env.X86FT_SECRET_FILE = join(p, 'secret');
+    }
+    if (spec === '') spec = `dir:${parsed.kind === 'dir' ? parsed.path : ''}`;
+  } catch (e) {
+    process.stderr.write(usageLine('host', (e as Error).message, HOST_HELP));
+    return HOST_EXIT.usage;
+  }
+  let cp: ControlPlane;
+  try { cp = await openControl(spec); } catch (e) {
+    process.stderr.write(`x86ft host: ${(e as Error).message}\n`);
+    return HOST_EXIT.usage;
+  }
+  const agent = new HostAgent({ id, control: cp, spec, listenHost, leaseMs, stderr: process.stderr });
+  const stop = (): void => agent.stop();
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  try {
+    try { await agent.start(); } catch (e) {
+      process.stderr.write(`x86ft host: ${(e as Error).message}\n`);
+      return e instanceof ControlError && (e.code === 'HOST_EXISTS' || e.code === 'BAD_NAME') ? HOST_EXIT.usage : HOST_EXIT.io;
+    }
+    return await agent.run();
+  } finally {
+    process.off('SIGTERM', stop);
+    process.off('SIGINT', stop);
+    await cp.close().catch(() => undefined);
+  }
+}

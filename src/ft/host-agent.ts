@@ -1,0 +1,246 @@
+// The host agent (`x86ft host`, FT.md "Words": like ESXi's agent for vCenter): registers this host
+// in the control plane with a lease renewed every quarter of it, starts primaries and secondaries
+// when a signed spawn request names this host, keeps every role it starts in its own process group
+// (a host dies with `kill -9 -- -PGID`), kills its roles at once when it cannot renew its lease
+// (FT.md "Fencing"), kills a primary of its own that a newer generation has replaced, and stops its
+// roles cleanly on SIGTERM. Imports the control plane only; the roles run as `x86ft ft` processes.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import {
+  ControlError, keepLease, type ControlEvent, type ControlPlane, type HostLease, type SpawnEntry, type SpawnRequest, type VmRecord, type Watch,
+} from './control.js';
+
+/** Exit statuses of `x86ft host` (README "Hosts"). */
+export const HOST_EXIT = { io: 1, usage: 2, leaseLost: 4, stopped: 130 } as const;
+
+/** Default lease (FT.md "Host leases": --lease-ms 2000). */
+export const DEFAULT_LEASE_MS = 2000;
+/** A spawn request older than this when the agent first sees it is stale (its requester moved on after 1 s). */
+const STALE_REQUEST_MS = 10_000;
+/** Period of the listing that backs up the watch (a missed event never loses a request). */
+const SCAN_MS = 250;
+
+export interface HostAgentOptions {
+  id: string;
+  control: ControlPlane;
+  /** The --control spec, passed on to the roles. */
+  spec: string;
+  /** IP address the roles on this host listen on (their channel and console services); published as the host's address. */
+  listenHost: string;
+  leaseMs: number;
+  /** The x86ft CLI entry the roles run (default: this build's dist/src/cli/main.js). */
+  cli?: string;
+  /** Messages (the agent's and its roles', prefixed). */
+  stderr: NodeJS.WritableStream;
+}
+
+interface RoleChild {
+  child: ChildProcess;
+  vm: string;
+  role: 'primary' | 'secondary';
+  spawnId: string;
+  /** Generation at which this child was last seen as the record's primary (fencing), 0 = never. */
+  primaryAt: number;
+  exited: Promise<void>;
+  done: boolean;
+}
+
+/** The command line of a role started for `req` on host `hostId` (VmConfig back to `x86ft ft` options). */
+export function roleArgs(req: SpawnRequest, spec: string, hostId: string, listenHost: string): string[] {
+  const c = req.config;
+  const common = ['--control', spec, '--store', c.store, '--vm', req.vm, '--host-id', hostId, '--place'];
+  if (req.role === 'secondary') {
+    const args = ['ft', 'secondary', ...common];
+    if (req.primary?.addr) args.push('--connect', req.primary.addr);
+    return args;
+  }
+  const args = ['ft', 'primary', c.image, ...common, '--listen', `${listenHost}:0`, '--mem', String(c.memorySize)];
+  if (c.cmdline !== '') args.push('--cmdline', c.cmdline);
+  for (const d of c.disks) args.push('--disk', d);
+  for (const n of c.nets) args.push('--net', n);
+  if (c.consoleFile) args.push('--console-file', c.consoleFile);
+  if (c.hosts) args.push('--hosts', c.hosts.join(','));
+  const ft = c.ft;
+  args.push('--heartbeat-ms', String(ft.heartbeatMs), '--failure-timeout-ms', String(ft.failureTimeoutMs),
+    '--max-held-bytes', String(ft.maxHeldBytes), '--max-held-ms', String(ft.maxHeldMs), '--max-lag-ms', String(ft.maxLagMs));
+  return args;
+}
+
+export class HostAgent {
+  private lease: HostLease | undefined;
+  private stopLease: (() => void) | undefined;
+  private watch: Watch | undefined;
+  private scan: ReturnType<typeof setInterval> | undefined;
+  private readonly children = new Map<number, RoleChild>();
+  private readonly seen = new Set<string>();
+  private stopping = false;
+  private finished: ((code: number) => void) | undefined;
+  private readonly done: Promise<number>;
+  private scanning = false;
+
+  constructor(private readonly o: HostAgentOptions) {
+    this.done = new Promise((r) => { this.finished = r; });
+  }
+
+  private say(text: string): void { this.o.stderr.write(`x86ft host ${this.o.id}: ${text}\n`); }
+
+  /** Registers the host (ControlError HOST_EXISTS when a live agent holds the id) and starts serving requests. */
+  async start(): Promise<void> {
+    const cp = this.o.control;
+    this.lease = await cp.registerHost({ id: this.o.id, addr: this.o.listenHost, pid: process.pid }, this.o.leaseMs);
+    this.stopLease = keepLease(this.lease, (err) => this.leaseLost(err));
+    this.watch = await cp.watch((ev) => this.onEvent(ev));
+    this.scan = setInterval(() => void this.scanRequests(), SCAN_MS);
+    this.say(`registered (lease ${this.o.leaseMs} ms, pid ${process.pid}, process group ${processGroup()}); waiting for spawn requests`);
+    void this.scanRequests();
+  }
+
+  /** Resolves with the exit status once the agent has stopped (SIGTERM: stop(); lease lost). */
+  run(): Promise<number> { return this.done; }
+
+  /** pids of the roles running now. */
+  get rolePids(): number[] { return [...this.children.values()].filter((c) => !c.done).map((c) => c.child.pid!); }
+
+  private onEvent(ev: ControlEvent): void {
+    if (this.stopping) return;
+    if (ev.kind === 'spawn' && ev.entry) void this.consider(ev.entry);
+    else if (ev.kind === 'vm' && ev.record) this.fence(ev.record);
+  }
+
+  private async scanRequests(): Promise<void> {
+    if (this.scanning || this.stopping) return;
+    this.scanning = true;
+    try {
+      for (const e of await this.o.control.listSpawns({ host: this.o.id, undecided: true })) await this.consider(e);
+      const vms = new Set([...this.children.values()].filter((c) => !c.done).map((c) => c.vm));
+      for (const vm of vms) { const r = await this.o.control.readVm(vm); if (r) this.fence(r); }
+    } catch (e) {
+      if (!(e instanceof ControlError && e.code === 'CLOSED')) this.say(`control plane: ${(e as Error).message}`);
+    } finally { this.scanning = false; }
+  }
+
+  /** Acts once on each undecided request for this host. */
+  private async consider(entry: SpawnEntry): Promise<void> {
+    const r = entry.request;
+    if (entry.decision || r.host !== this.o.id || this.seen.has(r.id) || this.stopping) return;
+    this.seen.add(r.id);
+    const cp = this.o.control;
+    const refuse = this.refusal(r);
+    if (refuse) {
+      const d = await cp.decideSpawn(r.id, { kind: 'rejected', by: this.o.id, at: Date.now(), reason: refuse, pid: null }).catch(() => undefined);
+      if (d?.kind === 'rejected' && d.by === this.o.id) this.say(`refused to start a ${r.role} of '${r.vm}': ${refuse}`);
+      return;
+    }
+    // Start first (fork+exec returns the pid at once; the role needs far longer to do anything), then record
+    // the one decision: if the requester withdrew first, the child is killed before it acts.
+    const rc = this.startRole(r);
+    let d;
+    try {
+      d = await cp.decideSpawn(r.id, { kind: 'accepted', by: this.o.id, at: Date.now(), reason: null, pid: rc.child.pid ?? null });
+    } catch (e) {
+      this.say(`control plane: ${(e as Error).message}; not starting the ${r.role} of '${r.vm}'`);
+      rc.child.kill('SIGKILL');
+      return;
+    }
+    if (d.kind !== 'accepted' || d.by !== this.o.id) {
+      rc.child.kill('SIGKILL');
+      this.say(`spawn request ${r.id} was ${d.kind} by ${d.by} first; the ${r.role} of '${r.vm}' was not started`);
+      return;
+    }
+    this.say(`started the ${r.role} of '${r.vm}' (generation ${r.generation}) as pid ${rc.child.pid}`);
+  }
+
+  /** Why this host must not start `r` (undefined: it may). Anti-affinity is checked here again (FT.md). */
+  private refusal(r: SpawnRequest): string | undefined {
+    if (r.notHosts.includes(this.o.id)) return `host ${this.o.id} is excluded (anti-affinity: never both roles on one host)`;
+    if (r.role === 'secondary' && r.primary?.host === this.o.id) return `the primary runs on this host (${this.o.id}): anti-affinity`;
+    if (r.config.hosts && !r.config.hosts.includes(this.o.id)) return `host ${this.o.id} is not in the VM's --hosts (${r.config.hosts.join(',')})`;
+    if (Date.now() - r.postedAt > STALE_REQUEST_MS) return `the request is ${Math.round((Date.now() - r.postedAt) / 1000)} s old (stale)`;
+    if (!existsSync(r.config.image)) return `the guest image ${r.config.image} is not reachable from this host`;
+    if (!existsSync(r.config.store)) return `the store ${r.config.store} is not reachable from this host`;
+    return undefined;
+  }
+
+  private startRole(r: SpawnRequest): RoleChild {
+    const cli = this.o.cli ?? fileURLToPath(new URL('../cli/main.js', import.meta.url));
+    // same process group as the agent (no detached): kill -9 -- -PGID takes the whole host down
+    const child = spawn(process.execPath, [cli, ...roleArgs(r, this.o.spec, this.o.id, this.o.listenHost)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const prefix = `[${r.role} of ${r.vm} pid ${child.pid}] `;
+    let partial = '';
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (s: string) => {
+      const lines = (partial + s).split('\n');
+      partial = lines.pop()!;
+      for (const l of lines) this.o.stderr.write(prefix + l + '\n');
+    });
+    const rc: RoleChild = {
+      child, vm: r.vm, role: r.role, spawnId: r.id, primaryAt: 0, done: false,
+      exited: new Promise((resolve) => {
+        const end = (how: string): void => {
+          if (rc.done) return;
+          rc.done = true;
+          if (partial) this.o.stderr.write(prefix + partial + '\n');
+          if (!this.stopping) this.say(`the ${r.role} of '${r.vm}' (pid ${child.pid}) ${how}`);
+          resolve();
+        };
+        child.on('error', (e) => end(`could not start: ${e.message}`));
+        child.on('exit', (code, sig) => end(sig ? `was killed by ${sig}` : `exited with status ${code}`));
+      }),
+    };
+    if (child.pid !== undefined) this.children.set(child.pid, rc);
+    return rc;
+  }
+
+  /** Fencing through the host agent (FT.md): a role of ours that was the VM's primary at generation g, while the
+   *  record now names another primary at a later generation, is killed (it may be stalled, or cut off). */
+  private fence(rec: VmRecord): void {
+    for (const c of this.children.values()) {
+      if (c.done || c.vm !== rec.name) continue;
+      const ours = rec.primary?.host === this.o.id && rec.primary.pid === c.child.pid;
+      if (ours) { c.primaryAt = rec.generation; continue; }
+      if (c.primaryAt > 0 && rec.generation > c.primaryAt && rec.state !== 'ended') {
+        this.say(`'${rec.name}' generation ${rec.generation} has primary ${rec.primary ? `${rec.primary.host} pid ${rec.primary.pid}` : '(none)'}; killing our old primary pid ${c.child.pid} (fencing)`);
+        c.child.kill('SIGKILL');
+        c.primaryAt = 0;
+      }
+    }
+  }
+
+  private leaseLost(err: ControlError): void {
+    if (this.stopping) return;
+    this.say(`lost the lease (${err.message}): killing every role on this host (FT.md "Fencing")`);
+    this.stopping = true;
+    for (const c of this.children.values()) if (!c.done) c.child.kill('SIGKILL');
+    void this.shutdown(HOST_EXIT.leaseLost, false);
+  }
+
+  /** SIGTERM/SIGINT: stop the roles cleanly (SIGTERM; SIGKILL after `graceMs`), release the lease, exit 130. */
+  stop(graceMs = 5000): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    const live = [...this.children.values()].filter((c) => !c.done);
+    this.say(`stopping${live.length ? `: ending ${live.length} role(s)` : ''}`);
+    for (const c of live) c.child.kill('SIGTERM');
+    setTimeout(() => { for (const c of live) if (!c.done) c.child.kill('SIGKILL'); }, graceMs).unref();
+    void this.shutdown(HOST_EXIT.stopped, true);
+  }
+
+  private async shutdown(code: number, release: boolean): Promise<void> {
+    this.stopLease?.();
+    if (this.scan) clearInterval(this.scan);
+    await Promise.all([...this.children.values()].map((c) => c.exited));
+    await this.watch?.close().catch(() => undefined);
+    if (release) await this.lease?.release().catch(() => undefined);
+    this.finished?.(code);
+  }
+}
+
+/** This process's group id (/proc/self/stat field 5; Node has no getpgid), '?' when unknown. */
+export function processGroup(pid: number | 'self' = 'self'): string {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return text.slice(text.lastIndexOf(')') + 2).split(' ')[2] ?? '?';
+  } catch { return '?'; }
+}

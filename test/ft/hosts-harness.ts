@@ -1,0 +1,107 @@
+// Shared by the host-agent tests and `npm run test:redundancy`: real `x86ft host` agents, each the
+// leader of its own process group (a host dies with kill -9 -- -PGID), the `x86ft ft` commands as
+// real processes, and what must equal an uninterrupted run (console file, disk). No vitest here.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CLI, tempDir } from './protect-harness.js';
+import type { ControlPlane, VmRecord } from '../../src/ft/control.js';
+
+export interface Host {
+  id: string;
+  child: ChildProcess;
+  /** The agent's process group (= its pid: it is the group leader). */
+  pgid: number;
+  log(): string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export interface Cluster {
+  dir: string;
+  spec: string;
+  store: string;
+  disk: string;
+  consoleFile: string;
+  hosts: Map<string, Host>;
+  env: NodeJS.ProcessEnv;
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A fresh cluster directory (dir: control plane unless `spec` is given), a 64 KiB base disk. */
+export function newCluster(tag: string, spec?: string, env: NodeJS.ProcessEnv = {}): Cluster {
+  const dir = tempDir(tag);
+  const control = join(dir, 'control');
+  mkdirSync(control, { mode: 0o700 });
+  const store = spec ? join(dir, 'store') : control;
+  if (spec) mkdirSync(store, { mode: 0o700 });
+  const disk = join(dir, 'base.img');
+  writeFileSync(disk, Buffer.alloc(0));
+  truncateSync(disk, 64 * 1024);
+  return { dir, spec: spec ?? `dir:${control}`, store, disk, consoleFile: join(dir, 'console.out'), hosts: new Map(), env: { ...process.env, ...env } };
+}
+
+/** Starts `x86ft host --id ID` as the leader of a new process group. */
+export function startHost(c: Cluster, id: string, extra: string[] = []): Host {
+  const child = spawn(process.execPath, [CLI, 'host', '--id', id, '--control', c.spec, '--store', c.store, ...extra],
+    { stdio: ['ignore', 'ignore', 'pipe'], detached: true, env: c.env });
+  let text = '';
+  child.stderr!.on('data', (b: Buffer) => (text += b.toString()));
+  const h: Host = {
+    id, child, pgid: child.pid!, log: () => text,
+    exited: new Promise((r) => child.on('exit', (code, signal) => r({ code, signal }))),
+  };
+  c.hosts.set(id, h);
+  return h;
+}
+
+/** kill -9 -- -PGID: the agent and every role it started die at once. */
+export function killHost(h: Host): void {
+  try { process.kill(-h.pgid, 'SIGKILL'); } catch { /* gone already */ }
+}
+
+/** Ends every agent still running (SIGKILL of the group: the test is over). */
+export async function stopCluster(c: Cluster): Promise<void> {
+  for (const h of c.hosts.values()) killHost(h);
+  await Promise.all([...c.hosts.values()].map((h) => Promise.race([h.exited, sleep(5000)])));
+}
+
+/** Runs `x86ft ARGS` to its end. */
+export function cli(c: Cluster, args: string[], timeoutMs = 60_000): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: c.env });
+    let out = '', err = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    const t = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`x86ft ${args.join(' ')} did not end in ${timeoutMs} ms:\n${err}`)); }, timeoutMs);
+    child.on('exit', (code) => { clearTimeout(t); resolve({ status: code, stdout: out, stderr: err }); });
+  });
+}
+
+/** `x86ft ft start` of ft_demo with the cluster's disk and console file. */
+export function ftStart(c: Cluster, elf: string, vm: string, cmdline: string, extra: string[] = []): ReturnType<typeof cli> {
+  return cli(c, ['ft', 'start', elf, '--vm', vm, '--control', c.spec, '--store', c.store, '--disk', c.disk, '--cmdline', cmdline,
+    '--console-file', c.consoleFile, '--failure-timeout-ms', '2000', ...extra]);
+}
+
+/** Polls the record until `ok` holds (or throws after `ms`, naming the last record). */
+export async function waitRecord(cp: ControlPlane, vm: string, ok: (r: VmRecord) => boolean, ms = 60_000, what = 'the expected state'): Promise<VmRecord> {
+  const until = Date.now() + ms;
+  let last: VmRecord | undefined;
+  for (;;) {
+    last = await cp.readVm(vm).catch(() => last);
+    if (last && ok(last)) return last;
+    if (Date.now() > until) throw new Error(`VM '${vm}' never reached ${what}; last record: ${JSON.stringify(last && { ...last, config: undefined })}`);
+    await sleep(25);
+  }
+}
+
+/** A protected record: primary and secondary named with real pids, on two different hosts. */
+export function isProtected(r: VmRecord): boolean {
+  return r.state === 'protected' && !!r.primary && !!r.secondary && r.secondary.pid > 1 && r.primary.pid > 1 && r.primary.host !== r.secondary.host;
+}
+
+export function readBytes(p: string): Buffer {
+  try { return readFileSync(p); } catch { return Buffer.alloc(0); }
+}

@@ -1,0 +1,123 @@
+// Host agents (`x86ft host`) and `x86ft ft start|wait|stop|list` with real processes on a dir:
+// control plane: the primary and the secondary are placed on two different hosts (anti-affinity),
+// kill -9 of the primary's whole host (its process group) is a failover that loses and doubles
+// nothing (console file and disk equal an uninterrupted run); with one host the VM waits and says
+// why, and is protected once a second host registers; ft stop ends it, the name is reusable; an
+// agent that loses its lease kills its roles.
+
+import { describe, it, expect, beforeAll } from 'vitest';
+import { rmSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { openControl } from '../../src/ft/control.js';
+import { exportDisk } from '../../src/ft/store.js';
+import { demoReference } from './protect-expect.js';
+import type { Outcome } from './protect-harness.js';
+import { cli, ftStart, isProtected, killHost, newCluster, readBytes, sleep, startHost, stopCluster, waitRecord } from './hosts-harness.js';
+
+let elf: string;
+let ref: Outcome;
+
+beforeAll(async () => {
+  ({ elf, ref } = await demoReference());
+});
+
+function alive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch { return false; }
+}
+
+describe('x86ft host + ft start', () => {
+  it('places P and S on two hosts; kill -9 of the primary\'s host group fails over with nothing lost or doubled', async () => {
+    const c = newCluster('hosts-kill');
+    const cp = await openControl(c.spec);
+    try {
+      startHost(c, 'h1'); startHost(c, 'h2');
+      const st = await ftStart(c, elf, 'v', '16 1500');
+      expect(st.status, st.stderr).toBe(0);
+      expect(st.stdout).toMatch(/^v: generation 1, primary on host h[12] pid \d+/);
+      const rec = await waitRecord(cp, 'v', isProtected, 60_000, 'protected');
+      expect(rec.primary!.host).not.toBe(rec.secondary!.host);
+      const list = await cli(c, ['ft', 'list', '--control', c.spec, '--json']);
+      expect(list.status).toBe(0);
+      const lj = JSON.parse(list.stdout) as { vms: { name: string }[]; hosts: { id: string }[] };
+      expect(lj.vms.map((v) => v.name)).toEqual(['v']);
+      expect(lj.hosts.map((h) => h.id)).toEqual(['h1', 'h2']);
+      // kill at guest progress (a third of the console released), never at a wall-clock moment
+      const until = Date.now() + 60_000;
+      while (readBytes(c.consoleFile).length < ref.stdout.length / 3 && Date.now() < until) await sleep(5);
+      const victim = c.hosts.get(rec.primary!.host)!;
+      const survivor = rec.secondary!.host;
+      const cur = await cp.readVm('v');
+      expect(cur!.state, 'the guest ended before the kill').toBe('protected');
+      killHost(victim);
+      const w = await cli(c, ['ft', 'wait', 'v', '--control', c.spec]);
+      expect(w.status, w.stderr).toBe(0);
+      const end = await cp.readVm('v');
+      expect(end!.state).toBe('ended');
+      expect(end!.primary!.host).toBe(survivor);
+      expect(end!.failovers).toBe(1);
+      expect(alive(rec.primary!.pid)).toBe(false);
+      expect(readBytes(c.consoleFile).equals(ref.console), `console file differs:\n${readBytes(c.consoleFile).toString()}`).toBe(true);
+      const out = join(c.dir, 'disk.out');
+      exportDisk({ store: c.store, vm: 'v', disk: 0, base: c.disk, out });
+      expect(readBytes(out).equals(ref.disk), 'the disk differs from the uninterrupted run').toBe(true);
+    } finally {
+      await cp.close();
+      await stopCluster(c);
+      rmSync(c.dir, { recursive: true, force: true });
+    }
+  });
+
+  it('one host: waits saying why, protected once a second host registers; ft stop; name reused; lease loss kills the roles', async () => {
+    const c = newCluster('hosts-one');
+    const cp = await openControl(c.spec);
+    try {
+      startHost(c, 'h1');
+      const st = await ftStart(c, elf, 'w', '100000 1500');
+      expect(st.status, st.stderr).toBe(0);
+      const waiting = await waitRecord(cp, 'w', (r) => /no host for the secondary/.test(r.reason ?? ''), 30_000, 'a reason');
+      expect(waiting.state).not.toBe('protected');
+      expect(waiting.secondary).toBeNull();
+      startHost(c, 'h2');
+      const rec = await waitRecord(cp, 'w', isProtected, 60_000, 'protected');
+      expect(new Set([rec.primary!.host, rec.secondary!.host])).toEqual(new Set(['h1', 'h2']));
+      const again = await ftStart(c, elf, 'w', '1 1');
+      expect(again.status).toBe(2);
+      expect(again.stderr).toMatch(/already running \(primary: h[12] pid \d+\)/);
+      const stop = await cli(c, ['ft', 'stop', 'w', '--control', c.spec]);
+      expect(stop.status, stop.stderr).toBe(0);
+      expect((await cp.readVm('w'))!.state).toBe('ended');
+      const w = await cli(c, ['ft', 'wait', 'w', '--control', c.spec]);
+      expect(w.status).toBe(130);
+      // the name is reusable; then host h of the new primary loses its lease: its agent kills the role and exits 4
+      const st2 = await ftStart(c, elf, 'w', '100000 1500');
+      expect(st2.status, st2.stderr).toBe(0);
+      const rec2 = await waitRecord(cp, 'w', (r) => r.generation > rec.generation && !!r.primary?.addr && r.state !== 'ended', 30_000, 'a new primary');
+      const h = c.hosts.get(rec2.primary!.host)!;
+      unlinkSync(join(c.store, 'hosts', `${h.id}.json`));
+      const ex = await Promise.race([h.exited, sleep(20_000).then(() => undefined)]);
+      expect(ex, h.log()).toEqual({ code: 4, signal: null });
+      expect(h.log()).toMatch(/lost the lease/);
+      expect(alive(rec2.primary!.pid)).toBe(false);
+    } finally {
+      await cp.close();
+      await stopCluster(c);
+      rmSync(c.dir, { recursive: true, force: true });
+    }
+  });
+
+  it('usage errors are one line with the documented status', async () => {
+    const c = newCluster('hosts-usage');
+    try {
+      const r = await cli(c, ['host', '--id', 'bad/id', '--control', c.spec]);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(/host id 'bad\/id' is not valid/);
+      const s = await cli(c, ['ft', 'wait', 'nosuch', '--control', c.spec]);
+      expect(s.status).toBe(3);
+      const t = await cli(c, ['ft', 'start', '/nonexistent.elf', '--control', c.spec]);
+      expect(t.status).toBe(2);
+      expect(t.stderr).toMatch(/no such file/);
+    } finally {
+      rmSync(c.dir, { recursive: true, force: true });
+    }
+  });
+});
