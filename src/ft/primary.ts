@@ -269,6 +269,8 @@ export class FtPrimary {
         switchLog: () => this.switchLog(),
       });
       if (outcome.kind === 'ended') this.bye(`the guest ended (${outcome.result.end})`, outcome.result.end === 'exit' ? outcome.result.status : undefined);
+      // stopped on request (ft stop, SIGTERM): the secondary must end too, not take over
+      else if (outcome.kind === 'stopped') this.bye('the VM was stopped');
     } finally {
       this.stopSync();
       this.detector?.stop();

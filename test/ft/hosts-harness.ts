@@ -27,6 +27,10 @@ export interface Cluster {
   env: NodeJS.ProcessEnv;
 }
 
+/** Failure timeout of the test VMs: generous (a cold primary on a machine with a load of 20+ can be silent for
+ *  seconds while it compiles); the tests assert guarantees, never speed. */
+export const FAILURE_TIMEOUT_MS = 5000;
+
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** A fresh cluster directory (dir: control plane unless `spec` is given), a 64 KiB base disk. */
@@ -82,7 +86,7 @@ export function cli(c: Cluster, args: string[], timeoutMs = 60_000): Promise<{ s
 /** `x86ft ft start` of ft_demo with the cluster's disk and console file. */
 export function ftStart(c: Cluster, elf: string, vm: string, cmdline: string, extra: string[] = []): ReturnType<typeof cli> {
   return cli(c, ['ft', 'start', elf, '--vm', vm, '--control', c.spec, '--store', c.store, '--disk', c.disk, '--cmdline', cmdline,
-    '--console-file', c.consoleFile, '--failure-timeout-ms', '2000', ...extra]);
+    '--console-file', c.consoleFile, '--failure-timeout-ms', String(FAILURE_TIMEOUT_MS), ...extra]);
 }
 
 /** Polls the record until `ok` holds (or throws after `ms`, naming the last record). */

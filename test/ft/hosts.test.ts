@@ -6,7 +6,7 @@
 // agent that loses its lease kills its roles.
 
 import { describe, it, expect, beforeAll } from 'vitest';
-import { rmSync, unlinkSync } from 'node:fs';
+import { readFileSync, rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { openControl } from '../../src/ft/control.js';
 import { exportDisk } from '../../src/ft/store.js';
@@ -22,7 +22,9 @@ beforeAll(async () => {
 });
 
 function alive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch { return false; }
+  try { process.kill(pid, 0); } catch { return false; }
+  // a zombie (killed, not yet reaped by its new parent) is dead for our purpose
+  try { return !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'latin1')); } catch { return false; }
 }
 
 describe('x86ft host + ft start', () => {
