@@ -48,7 +48,7 @@ export async function consoleCommand(args: string[]): Promise<number> {
   }
   const vm = name ?? 'default';
   let cp: ControlPlane;
-  try { cp = await openControl(spec); } catch (e) {
+  try { cp = await openControl(spec, { mustExist: true }); } catch (e) {
     process.stderr.write(`x86ft console: ${(e as Error).message}\n`);
     return (e as { code?: string }).code === 'BAD_SPEC' ? CONSOLE_EXIT.usage : CONSOLE_EXIT.error;
   }

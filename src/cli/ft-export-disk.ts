@@ -61,7 +61,7 @@ export async function exportDiskCommand(argv: string[]): Promise<number> {
   try {
     let rec: VmRecord | undefined;
     if (base === undefined || store === undefined) {
-      const cp = await openControl(control);
+      const cp = await openControl(control, { mustExist: true });
       try { rec = await cp.readVm(vm); } finally { await cp.close(); }
     }
     const spec = parseControlSpec(control);

@@ -99,7 +99,7 @@ export async function ftManageCommand(sub: 'start' | 'wait' | 'stop' | 'list', a
       process.stderr.write(usageLine(`ft ${sub}`, (e as Error).message, START_HELP));
       return MANAGE_EXIT.usage;
     }
-    try { cp = await openControl(o.spec); } catch (e) {
+    try { cp = await openControl(o.spec, { mustExist: true }); } catch (e) {
       say(sub, (e as Error).message);
       return (e as { code?: string }).code === 'BAD_SPEC' ? MANAGE_EXIT.usage : MANAGE_EXIT.io;
     }

@@ -134,7 +134,7 @@ export async function ftStatusCommand(args: string[]): Promise<number> {
   const o = parse(args);
   if (typeof o === 'string') return usage(o);
   let cp: ControlPlane;
-  try { cp = await openControl(o.spec); } catch (e) {
+  try { cp = await openControl(o.spec, { mustExist: true }); } catch (e) {
     process.stderr.write(`x86ft ft status: ${(e as Error).message}\n`);
     return (e as { code?: string }).code === 'BAD_SPEC' ? STATUS_EXIT.usage : STATUS_EXIT.io;
   }

@@ -155,7 +155,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
     // the VM's generation logs: in its record's store (or --store, or the dir: path), in generation order
     const vm = files.pop()!;
     try {
-      const cp = await openControl(control);
+      const cp = await openControl(control, { mustExist: true });
       let rec;
       try { rec = await cp.readVm(vm); } finally { await cp.close(); }
       const spec = parseControlSpec(control);

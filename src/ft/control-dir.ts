@@ -56,6 +56,9 @@ const REV_DIGITS = 12;
 type StoredHost = HostRecord & { token: string };
 
 export async function openDirControl(path: string, opts: OpenControlOptions = {}): Promise<DirControl> {
+  if (opts.mustExist && !(await fsp.stat(path).catch(() => undefined))) {
+    throw new ControlError('UNAVAILABLE', `control directory ${path} does not exist (no cluster there; nothing was created)`);
+  }
   try {
     await fsp.mkdir(path, { recursive: true, mode: 0o700 });
   } catch (e) {

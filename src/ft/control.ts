@@ -445,6 +445,9 @@ export interface OpenControlOptions {
   timeoutMs?: number;
   /** Called with each stored value that fails verification and is left out of a listing. */
   onTampered?: (err: ControlError) => void;
+  /** dir: the directory must exist already (commands that only read or act on existing VMs: status,
+   *  console, replay, wait, stop, list); else ControlError UNAVAILABLE and nothing is created. */
+  mustExist?: boolean;
 }
 
 /** Opens the control plane `spec` ('dir:PATH' | 'etcd:HOST:PORT[,…]'; default `dir:$X86FT_CONTROL`, else

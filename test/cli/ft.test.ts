@@ -2,7 +2,7 @@
 // trace (bad arguments, a second primary of a running VM, a secondary on the primary's host).
 import { describe, it, expect } from 'vitest';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, chmodSync, writeFileSync, truncateSync } from 'node:fs';
+import { mkdtempSync, chmodSync, writeFileSync, truncateSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI, guestElf } from '../devices-guests/helpers.js';
@@ -21,6 +21,17 @@ describe('x86ft ft', () => {
     expect(r.stdout).toContain('x86ft ft primary');
     expect(r.stdout).toContain('x86ft ft secondary');
     expect(r.stdout).toMatch(/exit status/);
+  });
+
+  it('commands that read a cluster never create its control directory (status, console, list, wait, replay)', () => {
+    const missing = join(mkdtempSync(join(tmpdir(), 'x86ft-nocluster-')), 'ctl');
+    for (const args of [['ft', 'status'], ['console'], ['ft', 'list'], ['ft', 'wait', 'vm1'], ['replay', 'vm1']]) {
+      const r = cli([...args, '--control', `dir:${missing}`]);
+      expect(r.stderr, args.join(' ')).toMatch(/control directory .* does not exist .*nothing was created/);
+      expect(r.status, args.join(' ')).not.toBe(0);
+      noTrace(r.stderr);
+      expect(existsSync(missing), args.join(' ')).toBe(false);
+    }
   });
 
   it('bad arguments: exit 2 with a message', () => {
