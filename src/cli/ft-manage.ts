@@ -11,7 +11,7 @@ import { EXIT } from './run.js';
 import { parseHostArgs, MACHINE_HELP } from './host.js';
 import { FT_KEYS, ftOptions, vmConfigOf } from './ft.js';
 import { formatStatus, statusView } from './ft-status.js';
-import { usageLine } from './usage.js';
+import { usageLine, UsageError } from './usage.js';
 import { hostname } from 'node:os';
 
 /** Exit statuses of ft start/wait/stop/list (README "Hosts and placement"). */
@@ -80,12 +80,12 @@ function simpleArgs(sub: string, args: string[], needName: boolean): { spec?: st
   for (let k = 0; k < args.length; k++) {
     const a = args[k]!;
     if (a === '--json' && sub === 'list') json = true;
-    else if (a === '--control') { spec = args[++k]; if (spec === undefined) throw new Error('--control needs a value'); }
-    else if (a.startsWith('-')) throw new Error(`unknown option ${a}`);
+    else if (a === '--control') { spec = args[++k]; if (spec === undefined) throw new UsageError('--control needs a value'); }
+    else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`);
     else if (name === undefined && needName) name = a;
-    else throw new Error(`unexpected argument ${a}`);
+    else throw new UsageError(`unexpected argument ${a}`);
   }
-  if (needName && name === undefined) throw new Error('the VM NAME is required');
+  if (needName && name === undefined) throw new UsageError('the VM NAME is required');
   return { spec, name, json };
 }
 
@@ -122,11 +122,11 @@ async function start(args: string[], opened: (cp: ControlPlane) => void): Promis
     const str = (k: string): string | undefined => { const v = o.rest.get(k); return typeof v === 'string' ? v : undefined; };
     spec = str('--control') ?? '';
     const parsed = parseControlSpec(spec);
-    if (!str('--store') && parsed.kind !== 'dir') throw new Error('--store PATH is required with an etcd: control plane');
+    if (!str('--store') && parsed.kind !== 'dir') throw new UsageError('--store PATH is required with an etcd: control plane');
     const store = resolve(str('--store') ?? (parsed.kind === 'dir' ? parsed.path : ''));
     vm = str('--vm') ?? 'default';
     try { image = readFileSync(o.file!); } catch (e) {
-      throw new Error(`${o.file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+      throw new UsageError(`${o.file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
     }
     config = vmConfigOf(o, args, image, store, ftOptions(o.rest));
   } catch (e) {

@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { ControlError, checkName, checkLeaseMs, openControl, parseControlSpec, type ControlPlane } from '../ft/control.js';
 import { DEFAULT_LEASE_MS, HOST_EXIT, HostAgent } from '../ft/host-agent.js';
 import { parseCount } from './args.js';
-import { usageLine } from './usage.js';
+import { usageLine, UsageError } from './usage.js';
 
 export const HOST_HELP = `usage: x86ft host --id ID --control dir:PATH|etcd:HOST:PORT[,HOST:PORT…] [--store PATH]
                   [--lease-ms N] [--listen ADDR]
@@ -43,9 +43,9 @@ export async function hostAgentCommand(argv: string[]): Promise<number> {
   try {
     for (let k = 0; k < argv.length; k++) {
       const a = argv[k]!;
-      if (!KEYS.includes(a)) throw new Error(a.startsWith('-') ? `unknown option ${a}` : `unexpected argument ${a}`);
+      if (!KEYS.includes(a)) throw new UsageError(a.startsWith('-') ? `unknown option ${a}` : `unexpected argument ${a}`);
       const v = argv[++k];
-      if (v === undefined) throw new Error(`${a} needs a value`);
+      if (v === undefined) throw new UsageError(`${a} needs a value`);
       opt.set(a, v);
     }
     id = opt.get('--id') ?? hostname();
@@ -53,13 +53,13 @@ export async function hostAgentCommand(argv: string[]): Promise<number> {
     leaseMs = opt.has('--lease-ms') ? parseCount(opt.get('--lease-ms')!) : DEFAULT_LEASE_MS;
     checkLeaseMs(leaseMs);
     listenHost = opt.get('--listen') ?? '127.0.0.1';
-    if (!/^[A-Za-z0-9.:-]+$/.test(listenHost)) throw new Error(`--listen expects an IP address or host name (got '${listenHost}')`);
+    if (!/^[A-Za-z0-9.:-]+$/.test(listenHost)) throw new UsageError(`--listen expects an IP address or host name (got '${listenHost}')`);
     spec = opt.get('--control') ?? '';
     const parsed = parseControlSpec(spec);
     const store = opt.get('--store');
     if (store !== undefined) {
       const p = resolve(store);
-      if (!existsSync(p) || !statSync(p).isDirectory()) throw new Error(`--store ${store}: not a directory`);
+      if (!existsSync(p) || !statSync(p).isDirectory()) throw new UsageError(`--store ${store}: not a directory`);
       if (parsed.kind === 'etcd' && !process.env.X86FT_SECRET_FILE) process.env.X86FT_SECRET_FILE = join(p, 'secret');
     }
     if (spec === '') spec = `dir:${parsed.kind === 'dir' ? parsed.path : ''}`;
