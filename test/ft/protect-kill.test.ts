@@ -39,7 +39,9 @@ describe('protect: SIGKILL of the primary at random moments', () => {
 
 describe('protect: SIGKILL of the secondary', () => {
   it('the primary claims generation 2 and goes on alone, losing nothing', async () => {
-    const r = await protectRun({ elf, kill: { role: 'secondary', afterMs: 300 } });
+    // at guest progress (a quarter of the console released), never at a wall-clock moment: on a quiet
+    // machine the guest can end within 300 ms of protection
+    const r = await protectRun({ elf, kill: { role: 'secondary', afterMs: 0, afterBytes: Math.floor(ref.stdout.length / 4) } });
     expect(r.killed, r.stderr).toBeDefined();
     expect(r.killed!.gone).toBe(true);
     same(r, ref);

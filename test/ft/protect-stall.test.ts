@@ -16,7 +16,7 @@ beforeAll(async () => {
 
 describe('protect: stalled roles', () => {
   it('a primary stalled for 2x the failure timeout: the secondary takes over; the disk and console equal an uninterrupted run', async () => {
-    const r = await protectRun({ elf, kill: { role: 'primary', afterMs: 200, stopMs: 2 * FAILURE_TIMEOUT_MS } });
+    const r = await protectRun({ elf, kill: { role: 'primary', afterMs: 0, afterBytes: Math.floor(ref.stdout.length / 4), stopMs: 2 * FAILURE_TIMEOUT_MS } });
     expect(r.killed, r.stderr).toBeDefined();
     same(r, ref); // the disk too: no late write of the stalled primary is seen
     expect(r.claims).toEqual(['local-a', 'local-b']);
@@ -25,7 +25,7 @@ describe('protect: stalled roles', () => {
   });
 
   it('a secondary stalled for 2x the failure timeout: one primary, nothing lost', async () => {
-    const r = await protectRun({ elf, kill: { role: 'secondary', afterMs: 200, stopMs: 2 * FAILURE_TIMEOUT_MS } });
+    const r = await protectRun({ elf, kill: { role: 'secondary', afterMs: 0, afterBytes: Math.floor(ref.stdout.length / 4), stopMs: 2 * FAILURE_TIMEOUT_MS } });
     expect(r.killed, r.stderr).toBeDefined();
     same(r, ref);
     // the primary claimed generation 2 and went on alone; the resumed secondary never claimed
