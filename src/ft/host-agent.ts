@@ -8,6 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { forwardStderrLines } from './child-stderr.js';
 import {
   ControlError, keepLease, type ControlEvent, type ControlPlane, type HostLease, type SpawnEntry, type SpawnRequest, type VmRecord, type Watch,
 } from './control.js';
@@ -167,21 +168,14 @@ export class HostAgent {
     const cli = this.o.cli ?? fileURLToPath(new URL('../cli/main.js', import.meta.url));
     // same process group as the agent (no detached): kill -9 -- -PGID takes the whole host down
     const child = spawn(process.execPath, [cli, ...roleArgs(r, this.o.spec, this.o.id, this.o.listenHost)], { stdio: ['ignore', 'ignore', 'pipe'] });
-    const prefix = `[${r.role} of ${r.vm} pid ${child.pid}] `;
-    let partial = '';
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (s: string) => {
-      const lines = (partial + s).split('\n');
-      partial = lines.pop()!;
-      for (const l of lines) this.o.stderr.write(prefix + l + '\n');
-    });
+    const flushStderr = forwardStderrLines(child, `[${r.role} of ${r.vm} pid ${child.pid}] `, this.o.stderr);
     const rc: RoleChild = {
       child, vm: r.vm, role: r.role, spawnId: r.id, primaryAt: 0, done: false,
       exited: new Promise((resolve) => {
         const end = (how: string): void => {
           if (rc.done) return;
           rc.done = true;
-          if (partial) this.o.stderr.write(prefix + partial + '\n');
+          flushStderr();
           if (!this.stopping) this.say(`the ${r.role} of '${r.vm}' (pid ${child.pid}) ${how}`);
           resolve();
         };

@@ -8,6 +8,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { forwardStderrLines } from './child-stderr.js';
 import { ConsoleClient, type ConsoleEnd } from './console-service.js';
 import { openControl, type ControlPlane, type VmRecord } from './control.js';
 import { ConsoleFile, storePath } from './store.js';
@@ -95,20 +96,13 @@ export class Supervisor {
   private spawnRole(name: 'primary' | 'secondary', host: string, args: string[]): Role {
     const cli = this.o.cli ?? fileURLToPath(new URL('../cli/main.js', import.meta.url));
     const child = spawn(process.execPath, [cli, 'ft', name, ...args, '--host-id', host], { stdio: ['ignore', 'ignore', 'pipe'] });
-    const prefix = `[${name} ${host} pid ${child.pid}] `;
-    let partial = '';
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (s: string) => {
-      const lines = (partial + s).split('\n');
-      partial = lines.pop()!;
-      for (const l of lines) this.o.stderr.write(prefix + l + '\n');
-    });
+    const flushStderr = forwardStderrLines(child, `[${name} ${host} pid ${child.pid}] `, this.o.stderr);
     const role: Role = {
       name, host, child,
       exit: new Promise((resolve) => {
         child.on('error', (e) => { this.say(`cannot start the ${name}: ${e.message}`); role.done = { code: 1, signal: null }; resolve(role.done); });
         child.on('exit', (code, signal) => {
-          if (partial) this.o.stderr.write(prefix + partial + '\n');
+          flushStderr();
           role.done = { code, signal };
           resolve(role.done);
         });
