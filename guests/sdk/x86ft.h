@@ -49,6 +49,9 @@ struct x86ft_bootinfo {
 const char *x86ft_cmdline(const struct x86ft_bootinfo *bi);
 /* The first number on the command line, or `dflt` if there is none. */
 unsigned long long x86ft_cmdline_number(const struct x86ft_bootinfo *bi, unsigned long long dflt);
+/* The n-th (0-based) space-separated word of the command line as a decimal number, or `dflt` if
+   there is no such word or it does not start with a digit. */
+unsigned long long x86ft_cmdline_word_number(const struct x86ft_bootinfo *bi, unsigned n, unsigned long long dflt);
 
 #ifdef X86FT_NATIVE
 /* ---- native (host) build: the host's libc is the reference ---------------------------- */

@@ -14,22 +14,9 @@ static void on_tick(struct x86ft_frame *f) {
   pic_eoi(0);
 }
 
-/* The second number on the command line, or `dflt`. */
-static uint32_t second_number(const struct x86ft_bootinfo *bi, uint32_t dflt) {
-  const char *s = x86ft_cmdline(bi);
-  if (!s) return dflt;
-  while (*s == ' ') s++;
-  while (*s && *s != ' ') s++;
-  while (*s == ' ') s++;
-  if (*s < '0' || *s > '9') return dflt;
-  uint32_t v = 0;
-  while (*s >= '0' && *s <= '9') v = v * 10 + (uint32_t)(*s++ - '0');
-  return v;
-}
-
 int main(const struct x86ft_bootinfo *bi) {
   uint32_t seconds = (uint32_t)x86ft_cmdline_number(bi, 10);
-  uint32_t hz = second_number(bi, 100);
+  uint32_t hz = x86ft_cmdline_word_number(bi, 1, 100);
   if (hz < 19 || hz > 10000) { printf("dev_idle: HZ must be 19..10000\n"); return 2; }
   uint32_t want = seconds * hz;
   cli();

@@ -17,22 +17,9 @@ static void fill(uint8_t *p, uint32_t seed) {
   for (unsigned i = 0; i < SECTOR; i++) { seed = seed * 1103515245u + 12345u; p[i] = (uint8_t)(seed >> 16); }
 }
 
-/* The second number on the command line, or `dflt`. */
-static unsigned long long second_number(const struct x86ft_bootinfo *bi, unsigned long long dflt) {
-  const char *s = x86ft_cmdline(bi);
-  if (!s) return dflt;
-  while (*s == ' ') s++;
-  while (*s && *s != ' ') s++;
-  while (*s == ' ') s++;
-  if (*s < '0' || *s > '9') return dflt;
-  unsigned long long v = 0;
-  while (*s >= '0' && *s <= '9') v = v * 10 + (unsigned long long)(*s++ - '0');
-  return v;
-}
-
 int main(const struct x86ft_bootinfo *bi) {
   unsigned long long lines = x86ft_cmdline_number(bi, 60);
-  unsigned long long work = second_number(bi, 3000) * 100;
+  unsigned long long work = x86ft_cmdline_word_number(bi, 1, 3000) * 100;
   if (vblk_init(bi, "no virtio-blk device (give --disk)") != 0) return 2;
 
   uint32_t h = 2166136261u;
