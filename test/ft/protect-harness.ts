@@ -32,8 +32,11 @@ export function rng(seed: number): () => number {
 }
 
 export const DISK_BYTES = 64 * 1024;
-/** ft_demo's command line in the tests: lines and thousands of work per line. */
-export const DEMO_CMDLINE = '16 1500';
+/** ft_demo's command line in the tests: lines, hundreds of thousands of instructions of work per line and
+ *  milliseconds of guest time idle after each line. The idle time makes the run last at least 16 x 50 ms
+ *  however fast the machine is (a quiet machine ran the work alone within 300 ms of protection, before
+ *  a test could kill anything), and kills land both in work and in HLT. */
+export const DEMO_CMDLINE = '16 1500 50';
 /** Failure timeout of the test pairs: generous, so that a loaded machine (2 cores shared by many test
  *  processes) does not fail a role over by itself; the tests assert guarantees, never speed. */
 export const FAILURE_TIMEOUT_MS = 2000;
@@ -124,6 +127,8 @@ export async function protectRun(c: ProtectCase): Promise<ProtectRun> {
     const args = ['protect', c.elf, '--control', `dir:${control}`, '--disk', disk, '--cmdline', c.cmdline ?? DEMO_CMDLINE,
       '--console-file', consoleFile, '--no-input', '--failure-timeout-ms', String(FAILURE_TIMEOUT_MS), ...(c.extraArgs ?? [])];
     const run = runCli(args, c.timeoutMs ?? 120_000);
+    let ended = false;
+    void run.then(() => { ended = true; }, () => { ended = true; });
     let killed: ProtectRun['killed'];
     const cp = await openControl(`dir:${control}`);
     try {
@@ -133,16 +138,18 @@ export async function protectRun(c: ProtectCase): Promise<ProtectRun> {
         for (;;) {
           rec = await cp.readVm('default').catch(() => undefined);
           if (rec?.state === 'protected' && rec.primary && rec.secondary && rec.secondary.pid > 1) break;
+          // protect ended first: its outcome (compared by the test) says why; nothing to kill
+          if (ended) break;
           if (Date.now() > until) throw new Error('the VM never became protected');
           await sleep(20);
         }
-        if (c.whileProtected) await c.whileProtected(rec, cp);
+        if (c.whileProtected && !ended) await c.whileProtected(rec!, cp);
       }
       if (c.kill) {
         if (c.kill.afterBytes !== undefined) {
           const until = Date.now() + 60_000;
           const size = (): number => { try { return statSync(consoleFile).size; } catch { return 0; } };
-          while (size() < c.kill.afterBytes && Date.now() < until) await sleep(5);
+          while (!ended && size() < c.kill.afterBytes && Date.now() < until) await sleep(5);
         } else await sleep(c.kill.afterMs);
         const rec = await cp.readVm('default');
         const ref = c.kill.role === 'primary' ? rec?.primary : rec?.secondary;
