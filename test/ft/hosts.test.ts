@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { openControl } from '../../src/ft/control.js';
 import { exportDisk } from '../../src/ft/store.js';
 import { demoReference } from './protect-expect.js';
-import type { Outcome } from './protect-harness.js';
+import { DEMO_CMDLINE, type Outcome } from './protect-harness.js';
 import { cli, ftStart, isProtected, killHost, newCluster, readBytes, sleep, startHost, stopCluster, waitRecord } from './hosts-harness.js';
 
 let elf: string;
@@ -33,7 +33,7 @@ describe('x86ft host + ft start', () => {
     const cp = await openControl(c.spec);
     try {
       startHost(c, 'h1'); startHost(c, 'h2');
-      const st = await ftStart(c, elf, 'v', '16 1500');
+      const st = await ftStart(c, elf, 'v', DEMO_CMDLINE);
       expect(st.status, st.stderr).toBe(0);
       expect(st.stdout).toMatch(/^v: generation 1, primary on host h[12] pid \d+/);
       const list = await cli(c, ['ft', 'list', '--control', c.spec, '--json']);
@@ -41,7 +41,7 @@ describe('x86ft host + ft start', () => {
       const lj = JSON.parse(list.stdout) as { vms: { name: string }[]; hosts: { id: string }[] };
       expect(lj.vms.map((v) => v.name)).toEqual(['v']);
       expect(lj.hosts.map((h) => h.id)).toEqual(['h1', 'h2']);
-      // nothing slow between 'protected' and the kill: on a quiet machine the guest runs in about a second
+      // nothing slow between 'protected' and the kill: the guest's idle time (DEMO_CMDLINE) lasts 800 ms
       const rec = await waitRecord(cp, 'v', isProtected, 60_000, 'protected');
       expect(rec.primary!.host).not.toBe(rec.secondary!.host);
       // kill at guest progress (a third of the console released), never at a wall-clock moment
