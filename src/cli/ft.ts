@@ -80,7 +80,8 @@ doubled or lost across a failover; disks are written through per-generation laye
 
   --control dir:PATH      the control plane (claims, VM records, the cluster secret)
   --store PATH            shared storage for logs, layers, console (default: the dir: path)
-  --listen HOST:PORT      primary: channel address for the secondary (port 0 = any)
+  --listen HOST:PORT      primary: channel address for the secondary (port 0 = any); secondary with
+                          --place: where it listens for a new secondary once it is the primary
   --connect HOST:PORT     secondary: the primary's channel address (default: from the VM record)
   --host-id ID            this host's id (default the hostname); the secondary's must differ
   --vm NAME               the FT VM (default 'default')
@@ -88,8 +89,9 @@ doubled or lost across a failover; disks are written through per-generation laye
   --digest-every N        instructions between digests in the log (default 1M)
 ${TLS_HELP}
 ${METRICS_HELP}
-  --place                 place the secondary on another registered
-                          host through its agent (roles started by 'x86ft host' do)
+  --place                 place the secondary, and a new one whenever it is lost (also after this
+                          secondary took over), on another registered host through its agent; the new
+                          one joins from a live snapshot (roles started by 'x86ft host' do)
   --hosts ID,…            primary: the hosts the VM's roles may run on (VM-host affinity)
 ${FT_OPTS_HELP}
 machine options (primary; the secondary takes them from the VM record):
@@ -291,7 +293,7 @@ export async function ftCommand(argv: string[]): Promise<number> {
       if (m instanceof Error) { process.stderr.write(`x86ft ft ${role}: ${m.message}\n`); return FT_EXIT.usage; }
     stopMetrics = () => m.server?.close();
     const hist = historyWriter(control, vm, hostId, () => roleOf(s));
-    s = new FtSecondary({ vm, control, hostId, place: o.rest.has('--place'), connect: str('--connect') ? parseAddr(str('--connect')!, '--connect') : undefined, tls, digestEvery, onEvent: m.tap(withHistory(hist, withConsole(consoleHost, say('secondary')))), signal, consoleInput: consoleHost });
+    s = new FtSecondary({ vm, control, hostId, place: o.rest.has('--place'), listen: str('--listen') ? parseAddr(str('--listen')!, '--listen') : undefined, connect: str('--connect') ? parseAddr(str('--connect')!, '--connect') : undefined, tls, digestEvery, onEvent: m.tap(withHistory(hist, withConsole(consoleHost, say('secondary')))), signal, consoleInput: consoleHost });
     try { await s.start(); } catch (e) {
       process.stderr.write(`x86ft ft secondary: ${(e as Error).message}\n`);
       return e instanceof SecondaryRefused ? FT_EXIT.usage : FT_EXIT.io;

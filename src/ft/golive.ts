@@ -5,14 +5,14 @@
 // replay gate for a live gate whose guest time continues, then run live recording gen-<g+1>.log.
 // Imports src/machine, src/replay and the other src/ft pieces.
 
-import { LiveGate, type ConsoleInput } from '../machine/gate.js';
+import { LiveGate, type ConsoleInput, type GateRecord } from '../machine/gate.js';
 import type { OutputSeam } from '../machine/outputs.js';
 import { SystemClock, SystemEntropy } from '../devices/backends/clock.js';
 import { Recorder } from '../replay/recorder.js';
 import type { ReplaySession, ReplayReport } from '../replay/session.js';
 import type { ControlPlane, VmConfig } from './control.js';
 import { consoleFileFor, loadImage, openDisks, openTunnels, outputSinks } from './vm-host.js';
-import { openGenerationLog, generationFt, InputConfirmations, type LivePrimaryParts } from './primary.js';
+import { openGenerationLog, generationFt, routeRecords, InputConfirmations, type LivePrimaryParts } from './primary.js';
 import type { RoleEvent } from './role.js';
 import { liveConsole } from './console-host.js';
 
@@ -35,6 +35,9 @@ export interface GoLiveInput {
   signal?: { aborted: boolean };
   /** Typed console input for the new primary (counted on from what the log delivered before G). */
   consoleInput?: ConsoleInput;
+  /** Console input bytes consumed before the session's log starts (a secondary that joined from a snapshot: the
+   *  primary's count at M); default 0. */
+  consoleInputBase?: number;
 }
 
 export interface GoLiveResult {
@@ -75,20 +78,23 @@ export async function goLive(i: GoLiveInput): Promise<GoLiveResult> {
     sink: logSink, image, digestEvery: i.digestEvery, outputs: session.outputs, ft: generationFt(vm, i.generation),
   });
   // guest time (TSC, PIT, RTC) continues from the replayed time with no jump
-  const inputs = new InputConfirmations((e) => i.onEvent?.(e), session.consoleInputBytes);
-  i.onEvent?.({ kind: 'input-consumed', through: session.consoleInputBytes });
+  const consumed = (i.consoleInputBase ?? 0) + session.consoleInputBytes;
+  const inputs = new InputConfirmations((e) => i.onEvent?.(e), consumed);
+  i.onEvent?.({ kind: 'input-consumed', through: consumed });
+  // held only once a new secondary joins (FtPrimary.adopt): then a confirmation waits for its ack
+  // through the current recorder: going on alone later (after a respawn) switches to the next generation's log
+  let parts: LivePrimaryParts | undefined;
+  const lastRecords: GateRecord[] = [];
   const gate = new LiveGate({ clock: new SystemClock(), entropy: new SystemEntropy(), console: i.consoleInput, disks, nets: tunnels },
-    { onRecord: inputs.tap(recorder.onRecord, () => false), resume: gl.time });
+    { onRecord: inputs.tap(routeRecords(() => parts?.recorder ?? recorder, lastRecords), () => seam.mode === 'hold'), resume: gl.time });
   gl.gate.use(gate);
   seam.setMode('live');
   const live = liveConsole(i.consoleInput);
   if (live) { live.attach(gl.machine, seam); await live.listen(i.generation, con.path); }
   recorder.attach(gl.machine);
-  return {
-    icount: gl.icount, reissued,
-    parts: {
-      vm, config, control: i.control, hostId: i.hostId, generation: i.generation, machine: gl.machine, seam, recorder, logSink,
-      disks, console: con, tunnels, consoleInput: i.consoleInput, onEvent: i.onEvent, signal: i.signal,
-    },
+  parts = {
+    vm, config, control: i.control, hostId: i.hostId, generation: i.generation, machine: gl.machine, seam, recorder, logSink,
+    disks, console: con, tunnels, consoleInput: i.consoleInput, inputs, lastRecords, onEvent: i.onEvent, signal: i.signal,
   };
+  return { icount: gl.icount, reissued, parts };
 }

@@ -53,7 +53,7 @@ export function roleArgs(req: SpawnRequest, spec: string, hostId: string, listen
   const c = req.config;
   const common = ['--control', spec, '--store', c.store, '--vm', req.vm, '--host-id', hostId, '--place'];
   if (req.role === 'secondary') {
-    const args = ['ft', 'secondary', ...common];
+    const args = ['ft', 'secondary', ...common, '--listen', `${listenHost}:0`];
     if (req.primary?.addr) args.push('--connect', req.primary.addr);
     return args;
   }

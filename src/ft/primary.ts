@@ -11,6 +11,9 @@ import { LiveGate, GateKind, type ConsoleInput, type GateRecord } from '../machi
 import { OutputSeam } from '../machine/outputs.js';
 import { SystemClock, SystemEntropy } from '../devices/backends/clock.js';
 import { Recorder } from '../replay/recorder.js';
+import type { LogWriter } from '../replay/writer.js';
+import type { ByteSink } from '../replay/channel.js';
+import { createHash } from 'node:crypto';
 import type { OutputTally } from '../replay/digest.js';
 import type { UdpFrameTunnel } from '../devices/backends/tunnel.js';
 import { listenFt, type FtPeer, type FtTlsOptions, type SecureServer } from './channel.js';
@@ -28,6 +31,10 @@ import { InvalidStateError, X86ftError } from '../errors.js';
 const PACE_CHUNK = 100_000;
 /** A placed secondary must connect within this (node start, image check, handshake; generous for a loaded machine). */
 const SECONDARY_CONNECT_MS = 20_000;
+/** A failed role's host that did not re-register is tried again after this when no other host is free (ms). */
+const FAILED_HOST_MS = 10_000;
+/** Snapshot bytes per channel message. */
+const SNAPSHOT_CHUNK = 1 << 20;
 /** Placement retry period while no host is free (ms). */
 const PLACE_RETRY_MS = 500;
 const sleepMs = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -62,7 +69,8 @@ export interface PrimaryOptions {
  * instruction count that consumed it is released: at once when not protected, else on the ack.
  */
 export class InputConfirmations {
-  private consumed: number;
+  /** Console input bytes the guest consumed so far (counted from the VM's creation). */
+  consumed: number;
   private pending: [number, number][] = [];
   constructor(private readonly emit: (e: RoleEvent) => void, base = 0) { this.consumed = base; }
   /** Wraps a gate's onRecord. */
@@ -146,8 +154,24 @@ export interface LivePrimaryParts {
   tunnels: UdpFrameTunnel[];
   /** Typed console input; when it is a console host (console-host.ts) the run ends it. */
   consoleInput?: ConsoleInput;
+  /** The confirmations of consumed console input (released under the Output Rule). */
+  inputs?: InputConfirmations;
+  /** The gate records at the count of the last one (routeRecords keeps it; a log switch carries them). */
+  lastRecords?: GateRecord[];
   onEvent?: (e: RoleEvent) => void;
   signal?: { aborted: boolean };
+}
+
+/**
+ * A live primary's gate onRecord: each record goes to the current recorder (going on alone replaces it,
+ * switchLog), and `last` keeps the records taken at the count of the last one (switchLog carries those).
+ */
+export function routeRecords(recorder: () => Recorder, last: GateRecord[]): (r: GateRecord) => void {
+  return (r) => {
+    if (last.length && last[0]!.icount !== r.icount) last.length = 0;
+    last.push(r);
+    recorder().onRecord(r);
+  };
 }
 
 /** The header field `ft` of generation g's log (format.ts M15: previousGeneration is g-1, null for 1). */
@@ -188,7 +212,6 @@ export class FtPrimary {
   private lossDone: Promise<void> = Promise.resolve();
   private checkingGen = false;
   private readonly signal: { aborted: boolean };
-  private readonly inputs: InputConfirmations;
   private image: Uint8Array | undefined;
   private firstGeneration = 1;
   /** The gate records logged at the count of the last one (switchLog carries those at G into g+1's log). */
@@ -200,6 +223,19 @@ export class FtPrimary {
   /** Log bytes of the generations before the current log (status: logBytes counts them all). */
   private logBytesBefore = 0;
   private marks: ReleaseMarks | undefined;
+  private inputs: InputConfirmations;
+  /** A respawned secondary's snapshot point M (undefined: the secondary replays from boot, or none). */
+  private joinM: number | undefined;
+  /** The peer gets a log stream now (from boot: the file's; respawned: a fork from M): sync marks may go. */
+  private streaming = false;
+  private fork: LogWriter | undefined;
+  /** Hosts of failed roles and when they failed: excluded from placement until they re-register (FT.md). */
+  private failedHosts = new Map<string, number>();
+  /** When redundancy was last lost (ms since the epoch): lastRestore.durationMs counts from it. */
+  private lostAt = 0;
+  private runDone = false;
+  /** Last respawn: snapshot bytes and how long the guest was paused for it (README benchmarks). */
+  lastSnapshot: { icount: number; bytes: number; pauseMs: number } | undefined;
 
   constructor(private readonly o: PrimaryOptions) {
     this.signal = o.signal ?? { aborted: false };
@@ -216,10 +252,7 @@ export class FtPrimary {
     const { vm, config, control, hostId } = this.o;
     const secret = await control.secret();
     const g0 = await control.generation(vm);
-    this.server = await listenFt({ secret, vm, hostId, generation: g0 + 1, host: this.o.listen.host, port: this.o.listen.port, tls: this.o.tls,
-      acceptPeer: (h) => (h.hostId === hostId ? `the secondary runs on this primary's host (${hostId})` : h.generation !== this.generation ? `generation ${h.generation} is not the VM's ${this.generation}` : undefined),
-      onReject: (err, remote) => this.emit({ kind: 'message', text: `refused a channel peer from ${remote}: ${err.message}` }),
-    });
+    await this.listen(secret, g0 + 1);
     try {
       const rec = await createVm(control, vm, config, { hostId, pid: process.pid, addr: this.addr });
       this.generation = rec.generation;
@@ -234,22 +267,50 @@ export class FtPrimary {
       this.firstGeneration = rec.firstGeneration;
       const recorder = this.newRecorder(logSink, this.generation);
       // through the current recorder: going on alone switches to generation g+1's log (switchLog)
-      const onRecord = this.inputs.tap((r) => {
-        if (this.atLastCount.length && this.atLastCount[0]!.icount !== r.icount) this.atLastCount = [];
-        this.atLastCount.push(r);
-        (this.parts?.recorder ?? recorder).onRecord(r);
-      }, () => seam.mode === 'hold');
+      const onRecord = this.inputs.tap(routeRecords(() => this.parts?.recorder ?? recorder, this.atLastCount), () => seam.mode === 'hold');
       const gate = new LiveGate({ clock: new SystemClock(), entropy: new SystemEntropy(), console: this.o.consoleInput, disks, nets: tunnels }, { onRecord });
       const machine = Machine.fromElf(image, { ...machineConfig(config, disks), gate, outputs: seam });
       const live = liveConsole(this.o.consoleInput);
       if (live) { live.attach(machine, seam); await live.listen(this.generation, con.path); }
-      this.parts = { vm, config, control, hostId, generation: this.generation, machine, seam, recorder, logSink, disks, console: con, tunnels, consoleInput: this.o.consoleInput, onEvent: this.o.onEvent, signal: this.signal };
-      this.marks = new ReleaseMarks(seam, disks, (marks) => { if (this.state === 'protected' && !this.fencedMsg) this.peer?.send({ t: 'release', marks }); },
+      this.marks = new ReleaseMarks(seam, disks, (marks) => { if (this.paired && this.streaming && !this.fencedMsg) this.peer?.send({ t: 'release', marks }); },
         (text) => this.emit({ kind: 'message', text }));
+      this.parts = { vm, config, control, hostId, generation: this.generation, machine, seam, recorder, logSink, disks, console: con, tunnels, consoleInput: this.o.consoleInput, inputs: this.inputs, lastRecords: this.atLastCount, onEvent: this.o.onEvent, signal: this.signal };
     } catch (e) {
-      await this.server.close();
+      await this.server?.close();
       throw e;
     }
+  }
+
+  private async listen(secret: Buffer, generation: number): Promise<void> {
+    const { vm, hostId } = this.o;
+    this.server = await listenFt({ secret, vm, hostId, generation, host: this.o.listen.host, port: this.o.listen.port, tls: this.o.tls,
+      acceptPeer: (h) => (h.hostId === hostId ? `the secondary runs on this primary's host (${hostId})` : h.generation !== this.generation ? `generation ${h.generation} is not the VM's ${this.generation}` : undefined),
+      onReject: (err, remote) => this.emit({ kind: 'message', text: `refused a channel peer from ${remote}: ${err.message}` }),
+    });
+  }
+
+  /**
+   * A secondary that went live becomes a primary that can be protected again (FT.md "Redundancy
+   * restored"): it listens for a new secondary (and places one with `place`), which joins from a live
+   * snapshot. `lostAt` = when the old primary failed (lastRestore counts from it).
+   */
+  static async adopt(parts: LivePrimaryParts, o: { listen: { host: string; port: number }; tls?: FtTlsOptions; digestEvery?: number; place?: boolean; lostAt: number; failedHost?: string; consoleInput?: ConsoleInput; firstGeneration?: number }): Promise<FtPrimary> {
+    const pr = new FtPrimary({ vm: parts.vm, config: parts.config, control: parts.control, hostId: parts.hostId, listen: o.listen, tls: o.tls, digestEvery: o.digestEvery, onEvent: parts.onEvent, signal: parts.signal, consoleInput: o.consoleInput, place: o.place });
+    pr.parts = parts;
+    pr.generation = parts.generation;
+    pr.image = loadImage(parts.config);
+    pr.firstGeneration = o.firstGeneration ?? 1;
+    if (parts.lastRecords) pr.atLastCount = parts.lastRecords;
+    pr.marks = new ReleaseMarks(parts.seam, parts.disks, (marks) => { if (pr.paired && pr.streaming && !pr.fencedMsg) pr.peer?.send({ t: 'release', marks }); },
+      (text) => pr.emit({ kind: 'message', text }));
+    pr.state = 'not-protected';
+    pr.lostAt = o.lostAt;
+    if (o.failedHost) pr.failedHosts.set(o.failedHost, o.lostAt);
+    if (parts.inputs) pr.inputs = parts.inputs;
+    parts.recorder.pace = { chunk: PACE_CHUNK, wait: () => pr.pace() };
+    await pr.listen(await parts.control.secret(), parts.generation);
+    await setVmState(parts.control, parts.vm, (r) => { if (r.generation === parts.generation && r.primary && r.primary.pid === process.pid) r.primary.addr = pr.addr ?? null; }, (t) => pr.emit({ kind: 'message', text: t }));
+    return pr;
   }
 
   /** Waits for the secondary, runs the guest to its end (or until fenced/stopped). */
@@ -260,7 +321,14 @@ export class FtPrimary {
     const peer = await this.waitSecondary();
     if (!peer) { await this.close(); return { kind: 'stopped' }; }
     p.recorder.attach(p.machine);
+    return this.runLive();
+  }
+
+  /** Runs the live guest to its end; a lost secondary is replaced from a live snapshot meanwhile. */
+  async runLive(): Promise<RoleOutcome> {
+    const p = this.parts!;
     let outcome: RoleOutcome;
+    void this.respawnLoop();
     try {
       outcome = await runLivePrimary(p, {
         afterEnd: () => this.finishProtected(),
@@ -272,12 +340,117 @@ export class FtPrimary {
       // stopped on request (ft stop, SIGTERM): the secondary must end too, not take over
       else if (outcome.kind === 'stopped') this.bye('the VM was stopped');
     } finally {
+      this.runDone = true;
       this.stopSync();
       this.detector?.stop();
       await this.close();
     }
     if (this.fencedMsg) return { kind: 'fenced', message: this.fencedMsg };
     return outcome;
+  }
+
+  private get paired(): boolean { return this.state === 'protected' || this.state === 'starting-secondary'; }
+
+  /** While the guest runs: whenever no secondary is paired, accept one (placing it with `place`) and join it from a snapshot. */
+  private async respawnLoop(): Promise<void> {
+    while (!this.runDone && !this.signal.aborted && !this.fencedMsg) {
+      // a log switch pending (going on alone): the snapshot is taken from the new generation's recorder
+      if (this.paired || this.claiming || this.switchTo) { await sleepMs(50); continue; }
+      const accepted = this.server!.accept().catch(() => undefined);
+      const ended = (async () => { while (!this.runDone && !this.signal.aborted && !this.fencedMsg) await sleepMs(50); return undefined; })();
+      if (this.o.place) void this.placeSecondary(Promise.race([accepted, ended]));
+      const peer = await Promise.race([accepted, ended]);
+      if (!peer) { if (this.runDone || this.signal.aborted || this.fencedMsg) return; continue; } // (a server replaced at a new generation)
+      if (peer.isClosed || this.runDone) continue;
+      await this.join(peer);
+    }
+  }
+
+  /**
+   * A secondary joins the running guest (FT.md "Redundancy restored"): at the next digest point M
+   * the guest pauses while the snapshot is taken; outputs stamped < M have completed (the seam was
+   * live), every output from M on is held; the snapshot goes to S hash-checked with the completed
+   * sequence numbers as its first release mark, then the log from M. `protected` once S acked M.
+   */
+  private async join(peer: FtPeer): Promise<void> {
+    const p = this.parts!;
+    this.peer = peer;
+    this.lastAck = -1; this.lastSync = -1; this.unacked = [];
+    this.joinM = undefined;
+    this.streaming = false;
+    this.state = 'starting-secondary';
+    this.lastAckAt = Date.now();
+    peer.onMessage((m) => this.onMessage(m));
+    // a joining secondary is busy (its node start, the snapshot's transfer and restore) until its first ack
+    const graceEnd = this.lastAckAt + STARTUP_GRACE_TIMEOUTS * p.config.ft.failureTimeoutMs;
+    this.detector = watchPeer(peer, {
+      heartbeatMs: p.config.ft.heartbeatMs, failureTimeoutMs: p.config.ft.failureTimeoutMs,
+      holdWhile: () => peer.isPaused || (this.lastAck < 0 && Date.now() < graceEnd),
+      icount: () => p.machine.cpu.icount,
+      onFailed: (f) => void this.secondaryLost(f.message),
+    });
+    void peer.closed.then((why) => { if (this.peer === peer && why.code !== 'LOCAL') void this.secondaryLost(`the secondary ended the channel: ${why.message}`); });
+    this.emit({ kind: 'peer', up: true, hostId: peer.peerHostId });
+    this.emit({ kind: 'state', state: 'starting-secondary', generation: this.generation });
+    void setVmState(p.control, p.vm, (r) => { if (r.generation === this.generation) { r.state = 'starting-secondary'; if (r.secondary?.host !== peer.peerHostId) r.secondary = { host: peer.peerHostId, pid: 0, addr: null }; } }, (t) => this.emit({ kind: 'message', text: t }));
+    const sink: ByteSink = {
+      stats: { bytes: 0, waits: 0 },
+      write: async (chunk) => {
+        if (peer.isClosed) throw new Error('the secondary is gone');
+        sink.stats.bytes += chunk.length;
+        peer.send({ t: 'log', bytes: chunk });
+      },
+      end: async () => undefined,
+      destroy: () => undefined,
+    };
+    const fork = await p.recorder.forkAtSnapshot({
+      sink,
+      onSnapshot: (snap) => {
+        if (this.peer !== peer || peer.isClosed || this.state !== 'starting-secondary') throw new Error('the secondary left');
+        const t0 = performance.now();
+        p.seam.setMode('hold'); // every output stamped >= M waits for S's ack
+        this.joinM = snap.icount;
+        peer.send({ t: 'snapshot', icount: snap.icount, hash: snap.hash, size: snap.bytes.length, marks: p.seam.completed(), input: this.inputs.consumed });
+        for (let off = 0; off < snap.bytes.length; off += SNAPSHOT_CHUNK) peer.send({ t: 'snapshot-data', offset: off, bytes: snap.bytes.subarray(off, off + SNAPSHOT_CHUNK) });
+        peer.send({ t: 'snapshot-end', sha256: createHash('sha256').update(snap.bytes).digest() });
+        this.lastSnapshot = { icount: snap.icount, bytes: snap.bytes.length, pauseMs: performance.now() - t0 };
+        this.emit({ kind: 'message', text: `snapshot at instruction ${snap.icount} (${snap.bytes.length} bytes) sent to the secondary on ${peer.peerHostId}` });
+      },
+    });
+    if (!fork) return; // the guest ended, or the secondary left before M
+    if (this.peer !== peer || this.state !== 'starting-secondary') { p.recorder.dropFork(fork); return; }
+    this.fork = fork;
+    this.streaming = true;
+    this.scheduleSync(0);
+  }
+
+  /** The joining secondary is protecting the guest: it acked M. */
+  private protectedAgain(): void {
+    const p = this.parts!;
+    this.state = 'protected';
+    const now = Date.now();
+    const durationMs = this.lostAt ? now - this.lostAt : 0;
+    this.emit({ kind: 'state', state: 'protected', generation: this.generation });
+    this.emit({ kind: 'message', text: `redundancy restored: the secondary on ${this.peer?.peerHostId} acked instruction ${this.joinM}${this.lostAt ? ` (${durationMs} ms after the loss)` : ''}` });
+    void setVmState(p.control, p.vm, (r) => { if (r.generation === this.generation) { r.state = 'protected'; r.reason = null; if (this.lostAt) r.lastRestore = { at: now, durationMs }; } }, (t) => this.emit({ kind: 'message', text: t }));
+  }
+
+  /** A joining secondary failed before it acked M: release what was held, without claiming (FT.md). */
+  private dropJoining(why: string): void {
+    const p = this.parts!;
+    this.emit({ kind: 'peer', up: false, hostId: this.peer?.peerHostId ?? '?', reason: why });
+    this.peer?.abort(why);
+    this.detector?.stop();
+    if (this.fork) { p.recorder.dropFork(this.fork); this.fork = undefined; }
+    this.streaming = false;
+    this.joinM = undefined;
+    this.stopSync();
+    p.seam.setMode('live');
+    this.inputs.release(Infinity);
+    this.state = 'not-protected';
+    this.emit({ kind: 'state', state: 'not-protected', generation: this.generation });
+    for (const w of this.ackWaiters.splice(0)) w();
+    void setVmState(p.control, p.vm, (r) => { if (r.generation === this.generation) { r.state = 'not-protected'; r.secondary = null; r.reason = `the new secondary failed before it protected the guest: ${why}`; } }, (t) => this.emit({ kind: 'message', text: t }));
   }
 
   private async waitSecondary(): Promise<FtPeer | undefined> {
@@ -309,17 +482,23 @@ export class FtPrimary {
       this.emit({ kind: 'message', text });
       void setVmState(p.control, p.vm, (r) => { if (r.generation === this.generation && r.state !== 'ended') r.reason = text; });
     };
-    while (!done && !this.signal.aborted) {
+    while (!done && !this.signal.aborted && !this.runDone) {
       let placed;
       try {
+        // a failed role's host stays excluded until its agent registers again (after the failure)
+        const live = await p.control.listHosts();
+        for (const [h, at] of this.failedHosts) { const rec = live.find((x) => x.id === h); if (rec && rec.registeredAt > at) this.failedHosts.delete(h); }
         placed = await placeRole(p.control, {
-          vm: p.vm, generation: this.generation, role: 'secondary', config: p.config, notHosts: [p.hostId, ...skip],
+          vm: p.vm, generation: this.generation, role: 'secondary', config: p.config, notHosts: [p.hostId, ...skip, ...this.failedHosts.keys()],
           primary: selfRef(p.hostId, this.addr ?? null), by: { hostId: p.hostId, pid: process.pid, addr: this.addr },
         }, (t) => this.emit({ kind: 'message', text: t }));
       } catch (e) { say(`placing the secondary: control plane: ${(e as Error).message}`); await sleepMs(PLACE_RETRY_MS); continue; }
       if (done) return;
       if (!placed) {
         if (skip.size) { skip.clear(); continue; }
+        // a failed role's host whose agent lives on (only the role died) is used again after a while
+        const stale = [...this.failedHosts].filter(([, at]) => Date.now() - at > FAILED_HOST_MS);
+        if (stale.length) { for (const [h] of stale) this.failedHosts.delete(h); continue; }
         say(`no host for the secondary: none registered other than ${p.hostId}${p.config.hosts ? ` within --hosts ${p.config.hosts.join(',')}` : ''} (anti-affinity: never both roles on one host); waiting for one`);
         await sleepMs(PLACE_RETRY_MS);
         continue;
@@ -346,6 +525,7 @@ export class FtPrimary {
     });
     void peer.closed.then((why) => { if (why.code === 'BYE' && this.peer === peer) void this.secondaryLost(`the secondary ended the channel: ${why.message}`); });
     this.state = 'protected';
+    this.streaming = true;
     this.emit({ kind: 'peer', up: true, hostId: peer.peerHostId });
     this.emit({ kind: 'state', state: 'protected', generation: this.generation });
     // the secondary records its own pid; never overwrite it with 0 (status: pid 0 is no process)
@@ -357,7 +537,7 @@ export class FtPrimary {
     const p = this.parts!;
     switch (m.t) {
       case 'ack': {
-        if (this.state !== 'protected' || m.icount <= this.lastAck) return;
+        if (!this.paired || !this.streaming || m.icount <= this.lastAck) return;
         this.lastAck = m.icount;
         this.lastAckAt = Date.now();
         while (this.unacked.length && this.unacked[0]![0] <= m.icount) this.unacked.shift();
@@ -365,6 +545,7 @@ export class FtPrimary {
         // the Output Rule: release what the ack covers; marks follow completion (disk writes: an fsync)
         if (p.seam.release(m.icount) > 0) this.marks!.released();
         this.inputs.release(m.icount);
+        if (this.state === 'starting-secondary' && this.joinM !== undefined && m.icount >= this.joinM) this.protectedAgain();
         for (const w of this.ackWaiters.splice(0)) w();
         break;
       }
@@ -377,7 +558,7 @@ export class FtPrimary {
 
   /** Sync marks: X = instructions retired - 1 once the log holds every entry up to X. */
   private scheduleSync(ms: number): void {
-    if (this.syncTimer || this.state !== 'protected') return;
+    if (this.syncTimer || !this.paired || !this.streaming) return;
     this.syncTimer = setTimeout(() => { this.syncTimer = undefined; void this.syncTick(); }, ms);
   }
 
@@ -385,13 +566,13 @@ export class FtPrimary {
 
   private async syncTick(): Promise<void> {
     const p = this.parts!;
-    if (this.state !== 'protected' || this.syncing) return;
+    if (!this.paired || !this.streaming || this.syncing) return;
     this.syncing = true;
     try {
       const x = p.machine.cpu.icount - 1;
       if (x > this.lastSync) {
         await p.recorder.flush();
-        if (this.state !== 'protected') return;
+        if (!this.paired || !this.streaming) return;
         this.peer?.send({ t: 'sync', icount: x });
         this.lastSync = x;
         this.unacked.push([x, Date.now()]);
@@ -431,7 +612,11 @@ export class FtPrimary {
 
   /** The secondary failed or diverged: claim g+1 and go on alone (FT.md "P sees S fail"). */
   private secondaryLost(why: string, divergence = false): Promise<void> {
-    if (this.state !== 'protected' || this.claiming || this.fencedMsg) return this.lossDone;
+    if (!this.paired || this.claiming || this.fencedMsg) return this.lossDone;
+    // Before the snapshot went out the joining secondary cannot have acked anything: release without a claim.
+    // Once it went out, the secondary may have acked M in a message this side never got, and would then claim:
+    // claim first (FT.md's "releases without claiming" only where that cannot happen), so one side stops.
+    if (this.state === 'starting-secondary' && this.joinM === undefined) { this.dropJoining(why); return this.lossDone; }
     this.claiming = true;
     this.lossDone = this.goOnAlone(why, divergence);
     return this.lossDone;
@@ -442,6 +627,10 @@ export class FtPrimary {
     this.emit({ kind: 'peer', up: false, hostId: this.peer?.peerHostId ?? '?', reason: why, ...(divergence ? { divergence } : {}) });
     this.peer?.abort(why);
     p.logSink.peer = undefined;
+    if (this.fork) { p.recorder.dropFork(this.fork); this.fork = undefined; }
+    this.streaming = false;
+    this.lostAt = Date.now();
+    if (this.peer) this.failedHosts.set(this.peer.peerHostId, this.lostAt);
     this.detector?.stop();
     const g1 = this.generation + 1;
     let won = false, holder = '';
@@ -454,6 +643,13 @@ export class FtPrimary {
     if (this.fencedMsg) return;
     this.generation = g1;
     this.state = 'not-protected';
+    // a new secondary joins at the new generation: its hello must name g1, so listen anew (the old address dies)
+    try {
+      const old = this.server;
+      await this.listen(await p.control.secret(), g1);
+      await old?.close();
+    } catch (e) { this.emit({ kind: 'message', text: `cannot listen for a new secondary: ${(e as Error).message}` }); }
+    this.claiming = false; // a new secondary may join (respawn) and be lost in turn
     this.stopSync();
     p.generation = g1;
     p.seam.setMode('live'); // releases what it held
@@ -470,13 +666,13 @@ export class FtPrimary {
     const p = this.parts!;
     // going on alone: generation g's log ends here, between run chunks (switchLog)
     if (this.switchTo && !this.switchReady && !this.fencedMsg) this.switchReady = true;
-    if (this.state !== 'protected' || this.fencedMsg) return undefined;
+    if (!this.paired || !this.streaming || this.fencedMsg) return undefined;
     const ft = p.config.ft;
     const over = (): boolean => p.seam.heldBytes > ft.maxHeldBytes || p.seam.heldAgeMs() > ft.maxHeldMs || this.lagMs() > ft.maxLagMs;
     if (!over()) return undefined;
     this.scheduleSync(0);
     return (async () => {
-      while (over() && this.state === 'protected' && !this.fencedMsg && !this.signal.aborted) {
+      while (over() && this.paired && this.streaming && !this.fencedMsg && !this.signal.aborted) {
         await new Promise<void>((r) => { this.ackWaiters.push(r); setTimeout(r, 5); });
       }
     })();
@@ -519,7 +715,7 @@ export class FtPrimary {
     const p = this.parts!;
     await this.lossDone;
     const end = p.machine.cpu.icount;
-    while (this.state === 'protected' && !this.fencedMsg && this.lastAck < end) {
+    while (this.paired && this.streaming && !this.fencedMsg && this.lastAck < end) {
       if (this.lastSync < end) { this.peer?.send({ t: 'sync', icount: end }); this.lastSync = end; this.unacked.push([end, Date.now()]); }
       await new Promise<void>((r) => { this.ackWaiters.push(r); setTimeout(r, 20); });
     }
@@ -528,7 +724,7 @@ export class FtPrimary {
     this.marks?.stop();
     p.seam.syncDisks();
     this.inputs.release(Infinity);
-    if (this.peer && this.state === 'protected') this.peer.send({ t: 'release', marks: p.seam.completed() });
+    if (this.peer && this.paired && this.streaming) this.peer.send({ t: 'release', marks: p.seam.completed() });
     await this.lossDone; // a claim that started while waiting for the last ack
   }
 
@@ -538,7 +734,7 @@ export class FtPrimary {
     return {
       role: 'primary', vm: this.o.vm, generation: this.generation, state: this.state,
       icount: p?.machine.cpu.icount ?? 0,
-      lag: { instructions: p && this.state === 'protected' ? Math.max(0, p.machine.cpu.icount - 1 - this.lastAck) : 0, ms: this.lagMs() },
+      lag: { instructions: p && this.paired && this.streaming ? Math.max(0, p.machine.cpu.icount - 1 - this.lastAck) : 0, ms: this.lagMs() },
       held: { outputs: p?.seam.heldCount ?? 0, bytes: p?.seam.heldBytes ?? 0 },
       heldAgeMs: p?.seam.heldAgeMs() ?? 0,
       logBytes: this.logBytesBefore + (p?.logSink.stats.bytes ?? 0),
@@ -553,7 +749,7 @@ export class FtPrimary {
 
   /** Tell the secondary the run is over, in order. */
   bye(reason: string, status?: number): void {
-    if (this.peer && !this.peer.isClosed && this.state === 'protected') this.peer.close({ reason, status });
+    if (this.peer && !this.peer.isClosed && this.paired) this.peer.close({ reason, status });
   }
 }
 

@@ -66,7 +66,12 @@ export type FtMessage =
   | { t: 'ack'; icount: number } // S->P: S holds every entry with icount <= X
   | { t: 'heartbeat'; icount: number } // both ways
   | { t: 'divergence'; icount: number; message: string } // S->P, then S stops and never claims
-  | { t: 'bye'; reason: string; status?: number }; // orderly end (guest ended, stop requested)
+  | { t: 'bye'; reason: string; status?: number } // orderly end (guest ended, stop requested)
+  // Respawn (FT.md "Redundancy restored"): a secondary joining a running primary gets a machine snapshot
+  // at icount M first, then the log stream from M (a log whose header names the snapshot).
+  | { t: 'snapshot'; icount: number; hash: string; size: number; marks: Record<string, number>; input: number } // P->S: M, snapshot hash, bytes to come, S's first release mark, console input bytes consumed before M
+  | { t: 'snapshot-data'; offset: number; bytes: Uint8Array } // P->S: the snapshot's bytes at offset (in order)
+  | { t: 'snapshot-end'; sha256: Uint8Array }; // P->S: SHA-256 of the whole snapshot as sent (S refuses a mismatch)
 
 /** A message: a plain object whose `t` names its kind. */
 export interface Message {
@@ -107,7 +112,19 @@ function countMessage<T extends 'sync' | 'ack' | 'heartbeat'>(t: T) {
   };
 }
 
-/** The P<->S kinds. Issue 10 adds snapshot transfer kinds here; any other kind is UNKNOWN_KIND. */
+/** Per-stream sequence numbers (release marks; a snapshot's first release mark). */
+function checkMarks(m: unknown): Record<string, number> | string {
+  if (typeof m !== 'object' || m === null || Array.isArray(m) || isBytes(m)) return "field 'marks' must be a map";
+  const marks: Record<string, number> = {};
+  for (const [k, v] of Object.entries(m)) {
+    if (k === '__proto__' || k.length > 64) return `bad stream name in 'marks'`;
+    if (!isCount(v)) return `mark of stream '${k}' must be a non-negative integer`;
+    marks[k] = v;
+  }
+  return marks;
+}
+
+/** The P<->S kinds. (snapshot, snapshot-data, snapshot-end: respawn); any other kind is UNKNOWN_KIND. */
 export const FT_KINDS: KindTable<FtMessage> = {
   log(o) {
     const bytes = field.bytes(o, 'bytes');
@@ -117,15 +134,30 @@ export const FT_KINDS: KindTable<FtMessage> = {
   ack: countMessage('ack'),
   heartbeat: countMessage('heartbeat'),
   release(o) {
-    const m = o.marks;
-    if (typeof m !== 'object' || m === null || Array.isArray(m) || isBytes(m)) return "field 'marks' must be a map";
-    const marks: Record<string, number> = {};
-    for (const [k, v] of Object.entries(m)) {
-      if (k === '__proto__' || k.length > 64) return `bad stream name in 'marks'`;
-      if (!isCount(v)) return `mark of stream '${k}' must be a non-negative integer`;
-      marks[k] = v;
-    }
-    return { t: 'release', marks };
+    const marks = checkMarks(o.marks);
+    return typeof marks === 'string' ? marks : { t: 'release', marks };
+  },
+  snapshot(o) {
+    const icount = field.count(o, 'icount');
+    if (typeof icount === 'string') return icount;
+    const size = field.count(o, 'size');
+    if (typeof size === 'string') return size;
+    if (typeof o.hash !== 'string' || !/^[0-9a-f]{64}$/.test(o.hash)) return "field 'hash' must be 64 hex digits";
+    const input = field.count(o, 'input');
+    if (typeof input === 'string') return input;
+    const marks = checkMarks(o.marks);
+    return typeof marks === 'string' ? marks : { t: 'snapshot', icount, hash: o.hash, size, marks, input };
+  },
+  'snapshot-data'(o) {
+    const offset = field.count(o, 'offset');
+    if (typeof offset === 'string') return offset;
+    const bytes = field.bytes(o, 'bytes');
+    return typeof bytes === 'string' ? bytes : { t: 'snapshot-data', offset, bytes };
+  },
+  'snapshot-end'(o) {
+    const sha256 = field.bytes(o, 'sha256');
+    if (typeof sha256 === 'string') return sha256;
+    return sha256.length === 32 ? { t: 'snapshot-end', sha256 } : "field 'sha256' must be 32 bytes";
   },
   divergence(o) {
     const icount = field.count(o, 'icount');

@@ -6,6 +6,7 @@
 // claims. Imports src/machine, src/replay and the other src/ft pieces.
 
 import { readFileSync } from 'node:fs';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { OutputSeam } from '../machine/outputs.js';
 import { ReplaySession } from '../replay/session.js';
 import { connectFt, type FtPeer, type FtTlsOptions } from './channel.js';
@@ -15,7 +16,7 @@ import type { ControlPlane, VmConfig, VmRecord, VmState } from './control.js';
 import type { ConsoleInput } from '../machine/gate.js';
 import { loadImage } from './vm-host.js';
 import { goLive } from './golive.js';
-import { runLivePrimary } from './primary.js';
+import { FtPrimary, runLivePrimary } from './primary.js';
 import { setVmState, selfRef, STARTUP_GRACE_TIMEOUTS, type RoleEvent, type RoleOutcome, type RoleStatus } from './role.js';
 import { X86ftError, InvalidStateError } from '../errors.js';
 
@@ -37,8 +38,10 @@ export interface SecondaryOptions {
   signal?: { aborted: boolean };
   /** Typed console input once this secondary is the primary (see PrimaryOptions.consoleInput). */
   consoleInput?: ConsoleInput;
-  /** Once this secondary is the primary, place a new secondary itself (PrimaryOptions.place). */
+  /** Once this secondary is the primary, place a new secondary itself (PrimaryOptions.place); it then also
+   *  listens for one on `listen` (default 127.0.0.1, any port). */
   place?: boolean;
+  listen?: { host: string; port: number };
 }
 
 /** Why a secondary refused to start (exit 2). */
@@ -64,6 +67,15 @@ export class FtSecondary {
   /** Set once a divergence is found: nothing is acked any more. */
   private divergedV = false;
   private readonly signal: { aborted: boolean };
+  private image: Uint8Array | undefined;
+  /** A snapshot being received (respawn): the secondary starts from it instead of from boot. */
+  private snap: { icount: number; hash: string; buf: Uint8Array; got: number; marks: Record<string, number>; input: number } | undefined;
+  /** The snapshot point M when this secondary joined a running primary (undefined: it replays from boot). */
+  private joinM: number | undefined;
+  private inputBase = 0;
+  private lastAcked = -1;
+  /** The primary this secondary became after a failover (with placement): status comes from it. */
+  private adopted: FtPrimary | undefined;
 
   constructor(private readonly o: SecondaryOptions) { this.signal = o.signal ?? { aborted: false }; }
 
@@ -96,9 +108,9 @@ export class FtSecondary {
     if (peer.peerHostId === hostId) { peer.abort('same host'); throw new SecondaryRefused(`host id '${hostId}' is the primary's: a secondary must run on another host`); }
     if (peer.peerGeneration !== this.generation) { peer.abort('generation'); throw new SecondaryRefused(`the primary is at generation ${peer.peerGeneration}, the control plane at ${this.generation}`); }
     this.peer = peer;
-    loadImage(this.config); // refuse an image that is not the VM's before replaying anything
+    this.image = loadImage(this.config); // refuse an image that is not the VM's before replaying anything
     this.seam = new OutputSeam({ mode: 'suppress' });
-    this.session = new ReplaySession({ image: new Uint8Array(readFileSync(this.config.image)), outputs: this.seam });
+    // the session starts with the first log bytes: from boot, or from the snapshot sent before them
     peer.onMessage((m) => this.onMessage(m));
     const graceEnd = Date.now() + STARTUP_GRACE_TIMEOUTS * this.config.ft.failureTimeoutMs;
     this.detector = watchPeer(peer, {
@@ -117,13 +129,46 @@ export class FtSecondary {
       case 'log':
         this.received += m.bytes.length;
         if (this.feedError) return;
-        try { this.session!.feed(m.bytes); } catch (e) { this.feedError = e as Error; }
+        if (this.snap) { this.feedError = new Error('the log started before the snapshot was complete'); return; }
+        this.session ??= new ReplaySession({ image: this.image!, outputs: this.seam! });
+        try { this.session.feed(m.bytes); } catch (e) { this.feedError = e as Error; }
         break;
+      case 'snapshot': {
+        const max = this.config!.memorySize + (64 << 20);
+        if (this.session || this.snap || this.joinM !== undefined) this.feedError = new Error('a snapshot after the log started');
+        else if (m.size > max) this.feedError = new Error(`a snapshot of ${m.size} bytes for a ${this.config!.memorySize}-byte machine`);
+        else this.snap = { icount: m.icount, hash: m.hash, buf: new Uint8Array(m.size), got: 0, marks: m.marks, input: m.input };
+        this.received += 64;
+        break;
+      }
+      case 'snapshot-data': {
+        const sn = this.snap;
+        this.received += m.bytes.length;
+        if (!sn || this.feedError) { this.feedError ??= new Error('snapshot data without a snapshot'); break; }
+        if (m.offset !== sn.got || sn.got + m.bytes.length > sn.buf.length) { this.feedError = new Error(`snapshot data at ${m.offset}, expected ${sn.got} (of ${sn.buf.length})`); break; }
+        sn.buf.set(m.bytes, sn.got);
+        sn.got += m.bytes.length;
+        break;
+      }
+      case 'snapshot-end': {
+        const sn = this.snap;
+        if (!sn || this.feedError) { this.feedError ??= new Error('snapshot end without a snapshot'); break; }
+        const sha = createHash('sha256').update(sn.buf).digest();
+        // a damaged transfer is never used, not even in part: this secondary stops and the primary places another
+        if (sn.got !== sn.buf.length || !timingSafeEqual(sha, m.sha256)) { this.feedError = new Error(`the snapshot stream is damaged (${sn.got} of ${sn.buf.length} bytes, SHA-256 mismatch)`); break; }
+        this.snap = undefined;
+        this.joinM = sn.icount;
+        this.inputBase = sn.input;
+        this.session = new ReplaySession({ image: this.image!, snapshot: sn.buf, outputs: this.seam! });
+        this.seam!.trim(sn.marks); // the first release mark: every output before M completed
+        this.emit({ kind: 'message', text: `joined from a snapshot at instruction ${sn.icount} (${sn.buf.length} bytes)` });
+        break;
+      }
       case 'sync':
         if (m.icount > this.lastSync) {
           this.lastSync = m.icount;
           // S holds every entry <= X (the channel delivers in order, log before sync)
-          if (!this.feedError && !this.divergedV) this.peer?.send({ t: 'ack', icount: m.icount });
+          if (!this.feedError && !this.divergedV && this.session) { this.peer?.send({ t: 'ack', icount: m.icount }); this.lastAcked = m.icount; }
         }
         break;
       case 'release': this.seam!.trim(m.marks); break;
@@ -137,12 +182,14 @@ export class FtSecondary {
 
   /** Replays until the primary ends the run, fails (then fails over), or a divergence. */
   async run(): Promise<RoleOutcome> {
-    const s = this.session, peer = this.peer;
-    if (!s || !peer) throw new InvalidStateError('secondary: start() first');
+    const peer = this.peer;
+    if (!peer) throw new InvalidStateError('secondary: start() first');
     for (;;) {
+      const s = this.session;
       if (this.signal.aborted) { peer.close({ reason: 'secondary stopped' }); this.detector?.stop(); return { kind: 'stopped' }; }
       if (this.feedError) return this.diverged(`the primary's log stream is bad: ${this.feedError.message}`);
-      if (s.machine && !s.result) {
+      // a secondary that joined from a snapshot starts at M: nothing to run before a sync mark reaches it
+      if (s?.machine && !s.result && this.lastSync >= s.machine.cpu.icount - 1) {
         const ic = s.machine.cpu.icount;
         let st;
         try { st = s.run(this.lastSync, performance.now() + SLICE_MS); } catch (e) { return this.diverged(`replay failed: ${(e as Error).message}`); }
@@ -187,6 +234,8 @@ export class FtSecondary {
     this.detector?.stop();
     this.peer?.abort(why);
     if (!this.session?.machine) return { kind: 'fenced', message: `the primary failed before the log started (${why}); nothing to take over` };
+    // FT.md: a secondary that has not acked its snapshot point M never claims (it does not hold the run up to M)
+    if (this.joinM !== undefined && this.lastAcked < this.joinM) return { kind: 'fenced', message: `the primary failed before this secondary acked its snapshot point ${this.joinM} (${why}); it never claims` };
     const g1 = this.generation + 1;
     this.emit({ kind: 'message', text: `primary failed (${why}); claiming generation ${g1}` });
     const r = await control.claim(vm, g1, { hostId, pid: process.pid });
@@ -201,7 +250,7 @@ export class FtSecondary {
     killOldPrimary(this.record, vm, (t) => this.emit({ kind: 'message', text: t }));
     const res = await goLive({
       vm, config, control, hostId, generation: g1, firstGeneration: this.record?.firstGeneration, session: this.session, seam: this.seam!, lastSync: this.lastSync,
-      digestEvery: this.o.digestEvery, onEvent: this.o.onEvent, signal: this.signal, consoleInput: this.o.consoleInput,
+      digestEvery: this.o.digestEvery, onEvent: this.o.onEvent, signal: this.signal, consoleInput: this.o.consoleInput, consoleInputBase: this.inputBase,
     });
     const failoverMs = Date.now() - t0;
     this.state = 'not-protected';
@@ -213,10 +262,14 @@ export class FtSecondary {
       if (!res.parts && res.ended?.run?.end === 'exit') rec.exitStatus = res.ended.run.status;
     }, (t) => this.emit({ kind: 'message', text: t }));
     if (!res.parts) return { kind: 'ended', result: res.ended!.run! };
-    return runLivePrimary(res.parts);
+    if (!this.o.place) return runLivePrimary(res.parts);
+    // redundancy restored: this new primary takes a new secondary from a live snapshot, placing it itself
+    this.adopted = await FtPrimary.adopt(res.parts, { listen: this.o.listen ?? { host: '127.0.0.1', port: 0 }, tls: this.o.tls, digestEvery: this.o.digestEvery, firstGeneration: this.record?.firstGeneration, place: true, lostAt: t0, failedHost: this.record?.primary?.host, consoleInput: this.o.consoleInput });
+    return this.adopted.runLive();
   }
 
   status(): RoleStatus {
+    if (this.adopted) return this.adopted.status();
     const m = this.session?.machine;
     return {
       role: 'secondary', vm: this.o.vm, generation: this.generation, state: this.state,

@@ -414,10 +414,10 @@ describe('FT channel: tampered frames (a man in the middle)', () => {
 
 describe('FT channel: authenticated but wrong messages', () => {
   it('an unknown kind is UNKNOWN_KIND; an ill-typed field is MALFORMED', async () => {
-    type Odd = { t: 'snapshot'; x: number } | { t: 'ack'; icount: unknown };
-    const odd: KindTable<Odd> = { snapshot: () => ({ t: 'snapshot', x: 1 }), ack: () => ({ t: 'ack', icount: 0 }) };
+    type Odd = { t: 'teleport'; x: number } | { t: 'ack'; icount: unknown };
+    const odd: KindTable<Odd> = { teleport: () => ({ t: 'teleport', x: 1 }), ack: () => ({ t: 'ack', icount: 0 }) };
     for (const [msg, code] of [
-      [{ t: 'snapshot', x: 1 }, 'UNKNOWN_KIND'],
+      [{ t: 'teleport', x: 1 }, 'UNKNOWN_KIND'],
       [{ t: 'ack', icount: 'soon' }, 'MALFORMED'],
     ] as const) {
       const { srv } = await started();

@@ -109,3 +109,23 @@ export function isProtected(r: VmRecord): boolean {
 export function readBytes(p: string): Buffer {
   try { return readFileSync(p); } catch { return Buffer.alloc(0); }
 }
+
+/** Waits until the console file holds at least `bytes` bytes; false if the VM ended first (never a timeout on speed). */
+export async function waitConsole(c: Cluster, cp: ControlPlane, vm: string, bytes: number): Promise<boolean> {
+  for (;;) {
+    if (readBytes(c.consoleFile).length >= bytes) return true;
+    const r = await cp.readVm(vm).catch(() => undefined);
+    if (r?.state === 'ended') return readBytes(c.consoleFile).length >= bytes;
+    await sleep(10);
+  }
+}
+
+/** A killed host comes back: once its lease ran out (the agent's id is free again), a new agent with the same id. */
+export async function restartWhenExpired(c: Cluster, cp: ControlPlane, id: string, extra: string[] = []): Promise<Host> {
+  const until = Date.now() + 30_000;
+  while ((await cp.listHosts()).some((h) => h.id === id)) {
+    if (Date.now() > until) throw new Error(`the lease of host ${id} did not run out in 30 s`);
+    await sleep(50);
+  }
+  return startHost(c, id, extra);
+}

@@ -6,12 +6,12 @@
 // agent that loses its lease kills its roles.
 
 import { describe, it, expect, beforeAll } from 'vitest';
-import { readFileSync, rmSync, unlinkSync } from 'node:fs';
+import { rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { openControl } from '../../src/ft/control.js';
 import { exportDisk } from '../../src/ft/store.js';
 import { demoReference } from './protect-expect.js';
-import { DEMO_CMDLINE, type Outcome } from './protect-harness.js';
+import { DEMO_CMDLINE, alive, type Outcome } from './protect-harness.js';
 import { cli, ftStart, isProtected, killHost, newCluster, readBytes, sleep, startHost, stopCluster, waitRecord } from './hosts-harness.js';
 
 let elf: string;
@@ -20,12 +20,6 @@ let ref: Outcome;
 beforeAll(async () => {
   ({ elf, ref } = await demoReference());
 });
-
-function alive(pid: number): boolean {
-  try { process.kill(pid, 0); } catch { return false; }
-  // a zombie (killed, not yet reaped by its new parent) is dead for our purpose
-  try { return !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'latin1')); } catch { return false; }
-}
 
 describe('x86ft host + ft start', () => {
   it('places P and S on two hosts; kill -9 of the primary\'s host group fails over with nothing lost or doubled', async () => {

@@ -110,9 +110,9 @@ export interface ProtectCase {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function alive(pid: number): boolean {
+/** The process runs (a zombie, killed but not yet reaped by its new parent, is dead for our purpose). */
+export function alive(pid: number): boolean {
   try { process.kill(pid, 0); } catch { return false; }
-  // a zombie is dead for our purpose
   try { return !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'latin1')); } catch { return false; }
 }
 

@@ -1,4 +1,4 @@
-// `npm run ft:torture -- --count N [--seed S] [--max-delay-ms M]`: N runs of `x86ft protect` on the
+// `npm run ft:torture -- --count N [--seed S] [--max-delay-ms M]` (with --hosts/--kills: redundancy-torture.ts): N runs of `x86ft protect` on the
 // deterministic ft_demo guest, each with SIGKILL of the primary at a seeded random moment after
 // protection began; every run must give protect's stdout, the console file and the disk of an
 // uninterrupted run byte for byte, generation 2 claimed by the secondary, the killed primary gone.
@@ -7,6 +7,8 @@
 import { guest, protectRun, referenceRun, rng } from './protect-harness.js';
 
 async function main(argv: string[]): Promise<number> {
+  // repeated host failures (issue 10): --hosts/--kills select the redundancy torture
+  if (argv.includes('--hosts') || argv.includes('--kills')) return (await import('./redundancy-torture.js')).main(argv);
   let count = 20, seed = 1, maxDelay = 1200;
   for (let k = 0; k < argv.length; k++) {
     const v = Number(argv[k + 1]);
