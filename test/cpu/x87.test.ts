@@ -1,8 +1,7 @@
 // x87 instructions against the host CPU: random register stacks (depth, TOP, empty slots for underflow/overflow),
 // random precision/rounding control, operands with NaN payloads, signed zeros, infinities, denormals, unnormals.
 import { describe, expect, it } from 'vitest';
-import { DATA, Emu, type FCase, diff, freshFx, hostRun, pick, rf32, rf64, ri32, rnd, setSeed } from './sse-harness.js';
-import { fyl2xp1Defined } from './undef.js';
+import { DATA, Emu, type FCase, diff, freshFx, hostRun, pick, rf32, rf64, ri32, rnd, setSeed, st0Defined, transOk, undefinedOk } from './sse-harness.js';
 
 interface Op { n: string; code: number[]; mem?: number; memKind?: 'f32' | 'f64' | 'f80' | 'i16' | 'i32' | 'i64' | 'env' | 'save'; trans?: boolean; ignore?: (k: number) => boolean }
 
@@ -108,36 +107,6 @@ function build(o: Op): FCase {
   for (let r = 0; r < 16; r++) regs.push(BigInt(rnd()) | (BigInt(rnd()) << 32n));
   regs[6] = BigInt(DATA + off);
   return { code: o.code, regs, flags: rnd() & 0xcd5, fx, mem: m, name: o.n };
-}
-
-/**
- * Differences a transcendental (FSIN FCOS FSINCOS FPTAN FPATAN F2XM1 FYL2X FYL2XP1) may show between two correct
- * CPUs: the SDM (Vol. 1 8.3.10) bounds its error by 1 ulp (round to nearest; 1.5 ulps in the directed modes), not
- * to the correctly rounded value, so two CPUs (and the emulator, whose results test/fp/x87.test.ts holds to the
- * reference) may differ by up to 2 ulps in a result register, and C1 (rounded up) may differ with it. Nothing else.
- */
-function transOk(s: string): boolean {
-  const m = /^(st\d|fsw) host ([0-9a-f]+) emu ([0-9a-f]+)$/.exec(s);
-  if (!m) return false;
-  const h = BigInt('0x' + m[2]), e = BigInt('0x' + m[3]);
-  if (m[1] === 'fsw') return (h ^ e) === 0x200n;
-  if (h >> 79n !== e >> 79n) return false;
-  // position among the values of one sign: biased exponent and fraction (the explicit integer bit 63 dropped)
-  const ord = (x: bigint) => (((x >> 64n) & 0x7fffn) << 63n) | (x & ((1n << 63n) - 1n));
-  const d = ord(h) - ord(e);
-  return d >= -2n && d <= 2n;
-}
-
-/** FYL2XP1 outside its domain: result and exception flags undefined; the stack (TOP) and the rest still compared. */
-function st0Defined(c: FCase): boolean {
-  const dv = new DataView(c.fx.buffer), top = (dv.getUint16(2, true) >> 11) & 7;
-  if (!(c.fx[4] & (1 << top))) return true; // empty: stack underflow, defined
-  const o = 32; // FXSAVE image: ST(0) first (stack order); the tag bits are by physical register
-  return fyl2xp1Defined(dv.getUint16(o + 8, true), dv.getBigUint64(o, true));
-}
-function undefinedOk(s: string): boolean {
-  const m = /^(st\d|fsw) host ([0-9a-f]+) emu ([0-9a-f]+)$/.exec(s);
-  return m !== null && (m[1] !== 'fsw' || ((parseInt(m[2], 16) ^ parseInt(m[3], 16)) & 0x3800) === 0);
 }
 
 describe('x87 against the host CPU', () => {

@@ -5,9 +5,10 @@
 // hi:lo is the 64-bit significand (explicit integer bit = bit 31 of hi) and se = sign<<15 | exponent.
 // Ops write results to (d, di) and return status-word bits: IE=1 DE=2 ZE=4 OE=8 UE=0x10 PE=0x20 and the
 // condition codes C0=0x100 C1=0x200 C2=0x400 C3=0x4000 they define (C1 = "rounded up" after PE).
-// `cw` is the x87 control word (PC bits 8-9, RC bits 10-11). All exceptions are assumed MASKED; with an
-// unmasked exception the hardware leaves the destination unchanged (IE/ZE/DE) or stores a biased result
-// (OE/UE) and the next waiting instruction raises #MF — that is the caller's job and not modelled here.
+// `cw` is the x87 control word (PC bits 8-9, RC bits 10-11, exception masks bits 5-0). Results are the masked
+// responses, except that a register result with OE/UE unmasked is the bias-adjusted one (roundTo). With an
+// unmasked IE/ZE/DE the hardware leaves the destination unchanged and the next waiting instruction raises #MF:
+// that is the caller's job (src/cpu/ops/x87.ts).
 // Stack management (TOP, tags, SF stack faults) belongs to the interpreter.
 // The common cases of FADD/FSUB/FMUL/FDIV/FSQRT/FCOM/FLD/FST/FILD/FIST (normal operands and zeros, normal
 // results) take the non-BigInt fast paths of ./x87fast.ts; everything else (NaN, infinity, denormal operands or
@@ -126,11 +127,20 @@ let Oe = 0; // unbiased exponent of the result's leading bit
 let Om = 0n; // significand aligned so that value = Om * 2^(Oe - (p-1)); for denormals Om < 2^(p-1)
 let Osub = false;
 
+/** A control word with every exception masked and round-to-nearest (results that cannot overflow or underflow). */
+const MASKED_RN = 0x3f;
+/** Exponent bias adjustment of an unmasked x87 overflow/underflow result (SDM Vol. 1 §8.5.4, §8.5.5). */
+const X87_BIAS_ADJUST = 24576;
+
 /**
- * Rounds ±sig*2^e2 (sig > 0) to the format with precision p (<= format precision) and rounding rc.
- * x87 and SSE detect tininess after rounding; masked UE only when tiny and inexact.
+ * Rounds ±sig*2^e2 (sig > 0) to the format with precision p (<= format precision) and the rounding control of
+ * the control word cw (bits 11:10). x87 and SSE detect tininess after rounding; masked UE only when tiny and
+ * inexact. A register (X80) result with OE unmasked in cw that overflows, or with UE unmasked that is tiny (exact
+ * or not), is the p-bit rounded value with its exponent decreased/increased by 24576 (SDM Vol. 1 §8.5.4-8.5.5:
+ * "the exponent is adjusted ... by 24,576"), with OE/UE, PE if inexact and C1 if rounded up.
  */
-function roundTo(neg: boolean, sig: bigint, e2: number, fmt: Fmt, p: number, rc: number): void {
+function roundTo(neg: boolean, sig: bigint, e2: number, fmt: Fmt, p: number, cw: number): void {
+  const rc = (cw >> 10) & 3;
   const emin = FEMIN[fmt], emax = FEMAX[fmt];
   const bl = bitLen(sig);
   let E = e2 + bl - 1;
@@ -138,6 +148,15 @@ function roundTo(neg: boolean, sig: bigint, e2: number, fmt: Fmt, p: number, rc:
   rshiftRound(sig, bl - p, neg, rc);
   let n = Rn;
   if (bitLen(n) > p) { n >>= 1n; E += 1; }
+  // (a result so far out that the adjusted exponent is still out of range, as FSCALE makes, gets the masked response)
+  if (fmt === Fmt.X80 && ((E > emax && !(cw & Sw.OE) && E - X87_BIAS_ADJUST <= emax) ||
+    (E < emin && !(cw & Sw.UE) && E + X87_BIAS_ADJUST >= emin))) {
+    FL |= E > emax ? Sw.OE : Sw.UE;
+    if (Rx) FL |= Sw.PE;
+    if (Rup) FL |= Sw.C1;
+    Ok = K.FIN; Oe = E > emax ? E - X87_BIAS_ADJUST : E + X87_BIAS_ADJUST; Om = n;
+    return;
+  }
   if (E > emax) {
     FL |= Sw.OE | Sw.PE;
     const inf = rc === 0 || (rc === 1 && neg) || (rc === 2 && !neg);
@@ -236,7 +255,7 @@ function addCore(d: Uint32Array, di: number, sa: number, sb: number, cw: number,
     if (sum === 0n) { putZero(d, di, rc === 1 ? 1 : 0); return; }
     sig = sum;
   }
-  roundTo(neg, sig, e2, Fmt.X80, p, rc);
+  roundTo(neg, sig, e2, Fmt.X80, p, cw);
   packX(d, di, neg ? 1 : 0, p);
 }
 
@@ -265,7 +284,7 @@ function fmulBig(d: Uint32Array, di: number, a: Uint32Array, ai: number, b: Uint
   }
   if (Ak === K.ZERO || Bk === K.ZERO) { putZero(d, di, s); return FL; }
   const p = pcBits(cw);
-  roundTo(s === 1, Am * Bm, Ae + Be - 126, Fmt.X80, p, (cw >> 10) & 3);
+  roundTo(s === 1, Am * Bm, Ae + Be - 126, Fmt.X80, p, cw);
   packX(d, di, s, p);
   return FL;
 }
@@ -288,7 +307,7 @@ function fdivBig(d: Uint32Array, di: number, a: Uint32Array, ai: number, b: Uint
   const q = n / Bm;
   const sig = (q << 1n) | (n - q * Bm !== 0n ? 1n : 0n);
   const p = pcBits(cw);
-  roundTo(s === 1, sig, Ae - Be - 129, Fmt.X80, p, (cw >> 10) & 3);
+  roundTo(s === 1, sig, Ae - Be - 129, Fmt.X80, p, cw);
   packX(d, di, s, p);
   return FL;
 }
@@ -325,7 +344,7 @@ function fsqrtBig(d: Uint32Array, di: number, b: Uint32Array, bi: number, cw: nu
   const sig = (r << 1n) | (r * r !== n ? 1n : 0n);
   e2 = (e2 - k) / 2 - 1;
   const p = pcBits(cw);
-  roundTo(false, sig, e2, Fmt.X80, p, (cw >> 10) & 3);
+  roundTo(false, sig, e2, Fmt.X80, p, cw);
   packX(d, di, 0, p);
   return FL;
 }
@@ -413,7 +432,7 @@ export function fscale(d: Uint32Array, di: number, a: Uint32Array, ai: number, b
   let n = 0;
   if (Bk === K.FIN && Be >= 0) n = Be > 20 ? 1 << 20 : Number(Bm >> BigInt(63 - Be));
   if (Bs) n = -n;
-  roundTo(As === 1, Am, Ae - 63 + n, Fmt.X80, 64, (cw >> 10) & 3);
+  roundTo(As === 1, Am, Ae - 63 + n, Fmt.X80, 64, cw);
   packX(d, di, As, 64);
   return FL;
 }
@@ -441,8 +460,9 @@ function intToX(d: Uint32Array, di: number, v: bigint): void {
  * FPREM (round=false, truncating quotient) / FPREM1 (round=true, IEEE remainder): d = partial remainder a rem b.
  * Returns C2 set when the reduction is incomplete, else C0/C3/C1 = quotient bits 2/1/0 (C0=q2, C3=q1, C1=q0).
  */
-export function fprem(d: Uint32Array, di: number, a: Uint32Array, ai: number, b: Uint32Array, bi: number, round: boolean): number {
+export function fprem(d: Uint32Array, di: number, a: Uint32Array, ai: number, b: Uint32Array, bi: number, round: boolean, cw = MASKED_RN): number {
   FL = 0; unpackA(a, ai); unpackB(b, bi);
+  remCw = cw & 0x3f; // the remainder is exact: only the exception masks (unmasked UE) matter
   if (nanPair(d, di, a, ai, b, bi)) return FL;
   if (Ak === K.INF || Bk === K.ZERO) { FL = (FL & ~Sw.DE) | Sw.IE; putDefaultNaN(d, di); return FL; }
   if (Ak === K.ZERO || Bk === K.INF) { copy(d, di, a, ai); if (Ak === K.FIN) normalizeOut(d, di, As, Ae, Am); return FL; }
@@ -483,14 +503,15 @@ export function fprem(d: Uint32Array, di: number, a: Uint32Array, ai: number, b:
   return FL | (q & 4n ? Sw.C0 : 0) | (q & 2n ? Sw.C3 : 0) | (q & 1n ? Sw.C1 : 0);
 }
 
+let remCw = MASKED_RN;
 function finishRem(d: Uint32Array, di: number, s: number, r: bigint, e2: number, zs = s): void {
   if (r === 0n) { putZero(d, di, zs); return; }
-  roundTo(s === 1, r, e2, Fmt.X80, 64, 0);
+  roundTo(s === 1, r, e2, Fmt.X80, 64, remCw);
   packX(d, di, s, 64);
 }
 
 function normalizeOut(d: Uint32Array, di: number, s: number, e: number, m: bigint): void {
-  roundTo(s === 1, m, e - 63, Fmt.X80, 64, 0);
+  roundTo(s === 1, m, e - 63, Fmt.X80, 64, remCw);
   packX(d, di, s, 64);
 }
 
@@ -540,7 +561,7 @@ function fstFloatBig(d: Uint32Array, di: number, b: Uint32Array, bi: number, cw:
     case K.INF: e = -1; m = 0n; break;
     case K.ZERO: e = -2; break;
     default: {
-      roundTo(Bs === 1, Bm, Be - 63, fmt, FP[fmt], (cw >> 10) & 3);
+      roundTo(Bs === 1, Bm, Be - 63, fmt, FP[fmt], cw);
       if (Ok === K.INF) { e = -1; m = 0n; }
       else if (Ok === K.ZERO) e = -2;
       else if (Oe < FEMIN[fmt]) { e = 0; m = Om >> BigInt(FEMIN[fmt] - Oe); }
@@ -677,7 +698,7 @@ function fxOut(d: Uint32Array, di: number, v: bigint, w: number, cw: number): vo
   if (v === 0n) { putZero(d, di, 0); return; }
   const neg = v < 0n;
   const m = neg ? -v : v;
-  roundTo(neg, (m << 1n) | 1n, -w - 1, Fmt.X80, 64, (cw >> 10) & 3);
+  roundTo(neg, (m << 1n) | 1n, -w - 1, Fmt.X80, 64, cw);
   packX(d, di, neg ? 1 : 0, 64);
 }
 
@@ -693,8 +714,8 @@ function wFor(e: number): number { return e < 0 ? WB - e : WB; }
 function trigTiny(d: Uint32Array, di: number, kind: number, cw: number): boolean {
   if (Bk !== K.FIN || Be >= -40) return false;
   const neg = kind !== 0 && Bs !== 0;
-  if (kind === 0) roundTo(false, (1n << 66n) - 1n, -66, Fmt.X80, 64, (cw >> 10) & 3); // cos: 1 - tiny
-  else roundTo(neg, (Bm << 2n) + (kind > 0 ? 1n : -1n), Be - 63 - 2, Fmt.X80, 64, (cw >> 10) & 3);
+  if (kind === 0) roundTo(false, (1n << 66n) - 1n, -66, Fmt.X80, 64, cw); // cos: 1 - tiny
+  else roundTo(neg, (Bm << 2n) + (kind > 0 ? 1n : -1n), Be - 63 - 2, Fmt.X80, 64, cw);
   packX(d, di, neg ? 1 : 0, 64);
   return true;
 }
@@ -918,11 +939,11 @@ function ylog(d: Uint32Array, di: number, y: Uint32Array, yi: number, x: Uint32A
       if (Be === 0) { putZero(d, di, As); return FL; }
       const m = BigInt(Math.abs(Be));
       const nb = bitLen(m);
-      roundTo(false, Am * m, Ae - 63, Fmt.X80, 64, (cw >> 10) & 3);
+      roundTo(false, Am * m, Ae - 63, Fmt.X80, 64, cw);
       packX(d, di, As ^ (Be < 0 ? 1 : 0), 64);
       void nb;
       // the hardware reports PE (and UE for a tiny result) even when this product is exact
-      return FL | Sw.PE | (Oe < -16382 || Ok === K.ZERO ? Sw.UE : 0);
+      return FL | Sw.PE | (!(FL & Sw.OE) && (Oe < -16382 || Ok === K.ZERO) ? Sw.UE : 0);
     }
   } else {
     if (Bk === K.ZERO) { if (Ak === K.INF) { FL |= Sw.IE; putDefaultNaN(d, di); return FL; } putZero(d, di, As ^ Bs); return FL; }
@@ -943,7 +964,7 @@ function ylog(d: Uint32Array, di: number, y: Uint32Array, yi: number, x: Uint32A
   const prod = l * Am;
   const neg = (prod < 0n) !== (As === 1);
   const m = prod < 0n ? -prod : prod;
-  roundTo(neg, (m << 1n) | 1n, Ae - 63 - w - 1, Fmt.X80, 64, (cw >> 10) & 3);
+  roundTo(neg, (m << 1n) | 1n, Ae - 63 - w - 1, Fmt.X80, 64, cw);
   packX(d, di, neg ? 1 : 0, 64);
   return FL;
 }

@@ -224,7 +224,9 @@ function escDE(c: Cpu, i: Insn): void {
 // ---------------------------------------------------------------- loads and stores
 function fldV(s: X87State, r: number): void {
   status(s, r, C1); s.sw &= ~C1;
-  if (blocked(s, r)) return;
+  // only an unmasked IE (SNaN source) stops the load: a denormal m32/m64 source is loaded (normalized) with DE
+  // reported even when DE is unmasked (host CPU; test/fp/x87unmasked.test.ts), the #MF comes at the next FWAIT
+  if (r & ~s.cw & IE) return;
   push(s, V, 0);
 }
 const STORE_BYTES = [4, 8, 2, 4, 8, 10];
@@ -417,7 +419,7 @@ function isNaNAt(st: Uint32Array, o: number): boolean {
 function fpremOp(s: X87State, round: boolean): void {
   if (isEmpty(s, 0) || isEmpty(s, 1)) { s.sw &= ~C2; if (underflow(s)) setNaN(s, s.top); return; }
   const a = s.top * 3, b = phys(s, 1) * 3;
-  const r = x.fprem(W, 0, s.st, a, s.st, b, round);
+  const r = x.fprem(W, 0, s.st, a, s.st, b, round, s.cw);
   // a NaN/invalid result leaves C0, C1, C3 alone and clears C2
   const nan = (r & IE) !== 0 || isNaNAt(s.st, a) || isNaNAt(s.st, b);
   status(s, r & ~(nan ? CC : 0), nan ? C1 | C2 : CC);
