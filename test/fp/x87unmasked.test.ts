@@ -48,39 +48,34 @@ function fxOf(cw: number, st0: number[], st1: number[]): Uint8Array {
   return fx;
 }
 
-function cases(): { c: FCase; o: Op }[] {
-  const out: { c: FCase; o: Op }[] = [];
+/** The cases in a fixed order (generated as consumed: the full sweep has over a million). */
+function* cases(): Generator<{ c: FCase; o: Op }> {
   const x = X80_SPECIAL.map((v) => v.map((w) => w >>> 0));
   const one = [0, 0x80000000, 0x3fff]; // 1.0 in ST1 for the one-operand forms
   const regs = Array.from({ length: 16 }, (_, r) => (r === 6 ? BigInt(DATA) : 0n));
   let n = 0;
   for (const o of OPS) for (const pcrc of PCRC) for (const m of MASKS) {
     const cw = 0x40 | pcrc | m;
-    const add = (st0: number[], st1: number[], mem: Uint8Array) => {
-      if (n++ % STRIDE === 0) out.push({ o, c: { code: [...o.code, 0x9b], regs, flags: 2, fx: fxOf(cw, st0, st1), mem, name: o.n } });
-    };
-    const none = new Uint8Array(256);
-    if (o.args === 'ab') { for (const a of x) for (const b of x) add(a, b, none); }
-    else if (o.args === 'a') { for (const a of x) add(a, one, none); }
-    else if (o.args === 'f32') {
-      for (const f of F32_SPECIAL) { const m = new Uint8Array(256); new DataView(m.buffer).setUint32(0, f >>> 0, true); add(one, one, m); }
-    } else {
-      for (const st0 of o.n === 'fld m64' ? [one] : x) for (const [lo, hi] of F64_SPECIAL) {
-        const m = new Uint8Array(256), dv = new DataView(m.buffer);
-        dv.setUint32(0, lo >>> 0, true); dv.setUint32(4, hi >>> 0, true); add(st0, one, m);
-      }
-    }
+    const code = [...o.code, 0x9b], none = new Uint8Array(256);
+    const mk = (st0: number[], st1: number[], mem: Uint8Array) => ({ o, c: { code, regs, flags: 2, fx: fxOf(cw, st0, st1), mem, name: o.n } });
+    const m32 = (f: number) => { const m = new Uint8Array(256); new DataView(m.buffer).setUint32(0, f >>> 0, true); return m; };
+    const m64 = (lo: number, hi: number) => { const m = new Uint8Array(256), dv = new DataView(m.buffer); dv.setUint32(0, lo >>> 0, true); dv.setUint32(4, hi >>> 0, true); return m; };
+    if (o.args === 'ab') { for (const a of x) for (const b of x) if (n++ % STRIDE === 0) yield mk(a, b, none); }
+    else if (o.args === 'a') { for (const a of x) if (n++ % STRIDE === 0) yield mk(a, one, none); }
+    else if (o.args === 'f32') { for (const f of F32_SPECIAL) if (n++ % STRIDE === 0) yield mk(one, one, m32(f)); }
+    else for (const st0 of o.n === 'fld m64' ? [one] : x) for (const [lo, hi] of F64_SPECIAL) if (n++ % STRIDE === 0) yield mk(st0, one, m64(lo, hi));
   }
-  return out;
 }
 
 describe(`x87 with exceptions unmasked vs the host CPU (${FULL ? 'full sweep' : 'every 97th case; npm run test:x87-sweep for all'})`, () => {
-  const all = cases();
   const per = new Map<string, { n: number; mf: number; bad: string[]; trans: number; outside: number }>();
   const emu = new Emu();
   const BATCH = 20000;
-  for (let i = 0; i < all.length; i += BATCH) {
-    const part = all.slice(i, i + BATCH);
+  const gen = cases();
+  for (;;) {
+    const part: { c: FCase; o: Op }[] = [];
+    for (let r = gen.next(); !r.done; r = gen.next()) { part.push(r.value); if (part.length === BATCH) break; }
+    if (!part.length) break;
     const host = hostRun(part.map((p) => p.c));
     for (let k = 0; k < part.length; k++) {
       const { c, o } = part[k];
