@@ -9,7 +9,7 @@
 // unnormals, pseudo-NaN/-infinity, |x| ≥ 2^63, outside [-1, 1]), the control words each exception unmasked alone
 // and all of them. `npm test` runs every 97th case (a fixed stride); `npm run test:x87-sweep` runs all of them,
 // and also with every precision and rounding control.
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { DATA, Emu, type FCase, diff, freshFx, hostRun, st0Defined, transOk } from '../cpu/sse-harness.js';
 import { F32_SPECIAL, F64_SPECIAL, X80_SPECIAL } from './oracle.js';
 
@@ -69,31 +69,35 @@ function* cases(): Generator<{ c: FCase; o: Op }> {
 
 describe(`x87 with exceptions unmasked vs the host CPU (${FULL ? 'full sweep' : 'every 97th case; npm run test:x87-sweep for all'})`, () => {
   const per = new Map<string, { n: number; mf: number; bad: string[]; trans: number; outside: number }>();
-  const emu = new Emu();
-  const BATCH = 20000;
-  const gen = cases();
-  for (;;) {
-    const part: { c: FCase; o: Op }[] = [];
-    for (let r = gen.next(); !r.done; r = gen.next()) { part.push(r.value); if (part.length === BATCH) break; }
-    if (!part.length) break;
-    const host = hostRun(part.map((p) => p.c));
-    for (let k = 0; k < part.length; k++) {
-      const { c, o } = part[k];
-      let r = per.get(o.n);
-      if (!r) per.set(o.n, (r = { n: 0, mf: 0, bad: [], trans: 0, outside: 0 }));
-      r.n++;
-      const h = host[k], e = emu.run(c);
-      if (h.fault === 16) r.mf++;
-      const d = diff(h, e, undefined, true);
-      if (!d.length) continue;
-      if (o.trans && d.every(transOk)) { r.trans++; continue; }
-      // FYL2XP1 outside its domain: result and exception flags undefined (SDM), so with exceptions unmasked also
-      // whether #MF comes and whether the stack pops; everything is compared for operands inside it
-      if (o.n === 'fyl2xp1' && !st0Defined(c)) { r.outside++; continue; }
-      const dv = new DataView(c.fx.buffer), st = (k: number) => dv.getUint16(40 + 16 * k, true).toString(16) + ':' + dv.getBigUint64(32 + 16 * k, true).toString(16);
-      r.bad.push(`cw=${dv.getUint16(0, true).toString(16)} st0=${st(0)} st1=${st(1)} mem=${dv.getUint32(0, true) && ''}${Buffer.from(c.mem.subarray(0, 8)).toString('hex')}: ${d.slice(0, 4).join('; ')}`);
+  // in batches, yielding to the event loop between them (the full sweep is minutes of synchronous work)
+  beforeAll(async () => {
+    const emu = new Emu();
+    const BATCH = 4000;
+    const gen = cases();
+    for (;;) {
+      const part: { c: FCase; o: Op }[] = [];
+      for (let r = gen.next(); !r.done; r = gen.next()) { part.push(r.value); if (part.length === BATCH) break; }
+      if (!part.length) break;
+      await new Promise((resolve) => setImmediate(resolve));
+      const host = hostRun(part.map((p) => p.c));
+      for (let k = 0; k < part.length; k++) {
+        const { c, o } = part[k];
+        let r = per.get(o.n);
+        if (!r) per.set(o.n, (r = { n: 0, mf: 0, bad: [], trans: 0, outside: 0 }));
+        r.n++;
+        const h = host[k], e = emu.run(c);
+        if (h.fault === 16) r.mf++;
+        const d = diff(h, e, undefined, true);
+        if (!d.length) continue;
+        if (o.trans && d.every(transOk)) { r.trans++; continue; }
+        // FYL2XP1 outside its domain: result and exception flags undefined (SDM), so with exceptions unmasked also
+        // whether #MF comes and whether the stack pops; everything is compared for operands inside it
+        if (o.n === 'fyl2xp1' && !st0Defined(c)) { r.outside++; continue; }
+        const dv = new DataView(c.fx.buffer), st = (k: number) => dv.getUint16(40 + 16 * k, true).toString(16) + ':' + dv.getBigUint64(32 + 16 * k, true).toString(16);
+        r.bad.push(`cw=${dv.getUint16(0, true).toString(16)} st0=${st(0)} st1=${st(1)} mem=${Buffer.from(c.mem.subarray(0, 8)).toString('hex')}: ${d.slice(0, 4).join('; ')}`);
+      }
     }
-  }
+  }, 3_600_000);
   for (const o of OPS) {
     it(o.n, () => {
       const r = per.get(o.n);
