@@ -1,7 +1,8 @@
-// `x86ft ft start|wait|stop|list`: an FT VM on a cluster of host agents (`x86ft host`), as a
-// vSphere user drives one. start places the primary on a registered host (its agent starts
-// `x86ft ft primary --place`, which claims generation 1 and places its own secondary on another
-// host); wait follows the record to the guest's end; stop powers the guest off; list shows VMs and hosts.
+// `x86ft ft start|wait|stop|list|failover|restart-secondary`: an FT VM on a cluster of host agents
+// (`x86ft host`), as a vSphere user drives one. start places the primary on a registered host (its
+// agent starts `x86ft ft primary --place`, which claims generation 1 and places its own secondary on
+// another host); wait follows the record to the guest's end; stop powers the guest off; list shows VMs
+// and hosts; failover (a test failover) and restart-secondary ask the primary through the VM record.
 
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -15,7 +16,7 @@ import { usageLine, UsageError } from './usage.js';
 import { hostname } from 'node:os';
 
 /** Exit statuses of ft start/wait/stop/list (README "Hosts and placement"). */
-export const MANAGE_EXIT = { io: 1, usage: 2, notFound: 3, noHost: 5, timeout: 6, stopped: 130 } as const;
+export const MANAGE_EXIT = { io: 1, usage: 2, notFound: 3, noHost: 5, timeout: 6, notProtected: 7, stopped: 130 } as const;
 
 /** How long `ft start` waits for a host that may run the primary (issue 10: 15 s). */
 const HOST_WAIT_MS = 15_000;
@@ -24,12 +25,17 @@ const PRIMARY_WAIT_MS = 30_000;
 /** How long `ft stop` waits for the primary to power the guest off before it ends the VM itself. */
 const STOP_WAIT_MS = 15_000;
 const POLL_MS = 100;
+/** How long failover/restart-secondary wait for the operation and then for `protected` again (a new secondary's node
+ *  start and snapshot on a loaded host take seconds). */
+const PLANNED_WAIT_MS = 60_000;
 
 export const START_HELP = `usage: x86ft ft start <guest.elf> --vm NAME --control SPEC [--store PATH] [--console-file FILE]
                        [--hosts ID,…] [FT options] [machine options]
        x86ft ft wait NAME --control SPEC
        x86ft ft stop NAME --control SPEC
        x86ft ft list --control SPEC [--json]
+       x86ft ft failover NAME --control SPEC
+       x86ft ft restart-secondary NAME --control SPEC
 
 start: creates FT VM NAME on the cluster of host agents ('x86ft host'). It waits up to 15 s for a
 registered host (within --hosts, if given), asks its agent to start the primary (a spawn request
@@ -39,6 +45,10 @@ registered host: anti-affinity is enforced, never both roles on one host. With o
 stays 'starting' and its record says why, and is protected as soon as a second host registers.
 wait: waits for the guest's end and exits with its status. stop: powers the guest off (state
 'ended'; the name can then be used again). list: the VMs and the registered hosts.
+failover (a test failover, as vSphere's): the protected VM's primary stops as if its host died and
+the secondary takes over with nothing lost; a new secondary then joins from a live snapshot.
+restart-secondary: the secondary is ended and a new one joins from a live snapshot (on any host
+other than the primary's). Both wait until the VM is protected again and print it.
 
   --control SPEC          dir:PATH or etcd:HOST:PORT[,…] (default dir:$X86FT_CONTROL, else dir:~/.x86ft)
   --store PATH            shared storage for logs, layers, console (default: the dir: path; required with etcd:)
@@ -56,6 +66,8 @@ not create the VM within 30 s (see its agent's messages); ${MANAGE_EXIT.io} a co
 wait: the guest's debug-exit status (124 budget, 125 halt, 126 guest fault, 127 internal error, as
 'x86ft run'), ${MANAGE_EXIT.stopped} when it was stopped ('ft stop'); ${MANAGE_EXIT.notFound} no VM NAME; ${MANAGE_EXIT.io} a control-plane error.
 stop: 0 the VM is ended; ${MANAGE_EXIT.notFound} no VM NAME; ${MANAGE_EXIT.io} a control-plane error. list: 0; ${MANAGE_EXIT.io} a control-plane error.
+failover, restart-secondary: 0 done and protected again; ${MANAGE_EXIT.notProtected} the VM is not protected (nothing done) or
+ended meanwhile; ${MANAGE_EXIT.timeout} not done, or not protected again, within 60 s; ${MANAGE_EXIT.notFound} no VM NAME; ${MANAGE_EXIT.io} a control-plane error.
 `;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -89,7 +101,7 @@ function simpleArgs(sub: string, args: string[], needName: boolean): { spec?: st
   return { spec, name, json };
 }
 
-export async function ftManageCommand(sub: 'start' | 'wait' | 'stop' | 'list', args: string[]): Promise<number> {
+export async function ftManageCommand(sub: 'start' | 'wait' | 'stop' | 'list' | 'failover' | 'restart-secondary', args: string[]): Promise<number> {
   if (args.includes('--help') || args.includes('-h')) { process.stdout.write(START_HELP); return 0; }
   let cp: ControlPlane | undefined;
   try {
@@ -105,6 +117,7 @@ export async function ftManageCommand(sub: 'start' | 'wait' | 'stop' | 'list', a
     }
     if (sub === 'list') return await list(cp, o.json);
     if (sub === 'wait') return await wait(cp, o.name!);
+    if (sub === 'failover' || sub === 'restart-secondary') return await planned(cp, o.name!, sub);
     return await stop(cp, o.name!);
   } catch (e) {
     say(sub, (e as Error).message);
@@ -211,6 +224,46 @@ async function stop(cp: ControlPlane, name: string): Promise<number> {
     }
     await sleep(POLL_MS);
   }
+}
+
+/**
+ * A planned operation, asked of the primary of the VM's current generation through its record (the role
+ * polls it: FtPrimary.handOver / restartSecondary); done when a later generation is recorded (failover:
+ * the old secondary's process is the primary), then waits for `protected` again.
+ */
+async function planned(cp: ControlPlane, name: string, op: 'failover' | 'restart-secondary'): Promise<number> {
+  const rec0 = await cp.readVm(name);
+  if (!rec0) { say(op, `no FT VM '${name}' in ${cp.spec}`); return MANAGE_EXIT.notFound; }
+  if (rec0.state !== 'protected' || !rec0.primary || !rec0.secondary) {
+    say(op, `VM '${name}' is ${rec0.state}${rec0.reason ? ` (${rec0.reason})` : ''}: ${op} needs it protected; nothing done`);
+    return MANAGE_EXIT.notProtected;
+  }
+  const field = op === 'failover' ? 'failoverRequested' : 'restartSecondaryRequested';
+  const req = { at: Date.now(), generation: rec0.generation };
+  await updateVm(cp, name, (r) => (r.generation !== req.generation || r.state === 'ended' ? undefined : { ...r, [field]: req }));
+  const until = Date.now() + PLANNED_WAIT_MS;
+  let rec: VmRecord | undefined = rec0;
+  while (rec && rec.state !== 'ended' && rec.generation === rec0.generation) {
+    if (Date.now() >= until) {
+      // withdrawn, so that the primary does not act on it later
+      await updateVm(cp, name, (r) => (r[field]?.at === req.at ? { ...r, [field]: null } : undefined)).catch(() => undefined);
+      say(op, `the primary (${rec0.primary.host} pid ${rec0.primary.pid}) did not act within ${PLANNED_WAIT_MS / 1000} s (its state: ${rec.state}); request withdrawn`);
+      return MANAGE_EXIT.timeout;
+    }
+    await sleep(POLL_MS);
+    rec = await cp.readVm(name);
+  }
+  if (!rec || rec.state === 'ended') { say(op, `VM '${name}' ended meanwhile`); return MANAGE_EXIT.notProtected; }
+  if (op === 'failover' && rec.primary?.pid !== rec0.secondary.pid) say(op, `generation ${rec.generation}: the primary is ${rec.primary ? `${rec.primary.host} pid ${rec.primary.pid}` : 'unknown'}, not the old secondary`);
+  const g = rec.generation;
+  while (!(rec && rec.state === 'protected' && rec.generation >= g && rec.secondary && rec.secondary.pid > 1 && rec.secondary.pid !== rec0.secondary.pid)) {
+    if (rec?.state === 'ended') { say(op, `VM '${name}' ended meanwhile`); return MANAGE_EXIT.notProtected; }
+    if (Date.now() >= until) { say(op, `done (generation ${g}), but not protected again within ${PLANNED_WAIT_MS / 1000} s${rec?.reason ? `: ${rec.reason}` : ''}`); return MANAGE_EXIT.timeout; }
+    await sleep(POLL_MS);
+    rec = await cp.readVm(name);
+  }
+  process.stdout.write(`${name}: generation ${rec.generation}, primary on host ${rec.primary!.host} pid ${rec.primary!.pid}, secondary on host ${rec.secondary.host} pid ${rec.secondary.pid}, protected\n`);
+  return 0;
 }
 
 async function list(cp: ControlPlane, json: boolean): Promise<number> {

@@ -64,7 +64,7 @@ const HELP = `usage: x86ft ft primary <guest.elf> --control dir:PATH --listen AD
        x86ft ft export-disk [NAME] --out FILE [--disk N] [--control SPEC]   (see its --help)
        x86ft ft init --control SPEC [--hosts ID,...]   cluster secret, CA and host certificates (see its --help)
        x86ft ft status [NAME] [--json] [--watch]      (see its --help)
-       x86ft ft start|wait|stop|list …   an FT VM on a cluster of host agents (see 'x86ft ft start --help')
+       x86ft ft start|wait|stop|list|failover|restart-secondary …  an FT VM on a cluster of host agents (see 'x86ft ft start --help')
 
 The two roles of a fault-tolerant VM (FT.md). The primary creates VM NAME (default 'default':
 it claims the VM's first generation; exit ${FT_EXIT.usage} naming the running primary if there is one),
@@ -189,19 +189,29 @@ async function endIfStopped(cp: ControlPlane, vm: string, out: RoleOutcome): Pro
   return out;
 }
 
-const SUBS = ['start', 'wait', 'stop', 'list', 'status', 'init', 'primary', 'secondary', 'export-disk'];
+const SUBS = ['start', 'wait', 'stop', 'list', 'failover', 'restart-secondary', 'status', 'init', 'primary', 'secondary', 'export-disk'];
 
-/** `x86ft ft stop`: the role that is the VM's primary powers the guest off when its record asks (polled). */
-function watchStopRequest(cp: ControlPlane, vm: string, signal: { aborted: boolean }): () => void {
+/**
+ * `x86ft ft stop|failover|restart-secondary`: the role that is the VM's primary acts when its record asks
+ * (polled): stop powers the guest off; a planned failover or secondary restart is asked of one generation's
+ * primary and done once (FtPrimary.handOver / restartSecondary; refused quietly when not protected).
+ */
+function watchRequests(cp: ControlPlane, vm: string, signal: { aborted: boolean }, role: { handOver(reason: string): boolean; restartSecondary(reason: string): boolean }): () => void {
   let busy = false;
+  const done = new Set<string>();
   const t = setInterval(() => {
     if (busy || signal.aborted) return;
     busy = true;
     cp.readVm(vm).then((r) => {
-      if (r?.stopRequested && r.primary?.pid === process.pid && r.state !== 'ended') {
+      if (!r || r.primary?.pid !== process.pid || r.state === 'ended') return;
+      if (r.stopRequested) {
         process.stderr.write(`x86ft ft: 'ft stop' asked for VM '${vm}' to be powered off\n`);
         signal.aborted = true;
+        return;
       }
+      const f = r.failoverRequested, s = r.restartSecondaryRequested;
+      if (f && f.generation === r.generation && !done.has(`f${f.at}`) && role.handOver("'ft failover' asked for a test failover")) done.add(`f${f.at}`);
+      if (s && s.generation === r.generation && !done.has(`s${s.at}`) && role.restartSecondary("'ft restart-secondary' asked for a new secondary")) done.add(`s${s.at}`);
     }, () => undefined).finally(() => { busy = false; });
   }, 250);
   t.unref();
@@ -213,7 +223,7 @@ export async function ftCommand(argv: string[]): Promise<number> {
   if (sub === 'status') return ftStatusCommand(args);
   if (sub === 'export-disk') return exportDiskCommand(args);
   if (sub === 'init') return ftInitCommand(args);
-  if (sub === 'start' || sub === 'wait' || sub === 'stop' || sub === 'list') return ftManageCommand(sub, args);
+  if (sub === 'start' || sub === 'wait' || sub === 'stop' || sub === 'list' || sub === 'failover' || sub === 'restart-secondary') return ftManageCommand(sub, args);
   if (sub === undefined || sub === '--help' || sub === '-h' || args.includes('--help') || args.includes('-h')) {
     process.stdout.write(HELP);
     return sub === undefined ? FT_EXIT.usage : 0;
@@ -285,7 +295,7 @@ export async function ftCommand(argv: string[]): Promise<number> {
       }
       const primary = p;
       const unpublish = publishStatus(control, vm, () => primary.status());
-      const unwatch = watchStopRequest(control, vm, signal);
+      const unwatch = watchRequests(control, vm, signal, primary);
       try { const out = await endIfStopped(control, vm, await p.run()); m.metrics?.outcome(out); await hist.outcome(out); return exitFor('primary', out); } finally { unpublish(); unwatch(); }
     }
     let s: FtSecondary | undefined;
@@ -303,7 +313,7 @@ export async function ftCommand(argv: string[]): Promise<number> {
     if (hb !== undefined) m.metrics?.setHeartbeatMs(hb);
     const secondary = s;
     const unpublish = publishStatus(control, vm, () => secondary.status());
-    const unwatch = watchStopRequest(control, vm, signal);
+    const unwatch = watchRequests(control, vm, signal, secondary);
     try { const out = await endIfStopped(control, vm, await s.run()); m.metrics?.outcome(out); await hist.outcome(out); return exitFor('secondary', out); } finally { unpublish(); unwatch(); }
   } catch (e) {
     process.stderr.write(`x86ft ft ${role}: ${(e as Error).message}\n`);

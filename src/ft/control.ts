@@ -95,7 +95,14 @@ export interface VmRecord extends VmStatus {
   updatedAt: number;
   /** `x86ft ft stop`: ms since the epoch when a stop was asked (the primary powers the guest off), absent/null = none. */
   stopRequested?: number | null;
+  /** Planned operations (`x86ft ft failover|restart-secondary`): asked at `at` (ms since the epoch) of the VM at
+   *  `generation`; the role that is that generation's primary acts once (a later generation ignores it). */
+  failoverRequested?: PlannedRequest | null;
+  restartSecondaryRequested?: PlannedRequest | null;
 }
+
+/** A planned operation asked of the primary of one generation. */
+export interface PlannedRequest { at: number; generation: number }
 
 /** A registered host agent. `expiresAt` = ms since the epoch (the writer's clock; dir: hosts share a clock). */
 export interface HostRecord {

@@ -234,6 +234,8 @@ export class FtPrimary {
   /** When redundancy was last lost (ms since the epoch): lastRestore.durationMs counts from it. */
   private lostAt = 0;
   private runDone = false;
+  /** restartSecondary: the loss is planned (bye sent, the host not excluded). */
+  private restarting = false;
   /** Last respawn: snapshot bytes and how long the guest was paused for it (README benchmarks). */
   lastSnapshot: { icount: number; bytes: number; pauseMs: number } | undefined;
 
@@ -439,6 +441,7 @@ export class FtPrimary {
   private dropJoining(why: string): void {
     const p = this.parts!;
     this.emit({ kind: 'peer', up: false, hostId: this.peer?.peerHostId ?? '?', reason: why });
+    this.restarting = false;
     this.peer?.abort(why);
     this.detector?.stop();
     if (this.fork) { p.recorder.dropFork(this.fork); this.fork = undefined; }
@@ -625,12 +628,13 @@ export class FtPrimary {
   private async goOnAlone(why: string, divergence: boolean): Promise<void> {
     const p = this.parts!;
     this.emit({ kind: 'peer', up: false, hostId: this.peer?.peerHostId ?? '?', reason: why, ...(divergence ? { divergence } : {}) });
-    this.peer?.abort(why);
+    if (!this.restarting) this.peer?.abort(why); // a restarted secondary gets its bye first (restartSecondary)
     p.logSink.peer = undefined;
     if (this.fork) { p.recorder.dropFork(this.fork); this.fork = undefined; }
     this.streaming = false;
     this.lostAt = Date.now();
-    if (this.peer) this.failedHosts.set(this.peer.peerHostId, this.lostAt);
+    if (this.peer && !this.restarting) this.failedHosts.set(this.peer.peerHostId, this.lostAt);
+    this.restarting = false;
     this.detector?.stop();
     const g1 = this.generation + 1;
     let won = false, holder = '';
@@ -659,6 +663,32 @@ export class FtPrimary {
     this.emit({ kind: 'state', state: 'not-protected', generation: g1 });
     for (const w of this.ackWaiters.splice(0)) w();
     await setVmState(p.control, p.vm, (r) => { r.generation = g1; r.state = 'not-protected'; r.secondary = null; r.reason = why; r.primary = selfRef(p.hostId, this.addr ?? null); }, (t) => this.emit({ kind: 'message', text: t }));
+  }
+
+  /**
+   * Planned test failover (`x86ft ft failover`): only while protected. This primary stops at once as a
+   * dying one would — the channel dropped, nothing more released — and its secondary, which holds
+   * every acked entry, claims the next generation, goes live and re-issues what was not released:
+   * nothing is lost. run() then ends 'fenced' with `reason`. False (nothing done) when not protected.
+   */
+  handOver(reason: string): boolean {
+    if (this.state !== 'protected' || this.claiming || this.fencedMsg) return false;
+    this.fence(`handed over to the secondary on ${this.peer?.peerHostId ?? '?'}: ${reason}`);
+    return true;
+  }
+
+  /**
+   * Planned restart of the secondary (`x86ft ft restart-secondary`): it gets a bye (it ends, never
+   * claims), this primary claims the next generation to go on alone (so a secondary that missed the bye
+   * and claimed would stop one of them), then a new secondary joins from a live snapshot (with place:
+   * placed on any host other than this one, the old secondary's included). False when no secondary is paired.
+   */
+  restartSecondary(reason: string): boolean {
+    if (!this.paired || this.claiming || this.fencedMsg || !this.peer) return false;
+    this.restarting = true;
+    this.peer.close({ reason });
+    void this.secondaryLost(reason);
+    return true;
   }
 
   /** Between run chunks: past a bound, wait for acks (slowing the guest) rather than grow. */

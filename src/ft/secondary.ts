@@ -268,6 +268,10 @@ export class FtSecondary {
     return this.adopted.runLive();
   }
 
+  /** Planned operations, once this secondary went live and took a new secondary (FtPrimary.handOver/restartSecondary). */
+  handOver(reason: string): boolean { return this.adopted?.handOver(reason) ?? false; }
+  restartSecondary(reason: string): boolean { return this.adopted?.restartSecondary(reason) ?? false; }
+
   status(): RoleStatus {
     if (this.adopted) return this.adopted.status();
     const m = this.session?.machine;

@@ -3,7 +3,9 @@
 // over, a new secondary joins it from a live snapshot on another host, and the VM is protected again
 // with its two roles on different hosts and exactly one primary; the killed host's agent is started
 // again with the same id (the host comes back), so the second kill still leaves a free host. Kills
-// happen at guest progress (console bytes) once the VM is protected, never after a delay. At the end
+// happen at guest progress (console bytes) once the VM is protected, never after a delay. Before them
+// the planned operations: ft restart-secondary (a new secondary, the same primary) and ft failover (a
+// test failover: the secondary takes over, the old primary ends). At the end
 // the console file and the disk equal an uninterrupted run byte for byte.
 // `npm run ft:torture -- --hosts 3 --kills N` is the long version (test/ft/redundancy-torture.ts;
 // it also replays the generation logs, snapshot records included, as one run).
@@ -18,9 +20,9 @@ import { cli, ftStart, isProtected, killHost, newCluster, readBytes, restartWhen
 
 const KILLS = 2;
 /** ft_demo: lines, work per line (x100 iterations, about 140k instructions), ms of guest idle time per line:
- *  the run lasts at least 100 x 100 ms however fast the machine is, long enough for two failovers and
- *  respawns on a loaded machine (about 7 s each seen with a load of 10). */
-const LINES = 100, WORK = 200;
+ *  the run lasts at least 160 x 100 ms however fast the machine is, long enough for the planned operations,
+ *  two failovers and respawns on a loaded machine (about 7-10 s each seen with a load of 10-25). */
+const LINES = 160, WORK = 200;
 const CMDLINE = `${LINES} ${WORK} 100`;
 
 let elf: string;
@@ -34,7 +36,7 @@ beforeAll(async () => {
 });
 
 describe('redundancy restored', () => {
-  it(`3 hosts, the primary's host killed ${KILLS} times in a row: protected again on two hosts each time, nothing lost or doubled`, async () => {
+  it(`3 hosts: ft restart-secondary, ft failover, then the primary's host killed ${KILLS} times in a row: protected again on two hosts each time, nothing lost or doubled`, async () => {
     const c = newCluster('redundancy');
     const cp = await openControl(c.spec);
     const t0 = Date.now(); const T = (w: string): void => { if (process.env.X86FT_KEEP_LOGS) process.stderr.write(`[${Date.now() - t0} ms] ${w}\n`); };
@@ -45,6 +47,25 @@ describe('redundancy restored', () => {
       let rec: VmRecord = await waitRecord(cp, 'r', (r) => isProtected(r) || r.state === 'ended', 60_000, 'protected');
       expect(rec.state, 'the guest ended before it was protected').toBe('protected');
       T('protected');
+      // planned operations first: a new secondary (same primary process, a later generation), then a test failover
+      const rs = await cli(c, ['ft', 'restart-secondary', 'r', '--control', c.spec], 90_000);
+      expect(rs.status, rs.stderr).toBe(0);
+      const afterRs = (await cp.readVm('r'))!;
+      expect(afterRs.primary!.pid).toBe(rec.primary!.pid);
+      expect(afterRs.generation).toBeGreaterThan(rec.generation);
+      expect(afterRs.secondary!.pid).not.toBe(rec.secondary!.pid);
+      expect(rs.stdout).toMatch(/^r: generation \d+, primary on host h\d pid \d+, secondary on host h\d pid \d+, protected\n$/);
+      T('restart-secondary');
+      const fo = await cli(c, ['ft', 'failover', 'r', '--control', c.spec], 90_000);
+      expect(fo.status, fo.stderr).toBe(0);
+      const afterFo = (await cp.readVm('r'))!;
+      expect(afterFo.primary!.pid, 'the old secondary took over').toBe(afterRs.secondary!.pid);
+      expect(alive(afterRs.primary!.pid), 'the old primary is gone').toBe(false);
+      expect(isProtected(afterFo)).toBe(true);
+      rec = afterFo;
+      T('failover');
+      const notProtected = await cli(c, ['ft', 'failover', 'nosuchvm', '--control', c.spec]);
+      expect(notProtected.status).toBe(3);
       for (let k = 1; k <= KILLS; k++) {
         // the guest is running: a few more console bytes after protection (stops waiting if the VM ends)
         const have = readBytes(c.consoleFile).length;
@@ -77,7 +98,7 @@ describe('redundancy restored', () => {
       T('ended');
       const end = (await cp.readVm('r'))!;
       expect(end.state).toBe('ended');
-      expect(end.failovers).toBe(KILLS);
+      expect(end.failovers).toBe(KILLS + 1);
       expect(readBytes(c.consoleFile).equals(ref.console), `console file differs:\n${readBytes(c.consoleFile).toString()}`).toBe(true);
       const out = join(c.dir, 'disk.out');
       exportDisk({ store: c.store, vm: 'r', disk: 0, base: c.disk, out });
