@@ -398,7 +398,7 @@ export class FtPrimary {
     const sink: ByteSink = {
       stats: { bytes: 0, waits: 0 },
       write: async (chunk) => {
-        if (peer.isClosed) throw new Error('the secondary is gone');
+        if (peer.isClosed) throw new InvalidStateError('the secondary is gone');
         sink.stats.bytes += chunk.length;
         peer.send({ t: 'log', bytes: chunk });
       },
@@ -408,7 +408,7 @@ export class FtPrimary {
     const fork = await p.recorder.forkAtSnapshot({
       sink,
       onSnapshot: (snap) => {
-        if (this.peer !== peer || peer.isClosed || this.state !== 'starting-secondary') throw new Error('the secondary left');
+        if (this.peer !== peer || peer.isClosed || this.state !== 'starting-secondary') throw new InvalidStateError('the secondary left');
         const t0 = performance.now();
         p.seam.setMode('hold'); // every output stamped >= M waits for S's ack
         this.joinM = snap.icount;
