@@ -7,10 +7,12 @@ import { join, resolve } from 'node:path';
 import { ControlError, checkName, checkLeaseMs, openControl, parseControlSpec, type ControlPlane } from '../ft/control.js';
 import { DEFAULT_LEASE_MS, HOST_EXIT, HostAgent } from '../ft/host-agent.js';
 import { parseCount } from './args.js';
+import { Counter, Gauge } from 'prom-client';
+import { METRICS_PREFIX, newMetricsRegistry, parseMetricsPort, serveMetrics, type MetricsServer } from '../ft/metrics.js';
 import { usageLine, UsageError } from './usage.js';
 
 export const HOST_HELP = `usage: x86ft host --id ID --control dir:PATH|etcd:HOST:PORT[,HOST:PORT…] [--store PATH]
-                  [--lease-ms N] [--listen ADDR]
+                  [--lease-ms N] [--listen ADDR] [--metrics PORT]
 
 A host agent (FT.md "Words"): registers host ID in the control plane with a lease renewed every
 quarter of it, and starts the primaries and secondaries that signed spawn requests ask this host
@@ -29,17 +31,19 @@ stop its roles cleanly (SIGTERM, SIGKILL after 5 s) and release the lease.
                           $X86FT_SECRET_FILE, the cluster secret is PATH/secret
   --lease-ms N            host lease in ms (default ${DEFAULT_LEASE_MS}; 100 to 3600000)
   --listen ADDR           the IP address roles on this host listen on (default 127.0.0.1)
+  --metrics PORT          serve Prometheus metrics at http://127.0.0.1:PORT/metrics (0 = any free port; the
+                          address goes to stderr): roles running, started, refused, fenced (README "Metrics")
 
 exit status: ${HOST_EXIT.stopped} stopped by SIGTERM/SIGINT; ${HOST_EXIT.leaseLost} the lease was lost (roles killed); ${HOST_EXIT.usage} bad arguments,
 the id is held by a live agent, or an unusable control plane or store; ${HOST_EXIT.io} a control-plane error at start.
 `;
 
-const KEYS = ['--id', '--control', '--store', '--lease-ms', '--listen'];
+const KEYS = ['--id', '--control', '--store', '--lease-ms', '--listen', '--metrics'];
 
 export async function hostAgentCommand(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) { process.stdout.write(HOST_HELP); return 0; }
   const opt = new Map<string, string>();
-  let id: string, leaseMs: number, listenHost: string, spec: string;
+  let id: string, leaseMs: number, listenHost: string, spec: string, metricsPort: number | undefined;
   try {
     for (let k = 0; k < argv.length; k++) {
       const a = argv[k]!;
@@ -54,6 +58,7 @@ export async function hostAgentCommand(argv: string[]): Promise<number> {
     checkLeaseMs(leaseMs);
     listenHost = opt.get('--listen') ?? '127.0.0.1';
     if (!/^[A-Za-z0-9.:-]+$/.test(listenHost)) throw new UsageError(`--listen expects an IP address or host name (got '${listenHost}')`);
+    metricsPort = opt.has('--metrics') ? parseMetricsPort(opt.get('--metrics')!) : undefined;
     spec = opt.get('--control') ?? '';
     const parsed = parseControlSpec(spec);
     const store = opt.get('--store');
@@ -72,7 +77,25 @@ export async function hostAgentCommand(argv: string[]): Promise<number> {
     process.stderr.write(`x86ft host: ${(e as Error).message}\n`);
     return HOST_EXIT.usage;
   }
-  const agent = new HostAgent({ id, control: cp, spec, listenHost, leaseMs, stderr: process.stderr });
+  // the agent's own metrics (each role serves its VM's with its own --metrics)
+  const registry = metricsPort === undefined ? undefined : newMetricsRegistry({ host: id });
+  const counted = registry && {
+    started: new Counter({ name: METRICS_PREFIX + 'host_roles_started_total', help: 'Roles this agent started, by role.', labelNames: ['role'], registers: [registry] }),
+    refused: new Counter({ name: METRICS_PREFIX + 'host_spawns_refused_total', help: 'Spawn requests this agent refused (anti-affinity, --hosts, stale, unreachable image or store), by role.', labelNames: ['role'], registers: [registry] }),
+    fenced: new Counter({ name: METRICS_PREFIX + 'host_primaries_fenced_total', help: 'Old primaries of this host killed because a newer generation has another primary.', labelNames: ['role'], registers: [registry] }),
+  };
+  const agent: HostAgent = new HostAgent({ id, control: cp, spec, listenHost, leaseMs, stderr: process.stderr, onCount: (what, role) => counted?.[what].inc({ role }) });
+  let server: MetricsServer | undefined;
+  if (registry) {
+    new Gauge({ name: METRICS_PREFIX + 'host_roles_running', help: 'Roles running on this host now, by role.', labelNames: ['role'], registers: [registry],
+      collect() { const n = agent.running(); this.set({ role: 'primary' }, n.primary); this.set({ role: 'secondary' }, n.secondary); } });
+    try { server = await serveMetrics(registry, metricsPort!); } catch (e) {
+      process.stderr.write(`x86ft host: ${(e as Error).message}\n`);
+      await cp.close().catch(() => undefined);
+      return HOST_EXIT.usage;
+    }
+    process.stderr.write(`x86ft host ${id}: metrics on http://${server.host}:${server.port}/metrics\n`);
+  }
   const stop = (): void => agent.stop();
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
@@ -85,6 +108,7 @@ export async function hostAgentCommand(argv: string[]): Promise<number> {
   } finally {
     process.off('SIGTERM', stop);
     process.off('SIGINT', stop);
+    await server?.close();
     await cp.close().catch(() => undefined);
   }
 }

@@ -35,6 +35,8 @@ export interface HostAgentOptions {
   cli?: string;
   /** Messages (the agent's and its roles', prefixed). */
   stderr: NodeJS.WritableStream;
+  /** Counts what the agent did (its --metrics): a role started, a spawn request refused, an old primary fenced. */
+  onCount?: (what: 'started' | 'refused' | 'fenced', role: 'primary' | 'secondary') => void;
 }
 
 interface RoleChild {
@@ -101,6 +103,13 @@ export class HostAgent {
   /** Resolves with the exit status once the agent has stopped (SIGTERM: stop(); lease lost). */
   run(): Promise<number> { return this.done; }
 
+  /** Roles running now, by role (its --metrics). */
+  running(): { primary: number; secondary: number } {
+    const n = { primary: 0, secondary: 0 };
+    for (const c of this.children.values()) if (!c.done) n[c.role]++;
+    return n;
+  }
+
   /** pids of the roles running now. */
   get rolePids(): number[] { return [...this.children.values()].filter((c) => !c.done).map((c) => c.child.pid!); }
 
@@ -131,7 +140,7 @@ export class HostAgent {
     const refuse = this.refusal(r);
     if (refuse) {
       const d = await cp.decideSpawn(r.id, { kind: 'rejected', by: this.o.id, at: Date.now(), reason: refuse, pid: null }).catch(() => undefined);
-      if (d?.kind === 'rejected' && d.by === this.o.id) this.say(`refused to start a ${r.role} of '${r.vm}': ${refuse}`);
+      if (d?.kind === 'rejected' && d.by === this.o.id) { this.say(`refused to start a ${r.role} of '${r.vm}': ${refuse}`); this.o.onCount?.('refused', r.role); }
       return;
     }
     // Start first (fork+exec returns the pid at once; the role needs far longer to do anything), then record
@@ -151,6 +160,7 @@ export class HostAgent {
       return;
     }
     this.say(`started the ${r.role} of '${r.vm}' (generation ${r.generation}) as pid ${rc.child.pid}`);
+    this.o.onCount?.('started', r.role);
   }
 
   /** Why this host must not start `r` (undefined: it may). Anti-affinity is checked here again (FT.md). */
@@ -198,6 +208,7 @@ export class HostAgent {
         this.say(`'${rec.name}' generation ${rec.generation} has primary ${rec.primary ? `${rec.primary.host} pid ${rec.primary.pid}` : '(none)'}; killing our old primary pid ${c.child.pid} (fencing)`);
         c.child.kill('SIGKILL');
         c.primaryAt = 0;
+        this.o.onCount?.('fenced', c.role);
       }
     }
   }

@@ -1,0 +1,52 @@
+// x86ft host --metrics PORT: a real agent serves its own Prometheus metrics (roles running, started,
+// refused, fenced); a primary it starts for `ft start` is counted, and a bad port is a usage error.
+
+import { describe, it, expect } from 'vitest';
+import { rmSync } from 'node:fs';
+import { openControl } from '../../src/ft/control.js';
+import { guest } from './protect-harness.js';
+import { cli, ftStart, newCluster, sleep, startHost, stopCluster, waitRecord } from './hosts-harness.js';
+
+async function metricsUrl(log: () => string): Promise<string> {
+  for (let i = 0; i < 600; i++) {
+    const m = /metrics on (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(log());
+    if (m) return m[1]!;
+    await sleep(50);
+  }
+  throw new Error(`the agent did not say where its metrics are:\n${log()}`);
+}
+
+describe('x86ft host --metrics', () => {
+  it('serves roles running and started; the primary of ft start is counted', async () => {
+    const c = newCluster('host-metrics');
+    const cp = await openControl(c.spec);
+    try {
+      const h = startHost(c, 'h1', ['--metrics', '0']);
+      const url = await metricsUrl(h.log);
+      const before = await (await fetch(url)).text();
+      expect(before).toMatch(/x86ft_host_roles_running\{role="primary",host="h1"\} 0/);
+      // one host: the primary runs (waiting for a second host for its secondary)
+      const st = await ftStart(c, guest('ft_demo'), 'm', '4 10');
+      expect(st.status, st.stderr).toBe(0);
+      const after = await (await fetch(url)).text();
+      expect(after).toMatch(/x86ft_host_roles_started_total\{role="primary",host="h1"\} 1/);
+      expect(after).toMatch(/x86ft_host_roles_running\{role="primary",host="h1"\} 1/);
+      const stop = await cli(c, ['ft', 'stop', 'm', '--control', c.spec]);
+      expect(stop.status, stop.stderr).toBe(0);
+      await waitRecord(cp, 'm', (r) => r.state === 'ended', 30_000, 'ended');
+    } finally {
+      await cp.close();
+      await stopCluster(c);
+      rmSync(c.dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('a bad port is a usage error (status 2)', async () => {
+    const c = newCluster('host-metrics-bad');
+    try {
+      const r = await cli(c, ['host', '--id', 'h1', '--control', c.spec, '--metrics', '70000']);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(/--metrics expects a port 0\.\.65535/);
+    } finally { rmSync(c.dir, { recursive: true, force: true }); }
+  });
+});
