@@ -458,7 +458,8 @@ export class LogDecoder {
       const pv = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
       const seq = pv.getUint32(1, true), link = pv.getUint32(5, true);
       if (seq !== this.frames) {
-        const what = seq < this.frames ? 'a duplicated or reordered frame' : 'a frame is missing';
+        // a later frame first: either missing frames or frames swapped (only what follows could tell)
+        const what = seq < this.frames ? 'a duplicated or reordered frame' : 'a frame is missing or frames are out of order';
         throw new CorruptLogError(at, `frame sequence number ${seq} where ${this.frames} was due (${what})`);
       }
       if (link !== this.lastCrc) throw new CorruptLogError(at, `frame ${seq} does not follow frame ${seq - 1} of this log (spliced from another log)`);

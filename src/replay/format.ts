@@ -57,7 +57,7 @@ import { InvalidArgumentError, X86ftError } from '../errors.js';
 //      the previous one plus 1 (dropped, duplicated, swapped) or whose link is
 //      not the previous frame's CRC (spliced from another stream) makes the
 //      log bad at that frame, never a divergence.
-//  M15 The header also carries `recorder` ({host, pid} of the recording
+//  M15 The header also carries `recorder` ({host, pid[, startTime]} of the recording
 //      process, or null) and `ft` ({vm, generation, previousGeneration} or
 //      null outside fault tolerance). previousGeneration is null for
 //      generation 1 and generation - 1 otherwise; a generation g+1 log starts
@@ -304,6 +304,10 @@ export interface LogRecorder {
   host: string;
   /** Process id, a positive integer. */
   pid: number;
+  /** The process's start time (proc(5) `starttime`: clock ticks after boot), where the recorder's host
+   *  has /proc; with host and pid it tells the recorder from a later process given the same pid.
+   *  Absent in logs of earlier versions of x86ft. */
+  startTime?: number;
 }
 
 /** The FT generation a log belongs to (M15, src/ft/README.md). */
@@ -348,6 +352,7 @@ export function headerProblem(h: unknown): string | undefined {
     const r = x.recorder as Record<string, unknown>;
     if (typeof r !== 'object' || !isName(r.host)) return 'recorder.host must be a string of 1-255 characters';
     if (typeof r.pid !== 'number' || !Number.isSafeInteger(r.pid) || r.pid <= 0) return 'recorder.pid must be a positive integer';
+    if (r.startTime !== undefined && !isIcount(r.startTime)) return 'recorder.startTime must be a non-negative integer';
   }
   if (x.ft !== undefined && x.ft !== null) {
     const f = x.ft as Record<string, unknown>;

@@ -3,11 +3,14 @@
 // error for a cut, corrupted or mismatching log (with `content: true`, also for content impossible
 // for the header's machine, format.ts M16, M17: the replayer asks for it). Takes bytes, never a Machine.
 
-import { openSync, readSync, closeSync, readFileSync } from 'node:fs';
+import { openSync, readSync, closeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { openFileSource, type FileSourceOptions } from './channel-file.js';
 import { LogDecoder, type DecoderOptions, type LogTrailer } from './codec.js';
 import type { LogEntry, LogHeader, LogRecorder } from './format.js';
+import { processAlive } from './process-id.js';
+
+export { processAlive } from './process-id.js';
 
 export interface ReadLogOptions extends DecoderOptions {
   /** Receives the decoder, e.g. to look at .header, .offset, .frames while reading. */
@@ -70,28 +73,10 @@ export function readLogHeaderSync(path: string, maxBytes = 1 << 16): LogHeader |
 }
 
 /**
- * Whether process `pid` on this host exists (running or stopped; a zombie, which has ended, does not).
- * Uses kill(pid, 0) and, where there is a /proc, the process state.
- */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return true; // no /proc: kill(pid, 0) said it exists
-  }
-}
-
-/**
  * For FileSourceOptions.writer: is the recorder of the log at `path` still writing it? Its header
- * (format v3) names the recorder's host and pid: on this host the process is looked at ('alive'
- * while it exists, even stopped; 'gone' once it has ended); elsewhere (or for older logs) it is
+ * (format v3) names the recorder's host and pid (and its start time): on this host the process is
+ * looked at ('alive' while it exists, even stopped; 'gone' once it has ended or its pid belongs to a
+ * process started later); elsewhere (or for older logs) it is
  * 'unknown', and the follower's idle limit decides (the recorder's heartbeats every 100 ms keep a
  * live log growing).
  */
@@ -104,6 +89,6 @@ export function recorderOf(path: string, host = hostname()): () => 'alive' | 'go
       rec = h.recorder;
     }
     if (!rec || rec.host !== host) return 'unknown';
-    return processAlive(rec.pid) ? 'alive' : 'gone';
+    return processAlive(rec.pid, rec.startTime) ? 'alive' : 'gone';
   };
 }

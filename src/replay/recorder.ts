@@ -9,13 +9,13 @@
 // live run loop delivers there, then a final digest pair and the end record.
 
 import { createHash } from 'node:crypto';
-import { hostname } from 'node:os';
 import type { Machine, RunResult } from '../machine/machine.js';
 import type { GateRecord } from '../machine/gate.js';
 import type { ByteSink } from './channel.js';
 import { LogWriter, type LogWriterOptions } from './writer.js';
 import { LOG_FORMAT_VERSION, type LogEntry, type LogFt, type LogHeaderInit, type LogRecorder } from './format.js';
 import { gateToEntry } from './gate-entries.js';
+import { thisRecorder } from './process-id.js';
 import { OutputTally, computeDigest, digestEntries, digestLayout, markLoadedPages, resetDirty } from './digest.js';
 import { configJson, takeSnapshot, type MachineSnapshot } from './machine-snapshot.js';
 import { InvalidArgumentError, InvalidStateError, InternalError } from '../errors.js';
@@ -46,7 +46,7 @@ export interface RecorderOptions {
   pace?: { chunk: number; wait: () => Promise<void> | undefined };
   /** Extra fields of the log header (e.g. `ft` of a generation log); they win over recorder/ft below. */
   headerExtra?: Partial<LogHeaderInit>;
-  /** Who records, for the header (default this process: os.hostname() and process.pid; null = unnamed). */
+  /** Who records, for the header (default this process: os.hostname(), process.pid and its start time; null = unnamed). */
   recorder?: LogRecorder | null;
   /** The FT generation this log belongs to (header `ft`, M15); default null (not fault tolerance). */
   ft?: LogFt | null;
@@ -127,7 +127,7 @@ export class Recorder {
       digestInterval: this.every,
       startIcount: m.cpu.icount,
       fromSnapshot: this.opts.fromSnapshot ?? null,
-      recorder: this.opts.recorder === undefined ? { host: hostname() || 'localhost', pid: process.pid } : this.opts.recorder,
+      recorder: this.opts.recorder === undefined ? thisRecorder() : this.opts.recorder,
       ft: this.opts.ft ?? null,
       ...this.opts.headerExtra,
     };

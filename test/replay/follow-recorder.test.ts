@@ -5,7 +5,7 @@
 // (every 100 ms) and gives up only after --idle-ms of silence. Real processes, real signals.
 import { describe, it, expect, beforeAll } from 'vitest';
 import { mkdtempSync, statSync, existsSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { LogWriter } from '../../src/replay/writer.js';
@@ -40,11 +40,17 @@ async function grown(path: string, bytes: number): Promise<void> {
   throw new Error(`${path} did not reach ${bytes} bytes`);
 }
 
+/** proc(5): field 22 of /proc/PID/stat, counted after the command name's closing parenthesis. */
+const STARTTIME = 'import sys; print(open(f"/proc/{sys.argv[1]}/stat").read().rsplit(")", 1)[1].split()[19])';
+
 describe('replay --follow and the recorder process', () => {
   it('a recorder stopped (SIGSTOP) longer than --idle-ms is waited for; the replay is identical', async () => {
     const log = join(dir, 'stopped.log');
     const rec = start(['record', GUEST, '--log', log, '--no-input', '--digest-every', '200k']);
     await grown(log, 2000);
+    // the recorder's start time as the kernel reports it (proc(5) field 22, read by python3: not our parser;
+    // the command name may hold spaces and parentheses, vitest's workers' does)
+    const startTime = Number(execFileSync('python3', ['-c', STARTTIME, String(rec.pid)], { encoding: 'utf8' }));
     const fol = start(['replay', log, '--image', GUEST, '--follow', '--idle-ms', '2000', '--quiet']);
     rec.kill('SIGSTOP');
     await sleep(3500); // > --idle-ms: the old follower gave up here
@@ -54,7 +60,7 @@ describe('replay --follow and the recorder process', () => {
     expect(await fol.done).toBe(0);
     expect(fol.out()).toContain('replay identical');
     expect(fol.out()).toContain(`replayed end: exit (status ${status})`);
-    expect(decodeLog(new Uint8Array(readFileSync(log))).header.recorder).toEqual({ host: expect.any(String), pid: rec.pid });
+    expect(decodeLog(new Uint8Array(readFileSync(log))).header.recorder).toEqual({ host: hostname(), pid: rec.pid, startTime });
   }, 60_000);
 
   it('a killed recorder (SIGKILL): the follower ends with the log unfinished (exit 6), long before --idle-ms', async () => {
@@ -67,6 +73,28 @@ describe('replay --follow and the recorder process', () => {
     await rec.done;
     expect(await fol.done).toBe(6);
     expect(fol.out()).toMatch(/replay incomplete: the log is unfinished \(log is cut at offset \d+/);
+  }, 60_000);
+
+  it('the recorder\'s pid now belongs to another process (pid reuse): the follower ends (exit 6), long before --idle-ms', async () => {
+    // a live process with the pid the header names, started at another time than the header says
+    const other = spawn('sleep', ['60'], { stdio: 'ignore' });
+    try {
+      const startTime = Number(execFileSync('python3', ['-c', STARTTIME, String(other.pid)], { encoding: 'utf8' }));
+      const image = new Uint8Array(readFileSync(GUEST));
+      const log = join(dir, 'reused.log');
+      const w = new LogWriter(await openFileSink(log), {
+        imageSha256: sha256Hex(image), memorySize: 16 << 20, devices: { memSize: 16 << 20, cmdline: '', disks: [], nets: [] },
+        digestInterval: 0, startIcount: 0, fromSnapshot: null, recorder: { host: hostname(), pid: other.pid!, startTime: startTime - 1 }, ft: null,
+      });
+      w.append({ icount: 0, kind: 'start', payload: { epochMs: Date.now() } });
+      await w.flush();
+      const fol = start(['replay', log, '--image', GUEST, '--follow', '--idle-ms', '600000', '--quiet']);
+      expect(await fol.done).toBe(6);
+      expect(fol.out()).toContain('the log is unfinished');
+      w.abort();
+    } finally {
+      other.kill('SIGKILL');
+    }
   }, 60_000);
 
   it('a recorder on another host: heartbeats keep the follower waiting; it gives up after --idle-ms of silence (exit 6)', async () => {
