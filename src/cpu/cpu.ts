@@ -745,6 +745,21 @@ export class Cpu {
 
   // ===================================================================== run loop
 
+  /**
+   * Code probe (src/debug/timeline.ts: reverse-continue's scan on the fast tiers): linear addresses, and
+   * codeProbeHit set once a block starting at a linear address whose bytes may cover one of them is looked up
+   * past the jump cache. After flushCode() every executed instruction's block passes there first, so a run
+   * that leaves codeProbeHit false never executed an instruction at those addresses (true: it may have).
+   * Null (the default) costs one test per jump-cache miss, never one per instruction.
+   */
+  codeProbe: ReadonlySet<number> | null = null;
+  codeProbeHit = false;
+  private probeBlock(rip: number, b: Block): void {
+    // the block's linear span: its bytes plus a last instruction's (at most 15) — wide is safe, only slower
+    const end = rip + (b.physEnd - b.phys) + 15;
+    for (const a of this.codeProbe!) if (a >= rip && a < end) { this.codeProbeHit = true; return; }
+  }
+
   private blockAt(rip: number): Block {
     // jump cache: linear RIP -> block, cleared whenever the linear->physical mapping may change
     const j = ((rip >>> 0) ^ ((rip >>> 0) >>> 11)) & JC_MASK;
@@ -758,6 +773,7 @@ export class Cpu {
       b = decodeBlock(this, rip, phys);
       this.registerBlock(b);
     }
+    if (this.codeProbe !== null) this.probeBlock(rip, b);
     this.jcTag[j] = rip;
     this.jcBlock[j] = b;
     return b;

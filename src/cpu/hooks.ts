@@ -85,6 +85,12 @@ export class Hooks {
 
   /** True when memory hooks are installed (the CPU then keeps data accesses off its TLBs). */
   get watchesMemory(): boolean { return this.mem.length > 0; }
+  /** True when breakpoints are all that is attached (no code, block, memory, interrupt, I/O or syscall hooks,
+   *  not stepping): a run stops only at their addresses (src/debug/timeline.ts scans such runs fast). */
+  get onlyBreakpoints(): boolean {
+    return this.code.length === 0 && this.block.length === 0 && this.mem.length === 0 && !this.stepping &&
+      this.intr.length === 0 && this.io.length === 0 && this.sys.length === 0;
+  }
 
   /** True when the CPU must run one instruction at a time (code, block or memory hooks, breakpoints,
    *  stepping, a pending stop); false when only intr/io/syscall hooks are installed. */

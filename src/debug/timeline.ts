@@ -370,6 +370,19 @@ export class ReplayTimeline {
     return seen;
   }
 
+  /** Whether re-executing from checkpoint `ck` to icount `end` on the fast tiers may execute an instruction at
+   *  one of `addrs` (false: it does not; the machine is then at `end` or wherever the signal stopped it). */
+  private async mayReach(ck: Checkpoint, end: number, addrs: ReadonlySet<number>, signal: { aborted: boolean }): Promise<boolean> {
+    const cpu = this.machine.cpu;
+    this.restore(ck);
+    cpu.flushCode(); // every block is looked up, and probed, afresh
+    cpu.codeProbe = addrs; cpu.codeProbeHit = false;
+    try {
+      const s = await this.advance(end, null, signal);
+      return cpu.codeProbeHit || (s !== null && s.kind !== 'end' && s.kind !== 'signal');
+    } finally { cpu.codeProbe = null; }
+  }
+
   /**
    * Back to the last stop `hooks` (breakpoints, watchpoints) make before the current position
    * (reverse-continue); a watchpoint stops before the instruction that made the access. 'begin' when
@@ -379,8 +392,17 @@ export class ReplayTimeline {
     const m = this.machine;
     const here = this.position;
     let segEnd = here.icount;
+    // with breakpoints only, a stretch is first run on the fast tiers with the CPU's code probe on their
+    // addresses: a stretch that never reached them is passed over at full speed, one that may have is scanned
+    const probe = hooks.onlyBreakpoints && hooks.breakpoints.size > 0;
     // scan the stretch from each checkpoint to the next (the last: to here), latest first
     for (let ck = this.checkpointAt(here.icount); ; ck = this.cks[ck.index - 1]!) {
+      if (probe && !(await this.mayReach(ck, segEnd, hooks.breakpoints, signal))) {
+        if (signal.aborted) return { kind: 'signal' };
+        if (ck.index === 0) { this.restore(ck); return { kind: 'begin' }; }
+        segEnd = ck.icount;
+        continue;
+      }
       this.restore(ck);
       let last: { pos: { icount: number; rip: number }; reason: DebugStop } | null = null;
       m.cpu.setHooks(hooks);

@@ -2,9 +2,12 @@
 // going back one instruction across a REP string instruction (crt0's `rep stosq`, one iteration a step, RCX
 // down by one each: SDM Vol. 2 REP) and across a timer interrupt's delivery (dev_timer on a virtual
 // clock) gives back exactly the CPU state a forward pass had there, and the one an independent replay
-// (the Replayer, --stop-at) has at that instruction count.
+// (the Replayer, --stop-at) has at that instruction count. reverse-continue with breakpoints only, which passes
+// over stretches that never reach them on the fast tiers (the CPU's code probe), stops exactly where the scan of
+// every instruction stops.
 import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { ReplayTimeline } from '../../src/debug/timeline.js';
 import { Hooks } from '../../src/cpu/hooks.js';
 import { saveCpu } from '../../src/cpu/state.js';
@@ -71,4 +74,33 @@ describe('replay timeline: reverse-stepi', () => {
     expect(cpuJson(tl.machine)).toBe(cpuJson(own.replayer.machine!));
     void inHandler;
   }, 60_000);
+});
+
+describe('replay timeline: reverse-continue with breakpoints only (stretches passed over on the fast tiers)', () => {
+  it('stops where the one-instruction-at-a-time scan stops, and at the start of history when nothing is hit', async () => {
+    const image = elf('recursion-O0');
+    const rec = await recordGuest(image, { max: 200_000, memSize: 16 << 20 });
+    const tl = await ReplayTimeline.open(once(rec.log), { image, checkpointEvery: 20_000 });
+    expect((await tl.forward(null, false, sig)).kind).toBe('end');
+    const end = { icount: tl.machine.cpu.icount };
+    const addr = (s: string) => parseInt(execFileSync('nm', ['guests/build/recursion-O0.elf'], { encoding: 'utf8' }).split('\n').find((l) => l.endsWith(` ${s}`))!.split(' ')[0]!, 16);
+    for (const [fn, hitsBefore] of [['ack', true], ['main', true], ['day_name', false]] as const) {
+      // breakpoints only: the probe path; an interrupt hook too (it never fires here): the scan of every instruction
+      const fast = new Hooks(), slow = new Hooks();
+      fast.breakpoints.add(addr(fn)); slow.breakpoints.add(addr(fn));
+      slow.add({ kind: 'intr', fn: () => {} });
+      expect(fast.onlyBreakpoints).toBe(true);
+      expect(slow.onlyBreakpoints).toBe(false);
+      const seen: string[] = [];
+      for (const h of [fast, slow]) {
+        await tl.forward(null, false, sig); // back at the end of the history
+        expect(tl.machine.cpu.icount).toBe(end.icount);
+        const s = await tl.continueBack(h, sig);
+        expect(s.kind, fn).toBe(hitsBefore ? 'debug' : 'begin');
+        if (hitsBefore) expect(tl.machine.cpu.rip).toBe(addr(fn));
+        seen.push(`${tl.machine.cpu.icount} ${cpuJson(tl.machine)}`);
+      }
+      expect(seen[0], fn).toBe(seen[1]);
+    }
+  }, 120_000);
 });
