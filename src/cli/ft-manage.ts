@@ -231,7 +231,7 @@ async function stop(cp: ControlPlane, name: string): Promise<number> {
  * polls it: FtPrimary.handOver / restartSecondary); done when a later generation is recorded (failover:
  * the old secondary's process is the primary), then waits for `protected` again.
  */
-async function planned(cp: ControlPlane, name: string, op: 'failover' | 'restart-secondary'): Promise<number> {
+export async function planned(cp: ControlPlane, name: string, op: 'failover' | 'restart-secondary', avoid?: string): Promise<number> {
   const rec0 = await cp.readVm(name);
   if (!rec0) { say(op, `no FT VM '${name}' in ${cp.spec}`); return MANAGE_EXIT.notFound; }
   if (rec0.state !== 'protected' || !rec0.primary || !rec0.secondary) {
@@ -239,7 +239,7 @@ async function planned(cp: ControlPlane, name: string, op: 'failover' | 'restart
     return MANAGE_EXIT.notProtected;
   }
   const field = op === 'failover' ? 'failoverRequested' : 'restartSecondaryRequested';
-  const req = { at: Date.now(), generation: rec0.generation };
+  const req = { at: Date.now(), generation: rec0.generation, ...(avoid ? { avoid } : {}) };
   await updateVm(cp, name, (r) => (r.generation !== req.generation || r.state === 'ended' ? undefined : { ...r, [field]: req }));
   const until = Date.now() + PLANNED_WAIT_MS;
   let rec: VmRecord | undefined = rec0;
@@ -264,6 +264,28 @@ async function planned(cp: ControlPlane, name: string, op: 'failover' | 'restart
   }
   process.stdout.write(`${name}: generation ${rec.generation}, primary on host ${rec.primary!.host} pid ${rec.primary!.pid}, secondary on host ${rec.secondary.host} pid ${rec.secondary.pid}, protected\n`);
   return 0;
+}
+
+/**
+ * `x86ft host drain ID`: moves every role of host ID away, one VM at a time, as the planned operations do —
+ * a secondary there: restart-secondary avoiding ID; a primary there: a test failover (the new primary
+ * leaves ID out when it places its secondary). Does not stop the agent or keep later roles off it.
+ */
+export async function drainHost(cp: ControlPlane, id: string): Promise<number> {
+  const say = (t: string): void => { process.stderr.write(`x86ft host drain: ${t}\n`); };
+  let worst = 0;
+  const on = (r: VmRecord): boolean => r.state !== 'ended' && (r.primary?.host === id || r.secondary?.host === id);
+  const vms = (await cp.listVms()).filter(on).sort((a, b) => a.name.localeCompare(b.name));
+  if (!vms.length) { say(`no FT VM has a role on host ${id}`); return 0; }
+  for (const v of vms) {
+    const op = v.primary?.host === id ? 'failover' : 'restart-secondary';
+    say(`VM '${v.name}': ${op === 'failover' ? 'its primary' : 'its secondary'} runs on ${id}: ${op}`);
+    const st = await planned(cp, v.name, op, id);
+    const now = await cp.readVm(v.name);
+    if (st === 0 && now && on(now)) { say(`VM '${v.name}' still has a role on ${id} (no other host free?)`); worst = Math.max(worst, MANAGE_EXIT.notProtected); }
+    else if (st !== 0) worst = st === MANAGE_EXIT.notProtected ? Math.max(worst, st) : st;
+  }
+  return worst;
 }
 
 async function list(cp: ControlPlane, json: boolean): Promise<number> {

@@ -196,7 +196,7 @@ const SUBS = ['start', 'wait', 'stop', 'list', 'failover', 'restart-secondary', 
  * (polled): stop powers the guest off; a planned failover or secondary restart is asked of one generation's
  * primary and done once (FtPrimary.handOver / restartSecondary; refused quietly when not protected).
  */
-function watchRequests(cp: ControlPlane, vm: string, signal: { aborted: boolean }, role: { handOver(reason: string): boolean; restartSecondary(reason: string): boolean }): () => void {
+function watchRequests(cp: ControlPlane, vm: string, signal: { aborted: boolean }, role: { handOver(reason: string): boolean; restartSecondary(reason: string, avoid?: string): boolean }): () => void {
   let busy = false;
   const done = new Set<string>();
   const t = setInterval(() => {
@@ -211,7 +211,7 @@ function watchRequests(cp: ControlPlane, vm: string, signal: { aborted: boolean 
       }
       const f = r.failoverRequested, s = r.restartSecondaryRequested;
       if (f && f.generation === r.generation && !done.has(`f${f.at}`) && role.handOver("'ft failover' asked for a test failover")) done.add(`f${f.at}`);
-      if (s && s.generation === r.generation && !done.has(`s${s.at}`) && role.restartSecondary("'ft restart-secondary' asked for a new secondary")) done.add(`s${s.at}`);
+      if (s && s.generation === r.generation && !done.has(`s${s.at}`) && role.restartSecondary(s.avoid ? `'host drain ${s.avoid}' asked for a secondary elsewhere` : "'ft restart-secondary' asked for a new secondary", s.avoid)) done.add(`s${s.at}`);
     }, () => undefined).finally(() => { busy = false; });
   }, 250);
   t.unref();

@@ -10,9 +10,11 @@ import { parseCount } from './args.js';
 import { Counter, Gauge } from 'prom-client';
 import { METRICS_PREFIX, newMetricsRegistry, parseMetricsPort, serveMetrics, type MetricsServer } from '../ft/metrics.js';
 import { usageLine, UsageError } from './usage.js';
+import { drainHost } from './ft-manage.js';
 
 export const HOST_HELP = `usage: x86ft host --id ID --control dir:PATH|etcd:HOST:PORT[,HOST:PORT…] [--store PATH]
                   [--lease-ms N] [--listen ADDR] [--metrics PORT]
+       x86ft host drain ID --control SPEC
 
 A host agent (FT.md "Words"): registers host ID in the control plane with a lease renewed every
 quarter of it, and starts the primaries and secondaries that signed spawn requests ask this host
@@ -34,14 +36,23 @@ stop its roles cleanly (SIGTERM, SIGKILL after 5 s) and release the lease.
   --metrics PORT          serve Prometheus metrics at http://127.0.0.1:PORT/metrics (0 = any free port; the
                           address goes to stderr): roles running, started, refused, fenced (README "Metrics")
 
+drain: moves every FT role of host ID away for maintenance, one VM at a time: a secondary there is
+replaced by one on another host ('ft restart-secondary'), a primary there hands over to its secondary
+('ft failover', nothing lost), whose new secondary goes elsewhere; each VM is protected again before
+the next. It does not stop the agent: stop it (SIGTERM) to keep new roles off the host.
+
 exit status: ${HOST_EXIT.stopped} stopped by SIGTERM/SIGINT; ${HOST_EXIT.leaseLost} the lease was lost (roles killed); ${HOST_EXIT.usage} bad arguments,
 the id is held by a live agent, or an unusable control plane or store; ${HOST_EXIT.io} a control-plane error at start.
+drain: 0 every role moved (or none there); 7 a VM was not protected (nothing done for it) or still has a
+role there (no other host free); 6 a VM was not protected again within 60 s; 2 bad arguments; 1 a
+control-plane error.
 `;
 
 const KEYS = ['--id', '--control', '--store', '--lease-ms', '--listen', '--metrics'];
 
 export async function hostAgentCommand(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) { process.stdout.write(HOST_HELP); return 0; }
+  if (argv[0] === 'drain') return drainCommand(argv.slice(1));
   const opt = new Map<string, string>();
   let id: string, leaseMs: number, listenHost: string, spec: string, metricsPort: number | undefined;
   try {
@@ -110,5 +121,34 @@ export async function hostAgentCommand(argv: string[]): Promise<number> {
     process.off('SIGINT', stop);
     await server?.close();
     await cp.close().catch(() => undefined);
+  }
+}
+
+/** `x86ft host drain ID --control SPEC`. */
+async function drainCommand(argv: string[]): Promise<number> {
+  let id: string | undefined, spec: string | undefined;
+  try {
+    for (let k = 0; k < argv.length; k++) {
+      const a = argv[k]!;
+      if (a === '--control') { spec = argv[++k]; if (spec === undefined) throw new UsageError('--control needs a value'); }
+      else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`);
+      else if (id === undefined) id = a;
+      else throw new UsageError(`unexpected argument ${a}`);
+    }
+    if (id === undefined) throw new UsageError('the host ID is required');
+    checkName('host id', id);
+  } catch (e) {
+    process.stderr.write(usageLine('host drain', (e as Error).message, HOST_HELP));
+    return HOST_EXIT.usage;
+  }
+  let cp: ControlPlane | undefined;
+  try {
+    cp = await openControl(spec, { mustExist: true });
+    return await drainHost(cp, id);
+  } catch (e) {
+    process.stderr.write(`x86ft host drain: ${(e as Error).message}\n`);
+    return (e as { code?: string }).code === 'BAD_SPEC' ? HOST_EXIT.usage : HOST_EXIT.io;
+  } finally {
+    await cp?.close().catch(() => undefined);
   }
 }

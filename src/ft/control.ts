@@ -102,7 +102,12 @@ export interface VmRecord extends VmStatus {
 }
 
 /** A planned operation asked of the primary of one generation. */
-export interface PlannedRequest { at: number; generation: number }
+export interface PlannedRequest {
+  at: number;
+  generation: number;
+  /** restart-secondary for `x86ft host drain`: keep the new secondary off this host (while another is free). */
+  avoid?: string;
+}
 
 /** A registered host agent. `expiresAt` = ms since the epoch (the writer's clock; dir: hosts share a clock). */
 export interface HostRecord {

@@ -681,10 +681,12 @@ export class FtPrimary {
    * Planned restart of the secondary (`x86ft ft restart-secondary`): it gets a bye (it ends, never
    * claims), this primary claims the next generation to go on alone (so a secondary that missed the bye
    * and claimed would stop one of them), then a new secondary joins from a live snapshot (with place:
-   * placed on any host other than this one, the old secondary's included). False when no secondary is paired.
+   * placed on any host other than this one and `avoid`, the old secondary's included). False when no secondary is paired.
    */
-  restartSecondary(reason: string): boolean {
+  restartSecondary(reason: string, avoid?: string): boolean {
     if (!this.paired || this.claiming || this.fencedMsg || !this.peer) return false;
+    // a host being drained: excluded as a failed role's host is (until it registers again, or no other is free)
+    if (avoid) this.failedHosts.set(avoid, Date.now());
     this.restarting = true;
     this.peer.close({ reason });
     void this.secondaryLost(reason);

@@ -270,7 +270,7 @@ export class FtSecondary {
 
   /** Planned operations, once this secondary went live and took a new secondary (FtPrimary.handOver/restartSecondary). */
   handOver(reason: string): boolean { return this.adopted?.handOver(reason) ?? false; }
-  restartSecondary(reason: string): boolean { return this.adopted?.restartSecondary(reason) ?? false; }
+  restartSecondary(reason: string, avoid?: string): boolean { return this.adopted?.restartSecondary(reason, avoid) ?? false; }
 
   status(): RoleStatus {
     if (this.adopted) return this.adopted.status();

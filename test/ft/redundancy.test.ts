@@ -5,7 +5,8 @@
 // again with the same id (the host comes back), so the second kill still leaves a free host. Kills
 // happen at guest progress (console bytes) once the VM is protected, never after a delay. Before them
 // the planned operations: ft restart-secondary (a new secondary, the same primary) and ft failover (a
-// test failover: the secondary takes over, the old primary ends). At the end
+// test failover: the secondary takes over, the old primary ends), then x86ft host drain of the
+// secondary's host (its secondary replaced by one on the third host). At the end
 // the console file and the disk equal an uninterrupted run byte for byte.
 // `npm run ft:torture -- --hosts 3 --kills N` is the long version (test/ft/redundancy-torture.ts;
 // it also replays the generation logs, snapshot records included, as one run).
@@ -20,9 +21,9 @@ import { cli, ftStart, isProtected, killHost, newCluster, readBytes, restartWhen
 
 const KILLS = 2;
 /** ft_demo: lines, work per line (x100 iterations, about 140k instructions), ms of guest idle time per line:
- *  the run lasts at least 160 x 100 ms however fast the machine is, long enough for the planned operations,
+ *  the run lasts at least 190 x 100 ms however fast the machine is, long enough for the planned operations,
  *  two failovers and respawns on a loaded machine (about 7-10 s each seen with a load of 10-25). */
-const LINES = 160, WORK = 200;
+const LINES = 190, WORK = 200;
 const CMDLINE = `${LINES} ${WORK} 100`;
 
 let elf: string;
@@ -36,7 +37,7 @@ beforeAll(async () => {
 });
 
 describe('redundancy restored', () => {
-  it(`3 hosts: ft restart-secondary, ft failover, then the primary's host killed ${KILLS} times in a row: protected again on two hosts each time, nothing lost or doubled`, async () => {
+  it(`3 hosts: ft restart-secondary, ft failover, host drain, then the primary's host killed ${KILLS} times in a row: protected again on two hosts each time, nothing lost or doubled`, async () => {
     const c = newCluster('redundancy');
     const cp = await openControl(c.spec);
     const t0 = Date.now(); const T = (w: string): void => { if (process.env.X86FT_KEEP_LOGS) process.stderr.write(`[${Date.now() - t0} ms] ${w}\n`); };
@@ -62,8 +63,16 @@ describe('redundancy restored', () => {
       expect(afterFo.primary!.pid, 'the old secondary took over').toBe(afterRs.secondary!.pid);
       expect(alive(afterRs.primary!.pid), 'the old primary is gone').toBe(false);
       expect(isProtected(afterFo)).toBe(true);
-      rec = afterFo;
       T('failover');
+      // maintenance: drain the secondary's host; the new secondary goes to the third host, never back there
+      const drained = afterFo.secondary!.host;
+      const dr = await cli(c, ['host', 'drain', drained, '--control', c.spec], 90_000);
+      expect(dr.status, dr.stderr).toBe(0);
+      rec = (await cp.readVm('r'))!;
+      expect(isProtected(rec), JSON.stringify({ ...rec, config: undefined, events: undefined })).toBe(true);
+      expect([rec.primary!.host, rec.secondary!.host]).not.toContain(drained);
+      expect(rec.primary!.pid).toBe(afterFo.primary!.pid);
+      T('drain');
       const notProtected = await cli(c, ['ft', 'failover', 'nosuchvm', '--control', c.spec]);
       expect(notProtected.status).toBe(3);
       for (let k = 1; k <= KILLS; k++) {
