@@ -177,6 +177,11 @@ export class Cpu {
   readonly tlbXPhys = new Float64Array(TLB_SIZE);
   readonly jcTag = new Float64Array(JC_MASK + 1).fill(NaN);
   readonly jcBlock: (Block | null)[] = new Array(JC_MASK + 1).fill(null);
+  /** Bumped whenever the jump cache is cleared (the linear->physical mapping may have changed): block
+   *  links (Block.l0/l1) made in an older epoch are not followed. */
+  jcEpoch = 0;
+  /** Follow block links between compiled blocks (false: every transition goes through the jump cache). */
+  useLinks = process.env.X86FT_BLOCK_LINKS !== '0';
 
   // --- decoded-block cache, keyed by physical address; invalidated per physical page on write
   readonly blocks = new Map<number, Block>();
@@ -532,13 +537,13 @@ export class Cpu {
 
   flushTlb(): void {
     this.tlbRTag.fill(-1); this.tlbWTag.fill(-1); this.tlbXTag.fill(-1);
-    this.jcTag.fill(NaN);
+    this.jcTag.fill(NaN); this.jcEpoch++;
   }
 
   invlpg(la: number): void {
     const i = (la >>> 12) & TLB_MASK;
     this.tlbRTag[i] = -1; this.tlbWTag[i] = -1; this.tlbXTag[i] = -1;
-    this.jcTag.fill(NaN);
+    this.jcTag.fill(NaN); this.jcEpoch++;
   }
 
   // ===================================================================== decoded-code cache
@@ -978,7 +983,17 @@ export class Cpu {
             st = this.rip;
             k = 0; // a fetch fault in blockAt belongs to the next block, which has retired nothing
             this.insnRip = st;
-            const nb = st === this.curBlockRip ? blk : this.blockAt(st);
+            let nb: Block;
+            if (st === this.curBlockRip) nb = blk;
+            else if (!this.useLinks) nb = this.blockAt(st);
+            else if (st === blk.l0Rip && blk.l0Ep === this.jcEpoch && blk.l0!.valid) nb = blk.l0!;
+            else if (st === blk.l1Rip && blk.l1Ep === this.jcEpoch && blk.l1!.valid) nb = blk.l1!;
+            else {
+              nb = this.blockAt(st);
+              // keep the newer link in l0, the older in l1 (a branch's two successors both stay linked)
+              blk.l1Rip = blk.l0Rip; blk.l1 = blk.l0; blk.l1Ep = blk.l0Ep;
+              blk.l0Rip = st; blk.l0 = nb; blk.l0Ep = this.jcEpoch;
+            }
             const nfn = nb.fn;
             if (nfn === null || nb.n > left) break;
             blk = nb; fn = nfn;

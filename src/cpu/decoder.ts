@@ -103,6 +103,12 @@ export class Block {
   hits = 0;
   /** The compiled form (src/cpu/compile.ts), once hot. */
   fn: ((c: Cpu, start: number) => number) | null = null;
+  /** Direct links to the blocks that followed this one (a taken branch and a fall-through): the linear
+   *  RIP, the block, and the Cpu's jump-cache epoch when the link was made. A link is used only while
+   *  the epoch is current (no TLB flush or INVLPG since: the same linear->physical mapping) and the
+   *  target is valid — exactly when the jump cache would have returned the same block. */
+  l0Rip = NaN; l0: Block | null = null; l0Ep = -1;
+  l1Rip = NaN; l1: Block | null = null; l1Ep = -1;
 }
 
 export function ud(c: Cpu, _i: Insn): void {

@@ -61,6 +61,43 @@ describe('paging', () => {
     expect(r.message).toBeUndefined();
     expect(r.status).toBe(0);
   });
+  it('a hot, compiled call through a linear page remapped under it (INVLPG, then a CR3 reload) runs the new code', () => {
+    // linear 0x40000000 -> physical 0x280000 ("mov $1, %eax; ret"), remapped to 0x290000 ("mov $2, %eax; ret")
+    // with INVLPG at ECX = 100 and back with a CR3 reload at ECX = 50: compiled blocks linked to the old
+    // translation (Block.l0/l1) must not be followed after either (sum 100*1 + 50*2 + 50*1 = 250)
+    const r = run(`_start:
+      movl $0x000001b8, 0x280000; movw $0xc300, 0x280004
+      movl $0x000002b8, 0x290000; movw $0xc300, 0x290004
+      movq $0x280003, 0x300000
+      movq $0x300003, 0x5000
+      mov %cr3, %rax; mov %rax, %cr3
+      xor %ebx, %ebx
+      mov $200, %ecx
+    again:
+      cmp $100, %ecx
+      jne 1f
+      movq $0x290003, 0x300000
+      invlpg 0x40000000
+    1:
+      cmp $50, %ecx
+      jne 2f
+      movq $0x280003, 0x300000
+      mov %cr3, %rax; mov %rax, %cr3
+    2:
+      mov $0x40000000, %rax
+      call *%rax
+      add %eax, %ebx
+      dec %ecx
+      jnz again
+      cmp $250, %ebx
+      jne bad
+      mov $0, %al
+      ${EXIT_AL}
+    bad: mov $1, %al
+      ${EXIT_AL}`, 1_000_000);
+    expect(r.message).toBeUndefined();
+    expect(r.status).toBe(0);
+  });
   it('a write to a read-only page with CR0.WP raises #PF with error code 3', () => {
     const r = run(`_start:
       movq $0x280001, 0x300000
