@@ -253,6 +253,55 @@ function specAI(i: Insn) {
   return GEN[i.z][i.osz === 8 ? 3 : 2];
 }
 
+/** Byte register forms of group 1 (80 /op r8, imm8): x = the register's byte offset in regs8 (AH..BH
+ *  included), imm the immediate. Same lazy-flag fields as alu() (LOGIC: A and B zero, as setLogic). */
+function genAlu8(op: number): Handler {
+  const names = ['add', 'or', 'adc', 'sbb', 'and', 'sub', 'xor', 'cmp'];
+  const lines: string[] = ['const r8 = c.regs8, d = i.x, a = r8[d], b = i.imm & 0xff;'];
+  switch (op) {
+    case AluOp.ADD: lines.push(`const v = (a + b) & 0xff; c.lfOp = ${LF.ADD}; c.lfA = a; c.lfB = b;`); break;
+    case AluOp.SUB: case AluOp.CMP: lines.push(`const v = (a - b) & 0xff; c.lfOp = ${LF.SUB}; c.lfA = a; c.lfB = b;`); break;
+    case AluOp.AND: lines.push(`const v = a & b; c.lfOp = ${LF.LOGIC}; c.lfA = 0; c.lfB = 0;`); break;
+    case AluOp.OR: lines.push(`const v = a | b; c.lfOp = ${LF.LOGIC}; c.lfA = 0; c.lfB = 0;`); break;
+    default: lines.push(`const v = a ^ b; c.lfOp = ${LF.LOGIC}; c.lfA = 0; c.lfB = 0;`); break;
+  }
+  lines.push('c.lfSz = 1; c.lfR = v; c.lfAH = 0; c.lfBH = 0; c.lfRH = 0;');
+  if (op !== AluOp.CMP) lines.push('r8[d] = v;');
+  return new Function(`return function ${names[op]}8_ri(c, i) {\n  ${lines.join('\n  ')}\n};`)() as Handler;
+}
+const GEN8: Handler[] = [0, 1, 2, 3, 4, 5, 6, 7].map((op) => (FAST(op) ? genAlu8(op) : aluEI));
+function spec80(i: Insn) {
+  if (i.rm < 0 || !FAST(i.sub)) return null;
+  i.x = i.rmB; i.fx = 1;
+  return GEN8[i.sub];
+}
+
+/** TEST register forms (84 r8, r8 / 85 r32|r64, r32|r64): x, y = byte offsets (8-bit) or register numbers. */
+function test8rr(c: Cpu, i: Insn): void {
+  const r8 = c.regs8;
+  setLogic(c, 1, r8[i.x] & r8[i.y], 0);
+}
+function test32rr(c: Cpu, i: Insn): void {
+  const r = c.regs;
+  setLogic(c, 4, r[i.x << 1] & r[i.y << 1], 0);
+}
+function test64rr(c: Cpu, i: Insn): void {
+  const r = c.regs, x = i.x << 1, y = i.y << 1;
+  const hi = r[x + 1] & r[y + 1];
+  setLogic(c, 8, r[x] & r[y], hi);
+  c.hi = hi;
+}
+function specTest8(i: Insn) {
+  if (i.rm < 0) return null;
+  i.x = i.rmB; i.y = i.regB; i.fx = 1;
+  return test8rr;
+}
+function specTest(i: Insn) {
+  if (i.rm < 0 || (i.osz !== 8 && i.osz !== 4)) return null;
+  i.x = i.rm; i.y = i.reg; i.fx = 1;
+  return i.osz === 8 ? test64rr : test32rr;
+}
+
 function inc64r(c: Cpu, i: Insn): void {
   const r = c.regs, d = i.x << 1;
   const cf = getCF(c);
@@ -288,11 +337,11 @@ export function installAlu(): void {
     def(0, base + 4, D.B | D.I8, aluAI);
     def(0, base + 5, D.IZ, aluAI, specAI);
   }
-  def(0, 0x80, D.M | D.B | D.I8, [aluEI, aluEI, aluEI, aluEI, aluEI, aluEI, aluEI, aluEI]);
+  def(0, 0x80, D.M | D.B | D.I8, [aluEI, aluEI, aluEI, aluEI, aluEI, aluEI, aluEI, aluEI], spec80);
   def(0, 0x81, D.M | D.IZ, [aluEI, aluEI, aluEI, aluEI, aluEI, aluEI, aluEI, aluEI], specEI);
   def(0, 0x83, D.M | D.I8, [aluEI, aluEI, aluEI, aluEI, aluEI, aluEI, aluEI, aluEI], specEI);
-  def(0, 0x84, D.M | D.B, testEG);
-  def(0, 0x85, D.M, testEG);
+  def(0, 0x84, D.M | D.B, testEG, specTest8);
+  def(0, 0x85, D.M, testEG, specTest);
   def(0, 0xa8, D.B | D.I8, testAI);
   def(0, 0xa9, D.IZ, testAI);
 }
