@@ -26,7 +26,10 @@ export const MACHINE_HELP = `  --mem SIZE              guest RAM (default 64M; s
                           the guest, Ctrl-A x stops x86ft, Ctrl-A Ctrl-A sends Ctrl-A)
   --console file:OUT[:IN] COM1 output to file OUT, input from file IN (a regular file, or a FIFO
                           read as it is written)
-  --console tcp:PORT      COM1 on a TCP server at 127.0.0.1:PORT (one client at a time)
+  --console tcp:PORT[,wait]
+                          COM1 on a TCP server at 127.0.0.1:PORT (one client at a time; output
+                          while none is connected is dropped, said once on stderr); ',wait': the
+                          guest starts only when the first client has connected
   --no-input              do not read console input`;
 
 export interface HostOptions {
@@ -66,7 +69,8 @@ export function parseHostArgs(argv: string[], extra: string[] = [], flags: strin
       o.nets.push({ localHost: m[1] ?? '127.0.0.1', localPort: port(m[2]), peerHost: m[3], peerPort: port(m[4]) });
     } else if (a === '--console') {
       const v = val();
-      if (!/^(stdio|file:[^:]+(:.+)?|tcp:\d+)$/.test(v)) throw new UsageError(`bad --console '${v}' (stdio, file:OUT[:IN] or tcp:PORT)`);
+      if (!/^(stdio|file:[^:]+(:.+)?|tcp:\d+(,wait)?)$/.test(v)) throw new UsageError(`bad --console '${v}' (stdio, file:OUT[:IN] or tcp:PORT[,wait])`);
+      if (v.startsWith('tcp:') && Number(/\d+/.exec(v)![0]) > 65535) throw new UsageError(`--console: port ${/\d+/.exec(v)![0]} is out of range (0-65535)`);
       o.console = v;
     } else if (a === '--no-input') o.input = false;
     else if (flags.includes(a)) o.rest.set(a, true);
@@ -115,10 +119,18 @@ export async function openLiveHost(o: HostOptions, onRecord?: (r: GateRecord) =>
       tunnels.push(t); closers.push(() => t.close());
     }
     let con: ConsoleBackend;
-    if (o.console === 'stdio') con = new StdioConsole({ input: o.input, onEscape: () => { stop.aborted = true; } });
-    else if (o.console.startsWith('file:')) { const [, out, inp] = o.console.split(':'); con = new FileConsole(out, inp); }
-    else con = await TcpConsole.listen(Number(o.console.slice(4)));
-    closers.push(() => con.close());
+    if (o.console === 'stdio') { con = new StdioConsole({ input: o.input, onEscape: () => { stop.aborted = true; } }); closers.push(() => con.close()); }
+    else if (o.console.startsWith('file:')) { const [, out, inp] = o.console.split(':'); con = new FileConsole(out, inp); closers.push(() => con.close()); }
+    else {
+      const tcp = await TcpConsole.listen(Number(/\d+/.exec(o.console)![0]));
+      con = tcp;
+      closers.push(() => con.close());
+      tcp.onDrop = () => process.stderr.write(`x86ft: console: no client connected to 127.0.0.1:${tcp.port}: guest output is dropped until one connects\n`);
+      if (o.console.endsWith(',wait')) {
+        process.stderr.write(`x86ft: waiting for a console client on 127.0.0.1:${tcp.port}\n`);
+        await tcp.waitForClient();
+      }
+    }
     const gate = new LiveGate({ clock: new SystemClock(), entropy: new SystemEntropy(), console: con, disks, nets: tunnels as FrameInput[] },
       { onRecord, resume: meta?.time });
     const io = { gate, consoleOut: (b: number) => con.write(b), netOut: (dev: number, f: Uint8Array) => tunnels[dev].send(f) };

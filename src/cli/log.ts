@@ -10,6 +10,7 @@ import { ENTRY_KINDS, ENTRY_SCHEMA, HeaderMismatchError, canonicalJson, type Ent
 import { recorderOf } from '../replay/reader.js';
 import { usageLine, suggest, UsageError } from './usage.js';
 import { fsErrorText } from '../errors.js';
+import { Progress } from './progress.js';
 
 /** Exit codes of `x86ft log`. */
 export const LOG_EXIT = {
@@ -119,11 +120,13 @@ async function inspect(file: string, o: { head: number; tail: number; follow: bo
   let firstIcount: number | undefined;
   let failure: unknown;
   let headerPrinted = false;
+  let progress: Progress | undefined;
 
   const printHeader = (): void => {
     const h = d.header;
     if (headerPrinted || !h) return;
     headerPrinted = true;
+    progress?.output('\n'); // the header's lines end with a newline
     io.out(`format:       x86ft log, version ${h.version}\n`);
     io.out(`image:        sha256 ${h.imageSha256}\n`);
     io.out(`memory:       ${h.memorySize} bytes (${(h.memorySize / (1 << 20)).toFixed(h.memorySize % (1 << 20) ? 2 : 0)} MiB)\n`);
@@ -162,11 +165,15 @@ async function inspect(file: string, o: { head: number; tail: number; follow: bo
     size = 0;
   }
   io.out(`file:         ${file}${o.follow || file === '-' ? '' : ` (${size} bytes)`}\n`);
+  let readBytes = 0, entries = 0;
+  // --follow can wait a long time: on a terminal, a progress line (cleared before the report's lines)
+  progress = new Progress('log inspect', () => ({ entries, lastIcount: d.lastIcount, logBytes: readBytes }), o.follow && io === defaultIO);
   try {
     const src = openLogSource(file, { follow: o.follow, idleTimeoutMs: o.idleMs, writer: o.follow ? recorderOf(file) : undefined });
     for await (const chunk of src) {
+      readBytes += chunk.length;
       d.push(chunk);
-      for (let e = d.read(); e !== undefined; e = d.read()) take(e);
+      for (let e = d.read(); e !== undefined; e = d.read()) { take(e); entries++; }
       printHeader();
       if (d.finished) break;
     }
@@ -175,6 +182,7 @@ async function inspect(file: string, o: { head: number; tail: number; follow: bo
   } catch (e) {
     failure = e;
   }
+  progress.stop();
   printHeader();
   if (failure instanceof ChannelError) {
     io.err(`x86ft log inspect: cannot read ${file}: ${failure.message}\n`);

@@ -6,7 +6,7 @@ import { recordCommand } from './record.js';
 import { replayCommand } from './replay.js';
 import { logCommand } from './log.js';
 import { ftCommand } from './ft.js';
-import { internalMessage } from './replay.js';
+import { internalMessage } from './usage.js';
 import { protectCommand } from './protect.js';
 import { consoleCommand } from './console.js';
 import { hostAgentCommand } from './host-agent.js';

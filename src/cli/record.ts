@@ -11,8 +11,11 @@ import type { ByteSink } from '../replay/channel.js';
 import { parseCount } from './args.js';
 import { checkInputFile } from './inputs.js';
 import { parseHostArgs, openLiveHost, MACHINE_HELP, type HostOptions, type LiveHost } from './host.js';
-import { EXIT, exitCodeFor, printStats } from './run.js';
+import { EXIT, endStatus, printStats } from './run.js';
 import { usageLine, UsageError } from './usage.js';
+import { StdioConsole } from '../devices/backends/console.js';
+import { withStatusLine, STATUS_LINE_OPTION, type CommandStatus } from './status-line.js';
+import { Progress } from './progress.js';
 
 /** Batch delay of `record`'s log writer, ms: a log frame is written at most this long after its first
  *  entry (or when full, or at a flush). The library's 2 ms made CoreMark's recording write ~50 small
@@ -47,6 +50,9 @@ ${MACHINE_HELP}
                           exit status ${EXIT.budget})
   --stats                 print instructions, wall time, MIPS and log volume to stderr at the end
   --json                  with --stats: one JSON line instead, {"instructions","wallSeconds","mips","logs":[{"bytes","entries","digests"}]}
+  --status-line           end stderr with one line saying who chose the exit status (as 'x86ft run')
+
+When stderr is a terminal, a progress line (instructions, MIPS, log bytes) is shown there.
 
 exit status: as 'x86ft run' (the guest's debug-exit status, ${EXIT.usage} bad arguments or backend, or an
 unreadable, corrupted or unfitting --from-snapshot file, ${EXIT.budget} budget, ${EXIT.halt} halt, ${EXIT.fault} guest fault, ${EXIT.internal} internal error); 1 a log or the snapshot could not be written.
@@ -54,7 +60,11 @@ SIGINT/SIGTERM stop the guest and finish the log (end reason 'stopped'); while a
 for its reader they end x86ft with status 1 and no log.
 `;
 
-export async function recordCommand(argv: string[]): Promise<number> {
+export function recordCommand(argv: string[]): Promise<number> {
+  return withStatusLine('record', argv, () => record(argv));
+}
+
+async function record(argv: string[]): Promise<CommandStatus> {
   if (argv.includes('--help') || argv.includes('-h')) { process.stdout.write(HELP); return 0; }
   let o: HostOptions;
   let every = DEFAULT_DIGEST_INTERVAL;
@@ -68,7 +78,7 @@ export async function recordCommand(argv: string[]): Promise<number> {
       if (!args[ii + 1]) throw new UsageError('--image needs a value');
       args.splice(ii, 2, args[ii + 1]!);
     }
-    o = parseHostArgs(args, ['--log', '--digest-every', '--snapshot-at', '--snapshot-out', '--log2', '--from-snapshot'], ['--json']);
+    o = parseHostArgs(args, ['--log', '--digest-every', '--snapshot-at', '--snapshot-out', '--log2', '--from-snapshot'], ['--json', STATUS_LINE_OPTION]);
     if (o.rest.has('--json') && !o.stats) throw new UsageError('--json goes with --stats');
     const str = (k: string): string | undefined => { const v = o.rest.get(k); return typeof v === 'string' ? v : undefined; };
     const l = str('--log');
@@ -121,11 +131,14 @@ export async function recordCommand(argv: string[]): Promise<number> {
   const stop = (): void => { signal.aborted = true; stopped(); };
   process.once('SIGINT', stop); process.once('SIGTERM', stop);
   const recs: Recorder[] = [];
+  const sinks: ByteSink[] = [];
+  const progress = new Progress('record', () => ({ instructions: host.machine.cpu.icount, logBytes: sinks.reduce((a, x) => a + x.stats.bytes, 0) }));
+  if (host.console instanceof StdioConsole && process.stdout.isTTY) host.console.onOutput = (b) => progress.output(b);
   const open = async (path: string): Promise<ByteSink | undefined> => {
     try {
       const opening = openFileSink(path);
       const sink = await Promise.race([opening, stoppedP]);
-      if (sink) return sink;
+      if (sink) { sinks.push(sink); return sink; }
       // open(2) of a FIFO blocks until a reader comes, in a libuv thread the process cannot exit
       // without: be that reader for a moment, then close what the open returns
       process.stderr.write(`x86ft record: stopped while opening ${path} for writing (a FIFO waits for a reader); nothing recorded\n`);
@@ -177,6 +190,7 @@ export async function recordCommand(argv: string[]): Promise<number> {
       return 1;
     }
   } finally {
+    progress.stop();
     process.off('SIGINT', stop); process.off('SIGTERM', stop);
     await host.close();
   }
@@ -191,5 +205,5 @@ export async function recordCommand(argv: string[]): Promise<number> {
     });
   }
   if (signal.aborted && r.end === 'budget') { process.stderr.write(`x86ft record: stopped after ${r.instructions} instructions\n`); return 130; }
-  return exitCodeFor(r);
+  return endStatus(r);
 }

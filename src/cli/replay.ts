@@ -14,7 +14,8 @@ import { checkInputFile, openLogSource, LOG_HINT } from './inputs.js';
 import { ChainError, chainLogs, fileLinks } from '../replay/chain.js';
 import { listGenerationLogs, storePath } from '../ft/store.js';
 import { checkName, openControl, parseControlSpec } from '../ft/control.js';
-import { usageLine, UsageError } from './usage.js';
+import { usageLine, UsageError, internalMessage } from './usage.js';
+import { Progress } from './progress.js';
 import { X86ftError, fsErrorText } from '../errors.js';
 import { GdbStub } from '../debug/gdbstub.js';
 import { ReplayTimeline } from '../debug/timeline.js';
@@ -105,12 +106,6 @@ export function formatReport(r: ReplayReport, stateHash?: string): string {
   return lines.join('\n') + '\n';
 }
 
-/** One line for an unexpected error (the stack only with X86FT_DEBUG=1). */
-export function internalMessage(e: unknown): string {
-  if (process.env.X86FT_DEBUG === '1' && e instanceof Error && e.stack) return e.stack;
-  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-}
-
 export async function replayCommand(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) { process.stdout.write(HELP); return 0; }
   const files: string[] = [];
@@ -198,7 +193,19 @@ export async function replayCommand(argv: string[]): Promise<number> {
     return REPLAY_EXIT.IO_ERROR;
   }
   const errBuf: number[] = [];
-  const flushErr = (): void => { if (errBuf.length) { process.stderr.write(Uint8Array.from(errBuf)); errBuf.length = 0; } };
+  let readBytes = 0;
+  const progress = new Progress('replay', () => ({ instructions: rep.machine?.cpu.icount ?? 0, logBytes: readBytes }), gdb === undefined);
+  const flushErr = (): void => {
+    if (!errBuf.length) return;
+    const b = Uint8Array.from(errBuf);
+    errBuf.length = 0;
+    progress.output(b);
+    process.stderr.write(b);
+  };
+  /** The log's bytes as they are read (for the progress line). */
+  async function* counted(src: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+    for await (const c of src) { readBytes += c.length; yield c; }
+  }
   const rep = new Replayer({
     image: imageBytes, snapshot: snapBytes, stopAt,
     consoleOut: quiet ? undefined : (b) => { errBuf.push(b); if (b === 10 || errBuf.length >= 4096) flushErr(); },
@@ -212,8 +219,10 @@ export async function replayCommand(argv: string[]): Promise<number> {
       flushErr();
       return code;
     }
-    report = await rep.replay(files.length > 1 ? chainLogs(fileLinks(files)) : openLogSource(files[0]!, { follow, idleTimeoutMs: follow ? idleMs : undefined, writer: follow ? recorderOf(files[0]!) : undefined }));
+    const src = files.length > 1 ? chainLogs(fileLinks(files)) : openLogSource(files[0]!, { follow, idleTimeoutMs: follow ? idleMs : undefined, writer: follow ? recorderOf(files[0]!) : undefined });
+    report = await rep.replay(progress.enabled ? counted(src) : src);
   } catch (e) {
+    progress.stop();
     flushErr();
     if (e instanceof TruncatedLogError) { process.stderr.write(`x86ft replay: the log is unfinished before its header is complete: nothing to replay (${e.message})\n`); return REPLAY_EXIT.INCOMPLETE; }
     if (e instanceof LogError) { process.stderr.write(`x86ft replay: bad log: ${e.message}\n`); return REPLAY_EXIT.BAD_LOG; }
@@ -222,6 +231,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
     process.stderr.write(`x86ft replay: internal error: ${internalMessage(e)}\n`);
     return REPLAY_EXIT.INTERNAL;
   }
+  progress.stop();
   flushErr();
   if (gdb !== undefined) return REPLAY_EXIT.IDENTICAL;
   if (dump && rep.machine) process.stdout.write(formatDump(dumpState(rep.machine), json));

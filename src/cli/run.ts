@@ -5,8 +5,11 @@ import type { RunResult } from '../machine/machine.js';
 import { parseHostArgs, openLiveHost, MACHINE_HELP, type HostOptions } from './host.js';
 import { GdbStub } from '../debug/gdbstub.js';
 import { usageLine, UsageError } from './usage.js';
+import { StdioConsole } from '../devices/backends/console.js';
+import { withStatusLine, STATUS_LINE_OPTION, type CommandStatus } from './status-line.js';
+import { Progress } from './progress.js';
 
-export const EXIT = { usage: 2, budget: 124, halt: 125, fault: 126, internal: 127 } as const;
+export const EXIT = { usage: 2, budget: 124, halt: 125, fault: 126, internal: 127, stopped: 130 } as const;
 
 const HELP = `usage: x86ft run <guest.elf> [options]
 
@@ -16,19 +19,28 @@ ${MACHINE_HELP}
   --json                  with --stats: one JSON line instead, {"instructions","wallSeconds","mips"}
   --gdb PORT              wait for gdb on 127.0.0.1:PORT (0: a free port, printed) before the first
                           instruction; the guest runs under gdb's control
+  --status-line           end stderr with one line saying who chose the exit status:
+                          'x86ft-status: by=guest status=N' or 'x86ft-status: by=x86ft status=N reason=WORD'
+
+When stderr is a terminal, a progress line (instructions, MIPS) is shown there while the guest runs.
+SIGINT/SIGTERM stop the guest: --stats are printed for what ran, exit status 130.
 
 exit status: the guest's debug-exit status (port 0xF4); ${EXIT.usage} bad arguments, a malformed ELF, an
 input file that is not a regular file (FIFO, device, directory) or an unusable backend (missing disk
 image, port in use); ${EXIT.budget} instruction budget exhausted;
 ${EXIT.halt} HLT with interrupts disabled; ${EXIT.fault} unhandled guest fault (report on stderr);
-${EXIT.internal} internal emulator error.
+${EXIT.internal} internal emulator error; ${EXIT.stopped} stopped by SIGINT/SIGTERM or Ctrl-A x.
 `;
 
-export async function runCommand(argv: string[]): Promise<number> {
+export function runCommand(argv: string[]): Promise<number> {
+  return withStatusLine('run', argv, () => run(argv));
+}
+
+async function run(argv: string[]): Promise<CommandStatus> {
   if (argv.includes('--help') || argv.includes('-h')) { process.stdout.write(HELP); return 0; }
   let o: HostOptions;
   try {
-    o = parseHostArgs(argv, ['--gdb'], ['--json']);
+    o = parseHostArgs(argv, ['--gdb'], ['--json', STATUS_LINE_OPTION]);
     if (o.rest.has('--json') && !o.stats) throw new UsageError('--json goes with --stats');
     const g = o.rest.get('--gdb');
     if (g !== undefined && !(/^\d+$/.test(String(g)) && Number(g) <= 65535)) throw new UsageError(`--gdb: expected a TCP port 0-65535, got '${g}'`);
@@ -56,13 +68,28 @@ export async function runCommand(argv: string[]): Promise<number> {
     await host.close();
     const fin = stub.result;
     if (fin === null) { process.stderr.write(`x86ft: gdb detached after ${host.machine.cpu.icount} instructions\n`); return 0; }
-    return exitCodeFor(fin);
+    return endStatus(fin);
   }
-  try { r = await host.machine.runAsync(o.max, host.stop); } finally { await host.close(); }
+  // SIGINT/SIGTERM end the run at the next slice, like Ctrl-A x: the statistics of what ran are printed
+  let by = 'the user';
+  const stop = (signal: string): void => { by = signal; host.stop.aborted = true; };
+  process.on('SIGINT', stop); process.on('SIGTERM', stop);
+  const progress = new Progress('run', () => ({ instructions: host.machine.cpu.icount }));
+  if (host.console instanceof StdioConsole && process.stdout.isTTY) host.console.onOutput = (b) => progress.output(b);
+  try { r = await host.machine.runAsync(o.max, host.stop); } finally {
+    progress.stop();
+    process.off('SIGINT', stop); process.off('SIGTERM', stop);
+    await host.close();
+  }
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   if (o.stats) printStats(r.instructions, secs, o.rest.has('--json'));
-  if (host.stop.aborted) { process.stderr.write(`\nx86ft: stopped by the user after ${r.instructions} instructions\n`); return 130; }
-  return exitCodeFor(r);
+  if (host.stop.aborted) { process.stderr.write(`\nx86ft: stopped by ${by} after ${r.instructions} instructions\n`); return EXIT.stopped; }
+  return endStatus(r);
+}
+
+/** The command status for a run result: the guest's own for an exit, else x86ft's (reported on stderr). */
+export function endStatus(r: RunResult): CommandStatus {
+  return r.end === 'exit' ? { guest: r.status } : exitCodeFor(r);
 }
 
 /** --stats on stderr: three lines, or (json) one JSON object {instructions, wallSeconds, mips, ...extra}. */

@@ -53,3 +53,9 @@ export function suggest(word: string, candidates: readonly string[]): string {
   const near = didYouMean(word, candidates);
   return near ? ` (did you mean '${near}'?)` : '';
 }
+
+/** An unexpected error on one line (`Name: message`), with its stack when X86FT_DEBUG=1. */
+export function internalMessage(e: unknown): string {
+  if (process.env.X86FT_DEBUG === '1' && e instanceof Error && e.stack) return e.stack;
+  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+}

@@ -108,6 +108,8 @@ export class StdioConsole extends BufferedConsole {
   };
   /** Called on Ctrl-A x when stdin is a terminal. */
   onEscape: (() => void) | undefined;
+  /** Called with each chunk of output just before it is written to stdout (e.g. to clear a status line). */
+  onOutput: ((bytes: Uint8Array) => void) | undefined;
   constructor(opts: { input?: boolean; onEscape?: () => void } = {}) {
     super();
     this.onEscape = opts.onEscape;
@@ -116,7 +118,7 @@ export class StdioConsole extends BufferedConsole {
       process.stdin.on('data', this.onData);
     }
   }
-  protected emit(bytes: Uint8Array): void { process.stdout.write(bytes); }
+  protected emit(bytes: Uint8Array): void { this.onOutput?.(bytes); process.stdout.write(bytes); }
   async close(): Promise<void> {
     this.flush();
     process.stdin.off('data', this.onData);
@@ -179,28 +181,38 @@ export class FileConsole extends BufferedConsole {
   }
 }
 
-/** A TCP server; one client at a time is the console. Output with no client is dropped. */
+/**
+ * A TCP server; one client at a time is the console. Output written while no client is connected is
+ * dropped; `onDrop(bytes)` is called for the first dropped chunk after each stretch with a client (and
+ * at the start), so a user can be told once, not per byte.
+ */
 export class TcpConsole extends BufferedConsole {
   private client: Socket | null = null;
+  private dropping = false;
+  private waiters: (() => void)[] = [];
+  /** Called with the byte count of the first output chunk dropped since a client was last connected. */
+  onDrop: ((bytes: number) => void) | undefined;
 
   private constructor(private readonly server: Server) {
     super();
     server.on('connection', (s) => {
       if (this.client) { s.end('console busy\r\n'); return; }
       this.client = s;
+      this.dropping = false;
       s.on('data', (d) => this.received(new Uint8Array(d), s));
       s.on('close', () => { if (this.client === s) this.client = null; });
       s.on('error', () => { /* reported as close */ });
+      for (const w of this.waiters.splice(0)) w();
     });
   }
 
-  /** Listens on host:port (port 0 = any free port); rejects with a clear message on failure. */
+  /** Listens on host:port (port 0 = any free port); rejects with a HostResourceError naming the address. */
   static listen(port: number, host = '127.0.0.1'): Promise<TcpConsole> {
     return new Promise((resolve, reject) => {
       const server = createServer();
       server.once('error', (e: NodeJS.ErrnoException) => {
-        reject(new Error(e.code === 'EADDRINUSE' ? `console: TCP port ${host}:${port} is already in use`
-          : `console: cannot listen on ${host}:${port} (${e.code ?? e.message})`));
+        reject(new HostResourceError(e.code === 'EADDRINUSE' ? `console: TCP port ${host}:${port} is already in use`
+          : `console: cannot listen on ${host}:${port} (${e.code ?? e.message})`, `${host}:${port}`, { cause: e }));
       });
       server.listen(port, host, () => resolve(new TcpConsole(server)));
     });
@@ -213,10 +225,24 @@ export class TcpConsole extends BufferedConsole {
 
   get connected(): boolean { return this.client !== null; }
 
-  protected emit(bytes: Uint8Array): void { if (this.client) this.client.write(bytes); }
+  /** Resolves once a client is connected (at once if one is); `signal.aborted` polled every 50 ms ends the wait early. */
+  waitForClient(signal?: { aborted: boolean }): Promise<void> {
+    if (this.client) return Promise.resolve();
+    return new Promise((resolve) => {
+      const poll = signal ? setInterval(() => { if (signal.aborted) done(); }, 50) : undefined;
+      const done = (): void => { if (poll) clearInterval(poll); this.waiters = this.waiters.filter((w) => w !== done); resolve(); };
+      this.waiters.push(done);
+    });
+  }
+
+  protected emit(bytes: Uint8Array): void {
+    if (this.client) { this.client.write(bytes); return; }
+    if (!this.dropping) { this.dropping = true; this.onDrop?.(bytes.length); }
+  }
 
   async close(): Promise<void> {
     this.flush();
+    for (const w of this.waiters.splice(0)) w();
     this.client?.destroy();
     await new Promise<void>((r) => this.server.close(() => r()));
   }
