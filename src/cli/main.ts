@@ -1,17 +1,8 @@
 #!/usr/bin/env node
 // The x86ft command: dispatches to one file per subcommand.
 
-import { runCommand } from './run.js';
-import { recordCommand } from './record.js';
-import { replayCommand } from './replay.js';
-import { logCommand } from './log.js';
-import { ftCommand } from './ft.js';
-import { internalMessage } from './usage.js';
-import { protectCommand } from './protect.js';
-import { consoleCommand } from './console.js';
-import { hostAgentCommand } from './host-agent.js';
 import { readFileSync } from 'node:fs';
-import { suggest } from './usage.js';
+import { suggest, internalMessage } from './usage.js';
 
 const USAGE = `usage: x86ft <command> [options]
 
@@ -54,15 +45,16 @@ async function main(argv: string[]): Promise<number> {
     }
     [cmd, ...rest] = [...rest, '--help'];
   }
+  // each command's modules load only when it runs: `--version`, `help` and a usage error start fast
   switch (cmd) {
-    case 'run': return runCommand(rest);
-    case 'record': return recordCommand(rest);
-    case 'replay': return replayCommand(rest);
-    case 'log': return logCommand(rest);
-    case 'ft': return ftCommand(rest);
-    case 'protect': return protectCommand(rest);
-    case 'console': return consoleCommand(rest);
-    case 'host': return hostAgentCommand(rest);
+    case 'run': return (await import('./run.js')).runCommand(rest);
+    case 'record': return (await import('./record.js')).recordCommand(rest);
+    case 'replay': return (await import('./replay.js')).replayCommand(rest);
+    case 'log': return (await import('./log.js')).logCommand(rest);
+    case 'ft': return (await import('./ft.js')).ftCommand(rest);
+    case 'protect': return (await import('./protect.js')).protectCommand(rest);
+    case 'console': return (await import('./console.js')).consoleCommand(rest);
+    case 'host': return (await import('./host-agent.js')).hostAgentCommand(rest);
     case undefined: case 'help': case '--help': case '-h':
       process.stdout.write(USAGE); return cmd === undefined ? 2 : 0;
     default:

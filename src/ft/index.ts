@@ -9,3 +9,6 @@ export { openControl, createVm, updateVm, type ControlPlane, type VmConfig, type
 export { listenFt, connectFt, type FtPeer } from './channel.js';
 export { FailureDetector, watchPeer } from './heartbeat.js';
 export { storePath, openGenerationDisk, exportDisk, ConsoleFile } from './store.js';
+export { ControlError } from './control.js';
+export { ProtocolError } from './protocol.js';
+export { StoreError } from './store-layer.js';
