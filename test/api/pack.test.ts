@@ -4,41 +4,17 @@
 // install), and the installed package used three ways: require() (CommonJS build), import (ES modules)
 // and `x86ft run` on a bundled guest, whose output and status must equal the guest's native build's.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, copyFileSync, rmSync } from 'node:fs';
-import { createHash } from 'node:crypto';
-import { tmpdir } from 'node:os';
+import { spawnSync, execFileSync } from 'node:child_process';
+import { readFileSync, copyFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { packAndInstall } from '../helpers/pack.js';
 
 const repo = resolve('.');
-let dir = '', app = '', tgz = '', files: string[] = [];
-
-/** An npm lockfile for an app depending on the tarball only, with the repository's locked production deps. */
-function appLock(): void {
-  const lock = JSON.parse(readFileSync(join(repo, 'package-lock.json'), 'utf8'));
-  const pkg = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8'));
-  const spec = `file:${tgz}`;
-  const packages: Record<string, unknown> = {
-    '': { name: 'app', dependencies: { x86ft: spec } },
-    'node_modules/x86ft': { version: pkg.version, resolved: spec, integrity: 'sha512-' + createHash('sha512').update(readFileSync(tgz)).digest('base64'),
-      dependencies: pkg.dependencies, bin: pkg.bin, engines: pkg.engines, license: pkg.license },
-  };
-  for (const [k, v] of Object.entries(lock.packages as Record<string, { dev?: boolean; link?: boolean }>)) if (k !== '' && !v.dev && !v.link) packages[k] = v;
-  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, dependencies: { x86ft: spec } }));
-  writeFileSync(join(app, 'package-lock.json'), JSON.stringify({ name: 'app', lockfileVersion: 3, requires: true, packages }));
-}
+let dir = '', app = '', files: string[] = [];
 
 describe('npm pack tarball', () => {
   beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'x86ft-pack-'));
-    const out = execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { encoding: 'utf8', timeout: 120_000 });
-    const info = JSON.parse(out)[0];
-    tgz = join(dir, info.filename);
-    files = info.files.map((f: { path: string }) => f.path);
-    app = join(dir, 'app');
-    execFileSync('mkdir', [app]);
-    appLock();
-    execFileSync('npm', ['ci', '--offline', '--no-audit', '--no-fund', '--ignore-scripts'], { cwd: app, encoding: 'utf8', timeout: 120_000, stdio: 'pipe' });
+    ({ dir, app, files } = packAndInstall(repo));
   }, 240_000);
   afterAll(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
 
