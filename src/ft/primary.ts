@@ -6,7 +6,7 @@
 // primary" half a secondary uses after go-live (runLive). Imports src/machine, src/replay and the
 // other src/ft pieces; nothing imports it but the CLI, golive.ts and embedders.
 
-import { Machine, type RunResult } from '../machine/machine.js';
+import { Machine, YIELD_MS, type RunResult } from '../machine/machine.js';
 import { LiveGate, GateKind, type ConsoleInput, type GateRecord } from '../machine/gate.js';
 import { OutputSeam } from '../machine/outputs.js';
 import { SystemClock, SystemEntropy } from '../devices/backends/clock.js';
@@ -38,8 +38,12 @@ const SNAPSHOT_CHUNK = 1 << 20;
 /** Placement retry period while no host is free (ms). */
 const PLACE_RETRY_MS = 500;
 const sleepMs = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-/** Sync tick while outputs wait / otherwise (ms). */
+/** Sync tick while outputs wait / otherwise (ms): a fallback, since an output that starts waiting
+ *  gets its sync mark at once (outputHeld). */
 const SYNC_FAST_MS = 1, SYNC_IDLE_MS = 10;
+/** Host time (ms) of guest execution between event-loop turns while outputs wait for an ack: the
+ *  ack is read within this (the default slice, YIELD_MS = 4, made the Output Rule cost a slice or two). */
+const HELD_YIELD_MS = 0.5;
 
 export interface PrimaryOptions {
   vm: string;
@@ -204,6 +208,9 @@ export class FtPrimary {
   private unacked: [number, number][] = [];
   private syncTimer: ReturnType<typeof setTimeout> | undefined;
   private syncing = false;
+  /** A sync mark is due at the next turn of the event loop (outputHeld), or again after the one in progress. */
+  private syncSoon = false;
+  private syncAgain = false;
   private ackWaiters: (() => void)[] = [];
   private fencedMsg: string | undefined;
   private claiming = false;
@@ -274,6 +281,7 @@ export class FtPrimary {
       const machine = Machine.fromElf(image, { ...machineConfig(config, disks), gate, outputs: seam });
       const live = liveConsole(this.o.consoleInput);
       if (live) { live.attach(machine, seam); await live.listen(this.generation, con.path); }
+      seam.onHold = () => this.outputHeld();
       this.marks = new ReleaseMarks(seam, disks, (marks) => { if (this.paired && this.streaming && !this.fencedMsg) this.peer?.send({ t: 'release', marks }); },
         (text) => this.emit({ kind: 'message', text }));
       this.parts = { vm, config, control, hostId, generation: this.generation, machine, seam, recorder, logSink, disks, console: con, tunnels, consoleInput: this.o.consoleInput, inputs: this.inputs, lastRecords: this.atLastCount, onEvent: this.o.onEvent, signal: this.signal };
@@ -547,6 +555,7 @@ export class FtPrimary {
         if (this.fencedMsg) return;
         // the Output Rule: release what the ack covers; marks follow completion (disk writes: an fsync)
         if (p.seam.release(m.icount) > 0) this.marks!.released();
+        if (!p.seam.heldCount) p.machine.yieldMs = YIELD_MS;
         this.inputs.release(m.icount);
         if (this.state === 'starting-secondary' && this.joinM !== undefined && m.icount >= this.joinM) this.protectedAgain();
         for (const w of this.ackWaiters.splice(0)) w();
@@ -567,9 +576,27 @@ export class FtPrimary {
 
   private stopSync(): void { if (this.syncTimer) clearTimeout(this.syncTimer); this.syncTimer = undefined; }
 
+  /**
+   * An output started waiting (the seam's onHold, inside the run slice): end the slice at its next
+   * time check and send a sync mark covering the output at the next turn of the event loop (FT.md:
+   * "With outputs waiting, P sends a sync mark at once"), then turn the loop every HELD_YIELD_MS
+   * until nothing waits, so the ack is read at once. Release then costs about one round trip.
+   */
+  private outputHeld(): void {
+    if (this.syncSoon || !this.paired || !this.streaming) return;
+    this.syncSoon = true;
+    const m = this.parts!.machine;
+    m.requestYield();
+    m.yieldMs = HELD_YIELD_MS;
+    setImmediate(this.syncSoonFn);
+  }
+
+  private readonly syncSoonFn = (): void => { this.syncSoon = false; void this.syncTick(); };
+
   private async syncTick(): Promise<void> {
     const p = this.parts!;
-    if (!this.paired || !this.streaming || this.syncing) return;
+    if (!this.paired || !this.streaming) return;
+    if (this.syncing) { this.syncAgain = true; return; }
     this.syncing = true;
     try {
       const x = p.machine.cpu.icount - 1;
@@ -585,6 +612,7 @@ export class FtPrimary {
       this.emit({ kind: 'message', text: `log: ${(e as Error).message}` });
     } finally {
       this.syncing = false;
+      if (this.syncAgain) { this.syncAgain = false; this.syncSoon = true; setImmediate(this.syncSoonFn); }
       this.scheduleSync(p.seam.heldCount ? SYNC_FAST_MS : SYNC_IDLE_MS);
     }
   }
@@ -657,6 +685,7 @@ export class FtPrimary {
     this.stopSync();
     p.generation = g1;
     p.seam.setMode('live'); // releases what it held
+    p.machine.yieldMs = YIELD_MS;
     this.switchTo = g1; // generation g+1's log and disk layers from the next run chunk on (switchLog)
     this.inputs.release(Infinity);
     this.emit({ kind: 'message', text: `secondary lost (${why}); generation ${g1}: running not protected` });
@@ -698,6 +727,8 @@ export class FtPrimary {
     const p = this.parts!;
     // going on alone: generation g's log ends here, between run chunks (switchLog)
     if (this.switchTo && !this.switchReady && !this.fencedMsg) this.switchReady = true;
+    // short turns only while outputs wait for an ack (released by any path: ack, going live, respawn's release)
+    if (p.machine.yieldMs !== YIELD_MS && (!p.seam.heldCount || !this.paired || !this.streaming)) p.machine.yieldMs = YIELD_MS;
     if (!this.paired || !this.streaming || this.fencedMsg) return undefined;
     const ft = p.config.ft;
     const over = (): boolean => p.seam.heldBytes > ft.maxHeldBytes || p.seam.heldAgeMs() > ft.maxHeldMs || this.lagMs() > ft.maxLagMs;
@@ -753,6 +784,7 @@ export class FtPrimary {
     }
     if (this.fencedMsg) return;
     p.seam.setMode('live');
+    p.machine.yieldMs = YIELD_MS;
     this.marks?.stop();
     p.seam.syncDisks();
     this.inputs.release(Infinity);

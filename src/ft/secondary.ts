@@ -22,8 +22,9 @@ import { X86ftError, InvalidStateError } from '../errors.js';
 
 /** Host time (ms) replayed per step before the event loop turns: bounded by time, not instructions,
  *  so acks and heartbeats keep flowing on a loaded host (1M-instruction steps took 100s of ms there,
- *  and the primary declared a live secondary failed). */
-const SLICE_MS = 4;
+ *  and the primary declared a live secondary failed). Short, because a sync mark that arrives during
+ *  a step is acked only after it, and the primary's held outputs wait for that ack. */
+const SLICE_MS = 1;
 
 export interface SecondaryOptions {
   vm: string;

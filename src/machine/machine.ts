@@ -98,9 +98,9 @@ export interface EmuResult {
 }
 /** Instructions between two gate polls on the primary: the guest's timer resolution (~0.5 ms at 100 MIPS). */
 export const POLL_SLICE = 50_000;
-/** Host time (ms) of guest execution between two turns of the event loop (runAsync), so heartbeats
- *  and acks get out on a loaded host; checked every TIME_CHECK instructions. */
-const YIELD_MS = 4;
+/** Default host time (ms) of guest execution between two turns of the event loop (runAsync), so
+ *  heartbeats and acks get out on a loaded host; checked every TIME_CHECK instructions. */
+export const YIELD_MS = 4;
 const TIME_CHECK = 10_000;
 
 /** Every device's state, by name (snapshots). */
@@ -123,7 +123,11 @@ export class Machine {
   readonly nets: VirtioNet[] = [];
   /** Set when the guest wrote the debug-exit port. */
   exited = false;
+  /** Host time (ms, > 0) of execution between two turns of the event loop in runAsync (default
+   *  YIELD_MS = 4). An FT primary shortens it while outputs wait for an ack, so the ack is read soon. */
+  yieldMs = YIELD_MS;
   private polled = false;
+  private yieldNow = false;
 
   private constructor(opts: MachineOptions) {
     const size = opts.memSize ?? DEFAULT_MEM;
@@ -380,7 +384,7 @@ export class Machine {
     else {
       const end = cpu.icount + n;
       do stop = cpu.run(Math.min(TIME_CHECK, end - cpu.icount));
-      while (stop === Stop.BUDGET && cpu.icount < end && performance.now() < deadline);
+      while (stop === Stop.BUDGET && cpu.icount < end && !this.yieldNow && performance.now() < deadline);
     }
     if (gate.mode === 'live') {
       // Still halted in HLT since the last slice: poll only when a host value or a timer event is
@@ -423,7 +427,14 @@ export class Machine {
     }
   }
 
-  /** Like run(), but yields to the event loop every few ms and sleeps while the guest idles in HLT. */
+  /**
+   * Ends runAsync's current slice at its next time check (within TIME_CHECK = 10,000 instructions)
+   * and turns the event loop once: an FT primary calls it when an output starts waiting, so the sync
+   * mark covering it goes out at once rather than after the rest of the slice. Cleared at the turn.
+   */
+  requestYield(): void { this.yieldNow = true; }
+
+  /** Like run(), but yields to the event loop every `yieldMs` and sleeps while the guest idles in HLT. */
   async runAsync(maxInstructions = Infinity, signal?: { aborted: boolean }): Promise<RunResult> {
     checkCount('maxInstructions', maxInstructions, true);
     const cpu = this.cpu;
@@ -431,7 +442,7 @@ export class Machine {
     for (;;) {
       const left = maxInstructions - cpu.icount;
       if (left <= 0) return this.result('budget');
-      const stop = this.slice(left, lastYield + YIELD_MS);
+      const stop = this.slice(left, lastYield + this.yieldMs);
       const done = this.finished(stop);
       if (done) {
         if (done.end !== 'wait-log') return done;
@@ -443,7 +454,8 @@ export class Machine {
       // sleep only while nothing can wake the CPU: a poll that just raised an interrupt runs on at once
       // (a replaying machine never sleeps here: its polls come from the log, 'wait-log' waits for more)
       const idle = this.gate.mode === 'live' && stop === Stop.HALT && cpu.halted && !this.pic.intrPending();
-      if (idle || performance.now() - lastYield >= YIELD_MS) {
+      if (idle || this.yieldNow || performance.now() - lastYield >= this.yieldMs) {
+        this.yieldNow = false;
         await new Promise((r) => (idle ? setTimeout(r, 1) : setImmediate(r)));
         lastYield = performance.now();
         if (signal?.aborted) return this.result('budget');

@@ -88,6 +88,8 @@ export interface OutputSeamOptions {
   /** Called when a sink throws for a console byte or frame, or when a held/re-issued disk write or
    *  flush fails (the guest was already told it succeeded). */
   onSinkError?: (o: Output, e: unknown) => void;
+  /** hold: called after each output is queued (an FT primary sends a sync mark covering it at once). */
+  onHold?: () => void;
 }
 
 /** Stream index: console 0, disk n 1+2n, NIC n 2+2n. */
@@ -116,6 +118,8 @@ export class OutputSeam {
   icountSource: () => number = () => 0;
   private readonly now: () => number;
   private readonly onSinkError?: (o: Output, e: unknown) => void;
+  /** OutputSeamOptions.onHold; settable (a secondary that went live installs its own). */
+  onHold: (() => void) | undefined;
   /** Per stream index: last seq assigned, highest seq issued to its sink (done), highest seq
    *  completed (console, frames: = done; disks: covered by an fsync), last release mark received (suppress). */
   private readonly seqs: number[] = [];
@@ -133,6 +137,7 @@ export class OutputSeam {
     this.tally = opts.tally ?? new OutputTally();
     this.now = opts.now ?? Date.now;
     this.onSinkError = opts.onSinkError;
+    this.onHold = opts.onHold;
   }
 
   get mode(): OutputMode { return this.modeV; }
@@ -351,6 +356,7 @@ export class OutputSeam {
     if (this.modeV === 'suppress' && o.seq <= (this.marks[streamIndex(o.kind, o.dev)] ?? 0)) return; // already completed on the primary
     this.queue.push({ o, at: this.modeV === 'hold' ? this.now() : 0, bytes });
     this.heldBytesV += bytes;
+    if (this.modeV === 'hold') this.onHold?.();
   }
 
   private compact(): void {
