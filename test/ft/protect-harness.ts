@@ -4,7 +4,7 @@
 // for byte: protect's stdout, the console file and the disk (base image + generation layers).
 
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -92,6 +92,9 @@ export interface ProtectRun extends Outcome {
   claims: string[];
   /** Exit statuses/signals of the role processes, in start order. */
   roles: string[];
+  /** Processes still running with the run's directory on their command line once protect had exited
+   *  (a role outliving its supervisor: a bug the torture reports); the harness killed them. */
+  survivors: string[];
 }
 
 export interface ProtectCase {
@@ -102,6 +105,8 @@ export interface ProtectCase {
   kill?: { role: 'primary' | 'secondary'; afterMs: number; stopMs?: number;
     /** Instead of a time: kill once the console file holds this many bytes (guest progress, not speed). */
     afterBytes?: number };
+  /** --failure-timeout-ms of the pair (default FAILURE_TIMEOUT_MS). */
+  failureTimeoutMs?: number;
   timeoutMs?: number;
   extraArgs?: string[];
   /** Called once the VM is protected, with its record and the control plane (attacks, probes). */
@@ -116,6 +121,38 @@ export function alive(pid: number): boolean {
   try { return !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'latin1')); } catch { return false; }
 }
 
+/** Processes (other than this one) whose command line names `dir`: the roles and supervisor of a run there. */
+export function processesUsing(dir: string): { pid: number; cmdline: string }[] {
+  const out: { pid: number; cmdline: string }[] = [];
+  for (const e of readdirSync('/proc')) {
+    const pid = Number(e);
+    if (!Number.isSafeInteger(pid) || pid === process.pid) continue;
+    let cmdline: string;
+    try { cmdline = readFileSync(`/proc/${pid}/cmdline`, 'latin1').replace(/\0/g, ' ').trim(); } catch { continue; }
+    if (cmdline.includes(dir) && alive(pid)) out.push({ pid, cmdline });
+  }
+  return out;
+}
+
+/** SIGKILLs every process using `dir` and waits (up to 5 s) until they are gone; returns what it found. */
+async function killSurvivors(dir: string): Promise<string[]> {
+  const found = processesUsing(dir);
+  for (const p of found) { try { process.kill(p.pid, 'SIGKILL'); } catch { /* gone meanwhile */ } }
+  const until = Date.now() + 5000;
+  while (found.some((p) => alive(p.pid)) && Date.now() < until) await sleep(20);
+  return found.map((p) => `pid ${p.pid}: ${p.cmdline}`);
+}
+
+/**
+ * Removes a run's directory once nothing uses it. A failure to remove never hides the run's own
+ * error (a timed-out protect left its roles running, and their writes made rmdir fail with
+ * ENOTEMPTY, which replaced the timeout as the reported cause).
+ */
+async function removeRunDir(dir: string, failed: boolean): Promise<void> {
+  await killSurvivors(dir);
+  try { rmSync(dir, { recursive: true, force: true }); } catch (e) { if (!failed) throw e; }
+}
+
 /** Runs `x86ft protect` on the case; kills a role as asked; returns everything to compare. */
 export async function protectRun(c: ProtectCase): Promise<ProtectRun> {
   const dir = tempDir('protect');
@@ -123,9 +160,10 @@ export async function protectRun(c: ProtectCase): Promise<ProtectRun> {
   mkdirSync(control, { mode: 0o700 });
   const disk = baseDisk(dir);
   const consoleFile = join(dir, 'console.out');
+  let failed = true;
   try {
     const args = ['protect', c.elf, '--control', `dir:${control}`, '--disk', disk, '--cmdline', c.cmdline ?? DEMO_CMDLINE,
-      '--console-file', consoleFile, '--no-input', '--failure-timeout-ms', String(FAILURE_TIMEOUT_MS), ...(c.extraArgs ?? [])];
+      '--console-file', consoleFile, '--no-input', '--failure-timeout-ms', String(c.failureTimeoutMs ?? FAILURE_TIMEOUT_MS), ...(c.extraArgs ?? [])];
     const run = runCli(args, c.timeoutMs ?? 120_000);
     let ended = false;
     void run.then(() => { ended = true; }, () => { ended = true; });
@@ -168,19 +206,22 @@ export async function protectRun(c: ProtectCase): Promise<ProtectRun> {
       }
       const r = await run;
       if (killed) killed.gone = !alive(killed.pid);
+      const survivors = await killSurvivors(dir);
       const record = await cp.readVm('default');
       const claims: string[] = [];
       for (let g = 1; g <= (await cp.generation('default')); g++) claims.push((await cp.claimOwner('default', g))?.hostId ?? '?');
       const out = join(dir, 'disk.out');
       exportDisk({ store: control, vm: 'default', disk: 0, base: disk, out });
-      return {
-        ...r, record, killed, claims, roles: [...r.stderr.matchAll(/the (primary|secondary) \(pid \d+\) (was killed by \w+|exited with status \d+)/g)].map((m) => m[0]),
+      const result: ProtectRun = {
+        ...r, record, killed, claims, survivors, roles: [...r.stderr.matchAll(/the (primary|secondary) \(pid \d+\) (was killed by \w+|exited with status \d+)/g)].map((m) => m[0]),
         console: existsSync(consoleFile) ? readFileSync(consoleFile) : Buffer.alloc(0), disk: readFileSync(out),
       };
+      failed = false;
+      return result;
     } finally {
       await cp.close();
     }
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    await removeRunDir(dir, failed);
   }
 }
