@@ -1,4 +1,4 @@
-// `npm run ft:torture -- --count N [--seed S] [--max-delay-ms M | --by-progress] [--failure-timeout-ms T]`
+// `npm run ft:torture -- --count N [--seed S] [--max-delay-ms M | --by-progress] [--failure-timeout-ms T] [--cmdline 'L W P']`
 // (with --hosts/--kills: redundancy-torture.ts):
 // N runs of `x86ft protect` on the deterministic ft_demo guest, each with SIGKILL of the primary at a
 // seeded random moment after protection began: by default at a random point of the guest's progress
@@ -7,28 +7,35 @@
 // Every run must give protect's stdout, the console file and the disk of an uninterrupted run byte
 // for byte, generation 2 claimed by the secondary, the killed primary gone, and no process of the
 // run left once protect has exited. The failure timeout defaults to 1000 ms (cheaper runs than the
-// tests' 2000 ms, still above the heartbeat silences a loaded machine shows).
+// tests' 2000 ms, still above the heartbeat silences a loaded machine shows); --cmdline is ft_demo's
+// (lines, work, idle ms per line; default the tests' DEMO_CMDLINE; e.g. '8 500 30' for cheap runs).
 // Prints one line per run and a summary; exit status 0 when every run held, 1 otherwise, 2 for bad options.
 
-import { guest, protectRun, referenceRun, rng } from './protect-harness.js';
+import { DEMO_CMDLINE, guest, protectRun, referenceRun, rng } from './protect-harness.js';
 
 async function main(argv: string[]): Promise<number> {
   // repeated host failures (issue 10): --hosts/--kills select the redundancy torture
   if (argv.includes('--hosts') || argv.includes('--kills')) return (await import('./redundancy-torture.js')).main(argv);
-  let count = 20, seed = 1, maxDelay = -1, failureTimeoutMs = 1000;
+  let count = 20, seed = 1, maxDelay = -1, failureTimeoutMs = 1000, cmdline = DEMO_CMDLINE;
   for (let k = 0; k < argv.length; k++) {
     if (argv[k] === '--by-progress') { maxDelay = -1; continue; }
+    if (argv[k] === '--cmdline') {
+      const c = argv[++k];
+      if (c === undefined || !/^\d+ \d+ \d+$/.test(c)) { process.stderr.write(`ft:torture: --cmdline needs three numbers, 'LINES WORK IDLE_MS'\n`); return 2; }
+      cmdline = c;
+      continue;
+    }
     const v = Number(argv[k + 1]);
     if (argv[k] === '--count') count = v;
     else if (argv[k] === '--seed') seed = v;
     else if (argv[k] === '--max-delay-ms') maxDelay = v;
     else if (argv[k] === '--failure-timeout-ms') failureTimeoutMs = v;
-    else { process.stderr.write(`ft:torture: unknown option ${argv[k]} (--count N, --seed S, --max-delay-ms M | --by-progress, --failure-timeout-ms T)\n`); return 2; }
+    else { process.stderr.write(`ft:torture: unknown option ${argv[k]} (--count N, --seed S, --max-delay-ms M | --by-progress, --failure-timeout-ms T, --cmdline 'L W P')\n`); return 2; }
     k++;
     if (!Number.isSafeInteger(v) || v < 0) { process.stderr.write(`ft:torture: ${argv[k - 1]} needs a non-negative integer\n`); return 2; }
   }
   const elf = guest('ft_demo');
-  const ref = await referenceRun(elf);
+  const ref = await referenceRun(elf, cmdline);
   if (ref.status !== 0) { process.stderr.write(`ft:torture: the reference run failed (${ref.status}):\n${ref.stderr}\n`); return 1; }
   const next = rng(seed);
   let held = 0, failed = 0, notKilled = 0;
@@ -40,7 +47,7 @@ async function main(argv: string[]): Promise<number> {
     const when = kill.afterBytes !== undefined ? `at console byte ${kill.afterBytes}` : `${kill.afterMs} ms after protection`;
     let verdict: string;
     try {
-      const r = await protectRun({ elf, kill, failureTimeoutMs });
+      const r = await protectRun({ elf, cmdline, kill, failureTimeoutMs });
       const problems: string[] = [];
       if (!r.killed) notKilled++;
       else {
@@ -61,7 +68,7 @@ async function main(argv: string[]): Promise<number> {
     }
     process.stdout.write(`run ${i}/${count}: kill ${when}: ${verdict}\n`);
   }
-  process.stdout.write(`${held} passed, ${failed} failed (${count - notKilled} primaries killed; seed ${seed}; failure timeout ${failureTimeoutMs} ms; ${((Date.now() - t0) / 1000).toFixed(0)} s)\n`);
+  process.stdout.write(`${held} passed, ${failed} failed (${count - notKilled} primaries killed; seed ${seed}; failure timeout ${failureTimeoutMs} ms; cmdline '${cmdline}'; ${((Date.now() - t0) / 1000).toFixed(0)} s)\n`);
   return failed === 0 ? 0 : 1;
 }
 
