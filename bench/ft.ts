@@ -5,10 +5,12 @@
 // - failover gap: SIGKILL of the primary -> the next console byte on `x86ft protect`'s stdout;
 // - log bandwidth: bytes/s of a recording of a busy guest (ft_demo) and of an idle one (dev_idle,
 //   PIT at 100 Hz, HLT between ticks);
-// - protection overhead: wall time of `x86ft protect` vs plain `x86ft run` of the same guest, in
-//   alternating pairs (medians, with their spread);
+// - guest speed under protection: guest MIPS of a protected run (this process is the primary, from
+//   'protected' to the guest's end, the last ack included) vs a plain live run of the same guest in
+//   this process (what `x86ft run` does), in alternating pairs in one process run (medians, spread);
 // - memory on the primary while its secondary is stalled (SIGSTOP): RSS before and at most during.
-// Results in bench/results/ft.json. Counts: X86FT_BENCH_FT_PAIRS (9), X86FT_BENCH_FAILOVERS (5).
+// Results in bench/results/ft.json (ft-partial.json with X86FT_BENCH_FT_ONLY=release,log,failover,speed,stall).
+// Counts: X86FT_BENCH_FT_PAIRS (9), X86FT_BENCH_FAILOVERS (5).
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -18,6 +20,7 @@ import { CLI, DISK_BYTES, guest, tempDir } from '../test/ft/protect-harness.js';
 import { openControl, type VmConfig } from '../src/ft/control.js';
 import { FtPrimary } from '../src/ft/primary.js';
 import { DEFAULT_FT_OPTIONS } from '../src/ft/vm-host.js';
+import { openLiveHost } from '../src/cli/host.js';
 import type { OutputSeam } from '../src/machine/outputs.js';
 
 const resultsDir = new URL('../../bench/results/', import.meta.url).pathname;
@@ -41,16 +44,22 @@ function workDir(tag: string): { dir: string; control: string; disk: string } {
   return { dir, control, disk };
 }
 
-/** Release latency: this process is the primary; a child `x86ft ft secondary` acks. */
-async function releaseLatency(elf: string): Promise<{ bytes: number; p50Ms: number; p99Ms: number }> {
+/**
+ * One protected run of ft_demo with this process as the primary and a child `x86ft ft secondary`:
+ * the release latency of every console byte (produced -> handed to its sink under the Output Rule)
+ * and the guest's MIPS from 'protected' to the end of the run (the wait for the last ack included).
+ */
+async function protectedRun(elf: string, cmdline: string): Promise<{ latencies: number[]; mips: number }> {
   const w = workDir('bench-release');
   const control = await openControl(`dir:${w.control}`);
   const image = readFileSync(elf);
   const config: VmConfig = {
-    image: elf, imageSha256: createHash('sha256').update(image).digest('hex'), memorySize: 64 << 20, cmdline: '40 300',
+    image: elf, imageSha256: createHash('sha256').update(image).digest('hex'), memorySize: 64 << 20, cmdline,
     disks: [w.disk], nets: [], consoleFile: null, store: w.control, ft: { ...DEFAULT_FT_OPTIONS, failureTimeoutMs: 5000 }, hosts: null,
   } as VmConfig;
-  const p = new FtPrimary({ vm: 'bench', config, control, hostId: 'bench-p', listen: { host: '127.0.0.1', port: 0 } });
+  let t0 = NaN, ic0 = 0;
+  const p: FtPrimary = new FtPrimary({ vm: 'bench', config, control, hostId: 'bench-p', listen: { host: '127.0.0.1', port: 0 },
+    onEvent: (e) => { if (e.kind === 'state' && e.state === 'protected') { t0 = performance.now(); ic0 = p.status().icount; } } });
   await p.start();
   const seam = (p as unknown as { parts: { seam: OutputSeam } }).parts.seam;
   const produced: number[] = [], latencies: number[] = [];
@@ -59,11 +68,50 @@ async function releaseLatency(elf: string): Promise<{ bytes: number; p50Ms: numb
   const sink = seam.sinks.console!;
   seam.sinks.console = (b, seq) => { latencies.push(performance.now() - produced[seq - 1]!); sink(b, seq); };
   const s = spawn(process.execPath, [CLI, 'ft', 'secondary', '--vm', 'bench', '--control', `dir:${w.control}`, '--host-id', 'bench-s'], { stdio: 'ignore' });
-  await p.run();
-  await new Promise((r) => s.once('exit', r));
+  const sExit = new Promise((r) => s.once('exit', r));
+  const outcome = await p.run();
+  const mips = (p.status().icount - ic0) / (performance.now() - t0) / 1000;
+  await sExit;
   await control.close();
   rmSync(w.dir, { recursive: true, force: true });
+  if (outcome.kind !== 'ended') throw new Error(`protected run: ${outcome.kind}`);
+  return { latencies, mips };
+}
+
+/** Release latency (median, p99) over one protected run of ft_demo. */
+async function releaseLatency(elf: string): Promise<{ bytes: number; p50Ms: number; p99Ms: number }> {
+  const { latencies } = await protectedRun(elf, '40 300');
   return { bytes: latencies.length, p50Ms: round(median(latencies), 3), p99Ms: round(pct(latencies, 0.99), 3) };
+}
+
+/** A plain live run in this process (as `x86ft run`: live gate, file disk, console to /dev/null): guest MIPS. */
+async function plainRun(elf: string, cmdline: string): Promise<number> {
+  const w = workDir('bench-plain');
+  const host = await openLiveHost({ file: elf, mem: 64 << 20, cmdline, disks: [{ path: w.disk, readOnly: false }], nets: [], console: 'file:/dev/null',
+    input: false, max: Infinity, stats: false, rest: new Map() });
+  const t0 = performance.now();
+  const r = await host.machine.runAsync(Infinity, host.stop);
+  const mips = r.instructions / (performance.now() - t0) / 1000;
+  await host.close();
+  rmSync(w.dir, { recursive: true, force: true });
+  if (r.end !== 'exit' || r.status !== 0) throw new Error(`plain run: ${r.end} ${r.status}`);
+  return mips;
+}
+
+/** Guest MIPS plain vs protected, alternating pairs in this process (the first pair warms up and is dropped). */
+async function guestSpeed(elf: string): Promise<{ pairs: number; cmdline: string; plainMips: number; protectedMips: number; ratioMedian: number; ratioMin: number; ratioMax: number; costPercent: number }> {
+  const cmdline = '16 3000';
+  const plain: number[] = [], prot: number[] = [], ratios: number[] = [];
+  for (let i = 0; i <= PAIRS; i++) {
+    const a = await plainRun(elf, cmdline);
+    const b = (await protectedRun(elf, cmdline)).mips;
+    if (i === 0) continue;
+    plain.push(a); prot.push(b); ratios.push(b / a);
+    console.log(`  pair ${i}: plain ${a.toFixed(1)} MIPS, protected ${b.toFixed(1)} MIPS (${(b / a).toFixed(3)})`);
+  }
+  const r = median(ratios);
+  return { pairs: PAIRS, cmdline, plainMips: round(median(plain), 1), protectedMips: round(median(prot), 1), ratioMedian: round(r, 3),
+    ratioMin: round(Math.min(...ratios), 3), ratioMax: round(Math.max(...ratios), 3), costPercent: round((1 - r) * 100, 1) };
 }
 
 type Child = ChildProcess & { exited: Promise<unknown>; err: () => string };
@@ -124,25 +172,6 @@ function logBandwidth(elf: string, cmdline: string, disk: boolean): { bytes: num
   return { bytes, seconds: round(seconds), bytesPerSecond: Math.round(bytes / seconds), bitsPerSecond: Math.round((bytes * 8) / seconds) };
 }
 
-/** Wall time of plain `x86ft run` vs `x86ft protect` of the same guest, alternating. */
-function protectionOverhead(elf: string): { pairs: number; plainMedianS: number; protectedMedianS: number; ratioMedian: number; ratioMin: number; ratioMax: number } {
-  const ratios: number[] = [], plain: number[] = [], prot: number[] = [];
-  const cmdline = '24 3000';
-  for (let i = 0; i < PAIRS; i++) {
-    const w = workDir('bench-overhead');
-    let t0 = performance.now();
-    if (spawnSync(process.execPath, [CLI, 'run', elf, '--disk', w.disk, '--cmdline', cmdline, '--no-input'], { stdio: 'ignore' }).status !== 0) throw new Error('plain run failed');
-    const a = (performance.now() - t0) / 1000;
-    writeFileSync(w.disk, Buffer.alloc(DISK_BYTES));
-    t0 = performance.now();
-    if (spawnSync(process.execPath, [CLI, 'protect', elf, '--control', `dir:${w.control}`, '--disk', w.disk, '--cmdline', cmdline, '--no-input', '--failure-timeout-ms', '5000'], { stdio: 'ignore' }).status !== 0) throw new Error('protected run failed');
-    const b = (performance.now() - t0) / 1000;
-    plain.push(a); prot.push(b); ratios.push(b / a);
-    rmSync(w.dir, { recursive: true, force: true });
-  }
-  return { pairs: PAIRS, plainMedianS: round(median(plain)), protectedMedianS: round(median(prot)), ratioMedian: round(median(ratios)), ratioMin: round(Math.min(...ratios)), ratioMax: round(Math.max(...ratios)) };
-}
-
 function rssKb(pid: number): number {
   try { return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN); } catch { return NaN; }
 }
@@ -169,25 +198,40 @@ async function stalledSecondaryMemory(elf: string, stallMs = 5000): Promise<{ rs
   return { rssBeforeKb: before, rssMaxKb: max, stallMs };
 }
 
+/** X86FT_BENCH_FT_ONLY=name[,name…]: only these parts (release, log, failover, speed, stall). */
+const ONLY = process.env.X86FT_BENCH_FT_ONLY?.split(',');
+const want = (part: string): boolean => !ONLY || ONLY.includes(part);
+
 async function main(): Promise<void> {
   mkdirSync(resultsDir, { recursive: true });
   const demo = guest('ft_demo'), idle = guest('dev_idle');
-  const out: Record<string, unknown> = { date: new Date().toISOString(), node: process.version };
-  out.releaseLatency = await releaseLatency(demo);
-  console.log('release latency (console byte produced -> released):', out.releaseLatency);
-  out.logIdle = logBandwidth(idle, '10 100', false);
-  console.log('log bandwidth, idle guest (dev_idle, 100 Hz):', out.logIdle);
-  out.logBusy = logBandwidth(demo, '24 3000', true);
-  console.log('log bandwidth, busy guest (ft_demo):', out.logBusy);
-  out.failoverGapMs = await failoverGap(demo);
-  const gaps = out.failoverGapMs as number[];
-  console.log(`failover gap (SIGKILL of P -> next output), ms: ${gaps.join(' ')}; median ${median(gaps)}`);
-  out.protection = protectionOverhead(demo);
-  console.log('protection overhead (wall time, protect / run):', out.protection);
-  out.stalledSecondary = await stalledSecondaryMemory(demo);
-  console.log('primary RSS with the secondary stalled:', out.stalledSecondary);
+  const out: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, loadAverageBefore: (await import('node:os')).loadavg() };
+  if (want('release')) {
+    out.releaseLatency = await releaseLatency(demo);
+    console.log('release latency (console byte produced -> released):', out.releaseLatency);
+  }
+  if (want('log')) {
+    out.logIdle = logBandwidth(idle, '10 100', false);
+    console.log('log bandwidth, idle guest (dev_idle, 100 Hz):', out.logIdle);
+    out.logBusy = logBandwidth(demo, '24 3000', true);
+    console.log('log bandwidth, busy guest (ft_demo):', out.logBusy);
+  }
+  if (want('failover')) {
+    const gaps = await failoverGap(demo);
+    out.failoverGap = { ms: gaps, medianMs: median(gaps), p99Ms: pct(gaps, 0.99), failureTimeoutMs: DEFAULT_FT_OPTIONS.failureTimeoutMs };
+    console.log(`failover gap (SIGKILL of P -> next output), ms: ${gaps.join(' ')}; median ${median(gaps)} (failure timeout ${DEFAULT_FT_OPTIONS.failureTimeoutMs})`);
+  }
+  if (want('speed')) {
+    out.guestSpeed = await guestSpeed(demo);
+    console.log('guest speed under protection (guest MIPS, protected / plain):', out.guestSpeed);
+  }
+  if (want('stall')) {
+    out.stalledSecondary = await stalledSecondaryMemory(demo);
+    console.log('primary RSS with the secondary stalled:', out.stalledSecondary);
+  }
   out.loadAverage = (await import('node:os')).loadavg();
-  writeFileSync(join(resultsDir, 'ft.json'), JSON.stringify(out, null, 2) + '\n');
+  console.log('load average (1, 5, 15 min) before:', (out.loadAverageBefore as number[]).map((x) => x.toFixed(1)).join(' '), 'after:', (out.loadAverage as number[]).map((x) => x.toFixed(1)).join(' '));
+  writeFileSync(join(resultsDir, ONLY ? 'ft-partial.json' : 'ft.json'), JSON.stringify(out, null, 2) + '\n');
 }
 
 main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });

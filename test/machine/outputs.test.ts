@@ -139,4 +139,14 @@ describe('OutputSeam', () => {
     expect(errs).toEqual(['console#1: EPIPE']);
     expect(seam.completed()).toEqual({ console: 1 });
   });
+  it('hold: onHold is called after each output is queued, never in live or suppress mode', () => {
+    for (const mode of ['hold', 'live', 'suppress'] as const) {
+      const { seam, at } = seamWith(mode);
+      let calls = 0, heldAtCall = -1;
+      seam.onHold = () => { calls++; heldAtCall = seam.heldCount; };
+      at(3); seam.console(65); seam.frame(0, new Uint8Array(60)); seam.diskWrite(4, 0, 0, new Uint8Array(512)); seam.diskFlush(5, 0);
+      expect(calls).toBe(mode === 'hold' ? 4 : 0);
+      if (mode === 'hold') expect(heldAtCall).toBe(4); // the output is already queued when it is called
+    }
+  });
 });
