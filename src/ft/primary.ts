@@ -311,6 +311,7 @@ export class FtPrimary {
     pr.image = loadImage(parts.config);
     pr.firstGeneration = o.firstGeneration ?? 1;
     if (parts.lastRecords) pr.atLastCount = parts.lastRecords;
+    parts.seam.onHold = () => pr.outputHeld();
     pr.marks = new ReleaseMarks(parts.seam, parts.disks, (marks) => { if (pr.paired && pr.streaming && !pr.fencedMsg) pr.peer?.send({ t: 'release', marks }); },
       (text) => pr.emit({ kind: 'message', text }));
     pr.state = 'not-protected';
