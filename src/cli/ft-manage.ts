@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import { openControl, parseControlSpec, updateVm, vmStatus, type ControlPlane, type HostRecord, type VmRecord } from '../ft/control.js';
 import { candidateHosts, placeRole } from '../ft/placement.js';
 import { EXIT } from './run.js';
-import { parseHostArgs, MACHINE_HELP } from './host.js';
+import { parseHostArgs, MACHINE_HELP_NO_CONSOLE } from './host.js';
 import { FT_KEYS, ftOptions, vmConfigOf } from './ft.js';
 import { formatStatus, statusView } from './ft-status.js';
 import { usageLine, UsageError } from './usage.js';
@@ -58,7 +58,7 @@ other than the primary's). Both wait until the VM is protected again and print i
   --json                  list: JSON {vms: [status objects as 'ft status --json'], hosts: [{id, addr, pid, leaseMs, expiresAt}]}
   FT options              --heartbeat-ms, --failure-timeout-ms, --max-held-bytes, --max-held-ms, --max-lag-ms (see 'x86ft ft --help')
 machine options:
-${MACHINE_HELP.split('\n').filter((l) => !/--console|--no-input|Ctrl|the guest, Ctrl|x86ft, Ctrl/.test(l)).join('\n')}
+${MACHINE_HELP_NO_CONSOLE}
 
 exit status: start: 0 the primary runs; ${MANAGE_EXIT.usage} bad arguments, an unusable image, or the VM already running (its
 primary is named); ${MANAGE_EXIT.noHost} no host accepted the primary within 15 s; ${MANAGE_EXIT.timeout} the primary was started but did

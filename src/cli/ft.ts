@@ -17,7 +17,7 @@ import { ftStatusCommand } from './ft-status.js';
 import { ftManageCommand } from './ft-manage.js';
 import { publishStatus } from '../ft/status-publisher.js';
 import { ConsoleHost } from '../ft/console-host.js';
-import { parseHostArgs, MACHINE_HELP } from './host.js';
+import { parseHostArgs, MACHINE_HELP_NO_CONSOLE } from './host.js';
 import { exitCodeFor } from './run.js';
 import { usageLine, suggest, UsageError } from './usage.js';
 import { ftInitCommand, tlsFromArgs, TLS_HELP, TLS_KEYS } from './ft-init.js';
@@ -95,7 +95,7 @@ ${METRICS_HELP}
   --hosts ID,…            primary: the hosts the VM's roles may run on (VM-host affinity)
 ${FT_OPTS_HELP}
 machine options (primary; the secondary takes them from the VM record):
-${MACHINE_HELP.split('\n').filter((l) => !/--console|--no-input|Ctrl|the guest, Ctrl|x86ft, Ctrl/.test(l)).join('\n')}
+${MACHINE_HELP_NO_CONSOLE}
 
 ${EXIT_HELP}
 `;

@@ -15,13 +15,16 @@ import { restoreSnapshot, type SnapshotMeta, type RestoredMachine } from '../rep
 import { HostResourceError, InvalidArgumentError, fsErrorText } from '../errors.js';
 import { UsageError } from './usage.js';
 
-export const MACHINE_HELP = `  --mem SIZE              guest RAM (default 64M; suffixes K, M, G)
+/** Help lines of the machine options without the console ones (the FT roles have a console file instead). */
+export const MACHINE_HELP_NO_CONSOLE = `  --mem SIZE              guest RAM (default 64M; suffixes K, M, G)
   --cmdline STRING        command line passed in the boot-info block
   --disk FILE             attach FILE as a virtio-blk disk (repeatable; FILE:ro for read-only)
   --net udp:[LHOST:]LPORT:HOST:PPORT
                           attach a virtio-net NIC whose frames travel in UDP datagrams, one frame
                           each, between LHOST:LPORT (default 127.0.0.1: this host only; 0.0.0.0
-                          for every interface) and HOST:PPORT, which alone may send (repeatable)
+                          for every interface) and HOST:PPORT, which alone may send (repeatable)`;
+
+export const MACHINE_HELP = `${MACHINE_HELP_NO_CONSOLE}
   --console stdio         COM1 on stdin/stdout (default; on a terminal stdin is raw: Ctrl-C goes to
                           the guest, Ctrl-A x stops x86ft, Ctrl-A Ctrl-A sends Ctrl-A)
   --console file:OUT[:IN] COM1 output to file OUT, input from file IN (a regular file, or a FIFO

@@ -2,7 +2,7 @@
 // (a primary and a secondary as two processes, src/ft/supervisor.ts). stdout carries the guest's
 // console exactly once and nothing else; messages go to stderr.
 
-import { parseHostArgs, MACHINE_HELP } from './host.js';
+import { parseHostArgs, MACHINE_HELP_NO_CONSOLE } from './host.js';
 import { parseControlSpec } from '../ft/control.js';
 import { PRIMARY_HOST, PROTECT_EXIT, SECONDARY_HOST, Supervisor } from '../ft/supervisor.js';
 import { parseMetricsPort } from '../ft/metrics.js';
@@ -42,7 +42,7 @@ exactly once; messages (the roles' too, prefixed) go to stderr. 'x86ft ft status
   --max-held-ms N         age of the oldest held output before the guest is slowed (default 200)
   --max-lag-ms N          ms of execution the secondary has not acked before the guest is slowed (default 50)
 machine options:
-${MACHINE_HELP.split('\n').filter((l) => !/--console|--no-input|Ctrl|the guest, Ctrl|x86ft, Ctrl/.test(l)).join('\n')}
+${MACHINE_HELP_NO_CONSOLE}
 
 exit status: the guest's debug-exit status (124 budget, 125 halt, 126 guest fault, 127 internal
 error, as 'x86ft run'); ${PROTECT_EXIT.lost} the guest was lost (both roles died, or a role failed to start);
