@@ -78,7 +78,7 @@ the one in the VM's record.
 
 exit status: ${REPLAY_EXIT.IDENTICAL} replay identical; ${REPLAY_EXIT.IO_ERROR} a file could not be read; ${REPLAY_EXIT.USAGE} usage; ${REPLAY_EXIT.DIVERGENCE} divergence;
 ${REPLAY_EXIT.BAD_LOG} bad log (damaged followed by more bytes, failed CRC/length/sequence check, bad content, unsupported version); ${REPLAY_EXIT.MISMATCH} log is not for this image/snapshot (or the snapshot is missing,
-corrupted or not the one the log names; or the logs do not form one chain); ${REPLAY_EXIT.INCOMPLETE} unfinished log (it just stops: replayed to its last whole frame) or no end record reached (or --stop-at);
+corrupted or not the one the log names, or given for a log from boot; or the logs do not form one chain); ${REPLAY_EXIT.INCOMPLETE} unfinished log (it just stops: replayed to its last whole frame) or no end record reached (or --stop-at);
 ${REPLAY_EXIT.INTERNAL} internal error (a bug).
 `;
 

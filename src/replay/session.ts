@@ -254,6 +254,8 @@ export class ReplaySession {
     const io = { gate: this.sw, outputs: this.opts.outputs ?? this.observer((configFromJson(h.devices).disks ?? []).length) };
     if (h.fromSnapshot === null) {
       if (!this.opts.image) throw new ReplaySetupError('the log starts from boot: the guest image is needed');
+      // a snapshot given for a log from boot would be ignored: the caller meant another log or snapshot
+      if (this.opts.snapshot) throw new ReplaySetupError('the log starts from boot, not from a snapshot: the snapshot given is not this log\'s');
       const sha = sha256Hex(this.opts.image);
       if (sha !== h.imageSha256) throw new ReplaySetupError(`the image's SHA-256 ${sha} is not the log's ${h.imageSha256}`);
       const config: MachineConfig = configFromJson(h.devices);

@@ -143,7 +143,11 @@ describe('x86ft record --snapshot-at / --from-snapshot (CLI)', () => {
     expect(rc.stderr).toMatch(/snapshot/i);
     // no snapshot at all: exit 5
     expect(cli('replay', 'b.log', '--image', imagePath).status).toBe(REPLAY_EXIT.MISMATCH);
-  }, 60_000);
+    // a snapshot (even a damaged one) for a log from boot is not that log's: exit 5, never ignored
+    const rn = cli('replay', 'a.log', '--image', imagePath, '--snapshot', 'bad.snp');
+    expect(rn.status).toBe(REPLAY_EXIT.MISMATCH);
+    expect(rn.stderr).toMatch(/starts from boot, not from a snapshot/);
+  }, 120_000);
 
   it('the CLI replay of a library-made log B gives the recording\'s final state hash', () => {
     writeFileSync(join(dir, 'lib-b.log'), split.logB);
