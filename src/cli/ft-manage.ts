@@ -185,6 +185,11 @@ async function start(args: string[], opened: (cp: ControlPlane) => void): Promis
       }
       if (rec.primary && rec.primary.pid !== placed.pid) { say('start', `FT VM '${vm}' was started by someone else (primary: ${rec.primary.host} pid ${rec.primary.pid})`); return MANAGE_EXIT.usage; }
     }
+    // the placed primary created the VM and could not open its image, disks, console or log: it ended it
+    if (rec && rec.generation > g0 && rec.state === 'ended' && rec.primary?.pid === placed.pid) {
+      say('start', `${rec.reason ?? 'the primary ended before the guest ran'} (host ${placed.host})`);
+      return MANAGE_EXIT.usage;
+    }
     if (Date.now() >= deadline) {
       say('start', `the primary on host ${placed.host} (pid ${placed.pid ?? '?'}) did not create VM '${vm}' within ${PRIMARY_WAIT_MS / 1000} s; see that host agent's messages`);
       return MANAGE_EXIT.timeout;

@@ -262,8 +262,13 @@ export class FtPrimary {
     const secret = await control.secret();
     const g0 = await control.generation(vm);
     await this.listen(secret, g0 + 1);
+    let created = false;
     try {
-      const rec = await createVm(control, vm, config, { hostId, pid: process.pid, addr: this.addr });
+      // the record names the channel address only once the image, disks, console and log are open: ft start,
+      // protect and secondaries wait for it, so an unusable disk or image is this start's failure (status 2),
+      // not a VM that looks started and never runs
+      const rec = await createVm(control, vm, config, { hostId, pid: process.pid });
+      created = true;
       this.generation = rec.generation;
       if (rec.generation !== g0 + 1) throw new X86ftError('X86FT_GENERATION_MOVED', `VM '${vm}' was created at generation ${rec.generation} while this primary expected ${g0 + 1}: start it again`);
       const image = loadImage(config);
@@ -285,8 +290,17 @@ export class FtPrimary {
       this.marks = new ReleaseMarks(seam, disks, (marks) => { if (this.paired && this.streaming && !this.fencedMsg) this.peer?.send({ t: 'release', marks }); },
         (text) => this.emit({ kind: 'message', text }));
       this.parts = { vm, config, control, hostId, generation: this.generation, machine, seam, recorder, logSink, disks, console: con, tunnels, consoleInput: this.o.consoleInput, inputs: this.inputs, lastRecords: this.atLastCount, onEvent: this.o.onEvent, signal: this.signal };
+      await setVmState(control, vm, (r) => { if (r.generation === this.generation && r.primary?.pid === process.pid) r.primary = { ...r.primary, addr: this.addr ?? null }; },
+        (text) => this.emit({ kind: 'message', text }));
     } catch (e) {
       await this.server?.close();
+      // the VM this start created never ran: end it with the reason, so the name is free and waiters return
+      if (created) {
+        await setVmState(control, vm, (r) => {
+          if (r.generation !== this.generation || r.primary?.pid !== process.pid) return;
+          r.state = 'ended'; r.reason = `the primary could not start: ${(e as Error)?.message ?? String(e)}`; r.exitStatus = null;
+        }, (text) => this.emit({ kind: 'message', text }));
+      }
       throw e;
     }
   }

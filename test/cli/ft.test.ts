@@ -72,4 +72,21 @@ describe('x86ft ft', () => {
       first.kill('SIGKILL');
     }
   }, 60_000);
+  it('a disk the primary cannot open: protect exits 2 naming it; the VM it created is ended with the reason, its name free', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'x86ft-ftcli-'));
+    chmodSync(dir, 0o700);
+    const ctl = `dir:${join(dir, 'ctl')}`;
+    const elf = guestElf('dev_ftdisk');
+    const r = cli(['protect', elf, '--control', ctl, '--disk', join(dir, 'no-such.img'), '--mem', '32M', '--no-input']);
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/no-such\.img/);
+    noTrace(r.stderr);
+    // the secondary was never started: the primary never named its channel address
+    expect(r.stderr).not.toMatch(/secondary pid/);
+    const st = cli(['ft', 'status', '--control', ctl, '--json']);
+    expect(st.status).toBe(0);
+    const [vm] = JSON.parse(st.stdout) as { state: string; reason: string | null }[];
+    expect(vm!.state).toBe('ended');
+    expect(vm!.reason).toMatch(/^the primary could not start: .*no-such\.img/);
+  }, 60_000);
 });
