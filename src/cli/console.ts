@@ -7,7 +7,7 @@ import { openControl, type ControlPlane } from '../ft/control.js';
 import { consoleFilePath, copyConsoleFile } from '../ft/supervisor.js';
 import { parseCount } from './args.js';
 import { X86ftError } from '../errors.js';
-import { UsageError } from './usage.js';
+import { UsageError, usageLine } from './usage.js';
 
 export const CONSOLE_EXIT = { error: 1, usage: 2, notFound: 3, stopped: 130 } as const;
 
@@ -43,7 +43,7 @@ export async function consoleCommand(args: string[]): Promise<number> {
       else throw new UsageError(`unexpected argument ${a}`);
     }
   } catch (e) {
-    process.stderr.write(`x86ft console: ${(e as Error).message}\n\n${HELP}`);
+    process.stderr.write(usageLine('console', (e as Error).message, HELP));
     return CONSOLE_EXIT.usage;
   }
   const vm = name ?? 'default';

@@ -8,7 +8,7 @@ import { PRIMARY_HOST, PROTECT_EXIT, SECONDARY_HOST, Supervisor } from '../ft/su
 import { parseMetricsPort } from '../ft/metrics.js';
 import { tlsLayout } from '../ft/tls.js';
 import { resolve } from 'node:path';
-import { UsageError } from './usage.js';
+import { UsageError, usageLine } from './usage.js';
 
 /** Options protect passes on to the roles (with a value). */
 const FT_VALUE_KEYS = ['--heartbeat-ms', '--failure-timeout-ms', '--max-held-bytes', '--max-held-ms', '--max-lag-ms'];
@@ -93,7 +93,7 @@ export async function protectCommand(argv: string[]): Promise<number> {
       if (['--store', '--digest-every', ...FT_VALUE_KEYS].includes(a)) secondaryArgs.push(a, v);
     }
   } catch (e) {
-    process.stderr.write(`x86ft protect: ${(e as Error).message}\n\n${HELP}`);
+    process.stderr.write(usageLine('protect', (e as Error).message, HELP));
     return PROTECT_EXIT.usage;
   }
   const sup = new Supervisor({

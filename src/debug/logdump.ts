@@ -6,7 +6,7 @@ import { LogDecoder, LogError } from '../replay/codec.js';
 import { ENTRY_KINDS, type LogEntry } from '../replay/format.js';
 import { ChannelError } from '../replay/channel.js';
 import { formatEntry, LOG_EXIT, type CliIO } from '../cli/log.js';
-import { UsageError } from '../cli/usage.js';
+import { UsageError, usageLine } from '../cli/usage.js';
 
 export const LOG_DIFFER = 8;
 
@@ -54,7 +54,7 @@ export async function logDump(argv: string[], io: CliIO, usage: string): Promise
     }
     if (file === undefined) throw new UsageError('missing LOG');
     checkInputFile(file, 'log', { dash: true, hint: LOG_HINT });
-  } catch (e) { io.err(`x86ft log dump: ${(e as Error).message}\n${usage}`); return LOG_EXIT.USAGE; }
+  } catch (e) { io.err(usageLine('log dump', (e as Error).message, usage)); return LOG_EXIT.USAGE; }
   try {
     for await (const e of entries(file)) {
       if (e.icount < from || e.icount > to || (kinds.size > 0 && !kinds.has(e.kind))) continue;
@@ -65,7 +65,7 @@ export async function logDump(argv: string[], io: CliIO, usage: string): Promise
 }
 
 export async function logDiff(argv: string[], io: CliIO, usage: string): Promise<number> {
-  if (argv.length !== 2 || argv.some((a) => a.startsWith('-') && a !== '-')) { io.err(`x86ft log diff: expected two logs A B\n${usage}`); return LOG_EXIT.USAGE; }
+  if (argv.length !== 2 || argv.some((a) => a.startsWith('-') && a !== '-')) { io.err(usageLine('log diff', 'expected two logs A B', usage)); return LOG_EXIT.USAGE; }
   const [a, b] = argv as [string, string];
   try { checkInputFile(a, 'log', { hint: LOG_HINT }); checkInputFile(b, 'log', { hint: LOG_HINT }); } catch (e) { io.err(`x86ft log diff: ${(e as Error).message}\n`); return LOG_EXIT.USAGE; }
   const ia = entries(a), ib = entries(b);

@@ -32,6 +32,11 @@ describe('CLI manners', () => {
       [['log', 'inspec'], /did you mean 'inspect'\?/],
       [['help', 'nope'], /^x86ft help: unknown command 'nope'; see 'x86ft help'\n$/],
       [['--verison'], /did you mean '--version'\?/],
+      [['protect', 'guests/build/hello-O0.elf'], /^x86ft protect: .*--control.*; see 'x86ft protect --help'\n$/],
+      [['protect', 'guests/build/hello-O0.elf', '--control', 'dir:/tmp/x', '--vn', 'a'], /did you mean '--vm'\?/],
+      [['console', '--bogus'], /^x86ft console: unknown option --bogus; see 'x86ft console --help'\n$/],
+      [['log', 'dump', 'a.log', '--kind', 'bogus'], /^x86ft log dump: --kind needs one of .*; see 'x86ft log dump --help'\n$/],
+      [['log', 'diff', 'a.log'], /^x86ft log diff: expected two logs A B; see 'x86ft log diff --help'\n$/],
     ];
     for (const [args, want] of cases) {
       const r = cli(...args);
