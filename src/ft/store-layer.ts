@@ -22,7 +22,7 @@ import { dirname } from 'node:path';
 import type { DiskBackend } from '../machine/gate.js';
 import * as zlib from 'node:zlib';
 import { crc32Update } from '../replay/crc32.js';
-import { X86ftError, InvalidArgumentError } from '../errors.js';
+import { X86ftError, InvalidArgumentError, fsErrorText } from '../errors.js';
 
 export const LAYER_MAGIC = 'X86FTLYR';
 export const LAYER_VERSION = 1;
@@ -280,7 +280,7 @@ export class GenerationDisk implements DiskBackend {
     try {
       baseFd = openSync(o.base, 'r');
     } catch (e) {
-      throw new StoreError('STORE_BASE', `disk image ${o.base}: cannot open (${(e as NodeJS.ErrnoException).code ?? String(e)})`, { cause: e });
+      throw new StoreError('STORE_BASE', `disk image ${o.base}: cannot open (${fsErrorText(e)})`, { cause: e });
     }
     const st = fstatSync(baseFd);
     if (!st.isFile() && !st.isBlockDevice()) { closeSync(baseFd); throw new StoreError('STORE_BASE', `disk image ${o.base}: not a regular file`); }

@@ -14,7 +14,7 @@ import { closeSync, constants, fstatSync, fsyncSync, mkdirSync, openSync, readSy
 import { join, resolve } from 'node:path';
 import { GenerationDisk, StoreError, fsyncDir, type LayerFile } from './store-layer.js';
 import { checkName } from './control.js';
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError, fsErrorText } from '../errors.js';
 
 export { GenerationDisk, StoreError, type LayerFile } from './store-layer.js';
 
@@ -170,7 +170,7 @@ export class ConsoleFile {
   private static openFlags(path: string, flags: number, created: boolean): ConsoleFile {
     let fd: number;
     try { fd = openSync(path, flags, 0o600); } catch (e) {
-      throw new StoreError('STORE_IO', `console file ${path}: cannot open (${(e as NodeJS.ErrnoException).code ?? String(e)})`, { cause: e });
+      throw new StoreError('STORE_IO', `console file ${path}: cannot open (${fsErrorText(e)})`, { cause: e });
     }
     if (!fstatSync(fd).isFile()) { closeSync(fd); throw new StoreError('STORE_IO', `console file ${path}: not a regular file`); }
     if (created) { fsyncSync(fd); fsyncDir(resolve(path, '..')); }

@@ -156,6 +156,6 @@ describe('virtio-blk over virtio-mmio', () => {
   });
 
   it('FileDisk reports a missing image clearly', () => {
-    expect(() => FileDisk.open(join(dir, 'nope.img'))).toThrow(/nope\.img: cannot open \(no such file\)/);
+    expect(() => FileDisk.open(join(dir, 'nope.img'))).toThrow(/nope\.img: cannot open \(no such file or directory\)/);
   });
 });

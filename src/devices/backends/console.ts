@@ -4,7 +4,7 @@
 import { closeSync, constants, openSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { createServer, Socket, type Server } from 'node:net';
 import type { ConsoleInput } from '../../machine/gate.js';
-import { HostResourceError } from '../../errors.js';
+import { HostResourceError, fsErrorText } from '../../errors.js';
 
 /** Host side of a console: the gate reads from it, the UART's tx sink writes to it. */
 export interface ConsoleBackend extends ConsoleInput {
@@ -165,7 +165,7 @@ export class FileConsole extends BufferedConsole {
   private openFifo(): void {
     let s: Socket;
     try { s = openFifoReader(this.inPath!); }
-    catch (e) { throw new HostResourceError(`console input FIFO ${this.inPath}: cannot open (${(e as NodeJS.ErrnoException).code})`, this.inPath); }
+    catch (e) { throw new HostResourceError(`console input FIFO ${this.inPath}: cannot open (${fsErrorText(e)})`, this.inPath); }
     this.fifo = s;
     s.on('data', (d: Buffer) => this.received(new Uint8Array(d), s));
     s.on('error', () => { /* reported as close */ });

@@ -3,7 +3,7 @@
 
 import { closeSync, fstatSync, fsyncSync, openSync, readSync, statSync, writeSync, type Stats } from 'node:fs';
 import type { DiskBackend } from '../../machine/gate.js';
-import { HostResourceError, InvalidStateError } from '../../errors.js';
+import { HostResourceError, InvalidStateError, fsErrorText } from '../../errors.js';
 
 export interface FileDiskOptions { readOnly?: boolean }
 
@@ -27,9 +27,7 @@ export class FileDisk implements DiskBackend {
     try {
       fd = openSync(path, ro ? 'r' : 'r+');
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' || code === 'EPERM' ? 'permission denied'
-        : code === 'EISDIR' ? 'is a directory' : code === 'EROFS' ? 'read-only file system (open it read-only)' : String(code);
+      const why = (e as NodeJS.ErrnoException).code === 'EROFS' ? 'the file system is read-only: open it read-only' : fsErrorText(e);
       throw new HostResourceError(`disk image ${path}: cannot open (${why})`, path);
     }
     const st = fstatSync(fd);
