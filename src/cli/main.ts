@@ -55,8 +55,11 @@ async function main(argv: string[]): Promise<number> {
     case 'protect': return (await import('./protect.js')).protectCommand(rest);
     case 'console': return (await import('./console.js')).consoleCommand(rest);
     case 'host': return (await import('./host-agent.js')).hostAgentCommand(rest);
-    case undefined: case 'help': case '--help': case '-h':
-      process.stdout.write(USAGE); return cmd === undefined ? 2 : 0;
+    case undefined:
+      // a usage error like any other: one line on stderr (the help is one command away)
+      process.stderr.write(`x86ft: missing command (${COMMANDS.join(', ')}); see 'x86ft help'\n`); return 2;
+    case 'help': case '--help': case '-h':
+      process.stdout.write(USAGE); return 0;
     default:
       process.stderr.write(`x86ft: unknown ${cmd.startsWith('-') ? 'option' : 'command'} '${cmd}'${suggest(cmd, cmd.startsWith('-') ? ['--help', '--version'] : COMMANDS)}; see 'x86ft help'\n`); return 2;
   }

@@ -25,6 +25,7 @@ describe('CLI manners', () => {
 
   it('a usage error is one line on stderr naming the problem, with a suggestion; status 2', () => {
     const cases: [string[], RegExp][] = [
+      [[], /^x86ft: missing command \(run, .*\); see 'x86ft help'\n$/],
       [['rnu'], /^x86ft: unknown command 'rnu' \(did you mean 'run'\?\); see 'x86ft help'\n$/],
       [['run', 'guests/build/hello-O0.elf', '--stat'], /^x86ft run: unknown option --stat \(did you mean '--stats'\?\); see 'x86ft run --help'\n$/],
       [['record', '--lgo', 'x'], /^x86ft record: unknown option --lgo \(did you mean '--log'\?\); see 'x86ft record --help'\n$/],
