@@ -404,16 +404,8 @@ export class FtPrimary {
     this.joinM = undefined;
     this.streaming = false;
     this.state = 'starting-secondary';
-    this.lastAckAt = Date.now();
-    peer.onMessage((m) => this.onMessage(m));
     // a joining secondary is busy (its node start, the snapshot's transfer and restore) until its first ack
-    const graceEnd = this.lastAckAt + STARTUP_GRACE_TIMEOUTS * p.config.ft.failureTimeoutMs;
-    this.detector = watchPeer(peer, {
-      heartbeatMs: p.config.ft.heartbeatMs, failureTimeoutMs: p.config.ft.failureTimeoutMs,
-      holdWhile: () => peer.isPaused || (this.lastAck < 0 && Date.now() < graceEnd),
-      icount: () => p.machine.cpu.icount,
-      onFailed: (f) => void this.secondaryLost(f.message),
-    });
+    this.watchSecondary(peer);
     void peer.closed.then((why) => { if (this.peer === peer && why.code !== 'LOCAL') void this.secondaryLost(`the secondary ended the channel: ${why.message}`); });
     this.emit({ kind: 'peer', up: true, hostId: peer.peerHostId });
     this.emit({ kind: 'state', state: 'starting-secondary', generation: this.generation });
@@ -536,10 +528,9 @@ export class FtPrimary {
     }
   }
 
-  private attach(peer: FtPeer): void {
+  /** Takes the secondary's messages and starts its failure detector, with the startup grace (role.ts) until its first ack. */
+  private watchSecondary(peer: FtPeer): void {
     const p = this.parts!;
-    this.peer = peer;
-    p.logSink.peer = peer;
     this.lastAckAt = Date.now();
     peer.onMessage((m) => this.onMessage(m));
     const graceEnd = this.lastAckAt + STARTUP_GRACE_TIMEOUTS * p.config.ft.failureTimeoutMs;
@@ -549,6 +540,13 @@ export class FtPrimary {
       icount: () => p.machine.cpu.icount,
       onFailed: (f) => void this.secondaryLost(f.message),
     });
+  }
+
+  private attach(peer: FtPeer): void {
+    const p = this.parts!;
+    this.peer = peer;
+    p.logSink.peer = peer;
+    this.watchSecondary(peer);
     void peer.closed.then((why) => { if (why.code === 'BYE' && this.peer === peer) void this.secondaryLost(`the secondary ended the channel: ${why.message}`); });
     this.state = 'protected';
     this.streaming = true;
