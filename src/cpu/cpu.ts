@@ -216,11 +216,12 @@ export class Cpu {
 
   // ===================================================================== registers
 
-  /** 64-bit register as a JS number when it fits in 53 bits (for reports and tests). */
+  /** 64-bit register n (0 RAX .. 15 R15) as a signed bigint (two's complement of the stored bits); slow path, for reports and the API edge. */
   reg64(n: number): bigint {
     return (BigInt(this.regs[2 * n + 1]) << 32n) | BigInt(this.regs[2 * n] >>> 0);
   }
 
+  /** Sets 64-bit register n (0 RAX .. 15 R15) to the low 64 bits of v; slow path, for the API edge. */
   setReg64(n: number, v: bigint): void {
     this.regs[2 * n] = Number(v & 0xffffffffn) | 0;
     this.regs[2 * n + 1] = Number((v >> 32n) & 0xffffffffn) | 0;
