@@ -78,6 +78,11 @@ export class Hooks {
   private skip = NaN;
   /** Stop after every instruction (one REP iteration). */
   stepping = false;
+  /** Memory hooks only observe (they never call stopBefore/stopAfter): the fast tiers keep running with them
+   *  attached, every data access on the slow path, which reports each read and write to them (fetches are not
+   *  reported). Inside such a hook cpu.icount is a lower bound of the accessing instruction's count (the
+   *  count at its block's start), not the count itself. src/debug/timeline.ts scans for watchpoints this way. */
+  memOnFastTiers = false;
   /** Set by stopBefore()/stopAfter(): 1 before, 2 after the current instruction. */
   pending = 0;
   /** Why the last Stop.DEBUG happened (null before any). */
@@ -92,10 +97,19 @@ export class Hooks {
       this.intr.length === 0 && this.io.length === 0 && this.sys.length === 0;
   }
 
-  /** True when the CPU must run one instruction at a time (code, block or memory hooks, breakpoints,
-   *  stepping, a pending stop); false when only intr/io/syscall hooks are installed. */
+  /** The ranges of the data watch hooks (mem-read, mem-write) when they and breakpoints are all that is
+   *  attached (no code, block, fetch, interrupt, I/O or syscall hook, not stepping): a run then stops only at
+   *  a breakpoint address or after an access to one of these ranges. Null otherwise. */
+  get watchRanges(): { kind: 'mem-read' | 'mem-write'; begin: number; end: number }[] | null {
+    if (this.code.length > 0 || this.block.length > 0 || this.stepping || this.intr.length > 0 || this.io.length > 0 ||
+      this.sys.length > 0 || this.mem.some((h) => h.kind === 'mem-fetch')) return null;
+    return this.mem.map((h) => ({ kind: h.kind as 'mem-read' | 'mem-write', begin: h.begin, end: h.end }));
+  }
+
+  /** True when the CPU must run one instruction at a time (code, block or memory hooks unless they run on
+   *  the fast tiers, breakpoints, stepping, a pending stop); false when only intr/io/syscall hooks are installed. */
   get needsStepping(): boolean {
-    return this.code.length > 0 || this.block.length > 0 || this.mem.length > 0 || this.breakpoints.size > 0 ||
+    return this.code.length > 0 || this.block.length > 0 || (this.mem.length > 0 && !this.memOnFastTiers) || this.breakpoints.size > 0 ||
       this.stepping || this.pending !== 0 || !Number.isNaN(this.skip);
   }
 

@@ -370,17 +370,33 @@ export class ReplayTimeline {
     return seen;
   }
 
-  /** Whether re-executing from checkpoint `ck` to icount `end` on the fast tiers may execute an instruction at
-   *  one of `addrs` (false: it does not; the machine is then at `end` or wherever the signal stopped it). */
-  private async mayReach(ck: Checkpoint, end: number, addrs: ReadonlySet<number>, signal: { aborted: boolean }): Promise<boolean> {
+  /**
+   * Re-executes from checkpoint `ck` to icount `end` on the fast tiers, watching for what `watch` (the
+   * breakpoints' addresses and the watch ranges of Hooks.watchRanges) could stop at: `code` when an
+   * instruction at a breakpoint address may have executed (the CPU's code probe), `dataAt` a lower bound of
+   * the count of the last instruction (or delivery) that accessed a watched range (-1: none did; data watch
+   * hooks observe on the fast tiers, Hooks.memOnFastTiers), `signal` when interrupted.
+   */
+  private async probe(ck: Checkpoint, end: number, addrs: ReadonlySet<number>,
+    ranges: readonly { kind: 'mem-read' | 'mem-write'; begin: number; end: number }[], signal: { aborted: boolean }): Promise<{ code: boolean; dataAt: number } | 'signal'> {
     const cpu = this.machine.cpu;
     this.restore(ck);
-    cpu.flushCode(); // every block is looked up, and probed, afresh
-    cpu.codeProbe = addrs; cpu.codeProbeHit = false;
+    let dataAt = -1;
+    let observer: Hooks | null = null;
+    if (ranges.length > 0) {
+      observer = new Hooks();
+      observer.memOnFastTiers = true;
+      // cpu.icount inside: the count at the block's start, never past the accessing instruction's
+      for (const r of ranges) observer.add({ ...r, fn: (c) => { dataAt = c.icount; } });
+    }
+    if (addrs.size > 0) { cpu.flushCode(); cpu.codeProbe = addrs; cpu.codeProbeHit = false; } // every block looked up, and probed, afresh
     try {
-      const s = await this.advance(end, null, signal);
-      return cpu.codeProbeHit || (s !== null && s.kind !== 'end' && s.kind !== 'signal');
-    } finally { cpu.codeProbe = null; }
+      const s = await this.advance(end, observer, signal);
+      if (s !== null && s.kind === 'signal') return 'signal';
+      // the run ended early (the guest's end, a divergence): scan it all
+      const early = s !== null && s.kind !== 'end';
+      return { code: cpu.codeProbeHit || early, dataAt: early ? ck.icount : dataAt };
+    } finally { cpu.codeProbe = null; cpu.codeProbeHit = false; }
   }
 
   /**
@@ -392,37 +408,58 @@ export class ReplayTimeline {
     const m = this.machine;
     const here = this.position;
     let segEnd = here.icount;
-    // with breakpoints only, a stretch is first run on the fast tiers with the CPU's code probe on their
-    // addresses: a stretch that never reached them is passed over at full speed, one that may have is scanned
-    const probe = hooks.onlyBreakpoints && hooks.breakpoints.size > 0;
+    // With breakpoints and data watchpoints only, each stretch is first re-executed on the fast tiers with the
+    // CPU's code probe on the breakpoint addresses and the watch ranges observed on the slow data path: a
+    // stretch that reached neither is passed over; one whose code probe hit is scanned one instruction at a
+    // time from its checkpoint; otherwise the scan starts where the last access to a watched range was seen.
+    const ranges = hooks.watchRanges;
+    const fast = ranges !== null && (hooks.breakpoints.size > 0 || ranges.length > 0);
     // scan the stretch from each checkpoint to the next (the last: to here), latest first
-    for (let ck = this.checkpointAt(here.icount); ; ck = this.cks[ck.index - 1]!) {
-      if (probe && !(await this.mayReach(ck, segEnd, hooks.breakpoints, signal))) {
-        if (signal.aborted) return { kind: 'signal' };
-        if (ck.index === 0) { this.restore(ck); return { kind: 'begin' }; }
-        segEnd = ck.icount;
-        continue;
-      }
-      this.restore(ck);
-      let last: { pos: { icount: number; rip: number }; reason: DebugStop } | null = null;
-      m.cpu.setHooks(hooks);
-      hooks.stepping = false;
-      try {
-        for (;;) {
-          let r: RunResult;
-          try { r = await m.runAsync(segEnd, signal); } catch (e) { if (e instanceof GateDivergence) break; throw e; }
-          if (r.end === 'budget' && signal.aborted) return { kind: 'signal' };
-          if (r.end !== 'debug') break;
-          const why = hooks.reason!;
-          const pos = this.position;
-          if (pos.icount === here.icount && pos.rip === here.rip) continue; // where we are is not before us
-          if (why.kind === 'watch') last = { pos: { icount: pos.icount - 1, rip: m.cpu.insnRip }, reason: why };
-          else { last = { pos, reason: why }; hooks.skipBreakpointOnce(pos.rip); }
+    for (let ck = this.checkpointAt(here.icount); ;) {
+      let from = ck.icount;
+      if (fast && segEnd > ck.icount) {
+        const p = await this.probe(ck, segEnd, hooks.breakpoints, ranges, signal);
+        if (p === 'signal') return { kind: 'signal' };
+        if (!p.code && p.dataAt < 0) {
+          if (ck.index === 0) { this.restore(ck); return { kind: 'begin' }; }
+          segEnd = ck.icount; ck = this.cks[ck.index - 1]!;
+          continue;
         }
-      } finally { m.cpu.setHooks(null); }
+        if (!p.code && p.dataAt < segEnd) from = p.dataAt;
+      }
+      if (from > ck.icount) await this.fastState(from, signal);
+      else this.restore(ck);
+      if (signal.aborted) return { kind: 'signal' };
+      const last = await this.scan(here, segEnd, hooks, signal);
+      if (last === 'signal') return { kind: 'signal' };
       if (last !== null) { await this.goTo(last.pos, signal); return { kind: 'debug', reason: last.reason }; }
+      // nothing from `from` on (the hit seen there was the current position's own): the stretch before it
+      if (from > ck.icount) { segEnd = from; continue; }
       if (ck.index === 0) { this.restore(ck); return { kind: 'begin' }; }
-      segEnd = ck.icount;
+      segEnd = ck.icount; ck = this.cks[ck.index - 1]!;
     }
+  }
+
+  /** Runs from the current position to `segEnd` one instruction at a time with `hooks` attached; returns
+   *  the last stop before `here` (a watchpoint's: before the accessing instruction), null for none. */
+  private async scan(here: { icount: number; rip: number }, segEnd: number, hooks: Hooks, signal: { aborted: boolean }): Promise<{ pos: { icount: number; rip: number }; reason: DebugStop } | null | 'signal'> {
+    const m = this.machine;
+    let last: { pos: { icount: number; rip: number }; reason: DebugStop } | null = null;
+    m.cpu.setHooks(hooks);
+    hooks.stepping = false;
+    try {
+      for (;;) {
+        let r: RunResult;
+        try { r = await m.runAsync(segEnd, signal); } catch (e) { if (e instanceof GateDivergence) break; throw e; }
+        if (r.end === 'budget' && signal.aborted) return 'signal';
+        if (r.end !== 'debug') break;
+        const why = hooks.reason!;
+        const pos = this.position;
+        if (pos.icount === here.icount && pos.rip === here.rip) continue; // where we are is not before us
+        if (why.kind === 'watch') last = { pos: { icount: pos.icount - 1, rip: m.cpu.insnRip }, reason: why };
+        else { last = { pos, reason: why }; hooks.skipBreakpointOnce(pos.rip); }
+      }
+    } finally { m.cpu.setHooks(null); }
+    return last;
   }
 }

@@ -3,9 +3,9 @@
 // down by one each: SDM Vol. 2 REP) and across a timer interrupt's delivery (dev_timer on a virtual
 // clock) gives back exactly the CPU state a forward pass had there, and the one an independent replay
 // (the Replayer, --stop-at) has at that instruction count. reverse-continue with breakpoints only, which passes
-// over stretches that never reach them on the fast tiers (the CPU's code probe), stops exactly where the scan of
-// every instruction stops.
-import { describe, it, expect } from 'vitest';
+// over stretches that never reach them on the fast tiers (the CPU's code probe), and with data watchpoints,
+// which the fast tiers observe on their slow data path, stops exactly where the scan of every instruction stops.
+import { describe, it, expect, beforeAll } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { ReplayTimeline } from '../../src/debug/timeline.js';
@@ -76,31 +76,80 @@ describe('replay timeline: reverse-stepi', () => {
   }, 60_000);
 });
 
-describe('replay timeline: reverse-continue with breakpoints only (stretches passed over on the fast tiers)', () => {
-  it('stops where the one-instruction-at-a-time scan stops, and at the start of history when nothing is hit', async () => {
-    const image = elf('recursion-O0');
+describe('replay timeline: reverse-continue passing over stretches on the fast tiers', () => {
+  const image = elf('recursion-O0');
+  const addr = (s: string) => parseInt(execFileSync('nm', ['guests/build/recursion-O0.elf'], { encoding: 'utf8' }).split('\n').find((l) => l.endsWith(` ${s}`))!.split(' ')[0]!, 16);
+  let tl: ReplayTimeline;
+  let end = 0;
+  beforeAll(async () => {
+    // one recording, one timeline for both cases
     const rec = await recordGuest(image, { max: 200_000, memSize: 16 << 20 });
-    const tl = await ReplayTimeline.open(once(rec.log), { image, checkpointEvery: 20_000 });
+    tl = await ReplayTimeline.open(once(rec.log), { image, checkpointEvery: 20_000 });
     expect((await tl.forward(null, false, sig)).kind).toBe('end');
-    const end = { icount: tl.machine.cpu.icount };
-    const addr = (s: string) => parseInt(execFileSync('nm', ['guests/build/recursion-O0.elf'], { encoding: 'utf8' }).split('\n').find((l) => l.endsWith(` ${s}`))!.split(' ')[0]!, 16);
+    end = tl.machine.cpu.icount;
+  }, 60_000);
+
+  /** reverse-continue from the end of the history with `fast` (the probe path) and `slow` (an interrupt hook
+   *  that never fires added: the scan of every instruction); both stop at the same count with the same state. */
+  async function bothWays(fast: Hooks, slow: Hooks, what: string, from?: (h: Hooks) => Promise<void>): Promise<{ kind: string; icount: number; rip: number }> {
+    slow.add({ kind: 'intr', fn: () => {} });
+    const seen: string[] = [];
+    let out = { kind: '', icount: 0, rip: 0 };
+    for (const h of [fast, slow]) {
+      await tl.forward(null, false, sig); // back at the end of the history
+      expect(tl.machine.cpu.icount).toBe(end);
+      if (from) await from(h);
+      const s = await tl.continueBack(h, sig);
+      out = { kind: s.kind, icount: tl.machine.cpu.icount, rip: tl.machine.cpu.rip };
+      seen.push(`${s.kind} ${s.kind === 'debug' ? JSON.stringify(s.reason) : ''} ${tl.machine.cpu.icount} ${cpuJson(tl.machine)}`);
+    }
+    expect(seen[0], what).toBe(seen[1]);
+    return out;
+  }
+
+  it('breakpoints only: stops where the one-instruction-at-a-time scan stops, and at the start of history when nothing is hit', async () => {
     for (const [fn, hitsBefore] of [['ack', true], ['main', true], ['day_name', false]] as const) {
-      // breakpoints only: the probe path; an interrupt hook too (it never fires here): the scan of every instruction
       const fast = new Hooks(), slow = new Hooks();
       fast.breakpoints.add(addr(fn)); slow.breakpoints.add(addr(fn));
-      slow.add({ kind: 'intr', fn: () => {} });
       expect(fast.onlyBreakpoints).toBe(true);
+      const s = await bothWays(fast, slow, fn);
       expect(slow.onlyBreakpoints).toBe(false);
-      const seen: string[] = [];
-      for (const h of [fast, slow]) {
-        await tl.forward(null, false, sig); // back at the end of the history
-        expect(tl.machine.cpu.icount).toBe(end.icount);
-        const s = await tl.continueBack(h, sig);
-        expect(s.kind, fn).toBe(hitsBefore ? 'debug' : 'begin');
-        if (hitsBefore) expect(tl.machine.cpu.rip).toBe(addr(fn));
-        seen.push(`${tl.machine.cpu.icount} ${cpuJson(tl.machine)}`);
-      }
-      expect(seen[0], fn).toBe(seen[1]);
+      expect(s.kind, fn).toBe(hitsBefore ? 'debug' : 'begin');
+      if (hitsBefore) expect(s.rip).toBe(addr(fn));
     }
+  }, 120_000);
+
+  it('watchpoints (write, read, with a breakpoint, from just after a hit): stops where the scan of every instruction stops', async () => {
+    const watch = (h: Hooks, kind: 'mem-write' | 'mem-read', sym: string, len = 8) => h.add({ kind, begin: addr(sym), end: addr(sym) + len, fn: () => h.stopAfter() });
+    const cases: [string, (h: Hooks) => void, string][] = [
+      ['write calls', (h) => watch(h, 'mem-write', 'calls'), 'debug'],
+      ['read calls', (h) => watch(h, 'mem-read', 'calls'), 'debug'],
+      ['write hanoi_sig + breakpoint ack', (h) => { watch(h, 'mem-write', 'hanoi_sig', 4); h.breakpoints.add(addr('ack')); }, 'debug'],
+      // written only by crt0's `rep stosq` clearing .bss (the bulk REP path on the fast tiers)
+      ['write pp (cleared by crt0)', (h) => watch(h, 'mem-write', 'pp'), 'debug'],
+      ['write exprs (.data, never written)', (h) => watch(h, 'mem-write', 'exprs.2'), 'begin'],
+    ];
+    for (const [what, set, kind] of cases) {
+      const fast = new Hooks(), slow = new Hooks();
+      set(fast); set(slow);
+      expect(fast.watchRanges, what).not.toBeNull();
+      const s = await bothWays(fast, slow, what);
+      expect(slow.watchRanges).toBeNull();
+      expect(s.kind, what).toBe(kind);
+    }
+    // standing just after a write to `calls` (a forward continue stopped by the watchpoint): going back skips it
+    // and stops before the write before, whose store is the same instruction (calls++)
+    const at: number[] = [];
+    const s = await bothWays(new Hooks(), new Hooks(), 'from a hit', async (h) => {
+      await tl.stepBack(sig); // (the end of the history: step back into it, then back to an earlier write)
+      const w = new Hooks(); watch(w, 'mem-write', 'calls');
+      await tl.continueBack(w, sig); await tl.continueBack(w, sig);
+      expect((await tl.forward(w, false, sig)).kind).toBe('debug'); // after the write continueBack stopped before
+      at.push(tl.machine.cpu.icount);
+      watch(h, 'mem-write', 'calls');
+    });
+    expect(at[0]).toBe(at[1]);
+    expect(s.kind).toBe('debug');
+    expect(s.icount).toBeLessThan(at[0]! - 1);
   }, 120_000);
 });

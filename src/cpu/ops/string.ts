@@ -121,6 +121,8 @@ function bulk(c: Cpu, i: Insn, k: number, max: number): number {
     n = Math.min(n, ((4096 - (src & 4095)) / sz) | 0);
   }
   if (n < 2) return 0;
+  // memory hooks on the fast tiers (Hooks.memOnFastTiers) see every element's access
+  if (c.hooks !== null && c.hooks.watchesMemory) return 0;
   const bytes = n * sz;
   const dp = c.translate(dst, 1);
   if (dp + bytes > c.ramSize || c.codePage[dp >>> 12]) return 0;
