@@ -231,13 +231,12 @@ describe('x87 library terminates outside the documented domains', () => {
       expect(r).toBe(r2);
       expect([...d]).toEqual([...e]);
     }
-    // x = -1 + 2^-64 and x = -0.75: ln(1 + x) must not take ~2^63 series terms
-    const t0 = Date.now();
+    // x = -1 + 2^-64 and x = -0.75: ln(1 + x) must not take ~2^63 series terms (that would hang: the test's
+    // timeout is the guard, not a bound on how fast this machine is)
     X.fyl2xp1(d, 0, y, 0, Uint32Array.of(0xffffffff, 0xffffffff, 0xbffe), 0, 0x37f);
     expect(d[2]).toBe(0xc005); // log2(2^-64) = -64
     expect(d[1]).toBe(0x80000000);
     X.fyl2xp1(d, 0, y, 0, Uint32Array.of(0, 0xc0000000, 0xbffe), 0, 0x37f);
     expect([...d]).toEqual([0, 0x80000000, 0xc000]); // log2(0.25) = -2
-    expect(Date.now() - t0).toBeLessThan(20_000); // generous: the series form would take ~2^63 terms
-  });
+  }, 60_000);
 });

@@ -34,14 +34,13 @@ describe('memory channel + writer', () => {
     const { sink, source } = memoryPipe();
     const w = new LogWriter(sink, sampleHeader(), { flushDelayMs: 2 });
     const it = readLog(source)[Symbol.asyncIterator]();
-    const t0 = Date.now();
     w.append({ icount: 42, kind: 'tsc', payload: { lo: 1, hi: 2 } });
+    // without the timed flush the entry would never arrive: the test's timeout is the guard
     const r = await it.next();
     expect(r.value).toEqual({ icount: 42, kind: 'tsc', payload: { lo: 1, hi: 2 } });
-    expect(Date.now() - t0).toBeLessThan(10_000); // generous: without the timed flush the entry would never arrive
     await w.close();
     expect((await it.next()).done).toBe(true);
-  });
+  }, 30_000);
 
   it('a reader that goes away gives the writer a typed CLOSED error', async () => {
     const { sink, source } = memoryPipe(1024);
