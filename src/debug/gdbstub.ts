@@ -133,6 +133,8 @@ export function peekMemory(m: Machine, la: number, len: number): Uint8Array | nu
 function checksum(s: string): string { let sum = 0; for (let k = 0; k < s.length; k++) sum = (sum + s.charCodeAt(k)) & 0xff; return hex8(sum); }
 
 const SIGTRAP = 5, SIGINT = 2, SIGSEGV = 11;
+/** Longest packet accepted, in bytes (PacketSize in qSupported is 0x4000; gdb's own packets are far shorter). */
+const MAX_PACKET = 0x10000;
 
 /** A gdb stub serving one machine; one client at a time. */
 export class GdbStub {
@@ -141,6 +143,9 @@ export class GdbStub {
   private server: Server | null = null;
   private sock: Socket | null = null;
   private buf = '';
+  /** The client sent a well-formed packet: it is gdb (see accept). */
+  private isGdb = false;
+  private peer = '';
   private running = false;
   private interrupt = { aborted: false };
   private finished: RunResult | null = null;
@@ -175,14 +180,41 @@ export class GdbStub {
   /** How the guest ended, once it has (null while it can still run). */
   get result(): RunResult | null { return this.finished; }
 
+  /**
+   * One client at a time. A client counts as gdb once it sent a packet with a correct checksum; until then
+   * it is dropped (stderr line, the stub keeps waiting) when it sends anything the GDB remote protocol does
+   * not start with ('+', '-', Ctrl-C, '$' packets), a bad checksum or an overlong packet, when it closes,
+   * or when another client connects. Once gdb is connected, its disconnection ends the session.
+   */
   private accept(s: Socket): void {
-    if (this.sock !== null) { s.destroy(); return; }
+    const peer = `${s.remoteAddress ?? '?'}:${s.remotePort ?? '?'}`;
+    if (this.sock !== null) {
+      if (this.isGdb) { this.log(`x86ft: gdb stub: refused a connection from ${peer}: gdb is already connected (one at a time)`); s.destroy(); return; }
+      this.drop('another client connected');
+    }
     this.sock = s;
+    this.isGdb = false;
+    this.peer = peer;
+    this.buf = '';
     s.setNoDelay(true);
     s.setEncoding('latin1');
-    s.on('data', (d: string) => this.onData(d));
+    s.on('data', (d: string) => { if (this.sock === s) this.onData(d); });
     s.on('error', () => {});
-    s.on('close', () => { this.sock = null; this.interrupt.aborted = true; this.close(); });
+    s.on('close', () => {
+      if (this.sock !== s) return; // dropped already
+      if (!this.isGdb) { this.drop('it closed the connection'); return; }
+      this.sock = null; this.interrupt.aborted = true; this.close();
+    });
+  }
+
+  /** Drops the current client, which has not shown itself to be gdb; the stub goes on waiting for gdb. */
+  private drop(why: string): void {
+    const s = this.sock!;
+    this.sock = null;
+    this.buf = '';
+    s.destroy();
+    const port = (this.server?.address() as { port: number } | null)?.port;
+    this.log(`x86ft: gdb stub: dropped the client ${this.peer}, which does not speak the GDB remote protocol (${why}); still waiting for gdb on 127.0.0.1:${port}`);
   }
 
   private onData(d: string): void {
@@ -190,13 +222,28 @@ export class GdbStub {
     for (;;) {
       // acknowledgements and Ctrl-C come outside packets
       while (this.buf.length > 0 && this.buf[0] !== '$') {
-        if (this.buf.charCodeAt(0) === 3 && this.running) this.interrupt.aborted = true;
+        const c = this.buf.charCodeAt(0);
+        if (c === 3 && this.running) this.interrupt.aborted = true;
+        else if (c !== 3 && c !== 0x2b && c !== 0x2d && !this.isGdb) return this.drop(`it sent ${JSON.stringify(this.buf.slice(0, 24))}`);
         this.buf = this.buf.slice(1);
       }
       const end = this.buf.indexOf('#');
-      if (end < 0 || this.buf.length < end + 3) return;
-      const body = this.buf.slice(1, end);
+      if (end < 0 || this.buf.length < end + 3) {
+        if (this.buf.length > MAX_PACKET) {
+          if (!this.isGdb) return this.drop(`a packet of more than ${MAX_PACKET} bytes`);
+          this.log(`x86ft: gdb stub: a packet of more than ${MAX_PACKET} bytes discarded`);
+          this.buf = '';
+        }
+        return;
+      }
+      const body = this.buf.slice(1, end), sum = this.buf.slice(end + 1, end + 3);
       this.buf = this.buf.slice(end + 3);
+      if (checksum(body) !== sum.toLowerCase()) {
+        if (!this.isGdb) return this.drop(`it sent ${JSON.stringify(('$' + body + '#' + sum).slice(0, 24))} with a wrong checksum`);
+        this.sock?.write('-'); // gdb sends it again
+        continue;
+      }
+      this.isGdb = true;
       this.sock?.write('+');
       void this.handle(body).catch((e) => { this.log(`x86ft: gdb stub: ${(e as Error).message}`); this.send('E01'); });
     }

@@ -5,6 +5,7 @@
 // answered as an error, writes refused, and the guest's exit reported as gdb's "exited with code".
 import { describe, it, expect } from 'vitest';
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { connect } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { Machine } from '../../src/index.js';
 import { Hooks } from '../../src/cpu/hooks.js';
@@ -14,13 +15,14 @@ const GUEST = 'guests/build/recursion-O0.elf';
 const sym = (s: string) => parseInt(execFileSync('nm', [GUEST], { encoding: 'utf8' }).split('\n').find((l) => l.endsWith(` ${s}`))!.split(' ')[0], 16);
 
 /** Starts `x86ft run GUEST --gdb 0`, runs gdb -batch with `cmds`; returns gdb's output and the run's exit status. */
-async function session(cmds: string[]): Promise<{ gdb: string; status: number | null; stderr: string }> {
+async function session(cmds: string[], before?: (port: number, stderr: () => string) => Promise<void>): Promise<{ gdb: string; status: number | null; stderr: string }> {
   const emu = spawn(process.execPath, [CLI, 'run', GUEST, '--gdb', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   const port = await new Promise<number>((resolve, reject) => {
     emu.stderr.on('data', (d: Buffer) => { stderr += d; const m = /127\.0\.0\.1:(\d+)/.exec(stderr); if (m) resolve(Number(m[1])); });
     emu.on('exit', () => reject(new Error(`x86ft exited: ${stderr}`)));
   });
+  if (before) await before(port, () => stderr);
   const args = ['-batch', '-nx', '-ex', 'set confirm off', '-ex', `target remote 127.0.0.1:${port}`, ...cmds.flatMap((c) => ['-ex', c]), GUEST];
   const g = spawnSync('gdb', args, { encoding: 'utf8', timeout: 60_000 });
   const status = await new Promise<number | null>((resolve) => { if (emu.exitCode !== null) resolve(emu.exitCode); else { emu.on('exit', (c) => resolve(c)); setTimeout(() => emu.kill('SIGKILL'), 20_000); } });
@@ -67,5 +69,34 @@ describe('gdb stub (real gdb)', () => {
   it('a watchpoint on a global stops after the store with the new value', async () => {
     const r = await session(['watch *(unsigned long *)&calls', 'continue', 'p/x $rip', 'delete', 'kill']);
     expect(r.gdb).toMatch(/Old value = 0\s+New value = 1/);
+  }, 120_000);
+
+  it('junk clients on the port (garbage, a wrong checksum, a silent close) are dropped with a line on stderr; gdb still connects', async () => {
+    /** Connects, writes `junk` (null: nothing), and resolves once the stub has closed the connection (or, for
+     *  nothing written, once this side closed it). */
+    const junkClient = (port: number, junk: string | null) => new Promise<void>((resolve, reject) => {
+      const c = connect(port, '127.0.0.1', () => { if (junk === null) c.end(); else c.write(junk); });
+      c.on('error', reject);
+      c.on('data', () => {});
+      c.on('close', () => resolve());
+    });
+    const waitFor = async (text: () => string, n: number) => {
+      // bounded by the test's timeout: the lines come as soon as the stub has read the junk
+      while ((text().match(/dropped the client/g) ?? []).length < n) await new Promise((r) => setTimeout(r, 50));
+    };
+    const r = await session(['break *main', 'continue', 'kill'], async (port, stderr) => {
+      await junkClient(port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+      await junkClient(port, '+$qSupported#00');
+      await junkClient(port, null);
+      await waitFor(stderr, 3);
+    });
+    const drops = r.stderr.split('\n').filter((l) => l.includes('dropped the client'));
+    expect(drops.length).toBe(3);
+    expect(drops[0]).toMatch(/^x86ft: gdb stub: dropped the client 127\.0\.0\.1:\d+, which does not speak the GDB remote protocol \(it sent "GET \/ HTTP.*\); still waiting for gdb on 127\.0\.0\.1:\d+$/);
+    expect(drops[1]).toContain('with a wrong checksum');
+    expect(drops[2]).toContain('it closed the connection');
+    expect(r.gdb).toContain(`Breakpoint 1, 0x${sym('main').toString(16).padStart(16, '0')} in main ()`);
+    expect(r.status).toBe(0); // gdb killed the target: the documented status
+    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
   }, 120_000);
 });
