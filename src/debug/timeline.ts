@@ -18,7 +18,7 @@ import type { Machine, RunResult } from '../machine/machine.js';
 import type { DeviceStates } from '../machine/machine.js';
 import { GateDivergence, GateSwitch, ReplayGate, type GateRecord } from '../machine/gate.js';
 import type { StreamCounters } from '../machine/outputs.js';
-import { Hooks, type DebugStop } from '../cpu/hooks.js';
+import { Hooks, type DebugStop, type MemHookFn } from '../cpu/hooks.js';
 import { snapshotPoint, type CpuState } from '../cpu/state.js';
 import { ReplaySession } from '../replay/session.js';
 import { readLog } from '../replay/reader.js';
@@ -387,7 +387,8 @@ export class ReplayTimeline {
       observer = new Hooks();
       observer.memOnFastTiers = true;
       // cpu.icount inside: the count at the block's start, never past the accessing instruction's
-      for (const r of ranges) observer.add({ ...r, fn: (c) => { dataAt = c.icount; } });
+      const fn: MemHookFn = (c) => { dataAt = c.icount; };
+      for (const r of ranges) observer.add({ kind: r.kind, begin: r.begin, end: r.end, fn });
     }
     if (addrs.size > 0) { cpu.flushCode(); cpu.codeProbe = addrs; cpu.codeProbeHit = false; } // every block looked up, and probed, afresh
     try {
