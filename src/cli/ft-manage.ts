@@ -6,17 +6,17 @@
 
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { openControl, parseControlSpec, updateVm, vmStatus, type ControlPlane, type HostRecord, type VmRecord } from '../ft/control.js';
+import { lostReason, openControl, parseControlSpec, updateVm, type ControlPlane, type HostRecord, type VmRecord } from '../ft/control.js';
 import { candidateHosts, placeRole } from '../ft/placement.js';
 import { EXIT } from './run.js';
 import { parseHostArgs, MACHINE_HELP_NO_CONSOLE } from './host.js';
 import { FT_KEYS, ftOptions, vmConfigOf } from './ft.js';
-import { formatStatus, statusView } from './ft-status.js';
+import { formatStatus, judgedStatus, statusView } from './ft-status.js';
 import { usageLine, UsageError } from './usage.js';
 import { hostname } from 'node:os';
 
 /** Exit statuses of ft start/wait/stop/list (README "Hosts and placement"). */
-export const MANAGE_EXIT = { io: 1, usage: 2, notFound: 3, noHost: 5, timeout: 6, notProtected: 7, stopped: 130 } as const;
+export const MANAGE_EXIT = { io: 1, usage: 2, notFound: 3, noHost: 5, timeout: 6, notProtected: 7, lost: 8, stopped: 130 } as const;
 
 /** How long `ft start` waits for a host that may run the primary (issue 10: 15 s). */
 const HOST_WAIT_MS = 15_000;
@@ -43,7 +43,8 @@ not accepted within 1 s goes to the next host), and exits 0 once the primary has
 generation 1 and runs, leaving the VM running. The primary places the secondary itself on another
 registered host: anti-affinity is enforced, never both roles on one host. With one host the VM
 stays 'starting' and its record says why, and is protected as soon as a second host registers.
-wait: waits for the guest's end and exits with its status. stop: powers the guest off (state
+wait: waits for the guest's end and exits with its status, or until the VM is lost (no role's
+host holds a live lease). stop: powers the guest off (state
 'ended'; the name can then be used again). list: the VMs and the registered hosts.
 failover (a test failover, as vSphere's): the protected VM's primary stops as if its host died and
 the secondary takes over with nothing lost; a new secondary then joins from a live snapshot.
@@ -64,7 +65,8 @@ exit status: start: 0 the primary runs; ${MANAGE_EXIT.usage} bad arguments, an u
 primary is named); ${MANAGE_EXIT.noHost} no host accepted the primary within 15 s; ${MANAGE_EXIT.timeout} the primary was started but did
 not create the VM within 30 s (see its agent's messages); ${MANAGE_EXIT.io} a control-plane error.
 wait: the guest's debug-exit status (124 budget, 125 halt, 126 guest fault, 127 internal error, as
-'x86ft run'), ${MANAGE_EXIT.stopped} when it was stopped ('ft stop'); ${MANAGE_EXIT.notFound} no VM NAME; ${MANAGE_EXIT.io} a control-plane error.
+'x86ft run'), ${MANAGE_EXIT.stopped} when it was stopped ('ft stop'); ${MANAGE_EXIT.lost} the VM is lost (the hosts of all its roles lost their
+leases: nobody runs the guest any more); ${MANAGE_EXIT.notFound} no VM NAME; ${MANAGE_EXIT.io} a control-plane error.
 stop: 0 the VM is ended; ${MANAGE_EXIT.notFound} no VM NAME; ${MANAGE_EXIT.io} a control-plane error. list: 0; ${MANAGE_EXIT.io} a control-plane error.
 failover, restart-secondary: 0 done and protected again; ${MANAGE_EXIT.notProtected} the VM is not protected (nothing done) or
 ended meanwhile; ${MANAGE_EXIT.timeout} not done, or not protected again, within 60 s; ${MANAGE_EXIT.notFound} no VM NAME; ${MANAGE_EXIT.io} a control-plane error.
@@ -73,6 +75,18 @@ ended meanwhile; ${MANAGE_EXIT.timeout} not done, or not protected again, within
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function say(sub: string, text: string): void { process.stderr.write(`x86ft ft ${sub}: ${text}\n`); }
+const sayFt = say;
+
+/** How a planned operation is carried out (`host drain`, an agent taken out of service by SIGTERM). */
+export interface PlannedOptions {
+  /** Where messages go (default stderr, prefixed with the command). */
+  say?: (text: string) => void;
+  /** Wait up to this long for a VM that is not protected yet (e.g. `starting-secondary`) before giving up (default 0). */
+  waitProtectedMs?: number;
+  /** Done once the role moved (the generation changed), without waiting for `protected` again (the new
+   *  secondary may need a host that is not there). */
+  handedOver?: boolean;
+}
 
 /** The status `ft wait` exits with for an ended record (the guest's, as `x86ft run`). */
 export function endedStatus(rec: VmRecord): number {
@@ -154,7 +168,10 @@ async function start(args: string[], opened: (cp: ControlPlane) => void): Promis
   opened(cp);
   const running = async (): Promise<string | undefined> => {
     const cur = await cp.readVm(vm);
-    return cur && cur.state !== 'ended' ? `FT VM '${vm}' is already running (primary: ${cur.primary ? `${cur.primary.host} pid ${cur.primary.pid}` : 'starting'})` : undefined;
+    if (!cur || cur.state === 'ended') return undefined;
+    const lost = lostReason(cur, await cp.listHosts());
+    if (lost) return `FT VM '${vm}' is ${lost}; 'x86ft ft stop ${vm}' ends its record, then start it again`;
+    return `FT VM '${vm}' is already running (primary: ${cur.primary ? `${cur.primary.host} pid ${cur.primary.pid}` : 'starting'})`;
   };
   const busy = await running();
   if (busy) { say('start', busy); return MANAGE_EXIT.usage; }
@@ -203,6 +220,9 @@ async function wait(cp: ControlPlane, name: string): Promise<number> {
     const rec = await cp.readVm(name);
     if (!rec) { say('wait', `no FT VM '${name}' in ${cp.spec}`); return MANAGE_EXIT.notFound; }
     if (rec.state === 'ended') return endedStatus(rec);
+    // judged by the hosts' leases (read after the record): nobody is left to end the record
+    const lost = lostReason(rec, await cp.listHosts());
+    if (lost) { say('wait', `VM '${name}' is ${lost}; its state is in the generation logs and disk layers ('x86ft ft stop ${name}' ends the record)`); return MANAGE_EXIT.lost; }
     await sleep(200);
   }
 }
@@ -219,7 +239,7 @@ async function stop(cp: ControlPlane, name: string): Promise<number> {
     // the primary's host is gone (no live lease) or it never answered: end the VM here, fencing any
     // stale primary by claiming the next generation first (its record writes are then refused)
     const hosts = await cp.listHosts();
-    if (Date.now() >= until || (rec.primary && hosts.length > 0 && !hosts.some((h) => h.id === rec.primary!.host))) {
+    if (Date.now() >= until || lostReason(rec, hosts) !== undefined || (rec.primary && hosts.length > 0 && !hosts.some((h) => h.id === rec.primary!.host))) {
       const g = (await cp.generation(name)) + 1;
       const r = await cp.claim(name, g, { hostId: hostname() || 'localhost', pid: process.pid });
       if (!r.won) { await sleep(POLL_MS); continue; } // a failover or the primary moved on: look again
@@ -236,11 +256,18 @@ async function stop(cp: ControlPlane, name: string): Promise<number> {
  * polls it: FtPrimary.handOver / restartSecondary); done when a later generation is recorded (failover:
  * the old secondary's process is the primary), then waits for `protected` again.
  */
-export async function planned(cp: ControlPlane, name: string, op: 'failover' | 'restart-secondary', avoid?: string): Promise<number> {
-  const rec0 = await cp.readVm(name);
+export async function planned(cp: ControlPlane, name: string, op: 'failover' | 'restart-secondary', avoid?: string, o: PlannedOptions = {}): Promise<number> {
+  const say = (sub: string, text: string): void => (o.say ? o.say(text) : sayFt(sub, text));
+  let rec0 = await cp.readVm(name);
   if (!rec0) { say(op, `no FT VM '${name}' in ${cp.spec}`); return MANAGE_EXIT.notFound; }
-  if (rec0.state !== 'protected' || !rec0.primary || !rec0.secondary) {
-    say(op, `VM '${name}' is ${rec0.state}${rec0.reason ? ` (${rec0.reason})` : ''}: ${op} needs it protected; nothing done`);
+  // a VM getting its secondary (starting-secondary) is protected again soon: an agent taken out of service waits
+  for (const until = Date.now() + (o.waitProtectedMs ?? 0); rec0.state !== 'ended' && !(rec0.state === 'protected' && rec0.primary && rec0.secondary) && Date.now() < until;) {
+    await sleep(POLL_MS);
+    rec0 = (await cp.readVm(name)) ?? rec0;
+  }
+  const lost = lostReason(rec0, await cp.listHosts());
+  if (lost || rec0.state !== 'protected' || !rec0.primary || !rec0.secondary) {
+    say(op, `VM '${name}' is ${lost ?? `${rec0.state}${rec0.reason ? ` (${rec0.reason})` : ''}`}: ${op} needs it protected; nothing done`);
     return MANAGE_EXIT.notProtected;
   }
   const field = op === 'failover' ? 'failoverRequested' : 'restartSecondaryRequested';
@@ -259,9 +286,10 @@ export async function planned(cp: ControlPlane, name: string, op: 'failover' | '
     rec = await cp.readVm(name);
   }
   if (!rec || rec.state === 'ended') { say(op, `VM '${name}' ended meanwhile`); return MANAGE_EXIT.notProtected; }
+  if (o.handedOver) return 0;
   if (op === 'failover' && rec.primary?.pid !== rec0.secondary.pid) say(op, `generation ${rec.generation}: the primary is ${rec.primary ? `${rec.primary.host} pid ${rec.primary.pid}` : 'unknown'}, not the old secondary`);
-  const g = rec.generation;
-  while (!(rec && rec.state === 'protected' && rec.generation >= g && rec.secondary && rec.secondary.pid > 1 && rec.secondary.pid !== rec0.secondary.pid)) {
+  const g = rec.generation, old = rec0.secondary;
+  while (!(rec && rec.state === 'protected' && rec.generation >= g && rec.secondary && rec.secondary.pid > 1 && rec.secondary.pid !== old.pid)) {
     if (rec?.state === 'ended') { say(op, `VM '${name}' ended meanwhile`); return MANAGE_EXIT.notProtected; }
     if (Date.now() >= until) { say(op, `done (generation ${g}), but not protected again within ${PLANNED_WAIT_MS / 1000} s${rec?.reason ? `: ${rec.reason}` : ''}`); return MANAGE_EXIT.timeout; }
     await sleep(POLL_MS);
@@ -276,8 +304,8 @@ export async function planned(cp: ControlPlane, name: string, op: 'failover' | '
  * a secondary there: restart-secondary avoiding ID; a primary there: a test failover (the new primary
  * leaves ID out when it places its secondary). Does not stop the agent or keep later roles off it.
  */
-export async function drainHost(cp: ControlPlane, id: string): Promise<number> {
-  const say = (t: string): void => { process.stderr.write(`x86ft host drain: ${t}\n`); };
+export async function drainHost(cp: ControlPlane, id: string, o: PlannedOptions = {}): Promise<number> {
+  const say = o.say ?? ((t: string): void => { process.stderr.write(`x86ft host drain: ${t}\n`); });
   let worst = 0;
   const on = (r: VmRecord): boolean => r.state !== 'ended' && (r.primary?.host === id || r.secondary?.host === id);
   const vms = (await cp.listVms()).filter(on).sort((a, b) => a.name.localeCompare(b.name));
@@ -285,7 +313,7 @@ export async function drainHost(cp: ControlPlane, id: string): Promise<number> {
   for (const v of vms) {
     const op = v.primary?.host === id ? 'failover' : 'restart-secondary';
     say(`VM '${v.name}': ${op === 'failover' ? 'its primary' : 'its secondary'} runs on ${id}: ${op}`);
-    const st = await planned(cp, v.name, op, id);
+    const st = await planned(cp, v.name, op, id, { ...o, say });
     const now = await cp.readVm(v.name);
     if (st === 0 && now && on(now)) { say(`VM '${v.name}' still has a role on ${id} (no other host free?)`); worst = Math.max(worst, MANAGE_EXIT.notProtected); }
     else if (st !== 0) worst = st === MANAGE_EXIT.notProtected ? Math.max(worst, st) : st;
@@ -295,13 +323,13 @@ export async function drainHost(cp: ControlPlane, id: string): Promise<number> {
 
 async function list(cp: ControlPlane, json: boolean): Promise<number> {
   const recs = (await cp.listVms()).sort((a, b) => a.name.localeCompare(b.name));
-  const vms = recs.map(vmStatus);
   const hosts = (await cp.listHosts()).sort((a, b) => a.id.localeCompare(b.id));
+  const vms = recs.map((r) => judgedStatus(r, hosts));
   if (json) {
     process.stdout.write(JSON.stringify({ vms, hosts: hosts.map((h: HostRecord) => ({ id: h.id, addr: h.addr, pid: h.pid, leaseMs: h.leaseMs, expiresAt: h.expiresAt })) }) + '\n');
     return 0;
   }
-  process.stdout.write(vms.length ? formatStatus(recs.map(statusView)) : `no FT VMs in ${cp.spec}\n`);
+  process.stdout.write(vms.length ? formatStatus(recs.map((r) => statusView(r, hosts))) : `no FT VMs in ${cp.spec}\n`);
   process.stdout.write(hosts.length ? `hosts: ${hosts.map((h) => `${h.id} (pid ${h.pid}, lease ${h.leaseMs} ms)`).join(', ')}\n` : 'hosts: none registered\n');
   return 0;
 }

@@ -5,14 +5,15 @@
 
 import { usageLine } from './usage.js';
 import { vmEvents, type VmEvent } from '../ft/history.js';
-import { openControl, vmStatus, type ControlPlane, type HostRecord, type VmRecord, type VmStatus } from '../ft/control.js';
+import { lostReason, openControl, vmStatus, type ControlPlane, type HostRecord, type ReportedState, type VmRecord, type VmStatus } from '../ft/control.js';
 
 export const STATUS_EXIT = { io: 1, usage: 2, notFound: 3 } as const;
 
 export const STATUS_HELP = `usage: x86ft ft status [NAME] --control SPEC [--json] [--hosts] [--events] [--watch [--interval-ms N]]
 
 Shows every FT VM (or VM NAME): generation, state (starting, protected, not-protected,
-starting-secondary, failing-over, ended), primary and secondary (host, pid: SIGKILL of that pid is a
+starting-secondary, failing-over, ended; lost: the VM runs under host agents and no role's host
+holds a live lease any more, so nobody is left to run the guest or update its record), primary and secondary (host, pid: SIGKILL of that pid is a
 failover; channel address), lag of the secondary, outputs held under the Output Rule, log bandwidth,
 age of the last heartbeat, the last failover, failovers so far and the last time redundancy was
 restored; then the registered hosts and their leases. An ended VM stays listed as 'ended'.
@@ -38,7 +39,9 @@ ${STATUS_EXIT.usage} bad arguments; ${STATUS_EXIT.notFound} no VM NAME (without 
 
 /** One VM as `ft status --json` prints it: FT.md's status object, plus failovers so far, the last
  *  restore of redundancy and why it is not protected / ended (additions keep FT.md's fields as they are). */
-export interface VmStatusView extends VmStatus {
+export interface VmStatusView extends Omit<VmStatus, 'state'> {
+  /** The record's state, or `lost` when no role's host holds a live lease any more (`lostReason`). */
+  state: ReportedState;
   failovers: number;
   lastRestore: { at: number; durationMs: number } | null;
   reason: string | null;
@@ -51,8 +54,16 @@ export interface HostView extends HostRecord {
   leaseLeftMs: number;
 }
 
-export function statusView(rec: VmRecord): VmStatusView {
-  return { ...vmStatus(rec), failovers: rec.failovers ?? 0, lastRestore: rec.lastRestore ?? null, reason: rec.reason ?? null };
+/** One VM's view, judged by the hosts' leases (`hosts` = the live ones): `lost` with the reason when none of its
+ *  roles' hosts is left (FT.md "Status": the record cannot say so, nobody is left to write it). */
+export function statusView(rec: VmRecord, hosts: readonly HostRecord[]): VmStatusView {
+  const lost = lostReason(rec, hosts);
+  return { ...judgedStatus(rec, hosts), failovers: rec.failovers ?? 0, lastRestore: rec.lastRestore ?? null, reason: lost ?? rec.reason ?? null };
+}
+
+/** FT.md's status object with the state judged by the hosts' leases (`lost`, see statusView). */
+export function judgedStatus(rec: VmRecord, hosts: readonly HostRecord[]): Omit<VmStatus, 'state'> & { state: ReportedState } {
+  return lostReason(rec, hosts) ? { ...vmStatus(rec), state: 'lost' } : vmStatus(rec);
 }
 
 function hostView(h: HostRecord, now: number): HostView {
@@ -94,9 +105,11 @@ export function formatHosts(hosts: HostView[], vms: VmStatusView[]): string {
 
 async function read(cp: ControlPlane, o: Args): Promise<{ vms: VmStatusView[]; hosts: HostView[] }> {
   const recs = o.name === undefined ? await cp.listVms() : [await cp.readVm(o.name)].filter((r): r is VmRecord => r !== undefined);
+  // the hosts after the records: a role recorded before its host's lease is read is judged by that lease
+  const live = await cp.listHosts();
   const now = Date.now();
-  const hosts = (await cp.listHosts()).map((h) => hostView(h, now)).sort((a, b) => a.id.localeCompare(b.id));
-  const view = (r: VmRecord): VmStatusView => (o.events ? { ...statusView(r), events: vmEvents(r) } : statusView(r));
+  const hosts = live.map((h) => hostView(h, now)).sort((a, b) => a.id.localeCompare(b.id));
+  const view = (r: VmRecord): VmStatusView => (o.events ? { ...statusView(r, live), events: vmEvents(r) } : statusView(r, live));
   return { vms: recs.map(view).sort((a, b) => a.name.localeCompare(b.name)), hosts };
 }
 

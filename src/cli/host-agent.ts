@@ -25,7 +25,11 @@ refused. Every role runs in the agent's process group: start the agent as a grou
 cannot be renewed (the control plane is unreachable for a whole lease, or another agent took the
 id) the agent kills its roles at once, so a cut-off host never goes on releasing output (FT.md
 "Fencing"); it also kills a primary of its own that a newer generation replaced. SIGTERM/SIGINT
-stop its roles cleanly (SIGTERM, SIGKILL after 5 s) and release the lease.
+take the host out of service, as maintenance mode does: new roles are refused, each protected VM's
+role here is handed over as 'host drain' does (a primary fails over to its secondary, a secondary
+is replaced elsewhere; nothing is lost), waiting up to 30 s for a VM still getting its secondary;
+then the roles left (a VM with nowhere to go: its guest powers off) are stopped (SIGTERM, SIGKILL
+after 5 s) and the lease released. A second SIGTERM/SIGINT stops at once.
 
   --id ID                 this host's id (A-Z a-z 0-9 . _ -, default the hostname); one live agent per id
   --control SPEC          the control plane (default dir:$X86FT_CONTROL, else dir:~/.x86ft)
@@ -47,6 +51,10 @@ drain: 0 every role moved (or none there); 7 a VM was not protected (nothing don
 role there (no other host free); 6 a VM was not protected again within 60 s; 2 bad arguments; 1 a
 control-plane error.
 `;
+
+/** SIGTERM: how long a VM that is not protected yet (its secondary joining) is waited for before the agent stops
+ *  without handing it over (its guest then powers off: nowhere to go). */
+const DRAIN_WAIT_PROTECTED_MS = 30_000;
 
 const KEYS = ['--id', '--control', '--store', '--lease-ms', '--listen', '--metrics'];
 
@@ -107,7 +115,18 @@ export async function hostAgentCommand(argv: string[]): Promise<number> {
     }
     process.stderr.write(`x86ft host ${id}: metrics on http://${server.host}:${server.port}/metrics\n`);
   }
-  const stop = (): void => agent.stop();
+  // SIGTERM/SIGINT take the host out of service as 'host drain' does (a vSphere user's maintenance mode: the
+  // guests go on elsewhere), then stop what is left; a second signal stops at once
+  let draining = false;
+  const stop = (): void => {
+    if (draining) { agent.stop(); return; }
+    draining = true;
+    agent.beginDrain();
+    const say = (t: string): void => { process.stderr.write(`x86ft host ${id}: ${t}\n`); };
+    void drainHost(cp, id, { say, waitProtectedMs: DRAIN_WAIT_PROTECTED_MS, handedOver: true })
+      .catch((e: unknown) => { say(`handing the roles over: ${(e as Error).message}`); })
+      .finally(() => agent.stop());
+  };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   try {

@@ -99,6 +99,13 @@ export interface VmRecord extends VmStatus {
    *  `generation`; the role that is that generation's primary acts once (a later generation ignores it). */
   failoverRequested?: PlannedRequest | null;
   restartSecondaryRequested?: PlannedRequest | null;
+  /** The roles run under host agents (a primary started with `--place`, as `ft start` does): a role is alive only
+   *  while its host holds a live lease (FT.md "Fencing": an agent that cannot renew kills its roles). Absent for
+   *  `protect`'s roles, whose hosts never register. */
+  placed?: boolean;
+  /** ms since the epoch when `primary` or `secondary` last changed (host or pid; set by updateVm and createVm):
+   *  an agent whose lease was registered after it cannot be the one running them (lostReason). */
+  rolesAt?: number;
 }
 
 /** A planned operation asked of the primary of one generation. */
@@ -482,6 +489,30 @@ export function vmStatus(rec: VmRecord): VmStatus {
   return { name, generation, state, primary, secondary, lag, held, logBitsPerSecond, heartbeatAgeMs, lastFailover };
 }
 
+/** What `ft status`, `ft list` and `ft wait` report as a VM's state: a record's state, or `lost`. */
+export type ReportedState = VmState | 'lost';
+
+/**
+ * Why the VM is lost, or undefined: a VM whose roles run under host agents (`placed`), not `ended`, none of
+ * whose roles' hosts holds a live lease registered before the roles were recorded (`rolesAt`: an agent that
+ * registered again with the same id after that cannot be the one running the role; hosts compare their
+ * clocks here, as dir: leases already do). Nobody is left to update the record
+ * then (FT.md protects against one host at a time). `hosts` = `listHosts()` (live leases only).
+ */
+export function lostReason(rec: VmRecord, hosts: readonly HostRecord[]): string | undefined {
+  if (!rec.placed || rec.state === 'ended') return undefined;
+  const roles = [rec.primary && { kind: 'primary', ...rec.primary }, rec.secondary && { kind: 'secondary', ...rec.secondary }].filter((r) => r !== null);
+  if (roles.length === 0) return undefined;
+  const why = (r: RoleRef): string | undefined => {
+    const h = hosts.find((x) => x.id === r.host);
+    if (!h) return 'no live lease';
+    return h.registeredAt > (rec.rolesAt ?? rec.updatedAt) ? `registered again at ${new Date(h.registeredAt).toISOString()}, after the role was recorded` : undefined;
+  };
+  const dead = roles.map((r) => ({ r, why: why(r) }));
+  if (dead.some((d) => d.why === undefined)) return undefined;
+  return `lost: the host of every role has gone (${dead.map((d) => `${d.r.kind} pid ${d.r.pid} on host ${d.r.host}: ${d.why}`).join('; ')})`;
+}
+
 /** A fresh record for `config` (state `starting`, no roles, zero counters). */
 export function newVmRecord(name: string, generation: number, config: VmConfig): VmRecord {
   return {
@@ -531,6 +562,7 @@ export async function createVm(cp: ControlPlane, name: string, config: VmConfig,
     if (!r.won) throw vmExists(name, `${r.owner.hostId} pid ${r.owner.pid}`);
     const rec = newVmRecord(name, g + 1, config);
     rec.primary = { host: owner.hostId, pid: owner.pid, addr: owner.addr ?? null };
+    rec.rolesAt = rec.updatedAt;
     rec.rev = await cp.writeVm(rec);
     return rec;
   }
@@ -553,6 +585,7 @@ export async function updateVm(
     const next = change(structuredClone(cur));
     if (!next) return cur;
     next.updatedAt = Date.now();
+    if (roleKey(next.primary) !== roleKey(cur.primary) || roleKey(next.secondary) !== roleKey(cur.secondary)) next.rolesAt = next.updatedAt;
     try {
       next.rev = await cp.writeVm(next, { expectRev: cur.rev });
       return next;
@@ -561,6 +594,9 @@ export async function updateVm(
     }
   }
 }
+
+/** A role's identity in the record (host and process), '' for none. */
+function roleKey(r: RoleRef | null): string { return r ? `${r.host}\0${r.pid}` : ''; }
 
 /** Renews `lease` every quarter of its length (FT.md "Host leases"); calls `onLost` once if a renewal says the lease
  *  is gone (the agent must kill its VMs) and stops. Transient errors (UNAVAILABLE) are retried at the next tick;

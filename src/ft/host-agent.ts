@@ -2,8 +2,8 @@
 // in the control plane with a lease renewed every quarter of it, starts primaries and secondaries
 // when a signed spawn request names this host, keeps every role it starts in its own process group
 // (a host dies with `kill -9 -- -PGID`), kills its roles at once when it cannot renew its lease
-// (FT.md "Fencing"), kills a primary of its own that a newer generation has replaced, and stops its
-// roles cleanly on SIGTERM. Imports the control plane only; the roles run as `x86ft ft` processes.
+// (FT.md "Fencing"), kills a primary of its own that a newer generation has replaced, and on SIGTERM
+// refuses new roles while the CLI hands the running ones over (host drain), then stops what is left. Imports the control plane only; the roles run as `x86ft ft` processes.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -79,6 +79,8 @@ export class HostAgent {
   private readonly children = new Map<number, RoleChild>();
   private readonly seen = new Set<string>();
   private stopping = false;
+  /** Taken out of service (SIGTERM): its roles are being handed over, new spawn requests are refused. */
+  private draining = false;
   private finished: ((code: number) => void) | undefined;
   private readonly done: Promise<number>;
   private scanning = false;
@@ -165,6 +167,7 @@ export class HostAgent {
 
   /** Why this host must not start `r` (undefined: it may). Anti-affinity is checked here again (FT.md). */
   private refusal(r: SpawnRequest): string | undefined {
+    if (this.draining) return `host ${this.o.id} is being taken out of service (its roles are handed over)`;
     if (r.notHosts.includes(this.o.id)) return `host ${this.o.id} is excluded (anti-affinity: never both roles on one host)`;
     if (r.role === 'secondary' && r.primary?.host === this.o.id) return `the primary runs on this host (${this.o.id}): anti-affinity`;
     if (r.config.hosts && !r.config.hosts.includes(this.o.id)) return `host ${this.o.id} is not in the VM's --hosts (${r.config.hosts.join(',')})`;
@@ -219,6 +222,14 @@ export class HostAgent {
     this.stopping = true;
     for (const c of this.children.values()) if (!c.done) c.child.kill('SIGKILL');
     void this.shutdown(HOST_EXIT.leaseLost, false);
+  }
+
+  /** SIGTERM/SIGINT, first step: refuse new roles from now on (the CLI then hands the running ones over, as
+   *  `host drain` does, and calls stop()). The lease is kept meanwhile: the roles still run here. */
+  beginDrain(): void {
+    if (this.stopping || this.draining) return;
+    this.draining = true;
+    this.say('taking this host out of service: handing its roles over to other hosts, refusing new ones');
   }
 
   /** SIGTERM/SIGINT: stop the roles cleanly (SIGTERM; SIGKILL after `graceMs`), release the lease, exit 130. */

@@ -290,7 +290,9 @@ export class FtPrimary {
       this.marks = new ReleaseMarks(seam, disks, (marks) => { if (this.paired && this.streaming && !this.fencedMsg) this.peer?.send({ t: 'release', marks }); },
         (text) => this.emit({ kind: 'message', text }));
       this.parts = { vm, config, control, hostId, generation: this.generation, machine, seam, recorder, logSink, disks, console: con, tunnels, consoleInput: this.o.consoleInput, inputs: this.inputs, lastRecords: this.atLastCount, onEvent: this.o.onEvent, signal: this.signal };
-      await setVmState(control, vm, (r) => { if (r.generation === this.generation && r.primary?.pid === process.pid) r.primary = { ...r.primary, addr: this.addr ?? null }; },
+      // under a host agent (this host holds a lease): a role is alive only while its host does (lostReason)
+      const placed = this.o.place === true && (await control.listHosts()).some((h) => h.id === hostId);
+      await setVmState(control, vm, (r) => { if (r.generation === this.generation && r.primary?.pid === process.pid) { r.primary = { ...r.primary, addr: this.addr ?? null }; if (placed) r.placed = true; } },
         (text) => this.emit({ kind: 'message', text }));
     } catch (e) {
       await this.server?.close();
