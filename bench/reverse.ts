@@ -2,8 +2,8 @@
 // mixed-O0 guest (INSNS instructions, default 300M), then on a ReplayTimeline (src/debug/timeline.ts,
 // checkpoints every EVERY instructions, default 10M) measures the first pass to the end of the history,
 // the checkpoints' memory, a reverse-continue to a breakpoint hit only at the start (the whole history
-// scanned backwards: the worst case), a reverse-continue to the last hit 5M instructions back
-// and reverse-stepi. Writes bench/results/reverse.json. `npm run bench:reverse`.
+// scanned backwards: the worst case), the same for a watchpoint whose last hit is at the start, a
+// reverse-continue to the last hit 5M instructions back and reverse-stepi. Writes bench/results/reverse.json. `npm run bench:reverse`.
 
 import { spawnSync, execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -48,6 +48,18 @@ if (s.kind !== 'debug' || tl.machine.cpu.rip !== sym('main')) throw new Error(`r
 hooks.breakpoints.clear();
 s = await tl.forward(null, false, sig);
 
+// a watchpoint whose last hit is far back: heap_top is written at the start (crt0 clears .bss) and never
+// again, so every stretch is re-executed with the watched range observed (the worst case for watchpoints)
+const watch = new Hooks();
+watch.add({ kind: 'mem-write', begin: sym('heap_top'), end: sym('heap_top') + 8, fn: () => watch.stopAfter() });
+t0 = process.hrtime.bigint();
+c0 = process.cpuUsage();
+s = await tl.continueBack(watch, sig);
+const watchS = secs(t0), watchCpuS = cpuSecs(c0);
+const watchAt = tl.machine.cpu.icount;
+if (s.kind !== 'debug' || s.reason.kind !== 'watch') throw new Error(`reverse-continue to the write of heap_top: ${s.kind} at ${watchAt}`);
+s = await tl.forward(null, false, sig);
+
 // usual case: the last hit lies NEAR instructions back (a code hook stops at that count, as a breakpoint would)
 const NEAR = 5_000_000;
 const near = new Hooks();
@@ -70,6 +82,7 @@ const result = {
   firstPassMipsCpu: INSNS / firstPassCpuS / 1e6, loadAverage: (await import('node:os')).loadavg()[0],
   checkpoints: st.count, checkpointRamMiB: st.ramBytes / 1048576, machineRamMiB: tl.machine.mem.size / 1048576,
   reverseContinueWholeHistoryS: wholeS, reverseContinueWholeCpuS: wholeCpuS, reverseContinueWholeMipsCpu: INSNS / wholeCpuS / 1e6,
+  reverseContinueWatchWholeS: watchS, reverseContinueWatchWholeCpuS: watchCpuS, reverseContinueWatchStoppedAt: watchAt,
   reverseContinueNearS: nearS, reverseContinueNearCpuS: nearCpuS, reverseContinueNearDistance: INSNS - nearAt,
   reverseStepiS: stepS, reverseStepiCpuS: stepCpuS,
 };

@@ -33,6 +33,7 @@ describe('x86ft run', () => {
     expect(r.status).toBe(9);
     expect(r.stderr).toMatch(/instructions: 19\n/); // 2 + 3 iterations x 5 + 2
     expect(r.stderr).toMatch(/MIPS: /);
+    expect(r.stderr).not.toContain('x86ft-status'); // only with --status-line (test/cli/status-console.test.ts)
   });
   it('--help documents the options and exits 0', () => {
     const r = x86ft(['run', '--help']);
@@ -81,6 +82,7 @@ describe('x86ft run', () => {
     const spin = assembleGuest('_start: jmp _start\n');
     const r = x86ft(['run', spin, '--max-instructions', '12345', '--stats']);
     expect(r.status).toBe(124);
+    expect(r.stderr).not.toContain('x86ft-status'); // only with --status-line
     expect(r.stderr).toMatch(/instructions: 12345\n/);
   });
   it('HLT with interrupts disabled exits 125', () => {
