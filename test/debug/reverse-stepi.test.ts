@@ -6,14 +6,14 @@
 // until RCX = 0); an interrupt delivery retires no instruction, pushes the interrupted RIP/CS/RFLAGS/RSP/SS
 // (SDM Vol. 3A §6.14.2), and stepping back from the handler's first instruction lands on that RIP and RSP.
 import { describe, it, expect, beforeAll } from 'vitest';
-import { spawn, spawnSync, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, openSync, closeSync } from 'node:fs';
+import { spawnSync, execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CLI, symOf, replaySession, sections, reg, icountOf, REGS, expectReplayState as expectOwn } from './gdb-harness.js';
 
-const CLI = new URL('../../dist/src/cli/main.js', import.meta.url).pathname;
 const GUEST = 'guests/build/dev_sched-O0.elf';
-const sym = (s: string) => parseInt(execFileSync('nm', [GUEST], { encoding: 'utf8' }).split('\n').find((l) => l.endsWith(` ${s}`))!.split(' ')[0], 16);
+const sym = (s: string) => symOf(GUEST, s);
 let dir = '';
 
 /** Address of crt0's `rep stosq` (the BSS clear), from objdump's disassembly of _start. */
@@ -24,43 +24,8 @@ function repStos(): number {
   return parseInt(m[1], 16);
 }
 
-async function session(cmds: string[]): Promise<{ gdb: string; status: number | null }> {
-  const emu = spawn(process.execPath, [CLI, 'replay', join(dir, 'rec.log'), '--image', GUEST, '--checkpoint-every', '20000', '--gdb', '0', '--quiet'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  const port = await new Promise<number>((resolve, reject) => {
-    emu.stderr.on('data', (d: Buffer) => { stderr += d; const m = /127\.0\.0\.1:(\d+)/.exec(stderr); if (m) resolve(Number(m[1])); });
-    emu.on('exit', () => reject(new Error(`x86ft exited: ${stderr}`)));
-  });
-  const args = ['-batch', '-nx', '-ex', 'set confirm off', '-ex', `target remote 127.0.0.1:${port}`, ...cmds.flatMap((c) => ['-ex', c]), GUEST];
-  const outPath = join(dir, `gdb-${port}.out`), fd = openSync(outPath, 'w'); // monitor output goes to stderr: one file keeps the order
-  spawnSync('gdb', args, { stdio: ['ignore', fd, fd], timeout: 90_000 });
-  closeSync(fd);
-  const status = await new Promise<number | null>((resolve) => { if (emu.exitCode !== null) resolve(emu.exitCode); else { emu.on('exit', (c) => resolve(c)); setTimeout(() => emu.kill('SIGKILL'), 20_000); } });
-  return { gdb: readFileSync(outPath, 'utf8'), status };
-}
-function sections(out: string): Map<string, string> {
-  const m = new Map<string, string>();
-  for (const p of out.split(/^@@/m).slice(1)) { const nl = p.indexOf('\n'); m.set(p.slice(0, nl), p.slice(nl + 1)); }
-  return m;
-}
-const reg = (dump: string, name: string): bigint => {
-  const r = new RegExp(`^${name}\\s+(0x[0-9a-f]+)`, 'm').exec(dump);
-  if (!r) throw new Error(`no ${name} in ${dump}`);
-  return BigInt(r[1]);
-};
-const icountOf = (s: string): number => Number(/instruction count: (\d+)/.exec(s)![1]);
-const REGS = ['rax', 'rbx', 'rcx', 'rdx', 'rsi', 'rdi', 'rbp', 'rsp', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15', 'rip', 'eflags', 'cs', 'ss'];
-const DUMP_NAME: Record<string, string> = { eflags: 'RFLAGS', cs: 'CS', ss: 'SS' };
-
-/** The replay's own registers at instruction n (`replay --stop-at N --dump --json`). */
-function replayState(n: number): Record<string, string> {
-  const r = spawnSync(process.execPath, [CLI, 'replay', join(dir, 'rec.log'), '--image', GUEST, '--stop-at', String(n), '--dump', '--json', '--quiet'], { encoding: 'utf8' });
-  return (JSON.parse(r.stdout) as { registers: Record<string, string> }).registers;
-}
-function expectReplayState(section: string, what: string): void {
-  const own = replayState(icountOf(section));
-  for (const n of REGS) expect(reg(section, n), `${n} at ${what}`).toBe(BigInt(own[DUMP_NAME[n] ?? n.toUpperCase()]!));
-}
+const session = (cmds: string[]) => replaySession(dir, GUEST, [join(dir, 'rec.log'), '--image', GUEST, '--checkpoint-every', '20000'], cmds);
+const expectReplayState = (section: string, what: string) => expectOwn(join(dir, 'rec.log'), GUEST, section, what);
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'x86ft-rstepi-'));

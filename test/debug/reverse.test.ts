@@ -6,57 +6,19 @@
 // X), nm's symbols; and against the replay's own state (`replay --stop-at N --dump --json`) and an
 // in-process run stopped by the same hooks at the same instruction counts.
 import { describe, it, expect, beforeAll } from 'vitest';
-import { spawn, spawnSync, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, openSync, closeSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Machine } from '../../src/index.js';
 import { Hooks } from '../../src/cpu/hooks.js';
+import { CLI, symOf, replaySession, sections, reg, icountOf, REGS, dumpName, replayState as ownState } from './gdb-harness.js';
 
-const CLI = new URL('../../dist/src/cli/main.js', import.meta.url).pathname;
 const GUEST = 'guests/build/recursion-O0.elf';
-const sym = (s: string) => parseInt(execFileSync('nm', [GUEST], { encoding: 'utf8' }).split('\n').find((l) => l.endsWith(` ${s}`))!.split(' ')[0], 16);
+const sym = (s: string) => symOf(GUEST, s);
 let dir = '';
-
-/** Starts `x86ft replay ARGS --gdb 0`, runs gdb -batch with `cmds`; returns gdb's output and x86ft's status. */
-async function session(replayArgs: string[], cmds: string[]): Promise<{ gdb: string; status: number | null; stderr: string }> {
-  const emu = spawn(process.execPath, [CLI, 'replay', ...replayArgs, '--gdb', '0', '--quiet'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  const port = await new Promise<number>((resolve, reject) => {
-    emu.stderr.on('data', (d: Buffer) => { stderr += d; const m = /127\.0\.0\.1:(\d+)/.exec(stderr); if (m) resolve(Number(m[1])); });
-    emu.on('exit', () => reject(new Error(`x86ft exited: ${stderr}`)));
-  });
-  const args = ['-batch', '-nx', '-ex', 'set confirm off', '-ex', `target remote 127.0.0.1:${port}`, ...cmds.flatMap((c) => ['-ex', c]), GUEST];
-  // one file for gdb's stdout and stderr (monitor output goes to stderr), so the order is kept
-  const outPath = join(dir, `gdb-${port}.out`), fd = openSync(outPath, 'w');
-  spawnSync('gdb', args, { stdio: ['ignore', fd, fd], timeout: 90_000 });
-  closeSync(fd);
-  const gdbOut = readFileSync(outPath, 'utf8');
-  const status = await new Promise<number | null>((resolve) => { if (emu.exitCode !== null) resolve(emu.exitCode); else { emu.on('exit', (c) => resolve(c)); setTimeout(() => emu.kill('SIGKILL'), 20_000); } });
-  return { gdb: gdbOut, status, stderr };
-}
-
-/** gdb output split at `echo @@NAME\n` markers. */
-function sections(out: string): Map<string, string> {
-  const m = new Map<string, string>();
-  const parts = out.split(/^@@/m);
-  for (const p of parts.slice(1)) { const nl = p.indexOf('\n'); m.set(p.slice(0, nl), p.slice(nl + 1)); }
-  return m;
-}
-const reg = (dump: string, name: string): bigint => {
-  const r = new RegExp(`^${name}\\s+(0x[0-9a-f]+)`, 'm').exec(dump);
-  if (!r) throw new Error(`no ${name} in ${dump}`);
-  return BigInt(r[1]);
-};
-const icountOf = (s: string): number => Number(/instruction count: (\d+)/.exec(s)![1]);
-const REGS = ['rax', 'rbx', 'rcx', 'rdx', 'rsi', 'rdi', 'rbp', 'rsp', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15', 'rip', 'eflags', 'cs', 'ss'];
-const DUMP_NAME: Record<string, string> = { eflags: 'RFLAGS', cs: 'CS', ss: 'SS' };
-
-/** The replay's own registers at instruction n (`replay --stop-at N --dump --json`). */
-function replayState(n: number): Record<string, string> {
-  const r = spawnSync(process.execPath, [CLI, 'replay', join(dir, 'rec.log'), '--image', GUEST, '--stop-at', String(n), '--dump', '--json', '--quiet'], { encoding: 'utf8' });
-  return (JSON.parse(r.stdout) as { registers: Record<string, string> }).registers;
-}
+const session = (replayArgs: string[], cmds: string[]) => replaySession(dir, GUEST, replayArgs, cmds);
+const replayState = (n: number) => ownState(join(dir, 'rec.log'), GUEST, n);
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'x86ft-reverse-'));
@@ -109,8 +71,8 @@ describe('reverse execution over a replay (real gdb)', () => {
     expect(reg(s.get('B')!, 'rip')).not.toBe(reg(A, 'rip'));
     const before = replayState(icountOf(A) - 1), own = replayState(icountOf(A));
     for (const n of REGS) {
-      expect(reg(A, n), n).toBe(BigInt(own[DUMP_NAME[n] ?? n.toUpperCase()]!));
-      expect(reg(s.get('A2')!, n), n).toBe(BigInt(before[DUMP_NAME[n] ?? n.toUpperCase()]!));
+      expect(reg(A, n), n).toBe(BigInt(own[dumpName(n)]!));
+      expect(reg(s.get('A2')!, n), n).toBe(BigInt(before[dumpName(n)]!));
     }
     // reverse-finish (gdb's, on bs/bc): back to the call of this ack()
     expect(s.get('F')!).toMatch(/=> 0x[0-9a-f]+ <[a-z_]+\+\d+>:\s+call\s+0x[0-9a-f]+ <ack>/);
