@@ -8,6 +8,7 @@ import { consoleFilePath, copyConsoleFile } from '../ft/supervisor.js';
 import { parseCount } from './args.js';
 import { X86ftError } from '../errors.js';
 import { UsageError, usageLine } from './usage.js';
+import { onStopSignal } from './signals.js';
 
 export const CONSOLE_EXIT = { error: 1, usage: 2, notFound: 3, stopped: 130 } as const;
 
@@ -54,7 +55,7 @@ export async function consoleCommand(args: string[]): Promise<number> {
   }
   const stdin = process.stdin;
   const raw = input && stdin.isTTY === true;
-  let onSignal: (() => void) | undefined;
+  let unlisten: (() => void) | undefined;
   try {
     let rec;
     try { rec = await cp.readVm(vm); } catch (e) {
@@ -92,9 +93,7 @@ export async function consoleCommand(args: string[]): Promise<number> {
         if (out.length) client.type(Uint8Array.from(out));
       });
     }
-    onSignal = () => { stopped = true; client.close(); };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    unlisten = onStopSignal(() => { stopped = true; client.close(); });
     // A VM that ended while this client was between primaries has no service to say goodbye.
     const watch = setInterval(() => { if (endedWhileAway) client.close(); }, 500);
     const end = await client.done;
@@ -108,7 +107,7 @@ export async function consoleCommand(args: string[]): Promise<number> {
     process.stderr.write(`x86ft console: VM '${vm}' ${r?.state === 'ended' ? 'ended' : 'has no console service'}\n`);
     return r?.state === 'ended' ? r.exitStatus ?? 0 : CONSOLE_EXIT.error;
   } finally {
-    if (onSignal) { process.off('SIGINT', onSignal); process.off('SIGTERM', onSignal); }
+    unlisten?.();
     if (raw) stdin.setRawMode(false);
     stdin.destroy();
     await cp.close().catch(() => undefined);

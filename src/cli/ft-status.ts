@@ -6,6 +6,7 @@
 import { usageLine } from './usage.js';
 import { vmEvents, type VmEvent } from '../ft/history.js';
 import { lostReason, openControl, vmStatus, type ControlPlane, type HostRecord, type ReportedState, type VmRecord, type VmStatus } from '../ft/control.js';
+import { onStopSignal } from './signals.js';
 
 export const STATUS_EXIT = { io: 1, usage: 2, notFound: 3 } as const;
 
@@ -179,7 +180,7 @@ async function watch(cp: ControlPlane, o: Args): Promise<number> {
   const tty = process.stdout.isTTY === true && !o.json;
   let stop!: () => void;
   const stopped = new Promise<void>((r) => (stop = r));
-  process.once('SIGINT', stop); process.once('SIGTERM', stop);
+  const unlisten = onStopSignal(stop, { once: true });
   let lastError = '';
   try {
     for (let done = false; !done;) {
@@ -204,7 +205,7 @@ async function watch(cp: ControlPlane, o: Args): Promise<number> {
     }
     return 0;
   } finally {
-    process.off('SIGINT', stop); process.off('SIGTERM', stop);
+    unlisten();
   }
 }
 

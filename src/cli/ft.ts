@@ -25,6 +25,7 @@ import type { FtTlsOptions } from '../ft/channel.js';
 import { parseMetricsPort, RoleMetrics, serveMetrics, type MetricsServer } from '../ft/metrics.js';
 import type { RoleStatus } from '../ft/role.js';
 import { historyWriter, type HistoryWriter } from '../ft/history.js';
+import { onStopSignal } from './signals.js';
 
 const METRICS_HELP = `  --metrics PORT          serve Prometheus metrics at http://127.0.0.1:PORT/metrics (0 = any free port;
                           the address goes to stderr): generation, state, lag, held outputs, log
@@ -236,8 +237,7 @@ export async function ftCommand(argv: string[]): Promise<number> {
   let control: ControlPlane | undefined;
   let stopMetrics: (() => Promise<void> | undefined) | undefined;
   const signal = { aborted: false };
-  const stop = (): void => { signal.aborted = true; };
-  process.once('SIGINT', stop); process.once('SIGTERM', stop);
+  const unlisten = onStopSignal(() => { signal.aborted = true; }, { once: true });
   try {
     let o: ReturnType<typeof parseHostArgs>;
     let spec: string, hostId: string, vm: string, store: string, ft: FtOptions, digestEvery: number | undefined;
@@ -319,7 +319,7 @@ export async function ftCommand(argv: string[]): Promise<number> {
     process.stderr.write(`x86ft ft ${role}: ${(e as Error).message}\n`);
     return FT_EXIT.io;
   } finally {
-    process.off('SIGINT', stop); process.off('SIGTERM', stop);
+    unlisten();
     await stopMetrics?.()?.catch(() => undefined);
     await control?.close().catch(() => undefined);
   }

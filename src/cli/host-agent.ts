@@ -11,6 +11,7 @@ import { Counter, Gauge } from 'prom-client';
 import { METRICS_PREFIX, newMetricsRegistry, parseMetricsPort, serveMetrics, type MetricsServer } from '../ft/metrics.js';
 import { usageLine, UsageError } from './usage.js';
 import { drainHost } from './ft-manage.js';
+import { onStopSignal } from './signals.js';
 
 export const HOST_HELP = `usage: x86ft host --id ID --control dir:PATH|etcd:HOST:PORT[,HOST:PORT…] [--store PATH]
                   [--lease-ms N] [--listen ADDR] [--metrics PORT]
@@ -127,17 +128,17 @@ export async function hostAgentCommand(argv: string[]): Promise<number> {
       .catch((e: unknown) => { say(`handing the roles over: ${(e as Error).message}`); })
       .finally(() => agent.stop());
   };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  let unlisten: (() => void) | undefined;
   try {
     try { await agent.start(); } catch (e) {
       process.stderr.write(`x86ft host: ${(e as Error).message}\n`);
       return e instanceof ControlError && (e.code === 'HOST_EXISTS' || e.code === 'BAD_NAME') ? HOST_EXIT.usage : HOST_EXIT.io;
     }
+    // after start: a signal that came during it (kept until now) stops a registered agent
+    unlisten = onStopSignal(stop);
     return await agent.run();
   } finally {
-    process.off('SIGTERM', stop);
-    process.off('SIGINT', stop);
+    unlisten?.();
     await server?.close();
     await cp.close().catch(() => undefined);
   }

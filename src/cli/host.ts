@@ -104,15 +104,16 @@ export interface LiveHost {
  * Opens the backends named by the options and boots a machine on a live gate, or, given
  * `snapshot` bytes, restores the snapshot's machine onto them (its configuration wins; the
  * backends must fit it; guest time, TSC and the RTC's wall origin go on from the snapshot's). Throws Error with a clear message.
+ * `stop` becomes the host's `stop` (the caller's SIGINT/SIGTERM set it too); once set, a `tcp:PORT,wait`
+ * console stops waiting for its client.
  */
-export async function openLiveHost(o: HostOptions, onRecord?: (r: GateRecord) => void, snapshot?: Uint8Array): Promise<LiveHost> {
+export async function openLiveHost(o: HostOptions, onRecord?: (r: GateRecord) => void, snapshot?: Uint8Array, stop = { aborted: false }): Promise<LiveHost> {
   checkInputFile(o.file as string, 'ELF image');
   let image: Buffer;
   try { image = readFileSync(o.file as string); } catch (e) { throw new HostResourceError(`ELF image ${o.file}: cannot read (${fsErrorText(e)})`, o.file, { cause: e }); }
   let meta: SnapshotMeta | undefined;
   if (snapshot) meta = (decodeSnapshot(snapshot).sections as { meta: SnapshotMeta }).meta;
   const closers: (() => Promise<void> | void)[] = [];
-  const stop = { aborted: false };
   try {
     const disks: DiskBackend[] = [];
     for (const d of o.disks) { const fd = FileDisk.open(d.path, { readOnly: d.readOnly }); disks.push(fd); closers.push(() => fd.close()); }
@@ -131,7 +132,7 @@ export async function openLiveHost(o: HostOptions, onRecord?: (r: GateRecord) =>
       tcp.onDrop = () => process.stderr.write(`x86ft: console: no client connected to 127.0.0.1:${tcp.port}: guest output is dropped until one connects\n`);
       if (o.console.endsWith(',wait')) {
         process.stderr.write(`x86ft: waiting for a console client on 127.0.0.1:${tcp.port}\n`);
-        await tcp.waitForClient();
+        await tcp.waitForClient(stop);
       }
     }
     const gate = new LiveGate({ clock: new SystemClock(), entropy: new SystemEntropy(), console: con, disks, nets: tunnels as FrameInput[] },

@@ -3,6 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import { suggest, internalMessage } from './usage.js';
+import { holdStopSignals } from './signals.js';
 
 const USAGE = `usage: x86ft <command> [options]
 
@@ -35,8 +36,18 @@ function version(): string {
   return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 }
 
+/** The commands that end with a documented status on SIGINT/SIGTERM (130, or 0 for `ft status --watch`);
+ *  every other one ends by the signal, as a program that does not catch it does. */
+function stopsOnSignal(cmd: string | undefined, rest: string[]): boolean {
+  if (cmd === 'run' || cmd === 'record' || cmd === 'protect' || cmd === 'console') return true;
+  if (cmd === 'host') return rest[0] !== 'drain';
+  return cmd === 'ft' && (rest[0] === 'primary' || rest[0] === 'secondary' || (rest[0] === 'status' && rest.includes('--watch')));
+}
+
 async function main(argv: string[]): Promise<number> {
   let [cmd, ...rest] = argv;
+  // before the command's modules load (the first ~0.3 s): a signal then gets the command's own status
+  if (stopsOnSignal(cmd, rest)) holdStopSignals();
   if (cmd === '--version' || cmd === '-V') { process.stdout.write(`x86ft ${version()}\n`); return 0; }
   // `x86ft help CMD [SUB]` is `x86ft CMD [SUB] --help`
   if (cmd === 'help' && rest.length > 0) {

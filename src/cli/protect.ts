@@ -9,6 +9,7 @@ import { parseMetricsPort } from '../ft/metrics.js';
 import { tlsLayout } from '../ft/tls.js';
 import { resolve } from 'node:path';
 import { UsageError, usageLine } from './usage.js';
+import { onStopSignal } from './signals.js';
 
 /** Options protect passes on to the roles (with a value). */
 const FT_VALUE_KEYS = ['--heartbeat-ms', '--failure-timeout-ms', '--max-held-bytes', '--max-held-ms', '--max-lag-ms'];
@@ -100,14 +101,11 @@ export async function protectCommand(argv: string[]): Promise<number> {
     image: o.file!, control, vm, primaryArgs, secondaryArgs, input: o.input,
     stdin: o.input ? process.stdin : undefined, stdout: process.stdout, stderr: process.stderr,
   });
-  const stop = (): void => sup.stop();
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  const unlisten = onStopSignal(() => sup.stop());
   try {
     return await sup.run();
   } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
+    unlisten();
     if (o.input) process.stdin.destroy();
   }
 }

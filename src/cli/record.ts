@@ -1,7 +1,7 @@
 // `x86ft record <guest.elf> --log FILE`: run a guest on live host backends (like `run`) and write
 // every non-deterministic input, digests and the end record to a log file.
 
-import { openSync, closeSync, constants } from 'node:fs';
+import { openSync, closeSync, constants, statSync } from 'node:fs';
 import { ElfError } from '../machine/boot.js';
 import type { RunResult } from '../machine/machine.js';
 import { openFileSink } from '../replay/channel-file.js';
@@ -16,6 +16,7 @@ import { usageLine, UsageError } from './usage.js';
 import { StdioConsole } from '../devices/backends/console.js';
 import { withStatusLine, STATUS_LINE_OPTION, type CommandStatus } from './status-line.js';
 import { Progress } from './progress.js';
+import { onStopSignal } from './signals.js';
 
 /** Batch delay of `record`'s log writer, ms: a log frame is written at most this long after its first
  *  entry (or when full, or at a flush). The library's 2 ms made CoreMark's recording write ~50 small
@@ -66,6 +67,15 @@ export function recordCommand(argv: string[]): Promise<number> {
 
 async function record(argv: string[]): Promise<CommandStatus> {
   if (argv.includes('--help') || argv.includes('-h')) { process.stdout.write(HELP); return 0; }
+  // SIGINT/SIGTERM (also while the host starts): stop the guest and finish the log; a second one ends x86ft
+  const signal = { aborted: false }; // also set by Ctrl-A x on a terminal console
+  let stopped!: () => void;
+  const stoppedP = new Promise<undefined>((res) => { stopped = () => res(undefined); });
+  const unlisten = onStopSignal(() => { signal.aborted = true; stopped(); }, { once: true });
+  try { return await recordGuest(argv, signal, stoppedP); } finally { unlisten(); }
+}
+
+async function recordGuest(argv: string[], signal: { aborted: boolean }, stoppedP: Promise<undefined>): Promise<CommandStatus> {
   let o: HostOptions;
   let every = DEFAULT_DIGEST_INTERVAL;
   let logPath: string;
@@ -106,7 +116,7 @@ async function record(argv: string[]): Promise<CommandStatus> {
   let rec: Recorder | undefined;
   let host: LiveHost;
   try {
-    host = await openLiveHost(o, (r) => rec!.onRecord(r), snapIn);
+    host = await openLiveHost(o, (r) => rec!.onRecord(r), snapIn, signal);
   } catch (e) {
     const what = e instanceof ElfError ? `${o.file}: ` : snapIn ? `${fromSnap}: ` : '';
     process.stderr.write(`x86ft record: ${what}${(e as Error).message}\n`);
@@ -125,11 +135,6 @@ async function record(argv: string[]): Promise<CommandStatus> {
   }
   let r: RunResult;
   const t0 = process.hrtime.bigint();
-  const signal = host.stop; // also set by Ctrl-A x on a terminal console
-  let stopped!: () => void;
-  const stoppedP = new Promise<undefined>((res) => { stopped = () => res(undefined); });
-  const stop = (): void => { signal.aborted = true; stopped(); };
-  process.once('SIGINT', stop); process.once('SIGTERM', stop);
   const recs: Recorder[] = [];
   const sinks: ByteSink[] = [];
   const progress = new Progress('record', () => ({ instructions: host.machine.cpu.icount, logBytes: sinks.reduce((a, x) => a + x.stats.bytes, 0) }));
@@ -137,7 +142,8 @@ async function record(argv: string[]): Promise<CommandStatus> {
   const open = async (path: string): Promise<ByteSink | undefined> => {
     try {
       const opening = openFileSink(path);
-      const sink = await Promise.race([opening, stoppedP]);
+      // only a FIFO's open can wait (for its reader); a file's finishes, so a stop then still gets its log
+      const sink = isFifo(path) ? await Promise.race([opening, stoppedP]) : await opening;
       if (sink) { sinks.push(sink); return sink; }
       // open(2) of a FIFO blocks until a reader comes, in a libuv thread the process cannot exit
       // without: be that reader for a moment, then close what the open returns
@@ -191,7 +197,6 @@ async function record(argv: string[]): Promise<CommandStatus> {
     }
   } finally {
     progress.stop();
-    process.off('SIGINT', stop); process.off('SIGTERM', stop);
     await host.close();
   }
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -206,4 +211,8 @@ async function record(argv: string[]): Promise<CommandStatus> {
   }
   if (signal.aborted && r.end === 'budget') { process.stderr.write(`x86ft record: stopped after ${r.instructions} instructions\n`); return 130; }
   return endStatus(r);
+}
+
+function isFifo(path: string): boolean {
+  try { return statSync(path).isFIFO(); } catch { return false; }
 }

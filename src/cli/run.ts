@@ -8,6 +8,7 @@ import { usageLine, UsageError } from './usage.js';
 import { StdioConsole } from '../devices/backends/console.js';
 import { withStatusLine, STATUS_LINE_OPTION, type CommandStatus } from './status-line.js';
 import { Progress } from './progress.js';
+import { onStopSignal } from './signals.js';
 
 export const EXIT = { usage: 2, budget: 124, halt: 125, fault: 126, internal: 127, stopped: 130 } as const;
 
@@ -38,6 +39,15 @@ export function runCommand(argv: string[]): Promise<number> {
 
 async function run(argv: string[]): Promise<CommandStatus> {
   if (argv.includes('--help') || argv.includes('-h')) { process.stdout.write(HELP); return 0; }
+  // SIGINT/SIGTERM end the run at the next slice, like Ctrl-A x (also while the host starts, e.g. waits for
+  // a console client): the statistics of what ran are printed
+  let by = 'the user';
+  const stop = { aborted: false };
+  const unlisten = onStopSignal((signal) => { by = signal; stop.aborted = true; });
+  try { return await runGuest(argv, stop, () => by, unlisten); } finally { unlisten(); }
+}
+
+async function runGuest(argv: string[], stop: { aborted: boolean }, by: () => string, unlisten: () => void): Promise<CommandStatus> {
   let o: HostOptions;
   try {
     o = parseHostArgs(argv, ['--gdb'], ['--json', STATUS_LINE_OPTION]);
@@ -49,7 +59,7 @@ async function run(argv: string[]): Promise<CommandStatus> {
     return EXIT.usage;
   }
   let host;
-  try { host = await openLiveHost(o); } catch (e) {
+  try { host = await openLiveHost(o, undefined, undefined, stop); } catch (e) {
     const what = e instanceof ElfError ? `${o.file}: ` : '';
     process.stderr.write(`x86ft run: ${what}${(e as Error).message}\n`);
     return EXIT.usage;
@@ -58,6 +68,8 @@ async function run(argv: string[]): Promise<CommandStatus> {
   let r: RunResult;
   const gdbPort = o.rest.get('--gdb');
   if (gdbPort !== undefined) {
+    if (stop.aborted) { await host.close(); return stopped(0, by()); }
+    unlisten(); // under gdb a signal ends x86ft as it did before (gdb's own Ctrl-C arrives over the protocol)
     const stub = new GdbStub(host.machine, { port: Number(gdbPort), replay: false });
     try { await stub.listen(); } catch (e) {
       await host.close();
@@ -70,21 +82,21 @@ async function run(argv: string[]): Promise<CommandStatus> {
     if (fin === null) { process.stderr.write(`x86ft: gdb detached after ${host.machine.cpu.icount} instructions\n`); return 0; }
     return endStatus(fin);
   }
-  // SIGINT/SIGTERM end the run at the next slice, like Ctrl-A x: the statistics of what ran are printed
-  let by = 'the user';
-  const stop = (signal: string): void => { by = signal; host.stop.aborted = true; };
-  process.on('SIGINT', stop); process.on('SIGTERM', stop);
   const progress = new Progress('run', () => ({ instructions: host.machine.cpu.icount }));
   if (host.console instanceof StdioConsole && process.stdout.isTTY) host.console.onOutput = (b) => progress.output(b);
   try { r = await host.machine.runAsync(o.max, host.stop); } finally {
     progress.stop();
-    process.off('SIGINT', stop); process.off('SIGTERM', stop);
     await host.close();
   }
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   if (o.stats) printStats(r.instructions, secs, o.rest.has('--json'));
-  if (host.stop.aborted) { process.stderr.write(`\nx86ft: stopped by ${by} after ${r.instructions} instructions\n`); return EXIT.stopped; }
+  if (host.stop.aborted) return stopped(r.instructions, by());
   return endStatus(r);
+}
+
+function stopped(instructions: number, by: string): number {
+  process.stderr.write(`\nx86ft: stopped by ${by} after ${instructions} instructions\n`);
+  return EXIT.stopped;
 }
 
 /** The command status for a run result: the guest's own for an exit, else x86ft's (reported on stderr). */
