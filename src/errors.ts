@@ -1,12 +1,54 @@
 // Errors the library throws at its callers: every one is an Error subclass with a stable `code`.
 
-/** Base class of every error x86ft throws on purpose. `code` is stable and documented (README, API section). */
+/** Marks the package's root classes (X86ftError, Machine) in each of its builds: a registry symbol, so the
+ *  ES modules and the CommonJS bundle, two copies of every class, see the same key. */
+const ROOT = Symbol.for('x86ft.root-class');
+
+/** 'Sub<…<Root': the class names from `c` up to the x86ft root class it descends from; undefined if none. */
+function lineage(c: unknown): string | undefined {
+  let names = '';
+  for (let k = c; typeof k === 'function'; k = Object.getPrototypeOf(k) as unknown) {
+    names += (names ? '<' : '') + (k as { name: string }).name;
+    if (Object.hasOwn(k, ROOT)) return names;
+  }
+  return undefined;
+}
+
+/**
+ * `v instanceof cls` across the package's two builds (the dual-package hazard): true when `v` is an
+ * instance of `cls` itself or of the other build's copy of it — a class of the same name whose ancestors
+ * up to the x86ft root class (X86ftError, Machine) have the same names. The root classes' static
+ * `Symbol.hasInstance` calls this, so `e instanceof InvalidArgumentError` holds whether `e` came from
+ * `require('x86ft')` or `import 'x86ft'`. A caller's own subclass keeps the ordinary meaning for its own
+ * instances and matches the package's copies only by that same chain of names.
+ */
+export function instanceOfAnyBuild(cls: Function, v: unknown): boolean {
+  if (Function.prototype[Symbol.hasInstance].call(cls, v)) return true;
+  if (v === null || typeof v !== 'object') return false;
+  const want = lineage(cls);
+  if (want === undefined) return false;
+  for (let p = Object.getPrototypeOf(v) as object | null; p !== null; p = Object.getPrototypeOf(p) as object | null) {
+    if (Object.hasOwn(p, 'constructor') && lineage((p as { constructor: unknown }).constructor) === want) return true;
+  }
+  return false;
+}
+
+/** Makes `cls` a root class: it and its subclasses answer `instanceof` for both builds' instances. */
+export function markRootClass(cls: Function): void {
+  Object.defineProperty(cls, ROOT, { value: true });
+}
+
+/** Base class of every error x86ft throws on purpose. `code` is stable and documented (README, API section).
+ *  `instanceof` it (and its subclasses) holds for errors of the ES modules and of the CommonJS build alike. */
 export class X86ftError extends Error {
   constructor(readonly code: string, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
   }
+
+  static override [Symbol.hasInstance](v: unknown): boolean { return instanceOfAnyBuild(this, v); }
 }
+markRootClass(X86ftError);
 
 /** A bad argument to a library call (wrong type, NaN, out of range). code 'X86FT_INVALID_ARGUMENT'. */
 export class InvalidArgumentError extends X86ftError {

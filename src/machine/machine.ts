@@ -3,7 +3,7 @@
 
 import { Cpu, Stop, STOP_NAMES } from '../cpu/cpu.js';
 import { PhysMemory } from '../cpu/memory.js';
-import { X86ftError, InvalidArgumentError, checkCount, InternalError, BadStateError } from '../errors.js';
+import { X86ftError, InvalidArgumentError, checkCount, InternalError, BadStateError, instanceOfAnyBuild, markRootClass } from '../errors.js';
 import { Reg, regRead, regWrite } from './registers.js';
 import { MachineHooks, type HookKind, type HookCallback, type HookRange, type HookHandle } from '../api/hooks.js';
 import { saveCpu, loadCpu, type CpuState } from '../cpu/state.js';
@@ -107,6 +107,9 @@ const TIME_CHECK = 10_000;
 export interface DeviceStates { [name: string]: unknown }
 
 export class Machine {
+  /** `instanceof Machine` holds for machines of the ES modules and of the CommonJS build alike. */
+  static [Symbol.hasInstance](v: unknown): boolean { return instanceOfAnyBuild(this, v); }
+
   readonly mem: PhysMemory;
   readonly bus: Bus;
   readonly cpu: Cpu;
@@ -509,3 +512,4 @@ export class Machine {
   saveCpu(): CpuState { return saveCpu(this.cpu); }
   loadCpu(s: CpuState): void { loadCpu(this.cpu, s); this.polled = true; }
 }
+markRootClass(Machine);

@@ -9,7 +9,7 @@ import ts from 'typescript';
 const readme = readFileSync('README.md', 'utf8');
 const from = readme.indexOf('\n## Library API');
 const api = readme.slice(from, readme.indexOf('\n## ', from + 5));
-const GLOBALS = new Set(['String', 'Uint8Array', 'Error', 'Promise', 'JSON', 'Number', 'BigInt', 'Object', 'Array', 'Math']);
+const GLOBALS = new Set(['Symbol', 'String', 'Uint8Array', 'Error', 'Promise', 'JSON', 'Number', 'BigInt', 'Object', 'Array', 'Math']);
 /** Node's own functions the examples call. */
 const NODE = new Set(['readFileSync', 'require']);
 

@@ -3,7 +3,7 @@
 // line limit is enforced by the API and the CLI, and bad input to the CLI is one line naming the file in
 // words, never a stack trace.
 import { describe, it, expect } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawnSync, execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as api from '../../src/index.js';
@@ -18,6 +18,26 @@ describe('errors', () => {
     const classes = Object.entries(api).filter(([k, v]) => typeof v === 'function' && /^[A-Z].*(Error|Divergence)$/.test(k));
     expect(classes.length).toBeGreaterThan(10);
     for (const [name, C] of classes) expect(C.prototype instanceof X86ftError || C === X86ftError, name).toBe(true);
+  });
+
+  it('instanceof holds across the ES modules and the CommonJS build for every exported class, both ways, and only for the same class', () => {
+    // a real program holding both builds (Node's require of dist/cjs, import of dist/src); each class's
+    // instance from one build against every class of the other
+    const script = `const cjs = require('./dist/cjs/index.cjs');
+      import('./dist/src/index.js').then((esm) => {
+        const names = Object.keys(cjs).filter((k) => typeof cjs[k] === 'function' && (k === 'Machine' || cjs[k].prototype instanceof cjs.X86ftError || k === 'X86ftError'));
+        const wrong = [];
+        for (const [a, b] of [[esm, cjs], [cjs, esm]]) for (const n of names) for (const m of names) {
+          const v = Object.create(a[n].prototype);
+          const want = n === m || (m === 'X86ftError' && n !== 'Machine') || a[n].prototype instanceof a[m];
+          if ((v instanceof b[m]) !== want) wrong.push(n + ' instanceof ' + m);
+        }
+        console.log(JSON.stringify({ names, wrong }));
+      });`;
+    const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000 })) as { names: string[]; wrong: string[] };
+    expect(out.names.length).toBeGreaterThan(15);
+    expect(out.names).toContain('Machine');
+    expect(out.wrong).toEqual([]);
   });
 
   it('no source file throws a plain Error, RangeError or TypeError (benchmark helpers aside)', () => {

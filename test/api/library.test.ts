@@ -104,6 +104,9 @@ describe('examples/', () => {
     expect(out).toContain('"The quick brown fox jumps over the lazy dog": device crc32 414fa339, guest crc32 414fa339: agree');
     expect(out).toBe(readFileSync('examples/port-device.expected', 'utf8'));
   });
+  it('mixed-builds.cjs: one program using require() and import(): errors and machines are instanceof across the two builds', () => {
+    expect(run('examples/mixed-builds.cjs')).toBe(readFileSync('examples/mixed-builds.expected', 'utf8'));
+  });
   it('record-replay.mjs: a timer-driven run recorded and replayed in memory replays identical', () => {
     expect(run('examples/record-replay.mjs')).toBe(readFileSync('examples/record-replay.expected', 'utf8'));
   });
