@@ -4,21 +4,22 @@ import { describe, it, expect } from 'vitest';
 import { mkdtempSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { spawnAsync } from '../helpers/proc.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 const CLI = join(ROOT, 'dist/src/cli/main.js');
 const GUEST = join(ROOT, 'guests/build/hello-O2.elf');
 
 describe('recordings with large RAM', () => {
-  it('--mem 2G: record, then replay identical with the final state hash', () => {
+  it('--mem 2G: record, then replay identical with the final state hash', async () => {
     if (!existsSync(CLI)) execFileSync('npx', ['tsc', '-p', '.'], { cwd: ROOT, stdio: 'ignore' });
     const dir = mkdtempSync(join(tmpdir(), 'x86ft-bigmem-'));
     const log = join(dir, 'big.log');
-    const r1 = spawnSync(process.execPath, [CLI, 'record', GUEST, '--log', log, '--mem', '2G', '--no-input', '--cmdline', 'big'], { encoding: 'utf8' });
+    const r1 = await spawnAsync(process.execPath, [CLI, 'record', GUEST, '--log', log, '--mem', '2G', '--no-input', '--cmdline', 'big'], { encoding: 'utf8' });
     expect(r1.stderr).toBe('');
     expect(r1.status).toBe(42); // the hello guest's exit status
-    const r2 = spawnSync(process.execPath, [CLI, 'replay', log, '--image', GUEST], { encoding: 'utf8' });
+    const r2 = await spawnAsync(process.execPath, [CLI, 'replay', log, '--image', GUEST], { encoding: 'utf8' });
     expect(r2.stdout).toContain('replay identical');
     expect(r2.stdout).toMatch(/state sha256: [0-9a-f]{64}/);
     expect(r2.stderr).toBe(r1.stdout); // the suppressed console equals the recorded one

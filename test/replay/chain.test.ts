@@ -6,7 +6,7 @@
 
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, truncateSync, statSync, writeFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { spawnAsync } from '../helpers/proc.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Machine } from '../../src/machine/machine.js';
@@ -167,7 +167,7 @@ describe('chain replay: an old primary ran on past G, a second machine went live
     expect(cut.info.links[0]!.cut).toBe(false); // G lies before the cut: the cut frame was never needed
 
     // the CLI: x86ft replay GEN1.log GEN2.log --image GUEST.elf
-    const ok = spawnSync(process.execPath, [CLI, 'replay', ...logs, '--image', guestElf('dev_timer', 'O2'), '--quiet'], { encoding: 'utf8' });
+    const ok = await spawnAsync(process.execPath, [CLI, 'replay', ...logs, '--image', guestElf('dev_timer', 'O2'), '--quiet'], { encoding: 'utf8' });
     expect(ok.stdout).toContain('replay identical');
     expect(ok.status).toBe(0);
     // x86ft replay --control dir:PATH NAME: the logs found in the store, in generation order
@@ -175,7 +175,7 @@ describe('chain replay: an old primary ran on past G, a second machine went live
     ensureVmDir(store, 'vm-a'); // 0700 all the way: the dir: control plane refuses anything else
     copyFileSync(logs[0]!, storePath(store, 'vm-a', { kind: 'log', generation: 1 }));
     copyFileSync(logs[1]!, storePath(store, 'vm-a', { kind: 'log', generation: 2 }));
-    const viaStore = spawnSync(process.execPath, [CLI, 'replay', '--control', `dir:${store}`, 'vm-a', '--image', guestElf('dev_timer', 'O2'), '--quiet'], { encoding: 'utf8' });
+    const viaStore = await spawnAsync(process.execPath, [CLI, 'replay', '--control', `dir:${store}`, 'vm-a', '--image', guestElf('dev_timer', 'O2'), '--quiet'], { encoding: 'utf8' });
     expect(viaStore.stdout, viaStore.stderr).toContain('replay identical');
     expect(viaStore.status).toBe(0);
     // with a VM record in the control plane: the store and the image come from it
@@ -186,18 +186,18 @@ describe('chain replay: an old primary ran on past G, a second machine went live
       consoleFile: null, store, ft: { heartbeatMs: 50, failureTimeoutMs: 500, maxHeldBytes: 4 << 20, maxHeldMs: 200, maxLagMs: 50 }, hosts: null,
     }, { hostId: 'test', pid: process.pid });
     await cp.close();
-    const viaRecord = spawnSync(process.execPath, [CLI, 'replay', '--control', `dir:${ctlDir}`, 'vm-a', '--quiet'], { encoding: 'utf8' });
+    const viaRecord = await spawnAsync(process.execPath, [CLI, 'replay', '--control', `dir:${ctlDir}`, 'vm-a', '--quiet'], { encoding: 'utf8' });
     expect(viaRecord.stderr).toBe('');
     expect(viaRecord.stdout).toContain('replay identical');
     expect(viaRecord.status).toBe(0);
-    const none = spawnSync(process.execPath, [CLI, 'replay', '--control', `dir:${store}`, 'vm-b', '--image', guestElf('dev_timer', 'O2')], { encoding: 'utf8' });
+    const none = await spawnAsync(process.execPath, [CLI, 'replay', '--control', `dir:${store}`, 'vm-b', '--image', guestElf('dev_timer', 'O2')], { encoding: 'utf8' });
     expect(none.status).toBe(1);
     expect(none.stderr).toContain('no generation logs of VM vm-b');
-    const badName = spawnSync(process.execPath, [CLI, 'replay', '--control', `dir:${store}`, '../x', '--image', guestElf('dev_timer', 'O2')], { encoding: 'utf8' });
+    const badName = await spawnAsync(process.execPath, [CLI, 'replay', '--control', `dir:${store}`, '../x', '--image', guestElf('dev_timer', 'O2')], { encoding: 'utf8' });
     expect(badName.status).toBe(2);
     expect(badName.stderr).toContain('VM name');
     // the wrong order is not a chain: a clear message and exit 5, no stack trace
-    const bad = spawnSync(process.execPath, [CLI, 'replay', logs[1]!, logs[0]!, '--image', guestElf('dev_timer', 'O2')], { encoding: 'utf8' });
+    const bad = await spawnAsync(process.execPath, [CLI, 'replay', logs[1]!, logs[0]!, '--image', guestElf('dev_timer', 'O2')], { encoding: 'utf8' });
     expect(bad.status).toBe(5);
     expect(bad.stderr).toMatch(/does not continue .*starts at icount 0, before the previous log/);
     expect(bad.stderr).not.toMatch(/\n\s+at /);

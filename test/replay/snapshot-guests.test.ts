@@ -8,7 +8,7 @@
 // new Machine and replays that log (dist/src: the built library).
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { readFileSync, readdirSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { spawnAsync } from '../helpers/proc.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Machine, type MachineConfig, type RunResult } from '../../src/machine/machine.js';
@@ -183,7 +183,7 @@ beforeAll(async () => {
   }
   const jobs = join(dir, 'jobs.json');
   writeFileSync(jobs, JSON.stringify(cuts.map((c) => ({ image: c.image, snap: c.snap, log: c.log }))));
-  const p = spawnSync(process.execPath, ['--input-type=module', '-e', FRESH, jobs], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const p = await spawnAsync(process.execPath, ['--input-type=module', '-e', FRESH, jobs], { encoding: 'utf8' });
   if (p.status !== 0) throw new Error(`fresh process failed (${p.status}): ${p.stderr}`);
   fresh = JSON.parse(p.stdout);
 }, LONG ? 3_600_000 : 900_000);
