@@ -1,4 +1,4 @@
-// What the gdb-over-replay tests share (reverse.test.ts, reverse-stepi.test.ts): a session of the real gdb in
+// What the gdb-over-replay tests share (reverse.test.ts, reverse-stepi.test.ts, test/ft/failover.test.ts): a session of the real gdb in
 // batch mode against `x86ft replay … --gdb 0`, its output cut at `echo @@NAME\n` markers, registers read from
 // `info registers`, and the replay's own state at an instruction count from a separate process that never
 // attaches gdb (`x86ft replay LOG --stop-at N --dump --json`).
@@ -49,14 +49,40 @@ export const REGS = ['rax', 'rbx', 'rcx', 'rdx', 'rsi', 'rdi', 'rbp', 'rsp', 'r8
 /** gdb's register name → the name `replay --dump --json` uses. */
 export const dumpName = (n: string): string => ({ eflags: 'RFLAGS', cs: 'CS', ss: 'SS' } as Record<string, string>)[n] ?? n.toUpperCase();
 
-/** The replay's own registers at instruction n (`replay LOG --image ELF --stop-at N --dump --json`). */
-export function replayState(log: string, elf: string, n: number): Record<string, string> {
-  const r = spawnSync(process.execPath, [CLI, 'replay', log, '--image', elf, '--stop-at', String(n), '--dump', '--json', '--quiet'], { encoding: 'utf8' });
+/** The replay's own registers at instruction n (`replay ARGS --stop-at N --dump --json`; ARGS: `LOG --image ELF`,
+ *  `--control dir:PATH NAME --image ELF`, …). */
+export function replayState(replayArgs: string[], n: number): Record<string, string> {
+  const r = spawnSync(process.execPath, [CLI, 'replay', ...replayArgs, '--stop-at', String(n), '--dump', '--json', '--quiet'], { encoding: 'utf8' });
   return (JSON.parse(r.stdout) as { registers: Record<string, string> }).registers;
 }
 
 /** Every register of REGS in `section` (an `info registers` with a `monitor icount`) equals the replay's own. */
-export function expectReplayState(log: string, elf: string, section: string, what: string): void {
-  const own = replayState(log, elf, icountOf(section));
+export function expectReplayState(replayArgs: string[], section: string, what: string): void {
+  const own = replayState(replayArgs, icountOf(section));
   for (const n of REGS) expect(reg(section, n), `${n} at ${what}`).toBe(BigInt(own[dumpName(n)]!));
+}
+
+/**
+ * gdb on an FT VM's history, a chain of two generation logs (`x86ft replay --control dir:CTL VM --image ELF --gdb 0`;
+ * generation 2 starts at instruction `gen2At`): a breakpoint on exit() stops in generation 2, reverse-continue to
+ * main's breakpoint goes back across the generation boundary into generation 1, and forward again to exit() at the
+ * same count with the same registers. Registers where gdb stops at main equal the chain replay's own state at that
+ * count (`--stop-at N --dump --json`). Used by test/ft/failover.test.ts on the chain its SIGKILL of the primary made.
+ */
+export async function expectGdbAcrossGenerations(dir: string, ctl: string, vm: string, elf: string, gen2At: number): Promise<void> {
+  const replay = ['--control', `dir:${ctl}`, vm, '--image', elf];
+  const r = await replaySession(dir, elf, replay, ['break *exit', 'continue', 'echo @@E\\n', 'monitor icount', 'info registers',
+    'delete', 'break *main', 'reverse-continue', 'echo @@M\\n', 'monitor icount', 'info registers',
+    'delete', 'break *exit', 'continue', 'echo @@E2\\n', 'monitor icount', 'info registers', 'echo @@end\\n', 'kill']);
+  expect(r.status, r.stderr).toBe(0);
+  const sec = sections(r.gdb);
+  expect([...sec.keys()], r.gdb).toEqual(['E', 'M', 'E2', 'end']);
+  const E = sec.get('E')!, M = sec.get('M')!, E2 = sec.get('E2')!;
+  expect(reg(E, 'rip')).toBe(BigInt(symOf(elf, 'exit')));
+  expect(reg(M, 'rip')).toBe(BigInt(symOf(elf, 'main')));
+  expect(icountOf(E)).toBeGreaterThan(gen2At); // exit() ran in generation 2 …
+  expect(icountOf(M)).toBeLessThan(gen2At); // … main in generation 1
+  expect(icountOf(E2)).toBe(icountOf(E));
+  for (const n of REGS) expect(reg(E2, n), n).toBe(reg(E, n));
+  expectReplayState(replay, M, 'main');
 }

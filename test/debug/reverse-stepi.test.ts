@@ -25,7 +25,7 @@ function repStos(): number {
 }
 
 const session = (cmds: string[]) => replaySession(dir, GUEST, [join(dir, 'rec.log'), '--image', GUEST, '--checkpoint-every', '20000'], cmds);
-const expectReplayState = (section: string, what: string) => expectOwn(join(dir, 'rec.log'), GUEST, section, what);
+const expectReplayState = (section: string, what: string) => expectOwn([join(dir, 'rec.log'), '--image', GUEST], section, what);
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'x86ft-rstepi-'));

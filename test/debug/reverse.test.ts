@@ -18,7 +18,7 @@ const GUEST = 'guests/build/recursion-O0.elf';
 const sym = (s: string) => symOf(GUEST, s);
 let dir = '';
 const session = (replayArgs: string[], cmds: string[]) => replaySession(dir, GUEST, replayArgs, cmds);
-const replayState = (n: number) => ownState(join(dir, 'rec.log'), GUEST, n);
+const replayState = (n: number) => ownState([join(dir, 'rec.log'), '--image', GUEST], n);
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'x86ft-reverse-'));

@@ -3,7 +3,8 @@
 // the run (when the released console reaches a seeded random length: never a wall-clock moment).
 // Afterwards: exactly one primary remains (the VM record names the survivor at the next
 // generation), the console file and the disk (base + generation layers) equal an uninterrupted
-// `x86ft run`'s byte for byte, and the guest's exit status is reported by the survivor.
+// `x86ft run`'s byte for byte, and the guest's exit status is reported by the survivor. On one chain the real
+// gdb goes from exit() in generation 2 back to main in generation 1 and forward again (`replay --control … --gdb`).
 import { describe, it, expect, beforeAll } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, existsSync, statSync, truncateSync, writeFileSync, chmodSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { join } from 'node:path';
 import { CLI, guestElf } from '../devices-guests/helpers.js';
 import { exportDisk } from '../../src/ft/store.js';
 import { openControl } from '../../src/ft/control.js';
+import { expectGdbAcrossGenerations } from '../debug/gdb-harness.js';
 
 const ROUNDS = '150';
 const DISK = 64 * 512;
@@ -50,7 +52,8 @@ async function grows(file: string, n: number, p: Promise<number>): Promise<void>
   while (!ended && !(existsSync(file) && statSync(file).size >= n)) await new Promise((r) => setTimeout(r, 20));
 }
 
-async function pair(kill: 'primary' | 'secondary' | 'stall', seed: number): Promise<void> {
+/** `gdb`: also debug the chain with the real gdb across the generation boundary (test/debug/gdb-harness.ts). */
+async function pair(kill: 'primary' | 'secondary' | 'stall', seed: number, gdb = false): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'x86ft-ft-'));
   chmodSync(dir, 0o700);
   const base = join(dir, 'base.img');
@@ -85,6 +88,7 @@ async function pair(kill: 'primary' | 'secondary' | 'stall', seed: number): Prom
   // the generation logs replay as one run (FT.md "Generation logs")
   const chain = run(['replay', '--control', `dir:${ctl}`, 'default', '--image', elf], dir);
   expect(await chain.done, `${diag}\n--- chain replay:\n${chain.err()}`).toBe(0);
+  if (gdb) await expectGdbAcrossGenerations(dir, ctl, 'default', elf, Number(/live at instruction (\d+) as generation 2/.exec(survivor.err())![1]));
   // exactly one primary: the survivor holds generation 2 and the record names it
   const cp = await openControl(`dir:${ctl}`);
   try {
@@ -98,7 +102,9 @@ async function pair(kill: 'primary' | 'secondary' | 'stall', seed: number): Prom
 
 describe('failover with real processes (SIGKILL, SIGSTOP)', () => {
   for (const seed of [11, 22, 33]) {
-    it(`SIGKILL of the primary at a seeded random point (seed ${seed}): the secondary takes over, nothing lost or doubled`, () => pair('primary', seed), 180_000);
+    // seed 11 kills at about 3/4 of the console: main ran in generation 1, exit() runs in generation 2
+    const gdb = seed === 11;
+    it(`SIGKILL of the primary at a seeded random point (seed ${seed}): the secondary takes over, nothing lost or doubled${gdb ? '; gdb across the generations' : ''}`, () => pair('primary', seed, gdb), 180_000);
   }
   it('SIGKILL of the secondary: the primary claims the next generation and goes on, losing nothing', () => pair('secondary', 44), 180_000);
   it('SIGSTOP of the primary for 2x the failure timeout, then SIGCONT: one primary, nothing lost or doubled', () => pair('stall', 55), 180_000);
