@@ -3,6 +3,7 @@
 // P<->S channel (P listens, S connects); listenSecure/connectSecure serve other kind tables (the
 // console service). Uses src/replay's transports; must not import src/machine or the FT roles.
 
+import { createHmac } from 'node:crypto';
 import type tls from 'node:tls';
 import { ChannelError, type Connection } from '../replay/channel.js';
 import { connectTcp, listenTcp, type Listener } from '../replay/channel-tcp.js';
@@ -185,6 +186,21 @@ export class SecurePeer<M extends Message> {
     this.remote = conn.remote;
     this.closed = new Promise((r) => (this.resolveClosed = r));
     void this.readLoop();
+  }
+
+  /**
+   * Keys of an auxiliary heartbeat path bound to this session (heartbeat-thread.ts's worker beats):
+   * per direction HMAC-SHA-256(direction key, label), and 8 bytes naming the session, the same on
+   * both sides (from the two direction keys).
+   */
+  auxKeys(label: string): { send: Buffer; recv: Buffer; tag: Buffer } {
+    const x = Buffer.alloc(this.sendKey.length);
+    for (let i = 0; i < x.length; i++) x[i] = this.sendKey[i]! ^ this.recvKey[i]!;
+    return {
+      send: createHmac('sha256', this.sendKey).update(label).digest(),
+      recv: createHmac('sha256', this.recvKey).update(label).digest(),
+      tag: createHmac('sha256', x).update(`${label} tag`).digest().subarray(0, 8),
+    };
   }
 
   /** Bytes handed to the transport that it has not yet taken (back-pressure: wait with drained()). */

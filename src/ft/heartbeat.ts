@@ -5,6 +5,7 @@
 
 import type { SecurePeer } from './channel.js';
 import { ProtocolError, type FtMessage, type Message } from './protocol.js';
+import { startAuxBeat, type AuxBeat } from './heartbeat-thread.js';
 
 /** The clock and timers the detector uses (milliseconds). */
 export interface Timers {
@@ -75,6 +76,8 @@ export interface FailureDetectorOptions {
   /** Called once with the verdict; the detector stops itself first. */
   onFailed: (f: Failure) => void;
   timers?: Timers;
+  /** A second heartbeat path (heartbeat-thread.ts): its beats count as heard too; tick() at every own heartbeat, close() at the end. */
+  aux?: AuxBeat;
 }
 
 /**
@@ -87,6 +90,9 @@ export class FailureDetector {
   readonly failureTimeoutMs: number;
   private readonly timers: Timers;
   private lastHeard = 0;
+  private maxSilence = 0;
+  /** When the channel itself was last heard (lastHeard also moves with the second path and the hold). */
+  private lastChannel = 0;
   private beat: unknown;
   private deadline: unknown;
   private state: 'idle' | 'running' | 'failed' | 'stopped' = 'idle';
@@ -107,14 +113,18 @@ export class FailureDetector {
   start(): void {
     if (this.state !== 'idle') return;
     this.state = 'running';
-    this.lastHeard = this.timers.now();
+    this.lastHeard = this.lastChannel = this.timers.now();
     this.tick();
     this.arm(this.failureTimeoutMs);
   }
 
   /** Any message from the peer arrived. */
   heard(): void {
-    if (this.state === 'running') this.lastHeard = this.timers.now();
+    if (this.state !== 'running') return;
+    const t = this.timers.now();
+    // silences count from the end of a hold (startup grace, paused reading) on
+    if (this.opts.holdWhile?.()) { this.maxSilence = 0; this.opts.aux?.resetMax(); } else if (t - this.lastChannel > this.maxSilence) this.maxSilence = t - this.lastChannel;
+    this.lastHeard = this.lastChannel = t;
   }
 
   /** The connection ended without an orderly end: the peer is failed at once. */
@@ -124,7 +134,16 @@ export class FailureDetector {
 
   /** Milliseconds since the peer was last heard (FT status `heartbeatAgeMs`). */
   silentMs(): number {
-    return this.timers.now() - this.lastHeard;
+    return this.timers.now() - Math.max(this.lastHeard, this.opts.aux?.lastHeard() ?? -Infinity);
+  }
+
+  /** The longest silence (ms) between two messages heard from the peer since any hold (startup
+   *  grace, paused reading) ended, the current one included: how close the peer came to the failure timeout (metrics `ft_peer_max_silence_seconds`). */
+  maxSilentMs(): number {
+    // with a second path, a silence of both is at most the longest of either (the smaller bound)
+    const auxGap = this.opts.aux?.maxGapMs() ?? 0;
+    const max = auxGap > 0 ? Math.min(this.maxSilence, auxGap) : this.maxSilence;
+    return this.state === 'running' ? Math.max(max, this.silentMs()) : max;
   }
 
   get failed(): boolean {
@@ -138,6 +157,7 @@ export class FailureDetector {
   }
 
   private clear(): void {
+    this.opts.aux?.close();
     if (this.beat !== undefined) this.timers.clearTimeout(this.beat);
     if (this.deadline !== undefined) this.timers.clearTimeout(this.deadline);
     this.beat = this.deadline = undefined;
@@ -146,6 +166,7 @@ export class FailureDetector {
   private tick(): void {
     if (this.state !== 'running') return;
     this.beat = this.timers.setTimeout(() => this.tick(), this.heartbeatMs);
+    this.opts.aux?.tick();
     this.opts.sendHeartbeat();
   }
 
@@ -157,6 +178,8 @@ export class FailureDetector {
   private check(): void {
     if (this.state !== 'running') return;
     if (this.opts.holdWhile?.()) this.lastHeard = this.timers.now();
+    const aux = this.opts.aux?.lastHeard() ?? -Infinity;
+    if (aux > this.lastHeard) this.lastHeard = aux;
     const silent = this.silentMs();
     // This side was stalled (the deadline fired late): read what the peer sent meanwhile before judging it.
     if (silent >= this.failureTimeoutMs && this.timers.now() - this.due > this.heartbeatMs && this.graceAt !== this.lastHeard) {
@@ -177,17 +200,33 @@ export class FailureDetector {
   }
 }
 
+/** Worker beats stop once the main thread's event loop has not turned for this many failure timeouts. */
+export const HANG_TIMEOUTS = 4;
+
+/** The label of the worker-beat keys (SecurePeer.auxKeys). */
+const AUX_LABEL = 'x86ft-hb1';
+
 /**
  * Watch a channel peer: heartbeats carry `icount()`, every message counts as heard, and the channel
  * ending is a failure unless it was an orderly bye or this side closed it. Started at once.
+ * With `workerBeats`, a worker thread also exchanges authenticated UDP heartbeats with the peer's
+ * (heartbeat-thread.ts) while this thread's event loop turns at least every HANG_TIMEOUTS failure
+ * timeouts: the listening side names its channel address (`bind`), the connecting side the address
+ * it connected to (`peer`). A peer whose main thread is preempted then stays heard; one whose main
+ * thread is hung goes silent after HANG_TIMEOUTS failure timeouts, so it is declared failed after at
+ * most HANG_TIMEOUTS + 1 (a dead or stopped process as before: at once by the connection, or after one).
  */
 export function watchPeer<M extends Message>(
   peer: SecurePeer<M>,
-  opts: Omit<FailureDetectorOptions, 'sendHeartbeat'> & { icount: () => number },
+  opts: Omit<FailureDetectorOptions, 'sendHeartbeat' | 'aux'> & { icount: () => number; workerBeats?: { bind: { host: string; port: number } } | { peer: { host: string; port: number } } },
 ): FailureDetector {
+  const failureTimeoutMs = opts.failureTimeoutMs ?? 500;
+  const wb = opts.workerBeats;
+  const aux = wb ? startAuxBeat({ keys: peer.auxKeys(AUX_LABEL), ...wb, heartbeatMs: opts.heartbeatMs ?? 50, hangMs: HANG_TIMEOUTS * failureTimeoutMs }) : undefined;
   const d = new FailureDetector({
     holdWhile: () => peer.isPaused,
     ...opts,
+    aux,
     sendHeartbeat: () => peer.send({ t: 'heartbeat', icount: opts.icount() } as FtMessage as unknown as M),
   });
   peer.onMessage(() => d.heard());

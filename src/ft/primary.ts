@@ -541,6 +541,7 @@ export class FtPrimary {
       holdWhile: () => peer.isPaused || (this.lastAck < 0 && Date.now() < graceEnd),
       icount: () => p.machine.cpu.icount,
       onFailed: (f) => void this.secondaryLost(f.message),
+      workerBeats: { bind: { host: this.server!.host, port: this.server!.port } },
     });
   }
 
@@ -818,6 +819,7 @@ export class FtPrimary {
       heldAgeMs: p?.seam.heldAgeMs() ?? 0,
       logBytes: this.logBytesBefore + (p?.logSink.stats.bytes ?? 0),
       heartbeatAgeMs: this.detector?.silentMs() ?? 0,
+      maxSilenceMs: this.detector?.maxSilentMs() ?? 0,
     };
   }
 

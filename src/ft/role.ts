@@ -24,6 +24,8 @@ export interface RoleStatus {
   logBytes: number;
   /** ms since the peer was last heard from (0 without a peer). */
   heartbeatAgeMs: number;
+  /** The longest silence (ms) from the current peer since it was paired (0 without a peer). */
+  maxSilenceMs?: number;
 }
 
 /** Events a role reports (in order). */

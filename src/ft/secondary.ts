@@ -119,6 +119,7 @@ export class FtSecondary {
       holdWhile: () => peer.isPaused || (this.lastSync < 0 && Date.now() < graceEnd),
       icount: () => this.session?.machine?.cpu.icount ?? 0,
       onFailed: (f) => { this.failed = f.message; this.poke(); },
+      workerBeats: { peer: { host: addr.host, port: addr.port } },
     });
     void peer.closed.then((why) => { if (why.code !== 'BYE' && why.code !== 'LOCAL' && !this.failed) { this.failed = why.message; } this.poke(); });
     this.emit({ kind: 'peer', up: true, hostId: peer.peerHostId });
@@ -283,6 +284,7 @@ export class FtSecondary {
       held: { outputs: this.seam?.heldCount ?? 0, bytes: this.seam?.heldBytes ?? 0 },
       logBytes: this.received,
       heartbeatAgeMs: this.detector?.silentMs() ?? 0,
+      maxSilenceMs: this.detector?.maxSilentMs() ?? 0,
     };
   }
 }
