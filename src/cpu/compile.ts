@@ -1,18 +1,33 @@
-// Block compiler: turns a hot decoded block into one JS function that calls each instruction's
-// handler directly. Each generated function has its own call sites, so they are monomorphic and the
-// JIT can inline the handlers — the interpreter loop's single megamorphic `i.exec(c, i)` call is the
-// main cost it removes. Semantics are identical to Cpu.runBlock's loop (same stores, same brk checks).
+// Block compiler: turns a hot decoded block into one JS function. The commonest instruction forms (MOV,
+// ALU/CMP/TEST, LEA, MOVZX/MOVSX, CMOVcc/SETcc, Jcc/JMP/CALL/RET, PUSH/POP: `Gen` below) are generated
+// inline — register operands straight from cpu.regs, memory through an inline read/write-TLB fast path,
+// arithmetic flags kept in locals and written to the lazy-flag fields only where something can see them
+// (a fault, a handler, the block's end; CMP/TEST + Jcc/CMOVcc/SETcc becomes a direct compare). Every other
+// instruction calls its handler directly: each generated function has its own call sites, so they are
+// monomorphic and the JIT can inline the small handlers. Semantics are identical to Cpu.runBlock's loop:
+// same stores, same brk checks, and a fault leaves the state the interpreter leaves (cpu.insnRip and the
+// block position are set before anything that can fault; lazy flags are written before it).
 
 import type { Cpu } from './cpu.js';
-import type { Block, Handler, Insn } from './decoder.js';
+import { TLB_MASK } from './cpu.js';
+import { ud, gp0, type Block, type Handler, type Insn } from './decoder.js';
+import { LF, getOF, getCF, getZF, getSF, getPF } from './flags.js';
 
-/** A compiled block: runs all b.n instructions from linear address `start`; returns how many retired. */
-export type BlockFn = (c: Cpu, start: number) => number;
+/**
+ * A compiled block: runs all b.n instructions from linear address `start`; returns how many retired in its
+ * last pass. A block that branches to its own start and calls no handler loops inside the function while
+ * `left` (the instructions the run may still retire, at least b.n) allows another pass; it adds the
+ * instructions of every earlier pass to cpu.icount itself.
+ */
+export type BlockFn = (c: Cpu, start: number, left: number) => number;
 
 /** Executions after which a block is compiled (X86FT_HOT_BLOCK overrides: 1 compiles every block at once,
  *  which the tests use to run the compiler on everything; 0 disables compilation). */
 const envHot = process.env.X86FT_HOT_BLOCK;
 export const HOT_BLOCK = envHot === undefined || envHot === '' ? 64 : Number(envHot) === 0 ? Infinity : Math.max(1, Number(envHot));
+
+/** Generate the common forms inline (default; X86FT_INLINE=0: every instruction calls its handler). */
+export const INLINE_DEFAULT = process.env.X86FT_INLINE !== '0';
 
 /**
  * Which instructions may skip computing flags: walking backwards, flags are dead after instruction k when a
@@ -34,25 +49,505 @@ function flagsDead(b: Block): boolean[] {
   return dead;
 }
 
-export function compileBlock(b: Block): BlockFn {
-  const hs: Handler[] = [];
-  const is: Insn[] = [];
-  const lines: string[] = [];
-  const dead = flagsDead(b);
-  for (let k = 0; k < b.n; k++) {
-    const i = b.insns[k];
-    hs.push(dead[k] && i.nf !== null ? i.nf : i.exec); is.push(i);
-    lines.push(`k = ${k}; c.insnRip = start + ${i.start}; c.rip = start + ${i.end}; h${k}(c, i${k}); if (c.brk) return ${k + 1};`);
-  }
-  const decl = hs.map((_, k) => `const h${k} = hs[${k}], i${k} = is[${k}];`).join('\n');
-  const name = `block_${b.phys.toString(16)}`;
-  const src = `${decl}
-return function ${name}(c, start) {
+export function compileBlock(b: Block, inline = INLINE_DEFAULT): BlockFn {
+  return new Gen(b, inline).compile();
+}
+
+// ------------------------------------------------------------------------------------------ inline forms
+
+const TWO32 = 4294967296;
+const CANON = 140737488355328; // 2^47: branch targets outside [-CANON, CANON) raise #GP(0)
+const enum A { ADD = 0, OR = 1, ADC = 2, SBB = 3, AND = 4, SUB = 5, XOR = 6, CMP = 7 }
+const CC_EXPR = ['getOF(c)', 'getCF(c)', 'getZF(c)', '(getCF(c) | getZF(c))', 'getSF(c)', 'getPF(c)', '(getSF(c) ^ getOF(c))', '(getZF(c) | (getSF(c) ^ getOF(c)))'];
+
+/** Arithmetic flags of the last inline flag-writer, not yet in cpu.lf*: JS expressions (locals, literals). */
+interface Pend { op: number; sz: number; a: string; aH: string; b: string; bH: string; r: string; rH: string }
+
+/** A JS literal for an int32/number constant (parenthesised: safe next to any operator). */
+const lit = (n: number): string => `(${n})`;
+
+class Gen {
+  private readonly out: string[] = [];
+  private pend: Pend | null = null;
+  private readonly hs: Handler[] = [];
+  private readonly is: Insn[] = [];
+  private readonly dead: boolean[];
+  private k = 0;
+  private i!: Insn;
+  /** Does the block read guest memory through the inline fast path (the function loads the TLB arrays)? */
+  private mem = false;
+
+  constructor(private readonly b: Block, private readonly inline: boolean) { this.dead = flagsDead(b); }
+
+  compile(): BlockFn {
+    const b = this.b;
+    let endsInline = false;
+    for (let k = 0; k < b.n; k++) {
+      const i = b.insns[k];
+      this.k = k; this.i = i;
+      this.hs.push(this.dead[k] && i.nf !== null ? i.nf : i.exec); this.is.push(i);
+      if (this.inline && i.exec !== ud && i.exec !== gp0 && !i.lock && this.form()) { endsInline = true; continue; }
+      endsInline = false;
+      this.calls++;
+      this.flush();
+      this.out.push(`k = ${k}; c.insnRip = start + ${i.start}; c.rip = start + ${i.end}; h${k}(c, i${k}); if (c.brk) return ${k + 1};`);
+    }
+    if (endsInline && !this.branched) { this.flush(); this.out.push(`c.rip = start + ${b.insns[b.n - 1].end};`); }
+    else this.flush();
+    const decl = this.hs.map((_, k) => `const h${k} = hs[${k}], i${k} = is[${k}];`).join('\n');
+    const name = `block_${b.phys.toString(16)}`;
+    const pre = this.mem ? 'const dv = c.dv, u8 = c.u8, tRT = c.tlbRTag, tRP = c.tlbRPhys, tWT = c.tlbWTag, tWP = c.tlbWPhys;' : '';
+    const body = this.loops ? `for (;;) {\n    ${this.out.join('\n    ')}\n    return ${b.n};\n    }` : this.out.join('\n    ');
+    const src = `${decl}
+return function ${name}(c, start, left) {
+  const r = c.regs, r8 = c.regs8, r16 = c.regs16; ${pre}
   let k = 0;
   try {
-    ${lines.join('\n    ')}
+    ${body}
     return ${b.n};
   } catch (e) { c.blockK = k; throw e; }
 };`;
-  return new Function('hs', 'is', src)(hs, is) as BlockFn;
+    return new Function('hs', 'is', 'getOF', 'getCF', 'getZF', 'getSF', 'getPF', src)(this.hs, this.is, getOF, getCF, getZF, getSF, getPF) as BlockFn;
+  }
+
+  private branched = false;
+  /** Handler calls emitted so far; a self-loop is compiled only into a block without any. */
+  private calls = 0;
+  /** The block branches to its own start from inside its function (the body is wrapped in a loop). */
+  private loops = false;
+  private emit(s: string): void { this.out.push(s); }
+
+  /** Write pending flags to the lazy-flag fields (as alu() leaves them: the fields the getters read). */
+  private flushStr(p: Pend | null): string {
+    if (p === null) return '';
+    let s = `c.lfOp = ${p.op}; c.lfSz = ${p.sz}; c.lfR = ${p.r};`;
+    if (p.op !== LF.LOGIC) s += ` c.lfA = ${p.a}; c.lfB = ${p.b};`;
+    if (p.sz === 8) s += p.op !== LF.LOGIC ? ` c.lfRH = ${p.rH}; c.lfAH = ${p.aH}; c.lfBH = ${p.bH};` : ` c.lfRH = ${p.rH};`;
+    return s;
+  }
+  private flush(): void {
+    if (this.pend !== null) { this.emit(this.flushStr(this.pend)); this.pend = null; }
+  }
+  /** Before anything that can fault: flags visible, the position known. */
+  private faultPoint(): void {
+    this.flush();
+    this.emit(`k = ${this.k}; c.insnRip = start + ${this.i.start};`);
+  }
+  /** After an access that may have set brk (MMIO, a write to a code page): end the block after this instruction. */
+  private brkExit(): string {
+    return `if (c.brk) { ${this.flushStr(this.pend)} c.rip = start + ${this.i.end}; return ${this.k + 1}; }`;
+  }
+
+  // ---- operands
+  private regLo(n: number): string { return `r[${2 * n}]`; }
+  private regHi(n: number): string { return `r[${2 * n + 1}]`; }
+  /** Register read of size sz (1: byte offset bOff in regs8). */
+  private rd(n: number, bOff: number, sz: number): string {
+    return sz === 1 ? `r8[${bOff}]` : sz === 2 ? `r16[${4 * n}]` : this.regLo(n);
+  }
+  /** Register write of (lo, hi) with size sz; 32-bit writes zero the upper half. */
+  private wr(n: number, bOff: number, sz: number, lo: string, hi: string): string {
+    switch (sz) {
+      case 1: return `r8[${bOff}] = ${lo};`;
+      case 2: return `r16[${4 * n}] = ${lo};`;
+      case 4: return `${this.regLo(n)} = ${lo}; ${this.regHi(n)} = 0;`;
+      default: return `${this.regLo(n)} = ${lo}; ${this.regHi(n)} = ${hi};`;
+    }
+  }
+
+  /** Linear address of the memory operand into local la<k> (after faultPoint). */
+  private ea(): string {
+    const i = this.i, k = this.k, la = `la${k}`;
+    if (i.asz === 8 && i.seg !== 4 && i.seg !== 5) {
+      if (i.base === 16) { this.emit(`const ${la} = start + ${i.end + i.disp};`); return la; }
+      if (i.base < 0 && i.index < 0) { this.emit(`const ${la} = ${i.disp};`); return la; }
+      const terms: string[] = [], his: string[] = [];
+      if (i.base >= 0) { terms.push(`(r[${2 * i.base}] >>> 0)`); his.push(`r[${2 * i.base + 1}]`); }
+      if (i.index >= 0) { terms.push(i.scale === 1 ? `(r[${2 * i.index}] >>> 0)` : `(r[${2 * i.index}] >>> 0) * ${i.scale}`); his.push(`r[${2 * i.index + 1}]`); }
+      if (i.disp !== 0) terms.push(lit(i.disp));
+      // the common case: every term in the low 4 GiB; anything else takes the decoder's exact function
+      this.emit(`let ${la} = ${terms.join(' + ')}; if ((${his.join(' | ')}) !== 0 || ${la} < 0 || ${la} >= ${TWO32}) ${la} = i${k}.ea(c, i${k});`);
+      return la;
+    }
+    this.emit(`c.rip = start + ${i.end}; const ${la} = i${k}.ea(c, i${k});`);
+    return la;
+  }
+
+  /** Load sz bytes at la into locals v (and vh for 8). */
+  private load(la: string, sz: number, v: string, vh: string): void {
+    this.mem = true;
+    const k = this.k, o = `o${k}`, t = `t${k}`;
+    this.emit(`const ${o} = ${la} & 4095, ${t} = (${la} >>> 12) & ${TLB_MASK};`);
+    const hit = `tRT[${t}] === ${la} - ${o}`;
+    switch (sz) {
+      case 1: this.emit(`const ${v} = ${hit} ? u8[tRP[${t}] + ${o}] : c.readSlow(${la}, 1);`); break;
+      case 2: this.emit(`const ${v} = ${hit} && ${o} <= 4094 ? dv.getUint16(tRP[${t}] + ${o}, true) : c.readSlow(${la}, 2);`); break;
+      case 4: this.emit(`const ${v} = ${hit} && ${o} <= 4092 ? dv.getInt32(tRP[${t}] + ${o}, true) : c.readSlow(${la}, 4);`); break;
+      default: this.emit(`let ${v}, ${vh}; if (${hit} && ${o} <= 4088) { const p = tRP[${t}] + ${o}; ${v} = dv.getInt32(p, true); ${vh} = dv.getInt32(p + 4, true); } else { ${v} = c.read64(${la}); ${vh} = c.hi; }`);
+    }
+  }
+
+  /** Store sz bytes (lo, hi) at la; the slow path may set brk (MMIO, code page): with exit, the block ends
+   *  there (the store is the instruction's last effect), else the caller checks brk once it is done. */
+  private store(la: string, sz: number, lo: string, hi: string, exitNow = true): void {
+    this.mem = true;
+    const k = this.k, o = `o${k}`, t = `t${k}`;
+    this.emit(`const ${o} = ${la} & 4095, ${t} = (${la} >>> 12) & ${TLB_MASK};`);
+    const hit = `tWT[${t}] === ${la} - ${o}`;
+    const exit = exitNow ? this.brkExit() : '';
+    switch (sz) {
+      case 1: this.emit(`if (${hit}) u8[tWP[${t}] + ${o}] = ${lo}; else { c.writeSlow(${la}, 1, ${lo}); ${exit} }`); break;
+      case 2: this.emit(`if (${hit} && ${o} <= 4094) dv.setUint16(tWP[${t}] + ${o}, ${lo}, true); else { c.writeSlow(${la}, 2, ${lo}); ${exit} }`); break;
+      case 4: this.emit(`if (${hit} && ${o} <= 4092) dv.setInt32(tWP[${t}] + ${o}, ${lo}, true); else { c.writeSlow(${la}, 4, ${lo}); ${exit} }`); break;
+      default: this.emit(`if (${hit} && ${o} <= 4088) { const p = tWP[${t}] + ${o}; dv.setInt32(p, ${lo}, true); dv.setInt32(p + 4, ${hi}, true); } else { c.write64(${la}, ${lo}, ${hi}); ${exit} }`);
+    }
+  }
+
+  // ---- conditions
+
+  /** Condition cc (0-15) as a JS boolean expression: from the pending flags when it can be, else the getters. */
+  private cond(cc: number): string {
+    const p = this.pend;
+    const e = p === null ? null : fuse(p, cc >> 1);
+    if (e !== null) return cc & 1 ? `!(${e})` : `(${e})`;
+    this.flush();
+    return `(${CC_EXPR[cc >> 1]} ${cc & 1 ? '===' : '!=='} 0)`;
+  }
+
+  // ---- the forms
+
+  /** Emit the current instruction inline; false (nothing emitted) when it is not one of the inline forms. */
+  private form(): boolean {
+    const i = this.i, op = i.op, sz = i.osz;
+    const wide = sz === 4 || sz === 8;
+    if (op < 0x40 && (op & 7) <= 5) {
+      const kind = (op >> 3) & 7;
+      if (kind === A.ADC || kind === A.SBB) return false;
+      switch (op & 7) {
+        case 0: case 1: return this.alu(kind, sz, 'E', 'G'); // op Eb,Gb / Ev,Gv
+        case 2: case 3: return this.alu(kind, sz, 'G', 'E'); // op Gb,Eb / Gv,Ev
+        default: return this.alu(kind, sz, 'A', 'I'); // op AL,Ib / rAX,Iz
+      }
+    }
+    switch (op) {
+      case 0x80: case 0x81: case 0x83: return i.sub !== A.ADC && i.sub !== A.SBB && this.alu(i.sub, sz, 'E', 'I');
+      case 0x84: case 0x85: return this.alu(A.AND, sz, 'E', 'G', true);
+      case 0xa8: case 0xa9: return this.alu(A.AND, sz, 'A', 'I', true);
+      case 0xf6: case 0xf7: return i.sub <= 1 && this.alu(A.AND, sz, 'E', 'I', true);
+      case 0x88: case 0x89: return (sz !== 2) && this.mov('E', 'G');
+      case 0x8a: case 0x8b: return (sz !== 2) && this.mov('G', 'E');
+      case 0xc6: case 0xc7: return i.sub === 0 && sz !== 2 && this.mov('E', 'I');
+      case 0x8d: return wide && i.rm < 0 && i.asz === 8 && this.lea();
+      case 0x1b6: case 0x1b7: case 0x1be: case 0x1bf: return wide && this.movx(op & 1 ? 2 : 1, op >= 0x1be);
+      case 0x63: return sz === 8 && this.movx(4, true);
+      case 0xeb: case 0xe9: return this.jmp();
+      case 0xe8: return this.call();
+      case 0xc3: return this.ret();
+      default:
+    }
+    if (op >= 0xb8 && op <= 0xbf) return sz !== 2 && this.movRI();
+    if (op >= 0xb0 && op <= 0xb7) return this.movRI();
+    if ((op >= 0x70 && op <= 0x7f) || (op >= 0x180 && op <= 0x18f)) return this.jcc(op & 15);
+    if (op >= 0x140 && op <= 0x14f) return wide && this.cmov(op & 15);
+    if (op >= 0x190 && op <= 0x19f) return i.rm >= 0 && this.setcc(op & 15);
+    if (op >= 0x50 && op <= 0x57) return sz === 8 && this.push();
+    if (op >= 0x58 && op <= 0x5f) return sz === 8 && this.pop();
+    return false;
+  }
+
+  /** ADD OR AND SUB XOR CMP (and TEST: test = true) of size 1/4/8; a memory destination is left to the handler. */
+  private alu(kind: number, sz: number, dst: 'E' | 'G' | 'A', src: 'E' | 'G' | 'I', test = false): boolean {
+    const i = this.i, k = this.k;
+    if (sz === 2) return false;
+    const write = !test && kind !== A.CMP;
+    const memDst = dst === 'E' && i.rm < 0, memSrc = src === 'E' && i.rm < 0;
+    if (memDst && write) return false;
+    let a: string, aH = '0', b: string, bH = '0';
+    if (memDst || memSrc) {
+      this.faultPoint();
+      const la = this.ea();
+      this.load(la, sz, `m${k}`, `mh${k}`);
+    }
+    const operand = (which: 'E' | 'G' | 'A' | 'I'): [string, string] => {
+      switch (which) {
+        case 'I': return sz === 1 ? [lit(i.imm & 0xff), '0'] : [lit(i.imm | 0), lit(i.immHi | 0)];
+        case 'A': return [this.rd(0, 0, sz), sz === 8 ? this.regHi(0) : '0'];
+        case 'G': return [this.rd(i.reg, i.regB, sz), sz === 8 ? this.regHi(i.reg) : '0'];
+        default: return i.rm < 0 ? [`m${k}`, sz === 8 ? `mh${k}` : '0'] : [this.rd(i.rm, i.rmB, sz), sz === 8 ? this.regHi(i.rm) : '0'];
+      }
+    };
+    [a, aH] = operand(dst); [b, bH] = operand(src);
+    // operands into locals (the destination register is overwritten; the flags need the inputs)
+    const A_ = `a${k}`, AH = `ah${k}`, B_ = `b${k}`, BH = `bh${k}`, V = `v${k}`, VH = `vh${k}`;
+    const decl = [`${A_} = ${a}`];
+    if (sz === 8) decl.push(`${AH} = ${aH}`);
+    const bLit = src === 'I';
+    if (!bLit) { decl.push(`${B_} = ${b}`); if (sz === 8) decl.push(`${BH} = ${bH}`); }
+    const bb = bLit ? b : B_, bbH = bLit ? bH : BH;
+    this.emit(`const ${decl.join(', ')};`);
+    let lf: number;
+    if (sz === 8) {
+      switch (kind) {
+        case A.ADD: this.emit(`const d${k} = (${A_} >>> 0) + (${bb} >>> 0), ${V} = d${k} | 0, ${VH} = (${AH} + ${bbH} + (d${k} >= ${TWO32} ? 1 : 0)) | 0;`); lf = LF.ADD; break;
+        case A.SUB: case A.CMP: this.emit(`const d${k} = (${A_} >>> 0) - (${bb} >>> 0), ${V} = d${k} | 0, ${VH} = (${AH} - ${bbH} - (d${k} < 0 ? 1 : 0)) | 0;`); lf = LF.SUB; break;
+        default: {
+          const o = kind === A.OR ? '|' : kind === A.XOR ? '^' : '&';
+          this.emit(`const ${V} = ${A_} ${o} ${bb}, ${VH} = ${AH} ${o} ${bbH};`); lf = LF.LOGIC;
+        }
+      }
+    } else {
+      const m = sz === 1 ? ' & 255' : ' | 0';
+      switch (kind) {
+        case A.ADD: this.emit(`const ${V} = (${A_} + ${bb})${m};`); lf = LF.ADD; break;
+        case A.SUB: case A.CMP: this.emit(`const ${V} = (${A_} - ${bb})${m};`); lf = LF.SUB; break;
+        default: {
+          const o = kind === A.OR ? '|' : kind === A.XOR ? '^' : '&';
+          this.emit(`const ${V} = ${A_} ${o} ${bb};`); lf = LF.LOGIC;
+        }
+      }
+    }
+    if (write) {
+      // dst is a register here ('E' with rm >= 0, 'G' or 'A')
+      const n = dst === 'A' ? 0 : dst === 'G' ? i.reg : i.rm, bo = dst === 'A' ? 0 : dst === 'G' ? i.regB : i.rmB;
+      this.emit(this.wr(n, bo, sz, V, VH));
+    }
+    this.pend = { op: lf, sz, a: A_, aH: sz === 8 ? AH : '0', b: bb, bH: sz === 8 ? bbH : '0', r: V, rH: sz === 8 ? VH : '0' };
+    if (memDst || memSrc) this.emit(this.brkExit());
+    return true;
+  }
+
+  /** MOV E,G / G,E / E,imm (sizes 1, 4, 8). */
+  private mov(dst: 'E' | 'G', src: 'E' | 'G' | 'I'): boolean {
+    const i = this.i, k = this.k, sz = i.osz;
+    let lo: string, hi: string;
+    if (src === 'I') { lo = sz === 1 ? lit(i.imm & 0xff) : lit(i.imm | 0); hi = lit(i.immHi | 0); }
+    else if (src === 'G') { lo = this.rd(i.reg, i.regB, sz); hi = this.regHi(i.reg); }
+    else if (i.rm >= 0) { lo = this.rd(i.rm, i.rmB, sz); hi = this.regHi(i.rm); }
+    else {
+      this.faultPoint();
+      const la = this.ea();
+      this.load(la, sz, `m${k}`, `mh${k}`);
+      this.emit(this.wr(i.reg, i.regB, sz, `m${k}`, `mh${k}`));
+      this.emit(this.brkExit());
+      return true;
+    }
+    if (dst === 'G') { this.emit(sz === 8 ? `{ const l = ${lo}, h = ${hi}; ${this.wr(i.reg, i.regB, sz, 'l', 'h')} }` : this.wr(i.reg, i.regB, sz, lo, hi)); return true; }
+    if (i.rm >= 0) { this.emit(sz === 8 ? `{ const l = ${lo}, h = ${hi}; ${this.wr(i.rm, i.rmB, sz, 'l', 'h')} }` : this.wr(i.rm, i.rmB, sz, lo, hi)); return true; }
+    this.faultPoint();
+    const la = this.ea();
+    this.emit(`const s${k} = ${lo}${sz === 8 ? `, sh${k} = ${hi}` : ''};`);
+    this.store(la, sz, `s${k}`, `sh${k}`);
+    return true;
+  }
+
+  /** MOV r, imm (B0-B7 byte, B8-BF 32/64). */
+  private movRI(): boolean {
+    const i = this.i, sz = i.osz;
+    this.emit(this.wr(i.reg, i.regB, sz, sz === 1 ? lit(i.imm & 0xff) : lit(i.imm | 0), lit(i.immHi | 0)));
+    return true;
+  }
+
+  /** LEA r32/r64 with 64-bit addressing: exact 64-bit arithmetic, no segment base (as lea()). */
+  private lea(): boolean {
+    const i = this.i, k = this.k;
+    if (i.base === 16) {
+      this.emit(`{ const v = start + ${i.end + i.disp}; ${this.wr(i.reg, 0, i.osz, '(v >>> 0) | 0', 'Math.floor(v / 4294967296) | 0')} }`);
+      return true;
+    }
+    if (i.osz === 4) {
+      // the low 32 bits of the sum (every term below 2^36: exact in a double)
+      const t: string[] = [];
+      if (i.base >= 0) t.push(`r[${2 * i.base}]`);
+      if (i.index >= 0) t.push(i.scale === 1 ? `r[${2 * i.index}]` : `r[${2 * i.index}] * ${i.scale}`);
+      t.push(lit(i.disp));
+      this.emit(`${this.regLo(i.reg)} = (${t.join(' + ')}) | 0; ${this.regHi(i.reg)} = 0;`);
+      return true;
+    }
+    const s0 = i.disp < 0 ? i.disp + TWO32 : i.disp, h0 = i.disp < 0 ? -1 : 0;
+    const s: string[] = [String(s0)], h: string[] = [String(h0)];
+    if (i.base >= 0) { s.push(`(r[${2 * i.base}] >>> 0)`); h.push(`r[${2 * i.base + 1}]`); }
+    if (i.index >= 0) { s.push(`(r[${2 * i.index}] >>> 0) * ${i.scale}`); h.push(`r[${2 * i.index + 1}] * ${i.scale}`); }
+    this.emit(`{ const s = ${s.join(' + ')}, h = ${h.join(' + ')}, lo = s >>> 0; ${this.regLo(i.reg)} = lo | 0; ${this.regHi(i.reg)} = (h + (s - lo) / ${TWO32}) | 0; }`);
+    void k;
+    return true;
+  }
+
+  /** MOVZX/MOVSX r32/r64 from 8/16 bits, MOVSXD r64 from 32 (ssz = source size). */
+  private movx(ssz: number, signed: boolean): boolean {
+    const i = this.i, k = this.k;
+    let v: string;
+    if (i.rm >= 0) v = ssz === 4 ? this.regLo(i.rm) : this.rd(i.rm, i.rmB, ssz);
+    else {
+      this.faultPoint();
+      const la = this.ea();
+      this.load(la, ssz, `m${k}`, `mh${k}`);
+      v = `m${k}`;
+    }
+    const ext = !signed ? v : ssz === 1 ? `(${v} << 24) >> 24` : ssz === 2 ? `(${v} << 16) >> 16` : `${v} | 0`;
+    if (i.osz === 8 && signed) this.emit(`{ const x = ${ext}; ${this.regLo(i.reg)} = x; ${this.regHi(i.reg)} = x >> 31; }`);
+    else this.emit(`${this.regLo(i.reg)} = ${ext}; ${this.regHi(i.reg)} = 0;`);
+    if (i.rm < 0) this.emit(this.brkExit());
+    return true;
+  }
+
+  /** CMOVcc r32/r64, r/m: the source is read (and may fault) whatever the condition; 32-bit zero-extends. */
+  private cmov(cc: number): boolean {
+    const i = this.i, k = this.k, sz = i.osz;
+    let lo: string, hi: string;
+    if (i.rm >= 0) { lo = this.regLo(i.rm); hi = this.regHi(i.rm); }
+    else {
+      this.faultPoint();
+      const la = this.ea();
+      this.load(la, sz, `m${k}`, `mh${k}`);
+      lo = `m${k}`; hi = `mh${k}`;
+    }
+    const cond = this.cond(cc);
+    if (sz === 8) this.emit(`if (${cond}) { const l = ${lo}, h = ${hi}; ${this.regLo(i.reg)} = l; ${this.regHi(i.reg)} = h; }`);
+    else this.emit(`if (${cond}) ${this.regLo(i.reg)} = ${lo}; ${this.regHi(i.reg)} = 0;`);
+    if (i.rm < 0) this.emit(this.brkExit());
+    return true;
+  }
+
+  private setcc(cc: number): boolean {
+    const i = this.i;
+    this.emit(`r8[${i.rmB}] = ${this.cond(cc)} ? 1 : 0;`);
+    return true;
+  }
+
+  /** A branch target start + off: #GP(0) unless canonical, then RIP. Ends the block. */
+  private jumpTo(off: number): string {
+    const i = this.i, k = this.k;
+    return `{ const t = start + ${off}; if (t >= ${CANON} || t < ${-CANON}) { k = ${k}; c.insnRip = start + ${i.start}; c.rip = start + ${i.end}; c.raise(13, 0); } c.rip = t; }`;
+  }
+
+  /** A taken direct branch to start + off; to the block's own start, another pass when the budget allows. */
+  private taken(off: number): string {
+    if (off !== 0 || this.calls !== 0) return this.jumpTo(off);
+    this.loops = true;
+    const n = this.b.n;
+    return `{ if (left >= ${2 * n}) { c.icount += ${n}; left -= ${n}; continue; } c.rip = start; }`;
+  }
+
+  private jcc(cc: number): boolean {
+    const i = this.i;
+    const cond = this.cond(cc);
+    // the flags stay live after the block: pending ones are written first (the condition reads locals)
+    this.flush();
+    this.emit(`if (${cond}) ${this.taken(i.end + i.imm)} else c.rip = start + ${i.end};`);
+    this.branched = true;
+    return true;
+  }
+
+  private jmp(): boolean {
+    this.flush();
+    this.emit(this.taken(this.i.end + this.i.imm));
+    this.branched = true;
+    return true;
+  }
+
+  /** RSP - 8 as (lo in nl, hi in nh) and the address, for a push. */
+  private pushAddr(): void {
+    const k = this.k;
+    this.emit(`let nl${k} = (r[8] >>> 0) - 8, nh${k} = r[9]; if (nl${k} < 0) { nl${k} += ${TWO32}; nh${k} = (nh${k} - 1) | 0; } const la${k} = nh${k} * ${TWO32} + nl${k};`);
+  }
+
+  private call(): boolean {
+    const i = this.i, k = this.k;
+    this.faultPoint();
+    this.emit(`const tg${k} = start + ${i.end + i.imm}; if (tg${k} >= ${CANON} || tg${k} < ${-CANON}) c.raise(13, 0);`);
+    this.emit(`const ra${k} = start + ${i.end};`);
+    this.pushAddr();
+    this.store(`la${k}`, 8, `(ra${k} >>> 0) | 0`, `Math.floor(ra${k} / ${TWO32}) | 0`, false); // CALL ends the block anyway
+    this.emit(`r[8] = nl${k} | 0; r[9] = nh${k}; c.rip = tg${k};`);
+    this.branched = true;
+    return true;
+  }
+
+  private ret(): boolean {
+    const i = this.i, k = this.k;
+    if (i.op !== 0xc3) return false;
+    this.faultPoint();
+    this.emit(`const la${k} = r[9] * ${TWO32} + (r[8] >>> 0);`);
+    this.load(`la${k}`, 8, `m${k}`, `mh${k}`);
+    this.emit(`const tg${k} = mh${k} * ${TWO32} + (m${k} >>> 0); if (tg${k} >= ${CANON} || tg${k} < ${-CANON}) c.raise(13, 0);`);
+    this.emit(`{ const s = (r[8] >>> 0) + 8, lo = s >>> 0; r[9] = (r[9] + (s - lo) / ${TWO32}) | 0; r[8] = lo | 0; } c.rip = tg${k};`);
+    this.branched = true;
+    return true;
+  }
+
+  private push(): boolean {
+    const i = this.i, k = this.k;
+    this.faultPoint();
+    this.emit(`const s${k} = r[${2 * i.reg}], sh${k} = r[${2 * i.reg + 1}];`);
+    this.pushAddr();
+    this.store(`la${k}`, 8, `s${k}`, `sh${k}`, false);
+    this.emit(`r[8] = nl${k} | 0; r[9] = nh${k};`);
+    this.emit(this.brkExit());
+    return true;
+  }
+
+  private pop(): boolean {
+    const i = this.i, k = this.k;
+    this.faultPoint();
+    this.emit(`const la${k} = r[9] * ${TWO32} + (r[8] >>> 0);`);
+    this.load(`la${k}`, 8, `m${k}`, `mh${k}`);
+    // RSP advances first, then the register is written (POP RSP loads the popped value)
+    this.emit(`{ const s = (r[8] >>> 0) + 8, lo = s >>> 0; r[9] = (r[9] + (s - lo) / ${TWO32}) | 0; r[8] = lo | 0; } r[${2 * i.reg}] = m${k}; r[${2 * i.reg + 1}] = mh${k};`);
+    this.emit(this.brkExit());
+    return true;
+  }
+}
+
+/** Condition t (cc >> 1: 0 O, 1 B, 2 Z, 3 BE, 4 S, 5 P, 6 L, 7 LE) from pending flags, or null when not fused. */
+function fuse(p: Pend, t: number): string | null {
+  const { a, aH, b, bH, r, rH, sz } = p;
+  const zero = sz === 8 ? `(${r} | ${rH}) === 0` : `${r} === 0`;
+  const sign = sz === 8 ? `${rH} < 0` : sz === 4 ? `${r} < 0` : `(${r} & 128) !== 0`;
+  if (p.op === LF.SUB) {
+    if (sz === 8) {
+      switch (t) {
+        case 1: return `${aH} !== ${bH} ? (${aH} >>> 0) < (${bH} >>> 0) : (${a} >>> 0) < (${b} >>> 0)`;
+        case 2: return `${a} === ${b} && ${aH} === ${bH}`;
+        case 3: return `${aH} !== ${bH} ? (${aH} >>> 0) < (${bH} >>> 0) : (${a} >>> 0) <= (${b} >>> 0)`;
+        case 4: return sign;
+        case 6: return `${aH} !== ${bH} ? ${aH} < ${bH} : (${a} >>> 0) < (${b} >>> 0)`;
+        case 7: return `${aH} !== ${bH} ? ${aH} < ${bH} : (${a} >>> 0) <= (${b} >>> 0)`;
+        default: return null;
+      }
+    }
+    if (sz === 4) {
+      switch (t) {
+        case 1: return `(${a} >>> 0) < (${b} >>> 0)`;
+        case 2: return `${a} === ${b}`;
+        case 3: return `(${a} >>> 0) <= (${b} >>> 0)`;
+        case 4: return sign;
+        case 6: return `${a} < ${b}`;
+        case 7: return `${a} <= ${b}`;
+        default: return null;
+      }
+    }
+    switch (t) { // bytes: a, b in 0..255
+      case 1: return `${a} < ${b}`;
+      case 2: return `${a} === ${b}`;
+      case 3: return `${a} <= ${b}`;
+      case 4: return sign;
+      case 6: return `((${a} << 24) >> 24) < ((${b} << 24) >> 24)`;
+      case 7: return `((${a} << 24) >> 24) <= ((${b} << 24) >> 24)`;
+      default: return null;
+    }
+  }
+  if (p.op === LF.LOGIC) { // CF = OF = 0
+    switch (t) {
+      case 0: case 1: return 'false';
+      case 2: case 3: return zero;
+      case 4: case 6: return sign;
+      case 7: return `${zero} || ${sign}`;
+      default: return null;
+    }
+  }
+  if (p.op === LF.ADD) {
+    if (t === 2) return zero;
+    if (t === 4) return sign;
+  }
+  return null;
 }

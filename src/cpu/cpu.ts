@@ -7,7 +7,7 @@ import type { Bus, InterruptController } from '../machine/bus.js';
 import { F, LF, arithFlags, materialize } from './flags.js';
 import { decodeBlock, type Block } from './decoder.js';
 import { installTable } from './table.js';
-import { compileBlock, HOT_BLOCK } from './compile.js';
+import { compileBlock, HOT_BLOCK, INLINE_DEFAULT } from './compile.js';
 import type { Hooks } from './hooks.js';
 import { GuestFaultError } from '../errors.js';
 
@@ -50,7 +50,7 @@ export interface FaultReport { vector: number; errorCode: number; rip: number; c
 
 const TLB_BITS = 10;
 const TLB_SIZE = 1 << TLB_BITS;
-const TLB_MASK = TLB_SIZE - 1;
+export const TLB_MASK = TLB_SIZE - 1;
 const TWO32 = 4294967296;
 const JC_MASK = 4095;
 
@@ -146,7 +146,6 @@ export class Cpu {
   private blockLeft = 0;
   /** Set by a compiled block that throws: instructions it retired before the throw (-1: not set). */
   blockK = -1;
-  private loopTotal = 0;
   /** Instructions a REP instruction may still retire in this run slice (including itself). */
   get repBudget(): number {
     const k = this.currentIndex();
@@ -182,6 +181,11 @@ export class Cpu {
   jcEpoch = 0;
   /** Follow block links between compiled blocks (false: every transition goes through the jump cache). */
   useLinks = process.env.X86FT_BLOCK_LINKS !== '0';
+  /** Blocks compiled from now on generate the common instruction forms inline (src/cpu/compile.ts; false:
+   *  every instruction calls its handler). X86FT_INLINE=0 sets the default to false. */
+  inlineSemantics = INLINE_DEFAULT;
+  /** Executions after which a block is compiled (HOT_BLOCK; Infinity: this CPU only interprets). */
+  hotBlock = HOT_BLOCK;
 
   // --- decoded-block cache, keyed by physical address; invalidated per physical page on write
   readonly blocks = new Map<number, Block>();
@@ -957,6 +961,7 @@ export class Cpu {
     let k = 0;
     this.bonus = 0;
     this.insnRip = this.rip;
+    const entry = this.icount;
     try {
       const b = this.blockAt(this.rip);
       const insns = b.insns;
@@ -967,29 +972,27 @@ export class Cpu {
       this.brk = false;
       if (n === b.n) {
         let fn = b.fn;
-        if (fn === null && ++b.hits >= HOT_BLOCK) fn = b.fn = compileBlock(b);
+        if (fn === null && ++b.hits >= this.hotBlock) fn = b.fn = compileBlock(b, this.inlineSemantics);
         if (fn !== null) {
           // Compiled blocks chain here, without a trip through run(): the next block (or this one again)
           // runs at once if it is compiled and fits the budget. Exact, because nothing can make an
           // interrupt pending (or stop the run) unless an instruction sets brk, which ends the chain.
-          let total = 0, blk = b, st = start;
+          // (A block that loops to itself may run several times in one call: it adds those to icount.)
+          let blk = b, st = start, left = remaining;
           for (;;) {
-            k = fn(this, st);
-            const done = k + this.bonus;
-            this.icount += done;
-            total += done;
-            this.loopTotal = total;
+            k = fn(this, st, left);
+            this.icount += k + this.bonus;
             if (k !== blk.n || this.brk || this.bonus !== 0) break;
-            const left = remaining - total;
+            left = remaining - (this.icount - entry);
             st = this.rip;
             k = 0; // a fetch fault in blockAt belongs to the next block, which has retired nothing
-            this.insnRip = st;
             let nb: Block;
             if (st === this.curBlockRip) nb = blk;
-            else if (!this.useLinks) nb = this.blockAt(st);
+            else if (!this.useLinks) { this.insnRip = st; nb = this.blockAt(st); }
             else if (st === blk.l0Rip && blk.l0Ep === this.jcEpoch && blk.l0!.valid) nb = blk.l0!;
             else if (st === blk.l1Rip && blk.l1Ep === this.jcEpoch && blk.l1!.valid) nb = blk.l1!;
             else {
+              this.insnRip = st;
               nb = this.blockAt(st);
               // keep the newer link in l0, the older in l1 (a branch's two successors both stay linked)
               blk.l1Rip = blk.l0Rip; blk.l1 = blk.l0; blk.l1Ep = blk.l0Ep;
@@ -1000,9 +1003,8 @@ export class Cpu {
             blk = nb; fn = nfn;
             this.curBlock = nb; this.curBlockRip = st; this.blockLeft = left;
           }
-          this.loopTotal = 0;
           this.curBlock = null;
-          return total;
+          return this.icount - entry;
         }
       }
       for (; k < n;) {
@@ -1019,10 +1021,8 @@ export class Cpu {
     } catch (e) {
       if (this.blockK >= 0) k = this.blockK; // a compiled block reports its progress
       this.blockK = -1;
-      let done = k + this.bonus;
-      this.icount += done;
-      done += this.loopTotal; // earlier iterations of a self-looping compiled block
-      this.loopTotal = 0;
+      this.icount += k + this.bonus;
+      const done = this.icount - entry; // with the blocks chained before this one
       this.curBlock = null;
       if (e === FAULT) {
         this.rip = this.insnRip;

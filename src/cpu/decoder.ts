@@ -102,7 +102,7 @@ export class Block {
   /** Executions so far (until compiled). */
   hits = 0;
   /** The compiled form (src/cpu/compile.ts), once hot. */
-  fn: ((c: Cpu, start: number) => number) | null = null;
+  fn: ((c: Cpu, start: number, left: number) => number) | null = null;
   /** Direct links to the blocks that followed this one (a taken branch and a fall-through): the linear
    *  RIP, the block, and the Cpu's jump-cache epoch when the link was made. A link is used only while
    *  the epoch is current (no TLB flush or INVLPG since: the same linear->physical mapping) and the
@@ -323,7 +323,7 @@ function lockable(i: Insn): boolean {
   }
 }
 
-function gp0(c: Cpu, _i: Insn): void {
+export function gp0(c: Cpu, _i: Insn): void {
   c.raise(13, 0);
 }
 
