@@ -3,6 +3,7 @@
 
 import { resolve } from 'node:path';
 import { exportDisk } from '../ft/store.js';
+import { StoreError } from '../ft/store-layer.js';
 import { openControl, parseControlSpec, type VmRecord } from '../ft/control.js';
 import { parseDiskArg } from '../ft/vm-host.js';
 import { parseCount } from './args.js';
@@ -15,6 +16,8 @@ export const EXPORT_DISK_EXIT = {
   /** The control plane, the store, a layer or the output could not be read or written (message on stderr). */
   IO_ERROR: 1,
   USAGE: 2,
+  /** --generation G names a generation the VM never had. */
+  NO_GENERATION: 3,
 } as const;
 
 const HELP = `usage: x86ft ft export-disk [NAME] --out FILE [--disk N] [--control SPEC] [--store PATH]
@@ -31,7 +34,8 @@ base image and the store are taken from the VM's record in the control plane unl
   --base FILE        the base image (default: the VM record's --disk N)
   --generation G     the content as generation G left it (default: the newest)
 
-exit status: ${EXPORT_DISK_EXIT.OK} written; ${EXPORT_DISK_EXIT.IO_ERROR} the control plane, store, a layer or FILE could not be read or written; ${EXPORT_DISK_EXIT.USAGE} usage.
+exit status: ${EXPORT_DISK_EXIT.OK} written; ${EXPORT_DISK_EXIT.IO_ERROR} the control plane, store, a layer or FILE could not be read or written; ${EXPORT_DISK_EXIT.USAGE} usage;
+${EXPORT_DISK_EXIT.NO_GENERATION} the VM never had generation G.
 `;
 
 export async function exportDiskCommand(argv: string[]): Promise<number> {
@@ -70,12 +74,12 @@ export async function exportDiskCommand(argv: string[]): Promise<number> {
     const arg = rec?.config.disks[disk];
     const from = base ?? (arg !== undefined ? parseDiskArg(arg).path : undefined);
     if (from === undefined) throw new X86ftError('X86FT_NOT_FOUND', rec ? `VM ${vm} has no disk ${disk} (it has ${rec.config.disks.length})` : `VM ${vm} has no record in the control plane: give --base FILE`);
-    const size = exportDisk({ store: where, vm, disk, base: from, out: resolve(out), generation, firstGeneration: rec?.firstGeneration });
+    const size = exportDisk({ store: where, vm, disk, base: from, out: resolve(out), generation, lastGeneration: rec?.generation, firstGeneration: rec?.firstGeneration });
     process.stdout.write(`disk ${disk} of VM ${vm}: ${size} bytes written to ${out}\n`);
     return EXPORT_DISK_EXIT.OK;
   } catch (e) {
     // StoreError, ControlError, a missing record or disk: said plainly, never a stack trace
     process.stderr.write(`x86ft ft export-disk: ${(e as Error).message}\n`);
-    return EXPORT_DISK_EXIT.IO_ERROR;
+    return e instanceof StoreError && e.code === 'STORE_NO_GENERATION' ? EXPORT_DISK_EXIT.NO_GENERATION : EXPORT_DISK_EXIT.IO_ERROR;
   }
 }

@@ -49,6 +49,7 @@ export class StoreError extends X86ftError {
       | 'STORE_GENERATION_MOVED' // a newer generation already has a layer (this one is fenced off)
       | 'STORE_LAYER_CORRUPT' // a layer's header is bad, or it lost bytes a newer generation saw
       | 'STORE_READ_ONLY' // a write to a read-only disk or a view
+      | 'STORE_NO_GENERATION' // a generation this VM (this incarnation of its name) never had
       | 'STORE_IO', // any other host I/O error
     message: string,
     options?: { cause?: unknown },

@@ -113,18 +113,29 @@ export function openGenerationDisk(d: StoreDisk & { generation: number; readOnly
  * The content of disk n as generation `generation` left it (default: the newest generation with a
  * layer): base image plus layers, read-only. Throws StoreError.
  */
-export function openDiskView(d: StoreDisk & { generation?: number }): GenerationDisk {
+export function openDiskView(d: StoreDisk & { generation?: number; lastGeneration?: number }): GenerationDisk {
   const layers = listLayers(d.store, d.vm, d.disk, d.firstGeneration);
-  const generation = d.generation ?? Math.max(d.firstGeneration ?? 1, ...layers.map((l) => l.generation));
+  const first = d.firstGeneration ?? 1;
+  if (d.generation !== undefined) {
+    // a generation the VM had: from its first to the newest with a log, a layer, or (lastGeneration) its record's
+    const last = Math.max(d.lastGeneration ?? 0, ...layers.map((l) => l.generation), ...listGenerationLogs(d.store, d.vm, first).map((l) => l.generation));
+    if (d.generation < first || d.generation > last)
+      throw new StoreError('STORE_NO_GENERATION', last < first
+        ? `VM ${d.vm} has no generation ${d.generation}: ${d.store} holds no generation of it`
+        : `VM ${d.vm} has no generation ${d.generation}: it has generations ${first} to ${last}`);
+  }
+  const generation = d.generation ?? Math.max(first, ...layers.map((l) => l.generation));
   return GenerationDisk.open({ base: d.base, layers, disk: d.disk, generation, view: true });
 }
 
 /**
  * Writes the current content of disk n (base image + every layer, as openDiskView sees it) into a
  * plain image file `out` (created or replaced; never the base image itself), fsyncs it and returns
- * its size in bytes. What `x86ft ft export-disk` does.
+ * its size in bytes. What `x86ft ft export-disk` does. `generation`: the content as that generation left it;
+ * one the VM never had (before its first, after the newest log, layer or `lastGeneration`) is a StoreError
+ * STORE_NO_GENERATION.
  */
-export function exportDisk(d: StoreDisk & { generation?: number; out: string }): number {
+export function exportDisk(d: StoreDisk & { generation?: number; lastGeneration?: number; out: string }): number {
   if (resolve(d.out) === resolve(d.base)) throw new StoreError('STORE_NAME', `export-disk: the output ${d.out} is the base image`);
   const view = openDiskView(d);
   let fd: number | undefined;

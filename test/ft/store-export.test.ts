@@ -53,6 +53,15 @@ describe('x86ft ft export-disk', () => {
     expect(byHand.status).toBe(0);
     expect(readFileSync(out).equals(want)).toBe(true);
 
+    // a generation the VM never had: exit 3 naming the ones it has, the output untouched
+    const before = readFileSync(out);
+    const g99 = cli('vm1', '--control', `dir:${ctl}`, '--out', out, '--generation', '99');
+    expect(g99.status).toBe(3);
+    expect(g99.stderr).toBe('x86ft ft export-disk: VM vm1 has no generation 99: it has generations 1 to 2\n');
+    const g3 = cli('vm1', '--control', `dir:${join(dir, 'other')}`, '--store', store, '--base', base, '--out', out, '--generation', '3');
+    expect(g3.status).toBe(3);
+    expect(readFileSync(out).equals(before)).toBe(true);
+
     const noRecord = cli('vm2', '--control', `dir:${ctl}`, '--out', out);
     expect(noRecord.status).toBe(1);
     expect(noRecord.stderr).toContain('vm2 has no record');
@@ -65,6 +74,6 @@ describe('x86ft ft export-disk', () => {
     const usage = cli('vm1', '--control', `dir:${ctl}`);
     expect(usage.status).toBe(2);
     expect(usage.stderr).toContain('--out FILE is required');
-    for (const r of [noRecord, noDisk, onBase, usage]) expect(r.stderr).not.toMatch(/\n\s+at /);
+    for (const r of [g99, g3, noRecord, noDisk, onBase, usage]) expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 });
