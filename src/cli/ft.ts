@@ -163,14 +163,19 @@ function withConsole(host: ConsoleHost, next: (e: RoleEvent) => void): (e: RoleE
   };
 }
 
-function say(role: string): (e: RoleEvent) => void {
+/** The role this process plays now: a secondary that went live is the primary from then on (its messages say so;
+ *  a supervisor or host agent forwarding them relabels its prefix from them, see forwardStderrLines). */
+interface RoleLabel { now: 'primary' | 'secondary' }
+
+function say(label: RoleLabel): (e: RoleEvent) => void {
   return (e) => {
     if (e.kind === 'input-consumed') return; // for console services (x86ft protect / console)
     const text = e.kind === 'message' ? e.text
       : e.kind === 'state' ? `state ${e.state}, generation ${e.generation}`
       : e.kind === 'peer' ? `${e.up ? 'peer up' : 'peer lost'}: ${e.hostId}${e.reason ? ` (${e.reason})` : ''}`
-      : `live at instruction ${e.icount} as generation ${e.generation}: ${e.reissued} output(s) re-issued, failover took ${e.failoverMs} ms`;
-    process.stderr.write(`x86ft ft ${role}: ${text}\n`);
+      : `live at instruction ${e.icount} as generation ${e.generation}${label.now === 'secondary' ? ' (now the primary)' : ''}: ${e.reissued} output(s) re-issued, failover took ${e.failoverMs} ms`;
+    process.stderr.write(`x86ft ft ${label.now}: ${text}\n`);
+    if (e.kind === 'live') label.now = 'primary';
   };
 }
 
@@ -238,6 +243,7 @@ export async function ftCommand(argv: string[]): Promise<number> {
   let stopMetrics: (() => Promise<void> | undefined) | undefined;
   const signal = { aborted: false };
   const unlisten = onStopSignal(() => { signal.aborted = true; }, { once: true });
+  const label: RoleLabel = { now: role };
   try {
     let o: ReturnType<typeof parseHostArgs>;
     let spec: string, hostId: string, vm: string, store: string, ft: FtOptions, digestEvery: number | undefined;
@@ -274,7 +280,7 @@ export async function ftCommand(argv: string[]): Promise<number> {
       return FT_EXIT.usage;
     }
     // the console service (x86ft console, x86ft protect) runs wherever this role runs the guest live
-    const consoleHost = new ConsoleHost({ control, vm, hostId, onMessage: (text) => process.stderr.write(`x86ft ft ${role}: ${text}\n`) });
+    const consoleHost = new ConsoleHost({ control, vm, hostId, onMessage: (text) => process.stderr.write(`x86ft ft ${label.now}: ${text}\n`) });
     if (role === 'primary') {
       let image: Buffer;
       try { image = readFileSync(o.file!); } catch (e) {
@@ -286,7 +292,7 @@ export async function ftCommand(argv: string[]): Promise<number> {
       const m = await startMetrics(metricsPort, role, vm, hostId, ft.heartbeatMs, () => p?.status()).catch((e: Error) => e);
       if (m instanceof Error) { process.stderr.write(`x86ft ft ${role}: ${m.message}\n`); return FT_EXIT.usage; }
       const hist = historyWriter(control, vm, hostId, () => roleOf(p));
-      p = new FtPrimary({ vm, config, control, hostId, listen: parseAddr(str('--listen')!, '--listen'), tls, digestEvery, onEvent: m.tap(withHistory(hist, withConsole(consoleHost, say('primary')))), signal, consoleInput: consoleHost, place: o.rest.has('--place') });
+      p = new FtPrimary({ vm, config, control, hostId, listen: parseAddr(str('--listen')!, '--listen'), tls, digestEvery, onEvent: m.tap(withHistory(hist, withConsole(consoleHost, say(label)))), signal, consoleInput: consoleHost, place: o.rest.has('--place') });
       stopMetrics = () => m.server?.close();
       try { await p.start(); } catch (e) {
         const what = e instanceof ElfError ? `${o.file}: ` : '';
@@ -303,7 +309,7 @@ export async function ftCommand(argv: string[]): Promise<number> {
       if (m instanceof Error) { process.stderr.write(`x86ft ft ${role}: ${m.message}\n`); return FT_EXIT.usage; }
     stopMetrics = () => m.server?.close();
     const hist = historyWriter(control, vm, hostId, () => roleOf(s));
-    s = new FtSecondary({ vm, control, hostId, place: o.rest.has('--place'), listen: str('--listen') ? parseAddr(str('--listen')!, '--listen') : undefined, connect: str('--connect') ? parseAddr(str('--connect')!, '--connect') : undefined, tls, digestEvery, onEvent: m.tap(withHistory(hist, withConsole(consoleHost, say('secondary')))), signal, consoleInput: consoleHost });
+    s = new FtSecondary({ vm, control, hostId, place: o.rest.has('--place'), listen: str('--listen') ? parseAddr(str('--listen')!, '--listen') : undefined, connect: str('--connect') ? parseAddr(str('--connect')!, '--connect') : undefined, tls, digestEvery, onEvent: m.tap(withHistory(hist, withConsole(consoleHost, say(label)))), signal, consoleInput: consoleHost });
     try { await s.start(); } catch (e) {
       process.stderr.write(`x86ft ft secondary: ${(e as Error).message}\n`);
       return e instanceof SecondaryRefused ? FT_EXIT.usage : FT_EXIT.io;
@@ -314,9 +320,9 @@ export async function ftCommand(argv: string[]): Promise<number> {
     const secondary = s;
     const unpublish = publishStatus(control, vm, () => secondary.status());
     const unwatch = watchRequests(control, vm, signal, secondary);
-    try { const out = await endIfStopped(control, vm, await s.run()); m.metrics?.outcome(out); await hist.outcome(out); return exitFor('secondary', out); } finally { unpublish(); unwatch(); }
+    try { const out = await endIfStopped(control, vm, await s.run()); m.metrics?.outcome(out); await hist.outcome(out); return exitFor(label.now, out); } finally { unpublish(); unwatch(); }
   } catch (e) {
-    process.stderr.write(`x86ft ft ${role}: ${(e as Error).message}\n`);
+    process.stderr.write(`x86ft ft ${label.now}: ${(e as Error).message}\n`);
     return FT_EXIT.io;
   } finally {
     unlisten();

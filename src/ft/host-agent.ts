@@ -8,7 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { forwardStderrLines } from './child-stderr.js';
+import { forwardStderrLines, roleNamed } from './child-stderr.js';
 import {
   ControlError, keepLease, type ControlEvent, type ControlPlane, type HostLease, type SpawnEntry, type SpawnRequest, type VmRecord, type Watch,
 } from './control.js';
@@ -42,6 +42,7 @@ export interface HostAgentOptions {
 interface RoleChild {
   child: ChildProcess;
   vm: string;
+  /** The role the process plays now (started as; a secondary gone live is the primary: roleNamed). */
   role: 'primary' | 'secondary';
   spawnId: string;
   /** Generation at which this child was last seen as the record's primary (fencing), 0 = never. */
@@ -181,7 +182,8 @@ export class HostAgent {
     const cli = this.o.cli ?? fileURLToPath(new URL('../cli/main.js', import.meta.url));
     // same process group as the agent (no detached): kill -9 -- -PGID takes the whole host down
     const child = spawn(process.execPath, [cli, ...roleArgs(r, this.o.spec, this.o.id, this.o.listenHost)], { stdio: ['ignore', 'ignore', 'pipe'] });
-    const flushStderr = forwardStderrLines(child, `[${r.role} of ${r.vm} pid ${child.pid}] `, this.o.stderr);
+    // the prefix follows the role the process names (a secondary gone live is the primary)
+    const flushStderr = forwardStderrLines(child, (line) => { rc.role = roleNamed(line) ?? rc.role; return `[${rc.role} of ${r.vm} pid ${child.pid}] `; }, this.o.stderr);
     const rc: RoleChild = {
       child, vm: r.vm, role: r.role, spawnId: r.id, primaryAt: 0, done: false,
       exited: new Promise((resolve) => {
@@ -189,7 +191,7 @@ export class HostAgent {
           if (rc.done) return;
           rc.done = true;
           flushStderr();
-          if (!this.stopping) this.say(`the ${r.role} of '${r.vm}' (pid ${child.pid}) ${how}`);
+          if (!this.stopping) this.say(`the ${rc.role} of '${r.vm}' (pid ${child.pid}) ${how}`);
           resolve();
         };
         child.on('error', (e) => end(`could not start: ${e.message}`));

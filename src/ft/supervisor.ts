@@ -8,7 +8,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { forwardStderrLines } from './child-stderr.js';
+import { forwardStderrLines, roleNamed } from './child-stderr.js';
 import { ConsoleClient, type ConsoleEnd } from './console-service.js';
 import { openControl, type ControlPlane, type VmRecord } from './control.js';
 import { ConsoleFile, storePath } from './store.js';
@@ -45,6 +45,7 @@ export interface SupervisorOptions {
 }
 
 interface Role {
+  /** The role the process plays now (a secondary that went live is the primary: roleNamed). */
   name: 'primary' | 'secondary';
   host: string;
   child: ChildProcess;
@@ -96,7 +97,7 @@ export class Supervisor {
   private spawnRole(name: 'primary' | 'secondary', host: string, args: string[]): Role {
     const cli = this.o.cli ?? fileURLToPath(new URL('../cli/main.js', import.meta.url));
     const child = spawn(process.execPath, [cli, 'ft', name, ...args, '--host-id', host], { stdio: ['ignore', 'ignore', 'pipe'] });
-    const flushStderr = forwardStderrLines(child, `[${name} ${host} pid ${child.pid}] `, this.o.stderr);
+    const flushStderr = forwardStderrLines(child, (line) => { role.name = roleNamed(line) ?? role.name; return `[${role.name} ${host} pid ${child.pid}] `; }, this.o.stderr);
     const role: Role = {
       name, host, child,
       exit: new Promise((resolve) => {

@@ -53,6 +53,11 @@ describe('x86ft host + ft start', () => {
       expect(end!.primary!.host).toBe(survivor);
       expect(end!.failovers).toBe(1);
       expect(alive(rec.primary!.pid)).toBe(false);
+      // the survivor's messages name the role it plays now, also in its agent's prefix (they said secondary)
+      const log = c.hosts.get(survivor)!.log();
+      expect(log).toMatch(new RegExp(`\\[secondary of v pid ${rec.secondary!.pid}\\] x86ft ft secondary: live at instruction \\d+ as generation 2 \\(now the primary\\)`));
+      expect(log).toMatch(new RegExp(`\\[primary of v pid ${rec.secondary!.pid}\\] x86ft ft primary: state `));
+      expect(log).not.toMatch(new RegExp(`\\[secondary of v pid ${rec.secondary!.pid}\\] x86ft ft primary`));
       expect(readBytes(c.consoleFile).equals(ref.console), `console file differs:\n${readBytes(c.consoleFile).toString()}`).toBe(true);
       const out = join(c.dir, 'disk.out');
       exportDisk({ store: c.store, vm: 'v', disk: 0, base: c.disk, out });
