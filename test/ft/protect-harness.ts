@@ -72,12 +72,12 @@ function runCli(args: string[], timeoutMs: number): Promise<{ status: number | n
   });
 }
 
-/** The uninterrupted run: `x86ft run` on a fresh disk. */
-export async function referenceRun(elf: string, cmdline = DEMO_CMDLINE): Promise<Outcome> {
+/** The uninterrupted run: `x86ft run` on a fresh disk; `timeoutMs` bounds a hang (a long torture's run needs more). */
+export async function referenceRun(elf: string, cmdline = DEMO_CMDLINE, timeoutMs = 120_000): Promise<Outcome> {
   const dir = tempDir('ref');
   try {
     const disk = baseDisk(dir);
-    const r = await runCli(['run', elf, '--disk', disk, '--cmdline', cmdline, '--no-input'], 120_000);
+    const r = await runCli(['run', elf, '--disk', disk, '--cmdline', cmdline, '--no-input'], timeoutMs);
     return { ...r, console: r.stdout, disk: readFileSync(disk) };
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -30,7 +30,8 @@ export async function main(argv: string[]): Promise<number> {
   const lines = LINES_PER_KILL * (kills + 1);
   const elf = guest('ft_demo');
   // the idle time changes neither the console nor the disk: the reference runs without it
-  const ref = await referenceRun(elf, `${lines} ${WORK} 0`);
+  // its length grows with the kills: a hang bound of 2 s per line (a niced run at load 25 took over 120 s for 50 kills)
+  const ref = await referenceRun(elf, `${lines} ${WORK} 0`, Math.max(120_000, lines * 2000));
   if (ref.status !== 0) { process.stderr.write(`ft:torture: the reference run failed (${ref.status}):\n${ref.stderr}\n`); return 1; }
   const next = rng(seed);
   const c = newCluster('redundancy-torture');
