@@ -3,7 +3,8 @@
 // `info registers`, and the replay's own state at an instruction count from a separate process that never
 // attaches gdb (`x86ft replay LOG --stop-at N --dump --json`).
 import { expect } from 'vitest';
-import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
+import { spawnAsync } from '../helpers/proc.js';
 import { readFileSync, openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -23,11 +24,25 @@ export async function replaySession(dir: string, elf: string, replayArgs: string
     emu.on('exit', () => reject(new Error(`x86ft exited: ${stderr}`)));
   });
   const args = ['-batch', '-nx', '-ex', 'set confirm off', '-ex', `target remote 127.0.0.1:${port}`, ...cmds.flatMap((c) => ['-ex', c]), elf];
-  const outPath = join(dir, `gdb-${port}.out`), fd = openSync(outPath, 'w');
-  spawnSync('gdb', args, { stdio: ['ignore', fd, fd], timeout: 90_000 });
-  closeSync(fd);
+  const gdb = await gdbBatch(args, join(dir, `gdb-${port}.out`));
   const status = await new Promise<number | null>((resolve) => { if (emu.exitCode !== null) resolve(emu.exitCode); else { emu.on('exit', (c) => resolve(c)); setTimeout(() => emu.kill('SIGKILL'), 20_000); } });
-  return { gdb: readFileSync(outPath, 'utf8'), status, stderr };
+  return { gdb, status, stderr };
+}
+
+/**
+ * Runs `gdb ARGS` to its end without blocking the test worker (a spawnSync that blocks it for 60 s on a loaded
+ * machine fails the run: test/helpers/proc.ts), stdout and stderr into one file `outPath` so that their order is
+ * kept (monitor output goes to stderr); returns the file's text. Killed after 90 s (a hang guard).
+ */
+export async function gdbBatch(args: string[], outPath: string): Promise<string> {
+  const fd = openSync(outPath, 'w');
+  try {
+    const g = spawn('gdb', args, { stdio: ['ignore', fd, fd] });
+    const kill = setTimeout(() => g.kill('SIGKILL'), 90_000);
+    await new Promise<void>((resolve) => { g.on('close', () => resolve()); g.on('error', () => resolve()); });
+    clearTimeout(kill);
+  } finally { closeSync(fd); }
+  return readFileSync(outPath, 'utf8');
 }
 
 /** gdb output split at `echo @@NAME\n` markers. */
@@ -51,14 +66,14 @@ export const dumpName = (n: string): string => ({ eflags: 'RFLAGS', cs: 'CS', ss
 
 /** The replay's own registers at instruction n (`replay ARGS --stop-at N --dump --json`; ARGS: `LOG --image ELF`,
  *  `--control dir:PATH NAME --image ELF`, …). */
-export function replayState(replayArgs: string[], n: number): Record<string, string> {
-  const r = spawnSync(process.execPath, [CLI, 'replay', ...replayArgs, '--stop-at', String(n), '--dump', '--json', '--quiet'], { encoding: 'utf8' });
+export async function replayState(replayArgs: string[], n: number): Promise<Record<string, string>> {
+  const r = await spawnAsync(process.execPath, [CLI, 'replay', ...replayArgs, '--stop-at', String(n), '--dump', '--json', '--quiet'], { encoding: 'utf8', timeout: 300_000 });
   return (JSON.parse(r.stdout) as { registers: Record<string, string> }).registers;
 }
 
 /** Every register of REGS in `section` (an `info registers` with a `monitor icount`) equals the replay's own. */
-export function expectReplayState(replayArgs: string[], section: string, what: string): void {
-  const own = replayState(replayArgs, icountOf(section));
+export async function expectReplayState(replayArgs: string[], section: string, what: string): Promise<void> {
+  const own = await replayState(replayArgs, icountOf(section));
   for (const n of REGS) expect(reg(section, n), `${n} at ${what}`).toBe(BigInt(own[dumpName(n)]!));
 }
 
@@ -84,5 +99,5 @@ export async function expectGdbAcrossGenerations(dir: string, ctl: string, vm: s
   expect(icountOf(M)).toBeLessThan(gen2At); // … main in generation 1
   expect(icountOf(E2)).toBe(icountOf(E));
   for (const n of REGS) expect(reg(E2, n), n).toBe(reg(E, n));
-  expectReplayState(replay, M, 'main');
+  await expectReplayState(replay, M, 'main');
 }

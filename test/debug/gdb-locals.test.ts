@@ -7,7 +7,8 @@
 // construction is normalised: addresses (code and data are laid out differently), and the native twin's main,
 // which guests/sdk/native.c renames x86ft_guest_main and calls from libc (frames beyond main are not compared).
 import { describe, it, expect } from 'vitest';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { spawnAsync } from '../helpers/proc.js';
 import { readFileSync } from 'node:fs';
 
 const CLI = new URL('../../dist/src/cli/main.js', import.meta.url).pathname;
@@ -44,10 +45,10 @@ function sections(out: string): Map<string, string> {
   return m;
 }
 
-function gdbBatch(file: string, pre: string[], cmds: string[]): string {
+async function gdbBatch(file: string, pre: string[], cmds: string[]): Promise<string> {
   const args = ['-batch', '-nx', '-ex', 'set confirm off', '-ex', 'set width 0', '-ex', 'set height 0', ...pre.flatMap((c) => ['-ex', c]),
     ...cmds.flatMap((c) => ['-ex', c]), file];
-  const g = spawnSync('gdb', args, { encoding: 'utf8', timeout: 90_000 });
+  const g = await spawnAsync('gdb', args, { encoding: 'utf8', timeout: 90_000 }); // not blocking the worker (test/helpers/proc.ts)
   return g.stdout + g.stderr;
 }
 
@@ -58,7 +59,7 @@ async function onX86ft(cmds: string[]): Promise<{ gdb: string; status: number | 
     emu.stderr.on('data', (d: Buffer) => { stderr += d; const m = /127\.0\.0\.1:(\d+)/.exec(stderr); if (m) resolve(Number(m[1])); });
     emu.on('exit', () => reject(new Error(`x86ft exited: ${stderr}`)));
   });
-  const gdb = gdbBatch(GUEST, [`target remote 127.0.0.1:${port}`], cmds.map((c) => (c === 'CONTINUE' ? 'continue' : c)));
+  const gdb = await gdbBatch(GUEST, [`target remote 127.0.0.1:${port}`], cmds.map((c) => (c === 'CONTINUE' ? 'continue' : c)));
   const status = await new Promise<number | null>((resolve) => { if (emu.exitCode !== null) resolve(emu.exitCode); else { emu.on('exit', (c) => resolve(c)); setTimeout(() => emu.kill('SIGKILL'), 20_000); } });
   return { gdb, status };
 }
@@ -66,7 +67,7 @@ async function onX86ft(cmds: string[]): Promise<{ gdb: string; status: number | 
 describe('gdb on an -O0 -g guest: locals and call stacks equal gdb on its native twin', () => {
   it('at the same breakpoints: bt, args, locals, an outer frame, arrays, finish', async () => {
     const cmds = CMDS();
-    const native = sections(gdbBatch(NATIVE, [], cmds.map((c) => (c === 'CONTINUE' ? 'run > /dev/null' : c))));
+    const native = sections(await gdbBatch(NATIVE, [], cmds.map((c) => (c === 'CONTINUE' ? 'run > /dev/null' : c))));
     const emu = await onX86ft(cmds);
     const mine = sections(emu.gdb);
     expect([...native.keys()]).toEqual(['queens', 'hanoi', 'main', 'vm', 'end']);

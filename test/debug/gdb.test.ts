@@ -6,7 +6,8 @@
 // junk clients (garbage, a wrong checksum, a silent close: real sockets) are dropped and the run goes on.
 // One x86ft run and one gdb session serve every check.
 import { describe, it, expect, beforeAll } from 'vitest';
-import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
+import { spawnAsync } from '../helpers/proc.js';
 import { connect } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { Machine } from '../../src/index.js';
@@ -26,9 +27,9 @@ async function session(cmds: string[], before?: (port: number, stderr: () => str
   });
   if (before) await before(port, () => stderr);
   const args = ['-batch', '-nx', '-ex', 'set confirm off', '-ex', `target remote 127.0.0.1:${port}`, ...cmds.flatMap((c) => ['-ex', c]), GUEST];
-  const g = spawnSync('gdb', args, { encoding: 'utf8', timeout: 60_000 });
+  const gdb = await spawnAsync('gdb', args, { encoding: 'utf8', timeout: 90_000 });
   const status = await new Promise<number | null>((resolve) => { if (emu.exitCode !== null) resolve(emu.exitCode); else { emu.on('exit', (c) => resolve(c)); setTimeout(() => emu.kill('SIGKILL'), 20_000); } });
-  return { gdb: g.stdout + g.stderr, status, stderr };
+  return { gdb: gdb.stdout + gdb.stderr, status, stderr };
 }
 
 /** The emulator's own state: an in-process machine stopped before `addr`, then `steps` instructions on. */
@@ -71,7 +72,7 @@ describe('gdb stub (real gdb)', () => {
     });
   }, 180_000);
 
-  it('break on main, stepi, registers equal the emulator state at the same count; exit reported', () => {
+  it('break on main, stepi, registers equal the emulator state at the same count; exit reported', async () => {
     const main = sym('main');
     expect(r.gdb).toContain(`Breakpoint 1, 0x${main.toString(16).padStart(16, '0')} in main ()`);
     const dumps = r.gdb.split('\nrax ').slice(1).map((d) => 'rax ' + d);
@@ -86,7 +87,7 @@ describe('gdb stub (real gdb)', () => {
     }
     expect(r.gdb).toContain('Cannot access memory at address 0x7fff00000000');
     expect(r.gdb).toMatch(/not supported by this stub|Could not write register/);
-    const plain = spawnSync(process.execPath, [CLI, 'run', GUEST], { encoding: 'utf8', timeout: 60_000 });
+    const plain = await spawnAsync(process.execPath, [CLI, 'run', GUEST], { encoding: 'utf8', timeout: 300_000 });
     expect(r.gdb).toContain(`exited with code 0${plain.status!.toString(8)}`);
     expect(r.status).toBe(plain.status);
   });

@@ -6,11 +6,12 @@
 // until RCX = 0); an interrupt delivery retires no instruction, pushes the interrupted RIP/CS/RFLAGS/RSP/SS
 // (SDM Vol. 3A §6.14.2), and stepping back from the handler's first instruction lands on that RIP and RSP.
 import { describe, it, expect, beforeAll } from 'vitest';
-import { spawnSync, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI, symOf, replaySession, sections, reg, icountOf, REGS, expectReplayState as expectOwn } from './gdb-harness.js';
+import { spawnAsync } from '../helpers/proc.js';
 
 const GUEST = 'guests/build/dev_sched-O0.elf';
 const sym = (s: string) => symOf(GUEST, s);
@@ -27,10 +28,10 @@ function repStos(): number {
 const session = (cmds: string[]) => replaySession(dir, GUEST, [join(dir, 'rec.log'), '--image', GUEST, '--checkpoint-every', '20000'], cmds);
 const expectReplayState = (section: string, what: string) => expectOwn([join(dir, 'rec.log'), '--image', GUEST], section, what);
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'x86ft-rstepi-'));
   // 6 ticks of the scheduler: its length is a number of PIT ticks (guest time), whatever the machine's speed
-  const r = spawnSync(process.execPath, [CLI, 'record', GUEST, '--log', join(dir, 'rec.log'), '--cmdline', '6', '--no-input'], { encoding: 'utf8' });
+  const r = await spawnAsync(process.execPath, [CLI, 'record', GUEST, '--log', join(dir, 'rec.log'), '--cmdline', '6', '--no-input'], { encoding: 'utf8', timeout: 300_000 });
   expect(r.status, r.stderr).toBe(0);
   expect(r.stdout).toContain('scheduler ok');
 });
@@ -58,7 +59,7 @@ describe('reverse-stepi through gdb across a REP instruction and an interrupt', 
       expect(reg(x, 'rdi')).toBe(reg(R0, 'rdi') + 8n * BigInt(k));
     }
     expect(reg(R0, 'rcx')).toBeGreaterThan(3n);
-    expectReplayState(R1, 'one iteration in, reached backwards');
+    await expectReplayState(R1, 'one iteration in, reached backwards');
     // the interrupt: the handler's first instruction, then back to the interrupted boundary at the same count
     const H = s.get('H')!, I = s.get('I')!, S = s.get('S')!, I2 = s.get('I2')!;
     expect(reg(H, 'rip')).toBe(BigInt(stub));
@@ -70,7 +71,7 @@ describe('reverse-stepi through gdb across a REP instruction and an interrupt', 
     expect(reg(I, 'eflags') | 0x10000n).toBe(frame[2] | 0x10000n);
     expect(reg(I, 'rsp')).toBe(frame[3]);
     expect(reg(I, 'eflags') & 0x200n).toBe(0x200n); // IF was set where the timer interrupted
-    expectReplayState(I, 'the interrupted boundary');
+    await expectReplayState(I, 'the interrupted boundary');
     // forward one step: the delivery and the handler's first instruction (push $0: RSP 8 below the frame)
     expect(icountOf(S)).toBe(icountOf(I) + 1);
     expect(reg(S, 'rip')).toBe(BigInt(stub + 2));

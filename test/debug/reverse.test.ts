@@ -6,13 +6,13 @@
 // X), nm's symbols; and against the replay's own state (`replay --stop-at N --dump --json`) and an
 // in-process run stopped by the same hooks at the same instruction counts.
 import { describe, it, expect, beforeAll } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Machine } from '../../src/index.js';
 import { Hooks } from '../../src/cpu/hooks.js';
 import { CLI, symOf, replaySession, sections, reg, icountOf, REGS, dumpName, replayState as ownState } from './gdb-harness.js';
+import { spawnAsync } from '../helpers/proc.js';
 
 const GUEST = 'guests/build/recursion-O0.elf';
 const sym = (s: string) => symOf(GUEST, s);
@@ -20,9 +20,9 @@ let dir = '';
 const session = (replayArgs: string[], cmds: string[]) => replaySession(dir, GUEST, replayArgs, cmds);
 const replayState = (n: number) => ownState([join(dir, 'rec.log'), '--image', GUEST], n);
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'x86ft-reverse-'));
-  const r = spawnSync(process.execPath, [CLI, 'record', GUEST, '--log', join(dir, 'rec.log'), '--snapshot-at', '1000000', '--snapshot-out', join(dir, 'snap'), '--log2', join(dir, 'rec2.log')], { encoding: 'utf8' });
+  const r = await spawnAsync(process.execPath, [CLI, 'record', GUEST, '--log', join(dir, 'rec.log'), '--snapshot-at', '1000000', '--snapshot-out', join(dir, 'snap'), '--log2', join(dir, 'rec2.log')], { encoding: 'utf8', timeout: 300_000 });
   expect(r.status, r.stderr).toBe(67); // the guest's own status (calls & 0xff)
   // rec.log: boot to instruction 1,000,000 (queens() starts before); rec2.log: from the snapshot there
 });
@@ -69,7 +69,7 @@ describe('reverse execution over a replay (real gdb)', () => {
       for (const n of REGS) expect(reg(s.get(back)!, n), `${n} at ${back}`).toBe(reg(s.get(fwd)!, n));
     }
     expect(reg(s.get('B')!, 'rip')).not.toBe(reg(A, 'rip'));
-    const before = replayState(icountOf(A) - 1), own = replayState(icountOf(A));
+    const [before, own] = await Promise.all([replayState(icountOf(A) - 1), replayState(icountOf(A))]);
     for (const n of REGS) {
       expect(reg(A, n), n).toBe(BigInt(own[dumpName(n)]!));
       expect(reg(s.get('A2')!, n), n).toBe(BigInt(before[dumpName(n)]!));
