@@ -3,16 +3,17 @@
 // kill -9 of the primary's whole host (its process group) is a failover that loses and doubles
 // nothing (console file and disk equal an uninterrupted run); with one host the VM waits and says
 // why, and is protected once a second host registers; ft stop ends it, the name is reusable; an
-// agent that loses its lease kills its roles.
+// agent that loses its lease kills its roles. The kill case runs on dir: and on a real etcd started by the test.
 
 import { describe, it, expect, beforeAll } from 'vitest';
 import { rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { openControl } from '../../src/ft/control.js';
+import { openControl, type ControlPlane } from '../../src/ft/control.js';
+import { startEtcd } from '../helpers/etcd.js';
 import { exportDisk } from '../../src/ft/store.js';
 import { demoReference } from './protect-expect.js';
 import { DEMO_CMDLINE, alive, type Outcome } from './protect-harness.js';
-import { cli, ftStart, isProtected, killHost, newCluster, readBytes, sleep, startHost, stopCluster, waitRecord } from './hosts-harness.js';
+import { cli, ftStart, type Cluster, isProtected, killHost, newCluster, readBytes, sleep, startHost, stopCluster, waitRecord } from './hosts-harness.js';
 
 let elf: string;
 let ref: Outcome;
@@ -26,45 +27,26 @@ describe('x86ft host + ft start', () => {
     const c = newCluster('hosts-kill');
     const cp = await openControl(c.spec);
     try {
-      startHost(c, 'h1'); startHost(c, 'h2');
-      const st = await ftStart(c, elf, 'v', DEMO_CMDLINE);
-      expect(st.status, st.stderr).toBe(0);
-      expect(st.stdout).toMatch(/^v: generation 1, primary on host h[12] pid \d+/);
-      const list = await cli(c, ['ft', 'list', '--control', c.spec, '--json']);
-      expect(list.status).toBe(0);
-      const lj = JSON.parse(list.stdout) as { vms: { name: string }[]; hosts: { id: string }[] };
-      expect(lj.vms.map((v) => v.name)).toEqual(['v']);
-      expect(lj.hosts.map((h) => h.id)).toEqual(['h1', 'h2']);
-      // nothing slow between 'protected' and the kill: the guest's idle time (DEMO_CMDLINE) lasts 800 ms
-      const rec = await waitRecord(cp, 'v', isProtected, 60_000, 'protected');
-      expect(rec.primary!.host).not.toBe(rec.secondary!.host);
-      // kill at guest progress (a third of the console released), never at a wall-clock moment
-      const until = Date.now() + 60_000;
-      while (readBytes(c.consoleFile).length < ref.stdout.length / 3 && Date.now() < until) await sleep(5);
-      const victim = c.hosts.get(rec.primary!.host)!;
-      const survivor = rec.secondary!.host;
-      const cur = await cp.readVm('v');
-      expect(cur!.state, 'the guest ended before the kill').toBe('protected');
-      killHost(victim);
-      const w = await cli(c, ['ft', 'wait', 'v', '--control', c.spec]);
-      expect(w.status, w.stderr).toBe(0);
-      const end = await cp.readVm('v');
-      expect(end!.state).toBe('ended');
-      expect(end!.primary!.host).toBe(survivor);
-      expect(end!.failovers).toBe(1);
-      expect(alive(rec.primary!.pid)).toBe(false);
-      // the survivor's messages name the role it plays now, also in its agent's prefix (they said secondary)
-      const log = c.hosts.get(survivor)!.log();
-      expect(log).toMatch(new RegExp(`\\[secondary of v pid ${rec.secondary!.pid}\\] x86ft ft secondary: live at instruction \\d+ as generation 2 \\(now the primary\\)`));
-      expect(log).toMatch(new RegExp(`\\[primary of v pid ${rec.secondary!.pid}\\] x86ft ft primary: state `));
-      expect(log).not.toMatch(new RegExp(`\\[secondary of v pid ${rec.secondary!.pid}\\] x86ft ft primary`));
-      expect(readBytes(c.consoleFile).equals(ref.console), `console file differs:\n${readBytes(c.consoleFile).toString()}`).toBe(true);
-      const out = join(c.dir, 'disk.out');
-      exportDisk({ store: c.store, vm: 'v', disk: 0, base: c.disk, out });
-      expect(readBytes(out).equals(ref.disk), 'the disk differs from the uninterrupted run').toBe(true);
+      await killPrimaryHost(c, cp);
     } finally {
       await cp.close();
       await stopCluster(c);
+      rmSync(c.dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the same on an etcd: control plane (etcd started by the test; agents find the secret in the store)', async () => {
+    const etcd = await startEtcd();
+    const spec = `etcd:${etcd.endpoint}`;
+    const c = newCluster('hosts-etcd', spec);
+    c.env.X86FT_SECRET_FILE = join(c.store, 'secret');
+    const cp = await openControl(spec, { secretFile: join(c.store, 'secret') });
+    try {
+      await killPrimaryHost(c, cp);
+    } finally {
+      await cp.close();
+      await stopCluster(c);
+      await etcd.stop();
       rmSync(c.dir, { recursive: true, force: true });
     }
   });
@@ -123,3 +105,44 @@ describe('x86ft host + ft start', () => {
     }
   });
 });
+
+/** Two agents, ft start, kill -9 of the primary's host group at a third of the guest's output: the secondary
+ *  takes over, ft wait exits 0, console file and disk equal the uninterrupted run, messages name the new role. */
+async function killPrimaryHost(c: Cluster, cp: ControlPlane): Promise<void> {
+  startHost(c, 'h1'); startHost(c, 'h2');
+  const st = await ftStart(c, elf, 'v', DEMO_CMDLINE);
+  expect(st.status, st.stderr).toBe(0);
+  expect(st.stdout).toMatch(/^v: generation 1, primary on host h[12] pid \d+/);
+  const list = await cli(c, ['ft', 'list', '--control', c.spec, '--json']);
+  expect(list.status).toBe(0);
+  const lj = JSON.parse(list.stdout) as { vms: { name: string }[]; hosts: { id: string }[] };
+  expect(lj.vms.map((v) => v.name)).toEqual(['v']);
+  expect(lj.hosts.map((h) => h.id)).toEqual(['h1', 'h2']);
+  // nothing slow between 'protected' and the kill: the guest's idle time (DEMO_CMDLINE) lasts 800 ms
+  const rec = await waitRecord(cp, 'v', isProtected, 60_000, 'protected');
+  expect(rec.primary!.host).not.toBe(rec.secondary!.host);
+  // kill at guest progress (a third of the console released), never at a wall-clock moment
+  const until = Date.now() + 60_000;
+  while (readBytes(c.consoleFile).length < ref.stdout.length / 3 && Date.now() < until) await sleep(5);
+  const victim = c.hosts.get(rec.primary!.host)!;
+  const survivor = rec.secondary!.host;
+  const cur = await cp.readVm('v');
+  expect(cur!.state, 'the guest ended before the kill').toBe('protected');
+  killHost(victim);
+  const w = await cli(c, ['ft', 'wait', 'v', '--control', c.spec]);
+  expect(w.status, w.stderr).toBe(0);
+  const end = await cp.readVm('v');
+  expect(end!.state).toBe('ended');
+  expect(end!.primary!.host).toBe(survivor);
+  expect(end!.failovers).toBe(1);
+  expect(alive(rec.primary!.pid)).toBe(false);
+  // the survivor's messages name the role it plays now, also in its agent's prefix (they said secondary)
+  const log = c.hosts.get(survivor)!.log();
+  expect(log).toMatch(new RegExp(`\\[secondary of v pid ${rec.secondary!.pid}\\] x86ft ft secondary: live at instruction \\d+ as generation 2 \\(now the primary\\)`));
+  expect(log).toMatch(new RegExp(`\\[primary of v pid ${rec.secondary!.pid}\\] x86ft ft primary: state `));
+  expect(log).not.toMatch(new RegExp(`\\[secondary of v pid ${rec.secondary!.pid}\\] x86ft ft primary`));
+  expect(readBytes(c.consoleFile).equals(ref.console), `console file differs:\n${readBytes(c.consoleFile).toString()}`).toBe(true);
+  const out = join(c.dir, 'disk.out');
+  exportDisk({ store: c.store, vm: 'v', disk: 0, base: c.disk, out });
+  expect(readBytes(out).equals(ref.disk), 'the disk differs from the uninterrupted run').toBe(true);
+}
