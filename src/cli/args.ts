@@ -19,3 +19,57 @@ export function parseCount(s: string): number {
   const mult = { '': 1, k: 1e3, K: 1e3, M: 1e6, G: 1e9 }[m[2] as '' | 'k' | 'K' | 'M' | 'G'];
   return Number(m[1]) * mult;
 }
+
+/** The options and arguments one command takes (parseArgs). */
+export interface ArgSpec {
+  /** Options without a value. */
+  flags?: readonly string[];
+  /** Options with a value: the next argument, whatever it looks like (`--control --json` gives '--json'). */
+  values?: readonly string[];
+  /** Value options that accept an empty value ('all': every one); an empty value of another is refused as missing. */
+  emptyOk?: readonly string[] | 'all';
+  /** How many positional arguments the command takes (default 0); one more is 'unexpected argument X'. */
+  maxPositionals?: number;
+  /** '-' (stdin) is a positional argument; otherwise it is an unknown option, like any other word starting with '-'. */
+  dashIsArgument?: boolean;
+  /** Each option as it comes, in command-line order, with its value (true for a flag): a command converts and
+   *  checks values here (throwing UsageError), so the first problem on the command line is the one reported. */
+  on?: (name: string, value: string | true) => void;
+  /** The message for a value option given without its value; default `NAME needs a value`. */
+  missing?: (name: string) => string;
+}
+
+/** A parsed command line: the positional arguments in order, and each option's last value (true for a flag). */
+export interface ParsedArgs {
+  positionals: string[];
+  options: Map<string, string | true>;
+}
+
+/**
+ * The one command-line parser of the CLI: options and positional arguments as `spec` declares them. Throws
+ * UsageError with the CLI's words: `--x needs a value`, `unknown option --x`, `unexpected argument X`.
+ */
+export function parseArgs(argv: readonly string[], spec: ArgSpec): ParsedArgs {
+  const out: ParsedArgs = { positionals: [], options: new Map() };
+  const flags = spec.flags ?? [], values = spec.values ?? [];
+  for (let k = 0; k < argv.length; k++) {
+    const a = argv[k]!;
+    if (flags.includes(a)) {
+      out.options.set(a, true);
+      spec.on?.(a, true);
+    } else if (values.includes(a)) {
+      const v = argv[++k];
+      const emptyOk = spec.emptyOk === 'all' || (spec.emptyOk ?? []).includes(a);
+      if (v === undefined || (v === '' && !emptyOk)) throw new UsageError(spec.missing ? spec.missing(a) : `${a} needs a value`);
+      out.options.set(a, v);
+      spec.on?.(a, v);
+    } else if (a.startsWith('-') && !(a === '-' && spec.dashIsArgument)) {
+      throw new UsageError(`unknown option ${a}`);
+    } else if (out.positionals.length < (spec.maxPositionals ?? 0)) {
+      out.positionals.push(a);
+    } else {
+      throw new UsageError(`unexpected argument ${a}`);
+    }
+  }
+  return out;
+}

@@ -5,9 +5,9 @@
 import { ConsoleClient } from '../ft/console-service.js';
 import { openControl, type ControlPlane } from '../ft/control.js';
 import { consoleFilePath, copyConsoleFile } from '../ft/supervisor.js';
-import { parseCount } from './args.js';
+import { parseCount, parseArgs } from './args.js';
 import { X86ftError } from '../errors.js';
-import { UsageError, usageLine } from './usage.js';
+import { usageLine } from './usage.js';
 import { onStopSignal } from './signals.js';
 
 export const CONSOLE_EXIT = { error: 1, usage: 2, notFound: 3, stopped: 130 } as const;
@@ -32,17 +32,10 @@ export async function consoleCommand(args: string[]): Promise<number> {
   if (args.includes('--help') || args.includes('-h')) { process.stdout.write(HELP); return 0; }
   let spec: string | undefined, name: string | undefined, from = 0, input = true;
   try {
-    for (let k = 0; k < args.length; k++) {
-      const a = args[k]!;
-      if (a === '--no-input') input = false;
-      else if (a === '--control' || a === '--from') {
-        const v = args[++k];
-        if (v === undefined || v === '') throw new UsageError(`${a} needs a value`);
-        if (a === '--control') spec = v; else from = parseCount(v);
-      } else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`);
-      else if (name === undefined) name = a;
-      else throw new UsageError(`unexpected argument ${a}`);
-    }
+    name = parseArgs(args, {
+      flags: ['--no-input'], values: ['--control', '--from'], maxPositionals: 1,
+      on: (a, v) => { if (a === '--no-input') input = false; else if (a === '--control') spec = v as string; else from = parseCount(v as string); },
+    }).positionals[0];
   } catch (e) {
     process.stderr.write(usageLine('console', (e as Error).message, HELP));
     return CONSOLE_EXIT.usage;

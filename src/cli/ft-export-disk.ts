@@ -6,7 +6,7 @@ import { exportDisk } from '../ft/store.js';
 import { StoreError } from '../ft/store-layer.js';
 import { openControl, parseControlSpec, type VmRecord } from '../ft/control.js';
 import { parseDiskArg } from '../ft/vm-host.js';
-import { parseCount } from './args.js';
+import { parseCount, parseArgs } from './args.js';
 import { usageLine, UsageError } from './usage.js';
 import { X86ftError } from '../errors.js';
 
@@ -41,21 +41,20 @@ ${EXPORT_DISK_EXIT.NO_GENERATION} the VM never had generation G.
 export async function exportDiskCommand(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) { process.stdout.write(HELP); return EXPORT_DISK_EXIT.OK; }
   let vm = 'default', out: string | undefined, disk = 0, control: string | undefined, store: string | undefined, base: string | undefined;
-  let generation: number | undefined, named = false;
+  let generation: number | undefined;
   try {
-    for (let i = 0; i < argv.length; i++) {
-      const a = argv[i]!;
-      const val = (): string => { const v = argv[++i]; if (v === undefined || v === '') throw new UsageError(`${a} needs a value`); return v; };
-      if (a === '--out') out = val();
-      else if (a === '--disk') disk = parseCount(val());
-      else if (a === '--control') control = val();
-      else if (a === '--store') store = val();
-      else if (a === '--base') base = val();
-      else if (a === '--generation') { generation = parseCount(val()); if (generation < 1) throw new UsageError('--generation must be >= 1'); }
-      else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`);
-      else if (!named) { vm = a; named = true; }
-      else throw new UsageError(`unexpected argument ${a}`);
-    }
+    const named = parseArgs(argv, {
+      values: ['--out', '--disk', '--control', '--store', '--base', '--generation'], maxPositionals: 1,
+      on: (a, v) => {
+        if (a === '--out') out = v as string;
+        else if (a === '--disk') disk = parseCount(v as string);
+        else if (a === '--control') control = v as string;
+        else if (a === '--store') store = v as string;
+        else if (a === '--base') base = v as string;
+        else { generation = parseCount(v as string); if (generation < 1) throw new UsageError('--generation must be >= 1'); }
+      },
+    }).positionals[0];
+    if (named !== undefined) vm = named;
     if (out === undefined) throw new UsageError('--out FILE is required');
     parseControlSpec(control);
   } catch (e) {

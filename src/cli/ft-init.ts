@@ -8,6 +8,7 @@ import { defaultSecretFile, openControl, parseControlSpec } from '../ft/control.
 import type { FtTlsOptions } from '../ft/channel.js';
 import { defaultTlsDir, initClusterTls, loadTls, TlsSetupError } from '../ft/tls.js';
 import { usageLine, UsageError } from './usage.js';
+import { parseArgs } from './args.js';
 
 export const INIT_EXIT = { io: 1, usage: 2 } as const;
 
@@ -52,19 +53,18 @@ export async function ftInitCommand(args: string[]): Promise<number> {
   if (args.includes('--help') || args.includes('-h')) { process.stdout.write(INIT_HELP); return 0; }
   let spec: string | undefined, hostsArg: string | undefined, dirArg: string | undefined, days: number | undefined;
   const usage = (msg: string): number => { process.stderr.write(usageLine('ft init', msg, INIT_HELP)); return INIT_EXIT.usage; };
-  for (let k = 0; k < args.length; k++) {
-    const a = args[k]!;
-    const val = (): string | undefined => args[++k];
-    if (a === '--control' || a === '--hosts' || a === '--tls-dir' || a === '--days') {
-      const v = val();
-      if (v === undefined || v === '') return usage(`${a} needs a value`);
-      if (a === '--control') spec = v;
-      else if (a === '--hosts') hostsArg = v;
-      else if (a === '--tls-dir') dirArg = v;
-      else if (!/^\d+$/.test(v)) return usage(`--days expects a whole number of days (got '${v}')`);
-      else days = Number(v);
-    } else return usage(a.startsWith('-') ? `unknown option ${a}` : `unexpected argument ${a}`);
-  }
+  try {
+    parseArgs(args, {
+      values: ['--control', '--hosts', '--tls-dir', '--days'],
+      on: (a, v) => {
+        if (a === '--control') spec = v as string;
+        else if (a === '--hosts') hostsArg = v as string;
+        else if (a === '--tls-dir') dirArg = v as string;
+        else if (!/^\d+$/.test(v as string)) throw new UsageError(`--days expects a whole number of days (got '${v}')`);
+        else days = Number(v);
+      },
+    });
+  } catch (e) { if (e instanceof UsageError) return usage(e.message); throw e; }
   const hosts = hostsArg === undefined ? [hostname()] : hostsArg.split(',').filter((h) => h !== '');
   if (hosts.length === 0) return usage('--hosts needs at least one host id');
   let parsed: ReturnType<typeof parseControlSpec>;

@@ -13,6 +13,7 @@ import { parseHostArgs, MACHINE_HELP_NO_CONSOLE } from './host.js';
 import { FT_KEYS, ftOptions, vmConfigOf } from './ft.js';
 import { formatStatus, judgedStatus, statusView } from './ft-status.js';
 import { usageLine, UsageError } from './usage.js';
+import { parseArgs } from './args.js';
 import { hostname } from 'node:os';
 
 /** Exit statuses of ft start/wait/stop/list (README "Hosts and placement"). */
@@ -102,15 +103,8 @@ export function endedStatus(rec: VmRecord): number {
 
 /** Options: `--control SPEC`, `--json`, one NAME. */
 function simpleArgs(sub: string, args: string[], needName: boolean): { spec?: string; name?: string; json: boolean } {
-  let spec: string | undefined, name: string | undefined, json = false;
-  for (let k = 0; k < args.length; k++) {
-    const a = args[k]!;
-    if (a === '--json' && sub === 'list') json = true;
-    else if (a === '--control') { spec = args[++k]; if (spec === undefined) throw new UsageError('--control needs a value'); }
-    else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`);
-    else if (name === undefined && needName) name = a;
-    else throw new UsageError(`unexpected argument ${a}`);
-  }
+  const p = parseArgs(args, { flags: sub === 'list' ? ['--json'] : [], values: ['--control'], emptyOk: 'all', maxPositionals: needName ? 1 : 0 });
+  const spec = p.options.get('--control') as string | undefined, name = p.positionals[0], json = p.options.has('--json');
   if (needName && name === undefined) throw new UsageError('the VM NAME is required');
   return { spec, name, json };
 }

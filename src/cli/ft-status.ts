@@ -3,7 +3,8 @@
 // object (vmStatus) plus `failovers`, `lastRestore`, `reason`; an array of them without NAME. --watch
 // redraws every second on a terminal, or prints one JSON object per line with --json.
 
-import { usageLine } from './usage.js';
+import { usageLine, UsageError } from './usage.js';
+import { parseArgs } from './args.js';
 import { vmEvents, type VmEvent } from '../ft/history.js';
 import { lostReason, openControl, vmStatus, type ControlPlane, type HostRecord, type ReportedState, type VmRecord, type VmStatus } from '../ft/control.js';
 import { onStopSignal } from './signals.js';
@@ -123,22 +124,17 @@ interface Args { spec?: string; name?: string; json: boolean; watch: boolean; in
 
 function parse(args: string[]): Args | string {
   const o: Args = { json: false, watch: false, intervalMs: 1000, events: false, hosts: false };
-  for (let k = 0; k < args.length; k++) {
-    const a = args[k]!;
-    if (a === '--json') o.json = true;
-    else if (a === '--watch') o.watch = true;
-    else if (a === '--events') o.events = true;
-    else if (a === '--hosts') o.hosts = true;
-    else if (a === '--control' || a === '--interval-ms') {
-      const v = args[++k];
-      if (v === undefined) return `${a} needs a value`;
-      if (a === '--control') o.spec = v;
-      else if (!/^\d+$/.test(v) || Number(v) < 10 || Number(v) > 3_600_000) return `--interval-ms expects 10..3600000 (got '${v}')`;
-      else o.intervalMs = Number(v);
-    } else if (a.startsWith('-')) return `unknown option ${a}`;
-    else if (o.name === undefined) o.name = a;
-    else return `unexpected argument ${a}`;
-  }
+  try {
+    o.name = parseArgs(args, {
+      flags: ['--json', '--watch', '--events', '--hosts'], values: ['--control', '--interval-ms'], emptyOk: 'all', maxPositionals: 1,
+      on: (a, v) => {
+        if (typeof v !== 'string') o[a.slice(2) as 'json' | 'watch' | 'events' | 'hosts'] = true;
+        else if (a === '--control') o.spec = v;
+        else if (!/^\d+$/.test(v) || Number(v) < 10 || Number(v) > 3_600_000) throw new UsageError(`--interval-ms expects 10..3600000 (got '${v}')`);
+        else o.intervalMs = Number(v);
+      },
+    }).positionals[0];
+  } catch (e) { if (e instanceof UsageError) return e.message; throw e; }
   if (!o.watch && args.includes('--interval-ms')) return '--interval-ms goes with --watch';
   return o;
 }

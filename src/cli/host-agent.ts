@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ControlError, checkName, checkLeaseMs, openControl, parseControlSpec, type ControlPlane } from '../ft/control.js';
 import { DEFAULT_LEASE_MS, HOST_EXIT, HostAgent } from '../ft/host-agent.js';
-import { parseCount } from './args.js';
+import { parseCount, parseArgs } from './args.js';
 import { Counter, Gauge } from 'prom-client';
 import { METRICS_PREFIX, newMetricsRegistry, parseMetricsPort, serveMetrics, type MetricsServer } from '../ft/metrics.js';
 import { usageLine, UsageError } from './usage.js';
@@ -62,16 +62,10 @@ const KEYS = ['--id', '--control', '--store', '--lease-ms', '--listen', '--metri
 export async function hostAgentCommand(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) { process.stdout.write(HOST_HELP); return 0; }
   if (argv[0] === 'drain') return drainCommand(argv.slice(1));
-  const opt = new Map<string, string>();
+  let opt: Map<string, string>;
   let id: string, leaseMs: number, listenHost: string, spec: string, metricsPort: number | undefined;
   try {
-    for (let k = 0; k < argv.length; k++) {
-      const a = argv[k]!;
-      if (!KEYS.includes(a)) throw new UsageError(a.startsWith('-') ? `unknown option ${a}` : `unexpected argument ${a}`);
-      const v = argv[++k];
-      if (v === undefined) throw new UsageError(`${a} needs a value`);
-      opt.set(a, v);
-    }
+    opt = parseArgs(argv, { values: KEYS, emptyOk: 'all' }).options as Map<string, string>;
     id = opt.get('--id') ?? hostname();
     checkName('host id', id);
     leaseMs = opt.has('--lease-ms') ? parseCount(opt.get('--lease-ms')!) : DEFAULT_LEASE_MS;
@@ -148,13 +142,9 @@ export async function hostAgentCommand(argv: string[]): Promise<number> {
 async function drainCommand(argv: string[]): Promise<number> {
   let id: string | undefined, spec: string | undefined;
   try {
-    for (let k = 0; k < argv.length; k++) {
-      const a = argv[k]!;
-      if (a === '--control') { spec = argv[++k]; if (spec === undefined) throw new UsageError('--control needs a value'); }
-      else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`);
-      else if (id === undefined) id = a;
-      else throw new UsageError(`unexpected argument ${a}`);
-    }
+    const p = parseArgs(argv, { values: ['--control'], emptyOk: 'all', maxPositionals: 1 });
+    spec = p.options.get('--control') as string | undefined;
+    id = p.positionals[0];
     if (id === undefined) throw new UsageError('the host ID is required');
     checkName('host id', id);
   } catch (e) {

@@ -8,7 +8,7 @@ import { SystemClock, SystemEntropy } from '../devices/backends/clock.js';
 import { FileDisk } from '../devices/backends/disk.js';
 import { UdpFrameTunnel } from '../devices/backends/tunnel.js';
 import { StdioConsole, FileConsole, TcpConsole, type ConsoleBackend } from '../devices/backends/console.js';
-import { parseSize, parseCount } from './args.js';
+import { parseSize, parseCount, parseArgs } from './args.js';
 import { checkInputFile } from './inputs.js';
 import { decodeSnapshot } from '../replay/snapshot.js';
 import { restoreSnapshot, type SnapshotMeta, type RestoredMachine } from '../replay/machine-snapshot.js';
@@ -51,37 +51,34 @@ export interface HostOptions {
 /** Parses the common options; `extra` names options (with a value unless listed in `flags`) a command adds. */
 export function parseHostArgs(argv: string[], extra: string[] = [], flags: string[] = []): HostOptions {
   const o: HostOptions = { mem: DEFAULT_MEM, cmdline: '', disks: [], nets: [], console: 'stdio', input: true, max: Infinity, stats: false, rest: new Map() };
-  for (let k = 0; k < argv.length; k++) {
-    const a = argv[k];
-    const val = () => { const v = argv[++k]; if (v === undefined || (v === '' && a !== '--cmdline')) throw new UsageError(`${a} needs a value`); return v; };
-    if (a === '--mem') o.mem = parseSize(val());
-    else if (a === '--max-instructions') o.max = parseCount(val());
-    else if (a === '--stats') o.stats = true;
+  const own = (a: string, v: string | true): void => {
+    if (typeof v !== 'string') { if (a === '--stats') o.stats = true; else if (a === '--no-input') o.input = false; else o.rest.set(a, true); return; }
+    if (a === '--mem') o.mem = parseSize(v);
+    else if (a === '--max-instructions') o.max = parseCount(v);
     else if (a === '--cmdline') {
-      o.cmdline = val();
+      o.cmdline = v;
       const n = new TextEncoder().encode(o.cmdline).length;
       if (n > MAX_CMDLINE) throw new UsageError(`--cmdline is ${n} bytes; the boot-info block holds at most ${MAX_CMDLINE}`);
-    }
-    else if (a === '--disk') {
-      const v = val(); const ro = v.endsWith(':ro');
+    } else if (a === '--disk') {
+      const ro = v.endsWith(':ro');
       o.disks.push({ path: ro ? v.slice(0, -3) : v, readOnly: ro });
     } else if (a === '--net') {
-      const m = /^udp:(?:([^:]+):)?(\d+):([^:]+):(\d+)$/.exec(val());
+      const m = /^udp:(?:([^:]+):)?(\d+):([^:]+):(\d+)$/.exec(v);
       if (!m) throw new UsageError(`--net expects udp:[LOCAL_HOST:]LOCAL_PORT:PEER_HOST:PEER_PORT`);
       const port = (p: string): number => { const n = Number(p); if (n > 65535) throw new UsageError(`--net: port ${p} is out of range (0-65535)`); return n; };
       o.nets.push({ localHost: m[1] ?? '127.0.0.1', localPort: port(m[2]), peerHost: m[3], peerPort: port(m[4]) });
     } else if (a === '--console') {
-      const v = val();
       if (!/^(stdio|file:[^:]+(:.+)?|tcp:\d+(,wait)?)$/.test(v)) throw new UsageError(`bad --console '${v}' (stdio, file:OUT[:IN] or tcp:PORT[,wait])`);
       if (v.startsWith('tcp:') && Number(/\d+/.exec(v)![0]) > 65535) throw new UsageError(`--console: port ${/\d+/.exec(v)![0]} is out of range (0-65535)`);
       o.console = v;
-    } else if (a === '--no-input') o.input = false;
-    else if (flags.includes(a)) o.rest.set(a, true);
-    else if (extra.includes(a)) o.rest.set(a, val());
-    else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`);
-    else if (o.file === undefined) o.file = a;
-    else throw new UsageError(`unexpected argument ${a}`);
-  }
+    } else o.rest.set(a, v);
+  };
+  const { positionals } = parseArgs(argv, {
+    flags: ['--stats', '--no-input', ...flags],
+    values: ['--mem', '--max-instructions', '--cmdline', '--disk', '--net', '--console', ...extra],
+    emptyOk: ['--cmdline'], maxPositionals: 1, on: own,
+  });
+  o.file = positionals[0];
   if (o.file === undefined) throw new UsageError('missing guest ELF file');
   return o;
 }

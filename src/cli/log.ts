@@ -9,6 +9,7 @@ import { LogDecoder, LogEncoder, LogError } from '../replay/codec.js';
 import { ENTRY_KINDS, ENTRY_SCHEMA, HeaderMismatchError, canonicalJson, type EntryKind, type LogEntry } from '../replay/format.js';
 import { recorderOf } from '../replay/reader.js';
 import { usageLine, suggest, UsageError } from './usage.js';
+import { parseArgs } from './args.js';
 import { fsErrorText } from '../errors.js';
 import { Progress } from './progress.js';
 
@@ -74,25 +75,20 @@ export async function logCommand(argv: string[], io: CliIO = defaultIO): Promise
   let tail = 5;
   let follow = false;
   let idleMs = 5000;
-  for (let i = 0; i < rest.length; i++) {
-    const a = rest[i]!;
-    const num = (): number => {
-      const v = rest[++i];
-      if (v === undefined || !/^\d+$/.test(v)) throw new UsageError(`${a} needs a non-negative integer`);
-      return Number(v);
-    };
-    try {
-      if (a === '--head') head = num();
-      else if (a === '--tail') tail = num();
-      else if (a === '--idle-ms') idleMs = num();
-      else if (a === '--follow') follow = true;
-      else if (a.startsWith('-') && a !== '-') throw new UsageError(`unknown option ${a}`);
-      else if (file === undefined) file = a;
-      else throw new UsageError(`unexpected argument ${a}`);
-    } catch (e) {
-      io.err(usageLine('log inspect', (e as Error).message, USAGE));
-      return LOG_EXIT.USAGE;
-    }
+  try {
+    const needs = (a: string): string => `${a} needs a non-negative integer`;
+    file = parseArgs(rest, {
+      flags: ['--follow'], values: ['--head', '--tail', '--idle-ms'], emptyOk: 'all', maxPositionals: 1, dashIsArgument: true, missing: needs,
+      on: (a, v) => {
+        if (v === true) { follow = true; return; }
+        if (!/^\d+$/.test(v)) throw new UsageError(needs(a));
+        if (a === '--head') head = Number(v); else if (a === '--tail') tail = Number(v); else idleMs = Number(v);
+      },
+    }).positionals[0];
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    io.err(usageLine('log inspect', e.message, USAGE));
+    return LOG_EXIT.USAGE;
   }
   if (file === undefined) {
     io.err(usageLine('log inspect', 'missing FILE', USAGE));

@@ -8,7 +8,7 @@ import { recorderOf } from '../replay/reader.js';
 import { HeaderMismatchError } from '../replay/format.js';
 import { Replayer, ReplaySetupError, type ReplayReport } from '../replay/replayer.js';
 import { fullStateHash } from '../replay/digest.js';
-import { parseCount } from './args.js';
+import { parseCount, parseArgs } from './args.js';
 import { dumpState, formatDump } from '../debug/dump.js';
 import { checkInputFile, openLogSource, LOG_HINT } from './inputs.js';
 import { ChainError, chainLogs, fileLinks } from '../replay/chain.js';
@@ -113,24 +113,22 @@ export async function replayCommand(argv: string[]): Promise<number> {
   let follow = false, quiet = false, idleMs = 10_000, stopAt: number | undefined, dump = false, json = false;
   let gdb: number | undefined, checkpointEvery: number | undefined;
   try {
-    for (let i = 0; i < argv.length; i++) {
-      const a = argv[i]!;
-      const val = (): string => { const v = argv[++i]; if (v === undefined || v === '') throw new UsageError(`${a} needs a value`); return v; };
-      if (a === '--image') image = val();
-      else if (a === '--snapshot') snapshot = val();
-      else if (a === '--control') control = val();
-      else if (a === '--store') store = val();
-      else if (a === '--follow') follow = true;
-      else if (a === '--quiet') quiet = true;
-      else if (a === '--dump') dump = true;
-      else if (a === '--json') json = true;
-      else if (a === '--idle-ms') idleMs = parseCount(val());
-      else if (a === '--stop-at') stopAt = parseCount(val());
-      else if (a === '--gdb') { const v = val(); if (!/^\d+$/.test(v) || Number(v) > 65535) throw new UsageError(`--gdb: expected a TCP port 0-65535, got '${v}'`); gdb = Number(v); }
-      else if (a === '--checkpoint-every') { checkpointEvery = parseCount(val()); if (checkpointEvery < 1) throw new UsageError('--checkpoint-every must be at least 1'); }
-      else if (a.startsWith('-') && a !== '-') throw new UsageError(`unknown option ${a}`);
-      else files.push(a);
-    }
+    files.push(...parseArgs(argv, {
+      flags: ['--follow', '--quiet', '--dump', '--json'],
+      values: ['--image', '--snapshot', '--control', '--store', '--idle-ms', '--stop-at', '--gdb', '--checkpoint-every'],
+      maxPositionals: Infinity, dashIsArgument: true,
+      on: (a, v) => {
+        if (v === true) { if (a === '--follow') follow = true; else if (a === '--quiet') quiet = true; else if (a === '--dump') dump = true; else json = true; }
+        else if (a === '--image') image = v;
+        else if (a === '--snapshot') snapshot = v;
+        else if (a === '--control') control = v;
+        else if (a === '--store') store = v;
+        else if (a === '--idle-ms') idleMs = parseCount(v);
+        else if (a === '--stop-at') stopAt = parseCount(v);
+        else if (a === '--gdb') { if (!/^\d+$/.test(v) || Number(v) > 65535) throw new UsageError(`--gdb: expected a TCP port 0-65535, got '${v}'`); gdb = Number(v); }
+        else { checkpointEvery = parseCount(v); if (checkpointEvery < 1) throw new UsageError('--checkpoint-every must be at least 1'); }
+      },
+    }).positionals);
     if (control !== undefined) {
       if (files.length !== 1) throw new UsageError('--control needs exactly one VM NAME');
       checkName('VM name', files[0]!);

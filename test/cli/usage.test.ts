@@ -48,3 +48,30 @@ describe('CLI manners', () => {
     }
   });
 });
+
+describe('parseArgs: the one command-line parser of every command', async () => {
+  const { parseArgs } = await import('../../src/cli/args.js');
+  const err = (f: () => unknown): string => { try { f(); } catch (e) { return (e as Error).message; } return 'no error'; };
+
+  it('declared options and positionals; each option reaches `on` in command-line order, so the first problem is reported', () => {
+    const seen: string[] = [];
+    const p = parseArgs(['f.elf', '--stats', '--mem', '64M', '--disk', 'a', '--disk', 'b'], { flags: ['--stats'], values: ['--mem', '--disk'], maxPositionals: 1, on: (a, v) => seen.push(`${a}=${v}`) });
+    expect(p.positionals).toEqual(['f.elf']);
+    expect(seen).toEqual(['--stats=true', '--mem=64M', '--disk=a', '--disk=b']);
+    expect(p.options.get('--disk')).toBe('b');
+    const bad = { values: ['--mem'], on: (_: string, v: string | true) => { if (v === 'x') throw new Error(`bad size '${v}'`); } };
+    expect(err(() => parseArgs(['--mem', 'x', '--bogus'], bad))).toBe("bad size 'x'");
+    expect(err(() => parseArgs(['--bogus', '--mem', 'x'], bad))).toBe('unknown option --bogus');
+  });
+
+  it('the CLI\'s words for a missing value, an unknown option and one argument too many; empty values and - as declared', () => {
+    expect(err(() => parseArgs(['--log'], { values: ['--log'] }))).toBe('--log needs a value');
+    expect(err(() => parseArgs(['--log', ''], { values: ['--log'] }))).toBe('--log needs a value');
+    expect(parseArgs(['--cmdline', ''], { values: ['--cmdline'], emptyOk: ['--cmdline'] }).options.get('--cmdline')).toBe('');
+    expect(parseArgs(['--control', '--json'], { values: ['--control'], flags: ['--json'] }).options.get('--control')).toBe('--json');
+    expect(err(() => parseArgs(['a', 'b'], { maxPositionals: 1 }))).toBe('unexpected argument b');
+    expect(err(() => parseArgs(['-'], { maxPositionals: 1 }))).toBe('unknown option -');
+    expect(parseArgs(['-'], { maxPositionals: 1, dashIsArgument: true }).positionals).toEqual(['-']);
+    expect(err(() => parseArgs(['--head'], { values: ['--head'], missing: (a) => `${a} needs a non-negative integer` }))).toBe('--head needs a non-negative integer');
+  });
+});
