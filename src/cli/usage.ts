@@ -40,11 +40,13 @@ export function optionsIn(help: string): string[] {
 
 /**
  * The one line a usage error prints on stderr: `x86ft CMD: MESSAGE (did you mean '--x'?); see 'x86ft CMD --help'`.
- * An "unknown option X" message gets a suggestion from the options named in `help`.
+ * An "unknown option X" message gets a suggestion from the options named in `help` (never X itself: a help
+ * shared by sibling commands, e.g. `log inspect|dump|diff`, names options of the others).
  */
 export function usageLine(cmd: string, message: string, help: string): string {
   const m = /unknown option '?(--?[\w-]+)/.exec(message);
-  const near = m ? didYouMean(m[1].replace(/=.*$/, ''), optionsIn(help)) : undefined;
+  const word = m?.[1]!.replace(/=.*$/, '');
+  const near = word !== undefined ? didYouMean(word, optionsIn(help).filter((o) => o !== word)) : undefined;
   return `x86ft ${cmd}: ${message}${near ? ` (did you mean '${near}'?)` : ''}; see 'x86ft ${cmd} --help'\n`;
 }
 

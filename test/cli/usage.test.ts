@@ -36,6 +36,8 @@ describe('CLI manners', () => {
       [['protect', 'guests/build/hello-O0.elf'], /^x86ft protect: .*--control.*; see 'x86ft protect --help'\n$/],
       [['protect', 'guests/build/hello-O0.elf', '--control', 'dir:/tmp/x', '--vn', 'a'], /did you mean '--vm'\?/],
       [['console', '--bogus'], /^x86ft console: unknown option --bogus; see 'x86ft console --help'\n$/],
+      // log dump's --json is named in the help log inspect shares: no "did you mean '--json'" for itself
+      [['log', 'inspect', '--json', 'a.log'], /^x86ft log inspect: unknown option --json; see 'x86ft log inspect --help'\n$/],
       [['log', 'dump', 'a.log', '--kind', 'bogus'], /^x86ft log dump: --kind needs one of .*; see 'x86ft log dump --help'\n$/],
       [['log', 'diff', 'a.log'], /^x86ft log diff: expected two logs A B; see 'x86ft log diff --help'\n$/],
     ];
