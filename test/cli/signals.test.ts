@@ -38,7 +38,7 @@ function signalAt(args: string[], marker: RegExp, signal: NodeJS.Signals, hold?:
   return new Promise((res) => p.on('close', (status, sig) => res({ status, signal: sig, stderr, sent })));
 }
 
-describe('SIGINT/SIGTERM in a command\'s first moments', () => {
+describe.concurrent('SIGINT/SIGTERM in a command\'s first moments', () => {
   it('run: a SIGTERM while its modules load stops it with status 130 and the stop message, not the default death (143)', async () => {
     const r = await signalAt(['run', ...LONG], /hold-import: holding/, 'SIGTERM', '/cli/run.js');
     expect(r.sent).toBe(true);
