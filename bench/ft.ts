@@ -7,7 +7,8 @@
 //   PIT at 100 Hz, HLT between ticks);
 // - guest speed under protection: guest MIPS of a protected run (this process is the primary, from
 //   'protected' to the guest's end, the last ack included) vs a plain live run of the same guest in
-//   this process (what `x86ft run` does), in alternating pairs in one process run (medians, spread);
+//   this process (what `x86ft run` does), in alternating pairs in one process run (medians, spread),
+//   also per CPU second of this process (the primary's own cost, apart from its waits for acks);
 // - memory on the primary while its secondary is stalled (SIGSTOP): RSS before and at most during.
 // Results in bench/results/ft.json (ft-partial.json with X86FT_BENCH_FT_ONLY=release,log,failover,speed,stall).
 // Counts: X86FT_BENCH_FT_PAIRS (9), X86FT_BENCH_FAILOVERS (5).
@@ -49,7 +50,7 @@ function workDir(tag: string): { dir: string; control: string; disk: string } {
  * the release latency of every console byte (produced -> handed to its sink under the Output Rule)
  * and the guest's MIPS from 'protected' to the end of the run (the wait for the last ack included).
  */
-async function protectedRun(elf: string, cmdline: string): Promise<{ latencies: number[]; mips: number }> {
+async function protectedRun(elf: string, cmdline: string): Promise<{ latencies: number[]; mips: number; cpuMips: number }> {
   const w = workDir('bench-release');
   const control = await openControl(`dir:${w.control}`);
   const image = readFileSync(elf);
@@ -57,9 +58,9 @@ async function protectedRun(elf: string, cmdline: string): Promise<{ latencies: 
     image: elf, imageSha256: createHash('sha256').update(image).digest('hex'), memorySize: 64 << 20, cmdline,
     disks: [w.disk], nets: [], consoleFile: null, store: w.control, ft: { ...DEFAULT_FT_OPTIONS, failureTimeoutMs: 5000 }, hosts: null,
   } as VmConfig;
-  let t0 = NaN, ic0 = 0;
+  let t0 = NaN, ic0 = 0, cpu0 = process.cpuUsage();
   const p: FtPrimary = new FtPrimary({ vm: 'bench', config, control, hostId: 'bench-p', listen: { host: '127.0.0.1', port: 0 },
-    onEvent: (e) => { if (e.kind === 'state' && e.state === 'protected') { t0 = performance.now(); ic0 = p.status().icount; } } });
+    onEvent: (e) => { if (e.kind === 'state' && e.state === 'protected') { t0 = performance.now(); ic0 = p.status().icount; cpu0 = process.cpuUsage(); } } });
   await p.start();
   const seam = (p as unknown as { parts: { seam: OutputSeam } }).parts.seam;
   const produced: number[] = [], latencies: number[] = [];
@@ -71,12 +72,16 @@ async function protectedRun(elf: string, cmdline: string): Promise<{ latencies: 
   const sExit = new Promise((r) => s.once('exit', r));
   const outcome = await p.run();
   const mips = (p.status().icount - ic0) / (performance.now() - t0) / 1000;
+  const cpuMips = (p.status().icount - ic0) / cpuMs(process.cpuUsage(cpu0)) / 1000;
   await sExit;
   await control.close();
   rmSync(w.dir, { recursive: true, force: true });
   if (outcome.kind !== 'ended') throw new Error(`protected run: ${outcome.kind}`);
-  return { latencies, mips };
+  return { latencies, mips, cpuMips };
 }
+
+/** CPU time (user + system, ms) of a process.cpuUsage() difference: this process's threads only. */
+const cpuMs = (u: NodeJS.CpuUsage): number => (u.user + u.system) / 1000;
 
 /** Release latency (median, p99) over one protected run of ft_demo. */
 async function releaseLatency(elf: string): Promise<{ bytes: number; p50Ms: number; p99Ms: number }> {
@@ -85,33 +90,41 @@ async function releaseLatency(elf: string): Promise<{ bytes: number; p50Ms: numb
 }
 
 /** A plain live run in this process (as `x86ft run`: live gate, file disk, console to /dev/null): guest MIPS. */
-async function plainRun(elf: string, cmdline: string): Promise<number> {
+async function plainRun(elf: string, cmdline: string): Promise<{ mips: number; cpuMips: number }> {
   const w = workDir('bench-plain');
   const host = await openLiveHost({ file: elf, mem: 64 << 20, cmdline, disks: [{ path: w.disk, readOnly: false }], nets: [], console: 'file:/dev/null',
     input: false, max: Infinity, stats: false, rest: new Map() });
-  const t0 = performance.now();
+  const t0 = performance.now(), cpu0 = process.cpuUsage();
   const r = await host.machine.runAsync(Infinity, host.stop);
   const mips = r.instructions / (performance.now() - t0) / 1000;
+  const cpuMips = r.instructions / cpuMs(process.cpuUsage(cpu0)) / 1000;
   await host.close();
   rmSync(w.dir, { recursive: true, force: true });
   if (r.end !== 'exit' || r.status !== 0) throw new Error(`plain run: ${r.end} ${r.status}`);
-  return mips;
+  return { mips, cpuMips };
 }
 
-/** Guest MIPS plain vs protected, alternating pairs in this process (the first pair warms up and is dropped). */
-async function guestSpeed(elf: string): Promise<{ pairs: number; cmdline: string; plainMips: number; protectedMips: number; ratioMedian: number; ratioMin: number; ratioMax: number; costPercent: number }> {
+/**
+ * Guest MIPS plain vs protected, alternating pairs in this process (the first pair warms up and is dropped);
+ * also per CPU time of this process (the primary: its guest, log, channel and worker threads), whose ratio
+ * is the primary's own cost of protection, apart from its waits for acks (which a loaded host lengthens).
+ */
+async function guestSpeed(elf: string): Promise<{ pairs: number; cmdline: string; plainMips: number; protectedMips: number; ratioMedian: number; ratioMin: number; ratioMax: number; costPercent: number;
+  cpu: { plainMips: number; protectedMips: number; ratioMedian: number; costPercent: number } }> {
   const cmdline = '16 3000';
-  const plain: number[] = [], prot: number[] = [], ratios: number[] = [];
+  const plain: number[] = [], prot: number[] = [], ratios: number[] = [], cpuRatios: number[] = [], cpuPlain: number[] = [], cpuProt: number[] = [];
   for (let i = 0; i <= PAIRS; i++) {
     const a = await plainRun(elf, cmdline);
-    const b = (await protectedRun(elf, cmdline)).mips;
+    const b = await protectedRun(elf, cmdline);
     if (i === 0) continue;
-    plain.push(a); prot.push(b); ratios.push(b / a);
-    console.log(`  pair ${i}: plain ${a.toFixed(1)} MIPS, protected ${b.toFixed(1)} MIPS (${(b / a).toFixed(3)})`);
+    plain.push(a.mips); prot.push(b.mips); ratios.push(b.mips / a.mips);
+    cpuPlain.push(a.cpuMips); cpuProt.push(b.cpuMips); cpuRatios.push(b.cpuMips / a.cpuMips);
+    console.log(`  pair ${i}: plain ${a.mips.toFixed(1)} MIPS, protected ${b.mips.toFixed(1)} MIPS (${(b.mips / a.mips).toFixed(3)}); per CPU second ${a.cpuMips.toFixed(1)} and ${b.cpuMips.toFixed(1)} (${(b.cpuMips / a.cpuMips).toFixed(3)})`);
   }
-  const r = median(ratios);
+  const r = median(ratios), rc = median(cpuRatios);
   return { pairs: PAIRS, cmdline, plainMips: round(median(plain), 1), protectedMips: round(median(prot), 1), ratioMedian: round(r, 3),
-    ratioMin: round(Math.min(...ratios), 3), ratioMax: round(Math.max(...ratios), 3), costPercent: round((1 - r) * 100, 1) };
+    ratioMin: round(Math.min(...ratios), 3), ratioMax: round(Math.max(...ratios), 3), costPercent: round((1 - r) * 100, 1),
+    cpu: { plainMips: round(median(cpuPlain), 1), protectedMips: round(median(cpuProt), 1), ratioMedian: round(rc, 3), costPercent: round((1 - rc) * 100, 1) } };
 }
 
 type Child = ChildProcess & { exited: Promise<unknown>; err: () => string };
