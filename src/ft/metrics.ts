@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:http';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { VM_STATES } from './control.js';
 import type { RoleEvent, RoleOutcome, RoleStatus } from './role.js';
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError, HostResourceError } from '../errors.js';
 
 /** Every metric name starts with this. */
 export const METRICS_PREFIX = 'x86ft_';
@@ -176,7 +176,7 @@ export function serveMetrics(registry: Registry, port: number, host = '127.0.0.1
     );
   });
   return new Promise((resolve, reject) => {
-    server.once('error', (e) => reject(new Error(`cannot serve metrics on ${host}:${port}: ${e.message}`)));
+    server.once('error', (e) => reject(new HostResourceError(`cannot serve metrics on ${host}:${port}: ${e.message}`)));
     server.listen(port, host, () => {
       server.on('error', () => undefined);
       server.unref();

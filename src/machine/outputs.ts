@@ -17,7 +17,7 @@
 // the per-stream release mark FT.md speaks of.
 
 import type { DiskBackend } from './gate.js';
-import { InvalidArgumentError, InvalidStateError } from '../errors.js';
+import { InvalidArgumentError, InvalidStateError, HostResourceError } from '../errors.js';
 
 export type OutputMode = 'live' | 'hold' | 'suppress';
 
@@ -341,7 +341,7 @@ export class OutputSeam {
     let n = 0;
     for (const [disk, seq] of this.unsynced()) {
       if (this.flushNow(disk)) { this.synced(disk, seq); n++; }
-      else this.onSinkError?.(this.make('flush', disk, seq, this.icountSource(), 0), new Error(`disk ${disk}: fsync failed`));
+      else this.onSinkError?.(this.make('flush', disk, seq, this.icountSource(), 0), new HostResourceError(`disk ${disk}: fsync failed`));
     }
     return n;
   }
@@ -375,7 +375,7 @@ export class OutputSeam {
         case 'flush': ok = this.flushNow(o.dev); break;
       }
     } catch (e) { ok = false; err = e; }
-    if (!ok) this.onSinkError?.(o, err ?? new Error(`disk ${o.dev}: ${o.kind} failed`));
+    if (!ok) this.onSinkError?.(o, err ?? new HostResourceError(`disk ${o.dev}: ${o.kind} failed`));
     const i = streamIndex(o.kind, o.dev);
     if (o.seq > (this.done[i] ?? 0)) this.done[i] = o.seq;
     // a completed flush makes every earlier write of its disk durable; a write alone does not

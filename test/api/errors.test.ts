@@ -40,10 +40,10 @@ describe('errors', () => {
     expect(out.wrong).toEqual([]);
   });
 
-  it('no source file throws a plain Error, RangeError or TypeError (benchmark helpers aside)', () => {
+  it('no source file throws, rejects with or reports a plain Error, RangeError or TypeError to a caller (benchmark helpers aside)', () => {
     const plain = sources('src').filter((f) => !f.endsWith('codec-bench.ts'))
       .flatMap((f) => readFileSync(f, 'utf8').split('\n').map((l, i) => [`${f}:${i + 1}`, l] as const))
-      .filter(([, l]) => /throw new (Error|RangeError|TypeError)\(/.test(l)).map(([at]) => at);
+      .filter(([, l]) => /(throw |reject\(|onSinkError\?\.\(.*)new (Error|RangeError|TypeError)\(/.test(l)).map(([at]) => at);
     expect(plain).toEqual([]);
   });
 

@@ -50,7 +50,7 @@ export class UdpFrameTunnel implements FrameInput {
       const sock = createSocket('udp4');
       const onError = (e: NodeJS.ErrnoException): void => {
         sock.close();
-        reject(new Error(e.code === 'EADDRINUSE' ? `UDP tunnel: local port ${host}:${opts.localPort} is already in use`
+        reject(new HostResourceError(e.code === 'EADDRINUSE' ? `UDP tunnel: local port ${host}:${opts.localPort} is already in use`
           : `UDP tunnel: cannot bind ${host}:${opts.localPort} (${e.code ?? e.message})`));
       };
       sock.once('error', onError);
