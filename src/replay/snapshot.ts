@@ -75,10 +75,14 @@ export function encodeSnapshot(data: SnapshotData): { bytes: Uint8Array; hash: s
     dv.setUint32(o, p, true);
     o += 4;
   }
-  for (const p of pages) {
-    const start = p * PAGE_SIZE;
-    out.set(ram.subarray(start, Math.min(start + PAGE_SIZE, ram.length)), o);
-    o += PAGE_SIZE;
+  // runs of consecutive pages in one copy each (a guest's memory in use is mostly contiguous)
+  for (let i = 0; i < pages.length;) {
+    let j = i + 1;
+    while (j < pages.length && pages[j] === pages[j - 1]! + 1) j++;
+    const start = pages[i]! * PAGE_SIZE, end = Math.min(pages[j - 1]! * PAGE_SIZE + PAGE_SIZE, ram.length);
+    out.set(ram.subarray(start, end), o);
+    o += (j - i) * PAGE_SIZE;
+    i = j;
   }
   const hash = createHash('sha256').update(out.subarray(HEAD, HEAD + bodyLen)).digest();
   out.set(hash, 16);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { crc32 } from '../../src/replay/crc32.js';
+import { crc32, crc32Update } from '../../src/replay/crc32.js';
 import {
   CorruptLogError,
   LogDecoder,
@@ -26,6 +26,17 @@ describe('crc32', () => {
   it('matches the IEEE check value', () => {
     expect(crc32(new TextEncoder().encode('123456789'))).toBe(0xcbf43926);
     expect(crc32(new Uint8Array(0))).toBe(0);
+  });
+
+  it('long runs (zlib\'s CRC-32 where Node has it) and short steps (the table) agree with Python\'s zlib.crc32', () => {
+    const b = new Uint8Array(1 << 20);
+    for (let i = 0; i < b.length; i++) b[i] = (i * 7 + 3) & 255;
+    // python3: zlib.crc32(bytes(((i*7+3)&255) for i in range(1<<20))), and of [5, 300000)
+    expect(crc32(b)).toBe(0x4a24d8fa);
+    expect(crc32(b, 5, 300_000)).toBe(0xcc0049f8);
+    let c = 0;
+    for (let at = 0; at < b.length; at += 100) c = crc32Update(c, b, at, Math.min(at + 100, b.length));
+    expect(c).toBe(0x4a24d8fa);
   });
 });
 
