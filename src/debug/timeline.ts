@@ -428,9 +428,12 @@ export class ReplayTimeline {
         }
         if (!p.code && p.dataAt < segEnd) from = p.dataAt;
       }
-      if (from > ck.icount) await this.fastState(from, signal);
-      else this.restore(ck);
-      if (signal.aborted) return { kind: 'signal' };
+      this.restore(ck);
+      if (from > ck.icount) {
+        const s = await this.advance(from, null, signal);
+        if (s?.kind === 'signal') return s;
+        if (s !== null || m.cpu.icount !== from) throw new InternalError(`timeline: re-execution to icount ${from} stopped at ${m.cpu.icount} (${s?.kind ?? 'budget'})`);
+      }
       const last = await this.scan(here, segEnd, hooks, signal);
       if (last === 'signal') return { kind: 'signal' };
       if (last !== null) { await this.goTo(last.pos, signal); return { kind: 'debug', reason: last.reason }; }
