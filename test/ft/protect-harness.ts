@@ -108,6 +108,9 @@ export interface ProtectCase {
   /** --failure-timeout-ms of the pair (default FAILURE_TIMEOUT_MS). */
   failureTimeoutMs?: number;
   timeoutMs?: number;
+  /** How long to wait for 'protected', and then for the kill's console progress (default 60 s each; a
+   *  torture at nice 19 on a loaded host needs more: a bound on a hang, not on speed). */
+  patienceMs?: number;
   extraArgs?: string[];
   /** Called once the VM is protected, with its record and the control plane (attacks, probes). */
   whileProtected?: (rec: VmRecord, cp: ControlPlane) => Promise<void>;
@@ -171,7 +174,7 @@ export async function protectRun(c: ProtectCase): Promise<ProtectRun> {
     const cp = await openControl(`dir:${control}`);
     try {
       if (c.kill || c.whileProtected) {
-        const until = Date.now() + 60_000;
+        const until = Date.now() + (c.patienceMs ?? 60_000);
         let rec: VmRecord | undefined;
         for (;;) {
           rec = await cp.readVm('default').catch(() => undefined);
@@ -185,7 +188,7 @@ export async function protectRun(c: ProtectCase): Promise<ProtectRun> {
       }
       if (c.kill) {
         if (c.kill.afterBytes !== undefined) {
-          const until = Date.now() + 60_000;
+          const until = Date.now() + (c.patienceMs ?? 60_000);
           const size = (): number => { try { return statSync(consoleFile).size; } catch { return 0; } };
           while (!ended && size() < c.kill.afterBytes && Date.now() < until) await sleep(5);
         } else await sleep(c.kill.afterMs);

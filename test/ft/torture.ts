@@ -35,7 +35,7 @@ async function main(argv: string[]): Promise<number> {
     if (!Number.isSafeInteger(v) || v < 0) { process.stderr.write(`ft:torture: ${argv[k - 1]} needs a non-negative integer\n`); return 2; }
   }
   const elf = guest('ft_demo');
-  const ref = await referenceRun(elf, cmdline);
+  const ref = await referenceRun(elf, cmdline, 900_000);
   if (ref.status !== 0) { process.stderr.write(`ft:torture: the reference run failed (${ref.status}):\n${ref.stderr}\n`); return 1; }
   const next = rng(seed);
   let held = 0, failed = 0, notKilled = 0;
@@ -47,7 +47,8 @@ async function main(argv: string[]): Promise<number> {
     const when = kill.afterBytes !== undefined ? `at console byte ${kill.afterBytes}` : `${kill.afterMs} ms after protection`;
     let verdict: string;
     try {
-      const r = await protectRun({ elf, cmdline, kill, failureTimeoutMs });
+      // generous bounds on a hang: the torture runs at low priority (nice 19) beside other work
+      const r = await protectRun({ elf, cmdline, kill, failureTimeoutMs, timeoutMs: 900_000, patienceMs: 600_000 });
       const problems: string[] = [];
       // the kill hit a primary that had already ended the run (the guest's end acked and recorded, bye
       // sent): no failover is due; the outputs must still equal the uninterrupted run's
