@@ -13,6 +13,7 @@ import { parseHostArgs, MACHINE_HELP_NO_CONSOLE } from './host.js';
 import { FT_KEYS, ftOptions, vmConfigOf } from './ft.js';
 import { formatStatus, judgedStatus, statusView } from './ft-status.js';
 import { usageLine, UsageError } from './usage.js';
+import { fsErrorText } from '../errors.js';
 import { parseArgs } from './args.js';
 import { hostname } from 'node:os';
 
@@ -147,7 +148,7 @@ async function start(args: string[], opened: (cp: ControlPlane) => void): Promis
     const store = resolve(str('--store') ?? (parsed.kind === 'dir' ? parsed.path : ''));
     vm = str('--vm') ?? 'default';
     try { image = readFileSync(o.file!); } catch (e) {
-      throw new UsageError(`${o.file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+      throw new UsageError(`ELF image ${o.file}: cannot read (${fsErrorText(e)})`);
     }
     config = vmConfigOf(o, args, image, store, ftOptions(o.rest));
   } catch (e) {

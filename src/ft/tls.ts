@@ -1,19 +1,21 @@
 // Cluster TLS material (FT.md "Channel": mutual TLS 1.3 for clusters): a cluster CA and one certificate
 // per host, made by `x86ft ft init`, and the loader the roles use for `--tls-cert/--tls-key/--tls-ca`.
 // X.509 is built by node-forge (no hand-written ASN.1); keys come from node:crypto. Imports Node,
-// node-forge and channel.ts's option type only.
+// node-forge, channel.ts's option type and the error base class only.
 
 import { createPrivateKey, generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
 import { promises as fsp, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import forge from 'node-forge';
 import type { FtTlsOptions } from './channel.js';
+import { X86ftError } from '../errors.js';
 
-/** Why TLS material could not be made or used; `message` is fit for a user. */
-export class TlsSetupError extends Error {
-  constructor(readonly code: 'BAD_ARGUMENT' | 'NOT_FOUND' | 'PERMISSIONS' | 'INVALID' | 'IO', message: string, opts?: { cause?: unknown }) {
-    super(message, opts);
-    this.name = 'TlsSetupError';
+/** Why TLS material could not be made or used; `message` is fit for a user. An X86ftError like every error
+ *  x86ft throws on purpose (code: what went wrong). */
+export class TlsSetupError extends X86ftError {
+  declare readonly code: 'BAD_ARGUMENT' | 'NOT_FOUND' | 'PERMISSIONS' | 'INVALID' | 'IO';
+  constructor(code: 'BAD_ARGUMENT' | 'NOT_FOUND' | 'PERMISSIONS' | 'INVALID' | 'IO', message: string, opts?: { cause?: unknown }) {
+    super(code, message, opts);
   }
 }
 
