@@ -12,7 +12,7 @@ import { ReplaySession } from '../replay/session.js';
 import { connectFt, type FtPeer, type FtTlsOptions } from './channel.js';
 import type { FtMessage } from './protocol.js';
 import { watchPeer, type FailureDetector } from './heartbeat.js';
-import type { ControlPlane, VmConfig, VmRecord, VmState } from './control.js';
+import { updateVm, type ControlPlane, type VmConfig, type VmRecord, type VmState } from './control.js';
 import type { ConsoleInput } from '../machine/gate.js';
 import { loadImage } from './vm-host.js';
 import { goLive } from './golive.js';
@@ -25,6 +25,9 @@ import { X86ftError, InvalidStateError } from '../errors.js';
  *  and the primary declared a live secondary failed). Short, because a sync mark that arrives during
  *  a step is acked only after it, and the primary's held outputs wait for that ack. */
 const SLICE_MS = 1;
+/** recordSelf: how often and how long a secondary retries naming itself while the record is a generation behind. */
+const RECORD_RETRY_MS = 100;
+const RECORD_WAIT_MS = 30_000;
 
 export interface SecondaryOptions {
   vm: string;
@@ -123,7 +126,36 @@ export class FtSecondary {
     });
     void peer.closed.then((why) => { if (why.code !== 'BYE' && why.code !== 'LOCAL' && !this.failed) { this.failed = why.message; } this.poke(); });
     this.emit({ kind: 'peer', up: true, hostId: peer.peerHostId });
-    await setVmState(control, vm, (r) => { if (r.generation === this.generation) r.secondary = selfRef(hostId, null); }, (t) => this.emit({ kind: 'message', text: t }));
+    if (await this.recordSelf()) void this.recordSelfLater();
+  }
+
+  /**
+   * Names this process as the VM's secondary in the record. The record can still be at the previous generation:
+   * a primary that lost its secondary claims g+1 first and records it a moment later, and a secondary joining
+   * in between read g+1 from the claims. Its write then waits for the record to catch up (it was skipped, and
+   * the record named the secondary with pid 0 for good: ft:torture's kill 30 saw it).
+   */
+  private async recordSelf(): Promise<boolean> {
+    const { control, vm, hostId } = this.o;
+    let behind = false;
+    try {
+      // no write while behind: a record below the claimed generation is refused (STALE_GENERATION)
+      await updateVm(control, vm, (r) => {
+        behind = r.generation < this.generation && r.state !== 'ended';
+        return r.generation === this.generation ? { ...r, secondary: selfRef(hostId, null) } : undefined;
+      });
+    } catch (e) {
+      this.emit({ kind: 'message', text: `control plane: could not update VM '${vm}': ${(e as Error).message}` });
+    }
+    return behind;
+  }
+
+  /** recordSelf again every RECORD_RETRY_MS while the record is behind (at most RECORD_WAIT_MS, while connected). */
+  private async recordSelfLater(): Promise<void> {
+    for (let waited = 0; waited < RECORD_WAIT_MS && !this.peer?.isClosed; waited += RECORD_RETRY_MS) {
+      await new Promise((res) => setTimeout(res, RECORD_RETRY_MS));
+      if (!(await this.recordSelf())) return;
+    }
   }
 
   private onMessage(m: FtMessage): void {
