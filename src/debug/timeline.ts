@@ -403,7 +403,9 @@ export class ReplayTimeline {
   /**
    * Back to the last stop `hooks` (breakpoints, watchpoints) make before the current position
    * (reverse-continue); a watchpoint stops before the instruction that made the access. 'begin' when
-   * there is none: the machine is then at the start of the history.
+   * there is none: the machine is then at the start of the history. The scan resumes where a stop left it:
+   * past a breakpoint, but a code hook that requests a stop must not request it again there (it would stop
+   * the scan for ever).
    */
   async continueBack(hooks: Hooks, signal: { aborted: boolean }): Promise<TimelineStop> {
     const m = this.machine;
