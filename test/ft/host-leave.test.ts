@@ -7,10 +7,9 @@
 
 import { describe, it, expect, beforeAll } from 'vitest';
 import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { openControl } from '../../src/ft/control.js';
-import { exportDisk } from '../../src/ft/store.js';
-import { alive, guest, referenceRun, type Outcome } from './protect-harness.js';
+import { alive, type Outcome } from './protect-harness.js';
+import { demoReference, expectClusterSameAsReference } from './protect-expect.js';
 import { cli, ftStart, isProtected, killHost, newCluster, readBytes, restartWhenExpired, sleep, startHost, stopCluster, waitConsole, waitRecord } from './hosts-harness.js';
 
 /** ft_demo: 60 lines of ~140k instructions, then 100 ms of guest idle time each: at least 6 s of guest time
@@ -21,9 +20,7 @@ let elf: string;
 let ref: Outcome;
 
 beforeAll(async () => {
-  elf = guest('ft_demo');
-  ref = await referenceRun(elf, `${LINES} ${WORK} 0`);
-  expect(ref.status, ref.stderr).toBe(0);
+  ({ elf, ref } = await demoReference(`${LINES} ${WORK} 0`));
 });
 
 describe('hosts leaving', () => {
@@ -53,10 +50,7 @@ describe('hosts leaving', () => {
       const end = (await cp.readVm('t'))!;
       expect(end.state).toBe('ended');
       expect(end.primary!.host).toBe(rec.secondary!.host);
-      expect(readBytes(c.consoleFile).equals(ref.console), `console file differs:\n${readBytes(c.consoleFile).toString()}`).toBe(true);
-      const out = join(c.dir, 'disk.out');
-      exportDisk({ store: c.store, vm: 't', disk: 0, base: c.disk, out });
-      expect(readBytes(out).equals(ref.disk), 'the disk differs from the uninterrupted run').toBe(true);
+      expectClusterSameAsReference(c, 't', ref);
     } finally {
       await cp.close();
       await stopCluster(c);

@@ -2,12 +2,16 @@
 // torture run uses it outside the test runner).
 
 import { expect } from 'vitest';
+import { join } from 'node:path';
+import { exportDisk } from '../../src/ft/store.js';
 import { guest, referenceRun, type Outcome, type ProtectRun } from './protect-harness.js';
+import { readBytes, type Cluster } from './hosts-harness.js';
 
-/** The ft_demo guest and its uninterrupted run (checked to have passed). */
-export async function demoReference(): Promise<{ elf: string; ref: Outcome }> {
+/** The ft_demo guest and its uninterrupted run (checked to have passed); `cmdline` without idle time (it changes
+ *  neither the console nor the disk). */
+export async function demoReference(cmdline?: string): Promise<{ elf: string; ref: Outcome }> {
   const elf = guest('ft_demo');
-  const ref = await referenceRun(elf);
+  const ref = await referenceRun(elf, cmdline);
   expect(ref.status, ref.stderr).toBe(0);
   expect(ref.stdout.toString()).toMatch(/demo done \d+ hash [0-9a-f]{8} mismatches 0\n$/);
   return { elf, ref };
@@ -20,4 +24,12 @@ export function expectSameAsReference(r: ProtectRun, ref: Outcome): void {
   expect(r.console.equals(ref.console), `console file differs:\n${r.console.toString()}`).toBe(true);
   expect(r.disk.equals(ref.disk), 'the disk differs from the uninterrupted run').toBe(true);
   expect(r.record?.state).toBe('ended');
+}
+
+/** A cluster's VM `vm` (host-agent tests): its console file and its disk (base + layers) equal the uninterrupted run's. */
+export function expectClusterSameAsReference(c: Cluster, vm: string, ref: Outcome): void {
+  expect(readBytes(c.consoleFile).equals(ref.console), `console file differs:\n${readBytes(c.consoleFile).toString()}`).toBe(true);
+  const out = join(c.dir, 'disk.out');
+  exportDisk({ store: c.store, vm, disk: 0, base: c.disk, out });
+  expect(readBytes(out).equals(ref.disk), 'the disk differs from the uninterrupted run').toBe(true);
 }

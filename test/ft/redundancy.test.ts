@@ -13,10 +13,9 @@
 
 import { describe, it, expect, beforeAll } from 'vitest';
 import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { openControl, type VmRecord } from '../../src/ft/control.js';
-import { exportDisk } from '../../src/ft/store.js';
-import { alive, guest, referenceRun, type Outcome } from './protect-harness.js';
+import { alive, type Outcome } from './protect-harness.js';
+import { demoReference, expectClusterSameAsReference } from './protect-expect.js';
 import { cli, ftStart, isProtected, killHost, newCluster, readBytes, restartWhenExpired, startHost, stopCluster, waitConsole, waitRecord } from './hosts-harness.js';
 
 const KILLS = 2;
@@ -30,10 +29,7 @@ let elf: string;
 let ref: Outcome;
 
 beforeAll(async () => {
-  elf = guest('ft_demo');
-  // the idle time changes neither the console nor the disk: the reference runs without it
-  ref = await referenceRun(elf, `${LINES} ${WORK} 0`);
-  expect(ref.status, ref.stderr).toBe(0);
+  ({ elf, ref } = await demoReference(`${LINES} ${WORK} 0`));
 });
 
 describe('redundancy restored', () => {
@@ -108,10 +104,7 @@ describe('redundancy restored', () => {
       const end = (await cp.readVm('r'))!;
       expect(end.state).toBe('ended');
       expect(end.failovers).toBe(KILLS + 1);
-      expect(readBytes(c.consoleFile).equals(ref.console), `console file differs:\n${readBytes(c.consoleFile).toString()}`).toBe(true);
-      const out = join(c.dir, 'disk.out');
-      exportDisk({ store: c.store, vm: 'r', disk: 0, base: c.disk, out });
-      expect(readBytes(out).equals(ref.disk), 'the disk differs from the uninterrupted run').toBe(true);
+      expectClusterSameAsReference(c, 'r', ref);
     } finally {
       await cp.close();
       await stopCluster(c);
