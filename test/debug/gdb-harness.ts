@@ -10,8 +10,15 @@ import { join } from 'node:path';
 
 export const CLI = new URL('../../dist/src/cli/main.js', import.meta.url).pathname;
 
-/** A symbol's address from binutils' nm. */
-export const symOf = (elf: string, s: string): number => parseInt(execFileSync('nm', [elf], { encoding: 'utf8' }).split('\n').find((l) => l.endsWith(` ${s}`))!.split(' ')[0]!, 16);
+const nmLines = new Map<string, string[]>();
+/** A symbol's address from binutils' nm (run once per file: each run costs a process start). */
+export function symOf(elf: string, s: string): number {
+  let lines = nmLines.get(elf);
+  if (lines === undefined) { lines = execFileSync('nm', [elf], { encoding: 'utf8' }).split('\n'); nmLines.set(elf, lines); }
+  const line = lines.find((l) => l.endsWith(` ${s}`));
+  if (line === undefined) throw new Error(`no symbol ${s} in ${elf}`);
+  return parseInt(line.split(' ')[0]!, 16);
+}
 
 /** Starts `x86ft replay REPLAYARGS --gdb 0 --quiet`, runs gdb -batch on `elf` with `cmds` (gdb's output files go
  *  in `dir`); returns gdb's output (stdout and stderr in one file: monitor output goes to stderr, so the order is

@@ -6,8 +6,9 @@
 // junk clients (garbage, a wrong checksum, a silent close: real sockets) are dropped and the run goes on.
 // One x86ft run and one gdb session serve every check.
 import { describe, it, expect, beforeAll } from 'vitest';
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { spawnAsync } from '../helpers/proc.js';
+import { symOf } from './gdb-harness.js';
 import { connect } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { Machine } from '../../src/index.js';
@@ -15,7 +16,7 @@ import { Hooks } from '../../src/cpu/hooks.js';
 
 const CLI = new URL('../../dist/src/cli/main.js', import.meta.url).pathname;
 const GUEST = 'guests/build/recursion-O0.elf';
-const sym = (s: string) => parseInt(execFileSync('nm', [GUEST], { encoding: 'utf8' }).split('\n').find((l) => l.endsWith(` ${s}`))!.split(' ')[0], 16);
+const sym = (s: string) => symOf(GUEST, s);
 
 /** Starts `x86ft run GUEST --gdb 0`, runs gdb -batch with `cmds`; returns gdb's output and the run's exit status. */
 async function session(cmds: string[], before?: (port: number, stderr: () => string) => Promise<void>): Promise<{ gdb: string; status: number | null; stderr: string }> {

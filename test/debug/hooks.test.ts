@@ -13,9 +13,10 @@ import { createHash } from 'node:crypto';
 
 const elf = (name: string) => `guests/build/${name}.elf`;
 /** Symbol address from binutils' nm (not from the emulator's own ELF reader). */
+const nmOut = new Map<string, string>();
 function sym(name: string, s: string): number {
-  const out = execFileSync('nm', [elf(name)], { encoding: 'utf8' });
-  const line = out.split('\n').find((l) => l.endsWith(` ${s}`));
+  if (!nmOut.has(name)) nmOut.set(name, execFileSync('nm', [elf(name)], { encoding: 'utf8' })); // once per guest
+  const line = nmOut.get(name)!.split('\n').find((l) => l.endsWith(` ${s}`));
   if (!line) throw new Error(`no symbol ${s} in ${name}`);
   return parseInt(line.split(' ')[0], 16);
 }

@@ -81,7 +81,8 @@ describe('replay timeline: reverse-stepi', () => {
 
 describe('replay timeline: reverse-continue passing over stretches on the fast tiers', () => {
   const image = elf('recursion-O0');
-  const addr = (s: string) => parseInt(execFileSync('nm', ['guests/build/recursion-O0.elf'], { encoding: 'utf8' }).split('\n').find((l) => l.endsWith(` ${s}`))!.split(' ')[0]!, 16);
+  const nm = execFileSync('nm', ['guests/build/recursion-O0.elf'], { encoding: 'utf8' }).split('\n'); // once: each run of nm costs
+  const addr = (s: string) => parseInt(nm.find((l) => l.endsWith(` ${s}`))!.split(' ')[0]!, 16);
   let tl: ReplayTimeline;
   let end = 0;
   beforeAll(async () => {
