@@ -25,7 +25,7 @@ import { X86ftError, InvalidStateError } from '../errors.js';
  *  and the primary declared a live secondary failed). Short, because a sync mark that arrives during
  *  a step is acked only after it, and the primary's held outputs wait for that ack. */
 const SLICE_MS = 1;
-/** recordSelf: how often and how long a secondary retries naming itself while the record is a generation behind. */
+/** recordSelf: how often and how long a secondary retries naming itself until the record is at its generation or names its host. */
 const RECORD_RETRY_MS = 100;
 const RECORD_WAIT_MS = 30_000;
 
@@ -130,27 +130,32 @@ export class FtSecondary {
   }
 
   /**
-   * Names this process as the VM's secondary in the record. The record can still be at the previous generation:
-   * a primary that lost its secondary claims g+1 first and records it a moment later, and a secondary joining
-   * in between read g+1 from the claims. Its write then waits for the record to catch up (it was skipped, and
-   * the record named the secondary with pid 0 for good: ft:torture's kill 30 saw it).
+   * Names this process as the VM's secondary in the record. The record need not be at this secondary's generation
+   * yet: a primary that lost its secondary claims g+1 and records it a moment later, and a secondary placed in
+   * between can join at g and see the record move to g+1 (which names this host as the secondary, with pid 0,
+   * once the primary saw it connect). The write is done once the record is at this generation or names this host
+   * as its secondary; until then it is retried (it was skipped, and the record kept pid 0 for good: ft:torture
+   * --hosts 3 --kills 50 failed at kill 30, then at kill 19 with the first fix). Returns true to retry.
    */
   private async recordSelf(): Promise<boolean> {
     const { control, vm, hostId } = this.o;
-    let behind = false;
+    let retry = false;
     try {
-      // no write while behind: a record below the claimed generation is refused (STALE_GENERATION)
+      // no write while the record is behind: a record below the claimed generation is refused (STALE_GENERATION)
       await updateVm(control, vm, (r) => {
-        behind = r.generation < this.generation && r.state !== 'ended';
-        return r.generation === this.generation ? { ...r, secondary: selfRef(hostId, null) } : undefined;
+        retry = false;
+        if (r.state === 'ended' || (r.secondary?.host === hostId && r.secondary.pid === process.pid)) return undefined;
+        if (r.generation === this.generation || (r.generation > this.generation && r.secondary?.host === hostId)) return { ...r, secondary: selfRef(hostId, null) };
+        retry = true;
+        return undefined;
       });
     } catch (e) {
       this.emit({ kind: 'message', text: `control plane: could not update VM '${vm}': ${(e as Error).message}` });
     }
-    return behind;
+    return retry;
   }
 
-  /** recordSelf again every RECORD_RETRY_MS while the record is behind (at most RECORD_WAIT_MS, while connected). */
+  /** recordSelf again every RECORD_RETRY_MS until it is done (at most RECORD_WAIT_MS, while connected). */
   private async recordSelfLater(): Promise<void> {
     for (let waited = 0; waited < RECORD_WAIT_MS && !this.peer?.isClosed; waited += RECORD_RETRY_MS) {
       await new Promise((res) => setTimeout(res, RECORD_RETRY_MS));
