@@ -230,9 +230,14 @@ export async function ftCommand(argv: string[]): Promise<number> {
   if (sub === 'export-disk') return exportDiskCommand(args);
   if (sub === 'init') return ftInitCommand(args);
   if (sub === 'start' || sub === 'wait' || sub === 'stop' || sub === 'list' || sub === 'failover' || sub === 'restart-secondary') return ftManageCommand(sub, args);
-  if (sub === undefined || sub === '--help' || sub === '-h' || args.includes('--help') || args.includes('-h')) {
+  if (sub === undefined) {
+    // a usage error like any other: one line on stderr (the help is one option away)
+    process.stderr.write(usageLine('ft', `missing subcommand (${SUBS.join(', ')})`, HELP));
+    return FT_EXIT.usage;
+  }
+  if (sub === '--help' || sub === '-h' || ((sub === 'primary' || sub === 'secondary') && (args.includes('--help') || args.includes('-h')))) {
     process.stdout.write(HELP);
-    return sub === undefined ? FT_EXIT.usage : 0;
+    return 0;
   }
   if (sub !== 'primary' && sub !== 'secondary') {
     process.stderr.write(usageLine('ft', `unknown subcommand '${sub}' (${SUBS.join(', ')})${suggest(sub, SUBS)}`, HELP));

@@ -59,9 +59,14 @@ exit status: 0 finished, 1 I/O error, 2 usage, 3 unfinished (cut), 4 corrupted, 
 /** Entry point for `x86ft log ...` (argv after "log"). Returns the exit code. */
 export async function logCommand(argv: string[], io: CliIO = defaultIO): Promise<number> {
   const [sub, ...rest] = argv;
-  if (sub === undefined || sub === 'help' || sub === '--help' || sub === '-h') {
+  if (sub === undefined) {
+    // a usage error like any other: one line on stderr (the help is one option away)
+    io.err(usageLine('log', 'missing subcommand (inspect, dump, diff)', USAGE));
+    return LOG_EXIT.USAGE;
+  }
+  if (sub === 'help' || sub === '--help' || sub === '-h') {
     io.out(USAGE);
-    return sub === undefined ? LOG_EXIT.USAGE : LOG_EXIT.FINISHED;
+    return LOG_EXIT.FINISHED;
   }
   if (['inspect', 'dump', 'diff'].includes(sub) && (rest.includes('--help') || rest.includes('-h'))) { io.out(USAGE); return LOG_EXIT.FINISHED; }
   if (sub === 'dump') return (await import('../debug/logdump.js')).logDump(rest, io, USAGE);

@@ -30,6 +30,8 @@ Run 'x86ft run --help' for the options of a command.
 `;
 
 const COMMANDS = ['run', 'record', 'replay', 'log', 'ft', 'protect', 'host', 'console', 'help'];
+/** Commands whose first word is a subcommand (`x86ft help ft start`). */
+const WITH_SUBCOMMANDS = ['log', 'ft', 'host'];
 
 /** The version in the package.json this file was installed with (dist/src/cli/main.js -> ../../../). */
 function version(): string {
@@ -48,12 +50,21 @@ async function main(argv: string[]): Promise<number> {
   let [cmd, ...rest] = argv;
   // before the command's modules load (the first ~0.3 s): a signal then gets the command's own status
   if (stopsOnSignal(cmd, rest)) holdStopSignals();
-  if (cmd === '--version' || cmd === '-V') { process.stdout.write(`x86ft ${version()}\n`); return 0; }
-  // `x86ft help CMD [SUB]` is `x86ft CMD [SUB] --help`
+  if (cmd === '--version' || cmd === '-V') {
+    if (rest.length > 0) { process.stderr.write(`x86ft: ${cmd} takes no arguments (got '${rest[0]}'); see 'x86ft help'\n`); return 2; }
+    process.stdout.write(`x86ft ${version()}\n`); return 0;
+  }
+  // `x86ft help CMD [SUB]` is `x86ft CMD [SUB] --help`; `help help` is the top-level help
   if (cmd === 'help' && rest.length > 0) {
-    if (!COMMANDS.includes(rest[0]) || rest[0] === 'help') {
+    if (!COMMANDS.includes(rest[0])) {
       process.stderr.write(`x86ft help: unknown command '${rest[0]}'${suggest(rest[0], COMMANDS)}; see 'x86ft help'\n`); return 2;
     }
+    // only the commands with subcommands take a second word; the subcommand itself is checked by the command
+    const words = WITH_SUBCOMMANDS.includes(rest[0]) ? 2 : 1;
+    if (rest.length > words) {
+      process.stderr.write(`x86ft help: unexpected '${rest[words]}' (${words === 2 ? `x86ft help ${rest[0]} [SUBCOMMAND]` : `'${rest[0]}' has no subcommands`}); see 'x86ft help'\n`); return 2;
+    }
+    if (rest[0] === 'help') { process.stdout.write(USAGE); return 0; }
     [cmd, ...rest] = [...rest, '--help'];
   }
   // each command's modules load only when it runs: `--version`, `help` and a usage error start fast

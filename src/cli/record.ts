@@ -93,6 +93,8 @@ async function recordGuest(argv: string[], signal: { aborted: boolean }, stopped
     const str = (k: string): string | undefined => { const v = o.rest.get(k); return typeof v === 'string' ? v : undefined; };
     const l = str('--log');
     if (l === undefined) throw new UsageError('--log FILE is required');
+    // '-' is stdin for replay and log inspect; a log written to stdout would mix with the guest's console
+    for (const k of ['--log', '--log2']) if (str(k) === '-') throw new UsageError(`${k} -: a log goes to a file or a FIFO, not to stdout`);
     logPath = l;
     const d = str('--digest-every');
     if (d !== undefined) every = parseCount(d);
