@@ -11,7 +11,7 @@
 import type { Cpu } from './cpu.js';
 import { TLB_MASK } from './cpu.js';
 import { ud, gp0, type Block, type Handler, type Insn } from './decoder.js';
-import { LF, getOF, getCF, getZF, getSF, getPF } from './flags.js';
+import { LF, PARITY, getOF, getCF, getZF, getSF, getPF } from './flags.js';
 
 /**
  * A compiled block: runs all b.n instructions from linear address `start`; returns how many retired in its
@@ -61,7 +61,9 @@ const enum A { ADD = 0, OR = 1, ADC = 2, SBB = 3, AND = 4, SUB = 5, XOR = 6, CMP
 const CC_EXPR = ['getOF(c)', 'getCF(c)', 'getZF(c)', '(getCF(c) | getZF(c))', 'getSF(c)', 'getPF(c)', '(getSF(c) ^ getOF(c))', '(getZF(c) | (getSF(c) ^ getOF(c)))'];
 
 /** Arithmetic flags of the last inline flag-writer, not yet in cpu.lf*: JS expressions (locals, literals). */
-interface Pend { op: number; sz: number; a: string; aH: string; b: string; bH: string; r: string; rH: string }
+interface Pend { op: number; sz: number; a: string; aH: string; b: string; bH: string; r: string; rH: string; cin?: string }
+/** Pend.op for flags set eagerly (IMUL): r is the six arithmetic flag bits. */
+const EAGER = -1;
 
 /** A JS literal for an int32/number constant (parenthesised: safe next to any operator). */
 const lit = (n: number): string => `(${n})`;
@@ -107,7 +109,7 @@ return function ${name}(c, start, left) {
     return ${b.n};
   } catch (e) { c.blockK = k; throw e; }
 };`;
-    return new Function('hs', 'is', 'getOF', 'getCF', 'getZF', 'getSF', 'getPF', src)(this.hs, this.is, getOF, getCF, getZF, getSF, getPF) as BlockFn;
+    return new Function('hs', 'is', 'getOF', 'getCF', 'getZF', 'getSF', 'getPF', 'PARITY', src)(this.hs, this.is, getOF, getCF, getZF, getSF, getPF, PARITY) as BlockFn;
   }
 
   private branched = false;
@@ -120,6 +122,11 @@ return function ${name}(c, start, left) {
   /** Write pending flags to the lazy-flag fields (as alu() leaves them: the fields the getters read). */
   private flushStr(p: Pend | null): string {
     if (p === null) return '';
+    if (p.op === EAGER) return `c.lfOp = ${LF.NONE}; c.flags = (c.flags & ${~0x8d5}) | ${p.r};`;
+    if (p.op === LF.SHIFT) return `c.lfOp = ${LF.SHIFT}; c.lfSz = ${p.sz}; c.lfR = ${p.r}; c.lfCin = ${p.cin}; c.lfB = ${p.b};${p.sz === 8 ? ` c.lfRH = ${p.rH};` : ''}`;
+    if (p.op === LF.INC || p.op === LF.DEC) {
+      return `c.lfOp = ${p.op}; c.lfSz = ${p.sz}; c.lfR = ${p.r}; c.lfCin = ${p.cin}; c.lfA = ${p.a}; c.lfB = 1;${p.sz === 8 ? ` c.lfRH = ${p.rH}; c.lfAH = ${p.aH}; c.lfBH = 0;` : ''}`;
+    }
     let s = `c.lfOp = ${p.op}; c.lfSz = ${p.sz}; c.lfR = ${p.r};`;
     if (p.op !== LF.LOGIC) s += ` c.lfA = ${p.a}; c.lfB = ${p.b};`;
     if (p.sz === 8) s += p.op !== LF.LOGIC ? ` c.lfRH = ${p.rH}; c.lfAH = ${p.aH}; c.lfBH = ${p.bH};` : ` c.lfRH = ${p.rH};`;
@@ -250,6 +257,9 @@ return function ${name}(c, start, left) {
     if ((op >= 0x70 && op <= 0x7f) || (op >= 0x180 && op <= 0x18f)) return this.jcc(op & 15);
     if (op >= 0x140 && op <= 0x14f) return wide && this.cmov(op & 15);
     if (op >= 0x190 && op <= 0x19f) return i.rm >= 0 && this.setcc(op & 15);
+    if (op === 0xc1 || op === 0xd1) return wide && i.rm >= 0 && i.sub >= 4 && this.shift(op === 0xd1 ? 1 : i.imm);
+    if (op === 0x1af || op === 0x69 || op === 0x6b) return sz === 4 && this.imul32();
+    if (op === 0xff && i.sub <= 1) return wide && i.rm >= 0 && this.incdec(i.sub === 0);
     if (op >= 0x50 && op <= 0x57) return sz === 8 && this.push();
     if (op >= 0x58 && op <= 0x5f) return sz === 8 && this.pop();
     return false;
@@ -475,6 +485,88 @@ return function ${name}(c, start, left) {
     return true;
   }
 
+  /** SHL/SAL/SHR/SAR r32/r64 by an immediate count (C1 /4-7, D1 /4-7): OF by the count-1 rule for every
+   *  count, as the handlers (src/cpu/ops/shift.ts); a masked count of 0 changes nothing but zero-extends. */
+  private shift(count: number): boolean {
+    const i = this.i, k = this.k, sz = i.osz, d = 2 * i.rm;
+    const n = count & (sz === 8 ? 63 : 31);
+    if (n === 0) { if (sz === 4) this.emit(`r[${d + 1}] = 0;`); return true; }
+    const kind = i.sub === 6 ? 4 : i.sub; // SAL = SHL
+    const V = `v${k}`, VH = `vh${k}`, CF = `cf${k}`, OF = `of${k}`;
+    if (sz === 4) {
+      this.emit(`const a${k} = r[${d}];`);
+      const a = `a${k}`;
+      if (kind === 4) this.emit(`const ${V} = ${a} << ${n}, ${CF} = (${a} >>> ${32 - n}) & 1, ${OF} = ((${a} >>> 31) ^ (${a} >>> 30)) & 1;`);
+      else if (kind === 5) this.emit(`const ${V} = (${a} >>> ${n}) | 0, ${CF} = (${a} >>> ${n - 1}) & 1, ${OF} = ${a} >>> 31;`);
+      else this.emit(`const ${V} = ${a} >> ${n}, ${CF} = (${a} >> ${n - 1}) & 1, ${OF} = 0;`);
+      this.emit(`r[${d}] = ${V}; r[${d + 1}] = 0;`);
+    } else {
+      this.emit(`const ql${k} = r[${d}], qh${k} = r[${d + 1}];`);
+      const lo = `ql${k}`, hi = `qh${k}`;
+      let e: string;
+      if (kind === 4) {
+        e = n < 32 ? `${VH} = (${hi} << ${n}) | (${lo} >>> ${32 - n}), ${V} = ${lo} << ${n}, ${CF} = (${hi} >>> ${32 - n}) & 1`
+          : `${VH} = ${lo} << ${n - 32}, ${V} = 0, ${CF} = ${n === 32 ? `${hi} & 1` : `(${lo} >>> ${64 - n}) & 1`}`;
+        e += `, ${OF} = ((${hi} >>> 31) ^ (${hi} >>> 30)) & 1`;
+      } else if (kind === 5) {
+        e = n < 32 ? `${V} = (${lo} >>> ${n}) | (${hi} << ${32 - n}), ${VH} = (${hi} >>> ${n}) | 0, ${CF} = (${lo} >>> ${n - 1}) & 1`
+          : `${V} = (${hi} >>> ${n - 32}) | 0, ${VH} = 0, ${CF} = ${n === 32 ? `${lo} >>> 31` : `(${hi} >>> ${n - 33}) & 1`}`;
+        e += `, ${OF} = ${hi} >>> 31`;
+      } else {
+        e = n < 32 ? `${V} = (${lo} >>> ${n}) | (${hi} << ${32 - n}), ${VH} = ${hi} >> ${n}, ${CF} = (${lo} >>> ${n - 1}) & 1`
+          : `${V} = ${hi} >> ${n - 32}, ${VH} = ${hi} >> 31, ${CF} = ${n === 32 ? `${lo} >>> 31` : `(${hi} >> ${n - 33}) & 1`}`;
+        e += `, ${OF} = 0`;
+      }
+      this.emit(`const ${e};`);
+      this.emit(`r[${d}] = ${V}; r[${d + 1}] = ${VH};`);
+    }
+    this.pend = { op: LF.SHIFT, sz, a: '0', aH: '0', b: OF, bH: '0', r: V, rH: sz === 8 ? VH : '0', cin: CF };
+    return true;
+  }
+
+  /** IMUL r32, r/m32 (0F AF) and IMUL r32, r/m32, imm (69, 6B): CF = OF = the product does not fit, SF and
+   *  PF from the result, ZF = AF = 0 (as imulTo/mulFlags). */
+  private imul32(): boolean {
+    const i = this.i, k = this.k;
+    let src: string;
+    if (i.rm >= 0) src = this.regLo(i.rm);
+    else {
+      this.faultPoint();
+      const la = this.ea();
+      this.load(la, 4, `m${k}`, `mh${k}`);
+      src = `m${k}`;
+    }
+    const [a, b] = i.op === 0x1af ? [this.regLo(i.reg), src] : [src, lit(i.imm | 0)];
+    this.emit(`const a${k} = ${a}, b${k} = ${b}, v${k} = Math.imul(a${k}, b${k}), x${k} = a${k} * b${k};`);
+    this.emit(`const f${k} = (x${k} < -2147483648 || x${k} > 2147483647 ? ${0x801} : 0) | ((v${k} >>> 31) << 7) | PARITY[v${k} & 255];`);
+    this.emit(`${this.regLo(i.reg)} = v${k}; ${this.regHi(i.reg)} = 0;`);
+    this.pend = { op: EAGER, sz: 4, a: '0', aH: '0', b: '0', bH: '0', r: `f${k}`, rH: '0' };
+    if (i.rm < 0) this.emit(this.brkExit());
+    return true;
+  }
+
+  /** INC/DEC r32/r64 (FF /0, /1): CF is kept (read from the pending flags when it can be). */
+  private incdec(inc: boolean): boolean {
+    const i = this.i, k = this.k, sz = i.osz, d = 2 * i.rm;
+    const p = this.pend;
+    let cf: string | null = null;
+    if (p !== null) {
+      if (p.op === LF.LOGIC) cf = '0';
+      else if (p.op === LF.SHIFT || p.op === LF.INC || p.op === LF.DEC) cf = p.cin!;
+      else if (p.op === LF.SUB && p.sz === 4) cf = `((${p.a} >>> 0) < (${p.b} >>> 0) ? 1 : 0)`;
+    }
+    if (cf === null) { this.flush(); cf = 'getCF(c)'; }
+    this.emit(`const c${k} = ${cf};`);
+    const delta = inc ? 1 : -1;
+    if (sz === 4) {
+      this.emit(`const a${k} = r[${d}], v${k} = (a${k} + ${lit(delta)}) | 0; r[${d}] = v${k}; r[${d + 1}] = 0;`);
+    } else {
+      this.emit(`const a${k} = r[${d}], ah${k} = r[${d + 1}], d${k} = (a${k} >>> 0) + ${lit(delta)}, v${k} = d${k} | 0, vh${k} = (ah${k} + (d${k} >= ${TWO32} ? 1 : d${k} < 0 ? -1 : 0)) | 0; r[${d}] = v${k}; r[${d + 1}] = vh${k};`);
+    }
+    this.pend = { op: inc ? LF.INC : LF.DEC, sz, a: `a${k}`, aH: sz === 8 ? `ah${k}` : '0', b: '1', bH: '0', r: `v${k}`, rH: sz === 8 ? `vh${k}` : '0', cin: `c${k}` };
+    return true;
+  }
+
   private push(): boolean {
     const i = this.i, k = this.k;
     this.faultPoint();
@@ -545,9 +637,10 @@ function fuse(p: Pend, t: number): string | null {
       default: return null;
     }
   }
-  if (p.op === LF.ADD) {
+  if (p.op === LF.ADD || p.op === LF.SHIFT || p.op === LF.INC || p.op === LF.DEC) {
     if (t === 2) return zero;
     if (t === 4) return sign;
   }
+  if (p.op === LF.SHIFT && t === 1) return `${p.cin} !== 0`;
   return null;
 }
