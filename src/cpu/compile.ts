@@ -257,7 +257,7 @@ return function ${name}(c, start, left) {
     if ((op >= 0x70 && op <= 0x7f) || (op >= 0x180 && op <= 0x18f)) return this.jcc(op & 15);
     if (op >= 0x140 && op <= 0x14f) return wide && this.cmov(op & 15);
     if (op >= 0x190 && op <= 0x19f) return i.rm >= 0 && this.setcc(op & 15);
-    if (op === 0xc1 || op === 0xd1) return wide && i.rm >= 0 && i.sub >= 4 && this.shift(op === 0xd1 ? 1 : i.imm);
+    if (op === 0xc0 || op === 0xc1 || op === 0xd0 || op === 0xd1) return i.rm >= 0 && i.sub >= 4 && this.shift(op >= 0xd0 ? 1 : i.imm);
     if (op === 0x1af || op === 0x69 || op === 0x6b) return sz === 4 && this.imul32();
     if (op === 0xff && i.sub <= 1) return wide && i.rm >= 0 && this.incdec(i.sub === 0);
     if (op >= 0x50 && op <= 0x57) return sz === 8 && this.push();
@@ -268,7 +268,6 @@ return function ${name}(c, start, left) {
   /** ADD OR AND SUB XOR CMP (and TEST: test = true) of size 1/4/8; a memory destination is left to the handler. */
   private alu(kind: number, sz: number, dst: 'E' | 'G' | 'A', src: 'E' | 'G' | 'I', test = false): boolean {
     const i = this.i, k = this.k;
-    if (sz === 2) return false;
     const write = !test && kind !== A.CMP;
     const memDst = dst === 'E' && i.rm < 0, memSrc = src === 'E' && i.rm < 0;
     if (memDst && write) return false;
@@ -280,7 +279,7 @@ return function ${name}(c, start, left) {
     }
     const operand = (which: 'E' | 'G' | 'A' | 'I'): [string, string] => {
       switch (which) {
-        case 'I': return sz === 1 ? [lit(i.imm & 0xff), '0'] : [lit(i.imm | 0), lit(i.immHi | 0)];
+        case 'I': return sz === 1 ? [lit(i.imm & 0xff), '0'] : sz === 2 ? [lit(i.imm & 0xffff), '0'] : [lit(i.imm | 0), lit(i.immHi | 0)];
         case 'A': return [this.rd(0, 0, sz), sz === 8 ? this.regHi(0) : '0'];
         case 'G': return [this.rd(i.reg, i.regB, sz), sz === 8 ? this.regHi(i.reg) : '0'];
         default: return i.rm < 0 ? [`m${k}`, sz === 8 ? `mh${k}` : '0'] : [this.rd(i.rm, i.rmB, sz), sz === 8 ? this.regHi(i.rm) : '0'];
@@ -306,7 +305,7 @@ return function ${name}(c, start, left) {
         }
       }
     } else {
-      const m = sz === 1 ? ' & 255' : ' | 0';
+      const m = sz === 1 ? ' & 255' : sz === 2 ? ' & 65535' : ' | 0';
       switch (kind) {
         case A.ADD: this.emit(`const ${V} = (${A_} + ${bb})${m};`); lf = LF.ADD; break;
         case A.SUB: case A.CMP: this.emit(`const ${V} = (${A_} - ${bb})${m};`); lf = LF.SUB; break;
@@ -493,7 +492,18 @@ return function ${name}(c, start, left) {
     if (n === 0) { if (sz === 4) this.emit(`r[${d + 1}] = 0;`); return true; }
     const kind = i.sub === 6 ? 4 : i.sub; // SAL = SHL
     const V = `v${k}`, VH = `vh${k}`, CF = `cf${k}`, OF = `of${k}`;
-    if (sz === 4) {
+    if (sz <= 2) {
+      // as shiftSmall: the operand unsigned; a count above the width shifts everything out
+      const bits = sz * 8, m = sz === 1 ? 255 : 65535, x = 32 - bits, reg = this.rd(i.rm, i.rmB, sz);
+      this.emit(`const a${k} = ${reg};`);
+      const a = `a${k}`;
+      if (kind === 4) this.emit(n <= bits ? `const ${V} = (${a} << ${n}) & ${m}, ${CF} = (${a} >>> ${bits - n}) & 1, ${OF} = ((${a} >>> ${bits - 1}) ^ (${a} >>> ${bits - 2})) & 1;`
+        : `const ${V} = 0, ${CF} = 0, ${OF} = ((${a} >>> ${bits - 1}) ^ (${a} >>> ${bits - 2})) & 1;`);
+      else if (kind === 5) this.emit(n <= bits ? `const ${V} = ${a} >>> ${n}, ${CF} = (${a} >>> ${n - 1}) & 1, ${OF} = ${a} >>> ${bits - 1};`
+        : `const ${V} = 0, ${CF} = 0, ${OF} = ${a} >>> ${bits - 1};`);
+      else this.emit(`const s${k} = (${a} << ${x}) >> ${x}, ${V} = (s${k} >> ${n}) & ${m}, ${CF} = (s${k} >> ${n - 1}) & 1, ${OF} = 0;`);
+      this.emit(this.wr(i.rm, i.rmB, sz, V, '0'));
+    } else if (sz === 4) {
       this.emit(`const a${k} = r[${d}];`);
       const a = `a${k}`;
       if (kind === 4) this.emit(`const ${V} = ${a} << ${n}, ${CF} = (${a} >>> ${32 - n}) & 1, ${OF} = ((${a} >>> 31) ^ (${a} >>> 30)) & 1;`);
@@ -594,7 +604,7 @@ return function ${name}(c, start, left) {
 function fuse(p: Pend, t: number): string | null {
   const { a, aH, b, bH, r, rH, sz } = p;
   const zero = sz === 8 ? `(${r} | ${rH}) === 0` : `${r} === 0`;
-  const sign = sz === 8 ? `${rH} < 0` : sz === 4 ? `${r} < 0` : `(${r} & 128) !== 0`;
+  const sign = sz === 8 ? `${rH} < 0` : sz === 4 ? `${r} < 0` : sz === 2 ? `(${r} & 32768) !== 0` : `(${r} & 128) !== 0`;
   if (p.op === LF.SUB) {
     if (sz === 8) {
       switch (t) {
@@ -618,13 +628,14 @@ function fuse(p: Pend, t: number): string | null {
         default: return null;
       }
     }
-    switch (t) { // bytes: a, b in 0..255
+    const x = sz === 1 ? 24 : 16; // bytes and words: a, b unsigned (masked)
+    switch (t) {
       case 1: return `${a} < ${b}`;
       case 2: return `${a} === ${b}`;
       case 3: return `${a} <= ${b}`;
       case 4: return sign;
-      case 6: return `((${a} << 24) >> 24) < ((${b} << 24) >> 24)`;
-      case 7: return `((${a} << 24) >> 24) <= ((${b} << 24) >> 24)`;
+      case 6: return `((${a} << ${x}) >> ${x}) < ((${b} << ${x}) >> ${x})`;
+      case 7: return `((${a} << ${x}) >> ${x}) <= ((${b} << ${x}) >> ${x})`;
       default: return null;
     }
   }
