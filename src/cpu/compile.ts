@@ -12,6 +12,7 @@ import type { Cpu } from './cpu.js';
 import { TLB_MASK } from './cpu.js';
 import { ud, gp0, type Block, type Handler, type Insn } from './decoder.js';
 import { LF, PARITY, getOF, getCF, getZF, getSF, getPF } from './flags.js';
+import { nop } from './ops/mov.js';
 
 /**
  * A compiled block: runs all b.n instructions from linear address `start`; returns how many retired in its
@@ -241,9 +242,11 @@ return function ${name}(c, start, left) {
       case 0x84: case 0x85: return this.alu(A.AND, sz, 'E', 'G', true);
       case 0xa8: case 0xa9: return this.alu(A.AND, sz, 'A', 'I', true);
       case 0xf6: case 0xf7: return i.sub <= 1 && this.alu(A.AND, sz, 'E', 'I', true);
-      case 0x88: case 0x89: return (sz !== 2) && this.mov('E', 'G');
-      case 0x8a: case 0x8b: return (sz !== 2) && this.mov('G', 'E');
-      case 0xc6: case 0xc7: return i.sub === 0 && sz !== 2 && this.mov('E', 'I');
+      case 0x88: case 0x89: return this.mov('E', 'G');
+      case 0x8a: case 0x8b: return this.mov('G', 'E');
+      case 0xc6: case 0xc7: return i.sub === 0 && this.mov('E', 'I');
+      case 0x10d: case 0x118: case 0x119: case 0x11a: case 0x11b: case 0x11c: case 0x11d: case 0x11e: case 0x11f:
+        return i.exec === nop; // NOP, hint NOPs, prefetch: nothing at all (no address, no fault)
       case 0x8d: return wide && i.rm < 0 && i.asz === 8 && this.lea();
       case 0x1b6: case 0x1b7: case 0x1be: case 0x1bf: return wide && this.movx(op & 1 ? 2 : 1, op >= 0x1be);
       case 0x63: return sz === 8 && this.movx(4, true);
@@ -270,9 +273,23 @@ return function ${name}(c, start, left) {
     const i = this.i, k = this.k;
     const write = !test && kind !== A.CMP;
     const memDst = dst === 'E' && i.rm < 0, memSrc = src === 'E' && i.rm < 0;
-    if (memDst && write) return false;
+    const rmw = memDst && write;
     let a: string, aH = '0', b: string, bH = '0';
-    if (memDst || memSrc) {
+    if (rmw) {
+      // read-modify-write: a write-TLB hit covers both accesses (p >= 0); else readRmw checks the write
+      // permission before anything changes and writeN stores through the slow path
+      this.faultPoint();
+      const la = this.ea();
+      this.mem = true;
+      const o = `o${k}`, t = `t${k}`, p = `p${k}`;
+      this.emit(`const ${o} = ${la} & 4095, ${t} = (${la} >>> 12) & ${TLB_MASK}, ${p} = tWT[${t}] === ${la} - ${o} && ${o} <= ${4096 - sz} ? tWP[${t}] + ${o} : -1;`);
+      switch (sz) {
+        case 1: this.emit(`const m${k} = ${p} >= 0 ? u8[${p}] : c.readRmw(${la}, 1);`); break;
+        case 2: this.emit(`const m${k} = ${p} >= 0 ? dv.getUint16(${p}, true) : c.readRmw(${la}, 2);`); break;
+        case 4: this.emit(`const m${k} = ${p} >= 0 ? dv.getInt32(${p}, true) : c.readRmw(${la}, 4);`); break;
+        default: this.emit(`let m${k}, mh${k}; if (${p} >= 0) { m${k} = dv.getInt32(${p}, true); mh${k} = dv.getInt32(${p} + 4, true); } else { m${k} = c.readRmw(${la}, 8); mh${k} = c.hi; }`);
+      }
+    } else if (memDst || memSrc) {
       this.faultPoint();
       const la = this.ea();
       this.load(la, sz, `m${k}`, `mh${k}`);
@@ -315,7 +332,15 @@ return function ${name}(c, start, left) {
         }
       }
     }
-    if (write) {
+    if (rmw) {
+      const p = `p${k}`, la = `la${k}`;
+      switch (sz) {
+        case 1: this.emit(`if (${p} >= 0) u8[${p}] = ${V}; else c.writeN(${la}, 1, ${V}, 0);`); break;
+        case 2: this.emit(`if (${p} >= 0) dv.setUint16(${p}, ${V}, true); else c.writeN(${la}, 2, ${V}, 0);`); break;
+        case 4: this.emit(`if (${p} >= 0) dv.setInt32(${p}, ${V}, true); else c.writeN(${la}, 4, ${V}, 0);`); break;
+        default: this.emit(`if (${p} >= 0) { dv.setInt32(${p}, ${V}, true); dv.setInt32(${p} + 4, ${VH}, true); } else c.writeN(${la}, 8, ${V}, ${VH});`);
+      }
+    } else if (write) {
       // dst is a register here ('E' with rm >= 0, 'G' or 'A')
       const n = dst === 'A' ? 0 : dst === 'G' ? i.reg : i.rm, bo = dst === 'A' ? 0 : dst === 'G' ? i.regB : i.rmB;
       this.emit(this.wr(n, bo, sz, V, VH));
@@ -329,7 +354,7 @@ return function ${name}(c, start, left) {
   private mov(dst: 'E' | 'G', src: 'E' | 'G' | 'I'): boolean {
     const i = this.i, k = this.k, sz = i.osz;
     let lo: string, hi: string;
-    if (src === 'I') { lo = sz === 1 ? lit(i.imm & 0xff) : lit(i.imm | 0); hi = lit(i.immHi | 0); }
+    if (src === 'I') { lo = sz === 1 ? lit(i.imm & 0xff) : sz === 2 ? lit(i.imm & 0xffff) : lit(i.imm | 0); hi = lit(i.immHi | 0); }
     else if (src === 'G') { lo = this.rd(i.reg, i.regB, sz); hi = this.regHi(i.reg); }
     else if (i.rm >= 0) { lo = this.rd(i.rm, i.rmB, sz); hi = this.regHi(i.rm); }
     else {

@@ -222,7 +222,7 @@ function xlat(c: Cpu, i: Insn): void {
   c.regs8[0] = c.read8(a);
 }
 
-function nop(_c: Cpu, _i: Insn): void { /* NOP, multi-byte NOP, ENDBR64, PAUSE, hint NOPs, prefetch */ }
+export function nop(_c: Cpu, _i: Insn): void { /* NOP, multi-byte NOP, ENDBR64, PAUSE, hint NOPs, prefetch */ }
 
 export function installMov(): void {
   def(0, 0x88, D.M | D.B, movEG);
