@@ -13,11 +13,15 @@ export function parseSize(s: string): number {
 }
 
 /** A non-negative integer count, with optional k/M/G decimal suffix. */
-export function parseCount(s: string): number {
+export function parseCount(s: string, option?: string): number {
+  const what = option ? `${option} needs a whole number (digits, optional k/M/G suffix), got '${s}'` : `bad count '${s}'`;
   const m = /^(\d+)([kKMG]?)$/.exec(s.trim());
-  if (!m) throw new UsageError(`bad count '${s}'`);
+  if (!m) throw new UsageError(what);
   const mult = { '': 1, k: 1e3, K: 1e3, M: 1e6, G: 1e9 }[m[2] as '' | 'k' | 'K' | 'M' | 'G'];
-  return Number(m[1]) * mult;
+  const n = Number(m[1]) * mult;
+  // past 2^53 a double no longer holds every integer: '99999999999999999999' would become another number
+  if (!Number.isSafeInteger(n)) throw new UsageError(`${option ? `${option} ` : ''}'${s}' is too large (at most ${Number.MAX_SAFE_INTEGER})`);
+  return n;
 }
 
 /** The options and arguments one command takes (parseArgs). */

@@ -34,7 +34,7 @@ export async function consoleCommand(args: string[]): Promise<number> {
   try {
     name = parseArgs(args, {
       flags: ['--no-input'], values: ['--control', '--from'], maxPositionals: 1,
-      on: (a, v) => { if (a === '--no-input') input = false; else if (a === '--control') spec = v as string; else from = parseCount(v as string); },
+      on: (a, v) => { if (a === '--no-input') input = false; else if (a === '--control') spec = v as string; else from = parseCount(v as string, a); },
     }).positionals[0];
   } catch (e) {
     process.stderr.write(usageLine('console', (e as Error).message, HELP));

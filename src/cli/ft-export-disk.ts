@@ -47,11 +47,11 @@ export async function exportDiskCommand(argv: string[]): Promise<number> {
       values: ['--out', '--disk', '--control', '--store', '--base', '--generation'], maxPositionals: 1,
       on: (a, v) => {
         if (a === '--out') out = v as string;
-        else if (a === '--disk') disk = parseCount(v as string);
+        else if (a === '--disk') disk = parseCount(v as string, a);
         else if (a === '--control') control = v as string;
         else if (a === '--store') store = v as string;
         else if (a === '--base') base = v as string;
-        else { generation = parseCount(v as string); if (generation < 1) throw new UsageError('--generation must be >= 1'); }
+        else { generation = parseCount(v as string, a); if (generation < 1) throw new UsageError('--generation must be >= 1'); }
       },
     }).positionals[0];
     if (named !== undefined) vm = named;

@@ -165,7 +165,7 @@ async function start(args: string[], opened: (cp: ControlPlane) => void): Promis
     const cur = await cp.readVm(vm);
     if (!cur || cur.state === 'ended') return undefined;
     const lost = lostReason(cur, await cp.listHosts());
-    if (lost) return `FT VM '${vm}' is ${lost}; 'x86ft ft stop ${vm}' ends its record, then start it again`;
+    if (lost) return `FT VM '${vm}' is lost: ${lost}; 'x86ft ft stop ${vm}' ends its record, then start it again`;
     return `FT VM '${vm}' is already running (primary: ${cur.primary ? `${cur.primary.host} pid ${cur.primary.pid}` : 'starting'})`;
   };
   const busy = await running();
@@ -217,7 +217,7 @@ async function wait(cp: ControlPlane, name: string): Promise<number> {
     if (rec.state === 'ended') return endedStatus(rec);
     // judged by the hosts' leases (read after the record): nobody is left to end the record
     const lost = lostReason(rec, await cp.listHosts());
-    if (lost) { say('wait', `VM '${name}' is ${lost}; its state is in the generation logs and disk layers ('x86ft ft stop ${name}' ends the record)`); return MANAGE_EXIT.lost; }
+    if (lost) { say('wait', `VM '${name}' is lost: ${lost}; its state is in the generation logs and disk layers ('x86ft ft stop ${name}' ends the record)`); return MANAGE_EXIT.lost; }
     await sleep(200);
   }
 }
@@ -234,12 +234,15 @@ async function stop(cp: ControlPlane, name: string): Promise<number> {
     // the primary's host is gone (no live lease) or it never answered: end the VM here, fencing any
     // stale primary by claiming the next generation first (its record writes are then refused)
     const hosts = await cp.listHosts();
-    if (Date.now() >= until || lostReason(rec, hosts) !== undefined || (rec.primary && hosts.length > 0 && !hosts.some((h) => h.id === rec.primary!.host))) {
+    const lost = lostReason(rec, hosts);
+    const hostGone = rec.primary && hosts.length > 0 && !hosts.some((h) => h.id === rec.primary!.host);
+    if (Date.now() >= until || lost !== undefined || hostGone) {
       const g = (await cp.generation(name)) + 1;
       const r = await cp.claim(name, g, { hostId: hostname() || 'localhost', pid: process.pid });
       if (!r.won) { await sleep(POLL_MS); continue; } // a failover or the primary moved on: look again
-      await updateVm(cp, name, (x) => ({ ...x, generation: g, state: 'ended', primary: null, secondary: null, reason: 'stopped (forced: the primary did not answer)', exitStatus: null }));
-      say('stop', `the primary did not answer; VM '${name}' ended at generation ${g}`);
+      const why = lost !== undefined ? 'it was lost' : hostGone ? "the primary's host has no live lease" : 'the primary did not answer';
+      await updateVm(cp, name, (x) => ({ ...x, generation: g, state: 'ended', primary: null, secondary: null, reason: `stopped (forced: ${why})`, exitStatus: null }));
+      say('stop', `${why}; VM '${name}' ended at generation ${g}`);
       return 0;
     }
     await sleep(POLL_MS);
@@ -262,7 +265,7 @@ export async function planned(cp: ControlPlane, name: string, op: 'failover' | '
   }
   const lost = lostReason(rec0, await cp.listHosts());
   if (lost || rec0.state !== 'protected' || !rec0.primary || !rec0.secondary) {
-    say(op, `VM '${name}' is ${lost ?? `${rec0.state}${rec0.reason ? ` (${rec0.reason})` : ''}`}: ${op} needs it protected; nothing done`);
+    say(op, `VM '${name}' is ${lost ? `lost: ${lost}` : `${rec0.state}${rec0.reason ? ` (${rec0.reason})` : ''}`}: ${op} needs it protected; nothing done`);
     return MANAGE_EXIT.notProtected;
   }
   const field = op === 'failover' ? 'failoverRequested' : 'restartSecondaryRequested';

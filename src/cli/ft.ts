@@ -127,7 +127,7 @@ export function ftOptions(rest: Map<string, string | true>): FtOptions {
     const v = rest.get(k);
     if (v === undefined) return d;
     if (typeof v !== 'string') throw new UsageError(`${k} needs a value`);
-    const n = size ? parseSize(v) : parseCount(v);
+    const n = size ? parseSize(v) : parseCount(v, k);
     if (!(n > 0)) throw new UsageError(`${k} must be > 0`);
     return n;
   };
@@ -267,7 +267,7 @@ export async function ftCommand(argv: string[]): Promise<number> {
       vm = str('--vm') ?? 'default';
       ft = ftOptions(o.rest);
       const de = str('--digest-every');
-      digestEvery = de === undefined ? undefined : parseCount(de);
+      digestEvery = de === undefined ? undefined : parseCount(de, '--digest-every');
       if (role === 'primary' && str('--listen') === undefined) throw new UsageError('--listen HOST:PORT is required');
       if (role === 'primary') parseAddr(str('--listen')!, '--listen');
       if (str('--connect') !== undefined) parseAddr(str('--connect')!, '--connect');

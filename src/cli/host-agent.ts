@@ -68,7 +68,7 @@ export async function hostAgentCommand(argv: string[]): Promise<number> {
     opt = parseArgs(argv, { values: KEYS, emptyOk: 'all' }).options as Map<string, string>;
     id = opt.get('--id') ?? hostname();
     checkName('host id', id);
-    leaseMs = opt.has('--lease-ms') ? parseCount(opt.get('--lease-ms')!) : DEFAULT_LEASE_MS;
+    leaseMs = opt.has('--lease-ms') ? parseCount(opt.get('--lease-ms')!, '--lease-ms') : DEFAULT_LEASE_MS;
     checkLeaseMs(leaseMs);
     listenHost = opt.get('--listen') ?? '127.0.0.1';
     if (!/^[A-Za-z0-9.:-]+$/.test(listenHost)) throw new UsageError(`--listen expects an IP address or host name (got '${listenHost}')`);

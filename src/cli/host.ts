@@ -54,7 +54,7 @@ export function parseHostArgs(argv: string[], extra: string[] = [], flags: strin
   const own = (a: string, v: string | true): void => {
     if (typeof v !== 'string') { if (a === '--stats') o.stats = true; else if (a === '--no-input') o.input = false; else o.rest.set(a, true); return; }
     if (a === '--mem') o.mem = parseSize(v);
-    else if (a === '--max-instructions') o.max = parseCount(v);
+    else if (a === '--max-instructions') o.max = parseCount(v, a);
     else if (a === '--cmdline') {
       o.cmdline = v;
       const n = new TextEncoder().encode(o.cmdline).length;

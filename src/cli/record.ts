@@ -97,9 +97,9 @@ async function recordGuest(argv: string[], signal: { aborted: boolean }, stopped
     for (const k of ['--log', '--log2']) if (str(k) === '-') throw new UsageError(`${k} -: a log goes to a file or a FIFO, not to stdout`);
     logPath = l;
     const d = str('--digest-every');
-    if (d !== undefined) every = parseCount(d);
+    if (d !== undefined) every = parseCount(d, '--digest-every');
     const sa = str('--snapshot-at');
-    if (sa !== undefined) snapAt = parseCount(sa);
+    if (sa !== undefined) snapAt = parseCount(sa, '--snapshot-at');
     snapOut = str('--snapshot-out'); log2 = str('--log2'); fromSnap = str('--from-snapshot');
     const given = [snapAt !== undefined, snapOut !== undefined, log2 !== undefined];
     if (given.some((g) => g) && !given.every((g) => g)) throw new UsageError('--snapshot-at N, --snapshot-out SNAP and --log2 FILE2 go together');

@@ -123,10 +123,10 @@ export async function replayCommand(argv: string[]): Promise<number> {
         else if (a === '--snapshot') snapshot = v;
         else if (a === '--control') control = v;
         else if (a === '--store') store = v;
-        else if (a === '--idle-ms') idleMs = parseCount(v);
-        else if (a === '--stop-at') stopAt = parseCount(v);
+        else if (a === '--idle-ms') idleMs = parseCount(v, a);
+        else if (a === '--stop-at') stopAt = parseCount(v, a);
         else if (a === '--gdb') { if (!/^\d+$/.test(v) || Number(v) > 65535) throw new UsageError(`--gdb: expected a TCP port 0-65535, got '${v}'`); gdb = Number(v); }
-        else { checkpointEvery = parseCount(v); if (checkpointEvery < 1) throw new UsageError('--checkpoint-every must be at least 1'); }
+        else { checkpointEvery = parseCount(v, a); if (checkpointEvery < 1) throw new UsageError('--checkpoint-every must be at least 1'); }
       },
     }).positionals);
     if (control !== undefined) {

@@ -510,7 +510,7 @@ export function lostReason(rec: VmRecord, hosts: readonly HostRecord[]): string 
   };
   const dead = roles.map((r) => ({ r, why: why(r) }));
   if (dead.some((d) => d.why === undefined)) return undefined;
-  return `lost: the host of every role has gone (${dead.map((d) => `${d.r.kind} pid ${d.r.pid} on host ${d.r.host}: ${d.why}`).join('; ')})`;
+  return `the host of every role has gone (${dead.map((d) => `${d.r.kind} pid ${d.r.pid} on host ${d.r.host}: ${d.why}`).join('; ')})`;
 }
 
 /** A fresh record for `config` (state `starting`, no roles, zero counters). */
