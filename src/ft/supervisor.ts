@@ -150,8 +150,9 @@ export class Supervisor {
   private roleEnded(r: Role, d: { code: number | null; signal: NodeJS.Signals | null }): void {
     if (this.stopping) return;
     const other = this.roles.find((x) => x !== r && !x.done);
-    if (d.signal) this.say(`the ${r.name} (pid ${r.child.pid}) was killed by ${d.signal}${other ? `; the ${other.name} goes on alone (not protected)` : ''}`);
-    else if (d.code !== 0 && other) this.say(`the ${r.name} (pid ${r.child.pid}) exited with status ${d.code}; the ${other.name} goes on`);
+    // the survivor by pid too: it may already be labelled 'primary' (it went live) when the killed primary is reported
+    if (d.signal) this.say(`the ${r.name} (pid ${r.child.pid}) was killed by ${d.signal}${other ? `; the ${other.name} (pid ${other.child.pid}) goes on alone (not protected)` : ''}`);
+    else if (d.code !== 0 && other) this.say(`the ${r.name} (pid ${r.child.pid}) exited with status ${d.code}; the ${other.name} (pid ${other.child.pid}) goes on`);
   }
 
   /** The console client: output to stdout exactly once, stdin as typed input. */
