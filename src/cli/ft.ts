@@ -216,7 +216,7 @@ function watchRequests(cp: ControlPlane, vm: string, signal: { aborted: boolean 
         return;
       }
       const f = r.failoverRequested, s = r.restartSecondaryRequested;
-      if (f && f.generation === r.generation && !done.has(`f${f.at}`) && role.handOver("'ft failover' asked for a test failover")) done.add(`f${f.at}`);
+      if (f && f.generation === r.generation && !done.has(`f${f.at}`) && role.handOver(f.avoid ? `host ${f.avoid} leaves service ('host drain ${f.avoid}' or its agent stopping)` : "'ft failover' asked for a test failover")) done.add(`f${f.at}`);
       if (s && s.generation === r.generation && !done.has(`s${s.at}`) && role.restartSecondary(s.avoid ? `'host drain ${s.avoid}' asked for a secondary elsewhere` : "'ft restart-secondary' asked for a new secondary", s.avoid)) done.add(`s${s.at}`);
     }, () => undefined).finally(() => { busy = false; });
   }, 250);
