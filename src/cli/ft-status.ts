@@ -96,12 +96,14 @@ export function formatStatus(list: VmStatusView[]): string {
   ])) + list.filter((s) => s.reason && s.state !== 'protected').map((s) => `${s.name}: ${s.reason}\n`).join('');
 }
 
-/** The hosts as a table: id, agent address, pid, lease left, and the roles they run. */
+/** The hosts as a table: id, agent address, pid, lease left, and the roles they run (an ended VM's record
+ *  keeps its last roles, but nothing runs them). */
 export function formatHosts(hosts: HostView[], vms: VmStatusView[]): string {
   if (hosts.length === 0) return 'no hosts registered\n';
+  const running = vms.filter((v) => v.state !== 'ended');
   return table(['HOST', 'ADDR', 'PID', 'LEASE LEFT', 'ROLES'], hosts.map((h) => [
     h.id, h.addr ?? '-', String(h.pid), `${h.leaseLeftMs} ms of ${h.leaseMs}`,
-    vms.flatMap((v) => [v.primary?.host === h.id ? `${v.name} primary` : '', v.secondary?.host === h.id ? `${v.name} secondary` : ''].filter((x) => x)).join(', ') || '-',
+    running.flatMap((v) => [v.primary?.host === h.id ? `${v.name} primary` : '', v.secondary?.host === h.id ? `${v.name} secondary` : ''].filter((x) => x)).join(', ') || '-',
   ]));
 }
 
