@@ -5,7 +5,7 @@ import { writeFileSync, mkdtempSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { assembleGuest, EXIT_AL } from '../helpers/asm.js';
+import { assembleGuest, assembleOkGuest, EXIT_AL } from '../helpers/asm.js';
 
 const CLI = new URL('../../dist/src/cli/main.js', import.meta.url).pathname;
 function x86ft(args: string[], input = '') {
@@ -15,17 +15,7 @@ function x86ft(args: string[], input = '') {
 
 describe('x86ft run', () => {
   const dir = mkdtempSync(join(tmpdir(), 'x86ft-cli-'));
-  const hello = assembleGuest(`_start:
-    lea msg(%rip), %rsi
-    mov $3, %ecx
-  1: movb (%rsi), %al
-    mov $0x3f8, %dx
-    outb %al, %dx
-    inc %rsi
-    loop 1b
-    mov $9, %al
-    ${EXIT_AL}
-  msg: .ascii "ok\\n"`);
+  const hello = assembleOkGuest(9);
 
   it('prints the guest console and exits with its status; --stats reports MIPS', () => {
     const r = x86ft(['run', hello, '--stats']);

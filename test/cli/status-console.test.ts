@@ -3,7 +3,7 @@
 import { describe, it, expect } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
-import { assembleGuest, EXIT_AL } from '../helpers/asm.js';
+import { assembleGuest, assembleOkGuest } from '../helpers/asm.js';
 
 const CLI = new URL('../../dist/src/cli/main.js', import.meta.url).pathname;
 const x86ft = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60_000 });
@@ -16,21 +16,9 @@ const x86ftAsync = (args: string[]): Promise<{ status: number | null; stderr: st
 });
 const lastLine = (s: string): string => s.trimEnd().split('\n').pop()!;
 
-/** Prints "ok\n" and exits with status `status` (the guest's own choice). */
-const guest = (status: number): string => assembleGuest(`_start:
-    lea msg(%rip), %rsi
-    mov $3, %ecx
-  1: movb (%rsi), %al
-    mov $0x3f8, %dx
-    outb %al, %dx
-    inc %rsi
-    loop 1b
-    mov $${status}, %al
-    ${EXIT_AL}
-  msg: .ascii "ok\\n"`);
 
 describe('--status-line: who chose the exit status', () => {
-  const g2 = guest(2), g124 = guest(124);
+  const g2 = assembleOkGuest(2), g124 = assembleOkGuest(124);
   it('a guest exiting 2 or 124 is by=guest; the same numbers from x86ft are by=x86ft with a reason', async () => {
     const cases: [string[], number, string][] = [
       [['run', g2], 2, 'x86ft-status: by=guest status=2'],
@@ -58,7 +46,7 @@ describe('--status-line: who chose the exit status', () => {
 });
 
 describe('--console tcp:PORT,wait and dropped output', () => {
-  const g = guest(9);
+  const g = assembleOkGuest(9);
   it(',wait: the guest starts when the client connects, and the client gets all of its output', async () => {
     const p = spawn(process.execPath, [CLI, 'run', g, '--console', 'tcp:0,wait'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';

@@ -20,3 +20,18 @@ export function assembleGuestBytes(source: string, name = 'guest'): Uint8Array {
 
 /** `out` a byte in %al to the debug-exit port: ends the run with that status. */
 export const EXIT_AL = 'out %al, $0xf4\n';
+
+/** A guest that prints "ok\n" on COM1 and exits with `status` (0-255, the guest's own choice); returns its path. */
+export function assembleOkGuest(status: number): string {
+  return assembleGuest(`_start:
+    lea msg(%rip), %rsi
+    mov $3, %ecx
+  1: movb (%rsi), %al
+    mov $0x3f8, %dx
+    outb %al, %dx
+    inc %rsi
+    loop 1b
+    mov $${status}, %al
+    ${EXIT_AL}
+  msg: .ascii "ok\\n"`);
+}
