@@ -4,18 +4,13 @@ import { describe, it, expect } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { assembleGuest, assembleOkGuest } from '../helpers/asm.js';
+import { spawnAsync } from '../helpers/proc.js';
 
 const CLI = new URL('../../dist/src/cli/main.js', import.meta.url).pathname;
 const x86ft = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60_000 });
 /** The same, concurrently (each start of node costs seconds on a loaded machine). */
-const x86ftAsync = (args: string[]): Promise<{ status: number | null; stderr: string }> => new Promise((res) => {
-  const p = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  p.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
-  p.on('close', (status) => res({ status, stderr }));
-});
+const x86ftAsync = (args: string[]) => spawnAsync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
 const lastLine = (s: string): string => s.trimEnd().split('\n').pop()!;
-
 
 describe('--status-line: who chose the exit status', () => {
   const g2 = assembleOkGuest(2), g124 = assembleOkGuest(124);
