@@ -51,3 +51,24 @@ export function spawnAsync(cmd: string, args: readonly string[], opts: SpawnAsyn
     });
   });
 }
+
+/**
+ * A limit on how many of a file's concurrent tests run their processes at once: `it.concurrent` tests
+ * wrap their work in the returned function. Scenario tests that mostly wait (failure timeouts, guest idle
+ * time) overlap their waits this way without starting every process tree at once.
+ */
+export function concurrencyLimit(slots: number): <T>(work: () => Promise<T>) => Promise<T> {
+  let free = slots;
+  const waiting: (() => void)[] = [];
+  return async <T>(work: () => Promise<T>): Promise<T> => {
+    if (free > 0) free--;
+    else await new Promise<void>((r) => waiting.push(r));
+    try {
+      return await work();
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else free++;
+    }
+  };
+}
