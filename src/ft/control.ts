@@ -27,6 +27,11 @@ export interface RoleRef {
   host: string;
   pid: number;
   addr: string | null;
+  /** A placed role (one a host agent started): its host's `registeredAt` when the role recorded itself — which
+   *  registration of the host id runs it. A host whose lease now carries another value registered again and is
+   *  not running the role (lostReason). Compared for equality only, so hosts' clocks need not agree. Not part of
+   *  `ft status`'s JSON. */
+  lease?: number;
 }
 
 /** FT options of a VM (FT.md "Channel", "The Output Rule"); milliseconds and bytes. */
@@ -486,7 +491,8 @@ export async function openControl(spec?: string, opts: OpenControlOptions = {}):
 /** The FT.md status object of a record (what `x86ft ft status --json` prints for it). */
 export function vmStatus(rec: VmRecord): VmStatus {
   const { name, generation, state, primary, secondary, lag, held, logBitsPerSecond, heartbeatAgeMs, lastFailover } = rec;
-  return { name, generation, state, primary, secondary, lag, held, logBitsPerSecond, heartbeatAgeMs, lastFailover };
+  const ref = (r: RoleRef | null): RoleRef | null => r && { host: r.host, pid: r.pid, addr: r.addr };
+  return { name, generation, state, primary: ref(primary), secondary: ref(secondary), lag, held, logBitsPerSecond, heartbeatAgeMs, lastFailover };
 }
 
 /** What `ft status`, `ft list` and `ft wait` report as a VM's state: a record's state, or `lost`. */
@@ -506,7 +512,11 @@ export function lostReason(rec: VmRecord, hosts: readonly HostRecord[]): string 
   const why = (r: RoleRef): string | undefined => {
     const h = hosts.find((x) => x.id === r.host);
     if (!h) return 'no live lease';
-    return h.registeredAt > (rec.rolesAt ?? rec.updatedAt) ? `registered again at ${new Date(h.registeredAt).toISOString()}, after the role was recorded` : undefined;
+    const again = `registered again at ${new Date(h.registeredAt).toISOString()}, after the role was recorded`;
+    // the registration the role recorded, when it did (placed roles); else (records written before roles carried
+    // it, or a secondary the primary named before it recorded itself) the record's time, by another host's clock
+    if (r.lease !== undefined) return h.registeredAt === r.lease ? undefined : again;
+    return h.registeredAt > (rec.rolesAt ?? rec.updatedAt) ? again : undefined;
   };
   const dead = roles.map((r) => ({ r, why: why(r) }));
   if (dead.some((d) => d.why === undefined)) return undefined;

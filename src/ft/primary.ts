@@ -24,7 +24,7 @@ import { storePath, ensureVmDir, type ConsoleFile, type GenerationDisk } from '.
 import { GenerationLogSink, consoleFileFor, loadImage, machineConfig, openDisks, openTunnels, outputSinks } from './vm-host.js';
 import { liveConsole } from './console-host.js';
 import { placeRole } from './placement.js';
-import { setVmState, selfRef, STARTUP_GRACE_TIMEOUTS, type RoleEvent, type RoleOutcome, type RoleStatus } from './role.js';
+import { hostLease, setVmState, selfRef, STARTUP_GRACE_TIMEOUTS, type RoleEvent, type RoleOutcome, type RoleStatus } from './role.js';
 import { InvalidStateError, X86ftError } from '../errors.js';
 
 /** Instructions between two pacing checks of the bounds (about 1-2 ms of guest time). */
@@ -291,8 +291,9 @@ export class FtPrimary {
         (text) => this.emit({ kind: 'message', text }));
       this.parts = { vm, config, control, hostId, generation: this.generation, machine, seam, recorder, logSink, disks, console: con, tunnels, consoleInput: this.o.consoleInput, inputs: this.inputs, lastRecords: this.atLastCount, onEvent: this.o.onEvent, signal: this.signal };
       // under a host agent (this host holds a lease): a role is alive only while its host does (lostReason)
-      const placed = this.o.place === true && (await control.listHosts()).some((h) => h.id === hostId);
-      await setVmState(control, vm, (r) => { if (r.generation === this.generation && r.primary?.pid === process.pid) { r.primary = { ...r.primary, addr: this.addr ?? null }; if (placed) r.placed = true; } },
+      const lease = this.o.place === true ? await hostLease(control, hostId) : undefined;
+      const placed = lease !== undefined;
+      await setVmState(control, vm, (r) => { if (r.generation === this.generation && r.primary?.pid === process.pid) { r.primary = selfRef(hostId, this.addr ?? null, lease); if (placed) r.placed = true; } },
         (text) => this.emit({ kind: 'message', text }));
     } catch (e) {
       await this.server?.close();
@@ -707,7 +708,7 @@ export class FtPrimary {
     this.emit({ kind: 'message', text: `secondary lost (${why}); generation ${g1}: running not protected` });
     this.emit({ kind: 'state', state: 'not-protected', generation: g1 });
     for (const w of this.ackWaiters.splice(0)) w();
-    await setVmState(p.control, p.vm, (r) => { r.generation = g1; r.state = 'not-protected'; r.secondary = null; r.reason = why; r.primary = selfRef(p.hostId, this.addr ?? null); }, (t) => this.emit({ kind: 'message', text: t }));
+    await setVmState(p.control, p.vm, (r) => { r.generation = g1; r.state = 'not-protected'; r.secondary = null; r.reason = why; r.primary = selfRef(p.hostId, this.addr ?? null, r.primary?.pid === process.pid ? r.primary.lease : undefined); }, (t) => this.emit({ kind: 'message', text: t }));
   }
 
   /**

@@ -3,7 +3,7 @@
 // guest's end. Imports src/machine, src/replay and the control plane; not the roles.
 
 import type { RunResult } from '../machine/machine.js';
-import type { ControlPlane, VmState, VmRecord } from './control.js';
+import type { ControlPlane, RoleRef, VmState, VmRecord } from './control.js';
 import { updateVm } from './control.js';
 
 /** A role's status now (what `x86ft ft status` and metrics read). */
@@ -75,7 +75,12 @@ export async function setVmState(cp: ControlPlane, vm: string, change: (r: VmRec
   }
 }
 
-/** The pid/host pair of this process as a status RoleRef. */
-export function selfRef(hostId: string, addr: string | null): { host: string; pid: number; addr: string | null } {
-  return { host: hostId, pid: process.pid, addr };
+/** This process as a status RoleRef; `lease` is its host's registration (RoleRef.lease) when a host agent placed it. */
+export function selfRef(hostId: string, addr: string | null, lease?: number): RoleRef {
+  return lease === undefined ? { host: hostId, pid: process.pid, addr } : { host: hostId, pid: process.pid, addr, lease };
+}
+
+/** The registration of `hostId` this role runs under (RoleRef.lease), or undefined when no agent holds that id. */
+export async function hostLease(control: ControlPlane, hostId: string): Promise<number | undefined> {
+  return (await control.listHosts()).find((h) => h.id === hostId)?.registeredAt;
 }

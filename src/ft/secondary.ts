@@ -17,7 +17,7 @@ import type { ConsoleInput } from '../machine/gate.js';
 import { loadImage } from './vm-host.js';
 import { goLive } from './golive.js';
 import { FtPrimary, runLivePrimary } from './primary.js';
-import { setVmState, selfRef, STARTUP_GRACE_TIMEOUTS, type RoleEvent, type RoleOutcome, type RoleStatus } from './role.js';
+import { hostLease, setVmState, selfRef, STARTUP_GRACE_TIMEOUTS, type RoleEvent, type RoleOutcome, type RoleStatus } from './role.js';
 import { X86ftError, InvalidStateError } from '../errors.js';
 
 /** Host time (ms) replayed per step before the event loop turns: bounded by time, not instructions,
@@ -141,11 +141,12 @@ export class FtSecondary {
     const { control, vm, hostId } = this.o;
     let retry = false;
     try {
+      const lease = await hostLease(control, hostId);
       // no write while the record is behind: a record below the claimed generation is refused (STALE_GENERATION)
       await updateVm(control, vm, (r) => {
         retry = false;
         if (r.state === 'ended' || (r.secondary?.host === hostId && r.secondary.pid === process.pid)) return undefined;
-        if (r.generation === this.generation || (r.generation > this.generation && r.secondary?.host === hostId)) return { ...r, secondary: selfRef(hostId, null) };
+        if (r.generation === this.generation || (r.generation > this.generation && r.secondary?.host === hostId)) return { ...r, secondary: selfRef(hostId, null, lease) };
         retry = true;
         return undefined;
       });
@@ -296,7 +297,7 @@ export class FtSecondary {
     this.emit({ kind: 'live', generation: g1, icount: res.icount, reissued: res.reissued, failoverMs });
     this.emit({ kind: 'state', state: 'not-protected', generation: g1 });
     await setVmState(control, vm, (rec) => {
-      rec.generation = g1; rec.state = res.parts ? 'not-protected' : 'ended'; rec.primary = selfRef(hostId, null); rec.secondary = null;
+      rec.generation = g1; rec.state = res.parts ? 'not-protected' : 'ended'; rec.primary = selfRef(hostId, null, rec.secondary?.pid === process.pid ? rec.secondary.lease : undefined); rec.secondary = null;
       rec.failovers++; rec.lastFailover = { at: t0, durationMs: failoverMs }; rec.reason = `failover: ${why}`;
       if (!res.parts && res.ended?.run?.end === 'exit') rec.exitStatus = res.ended.run.status;
     }, (t) => this.emit({ kind: 'message', text: t }));
