@@ -12,9 +12,11 @@ import { METRICS_PREFIX, newMetricsRegistry, parseMetricsPort, serveMetrics, typ
 import { usageLine, UsageError } from './usage.js';
 import { drainHost } from './ft-manage.js';
 import { onStopSignal } from './signals.js';
+import { tlsFromArgs, TLS_KEYS } from './ft-init.js';
+import { certificateHostId, type TlsFiles } from '../ft/tls.js';
 
 export const HOST_HELP = `usage: x86ft host --id ID --control dir:PATH|etcd:HOST:PORT[,HOST:PORT…] [--store PATH]
-                  [--lease-ms N] [--listen ADDR] [--metrics PORT]
+                  [--lease-ms N] [--listen ADDR] [--metrics PORT] [--tls-cert F --tls-key F --tls-ca F]
        x86ft host drain ID --control SPEC
 
 A host agent (FT.md "Words"): registers host ID in the control plane with a lease renewed every
@@ -40,6 +42,12 @@ after 5 s) and the lease released. A second SIGTERM/SIGINT stops at once.
   --listen ADDR           the IP address roles on this host listen on (default 127.0.0.1)
   --metrics PORT          serve Prometheus metrics at http://127.0.0.1:PORT/metrics (0 = any free port; the
                           address goes to stderr): roles running, started, refused, fenced (README "Metrics")
+  --tls-cert FILE --tls-key FILE --tls-ca FILE
+                          this host's certificate (its CN must be --id), key and the cluster CA, e.g. made
+                          by 'x86ft ft init --hosts ID,…': every role this agent starts (primary, secondary,
+                          a respawned secondary) gets them, so the channel is mutual TLS 1.3. Give all
+                          three or none, and the same choice on every host of the cluster (a plain-TCP
+                          role cannot join a TLS one)
 
 drain: moves every FT role of host ID away for maintenance, one VM at a time: a secondary there is
 replaced by one on another host ('ft restart-secondary'), a primary there hands over to its secondary
@@ -57,13 +65,13 @@ control-plane error.
  *  without handing it over (its guest then powers off: nowhere to go). */
 const DRAIN_WAIT_PROTECTED_MS = 30_000;
 
-const KEYS = ['--id', '--control', '--store', '--lease-ms', '--listen', '--metrics'];
+const KEYS = ['--id', '--control', '--store', '--lease-ms', '--listen', '--metrics', ...TLS_KEYS];
 
 export async function hostAgentCommand(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) { process.stdout.write(HOST_HELP); return 0; }
   if (argv[0] === 'drain') return drainCommand(argv.slice(1));
   let opt: Map<string, string>;
-  let id: string, leaseMs: number, listenHost: string, spec: string, metricsPort: number | undefined;
+  let id: string, leaseMs: number, listenHost: string, spec: string, metricsPort: number | undefined, tls: TlsFiles | undefined;
   try {
     opt = parseArgs(argv, { values: KEYS, emptyOk: 'all' }).options as Map<string, string>;
     id = opt.get('--id') ?? hostname();
@@ -73,6 +81,13 @@ export async function hostAgentCommand(argv: string[]): Promise<number> {
     listenHost = opt.get('--listen') ?? '127.0.0.1';
     if (!/^[A-Za-z0-9.:-]+$/.test(listenHost)) throw new UsageError(`--listen expects an IP address or host name (got '${listenHost}')`);
     metricsPort = opt.has('--metrics') ? parseMetricsPort(opt.get('--metrics')!) : undefined;
+    // checked here (files, key, CA) so a mistake is one line at start, not a failure of every role it starts
+    const loaded = tlsFromArgs((k) => opt.get(k));
+    if (loaded) {
+      const cn = certificateHostId(loaded.cert);
+      if (cn !== id) throw new UsageError(`--tls-cert ${opt.get('--tls-cert')} is the certificate of host '${cn ?? '(no CN)'}', not of host '${id}' (its CN must be the --id)`);
+      tls = { cert: resolve(opt.get('--tls-cert')!), key: resolve(opt.get('--tls-key')!), ca: resolve(opt.get('--tls-ca')!) };
+    }
     spec = opt.get('--control') ?? '';
     const parsed = parseControlSpec(spec);
     const store = opt.get('--store');
@@ -98,7 +113,7 @@ export async function hostAgentCommand(argv: string[]): Promise<number> {
     refused: new Counter({ name: METRICS_PREFIX + 'host_spawns_refused_total', help: 'Spawn requests this agent refused (anti-affinity, --hosts, stale, unreachable image or store), by role.', labelNames: ['role'], registers: [registry] }),
     fenced: new Counter({ name: METRICS_PREFIX + 'host_primaries_fenced_total', help: 'Old primaries of this host killed because a newer generation has another primary.', labelNames: ['role'], registers: [registry] }),
   };
-  const agent: HostAgent = new HostAgent({ id, control: cp, spec, listenHost, leaseMs, stderr: process.stderr, onCount: (what, role) => counted?.[what].inc({ role }) });
+  const agent: HostAgent = new HostAgent({ id, control: cp, spec, listenHost, leaseMs, tls, stderr: process.stderr, onCount: (what, role) => counted?.[what].inc({ role }) });
   let server: MetricsServer | undefined;
   if (registry) {
     new Gauge({ name: METRICS_PREFIX + 'host_roles_running', help: 'Roles running on this host now, by role.', labelNames: ['role'], registers: [registry],

@@ -188,7 +188,7 @@ export class FailureDetector {
       return;
     }
     if (silent >= this.failureTimeoutMs) {
-      this.fail({ kind: 'timeout', silentMs: silent, message: `no message from the peer for ${silent} ms (failure timeout ${this.failureTimeoutMs} ms)` });
+      this.fail({ kind: 'timeout', silentMs: silent, message: `no message from the peer for ${Math.round(silent)} ms (failure timeout ${this.failureTimeoutMs} ms)` });
     } else this.arm(this.failureTimeoutMs - silent);
   }
 

@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { forwardStderrLines, roleNamed } from './child-stderr.js';
+import type { TlsFiles } from './tls.js';
 import {
   ControlError, keepLease, type ControlEvent, type ControlPlane, type HostLease, type SpawnEntry, type SpawnRequest, type VmRecord, type Watch,
 } from './control.js';
@@ -31,6 +32,9 @@ export interface HostAgentOptions {
   /** IP address the roles on this host listen on (their channel and console services); published as the host's address. */
   listenHost: string;
   leaseMs: number;
+  /** This host's channel TLS files (`x86ft host --tls-cert/--tls-key/--tls-ca`, absolute paths), passed on to every
+   *  role it starts, so the channel to a primary, a secondary and a respawned secondary is mutual TLS 1.3. */
+  tls?: TlsFiles;
   /** The x86ft CLI entry the roles run (default: this build's dist/src/cli/main.js). */
   cli?: string;
   /** Messages (the agent's and its roles', prefixed). */
@@ -51,10 +55,12 @@ interface RoleChild {
   done: boolean;
 }
 
-/** The command line of a role started for `req` on host `hostId` (VmConfig back to `x86ft ft` options). */
-export function roleArgs(req: SpawnRequest, spec: string, hostId: string, listenHost: string): string[] {
+/** The command line of a role started for `req` on host `hostId` (VmConfig back to `x86ft ft` options; the
+ *  host's TLS files, when it has them, for the channel). */
+export function roleArgs(req: SpawnRequest, spec: string, hostId: string, listenHost: string, tls?: TlsFiles): string[] {
   const c = req.config;
   const common = ['--control', spec, '--store', c.store, '--vm', req.vm, '--host-id', hostId, '--place'];
+  if (tls) common.push('--tls-cert', tls.cert, '--tls-key', tls.key, '--tls-ca', tls.ca);
   if (req.role === 'secondary') {
     const args = ['ft', 'secondary', ...common, '--listen', `${listenHost}:0`];
     if (req.primary?.addr) args.push('--connect', req.primary.addr);
@@ -181,7 +187,7 @@ export class HostAgent {
   private startRole(r: SpawnRequest): RoleChild {
     const cli = this.o.cli ?? fileURLToPath(new URL('../cli/main.js', import.meta.url));
     // same process group as the agent (no detached): kill -9 -- -PGID takes the whole host down
-    const child = spawn(process.execPath, [cli, ...roleArgs(r, this.o.spec, this.o.id, this.o.listenHost)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [cli, ...roleArgs(r, this.o.spec, this.o.id, this.o.listenHost, this.o.tls)], { stdio: ['ignore', 'ignore', 'pipe'] });
     // the prefix follows the role the process names (a secondary gone live is the primary)
     const flushStderr = forwardStderrLines(child, (line) => { rc.role = roleNamed(line) ?? rc.role; return `[${rc.role} of ${r.vm} pid ${child.pid}] `; }, this.o.stderr);
     const rc: RoleChild = {

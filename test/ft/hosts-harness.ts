@@ -46,10 +46,12 @@ export function newCluster(tag: string, spec?: string, env: NodeJS.ProcessEnv = 
   return { dir, spec: spec ?? `dir:${control}`, store, disk, consoleFile: join(dir, 'console.out'), hosts: new Map(), env: { ...process.env, ...env } };
 }
 
-/** Starts `x86ft host --id ID` as the leader of a new process group. */
-export function startHost(c: Cluster, id: string, extra: string[] = []): Host {
-  const child = spawn(process.execPath, [CLI, 'host', '--id', id, '--control', c.spec, '--store', c.store, ...extra],
-    { stdio: ['ignore', 'ignore', 'pipe'], detached: true, env: c.env });
+/** Starts `x86ft host --id ID` as the leader of a new process group (inside network namespace `netns` when given:
+ *  `ip netns exec` execs the agent, so the group is still the agent's pid). */
+export function startHost(c: Cluster, id: string, extra: string[] = [], netns?: string): Host {
+  const argv = [process.execPath, CLI, 'host', '--id', id, '--control', c.spec, '--store', c.store, ...extra];
+  if (netns) argv.unshift('ip', 'netns', 'exec', netns);
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], detached: true, env: c.env });
   let text = '';
   child.stderr!.on('data', (b: Buffer) => (text += b.toString()));
   const h: Host = {

@@ -4,21 +4,33 @@
 // nothing (console file and disk equal an uninterrupted run); with one host the VM waits and says
 // why, and is protected once a second host registers; ft stop ends it, the name is reusable; an
 // agent that loses its lease kills its roles. The kill case runs on dir: and on a real etcd started by the test.
+// Hosts as network namespaces (a dead host is a dead network peer: it sends nothing, not even a FIN or
+// RST), three agents with TLS: the primary's host drops off the LAN and dies, the secondary's host takes
+// over on the failure timeout, a new secondary joins on the third host over mutual TLS, nothing lost.
 
 import { describe, it, expect, beforeAll } from 'vitest';
-import { rmSync, unlinkSync } from 'node:fs';
+import { readFileSync, rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { openControl, type ControlPlane } from '../../src/ft/control.js';
 import { startEtcd } from '../helpers/etcd.js';
 import { demoReference, expectClusterSameAsReference } from './protect-expect.js';
 import { DEMO_CMDLINE, alive, type Outcome } from './protect-harness.js';
-import { cli, ftStart, type Cluster, isProtected, killHost, newCluster, readBytes, sleep, startHost, stopCluster, waitRecord } from './hosts-harness.js';
+import { cli, ftStart, type Cluster, isProtected, killHost, newCluster, readBytes, sleep, startHost, stopCluster, waitConsole, waitRecord } from './hosts-harness.js';
+import { HostLan, netnsUnavailable } from './netns.js';
+import { tlsLayout } from '../../src/ft/tls.js';
 
 let elf: string;
 let ref: Outcome;
+/** The namespace case's guest: at least 100 x 120 ms of guest idle time however fast the machine is, time for a
+ *  failure timeout (NETNS_FAILURE_TIMEOUT_MS: a dead peer is only noticed by its silence) and a new secondary's
+ *  start on a loaded one; its reference without the idle time. */
+const NETNS_CMDLINE = '100 300 120';
+const NETNS_FAILURE_TIMEOUT_MS = 3000;
+let netnsRef: Outcome;
 
 beforeAll(async () => {
   ({ elf, ref } = await demoReference());
+  ({ ref: netnsRef } = await demoReference('100 300 0'));
 });
 
 describe('x86ft host + ft start', () => {
@@ -84,6 +96,63 @@ describe('x86ft host + ft start', () => {
     } finally {
       await cp.close();
       await stopCluster(c);
+      rmSync(c.dir, { recursive: true, force: true });
+    }
+  });
+
+  it('hosts as network namespaces, with TLS: the primary\'s host drops off the LAN and dies; the secondary\'s host takes over, a new secondary joins on the third host over TLS; nothing lost or doubled', async () => {
+    const ids = ['h1', 'h2', 'h3'];
+    const lan = new HostLan(ids);
+    const c = newCluster('hosts-netns');
+    const cp = await openControl(c.spec);
+    try {
+      try { lan.create(); } catch (e) { throw netnsUnavailable(e); }
+      // TLS for every host (x86ft ft init); an agent refuses another host's certificate at start
+      const init = await cli(c, ['ft', 'init', '--control', c.spec, '--hosts', ids.join(',')]);
+      expect(init.status, init.stderr).toBe(0);
+      const tls = tlsLayout(join(c.store, 'tls'));
+      const tlsArgs = (id: string): string[] => ['--tls-cert', tls.host(id).cert, '--tls-key', tls.host(id).key, '--tls-ca', tls.caCert];
+      const wrong = await cli(c, ['host', '--id', 'h1', '--control', c.spec, ...tlsArgs('h2')]);
+      expect(wrong.status).toBe(2);
+      expect(wrong.stderr).toMatch(/is the certificate of host 'h2', not of host 'h1' \(its CN must be the --id\)/);
+      for (const id of ids) startHost(c, id, ['--listen', lan.addr(id), ...tlsArgs(id)], lan.ns(id));
+      const st = await ftStart(c, elf, 'n', NETNS_CMDLINE, ['--failure-timeout-ms', String(NETNS_FAILURE_TIMEOUT_MS)]);
+      expect(st.status, st.stderr).toBe(0);
+      let rec = await waitRecord(cp, 'n', (r) => isProtected(r) || r.state === 'ended', 60_000, 'protected');
+      expect(rec.state, 'the guest ended before it was protected').toBe('protected');
+      // kill at guest progress: a few lines after protection (stops waiting if the VM ends)
+      expect(await waitConsole(c, cp, 'n', readBytes(c.consoleFile).length + 3 * 40), 'the guest ended before the cut').toBe(true);
+      rec = (await cp.readVm('n'))!;
+      expect(isProtected(rec), 'the guest ended before the cut').toBe(true);
+      const victim = c.hosts.get(rec.primary!.host)!, survivor = rec.secondary!.host, third = ids.find((h) => h !== victim.id && h !== survivor)!;
+      expect(rec.primary!.addr).toMatch(new RegExp(`^${lan.addr(victim.id).replace(/\./g, '\\.')}:\\d+$`));
+      // the host drops off the network first (nothing it sends arrives any more), then dies, then its namespace goes
+      lan.cut(victim.id);
+      killHost(victim);
+      await victim.exited;
+      lan.removeHost(victim.id);
+      const after = await waitRecord(cp, 'n', (r) => r.state === 'ended' || (r.generation > rec.generation && r.primary?.pid === rec.secondary!.pid), 60_000, 'a failover');
+      expect(after.state, 'the guest ended instead of failing over').not.toBe('ended');
+      const again = await waitRecord(cp, 'n', (r) => r.state === 'ended' || (isProtected(r) && r.secondary!.host === third), 90_000, `protected again with the secondary on ${third}`);
+      expect(again.state, 'the guest ended before it was protected again').toBe('protected');
+      expect(again.primary!.pid, 'exactly one primary: the process that took over').toBe(rec.secondary!.pid);
+      expect(alive(rec.primary!.pid)).toBe(false);
+      // the survivor saw a dead network peer: silence until the failure timeout, not a closed connection
+      expect(c.hosts.get(survivor)!.log()).toMatch(/primary failed \(no message from the peer for \d+ ms/);
+      // TLS after go-live and respawn: the new primary and the respawned secondary run on their hosts' certificates
+      // (a TLS role connects or accepts over mutual TLS only: test/ft/ft-init.test.ts)
+      expect(readFileSync(`/proc/${again.secondary!.pid}/cmdline`, 'latin1').split('\0')).toEqual(expect.arrayContaining(tlsArgs(third)));
+      expect(readFileSync(`/proc/${again.primary!.pid}/cmdline`, 'latin1').split('\0')).toEqual(expect.arrayContaining(tlsArgs(survivor)));
+      const w = await cli(c, ['ft', 'wait', 'n', '--control', c.spec], 120_000);
+      expect(w.status, w.stderr).toBe(0);
+      const end = (await cp.readVm('n'))!;
+      expect(end.failovers).toBe(1);
+      expect(end.primary!.host).toBe(survivor);
+      expectClusterSameAsReference(c, 'n', netnsRef);
+    } finally {
+      await cp.close();
+      await stopCluster(c);
+      lan.remove();
       rmSync(c.dir, { recursive: true, force: true });
     }
   });

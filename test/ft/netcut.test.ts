@@ -11,64 +11,24 @@
 // Needs root and iproute2 (`.ci/run` installs it): without `ip netns` the test FAILS, saying so.
 
 import { describe, it, expect, beforeAll, afterEach } from 'vitest';
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openControl } from '../../src/ft/control.js';
 import { exportDisk } from '../../src/ft/store.js';
+import { NetPair, netnsUnavailable } from './netns.js';
 import { FAILURE_TIMEOUT_MS, ROUNDS, caseDir, fileGrows, ftdiskReference, replayChain, role, type Role } from './role-harness.js';
 
 const A_ADDR = '10.213.0.1', B_ADDR = '10.213.0.2';
-
-function ip(...args: string[]): void {
-  execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-}
-
-/** Two namespaces joined by one veth pair (nothing else: no route anywhere but to each other). */
-class NetPair {
-  readonly a: string; readonly b: string;
-  private readonly va: string; private readonly vb: string;
-  private made: string[] = [];
-
-  constructor() {
-    const tag = `${process.pid.toString(36)}${Math.floor(Math.random() * 36 ** 4).toString(36)}`.slice(-7);
-    this.a = `x86ft-${tag}-a`; this.b = `x86ft-${tag}-b`;
-    this.va = `xfa${tag}`; this.vb = `xfb${tag}`; // interface names: at most 15 bytes
-  }
-
-  create(): void {
-    for (const ns of [this.a, this.b]) { ip('netns', 'add', ns); this.made.push(ns); }
-    ip('link', 'add', this.va, 'netns', this.a, 'type', 'veth', 'peer', 'name', this.vb, 'netns', this.b);
-    ip('-n', this.a, 'addr', 'add', `${A_ADDR}/30`, 'dev', this.va);
-    ip('-n', this.b, 'addr', 'add', `${B_ADDR}/30`, 'dev', this.vb);
-    for (const [ns, dev] of [[this.a, this.va], [this.b, this.vb]] as const) {
-      ip('-n', ns, 'link', 'set', 'lo', 'up');
-      ip('-n', ns, 'link', 'set', dev, 'up');
-    }
-  }
-
-  /** Cut (down) or heal (up) the link, both ends. */
-  link(up: boolean): void {
-    ip('-n', this.a, 'link', 'set', this.va, up ? 'up' : 'down');
-    ip('-n', this.b, 'link', 'set', this.vb, up ? 'up' : 'down');
-  }
-
-  /** Deleting the namespaces destroys the veth pair with them. */
-  remove(): void {
-    for (const ns of this.made.splice(0)) { try { ip('netns', 'del', ns); } catch { /* already gone */ } }
-  }
-}
 
 let ref: { elf: string; console: Buffer; disk: Buffer };
 const live: { pair?: NetPair; roles: Role[] } = { roles: [] };
 
 beforeAll(async () => {
   // refuse clearly (never skip) when this machine cannot make network namespaces
-  const probe = new NetPair();
+  const probe = new NetPair(A_ADDR, B_ADDR);
   try { probe.create(); } catch (e) {
     probe.remove();
-    const why = (e as { stderr?: Buffer }).stderr?.toString().trim() || (e as Error).message;
-    throw new Error(`network namespaces are unavailable (ip netns/veth failed: ${why}); this test needs root and iproute2 (.ci/run installs it)`);
+    throw netnsUnavailable(e);
   }
   probe.remove();
   ref = await ftdiskReference();
@@ -84,7 +44,7 @@ afterEach(() => {
 /** P in namespace A, S in namespace B; the link is cut once the console holds `atFraction` of the run. */
 async function cutRun(failureTimeoutMs: number, healAfterMs: number | null, atFraction: number) {
   const c = caseDir('netcut');
-  const pair = new NetPair();
+  const pair = new NetPair(A_ADDR, B_ADDR);
   live.pair = pair;
   pair.create();
   const ft = ['--failure-timeout-ms', String(failureTimeoutMs), '--heartbeat-ms', '100'];
