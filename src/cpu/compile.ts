@@ -54,6 +54,80 @@ export function compileBlock(b: Block, inline = INLINE_DEFAULT): BlockFn {
   return new Gen(b, inline).compile();
 }
 
+/** Blocks a region may hold (X86FT_REGION_BLOCKS; the default 1: every function is one block — regions of
+ *  up to 16 or 64 blocks measured no faster on CoreMark, README "Speed"). */
+const envRegion = process.env.X86FT_REGION_BLOCKS;
+export const REGION_BLOCKS = envRegion === undefined || envRegion === '' ? 1 : Math.max(1, Number(envRegion) | 0);
+/** Instructions a region may hold (bigger functions cost V8 more to optimise than they save). */
+const REGION_INSNS = 256;
+
+/**
+ * Compile the hot block e (executed at linear address `start`) as a region: e plus the blocks its inline
+ * direct branches and fall-throughs reach, transitively, that are already decoded, lie wholly in e's
+ * physical page and call no handler (their semantics all inline). A branch between two of its blocks is a
+ * `continue` of the function's dispatch loop when the budget allows, not a return to Cpu.runBlock.
+ * Invariants: every member lies in e's page, so whatever invalidates one (SMC, DMA: invalidateCode is per
+ * page, flushCode drops all) invalidates e, which owns the function, and the linear->physical mapping within
+ * one page is e's; a branch to a member is taken inside only when `left` covers that member whole (exact
+ * counting: a region ends at the budget like a block); members call no handler, so nothing but an inline
+ * slow path can set brk, and those return at once; the instructions of the members that completed are
+ * added to cpu.icount at each branch, so a fault (cpu.blockK: the position in the member) and a brk exit
+ * count exactly; cpu.curBlock/curBlockRip name the member running when it touches memory (an MMIO access
+ * takes effect at currentIcount()). Falls back to compileBlock when no second member qualifies.
+ */
+export function compileRegion(c: Cpu, e: Block, inline = INLINE_DEFAULT, maxBlocks = REGION_BLOCKS): BlockFn {
+  const pg = Math.floor(e.phys / 4096);
+  if (!inline || maxBlocks <= 1 || Math.floor(e.physEnd / 4096) !== pg) return compileBlock(e, inline);
+  const trial = (b: Block): Gen | null => { const g = new Gen(b, true); g.gen(); return g.calls === 0 ? g : null; };
+  const t0 = trial(e);
+  if (t0 === null) return compileBlock(e, inline);
+  const members: Block[] = [e], rels = [0], at = new Map<number, number>([[0, 0]]);
+  let insns = e.n;
+  const succs: number[][] = [t0.succ];
+  for (let q = 0; q < members.length && members.length < maxBlocks; q++) {
+    for (const off of succs[q]) {
+      const rel = rels[q] + off, ph = e.phys + rel;
+      if (at.has(rel) || Math.floor(ph / 4096) !== pg) continue;
+      const b = c.blocks.get(ph);
+      if (b === undefined || !b.valid || Math.floor(b.physEnd / 4096) !== pg || insns + b.n > REGION_INSNS) continue;
+      if (b.fn === null && 2 * b.hits < e.hits) continue; // cold so far: V8 would optimise it without type feedback
+      const t = trial(b);
+      if (t === null) continue;
+      at.set(rel, members.length); members.push(b); rels.push(rel); succs.push(t.succ); insns += b.n;
+      if (members.length >= maxBlocks) break;
+    }
+  }
+  if (members.length === 1) return compileBlock(e, inline);
+  const region: Region = { at, ns: members.map((b) => b.n) };
+  const hs: Handler[] = [], is: Insn[] = [];
+  let mem = false;
+  const cases = members.map((b, j) => {
+    const g = new Gen(b, true, hs, is, region, rels[j]);
+    g.gen();
+    mem ||= g.mem;
+    const cur = g.mem ? ` c.curBlock = bs[${j}]; c.curBlockRip = start;` : '';
+    return `case ${j}: {\n    if (left < ${b.n}) return 0;\n    const start = start0 + ${rels[j]};${cur}\n    ${g.out.join('\n    ')}\n    return ${b.n};\n    }`;
+  });
+  const body = `for (;;) switch (bi) {\n    ${cases.join('\n    ')}\n    default: return 0;\n    }`;
+  return assemble(`region_${e.phys.toString(16)}`, 'start0', body, e.n, mem, hs, is, members);
+}
+
+/** The generated function: handler and instruction constants, the register views, the body, the fault path. */
+function assemble(name: string, startName: string, body: string, n: number, mem: boolean, hs: Handler[], is: Insn[], bs: Block[]): BlockFn {
+  const decl = hs.map((_, k) => `const h${k} = hs[${k}], i${k} = is[${k}];`).join('\n');
+  const pre = mem ? 'const dv = c.dv, u8 = c.u8, tRT = c.tlbRTag, tRP = c.tlbRPhys, tWT = c.tlbWTag, tWP = c.tlbWPhys;' : '';
+  const src = `${decl}
+return function ${name}(c, ${startName}, left) {
+  const r = c.regs, r8 = c.regs8, r16 = c.regs16; ${pre}
+  let k = 0, bi = 0;
+  try {
+    ${body}
+    return ${n};
+  } catch (e) { c.blockK = k; throw e; }
+};`;
+  return new Function('hs', 'is', 'bs', 'getOF', 'getCF', 'getZF', 'getSF', 'getPF', 'PARITY', src)(hs, is, bs, getOF, getCF, getZF, getSF, getPF, PARITY) as BlockFn;
+}
+
 // ------------------------------------------------------------------------------------------ inline forms
 
 const TWO32 = 4294967296;
@@ -69,21 +143,35 @@ const EAGER = -1;
 /** A JS literal for an int32/number constant (parenthesised: safe next to any operator). */
 const lit = (n: number): string => `(${n})`;
 
+/** A region being compiled: its blocks by their byte offset from the entry block's first byte, and their sizes. */
+interface Region { at: Map<number, number>; ns: number[] }
+
 class Gen {
-  private readonly out: string[] = [];
+  readonly out: string[] = [];
   private pend: Pend | null = null;
-  private readonly hs: Handler[] = [];
-  private readonly is: Insn[] = [];
   private readonly dead: boolean[];
   private k = 0;
   private i!: Insn;
   /** Does the block read guest memory through the inline fast path (the function loads the TLB arrays)? */
-  private mem = false;
+  mem = false;
+  /** Offsets (from this block's start) of the direct successors an inline branch or fall-through names. */
+  readonly succ: number[] = [];
 
-  constructor(private readonly b: Block, private readonly inline: boolean) { this.dead = flagsDead(b); }
+  /**
+   * b: the block; hs/is: the function's handler and instruction arrays (shared by a region's blocks, this
+   * block's from index g0); region: null for a function of one block, else the region (this block is
+   * region member j, `delta` bytes after the entry block's start).
+   */
+  constructor(private readonly b: Block, private readonly inline: boolean, private readonly hs: Handler[] = [], private readonly is: Insn[] = [],
+    private readonly region: Region | null = null, private readonly delta = 0) {
+    this.dead = flagsDead(b);
+  }
+  /** Index of this block's first instruction in hs/is. */
+  private g0 = 0;
 
-  compile(): BlockFn {
-    const b = this.b;
+  /** Generate the block's statements into out (after which calls, mem, succ are known). */
+  gen(): void {
+    const b = this.b, base = this.g0 = this.is.length;
     let endsInline = false;
     for (let k = 0; k < b.n; k++) {
       const i = b.insns[k];
@@ -93,29 +181,23 @@ class Gen {
       endsInline = false;
       this.calls++;
       this.flush();
-      this.out.push(`k = ${k}; c.insnRip = start + ${i.start}; c.rip = start + ${i.end}; h${k}(c, i${k}); if (c.brk) return ${k + 1};`);
+      this.out.push(`k = ${k}; c.insnRip = start + ${i.start}; c.rip = start + ${i.end}; h${base + k}(c, i${base + k}); if (c.brk) return ${k + 1};`);
     }
-    if (endsInline && !this.branched) { this.flush(); this.out.push(`c.rip = start + ${b.insns[b.n - 1].end};`); }
+    if (endsInline && !this.branched) { this.flush(); this.out.push(this.next(b.insns[b.n - 1].end)); }
     else this.flush();
-    const decl = this.hs.map((_, k) => `const h${k} = hs[${k}], i${k} = is[${k}];`).join('\n');
+  }
+
+  compile(): BlockFn {
+    const b = this.b;
+    this.gen();
     const name = `block_${b.phys.toString(16)}`;
-    const pre = this.mem ? 'const dv = c.dv, u8 = c.u8, tRT = c.tlbRTag, tRP = c.tlbRPhys, tWT = c.tlbWTag, tWP = c.tlbWPhys;' : '';
     const body = this.loops ? `for (;;) {\n    ${this.out.join('\n    ')}\n    return ${b.n};\n    }` : this.out.join('\n    ');
-    const src = `${decl}
-return function ${name}(c, start, left) {
-  const r = c.regs, r8 = c.regs8, r16 = c.regs16; ${pre}
-  let k = 0;
-  try {
-    ${body}
-    return ${b.n};
-  } catch (e) { c.blockK = k; throw e; }
-};`;
-    return new Function('hs', 'is', 'getOF', 'getCF', 'getZF', 'getSF', 'getPF', 'PARITY', src)(this.hs, this.is, getOF, getCF, getZF, getSF, getPF, PARITY) as BlockFn;
+    return assemble(name, 'start', body, b.n, this.mem, this.hs, this.is, []);
   }
 
   private branched = false;
   /** Handler calls emitted so far; a self-loop is compiled only into a block without any. */
-  private calls = 0;
+  calls = 0;
   /** The block branches to its own start from inside its function (the body is wrapped in a loop). */
   private loops = false;
   private emit(s: string): void { this.out.push(s); }
@@ -174,10 +256,10 @@ return function ${name}(c, start, left) {
       if (i.index >= 0) { terms.push(i.scale === 1 ? `(r[${2 * i.index}] >>> 0)` : `(r[${2 * i.index}] >>> 0) * ${i.scale}`); his.push(`r[${2 * i.index + 1}]`); }
       if (i.disp !== 0) terms.push(lit(i.disp));
       // the common case: every term in the low 4 GiB; anything else takes the decoder's exact function
-      this.emit(`let ${la} = ${terms.join(' + ')}; if ((${his.join(' | ')}) !== 0 || ${la} < 0 || ${la} >= ${TWO32}) ${la} = i${k}.ea(c, i${k});`);
+      this.emit(`let ${la} = ${terms.join(' + ')}; if ((${his.join(' | ')}) !== 0 || ${la} < 0 || ${la} >= ${TWO32}) ${la} = i${this.g0 + k}.ea(c, i${this.g0 + k});`);
       return la;
     }
-    this.emit(`c.rip = start + ${i.end}; const ${la} = i${k}.ea(c, i${k});`);
+    this.emit(`c.rip = start + ${i.end}; const ${la} = i${this.g0 + k}.ea(c, i${this.g0 + k});`);
     return la;
   }
 
@@ -454,12 +536,35 @@ return function ${name}(c, start, left) {
     return `{ const t = start + ${off}; if (t >= ${CANON} || t < ${-CANON}) { k = ${k}; c.insnRip = start + ${i.start}; c.rip = start + ${i.end}; c.raise(13, 0); } c.rip = t; }`;
   }
 
-  /** A taken direct branch to start + off; to the block's own start, another pass when the budget allows. */
+  /** A taken direct branch to start + off: to a block of the region (or, in a function of one block that
+   *  calls no handler, to its own start), the next block runs here when the budget allows. */
   private taken(off: number): string {
+    this.succ.push(off);
+    const n = this.b.n;
+    if (this.region !== null) {
+      const m = this.region.at.get(this.delta + off);
+      if (m === undefined) return this.jumpTo(off);
+      this.loops = true;
+      return this.enter(m, off);
+    }
     if (off !== 0 || this.calls !== 0) return this.jumpTo(off);
     this.loops = true;
-    const n = this.b.n;
     return `{ if (left >= ${2 * n}) { c.icount += ${n}; left -= ${n}; continue; } c.rip = start; }`;
+  }
+
+  /** Fall through to start + off (no canonical check: the next byte after an instruction of this block). */
+  private next(off: number): string {
+    this.succ.push(off);
+    const m = this.region === null ? undefined : this.region.at.get(this.delta + off);
+    if (m === undefined) return `c.rip = start + ${off};`;
+    return this.enter(m, off);
+  }
+
+  /** Go on with region member m at start + off: this block's instructions are retired; the member checks
+   *  the budget (every statement here runs on each transition, so V8 has type feedback for all of it). */
+  private enter(m: number, off: number): string {
+    const n = this.b.n;
+    return `{ c.rip = start + ${off}; c.icount += ${n}; left -= ${n}; bi = ${m}; continue; }`;
   }
 
   private jcc(cc: number): boolean {
@@ -467,7 +572,7 @@ return function ${name}(c, start, left) {
     const cond = this.cond(cc);
     // the flags stay live after the block: pending ones are written first (the condition reads locals)
     this.flush();
-    this.emit(`if (${cond}) ${this.taken(i.end + i.imm)} else c.rip = start + ${i.end};`);
+    this.emit(`if (${cond}) ${this.taken(i.end + i.imm)} else ${this.next(i.end)}`);
     this.branched = true;
     return true;
   }

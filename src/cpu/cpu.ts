@@ -7,7 +7,7 @@ import type { Bus, InterruptController } from '../machine/bus.js';
 import { F, LF, arithFlags, materialize } from './flags.js';
 import { decodeBlock, type Block } from './decoder.js';
 import { installTable } from './table.js';
-import { compileBlock, HOT_BLOCK, INLINE_DEFAULT } from './compile.js';
+import { compileRegion, HOT_BLOCK, INLINE_DEFAULT, REGION_BLOCKS } from './compile.js';
 import type { Hooks } from './hooks.js';
 import { GuestFaultError } from '../errors.js';
 
@@ -125,9 +125,10 @@ export class Cpu {
   private softDelivered = false;
   /** Instructions retired since reset (REP iterations count one each); advanced at block ends. */
   icount = 0;
-  /** The block being executed and the linear address of its first byte (for currentIcount). */
-  private curBlock: Block | null = null;
-  private curBlockRip = 0;
+  /** The block being executed and the linear address of its first byte (for currentIcount; a compiled
+   *  region sets them to the member it runs). */
+  curBlock: Block | null = null;
+  curBlockRip = 0;
 
   // --- scratch (avoids allocation): 64-bit results travel as (return value, cpu.hi)
   hi = 0; tmpLo = 0; tmpHi = 0;
@@ -186,6 +187,8 @@ export class Cpu {
   inlineSemantics = INLINE_DEFAULT;
   /** Executions after which a block is compiled (HOT_BLOCK; Infinity: this CPU only interprets). */
   hotBlock = HOT_BLOCK;
+  /** Blocks one compiled function may hold (REGION_BLOCKS; 1: one block per function). */
+  regionBlocks = REGION_BLOCKS;
 
   // --- decoded-block cache, keyed by physical address; invalidated per physical page on write
   readonly blocks = new Map<number, Block>();
@@ -972,22 +975,25 @@ export class Cpu {
       this.brk = false;
       if (n === b.n) {
         let fn = b.fn;
-        if (fn === null && ++b.hits >= this.hotBlock) fn = b.fn = compileBlock(b, this.inlineSemantics);
+        if (fn === null && ++b.hits >= this.hotBlock) fn = b.fn = compileRegion(this, b, this.inlineSemantics, this.regionBlocks);
         if (fn !== null) {
           // Compiled blocks chain here, without a trip through run(): the next block (or this one again)
           // runs at once if it is compiled and fits the budget. Exact, because nothing can make an
           // interrupt pending (or stop the run) unless an instruction sets brk, which ends the chain.
           // (A block that loops to itself may run several times in one call: it adds those to icount.)
+          // (A region adds the instructions of the blocks it completed before its last one; a compiled
+          // function returns before its block's end only when brk is set.)
           let blk = b, st = start, left = remaining;
           for (;;) {
+            const at = st;
             k = fn(this, st, left);
             this.icount += k + this.bonus;
-            if (k !== blk.n || this.brk || this.bonus !== 0) break;
+            if (this.brk || this.bonus !== 0) break;
             left = remaining - (this.icount - entry);
             st = this.rip;
             k = 0; // a fetch fault in blockAt belongs to the next block, which has retired nothing
             let nb: Block;
-            if (st === this.curBlockRip) nb = blk;
+            if (st === at) nb = blk;
             else if (!this.useLinks) { this.insnRip = st; nb = this.blockAt(st); }
             else if (st === blk.l0Rip && blk.l0Ep === this.jcEpoch && blk.l0!.valid) nb = blk.l0!;
             else if (st === blk.l1Rip && blk.l1Ep === this.jcEpoch && blk.l1!.valid) nb = blk.l1!;

@@ -1,6 +1,6 @@
 // The block compiler's inline forms (src/cpu/compile.ts) against the interpreter, on real gcc-built guests:
 // one machine only interprets, the other compiles every block at its first execution with the common
-// forms inline (self-loops included). Both run the same guest in the same slices of instructions on the
+// forms inline (self-loops included) — or, for regions (several blocks in one function), at its second. Both run the same guest in the same slices of instructions on the
 // CPU alone (RDTSC from the exact instruction count, so both see the same values); after every slice the
 // registers, RIP, RFLAGS, the count and the stop reason must be equal, and at the end the console output
 // and all of RAM. (The host-CPU oracle for the same forms on random sequences is test/difftest/compiled.test.ts.)
@@ -19,10 +19,13 @@ const exactHost: CpuHost = {
   rdrand(c) { const x = (c.currentIcount() * 2654435761) >>> 0; c.tmpLo = x; c.tmpHi = (x * 31) >>> 0; },
 };
 
-function boot(image: Uint8Array, cmdline: string, compiled: boolean, out: number[]): Machine {
+/** compiled: 0 interprets; 1 compiles every block at its first execution (one block per function); 2 at its
+ *  second, when the blocks it branches to are decoded, so hot code becomes regions of several blocks. */
+function boot(image: Uint8Array, cmdline: string, compiled: number, out: number[]): Machine {
   const m = Machine.fromElf(image, { cmdline, memSize: 16 << 20, consoleOut: (b) => out.push(b) });
   m.cpu.host = exactHost;
-  m.cpu.hotBlock = compiled ? 1 : Infinity;
+  m.cpu.hotBlock = compiled === 0 ? Infinity : compiled;
+  m.cpu.regionBlocks = compiled === 2 ? 16 : 1;
   m.cpu.inlineSemantics = true;
   return m;
 }
@@ -31,27 +34,36 @@ function state(c: Cpu): string {
   return `rip ${c.rip.toString(16)} rflags ${c.getRflags().toString(16)} icount ${c.icount} regs ${Array.from(c.regs).join(',')}`;
 }
 
+/** Run `name` interpreted and compiled (mode 1 or 2) in lockstep slices of `slice` instructions. */
+async function lockstep(name: string, mode: number, slice: number, max: number): Promise<void> {
+  const image = readFileSync(`${build}${name}.elf`);
+  const outI: number[] = [], outC: number[] = [];
+  const cmdline = name.startsWith('coremark') ? '0x0 0x0 0x66 1' : '';
+  const mi = boot(image, cmdline, 0, outI), mc = boot(image, cmdline, mode, outC);
+  for (let done = 0; done < max;) {
+    const si = mi.cpu.run(slice), sc = mc.cpu.run(slice);
+    expect(state(mc.cpu), `after ${done} + ${slice} instructions`).toBe(state(mi.cpu));
+    expect(sc).toBe(si);
+    done += slice;
+    if (mi.cpu.stopRequested || mi.cpu.halted) break;
+    await new Promise((r) => setImmediate(r)); // keep the worker answering vitest
+  }
+  const fns = [...mc.cpu.blocks.values()].filter((b) => b.fn !== null);
+  expect(fns.length).toBeGreaterThan(10);
+  if (mode === 2) expect(fns.filter((b) => b.fn!.name.startsWith('region_')).length).toBeGreaterThan(2);
+  expect(Buffer.from(outC).toString('latin1')).toBe(Buffer.from(outI).toString('latin1'));
+  expect(Buffer.compare(mc.mem.u8, mi.mem.u8)).toBe(0);
+}
+
 describe('inline block compiler = interpreter on the guests', () => {
   for (const name of GUESTS) {
-    const path = `${build}${name}.elf`;
-    it.skipIf(name.startsWith('coremark') && !existsSync(path))(name, async () => {
-      const image = readFileSync(path);
-      const outI: number[] = [], outC: number[] = [];
-      const cmdline = name.startsWith('coremark') ? '0x0 0x0 0x66 1' : '';
-      const mi = boot(image, cmdline, false, outI), mc = boot(image, cmdline, true, outC);
-      let compiledBlocks = 0;
-      for (let done = 0; done < MAX;) {
-        const si = mi.cpu.run(SLICE), sc = mc.cpu.run(SLICE);
-        expect(state(mc.cpu), `after ${done} + ${SLICE} instructions`).toBe(state(mi.cpu));
-        expect(sc).toBe(si);
-        done += SLICE;
-        if (mi.cpu.stopRequested || mi.cpu.halted) break;
-        await new Promise((r) => setImmediate(r)); // keep the worker answering vitest
-      }
-      for (const b of mc.cpu.blocks.values()) if (b.fn !== null) compiledBlocks++;
-      expect(compiledBlocks).toBeGreaterThan(10);
-      expect(Buffer.from(outC).toString('latin1')).toBe(Buffer.from(outI).toString('latin1'));
-      expect(Buffer.compare(mc.mem.u8, mi.mem.u8)).toBe(0);
-    }, 60_000);
+    it.skipIf(name.startsWith('coremark') && !existsSync(`${build}${name}.elf`))(name, () => lockstep(name, 1, SLICE, MAX), 60_000);
+  }
+});
+
+// Regions: the slices (a prime number of instructions) end runs at budgets inside regions.
+describe('compiled regions = interpreter on the guests', () => {
+  for (const name of ['arith-O0', 'except-O2', 'coremark-O2']) {
+    it.skipIf(name.startsWith('coremark') && !existsSync(`${build}${name}.elf`))(name, () => lockstep(name, 2, 9_973, 600_000), 60_000);
   }
 });
