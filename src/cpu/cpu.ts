@@ -195,6 +195,9 @@ export class Cpu {
   readonly codePage: Uint8Array;
   /** Pages written by the CPU since the last takeDirtyPages() (for replay digests). */
   readonly dirty: Uint8Array;
+  /** When set, takeDirtyPages() also marks here every page it takes (a live snapshot's pre-copy,
+   *  src/replay/precopy.ts, keeps its own dirty set across digests; the store paths are untouched). */
+  dirtyLog: Uint8Array | null = null;
   readonly pageBlocks = new Map<number, Block[]>();
 
   readonly mem: PhysMemory;
@@ -537,8 +540,8 @@ export class Cpu {
    */
   takeDirtyPages(): number[] {
     const out: number[] = [];
-    const d = this.dirty;
-    for (let p = 0; p < d.length; p++) if (d[p]) { out.push(p); d[p] = 0; }
+    const d = this.dirty, log = this.dirtyLog;
+    for (let p = 0; p < d.length; p++) if (d[p]) { out.push(p); d[p] = 0; if (log !== null) log[p] = 1; }
     this.tlbWTag.fill(-1);
     return out;
   }

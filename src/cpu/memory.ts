@@ -19,6 +19,8 @@ export class PhysMemory {
   onWrite: ((phys: number, len: number) => void) | null = null;
   /** Pages changed by non-CPU writes since the last takeWritten(); 1 = changed. */
   private readonly changed: Uint8Array;
+  /** When set, every non-CPU write also marks its pages here (a live snapshot's pre-copy, src/replay/precopy.ts). */
+  dirtyLog: Uint8Array | null = null;
 
   constructor(size: number) {
     if (!Number.isInteger(size) || size < 0x200000 || size % 4096 !== 0) {
@@ -57,6 +59,7 @@ export class PhysMemory {
     if (len <= 0) return;
     const first = Math.floor(phys / 4096), last = Math.floor((Math.min(phys + len, this.size) - 1) / 4096);
     for (let p = first; p <= last; p++) this.changed[p] = 1;
+    if (this.dirtyLog !== null) for (let p = first; p <= last; p++) this.dirtyLog[p] = 1;
     if (this.onWrite !== null) this.onWrite(phys, len);
   }
 

@@ -12,6 +12,7 @@ import { OutputSeam } from '../machine/outputs.js';
 import { SystemClock, SystemEntropy } from '../devices/backends/clock.js';
 import { Recorder } from '../replay/recorder.js';
 import type { LogWriter } from '../replay/writer.js';
+import { PreCopy, type PreCopyPoint } from '../replay/precopy.js';
 import type { ByteSink } from '../replay/channel.js';
 import { createHash } from 'node:crypto';
 import type { OutputTally } from '../replay/digest.js';
@@ -35,6 +36,10 @@ const SECONDARY_CONNECT_MS = 20_000;
 const FAILED_HOST_MS = 10_000;
 /** Snapshot bytes per channel message. */
 const SNAPSHOT_CHUNK = 1 << 20;
+/** Pre-copy (precopy.ts): at most this many rounds while the guest runs; fewer once a round sent at most
+ *  PRECOPY_FINAL_PAGES pages (what is left goes in the pause at M). */
+const PRECOPY_MAX_ROUNDS = 6;
+const PRECOPY_FINAL_PAGES = 64;
 /** Placement retry period while no host is free (ms). */
 const PLACE_RETRY_MS = 500;
 const sleepMs = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -243,8 +248,9 @@ export class FtPrimary {
   private runDone = false;
   /** restartSecondary: the loss is planned (bye sent, the host not excluded). */
   private restarting = false;
-  /** Last respawn: snapshot bytes and how long the guest was paused for it (README benchmarks). */
-  lastSnapshot: { icount: number; bytes: number; pauseMs: number } | undefined;
+  /** Last respawn: bytes sent (RAM pages and state), how long the guest was paused at M (wall and CPU
+   *  ms), pre-copy rounds and the pages sent at M (README benchmarks). */
+  lastSnapshot: { icount: number; bytes: number; pauseMs: number; pauseCpuMs: number; rounds: number; pagesAtM: number } | undefined;
 
   constructor(private readonly o: PrimaryOptions) {
     this.signal = o.signal ?? { aborted: false };
@@ -395,8 +401,9 @@ export class FtPrimary {
   }
 
   /**
-   * A secondary joins the running guest (FT.md "Redundancy restored"): at the next digest point M
-   * the guest pauses while the snapshot is taken; outputs stamped < M have completed (the seam was
+   * A secondary joins the running guest (FT.md "Redundancy restored"): RAM is pre-copied to it while
+   * the guest runs (precopy.ts), then at the next digest point M the guest pauses while the pages
+   * changed since the last round and the machine state are taken; outputs stamped < M have completed (the seam was
    * live), every output from M on is held; the snapshot goes to S hash-checked with the completed
    * sequence numbers as its first release mark, then the log from M. `protected` once S acked M.
    */
@@ -423,20 +430,42 @@ export class FtPrimary {
       end: async () => undefined,
       destroy: () => undefined,
     };
+    // pre-copy (precopy.ts): RAM goes to S in rounds while the guest runs; at M only what changed since
+    const pc = new PreCopy(p.machine);
+    const gone = (): boolean => this.peer !== peer || peer.isClosed || this.state !== 'starting-secondary' || this.runDone || this.signal.aborted;
+    const sendRam = (offset: number, bytes: Uint8Array): Promise<void> | undefined => {
+      if (gone()) throw new InvalidStateError('the secondary left');
+      return peer.send({ t: 'ram', offset, bytes }) ? undefined : peer.drained();
+    };
+    try {
+      for (let r = 0; r < PRECOPY_MAX_ROUNDS; r++) {
+        if ((await pc.round(sendRam, () => new Promise((res) => setImmediate(res)))) <= PRECOPY_FINAL_PAGES) break;
+      }
+    } catch {
+      pc.stop();
+      return; // the secondary left (its loss is handled where the channel ended) or the run ended
+    }
+    let t0 = 0, c0: NodeJS.CpuUsage | undefined;
     const fork = await p.recorder.forkAtSnapshot({
       sink,
+      take: (m, meta, outputs) => {
+        t0 = performance.now(); c0 = process.cpuUsage();
+        if (gone()) { pc.stop(); throw new InvalidStateError('the secondary left'); }
+        return pc.finish(meta, outputs, (offset, bytes) => { peer.send({ t: 'ram', offset, bytes }); });
+      },
       onSnapshot: (snap) => {
-        if (this.peer !== peer || peer.isClosed || this.state !== 'starting-secondary') throw new InvalidStateError('the secondary left');
-        const t0 = performance.now();
+        if (gone()) throw new InvalidStateError('the secondary left');
         p.seam.setMode('hold'); // every output stamped >= M waits for S's ack
         this.joinM = snap.icount;
         peer.send({ t: 'snapshot', icount: snap.icount, hash: snap.hash, size: snap.bytes.length, marks: p.seam.completed(), input: this.inputs.consumed });
         for (let off = 0; off < snap.bytes.length; off += SNAPSHOT_CHUNK) peer.send({ t: 'snapshot-data', offset: off, bytes: snap.bytes.subarray(off, off + SNAPSHOT_CHUNK) });
         peer.send({ t: 'snapshot-end', sha256: createHash('sha256').update(snap.bytes).digest() });
-        this.lastSnapshot = { icount: snap.icount, bytes: snap.bytes.length, pauseMs: performance.now() - t0 };
-        this.emit({ kind: 'message', text: `snapshot at instruction ${snap.icount} (${snap.bytes.length} bytes) sent to the secondary on ${peer.peerHostId}` });
+        const cpu = process.cpuUsage(c0);
+        this.lastSnapshot = { icount: snap.icount, bytes: pc.stats.pagesSent * 4096 + snap.bytes.length, pauseMs: performance.now() - t0, pauseCpuMs: (cpu.user + cpu.system) / 1000, rounds: pc.stats.rounds, pagesAtM: (snap as PreCopyPoint).pages };
+        this.emit({ kind: 'message', text: `snapshot at instruction ${snap.icount} sent to the secondary on ${peer.peerHostId}: ${pc.stats.pagesSent} pages pre-copied in ${pc.stats.rounds} rounds, ${(snap as PreCopyPoint).pages} of them at M; guest paused ${this.lastSnapshot.pauseMs.toFixed(1)} ms` });
       },
     });
+    pc.stop();
     if (!fork) return; // the guest ended, or the secondary left before M
     if (this.peer !== peer || this.state !== 'starting-secondary') { p.recorder.dropFork(fork); return; }
     this.fork = fork;

@@ -6,8 +6,9 @@
 import { createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { Packr, Unpackr } from 'msgpackr/pack'; // msgpackr's pure-JS build (no native extension)
 
-/** Version of the channel protocol; a peer with another version is refused (code VERSION). */
-export const FT_PROTOCOL_VERSION = 1;
+/** Version of the channel protocol; a peer with another version is refused (code VERSION).
+ *  2: a respawn pre-copies RAM ('ram'); 'snapshot-data' carries the machine state without RAM. */
+export const FT_PROTOCOL_VERSION = 2;
 import { X86ftError } from '../errors.js';
 /** First 8 bytes each side sends: never changes, so any version can name the other's. */
 export const PREAMBLE_MAGIC = 'X86FT-CH';
@@ -67,11 +68,13 @@ export type FtMessage =
   | { t: 'heartbeat'; icount: number } // both ways
   | { t: 'divergence'; icount: number; message: string } // S->P, then S stops and never claims
   | { t: 'bye'; reason: string; status?: number } // orderly end (guest ended, stop requested)
-  // Respawn (FT.md "Redundancy restored"): a secondary joining a running primary gets a machine snapshot
-  // at icount M first, then the log stream from M (a log whose header names the snapshot).
-  | { t: 'snapshot'; icount: number; hash: string; size: number; marks: Record<string, number>; input: number } // P->S: M, snapshot hash, bytes to come, S's first release mark, console input bytes consumed before M
-  | { t: 'snapshot-data'; offset: number; bytes: Uint8Array } // P->S: the snapshot's bytes at offset (in order)
-  | { t: 'snapshot-end'; sha256: Uint8Array }; // P->S: SHA-256 of the whole snapshot as sent (S refuses a mismatch)
+  // Respawn (FT.md "Redundancy restored"): a secondary joining a running primary gets RAM pre-copied
+  // while the guest runs, then at icount M the last changed pages and the machine state, then the log
+  // stream from M (a log whose header names the snapshot). src/replay/precopy.ts.
+  | { t: 'ram'; offset: number; bytes: Uint8Array } // P->S: RAM content at offset (whole pages; a later one replaces an earlier one), only before 'snapshot'
+  | { t: 'snapshot'; icount: number; hash: string; size: number; marks: Record<string, number>; input: number } // P->S: M, the pre-copy identity of the state at M, state bytes to come, S's first release mark, console input bytes consumed before M
+  | { t: 'snapshot-data'; offset: number; bytes: Uint8Array } // P->S: the machine state's bytes (sections, no RAM) at offset (in order)
+  | { t: 'snapshot-end'; sha256: Uint8Array }; // P->S: SHA-256 of the state bytes as sent (S refuses a mismatch, and an assembled state whose identity is not 'hash')
 
 /** A message: a plain object whose `t` names its kind. */
 export interface Message {
@@ -124,7 +127,7 @@ function checkMarks(m: unknown): Record<string, number> | string {
   return marks;
 }
 
-/** The P<->S kinds. (snapshot, snapshot-data, snapshot-end: respawn); any other kind is UNKNOWN_KIND. */
+/** The P<->S kinds. (ram, snapshot, snapshot-data, snapshot-end: respawn); any other kind is UNKNOWN_KIND. */
 export const FT_KINDS: KindTable<FtMessage> = {
   log(o) {
     const bytes = field.bytes(o, 'bytes');
@@ -147,6 +150,12 @@ export const FT_KINDS: KindTable<FtMessage> = {
     if (typeof input === 'string') return input;
     const marks = checkMarks(o.marks);
     return typeof marks === 'string' ? marks : { t: 'snapshot', icount, hash: o.hash, size, marks, input };
+  },
+  ram(o) {
+    const offset = field.count(o, 'offset');
+    if (typeof offset === 'string') return offset;
+    const bytes = field.bytes(o, 'bytes');
+    return typeof bytes === 'string' ? bytes : { t: 'ram', offset, bytes };
   },
   'snapshot-data'(o) {
     const offset = field.count(o, 'offset');

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { OutputSeam } from '../machine/outputs.js';
 import { ReplaySession } from '../replay/session.js';
+import { PreCopyImage } from '../replay/precopy.js';
 import { connectFt, type FtPeer, type FtTlsOptions } from './channel.js';
 import type { FtMessage } from './protocol.js';
 import { watchPeer, type FailureDetector } from './heartbeat.js';
@@ -76,6 +77,8 @@ export class FtSecondary {
   private snap: { icount: number; hash: string; buf: Uint8Array; got: number; marks: Record<string, number>; input: number } | undefined;
   /** The snapshot point M when this secondary joined a running primary (undefined: it replays from boot). */
   private joinM: number | undefined;
+  /** RAM pre-copied by the primary (respawn), until the snapshot at M completes it. */
+  private ramImage: PreCopyImage | undefined;
   private inputBase = 0;
   private lastAcked = -1;
   /** The primary this secondary became after a failover (with placement): status comes from it. */
@@ -173,8 +176,17 @@ export class FtSecondary {
         this.session ??= new ReplaySession({ image: this.image!, outputs: this.seam! });
         try { this.session.feed(m.bytes); } catch (e) { this.feedError = e as Error; }
         break;
+      case 'ram': {
+        this.received += m.bytes.length;
+        if (this.feedError) break;
+        if (this.session || this.snap || this.joinM !== undefined) { this.feedError = new Error('RAM pages after the snapshot started'); break; }
+        this.ramImage ??= new PreCopyImage(this.config!.memorySize);
+        const bad = this.ramImage.put(m.offset, m.bytes);
+        if (bad) this.feedError = new Error(bad);
+        break;
+      }
       case 'snapshot': {
-        const max = this.config!.memorySize + (64 << 20);
+        const max = 64 << 20; // the machine state without RAM: registers and devices
         if (this.session || this.snap || this.joinM !== undefined) this.feedError = new Error('a snapshot after the log started');
         else if (m.size > max) this.feedError = new Error(`a snapshot of ${m.size} bytes for a ${this.config!.memorySize}-byte machine`);
         else this.snap = { icount: m.icount, hash: m.hash, buf: new Uint8Array(m.size), got: 0, marks: m.marks, input: m.input };
@@ -196,12 +208,16 @@ export class FtSecondary {
         const sha = createHash('sha256').update(sn.buf).digest();
         // a damaged transfer is never used, not even in part: this secondary stops and the primary places another
         if (sn.got !== sn.buf.length || !timingSafeEqual(sha, m.sha256)) { this.feedError = new Error(`the snapshot stream is damaged (${sn.got} of ${sn.buf.length} bytes, SHA-256 mismatch)`); break; }
+        const image = this.ramImage ?? new PreCopyImage(this.config!.memorySize);
+        // one hash over the whole state at M: the machine state as sent and every page of the assembled RAM
+        try { image.verify(sn.buf, sn.hash); } catch (e) { this.feedError = new Error(`the snapshot stream is damaged: ${(e as Error).message}`); break; }
+        this.ramImage = undefined;
         this.snap = undefined;
         this.joinM = sn.icount;
         this.inputBase = sn.input;
-        this.session = new ReplaySession({ image: this.image!, snapshot: sn.buf, outputs: this.seam! });
+        this.session = new ReplaySession({ image: this.image!, restore: (io, hash) => image.restore(io, hash), outputs: this.seam! });
         this.seam!.trim(sn.marks); // the first release mark: every output before M completed
-        this.emit({ kind: 'message', text: `joined from a snapshot at instruction ${sn.icount} (${sn.buf.length} bytes)` });
+        this.emit({ kind: 'message', text: `joined from a snapshot at instruction ${sn.icount} (RAM pre-copied, state ${sn.buf.length} bytes)` });
         break;
       }
       case 'sync':

@@ -70,22 +70,25 @@ export function configFromJson(j: JsonValue): MachineConfig {
  * restored machine starts clean too).
  */
 export function takeSnapshot(m: Machine, meta: { imageSha256: string }, outputs?: OutputTally): MachineSnapshot {
-  const o = outputs ?? new OutputTally();
   snapshotPoint(m.cpu);
+  const { bytes, hash } = encodeSnapshot({ sections: machineSections(m, meta, outputs), ram: m.mem.u8 });
+  resetDirty(m);
+  return { bytes, hash, icount: m.cpu.icount };
+}
+
+/**
+ * Everything of `m` but its RAM, as a snapshot's sections (kind, version, config, cpu, devices, meta):
+ * takeSnapshot() stores them with RAM; a live snapshot's pre-copy (precopy.ts) sends them apart.
+ * Call at a snapshot point.
+ */
+export function machineSections(m: Machine, meta: { imageSha256: string }, outputs?: OutputTally): Record<string, unknown> {
+  const o = outputs ?? new OutputTally();
   const full: SnapshotMeta = {
     ...meta, time: m.gate.guestTime(), exited: m.exited,
     outputs: { consoleBytes: o.consoleBytes, consoleHash: o.consoleHash, frames: o.frames, frameHash: o.frameHash },
     outputSeqs: m.outputs.counters(),
   };
-  const { bytes, hash } = encodeSnapshot({
-    sections: {
-      kind: MACHINE_SNAPSHOT_KIND, version: MACHINE_SNAPSHOT_VERSION,
-      config: configJson(m.config), cpu: m.saveCpu(), devices: m.saveDevices(), meta: full,
-    },
-    ram: m.mem.u8,
-  });
-  resetDirty(m);
-  return { bytes, hash, icount: m.cpu.icount };
+  return { kind: MACHINE_SNAPSHOT_KIND, version: MACHINE_SNAPSHOT_VERSION, config: configJson(m.config), cpu: m.saveCpu(), devices: m.saveDevices(), meta: full };
 }
 
 export interface RestoredMachine {
@@ -99,7 +102,16 @@ export interface RestoredMachine {
 /** Rebuilds the machine of a snapshot, wired to `io` (a ReplayGate to replay, a LiveGate to go on live). */
 export function restoreSnapshot(bytes: Uint8Array, io: MachineIo = {}, opts: { expectHash?: string } = {}): RestoredMachine {
   const s = decodeSnapshot(bytes, opts);
-  const sec = s.sections as { kind?: string; version?: number; config: JsonValue; cpu: CpuState; devices: DeviceStates; meta: SnapshotMeta };
+  return restoreSections(s.sections, s.ram, s.hash, io);
+}
+
+/**
+ * Rebuilds a machine from a snapshot's sections and its RAM (`ram` is copied) — restoreSnapshot's
+ * second half, also for a pre-copied snapshot (precopy.ts) whose identity `hash` the caller checked.
+ * Throws BadStateError for another kind or version, a malformed CPU state or time, or RAM of another size.
+ */
+export function restoreSections(sections: Record<string, unknown>, ram: Uint8Array, hash: string, io: MachineIo = {}): RestoredMachine {
+  const sec = sections as { kind?: string; version?: number; config: JsonValue; cpu: CpuState; devices: DeviceStates; meta: SnapshotMeta };
   if (sec.kind !== MACHINE_SNAPSHOT_KIND) throw new BadStateError(`not a machine snapshot (kind ${String(sec.kind)})`);
   if (sec.version === 1) {
     throw new BadStateError('version-1 machine snapshot (x86ft before whole-machine snapshots): it has no x87 or debug-register state and cannot be restored faithfully; take it again');
@@ -109,15 +121,15 @@ export function restoreSnapshot(bytes: Uint8Array, io: MachineIo = {}, opts: { e
   if (why) throw new BadStateError(`snapshot: ${why}`);
   const config = configFromJson(sec.config);
   const m = Machine.empty({ ...config, ...io });
-  if (s.ram.length !== m.mem.u8.length) throw new BadStateError(`snapshot RAM is ${s.ram.length} bytes, the machine has ${m.mem.u8.length}`);
-  m.mem.write(0, s.ram);
+  if (ram.length !== m.mem.u8.length) throw new BadStateError(`snapshot RAM is ${ram.length} bytes, the machine has ${m.mem.u8.length}`);
+  m.mem.write(0, ram);
   m.loadCpu(sec.cpu);
   m.loadDevices(sec.devices);
   m.exited = sec.meta.exited;
   // outputs go on being numbered where the snapshot left off (older snapshots: the console count)
   m.outputs.setCounters(sec.meta.outputSeqs ?? (sec.meta.outputs?.consoleBytes ? { console: sec.meta.outputs.consoleBytes } : {}));
   resetDirty(m);
-  return { machine: m, hash: s.hash, icount: m.cpu.icount, config, meta: sec.meta };
+  return { machine: m, hash, icount: m.cpu.icount, config, meta: sec.meta };
 }
 
 function timeProblem(t: GuestTime | undefined): string | undefined {

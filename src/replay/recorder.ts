@@ -58,8 +58,12 @@ export interface RecorderOptions {
   carried?: readonly GateRecord[];
 }
 
+/** How a live snapshot is taken at M (default takeSnapshot): its identity `hash` names it in the log. */
+export type SnapshotTaker = (m: Machine, meta: { imageSha256: string }, outputs: OutputTally) => MachineSnapshot;
+
 interface ForkRequest {
   sink: ByteSink;
+  take?: SnapshotTaker;
   onSnapshot: (s: MachineSnapshot) => void;
   done: (fork: LogWriter | undefined) => void;
 }
@@ -183,8 +187,10 @@ export class Recorder {
    * fromSnapshot = the hash, startIcount = M — that gets every entry from there on, as this log does,
    * until the run ends (end frame) or dropFork(). The request lapses if the run ends first.
    * Resolves with the fork, or undefined when the run ended (or another request replaced this one).
+   * `req.take` takes the snapshot instead of takeSnapshot (a pre-copy's finish: precopy.ts); it must
+   * be a snapshot point and mark every page clean as takeSnapshot does.
    */
-  forkAtSnapshot(req: { sink: ByteSink; onSnapshot: (s: MachineSnapshot) => void }): Promise<LogWriter | undefined> {
+  forkAtSnapshot(req: { sink: ByteSink; take?: SnapshotTaker; onSnapshot: (s: MachineSnapshot) => void }): Promise<LogWriter | undefined> {
     this.forkReq?.done(undefined);
     return new Promise((resolve) => { this.forkReq = { ...req, done: resolve }; });
   }
@@ -203,7 +209,8 @@ export class Recorder {
     if (!req) return;
     this.forkReq = undefined;
     const m = this.m!;
-    const snapshot = takeSnapshot(m, { imageSha256: sha256Hex(this.opts.image) }, this.outputs);
+    let snapshot: MachineSnapshot;
+    try { snapshot = (req.take ?? takeSnapshot)(m, { imageSha256: sha256Hex(this.opts.image) }, this.outputs); } catch { req.done(undefined); return; }
     this.append({ icount: m.cpu.icount, kind: 'snapshot', payload: { hash: snapshot.hash } });
     try { req.onSnapshot(snapshot); } catch { req.done(undefined); return; }
     const fork = new LogWriter(req.sink, { ...this.header(m), fromSnapshot: snapshot.hash, startIcount: m.cpu.icount }, {

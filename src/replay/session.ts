@@ -4,7 +4,7 @@
 // to consume exactly the entries with icount < G and hand the machine over. Takes bytes, never a
 // socket; imports nothing from src/ft.
 
-import { Machine, type MachineConfig, type RunResult } from '../machine/machine.js';
+import { Machine, type MachineConfig, type MachineIo, type RunResult } from '../machine/machine.js';
 import { ReplayGate, GateDivergence, GateSwitch } from '../machine/gate.js';
 import { OutputSeam, type OutputSinks } from '../machine/outputs.js';
 import type { DiskBackend, GuestTime } from '../machine/gate.js';
@@ -12,7 +12,7 @@ import { CorruptLogError, LogDecoder, type TruncatedLogError } from './codec.js'
 import type { LogEntry, LogHeader } from './format.js';
 import { entryToGate } from './gate-entries.js';
 import { OutputTally, computeDigest, deviceNames, digestLayout, firstDifference, markLoadedPages, recordedDigest, resetDirty, sameDigest, type Digest } from './digest.js';
-import { configFromJson, restoreSnapshot, restoredOutputs } from './machine-snapshot.js';
+import { configFromJson, restoreSnapshot, restoredOutputs, type RestoredMachine } from './machine-snapshot.js';
 import { snapshotPoint } from '../cpu/state.js';
 import { fromBoot, sha256Hex, SNAPSHOT_END_REASON } from './recorder.js';
 import { InternalError, X86ftError, InvalidArgumentError } from '../errors.js';
@@ -69,6 +69,9 @@ export interface ReplayerOptions {
   image?: Uint8Array;
   /** Snapshot bytes, when the log starts from one (header.fromSnapshot). */
   snapshot?: Uint8Array;
+  /** Instead of `snapshot`: the machine of the snapshot the log starts from (a pre-copied one,
+   *  precopy.ts PreCopyImage.restore), given the header's fromSnapshot to check. */
+  restore?: (io: MachineIo, expectHash: string) => RestoredMachine;
   /** Receives each replayed console byte (e.g. to show what the guest printed); ignored with `outputs`. */
   consoleOut?: (byte: number) => void;
   /** Receives each replayed frame; ignored with `outputs`. */
@@ -255,17 +258,18 @@ export class ReplaySession {
     if (h.fromSnapshot === null) {
       if (!this.opts.image) throw new ReplaySetupError('the log starts from boot: the guest image is needed');
       // a snapshot given for a log from boot would be ignored: the caller meant another log or snapshot
-      if (this.opts.snapshot) throw new ReplaySetupError('the log starts from boot, not from a snapshot: the snapshot given is not this log\'s');
+      if (this.opts.snapshot || this.opts.restore) throw new ReplaySetupError('the log starts from boot, not from a snapshot: the snapshot given is not this log\'s');
       const sha = sha256Hex(this.opts.image);
       if (sha !== h.imageSha256) throw new ReplaySetupError(`the image's SHA-256 ${sha} is not the log's ${h.imageSha256}`);
       const config: MachineConfig = configFromJson(h.devices);
       if ((config.memSize ?? 0) !== h.memorySize) throw new ReplaySetupError(`header memory size ${h.memorySize} != device configuration ${String(config.memSize)}`);
       this.machine = Machine.fromElf(this.opts.image, { ...config, ...io });
     } else {
-      if (!this.opts.snapshot) throw new ReplaySetupError(`the log starts from snapshot ${h.fromSnapshot}: the snapshot file is needed`);
+      const { snapshot, restore } = this.opts;
+      if (!snapshot && !restore) throw new ReplaySetupError(`the log starts from snapshot ${h.fromSnapshot}: the snapshot file is needed`);
       let r;
       try {
-        r = restoreSnapshot(this.opts.snapshot, io, { expectHash: h.fromSnapshot });
+        r = snapshot ? restoreSnapshot(snapshot, io, { expectHash: h.fromSnapshot }) : restore!(io, h.fromSnapshot);
       } catch (e) { throw new ReplaySetupError((e as Error).message); }
       if (r.meta.imageSha256 !== h.imageSha256) throw new ReplaySetupError(`snapshot is of image ${r.meta.imageSha256}, the log of ${h.imageSha256}`);
       if (this.opts.image && sha256Hex(this.opts.image) !== h.imageSha256) throw new ReplaySetupError(`the image's SHA-256 is not the log's ${h.imageSha256}`);

@@ -53,12 +53,32 @@ export class SnapshotError extends X86ftError {
 const packr = new Packr({ useRecords: false, moreTypes: true, useBigInt64: true, useFloat32: 0 });
 const unpackr = new Unpackr({ useRecords: false, moreTypes: true, useBigInt64: true, mapsAsObjects: true });
 
+/** Sections in sorted-name order (so an encoding does not depend on the order they were given in). */
+function sortedSections(s: Record<string, unknown>): Record<string, unknown> {
+  const sections: Record<string, unknown> = {};
+  for (const k of Object.keys(s).sort()) sections[k] = s[k];
+  return sections;
+}
+
+/** The sections alone, encoded as a snapshot's metadata encodes them (msgpack, sorted names): a live
+ *  snapshot's pre-copy (precopy.ts) sends RAM apart from them. */
+export function packSections(s: Record<string, unknown>): Uint8Array {
+  return packr.pack(sortedSections(s));
+}
+
+/** packSections() back, byte and typed arrays detached from `bytes`. Throws SnapshotError SNAPSHOT_DECODE. */
+export function unpackSections(bytes: Uint8Array): Record<string, unknown> {
+  let v: unknown;
+  try { v = unpackr.unpack(bytes); } catch (e) { throw new SnapshotError('SNAPSHOT_DECODE', `snapshot sections undecodable: ${(e as Error).message}`); }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new SnapshotError('SNAPSHOT_DECODE', 'snapshot sections are malformed');
+  return plain(v) as Record<string, unknown>;
+}
+
 /** Encode a snapshot. Returns the bytes and their identity hash. */
 export function encodeSnapshot(data: SnapshotData): { bytes: Uint8Array; hash: string } {
   const ram = data.ram;
   const pages = nonZeroPages(ram);
-  const sections: Record<string, unknown> = {};
-  for (const k of Object.keys(data.sections).sort()) sections[k] = data.sections[k];
+  const sections = sortedSections(data.sections);
   const meta = packr.pack({ sections, ramSize: ram.length, pageSize: PAGE_SIZE, pageCount: pages.length });
   const bodyLen = 4 + meta.length + pages.length * (4 + PAGE_SIZE);
   const out = new Uint8Array(HEAD + bodyLen + 4);

@@ -12,6 +12,7 @@ import {
   encodeHandshakeFrame,
   encodeMessage,
   encodePreamble,
+  FT_PROTOCOL_VERSION,
   FT_KINDS,
   freshNonce,
   PREAMBLE_BYTES,
@@ -245,13 +246,14 @@ describe('FT channel: who may join', () => {
   it('another protocol version is refused with a message naming both versions', async () => {
     const { srv, nextReject } = await started();
     const c = await rawClient(srv.port);
-    c.sock.write(encodePreamble(2));
+    const other = FT_PROTOCOL_VERSION + 1;
+    c.sock.write(encodePreamble(other));
     const e = await nextReject();
     expect(e.code).toBe('VERSION');
-    expect(e.message).toMatch(/version 2.*version 1/);
+    expect(e.message).toMatch(new RegExp(`version ${other}.*version ${FT_PROTOCOL_VERSION}`));
     await c.ended;
     // The old/new peer reads our preamble (its layout never changes) and can say the same.
-    expect(() => checkPreamble(c.received().subarray(0, PREAMBLE_BYTES), 2)).toThrow(/version 1, this side speaks version 2/);
+    expect(() => checkPreamble(c.received().subarray(0, PREAMBLE_BYTES), other)).toThrow(new RegExp(`version ${FT_PROTOCOL_VERSION}, this side speaks version ${other}`));
     await stillServes(srv);
   });
 
