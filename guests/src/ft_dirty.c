@@ -27,6 +27,7 @@ int main(const struct x86ft_bootinfo *bi) {
   if (kib == 0 || kib > MAX_KIB || kib % 4) { printf("ft_dirty: KiB must be a multiple of 4 in 4..%u\n", MAX_KIB); return 2; }
   if (pause_ms) {
     cli();
+    pic_remap(0x20, 0x28);
     idt_set_handler(IRQ_VEC(0), on_tick);
     pit_start(2, (uint16_t)((PIT_HZ + 500) / 1000));
     pic_unmask(0);

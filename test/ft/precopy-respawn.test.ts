@@ -1,0 +1,81 @@
+// A secondary respawned from a pre-copied live snapshot (FT.md "Redundancy restored",
+// src/replay/precopy.ts) while the guest rewrites its RAM, with real `x86ft ft primary|secondary`
+// processes: the guest ft_dirty rewrites 1 MiB (a word in every page, every 16th page whole) in every
+// pass and prints a hash of all of it, so a page the pre-copy missed shows in its output. The first
+// secondary is SIGKILLed, the primary goes on alone (generation 2) and a new secondary joins it
+// (RAM pre-copied while the guest runs, the state at M checked by one hash over the assembled
+// machine); once it protects the guest the primary is SIGKILLed and the new secondary takes over and
+// finishes the run: the console file equals an uninterrupted run's, and the generation logs replay
+// as one chain (the snapshot record at M included) identical to the same output.
+
+import { describe, it, expect, beforeAll } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { openControl } from '../../src/ft/control.js';
+import { FT, caseDir, fileGrows, guestElf, replayChain, role, type Role } from './role-harness.js';
+
+/** ft_dirty: passes, KiB rewritten per pass, ms of guest idle time per pass: the run lasts at least
+ *  50 x 150 ms however fast the machine is (a secondary's start, a loss and a respawn fit in it). */
+const PASSES = 50, KIB = 1024, IDLE_MS = 150;
+const LINE = 'dirty pass 0001 of 50 hash 0123456789abcdef\n'.length;
+
+let elf: string;
+let want: Buffer;
+
+beforeAll(async () => {
+  elf = guestElf('ft_dirty');
+  const c = caseDir('dirtyref');
+  const r = role(['run', elf, '--cmdline', `${PASSES} ${KIB} 0`, '--mem', '16M', '--console', `file:${c.consoleFile}`, '--no-input'], c.dir);
+  const status = await r.done;
+  if (status !== 0) throw new Error(`reference run failed (${status}): ${r.err()}`);
+  want = readFileSync(c.consoleFile);
+}, 120_000);
+
+/** Resolves once `p`'s stderr matches `re`, or `p` ended first (false). */
+async function said(p: Role, re: RegExp): Promise<boolean> {
+  let over = false;
+  void p.done.then(() => { over = true; });
+  while (!re.test(p.err())) {
+    if (over) return re.test(p.err());
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return true;
+}
+
+describe('respawn from a pre-copied snapshot', () => {
+  it('the guest rewrites RAM during the pre-copy; the new secondary protects it, takes over after a SIGKILL of the primary and finishes with the uninterrupted output', async () => {
+    const c = caseDir('precopy');
+    const p = role(['ft', 'primary', elf, '--control', `dir:${c.ctl}`, '--listen', '127.0.0.1:0', '--host-id', 'local-a',
+      '--cmdline', `${PASSES} ${KIB} ${IDLE_MS}`, '--mem', '16M', '--console-file', c.consoleFile, ...FT], c.dir);
+    const s1 = role(['ft', 'secondary', '--control', `dir:${c.ctl}`, '--host-id', 'local-b', ...FT], c.dir);
+    const diag = (): string => `--- primary:\n${p.err()}\n--- secondary 1:\n${s1.err()}\n--- secondary 2:\n${s2?.err() ?? ''}`;
+    let s2: Role | undefined;
+    // guest progress (released console bytes), never a wall-clock moment
+    await fileGrows(c.consoleFile, 2 * LINE, p.done);
+    s1.child.kill('SIGKILL');
+    expect(await s1.done).toBe(-1);
+    // the primary goes on alone at generation 2 and listens for a new secondary there
+    expect(await said(p, /generation 2: running not protected/), `the primary ended before it went on alone\n${diag()}`).toBe(true);
+    s2 = role(['ft', 'secondary', '--control', `dir:${c.ctl}`, '--host-id', 'local-c', ...FT], c.dir);
+    expect(await said(p, /redundancy restored/), `the run ended before the new secondary protected it\n${diag()}`).toBe(true);
+    expect(p.err(), diag()).toMatch(/pages pre-copied in \d+ rounds, \d+ of them at M; guest paused/);
+    expect(s2.err(), diag()).toMatch(/joined from a snapshot at instruction \d+ \(RAM pre-copied/);
+    const at = readFileSync(c.consoleFile).length;
+    await fileGrows(c.consoleFile, at + LINE, p.done);
+    p.child.kill('SIGKILL');
+    expect(await p.done, `the primary ended before it was killed\n${diag()}`).toBe(-1);
+    const s2Status = await s2.done;
+    expect(s2Status, diag()).toBe(0);
+    expect(s2.err(), diag()).toMatch(/claiming generation 3/);
+    expect(readFileSync(c.consoleFile).equals(want), `console file differs\n${diag()}`).toBe(true);
+    const cp = await openControl(`dir:${c.ctl}`);
+    try {
+      expect(await cp.generation('default')).toBe(3);
+      expect((await cp.claimOwner('default', 3))?.hostId).toBe('local-c');
+    } finally { await cp.close(); }
+    const chain = await replayChain(c.ctl, 'default', elf);
+    expect(chain.report.outcome, `${diag()}\n${JSON.stringify(chain.report.divergence)}`).toBe('identical');
+    expect(chain.info.links).toHaveLength(3);
+    expect(chain.console.equals(want), 'the chain replay\'s console differs').toBe(true);
+  }, 120_000);
+});
+
