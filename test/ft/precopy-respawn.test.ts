@@ -14,9 +14,9 @@ import { openControl } from '../../src/ft/control.js';
 import { FT, caseDir, fileGrows, guestElf, replayChain, role, type Role } from './role-harness.js';
 
 /** ft_dirty: passes, KiB rewritten per pass, ms of guest idle time per pass: the run lasts at least
- *  50 x 150 ms however fast the machine is (a secondary's start, a loss and a respawn fit in it). */
-const PASSES = 50, KIB = 1024, IDLE_MS = 150;
-const LINE = 'dirty pass 0001 of 50 hash 0123456789abcdef\n'.length;
+ *  36 x 150 ms however fast the machine is (a secondary's start, a loss and a respawn fit in it). */
+const PASSES = 36, KIB = 1024, IDLE_MS = 150;
+const LINE = 'dirty pass 0001 of 36 hash 0123456789abcdef\n'.length;
 
 let elf: string;
 let want: Buffer;
