@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import { openControl, type ControlPlane } from '../../src/ft/control.js';
 import { startEtcd } from '../helpers/etcd.js';
 import { demoReference, expectClusterSameAsReference } from './protect-expect.js';
-import { DEMO_CMDLINE, alive, type Outcome } from './protect-harness.js';
+import { DEMO_CMDLINE, ROOT, alive, type Outcome } from './protect-harness.js';
+import { spawn } from 'node:child_process';
 import { cli, ftStart, type Cluster, isProtected, killHost, newCluster, readBytes, sleep, startHost, stopCluster, waitConsole, waitRecord } from './hosts-harness.js';
 import { HostLan, netnsUnavailable } from './netns.js';
 import { tlsLayout } from '../../src/ft/tls.js';
@@ -103,6 +104,7 @@ describe('x86ft host + ft start', () => {
   it('hosts as network namespaces, with TLS: the primary\'s host drops off the LAN and dies; the secondary\'s host takes over, a new secondary joins on the third host over TLS; nothing lost or doubled', async () => {
     const ids = ['h1', 'h2', 'h3'];
     const lan = new HostLan(ids);
+    const probes: ReturnType<typeof plainProbe>[] = [];
     const c = newCluster('hosts-netns');
     const cp = await openControl(c.spec);
     try {
@@ -116,6 +118,7 @@ describe('x86ft host + ft start', () => {
       expect(wrong.status).toBe(2);
       expect(wrong.stderr).toMatch(/is the certificate of host 'h2', not of host 'h1' \(its CN must be the --id\)/);
       for (const id of ids) startHost(c, id, ['--listen', lan.addr(id), ...tlsArgs(id)], lan.ns(id));
+      probes.push(...ids.map((id) => plainProbe(lan.ns(id), c.spec, 'n', id)));
       const st = await ftStart(c, elf, 'n', NETNS_CMDLINE, ['--failure-timeout-ms', String(NETNS_FAILURE_TIMEOUT_MS)]);
       expect(st.status, st.stderr).toBe(0);
       let rec = await waitRecord(cp, 'n', (r) => isProtected(r) || r.state === 'ended', 60_000, 'protected');
@@ -143,6 +146,10 @@ describe('x86ft host + ft start', () => {
       // (a TLS role connects or accepts over mutual TLS only: test/ft/ft-init.test.ts)
       expect(readFileSync(`/proc/${again.secondary!.pid}/cmdline`, 'latin1').split('\0')).toEqual(expect.arrayContaining(tlsArgs(third)));
       expect(readFileSync(`/proc/${again.primary!.pid}/cmdline`, 'latin1').split('\0')).toEqual(expect.arrayContaining(tlsArgs(survivor)));
+      // and the new primary's channel takes nothing but TLS: a plain-TCP peer from the third host with the cluster
+      // secret (all a secondary has, but a certificate) is dropped during the handshake
+      const answer = await probes[ids.indexOf(third)]!.ask(again.generation, again.primary!.addr!);
+      expect(answer).toMatch(/^refused ProtocolError CLOSED\b/);
       const w = await cli(c, ['ft', 'wait', 'n', '--control', c.spec], 120_000);
       expect(w.status, w.stderr).toBe(0);
       const end = (await cp.readVm('n'))!;
@@ -152,6 +159,7 @@ describe('x86ft host + ft start', () => {
     } finally {
       await cp.close();
       await stopCluster(c);
+      for (const p of probes) p.kill();
       lan.remove();
       rmSync(c.dir, { recursive: true, force: true });
     }
@@ -173,6 +181,37 @@ describe('x86ft host + ft start', () => {
     }
   });
 });
+
+/** A process in network namespace `ns` that, given 'GENERATION HOST:PORT' on stdin, connects there as a
+ *  secondary would but on plain TCP, with the cluster secret; its answer is 'connected' or 'refused NAME CODE
+ *  message'. Started ahead (node's start-up on a loaded machine takes seconds), asked once. */
+function plainProbe(ns: string, spec: string, vm: string, hostId: string): { ask(generation: number, addr: string): Promise<string>; kill(): void } {
+  const script = `import { openControl } from ${JSON.stringify(join(ROOT, 'dist/src/ft/control.js'))};
+import { connectFt } from ${JSON.stringify(join(ROOT, 'dist/src/ft/channel.js'))};
+import { createInterface } from 'node:readline';
+const cp = await openControl(${JSON.stringify(spec)});
+const secret = await cp.secret();
+await cp.close();
+for await (const line of createInterface({ input: process.stdin })) {
+  const [g, addr] = line.split(' ');
+  const at = addr.lastIndexOf(':');
+  try {
+    const peer = await connectFt({ secret, vm: ${JSON.stringify(vm)}, generation: Number(g), hostId: ${JSON.stringify(hostId)}, host: addr.slice(0, at), port: Number(addr.slice(at + 1)), handshakeTimeoutMs: 30000 });
+    peer.abort();
+    console.log('connected');
+  } catch (e) { console.log('refused', e.name, e.code, e.message); }
+  break;
+}`;
+  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '', err = '';
+  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+  const exited = new Promise<void>((r) => child.on('close', () => r()));
+  return {
+    async ask(generation, addr) { child.stdin.end(`${generation} ${addr}\n`); await exited; return out + err; },
+    kill() { child.kill('SIGKILL'); },
+  };
+}
 
 /** Two agents, ft start, kill -9 of the primary's host group at a third of the guest's output: the secondary
  *  takes over, ft wait exits 0, console file and disk equal the uninterrupted run, messages name the new role. */
