@@ -163,7 +163,7 @@ describe('x86ft host + ft start', () => {
       lan.remove();
       rmSync(c.dir, { recursive: true, force: true });
     }
-  });
+  }, 240_000); // a hang guard, not a speed bound: at a load of 30-45 this case took 80-120 s (its guest alone lasts at least 12 s)
 
   it('usage errors are one line with the documented status', async () => {
     const c = newCluster('hosts-usage');
