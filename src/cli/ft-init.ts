@@ -37,7 +37,8 @@ Sets up a cluster on one machine: creates the cluster secret if there is none (d
 for etcd: the secret file, \$X86FT_SECRET_FILE or ~/.x86ft/secret), a cluster CA if there is none,
 and a certificate for each host id that has none, signed by the CA (RSA 2048, SHA-256; subject CN =
 the host id, names localhost, 127.0.0.1, ::1). Files already there are kept: run it again with more
---hosts to add hosts. Prints the options each host's roles take.
+--hosts to add hosts. Prints the options each host's roles take, and its agent's command line
+('x86ft host' passes them to every role it starts).
 
   --control SPEC          the control plane (default dir:$X86FT_CONTROL, else dir:~/.x86ft)
   --hosts ID,...          host ids to make certificates for (default: this machine's hostname)
@@ -86,6 +87,7 @@ export async function ftInitCommand(args: string[]): Promise<number> {
     for (const h of r.hosts) {
       out.push(`host ${h.id}: ${h.files.cert} (${h.created ? 'created' : 'kept'})`);
       out.push(`  its roles take: --host-id ${h.id} --tls-cert ${h.files.cert} --tls-key ${h.files.key} --tls-ca ${h.files.ca}`);
+      out.push(`  its agent: x86ft host --id ${h.id}${spec === undefined ? '' : ` --control ${spec}`} --tls-cert ${h.files.cert} --tls-key ${h.files.key} --tls-ca ${h.files.ca}`);
     }
     process.stdout.write(out.join('\n') + '\n');
     return 0;

@@ -35,6 +35,7 @@ describe('x86ft ft init', () => {
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout).toContain(`--host-id h1 --tls-cert ${L.host('h1').cert} --tls-key ${L.host('h1').key} --tls-ca ${L.caCert}`);
+    expect(r.stdout).toContain(`its agent: x86ft host --id h2 --control dir:${ctl} --tls-cert ${L.host('h2').cert} --tls-key ${L.host('h2').key} --tls-ca ${L.caCert}\n`);
     expect(readFileSync(join(ctl, 'secret'), 'utf8')).toMatch(/^[0-9a-f]{64}\n?$/);
     expect(mode(join(ctl, 'secret'))).toBe(0o600);
     expect(mode(join(ctl, 'tls'))).toBe(0o700);
