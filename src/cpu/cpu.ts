@@ -10,6 +10,8 @@ import { installTable } from './table.js';
 import { compileRegion, HOT_BLOCK, INLINE_DEFAULT, REGION_BLOCKS } from './compile.js';
 import type { Hooks } from './hooks.js';
 import { GuestFaultError } from '../errors.js';
+import { cpuArrays } from './wasm/space.js';
+import { WasmTier } from './wasm/compile.js';
 
 /** Why Cpu.run returned (a run-time enum: usable from JavaScript). */
 export enum Stop {
@@ -75,11 +77,11 @@ const deterministicHost: CpuHost = {
 
 export class Cpu {
   // --- general registers: regs[2n] = low 32 bits, regs[2n+1] = high 32 bits (n = 0 RAX .. 15 R15)
-  readonly regs = new Int32Array(32);
+  readonly regs: Int32Array;
   /** Byte view of regs: low byte of reg n at 8n, AH/CH/DH/BH at 8n+1. */
-  readonly regs8 = new Uint8Array(this.regs.buffer);
+  readonly regs8: Uint8Array;
   /** 16-bit view: reg n at index 4n. */
-  readonly regs16 = new Uint16Array(this.regs.buffer);
+  readonly regs16: Uint16Array;
   /** Instruction pointer as a JS number (canonical, sign-extended from bit 47). During an instruction: the next instruction. */
   rip = 0;
   /** Address of the instruction being executed (for faults). */
@@ -168,13 +170,15 @@ export class Cpu {
   pendVec = -1; pendErr = -1;
   private deliveringDepth = 0;
 
-  // --- MMU: software TLBs (read, write, exec) mapping linear page -> physical page
-  readonly tlbRTag = new Float64Array(TLB_SIZE).fill(-1);
-  readonly tlbRPhys = new Float64Array(TLB_SIZE);
-  readonly tlbWTag = new Float64Array(TLB_SIZE).fill(-1);
-  readonly tlbWPhys = new Float64Array(TLB_SIZE);
-  readonly tlbXTag = new Float64Array(TLB_SIZE).fill(-1);
-  readonly tlbXPhys = new Float64Array(TLB_SIZE);
+  // --- MMU: software TLBs (read, write, exec) mapping linear page -> physical page (tag -1: empty)
+  readonly tlbRTag: Float64Array;
+  readonly tlbRPhys: Float64Array;
+  readonly tlbWTag: Float64Array;
+  readonly tlbWPhys: Float64Array;
+  readonly tlbXTag: Float64Array;
+  readonly tlbXPhys: Float64Array;
+  /** The WebAssembly tier (src/cpu/wasm; X86FT_WASM=1), or null: hot blocks compile to JavaScript only. */
+  readonly wasm: WasmTier | null;
   readonly jcTag = new Float64Array(JC_MASK + 1).fill(NaN);
   readonly jcBlock: (Block | null)[] = new Array(JC_MASK + 1).fill(null);
   /** Bumped whenever the jump cache is cleared (the linear->physical mapping may have changed): block
@@ -218,6 +222,14 @@ export class Cpu {
     this.u8 = mem.u8;
     this.ramSize = mem.size;
     this.bus = bus;
+    // the register file and TLBs live in the wasm tier's CPU area when there is one (src/cpu/wasm/space.ts)
+    const area = mem.claimCpuArea();
+    const a = cpuArrays(area < 0 ? null : mem.buffer, area);
+    this.regs = a.regs;
+    this.regs8 = new Uint8Array(a.regs.buffer, a.regs.byteOffset, 128);
+    this.regs16 = new Uint16Array(a.regs.buffer, a.regs.byteOffset, 64);
+    this.tlbRTag = a.tlbRTag; this.tlbRPhys = a.tlbRPhys; this.tlbWTag = a.tlbWTag; this.tlbWPhys = a.tlbWPhys; this.tlbXTag = a.tlbXTag; this.tlbXPhys = a.tlbXPhys;
+    this.wasm = area < 0 ? null : new WasmTier(this, area);
     this.codePage = new Uint8Array(Math.ceil(mem.size / 4096));
     this.dirty = new Uint8Array(Math.ceil(mem.size / 4096));
     mem.onWrite = (p, len) => this.ramWritten(p, len);
@@ -978,7 +990,7 @@ export class Cpu {
       this.brk = false;
       if (n === b.n) {
         let fn = b.fn;
-        if (fn === null && ++b.hits >= this.hotBlock) fn = b.fn = compileRegion(this, b, this.inlineSemantics, this.regionBlocks);
+        if (fn === null && ++b.hits >= this.hotBlock) fn = b.fn = (this.wasm !== null ? this.wasm.compile(b) : null) ?? compileRegion(this, b, this.inlineSemantics, this.regionBlocks);
         if (fn !== null) {
           // Compiled blocks chain here, without a trip through run(): the next block (or this one again)
           // runs at once if it is compiled and fits the budget. Exact, because nothing can make an

@@ -5,12 +5,17 @@
 // for the next digest (takeWritten). Owns no policy (paging, MMIO routing live in the MMU and the bus).
 
 import { InvalidArgumentError } from '../errors.js';
+import { wasmRam } from './wasm/space.js';
 
 export class PhysMemory {
   readonly buffer: ArrayBuffer;
   readonly u8: Uint8Array;
   readonly dv: DataView;
   readonly size: number;
+  /** With X86FT_WASM=1: the WebAssembly.Memory whose buffer is `buffer` (RAM at 0, then one CPU area:
+   *  src/cpu/wasm/space.ts); else null. `buffer` may then be longer than `size`: use u8/dv, or [0, size). */
+  readonly wasm: WebAssembly.Memory | null;
+  private cpuAreaTaken = false;
   /**
    * Called for every write that is not a CPU store, with the physical range (inside RAM). The Cpu
    * that owns this memory sets it: decoded code in the range must not run again (DESIGN: decode once,
@@ -27,10 +32,19 @@ export class PhysMemory {
       throw new InvalidArgumentError(`memory size must be a multiple of 4096 and at least 2 MiB (got ${size})`);
     }
     this.size = size;
-    this.buffer = new ArrayBuffer(size);
-    this.u8 = new Uint8Array(this.buffer);
-    this.dv = new DataView(this.buffer);
+    this.wasm = wasmRam(size);
+    this.buffer = this.wasm !== null ? this.wasm.buffer : new ArrayBuffer(size);
+    this.u8 = new Uint8Array(this.buffer, 0, size);
+    this.dv = new DataView(this.buffer, 0, size);
     this.changed = new Uint8Array(Math.ceil(size / 4096));
+  }
+
+  /** The byte offset of the CPU area in `buffer` for the first Cpu on this memory, or -1 (no wasm memory,
+   *  or a second Cpu: it keeps its registers in plain arrays and has no wasm tier). */
+  claimCpuArea(): number {
+    if (this.wasm === null || this.cpuAreaTaken) return -1;
+    this.cpuAreaTaken = true;
+    return this.size;
   }
 
   /** True when [phys, phys+len) lies inside RAM. */

@@ -125,7 +125,7 @@ export class ReplayTimeline {
     this.startIcount = m.cpu.icount;
     this.endIcount = Math.min(endIcount, opts.stopAt ?? Infinity);
     this.versions = Array.from({ length: m.mem.size / PAGE }, () => []);
-    this.ram = Buffer.from(m.mem.buffer);
+    this.ram = Buffer.from(m.mem.buffer, 0, m.mem.size);
     this.useGate(0);
     this.stepHooks.stepping = true;
     this.take();

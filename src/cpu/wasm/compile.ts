@@ -1,0 +1,618 @@
+// The WebAssembly tier (a prototype, X86FT_WASM=1; issue 14): a hot decoded block whose instructions are
+// all in the subset below becomes one wasm function with native i64 arithmetic. Registers are read and
+// written in place (cpu.regs is a view of the wasm memory: space.ts), guest RAM through the CPU's own read
+// and write TLBs (also in wasm memory), arithmetic flags kept as operands in locals and computed only where
+// a condition or an exit reads them (as getters in flags.ts). Anything the fast path cannot do — a TLB
+// miss, a page-crossing access, a non-canonical branch target — exits before that instruction with the
+// count retired so far, and the rest of the block runs in the interpreter, which faults precisely.
+// Subset: MOV (incl. imm), ADD OR AND SUB XOR CMP TEST, LEA, MOVZX/MOVSX/MOVSXD, SHL/SHR/SAR r by an
+// immediate, IMUL r32, INC/DEC r32/r64, CMOVcc, SETcc r8, PUSH/POP r64, CALL rel, RET, JMP rel, Jcc, NOP.
+// Other blocks are compiled by src/cpu/compile.ts (the JS tier).
+
+import type { Cpu } from '../cpu.js';
+import type { BlockFn } from '../compile.js';
+import { ud, gp0, type Block, type Insn } from '../decoder.js';
+import { LF } from '../flags.js';
+import { nop } from '../ops/mov.js';
+import { Code, Op, T, moduleBytes } from './encode.js';
+import { Area, TLB_ENTRIES } from './space.js';
+
+const enum A { ADD = 0, OR = 1, ADC = 2, SBB = 3, AND = 4, SUB = 5, XOR = 6, CMP = 7 }
+/** Pend.op for flags computed eagerly (IMUL): local r (i32) holds the six arithmetic flag bits. */
+const EAGER = -1;
+const ARITH = 0x8d5;
+const MAXLEFT = 0x7fffffff;
+
+/** The last flag writer's operands, in locals (i64, zero-extended to sz bytes; cin/of i32). */
+interface Pend { op: number; sz: number; a: number; b: number; r: number; cin: number; of: number }
+
+/** Counters of one Cpu's wasm tier (for the bench and the README's figures). */
+export interface WasmStats {
+  /** Blocks compiled to wasm, and blocks the subset left to the JS tier. */
+  compiled: number; rejected: number;
+  /** Host milliseconds spent generating, compiling and instantiating wasm (performance.now()). */
+  compileMs: number;
+  /** Calls JS -> wasm (one per compiled-block execution), and exits before a block's end. */
+  calls: number; exits: number;
+}
+
+/** Blocks compiled and rejected by every Cpu of this process (tests: the tier really ran). */
+export const WASM_TOTALS = { compiled: 0, rejected: 0 };
+
+export class WasmTier {
+  readonly stats: WasmStats = { compiled: 0, rejected: 0, compileMs: 0, calls: 0, exits: 0 };
+  private readonly i32: Int32Array;
+  private readonly f64: Float64Array;
+  private readonly pages: number;
+
+  /** `area`: byte offset of the CPU area in c.mem.wasm (space.ts). */
+  constructor(private readonly c: Cpu, private readonly area: number) {
+    const buf = c.mem.buffer;
+    this.i32 = new Int32Array(buf);
+    this.f64 = new Float64Array(buf);
+    this.pages = buf.byteLength / 65536;
+  }
+
+  /**
+   * A BlockFn running `b` as wasm, or null (the JS tier compiles it). Compiled: a block whose instructions
+   * are all in the subset, or all but its last (HLT, an indirect branch, …: the interpreter runs that one).
+   */
+  compile(b: Block): BlockFn | null {
+    const t0 = performance.now();
+    let m = 0;
+    while (m < b.n && supported(b.insns[m])) m++;
+    if (m === 0 || m < b.n - 1) { this.stats.rejected++; WASM_TOTALS.rejected++; return null; }
+    const g = new Gen(b, m, this.area);
+    const code = g.gen();
+    const bytes = moduleBytes([T.F64, T.I32], [T.I32], g.locals, code, this.pages);
+    const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), { e: { m: this.c.mem.wasm! } });
+    const w = inst.exports.f as (start: number, left: number) => number;
+    this.stats.compiled++; WASM_TOTALS.compiled++;
+    this.stats.compileMs += performance.now() - t0;
+    return this.wrap(b, m, w, g.loops);
+  }
+
+  /** The BlockFn around wasm function w, which runs the first m instructions of b (see BlockFn). */
+  private wrap(b: Block, m: number, w: (start: number, left: number) => number, loops: boolean): BlockFn {
+    const i32 = this.i32, f64 = this.f64, st = this.stats, n = b.n, insns = b.insns;
+    const FL = (this.area + Area.FLAGS) >> 2, PS = (this.area + Area.PASSES) >> 2, RIP = (this.area + Area.RIP) >> 3;
+    return (c: Cpu, start: number, left: number): number => {
+      st.calls++;
+      i32[FL] = c.getRflags();
+      let k = w(start, left > MAXLEFT ? MAXLEFT : left);
+      c.flags = i32[FL]; c.lfOp = LF.NONE;
+      if (loops) c.icount += i32[PS] * n;
+      if (k === n) { c.rip = f64[RIP]; return n; }
+      // exited before instruction k (k < m), or ran its wasm prefix (k = m): the interpreter runs the rest
+      // of the block, and raises any fault precisely
+      if (k < m) st.exits++;
+      try {
+        while (k < n) {
+          const i = insns[k];
+          c.insnRip = start + i.start; c.rip = start + i.end;
+          i.exec(c, i);
+          k++;
+          if (c.brk) break;
+        }
+      } catch (e) { c.blockK = k; throw e; }
+      return k;
+    };
+  }
+}
+
+/** Can the tier compile this instruction? (Mirrors Gen.insn: true exactly for the forms it emits.) */
+export function supported(i: Insn): boolean {
+  if (i.exec === ud || i.exec === gp0 || i.lock) return false;
+  // memory operands: 64-bit addressing without an FS/GS base
+  if (i.rm < 0 && (i.asz !== 8 || i.seg === 4 || i.seg === 5) && usesModrmMemory(i.op)) return false;
+  const op = i.op, sz = i.osz, wide = sz === 4 || sz === 8;
+  if (op < 0x40 && (op & 7) <= 5) { const kind = (op >> 3) & 7; return kind !== A.ADC && kind !== A.SBB; }
+  switch (op) {
+    case 0x80: case 0x81: case 0x83: return i.sub !== A.ADC && i.sub !== A.SBB;
+    case 0x84: case 0x85: case 0xa8: case 0xa9: case 0x88: case 0x89: case 0x8a: case 0x8b: return true;
+    case 0xf6: case 0xf7: return i.sub <= 1;
+    case 0xc6: case 0xc7: return i.sub === 0;
+    case 0x10d: case 0x118: case 0x119: case 0x11a: case 0x11b: case 0x11c: case 0x11d: case 0x11e: case 0x11f: return i.exec === nop;
+    case 0x8d: return wide && i.rm < 0 && i.asz === 8;
+    case 0x1b6: case 0x1b7: case 0x1be: case 0x1bf: return wide;
+    case 0x63: return sz === 8;
+    case 0xeb: case 0xe9: case 0xe8: return true;
+    case 0xc3: return true;
+    default:
+  }
+  if (op >= 0xb0 && op <= 0xbf) return true;
+  if ((op >= 0x70 && op <= 0x7f) || (op >= 0x180 && op <= 0x18f)) return true;
+  if (op >= 0x140 && op <= 0x14f) return wide;
+  if (op >= 0x190 && op <= 0x19f) return i.rm >= 0;
+  if (op === 0xc0 || op === 0xc1 || op === 0xd0 || op === 0xd1) return i.rm >= 0 && i.sub >= 4;
+  if (op === 0x1af || op === 0x69 || op === 0x6b) return sz === 4;
+  if (op === 0xff) return i.sub <= 1 && wide && i.rm >= 0;
+  if (op >= 0x50 && op <= 0x5f) return sz === 8;
+  return false;
+}
+
+/** Opcodes of the subset with a ModRM memory operand (LEA computes an address without a segment base). */
+function usesModrmMemory(op: number): boolean {
+  return op !== 0x8d && !(op >= 0x50 && op <= 0x5f) && !(op >= 0xb0 && op <= 0xbf) && op !== 0xe8 && op !== 0xc3 && op !== 0xeb && op !== 0xe9
+    && !(op >= 0x70 && op <= 0x7f) && !(op >= 0x180 && op <= 0x18f) && !(op >= 0xa8 && op <= 0xa9) && !(op < 0x40 && (op & 7) >= 4);
+}
+
+const mask = (sz: number): [number, number] => (sz === 8 ? [-1, -1] : [sz === 4 ? -1 : sz === 2 ? 0xffff : 0xff, 0]);
+
+class Gen {
+  /** Extra locals' types (after the params: 0 start f64, 1 left i32). */
+  readonly locals: T[] = [];
+  readonly c = new Code();
+  loops = false;
+  private pend: Pend | null = null;
+  private k = 0;
+  private i!: Insn;
+  /** Open block/loop/if constructs; the body's loop (when there is one) is the outermost. */
+  private depth = 0;
+  private branched = false;
+  private readonly s: number; // i64: the block's linear start
+  private readonly fl: number; // i32: RFLAGS (arithmetic bits valid when pend is null)
+  private readonly passes: number; // i32
+  private readonly R: number; // byte offset of cpu.regs
+
+  /** Compiles the first m instructions of b (m = b.n: all; else the function returns m after them). */
+  constructor(private readonly b: Block, private readonly m: number, private readonly area: number) {
+    this.s = this.local(T.I64); this.fl = this.local(T.I32); this.passes = this.local(T.I32);
+    this.R = area + Area.REGS;
+    // a block that jumps to its own start loops inside the function
+    const last = b.insns[b.n - 1];
+    this.loops = m === b.n && (last.op === 0xeb || last.op === 0xe9 || (last.op >= 0x70 && last.op <= 0x7f) || (last.op >= 0x180 && last.op <= 0x18f)) && last.end + last.imm === 0;
+  }
+
+  private local(t: T): number { this.locals.push(t); return 1 + this.locals.length; }
+
+  gen(): Code {
+    const c = this.c;
+    c.get(0).op(Op.i64_trunc_f64_s).set(this.s);
+    c.i32(0).mem(Op.i32_load, 2, this.area + Area.FLAGS).set(this.fl);
+    if (this.loops) { c.open(Op.loop); this.depth++; }
+    for (let k = 0; k < this.m; k++) { this.k = k; this.i = this.b.insns[k]; this.insn(); }
+    if (!this.branched && this.m === this.b.n) this.storeRip(() => c.get(this.s).i64(this.b.insns[this.b.n - 1].end).op(Op.i64_add));
+    this.saveState();
+    c.i32(this.m).op(Op.return);
+    if (this.loops) { c.op(Op.end); c.op(Op.unreachable); }
+    return c;
+  }
+
+  // ---- exits and state
+
+  /** Flags and passes into the CPU area (every return does this). */
+  private saveState(): void {
+    const c = this.c;
+    c.i32(0); this.flagsValue(); c.mem(Op.i32_store, 2, this.area + Area.FLAGS);
+    if (this.loops) c.i32(0).get(this.passes).mem(Op.i32_store, 2, this.area + Area.PASSES);
+  }
+  /** Return k (instructions retired) when the i32 on the stack is non-zero: before instruction k did anything. */
+  private exitIf(): void {
+    const c = this.c;
+    c.open(Op.if); this.saveState(); c.i32(this.k).op(Op.return).op(Op.end);
+  }
+  private storeRip(value: () => void): void {
+    this.c.i32(0); value(); this.c.op(Op.f64_convert_i64_s).mem(Op.f64_store, 3, this.area + Area.RIP);
+  }
+
+  // ---- flags (as flags.ts's getters compute them from the lazy fields)
+
+  /** Push the full RFLAGS (i32) as it is now. */
+  private flagsValue(): void {
+    const c = this.c, p = this.pend;
+    c.get(this.fl);
+    if (p === null) return;
+    c.i32(~ARITH).op(Op.i32_and);
+    if (p.op === EAGER) c.get(p.r);
+    else {
+      this.cf(p);
+      this.pf(p); c.i32(2).op(Op.i32_shl).op(Op.i32_or);
+      this.af(p); c.i32(4).op(Op.i32_shl).op(Op.i32_or);
+      this.zf(p); c.i32(6).op(Op.i32_shl).op(Op.i32_or);
+      this.sf(p); c.i32(7).op(Op.i32_shl).op(Op.i32_or);
+      this.of(p); c.i32(11).op(Op.i32_shl).op(Op.i32_or);
+    }
+    c.op(Op.i32_or);
+  }
+  private bit(pos: number): void { this.c.get(this.fl).i32(pos).op(Op.i32_shr_u).i32(1).op(Op.i32_and); }
+  private eagerBit(p: Pend, pos: number): void { this.c.get(p.r).i32(pos).op(Op.i32_shr_u).i32(1).op(Op.i32_and); }
+  /** Each pushes an i32 0/1. */
+  private cf(p: Pend | null): void {
+    const c = this.c;
+    if (p === null) return this.bit(0);
+    switch (p.op) {
+      case EAGER: return this.eagerBit(p, 0);
+      case LF.ADD: c.get(p.r).get(p.a).op(Op.i64_lt_u); return;
+      case LF.SUB: c.get(p.a).get(p.b).op(Op.i64_lt_u); return;
+      case LF.LOGIC: c.i32(0); return;
+      default: c.get(p.cin); // INC DEC SHIFT
+    }
+  }
+  private zf(p: Pend | null): void {
+    if (p === null) return this.bit(6);
+    if (p.op === EAGER) return this.eagerBit(p, 6);
+    this.c.get(p.r).op(Op.i64_eqz);
+  }
+  private sf(p: Pend | null): void {
+    if (p === null) return this.bit(7);
+    if (p.op === EAGER) return this.eagerBit(p, 7);
+    this.c.get(p.r).i64(p.sz * 8 - 1).op(Op.i64_shr_u).op(Op.i32_wrap_i64);
+  }
+  private pf(p: Pend | null): void {
+    if (p === null) return this.bit(2);
+    if (p.op === EAGER) return this.eagerBit(p, 2);
+    this.c.get(p.r).op(Op.i32_wrap_i64).i32(255).op(Op.i32_and).op(Op.i32_popcnt).i32(1).op(Op.i32_and).op(Op.i32_eqz);
+  }
+  private af(p: Pend): void {
+    const c = this.c;
+    if (p.op === EAGER) return this.eagerBit(p, 4);
+    if (p.op === LF.LOGIC || p.op === LF.SHIFT) { c.i32(0); return; }
+    c.get(p.a).get(p.b).op(Op.i64_xor).get(p.r).op(Op.i64_xor).op(Op.i32_wrap_i64).i32(4).op(Op.i32_shr_u).i32(1).op(Op.i32_and);
+  }
+  private of(p: Pend | null): void {
+    const c = this.c;
+    if (p === null) return this.bit(11);
+    const top = p.sz * 8 - 1;
+    const min = (l: number): void => { const [lo, hi] = p.sz === 8 ? [0, 0x80000000] : [1 << top >>> 0, 0]; c.get(l).i64(lo, hi).op(Op.i64_eq); };
+    switch (p.op) {
+      case EAGER: return this.eagerBit(p, 11);
+      case LF.ADD: c.get(p.a).get(p.r).op(Op.i64_xor).get(p.b).get(p.r).op(Op.i64_xor).op(Op.i64_and).i64(top).op(Op.i64_shr_u).op(Op.i32_wrap_i64); return;
+      case LF.SUB: c.get(p.a).get(p.b).op(Op.i64_xor).get(p.a).get(p.r).op(Op.i64_xor).op(Op.i64_and).i64(top).op(Op.i64_shr_u).op(Op.i32_wrap_i64); return;
+      case LF.LOGIC: c.i32(0); return;
+      case LF.SHIFT: c.get(p.of); return;
+      case LF.INC: return min(p.r);
+      default: return min(p.a); // DEC
+    }
+  }
+
+  /** Push condition cc (0-15) as an i32 0/1; CMP/TEST + Jcc compare the operands directly. */
+  private cond(cc: number): void {
+    const c = this.c, p = this.pend, t = cc >> 1;
+    let done = false;
+    if (p !== null && p.op === LF.SUB) {
+      const sx = (l: number): void => { c.get(l); if (p.sz !== 8) c.i64(64 - 8 * p.sz).op(Op.i64_shl); };
+      done = true;
+      switch (t) {
+        case 1: c.get(p.a).get(p.b).op(Op.i64_lt_u); break;
+        case 2: c.get(p.a).get(p.b).op(Op.i64_eq); break;
+        case 3: c.get(p.a).get(p.b).op(Op.i64_le_u); break;
+        case 6: sx(p.a); sx(p.b); c.op(Op.i64_lt_s); break;
+        case 7: sx(p.a); sx(p.b); c.op(Op.i64_le_s); break;
+        default: done = false;
+      }
+    }
+    if (!done) {
+      switch (t) {
+        case 0: this.of(p); break;
+        case 1: this.cf(p); break;
+        case 2: this.zf(p); break;
+        case 3: this.cf(p); this.zf(p); c.op(Op.i32_or); break;
+        case 4: this.sf(p); break;
+        case 5: this.pf(p); break;
+        case 6: this.sf(p); this.of(p); c.op(Op.i32_xor); break;
+        default: this.zf(p); this.sf(p); this.of(p); c.op(Op.i32_xor).op(Op.i32_or);
+      }
+    }
+    if (cc & 1) c.op(Op.i32_eqz);
+  }
+
+  // ---- operands (i64 values zero-extended to their size)
+
+  private regAddr(n: number, bOff: number, sz: number): number { return this.R + (sz === 1 ? bOff : 8 * n); }
+  private pushReg(n: number, bOff: number, sz: number): void {
+    const o = sz === 1 ? Op.i64_load8_u : sz === 2 ? Op.i64_load16_u : sz === 4 ? Op.i64_load32_u : Op.i64_load;
+    this.c.i32(0).mem(o, 0, this.regAddr(n, bOff, sz));
+  }
+  /** Register write of local v (sz 4 clears the upper half: v is zero-extended). */
+  private storeReg(n: number, bOff: number, sz: number, v: number): void {
+    const o = sz === 1 ? Op.i64_store8 : sz === 2 ? Op.i64_store16 : Op.i64_store;
+    this.c.i32(0).get(v).mem(o, 0, this.regAddr(n, bOff, sz));
+  }
+  private pushImm(sz: number): void {
+    const i = this.i;
+    if (sz === 8) this.c.i64(i.imm, i.immHi); else this.c.i64(i.imm & mask(sz)[0]);
+  }
+  private toLocal(t: T): number { const l = this.local(t); this.c.set(l); return l; }
+  private maskTop(sz: number): void { if (sz !== 8) { const [lo, hi] = mask(sz); this.c.i64(lo, hi).op(Op.i64_and); } }
+
+  /** The linear address of the memory operand (64-bit addressing, no segment base) into an i64 local. */
+  private ea(): number {
+    const i = this.i, c = this.c;
+    if (i.base === 16) c.get(this.s).i64(i.end + i.disp, i.end + i.disp < 0 ? -1 : 0).op(Op.i64_add);
+    else {
+      c.i64(i.disp, i.disp < 0 ? -1 : 0);
+      if (i.base >= 0) { this.pushReg(i.base, 0, 8); c.op(Op.i64_add); }
+      if (i.index >= 0) { this.pushReg(i.index, 0, 8); if (i.scale !== 1) c.i64(Math.log2(i.scale)).op(Op.i64_shl); c.op(Op.i64_add); }
+    }
+    return this.toLocal(T.I64);
+  }
+
+  /** Physical address (i32 local) of sz bytes at linear la through the read (w false) or write TLB; exits on a miss. */
+  private phys(la: number, sz: number, write: boolean): number {
+    const c = this.c, tag = this.area + (write ? Area.WTAG : Area.RTAG), ph = this.area + (write ? Area.WPHYS : Area.RPHYS);
+    c.get(la).op(Op.i32_wrap_i64).i32(12).op(Op.i32_shr_u).i32(TLB_ENTRIES - 1).op(Op.i32_and).i32(3).op(Op.i32_shl);
+    const t = this.toLocal(T.I32);
+    c.get(la).op(Op.i32_wrap_i64).i32(4095).op(Op.i32_and);
+    const o = this.toLocal(T.I32);
+    c.get(t).mem(Op.f64_load, 3, tag).get(la).i64(-4096, -1).op(Op.i64_and).op(Op.f64_convert_i64_s).op(Op.f64_eq);
+    if (sz > 1) c.get(o).i32(4096 - sz).op(Op.i32_le_u).op(Op.i32_and);
+    c.op(Op.i32_eqz); this.exitIf();
+    c.get(t).mem(Op.f64_load, 3, ph).op(Op.i32_trunc_f64_u).get(o).op(Op.i32_add);
+    return this.toLocal(T.I32);
+  }
+  private pushMem(p: number, sz: number): void {
+    const o = sz === 1 ? Op.i64_load8_u : sz === 2 ? Op.i64_load16_u : sz === 4 ? Op.i64_load32_u : Op.i64_load;
+    this.c.get(p).mem(o, 0, 0);
+  }
+  private storeMem(p: number, sz: number, v: number): void {
+    const o = sz === 1 ? Op.i64_store8 : sz === 2 ? Op.i64_store16 : sz === 4 ? Op.i64_store32 : Op.i64_store;
+    this.c.get(p).get(v).mem(o, 0, 0);
+  }
+  /** Load the r/m operand (register or memory through the read TLB) into an i64 local. */
+  private rmValue(sz: number, bOff = this.i.rmB): number {
+    const i = this.i;
+    if (i.rm >= 0) this.pushReg(i.rm, bOff, sz);
+    else { const p = this.phys(this.ea(), sz, false); this.pushMem(p, sz); }
+    return this.toLocal(T.I64);
+  }
+  /** Exit unless the i64 local t is canonical (bits 63-47 equal). */
+  private canonical(t: number): void {
+    this.c.get(t).i64(0, 0x8000).op(Op.i64_add).i64(0, 0x10000).op(Op.i64_ge_u); this.exitIf();
+  }
+
+  // ---- instructions
+
+  private insn(): void {
+    const i = this.i, op = i.op, sz = i.osz;
+    if (op < 0x40 && (op & 7) <= 5) {
+      const kind = (op >> 3) & 7;
+      switch (op & 7) {
+        case 0: case 1: return this.alu(kind, sz, 'E', 'G');
+        case 2: case 3: return this.alu(kind, sz, 'G', 'E');
+        default: return this.alu(kind, sz, 'A', 'I');
+      }
+    }
+    switch (op) {
+      case 0x80: case 0x81: case 0x83: return this.alu(i.sub, sz, 'E', 'I');
+      case 0x84: case 0x85: return this.alu(A.AND, sz, 'E', 'G', true);
+      case 0xa8: case 0xa9: return this.alu(A.AND, sz, 'A', 'I', true);
+      case 0xf6: case 0xf7: return this.alu(A.AND, sz, 'E', 'I', true);
+      case 0x88: case 0x89: return this.mov('E', 'G');
+      case 0x8a: case 0x8b: return this.mov('G', 'E');
+      case 0xc6: case 0xc7: return this.mov('E', 'I');
+      case 0x8d: { this.c.get(this.ea()); this.maskTop(sz); return this.storeReg(i.reg, 0, sz, this.toLocal(T.I64)); }
+      case 0x1b6: case 0x1b7: case 0x1be: case 0x1bf: return this.movx(op & 1 ? 2 : 1, op >= 0x1be);
+      case 0x63: return this.movx(4, true);
+      case 0xeb: case 0xe9: return this.jump();
+      case 0xe8: return this.call();
+      case 0xc3: return this.ret();
+      default:
+    }
+    if (op >= 0xb0 && op <= 0xbf) { this.pushImm(sz); return this.storeReg(i.reg, i.regB, sz, this.toLocal(T.I64)); }
+    if ((op >= 0x70 && op <= 0x7f) || (op >= 0x180 && op <= 0x18f)) return this.jcc(op & 15);
+    if (op >= 0x140 && op <= 0x14f) return this.cmov(op & 15);
+    if (op >= 0x190 && op <= 0x19f) { this.cond(op & 15); this.c.op(Op.i64_extend_i32_u); return this.storeReg(i.rm, i.rmB, 1, this.toLocal(T.I64)); }
+    if (op === 0xc0 || op === 0xc1 || op === 0xd0 || op === 0xd1) return this.shift(op >= 0xd0 ? 1 : i.imm);
+    if (op === 0x1af || op === 0x69 || op === 0x6b) return this.imul32();
+    if (op === 0xff) return this.incdec(i.sub === 0);
+    if (op >= 0x50 && op <= 0x57) return this.push();
+    if (op >= 0x58 && op <= 0x5f) return this.pop();
+    // NOPs: nothing
+  }
+
+  private alu(kind: number, sz: number, dst: 'E' | 'G' | 'A', src: 'E' | 'G' | 'I', test = false): void {
+    const i = this.i, c = this.c;
+    const write = !test && kind !== A.CMP;
+    const memDst = dst === 'E' && i.rm < 0, memSrc = src === 'E' && i.rm < 0;
+    let p = -1, m = -1;
+    if (memDst || memSrc) {
+      // a memory destination that is written goes through the write TLB for the read too (no fault after a change)
+      p = this.phys(this.ea(), sz, memDst && write);
+      this.pushMem(p, sz); m = this.toLocal(T.I64);
+    }
+    const operand = (w: 'E' | 'G' | 'A' | 'I'): number => {
+      switch (w) {
+        case 'I': this.pushImm(sz); return this.toLocal(T.I64);
+        case 'A': this.pushReg(0, 0, sz); return this.toLocal(T.I64);
+        case 'G': this.pushReg(i.reg, i.regB, sz); return this.toLocal(T.I64);
+        default: if (m >= 0) return m; this.pushReg(i.rm, i.rmB, sz); return this.toLocal(T.I64);
+      }
+    };
+    const a = operand(dst), b = operand(src);
+    c.get(a).get(b);
+    let lf: number;
+    switch (kind) {
+      case A.ADD: c.op(Op.i64_add); this.maskTop(sz); lf = LF.ADD; break;
+      case A.SUB: case A.CMP: c.op(Op.i64_sub); this.maskTop(sz); lf = LF.SUB; break;
+      case A.OR: c.op(Op.i64_or); lf = LF.LOGIC; break;
+      case A.XOR: c.op(Op.i64_xor); lf = LF.LOGIC; break;
+      default: c.op(Op.i64_and); lf = LF.LOGIC;
+    }
+    const r = this.toLocal(T.I64);
+    if (write) {
+      if (memDst) this.storeMem(p, sz, r);
+      else if (dst === 'A') this.storeReg(0, 0, sz, r);
+      else if (dst === 'G') this.storeReg(i.reg, i.regB, sz, r);
+      else this.storeReg(i.rm, i.rmB, sz, r);
+    }
+    this.pend = { op: lf, sz, a, b, r, cin: -1, of: -1 };
+  }
+
+  private mov(dst: 'E' | 'G', src: 'E' | 'G' | 'I'): void {
+    const i = this.i, sz = i.osz;
+    let v: number;
+    if (src === 'I') { this.pushImm(sz); v = this.toLocal(T.I64); }
+    else if (src === 'G') { this.pushReg(i.reg, i.regB, sz); v = this.toLocal(T.I64); }
+    else v = this.rmValue(sz);
+    if (dst === 'G') return this.storeReg(i.reg, i.regB, sz, v);
+    if (i.rm >= 0) return this.storeReg(i.rm, i.rmB, sz, v);
+    this.storeMem(this.phys(this.ea(), sz, true), sz, v);
+  }
+
+  private movx(ssz: number, signed: boolean): void {
+    const i = this.i, c = this.c;
+    const v = this.rmValue(ssz);
+    c.get(v);
+    if (signed) { c.op(ssz === 1 ? Op.i64_extend8_s : ssz === 2 ? Op.i64_extend16_s : Op.i64_extend32_s); this.maskTop(i.osz); }
+    this.storeReg(i.reg, 0, i.osz, this.toLocal(T.I64));
+  }
+
+  private cmov(cc: number): void {
+    const i = this.i, c = this.c, sz = i.osz;
+    const v = this.rmValue(sz);
+    c.get(v); this.pushReg(i.reg, 0, sz); this.cond(cc); c.op(Op.select);
+    this.storeReg(i.reg, 0, sz, this.toLocal(T.I64));
+  }
+
+  /** The branch target start + off into an i64 local; exits (the interpreter raises #GP) unless canonical. */
+  private target(off: number): number {
+    this.c.get(this.s).i64(off, off < 0 ? -1 : 0).op(Op.i64_add);
+    const t = this.toLocal(T.I64);
+    this.canonical(t);
+    return t;
+  }
+
+  /** A taken direct branch to start + off (to the block's own start: another pass while `left` allows). */
+  private taken(off: number): void {
+    const c = this.c, n = this.b.n;
+    if (off === 0 && this.loops) {
+      c.get(1).i32(2 * n).op(Op.i32_ge_s); c.open(Op.if); this.depth++;
+      this.flagsValue(); c.set(this.fl);
+      c.get(this.passes).i32(1).op(Op.i32_add).set(this.passes);
+      c.get(1).i32(n).op(Op.i32_sub).set(1);
+      c.br(Op.br, this.depth - 1);
+      c.op(Op.end); this.depth--;
+    }
+    const t = this.target(off);
+    this.storeRip(() => c.get(t));
+  }
+
+  private jcc(cc: number): void {
+    const i = this.i, c = this.c;
+    this.cond(cc);
+    c.open(Op.if); this.depth++;
+    this.taken(i.end + i.imm);
+    c.op(Op.else);
+    this.storeRip(() => c.get(this.s).i64(i.end).op(Op.i64_add));
+    c.op(Op.end); this.depth--;
+    this.branched = true;
+  }
+
+  private jump(): void { this.taken(this.i.end + this.i.imm); this.branched = true; }
+
+  /** RSP - 8 into an i64 local (the push address). */
+  private pushAddr(): number { this.pushReg(4, 0, 8); this.c.i64(8).op(Op.i64_sub); return this.toLocal(T.I64); }
+
+  private call(): void {
+    const i = this.i, c = this.c;
+    const t = this.target(i.end + i.imm);
+    c.get(this.s).i64(i.end).op(Op.i64_add);
+    const ra = this.toLocal(T.I64);
+    const la = this.pushAddr();
+    this.storeMem(this.phys(la, 8, true), 8, ra);
+    this.storeReg(4, 0, 8, la);
+    this.storeRip(() => c.get(t));
+    this.branched = true;
+  }
+
+  private ret(): void {
+    const c = this.c;
+    this.pushReg(4, 0, 8);
+    const la = this.toLocal(T.I64);
+    this.pushMem(this.phys(la, 8, false), 8);
+    const t = this.toLocal(T.I64);
+    this.canonical(t);
+    c.get(la).i64(8).op(Op.i64_add);
+    this.storeReg(4, 0, 8, this.toLocal(T.I64));
+    this.storeRip(() => c.get(t));
+    this.branched = true;
+  }
+
+  private push(): void {
+    this.pushReg(this.i.reg, 0, 8);
+    const v = this.toLocal(T.I64);
+    const la = this.pushAddr();
+    this.storeMem(this.phys(la, 8, true), 8, v);
+    this.storeReg(4, 0, 8, la);
+  }
+
+  private pop(): void {
+    const c = this.c;
+    this.pushReg(4, 0, 8);
+    const la = this.toLocal(T.I64);
+    this.pushMem(this.phys(la, 8, false), 8);
+    const v = this.toLocal(T.I64);
+    // RSP advances first, then the register is written (POP RSP loads the popped value)
+    c.get(la).i64(8).op(Op.i64_add);
+    this.storeReg(4, 0, 8, this.toLocal(T.I64));
+    this.storeReg(this.i.reg, 0, 8, v);
+  }
+
+  /** SHL/SAL/SHR/SAR r by an immediate (as src/cpu/ops/shift.ts: OF by the count-1 rule for every count). */
+  private shift(count: number): void {
+    const i = this.i, c = this.c, sz = i.osz, bits = sz * 8;
+    const n = count & (sz === 8 ? 63 : 31);
+    if (n === 0) { if (sz === 4) { this.pushReg(i.rm, 0, 4); this.storeReg(i.rm, 0, 4, this.toLocal(T.I64)); } return; }
+    const kind = i.sub === 6 ? 4 : i.sub;
+    this.pushReg(i.rm, i.rmB, sz);
+    const a = this.toLocal(T.I64);
+    const sh = (x: number, op: Op, by: number): void => { c.get(x).i64(by).op(op); };
+    let v: number, cf: number, of: number;
+    if (kind === 4) {
+      sh(a, Op.i64_shl, n); this.maskTop(sz); v = this.toLocal(T.I64);
+      if (n <= bits) { sh(a, Op.i64_shr_u, bits - n); c.op(Op.i32_wrap_i64).i32(1).op(Op.i32_and); } else c.i32(0);
+      cf = this.toLocal(T.I32);
+      sh(a, Op.i64_shr_u, bits - 1); sh(a, Op.i64_shr_u, bits - 2); c.op(Op.i64_xor).op(Op.i32_wrap_i64).i32(1).op(Op.i32_and);
+      of = this.toLocal(T.I32);
+    } else if (kind === 5) {
+      if (n <= bits) { sh(a, Op.i64_shr_u, n); v = this.toLocal(T.I64); sh(a, Op.i64_shr_u, n - 1); c.op(Op.i32_wrap_i64).i32(1).op(Op.i32_and); }
+      else { c.i64(0); v = this.toLocal(T.I64); c.i32(0); }
+      cf = this.toLocal(T.I32);
+      sh(a, Op.i64_shr_u, bits - 1); c.op(Op.i32_wrap_i64);
+      of = this.toLocal(T.I32);
+    } else {
+      c.get(a);
+      if (sz !== 8) c.op(sz === 1 ? Op.i64_extend8_s : sz === 2 ? Op.i64_extend16_s : Op.i64_extend32_s);
+      const sa = this.toLocal(T.I64);
+      sh(sa, Op.i64_shr_s, n); this.maskTop(sz); v = this.toLocal(T.I64);
+      sh(sa, Op.i64_shr_s, n - 1); c.op(Op.i32_wrap_i64).i32(1).op(Op.i32_and); cf = this.toLocal(T.I32);
+      c.i32(0); of = this.toLocal(T.I32);
+    }
+    this.storeReg(i.rm, i.rmB, sz, v);
+    this.pend = { op: LF.SHIFT, sz, a, b: a, r: v, cin: cf, of };
+  }
+
+  /** IMUL r32, r/m32 (0F AF) and r32, r/m32, imm: CF = OF = the product does not fit, SF, PF of the result, ZF = AF = 0. */
+  private imul32(): void {
+    const i = this.i, c = this.c;
+    const src = this.rmValue(4);
+    if (i.op === 0x1af) { this.pushReg(i.reg, 0, 4); c.op(Op.i64_extend32_s).get(src).op(Op.i64_extend32_s); }
+    else c.get(src).op(Op.i64_extend32_s).i64(i.imm | 0, (i.imm | 0) < 0 ? -1 : 0);
+    c.op(Op.i64_mul);
+    const x = this.toLocal(T.I64);
+    c.get(x); this.maskTop(4);
+    const v = this.toLocal(T.I64);
+    // flags: (x != sext32(v)) * 0x801 | SF << 7 | PF << 2
+    c.i32(0).get(x).get(v).op(Op.i64_extend32_s).op(Op.i64_ne).op(Op.i32_sub).i32(0x801).op(Op.i32_and);
+    c.get(v).i64(31).op(Op.i64_shr_u).op(Op.i32_wrap_i64).i32(7).op(Op.i32_shl).op(Op.i32_or);
+    c.get(v).op(Op.i32_wrap_i64).i32(255).op(Op.i32_and).op(Op.i32_popcnt).i32(1).op(Op.i32_and).op(Op.i32_eqz).i32(2).op(Op.i32_shl).op(Op.i32_or);
+    const f = this.toLocal(T.I32);
+    this.storeReg(i.reg, 0, 4, v);
+    this.pend = { op: EAGER, sz: 4, a: -1, b: -1, r: f, cin: -1, of: -1 };
+  }
+
+  private incdec(inc: boolean): void {
+    const i = this.i, c = this.c, sz = i.osz;
+    this.cf(this.pend);
+    const cin = this.toLocal(T.I32);
+    this.pushReg(i.rm, 0, sz);
+    const a = this.toLocal(T.I64);
+    c.i64(1);
+    const one = this.toLocal(T.I64);
+    c.get(a).get(one).op(inc ? Op.i64_add : Op.i64_sub); this.maskTop(sz);
+    const r = this.toLocal(T.I64);
+    this.storeReg(i.rm, 0, sz, r);
+    this.pend = { op: inc ? LF.INC : LF.DEC, sz, a, b: one, r, cin, of: -1 };
+  }
+}
