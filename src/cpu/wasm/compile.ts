@@ -75,35 +75,35 @@ export class WasmTier {
   }
 
   /**
-   * The BlockFn around wasm function w, which runs the first m instructions of b (see BlockFn). Generated
-   * per block (new Function), so that its call of w is monomorphic: V8 then calls the wasm function
-   * directly instead of through its generic JS-to-wasm wrapper.
+   * The BlockFn around wasm function w, which runs the first m instructions of b (see BlockFn). One closure
+   * shared by every block (measured: generating one wrapper per block, so that each call of w is
+   * monomorphic, made CoreMark 15-25% slower — each wrapper then warms up on its own).
    */
   private wrap(b: Block, m: number, w: (start: number, left: number) => number, loops: boolean): BlockFn {
-    const n = b.n;
+    const i32 = this.i32, f64 = this.f64, st = this.stats, n = b.n, insns = b.insns;
     const FL = (this.area + Area.FLAGS) >> 2, PS = (this.area + Area.PASSES) >> 2, RIP = (this.area + Area.RIP) >> 3;
-    const src = `return function wasm_${b.phys.toString(16)}(c, start, left) {
-  st.calls++;
-  i32[${FL}] = c.getRflags();
-  let k = w(start, left > ${MAXLEFT} ? ${MAXLEFT} : left);
-  c.flags = i32[${FL}]; c.lfOp = ${LF.NONE};
-  ${loops ? `c.icount += i32[${PS}] * ${n};` : ''}
-  if (k === ${n}) { c.rip = f64[${RIP}]; return ${n}; }
-  // exited before instruction k (k < m), or ran its wasm prefix (k = m): the interpreter runs the rest
-  // of the block, and raises any fault precisely
-  if (k < ${m}) st.exits++;
-  try {
-    while (k < ${n}) {
-      const i = insns[k];
-      c.insnRip = start + i.start; c.rip = start + i.end;
-      i.exec(c, i);
-      k++;
-      if (c.brk) break;
-    }
-  } catch (e) { c.blockK = k; throw e; }
-  return k;
-};`;
-    return new Function('w', 'i32', 'f64', 'st', 'insns', src)(w, this.i32, this.f64, this.stats, b.insns) as BlockFn;
+    return (c: Cpu, start: number, left: number): number => {
+      st.calls++;
+      i32[FL] = c.getRflags();
+      let k = w(start, left > MAXLEFT ? MAXLEFT : left);
+      c.flags = i32[FL]; c.lfOp = LF.NONE;
+      if (loops) c.icount += i32[PS] * n;
+      if (k === n) { c.rip = f64[RIP]; return n; }
+      // exited before instruction k (k < m), or ran its wasm prefix (k = m): the interpreter runs the rest
+      // of the block (and raises any fault precisely); a block ends early only with brk set, as the chain
+      // loop in Cpu.runBlock expects
+      if (k < m) st.exits++;
+      try {
+        while (k < n) {
+          const i = insns[k];
+          c.insnRip = start + i.start; c.rip = start + i.end;
+          i.exec(c, i);
+          k++;
+          if (c.brk) break;
+        }
+      } catch (e) { c.blockK = k; throw e; }
+      return k;
+    };
   }
 }
 
