@@ -40,6 +40,10 @@ const SNAPSHOT_CHUNK = 1 << 20;
  *  PRECOPY_FINAL_PAGES pages (what is left goes in the pause at M). */
 const PRECOPY_MAX_ROUNDS = 6;
 const PRECOPY_FINAL_PAGES = 64;
+/** M is a digest point where at most PRECOPY_PAUSE_PAGES pages are left for the pause; after
+ *  PRECOPY_MAX_SKIPS digest points with more (a guest writing faster than the copy), the next one. */
+const PRECOPY_PAUSE_PAGES = 256;
+const PRECOPY_MAX_SKIPS = 50;
 /** Placement retry period while no host is free (ms). */
 const PLACE_RETRY_MS = 500;
 const sleepMs = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -437,17 +441,17 @@ export class FtPrimary {
       if (gone()) throw new InvalidStateError('the secondary left');
       return peer.send({ t: 'ram', offset, bytes }) ? undefined : peer.drained();
     };
+    const between = (): Promise<void> => new Promise((res) => setImmediate(res));
     try {
-      for (let r = 0; r < PRECOPY_MAX_ROUNDS; r++) {
-        if ((await pc.round(sendRam, () => new Promise((res) => setImmediate(res)))) <= PRECOPY_FINAL_PAGES) break;
-      }
+      for (let r = 0; r < PRECOPY_MAX_ROUNDS; r++) if ((await pc.round(sendRam, between)) <= PRECOPY_FINAL_PAGES) break;
     } catch {
       pc.stop();
       return; // the secondary left (its loss is handled where the channel ended) or the run ended
     }
-    let t0 = 0, c0: NodeJS.CpuUsage | undefined;
-    const fork = await p.recorder.forkAtSnapshot({
+    let t0 = 0, c0: NodeJS.CpuUsage | undefined, skips = 0;
+    const forked = p.recorder.forkAtSnapshot({
       sink,
+      ready: () => gone() || pc.pending() <= PRECOPY_PAUSE_PAGES || ++skips > PRECOPY_MAX_SKIPS,
       take: (m, meta, outputs) => {
         t0 = performance.now(); c0 = process.cpuUsage();
         if (gone()) { pc.stop(); throw new InvalidStateError('the secondary left'); }
@@ -462,9 +466,17 @@ export class FtPrimary {
         peer.send({ t: 'snapshot-end', sha256: createHash('sha256').update(snap.bytes).digest() });
         const cpu = process.cpuUsage(c0);
         this.lastSnapshot = { icount: snap.icount, bytes: pc.stats.pagesSent * 4096 + snap.bytes.length, pauseMs: performance.now() - t0, pauseCpuMs: (cpu.user + cpu.system) / 1000, rounds: pc.stats.rounds, pagesAtM: (snap as PreCopyPoint).pages };
-        this.emit({ kind: 'message', text: `snapshot at instruction ${snap.icount} sent to the secondary on ${peer.peerHostId}: ${pc.stats.pagesSent} pages pre-copied in ${pc.stats.rounds} rounds, ${(snap as PreCopyPoint).pages} of them at M; guest paused ${this.lastSnapshot.pauseMs.toFixed(1)} ms` });
+        this.emit({ kind: 'message', text: `snapshot at instruction ${snap.icount} sent to the secondary on ${peer.peerHostId}: ${pc.stats.pagesSent} pages pre-copied in ${pc.stats.rounds} rounds, ${(snap as PreCopyPoint).pages} of them at M; guest paused ${this.lastSnapshot.pauseMs.toFixed(1)} ms (${this.lastSnapshot.pauseCpuMs.toFixed(1)} ms of CPU)` });
       },
     });
+    // rounds go on until M (the next digest point): what is left for the pause is what the guest wrote
+    // since the round in progress began, not since the convergence
+    let reached = false;
+    void forked.then(() => { reached = true; });
+    try {
+      while (!reached) if ((await pc.round(sendRam, between)) === 0) await new Promise((res) => setTimeout(res, 5)); // an idle guest: no busy loop
+    } catch { /* finish() took over at M, or the secondary left (take refuses then) */ }
+    const fork = await forked;
     pc.stop();
     if (!fork) return; // the guest ended, or the secondary left before M
     if (this.peer !== peer || this.state !== 'starting-secondary') { p.recorder.dropFork(fork); return; }

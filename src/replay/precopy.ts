@@ -72,6 +72,9 @@ export class PreCopy {
   private log: Uint8Array;
   private first = true;
   private stopped = false;
+  /** The current round's pages and how many of them are done. */
+  private queue: number[] = [];
+  private next = 0;
   readonly stats = { rounds: 0, pagesSent: 0 };
 
   constructor(private readonly m: Machine) {
@@ -128,40 +131,61 @@ export class PreCopy {
   /**
    * One round while the guest runs: sends every page changed since the previous round began (all
    * pages in use, the first time), PRECOPY_BATCH_PAGES at a time with `between()` (let the guest run
-   * a slice) after each batch. Returns the pages sent. Throws what `send` throws (e.g. the receiver left).
+   * a slice) after each batch, and at least once. Returns the pages sent. finish() may come while a
+   * round waits in `between` (it takes over the round's pages not done yet; the round then throws).
+   * Throws what `send` throws (e.g. the receiver left).
    */
   async round(send: RamSend, between: () => Promise<unknown>): Promise<number> {
     if (this.stopped) throw new Error('pre-copy: stopped');
-    const cands = this.candidates();
+    this.queue = this.candidates();
+    this.next = 0;
     this.stats.rounds++;
     let sent = 0;
-    for (let i = 0; i < cands.length; i += PRECOPY_BATCH_PAGES) {
-      const r = this.send(this.refresh(cands, i, Math.min(i + PRECOPY_BATCH_PAGES, cands.length)), send);
+    do {
+      const to = Math.min(this.next + PRECOPY_BATCH_PAGES, this.queue.length);
+      const r = this.send(this.refresh(this.queue, this.next, to), send);
+      this.next = to;
       sent += r.pages;
       if (r.wait) await r.wait;
       await between();
       if (this.stopped) throw new Error('pre-copy: stopped');
-    }
+    } while (this.next < this.queue.length);
     return sent;
   }
 
   /**
    * At M, the guest paused between slices (the recorder's snapshot point): a snapshot point of the
-   * CPU (cached translations dropped, as on a restored machine), the pages changed since the last
-   * round are hashed and given to `send`, the state taken, every page marked clean (resetDirty, as
-   * takeSnapshot does), the dirty log ended. `send` must not wait (it queues).
+   * CPU (cached translations dropped, as on a restored machine); the pages changed since the last
+   * round began, and those of a round in progress not done yet, are hashed and given to `send`; the
+   * state taken, every page marked clean (resetDirty, as takeSnapshot does), the dirty log ended.
+   * `send` must not wait (it queues).
    */
   finish(meta: { imageSha256: string }, outputs: OutputTally, send: RamSend): PreCopyPoint {
     if (this.stopped) throw new Error('pre-copy: stopped');
     const m = this.m;
     snapshotPoint(m.cpu);
     const cands = this.candidates();
+    if (this.next < this.queue.length) {
+      const mark = new Uint8Array(this.log.length);
+      for (const p of cands) mark[p] = 1;
+      for (let i = this.next; i < this.queue.length; i++) mark[this.queue[i]!] = 1;
+      cands.length = 0;
+      for (let p = 0; p < mark.length; p++) if (mark[p]) cands.push(p);
+    }
     const { pages } = this.send(this.refresh(cands, 0, cands.length), send);
     const bytes = packSections(machineSections(m, meta, outputs));
     const hash = precopyId(bytes, this.table);
     resetDirty(m);
     this.stop();
     return { hash, icount: m.cpu.icount, bytes, pages };
+  }
+
+  /** Pages finish() would look at now (written since the round in progress began, or not done in it yet). */
+  pending(): number {
+    const log = this.log, d = this.m.cpu.dirty;
+    let n = this.queue.length - this.next;
+    for (let p = 0; p < log.length; p++) if (log[p] || d[p]) n++;
+    return n;
   }
 
   /** Ends the dirty log (the machine runs on untouched). */

@@ -64,6 +64,7 @@ export type SnapshotTaker = (m: Machine, meta: { imageSha256: string }, outputs:
 interface ForkRequest {
   sink: ByteSink;
   take?: SnapshotTaker;
+  ready?: () => boolean;
   onSnapshot: (s: MachineSnapshot) => void;
   done: (fork: LogWriter | undefined) => void;
 }
@@ -188,9 +189,10 @@ export class Recorder {
    * until the run ends (end frame) or dropFork(). The request lapses if the run ends first.
    * Resolves with the fork, or undefined when the run ended (or another request replaced this one).
    * `req.take` takes the snapshot instead of takeSnapshot (a pre-copy's finish: precopy.ts); it must
-   * be a snapshot point and mark every page clean as takeSnapshot does.
+   * be a snapshot point and mark every page clean as takeSnapshot does. `req.ready`, asked at each
+   * digest point, false = not this one, the next (a pre-copy whose pages left for the pause are many).
    */
-  forkAtSnapshot(req: { sink: ByteSink; take?: SnapshotTaker; onSnapshot: (s: MachineSnapshot) => void }): Promise<LogWriter | undefined> {
+  forkAtSnapshot(req: { sink: ByteSink; take?: SnapshotTaker; ready?: () => boolean; onSnapshot: (s: MachineSnapshot) => void }): Promise<LogWriter | undefined> {
     this.forkReq?.done(undefined);
     return new Promise((resolve) => { this.forkReq = { ...req, done: resolve }; });
   }
@@ -279,7 +281,7 @@ export class Recorder {
       if (m.cpu.icount !== target) throw new InternalError(`recorder: run stopped at ${m.cpu.icount}, expected ${target}`);
       if (target === maxInstructions) break;
       if (target === next && !this.digest()) await w.drained();
-      if (this.forkReq && (target === next || this.every === 0)) {
+      if (this.forkReq && (target === next || this.every === 0) && this.forkReq.ready?.() !== false) {
         if (this.every === 0) this.digest();
         this.takeFork();
       }

@@ -1,6 +1,6 @@
 // A secondary respawned from a pre-copied live snapshot (FT.md "Redundancy restored",
 // src/replay/precopy.ts) while the guest rewrites its RAM, with real `x86ft ft primary|secondary`
-// processes: the guest ft_dirty rewrites 1 MiB (a word in every page, every 16th page whole) in every
+// processes: the guest ft_dirty rewrites 512 KiB (a word in every page, every 16th page whole) in every
 // pass and prints a hash of all of it, so a page the pre-copy missed shows in its output. The first
 // secondary is SIGKILLed, the primary goes on alone (generation 2) and a new secondary joins it
 // (RAM pre-copied while the guest runs, the state at M checked by one hash over the assembled
@@ -15,7 +15,7 @@ import { FT, caseDir, fileGrows, guestElf, replayChain, role, type Role } from '
 
 /** ft_dirty: passes, KiB rewritten per pass, ms of guest idle time per pass: the run lasts at least
  *  36 x 150 ms however fast the machine is (a secondary's start, a loss and a respawn fit in it). */
-const PASSES = 36, KIB = 1024, IDLE_MS = 150;
+const PASSES = 36, KIB = 512, IDLE_MS = 150;
 const LINE = 'dirty pass 0001 of 36 hash 0123456789abcdef\n'.length;
 
 let elf: string;
@@ -57,7 +57,7 @@ describe('respawn from a pre-copied snapshot', () => {
     expect(await said(p, /generation 2: running not protected/), `the primary ended before it went on alone\n${diag()}`).toBe(true);
     s2 = role(['ft', 'secondary', '--control', `dir:${c.ctl}`, '--host-id', 'local-c', ...FT], c.dir);
     expect(await said(p, /redundancy restored/), `the run ended before the new secondary protected it\n${diag()}`).toBe(true);
-    expect(p.err(), diag()).toMatch(/pages pre-copied in \d+ rounds, \d+ of them at M; guest paused/);
+    expect(p.err(), diag()).toMatch(/pages pre-copied in \d+ rounds, \d+ of them at M; guest paused [\d.]+ ms \([\d.]+ ms of CPU\)/);
     expect(s2.err(), diag()).toMatch(/joined from a snapshot at instruction \d+ \(RAM pre-copied/);
     const at = readFileSync(c.consoleFile).length;
     await fileGrows(c.consoleFile, at + LINE, p.done);

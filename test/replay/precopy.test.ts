@@ -56,24 +56,34 @@ describe('pre-copy', () => {
     const between = async (): Promise<void> => { m.run(m.cpu.icount + 50_000); if (++slices % 2 === 0) computeDigest(m, tally); };
     const sent: number[] = [];
     for (let r = 0; r < 4; r++) sent.push(await pc.round(put, between));
-    // M inside a writing phase: the start of the next pass, 100k instructions on
+    // M inside a writing phase (the start of the next pass, 60k instructions on), and in the middle of a
+    // round: finish() takes over the round's pages not done yet
     const lines = out.s.length;
     while (out.s.length === lines && !m.exited) m.run(m.cpu.icount + 10_000);
     m.run(m.cpu.icount + 60_000);
     expect(m.exited, 'the guest still runs at M').toBe(false);
-    const point = pc.finish(meta, tally, put);
+    let point: ReturnType<PreCopy['finish']> | undefined, left = 0;
+    const last = pc.round(put, async () => {
+      if (point) return;
+      left = (pc as unknown as { queue: number[]; next: number }).queue.length - (pc as unknown as { next: number }).next;
+      m.run(m.cpu.icount + 20_000);
+      computeDigest(m, tally); // M is right after a digest, as in the recorder
+      point = pc.finish(meta, tally, put);
+    });
+    await expect(last).rejects.toThrow(/stopped/);
+    expect(left, 'pages of the round in progress were left for M').toBeGreaterThan(0);
     const atM = fullStateHash(m);
     // later rounds re-sent pages the guest rewrote after they were copied, and some were left for M
     expect(sent[0]).toBeGreaterThan(512); // the 2 MiB area, written once already, and the image
     expect(sent.slice(1).reduce((a, b) => a + b), JSON.stringify(sent)).toBeGreaterThan(0);
-    expect(point.pages, JSON.stringify(sent)).toBeGreaterThan(0);
+    expect(point!.pages, JSON.stringify(sent)).toBeGreaterThan(left);
     expect(m.cpu.dirtyLog).toBeNull();
     expect(m.mem.dirtyLog).toBeNull();
 
-    img.verify(point.bytes, point.hash);
+    img.verify(point!.bytes, point!.hash);
     const rest = { s: '' };
-    const r = img.restore({ consoleOut: (b) => { rest.s += String.fromCharCode(b); } }, point.hash);
-    expect(r.icount).toBe(point.icount);
+    const r = img.restore({ consoleOut: (b) => { rest.s += String.fromCharCode(b); } }, point!.hash);
+    expect(r.icount).toBe(point!.icount);
     expect(fullStateHash(r.machine)).toBe(atM);
     expect(Buffer.compare(Buffer.from(r.machine.mem.u8), Buffer.from(m.mem.u8))).toBe(0);
     // the assembled machine runs on to the uninterrupted run's end
@@ -117,8 +127,14 @@ describe('pre-copy', () => {
     let snap: MachineSnapshot | undefined, atM = '';
     const run = rec.run();
     const forked = (async () => {
-      for (let r = 0; r < 3; r++) await pc.round(put, () => new Promise((res) => setImmediate(res)));
-      return rec.forkAtSnapshot({ sink: fork, take: (mm, mt, o) => { const p = pc.finish(mt, o, put); atM = fullStateHash(mm); return p; }, onSnapshot: (s) => { snap = s; } });
+      const between = (): Promise<void> => new Promise((res) => setImmediate(res));
+      for (let r = 0; r < 3; r++) await pc.round(put, between);
+      // as FtPrimary.join: rounds go on until the recorder reaches M and finish() takes over
+      const f = rec.forkAtSnapshot({ sink: fork, take: (mm, mt, o) => { const p = pc.finish(mt, o, put); atM = fullStateHash(mm); return p; }, onSnapshot: (s) => { snap = s; } });
+      let reached = false;
+      void f.then(() => { reached = true; });
+      try { while (!reached) await pc.round(put, between); } catch { /* finish() took over at M */ }
+      return f;
     })();
     const r = await run;
     const f = await forked;
