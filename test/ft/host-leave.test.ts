@@ -5,12 +5,12 @@
 // `ft status` and `ft list` judge by the hosts' leases and report the VM `lost` (ft wait exits 8), also
 // after an agent registers again with one of the ids; `ft stop` then ends it and the name is reusable.
 
-import { describe, it, expect, beforeAll } from 'vitest';
+import { describe, it, expect, beforeAll, afterEach } from 'vitest';
 import { rmSync } from 'node:fs';
 import { openControl } from '../../src/ft/control.js';
 import { alive, type Outcome } from './protect-harness.js';
 import { demoReference, expectClusterSameAsReference } from './protect-expect.js';
-import { cli, ftStart, isProtected, killHost, newCluster, readBytes, restartWhenExpired, sleep, startHost, stopCluster, waitConsole, waitRecord } from './hosts-harness.js';
+import { cli, ftStart, isProtected, killHost, newCluster, readBytes, restartWhenExpired, sleep, startHost, stopCluster, waitConsole, waitRecord, stopLiveClusters } from './hosts-harness.js';
 
 /** ft_demo: 60 lines of ~140k instructions, then 100 ms of guest idle time each: at least 6 s of guest time
  *  however fast the machine, enough for a handover on a loaded one; the idle time changes no output. */
@@ -22,6 +22,9 @@ let ref: Outcome;
 beforeAll(async () => {
   ({ elf, ref } = await demoReference(`${LINES} ${WORK} 0`));
 });
+
+// agents lead process groups of their own: end them even when a test timed out before its finally ran
+afterEach(stopLiveClusters);
 
 describe('hosts leaving', () => {
   it('SIGTERM to the primary\'s agent hands the primary over: the guest goes on on the other host, nothing lost or doubled', async () => {

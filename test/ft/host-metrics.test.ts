@@ -1,11 +1,11 @@
 // x86ft host --metrics PORT: a real agent serves its own Prometheus metrics (roles running, started,
 // refused, fenced); a primary it starts for `ft start` is counted, and a bad port is a usage error.
 
-import { describe, it, expect } from 'vitest';
+import { describe, it, expect, afterEach } from 'vitest';
 import { rmSync } from 'node:fs';
 import { openControl } from '../../src/ft/control.js';
 import { guest } from './protect-harness.js';
-import { cli, ftStart, newCluster, sleep, startHost, stopCluster, waitRecord } from './hosts-harness.js';
+import { cli, ftStart, newCluster, sleep, startHost, stopCluster, waitRecord, stopLiveClusters } from './hosts-harness.js';
 
 async function metricsUrl(log: () => string): Promise<string> {
   for (let i = 0; i < 600; i++) {
@@ -15,6 +15,9 @@ async function metricsUrl(log: () => string): Promise<string> {
   }
   throw new Error(`the agent did not say where its metrics are:\n${log()}`);
 }
+
+// agents lead process groups of their own: end them even when a test timed out before its finally ran
+afterEach(stopLiveClusters);
 
 describe('x86ft host --metrics', () => {
   it('serves roles running and started; the primary of ft start is counted', async () => {

@@ -3,7 +3,7 @@
 // real processes, and what must equal an uninterrupted run (console file, disk). No vitest here.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, tempDir } from './protect-harness.js';
 import type { ControlPlane, VmRecord } from '../../src/ft/control.js';
@@ -33,6 +33,10 @@ export const FAILURE_TIMEOUT_MS = 5000;
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** Clusters not stopped yet: the agents lead process groups of their own, so nothing ends them with the test
+ *  run; stopLiveClusters (each test file's afterEach) ends them also when a test timed out before its finally ran. */
+const live = new Set<Cluster>();
+
 /** A fresh cluster directory (dir: control plane unless `spec` is given), a 64 KiB base disk. */
 export function newCluster(tag: string, spec?: string, env: NodeJS.ProcessEnv = {}): Cluster {
   const dir = tempDir(tag);
@@ -43,7 +47,9 @@ export function newCluster(tag: string, spec?: string, env: NodeJS.ProcessEnv = 
   const disk = join(dir, 'base.img');
   writeFileSync(disk, Buffer.alloc(0));
   truncateSync(disk, 64 * 1024);
-  return { dir, spec: spec ?? `dir:${control}`, store, disk, consoleFile: join(dir, 'console.out'), hosts: new Map(), env: { ...process.env, ...env } };
+  const c: Cluster = { dir, spec: spec ?? `dir:${control}`, store, disk, consoleFile: join(dir, 'console.out'), hosts: new Map(), env: { ...process.env, ...env } };
+  live.add(c);
+  return c;
 }
 
 /** Starts `x86ft host --id ID` as the leader of a new process group (inside network namespace `netns` when given:
@@ -71,6 +77,15 @@ export function killHost(h: Host): void {
 export async function stopCluster(c: Cluster): Promise<void> {
   for (const h of c.hosts.values()) killHost(h);
   await Promise.all([...c.hosts.values()].map((h) => Promise.race([h.exited, sleep(5000)])));
+  live.delete(c);
+}
+
+/** Stops every cluster a test left running and removes its directory (a test file's afterEach). */
+export async function stopLiveClusters(): Promise<void> {
+  for (const c of [...live]) {
+    await stopCluster(c);
+    rmSync(c.dir, { recursive: true, force: true });
+  }
 }
 
 /** Runs `x86ft ARGS` to its end. */

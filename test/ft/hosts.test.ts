@@ -8,7 +8,7 @@
 // RST), three agents with TLS: the primary's host drops off the LAN and dies, the secondary's host takes
 // over on the failure timeout, a new secondary joins on the third host over mutual TLS, nothing lost.
 
-import { describe, it, expect, beforeAll } from 'vitest';
+import { describe, it, expect, beforeAll, afterEach, onTestFinished } from 'vitest';
 import { readFileSync, rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { openControl, type ControlPlane } from '../../src/ft/control.js';
@@ -16,7 +16,7 @@ import { startEtcd } from '../helpers/etcd.js';
 import { demoReference, expectClusterSameAsReference } from './protect-expect.js';
 import { DEMO_CMDLINE, ROOT, alive, type Outcome } from './protect-harness.js';
 import { spawn } from 'node:child_process';
-import { cli, ftStart, type Cluster, isProtected, killHost, newCluster, readBytes, sleep, startHost, stopCluster, waitConsole, waitRecord } from './hosts-harness.js';
+import { cli, ftStart, type Cluster, isProtected, killHost, newCluster, readBytes, sleep, startHost, stopCluster, waitConsole, waitRecord, stopLiveClusters } from './hosts-harness.js';
 import { HostLan, netnsUnavailable } from './netns.js';
 import { tlsLayout } from '../../src/ft/tls.js';
 
@@ -33,6 +33,9 @@ beforeAll(async () => {
   ({ elf, ref } = await demoReference());
   ({ ref: netnsRef } = await demoReference('100 300 0'));
 });
+
+// agents lead process groups of their own: end them even when a test timed out before its finally ran
+afterEach(stopLiveClusters);
 
 describe('x86ft host + ft start', () => {
   it('places P and S on two hosts; kill -9 of the primary\'s host group fails over with nothing lost or doubled', async () => {
@@ -105,6 +108,8 @@ describe('x86ft host + ft start', () => {
     const ids = ['h1', 'h2', 'h3'];
     const lan = new HostLan(ids);
     const probes: ReturnType<typeof plainProbe>[] = [];
+    // after afterEach ended the agents, also when the test timed out before its finally ran
+    onTestFinished(() => { for (const p of probes) p.kill(); lan.remove(); });
     const c = newCluster('hosts-netns');
     const cp = await openControl(c.spec);
     try {

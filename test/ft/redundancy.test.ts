@@ -11,12 +11,12 @@
 // `npm run ft:torture -- --hosts 3 --kills N` is the long version (test/ft/redundancy-torture.ts;
 // it also replays the generation logs, snapshot records included, as one run).
 
-import { describe, it, expect, beforeAll } from 'vitest';
+import { describe, it, expect, beforeAll, afterEach } from 'vitest';
 import { rmSync } from 'node:fs';
 import { openControl, type VmRecord } from '../../src/ft/control.js';
 import { alive, type Outcome } from './protect-harness.js';
 import { demoReference, expectClusterSameAsReference } from './protect-expect.js';
-import { cli, ftStart, isProtected, killHost, newCluster, readBytes, restartWhenExpired, startHost, stopCluster, waitConsole, waitRecord } from './hosts-harness.js';
+import { cli, ftStart, isProtected, killHost, newCluster, readBytes, restartWhenExpired, startHost, stopCluster, waitConsole, waitRecord, stopLiveClusters } from './hosts-harness.js';
 
 const KILLS = 2;
 /** ft_demo: lines, work per line (x100 iterations, about 140k instructions), ms of guest idle time per line:
@@ -31,6 +31,9 @@ let ref: Outcome;
 beforeAll(async () => {
   ({ elf, ref } = await demoReference(`${LINES} ${WORK} 0`));
 });
+
+// agents lead process groups of their own: end them even when a test timed out before its finally ran
+afterEach(stopLiveClusters);
 
 describe('redundancy restored', () => {
   it(`3 hosts: ft restart-secondary, ft failover, host drain, then the primary's host killed ${KILLS} times in a row: protected again on two hosts each time, nothing lost or doubled`, async () => {
