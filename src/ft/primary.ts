@@ -469,7 +469,7 @@ export class FtPrimary {
         this.emit({ kind: 'message', text: `snapshot at instruction ${snap.icount} sent to the secondary on ${peer.peerHostId}: ${pc.stats.pagesSent} pages pre-copied in ${pc.stats.rounds} rounds, ${(snap as PreCopyPoint).pages} of them at M; guest paused ${this.lastSnapshot.pauseMs.toFixed(1)} ms (${this.lastSnapshot.pauseCpuMs.toFixed(1)} ms of CPU)` });
       },
     });
-    // rounds go on until M (the next digest point): what is left for the pause is what the guest wrote
+    // rounds go on until M (a digest point with few pages left): what is left for the pause is what the guest wrote
     // since the round in progress began, not since the convergence
     let reached = false;
     void forked.then(() => { reached = true; });
