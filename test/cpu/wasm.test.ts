@@ -34,9 +34,10 @@ function state(c: Cpu): string {
 }
 
 describe('wasm tier = interpreter on the guests', () => {
-  for (const name of GUESTS) {
+  // one block per wasm function, and regions of up to 16 blocks (X86FT_WASM_REGION) on the -O2 guests
+  for (const [name, region] of GUESTS.map((g) => [g, 1] as const).concat([['except-O2', 16], ['coremark-O2', 16]])) {
     const path = `${build}${name}.elf`;
-    it.skipIf(name.startsWith('coremark') && !existsSync(path))(name, async () => {
+    it.skipIf(name.startsWith('coremark') && !existsSync(path))(`${name}${region > 1 ? `, regions of up to ${region} blocks` : ''}`, async () => {
       const image = readFileSync(path);
       const outI: number[] = [], outW: number[] = [];
       const cmdline = name.startsWith('coremark') ? '0x0 0x0 0x66 1' : '';
@@ -48,6 +49,7 @@ describe('wasm tier = interpreter on the guests', () => {
       };
       const mi = boot(outI, false), mw = boot(outW, true);
       expect(mw.cpu.wasm).not.toBeNull();
+      mw.cpu.wasm!.regionBlocks = region;
       for (let done = 0; done < MAX;) {
         const si = mi.cpu.run(SLICE), sw = mw.cpu.run(SLICE);
         expect(state(mw.cpu), `after ${done} + ${SLICE} instructions`).toBe(state(mi.cpu));
@@ -58,6 +60,7 @@ describe('wasm tier = interpreter on the guests', () => {
       }
       const st = mw.cpu.wasm!.stats;
       expect(st.compiled).toBeGreaterThan(10);
+      if (region > 1) expect(st.members).toBeGreaterThan(st.compiled); // some functions hold several blocks
       expect(st.calls).toBeGreaterThan(st.exits); // most executions run to the block's end in wasm
       expect(Buffer.from(outW).toString('latin1')).toBe(Buffer.from(outI).toString('latin1'));
       expect(Buffer.compare(mw.mem.u8, mi.mem.u8)).toBe(0);
@@ -153,8 +156,9 @@ describe('wasm tier = interpreter on random loops of its subset', () => {
       c.hotBlock = compiled ? 1 : Infinity;
       return { mem, c };
     };
-    const I = mk(false), W = mk(true);
+    const I = mk(false), W = mk(true), R = mk(true);
     expect(W.c.wasm).not.toBeNull();
+    R.c.wasm!.regionBlocks = 16;
     const before = W.c.wasm!.stats.compiled;
     for (let t = 0; t < 300; t++) {
       const code = randomLoop(r);
@@ -163,7 +167,7 @@ describe('wasm tier = interpreter on random loops of its subset', () => {
       const regs = Array.from({ length: 32 }, (_, k) => (k & 1 ? [0, -1, 0x7fffffff, -0x80000000][r(4)] : r(2) ? EDGE[r(EDGE.length)] : r(0x7fffffff) - r(0x7fffffff)));
       const data = Array.from({ length: 256 }, () => r(256));
       const iters = 1 + r(6), slices = Array.from({ length: 6 }, () => 1 + r(40));
-      for (const { mem, c } of [I, W]) {
+      for (const { mem, c } of [I, W, R]) {
         c.flushCode();
         setupLongMode(c, mem);
         mem.write(CODE, Uint8Array.from(code));
@@ -175,15 +179,18 @@ describe('wasm tier = interpreter on random loops of its subset', () => {
       }
       for (let s = 0; s < 40; s++) {
         const budget = s < slices.length ? slices[s] : 1000;
-        const si = I.c.run(budget), sw = W.c.run(budget);
+        const si = I.c.run(budget), sw = W.c.run(budget), sr = R.c.run(budget);
         expect(state(W.c), `loop ${t} (${Buffer.from(code).toString('hex')}), slice ${s}`).toBe(state(I.c));
-        expect(sw).toBe(si);
+        expect(state(R.c), `regions: loop ${t} (${Buffer.from(code).toString('hex')}), slice ${s}`).toBe(state(I.c));
+        expect(sw).toBe(si); expect(sr).toBe(si);
         if (I.c.halted || I.c.stopRequested) break;
       }
       expect(I.c.halted, `loop ${t} ends in its HLT`).toBe(true);
       expect(Buffer.compare(W.mem.u8.subarray(DATA, STACK), I.mem.u8.subarray(DATA, STACK))).toBe(0);
+      expect(Buffer.compare(R.mem.u8.subarray(DATA, STACK), I.mem.u8.subarray(DATA, STACK))).toBe(0);
     }
     expect(W.c.wasm!.stats.compiled - before).toBeGreaterThan(300);
     expect(W.c.wasm!.stats.calls).toBeGreaterThan(2 * W.c.wasm!.stats.exits);
+    expect(R.c.wasm!.stats.members).toBeGreaterThan(R.c.wasm!.stats.compiled);
   });
 });

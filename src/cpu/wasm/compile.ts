@@ -22,6 +22,9 @@ const enum A { ADD = 0, OR = 1, ADC = 2, SBB = 3, AND = 4, SUB = 5, XOR = 6, CMP
 const EAGER = -1;
 const ARITH = 0x8d5;
 const MAXLEFT = 0x7fffffff;
+/** Blocks per wasm function (X86FT_WASM_REGION; 1: one block each). */
+const envRegion = Number(process.env.X86FT_WASM_REGION ?? '1');
+export const WASM_REGION = Number.isInteger(envRegion) && envRegion >= 1 ? envRegion : 1;
 
 /** The last flag writer's operands, in locals (i64, zero-extended to sz bytes; cin/of i32). */
 interface Pend { op: number; sz: number; a: number; b: number; r: number; cin: number; of: number }
@@ -35,13 +38,17 @@ export interface WasmStats {
   compileMs: number;
   /** Calls JS -> wasm (one per compiled-block execution), and exits before a block's end. */
   calls: number; exits: number;
+  /** Blocks in the compiled functions (more than `compiled` with regions). */
+  members: number;
 }
 
 /** Blocks compiled and rejected by every Cpu of this process (tests: the tier really ran). */
 export const WASM_TOTALS = { compiled: 0, rejected: 0 };
 
 export class WasmTier {
-  readonly stats: WasmStats = { compiled: 0, rejected: 0, compileMs: 0, calls: 0, exits: 0 };
+  /** Blocks per wasm function from now on (WASM_REGION by default; 1: one block each). */
+  regionBlocks = WASM_REGION;
+  readonly stats: WasmStats = { compiled: 0, rejected: 0, compileMs: 0, calls: 0, exits: 0, members: 0 };
   private readonly i32: Int32Array;
   private readonly f64: Float64Array;
   private readonly pages: number;
@@ -57,46 +64,68 @@ export class WasmTier {
   /**
    * A BlockFn running `b` as wasm, or null (the JS tier compiles it). Compiled: a block whose instructions
    * are all in the subset, or all but its last (HLT, an indirect branch, …: the interpreter runs that one).
+   * With X86FT_WASM_REGION=N > 1, a whole block also takes up to N-1 more: the hot, fully supported blocks
+   * its direct branches and fall-throughs reach in the same 4 KiB page (as compileRegion in compile.ts), so
+   * that control passes between them inside wasm.
    */
   compile(b: Block): BlockFn | null {
     const t0 = process.cpuUsage();
     let m = 0;
     while (m < b.n && supported(b.insns[m])) m++;
     if (m === 0 || m < b.n - 1) { this.stats.rejected++; WASM_TOTALS.rejected++; return null; }
-    const g = new Gen(b, m, this.area);
+    const members = [b], rels = [0], at = new Map<number, number>([[0, 0]]);
+    const pg = Math.floor(b.phys / 4096);
+    if (m === b.n && this.regionBlocks > 1 && Math.floor(b.physEnd / 4096) === pg) {
+      for (let q = 0; q < members.length && members.length < this.regionBlocks; q++) {
+        for (const off of successors(members[q])) {
+          const rel = rels[q] + off, ph = b.phys + rel;
+          if (at.has(rel) || Math.floor(ph / 4096) !== pg) continue;
+          const x = this.c.blocks.get(ph);
+          if (x === undefined || !x.valid || Math.floor(x.physEnd / 4096) !== pg) continue;
+          if (x.fn === null && 2 * x.hits < b.hits) continue; // cold so far
+          if (!x.insns.every(supported)) continue;
+          at.set(rel, members.length); members.push(x); rels.push(rel);
+          if (members.length >= this.regionBlocks) break;
+        }
+      }
+    }
+    const g = new Gen(members, rels, at, m, this.area);
     const code = g.gen();
     const bytes = moduleBytes([T.F64, T.I32], [T.I32], g.locals, code, this.pages);
     const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), { e: { m: this.c.mem.wasm! } });
     const w = inst.exports.f as (start: number, left: number) => number;
-    this.stats.compiled++; WASM_TOTALS.compiled++;
+    this.stats.compiled++; WASM_TOTALS.compiled++; this.stats.members += members.length;
     const t = process.cpuUsage(t0);
     this.stats.compileMs += (t.user + t.system) / 1000;
-    return this.wrap(b, m, w, g.loops);
+    return this.wrap(members, rels, m, w);
   }
 
   /**
-   * The BlockFn around wasm function w, which runs the first m instructions of b (see BlockFn). One closure
-   * shared by every block (measured: generating one wrapper per block, so that each call of w is
-   * monomorphic, made CoreMark 15-25% slower — each wrapper then warms up on its own).
+   * The BlockFn around wasm function w (see BlockFn; members/rels as for Gen; m: instructions of a single
+   * block it runs). One closure shared by every block (measured: generating one wrapper per block, so that
+   * each call of w is monomorphic, made CoreMark 15-25% slower — each wrapper then warms up on its own).
    */
-  private wrap(b: Block, m: number, w: (start: number, left: number) => number, loops: boolean): BlockFn {
-    const i32 = this.i32, f64 = this.f64, st = this.stats, n = b.n, insns = b.insns;
-    const FL = (this.area + Area.FLAGS) >> 2, PS = (this.area + Area.PASSES) >> 2, RIP = (this.area + Area.RIP) >> 3;
+  private wrap(members: Block[], rels: number[], m: number, w: (start: number, left: number) => number): BlockFn {
+    const i32 = this.i32, f64 = this.f64, st = this.stats;
+    const FL = (this.area + Area.FLAGS) >> 2, DN = (this.area + Area.DONE) >> 2, MB = (this.area + Area.MEMBER) >> 2, RIP = (this.area + Area.RIP) >> 3;
     return (c: Cpu, start: number, left: number): number => {
       st.calls++;
       i32[FL] = c.getRflags();
       let k = w(start, left > MAXLEFT ? MAXLEFT : left);
       c.flags = i32[FL]; c.lfOp = LF.NONE;
-      if (loops) c.icount += i32[PS] * n;
+      c.icount += i32[DN];
+      const j = i32[MB], b = members[j], n = b.n;
       if (k === n) { c.rip = f64[RIP]; return n; }
-      // exited before instruction k (k < m), or ran its wasm prefix (k = m): the interpreter runs the rest
-      // of the block (and raises any fault precisely); a block ends early only with brk set, as the chain
-      // loop in Cpu.runBlock expects
-      if (k < m) st.exits++;
+      // exited before instruction k of member j, or ran a single block's wasm prefix (k = m): the interpreter
+      // runs the rest of that block (and raises any fault precisely); a block ends early only with brk set,
+      // as the chain loop in Cpu.runBlock expects
+      if (j !== 0 || k < m) st.exits++;
+      const s = start + rels[j], insns = b.insns;
+      if (j !== 0) { const cc = c as unknown as { curBlock: Block; curBlockRip: number }; cc.curBlock = b; cc.curBlockRip = s; }
       try {
         while (k < n) {
           const i = insns[k];
-          c.insnRip = start + i.start; c.rip = start + i.end;
+          c.insnRip = s + i.start; c.rip = s + i.end;
           i.exec(c, i);
           k++;
           if (c.brk) break;
@@ -105,6 +134,15 @@ export class WasmTier {
       return k;
     };
   }
+}
+
+/** Linear offsets (from the block's start) where control may go after block b: direct branch targets, the fall-through. */
+function successors(b: Block): number[] {
+  const l = b.insns[b.n - 1], op = l.op;
+  if ((op >= 0x70 && op <= 0x7f) || (op >= 0x180 && op <= 0x18f)) return [l.end + l.imm, l.end];
+  if (op === 0xeb || op === 0xe9 || op === 0xe8) return [l.end + l.imm];
+  if (op === 0xc3) return [];
+  return [l.end];
 }
 
 /** Can the tier compile this instruction? (Mirrors Gen.insn: true exactly for the forms it emits.) */
@@ -150,49 +188,73 @@ class Gen {
   /** Extra locals' types (after the params: 0 start f64, 1 left i32). */
   readonly locals: T[] = [];
   readonly c = new Code();
-  loops = false;
   private pend: Pend | null = null;
   private k = 0;
   private i!: Insn;
-  /** Open block/loop/if constructs; the body's loop (when there is one) is the outermost. */
+  /** The member being generated (its index, linear offset from the entry's start, instruction count). */
+  private j = 0;
+  private rel = 0;
+  private n = 0;
+  /** Open block/loop/if constructs, the body's loop (the outermost) included. */
   private depth = 0;
   private branched = false;
-  private readonly s: number; // i64: the block's linear start
+  private readonly s0: number; // i64: the entry block's linear start
+  private readonly s: number; // i64: the current member's linear start
   private readonly fl: number; // i32: RFLAGS (arithmetic bits valid when pend is null)
-  private readonly passes: number; // i32
+  private readonly done: number; // i32: instructions retired in earlier passes / members of this call
   private readonly R: number; // byte offset of cpu.regs
 
-  /** Compiles the first m instructions of b (m = b.n: all; else the function returns m after them). */
-  constructor(private readonly b: Block, private readonly m: number, private readonly area: number) {
-    this.s = this.local(T.I64); this.fl = this.local(T.I32); this.passes = this.local(T.I32);
+  /**
+   * Compiles members[0] (the entry) and, in a region, the other members (same 4 KiB page; rels: their
+   * linear offsets from the entry, at: offset -> member index): a branch from one member to another is a
+   * jump inside the function. m < members[0].n (a single block only): the function returns after its
+   * first m instructions.
+   */
+  constructor(private readonly members: Block[], private readonly rels: number[], private readonly at: Map<number, number>,
+    private readonly m: number, private readonly area: number) {
+    this.s0 = this.local(T.I64); this.s = this.local(T.I64); this.fl = this.local(T.I32); this.done = this.local(T.I32);
     this.R = area + Area.REGS;
-    // a block that jumps to its own start loops inside the function
-    const last = b.insns[b.n - 1];
-    this.loops = m === b.n && (last.op === 0xeb || last.op === 0xe9 || (last.op >= 0x70 && last.op <= 0x7f) || (last.op >= 0x180 && last.op <= 0x18f)) && last.end + last.imm === 0;
   }
 
   private local(t: T): number { this.locals.push(t); return 1 + this.locals.length; }
 
   gen(): Code {
-    const c = this.c;
-    c.get(0).op(Op.i64_trunc_f64_s).set(this.s);
+    const c = this.c, M = this.members.length;
+    c.get(0).op(Op.i64_trunc_f64_s).set(this.s0);
     c.i32(0).mem(Op.i32_load, 2, this.area + Area.FLAGS).set(this.fl);
-    if (this.loops) { c.open(Op.loop); this.depth++; }
-    for (let k = 0; k < this.m; k++) { this.k = k; this.i = this.b.insns[k]; this.insn(); }
-    if (!this.branched && this.m === this.b.n) this.storeRip(() => c.get(this.s).i64(this.b.insns[this.b.n - 1].end).op(Op.i64_add));
-    this.saveState();
-    c.i32(this.m).op(Op.return);
-    if (this.loops) { c.op(Op.end); c.op(Op.unreachable); }
+    // for (;;) switch (member): a loop around nested blocks and a br_table on the member index
+    c.open(Op.loop); this.depth = 1;
+    const bi = this.local(T.I32);
+    this.bi = bi;
+    if (M > 1) {
+      for (let j = M - 1; j >= 0; j--) c.open(Op.block);
+      c.get(bi).brTable(Array.from({ length: M }, (_, j) => j), M - 1);
+    }
+    for (let j = 0; j < M; j++) {
+      if (M > 1) c.op(Op.end);
+      this.depth = 1 + (M - 1 - j);
+      const b = this.members[j];
+      this.j = j; this.rel = this.rels[j]; this.n = b.n; this.pend = null; this.branched = false;
+      c.get(this.s0).i64(this.rel, this.rel < 0 ? -1 : 0).op(Op.i64_add).set(this.s);
+      const m = M > 1 ? b.n : this.m;
+      for (let k = 0; k < m; k++) { this.k = k; this.i = b.insns[k]; this.insn(); }
+      if (!this.branched && m === b.n) this.goto(b.insns[b.n - 1].end);
+      this.saveState();
+      c.i32(m).op(Op.return);
+    }
+    c.op(Op.end); c.op(Op.unreachable);
     return c;
   }
+  private bi = 0;
 
   // ---- exits and state
 
-  /** Flags and passes into the CPU area (every return does this). */
+  /** Flags, the instructions of earlier passes/members and the member index into the CPU area (every return does this). */
   private saveState(): void {
     const c = this.c;
     c.i32(0); this.flagsValue(); c.mem(Op.i32_store, 2, this.area + Area.FLAGS);
-    if (this.loops) c.i32(0).get(this.passes).mem(Op.i32_store, 2, this.area + Area.PASSES);
+    c.i32(0).get(this.done).mem(Op.i32_store, 2, this.area + Area.DONE);
+    c.i32(0).i32(this.j).mem(Op.i32_store, 2, this.area + Area.MEMBER);
   }
   /** Return k (instructions retired) when the i32 on the stack is non-zero: before instruction k did anything. */
   private exitIf(): void {
@@ -480,14 +542,20 @@ class Gen {
     return t;
   }
 
-  /** A taken direct branch to start + off (to the block's own start: another pass while `left` allows). */
-  private taken(off: number): void {
-    const c = this.c, n = this.b.n;
-    if (off === 0 && this.loops) {
-      c.get(1).i32(2 * n).op(Op.i32_ge_s); c.open(Op.if); this.depth++;
+  /**
+   * Control goes on at the current member's start + off: into a member of this function when it is one and
+   * `left` allows its whole block (the flags materialised, the count carried in `done`), else out with RIP.
+   */
+  private goto(off: number): void {
+    const c = this.c, n = this.n;
+    const to = this.at.get(this.rel + off);
+    if (to !== undefined && this.m === this.members[0].n) {
+      const nn = this.members[to].n;
+      c.get(1).i32(n + nn).op(Op.i32_ge_s); c.open(Op.if); this.depth++;
       this.flagsValue(); c.set(this.fl);
-      c.get(this.passes).i32(1).op(Op.i32_add).set(this.passes);
+      c.get(this.done).i32(n).op(Op.i32_add).set(this.done);
       c.get(1).i32(n).op(Op.i32_sub).set(1);
+      c.i32(to).set(this.bi);
       c.br(Op.br, this.depth - 1);
       c.op(Op.end); this.depth--;
     }
@@ -499,27 +567,27 @@ class Gen {
     const i = this.i, c = this.c;
     this.cond(cc);
     c.open(Op.if); this.depth++;
-    this.taken(i.end + i.imm);
+    this.goto(i.end + i.imm);
     c.op(Op.else);
-    this.storeRip(() => c.get(this.s).i64(i.end).op(Op.i64_add));
+    this.goto(i.end);
     c.op(Op.end); this.depth--;
     this.branched = true;
   }
 
-  private jump(): void { this.taken(this.i.end + this.i.imm); this.branched = true; }
+  private jump(): void { this.goto(this.i.end + this.i.imm); this.branched = true; }
 
   /** RSP - 8 into an i64 local (the push address). */
   private pushAddr(): number { this.pushReg(4, 0, 8); this.c.i64(8).op(Op.i64_sub); return this.toLocal(T.I64); }
 
   private call(): void {
     const i = this.i, c = this.c;
-    const t = this.target(i.end + i.imm);
+    this.target(i.end + i.imm); // #GP(0) before the push
     c.get(this.s).i64(i.end).op(Op.i64_add);
     const ra = this.toLocal(T.I64);
     const la = this.pushAddr();
     this.storeMem(this.phys(la, 8, true), 8, ra);
     this.storeReg(4, 0, 8, la);
-    this.storeRip(() => c.get(t));
+    this.goto(i.end + i.imm);
     this.branched = true;
   }
 

@@ -8,7 +8,7 @@ export const enum T { I32 = 0x7f, I64 = 0x7e, F64 = 0x7c }
 
 /** Opcodes used by the tier (§5.4). Memory instructions take a memarg (align, offset) after them. */
 export const enum Op {
-  unreachable = 0x00, block = 0x02, loop = 0x03, if = 0x04, else = 0x05, end = 0x0b, br = 0x0c, br_if = 0x0d, return = 0x0f,
+  unreachable = 0x00, block = 0x02, loop = 0x03, if = 0x04, else = 0x05, end = 0x0b, br = 0x0c, br_if = 0x0d, br_table = 0x0e, return = 0x0f,
   drop = 0x1a, select = 0x1b,
   local_get = 0x20, local_set = 0x21, local_tee = 0x22,
   i32_load = 0x28, i64_load = 0x29, f64_load = 0x2b, i32_load8_u = 0x2d, i32_load16_u = 0x2f,
@@ -61,6 +61,8 @@ export class Code {
   set(l: number): this { this.b.push(Op.local_set); uleb(this.b, l); return this; }
   tee(l: number): this { this.b.push(Op.local_tee); uleb(this.b, l); return this; }
   br(o: Op.br | Op.br_if, depth: number): this { this.b.push(o); uleb(this.b, depth); return this; }
+  /** br_table: branch to labels[i] for the i32 i on the stack, `dflt` when i is out of range. */
+  brTable(labels: number[], dflt: number): this { this.b.push(Op.br_table); uleb(this.b, labels.length); for (const l of labels) uleb(this.b, l); uleb(this.b, dflt); return this; }
   /** A load or store with natural alignment log2 `align` at constant byte offset `off`. */
   mem(o: Op, align: number, off: number): this { this.b.push(o); uleb(this.b, align); uleb(this.b, off); return this; }
 }

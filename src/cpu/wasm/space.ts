@@ -19,8 +19,11 @@ export const enum Area {
   RIP = 256,
   /** i32: RFLAGS in (as getRflags()) and out (arithmetic flags updated). */
   FLAGS = 264,
-  /** i32: extra passes of a block that loops to its own start. */
-  PASSES = 268,
+  /** i32: instructions retired in the call before its last block (earlier passes of a self-loop, earlier
+   *  members of a region): the wrapper adds them to cpu.icount. */
+  DONE = 268,
+  /** i32: the region member the call ended in (0: the entry block). */
+  MEMBER = 272,
   RTAG = 512,
   RPHYS = RTAG + 8 * TLB_ENTRIES,
   WTAG = RPHYS + 8 * TLB_ENTRIES,
