@@ -113,7 +113,7 @@ function main(): void {
   const compiled = median(wl.map((s) => s.compiled)), rejected = median(wl.map((s) => s.rejected)), compileMs = median(wl.map((s) => s.compileMs));
   const icount = res.wasm.long[0].icount;
   const summary = {
-    date: new Date().toISOString(), loadavgStart: load0, loadavgEnd: loadavg(), pairs: PAIRS, long: LONG, short: SHORT,
+    date: new Date().toISOString(), wasmRegion: Number(process.env.X86FT_WASM_REGION ?? '1'), loadavgStart: load0, loadavgEnd: loadavg(), pairs: PAIRS, long: LONG, short: SHORT,
     jsSteadyItPerCpuS: js, wasmSteadyItPerCpuS: wasm, wasmOverJs: wasm / js,
     longRunCpuRatioJsOverWasm: { median: median(pairRatio), min: Math.min(...pairRatio), max: Math.max(...pairRatio) },
     wasm: { compiled, rejected, compileMsPerBlock: compileMs / compiled, callsPerCpuS: calls / cpuL, instructionsPerCall: icount / calls, exitsPerCall: exits / calls },

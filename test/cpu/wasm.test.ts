@@ -22,7 +22,7 @@ type CpuHost = import('../../src/cpu/cpu.js').CpuHost;
 const build = new URL('../../guests/build/', import.meta.url).pathname;
 /** -O0 (memory operands everywhere), faults (except), CoreMark's hot blocks. */
 const GUESTS = ['arith-O0', 'except-O2', 'coremark-O2'];
-const SLICE = 100_000, MAX = 800_000;
+const SLICE = 100_000, MAX = 600_000;
 
 const exactHost: CpuHost = {
   rdtsc(c) { const t = c.currentIcount() * 4; c.tmpLo = t >>> 0; c.tmpHi = Math.floor(t / 4294967296) | 0; },
@@ -74,11 +74,11 @@ describe('wasm tier = host CPU on random sequences', () => {
   const EXCLUDE = ['xchg', 'bswap', 'mul1', 'div', 'shxd', 'bt', 'bsf', 'xadd', 'cmpxchg', 'cmpxchg16b', 'xlat', 'prefix', 'fault', 'lockud', 'convert', 'flagops', 'string', 'pushf', 'loop'];
   it('subset integer sequences agree with the host', async () => {
     const before = { ...WASM_TOTALS };
-    const r = await runDifftest({ seed: 0x3a5d, count: 400, exclude: EXCLUDE, maxMismatches: 3 });
+    const r = await runDifftest({ seed: 0x3a5d, count: 250, exclude: EXCLUDE, maxMismatches: 3 });
     expect(r.mismatchCount, r.mismatches.map((m) => JSON.stringify(m).slice(0, 2000)).join('\n')).toBe(0);
-    expect(r.compared).toBeGreaterThan(370);
+    expect(r.compared).toBeGreaterThan(230);
     // (the difftest flushes the TLB for every case: a block's first memory access exits to the interpreter)
-    expect(WASM_TOTALS.compiled - before.compiled).toBeGreaterThan(80);
+    expect(WASM_TOTALS.compiled - before.compiled).toBeGreaterThan(50);
   }, 60_000);
 });
 
@@ -160,7 +160,7 @@ describe('wasm tier = interpreter on random loops of its subset', () => {
     expect(W.c.wasm).not.toBeNull();
     R.c.wasm!.regionBlocks = 16;
     const before = W.c.wasm!.stats.compiled;
-    for (let t = 0; t < 300; t++) {
+    for (let t = 0; t < 200; t++) {
       const code = randomLoop(r);
       // edge values (0, ±1, the signed limits of each size) make equal operands, carries and overflows common
       const EDGE = [0, 1, -1, 0x7f, 0x80, 0xff, 0x7fff, 0x8000, 0xffff, 0x7fffffff, -0x80000000];
@@ -189,7 +189,7 @@ describe('wasm tier = interpreter on random loops of its subset', () => {
       expect(Buffer.compare(W.mem.u8.subarray(DATA, STACK), I.mem.u8.subarray(DATA, STACK))).toBe(0);
       expect(Buffer.compare(R.mem.u8.subarray(DATA, STACK), I.mem.u8.subarray(DATA, STACK))).toBe(0);
     }
-    expect(W.c.wasm!.stats.compiled - before).toBeGreaterThan(300);
+    expect(W.c.wasm!.stats.compiled - before).toBeGreaterThan(200);
     expect(W.c.wasm!.stats.calls).toBeGreaterThan(2 * W.c.wasm!.stats.exits);
     expect(R.c.wasm!.stats.members).toBeGreaterThan(R.c.wasm!.stats.compiled);
   });
