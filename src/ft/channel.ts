@@ -532,7 +532,7 @@ export async function listenSecure<M extends Message>(opts: SecureListenOptions,
   const o = resolve(opts, roles);
   let listener: Listener;
   try {
-    listener = o.tls ? await listenTls({ host: opts.host, port: opts.port, tls: serverTls(o.tls, o.handshakeTimeoutMs) }) : await listenTcp({ host: opts.host, port: opts.port });
+    listener = o.tls ? await listenTls({ host: opts.host, port: opts.port, tls: serverTls(o.tls, o.handshakeTimeoutMs), maxHandshakes: opts.maxHandshakes ?? 64 }) : await listenTcp({ host: opts.host, port: opts.port });
   } catch (e) {
     throw new ProtocolError('CONNECT', `cannot listen on ${opts.host ?? '127.0.0.1'}:${opts.port ?? 0}: ${(e as Error).message}`, { cause: e });
   }

@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import net from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connectFt, listenFt, type FtTlsOptions } from '../../src/ft/channel.js';
 import type { FtMessage } from '../../src/ft/protocol.js';
@@ -71,6 +72,33 @@ describe('FT channel over mutual TLS 1.3', () => {
       await fakeSrv.close();
       await good();
     } finally {
+      await srv.close();
+    }
+  });
+
+  it('silent TCP clients (no ClientHello) are dropped at the handshake deadline and never lock a peer out', async () => {
+    // found by a README-only trial: 70 silent connections to a TLS primary kept a new secondary out for 75 s
+    const srv = await listenFt({ ...ident, hostId: 'p', tls: c!.p!, handshakeTimeoutMs: 1500 });
+    const silent: net.Socket[] = [];
+    try {
+      const closed = Array.from({ length: 70 }, () => {
+        const sock = net.connect(srv.port, '127.0.0.1');
+        sock.on('error', () => undefined);
+        silent.push(sock);
+        return new Promise<void>((r) => sock.once('close', () => r()));
+      });
+      await Promise.all(silent.map((sk) => new Promise<void>((r) => (sk.readyState === 'open' ? r() : sk.once('connect', () => r())))));
+      // every silent connection is closed by the server (the deadline, then BUSY for those past the limit)
+      await Promise.all(closed);
+      // and a real peer joins after them
+      const accepted = srv.accept();
+      const s = await connectFt({ ...ident, hostId: 's', port: srv.port, tls: c!.s! });
+      const p = await accepted;
+      expect(p.peerHostId).toBe('s');
+      p.abort();
+      s.abort();
+    } finally {
+      for (const sk of silent) sk.destroy();
       await srv.close();
     }
   });
