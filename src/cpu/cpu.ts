@@ -435,7 +435,14 @@ export class Cpu {
   /** Write one byte of a system table (a descriptor's accessed bit): a supervisor-mode access at any CPL. */
   sysWrite8(la: number, v: number): void {
     this.implicitSv = true;
-    try { this.physWrite8(this.translate(la, 1), v); } finally { this.implicitSv = false; }
+    try {
+      const p = this.translate(la, 1);
+      // translate() marks no dirty page for an implicit supervisor access (it fills no TLB entry); a
+      // pre-copy must still see the page changed (digests do not cover it: a change there would make
+      // older logs replay as diverged)
+      if (this.dirtyLog !== null && p < this.ramSize) this.dirtyLog[p >>> 12] = 1;
+      this.physWrite8(p, v);
+    } finally { this.implicitSv = false; }
   }
 
   physRead8(p: number): number {

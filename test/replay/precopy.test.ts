@@ -115,6 +115,22 @@ describe('pre-copy', () => {
     expect(new PreCopyImage(MEM).put(100, new Uint8Array(4096))).toMatch(/not whole pages/);
   });
 
+  it('a descriptor\'s accessed bit set by the CPU (an implicit supervisor write, no TLB entry) reaches the receiver', async () => {
+    const m = boot({ s: '' });
+    m.run(1_000_000);
+    const img = new PreCopyImage(MEM);
+    const put = (off: number, b: Uint8Array): void => { img.put(off, b); };
+    const pc = new PreCopy(m);
+    await pc.round(put, async () => undefined);
+    const la = 0x5a5a00; // a page of RAM the guest does not use at this point (identity-mapped)
+    const before = m.mem.u8[la]!;
+    m.cpu.sysWrite8(la, before ^ 0x80);
+    const point = pc.finish(meta, new OutputTally(), put);
+    img.verify(point.bytes, point.hash);
+    expect(img.ram[la]).toBe(before ^ 0x80);
+    expect(Buffer.compare(Buffer.from(img.ram), Buffer.from(m.mem.u8))).toBe(0);
+  });
+
   it('through the recorder: the log from M replays identical on the assembled machine, the whole log (snapshot record at M) too', async () => {
     const main = memorySink(), fork = memorySink();
     const rec = new Recorder({ sink: main, image, digestEvery: 500_000 });
