@@ -134,7 +134,9 @@ export class FailureDetector {
 
   /** Milliseconds since the peer was last heard (FT status `heartbeatAgeMs`). */
   silentMs(): number {
-    return this.timers.now() - Math.max(this.lastHeard, this.opts.aux?.lastHeard() ?? -Infinity);
+    // never negative: the worker thread's arrival time is converted from another clock reading (ft status showed
+    // '-9 ms' to a README-only trial); a beat that seems to come from the future was heard just now
+    return Math.max(0, this.timers.now() - Math.max(this.lastHeard, this.opts.aux?.lastHeard() ?? -Infinity));
   }
 
   /** The longest silence (ms) between two messages heard from the peer since any hold (startup

@@ -296,9 +296,8 @@ export class FtSecondary {
     this.emit({ kind: 'message', text: `primary failed (${why}); claiming generation ${g1}` });
     const r = await control.claim(vm, g1, { hostId, pid: process.pid });
     if (!r.won) {
-      const msg = `generation ${g1} of '${vm}' is held by ${r.owner.hostId} pid ${r.owner.pid}; stopping`;
-      this.emit({ kind: 'message', text: msg });
-      return { kind: 'fenced', message: msg };
+      // the outcome carries the message (the CLI prints it once, at exit)
+      return { kind: 'fenced', message: `generation ${g1} of '${vm}' is held by ${r.owner.hostId} pid ${r.owner.pid}; stopping` };
     }
     this.generation = g1;
     this.state = 'failing-over';
