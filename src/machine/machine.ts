@@ -101,7 +101,12 @@ export const POLL_SLICE = 50_000;
 /** Default host time (ms) of guest execution between two turns of the event loop (runAsync), so
  *  heartbeats and acks get out on a loaded host; checked every TIME_CHECK instructions. */
 export const YIELD_MS = 4;
-const TIME_CHECK = 10_000;
+/** Host time (ms) between two time checks of a slice with a deadline, and the bounds (instructions) of the
+ *  adaptive check interval: warm compiled code runs 10,000 instructions in ~0.02-0.05 ms, but cold code
+ *  (first runs of new blocks) took 2-4 ms for them, and a fixed 10,000-instruction check made a short
+ *  slice (an FT primary's 0.5 ms while outputs wait, a secondary's 1 ms step) last that long. */
+const TIME_CHECK_MS = 0.05;
+const TIME_CHECK_MIN = 250, TIME_CHECK = 10_000;
 
 /** Every device's state, by name (snapshots). */
 export interface DeviceStates { [name: string]: unknown }
@@ -131,6 +136,8 @@ export class Machine {
   yieldMs = YIELD_MS;
   private polled = false;
   private yieldNow = false;
+  /** Instructions between two time checks of a slice with a deadline (TIME_CHECK_MIN..TIME_CHECK), about TIME_CHECK_MS of host time. */
+  private timeCheck = TIME_CHECK;
 
   private constructor(opts: MachineOptions) {
     const size = opts.memSize ?? DEFAULT_MEM;
@@ -386,8 +393,17 @@ export class Machine {
     if (deadline === Infinity) stop = cpu.run(n);
     else {
       const end = cpu.icount + n;
-      do stop = cpu.run(Math.min(TIME_CHECK, end - cpu.icount));
-      while (stop === Stop.BUDGET && cpu.icount < end && !this.yieldNow && performance.now() < deadline);
+      let t0 = performance.now(), t = t0;
+      do {
+        const k = this.timeCheck;
+        stop = cpu.run(Math.min(k, end - cpu.icount));
+        t = performance.now();
+        // the next interval: about TIME_CHECK_MS at the rate just seen (halving or doubling at most)
+        const dt = t - t0;
+        t0 = t;
+        if (dt > 2 * TIME_CHECK_MS) this.timeCheck = Math.max(TIME_CHECK_MIN, k >> 1);
+        else if (dt < TIME_CHECK_MS / 2) this.timeCheck = Math.min(TIME_CHECK, k * 2);
+      } while (stop === Stop.BUDGET && cpu.icount < end && !this.yieldNow && t < deadline);
     }
     if (gate.mode === 'live') {
       // Still halted in HLT since the last slice: poll only when a host value or a timer event is
@@ -431,7 +447,7 @@ export class Machine {
   }
 
   /**
-   * Ends runAsync's current slice at its next time check (within TIME_CHECK = 10,000 instructions)
+   * Ends runAsync's current slice at its next time check (within one time check: at most TIME_CHECK = 10,000 instructions, fewer in slow code)
    * and turns the event loop once: an FT primary calls it when an output starts waiting, so the sync
    * mark covering it goes out at once rather than after the rest of the slice. Cleared at the turn.
    */
