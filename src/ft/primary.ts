@@ -611,8 +611,9 @@ export class FtPrimary {
         this.lastAckAt = Date.now();
         while (this.unacked.length && this.unacked[0]![0] <= m.icount) this.unacked.shift();
         if (this.fencedMsg) return;
-        // the Output Rule: release what the ack covers; marks follow completion (disk writes: an fsync)
-        if (p.seam.release(m.icount) > 0) this.marks!.released();
+        // the Output Rule: release what the ack covers; marks follow completion (disk writes: an fsync, on
+        // the thread pool: ReleaseMarks, also for the guest's released flushes, so this thread never waits for a disk)
+        if (p.seam.release(m.icount, true) > 0) this.marks!.released();
         if (!p.seam.heldCount) p.machine.yieldMs = YIELD_MS;
         this.inputs.release(m.icount);
         if (this.state === 'starting-secondary' && this.joinM !== undefined && m.icount >= this.joinM) this.protectedAgain();

@@ -237,14 +237,20 @@ export class OutputSeam {
 
   // ---- hold mode ---------------------------------------------------------------------------
 
-  /** hold: issue every held output stamped <= `upToIcount`, in production order. Returns how many. */
-  release(upToIcount: number): number {
+  /**
+   * hold: issue every held output stamped <= `upToIcount`, in production order. Returns how many.
+   * `deferFlushes`: a held disk flush is not fsynced here (the guest was told it completed when it was
+   * held): it counts as issued, its disk stays in unsynced() until the owner's asynchronous fsync
+   * returns (synced()), so the completion marks still follow a real fsync. An FT primary's ack path
+   * uses it: an fsync on its main thread stopped the guest and the reading of acks (1-40 ms each).
+   */
+  release(upToIcount: number, deferFlushes = false): number {
     if (this.modeV !== 'hold') return 0;
     let n = 0;
     while (this.qHead < this.queue.length && this.queue[this.qHead]!.o.icount <= upToIcount) {
       const h = this.queue[this.qHead++]!;
       this.heldBytesV -= h.bytes;
-      this.issue(h.o);
+      this.issue(h.o, deferFlushes);
       n++;
     }
     this.compact();
@@ -365,21 +371,22 @@ export class OutputSeam {
   }
 
   /** Send one output to its sink and mark it completed. */
-  private issue(o: Output): void {
+  private issue(o: Output, deferFlush = false): void {
     let ok = true, err: unknown;
+    const deferred = deferFlush && o.kind === 'flush';
     try {
       switch (o.kind) {
         case 'console': this.sinks.console?.(o.arg, o.seq); break;
         case 'frame': this.sinks.frame?.(o.dev, o.data!, o.seq); break;
         case 'write': ok = this.writeNow(o.dev, o.arg, o.data!); break;
-        case 'flush': ok = this.flushNow(o.dev); break;
+        case 'flush': ok = deferred ? this.sinks.disks?.[o.dev] !== undefined : this.flushNow(o.dev); break;
       }
     } catch (e) { ok = false; err = e; }
     if (!ok) this.onSinkError?.(o, err ?? new HostResourceError(`disk ${o.dev}: ${o.kind} failed`));
     const i = streamIndex(o.kind, o.dev);
     if (o.seq > (this.done[i] ?? 0)) this.done[i] = o.seq;
-    // a completed flush makes every earlier write of its disk durable; a write alone does not
-    if (o.kind !== 'write' && (o.kind !== 'flush' || ok) && o.seq > (this.durable[i] ?? 0)) this.durable[i] = o.seq;
+    // a completed flush makes every earlier write of its disk durable; a write alone does not (nor a deferred flush: unsynced() until synced())
+    if (o.kind !== 'write' && !deferred && (o.kind !== 'flush' || ok) && o.seq > (this.durable[i] ?? 0)) this.durable[i] = o.seq;
   }
 
   private writeNow(disk: number, offset: number, data: Uint8Array): boolean {

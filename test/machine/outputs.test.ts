@@ -89,6 +89,29 @@ describe('OutputSeam', () => {
     expect(seam.readThrough(1, 0, base)).toBe(base); // another disk: untouched
   });
 
+  it('hold: release with deferred flushes issues a flush without an fsync; its disk completes only at synced()', () => {
+    const { seam, con, disk, at } = seamWith('hold');
+    at(1); seam.diskWrite(1, 0, 0, new Uint8Array(512).fill(5));
+    at(2); expect(seam.diskFlush(2, 0)).toBe(true); // the guest is told at once (held)
+    at(3); seam.console(65);
+    expect(seam.release(3, true)).toBe(3);
+    expect(disk.bytes[0]).toBe(5);
+    expect(disk.flushes).toBe(0); // not on this thread: the owner fsyncs (ReleaseMarks, on the thread pool)
+    expect(con).toEqual([[65, 1]]);
+    // issued, but not completed: disk0's flush (seq 2) is no completion mark until an fsync returned
+    expect(seam.completed()).toEqual({ console: 1 });
+    expect(seam.unsynced()).toEqual([[0, 2]]);
+    disk.flush();
+    seam.synced(0, 2);
+    expect(seam.completed()).toEqual({ console: 1, disk0: 2 });
+    expect(seam.unsynced()).toEqual([]);
+    // without deferring, a released flush fsyncs at once and completes its disk
+    at(4); seam.diskFlush(4, 0);
+    expect(seam.release(4)).toBe(1);
+    expect(disk.flushes).toBe(2);
+    expect(seam.completed()).toEqual({ console: 1, disk0: 3 });
+  });
+
   it('hold -> live releases everything held', () => {
     const { seam, con, at } = seamWith('hold');
     at(3); seam.console(9);
