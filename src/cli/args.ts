@@ -2,12 +2,19 @@
 
 import { UsageError } from './usage.js';
 
-/** "64M", "1G", "65536", "512K" → bytes. */
-export function parseSize(s: string): number {
+/** A byte count: "65536", "512K", "64M", "1G" (binary suffixes, optional "iB"/"B") → bytes. `option` names it in errors. */
+export function parseBytes(s: string, option?: string): number {
   const m = /^(\d+)([KMG]?)i?B?$/i.exec(s.trim());
-  if (!m) throw new UsageError(`bad size '${s}' (use e.g. 64M, 1G)`);
+  if (!m) throw new UsageError(`${option ? `${option} needs a size` : 'bad size'} '${s}' (use e.g. 65536, 64K, 4M, 1G)`);
   const mult = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[m[2].toUpperCase() as '' | 'K' | 'M' | 'G'];
   const v = Number(m[1]) * mult;
+  if (!Number.isSafeInteger(v)) throw new UsageError(`${option ? `${option} ` : ''}'${s}' is too large (at most ${Number.MAX_SAFE_INTEGER} bytes)`);
+  return v;
+}
+
+/** Guest memory size (`--mem`): parseBytes, a multiple of 4 KiB between 2 MiB and 3 GiB. */
+export function parseSize(s: string): number {
+  const v = parseBytes(s);
   if (v < 2 * 1024 * 1024 || v % 4096 !== 0 || v > 3 * 1024 ** 3) throw new UsageError(`memory size must be a multiple of 4 KiB between 2 MiB and 3 GiB (got '${s}')`);
   return v;
 }

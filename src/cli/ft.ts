@@ -12,7 +12,7 @@ import { FtSecondary, SecondaryRefused } from '../ft/secondary.js';
 import { exportDiskCommand } from './ft-export-disk.js';
 import { DEFAULT_FT_OPTIONS } from '../ft/vm-host.js';
 import { FT_EXIT, setVmState, type RoleEvent, type RoleOutcome } from '../ft/role.js';
-import { parseCount, parseSize } from './args.js';
+import { parseBytes, parseCount } from './args.js';
 import { ftStatusCommand } from './ft-status.js';
 import { ftManageCommand } from './ft-manage.js';
 import { publishStatus } from '../ft/status-publisher.js';
@@ -127,7 +127,7 @@ export function ftOptions(rest: Map<string, string | true>): FtOptions {
     const v = rest.get(k);
     if (v === undefined) return d;
     if (typeof v !== 'string') throw new UsageError(`${k} needs a value`);
-    const n = size ? parseSize(v) : parseCount(v, k);
+    const n = size ? parseBytes(v, k) : parseCount(v, k);
     if (!(n > 0)) throw new UsageError(`${k} must be > 0`);
     return n;
   };

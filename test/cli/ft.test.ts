@@ -6,6 +6,7 @@ import { mkdtempSync, chmodSync, writeFileSync, truncateSync, existsSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI, guestElf } from '../devices-guests/helpers.js';
+import { ftOptions } from '../../src/cli/ft.js';
 
 function cli(args: string[], cwd?: string): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'latin1', timeout: 60_000 });
@@ -43,6 +44,16 @@ describe('x86ft ft', () => {
       expect(r.stderr).toMatch(/x86ft ft/);
       noTrace(r.stderr);
     }
+  });
+
+  it('--max-held-bytes takes any byte count (it was parsed as a guest memory size: at least 2 MiB, "memory size must be …")', () => {
+    const held = (v: string): number => ftOptions(new Map([['--max-held-bytes', v]])).maxHeldBytes;
+    expect(held('2048')).toBe(2048);
+    expect(held('64K')).toBe(65536);
+    expect(held('4M')).toBe(4 * 1024 * 1024);
+    expect(() => held('lots')).toThrow(/^--max-held-bytes needs a size 'lots'/);
+    expect(() => held('0')).toThrow(/--max-held-bytes must be > 0/);
+    expect(() => held('99999999999G')).toThrow(/--max-held-bytes '99999999999G' is too large/);
   });
 
   it('a second primary of a running VM exits 2 naming its primary; a secondary on the primary host id exits 2', async () => {
