@@ -104,7 +104,9 @@ export interface ProtectCase {
    *  with SIGSTOP for that long, then SIGCONT). */
   kill?: { role: 'primary' | 'secondary'; afterMs: number; stopMs?: number;
     /** Instead of a time: kill once the console file holds this many bytes (guest progress, not speed). */
-    afterBytes?: number };
+    afterBytes?: number;
+    /** With stopMs: runs during the stall (it ends at SIGCONT or when this returns, whichever is later). */
+    whileStopped?: (cp: ControlPlane) => Promise<void> };
   /** --failure-timeout-ms of the pair (default FAILURE_TIMEOUT_MS). */
   failureTimeoutMs?: number;
   timeoutMs?: number;
@@ -202,7 +204,7 @@ export async function protectRun(c: ProtectCase): Promise<ProtectRun> {
             killed = { role: c.kill.role, pid: ref.pid, gone: false };
           } catch { /* already gone */ }
           if (killed && c.kill.stopMs !== undefined) {
-            await sleep(c.kill.stopMs);
+            await Promise.all([sleep(c.kill.stopMs), c.kill.whileStopped?.(cp)]);
             try { process.kill(ref.pid, 'SIGCONT'); } catch { /* killed meanwhile (fencing) */ }
           }
         }

@@ -24,6 +24,33 @@ describe('protect: stalled roles', () => {
     expect(r.killed!.gone).toBe(true);
   });
 
+  it('a secondary stalled shorter than the failure timeout: the primary paces the guest (held outputs stay within --max-held-bytes), keeps its secondary, loses nothing', async () => {
+    // a 2 KiB bound: unpaced, the stalled pair would hold the 12 remaining lines (~560 bytes each: console line
+    // and a 512-byte sector write); paced, the primary holds at most the outputs of one 100,000-instruction run
+    // past the bound (README "Output Rule": it checks the bounds between such runs; ft_demo's lines here are over a million apart)
+    const maxHeld = 2048, slack = 1024, timeout = 3 * FAILURE_TIMEOUT_MS;
+    const held: number[] = [];
+    const r = await protectRun({
+      elf, failureTimeoutMs: timeout, extraArgs: ['--max-held-bytes', String(maxHeld)],
+      kill: { role: 'secondary', afterMs: 0, afterBytes: Math.floor(ref.stdout.length / 4), stopMs: FAILURE_TIMEOUT_MS,
+        whileStopped: async (cp) => {
+          // the primary publishes its figures into the record every second
+          for (const until = Date.now() + FAILURE_TIMEOUT_MS; Date.now() < until; await new Promise((res) => setTimeout(res, 100))) {
+            const rec = await cp.readVm('default').catch(() => undefined);
+            if (rec?.held && rec.generation === 1) held.push(rec.held.bytes);
+          }
+        } },
+    });
+    expect(r.killed, r.stderr).toBeDefined();
+    same(r, ref);
+    expect(held.length).toBeGreaterThan(0);
+    expect(Math.max(...held)).toBeLessThanOrEqual(maxHeld + slack);
+    // one primary, the first one: the secondary, stalled for a third of the failure timeout, never claimed (on a
+    // host loaded enough to fail it over anyway the primary claimed generation 2 and went on alone: still one)
+    expect(r.claims.every((h) => h === 'local-a'), r.claims.join(' ')).toBe(true);
+    expect(r.record?.primary?.host).toBe('local-a');
+  });
+
   it('a secondary stalled for 2x the failure timeout: one primary, nothing lost', async () => {
     const r = await protectRun({ elf, kill: { role: 'secondary', afterMs: 0, afterBytes: Math.floor(ref.stdout.length / 4), stopMs: 2 * FAILURE_TIMEOUT_MS } });
     expect(r.killed, r.stderr).toBeDefined();
