@@ -6,7 +6,8 @@
 // - log bandwidth: bytes/s of a recording of a busy guest (ft_demo) and of an idle one (dev_idle,
 //   PIT at 100 Hz, HLT between ticks);
 // - guest speed under protection: guest MIPS of a protected run (this process is the primary, from
-//   'protected' to the guest's end, the last ack included) vs a plain live run of the same guest in
+//   'protected' to the guest's end, the last ack included, the final fsync of its disks not: nor is the plain
+//   run's) vs a plain live run of the same guest in
 //   this process (what `x86ft run` does), in alternating pairs in one process run (medians, spread),
 //   also per CPU second of this process (the primary's own cost, apart from its waits for acks);
 // - memory on the primary while its secondary is stalled (SIGSTOP): RSS before and at most during.
@@ -48,7 +49,7 @@ function workDir(tag: string): { dir: string; control: string; disk: string } {
 /**
  * One protected run of ft_demo with this process as the primary and a child `x86ft ft secondary`:
  * the release latency of every console byte (produced -> handed to its sink under the Output Rule)
- * and the guest's MIPS from 'protected' to the end of the run (the wait for the last ack included).
+ * and the guest's MIPS from 'protected' to the end of the run (the wait for the last ack included, the final fsync not).
  */
 async function protectedRun(elf: string, cmdline: string): Promise<{ latencies: number[]; mips: number; cpuMips: number }> {
   const w = workDir('bench-release');
@@ -70,9 +71,16 @@ async function protectedRun(elf: string, cmdline: string): Promise<{ latencies: 
   seam.sinks.console = (b, seq) => { latencies.push(performance.now() - produced[seq - 1]!); sink(b, seq); };
   const s = spawn(process.execPath, [CLI, 'ft', 'secondary', '--vm', 'bench', '--control', `dir:${w.control}`, '--host-id', 'bench-s'], { stdio: 'ignore' });
   const sExit = new Promise((r) => s.once('exit', r));
+  // the run's end = the Output Rule's wait for the last ack done (finishProtected), before the disks' final fsync
+  // and the record's update: the plain run's clock stops at the guest's end too, before its host closes (fsyncs)
+  const fin = p as unknown as { finishProtected: () => Promise<void> };
+  const finish0 = fin.finishProtected.bind(p);
+  let tEnd = NaN, cpuEnd: NodeJS.CpuUsage | undefined;
+  fin.finishProtected = async () => { await finish0(); tEnd = performance.now(); cpuEnd = process.cpuUsage(cpu0); };
   const outcome = await p.run();
-  const mips = (p.status().icount - ic0) / (performance.now() - t0) / 1000;
-  const cpuMips = (p.status().icount - ic0) / cpuMs(process.cpuUsage(cpu0)) / 1000;
+  if (!cpuEnd) throw new Error('protected run: the primary did not wait for its last ack');
+  const mips = (p.status().icount - ic0) / (tEnd - t0) / 1000;
+  const cpuMips = (p.status().icount - ic0) / cpuMs(cpuEnd) / 1000;
   await sExit;
   await control.close();
   rmSync(w.dir, { recursive: true, force: true });
