@@ -5,13 +5,14 @@
 // secondary is SIGKILLed, the primary goes on alone (generation 2) and a new secondary joins it
 // (RAM pre-copied while the guest runs, the state at M checked by one hash over the assembled
 // machine); once it protects the guest the primary is SIGKILLed and the new secondary takes over and
-// finishes the run: the console file equals an uninterrupted run's, and the generation logs replay
-// as one chain (the snapshot record at M included) identical to the same output.
+// finishes the run: the console file equals an uninterrupted run's. (The chain replay of the
+// generation logs with a snapshot record at M: test/replay/precopy.test.ts in-process, and the
+// redundancy torture.)
 
 import { describe, it, expect, beforeAll } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { openControl } from '../../src/ft/control.js';
-import { FT, caseDir, fileGrows, guestElf, replayChain, role, type Role } from './role-harness.js';
+import { FT, caseDir, fileGrows, guestElf, role, type Role } from './role-harness.js';
 
 /** ft_dirty: passes, KiB rewritten per pass, ms of guest idle time per pass: the run lasts at least
  *  36 x 150 ms however fast the machine is (a secondary's start, a loss and a respawn fit in it). */
@@ -72,10 +73,6 @@ describe('respawn from a pre-copied snapshot', () => {
       expect(await cp.generation('default')).toBe(3);
       expect((await cp.claimOwner('default', 3))?.hostId).toBe('local-c');
     } finally { await cp.close(); }
-    const chain = await replayChain(c.ctl, 'default', elf);
-    expect(chain.report.outcome, `${diag()}\n${JSON.stringify(chain.report.divergence)}`).toBe('identical');
-    expect(chain.info.links).toHaveLength(3);
-    expect(chain.console.equals(want), 'the chain replay\'s console differs').toBe(true);
   }, 120_000);
 });
 
