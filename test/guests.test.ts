@@ -22,8 +22,8 @@ const MAX_INSTRUCTIONS = 1_000_000_000; // fp_printf -O0 formats thousands of di
 const EMU_TIMEOUT_MS = 400_000;
 
 const names = readdirSync(join(guests, 'src'))
-  // emulator-only guests (guests/Makefile EMU_ONLY: dev_*, ft_demo, cpu_far) have no native build
-  .filter((f) => f.endsWith('.c') && !f.startsWith('dev_') && f !== 'ft_demo.c' && f !== 'cpu_far.c')
+  // emulator-only guests (guests/Makefile EMU_ONLY: dev_*, ft_demo, ft_dirty, cpu_far) have no native build
+  .filter((f) => f.endsWith('.c') && !f.startsWith('dev_') && !['ft_demo.c', 'ft_dirty.c', 'cpu_far.c'].includes(f))
   .map((f) => f.slice(0, -2))
   .concat(['intloop', 'fpbench'])
   .sort();
