@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { Machine, type MachineConfig, type MachineIo, type DeviceStates } from '../machine/machine.js';
 import { snapshotPoint, cpuStateProblem, type CpuState } from '../cpu/state.js';
 import type { GuestTime } from '../machine/gate.js';
-import { encodeSnapshot, decodeSnapshot } from './snapshot.js';
+import { encodeSnapshot, decodeSnapshot, PAGE_SIZE } from './snapshot.js';
 import { resetDirty, OutputTally } from './digest.js';
 import { canonicalJson, type JsonValue } from './format.js';
 import { BadStateError } from '../errors.js';
@@ -102,15 +102,16 @@ export interface RestoredMachine {
 /** Rebuilds the machine of a snapshot, wired to `io` (a ReplayGate to replay, a LiveGate to go on live). */
 export function restoreSnapshot(bytes: Uint8Array, io: MachineIo = {}, opts: { expectHash?: string } = {}): RestoredMachine {
   const s = decodeSnapshot(bytes, opts);
-  return restoreSections(s.sections, s.ram, s.hash, io);
+  return restoreSections(s.sections, s.ram, s.hash, io, s.pages);
 }
 
 /**
  * Rebuilds a machine from a snapshot's sections and its RAM (`ram` is copied) — restoreSnapshot's
  * second half, also for a pre-copied snapshot (precopy.ts) whose identity `hash` the caller checked.
+ * `pages`: the page numbers of `ram` that may be non-zero (the others are not read); default all.
  * Throws BadStateError for another kind or version, a malformed CPU state or time, or RAM of another size.
  */
-export function restoreSections(sections: Record<string, unknown>, ram: Uint8Array, hash: string, io: MachineIo = {}): RestoredMachine {
+export function restoreSections(sections: Record<string, unknown>, ram: Uint8Array, hash: string, io: MachineIo = {}, pages?: readonly number[]): RestoredMachine {
   const sec = sections as { kind?: string; version?: number; config: JsonValue; cpu: CpuState; devices: DeviceStates; meta: SnapshotMeta };
   if (sec.kind !== MACHINE_SNAPSHOT_KIND) throw new BadStateError(`not a machine snapshot (kind ${String(sec.kind)})`);
   if (sec.version === 1) {
@@ -122,7 +123,10 @@ export function restoreSections(sections: Record<string, unknown>, ram: Uint8Arr
   const config = configFromJson(sec.config);
   const m = Machine.empty({ ...config, ...io });
   if (ram.length !== m.mem.u8.length) throw new BadStateError(`snapshot RAM is ${ram.length} bytes, the machine has ${m.mem.u8.length}`);
-  m.mem.write(0, ram);
+  // only the pages that may be non-zero (the new machine's RAM is zero): writing or even reading all of a 64 MiB RAM
+  // makes the host map every page, seconds on a loaded host (a respawned secondary waited 2.6 s at load 25)
+  if (!pages) m.mem.write(0, ram);
+  else for (const p of pages) m.mem.write(p * PAGE_SIZE, ram.subarray(p * PAGE_SIZE, Math.min((p + 1) * PAGE_SIZE, ram.length)));
   m.loadCpu(sec.cpu);
   m.loadDevices(sec.devices);
   m.exited = sec.meta.exited;

@@ -36,6 +36,8 @@ export interface DecodedSnapshot extends SnapshotData {
   version: number;
   /** SHA-256 of the body, lowercase hex. */
   hash: string;
+  /** Page numbers (PAGE_SIZE) the snapshot holds, ascending; every other page of `ram` is zero and untouched. */
+  pages: number[];
 }
 
 export type SnapshotErrorCode = 'SNAPSHOT_TRUNCATED' | 'SNAPSHOT_BAD_MAGIC' | 'SNAPSHOT_CRC' | 'SNAPSHOT_VERSION' | 'SNAPSHOT_HASH' | 'SNAPSHOT_DECODE';
@@ -179,15 +181,17 @@ export function decodeSnapshot(bytes: Uint8Array, opts: { expectHash?: string } 
   const maxPage = Math.ceil(ramSize / PAGE_SIZE);
   let data = o + pageCount * 4;
   let last = -1;
+  const pages: number[] = [];
   for (let i = 0; i < pageCount; i++, o += 4, data += PAGE_SIZE) {
     const p = dv.getUint32(o, true);
     if (p <= last || p >= maxPage) throw new SnapshotError('SNAPSHOT_DECODE', `bad page index ${p}`);
     last = p;
+    pages.push(p);
     const start = p * PAGE_SIZE;
     const n = Math.min(PAGE_SIZE, ramSize - start);
     ram.set(bytes.subarray(data, data + n), start);
   }
-  return { version, hash, sections: plain(meta.sections) as Record<string, unknown>, ram };
+  return { version, hash, sections: plain(meta.sections) as Record<string, unknown>, ram, pages };
 }
 
 /** Deep copy of decoded data with byte and typed arrays detached from the input buffer (Buffer → Uint8Array). */
