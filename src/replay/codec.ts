@@ -556,7 +556,8 @@ export class LogDecoder {
     throw new CorruptLogError(at, `unknown frame type 0x${(type ?? 0).toString(16)}`);
   }
 
-  /** M17 (version 3): digests at the multiples of the interval, others only as the final digest. */
+  /** M17 (version 3): digests at the multiples of the interval (from the start record, then from each snapshot
+   *  record), others only as the final digest. */
   private digestPlacement(e: LogEntry): string | undefined {
     const h = this.header!;
     if (h.version < 3) return undefined;
@@ -582,6 +583,8 @@ export class LogDecoder {
       if (e.icount === this.nextDigestAt) this.nextDigestAt += h.digestInterval;
       else this.finalDigestAt = e.icount;
     }
+    // a live snapshot restarts the multiples at its icount (a log forked there starts from it: Recorder.forkAtSnapshot)
+    if (e.kind === 'snapshot' && h.digestInterval > 0) this.nextDigestAt = e.icount + h.digestInterval;
     return undefined;
   }
 

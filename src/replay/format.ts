@@ -79,6 +79,8 @@ import { InvalidArgumentError, X86ftError } from '../errors.js';
 //      startIcount (the first entry past such a multiple finds its digest
 //      there), and besides only right before an end or snapshot record of
 //      the same icount (the final digest); digestInterval 0 = final only.
+//      A snapshot record restarts the multiples at its icount (a live
+//      snapshot off the multiples: a log forked there starts from it).
 //  M18 A from-boot stream's first digest covers every non-zero RAM page as
 //      loaded (image, boot-info block with the command line, page tables), so
 //      a header whose configuration was changed replays as a divergence.

@@ -109,6 +109,8 @@ export class Recorder {
   /** Forked log streams (forkAtSnapshot): each gets every entry from its snapshot on. */
   private forks: LogWriter[] = [];
   private forkReq: ForkRequest | undefined;
+  /** Where the digest multiples are counted from: the start record, then the last live snapshot (format.ts M17). */
+  private gridFrom: number | undefined;
 
   constructor(private readonly opts: RecorderOptions) {
     this.every = opts.digestEvery ?? DEFAULT_DIGEST_INTERVAL;
@@ -179,9 +181,9 @@ export class Recorder {
   }
 
   /**
-   * Asks for a live snapshot at the next digest point M (a multiple of the digest interval, so a log
-   * from M keeps the digest positions of format.ts M17; with interval 0, the next slice boundary,
-   * after a final-style digest): the run stops there, digests, takes the snapshot (a snapshot point:
+   * Asks for a live snapshot at the next slice boundary M (the next digest point, or sooner the end of a
+   * `pace` chunk; off the digest multiples after a final-style digest, and the multiples then count from
+   * M in this log and in the fork alike: format.ts M17): the run stops there, digests, takes the snapshot (a snapshot point:
    * this machine drops its cached translations and every page becomes clean), appends a snapshot
    * record to this log, calls `req.onSnapshot` (synchronously, the guest still paused: e.g. switch
    * outputs to hold and send the snapshot) and starts a second log stream to `req.sink` — header
@@ -190,7 +192,7 @@ export class Recorder {
    * Resolves with the fork, or undefined when the run ended (or another request replaced this one).
    * `req.take` takes the snapshot instead of takeSnapshot (a pre-copy's finish: precopy.ts); it must
    * be a snapshot point and mark every page clean as takeSnapshot does. `req.ready`, asked at each
-   * digest point, false = not this one, the next (a pre-copy whose pages left for the pause are many).
+   * slice boundary, false = not this one, the next (a pre-copy whose pages left for the pause are many).
    */
   forkAtSnapshot(req: { sink: ByteSink; take?: SnapshotTaker; ready?: () => boolean; onSnapshot: (s: MachineSnapshot) => void }): Promise<LogWriter | undefined> {
     this.forkReq?.done(undefined);
@@ -214,6 +216,7 @@ export class Recorder {
     let snapshot: MachineSnapshot;
     try { snapshot = (req.take ?? takeSnapshot)(m, { imageSha256: sha256Hex(this.opts.image) }, this.outputs); } catch { req.done(undefined); return; }
     this.append({ icount: m.cpu.icount, kind: 'snapshot', payload: { hash: snapshot.hash } });
+    this.gridFrom = m.cpu.icount;
     try { req.onSnapshot(snapshot); } catch { req.done(undefined); return; }
     const fork = new LogWriter(req.sink, { ...this.header(m), fromSnapshot: snapshot.hash, startIcount: m.cpu.icount }, {
       ...this.opts.writer, onError: () => this.dropFork(fork),
@@ -268,11 +271,11 @@ export class Recorder {
   private async runUntil(maxInstructions: number, signal?: { aborted: boolean }): Promise<RunResult> {
     const m = this.m, w = this.writer;
     if (!m || !w) throw new InvalidStateError('recorder: attach() a machine first');
-    const start = w.header.startIcount;
     let r: RunResult;
     for (;;) {
       const pace = this.pace;
       const ic = m.cpu.icount;
+      const start = this.gridFrom ?? w.header.startIcount;
       const next = this.every > 0 ? start + (Math.floor((ic - start) / this.every) + 1) * this.every : Infinity;
       const target = Math.min(next, maxInstructions, pace ? ic + pace.chunk : Infinity);
       r = await m.runAsync(target, signal);
@@ -281,8 +284,12 @@ export class Recorder {
       if (m.cpu.icount !== target) throw new InternalError(`recorder: run stopped at ${m.cpu.icount}, expected ${target}`);
       if (target === maxInstructions) break;
       if (target === next && !this.digest()) await w.drained();
-      if (this.forkReq && (target === next || this.every === 0) && this.forkReq.ready?.() !== false) {
-        if (this.every === 0) this.digest();
+      // a fork is taken at the next slice boundary (a digest point, or sooner the end of a pace chunk: a joining
+      // secondary does not wait up to a whole interval) where the request is ready; off the multiples after a
+      // final-style digest, and the multiples count from there on (format.ts M17: a snapshot record restarts
+      // them), in this log and the fork
+      if (this.forkReq && this.forkReq.ready?.() !== false) {
+        if (target !== next) this.digest();
         this.takeFork();
       }
       const p = pace?.wait();

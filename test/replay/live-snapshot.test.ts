@@ -62,4 +62,39 @@ describe('Recorder.forkAtSnapshot', () => {
     expect(from.report.run).toMatchObject({ end: 'exit', status: 0x22 });
     expect(from.stateHash).toBe(fullStateHash(live));
   });
+
+  it('a fork between two digest points (at the end of a pace chunk): both logs count the digest multiples from M and replay identical', async () => {
+    // 20000 rounds of 3 instructions; digests every 10000, pace chunks of 3000: the fork is taken at 3000, off the multiples
+    const loop = new Uint8Array(readFileSync(assembleGuest(`_start:
+  mov $20000, %ecx
+1: add %ecx, %eax
+  dec %ecx
+  jnz 1b
+  mov $0x33, %al
+  ${EXIT_AL}`, 'forkpace')));
+    const main = memorySink(), fork = memorySink();
+    const rec = new Recorder({ sink: main, image: loop, digestEvery: 10_000, pace: { chunk: 3000, wait: () => undefined } });
+    const live = Machine.fromElf(loop, { memSize: MEM, gate: gate(rec.onRecord) });
+    rec.attach(live);
+    let snap: MachineSnapshot | undefined;
+    const forked = rec.forkAtSnapshot({ sink: fork, onSnapshot: (s) => { snap = s; } });
+    const r = await rec.run();
+    expect(await forked).toBeDefined();
+    expect(r).toMatchObject({ end: 'exit', status: 0x33 });
+    const M = snap!.icount;
+    expect(M % 10_000, `M = ${M} is not a digest multiple`).not.toBe(0);
+    expect(M).toBeLessThan(10_000);
+
+    const whole = await replayBytes(main.bytes(), { image: loop });
+    expect(whole.report.outcome, JSON.stringify(whole.report.divergence)).toBe('identical');
+    const from = await replayBytes(fork.bytes(), { image: loop, snapshot: snap!.bytes });
+    expect(from.report.outcome, JSON.stringify(from.report.divergence)).toBe('identical');
+    expect(from.report.header.startIcount).toBe(M);
+    expect(from.stateHash).toBe(fullStateHash(live));
+    // the digests after M sit at M + k*10000 (the reader refuses a log whose multiples are missing): in the fork,
+    // every one of them up to the end, plus the final digest
+    const multiples = Math.floor((r.instructions - M) / 10_000);
+    expect(from.report.digestsChecked).toBe(multiples + 1);
+    expect(whole.report.digestsChecked).toBe(multiples + 2); // and the one at M
+  });
 });
