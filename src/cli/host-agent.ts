@@ -17,6 +17,7 @@ import { certificateHostId, type TlsFiles } from '../ft/tls.js';
 
 export const HOST_HELP = `usage: x86ft host --id ID --control dir:PATH|etcd:HOST:PORT[,HOST:PORT…] [--store PATH]
                   [--lease-ms N] [--listen ADDR] [--metrics PORT] [--tls-cert F --tls-key F --tls-ca F]
+                  [--no-spare]
        x86ft host drain ID --control SPEC
 
 A host agent (FT.md "Words"): registers host ID in the control plane with a lease renewed every
@@ -32,7 +33,10 @@ take the host out of service, as maintenance mode does: new roles are refused, e
 role here is handed over as 'host drain' does (a primary fails over to its secondary, a secondary
 is replaced elsewhere; nothing is lost), waiting up to 30 s for a VM still getting its secondary;
 then the roles left (a VM with nowhere to go: its guest powers off) are stopped (SIGTERM, SIGKILL
-after 5 s) and the lease released. A second SIGTERM/SIGINT stops at once.
+after 5 s) and the lease released. A second SIGTERM/SIGINT stops at once. The agent keeps one warm
+spare process (node started, the roles' modules loaded, waiting for a role): a secondary placed on
+this host starts in it, so the VM is protected again without waiting for a process start; a new
+spare is started a few seconds after each use.
 
   --id ID                 this host's id (A-Z a-z 0-9 . _ -, default the hostname); one live agent per id
   --control SPEC          the control plane (default dir:$X86FT_CONTROL, else dir:~/.x86ft)
@@ -48,6 +52,7 @@ after 5 s) and the lease released. A second SIGTERM/SIGINT stops at once.
                           a respawned secondary) gets them, so the channel is mutual TLS 1.3. Give all
                           three or none, and the same choice on every host of the cluster (a plain-TCP
                           role cannot join a TLS one)
+  --no-spare              no warm spare process: every role is a new process (slower respawn, less memory)
 
 drain: moves every FT role of host ID away for maintenance, one VM at a time: a secondary there is
 replaced by one on another host ('ft restart-secondary'), a primary there hands over to its secondary
@@ -73,7 +78,7 @@ export async function hostAgentCommand(argv: string[]): Promise<number> {
   let opt: Map<string, string>;
   let id: string, leaseMs: number, listenHost: string, spec: string, metricsPort: number | undefined, tls: TlsFiles | undefined;
   try {
-    opt = parseArgs(argv, { values: KEYS, emptyOk: 'all' }).options as Map<string, string>;
+    opt = parseArgs(argv, { values: KEYS, flags: ['--no-spare'], emptyOk: 'all' }).options as Map<string, string>;
     id = opt.get('--id') ?? hostname();
     checkName('host id', id);
     leaseMs = opt.has('--lease-ms') ? parseCount(opt.get('--lease-ms')!, '--lease-ms') : DEFAULT_LEASE_MS;
@@ -113,7 +118,7 @@ export async function hostAgentCommand(argv: string[]): Promise<number> {
     refused: new Counter({ name: METRICS_PREFIX + 'host_spawns_refused_total', help: 'Spawn requests this agent refused (anti-affinity, --hosts, stale, unreachable image or store), by role.', labelNames: ['role'], registers: [registry] }),
     fenced: new Counter({ name: METRICS_PREFIX + 'host_primaries_fenced_total', help: 'Old primaries of this host killed because a newer generation has another primary.', labelNames: ['role'], registers: [registry] }),
   };
-  const agent: HostAgent = new HostAgent({ id, control: cp, spec, listenHost, leaseMs, tls, stderr: process.stderr, onCount: (what, role) => counted?.[what].inc({ role }) });
+  const agent: HostAgent = new HostAgent({ id, control: cp, spec, listenHost, leaseMs, tls, spare: !opt.has('--no-spare'), stderr: process.stderr, onCount: (what, role) => counted?.[what].inc({ role }) });
   let server: MetricsServer | undefined;
   if (registry) {
     new Gauge({ name: METRICS_PREFIX + 'host_roles_running', help: 'Roles running on this host now, by role.', labelNames: ['role'], registers: [registry],

@@ -92,7 +92,29 @@ for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0); else throw e; });
 }
 
-main(process.argv.slice(2)).then(
+/**
+ * A warm spare (src/ft/host-agent.ts): a host agent starts `node main.js` with X86FT_SPARE=1 and an IPC channel.
+ * The spare loads the FT roles' modules now, says `{t: 'ready'}`, and waits for its command line
+ * (`{t: 'run', argv}`, e.g. `ft secondary …`), which it then runs as if started with it. It ends quietly when
+ * the agent goes away first (the channel closes).
+ */
+function spareArgv(): Promise<string[]> {
+  delete process.env.X86FT_SPARE; // not inherited by anything the role starts
+  return new Promise((resolve) => {
+    const gone = (): void => process.exit(0);
+    process.once('disconnect', gone);
+    process.on('message', function take(m: { t?: string; argv?: unknown }) {
+      if (m?.t !== 'run' || !Array.isArray(m.argv) || !m.argv.every((a) => typeof a === 'string')) return;
+      process.off('message', take);
+      process.off('disconnect', gone);
+      process.disconnect(); // the role runs on its own: the agent watches its exit as for any role
+      resolve(m.argv as string[]);
+    });
+    void import('./ft.js').then(() => process.send!({ t: 'ready' }), () => process.exit(70));
+  });
+}
+
+(process.env.X86FT_SPARE === '1' && process.send ? spareArgv() : Promise.resolve(process.argv.slice(2))).then(main).then(
   (code) => { process.exitCode = code; },
   // a bug, never bad input (every command maps bad input to its documented status): one line, no trace
   (err) => { process.stderr.write(`x86ft: internal error: ${internalMessage(err)}\n`); process.exitCode = 70; },

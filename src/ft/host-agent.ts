@@ -4,6 +4,9 @@
 // (a host dies with `kill -9 -- -PGID`), kills its roles at once when it cannot renew its lease
 // (FT.md "Fencing"), kills a primary of its own that a newer generation has replaced, and on SIGTERM
 // refuses new roles while the CLI hands the running ones over (host drain), then stops what is left. Imports the control plane only; the roles run as `x86ft ft` processes.
+// A warm spare (like a standby process of a VM host's agent): one `x86ft` process per agent that has started node and
+// loaded the roles' modules and waits on an IPC channel for a command line; a secondary placed here goes to it, so
+// the respawn path does not wait for node to start (seconds on a loaded host), and a new spare is started after use.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -23,6 +26,10 @@ export const DEFAULT_LEASE_MS = 2000;
 const STALE_REQUEST_MS = 10_000;
 /** Period of the listing that backs up the watch (a missed event never loses a request). */
 const SCAN_MS = 250;
+/** A used (or dead) warm spare is replaced after this: the role it became starts first, without a node start beside it. */
+const SPARE_RESTART_MS = 3000;
+/** A primary that handed over on request ends itself; fencing kills it only after this. */
+const HANDOVER_EXIT_MS = 5000;
 
 export interface HostAgentOptions {
   id: string;
@@ -41,6 +48,19 @@ export interface HostAgentOptions {
   stderr: NodeJS.WritableStream;
   /** Counts what the agent did (its --metrics): a role started, a spawn request refused, an old primary fenced. */
   onCount?: (what: 'started' | 'refused' | 'fenced', role: 'primary' | 'secondary') => void;
+  /** Keep a warm spare process for the next secondary (default true; `x86ft host --no-spare` turns it off). */
+  spare?: boolean;
+}
+
+/** The warm spare: a started `x86ft` process waiting for its command line (main.ts spareArgv). */
+interface Spare {
+  child: ChildProcess;
+  /** It loaded the roles' modules and listens for its command line. */
+  ready: boolean;
+  /** The role it became (undefined while it waits). */
+  rc?: RoleChild;
+  /** Writes its last stderr line without a newline (when it has exited). */
+  flush: () => void;
 }
 
 interface RoleChild {
@@ -53,6 +73,11 @@ interface RoleChild {
   primaryAt: number;
   exited: Promise<void>;
   done: boolean;
+  /** A primary of ours asked to hand over (ft failover, host drain, an agent leaving service): it fenced itself and
+   *  exits on its own (status 4); this kills it only if it has not within HANDOVER_EXIT_MS. */
+  handingOver?: boolean;
+  /** Its kill after HANDOVER_EXIT_MS (fencing), if it has not ended by then. */
+  handoverKill?: ReturnType<typeof setTimeout>;
 }
 
 /** The command line of a role started for `req` on host `hostId` (VmConfig back to `x86ft ft` options; the
@@ -91,6 +116,8 @@ export class HostAgent {
   private finished: ((code: number) => void) | undefined;
   private readonly done: Promise<number>;
   private scanning = false;
+  private spare: Spare | undefined;
+  private spareTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly o: HostAgentOptions) {
     this.done = new Promise((r) => { this.finished = r; });
@@ -107,6 +134,7 @@ export class HostAgent {
     this.scan = setInterval(() => void this.scanRequests(), SCAN_MS);
     this.say(`registered (lease ${this.o.leaseMs} ms, pid ${process.pid}, process group ${processGroup()}); waiting for spawn requests`);
     void this.scanRequests();
+    if (this.o.spare !== false) this.startSpare();
   }
 
   /** Resolves with the exit status once the agent has stopped (SIGTERM: stop(); lease lost). */
@@ -146,7 +174,7 @@ export class HostAgent {
     if (entry.decision || r.host !== this.o.id || this.seen.has(r.id) || this.stopping) return;
     this.seen.add(r.id);
     const cp = this.o.control;
-    const refuse = this.refusal(r);
+    const refuse = this.refusal(r) ?? await this.endedRefusal(r);
     if (refuse) {
       const d = await cp.decideSpawn(r.id, { kind: 'rejected', by: this.o.id, at: Date.now(), reason: refuse, pid: null }).catch(() => undefined);
       if (d?.kind === 'rejected' && d.by === this.o.id) { this.say(`refused to start a ${r.role} of '${r.vm}': ${refuse}`); this.o.onCount?.('refused', r.role); }
@@ -184,12 +212,73 @@ export class HostAgent {
     return undefined;
   }
 
-  private startRole(r: SpawnRequest): RoleChild {
-    const cli = this.o.cli ?? fileURLToPath(new URL('../cli/main.js', import.meta.url));
+  private get cli(): string { return this.o.cli ?? fileURLToPath(new URL('../cli/main.js', import.meta.url)); }
+
+  /** Starts the warm spare (main.ts spareArgv); its stderr is forwarded with its role's prefix once it has one. */
+  private startSpare(): void {
+    this.spareTimer = undefined;
+    if (this.stopping || this.draining || this.spare) return;
     // same process group as the agent (no detached): kill -9 -- -PGID takes the whole host down
-    const child = spawn(process.execPath, [cli, ...roleArgs(r, this.o.spec, this.o.id, this.o.listenHost, this.o.tls)], { stdio: ['ignore', 'ignore', 'pipe'] });
-    // the prefix follows the role the process names (a secondary gone live is the primary)
-    const flushStderr = forwardStderrLines(child, (line) => { rc.role = roleNamed(line) ?? rc.role; return `[${rc.role} of ${r.vm} pid ${child.pid}] `; }, this.o.stderr);
+    const child = spawn(process.execPath, [this.cli], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: { ...process.env, X86FT_SPARE: '1' } });
+    const sp: Spare = { child, ready: false, flush: () => undefined };
+    this.spare = sp;
+    child.on('message', (m: { t?: string }) => {
+      if (m?.t !== 'ready' || sp.ready) return;
+      sp.ready = true;
+      this.say(`warm spare pid ${child.pid} ready (node started, the roles' modules loaded)`);
+    });
+    const flush = sp.flush = forwardStderrLines(child, (line) => (sp.rc ? `[${(sp.rc.role = roleNamed(line) ?? sp.rc.role)} of ${sp.rc.vm} pid ${child.pid}] ` : `[spare pid ${child.pid}] `), this.o.stderr);
+    const gone = (how: string): void => {
+      if (sp.rc) return; // a role now: its own exit handler reports it
+      flush();
+      if (this.spare === sp) this.spare = undefined;
+      if (this.stopping) return;
+      this.say(`the warm spare (pid ${child.pid}) ${how}; starting another in ${SPARE_RESTART_MS} ms`);
+      this.spareLater();
+    };
+    child.on('error', (e) => gone(`could not start: ${e.message}`));
+    child.on('exit', (code, sig) => gone(sig ? `was killed by ${sig}` : `exited with status ${code}`));
+  }
+
+  private spareLater(): void {
+    if (this.o.spare === false || this.spareTimer || this.stopping) return;
+    this.spareTimer = setTimeout(() => this.startSpare(), SPARE_RESTART_MS);
+    this.spareTimer.unref();
+  }
+
+  /** The ready warm spare, taken (a new one is started later), or undefined. */
+  private takeSpare(): Spare | undefined {
+    const sp = this.spare;
+    if (!sp?.ready || !sp.child.connected) return undefined;
+    this.spare = undefined;
+    this.spareLater();
+    return sp;
+  }
+
+  /** A secondary for a VM that has ended (its guest ended while the request was on its way) is not started. */
+  private async endedRefusal(r: SpawnRequest): Promise<string | undefined> {
+    if (r.role !== 'secondary') return undefined; // a primary creates its VM
+    const rec = await this.o.control.readVm(r.vm).catch(() => undefined);
+    if (rec?.state === 'ended') return `FT VM '${r.vm}' has ended`;
+    return undefined;
+  }
+
+  private startRole(r: SpawnRequest): RoleChild {
+    const argv = roleArgs(r, this.o.spec, this.o.id, this.o.listenHost, this.o.tls);
+    // a secondary (the respawn path) goes to the warm spare; a primary is started with its command line, so its
+    // /proc/PID/cmdline names it (killOldPrimary fences a same-machine old primary by that)
+    const sp = r.role === 'secondary' ? this.takeSpare() : undefined;
+    let child: ChildProcess, flushStderr: () => void;
+    if (sp) {
+      child = sp.child;
+      flushStderr = sp.flush; // its forwarder names the role from now on (sp.rc)
+      sp.child.send({ t: 'run', argv });
+    } else {
+      // same process group as the agent (no detached): kill -9 -- -PGID takes the whole host down
+      child = spawn(process.execPath, [this.cli, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
+      // the prefix follows the role the process names (a secondary gone live is the primary)
+      flushStderr = forwardStderrLines(child, (line) => { rc.role = roleNamed(line) ?? rc.role; return `[${rc.role} of ${r.vm} pid ${child.pid}] `; }, this.o.stderr);
+    }
     const rc: RoleChild = {
       child, vm: r.vm, role: r.role, spawnId: r.id, primaryAt: 0, done: false,
       exited: new Promise((resolve) => {
@@ -197,13 +286,16 @@ export class HostAgent {
           if (rc.done) return;
           rc.done = true;
           flushStderr();
-          if (!this.stopping) this.say(`the ${rc.role} of '${r.vm}' (pid ${child.pid}) ${how}`);
+          // (while stopping, only a primary that handed over: whether it ended by itself)
+          if (!this.stopping || rc.handingOver) this.say(`the ${rc.role} of '${r.vm}' (pid ${child.pid}) ${how}`);
+          if (rc.handoverKill) clearTimeout(rc.handoverKill);
           resolve();
         };
         child.on('error', (e) => end(`could not start: ${e.message}`));
         child.on('exit', (code, sig) => end(sig ? `was killed by ${sig}` : `exited with status ${code}`));
       }),
     };
+    if (sp) sp.rc = rc;
     if (child.pid !== undefined) this.children.set(child.pid, rc);
     return rc;
   }
@@ -216,6 +308,21 @@ export class HostAgent {
       const ours = rec.primary?.host === this.o.id && rec.primary.pid === c.child.pid;
       if (ours) { c.primaryAt = rec.generation; continue; }
       if (c.primaryAt > 0 && rec.generation > c.primaryAt && rec.state !== 'ended') {
+        // a planned hand-over asked of that generation: the old primary fenced itself and ends on its own (status 4);
+        // killing it at once would race its own exit (a stalled one is still killed, after HANDOVER_EXIT_MS)
+        if (rec.failoverRequested?.generation === c.primaryAt) {
+          if (!c.handoverKill) {
+            c.handingOver = true;
+            c.handoverKill = setTimeout(() => {
+              if (c.done) return;
+              this.say(`our old primary pid ${c.child.pid} of '${rec.name}' handed over but did not end within ${HANDOVER_EXIT_MS} ms; killing it (fencing)`);
+              c.child.kill('SIGKILL');
+              this.o.onCount?.('fenced', c.role);
+            }, HANDOVER_EXIT_MS);
+            c.handoverKill.unref();
+          }
+          continue;
+        }
         this.say(`'${rec.name}' generation ${rec.generation} has primary ${rec.primary ? `${rec.primary.host} pid ${rec.primary.pid}` : '(none)'}; killing our old primary pid ${c.child.pid} (fencing)`);
         c.child.kill('SIGKILL');
         c.primaryAt = 0;
@@ -229,6 +336,7 @@ export class HostAgent {
     this.say(`lost the lease (${err.message}): killing every role on this host (FT.md "Fencing")`);
     this.stopping = true;
     for (const c of this.children.values()) if (!c.done) c.child.kill('SIGKILL');
+    this.endSpare('SIGKILL');
     void this.shutdown(HOST_EXIT.leaseLost, false);
   }
 
@@ -237,6 +345,7 @@ export class HostAgent {
   beginDrain(): void {
     if (this.stopping || this.draining) return;
     this.draining = true;
+    this.endSpare('SIGTERM');
     this.say('taking this host out of service: handing its roles over to other hosts, refusing new ones');
   }
 
@@ -244,11 +353,34 @@ export class HostAgent {
   stop(graceMs = 5000): void {
     if (this.stopping) return;
     this.stopping = true;
+    void this.stopRoles(graceMs);
+  }
+
+  private async stopRoles(graceMs: number): Promise<void> {
+    // the records first: a primary here that handed over (host drain just now) ends on its own, not by SIGTERM
+    const vms = new Set([...this.children.values()].filter((c) => !c.done).map((c) => c.vm));
+    const recs = new Map<string, VmRecord>();
+    await Promise.all([...vms].map(async (vm) => { const r = await this.o.control.readVm(vm).catch(() => undefined); if (r) recs.set(vm, r); }));
+    for (const c of this.children.values()) {
+      const r = recs.get(c.vm);
+      // a primary of ours that the record no longer names (handed over): it fenced itself and ends on its own
+      if (!c.done && r && r.state !== 'ended' && c.role === 'primary' && r.primary?.pid !== c.child.pid) c.handingOver = true;
+    }
     const live = [...this.children.values()].filter((c) => !c.done);
     this.say(`stopping${live.length ? `: ending ${live.length} role(s)` : ''}`);
-    for (const c of live) c.child.kill('SIGTERM');
+    for (const c of live) if (!c.handingOver) c.child.kill('SIGTERM');
+    this.endSpare('SIGTERM');
     setTimeout(() => { for (const c of live) if (!c.done) c.child.kill('SIGKILL'); }, graceMs).unref();
     void this.shutdown(HOST_EXIT.stopped, true);
+  }
+
+  /** Ends the waiting spare (it has no role: nothing to hand over). */
+  private endSpare(sig: NodeJS.Signals): void {
+    if (this.spareTimer) clearTimeout(this.spareTimer);
+    this.spareTimer = undefined;
+    const sp = this.spare;
+    this.spare = undefined;
+    if (sp && !sp.rc) sp.child.kill(sig);
   }
 
   private async shutdown(code: number, release: boolean): Promise<void> {

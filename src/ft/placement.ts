@@ -50,11 +50,14 @@ async function decision(cp: ControlPlane, id: string, by: string, ms: number): P
 
 /**
  * Places the role on the first candidate host whose agent accepts. Returns undefined when no host
- * accepted (none registered, all excluded, all refused or silent); `report` gets one line per refusal.
+ * accepted (none registered, all excluded, all refused or silent) or, for a secondary, when the VM has
+ * ended; `report` gets one line per refusal.
  */
 export async function placeRole(cp: ControlPlane, req: PlaceRequest, report?: (text: string) => void, decisionMs = DECISION_MS): Promise<Placed | undefined> {
   const tried = new Set<string>();
   for (;;) {
+    // a secondary is never placed for a VM that has ended (its guest may end while a placement is under way)
+    if (req.role === 'secondary' && (await cp.readVm(req.vm))?.state === 'ended') return undefined;
     const hosts = candidateHosts(await cp.listHosts(), req).filter((h) => !tried.has(h.id));
     const h = hosts[0];
     if (!h) return undefined;

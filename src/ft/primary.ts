@@ -555,7 +555,7 @@ export class FtPrimary {
           primary: selfRef(p.hostId, this.addr ?? null), by: { hostId: p.hostId, pid: process.pid, addr: this.addr },
         }, (t) => this.emit({ kind: 'message', text: t }));
       } catch (e) { say(`placing the secondary: control plane: ${(e as Error).message}`); await sleepMs(PLACE_RETRY_MS); continue; }
-      if (done) return;
+      if (done || this.runDone) return;
       if (!placed) {
         if (skip.size) { skip.clear(); continue; }
         // a failed role's host whose agent lives on (only the role died) is used again after a while

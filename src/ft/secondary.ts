@@ -224,7 +224,12 @@ export class FtSecondary {
         if (m.icount > this.lastSync) {
           this.lastSync = m.icount;
           // S holds every entry <= X (the channel delivers in order, log before sync)
-          if (!this.feedError && !this.divergedV && this.session) { this.peer?.send({ t: 'ack', icount: m.icount }); this.lastAcked = m.icount; }
+          if (!this.feedError && !this.divergedV && this.session) {
+            const first = this.joinM !== undefined && this.lastAcked < this.joinM && m.icount >= this.joinM;
+            this.peer?.send({ t: 'ack', icount: m.icount });
+            this.lastAcked = m.icount;
+            if (first) this.emit({ kind: 'message', text: `acked instruction ${m.icount}, past the snapshot point ${this.joinM}: protecting the guest` });
+          }
         }
         break;
       case 'release': this.seam!.trim(m.marks); break;

@@ -44,6 +44,8 @@ describe('hosts leaving', () => {
       expect(ex, agent.log()).toEqual({ code: 130, signal: null });
       expect(agent.log()).toMatch(/taking this host out of service/);
       expect(alive(rec.primary!.pid), 'the old primary is gone').toBe(false);
+      // it ended by itself, fenced (status 4), not by the agent's stop or fencing (SIGTERM/SIGKILL)
+      expect(agent.log(), agent.log()).toMatch(new RegExp(`the primary of 't' \\(pid ${rec.primary!.pid}\\) exited with status 4`));
       const moved = (await cp.readVm('t'))!;
       expect(moved.failovers, `the primary was not handed over: ${agent.log()}`).toBe(1);
       expect(moved.primary!.pid, 'the old secondary took over').toBe(rec.secondary!.pid);

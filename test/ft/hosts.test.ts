@@ -11,7 +11,7 @@
 import { describe, it, expect, beforeAll, afterEach, onTestFinished } from 'vitest';
 import { readFileSync, rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { openControl, type ControlPlane } from '../../src/ft/control.js';
+import { openControl, type ControlPlane, type SpawnDecision } from '../../src/ft/control.js';
 import { startEtcd } from '../helpers/etcd.js';
 import { demoReference, expectClusterSameAsReference } from './protect-expect.js';
 import { DEMO_CMDLINE, ROOT, alive, type Outcome } from './protect-harness.js';
@@ -86,6 +86,13 @@ describe('x86ft host + ft start', () => {
       expect((await cp.readVm('w'))!.state).toBe('ended');
       const w = await cli(c, ['ft', 'wait', 'w', '--control', c.spec]);
       expect(w.status).toBe(130);
+      // a secondary asked for an ended VM (its guest ended while the request was on its way) is refused, not started
+      const ended = (await cp.readVm('w'))!;
+      const pHost = ended.primary?.host ?? 'h1', sHost = pHost === 'h1' ? 'h2' : 'h1';
+      const late = await cp.postSpawn({ id: '', vm: 'w', generation: ended.generation, role: 'secondary', host: sHost, notHosts: [pHost], primary: ended.primary, config: ended.config, by: { hostId: pHost, pid: process.pid, addr: null }, postedAt: Date.now() });
+      const d = await waitSpawnDecision(cp, late);
+      expect(d.kind, JSON.stringify(d)).toBe('rejected');
+      expect(d.reason).toMatch(/FT VM 'w' has ended/);
       // the name is reusable; then host h of the new primary loses its lease: its agent kills the role and exits 4
       const st2 = await ftStart(c, elf, 'w', '100000 1500');
       expect(st2.status, st2.stderr).toBe(0);
@@ -225,7 +232,18 @@ for await (const line of createInterface({ input: process.stdin })) {
  *  takes over, ft wait exits 0, console file and disk equal the uninterrupted run, messages name the new role. */
 async function killPrimaryHost(c: Cluster, cp: ControlPlane): Promise<void> {
   startHost(c, 'h1'); startHost(c, 'h2');
-  const st = await ftStart(c, elf, 'v', DEMO_CMDLINE);
+  // each agent's warm spare (node started, modules loaded): the secondary is started in it, a primary never is
+  const spares = new Map<string, number>();
+  const until0 = Date.now() + 60_000;
+  while (spares.size < 2 && Date.now() < until0) {
+    for (const h of c.hosts.values()) { const m = /warm spare pid (\d+) ready/.exec(h.log()); if (m) spares.set(h.id, Number(m[1])); }
+    await sleep(20);
+  }
+  expect(spares.size, [...c.hosts.values()].map((h) => h.log()).join('\n')).toBe(2);
+  // DEMO_CMDLINE's output with 400 ms of guest idle time per line (console and disk do not depend on it): the guest
+  // lasts at least 6.4 s however fast it runs, for the ft list below and the kill (a secondary from a warm spare
+  // protects the guest at once)
+  const st = await ftStart(c, elf, 'v', DEMO_CMDLINE.replace(/ \d+$/, ' 400'));
   expect(st.status, st.stderr).toBe(0);
   expect(st.stdout).toMatch(/^v: generation 1, primary on host h[12] pid \d+/);
   const list = await cli(c, ['ft', 'list', '--control', c.spec, '--json']);
@@ -233,9 +251,10 @@ async function killPrimaryHost(c: Cluster, cp: ControlPlane): Promise<void> {
   const lj = JSON.parse(list.stdout) as { vms: { name: string }[]; hosts: { id: string }[] };
   expect(lj.vms.map((v) => v.name)).toEqual(['v']);
   expect(lj.hosts.map((h) => h.id)).toEqual(['h1', 'h2']);
-  // nothing slow between 'protected' and the kill: the guest's idle time (DEMO_CMDLINE) lasts 800 ms
   const rec = await waitRecord(cp, 'v', isProtected, 60_000, 'protected');
   expect(rec.primary!.host).not.toBe(rec.secondary!.host);
+  expect(rec.secondary!.pid, 'the secondary runs in its host\'s warm spare').toBe(spares.get(rec.secondary!.host));
+  expect(rec.primary!.pid).not.toBe(spares.get(rec.primary!.host));
   // kill at guest progress (a third of the console released), never at a wall-clock moment
   const until = Date.now() + 60_000;
   while (readBytes(c.consoleFile).length < ref.stdout.length / 3 && Date.now() < until) await sleep(5);
@@ -257,4 +276,15 @@ async function killPrimaryHost(c: Cluster, cp: ControlPlane): Promise<void> {
   expect(log).toMatch(new RegExp(`\\[primary of v pid ${rec.secondary!.pid}\\] x86ft ft primary: state `));
   expect(log).not.toMatch(new RegExp(`\\[secondary of v pid ${rec.secondary!.pid}\\] x86ft ft primary`));
   expectClusterSameAsReference(c, 'v', ref);
+}
+
+/** The decision on spawn request `id` (an agent decides within a few seconds even on a loaded machine). */
+async function waitSpawnDecision(cp: ControlPlane, id: string): Promise<SpawnDecision> {
+  const until = Date.now() + 30_000;
+  for (;;) {
+    const e = await cp.readSpawn(id);
+    if (e?.decision) return e.decision;
+    if (Date.now() > until) throw new Error(`no decision on spawn request ${id} in 30 s`);
+    await sleep(25);
+  }
 }
