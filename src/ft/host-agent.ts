@@ -28,8 +28,8 @@ const STALE_REQUEST_MS = 10_000;
 const SCAN_MS = 250;
 /** A used (or dead) warm spare is replaced after this: the role it became starts first, without a node start beside it. */
 const SPARE_RESTART_MS = 3000;
-/** A primary that handed over on request ends itself; fencing kills it only after this. */
-const HANDOVER_EXIT_MS = 5000;
+/** A primary that handed over on request ends itself (its wind-down took over 5 s at a load of 45); fencing kills it only after this. */
+const HANDOVER_EXIT_MS = 30_000;
 
 export interface HostAgentOptions {
   id: string;
@@ -61,6 +61,8 @@ interface Spare {
   rc?: RoleChild;
   /** Writes its last stderr line without a newline (when it has exited). */
   flush: () => void;
+  /** Ended by the agent (drain, stop, lease lost): not replaced. */
+  ended?: boolean;
 }
 
 interface RoleChild {
@@ -232,7 +234,7 @@ export class HostAgent {
       if (sp.rc) return; // a role now: its own exit handler reports it
       flush();
       if (this.spare === sp) this.spare = undefined;
-      if (this.stopping) return;
+      if (this.stopping || this.draining || sp.ended) return;
       this.say(`the warm spare (pid ${child.pid}) ${how}; starting another in ${SPARE_RESTART_MS} ms`);
       this.spareLater();
     };
@@ -349,7 +351,8 @@ export class HostAgent {
     this.say('taking this host out of service: handing its roles over to other hosts, refusing new ones');
   }
 
-  /** SIGTERM/SIGINT: stop the roles cleanly (SIGTERM; SIGKILL after `graceMs`), release the lease, exit 130. */
+  /** SIGTERM/SIGINT: stop the roles cleanly (SIGTERM; SIGKILL after `graceMs`; a primary that handed over is not
+   *  signalled, it ends by itself: SIGKILL only after HANDOVER_EXIT_MS), release the lease, exit 130. */
   stop(graceMs = 5000): void {
     if (this.stopping) return;
     this.stopping = true;
@@ -370,7 +373,8 @@ export class HostAgent {
     this.say(`stopping${live.length ? `: ending ${live.length} role(s)` : ''}`);
     for (const c of live) if (!c.handingOver) c.child.kill('SIGTERM');
     this.endSpare('SIGTERM');
-    setTimeout(() => { for (const c of live) if (!c.done) c.child.kill('SIGKILL'); }, graceMs).unref();
+    setTimeout(() => { for (const c of live) if (!c.done && !c.handingOver) c.child.kill('SIGKILL'); }, graceMs).unref();
+    setTimeout(() => { for (const c of live) if (!c.done) c.child.kill('SIGKILL'); }, Math.max(graceMs, HANDOVER_EXIT_MS)).unref();
     void this.shutdown(HOST_EXIT.stopped, true);
   }
 
@@ -380,7 +384,7 @@ export class HostAgent {
     this.spareTimer = undefined;
     const sp = this.spare;
     this.spare = undefined;
-    if (sp && !sp.rc) sp.child.kill(sig);
+    if (sp && !sp.rc) { sp.ended = true; sp.child.kill(sig); }
   }
 
   private async shutdown(code: number, release: boolean): Promise<void> {

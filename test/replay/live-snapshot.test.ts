@@ -11,7 +11,7 @@ import { Machine } from '../../src/machine/machine.js';
 import { LiveGate } from '../../src/machine/gate.js';
 import { ManualClock, SystemEntropy } from '../../src/devices/backends/clock.js';
 import { fullStateHash } from '../../src/replay/digest.js';
-import { Recorder } from '../../src/replay/recorder.js';
+import { Recorder, type RecorderOptions } from '../../src/replay/recorder.js';
 import type { MachineSnapshot } from '../../src/replay/machine-snapshot.js';
 import { assembleGuest, EXIT_AL } from '../helpers/asm.js';
 import { memorySink, replayBytes } from './record-replay-helpers.js';
@@ -30,6 +30,19 @@ snap_here:
 const image = new Uint8Array(readFileSync(path));
 const snapRip = parseInt(/^([0-9a-f]+) \w snap_here$/m.exec(execFileSync('nm', [path], { encoding: 'utf8' }))![1]!, 16);
 
+/** Records `img` to its end with a fork requested before the run (taken at the first chance: M). */
+async function recordForked(img: Uint8Array, o: Pick<RecorderOptions, 'digestEvery' | 'pace'>) {
+  const main = memorySink(), fork = memorySink();
+  const rec = new Recorder({ sink: main, image: img, ...o });
+  const live = Machine.fromElf(img, { memSize: MEM, gate: gate(rec.onRecord) });
+  rec.attach(live);
+  let snap: MachineSnapshot | undefined;
+  const forked = rec.forkAtSnapshot({ sink: fork, onSnapshot: (s) => { snap = s; } });
+  const r = await rec.run();
+  expect(await forked).toBeDefined();
+  return { main, fork, live, r, snap: snap! };
+}
+
 describe('Recorder.forkAtSnapshot', () => {
   it('the log with the snapshot record and the stream from the snapshot both replay identical (stale translation dropped at M)', async () => {
     // M = the icount at snap_here: the digest interval, so M is the first digest point
@@ -38,15 +51,8 @@ describe('Recorder.forkAtSnapshot', () => {
     const M = probe.cpu.icount;
     expect(probe.cpu.rip).toBe(snapRip);
 
-    const main = memorySink(), fork = memorySink();
-    const rec = new Recorder({ sink: main, image, digestEvery: M });
-    const live = Machine.fromElf(image, { memSize: MEM, gate: gate(rec.onRecord) });
-    rec.attach(live);
-    let snap: MachineSnapshot | undefined;
-    const forked = rec.forkAtSnapshot({ sink: fork, onSnapshot: (s) => { snap = s; } });
-    const r = await rec.run();
-    expect(await forked).toBeDefined();
-    expect(snap!.icount).toBe(M);
+    const { main, fork, live, r, snap } = await recordForked(image, { digestEvery: M });
+    expect(snap.icount).toBe(M);
     // the snapshot point dropped the stale translation: the read walks the page table as it is in RAM
     expect(r).toMatchObject({ end: 'exit', status: 0x22 });
 
@@ -55,10 +61,10 @@ describe('Recorder.forkAtSnapshot', () => {
     expect(whole.report.run).toMatchObject({ end: 'exit', status: 0x22 });
     expect(whole.stateHash).toBe(fullStateHash(live));
 
-    const from = await replayBytes(fork.bytes(), { image, snapshot: snap!.bytes });
+    const from = await replayBytes(fork.bytes(), { image, snapshot: snap.bytes });
     expect(from.report.outcome, JSON.stringify(from.report.divergence)).toBe('identical');
     expect(from.report.header.startIcount).toBe(M);
-    expect(from.report.header.fromSnapshot).toBe(snap!.hash);
+    expect(from.report.header.fromSnapshot).toBe(snap.hash);
     expect(from.report.run).toMatchObject({ end: 'exit', status: 0x22 });
     expect(from.stateHash).toBe(fullStateHash(live));
   });
@@ -72,22 +78,15 @@ describe('Recorder.forkAtSnapshot', () => {
   jnz 1b
   mov $0x33, %al
   ${EXIT_AL}`, 'forkpace')));
-    const main = memorySink(), fork = memorySink();
-    const rec = new Recorder({ sink: main, image: loop, digestEvery: 10_000, pace: { chunk: 3000, wait: () => undefined } });
-    const live = Machine.fromElf(loop, { memSize: MEM, gate: gate(rec.onRecord) });
-    rec.attach(live);
-    let snap: MachineSnapshot | undefined;
-    const forked = rec.forkAtSnapshot({ sink: fork, onSnapshot: (s) => { snap = s; } });
-    const r = await rec.run();
-    expect(await forked).toBeDefined();
+    const { main, fork, live, r, snap } = await recordForked(loop, { digestEvery: 10_000, pace: { chunk: 3000, wait: () => undefined } });
     expect(r).toMatchObject({ end: 'exit', status: 0x33 });
-    const M = snap!.icount;
+    const M = snap.icount;
     expect(M % 10_000, `M = ${M} is not a digest multiple`).not.toBe(0);
     expect(M).toBeLessThan(10_000);
 
     const whole = await replayBytes(main.bytes(), { image: loop });
     expect(whole.report.outcome, JSON.stringify(whole.report.divergence)).toBe('identical');
-    const from = await replayBytes(fork.bytes(), { image: loop, snapshot: snap!.bytes });
+    const from = await replayBytes(fork.bytes(), { image: loop, snapshot: snap.bytes });
     expect(from.report.outcome, JSON.stringify(from.report.divergence)).toBe('identical');
     expect(from.report.header.startIcount).toBe(M);
     expect(from.stateHash).toBe(fullStateHash(live));
