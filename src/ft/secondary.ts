@@ -307,7 +307,10 @@ export class FtSecondary {
     this.generation = g1;
     this.state = 'failing-over';
     this.emit({ kind: 'state', state: 'failing-over', generation: g1 });
-    killOldPrimary(this.record, vm, (t) => this.emit({ kind: 'message', text: t }));
+    // a primary asked to hand over (ft failover, host drain, its agent leaving service) fenced itself and ends by
+    // itself (status 4); killing it here raced that exit (its agent reported it killed by SIGKILL)
+    const asked = (await control.readVm(vm).catch(() => undefined))?.failoverRequested?.generation === g1 - 1;
+    if (!asked) killOldPrimary(this.record, vm, (t) => this.emit({ kind: 'message', text: t }));
     const res = await goLive({
       vm, config, control, hostId, generation: g1, firstGeneration: this.record?.firstGeneration, session: this.session, seam: this.seam!, lastSync: this.lastSync,
       digestEvery: this.o.digestEvery, onEvent: this.o.onEvent, signal: this.signal, consoleInput: this.o.consoleInput, consoleInputBase: this.inputBase,
