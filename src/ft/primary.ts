@@ -40,8 +40,9 @@ const SNAPSHOT_CHUNK = 1 << 20;
  *  PRECOPY_FINAL_PAGES pages (what is left goes in the pause at M). */
 const PRECOPY_MAX_ROUNDS = 6;
 const PRECOPY_FINAL_PAGES = 64;
-/** M is a digest point where at most PRECOPY_PAUSE_PAGES pages are left for the pause; after
- *  PRECOPY_MAX_SKIPS digest points with more (a guest writing faster than the copy), the next one. */
+/** M is a slice boundary (a pace chunk's end or a digest point: Recorder.forkAtSnapshot) where at most
+ *  PRECOPY_PAUSE_PAGES pages are left for the pause; after PRECOPY_MAX_SKIPS boundaries with more (a guest
+ *  writing faster than the copy), the next one. */
 const PRECOPY_PAUSE_PAGES = 256;
 const PRECOPY_MAX_SKIPS = 50;
 /** Placement retry period while no host is free (ms). */
@@ -406,7 +407,7 @@ export class FtPrimary {
 
   /**
    * A secondary joins the running guest (FT.md "Redundancy restored"): RAM is pre-copied to it while
-   * the guest runs (precopy.ts), then at the next digest point M the guest pauses while the pages
+   * the guest runs (precopy.ts), then at the next slice boundary M the guest pauses while the pages
    * changed since the last round and the machine state are taken; outputs stamped < M have completed (the seam was
    * live), every output from M on is held; the snapshot goes to S hash-checked with the completed
    * sequence numbers as its first release mark, then the log from M. `protected` once S acked M.
