@@ -229,7 +229,7 @@ export class HostAgent {
       sp.ready = true;
       this.say(`warm spare pid ${child.pid} ready (node started, the roles' modules loaded)`);
     });
-    const flush = sp.flush = forwardStderrLines(child, (line) => (sp.rc ? `[${(sp.rc.role = roleNamed(line) ?? sp.rc.role)} of ${sp.rc.vm} pid ${child.pid}] ` : `[spare pid ${child.pid}] `), this.o.stderr);
+    const flush = sp.flush = forwardStderrLines(child, (line) => (sp.rc ? `[${this.seeLine(sp.rc, line)} of ${sp.rc.vm} pid ${child.pid}] ` : `[spare pid ${child.pid}] `), this.o.stderr);
     const gone = (how: string): void => {
       if (sp.rc) return; // a role now: its own exit handler reports it
       flush();
@@ -265,6 +265,14 @@ export class HostAgent {
     return undefined;
   }
 
+  /** A role's stderr line: the role it names (a secondary gone live is the primary), and whether it handed over
+   *  (it then ends by itself: stop() does not signal it). Returns the role for the line's prefix. */
+  private seeLine(rc: RoleChild, line: string): 'primary' | 'secondary' {
+    rc.role = roleNamed(line) ?? rc.role;
+    if (/^x86ft ft primary: stopping: handed over to /.test(line)) rc.handingOver = true;
+    return rc.role;
+  }
+
   private startRole(r: SpawnRequest): RoleChild {
     const argv = roleArgs(r, this.o.spec, this.o.id, this.o.listenHost, this.o.tls);
     // a secondary (the respawn path) goes to the warm spare; a primary is started with its command line, so its
@@ -279,7 +287,7 @@ export class HostAgent {
       // same process group as the agent (no detached): kill -9 -- -PGID takes the whole host down
       child = spawn(process.execPath, [this.cli, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
       // the prefix follows the role the process names (a secondary gone live is the primary)
-      flushStderr = forwardStderrLines(child, (line) => { rc.role = roleNamed(line) ?? rc.role; return `[${rc.role} of ${r.vm} pid ${child.pid}] `; }, this.o.stderr);
+      flushStderr = forwardStderrLines(child, (line) => `[${this.seeLine(rc, line)} of ${r.vm} pid ${child.pid}] `, this.o.stderr);
     }
     const rc: RoleChild = {
       child, vm: r.vm, role: r.role, spawnId: r.id, primaryAt: 0, done: false,

@@ -31,8 +31,6 @@ const ZERO_PAGE = Buffer.alloc(PAGE_SIZE);
 const ZERO_HASH = pageHash(ZERO_PAGE);
 /** Pages handled between two of the guest's run slices during a round (about 2-10 ms of work). */
 export const PRECOPY_BATCH_PAGES = 128;
-/** Longest look for changed pages before the guest runs its next slice (ms). */
-const PRECOPY_YIELD_MS = 4;
 
 function pageHash(page: Uint8Array): Buffer {
   return oneShotHash('sha256', page, 'buffer') as unknown as Buffer;
@@ -142,22 +140,14 @@ export class PreCopy {
     this.queue = this.candidates();
     this.next = 0;
     this.stats.rounds++;
-    let sent = 0, batch = 0, since = performance.now();
+    let sent = 0;
     do {
       const to = Math.min(this.next + PRECOPY_BATCH_PAGES, this.queue.length);
       const r = this.send(this.refresh(this.queue, this.next, to), send);
       this.next = to;
       sent += r.pages;
-      batch += r.pages;
       if (r.wait) await r.wait;
-      if (this.stopped) throw new Error('pre-copy: stopped');
-      // the guest runs a slice after each PRECOPY_BATCH_PAGES pages sent, or PRECOPY_YIELD_MS of looking: pages that
-      // did not change (most of a RAM the guest never used) cost no turn each (a first round of a 64 MiB RAM
-      // took 128 turns, 8 s at a load of 45, for ft_demo's 24 pages)
-      if (batch < PRECOPY_BATCH_PAGES && performance.now() - since < PRECOPY_YIELD_MS && this.next < this.queue.length) continue;
       await between();
-      batch = 0;
-      since = performance.now();
       if (this.stopped) throw new Error('pre-copy: stopped');
     } while (this.next < this.queue.length);
     return sent;
