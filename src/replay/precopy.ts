@@ -136,7 +136,7 @@ export class PreCopy {
    * Throws what `send` throws (e.g. the receiver left).
    */
   async round(send: RamSend, between: () => Promise<unknown>): Promise<number> {
-    if (this.stopped) throw new Error('pre-copy: stopped');
+    if (this.stopped) throw new SnapshotError('PRECOPY_STOPPED', 'pre-copy: stopped');
     this.queue = this.candidates();
     this.next = 0;
     this.stats.rounds++;
@@ -148,7 +148,7 @@ export class PreCopy {
       sent += r.pages;
       if (r.wait) await r.wait;
       await between();
-      if (this.stopped) throw new Error('pre-copy: stopped');
+      if (this.stopped) throw new SnapshotError('PRECOPY_STOPPED', 'pre-copy: stopped');
     } while (this.next < this.queue.length);
     return sent;
   }
@@ -161,7 +161,7 @@ export class PreCopy {
    * `send` must not wait (it queues).
    */
   finish(meta: { imageSha256: string }, outputs: OutputTally, send: RamSend): PreCopyPoint {
-    if (this.stopped) throw new Error('pre-copy: stopped');
+    if (this.stopped) throw new SnapshotError('PRECOPY_STOPPED', 'pre-copy: stopped');
     const m = this.m;
     snapshotPoint(m.cpu);
     const cands = this.candidates();

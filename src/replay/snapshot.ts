@@ -40,7 +40,7 @@ export interface DecodedSnapshot extends SnapshotData {
   pages: number[];
 }
 
-export type SnapshotErrorCode = 'SNAPSHOT_TRUNCATED' | 'SNAPSHOT_BAD_MAGIC' | 'SNAPSHOT_CRC' | 'SNAPSHOT_VERSION' | 'SNAPSHOT_HASH' | 'SNAPSHOT_DECODE';
+export type SnapshotErrorCode = 'SNAPSHOT_TRUNCATED' | 'SNAPSHOT_BAD_MAGIC' | 'SNAPSHOT_CRC' | 'SNAPSHOT_VERSION' | 'SNAPSHOT_HASH' | 'SNAPSHOT_DECODE' | 'PRECOPY_STOPPED';
 
 export class SnapshotError extends X86ftError {
   constructor(

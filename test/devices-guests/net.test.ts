@@ -27,8 +27,9 @@ describe('dev_net guest (virtio-net driver, raw Ethernet request/response)', () 
 
       const run = runCli(guestElf('dev_net', opt), ['--net', `udp:${lport}:127.0.0.1:${pport}`, '--no-input']);
       try {
-        await run.waitFor('dev_net ready');
-        expect(run.stdout()).toContain('mac 52:54:00:12:34:56');
+        // the whole line: console bytes reach stdout as the guest writes them, and a line can arrive in pieces
+        await run.waitFor(/dev_net ready[^\n]*\n/);
+        expect(run.stdout()).toMatch(/dev_net ready: .* mac 52:54:00:12:34:56\n/);
         const ask = async (f: Buffer): Promise<string> => {
           await send(f);
           const r = await next();
