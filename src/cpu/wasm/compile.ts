@@ -576,27 +576,34 @@ class Gen {
 
   private jump(): void { this.goto(this.i.end + this.i.imm); this.branched = true; }
 
-  /** RSP - 8 into an i64 local (the push address). */
-  private pushAddr(): number { this.pushReg(4, 0, 8); this.c.i64(8).op(Op.i64_sub); return this.toLocal(T.I64); }
+  /** Pushes i64 local `v` (CALL's return address, PUSH r64): stored at RSP - 8, then RSP = RSP - 8. */
+  private push64(v: number): void {
+    this.pushReg(4, 0, 8); this.c.i64(8).op(Op.i64_sub);
+    const la = this.toLocal(T.I64);
+    this.storeMem(this.phys(la, 8, true), 8, v);
+    this.storeReg(4, 0, 8, la);
+  }
+
+  /** Reads the qword at RSP (RET, POP r64) into an i64 local; RSP is left to the caller (POP RSP's order). */
+  private pop64(): { la: number; v: number } {
+    this.pushReg(4, 0, 8);
+    const la = this.toLocal(T.I64);
+    this.pushMem(this.phys(la, 8, false), 8);
+    return { la, v: this.toLocal(T.I64) };
+  }
 
   private call(): void {
     const i = this.i, c = this.c;
     this.target(i.end + i.imm); // #GP(0) before the push
     c.get(this.s).i64(i.end).op(Op.i64_add);
-    const ra = this.toLocal(T.I64);
-    const la = this.pushAddr();
-    this.storeMem(this.phys(la, 8, true), 8, ra);
-    this.storeReg(4, 0, 8, la);
+    this.push64(this.toLocal(T.I64));
     this.goto(i.end + i.imm);
     this.branched = true;
   }
 
   private ret(): void {
     const c = this.c;
-    this.pushReg(4, 0, 8);
-    const la = this.toLocal(T.I64);
-    this.pushMem(this.phys(la, 8, false), 8);
-    const t = this.toLocal(T.I64);
+    const { la, v: t } = this.pop64();
     this.canonical(t);
     c.get(la).i64(8).op(Op.i64_add);
     this.storeReg(4, 0, 8, this.toLocal(T.I64));
@@ -606,18 +613,12 @@ class Gen {
 
   private push(): void {
     this.pushReg(this.i.reg, 0, 8);
-    const v = this.toLocal(T.I64);
-    const la = this.pushAddr();
-    this.storeMem(this.phys(la, 8, true), 8, v);
-    this.storeReg(4, 0, 8, la);
+    this.push64(this.toLocal(T.I64));
   }
 
   private pop(): void {
     const c = this.c;
-    this.pushReg(4, 0, 8);
-    const la = this.toLocal(T.I64);
-    this.pushMem(this.phys(la, 8, false), 8);
-    const v = this.toLocal(T.I64);
+    const { la, v } = this.pop64();
     // RSP advances first, then the register is written (POP RSP loads the popped value)
     c.get(la).i64(8).op(Op.i64_add);
     this.storeReg(4, 0, 8, this.toLocal(T.I64));
