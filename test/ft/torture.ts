@@ -1,4 +1,4 @@
-// `npm run ft:torture -- --count N [--seed S] [--max-delay-ms M | --by-progress] [--failure-timeout-ms T] [--cmdline 'L W P']`
+// `npm run ft:torture -- --count N [--seed S] [--jobs J] [--max-delay-ms M | --by-progress] [--failure-timeout-ms T] [--cmdline 'L W P']`
 // (with --hosts/--kills: redundancy-torture.ts):
 // N runs of `x86ft protect` on the deterministic ft_demo guest, each with SIGKILL of the primary at a
 // seeded random moment after protection began: by default at a random point of the guest's progress
@@ -9,14 +9,17 @@
 // run left once protect has exited. The failure timeout defaults to 1000 ms (cheaper runs than the
 // tests' 2000 ms, still above the heartbeat silences a loaded machine shows); --cmdline is ft_demo's
 // (lines, work, idle ms per line; default the tests' DEMO_CMDLINE; e.g. '8 500 30' for cheap runs).
-// Prints one line per run and a summary; exit status 0 when every run held, 1 otherwise, 2 for bad options.
+// --jobs J runs J protect runs at a time (default 1; each run is its own VM directory, so runs never
+// share state; the kill points are drawn in run order from the seed whatever J is).
+// Prints one line per run (in completion order) and a summary; exit status 0 when every run held, 1 otherwise, 2 for bad options.
 
 import { DEMO_CMDLINE, guest, protectRun, referenceRun, rng } from './protect-harness.js';
+import { concurrencyLimit } from '../helpers/proc.js';
 
 async function main(argv: string[]): Promise<number> {
   // repeated host failures (issue 10): --hosts/--kills select the redundancy torture
   if (argv.includes('--hosts') || argv.includes('--kills')) return (await import('./redundancy-torture.js')).main(argv);
-  let count = 20, seed = 1, maxDelay = -1, failureTimeoutMs = 1000, cmdline = DEMO_CMDLINE;
+  let count = 20, seed = 1, jobs = 1, maxDelay = -1, failureTimeoutMs = 1000, cmdline = DEMO_CMDLINE;
   for (let k = 0; k < argv.length; k++) {
     if (argv[k] === '--by-progress') { maxDelay = -1; continue; }
     if (argv[k] === '--cmdline') {
@@ -28,20 +31,22 @@ async function main(argv: string[]): Promise<number> {
     const v = Number(argv[k + 1]);
     if (argv[k] === '--count') count = v;
     else if (argv[k] === '--seed') seed = v;
+    else if (argv[k] === '--jobs') jobs = v;
     else if (argv[k] === '--max-delay-ms') maxDelay = v;
     else if (argv[k] === '--failure-timeout-ms') failureTimeoutMs = v;
-    else { process.stderr.write(`ft:torture: unknown option ${argv[k]} (--count N, --seed S, --max-delay-ms M | --by-progress, --failure-timeout-ms T, --cmdline 'L W P')\n`); return 2; }
+    else { process.stderr.write(`ft:torture: unknown option ${argv[k]} (--count N, --seed S, --jobs J, --max-delay-ms M | --by-progress, --failure-timeout-ms T, --cmdline 'L W P')\n`); return 2; }
     k++;
     if (!Number.isSafeInteger(v) || v < 0) { process.stderr.write(`ft:torture: ${argv[k - 1]} needs a non-negative integer\n`); return 2; }
   }
+  if (jobs < 1) { process.stderr.write('ft:torture: --jobs needs at least 1\n'); return 2; }
   const elf = guest('ft_demo');
   const ref = await referenceRun(elf, cmdline, 900_000);
   if (ref.status !== 0) { process.stderr.write(`ft:torture: the reference run failed (${ref.status}):\n${ref.stderr}\n`); return 1; }
   const next = rng(seed);
   let held = 0, failed = 0, notKilled = 0;
   const t0 = Date.now();
-  for (let i = 1; i <= count; i++) {
-    const x = next();
+  const slot = concurrencyLimit(jobs);
+  const one = async (i: number, x: number): Promise<void> => {
     // by progress: after 0 .. all-but-one console bytes (0 = as soon as protected)
     const kill = maxDelay < 0 ? { role: 'primary' as const, afterMs: 0, afterBytes: Math.floor(x * ref.console.length) } : { role: 'primary' as const, afterMs: Math.floor(x * maxDelay) };
     const when = kill.afterBytes !== undefined ? `at console byte ${kill.afterBytes}` : `${kill.afterMs} ms after protection`;
@@ -72,8 +77,11 @@ async function main(argv: string[]): Promise<number> {
       verdict = `FAILED: ${(e as Error).message}`;
     }
     process.stdout.write(`run ${i}/${count}: kill ${when}: ${verdict}\n`);
-  }
-  process.stdout.write(`${held} passed, ${failed} failed (${count - notKilled} primaries killed while running; seed ${seed}; failure timeout ${failureTimeoutMs} ms; cmdline '${cmdline}'; ${((Date.now() - t0) / 1000).toFixed(0)} s)\n`);
+  };
+  const runs: Promise<void>[] = [];
+  for (let i = 1; i <= count; i++) { const x = next(); runs.push(slot(() => one(i, x))); }
+  await Promise.all(runs);
+  process.stdout.write(`${held} passed, ${failed} failed (${count - notKilled} primaries killed while running; seed ${seed}; ${jobs} at a time; failure timeout ${failureTimeoutMs} ms; cmdline '${cmdline}'; ${((Date.now() - t0) / 1000).toFixed(0)} s)\n`);
   return failed === 0 ? 0 : 1;
 }
 
