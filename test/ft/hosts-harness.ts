@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, tempDir } from './protect-harness.js';
-import type { ControlPlane, VmRecord } from '../../src/ft/control.js';
+import { openControl, type ControlPlane, type VmRecord } from '../../src/ft/control.js';
 
 export interface Host {
   id: string;
@@ -100,8 +100,33 @@ export function cli(c: Cluster, args: string[], timeoutMs = 60_000): Promise<{ s
   });
 }
 
-/** `x86ft ft start` of ft_demo with the cluster's disk and console file. */
-export function ftStart(c: Cluster, elf: string, vm: string, cmdline: string, extra: string[] = []): ReturnType<typeof cli> {
+/** Waits (up to `ms`) until every agent started and still running holds a lease: what a user does before
+ *  `ft start` (whose own wait for a host is 15 s; an agent's start on a machine with a load of 20+ can take
+ *  longer). Throws naming the agents missing and their stderr. */
+export async function waitRegistered(c: Cluster, ms = 60_000): Promise<void> {
+  const want = () => [...c.hosts.values()].filter((h) => h.child.exitCode === null && h.child.signalCode === null).map((h) => h.id);
+  const until = Date.now() + ms;
+  let cp: ControlPlane | undefined;
+  let missing: string[] = want();
+  try {
+    while (missing.length) {
+      try {
+        cp ??= await openControl(c.spec, c.env.X86FT_SECRET_FILE ? { secretFile: c.env.X86FT_SECRET_FILE } : {});
+        const have = new Set((await cp.listHosts()).map((h) => h.id));
+        missing = want().filter((id) => !have.has(id));
+      } catch { /* the secret or the store is not there yet: the first agent makes them */ }
+      if (!missing.length) break;
+      if (Date.now() > until) throw new Error(`agents not registered after ${ms} ms: ${missing.map((id) => `${id}:\n${c.hosts.get(id)!.log()}`).join('\n')}`);
+      await sleep(100);
+    }
+  } finally {
+    await cp?.close();
+  }
+}
+
+/** `x86ft ft start` of ft_demo with the cluster's disk and console file, once the running agents are registered. */
+export async function ftStart(c: Cluster, elf: string, vm: string, cmdline: string, extra: string[] = []): ReturnType<typeof cli> {
+  await waitRegistered(c);
   return cli(c, ['ft', 'start', elf, '--vm', vm, '--control', c.spec, '--store', c.store, '--disk', c.disk, '--cmdline', cmdline,
     '--console-file', c.consoleFile, '--failure-timeout-ms', String(FAILURE_TIMEOUT_MS), ...extra]);
 }
