@@ -27,7 +27,6 @@ const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
 const TWO64 = 18446744073709551616;
-const TWOM64 = 1 / TWO64;
 const MAX_F32 = 3.4028234663852886e38;
 const MIN_NORM64 = 2.2250738585072014e-308;
 const MIN_NORM32 = 1.1754943508222875e-38;
@@ -35,16 +34,14 @@ const MIN_NORM32 = 1.1754943508222875e-38;
 /** Exception flags raised by the operation in progress. */
 let FL = 0;
 
+/** 2^k for k in [-1074, 1023] at index k + 1074: a table, not a bit pattern written as two words and read as
+ *  a double (that store-to-load pattern stalls the CPU's store forwarding on every call). */
+const POW2 = new Float64Array(2098);
+for (let k = -1074, v = Number.MIN_VALUE; k <= 1023; k++, v *= 2) POW2[k + 1074] = v; // MIN_VALUE = 2^-1074
+
 /** 2^k exactly, k in [-1074, 1023]. */
 function pow2(k: number): number {
-  if (k >= -1022) {
-    u64[0] = 0;
-    u64[1] = (k + 1023) << 20;
-    return f64[0];
-  }
-  u64[0] = 0;
-  u64[1] = (k + 1087) << 20;
-  return f64[0] * TWOM64;
+  return POW2[k + 1074];
 }
 
 /** x * 2^k exactly (as long as the result is representable). */
@@ -152,7 +149,7 @@ function roundDD(neg: boolean, hi: number, lo: number, s: number, dbl: boolean, 
   let n = Qn;
   if (Qx && roundsUp(neg, rc)) n += 1;
   let Er = E;
-  if (n === 2 ** p) Er = E + 1;
+  if (n === (dbl ? 9007199254740992 : 16777216)) Er = E + 1; // 2^p (a constant: `2 ** p` is a pow call)
   if (Er > emax) return overflow(neg, dbl, rc);
   if (E < emin) {
     const tiny = Er < emin;
@@ -273,9 +270,16 @@ function sqrtV(x: number, dbl: boolean, mx: number): number {
 // ---------------------------------------------------------------------------------------------
 // Decode / encode.
 
-/** Value of a non-NaN float64 given as words; applies DAZ, raises DE for a denormal operand. */
+/** Value of a non-NaN float64 given as words; applies DAZ, raises DE for a denormal operand. A normal number
+ *  is rebuilt arithmetically ((2^52 + significand) * 2^(e - 1075), exact), not by writing the two words and
+ *  reading them back as a double, which stalls store forwarding. */
 function dec64(lo: number, hi: number, mx: number): number {
-  if ((hi & 0x7ff00000) === 0 && ((hi & 0xfffff) | lo) !== 0) {
+  const e = (hi >>> 20) & 0x7ff;
+  if (e !== 0 && e !== 0x7ff) {
+    const m = ((hi & 0xfffff) * 4294967296 + (lo >>> 0) + 4503599627370496) * POW2[e - 1];
+    return (hi >>> 31) !== 0 ? -m : m;
+  }
+  if (e === 0 && ((hi & 0xfffff) | lo) !== 0) {
     if (mx & Mx.DAZ) return hi < 0 || hi >>> 31 ? -0 : 0;
     FL |= Mx.DE;
   }
@@ -346,16 +350,21 @@ function sdBin(op: Op, d: Uint32Array, di: number, a: Uint32Array, ai: number, b
   const x = dec64(alo, ahi, mx);
   const y = dec64(blo, bhi, mx);
   if ((mx & 0x6000) === 0 && op !== Op.DIV) {
-    // fast path: round-to-nearest with a normal finite result; only PE can be raised
+    // fast path: round-to-nearest with a normal finite result; only PE can be raised. No calls here with a
+    // double argument (twoProd and enc64 written out): a call V8 does not inline boxes each double it passes
     let r: number;
     let err: number;
     if (op === Op.MUL) {
       r = x * y;
       const ar = Math.abs(r);
       if (ar >= 2.0e-292 && ar <= Number.MAX_VALUE && Math.abs(x) < 1e298 && Math.abs(y) < 1e298) {
-        twoProd(x, y);
-        err = TP[1];
-        enc64(d, di, r);
+        // the rounding error of x * y (Dekker's product, as twoProd)
+        let t = 134217729 * x;
+        const xh = t - (t - x), xl = x - xh;
+        t = 134217729 * y;
+        const yh = t - (t - y), yl = y - yh;
+        err = ((xh * yh - r) + xh * yl + xl * yh) + xl * yl;
+        f64[0] = r; d[di] = u64[0]; d[di + 1] = u64[1];
         return err !== 0 ? FL | Mx.PE : FL;
       }
     } else {
@@ -365,11 +374,16 @@ function sdBin(op: Op, d: Uint32Array, di: number, a: Uint32Array, ai: number, b
       if (ar >= MIN_NORM64 && ar <= Number.MAX_VALUE) {
         const bb = r - x;
         err = (x - (r - bb)) + (yy - bb);
-        enc64(d, di, r);
+        f64[0] = r; d[di] = u64[0]; d[di + 1] = u64[1];
         return err !== 0 ? FL | Mx.PE : FL;
       }
     }
   }
+  return sdSlow(op, d, di, x, y, mx);
+}
+
+/** sdBin's general case (directed rounding, DIV, results near the range's ends): exact rounding. */
+function sdSlow(op: Op, d: Uint32Array, di: number, x: number, y: number, mx: number): number {
   enc64(d, di, arith(op, x, y, true, mx));
   return FL;
 }
