@@ -13,6 +13,7 @@ import { TLB_MASK } from './cpu.js';
 import { ud, gp0, type Block, type Handler, type Insn } from './decoder.js';
 import { LF, PARITY, getOF, getCF, getZF, getSF, getPF } from './flags.js';
 import { nop } from './ops/mov.js';
+import { movups, movaps, movupsSt, movapsSt } from './ops/sse.js';
 
 /**
  * A compiled block: runs all b.n instructions from linear address `start`; returns how many retired in its
@@ -345,6 +346,8 @@ class Gen {
     if (op === 0xc0 || op === 0xc1 || op === 0xd0 || op === 0xd1) return i.rm >= 0 && i.sub >= 4 && this.shift(op >= 0xd0 ? 1 : i.imm);
     if (op === 0x1af || op === 0x69 || op === 0x6b) return sz === 4 && this.imul32();
     if (op === 0xff && i.sub <= 1) return wide && i.rm >= 0 && this.incdec(i.sub === 0);
+    if (i.exec === movups || i.exec === movaps) return this.sseMove(true, i.exec === movaps);
+    if (i.exec === movupsSt || i.exec === movapsSt) return this.sseMove(false, i.exec === movapsSt);
     if (op >= 0x50 && op <= 0x57) return sz === 8 && this.push();
     if (op >= 0x58 && op <= 0x5f) return sz === 8 && this.pop();
     return false;
@@ -704,6 +707,38 @@ class Gen {
       this.emit(`const a${k} = r[${d}], ah${k} = r[${d + 1}], d${k} = (a${k} >>> 0) + ${lit(delta)}, v${k} = d${k} | 0, vh${k} = (ah${k} + (d${k} >= ${TWO32} ? 1 : d${k} < 0 ? -1 : 0)) | 0; r[${d}] = v${k}; r[${d + 1}] = vh${k};`);
     }
     this.pend = { op: inc ? LF.INC : LF.DEC, sz, a: `a${k}`, aH: sz === 8 ? `ah${k}` : '0', b: '1', bH: '0', r: `v${k}`, rH: sz === 8 ? `vh${k}` : '0', cin: `c${k}` };
+    return true;
+  }
+
+  /**
+   * MOVUPS/MOVAPS/MOVUPD/MOVAPD/MOVDQU/MOVDQA, load (xmm, xmm/m128) and store (xmm/m128, xmm) forms: 128 bits
+   * copied word by word, memory through the TLB fast path when it hits and the 16 bytes lie in one page.
+   * Anything else — SSE unavailable (CR0.EM/TS, CR4.OSFXSR: #UD/#NM), a misaligned MOVAPS (#GP), a TLB miss,
+   * MMIO, a code page, watched memory — runs the handler itself, which raises or takes its slow path. That
+   * fallback is not counted as a handler call (a self-loop stays allowed): it is not a REP instruction, so the
+   * count and position a device or fault sees are exact as for the inline slow paths.
+   */
+  private sseMove(load: boolean, align: boolean): boolean {
+    const i = this.i, k = this.k, g = this.g0 + k;
+    this.faultPoint();
+    const off = `(c.cr0 & 12) !== 0 || (c.cr4 & 512) === 0`;
+    const call = `{ c.rip = start + ${i.end}; h${g}(c, i${g}); if (c.brk) return ${k + 1}; }`;
+    const xr = (i.reg << 2);
+    if (i.rm >= 0) {
+      const d = (load ? i.reg : i.rm) << 2, s = (load ? i.rm : i.reg) << 2;
+      this.emit(`if (${off}) ${call} else { const x = c.xmm; x[${d}] = x[${s}]; x[${d + 1}] = x[${s + 1}]; x[${d + 2}] = x[${s + 2}]; x[${d + 3}] = x[${s + 3}]; }`);
+      return true;
+    }
+    const la = this.ea();
+    this.mem = true;
+    const o = `o${k}`, t = `t${k}`;
+    this.emit(`const ${o} = ${la} & 4095, ${t} = (${la} >>> 12) & ${TLB_MASK};`);
+    const miss = `${off} || ${align ? `(${la} & 15) !== 0 || ` : ''}${load ? 'tRT' : 'tWT'}[${t}] !== ${la} - ${o} || ${o} > 4080`;
+    if (load) {
+      this.emit(`if (${miss}) ${call} else { const p = tRP[${t}] + ${o}, x = c.xmm; x[${xr}] = dv.getInt32(p, true); x[${xr + 1}] = dv.getInt32(p + 4, true); x[${xr + 2}] = dv.getInt32(p + 8, true); x[${xr + 3}] = dv.getInt32(p + 12, true); }`);
+    } else {
+      this.emit(`if (${miss}) ${call} else { const p = tWP[${t}] + ${o}, x = c.xmm; dv.setInt32(p, x[${xr}], true); dv.setInt32(p + 4, x[${xr + 1}], true); dv.setInt32(p + 8, x[${xr + 2}], true); dv.setInt32(p + 12, x[${xr + 3}], true); }`);
+    }
     return true;
   }
 

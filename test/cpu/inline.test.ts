@@ -10,8 +10,8 @@ import { Machine } from '../../src/machine/machine.js';
 import type { Cpu, CpuHost } from '../../src/cpu/cpu.js';
 
 const build = new URL('../../guests/build/', import.meta.url).pathname;
-/** Guests with -O0 (memory operands everywhere) and -O2 code, faults (except), FP and call-heavy code. */
-const GUESTS = ['arith-O0', 'except-O2', 'recursion-O2', 'coremark-O2'];
+/** Guests with -O0 (memory operands everywhere) and -O2 code, faults (except), FP, call-heavy and SSE vector code. */
+const GUESTS = ['arith-O0', 'except-O2', 'recursion-O2', 'coremark-O2', 'fp_vector-O2'];
 const SLICE = 100_000, MAX = 1_000_000;
 
 const exactHost: CpuHost = {
@@ -31,7 +31,7 @@ function boot(image: Uint8Array, cmdline: string, compiled: number, out: number[
 }
 
 function state(c: Cpu): string {
-  return `rip ${c.rip.toString(16)} rflags ${c.getRflags().toString(16)} icount ${c.icount} regs ${Array.from(c.regs).join(',')}`;
+  return `rip ${c.rip.toString(16)} rflags ${c.getRflags().toString(16)} icount ${c.icount} regs ${Array.from(c.regs).join(',')} xmm ${Array.from(c.xmm).join(',')} mxcsr ${c.mxcsr}`;
 }
 
 /** Run `name` interpreted and compiled (mode 1 or 2) in lockstep slices of `slice` instructions. */

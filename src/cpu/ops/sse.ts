@@ -93,14 +93,14 @@ function store128(c: Cpu, ea: number, r: number, align: boolean): void {
 function gsz(i: Insn): number { return (i.rex & 8) ? 8 : 4; }
 
 // ---------------------------------------------------------------- moves
-function movups(c: Cpu, i: Insn): void { avail(c); src128(c, i, false); const x = c.xmm, o = i.reg << 2; x[o] = S[0]; x[o + 1] = S[1]; x[o + 2] = S[2]; x[o + 3] = S[3]; }
-function movaps(c: Cpu, i: Insn): void { avail(c); src128(c, i, true); const x = c.xmm, o = i.reg << 2; x[o] = S[0]; x[o + 1] = S[1]; x[o + 2] = S[2]; x[o + 3] = S[3]; }
-function movupsSt(c: Cpu, i: Insn): void {
+export function movups(c: Cpu, i: Insn): void { avail(c); src128(c, i, false); const x = c.xmm, o = i.reg << 2; x[o] = S[0]; x[o + 1] = S[1]; x[o + 2] = S[2]; x[o + 3] = S[3]; }
+export function movaps(c: Cpu, i: Insn): void { avail(c); src128(c, i, true); const x = c.xmm, o = i.reg << 2; x[o] = S[0]; x[o + 1] = S[1]; x[o + 2] = S[2]; x[o + 3] = S[3]; }
+export function movupsSt(c: Cpu, i: Insn): void {
   avail(c);
   if (i.rm >= 0) { const x = c.xmm, d = i.rm << 2, s = i.reg << 2; x[d] = x[s]; x[d + 1] = x[s + 1]; x[d + 2] = x[s + 2]; x[d + 3] = x[s + 3]; return; }
   store128(c, i.ea(c, i), i.reg, false);
 }
-function movapsSt(c: Cpu, i: Insn): void {
+export function movapsSt(c: Cpu, i: Insn): void {
   avail(c);
   if (i.rm >= 0) { const x = c.xmm, d = i.rm << 2, s = i.reg << 2; x[d] = x[s]; x[d + 1] = x[s + 1]; x[d + 2] = x[s + 2]; x[d + 3] = x[s + 3]; return; }
   store128(c, i.ea(c, i), i.reg, true);
