@@ -104,6 +104,8 @@ export class Cpu {
   readonly dr = Float64Array.of(0, 0, 0, 0, 0, 0, 0xffff0ff0, 0x400);
   // SSE state: XMM0-15 as 4 dwords each (xmm[4n] = bits 31:0 of XMMn), with views; MXCSR
   readonly xmm = new Int32Array(64);
+  /** The XMM registers as unsigned words (the form src/cpu/fp/sse.ts works on). */
+  readonly xmmU32 = new Uint32Array(this.xmm.buffer);
   readonly xmmU8 = new Uint8Array(this.xmm.buffer);
   readonly xmmU16 = new Uint16Array(this.xmm.buffer);
   readonly xmmF32 = new Float32Array(this.xmm.buffer);

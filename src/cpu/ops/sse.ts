@@ -242,16 +242,25 @@ function pdOp(f: Bin): Handler {
     mxDone(c, fl); putT(c, i);
   };
 }
+// Scalar forms: with every exception masked (the usual MXCSR) nothing can fault after the operation, so it
+// writes the destination register in place (the operation reads both operands before it writes); otherwise
+// through T, written back only once mxDone has not raised (an unmasked exception leaves the register unchanged).
 function ssOp(f: Bin): Handler {
   return (c, i) => {
-    avail(c); src32(c, i); dst(c, i);
+    avail(c); src32(c, i);
+    const mx = c.mxcsr;
+    if ((mx & 0x1f80) === 0x1f80) { const x = c.xmmU32, o = i.reg << 2; c.mxcsr = mx | (f(x, o, x, o, SU, 0, mx) & 0x3f); return; }
+    dst(c, i);
     mxDone(c, f(TU, 0, TU, 0, SU, 0, c.mxcsr));
     c.xmm[i.reg << 2] = T[0];
   };
 }
 function sdOp(f: Bin): Handler {
   return (c, i) => {
-    avail(c); src64(c, i); dst(c, i);
+    avail(c); src64(c, i);
+    const mx = c.mxcsr;
+    if ((mx & 0x1f80) === 0x1f80) { const x = c.xmmU32, o = i.reg << 2; c.mxcsr = mx | (f(x, o, x, o, SU, 0, mx) & 0x3f); return; }
+    dst(c, i);
     mxDone(c, f(TU, 0, TU, 0, SU, 0, c.mxcsr));
     const o = i.reg << 2; c.xmm[o] = T[0]; c.xmm[o + 1] = T[1];
   };
