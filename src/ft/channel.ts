@@ -135,12 +135,32 @@ function fromChannel(e: unknown, context: string): ProtocolError {
 
 // ─── The peer ───────────────────────────────────────────────────────────────
 
+/** One end of an authenticated channel as its user sees it: SecurePeer on this thread, or a channel
+ *  thread's handle (channel-thread.ts). Members as documented on SecurePeer. */
+export interface ChannelEnd<M extends Message> {
+  readonly peerHostId: string;
+  readonly peerGeneration: number;
+  readonly peerVm: string;
+  readonly peerRole: string;
+  readonly remote: string;
+  readonly closed: Promise<ProtocolError>;
+  readonly queuedBytes: number;
+  readonly isClosed: boolean;
+  readonly isPaused: boolean;
+  auxKeys(label: string): { send: Buffer; recv: Buffer; tag: Buffer };
+  send(msg: M): boolean;
+  drained(): Promise<void>;
+  onMessage(handler: (m: M) => void): () => void;
+  close(bye?: ByeInfo): void;
+  abort(reason?: string): void;
+}
+
 /**
  * One authenticated end of a channel. Messages of kinds `M` go both ways in order; every frame
  * carries its sequence number and an HMAC under the session key of its direction. Any bad frame
  * ends the connection (never the process) and `closed` resolves with the ProtocolError saying why.
  */
-export class SecurePeer<M extends Message> {
+export class SecurePeer<M extends Message> implements ChannelEnd<M> {
   /** The peer's host id, generation, VM and role, as it proved them in the handshake. */
   readonly peerHostId: string;
   readonly peerGeneration: number;

@@ -3,7 +3,7 @@
 // "Channel"). Time comes from an injectable Timers (ManualTimers in tests). Imports only the
 // channel's types; must not import the roles.
 
-import type { SecurePeer } from './channel.js';
+import type { ChannelEnd } from './channel.js';
 import { ProtocolError, type FtMessage, type Message } from './protocol.js';
 import { startAuxBeat, type AuxBeat } from './heartbeat-thread.js';
 
@@ -206,7 +206,7 @@ export class FailureDetector {
 export const HANG_TIMEOUTS = 4;
 
 /** The label of the worker-beat keys (SecurePeer.auxKeys). */
-const AUX_LABEL = 'x86ft-hb1';
+export const AUX_LABEL = 'x86ft-hb1';
 
 /**
  * Watch a channel peer: heartbeats carry `icount()`, every message counts as heard, and the channel
@@ -219,7 +219,7 @@ const AUX_LABEL = 'x86ft-hb1';
  * most HANG_TIMEOUTS + 1 (a dead or stopped process as before: at once by the connection, or after one).
  */
 export function watchPeer<M extends Message>(
-  peer: SecurePeer<M>,
+  peer: ChannelEnd<M>,
   opts: Omit<FailureDetectorOptions, 'sendHeartbeat' | 'aux'> & { icount: () => number; workerBeats?: { bind: { host: string; port: number } } | { peer: { host: string; port: number } } },
 ): FailureDetector {
   const failureTimeoutMs = opts.failureTimeoutMs ?? 500;

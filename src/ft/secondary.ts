@@ -10,9 +10,10 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { OutputSeam } from '../machine/outputs.js';
 import { ReplaySession } from '../replay/session.js';
 import { PreCopyImage } from '../replay/precopy.js';
-import { connectFt, type FtPeer, type FtTlsOptions } from './channel.js';
+import type { FtTlsOptions } from './channel.js';
+import { connectFtThread, type ThreadPeer } from './channel-thread.js';
 import type { FtMessage } from './protocol.js';
-import { watchPeer, type FailureDetector } from './heartbeat.js';
+import { AUX_LABEL, watchPeer, type FailureDetector } from './heartbeat.js';
 import { updateVm, type ControlPlane, type VmConfig, type VmRecord, type VmState } from './control.js';
 import type { ConsoleInput } from '../machine/gate.js';
 import { loadImage } from './vm-host.js';
@@ -29,6 +30,8 @@ const SLICE_MS = 1;
 /** recordSelf: how often and how long a secondary retries naming itself until the record is at its generation or names its host. */
 const RECORD_RETRY_MS = 100;
 const RECORD_WAIT_MS = 30_000;
+/** After aborting the channel, its thread reports the end (after every message it read) within this (ms). */
+const CHANNEL_END_MS = 5_000;
 
 export interface SecondaryOptions {
   vm: string;
@@ -57,7 +60,7 @@ export class SecondaryRefused extends X86ftError {
 export class FtSecondary {
   generation = 0;
   state: VmState = 'starting-secondary';
-  private peer: FtPeer | undefined;
+  private peer: ThreadPeer | undefined;
   private detector: FailureDetector | undefined;
   private session: ReplaySession | undefined;
   private seam: OutputSeam | undefined;
@@ -111,7 +114,8 @@ export class FtSecondary {
     }
     const secret = await control.secret();
     this.generation = await control.generation(vm);
-    const peer = await connectFt({ secret, vm, hostId, generation: this.generation, host: addr.host, port: addr.port, tls: this.o.tls });
+    // the channel on a thread of its own, which acks each sync mark as it reads it (channel-thread.ts)
+    const peer = await connectFtThread({ secret, vm, hostId, generation: this.generation, host: addr.host, port: addr.port, tls: this.o.tls, auxLabel: AUX_LABEL });
     if (peer.peerHostId === hostId) { peer.abort('same host'); throw new SecondaryRefused(`host id '${hostId}' is the primary's: a secondary must run on another host`); }
     if (peer.peerGeneration !== this.generation) { peer.abort('generation'); throw new SecondaryRefused(`the primary is at generation ${peer.peerGeneration}, the control plane at ${this.generation}`); }
     this.peer = peer;
@@ -223,12 +227,12 @@ export class FtSecondary {
       case 'sync':
         if (m.icount > this.lastSync) {
           this.lastSync = m.icount;
-          // S holds every entry <= X (the channel delivers in order, log before sync)
-          if (!this.feedError && !this.divergedV && this.session) {
-            const first = this.joinM !== undefined && this.lastAcked < this.joinM && m.icount >= this.joinM;
-            this.peer?.send({ t: 'ack', icount: m.icount });
-            this.lastAcked = m.icount;
-            if (first) this.emit({ kind: 'message', text: `acked instruction ${m.icount}, past the snapshot point ${this.joinM}: protecting the guest` });
+          // the channel thread acked it as it read it (it then held every entry <= X: one ordered stream)
+          const acked = this.peer?.acked ?? -1;
+          if (acked > this.lastAcked) {
+            const first = this.joinM !== undefined && this.lastAcked < this.joinM && acked >= this.joinM;
+            this.lastAcked = acked;
+            if (first) this.emit({ kind: 'message', text: `acked instruction ${acked}, past the snapshot point ${this.joinM}: protecting the guest` });
           }
         }
         break;
@@ -236,6 +240,8 @@ export class FtSecondary {
       case 'bye': this.bye = { reason: m.reason, status: m.status }; break;
       default: break;
     }
+    // a bad stream: no more acks (this secondary stops and never claims; what it acked before is moot)
+    if (this.feedError) this.peer?.stopAcks();
     this.poke();
   }
 
@@ -275,6 +281,7 @@ export class FtSecondary {
     this.detector?.stop();
     const peer = this.peer;
     if (peer) {
+      peer.stopAcks();
       peer.send({ t: 'divergence', icount: this.session?.machine?.cpu.icount ?? 0, message });
       // tell P for sure: it ends the channel once it has read the notice (it treats this secondary as
       // failed); closing first could make P see only a lost connection. Bounded by the failure timeout.
@@ -294,6 +301,18 @@ export class FtSecondary {
     const config = this.config!;
     this.detector?.stop();
     this.peer?.abort(why);
+    // every message the channel thread read comes before its end: G must count every entry it held (and acked)
+    if (this.peer) {
+      const peer = this.peer;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const ended = await Promise.race([peer.closed.then(() => true), new Promise<boolean>((r) => { timer = setTimeout(() => r(false), CHANNEL_END_MS); })]);
+      clearTimeout(timer);
+      if (!ended || peer.threadFailure) {
+        const text = ended ? peer.threadFailure! : `the channel thread did not end within ${CHANNEL_END_MS} ms`;
+        this.emit({ kind: 'message', text: `${text}: the entries this secondary holds are unknown; stopping (it never claims)` });
+        return { kind: 'diverged', message: text };
+      }
+    }
     if (!this.session?.machine) return { kind: 'fenced', message: `the primary failed before the log started (${why}); nothing to take over` };
     // FT.md: a secondary that has not acked its snapshot point M never claims (it does not hold the run up to M)
     if (this.joinM !== undefined && this.lastAcked < this.joinM) return { kind: 'fenced', message: `the primary failed before this secondary acked its snapshot point ${this.joinM} (${why}); it never claims` };
