@@ -7,7 +7,7 @@
 // "release latency"). Imports channel.ts and node:*; secondary.ts uses it.
 
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { connectFt, type ByeInfo, type ChannelEnd, type FtConnectOptions } from './channel.js';
+import { connectFt, MessageHandlers, type ByeInfo, type ChannelEnd, type FtConnectOptions } from './channel.js';
 import { ProtocolError, type FtMessage, type ProtocolErrorCode } from './protocol.js';
 
 /** What the main thread tells the channel thread. */
@@ -53,8 +53,7 @@ export class ThreadPeer implements ChannelEnd<FtMessage> {
   threadFailure: string | undefined;
   private ended: ProtocolError | undefined;
   private resolveClosed!: (e: ProtocolError) => void;
-  private handlers: ((m: FtMessage) => void)[] = [];
-  private backlog: FtMessage[] = [];
+  private readonly handlers = new MessageHandlers<FtMessage>((e) => this.abort(`message handler failed: ${(e as Error)?.message ?? String(e)}`));
   private gone = false;
 
   /** @internal made by connectFtThread once the thread reported 'open' */
@@ -95,15 +94,7 @@ export class ThreadPeer implements ChannelEnd<FtMessage> {
     this.resolveClosed(e);
   }
 
-  private deliver(m: FtMessage): void {
-    if (!this.handlers.length) { this.backlog.push(m); return; }
-    for (const h of this.handlers.slice()) {
-      try { h(m); } catch (err) {
-        this.abort(`message handler failed: ${(err as Error)?.message ?? String(err)}`);
-        return;
-      }
-    }
-  }
+  private deliver(m: FtMessage): void { this.handlers.deliver(m); }
 
   private post(m: ToThread): void { if (!this.gone) this.worker.postMessage(m); }
 
@@ -126,14 +117,7 @@ export class ThreadPeer implements ChannelEnd<FtMessage> {
 
   drained(): Promise<void> { return Promise.resolve(); }
 
-  onMessage(handler: (m: FtMessage) => void): () => void {
-    this.handlers.push(handler);
-    if (this.handlers.length === 1 && this.backlog.length) for (const m of this.backlog.splice(0)) this.deliver(m);
-    return () => {
-      const i = this.handlers.indexOf(handler);
-      if (i >= 0) this.handlers.splice(i, 1);
-    };
-  }
+  onMessage(handler: (m: FtMessage) => void): () => void { return this.handlers.add(handler); }
 
   /** No more acks (a divergence or a bad stream: this secondary will never claim). */
   stopAcks(): void { this.post({ op: 'stop-acks' }); }
@@ -141,12 +125,17 @@ export class ThreadPeer implements ChannelEnd<FtMessage> {
   close(bye?: ByeInfo): void {
     if (this.ended) return;
     this.post({ op: 'close', bye });
+    this.letGo();
   }
 
   abort(reason = 'aborted locally'): void {
     if (this.ended) return;
     this.post({ op: 'abort', reason });
+    this.letGo();
   }
+
+  /** Ending: the thread cannot keep this process alive past SecurePeer's own 2 s close bound. */
+  private letGo(): void { setTimeout(() => this.worker.unref(), 2500).unref(); }
 }
 
 /**

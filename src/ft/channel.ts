@@ -156,6 +156,41 @@ export interface ChannelEnd<M extends Message> {
 }
 
 /**
+ * The handlers of a channel end's incoming messages, called in order; messages that arrive before the
+ * first handler wait for it. A handler that throws ends the channel: `deliver` calls `fail` and stops.
+ */
+export class MessageHandlers<M> {
+  private handlers: ((m: M) => void)[] = [];
+  private backlog: M[] = [];
+  constructor(private readonly fail: (e: unknown) => void) {}
+
+  /** Add a handler (messages that arrived before the first go to it at once); returns a remover. */
+  add(handler: (m: M) => void): () => void {
+    this.handlers.push(handler);
+    if (this.handlers.length === 1 && this.backlog.length) for (const m of this.backlog.splice(0)) this.deliver(m);
+    return () => {
+      const i = this.handlers.indexOf(handler);
+      if (i >= 0) this.handlers.splice(i, 1);
+    };
+  }
+
+  deliver(m: M): void {
+    if (this.handlers.length === 0) {
+      this.backlog.push(m);
+      return;
+    }
+    for (const h of this.handlers.slice()) {
+      try {
+        h(m);
+      } catch (e) {
+        this.fail(e);
+        return;
+      }
+    }
+  }
+}
+
+/**
  * One authenticated end of a channel. Messages of kinds `M` go both ways in order; every frame
  * carries its sequence number and an HMAC under the session key of its direction. Any bad frame
  * ends the connection (never the process) and `closed` resolves with the ProtocolError saying why.
@@ -181,8 +216,7 @@ export class SecurePeer<M extends Message> implements ChannelEnd<M> {
   private closing = false; // close(): flush the queue, then end the connection
   private dead = false; // nothing more may be written
   private drainWaiters: (() => void)[] = [];
-  private handlers: ((m: M) => void)[] = [];
-  private backlog: M[] = [];
+  private readonly handlers = new MessageHandlers<M>((e) => this.end(new ProtocolError('LOCAL', `message handler failed: ${(e as Error)?.message ?? String(e)}`, { cause: e })));
   private header: SealedHeader | undefined;
   private bye: ByeInfo | undefined;
   private paused: Promise<void> | undefined;
@@ -292,14 +326,7 @@ export class SecurePeer<M extends Message> implements ChannelEnd<M> {
    * Messages that arrived before the first handler are delivered to it at once. Returns a remover.
    */
   onMessage(handler: (m: M) => void): () => void {
-    this.handlers.push(handler);
-    if (this.handlers.length === 1 && this.backlog.length) {
-      for (const m of this.backlog.splice(0)) this.deliver(m);
-    }
-    return () => {
-      const i = this.handlers.indexOf(handler);
-      if (i >= 0) this.handlers.splice(i, 1);
-    };
+    return this.handlers.add(handler);
   }
 
   /** End the channel: sends 'bye' when given (kinds that have one), flushes what is queued, then closes. `closed` gives LOCAL. */
@@ -359,18 +386,7 @@ export class SecurePeer<M extends Message> implements ChannelEnd<M> {
   }
 
   private deliver(m: M): void {
-    if (this.handlers.length === 0) {
-      this.backlog.push(m);
-      return;
-    }
-    for (const h of this.handlers.slice()) {
-      try {
-        h(m);
-      } catch (e) {
-        this.end(new ProtocolError('LOCAL', `message handler failed: ${(e as Error)?.message ?? String(e)}`, { cause: e }));
-        return;
-      }
-    }
+    this.handlers.deliver(m);
   }
 
   private async readLoop(): Promise<void> {
