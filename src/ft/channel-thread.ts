@@ -30,6 +30,9 @@ const THREAD_TAG = 'x86ft-ft-channel';
 /** Options of connectFtThread: connectFt's, and the label of the auxiliary keys the main thread needs (heartbeat-thread.ts). */
 export interface ThreadConnectOptions extends FtConnectOptions {
   auxLabel: string;
+  /** Ack only while the main thread sent something (its heartbeats) within this many ms (default: always):
+   *  a hung main thread must not look alive to the primary through the thread's acks. */
+  hangMs?: number;
 }
 
 /**
@@ -181,7 +184,8 @@ async function threadMain(opts: ThreadConnectOptions): Promise<void> {
   }
   const aux = peer.auxKeys(opts.auxLabel);
   post({ ev: 'open', hostId: peer.peerHostId, generation: peer.peerGeneration, vm: peer.peerVm, role: peer.peerRole, remote: peer.remote, aux: { label: opts.auxLabel, ...aux } });
-  let acks = true, lastAck = -1;
+  let acks = true, lastAck = -1, fromMain = performance.now();
+  const hangMs = opts.hangMs ?? Infinity;
   peer.onMessage((m) => {
     // bytes: a copy of their own, moved (not cloned with the whole frame buffer they view)
     if ('bytes' in m && m.bytes instanceof Uint8Array) {
@@ -189,7 +193,7 @@ async function threadMain(opts: ThreadConnectOptions): Promise<void> {
       post({ ev: 'msg', m: { ...m, bytes: own } as FtMessage }, [own.buffer as ArrayBuffer]);
       return;
     }
-    if (m.t === 'sync' && acks && m.icount > lastAck) {
+    if (m.t === 'sync' && acks && m.icount > lastAck && performance.now() - fromMain <= hangMs) {
       // every entry <= X was read before this mark (one ordered stream) and handed on above: held
       lastAck = m.icount;
       peer.send({ t: 'ack', icount: m.icount });
@@ -199,6 +203,7 @@ async function threadMain(opts: ThreadConnectOptions): Promise<void> {
     post({ ev: 'msg', m });
   });
   port.on('message', (m: ToThread) => {
+    fromMain = performance.now();
     switch (m.op) {
       case 'send': peer.send(m.msg); break;
       case 'stop-acks': acks = false; break;

@@ -13,7 +13,7 @@ import { PreCopyImage } from '../replay/precopy.js';
 import type { FtTlsOptions } from './channel.js';
 import { connectFtThread, type ThreadPeer } from './channel-thread.js';
 import type { FtMessage } from './protocol.js';
-import { AUX_LABEL, watchPeer, type FailureDetector } from './heartbeat.js';
+import { AUX_LABEL, HANG_TIMEOUTS, watchPeer, type FailureDetector } from './heartbeat.js';
 import { updateVm, type ControlPlane, type VmConfig, type VmRecord, type VmState } from './control.js';
 import type { ConsoleInput } from '../machine/gate.js';
 import { loadImage } from './vm-host.js';
@@ -115,7 +115,8 @@ export class FtSecondary {
     const secret = await control.secret();
     this.generation = await control.generation(vm);
     // the channel on a thread of its own, which acks each sync mark as it reads it (channel-thread.ts)
-    const peer = await connectFtThread({ secret, vm, hostId, generation: this.generation, host: addr.host, port: addr.port, tls: this.o.tls, auxLabel: AUX_LABEL });
+    const peer = await connectFtThread({ secret, vm, hostId, generation: this.generation, host: addr.host, port: addr.port, tls: this.o.tls, auxLabel: AUX_LABEL,
+      hangMs: HANG_TIMEOUTS * this.config.ft.failureTimeoutMs });
     if (peer.peerHostId === hostId) { peer.abort('same host'); throw new SecondaryRefused(`host id '${hostId}' is the primary's: a secondary must run on another host`); }
     if (peer.peerGeneration !== this.generation) { peer.abort('generation'); throw new SecondaryRefused(`the primary is at generation ${peer.peerGeneration}, the control plane at ${this.generation}`); }
     this.peer = peer;

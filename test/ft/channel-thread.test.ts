@@ -1,7 +1,7 @@
 // The secondary's channel thread (src/ft/channel-thread.ts) over real loopback sockets, against the
 // primary's listener on this thread: it acks a sync mark as it reads it, with no handler on the
 // main thread; it hands every message on in order, with `acked` set when the sync is delivered;
-// stopAcks() stops the acks; `closed` comes after every message read; a wrong secret is refused; a
+// stopAcks() stops the acks, and so does a main thread silent for hangMs; `closed` comes after every message read; a wrong secret is refused; a
 // dead thread is a RESET with threadFailure. The thread runs compiled code: the build's module.
 
 import { afterEach, describe, expect, it } from 'vitest';
@@ -69,6 +69,22 @@ describe('channel thread (secondary side)', () => {
     p.send({ t: 'sync', icount: 9 });
     p.send({ t: 'heartbeat', icount: 9 });
     expect(await got.next()).toEqual({ t: 'heartbeat', icount: 9 });
+  });
+
+  it('no acks while the main thread has sent nothing for hangMs (a hung main thread must not look alive)', async () => {
+    const s = await server();
+    cleanups.push(() => s.srv.close());
+    const [p, sec] = await Promise.all([s.srv.accept(), mod.connectFtThread({ ...ident, hostId: 'host-s', port: s.srv.port, auxLabel: AUX, hangMs: 300 })]);
+    cleanups.push(() => { sec.abort(); p.abort(); });
+    const got = inbox(p);
+    sec.onMessage((m) => { if (m.t === 'heartbeat') sec.send({ t: 'heartbeat', icount: m.icount }); });
+    await new Promise((r) => setTimeout(r, 600)); // silent main thread: longer than hangMs
+    p.send({ t: 'sync', icount: 3 });
+    p.send({ t: 'heartbeat', icount: 3 });
+    expect(await got.next()).toEqual({ t: 'heartbeat', icount: 3 }); // no ack before it
+    // the main thread just spoke: the next mark is acked
+    p.send({ t: 'sync', icount: 4 });
+    expect(await got.next()).toEqual({ t: 'ack', icount: 4 });
   });
 
   it('closed resolves after every message read before the end was delivered', async () => {
