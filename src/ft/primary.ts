@@ -424,7 +424,7 @@ export class FtPrimary {
     void peer.closed.then((why) => { if (this.peer === peer && why.code !== 'LOCAL') void this.secondaryLost(`the secondary ended the channel: ${why.message}`); });
     this.emit({ kind: 'peer', up: true, hostId: peer.peerHostId });
     this.emit({ kind: 'state', state: 'starting-secondary', generation: this.generation });
-    void setVmState(p.control, p.vm, (r) => { if (r.generation === this.generation) { r.state = 'starting-secondary'; if (r.secondary?.host !== peer.peerHostId) r.secondary = { host: peer.peerHostId, pid: 0, addr: null }; } }, (t) => this.emit({ kind: 'message', text: t }));
+    void setVmState(p.control, p.vm, (r) => { if (r.generation === this.generation && r.state !== 'ended') { r.state = 'starting-secondary'; if (r.secondary?.host !== peer.peerHostId) r.secondary = { host: peer.peerHostId, pid: 0, addr: null }; } }, (t) => this.emit({ kind: 'message', text: t }));
     const sink: ByteSink = {
       stats: { bytes: 0, waits: 0 },
       write: async (chunk) => {
@@ -494,7 +494,7 @@ export class FtPrimary {
     const durationMs = this.lostAt ? now - this.lostAt : 0;
     this.emit({ kind: 'state', state: 'protected', generation: this.generation });
     this.emit({ kind: 'message', text: `redundancy restored: the secondary on ${this.peer?.peerHostId} acked instruction ${this.joinM}${this.lostAt ? ` (${durationMs} ms after the loss)` : ''}` });
-    void setVmState(p.control, p.vm, (r) => { if (r.generation === this.generation) { r.state = 'protected'; r.reason = null; if (this.lostAt) r.lastRestore = { at: now, durationMs }; } }, (t) => this.emit({ kind: 'message', text: t }));
+    void setVmState(p.control, p.vm, (r) => { if (r.generation === this.generation && r.state !== 'ended') { r.state = 'protected'; r.reason = null; if (this.lostAt) r.lastRestore = { at: now, durationMs }; } }, (t) => this.emit({ kind: 'message', text: t }));
   }
 
   /** A joining secondary failed before it acked M: release what was held, without claiming (FT.md). */
@@ -513,7 +513,7 @@ export class FtPrimary {
     this.state = 'not-protected';
     this.emit({ kind: 'state', state: 'not-protected', generation: this.generation });
     for (const w of this.ackWaiters.splice(0)) w();
-    void setVmState(p.control, p.vm, (r) => { if (r.generation === this.generation) { r.state = 'not-protected'; r.secondary = null; r.reason = `the new secondary failed before it protected the guest: ${why}`; } }, (t) => this.emit({ kind: 'message', text: t }));
+    void setVmState(p.control, p.vm, (r) => { if (r.generation === this.generation && r.state !== 'ended') { r.state = 'not-protected'; r.secondary = null; r.reason = `the new secondary failed before it protected the guest: ${why}`; } }, (t) => this.emit({ kind: 'message', text: t }));
   }
 
   private async waitSecondary(): Promise<FtPeer | undefined> {
@@ -598,8 +598,10 @@ export class FtPrimary {
     this.streaming = true;
     this.emit({ kind: 'peer', up: true, hostId: peer.peerHostId });
     this.emit({ kind: 'state', state: 'protected', generation: this.generation });
-    // the secondary records its own pid; never overwrite it with 0 (status: pid 0 is no process)
-    void setVmState(p.control, p.vm, (r) => { if (r.generation === this.generation) { r.state = 'protected'; if (r.secondary?.host !== peer.peerHostId) r.secondary = { host: peer.peerHostId, pid: 0, addr: null }; } }, (t) => this.emit({ kind: 'message', text: t }));
+    // the secondary records its own pid; never overwrite it with 0 (status: pid 0 is no process). Never over 'ended'
+    // (here and in the other writes not awaited): a CONFLICT retry applies the change to the newer record, and a
+    // short guest's end can be that record (protect then saw both roles gone and the VM 'protected': exit 1)
+    void setVmState(p.control, p.vm, (r) => { if (r.generation === this.generation && r.state !== 'ended') { r.state = 'protected'; if (r.secondary?.host !== peer.peerHostId) r.secondary = { host: peer.peerHostId, pid: 0, addr: null }; } }, (t) => this.emit({ kind: 'message', text: t }));
     this.scheduleSync(0);
   }
 
