@@ -13,7 +13,7 @@ import { TLB_MASK } from './cpu.js';
 import { ud, gp0, type Block, type Handler, type Insn } from './decoder.js';
 import { LF, PARITY, getOF, getCF, getZF, getSF, getPF } from './flags.js';
 import { nop } from './ops/mov.js';
-import { movups, movaps, movupsSt, movapsSt } from './ops/sse.js';
+import { movups, movaps, movupsSt, movapsSt, addsdH, subsdH, mulsdH, addpdH, subpdH, mulpdH } from './ops/sse.js';
 
 /**
  * A compiled block: runs all b.n instructions from linear address `start`; returns how many retired in its
@@ -348,6 +348,8 @@ class Gen {
     if (op === 0xff && i.sub <= 1) return wide && i.rm >= 0 && this.incdec(i.sub === 0);
     if (i.exec === movups || i.exec === movaps) return this.sseMove(true, i.exec === movaps);
     if (i.exec === movupsSt || i.exec === movapsSt) return this.sseMove(false, i.exec === movapsSt);
+    if (i.exec === addsdH || i.exec === subsdH || i.exec === mulsdH) return i.rm >= 0 && this.fpArith(i.exec === mulsdH, i.exec === subsdH, 1);
+    if (i.exec === addpdH || i.exec === subpdH || i.exec === mulpdH) return i.rm >= 0 && this.fpArith(i.exec === mulpdH, i.exec === subpdH, 2);
     if (op >= 0x50 && op <= 0x57) return sz === 8 && this.push();
     if (op >= 0x58 && op <= 0x5f) return sz === 8 && this.pop();
     return false;
@@ -739,6 +741,40 @@ class Gen {
     } else {
       this.emit(`if (${miss}) ${call} else { const p = tWP[${t}] + ${o}, x = c.xmm; dv.setInt32(p, x[${xr}], true); dv.setInt32(p + 4, x[${xr + 1}], true); dv.setInt32(p + 8, x[${xr + 2}], true); dv.setInt32(p + 12, x[${xr + 3}], true); }`);
     }
+    return true;
+  }
+
+  /**
+   * ADDSD/SUBSD/MULSD and ADDPD/SUBPD/MULPD xmm, xmm (lanes: 1 or 2 doubles): the common case inline — SSE
+   * available, MXCSR rounding to nearest with precision (PE) masked, every operand a normal number and every
+   * result a normal number (for a product also both operands below 1e298, so Dekker's error term cannot
+   * overflow): then the double operation is the instruction's result and PE is set when a lane was inexact,
+   * as src/cpu/fp/sse.ts's fast path. Anything else runs the handler (exact rounding, NaNs, denormals,
+   * directed rounding, unmasked exceptions, #UD/#NM), which computes every lane itself.
+   */
+  private fpArith(mul: boolean, sub: boolean, lanes: number): boolean {
+    const i = this.i, k = this.k, g = this.g0 + k;
+    this.faultPoint();
+    const call = `{ c.rip = start + ${i.end}; h${g}(c, i${g}); if (c.brk) return ${k + 1}; }`;
+    const f = `f${k}`, conds = ['(c.cr0 & 12) === 0', '(c.cr4 & 512) !== 0', '(c.mxcsr & 0x7000) === 0x1000'], writes: string[] = [], errs: string[] = [];
+    this.emit(`const ${f} = c.xmmF64, w${k} = c.xmm;`);
+    for (let l = 0; l < lanes; l++) {
+      const d = (i.reg << 1) + l, s = (i.rm << 1) + l, v = `${k}_${l}`;
+      const x = `x${v}`, y = `y${v}`, r = `r${v}`, ar = `ar${v}`, e = `e${v}`;
+      this.emit(`const xe${v} = w${k}[${2 * d + 1}] & 0x7ff00000, ye${v} = w${k}[${2 * s + 1}] & 0x7ff00000, ${x} = ${f}[${d}], ${y} = ${sub ? '-' : ''}${f}[${s}];`);
+      conds.push(`xe${v} !== 0`, `xe${v} !== 0x7ff00000`, `ye${v} !== 0`, `ye${v} !== 0x7ff00000`);
+      if (mul) {
+        this.emit(`const ${r} = ${x} * ${y}, ${ar} = Math.abs(${r});`);
+        const ok = `${ar} >= 2.0e-292 && ${ar} <= 1.7976931348623157e308 && Math.abs(${x}) < 1e298 && Math.abs(${y}) < 1e298`;
+        conds.push(ok);
+        this.emit(`let ${e} = 0; if (${ok}) { let t = 134217729 * ${x}; const xh = t - (t - ${x}), xl = ${x} - xh; t = 134217729 * ${y}; const yh = t - (t - ${y}), yl = ${y} - yh; ${e} = ((xh * yh - ${r}) + xh * yl + xl * yh) + xl * yl; }`);
+      } else {
+        this.emit(`const ${r} = ${x} + ${y}, ${ar} = Math.abs(${r}), bb${v} = ${r} - ${x}, ${e} = (${x} - (${r} - bb${v})) + (${y} - bb${v});`);
+        conds.push(`${ar} >= 2.2250738585072014e-308 && ${ar} <= 1.7976931348623157e308`);
+      }
+      writes.push(`${f}[${d}] = ${r};`); errs.push(`${e} !== 0`);
+    }
+    this.emit(`if (${conds.join(' && ')}) { ${writes.join(' ')} if (${errs.join(' || ')}) c.mxcsr |= 32; } else ${call}`);
     return true;
   }
 

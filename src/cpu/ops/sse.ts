@@ -265,7 +265,10 @@ function sdOp(f: Bin): Handler {
     const o = i.reg << 2; c.xmm[o] = T[0]; c.xmm[o + 1] = T[1];
   };
 }
-function arith4(f32: Bin, f64: Bin): Handler[] { return [psOp(f32), pdOp(f64), ssOp(f32), sdOp(f64)]; }
+function arith4(f32: Bin, f64: Bin, pd = pdOp(f64), sd = sdOp(f64)): Handler[] { return [psOp(f32), pd, ssOp(f32), sd]; }
+/** The ADDSD/SUBSD/MULSD and ADDPD/SUBPD/MULPD handlers (the block compiler generates their common case inline). */
+export const addsdH = sdOp(fp.addsd), subsdH = sdOp(fp.subsd), mulsdH = sdOp(fp.mulsd);
+export const addpdH = pdOp(fp.addsd), subpdH = pdOp(fp.subsd), mulpdH = pdOp(fp.mulsd);
 
 type Un = (d: Uint32Array, di: number, b: Uint32Array, bi: number, mx: number) => number;
 function sqrtRow(): Handler[] {
@@ -714,11 +717,11 @@ export function installSse(): void {
   sse(0x55, [logic(1), logic(1), null, null]);
   sse(0x56, [logic(2), logic(2), null, null]);
   sse(0x57, [logic(3), logic(3), null, null]);
-  sse(0x58, arith4(fp.addss, fp.addsd));
-  sse(0x59, arith4(fp.mulss, fp.mulsd));
+  sse(0x58, arith4(fp.addss, fp.addsd, addpdH, addsdH));
+  sse(0x59, arith4(fp.mulss, fp.mulsd, mulpdH, mulsdH));
   sse(0x5a, [cvtps2pd, cvtpd2ps, cvtss2sd, cvtsd2ss]);
   sse(0x5b, [cvtdq2ps, cvtps2dqH(false), cvtps2dqH(true), null]);
-  sse(0x5c, arith4(fp.subss, fp.subsd));
+  sse(0x5c, arith4(fp.subss, fp.subsd, subpdH, subsdH));
   sse(0x5d, arith4(fp.minss, fp.minsd));
   sse(0x5e, arith4(fp.divss, fp.divsd));
   sse(0x5f, arith4(fp.maxss, fp.maxsd));
