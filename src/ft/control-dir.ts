@@ -17,6 +17,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
+import { startLeaseThread } from './lease-thread.js';
 import {
   type ClaimResult,
   type ControlEvent,
@@ -219,7 +220,8 @@ export class DirControl implements ControlPlane {
     const token = randomBytes(12).toString('hex');
     const rec: StoredHost = { id: host.id, addr: host.addr, pid: host.pid, leaseMs, registeredAt: now, renewedAt: now, expiresAt: now + leaseMs, token };
     await this.replace(file, this.signer.seal(hostKey(host.id), rec));
-    return new DirLease(this, host.id, leaseMs, token, rec);
+    const ino = await fsp.stat(file).then((st) => st.ino, () => -1);
+    return new DirLease(this, host.id, leaseMs, token, rec, file, ino);
   }
 
   /** @internal lease renewal: same token and not expired, else LEASE_EXPIRED. */
@@ -454,9 +456,16 @@ class DirLease implements HostLease {
     readonly leaseMs: number,
     private readonly token: string,
     private readonly base: StoredHost,
+    private readonly file: string,
+    private readonly ino: number,
   ) {}
   renew(): Promise<void> {
     return this.cp.renewHost(this.hostId, this.token, this.base);
+  }
+  keepAlive(onLost: (err: ControlError) => void): (() => void) | undefined {
+    if (this.ino < 0) return undefined;
+    return startLeaseThread({ file: this.file, ino: this.ino, leaseMs: this.leaseMs, grantedAt: this.base.registeredAt },
+      (why) => onLost(new ControlError('LEASE_EXPIRED', `lease of host '${this.hostId}' ${why}`)));
   }
   release(): Promise<void> {
     return this.cp.releaseHost(this.hostId, this.token);

@@ -142,6 +142,10 @@ export interface HostLease {
   renew(): Promise<void>;
   /** Ends the lease now (the host leaves the cluster). */
   release(): Promise<void>;
+  /** Optional: renews every quarter of `leaseMs` off the calling thread (dir: a worker thread, so a busy or
+   *  starved event loop does not lose the lease); `onLost` as keepLease's. Returns the stop function, or
+   *  undefined when not available here (keepLease then renews on this thread). */
+  keepAlive?(onLost: (err: ControlError) => void): (() => void) | undefined;
 }
 
 /** Ask a host agent to start a role (issue 10). Signed with the cluster secret; agents act only on verified ones. */
@@ -610,8 +614,11 @@ function roleKey(r: RoleRef | null): string { return r ? `${r.host}\0${r.pid}` :
 
 /** Renews `lease` every quarter of its length (FT.md "Host leases"); calls `onLost` once if a renewal says the lease
  *  is gone (the agent must kill its VMs) and stops. Transient errors (UNAVAILABLE) are retried at the next tick;
- *  `onLost` is also called when no renewal succeeded for a whole lease. Returns a stop function. */
+ *  `onLost` is also called when no renewal succeeded for a whole lease. Returns a stop function. Uses the lease's
+ *  keepAlive (dir: a worker thread) when it has one. */
 export function keepLease(lease: HostLease, onLost: (err: ControlError) => void): () => void {
+  const off = lease.keepAlive?.(onLost);
+  if (off) return off;
   let lastOk = Date.now();
   let stopped = false;
   let busy = false;

@@ -1,0 +1,89 @@
+// Lease renewal of the dir: control plane from a worker thread (FT.md "Host leases": renewed every
+// quarter of --lease-ms; an agent that cannot renew kills its VMs). On the agent's main thread a renewal
+// was six thread-pool hops (read, stat, utimes, each answered through the event loop) queued behind the
+// control plane's own reads; at a load of 25-35 agents lost their 2 s leases while a role of theirs was
+// joining and killed healthy roles (a VM was lost). A thread that sleeps between renewals and makes two
+// synchronous system calls per renewal is scheduled within milliseconds, as the heartbeat thread is.
+// The lease stays this registration's: the worker renews only the file this registration wrote (same
+// inode) and only while it has not run out. Imports only node:*; control-dir.ts uses it.
+
+import { Worker } from 'node:worker_threads';
+
+/** What one renewal thread keeps alive. */
+export interface LeaseThreadOptions {
+  /** The host's lease file (PATH/hosts/ID.json). */
+  file: string;
+  /** Its inode when this registration wrote it (a new registration replaces the file: another inode). */
+  ino: number;
+  /** Lease length (ms); renewed every quarter of it. */
+  leaseMs: number;
+  /** When the lease was granted (ms since the epoch): its expiry is max(granted, file mtime) + leaseMs. */
+  grantedAt: number;
+}
+
+/**
+ * Starts renewing; `onLost(message)` is called once (on the main thread) when the lease ran out, was
+ * taken over or removed, or could not be renewed for a whole lease. Returns the stop function, or
+ * undefined when no worker thread can run here (the caller renews on its own thread then).
+ */
+export function startLeaseThread(o: LeaseThreadOptions, onLost: (message: string) => void): (() => void) | undefined {
+  let w: Worker;
+  try {
+    w = new Worker(`(${workerMain.toString()})()`, { eval: true, workerData: o });
+  } catch {
+    return undefined;
+  }
+  // not unref'd: a kept lease keeps the process alive, as keepLease's timer on the main thread did
+  let done = false;
+  const lost = (message: string): void => {
+    if (done) return;
+    done = true;
+    void w.terminate();
+    onLost(message);
+  };
+  w.on('message', (m: { op: string; message: string }) => { if (m.op === 'lost') lost(m.message); });
+  // a worker that dies renews nothing: the lease is then as good as lost (never silently kept by nobody)
+  w.on('error', (e) => lost(`the lease renewal thread failed: ${e.message}`));
+  w.on('exit', (code) => { if (!done) lost(`the lease renewal thread exited (${code})`); });
+  return () => {
+    if (done) return;
+    done = true;
+    void w.terminate();
+  };
+}
+
+/** The worker (an eval'd CommonJS script: self-contained, node:* through require). */
+function workerMain(): void {
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const { parentPort, workerData } = require('node:worker_threads') as typeof import('node:worker_threads');
+  const fs = require('node:fs') as typeof import('node:fs');
+  const o = workerData as LeaseThreadOptions;
+  let lastOk = Date.now();
+  const lost = (message: string): void => {
+    clearInterval(timer);
+    parentPort!.postMessage({ op: 'lost', message });
+  };
+  const renew = (): void => {
+    let st: import('node:fs').Stats;
+    try {
+      st = fs.statSync(o.file);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return lost('was removed');
+      if (Date.now() - lastOk >= o.leaseMs) lost(`not renewed for ${o.leaseMs} ms: ${(e as Error).message}`);
+      return;
+    }
+    if (st.ino !== o.ino) return lost('was taken over or removed');
+    const now = Date.now();
+    const expires = Math.max(o.grantedAt, Math.floor(st.mtimeMs)) + o.leaseMs;
+    if (expires <= now) return lost(`ran out ${now - expires} ms ago`);
+    try {
+      const t = new Date(now);
+      fs.utimesSync(o.file, t, t);
+      lastOk = now;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return lost('was removed');
+      if (now - lastOk >= o.leaseMs) lost(`not renewed for ${o.leaseMs} ms: ${(e as Error).message}`);
+    }
+  };
+  const timer = setInterval(renew, Math.max(25, Math.floor(o.leaseMs / 4)));
+}
