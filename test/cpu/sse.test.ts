@@ -282,6 +282,43 @@ describe('SSE state instructions against the host CPU', () => {
     expect(host.filter((h) => h.fault === 16).length).toBe(10);
   });
 
+  it('compiled ADD/SUB/MUL PD/SD xmm, xmm: the inline common case and every fallback (rounding, unmasked PE, special operands)', () => {
+    // src/cpu/compile.ts generates these inline only for round-to-nearest with PE masked and normal operands and
+    // results; each case here runs as a compiled block (hotBlock 1) against the host CPU
+    setSeed(0x5eed3);
+    const emu = new Emu();
+    emu.cpu.hotBlock = 1;
+    const forms: [number[], string][] = [[[0x66, 0x0f, 0x58, 0xc1], 'addpd'], [[0x66, 0x0f, 0x5c, 0xc1], 'subpd'], [[0x66, 0x0f, 0x59, 0xc1], 'mulpd'],
+      [[0xf2, 0x0f, 0x58, 0xc1], 'addsd'], [[0xf2, 0x0f, 0x5c, 0xc1], 'subsd'], [[0xf2, 0x0f, 0x59, 0xc1], 'mulsd'], [[0x66, 0x0f, 0x58, 0xc0], 'addpd same']];
+    // all masked; PE unmasked (#XM when inexact); rounding up, toward zero; UE unmasked; DAZ + FTZ
+    const mxcsrs = [0x1f80, 0x0f80, 0x5f80, 0x7f80, 0x1780, 0x9fc0];
+    const values = [1 / 3, 1.5, -2, 1e-310, 1e300, 0, 2.5e-308, Infinity, 0.1, -1e-300];
+    const cases: FCase[] = [];
+    for (let n = 0; n < 84; n++) {
+      const [code, name] = forms[n % forms.length];
+      const mx = mxcsrs[Math.floor(n / forms.length) % mxcsrs.length];
+      cases.push(stateCase(code, `${name} mxcsr ${mx.toString(16)}`, 0, (fx) => {
+        const dv = new DataView(fx.buffer);
+        dv.setUint32(24, mx, true);
+        // mostly normal operands (the inline path), sometimes a special one in a lane
+        for (let k = 0; k < 4; k++) dv.setFloat64(160 + 8 * (k & 1) + 16 * (k >> 1), rnd() % 3 === 0 ? pick(values) : (rnd() / 4294967296 - 0.5) * 2 ** ((rnd() % 40) - 20), true);
+      }));
+    }
+    const host = hostRun(cases);
+    const fails: string[] = [];
+    let xm = 0;
+    for (let k = 0; k < cases.length; k++) {
+      const e = emu.run(cases[k]);
+      expect([...emu.cpu.blocks.values()].some((b) => b.fn !== null), 'the block was compiled').toBe(true);
+      if (e.fault === Vec.XM) e.fault = 16;
+      if (host[k].fault === 16) xm++;
+      const d = diff(host[k], e, () => false, true);
+      if (d.length) fails.push(`${cases[k].name}: ${d.slice(0, 6).join('; ')}`);
+    }
+    expect(fails).toEqual([]);
+    expect(xm).toBeGreaterThan(3); // the unmasked-PE cases did fault
+  });
+
   it('#UD without CR4.OSFXSR or with CR0.EM, #NM with CR0.TS', () => {
     const emu = new Emu();
     const c = stateCase([0x0f, 0x58, 0xc1], 'addps', 0);
