@@ -2,6 +2,7 @@
 // Messages go to stderr; it runs until SIGTERM/SIGINT or until it loses its lease.
 
 import { existsSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ControlError, checkName, checkLeaseMs, openControl, parseControlSpec, type ControlPlane } from '../ft/control.js';
@@ -104,6 +105,16 @@ export async function hostAgentCommand(argv: string[]): Promise<number> {
     if (spec === '') spec = `dir:${parsed.kind === 'dir' ? parsed.path : ''}`;
   } catch (e) {
     process.stderr.write(usageLine('host', (e as Error).message, HOST_HELP));
+    return HOST_EXIT.usage;
+  }
+  // an address this host cannot listen on would fail every role it starts: refused at start instead
+  const bindError = await new Promise<string | undefined>((res) => {
+    const srv = createServer();
+    srv.once('error', (e) => res((e as Error).message));
+    srv.listen(0, listenHost, () => srv.close(() => res(undefined)));
+  });
+  if (bindError !== undefined) {
+    process.stderr.write(usageLine('host', `--listen ${listenHost}: the roles could not listen there (${bindError})`, HOST_HELP));
     return HOST_EXIT.usage;
   }
   let cp: ControlPlane;
