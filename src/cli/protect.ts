@@ -10,6 +10,7 @@ import { tlsLayout } from '../ft/tls.js';
 import { resolve } from 'node:path';
 import { UsageError, usageLine } from './usage.js';
 import { onStopSignal } from './signals.js';
+import { ftOptions } from './ft.js';
 
 /** Options protect passes on to the roles (with a value). */
 const FT_VALUE_KEYS = ['--heartbeat-ms', '--failure-timeout-ms', '--max-held-bytes', '--max-held-ms', '--max-lag-ms'];
@@ -67,6 +68,8 @@ export async function protectCommand(argv: string[]): Promise<number> {
     if (spec.kind !== 'dir' && !o.rest.has('--store')) throw new UsageError('--store PATH is required with an etcd: control plane');
     control = c;
     vm = (o.rest.get('--vm') as string | undefined) ?? 'default';
+    // the roles' FT options checked here, so that a bad value is protect's usage error, not a role's failure
+    ftOptions(o.rest as Map<string, string | true>);
     // Everything but protect's own options goes to the primary as given; FT and store options to both.
     for (let k = 0; k < argv.length; k++) {
       const a = argv[k]!;

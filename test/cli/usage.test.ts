@@ -41,6 +41,8 @@ describe('CLI manners', () => {
       [['--verison'], /did you mean '--version'\?/],
       [['protect', 'guests/build/hello-O0.elf'], /^x86ft protect: .*--control.*; see 'x86ft protect --help'\n$/],
       [['protect', 'guests/build/hello-O0.elf', '--control', 'dir:/tmp/x', '--vn', 'a'], /did you mean '--vm'\?/],
+      [['protect', 'guests/build/hello-O0.elf', '--control', 'dir:/tmp/x', '--failure-timeout-ms', 'abc'], /^x86ft protect: --failure-timeout-ms needs a whole number.*; see 'x86ft protect --help'\n$/],
+      [['protect', 'guests/build/hello-O0.elf', '--control', 'dir:/tmp/x', '--heartbeat-ms', '600'], /^x86ft protect: --failure-timeout-ms must exceed --heartbeat-ms; see 'x86ft protect --help'\n$/],
       [['console', '--bogus'], /^x86ft console: unknown option --bogus; see 'x86ft console --help'\n$/],
       // log dump's --json is named in the help log inspect shares: no "did you mean '--json'" for itself
       [['log', 'inspect', '--json', 'a.log'], /^x86ft log inspect: unknown option --json; see 'x86ft log inspect --help'\n$/],
