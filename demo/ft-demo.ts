@@ -109,7 +109,12 @@ async function main(): Promise<number> {
   const agents: Agent[] = [];
   const missing: string[] = [];
   // the agents lead their own process groups: Ctrl-C does not reach them, so end them here
-  const onSignal = (): void => { for (const a of agents) killGroup(a, 'SIGKILL'); rmSync(dir, { recursive: true, force: true }); process.exit(130); };
+  const onSignal = (sig: NodeJS.Signals): void => {
+    for (const a of agents) killGroup(a, 'SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+    say(`interrupted (${sig}): the three host agents and every role they started were killed (kill -9 of each process group); ${dir} removed`);
+    process.exit(130);
+  };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   let cp: ControlPlane | undefined;

@@ -5,6 +5,8 @@
 // left running.
 
 import { describe, it, expect } from 'vitest';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnAsync } from '../helpers/proc.js';
 import { ROOT, alive } from './protect-harness.js';
@@ -52,4 +54,22 @@ describe('npm start (demo/ft-demo.ts)', () => {
     expect(agents).toHaveLength(3);
     for (const pid of agents) expect(alive(pid), `agent pid ${pid}`).toBe(false);
   }, 300_000);
+
+  it('Ctrl-C (SIGINT) once the agents run: status 130, says what it ended, no agent left, its directory removed', async () => {
+    const child = spawn(process.execPath, [join(ROOT, 'dist/demo/ft-demo.js')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    // interrupted once the three agents registered (or whenever the demo ends first: then there is nothing to judge)
+    for (const end = Date.now() + 120_000; (out.match(/registered \(lease/g) ?? []).length < 3 && child.exitCode === null && Date.now() < end;) await new Promise((r) => setTimeout(r, 50));
+    expect((out.match(/registered \(lease/g) ?? []).length, out).toBe(3);
+    child.kill('SIGINT');
+    expect(await exited, out).toBe(130);
+    const said = /=== interrupted \(SIGINT\): the three host agents and every role they started were killed \(kill -9 of each process group\); (\S+) removed\n/.exec(out);
+    expect(said, out).not.toBeNull();
+    expect(existsSync(said![1]!)).toBe(false);
+    const agents = [...out.matchAll(/registered \(lease \d+ ms, pid (\d+),/g)].map((m) => Number(m[1]));
+    await new Promise((r) => setTimeout(r, 200));
+    for (const pid of agents) expect(alive(pid), `agent pid ${pid}`).toBe(false);
+  }, 180_000);
 });
