@@ -442,7 +442,7 @@ export class Cpu {
       // translate() marks no dirty page for an implicit supervisor access (it fills no TLB entry); a
       // pre-copy must still see the page changed (digests do not cover it: a change there would make
       // older logs replay as diverged)
-      if (this.dirtyLog !== null && p < this.ramSize) this.dirtyLog[p >>> 12] = 1;
+      if (p < this.ramSize) { if (this.dirtyLog !== null) this.dirtyLog[p >>> 12] = 1; this.mem.used[p >>> 12] = 1; }
       this.physWrite8(p, v);
     } finally { this.implicitSv = false; }
   }
@@ -556,13 +556,14 @@ export class Cpu {
   }
 
   /**
-   * Physical page numbers the CPU wrote since the last call, in ascending order; clears the set.
-   * Dropping the write TLB makes the next write to each page come back through translate().
+   * Physical page numbers the CPU wrote since the last call, in ascending order; clears the set (the
+   * pages stay marked in PhysMemory.used). Dropping the write TLB makes the next write to each page
+   * come back through translate().
    */
   takeDirtyPages(): number[] {
     const out: number[] = [];
-    const d = this.dirty, log = this.dirtyLog;
-    for (let p = 0; p < d.length; p++) if (d[p]) { out.push(p); d[p] = 0; if (log !== null) log[p] = 1; }
+    const d = this.dirty, log = this.dirtyLog, used = this.mem.used;
+    for (let p = 0; p < d.length; p++) if (d[p]) { out.push(p); d[p] = 0; used[p] = 1; if (log !== null) log[p] = 1; }
     this.tlbWTag.fill(-1);
     return out;
   }

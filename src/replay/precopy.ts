@@ -10,7 +10,9 @@
 // and every non-CPU write (device DMA, page-walk A/D bits: PhysMemory.dirtyLog). Nothing is added to
 // the store paths, and the TLB is never flushed here (a flush at a time that depends on the host would
 // make the recording differ from its replay). A shadow copy holds what was sent; a candidate page goes
-// out only when it differs from it.
+// out only when it differs from it. The first round looks only at the pages in use (PhysMemory.used and
+// the dirty set): the others are zero, as the receiver's RAM starts, so they are neither read nor sent,
+// and the identity's table names them with the SHA-256 of a zero page, as the receiver's does.
 //
 // Identity ("pre-copy identity", hex): SHA-256 over "x86ftpc1", u32 LE length of the sections, u32 LE
 // page count, the sections (snapshot.ts packSections) and the SHA-256 of every 4 KiB page of RAM in
@@ -29,8 +31,12 @@ const HASH_BYTES = 32;
 const MAGIC = Buffer.from('x86ftpc1', 'latin1');
 const ZERO_PAGE = Buffer.alloc(PAGE_SIZE);
 const ZERO_HASH = pageHash(ZERO_PAGE);
-/** Pages handled between two of the guest's run slices during a round (about 2-10 ms of work). */
+/** Pages sent between two of the guest's run slices during a round (about 2-10 ms of work). */
 export const PRECOPY_BATCH_PAGES = 128;
+/** Pages looked at (compared with what was sent) between two run slices at most: an unchanged page costs one
+ *  native compare, and each turn costs the guest's slice (4 ms, much more on a loaded host), so a batch of
+ *  unchanged pages is long (ft_demo's 8 MiB of zeroed BSS, 2,080 pages in use, took 17 turns at 128). */
+export const PRECOPY_LOOK_PAGES = 2048;
 
 function pageHash(page: Uint8Array): Buffer {
   return oneShotHash('sha256', page, 'buffer') as unknown as Buffer;
@@ -66,6 +72,8 @@ export interface PreCopyPoint {
 export class PreCopy {
   /** What the receiver has (once every send arrived): RAM as sent. */
   private readonly shadow: Uint8Array;
+  /** 1 for each page of the shadow written (sent at least once); the others are zero. */
+  private readonly inShadow: Uint8Array;
   /** SHA-256 of each page of the shadow. */
   private readonly table: Uint8Array;
   /** Pages written since the current round began (besides those still in the CPU's dirty set). */
@@ -83,37 +91,43 @@ export class PreCopy {
     this.table = new Uint8Array(pages * HASH_BYTES);
     for (let p = 0; p < pages; p++) this.table.set(ZERO_HASH, p * HASH_BYTES);
     this.log = new Uint8Array(pages);
+    this.inShadow = new Uint8Array(pages);
     m.cpu.dirtyLog = this.log;
     m.mem.dirtyLog = this.log;
   }
 
-  /** Pages that may differ from the shadow: every page in the first round; then the log and the CPU's dirty set. Starts a new log. */
+  /** Pages that may differ from the shadow: every page in use the first time (PhysMemory.used and the CPU's dirty set: the
+   *  others are zero, as the receiver's RAM starts, and are neither read nor sent); then the log and the dirty set. Starts a new log. */
   private candidates(): number[] {
-    const n = this.log.length, out: number[] = [];
-    if (this.first) {
-      this.first = false;
-      for (let p = 0; p < n; p++) out.push(p);
-    } else {
-      const log = this.log, d = this.m.cpu.dirty;
-      for (let p = 0; p < n; p++) if (log[p] || d[p]) out.push(p);
-    }
+    const n = this.log.length, out: number[] = [], d = this.m.cpu.dirty;
+    const also = this.first ? this.m.mem.used : this.log;
+    this.first = false;
+    for (let p = 0; p < n; p++) if (also[p] || d[p]) out.push(p);
     this.log.fill(0);
     return out;
   }
 
-  /** Copies the candidate pages that changed into the shadow and the hash table; returns runs [first, end) of changed pages. */
-  private refresh(pages: number[], from: number, to: number): [number, number][] {
-    const ram = this.m.mem.u8, shadow = this.shadow, runs: [number, number][] = [];
+  /**
+   * Copies the candidate pages `pages[from..]` that changed into the shadow and the hash table, up to `maxSent`
+   * changed pages or `maxLook` looked at; returns runs [first, end) of changed pages and the index after the last page looked at.
+   */
+  private refresh(pages: number[], from: number, maxSent = Infinity, maxLook = Infinity): { runs: [number, number][]; to: number } {
+    const ram = this.m.mem.u8, shadow = this.shadow, inShadow = this.inShadow, runs: [number, number][] = [];
     const ramB = Buffer.from(ram.buffer, ram.byteOffset, ram.length), shB = Buffer.from(shadow.buffer, shadow.byteOffset, shadow.length);
-    for (let i = from; i < to; i++) {
+    const to = Math.min(pages.length, from + maxLook);
+    let i = from, sent = 0;
+    for (; i < to && sent < maxSent; i++) {
       const p = pages[i]!, off = p * PAGE_SIZE, end = Math.min(off + PAGE_SIZE, ram.length);
-      if (ramB.compare(shB, off, end, off, end) === 0) continue;
+      // a shadow page never written is zero: compared with ZERO_PAGE, it is never read (nor mapped by the host)
+      if (inShadow[p] ? ramB.compare(shB, off, end, off, end) === 0 : ramB.compare(ZERO_PAGE, 0, end - off, off, end) === 0) continue;
       shadow.set(ram.subarray(off, end), off);
+      inShadow[p] = 1;
+      sent++;
       this.table.set(pageHash(shadow.subarray(off, end)), p * HASH_BYTES);
       const last = runs[runs.length - 1];
       if (last && last[1] === p) last[1] = p + 1; else runs.push([p, p + 1]);
     }
-    return runs;
+    return { runs, to: i };
   }
 
   /** Sends copies of the shadow's runs; returns the pages sent and the last back-pressure promise. */
@@ -130,8 +144,8 @@ export class PreCopy {
 
   /**
    * One round while the guest runs: sends every page changed since the previous round began (all
-   * pages in use, the first time), PRECOPY_BATCH_PAGES at a time with `between()` (let the guest run
-   * a slice) after each batch, and at least once. Returns the pages sent. finish() may come while a
+   * pages in use, the first time), with `between()` (let the guest run a slice) after each
+   * PRECOPY_BATCH_PAGES pages sent or PRECOPY_LOOK_PAGES looked at, and at least once. Returns the pages sent. finish() may come while a
    * round waits in `between` (it takes over the round's pages not done yet; the round then throws).
    * Throws what `send` throws (e.g. the receiver left).
    */
@@ -142,8 +156,8 @@ export class PreCopy {
     this.stats.rounds++;
     let sent = 0;
     do {
-      const to = Math.min(this.next + PRECOPY_BATCH_PAGES, this.queue.length);
-      const r = this.send(this.refresh(this.queue, this.next, to), send);
+      const { runs, to } = this.refresh(this.queue, this.next, PRECOPY_BATCH_PAGES, PRECOPY_LOOK_PAGES);
+      const r = this.send(runs, send);
       this.next = to;
       sent += r.pages;
       if (r.wait) await r.wait;
@@ -172,7 +186,7 @@ export class PreCopy {
       cands.length = 0;
       for (let p = 0; p < mark.length; p++) if (mark[p]) cands.push(p);
     }
-    const { pages } = this.send(this.refresh(cands, 0, cands.length), send);
+    const { pages } = this.send(this.refresh(cands, 0).runs, send);
     const bytes = packSections(machineSections(m, meta, outputs));
     const hash = precopyId(bytes, this.table);
     resetDirty(m);
