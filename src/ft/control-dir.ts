@@ -12,10 +12,11 @@
 //
 // Why link(2) and not open(O_EXCL) + write: link publishes a file whose content is complete, atomically and only
 // if the name is absent; with O_EXCL a loser could read an empty claim, and a winner killed between create and
-// write would leave a claim naming no one. Watches poll every `pollMs` (default 100 ms).
+// write would leave a claim naming no one. Watches: fs.watch events, backed by a full poll every `pollMs`
+// (default DIR_POLL_MS = 1000 ms; DirWatch).
 
 import { randomBytes } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { startLeaseThread } from './lease-thread.js';
 import {
@@ -53,6 +54,8 @@ import {
 /** Record revisions kept on disk besides the current one (older ones are removed by the writer). */
 const KEEP_REVS = 4;
 const REV_DIGITS = 12;
+/** A dir: watch's full poll (the backup of its fs.watch events; a lease running out is seen by it): ms. */
+export const DIR_POLL_MS = 1000;
 
 type StoredHost = HostRecord & { token: string };
 
@@ -343,31 +346,40 @@ export class DirControl implements ControlPlane {
 
   async watch(onEvent: (ev: ControlEvent) => void): Promise<Watch> {
     this.live();
-    const w = new DirWatch(this, onEvent, this.opts.pollMs ?? 100);
+    const w = new DirWatch(this, onEvent, this.opts.pollMs ?? DIR_POLL_MS);
     await w.start();
     this.watches.add(w);
     return w;
   }
 
-  /** @internal what a poll compares: per key a fingerprint (vm: revision; host: renewal or absent; spawn: decided?). */
-  async fingerprint(): Promise<Map<string, string>> {
+  /**
+   * @internal what a poll compares: per key a fingerprint (vm: revision; host: renewal or absent; spawn: decided?),
+   * of the parts named (all by default): 'vms' (every VM), 'vm/NAME' (one), 'host', 'spawn'.
+   */
+  async fingerprint(parts: Iterable<string> = ['vms', 'host', 'spawn']): Promise<Map<string, string>> {
     const fp = new Map<string, string>();
-    for (const name of await listDir(join(this.path, 'vms'))) {
+    const want = new Set(parts);
+    const vms = want.has('vms') ? await listDir(join(this.path, 'vms')) : [...want].filter((k) => k.startsWith('vm/')).map((k) => k.slice(3));
+    for (const name of vms) {
       const rev = await this.currentRev(join(this.path, 'vms', name, 'record'));
       if (rev > 0) fp.set(`vm/${name}`, String(rev));
     }
-    const now = Date.now();
-    for (const f of await listDir(join(this.path, 'hosts'))) {
-      const m = /^(.+)\.json$/.exec(f);
-      if (!m) continue;
-      const h = await this.readHostFile(m[1]!).catch(() => undefined);
-      if (h && h.expiresAt > now) fp.set(`host/${m[1]}`, `${h.token}/${h.renewedAt}`);
+    if (want.has('host')) {
+      const now = Date.now();
+      for (const f of await listDir(join(this.path, 'hosts'))) {
+        const m = /^(.+)\.json$/.exec(f);
+        if (!m) continue;
+        const h = await this.readHostFile(m[1]!).catch(() => undefined);
+        if (h && h.expiresAt > now) fp.set(`host/${m[1]}`, `${h.token}/${h.renewedAt}`);
+      }
     }
-    const files = new Set(await listDir(join(this.path, 'spawn')));
-    for (const f of files) {
-      const m = /^(.+)\.json$/.exec(f);
-      if (!m || f.endsWith('.decision.json')) continue;
-      fp.set(`spawn/${m[1]}`, files.has(`${m[1]}.decision.json`) ? 'decided' : 'posted');
+    if (want.has('spawn')) {
+      const files = new Set(await listDir(join(this.path, 'spawn')));
+      for (const f of files) {
+        const m = /^(.+)\.json$/.exec(f);
+        if (!m || f.endsWith('.decision.json')) continue;
+        fp.set(`spawn/${m[1]}`, files.has(`${m[1]}.decision.json`) ? 'decided' : 'posted');
+      }
     }
     return fp;
   }
@@ -472,11 +484,22 @@ class DirLease implements HostLease {
   }
 }
 
+/**
+ * A dir: watch. Changes made on this machine are seen at once: fs.watch (inotify) on hosts/, spawn/, vms/ and
+ * each vms/NAME/record/ starts a poll of just that part (a spawn request reaches its agent in milliseconds, not
+ * at the next poll). A full poll every `pollMs` backs it up: it is the only way a lease running out (no file
+ * changes) or a change made by another machine of a shared file system (no inotify event) is seen, and it
+ * covers a watch that could not be set up or failed (then the parts are polled at that period).
+ */
 class DirWatch implements Watch {
   private last = new Map<string, string>();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private polling: Promise<void> = Promise.resolve();
+  /** Parts changed since the last poll (fingerprint parts), or 'all'. */
+  private pending = new Set<string>();
+  private kicked = false;
+  private readonly watchers = new Map<string, FSWatcher>();
 
   constructor(
     private readonly cp: DirControl,
@@ -486,32 +509,67 @@ class DirWatch implements Watch {
 
   async start(): Promise<void> {
     this.last = await this.cp.fingerprint();
+    this.watchDirs();
     this.schedule();
+  }
+
+  /** fs.watch on every directory whose entries change (a failing one is left to the full poll). */
+  private watchDirs(): void {
+    const dirs: Array<[string, string]> = [['hosts', 'host'], ['spawn', 'spawn'], ['vms', 'vms']];
+    for (const k of this.last.keys()) if (k.startsWith('vm/')) dirs.push([join('vms', k.slice(3), 'record'), k]);
+    for (const [dir, part] of dirs) {
+      if (this.stopped || this.watchers.has(dir)) continue;
+      try {
+        const w = watch(join(this.cp.path, dir), { persistent: false }, () => this.kick(part));
+        w.on('error', () => { w.close(); this.watchers.delete(dir); });
+        this.watchers.set(dir, w);
+      } catch { /* (e.g. a VM directory not created yet, or no inotify watch left): the full poll covers it */ }
+    }
+  }
+
+  /** A part changed: poll it now (after the poll under way). */
+  private kick(part: string): void {
+    if (this.stopped) return;
+    this.pending.add(part);
+    if (this.kicked) return;
+    this.kicked = true;
+    this.polling = this.polling.then(() => { this.kicked = false; return this.poll(false); }).catch(() => {});
   }
 
   private schedule(): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
-      this.polling = this.poll().catch(() => {}).finally(() => this.schedule());
+      this.polling = this.polling.then(() => this.poll(true)).catch(() => {}).finally(() => this.schedule());
     }, this.pollMs);
   }
 
-  private async poll(): Promise<void> {
-    const now = await this.cp.fingerprint();
-    const keys = new Set([...this.last.keys(), ...now.keys()]);
+  private async poll(full: boolean): Promise<void> {
+    if (this.stopped) return;
+    const parts = full ? ['vms', 'host', 'spawn'] : [...this.pending];
+    this.pending.clear();
+    if (parts.length === 0) return;
+    const now = await this.cp.fingerprint(parts);
     const prev = this.last;
-    this.last = now;
+    // keys of the parts polled: the new fingerprint replaces them; the others stay as they were
+    const covered = (k: string): boolean => parts.includes(k) || parts.includes(k.slice(0, k.indexOf('/'))) || (k.startsWith('vm/') && parts.includes('vms'));
+    const next = new Map([...prev].filter(([k]) => !covered(k)));
+    for (const [k, v] of now) next.set(k, v);
+    this.last = next;
+    const keys = new Set([...prev.keys()].filter(covered).concat([...now.keys()]));
     for (const k of [...keys].sort()) {
       if (this.stopped) return;
       if (prev.get(k) === now.get(k)) continue;
       const ev = await this.cp.eventFor(k, now.has(k));
       if (ev && !this.stopped) this.onEvent(ev);
     }
+    this.watchDirs(); // a new VM's record directory
   }
 
   async close(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    for (const w of this.watchers.values()) w.close();
+    this.watchers.clear();
     await this.polling;
     this.cp.forget(this);
   }

@@ -226,7 +226,8 @@ export interface ControlPlane {
   listHosts(): Promise<HostRecord[]>;
 
   /** Calls `onEvent` for every change after the returned promise resolves (list after it to miss nothing).
-   *  dir: polled every `pollMs` (default 100 ms); etcd: server-pushed. */
+   *  dir: fs.watch events (changes made on this machine: milliseconds), backed by a full poll every `pollMs`
+   *  (default 1000 ms: a lease running out, a change from another machine of a shared file system); etcd: server-pushed. */
   watch(onEvent: (ev: ControlEvent) => void): Promise<Watch>;
 
   /** Posts a signed spawn request; returns its id. */
@@ -467,7 +468,7 @@ export function isForged(e: unknown): e is ControlError {
 export interface OpenControlOptions {
   /** etcd: the cluster secret file (default `defaultSecretFile()`); dir: ignored (PATH/secret). */
   secretFile?: string;
-  /** dir: watch polling period in ms (default 100). */
+  /** dir: period of a watch's full poll in ms (default 1000; fs.watch events come at once). */
   pollMs?: number;
   /** etcd: ms to wait for a reply before UNAVAILABLE (default 5000). */
   timeoutMs?: number;
