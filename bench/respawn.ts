@@ -5,19 +5,23 @@
 //   every non-zero page) and the SHA-256 of the bytes sent, both inside the pause; on the secondary,
 //   restoring the machine from the received bytes (before it can ack M);
 // - pre-copy (FtPrimary.join now, src/replay/precopy.ts): the guest ft_dirty rewrites 6 MiB of RAM (a
-//   word in each page, every 16th page whole) while RAM is pre-copied in rounds, PRECOPY_BATCH_PAGES
+//   word in each page, every 16th page whole) while RAM is pre-copied in rounds, PRECOPY_BATCH_PAGES sent (or PRECOPY_LOOK_PAGES looked at)
 //   pages between two run slices of SLICE instructions (a digest every other slice, as the recorder
 //   takes the dirty set); rounds go on until at most 256 pages are left; then the pause at M: PreCopy.finish (the pages changed since the last round,
 //   hashed and copied, the machine state, the identity). On the secondary: verify (every page hashed)
 //   and restore.
 // Medians of X86FT_BENCH_RESPAWN_RUNS (5) runs; wall time, and CPU time of the pause (a loaded machine
 // stretches wall time).
-// End to end (X86FT_BENCH_RESPAWN_KILLS kills, default 5; 0 skips it; X86FT_BENCH_RESPAWN_HOST_ARGS adds agent options): three real host agents, ft_demo in a
-// 64 MiB VM, the primary's host killed (kill -9 of its process group) at guest progress, K times; each agent's
+// End to end (X86FT_BENCH_RESPAWN_KILLS kills, default 5; 0 skips it; X86FT_BENCH_RESPAWN_HOST_ARGS adds agent options;
+// X86FT_BENCH_RESPAWN_MEMS the VM sizes in MiB, default 16,64): three real host agents, ft_demo in a
+// VM of each size, the primary's host killed (kill -9 of its process group) at guest progress, K times; each agent's
 // stderr lines are time-stamped as they arrive, which splits the time from the kill to `protected` again into
 // failure detection, go-live, placement (the agent's spawn), the new secondary's start up to its connection,
-// the pre-copy and the snapshot point M, the restore, and the ack of M.
-// Median and p99 (= max for fewer than 100 kills) of each phase. Results in bench/results/respawn.json.
+// the pre-copy and the snapshot point M, the restore, and the ack of M; and the guest's pause at M (wall and CPU
+// time, from the primary's snapshot line). Median and p99 (= max for fewer than 100 kills) of each phase.
+// The load average and this process's scheduling (policy and nice value, inherited by the agents and
+// their roles: run it under `chrt -r 1` or `nice -n -20` on a loaded machine) go with the results in
+// bench/results/respawn.json.
 
 import { appendFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -137,7 +141,7 @@ function stampLines(h: Host, into: Line[]): void {
   });
 }
 
-async function endToEnd(elf: string, kills: number): Promise<Record<string, unknown>> {
+async function endToEnd(elf: string, kills: number, memMiB: number): Promise<Record<string, unknown>> {
   const lines: Line[] = [];
   const c: Cluster = newCluster('bench-respawn');
   const cp = await openControl(c.spec);
@@ -148,7 +152,7 @@ async function endToEnd(elf: string, kills: number): Promise<Record<string, unkn
   try {
     for (const id of ['h1', 'h2', 'h3']) start(id);
     // 40 lines of ~280k instructions and 100 ms of guest idle time per kill: the guest outlives the run however fast
-    const st = await ftStart(c, elf, 'b', `${40 * (kills + 1)} 200 100`);
+    const st = await ftStart(c, elf, 'b', `${40 * (kills + 1)} 200 100`, ['--mem', `${memMiB}M`]);
     if (st.status !== 0) throw new Error(`ft start failed (${st.status}): ${st.stderr}`);
     let rec: VmRecord = await waitRecord(cp, 'b', (r) => isProtected(r) || r.state === 'ended', 120_000, 'protected');
     for (let k = 1; k <= kills; k++) {
@@ -170,6 +174,8 @@ async function endToEnd(elf: string, kills: number): Promise<Record<string, unkn
         if (i < 0) throw new Error(`kill ${k}: no line for '${name}' (${re}):\n${lines.slice(from).map((l) => `${l.at - t0} ${l.text}`).join('\n')}`);
         run[name] = lines[i]!.at - t0;
       }
+      const pause = lines.slice(from).map((l) => /snapshot at instruction \d+.* guest paused ([\d.]+) ms \(([\d.]+) ms of CPU\)/.exec(l.text)).find((x) => x);
+      if (pause) { run.pauseMs = Number(pause[1]); run.pauseCpuMs = Number(pause[2]); }
       if (process.env.X86FT_BENCH_RESPAWN_LOG) appendFileSync(process.env.X86FT_BENCH_RESPAWN_LOG, `kill ${k}\n${lines.slice(from).map((l) => `${l.at - t0} ${l.text}`).join('\n')}\n`);
       runs.push(run);
       process.stdout.write(`kill ${k}: ${PHASES.filter(([n]) => run[n] !== undefined).map(([n]) => `${n} ${run[n]}`).join(', ')} ms after the kill\n`);
@@ -197,7 +203,9 @@ async function endToEnd(elf: string, kills: number): Promise<Record<string, unkn
   }
   const fromLive = runs.map((r) => r.protected! - r.live!);
   const fromKill = runs.map((r) => r.protected!);
-  return { kills, phases, liveToProtected: { medianMs: q(fromLive, 0.5), p99Ms: q(fromLive, 0.99) }, killToProtected: { medianMs: q(fromKill, 0.5), p99Ms: q(fromKill, 0.99) }, runs };
+  const pauses = runs.filter((r) => r.pauseMs !== undefined);
+  const pause = pauses.length ? { medianMs: q(pauses.map((r) => r.pauseMs!), 0.5), p99Ms: q(pauses.map((r) => r.pauseMs!), 0.99), cpuMedianMs: q(pauses.map((r) => r.pauseCpuMs!), 0.5), cpuP99Ms: q(pauses.map((r) => r.pauseCpuMs!), 0.99) } : null;
+  return { memoryMiB: memMiB, kills, phases, liveToProtected: { medianMs: q(fromLive, 0.5), p99Ms: q(fromLive, 0.99) }, killToProtected: { medianMs: q(fromKill, 0.5), p99Ms: q(fromKill, 0.99) }, pauseAtM: pause, runs };
 }
 
 async function main(): Promise<void> {
@@ -214,18 +222,32 @@ async function main(): Promise<void> {
     process.stdout.write(`respawn ${c.memoryMiB} MiB guest, pre-copy (ft_dirty rewriting 6 MiB): ${c.precopiedMiB} MiB sent in ${c.rounds} rounds, ${c.pagesAtM} pages at M, guest paused ${c.pauseMs} ms (${c.pauseCpuMs} ms of CPU); verify and restore on the secondary ${c.verifyAndRestoreMs} ms\n`);
   }
   const kills = Number(process.env.X86FT_BENCH_RESPAWN_KILLS ?? 5);
-  let endToEndResult: Record<string, unknown> | undefined;
-  if (kills > 0) {
-    endToEndResult = await endToEnd(guest('ft_demo'), kills);
-    const ph = endToEndResult.phases as Record<string, { medianMs: number; p99Ms: number }>;
-    process.stdout.write(`end to end (ft_demo, 64 MiB VM, 3 hosts, ${kills} kills of the primary's host), median / p99 ms: ${Object.entries(ph).map(([n, v]) => `${n} ${v.medianMs} / ${v.p99Ms}`).join(', ')}\n`);
-    const lp = endToEndResult.liveToProtected as { medianMs: number; p99Ms: number }, kp = endToEndResult.killToProtected as { medianMs: number; p99Ms: number };
-    process.stdout.write(`go-live to protected again: median ${lp.medianMs} ms, p99 ${lp.p99Ms} ms; host death to protected again: median ${kp.medianMs} ms, p99 ${kp.p99Ms} ms\n`);
+  const mems = (process.env.X86FT_BENCH_RESPAWN_MEMS ?? '16,64').split(',').map(Number);
+  const endToEndResult: Record<string, unknown>[] = [];
+  for (const mem of kills > 0 ? mems : []) {
+    const e = await endToEnd(guest('ft_demo'), kills, mem);
+    endToEndResult.push(e);
+    const ph = e.phases as Record<string, { medianMs: number; p99Ms: number }>;
+    process.stdout.write(`end to end (ft_demo, ${mem} MiB VM, 3 hosts, ${kills} kills of the primary's host), median / p99 ms: ${Object.entries(ph).map(([n, v]) => `${n} ${v.medianMs} / ${v.p99Ms}`).join(', ')}\n`);
+    const lp = e.liveToProtected as { medianMs: number; p99Ms: number }, kp = e.killToProtected as { medianMs: number; p99Ms: number };
+    const pa = e.pauseAtM as { medianMs: number; p99Ms: number; cpuMedianMs: number; cpuP99Ms: number } | null;
+    process.stdout.write(`${mem} MiB: go-live to protected again: median ${lp.medianMs} ms, p99 ${lp.p99Ms} ms; host death to protected again: median ${kp.medianMs} ms, p99 ${kp.p99Ms} ms${pa ? `; guest paused at M: median ${pa.medianMs} ms (${pa.cpuMedianMs} ms of CPU), p99 ${pa.p99Ms} ms (${pa.cpuP99Ms} ms of CPU)` : ''}\n`);
   }
   const loadEnd = loadavg()[0]!;
-  process.stdout.write(`(load average ${round(load, 2)} at the start, ${round(loadEnd, 2)} at the end)\n`);
+  const sched = scheduling();
+  process.stdout.write(`(load average ${round(load, 2)} at the start, ${round(loadEnd, 2)} at the end; scheduling ${sched.policy}${sched.policy === 'normal' ? `, nice ${sched.nice}` : `, priority ${sched.rtPriority}`})\n`);
   mkdirSync(resultsDir, { recursive: true });
-  writeFileSync(`${resultsDir}respawn.json`, JSON.stringify({ loadAverage: round(load, 2), loadAverageEnd: round(loadEnd, 2), runs: RUNS, cases, precopy, endToEnd: endToEndResult }, null, 2) + '\n');
+  writeFileSync(`${resultsDir}respawn.json`, JSON.stringify({ loadAverage: round(load, 2), loadAverageEnd: round(loadEnd, 2), scheduling: sched, runs: RUNS, cases, precopy, endToEnd: endToEndResult }, null, 2) + '\n');
+}
+
+/** This process's scheduling policy (proc(5) /proc/self/stat fields 18, 19, 40, 41: priority, nice, rt_priority, policy). */
+function scheduling(): { policy: string; nice: number; rtPriority: number } {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from 3 (state) on
+    const policy = ['normal', 'fifo', 'rr', 'batch', 'iso', 'idle', 'deadline'][Number(f[41 - 3])] ?? `policy ${f[41 - 3]}`;
+    return { policy, nice: Number(f[19 - 3]), rtPriority: Number(f[40 - 3]) };
+  } catch { return { policy: 'unknown', nice: 0, rtPriority: 0 }; }
 }
 
 main().catch((e) => { process.stderr.write(`bench:respawn: ${(e as Error).message}\n`); process.exitCode = 1; });
