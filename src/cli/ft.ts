@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { ElfError } from '../machine/boot.js';
-import { checkName, openControl, parseControlSpec, type ControlPlane, type FtOptions, type VmConfig } from '../ft/control.js';
+import { checkName, openControl, parseControlSpec, type ControlPlane, type FtOptions, type VmConfig, type VmRecord, type Watch } from '../ft/control.js';
 import { FtPrimary } from '../ft/primary.js';
 import { FtSecondary, SecondaryRefused } from '../ft/secondary.js';
 import { exportDiskCommand } from './ft-export-disk.js';
@@ -197,31 +197,39 @@ async function endIfStopped(cp: ControlPlane, vm: string, out: RoleOutcome): Pro
 
 const SUBS = ['start', 'wait', 'stop', 'list', 'failover', 'restart-secondary', 'status', 'init', 'primary', 'secondary', 'export-disk'];
 
+/** The backup poll of a role's own VM record (the watch brings a request at once; this, one a watch missed). */
+const REQUEST_POLL_MS = 2000;
+
 /**
  * `x86ft ft stop|failover|restart-secondary`: the role that is the VM's primary acts when its record asks
- * (polled): stop powers the guest off; a planned failover or secondary restart is asked of one generation's
- * primary and done once (FtPrimary.handOver / restartSecondary; refused quietly when not protected).
+ * (watched: dir through fs.watch, etcd pushed; a slow poll covers a watch that could not be set up): stop
+ * powers the guest off; a planned failover or secondary restart is asked of one generation's primary and
+ * done once (FtPrimary.handOver / restartSecondary; refused quietly when not protected).
  */
 function watchRequests(cp: ControlPlane, vm: string, signal: { aborted: boolean }, role: { handOver(reason: string): boolean; restartSecondary(reason: string, avoid?: string): boolean }): () => void {
-  let busy = false;
+  let busy = false, closed = false, watch: Watch | undefined;
   const done = new Set<string>();
-  const t = setInterval(() => {
+  const act = (r: VmRecord | undefined): void => {
+    if (!r || r.primary?.pid !== process.pid || r.state === 'ended' || signal.aborted) return;
+    if (r.stopRequested) {
+      process.stderr.write(`x86ft ft: 'ft stop' asked for VM '${vm}' to be powered off\n`);
+      signal.aborted = true;
+      return;
+    }
+    const f = r.failoverRequested, s = r.restartSecondaryRequested;
+    if (f && f.generation === r.generation && !done.has(`f${f.at}`) && role.handOver(f.avoid ? `host ${f.avoid} leaves service ('host drain ${f.avoid}' or its agent stopping)` : "'ft failover' asked for a test failover")) done.add(`f${f.at}`);
+    if (s && s.generation === r.generation && !done.has(`s${s.at}`) && role.restartSecondary(s.avoid ? `'host drain ${s.avoid}' asked for a secondary elsewhere` : "'ft restart-secondary' asked for a new secondary", s.avoid)) done.add(`s${s.at}`);
+  };
+  const poll = (): void => {
     if (busy || signal.aborted) return;
     busy = true;
-    cp.readVm(vm).then((r) => {
-      if (!r || r.primary?.pid !== process.pid || r.state === 'ended') return;
-      if (r.stopRequested) {
-        process.stderr.write(`x86ft ft: 'ft stop' asked for VM '${vm}' to be powered off\n`);
-        signal.aborted = true;
-        return;
-      }
-      const f = r.failoverRequested, s = r.restartSecondaryRequested;
-      if (f && f.generation === r.generation && !done.has(`f${f.at}`) && role.handOver(f.avoid ? `host ${f.avoid} leaves service ('host drain ${f.avoid}' or its agent stopping)` : "'ft failover' asked for a test failover")) done.add(`f${f.at}`);
-      if (s && s.generation === r.generation && !done.has(`s${s.at}`) && role.restartSecondary(s.avoid ? `'host drain ${s.avoid}' asked for a secondary elsewhere` : "'ft restart-secondary' asked for a new secondary", s.avoid)) done.add(`s${s.at}`);
-    }, () => undefined).finally(() => { busy = false; });
-  }, 250);
+    cp.readVm(vm).then(act, () => undefined).finally(() => { busy = false; });
+  };
+  // (a read once the watch is up: a request written before it)
+  cp.watch((ev) => { if (ev.kind === 'vm' && ev.name === vm) act(ev.record); }, { vm }).then((w) => { if (closed) void w.close(); else { watch = w; poll(); } }, () => undefined);
+  const t = setInterval(poll, REQUEST_POLL_MS);
   t.unref();
-  return () => clearInterval(t);
+  return () => { closed = true; clearInterval(t); void watch?.close(); };
 }
 
 export async function ftCommand(argv: string[]): Promise<number> {

@@ -344,9 +344,10 @@ export class DirControl implements ControlPlane {
 
   // ── watches ──
 
-  async watch(onEvent: (ev: ControlEvent) => void): Promise<Watch> {
+  async watch(onEvent: (ev: ControlEvent) => void, only: { vm?: string } = {}): Promise<Watch> {
     this.live();
-    const w = new DirWatch(this, onEvent, this.opts.pollMs ?? DIR_POLL_MS);
+    if (only.vm !== undefined) checkName('VM name', only.vm);
+    const w = new DirWatch(this, onEvent, this.opts.pollMs ?? DIR_POLL_MS, only.vm === undefined ? ['vms', 'host', 'spawn'] : [`vm/${only.vm}`]);
     await w.start();
     this.watches.add(w);
     return w;
@@ -354,13 +355,15 @@ export class DirControl implements ControlPlane {
 
   /**
    * @internal what a poll compares: per key a fingerprint (vm: revision; host: renewal or absent; spawn: decided?),
-   * of the parts named (all by default): 'vms' (every VM), 'vm/NAME' (one), 'host', 'spawn'.
+   * of the parts named (all by default): 'vms' (every VM), 'vm/NAME' (one), 'host', 'spawn'. `names` gets the
+   * VM directories listed (with 'vms': also those with no record yet).
    */
-  async fingerprint(parts: Iterable<string> = ['vms', 'host', 'spawn']): Promise<Map<string, string>> {
+  async fingerprint(parts: Iterable<string> = ['vms', 'host', 'spawn'], names?: Set<string>): Promise<Map<string, string>> {
     const fp = new Map<string, string>();
     const want = new Set(parts);
     const vms = want.has('vms') ? await listDir(join(this.path, 'vms')) : [...want].filter((k) => k.startsWith('vm/')).map((k) => k.slice(3));
     for (const name of vms) {
+      names?.add(name);
       const rev = await this.currentRev(join(this.path, 'vms', name, 'record'));
       if (rev > 0) fp.set(`vm/${name}`, String(rev));
     }
@@ -500,29 +503,46 @@ class DirWatch implements Watch {
   private pending = new Set<string>();
   private kicked = false;
   private readonly watchers = new Map<string, FSWatcher>();
+  private fingerprinted = false;
+  /** VM directories to watch (each VM's and its record's). */
+  private readonly vmNames = new Set<string>();
 
   constructor(
     private readonly cp: DirControl,
     private readonly onEvent: (ev: ControlEvent) => void,
     private readonly pollMs: number,
+    /** The fingerprint parts watched: all, or one VM's record ('vm/NAME'). */
+    private readonly parts: string[],
   ) {}
 
   async start(): Promise<void> {
-    this.last = await this.cp.fingerprint();
+    for (const p of this.parts) if (p.startsWith('vm/')) this.vmNames.add(p.slice(3));
+    this.watchDirs(); // before the first fingerprint: nothing changed after it goes unseen
+    this.last = await this.cp.fingerprint(this.parts, this.vmNames);
+    this.fingerprinted = true;
     this.watchDirs();
     this.schedule();
   }
 
-  /** fs.watch on every directory whose entries change (a failing one is left to the full poll). */
+  /**
+   * fs.watch on every directory whose entries change: hosts/, spawn/, vms/ (or, for one VM, vms/ for its
+   * creation), each VM's directory (its record/ appears) and record/ (a failing one is left to the full poll).
+   * A directory watched from now on is polled once more: a change made before its watch existed.
+   */
   private watchDirs(): void {
-    const dirs: Array<[string, string]> = [['hosts', 'host'], ['spawn', 'spawn'], ['vms', 'vms']];
-    for (const k of this.last.keys()) if (k.startsWith('vm/')) dirs.push([join('vms', k.slice(3), 'record'), k]);
+    const all = this.parts.includes('vms');
+    const dirs: Array<[string, string]> = all ? [['hosts', 'host'], ['spawn', 'spawn'], ['vms', 'vms']] : [];
+    for (const name of this.vmNames) {
+      if (!all) dirs.push(['vms', `vm/${name}`]);
+      dirs.push([join('vms', name), `vm/${name}`], [join('vms', name, 'record'), `vm/${name}`]);
+    }
     for (const [dir, part] of dirs) {
       if (this.stopped || this.watchers.has(dir)) continue;
       try {
         const w = watch(join(this.cp.path, dir), { persistent: false }, () => this.kick(part));
         w.on('error', () => { w.close(); this.watchers.delete(dir); });
         this.watchers.set(dir, w);
+        if (this.fingerprinted) this.kick(part);
       } catch { /* (e.g. a VM directory not created yet, or no inotify watch left): the full poll covers it */ }
     }
   }
@@ -545,10 +565,10 @@ class DirWatch implements Watch {
 
   private async poll(full: boolean): Promise<void> {
     if (this.stopped) return;
-    const parts = full ? ['vms', 'host', 'spawn'] : [...this.pending];
+    const parts = full ? this.parts : [...this.pending];
     this.pending.clear();
     if (parts.length === 0) return;
-    const now = await this.cp.fingerprint(parts);
+    const now = await this.cp.fingerprint(parts, this.vmNames);
     const prev = this.last;
     // keys of the parts polled: the new fingerprint replaces them; the others stay as they were
     const covered = (k: string): boolean => parts.includes(k) || parts.includes(k.slice(0, k.indexOf('/'))) || (k.startsWith('vm/') && parts.includes('vms'));
@@ -562,7 +582,7 @@ class DirWatch implements Watch {
       const ev = await this.cp.eventFor(k, now.has(k));
       if (ev && !this.stopped) this.onEvent(ev);
     }
-    this.watchDirs(); // a new VM's record directory
+    this.watchDirs(); // a new VM's record directory (or the one VM's, created since)
   }
 
   async close(): Promise<void> {

@@ -347,9 +347,11 @@ export class EtcdControl implements ControlPlane {
 
   // ── watches ──
 
-  async watch(onEvent: (ev: ControlEvent) => void): Promise<Watch> {
+  async watch(onEvent: (ev: ControlEvent) => void, only: { vm?: string } = {}): Promise<Watch> {
     this.live();
-    const w = await this.call(() => this.client.watch().prefix(PREFIX).create());
+    if (only.vm !== undefined) checkName('VM name', only.vm);
+    const vm = only.vm;
+    const w = await this.call(() => (vm === undefined ? this.client.watch().prefix(PREFIX) : this.client.watch().key(PREFIX + recordKey(vm))).create());
     this.watchers.add(w);
     let stopped = false;
     // Events are delivered in etcd's order; spawn events need a second read, so they go through one queue.

@@ -227,8 +227,10 @@ export interface ControlPlane {
 
   /** Calls `onEvent` for every change after the returned promise resolves (list after it to miss nothing).
    *  dir: fs.watch events (changes made on this machine: milliseconds), backed by a full poll every `pollMs`
-   *  (default 1000 ms: a lease running out, a change from another machine of a shared file system); etcd: server-pushed. */
-  watch(onEvent: (ev: ControlEvent) => void): Promise<Watch>;
+   *  (default 1000 ms: a lease running out, a change from another machine of a shared file system); etcd: server-pushed.
+   *  `only.vm`: the changes of that VM's record alone (a role watching for requests to it: dir watches and polls
+   *  only that record's directory; etcd watches only its key). */
+  watch(onEvent: (ev: ControlEvent) => void, only?: { vm?: string }): Promise<Watch>;
 
   /** Posts a signed spawn request; returns its id. */
   postSpawn(req: SpawnRequest): Promise<string>;

@@ -378,6 +378,28 @@ for (const backend of ['dir', 'etcd'] as const) {
       await writer.close();
     });
 
+    it('a change reaches a watch without its full poll (dir: fs.watch), and a watch of one VM sees that record alone', async (t) => {
+      // a full poll once a minute: the events below come from the watch itself (the bound is a third of that)
+      const cp = await t.fx.open({ pollMs: 60_000 });
+      const writer = await t.fx.open();
+      const all: ControlEvent[] = [], one: ControlEvent[] = [];
+      const wa = await cp.watch((e) => all.push(e));
+      await createVm(writer, 'vmx', config(t.fx.tmp), { hostId: 'h', pid: 1 });
+      await until('vm event', () => all.some((e) => e.kind === 'vm' && e.name === 'vmx'), 20_000);
+      const w1 = await cp.watch((e) => one.push(e), { vm: 'vmx' });
+      const id = await writer.postSpawn(spawnReq(t.fx.tmp, '', 'hw'));
+      await until('spawn event', () => all.some((e) => e.kind === 'spawn' && e.id === id), 20_000);
+      await createVm(writer, 'vmy', config(t.fx.tmp), { hostId: 'h', pid: 2 });
+      await updateVm(writer, 'vmy', (r) => ({ ...r, state: 'protected' }));
+      await updateVm(writer, 'vmx', (r) => ({ ...r, state: 'protected' }));
+      await until('the one VM\'s update', () => one.some((e) => e.kind === 'vm' && e.record?.state === 'protected'), 20_000);
+      await until('the other VM\'s update', () => all.some((e) => e.kind === 'vm' && e.name === 'vmy' && e.record?.state === 'protected'), 20_000);
+      expect(one.filter((e) => e.kind !== 'vm' || e.name !== 'vmx')).toEqual([]);
+      expect(await codeOf(cp.watch(() => undefined, { vm: '../x' }))).toBe('BAD_NAME');
+      await Promise.all([wa.close(), w1.close()]);
+      await Promise.all([cp.close(), writer.close()]);
+    });
+
     it('spawn requests: listed per host, exactly one decision among racing accept/reject/withdraw', async (t) => {
       const a = await t.cp.postSpawn(spawnReq(t.fx.tmp, 'req-a', 'host-b'));
       const b = await t.cp.postSpawn(spawnReq(t.fx.tmp, '', 'host-c'));
