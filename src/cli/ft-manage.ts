@@ -4,10 +4,11 @@
 // another host); wait follows the record to the guest's end; stop powers the guest off; list shows VMs
 // and hosts; failover (a test failover) and restart-secondary ask the primary through the VM record.
 
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { storePath } from '../ft/store.js';
 import { resolve } from 'node:path';
 import { lostReason, openControl, parseControlSpec, updateVm, type ControlPlane, type HostRecord, type VmRecord } from '../ft/control.js';
-import { candidateHosts, placeRole } from '../ft/placement.js';
+import { candidateHosts, describeTls, placeRole } from '../ft/placement.js';
 import { EXIT } from './run.js';
 import { parseHostArgs, MACHINE_HELP_NO_CONSOLE } from './host.js';
 import { FT_KEYS, ftOptions, vmConfigOf } from './ft.js';
@@ -102,6 +103,32 @@ export function endedStatus(rec: VmRecord): number {
   }
 }
 
+/** Registered hosts whose roles use different channel settings (plain TCP, TLS under one CA or another) cannot pair:
+ *  a line saying which, or undefined when they agree. */
+function tlsMix(hosts: HostRecord[]): string | undefined {
+  const by = new Map<string, string[]>();
+  for (const h of hosts) if (h.tls !== undefined) by.set(describeTls(h.tls), [...(by.get(describeTls(h.tls)) ?? []), h.id]);
+  if (by.size < 2) return undefined;
+  return `the registered hosts differ in channel TLS (${[...by].map(([k, ids]) => `${ids.sort().join(',')}: ${k}`).join('; ')}); a secondary goes only to a host with its primary's setting, so the VM may stay not protected: give every host agent the same --tls-* files or none`;
+}
+
+/** Why `ft wait` exits with a status other than 0, for stderr: the guest's failure status and the last line of its
+ *  console file (a guest such as ft_demo says there why it failed, e.g. that it has no disk). */
+function endedText(name: string, rec: VmRecord, st: number): string {
+  const file = rec.config.consoleFile ?? storePath(rec.config.store, name, { kind: 'console' });
+  let last = '';
+  try {
+    const fd = openSync(file, 'r');
+    try {
+      const size = fstatSync(fd).size, buf = Buffer.alloc(Math.min(size, 4096));
+      readSync(fd, buf, 0, buf.length, size - buf.length);
+      last = buf.toString('latin1').replace(/[\r\n]+$/, '').split(/\r?\n/).pop()!.replace(/[\x00-\x1f\x7f]/g, '?').slice(-200);
+    } finally { closeSync(fd); }
+  } catch { /* no console file readable here: the status alone */ }
+  const how = rec.exitStatus !== null ? `the guest exited with status ${st}` : rec.reason === 'stopped' || rec.reason?.startsWith('stopped') ? `it was stopped (${rec.reason})` : `the guest did not exit itself (${rec.reason ?? 'unknown'}; status ${st})`;
+  return `VM '${name}' ended: ${how}${last ? `; the last line of its console ${file}: ${JSON.stringify(last)}` : ''}`;
+}
+
 /** Options: `--control SPEC`, `--json`, one NAME. */
 function simpleArgs(sub: string, args: string[], needName: boolean): { spec?: string; name?: string; json: boolean } {
   const p = parseArgs(args, { flags: sub === 'list' ? ['--json'] : [], values: ['--control'], emptyOk: 'all', maxPositionals: needName ? 1 : 0 });
@@ -170,6 +197,8 @@ async function start(args: string[], opened: (cp: ControlPlane) => void): Promis
   };
   const busy = await running();
   if (busy) { say('start', busy); return MANAGE_EXIT.usage; }
+  const mixed = tlsMix(await cp.listHosts());
+  if (mixed) say('start', mixed);
   const g0 = await cp.generation(vm);
   const by = { hostId: hostname() || 'localhost', pid: process.pid };
   const until = Date.now() + HOST_WAIT_MS;
@@ -197,6 +226,14 @@ async function start(args: string[], opened: (cp: ControlPlane) => void): Promis
       }
       if (rec.primary && rec.primary.pid !== placed.pid) { say('start', `FT VM '${vm}' was started by someone else (primary: ${rec.primary.host} pid ${rec.primary.pid})`); return MANAGE_EXIT.usage; }
     }
+    // the guest ran and ended already (a short guest, or one that failed at once, e.g. ft_demo without --disk):
+    // started all the same; `ft wait` gives its status
+    if (rec && rec.generation > g0 && rec.state === 'ended' && rec.primary?.pid === placed.pid && (rec.exitStatus !== null || ['budget', 'halt', 'fault'].includes(rec.reason ?? ''))) {
+      process.stdout.write(`${vm}: generation ${rec.generation}, primary on host ${placed.host} pid ${placed.pid}, ended\n`);
+      const st = endedStatus(rec);
+      if (st !== 0) say('start', `${endedText(vm, rec, st)} ('x86ft ft wait ${vm}' exits with ${st})`);
+      return 0;
+    }
     // the placed primary created the VM and could not open its image, disks, console or log: it ended it
     if (rec && rec.generation > g0 && rec.state === 'ended' && rec.primary?.pid === placed.pid) {
       say('start', `${rec.reason ?? 'the primary ended before the guest ran'} (host ${placed.host})`);
@@ -214,7 +251,11 @@ async function wait(cp: ControlPlane, name: string): Promise<number> {
   for (;;) {
     const rec = await cp.readVm(name);
     if (!rec) { say('wait', `no FT VM '${name}' in ${cp.spec}`); return MANAGE_EXIT.notFound; }
-    if (rec.state === 'ended') return endedStatus(rec);
+    if (rec.state === 'ended') {
+      const st = endedStatus(rec);
+      if (st !== 0) say('wait', endedText(name, rec, st));
+      return st;
+    }
     // judged by the hosts' leases (read after the record): nobody is left to end the record
     const lost = lostReason(rec, await cp.listHosts());
     if (lost) { say('wait', `VM '${name}' is lost: ${lost}; its state is in the generation logs and disk layers ('x86ft ft stop ${name}' ends the record)`); return MANAGE_EXIT.lost; }
@@ -273,11 +314,18 @@ export async function planned(cp: ControlPlane, name: string, op: 'failover' | '
   await updateVm(cp, name, (r) => (r.generation !== req.generation || r.state === 'ended' ? undefined : { ...r, [field]: req }));
   const until = Date.now() + PLANNED_WAIT_MS;
   let rec: VmRecord | undefined = rec0;
+  // the primary marks the request it read: acted (actedAt) or refused (why); a restart of a secondary that was
+  // still joining keeps the generation (it had acked nothing: dropped without a claim)
+  let acted = false;
   while (rec && rec.state !== 'ended' && rec.generation === rec0.generation) {
+    const q = rec[field]?.at === req.at ? rec[field] : undefined;
+    if (q?.refused !== undefined) { say(op, `the primary (${rec0.primary.host} pid ${rec0.primary.pid}) did not act: ${q.refused}`); return MANAGE_EXIT.notProtected; }
+    if (q?.actedAt !== undefined) { acted = true; if (op === 'restart-secondary') break; }
     if (Date.now() >= until) {
+      if (acted) { say(op, `the primary (${rec0.primary.host} pid ${rec0.primary.pid}) handed over, but no secondary took generation ${rec0.generation + 1} within ${PLANNED_WAIT_MS / 1000} s (state: ${rec.state}${rec.reason ? `: ${rec.reason}` : ''})`); return MANAGE_EXIT.timeout; }
       // withdrawn, so that the primary does not act on it later
       await updateVm(cp, name, (r) => (r[field]?.at === req.at ? { ...r, [field]: null } : undefined)).catch(() => undefined);
-      say(op, `the primary (${rec0.primary.host} pid ${rec0.primary.pid}) did not act within ${PLANNED_WAIT_MS / 1000} s (its state: ${rec.state}); request withdrawn`);
+      say(op, `the primary (${rec0.primary.host} pid ${rec0.primary.pid}) did not read the request within ${PLANNED_WAIT_MS / 1000} s (its state: ${rec.state}); request withdrawn`);
       return MANAGE_EXIT.timeout;
     }
     await sleep(POLL_MS);

@@ -47,6 +47,9 @@ export interface VmStatusView extends Omit<VmStatus, 'state'> {
   failovers: number;
   lastRestore: { at: number; durationMs: number } | null;
   reason: string | null;
+  /** An ended VM: the guest's exit status (its debug-exit value; what `ft wait` exits with), null otherwise or when
+   *  the guest did not exit itself (stopped, budget, halt, fault: `reason` says which). */
+  exitStatus: number | null;
   /** With --events: the VM's history, oldest first (src/ft/history.ts). */
   events?: VmEvent[];
 }
@@ -59,13 +62,24 @@ export interface HostView extends HostRecord {
 /** One VM's view, judged by the hosts' leases (`hosts` = the live ones): `lost` with the reason when none of its
  *  roles' hosts is left (FT.md "Status": the record cannot say so, nobody is left to write it). */
 export function statusView(rec: VmRecord, hosts: readonly HostRecord[]): VmStatusView {
-  const lost = lostReason(rec, hosts);
-  return { ...judgedStatus(rec, hosts), failovers: rec.failovers ?? 0, lastRestore: rec.lastRestore ?? null, reason: lost ?? rec.reason ?? null };
+  const j = judge(rec, hosts);
+  return { ...vmStatus(rec), state: j.state, failovers: rec.failovers ?? 0, lastRestore: rec.lastRestore ?? null, reason: j.reason, exitStatus: rec.state === 'ended' ? rec.exitStatus : null };
 }
 
 /** FT.md's status object with the state judged by the hosts' leases (`lost`, see statusView). */
 export function judgedStatus(rec: VmRecord, hosts: readonly HostRecord[]): Omit<VmStatus, 'state'> & { state: ReportedState } {
-  return lostReason(rec, hosts) ? { ...vmStatus(rec), state: 'lost' } : vmStatus(rec);
+  return { ...vmStatus(rec), state: judge(rec, hosts).state };
+}
+
+/** The state to report and why: `lost` (no role's host left), `not-protected` for a record still saying
+ *  `protected` whose secondary's host has no live lease (its primary has not written the loss yet: FT.md's
+ *  `protected` needs a live secondary), else the record's. */
+function judge(rec: VmRecord, hosts: readonly HostRecord[]): { state: ReportedState; reason: string | null } {
+  const lost = lostReason(rec, hosts);
+  if (lost) return { state: 'lost', reason: lost };
+  const s = rec.secondary;
+  if (rec.placed && rec.state === 'protected' && s && !hosts.some((h) => h.id === s.host)) return { state: 'not-protected', reason: `the secondary's host ${s.host} has no live lease (its agent is gone)` };
+  return { state: rec.state, reason: rec.reason ?? null };
 }
 
 function hostView(h: HostRecord, now: number): HostView {
@@ -93,7 +107,15 @@ export function formatStatus(list: VmStatusView[]): string {
     s.name, String(s.generation), s.state, role(s.primary), role(s.secondary),
     `${s.lag.instructions} instr / ${s.lag.ms} ms`, `${s.held.outputs} (${bytes(s.held.bytes)})`,
     `${(s.logBitsPerSecond / 1e6).toFixed(3)} Mbit/s`, `${s.heartbeatAgeMs} ms`, String(s.failovers), when(s.lastFailover), when(s.lastRestore),
-  ])) + list.filter((s) => s.reason && s.state !== 'protected').map((s) => `${s.name}: ${s.reason}\n`).join('');
+  ])) + list.map(explain).filter((t) => t).map((t) => `${t}\n`).join('');
+}
+
+/** The line under the table that says why a VM is not protected, or how it ended ('' when protected). */
+function explain(s: VmStatusView): string {
+  if (s.state === 'ended') {
+    return `${s.name}: ended: ${s.exitStatus !== null ? `the guest exited with status ${s.exitStatus}${s.exitStatus ? ' (a failure status: see its console file)' : ''}` : s.reason ?? 'the guest did not exit itself'}`;
+  }
+  return s.reason && s.state !== 'protected' ? `${s.name}: ${s.reason}` : '';
 }
 
 /** The hosts as a table: id, agent address, pid, lease left, and the roles they run (an ended VM's record

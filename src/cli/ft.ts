@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { ElfError } from '../machine/boot.js';
-import { checkName, openControl, parseControlSpec, type ControlPlane, type FtOptions, type VmConfig, type VmRecord, type Watch } from '../ft/control.js';
+import { checkName, openControl, parseControlSpec, updateVm, type ControlPlane, type FtOptions, type PlannedRequest, type VmConfig, type VmRecord, type Watch } from '../ft/control.js';
 import { FtPrimary } from '../ft/primary.js';
 import { FtSecondary, SecondaryRefused } from '../ft/secondary.js';
 import { exportDiskCommand } from './ft-export-disk.js';
@@ -204,9 +204,9 @@ const REQUEST_POLL_MS = 2000;
  * `x86ft ft stop|failover|restart-secondary`: the role that is the VM's primary acts when its record asks
  * (watched: dir through fs.watch, etcd pushed; a slow poll covers a watch that could not be set up): stop
  * powers the guest off; a planned failover or secondary restart is asked of one generation's primary and
- * done once (FtPrimary.handOver / restartSecondary; refused quietly when not protected).
+ * done once (FtPrimary.handOver / restartSecondary), the request marked `actedAt` or `refused` (why).
  */
-function watchRequests(cp: ControlPlane, vm: string, signal: { aborted: boolean }, role: { handOver(reason: string): boolean; restartSecondary(reason: string, avoid?: string): boolean }): () => void {
+function watchRequests(cp: ControlPlane, vm: string, signal: { aborted: boolean }, role: { handOver(reason: string): boolean; restartSecondary(reason: string, avoid?: string): boolean; status(): RoleStatus }): () => void {
   let busy = false, closed = false, watch: Watch | undefined;
   const done = new Set<string>();
   const act = (r: VmRecord | undefined): void => {
@@ -217,8 +217,17 @@ function watchRequests(cp: ControlPlane, vm: string, signal: { aborted: boolean 
       return;
     }
     const f = r.failoverRequested, s = r.restartSecondaryRequested;
-    if (f && f.generation === r.generation && !done.has(`f${f.at}`) && role.handOver(f.avoid ? `host ${f.avoid} leaves service ('host drain ${f.avoid}' or its agent stopping)` : "'ft failover' asked for a test failover")) done.add(`f${f.at}`);
-    if (s && s.generation === r.generation && !done.has(`s${s.at}`) && role.restartSecondary(s.avoid ? `'host drain ${s.avoid}' asked for a secondary elsewhere` : "'ft restart-secondary' asked for a new secondary", s.avoid)) done.add(`s${s.at}`);
+    // once per request: acted, or refused and said so in the record (the asking command reports which)
+    const ask = (field: 'failoverRequested' | 'restartSecondaryRequested', q: PlannedRequest | null | undefined, doIt: () => boolean): void => {
+      const key = `${field}${q?.at}`;
+      if (!q || q.generation !== r.generation || q.actedAt !== undefined || q.refused !== undefined || done.has(key)) return;
+      done.add(key);
+      const st = role.status().state;
+      const mark = doIt() ? { actedAt: Date.now() } : { refused: `the primary is ${st}${st === 'protected' ? '' : ' (no secondary paired)'}; nothing done` };
+      void updateVm(cp, vm, (x) => (x[field]?.at === q.at ? { ...x, [field]: { ...x[field], ...mark } } : undefined)).catch(() => undefined);
+    };
+    ask('failoverRequested', f, () => role.handOver(f!.avoid ? `host ${f!.avoid} leaves service ('host drain ${f!.avoid}' or its agent stopping)` : "'ft failover' asked for a test failover"));
+    ask('restartSecondaryRequested', s, () => role.restartSecondary(s!.avoid ? `'host drain ${s!.avoid}' asked for a secondary elsewhere` : "'ft restart-secondary' asked for a new secondary", s!.avoid));
   };
   const poll = (): void => {
     if (busy || signal.aborted) return;

@@ -205,7 +205,7 @@ export class DirControl implements ControlPlane {
 
   // ── hosts ──
 
-  async registerHost(host: { id: string; addr: string | null; pid: number }, leaseMs: number): Promise<HostLease> {
+  async registerHost(host: { id: string; addr: string | null; pid: number; tls?: string | null }, leaseMs: number): Promise<HostLease> {
     this.live();
     checkName('host id', host.id);
     checkLeaseMs(leaseMs);
@@ -221,7 +221,7 @@ export class DirControl implements ControlPlane {
       );
     const now = Date.now();
     const token = randomBytes(12).toString('hex');
-    const rec: StoredHost = { id: host.id, addr: host.addr, pid: host.pid, leaseMs, registeredAt: now, renewedAt: now, expiresAt: now + leaseMs, token };
+    const rec: StoredHost = { id: host.id, addr: host.addr, pid: host.pid, leaseMs, registeredAt: now, renewedAt: now, expiresAt: now + leaseMs, token, ...(host.tls !== undefined ? { tls: host.tls } : {}) };
     await this.replace(file, this.signer.seal(hostKey(host.id), rec));
     const ino = await fsp.stat(file).then((st) => st.ino, () => -1);
     return new DirLease(this, host.id, leaseMs, token, rec, file, ino);

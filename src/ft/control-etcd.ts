@@ -190,7 +190,7 @@ export class EtcdControl implements ControlPlane {
 
   // ── hosts ──
 
-  async registerHost(host: { id: string; addr: string | null; pid: number }, leaseMs: number): Promise<HostLease> {
+  async registerHost(host: { id: string; addr: string | null; pid: number; tls?: string | null }, leaseMs: number): Promise<HostLease> {
     this.live();
     checkName('host id', host.id);
     checkLeaseMs(leaseMs);
@@ -198,7 +198,7 @@ export class EtcdControl implements ControlPlane {
     lease.on('lost', () => {}); // renew() reports it; an unhandled 'lost' must not crash the process
     const leaseId = await this.call(() => lease.grant());
     const now = Date.now();
-    const rec: HostRecord = { id: host.id, addr: host.addr, pid: host.pid, leaseMs, registeredAt: now, renewedAt: now, expiresAt: now + leaseMs };
+    const rec: HostRecord = { id: host.id, addr: host.addr, pid: host.pid, leaseMs, registeredAt: now, renewedAt: now, expiresAt: now + leaseMs, ...(host.tls !== undefined ? { tls: host.tls } : {}) };
     const key = PREFIX + hostKey(host.id);
     const res = await this.call(() =>
       this.client

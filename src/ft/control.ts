@@ -119,6 +119,10 @@ export interface PlannedRequest {
   generation: number;
   /** restart-secondary for `x86ft host drain`: keep the new secondary off this host (while another is free). */
   avoid?: string;
+  /** Written by the primary that read the request: when it acted (ms since the epoch), or why it did not
+   *  (`refused`: e.g. its secondary had left; nothing was done). The asking command reports which. */
+  actedAt?: number;
+  refused?: string;
 }
 
 /** A registered host agent. `expiresAt` = ms since the epoch (the writer's clock; dir: hosts share a clock). */
@@ -131,6 +135,9 @@ export interface HostRecord {
   registeredAt: number;
   renewedAt: number;
   expiresAt: number;
+  /** The channel TLS its roles use: the SHA-256 fingerprint of its cluster CA (`X509Certificate.fingerprint256`),
+   *  null for plain TCP; absent in records of agents that did not say. Placement pairs roles of one setting only. */
+  tls?: string | null;
 }
 
 /** A host's lease, held by its agent. Renew every quarter of `leaseMs` (or use `keepLease`). */
@@ -221,7 +228,7 @@ export interface ControlPlane {
   listVms(): Promise<VmRecord[]>;
 
   /** Registers host `host.id` with a lease of `leaseMs`; HOST_EXISTS when a live lease of that id is held. */
-  registerHost(host: { id: string; addr: string | null; pid: number }, leaseMs: number): Promise<HostLease>;
+  registerHost(host: { id: string; addr: string | null; pid: number; tls?: string | null }, leaseMs: number): Promise<HostLease>;
   /** Hosts whose lease has not run out. */
   listHosts(): Promise<HostRecord[]>;
 
@@ -450,8 +457,8 @@ export function checkSpawn(r: SpawnRequest): void {
 }
 
 export function publicHost(h: HostRecord & { token?: string }): HostRecord {
-  const { id, addr, pid, leaseMs, registeredAt, renewedAt, expiresAt } = h;
-  return { id, addr, pid, leaseMs, registeredAt, renewedAt, expiresAt };
+  const { id, addr, pid, leaseMs, registeredAt, renewedAt, expiresAt, tls } = h;
+  return { id, addr, pid, leaseMs, registeredAt, renewedAt, expiresAt, ...(tls !== undefined ? { tls } : {}) };
 }
 
 /** In a listing: reports a value left out (TAMPERED, or a key that is not a valid name) through `onTampered`;

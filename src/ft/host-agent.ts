@@ -13,6 +13,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { forwardStderrLines, roleNamed } from './child-stderr.js';
 import type { TlsFiles } from './tls.js';
+import { describeTls, tlsDiffers, tlsSetting } from './placement.js';
 import {
   ControlError, keepLease, type ControlEvent, type ControlPlane, type HostLease, type SpawnEntry, type SpawnRequest, type VmRecord, type Watch,
 } from './control.js';
@@ -119,6 +120,8 @@ export class HostAgent {
   private readonly done: Promise<number>;
   private scanning = false;
   private spare: Spare | undefined;
+  /** This host's channel TLS setting (HostRecord.tls). */
+  private tls: string | null = null;
   private spareTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly o: HostAgentOptions) {
@@ -130,7 +133,8 @@ export class HostAgent {
   /** Registers the host (ControlError HOST_EXISTS when a live agent holds the id) and starts serving requests. */
   async start(): Promise<void> {
     const cp = this.o.control;
-    this.lease = await cp.registerHost({ id: this.o.id, addr: this.o.listenHost, pid: process.pid }, this.o.leaseMs);
+    this.tls = tlsSetting(this.o.tls && { ca: readFileSync(this.o.tls.ca) });
+    this.lease = await cp.registerHost({ id: this.o.id, addr: this.o.listenHost, pid: process.pid, tls: this.tls }, this.o.leaseMs);
     this.stopLease = keepLease(this.lease, (err) => this.leaseLost(err));
     this.watch = await cp.watch((ev) => this.onEvent(ev));
     this.scan = setInterval(() => void this.scanRequests(), SCAN_MS);
@@ -176,7 +180,7 @@ export class HostAgent {
     if (entry.decision || r.host !== this.o.id || this.seen.has(r.id) || this.stopping) return;
     this.seen.add(r.id);
     const cp = this.o.control;
-    const refuse = this.refusal(r) ?? await this.endedRefusal(r);
+    const refuse = this.refusal(r) ?? await this.endedRefusal(r) ?? await this.tlsRefusal(r);
     if (refuse) {
       const d = await cp.decideSpawn(r.id, { kind: 'rejected', by: this.o.id, at: Date.now(), reason: refuse, pid: null }).catch(() => undefined);
       if (d?.kind === 'rejected' && d.by === this.o.id) { this.say(`refused to start a ${r.role} of '${r.vm}': ${refuse}`); this.o.onCount?.('refused', r.role); }
@@ -200,6 +204,15 @@ export class HostAgent {
     }
     this.say(`started the ${r.role} of '${r.vm}' (generation ${r.generation}) as pid ${rc.child.pid}`);
     this.o.onCount?.('started', r.role);
+  }
+
+  /** A secondary for a primary whose host's roles use another channel TLS setting could never join it: refused
+   *  (placement leaves such hosts out; this is the agent's check again, as for anti-affinity). */
+  private async tlsRefusal(r: SpawnRequest): Promise<string | undefined> {
+    if (r.role !== 'secondary' || !r.primary) return undefined;
+    const ph = (await this.o.control.listHosts().catch(() => [])).find((h) => h.id === r.primary!.host);
+    if (!ph || !tlsDiffers(ph, this.tls)) return undefined;
+    return `the primary's host ${ph.id} uses ${describeTls(ph.tls)} and this host ${describeTls(this.tls)}: its secondary could never join (give every host agent the same --tls-* files or none)`;
   }
 
   /** Why this host must not start `r` (undefined: it may). Anti-affinity is checked here again (FT.md). */

@@ -2,8 +2,9 @@
 // through a signed spawn request. Anti-affinity is enforced here (never a host in `notHosts`, i.e.
 // the primary's) and again by the agent and by the secondary itself; `--hosts` restricts the set;
 // a request not decided within 1 s is withdrawn and goes to the next host. Imports the control
-// plane only; used by `x86ft ft start` and by a primary that needs a secondary.
+// plane (and node:crypto for the TLS setting) only; used by `x86ft ft start` and by a primary that needs a secondary.
 
+import { X509Certificate } from 'node:crypto';
 import type { ControlPlane, HostRecord, Owner, RoleRef, SpawnDecision, SpawnRequest, VmConfig } from './control.js';
 
 /** How long a spawn request may go undecided before it is withdrawn (FT.md: 1 s). */
@@ -18,6 +19,9 @@ export interface PlaceRequest {
   notHosts: string[];
   primary: RoleRef | null;
   by: Owner;
+  /** The requesting primary's channel TLS setting (tls.ts `tlsSetting`): a secondary goes only to a host whose
+   *  record has the same (a plain-TCP role cannot join a TLS one, nor roles under two cluster CAs); undefined: any. */
+  tls?: string | null;
 }
 
 export interface Placed {
@@ -28,10 +32,28 @@ export interface Placed {
 }
 
 /** Hosts a role of `req` may go to now, in the order tried (live leases, not excluded, in `--hosts`). */
-export function candidateHosts(hosts: HostRecord[], req: Pick<PlaceRequest, 'notHosts' | 'config'>): HostRecord[] {
+export function candidateHosts(hosts: HostRecord[], req: Pick<PlaceRequest, 'notHosts' | 'config' | 'tls'>): HostRecord[] {
   return hosts
-    .filter((h) => !req.notHosts.includes(h.id) && (!req.config.hosts || req.config.hosts.includes(h.id)))
+    .filter((h) => !req.notHosts.includes(h.id) && (!req.config.hosts || req.config.hosts.includes(h.id)) && !tlsDiffers(h, req.tls))
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/** The channel TLS setting a host record carries (HostRecord.tls): the SHA-256 fingerprint of the cluster CA
+ *  (`AA:BB:…`, node's X509Certificate.fingerprint256), null for plain TCP. Two roles can pair only when equal. */
+export function tlsSetting(tls: { ca: string | Buffer | (string | Buffer)[] } | undefined): string | null {
+  if (!tls) return null;
+  const ca = Array.isArray(tls.ca) ? tls.ca[0] : tls.ca; // the cluster CA (loadTls gives one)
+  return ca === undefined ? null : new X509Certificate(ca).fingerprint256;
+}
+
+/** A TLS setting for a message: `plain TCP` or `TLS (CA AA:BB:CC:DD…)`. */
+export function describeTls(setting: string | null | undefined): string {
+  return setting ? `TLS (cluster CA ${setting.slice(0, 11)}…)` : setting === null ? 'plain TCP' : 'an unknown channel setting';
+}
+
+/** True when host `h` says its roles use another channel TLS setting than `tls` (both known). */
+export function tlsDiffers(h: HostRecord, tls: string | null | undefined): boolean {
+  return tls !== undefined && h.tls !== undefined && h.tls !== tls;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -20,11 +20,11 @@ import type { UdpFrameTunnel } from '../devices/backends/tunnel.js';
 import { listenFt, type FtPeer, type FtTlsOptions, type SecureServer } from './channel.js';
 import type { FtMessage } from './protocol.js';
 import { watchPeer, type FailureDetector } from './heartbeat.js';
-import { createVm, type ControlPlane, type VmConfig, type VmState } from './control.js';
+import { createVm, type ControlPlane, type VmConfig, type VmRecord, type VmState } from './control.js';
 import { storePath, ensureVmDir, type ConsoleFile, type GenerationDisk } from './store.js';
 import { GenerationLogSink, consoleFileFor, loadImage, machineConfig, openDisks, openTunnels, outputSinks } from './vm-host.js';
 import { liveConsole } from './console-host.js';
-import { placeRole } from './placement.js';
+import { candidateHosts, describeTls, placeRole, tlsDiffers, tlsSetting } from './placement.js';
 import { hostLease, setVmState, selfRef, STARTUP_GRACE_TIMEOUTS, type RoleEvent, type RoleOutcome, type RoleStatus } from './role.js';
 import { InvalidStateError, X86ftError } from '../errors.js';
 
@@ -228,6 +228,8 @@ export class FtPrimary {
    *  end waits for it, so the final 'ended' record is never overwritten by a late 'not-protected'. */
   private lossDone: Promise<void> = Promise.resolve();
   private checkingGen = false;
+  /** This role's record writes, one at a time in the order asked (recordState). */
+  private recordChain: Promise<void> = Promise.resolve();
   private readonly signal: { aborted: boolean };
   private image: Uint8Array | undefined;
   private firstGeneration = 1;
@@ -424,7 +426,7 @@ export class FtPrimary {
     void peer.closed.then((why) => { if (this.peer === peer && why.code !== 'LOCAL') void this.secondaryLost(`the secondary ended the channel: ${why.message}`); });
     this.emit({ kind: 'peer', up: true, hostId: peer.peerHostId });
     this.emit({ kind: 'state', state: 'starting-secondary', generation: this.generation });
-    void setVmState(p.control, p.vm, (r) => { if (r.generation === this.generation && r.state !== 'ended') { r.state = 'starting-secondary'; if (r.secondary?.host !== peer.peerHostId) r.secondary = { host: peer.peerHostId, pid: 0, addr: null }; } }, (t) => this.emit({ kind: 'message', text: t }));
+    this.recordState((r) => { if (r.generation === this.generation) { r.state = 'starting-secondary'; if (r.secondary?.host !== peer.peerHostId) r.secondary = { host: peer.peerHostId, pid: 0, addr: null }; } });
     const sink: ByteSink = {
       stats: { bytes: 0, waits: 0 },
       write: async (chunk) => {
@@ -494,7 +496,7 @@ export class FtPrimary {
     const durationMs = this.lostAt ? now - this.lostAt : 0;
     this.emit({ kind: 'state', state: 'protected', generation: this.generation });
     this.emit({ kind: 'message', text: `redundancy restored: the secondary on ${this.peer?.peerHostId} acked instruction ${this.joinM}${this.lostAt ? ` (${durationMs} ms after the loss)` : ''}` });
-    void setVmState(p.control, p.vm, (r) => { if (r.generation === this.generation && r.state !== 'ended') { r.state = 'protected'; r.reason = null; if (this.lostAt) r.lastRestore = { at: now, durationMs }; } }, (t) => this.emit({ kind: 'message', text: t }));
+    this.recordState((r) => { if (r.generation === this.generation) { r.state = 'protected'; r.reason = null; if (this.lostAt) r.lastRestore = { at: now, durationMs }; } });
   }
 
   /** A joining secondary failed before it acked M: release what was held, without claiming (FT.md). */
@@ -513,7 +515,7 @@ export class FtPrimary {
     this.state = 'not-protected';
     this.emit({ kind: 'state', state: 'not-protected', generation: this.generation });
     for (const w of this.ackWaiters.splice(0)) w();
-    void setVmState(p.control, p.vm, (r) => { if (r.generation === this.generation && r.state !== 'ended') { r.state = 'not-protected'; r.secondary = null; r.reason = `the new secondary failed before it protected the guest: ${why}`; } }, (t) => this.emit({ kind: 'message', text: t }));
+    this.recordState((r) => { if (r.generation === this.generation) { r.state = 'not-protected'; r.secondary = null; r.reason = `the new secondary failed before it protected the guest: ${why}`; } });
   }
 
   private async waitSecondary(): Promise<FtPeer | undefined> {
@@ -543,17 +545,19 @@ export class FtPrimary {
       if (text === said) return;
       said = text;
       this.emit({ kind: 'message', text });
-      void setVmState(p.control, p.vm, (r) => { if (r.generation === this.generation && r.state !== 'ended') r.reason = text; });
+      this.recordState((r) => { if (r.generation === this.generation && r.state !== 'ended') r.reason = text; });
     };
+    const tls = tlsSetting(this.o.tls);
+    let live: Awaited<ReturnType<ControlPlane['listHosts']>> = [];
     while (!done && !this.signal.aborted && !this.runDone) {
       let placed;
       try {
         // a failed role's host stays excluded until its agent registers again (after the failure)
-        const live = await p.control.listHosts();
+        live = await p.control.listHosts();
         for (const [h, at] of this.failedHosts) { const rec = live.find((x) => x.id === h); if (rec && rec.registeredAt > at) this.failedHosts.delete(h); }
         placed = await placeRole(p.control, {
           vm: p.vm, generation: this.generation, role: 'secondary', config: p.config, notHosts: [p.hostId, ...skip, ...this.failedHosts.keys()],
-          primary: selfRef(p.hostId, this.addr ?? null), by: { hostId: p.hostId, pid: process.pid, addr: this.addr },
+          primary: selfRef(p.hostId, this.addr ?? null), by: { hostId: p.hostId, pid: process.pid, addr: this.addr }, tls,
         }, (t) => this.emit({ kind: 'message', text: t }));
       } catch (e) { say(`placing the secondary: control plane: ${(e as Error).message}`); await sleepMs(PLACE_RETRY_MS); continue; }
       if (done || this.runDone) return;
@@ -562,7 +566,10 @@ export class FtPrimary {
         // a failed role's host whose agent lives on (only the role died) is used again after a while
         const stale = [...this.failedHosts].filter(([, at]) => Date.now() - at > FAILED_HOST_MS);
         if (stale.length) { for (const [h] of stale) this.failedHosts.delete(h); continue; }
-        say(`no host for the secondary: none registered other than ${p.hostId}${p.config.hosts ? ` within --hosts ${p.config.hosts.join(',')}` : ''} (anti-affinity: never both roles on one host); waiting for one`);
+        // hosts left out only because their roles use another channel setting: say so (they would never join)
+        const other = candidateHosts(live, { notHosts: [p.hostId], config: p.config }).filter((h) => tlsDiffers(h, tls));
+        const mixed = other.length ? `; ${other.map((h) => `${h.id} (${describeTls(h.tls)})`).join(', ')} cannot pair with this primary (${describeTls(tls)}): give every host agent the same --tls-* files or none` : '';
+        say(`no host for the secondary: none registered other than ${p.hostId}${p.config.hosts ? ` within --hosts ${p.config.hosts.join(',')}` : ''} (anti-affinity: never both roles on one host)${mixed}; waiting for one`);
         await sleepMs(PLACE_RETRY_MS);
         continue;
       }
@@ -599,9 +606,9 @@ export class FtPrimary {
     this.emit({ kind: 'peer', up: true, hostId: peer.peerHostId });
     this.emit({ kind: 'state', state: 'protected', generation: this.generation });
     // the secondary records its own pid; never overwrite it with 0 (status: pid 0 is no process). Never over 'ended'
-    // (here and in the other writes not awaited): a CONFLICT retry applies the change to the newer record, and a
-    // short guest's end can be that record (protect then saw both roles gone and the VM 'protected': exit 1)
-    void setVmState(p.control, p.vm, (r) => { if (r.generation === this.generation && r.state !== 'ended') { r.state = 'protected'; if (r.secondary?.host !== peer.peerHostId) r.secondary = { host: peer.peerHostId, pid: 0, addr: null }; } }, (t) => this.emit({ kind: 'message', text: t }));
+    // (recordState): a CONFLICT retry applies the change to the newer record, and a short guest's end can be that
+    // record (protect then saw both roles gone and the VM 'protected': exit 1)
+    this.recordState((r) => { if (r.generation === this.generation) { r.state = 'protected'; if (r.secondary?.host !== peer.peerHostId) r.secondary = { host: peer.peerHostId, pid: 0, addr: null }; } });
     this.scheduleSync(0);
   }
 
@@ -753,7 +760,7 @@ export class FtPrimary {
     this.emit({ kind: 'message', text: `secondary lost (${why}); generation ${g1}: running not protected` });
     this.emit({ kind: 'state', state: 'not-protected', generation: g1 });
     for (const w of this.ackWaiters.splice(0)) w();
-    await setVmState(p.control, p.vm, (r) => { r.generation = g1; r.state = 'not-protected'; r.secondary = null; r.reason = why; r.primary = selfRef(p.hostId, this.addr ?? null, r.primary?.pid === process.pid ? r.primary.lease : undefined); }, (t) => this.emit({ kind: 'message', text: t }));
+    await this.recordState((r) => { r.generation = g1; r.state = 'not-protected'; r.secondary = null; r.reason = why; r.primary = selfRef(p.hostId, this.addr ?? null, r.primary?.pid === process.pid ? r.primary.lease : undefined); });
   }
 
   /**
@@ -852,6 +859,19 @@ export class FtPrimary {
     this.inputs.release(Infinity);
     if (this.peer && this.paired && this.streaming) this.peer.send({ t: 'release', marks: p.seam.completed() });
     await this.lossDone; // a claim that started while waiting for the last ack
+    await this.recordChain; // the record writes asked so far land before the final 'ended' one
+  }
+
+  /**
+   * Changes the VM record (state, secondary, reason) after the writes asked before it: updateVm retries on
+   * CONFLICT, so two writes in flight could land in either order — a 'protected' asked before a joining
+   * secondary was dropped landed after the 'not-protected' and the record claimed `protected` with no
+   * secondary connected. An ended record is never changed. Best effort (a control-plane error is reported).
+   */
+  private recordState(change: (r: VmRecord) => void): Promise<void> {
+    const p = this.parts!;
+    this.recordChain = this.recordChain.then(() => setVmState(p.control, p.vm, (r) => { if (r.state !== 'ended') change(r); }, (t) => this.emit({ kind: 'message', text: t })));
+    return this.recordChain;
   }
 
   /** Status for supervisors and `ft status`. */

@@ -1,6 +1,6 @@
 // Puts a role's live figures into its VM record (FT.md "Status a user sees": lag, held,
 // logBitsPerSecond, heartbeatAgeMs) every `everyMs`, while the role is the record's primary and the
-// record is at the role's generation. Best effort: a control-plane error is skipped, never fatal.
+// record is at the role's generation, and corrects a `protected` state the role no longer holds. Best effort: a control-plane error is skipped, never fatal.
 // Imports the control plane and role.ts only.
 
 import { updateVm, type ControlPlane } from './control.js';
@@ -20,8 +20,12 @@ export function publishStatus(cp: ControlPlane, vm: string, status: () => RoleSt
     updateVm(cp, vm, (r) => {
       if (r.generation !== s.generation || r.primary?.pid !== process.pid || r.state === 'ended') return undefined;
       const paired = s.state === 'protected';
+      // never more than the role holds (FT.md: `protected` only once S acked M and while it is paired): a record
+      // left at `protected` by any path is corrected within a second
+      const holds = status().state;
+      const state = r.state === 'protected' && holds !== 'protected' && holds !== 'ended' ? holds : r.state;
       return {
-        ...r, lag: paired ? { instructions: s.lag.instructions, ms: Math.round(s.lag.ms) } : { instructions: 0, ms: 0 },
+        ...r, state, secondary: state === 'not-protected' ? null : r.secondary, lag: paired ? { instructions: s.lag.instructions, ms: Math.round(s.lag.ms) } : { instructions: 0, ms: 0 },
         held: { ...s.held }, logBitsPerSecond: Math.max(0, bps), heartbeatAgeMs: paired ? Math.round(s.heartbeatAgeMs) : 0,
       };
     }).catch(() => undefined).finally(() => { busy = false; });
