@@ -2,6 +2,7 @@
 // multiboot kernel (guests/build/coremark-mb32.elf, our port in guests/coremark), loaded by v86 itself
 // (no BIOS). The kernel has no clock of its own: the time of a run is the host's between the
 // "coremark-mark: start" and "coremark-mark: stop" lines it prints around CoreMark's timed loop.
+import './env-check.js'; // first: a bad X86FT_* value is one line, exit 2
 import { readFileSync, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';

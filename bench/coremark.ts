@@ -17,6 +17,8 @@
 // a run failed or a CRC differed from the native build's.
 // Environment: X86FT_COREMARK_PAIRS (K, default 9), X86FT_COREMARK_LONG / _SHORT (x86ft iterations,
 // default 1100 / 100), X86FT_COREMARK_V86=0 skips v86.
+import './env-check.js'; // first: a bad X86FT_* value is one line, exit 2
+import { envFlag, envInt } from '../src/env.js';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -29,9 +31,8 @@ const resultsDir = join(root, 'bench/results');
 const cli = join(root, 'dist/src/cli/main.js');
 const ELF = join(build, 'coremark-O2.elf'), NATIVE = join(build, 'coremark-native'), MB32 = join(build, 'coremark-mb32.elf');
 
-const env = (k: string, d: number) => (process.env[k] ? Number(process.env[k]) : d);
-const PAIRS = env('X86FT_COREMARK_PAIRS', 9);
-const XL = env('X86FT_COREMARK_LONG', 1100), XS = env('X86FT_COREMARK_SHORT', 100);
+const PAIRS = envInt('X86FT_COREMARK_PAIRS');
+const XL = envInt('X86FT_COREMARK_LONG'), XS = envInt('X86FT_COREMARK_SHORT');
 const COLD = 300;
 const NL = 30_000, NS = 3_000; // native
 const VL = 3_000, VS = 300; // v86
@@ -130,7 +131,7 @@ async function main(): Promise<void> {
     // v86, same run
     let v86: Figure | null = null;
     let v86Missing = '';
-    if (process.env.X86FT_COREMARK_V86 !== '0') {
+    if (envFlag('X86FT_COREMARK_V86')) {
       // v86 not installed is reported, not fatal: the x86ft figures above stand on their own
       const vs = await runV86(MB32, `${SEEDS} ${VS}`).catch((e: unknown) => { v86Missing = e instanceof Error ? e.message : String(e); return null; });
       const vl = vs === null ? null : await runV86(MB32, `${SEEDS} ${VL}`);

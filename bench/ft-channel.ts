@@ -2,13 +2,15 @@
 // latency on loopback of P's 'sync' answered by S's 'ack' over the authenticated channel (HMAC per
 // message), median and p99 from individually timed round trips, plus benny's round trips per second
 // with and without a 64 KiB log chunk in front of the sync. Results in bench/results/ft-channel.json.
+import './env-check.js'; // first: a bad X86FT_* value is one line, exit 2
+import { envInt } from '../src/env.js';
 import b from 'benny';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { connectFt, listenFt, type FtPeer } from '../src/ft/channel.js';
 
 const resultsDir = new URL('../../bench/results/', import.meta.url).pathname;
-const ROUND_TRIPS = Number(process.env.X86FT_BENCH_RTT ?? 5000);
+const ROUND_TRIPS = envInt('X86FT_BENCH_RTT');
 
 async function pair(): Promise<{ p: FtPeer; s: FtPeer; close(): Promise<void> }> {
   const id = { secret: new Uint8Array(randomBytes(32)), vm: 'bench', generation: 1 };

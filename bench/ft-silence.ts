@@ -5,15 +5,17 @@
 // loops (`yes > /dev/null`) running meanwhile. Runs: X86FT_BENCH_RUNS (3); ft_demo's command line:
 // X86FT_BENCH_CMDLINE ('24 1500 20'); --failure-timeout-ms 60000, so that a silence is measured, not acted on.
 
+import './env-check.js'; // first: a bad X86FT_* value is one line, exit 2
+import { envInt, envValue } from '../src/env.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { CLI, DISK_BYTES, guest, tempDir } from '../test/ft/protect-harness.js';
 
-const RUNS = Number(process.env.X86FT_BENCH_RUNS ?? 3);
-const BUSY = Number(process.env.X86FT_BENCH_BUSY ?? 2);
-const CMDLINE = process.env.X86FT_BENCH_CMDLINE ?? '24 1500 20';
+const RUNS = envInt('X86FT_BENCH_RUNS');
+const BUSY = envInt('X86FT_BENCH_BUSY');
+const CMDLINE = envValue('X86FT_BENCH_CMDLINE') ?? '24 1500 20';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function scrape(port: number): Promise<number | undefined> {

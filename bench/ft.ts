@@ -14,6 +14,8 @@
 // Results in bench/results/ft.json (ft-partial.json with X86FT_BENCH_FT_ONLY=release,log,failover,speed,stall).
 // Counts: X86FT_BENCH_FT_PAIRS (9), X86FT_BENCH_FAILOVERS (5).
 
+import './env-check.js'; // first: a bad X86FT_* value is one line, exit 2
+import { envInt, envValue } from '../src/env.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,8 +28,8 @@ import { openLiveHost } from '../src/cli/host.js';
 import type { OutputSeam } from '../src/machine/outputs.js';
 
 const resultsDir = new URL('../../bench/results/', import.meta.url).pathname;
-const PAIRS = Number(process.env.X86FT_BENCH_FT_PAIRS ?? 9);
-const FAILOVERS = Number(process.env.X86FT_BENCH_FAILOVERS ?? 5);
+const PAIRS = envInt('X86FT_BENCH_FT_PAIRS');
+const FAILOVERS = envInt('X86FT_BENCH_FAILOVERS');
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function pct(v: number[], q: number): number {
@@ -220,7 +222,7 @@ async function stalledSecondaryMemory(elf: string, stallMs = 5000): Promise<{ rs
 }
 
 /** X86FT_BENCH_FT_ONLY=name[,name…]: only these parts (release, log, failover, speed, stall). */
-const ONLY = process.env.X86FT_BENCH_FT_ONLY?.split(',');
+const ONLY = envValue('X86FT_BENCH_FT_ONLY')?.split(',');
 const want = (part: string): boolean => !ONLY || ONLY.includes(part);
 
 async function main(): Promise<void> {

@@ -1,4 +1,5 @@
 // Benchmark guests: a machine that keeps running a guest in fixed instruction slices for benny.
+import './env-check.js'; // first: a bad X86FT_* value is one line, exit 2
 import { readFileSync, existsSync } from 'node:fs';
 import { Machine } from '../src/machine/machine.js';
 

@@ -1,6 +1,7 @@
 // Tiny assembler guests for the record/replay bench and tests: a timer-interrupt guest whose memory
 // and output depend on where the interrupts land, and an integer-only guest with no inputs at all.
 // Assembled with the host's gcc (bare-metal ELF loaded at 1 MiB).
+import './env-check.js'; // first: a bad X86FT_* value is one line, exit 2
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

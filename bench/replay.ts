@@ -3,6 +3,8 @@
 // to recording, log volume (bytes per entry, bit/s; VMware FT publishes 1.5-18 Mbit/s of FT
 // logging traffic), divergence detection latency in instructions, and the cost of digests as a
 // function of the interval N. Results in bench/results/replay.json.
+import './env-check.js'; // first: a bad X86FT_* value is one line, exit 2
+import { envInt } from '../src/env.js';
 import b from 'benny';
 import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { Machine } from '../src/machine/machine.js';
@@ -16,7 +18,7 @@ import type { LogEntry } from '../src/replay/format.js';
 import { assemble, timerGuestSource } from './replay-guests.js';
 
 const resultsDir = new URL('../../bench/results/', import.meta.url).pathname;
-const INSNS = Number(process.env.X86FT_BENCH_INSNS ?? 4_000_000);
+const INSNS = envInt('X86FT_BENCH_INSNS');
 const MEM = 16 << 20;
 
 interface Guest { name: string; image: Uint8Array; cmdline: string; nets?: boolean }

@@ -23,6 +23,8 @@
 // their roles: run it under `chrt -r 1` or `nice -n -20` on a loaded machine) go with the results in
 // bench/results/respawn.json.
 
+import './env-check.js'; // first: a bad X86FT_* value is one line, exit 2
+import { envInt, envValue } from '../src/env.js';
 import { appendFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { loadavg } from 'node:os';
@@ -36,7 +38,7 @@ import { PreCopy, PreCopyImage } from '../src/replay/precopy.js';
 import { OutputTally, computeDigest } from '../src/replay/digest.js';
 
 const resultsDir = new URL('../../bench/results/', import.meta.url).pathname;
-const RUNS = Number(process.env.X86FT_BENCH_RESPAWN_RUNS ?? 5);
+const RUNS = envInt('X86FT_BENCH_RESPAWN_RUNS');
 const MiB = 1 << 20;
 
 const median = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
@@ -147,7 +149,7 @@ async function endToEnd(elf: string, kills: number, memMiB: number): Promise<Rec
   const cp = await openControl(c.spec);
   const runs: Array<Record<string, number>> = [];
   // X86FT_BENCH_RESPAWN_HOST_ARGS: extra `x86ft host` options (e.g. --no-spare, to compare)
-  const hostArgs = (process.env.X86FT_BENCH_RESPAWN_HOST_ARGS ?? '').split(' ').filter((a) => a !== '');
+  const hostArgs = (envValue('X86FT_BENCH_RESPAWN_HOST_ARGS') ?? '').split(' ').filter((a) => a !== '');
   const start = (id: string): void => stampLines(startHost(c, id, hostArgs), lines);
   try {
     for (const id of ['h1', 'h2', 'h3']) start(id);
@@ -176,7 +178,8 @@ async function endToEnd(elf: string, kills: number, memMiB: number): Promise<Rec
       }
       const pause = lines.slice(from).map((l) => /snapshot at instruction \d+.* guest paused ([\d.]+) ms \(([\d.]+) ms of CPU\)/.exec(l.text)).find((x) => x);
       if (pause) { run.pauseMs = Number(pause[1]); run.pauseCpuMs = Number(pause[2]); }
-      if (process.env.X86FT_BENCH_RESPAWN_LOG) appendFileSync(process.env.X86FT_BENCH_RESPAWN_LOG, `kill ${k}\n${lines.slice(from).map((l) => `${l.at - t0} ${l.text}`).join('\n')}\n`);
+      const respawnLog = envValue('X86FT_BENCH_RESPAWN_LOG');
+      if (respawnLog) appendFileSync(respawnLog, `kill ${k}\n${lines.slice(from).map((l) => `${l.at - t0} ${l.text}`).join('\n')}\n`);
       runs.push(run);
       process.stdout.write(`kill ${k}: ${PHASES.filter(([n]) => run[n] !== undefined).map(([n]) => `${n} ${run[n]}`).join(', ')} ms after the kill\n`);
       // the killed host comes back and registers before the next kill (a free host for the next respawn)
@@ -221,8 +224,8 @@ async function main(): Promise<void> {
   for (const c of precopy) {
     process.stdout.write(`respawn ${c.memoryMiB} MiB guest, pre-copy (ft_dirty rewriting 6 MiB): ${c.precopiedMiB} MiB sent in ${c.rounds} rounds, ${c.pagesAtM} pages at M, guest paused ${c.pauseMs} ms (${c.pauseCpuMs} ms of CPU); verify and restore on the secondary ${c.verifyAndRestoreMs} ms\n`);
   }
-  const kills = Number(process.env.X86FT_BENCH_RESPAWN_KILLS ?? 5);
-  const mems = (process.env.X86FT_BENCH_RESPAWN_MEMS ?? '16,64').split(',').map(Number);
+  const kills = envInt('X86FT_BENCH_RESPAWN_KILLS');
+  const mems = (envValue('X86FT_BENCH_RESPAWN_MEMS') ?? '16,64').split(',').map(Number);
   const endToEndResult: Record<string, unknown>[] = [];
   for (const mem of kills > 0 ? mems : []) {
     const e = await endToEnd(guest('ft_demo'), kills, mem);

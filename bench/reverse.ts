@@ -5,6 +5,7 @@
 // scanned backwards: the worst case), the same for a watchpoint whose last hit is at the start, a
 // reverse-continue to the last hit 5M instructions back and reverse-stepi. Writes bench/results/reverse.json. `npm run bench:reverse`.
 
+import './env-check.js'; // first: a bad X86FT_* value is one line, exit 2
 import { spawnSync, execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

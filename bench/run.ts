@@ -1,4 +1,5 @@
 // `npm run bench`: guest MIPS for each benchmark guest, measured with benny; results in bench/results/.
+import './env-check.js'; // first: a bad X86FT_* value is one line, exit 2
 import b from 'benny';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { GuestRunner, SLICE } from './guests.js';

@@ -5,13 +5,15 @@
 // - `x86ft run hello-O2.elf` through the bin of the packed tarball installed in an empty app directory;
 // - `npx x86ft --version` in that app (npm's own start and its look-up of the bin come on top).
 // Results in bench/results/startup.json.
+import './env-check.js'; // first: a bad X86FT_* value is one line, exit 2
+import { envInt } from '../src/env.js';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { packAndInstall } from '../test/helpers/pack.js';
 
 const repo = resolve(new URL('../..', import.meta.url).pathname);
-const RUNS = Number(process.env.X86FT_BENCH_STARTUP_RUNS ?? 7);
+const RUNS = envInt('X86FT_BENCH_STARTUP_RUNS');
 
 function time(cmd: string, args: string[], cwd: string): { ms: number; status: number | null } {
   const t0 = performance.now();

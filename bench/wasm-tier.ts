@@ -6,6 +6,8 @@
 // medians over the pairs; the CRCs of every run must equal the native build's. Prints the load average.
 // Results in bench/results/wasm-tier.json.
 
+import './env-check.js'; // first: a bad X86FT_* value is one line, exit 2
+import { envInt } from '../src/env.js';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -14,8 +16,7 @@ import { join } from 'node:path';
 const root = new URL('../../', import.meta.url).pathname;
 const ELF = join(root, 'guests/build/coremark-O2.elf'), NATIVE = join(root, 'guests/build/coremark-native');
 const SEEDS = ['0x0', '0x0', '0x66'];
-const env = (k: string, d: number) => (process.env[k] ? Number(process.env[k]) : d);
-const PAIRS = env('X86FT_WASM_PAIRS', 3), LONG = env('X86FT_WASM_LONG', 400), SHORT = env('X86FT_WASM_SHORT', 100);
+const PAIRS = envInt('X86FT_WASM_PAIRS'), LONG = envInt('X86FT_WASM_LONG'), SHORT = envInt('X86FT_WASM_SHORT');
 
 interface Child { cpuS: number; icount: number; crcs: string; blocks: number; wasm: { compiled: number; rejected: number; compileMs: number; calls: number; exits: number } | null }
 
@@ -103,7 +104,7 @@ function main(): void {
   const ip = spawnSync(process.execPath, [new URL(import.meta.url).pathname, '--inproc'], { encoding: 'utf8', maxBuffer: 16 << 20, env: { ...process.env, X86FT_WASM: '1' } });
   if (ip.status !== 0) throw new Error(`in-process child: exit ${ip.status ?? ip.signal}\n${ip.stderr.slice(-2000)}`);
   const inp = JSON.parse(ip.stdout.trim().split('\n').pop()!) as { ratios: number[]; js: number[]; wasm: number[] };
-  const sliceN = env('X86FT_WASM_SLICE', 20e6);
+  const sliceN = envInt('X86FT_WASM_SLICE');
   const steady = (t: 'js' | 'wasm') => (LONG - SHORT) / (median(res[t].long.map((r) => r.cpuS)) - median(res[t].short.map((r) => r.cpuS)));
   const pairRatio = res.js.long.map((j, k) => j.cpuS / res.wasm.long[k].cpuS);
   const js = steady('js'), wasm = steady('wasm');
@@ -113,7 +114,7 @@ function main(): void {
   const compiled = median(wl.map((s) => s.compiled)), rejected = median(wl.map((s) => s.rejected)), compileMs = median(wl.map((s) => s.compileMs));
   const icount = res.wasm.long[0].icount;
   const summary = {
-    date: new Date().toISOString(), wasmRegion: Number(process.env.X86FT_WASM_REGION ?? '1'), loadavgStart: load0, loadavgEnd: loadavg(), pairs: PAIRS, long: LONG, short: SHORT,
+    date: new Date().toISOString(), wasmRegion: envInt('X86FT_WASM_REGION'), loadavgStart: load0, loadavgEnd: loadavg(), pairs: PAIRS, long: LONG, short: SHORT,
     jsSteadyItPerCpuS: js, wasmSteadyItPerCpuS: wasm, wasmOverJs: wasm / js,
     longRunCpuRatioJsOverWasm: { median: median(pairRatio), min: Math.min(...pairRatio), max: Math.max(...pairRatio) },
     wasm: { compiled, rejected, compileMsPerBlock: compileMs / compiled, callsPerCpuS: calls / cpuL, instructionsPerCall: icount / calls, exitsPerCall: exits / calls },
@@ -133,7 +134,7 @@ function main(): void {
 }
 
 if (process.argv[2] === '--inproc') {
-  inproc(env('X86FT_WASM_SLICES', 11), env('X86FT_WASM_SLICE', 20e6), env('X86FT_WASM_WARM', 40e6)).catch((e: unknown) => { console.error(e instanceof Error ? e.message : String(e)); process.exitCode = 1; });
+  inproc(envInt('X86FT_WASM_SLICES'), envInt('X86FT_WASM_SLICE'), envInt('X86FT_WASM_WARM')).catch((e: unknown) => { console.error(e instanceof Error ? e.message : String(e)); process.exitCode = 1; });
 } else if (process.argv[2] === '--child') {
   child(Number(process.argv[3])).catch((e: unknown) => { console.error(e instanceof Error ? e.message : String(e)); process.exitCode = 1; });
 } else {

@@ -1,6 +1,7 @@
 // `node dist/bench/x87.js`: Mops/s of the x87 80-bit arithmetic, BigInt reference path (before) vs the
 // non-BigInt fast path (after), on random normal operands in all rounding modes and precision controls.
 // Each figure is the best of several runs (the machine may be shared).
+import './env-check.js'; // first: a bad X86FT_* value is one line, exit 2
 import * as X from '../src/cpu/fp/x87.js';
 
 const N = 1024; // operand pairs, cycled

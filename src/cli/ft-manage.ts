@@ -71,8 +71,8 @@ wait: the guest's debug-exit status (124 budget, 125 halt, 126 guest fault, 127 
 'x86ft run'), ${MANAGE_EXIT.stopped} when it was stopped ('ft stop'); ${MANAGE_EXIT.lost} the VM is lost (the hosts of all its roles lost their
 leases: nobody runs the guest any more); ${MANAGE_EXIT.notFound} no VM NAME; ${MANAGE_EXIT.io} a control-plane error.
 stop: 0 the VM is ended; ${MANAGE_EXIT.notFound} no VM NAME; ${MANAGE_EXIT.io} a control-plane error. list: 0; ${MANAGE_EXIT.io} a control-plane error.
-failover, restart-secondary: 0 done and protected again; ${MANAGE_EXIT.notProtected} the VM is not protected (nothing done) or
-ended meanwhile; ${MANAGE_EXIT.timeout} not done, or not protected again, within 60 s; ${MANAGE_EXIT.notFound} no VM NAME; ${MANAGE_EXIT.io} a control-plane error.
+failover, restart-secondary: 0 done and protected again; ${MANAGE_EXIT.notProtected} the VM is not protected, or the primary
+refused saying why (nothing done), or it ended meanwhile; ${MANAGE_EXIT.timeout} not done, or not protected again, within 60 s; ${MANAGE_EXIT.notFound} no VM NAME; ${MANAGE_EXIT.io} a control-plane error.
 `;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { suggest, internalMessage } from './usage.js';
 import { holdStopSignals } from './signals.js';
+import { checkEnv, envFlag } from '../env.js';
 
 const USAGE = `usage: x86ft <command> [options]
 
@@ -114,8 +115,16 @@ function spareArgv(): Promise<string[]> {
   });
 }
 
-(process.env.X86FT_SPARE === '1' && process.send ? spareArgv() : Promise.resolve(process.argv.slice(2))).then(main).then(
-  (code) => { process.exitCode = code; },
-  // a bug, never bad input (every command maps bad input to its documented status): one line, no trace
-  (err) => { process.stderr.write(`x86ft: internal error: ${internalMessage(err)}\n`); process.exitCode = 70; },
-);
+// an X86FT_* variable with a value it does not accept is bad input like a bad option: one line, exit 2, before
+// any module that reads one loads (src/env.ts; README "Environment")
+const badEnv = checkEnv();
+if (badEnv) {
+  process.stderr.write(`x86ft: ${badEnv}\n`);
+  process.exitCode = 2;
+} else {
+  (envFlag('X86FT_SPARE') && process.send ? spareArgv() : Promise.resolve(process.argv.slice(2))).then(main).then(
+    (code) => { process.exitCode = code; },
+    // a bug, never bad input (every command maps bad input to its documented status): one line, no trace
+    (err) => { process.stderr.write(`x86ft: internal error: ${internalMessage(err)}\n`); process.exitCode = 70; },
+  );
+}

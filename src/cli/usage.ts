@@ -1,6 +1,7 @@
 // One-line usage errors with a "did you mean", shared by every command.
 
 import { X86ftError } from '../errors.js';
+import { envFlag } from '../env.js';
 
 /** A command line that cannot be used (unknown or missing option, bad value): the command prints its message
  *  on one line and exits with its usage status. code 'X86FT_USAGE'. */
@@ -58,6 +59,6 @@ export function suggest(word: string, candidates: readonly string[]): string {
 
 /** An unexpected error on one line (`Name: message`), with its stack when X86FT_DEBUG=1. */
 export function internalMessage(e: unknown): string {
-  if (process.env.X86FT_DEBUG === '1' && e instanceof Error && e.stack) return e.stack;
+  if (envFlag('X86FT_DEBUG') && e instanceof Error && e.stack) return e.stack;
   return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
 }

@@ -14,6 +14,7 @@ import { ud, gp0, type Block, type Handler, type Insn } from './decoder.js';
 import { LF, PARITY, getOF, getCF, getZF, getSF, getPF } from './flags.js';
 import { nop } from './ops/mov.js';
 import { movups, movaps, movupsSt, movapsSt, addsdH, subsdH, mulsdH, addpdH, subpdH, mulpdH } from './ops/sse.js';
+import { envFlag, envInt } from '../env.js';
 
 /**
  * A compiled block: runs all b.n instructions from linear address `start`; returns how many retired in its
@@ -25,11 +26,11 @@ export type BlockFn = (c: Cpu, start: number, left: number) => number;
 
 /** Executions after which a block is compiled (X86FT_HOT_BLOCK overrides: 1 compiles every block at once,
  *  which the tests use to run the compiler on everything; 0 disables compilation). */
-const envHot = process.env.X86FT_HOT_BLOCK;
-export const HOT_BLOCK = envHot === undefined || envHot === '' ? 64 : Number(envHot) === 0 ? Infinity : Math.max(1, Number(envHot));
+const envHot = envInt('X86FT_HOT_BLOCK');
+export const HOT_BLOCK = envHot === 0 ? Infinity : envHot;
 
 /** Generate the common forms inline (default; X86FT_INLINE=0: every instruction calls its handler). */
-export const INLINE_DEFAULT = process.env.X86FT_INLINE !== '0';
+export const INLINE_DEFAULT = envFlag('X86FT_INLINE');
 
 /**
  * Which instructions may skip computing flags: walking backwards, flags are dead after instruction k when a
@@ -57,8 +58,7 @@ export function compileBlock(b: Block, inline = INLINE_DEFAULT): BlockFn {
 
 /** Blocks a region may hold (X86FT_REGION_BLOCKS; the default 1: every function is one block — regions of
  *  up to 16 or 64 blocks measured no faster on CoreMark, README "Speed"). */
-const envRegion = process.env.X86FT_REGION_BLOCKS;
-export const REGION_BLOCKS = envRegion === undefined || envRegion === '' ? 1 : Math.max(1, Number(envRegion) | 0);
+export const REGION_BLOCKS = envInt('X86FT_REGION_BLOCKS');
 /** Instructions a region may hold (bigger functions cost V8 more to optimise than they save). */
 const REGION_INSNS = 256;
 

@@ -12,6 +12,7 @@ import type { Hooks } from './hooks.js';
 import { GuestFaultError } from '../errors.js';
 import { cpuArrays } from './wasm/space.js';
 import { WasmTier } from './wasm/compile.js';
+import { envFlag } from '../env.js';
 
 /** Why Cpu.run returned (a run-time enum: usable from JavaScript). */
 export enum Stop {
@@ -187,7 +188,7 @@ export class Cpu {
    *  links (Block.l0/l1) made in an older epoch are not followed. */
   jcEpoch = 0;
   /** Follow block links between compiled blocks (false: every transition goes through the jump cache). */
-  useLinks = process.env.X86FT_BLOCK_LINKS !== '0';
+  useLinks = envFlag('X86FT_BLOCK_LINKS');
   /** Blocks compiled from now on generate the common instruction forms inline (src/cpu/compile.ts; false:
    *  every instruction calls its handler). X86FT_INLINE=0 sets the default to false. */
   inlineSemantics = INLINE_DEFAULT;

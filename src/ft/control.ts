@@ -8,6 +8,7 @@ import { promises as fsp } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { X86ftError } from '../errors.js';
+import { envValue } from '../env.js';
 
 // ─── Words (FT.md "Words", "Status a user sees") ───────────────────────────────────────────────
 
@@ -287,7 +288,7 @@ export type ControlSpec = { kind: 'dir'; path: string } | { kind: 'etcd'; endpoi
 /** Parses `dir:PATH` or `etcd:HOST:PORT[,HOST:PORT…]`; '' or undefined = default (`dir:$X86FT_CONTROL`, else `dir:~/.x86ft`). */
 export function parseControlSpec(spec?: string): ControlSpec {
   if (spec === undefined || spec === '') {
-    const env = process.env.X86FT_CONTROL;
+    const env = envValue('X86FT_CONTROL');
     return { kind: 'dir', path: resolve(env !== undefined && env !== '' ? env : join(homedir(), '.x86ft')) };
   }
   if (spec.startsWith('dir:')) {
@@ -342,7 +343,7 @@ export function checkRecord(rec: VmRecord): void {
 
 /** Default secret file for etcd: `$X86FT_SECRET_FILE`, else `~/.x86ft/secret` (the dir: backend keeps it in PATH/secret). */
 export function defaultSecretFile(): string {
-  const env = process.env.X86FT_SECRET_FILE;
+  const env = envValue('X86FT_SECRET_FILE');
   return resolve(env !== undefined && env !== '' ? env : join(homedir(), '.x86ft', 'secret'));
 }
 

@@ -4,8 +4,10 @@
 // views of that area, so the interpreter, the JS tier and wasm code share one copy (no copying at
 // entry or exit). Off (the default): plain ArrayBuffers, exactly as before.
 
+import { envFlag } from '../../env.js';
+
 /** The wasm tier is on (X86FT_WASM=1; read once, when this module loads). */
-export const WASM_TIER = process.env.X86FT_WASM === '1';
+export const WASM_TIER = envFlag('X86FT_WASM');
 
 export const PAGE64K = 65536;
 /** TLB entries per array (cpu.ts TLB_SIZE; each entry an f64). */
