@@ -228,6 +228,8 @@ export class FtPrimary {
    *  end waits for it, so the final 'ended' record is never overwritten by a late 'not-protected'. */
   private lossDone: Promise<void> = Promise.resolve();
   private checkingGen = false;
+  /** Until then (ms since the epoch), and until its first ack, the secondary's silence is not counted (startup grace). */
+  private graceEnd = 0;
   /** This role's record writes, one at a time in the order asked (recordState). */
   private recordChain: Promise<void> = Promise.resolve();
   private readonly signal: { aborted: boolean };
@@ -463,6 +465,10 @@ export class FtPrimary {
       onSnapshot: (snap) => {
         if (gone()) throw new InvalidStateError('the secondary left');
         p.seam.setMode('hold'); // every output stamped >= M waits for S's ack
+        // the grace runs again from here: the joining secondary now hashes and restores what it got (its main thread
+        // busy for seconds at a load of 40, its worker's beats stop vouching after HANG_TIMEOUTS) before its first
+        // ack; a grace counted from its connection was used up by the pre-copy and it was declared lost ~5 s in
+        this.graceEnd = Date.now() + STARTUP_GRACE_TIMEOUTS * p.config.ft.failureTimeoutMs;
         this.joinM = snap.icount;
         peer.send({ t: 'snapshot', icount: snap.icount, hash: snap.hash, size: snap.bytes.length, marks: p.seam.completed(), input: this.inputs.consumed });
         for (let off = 0; off < snap.bytes.length; off += SNAPSHOT_CHUNK) peer.send({ t: 'snapshot-data', offset: off, bytes: snap.bytes.subarray(off, off + SNAPSHOT_CHUNK) });
@@ -585,10 +591,10 @@ export class FtPrimary {
     const p = this.parts!;
     this.lastAckAt = Date.now();
     peer.onMessage((m) => this.onMessage(m));
-    const graceEnd = this.lastAckAt + STARTUP_GRACE_TIMEOUTS * p.config.ft.failureTimeoutMs;
+    this.graceEnd = this.lastAckAt + STARTUP_GRACE_TIMEOUTS * p.config.ft.failureTimeoutMs;
     this.detector = watchPeer(peer, {
       heartbeatMs: p.config.ft.heartbeatMs, failureTimeoutMs: p.config.ft.failureTimeoutMs,
-      holdWhile: () => peer.isPaused || (this.lastAck < 0 && Date.now() < graceEnd),
+      holdWhile: () => peer.isPaused || (this.lastAck < 0 && Date.now() < this.graceEnd),
       icount: () => p.machine.cpu.icount,
       onFailed: (f) => void this.secondaryLost(f.message),
       workerBeats: { bind: { host: this.server!.host, port: this.server!.port } },
