@@ -87,7 +87,7 @@ describe('ft commands say what happened', () => {
       await stopCluster(c);
       rmSync(c.dir, { recursive: true, force: true });
     }
-  });
+  }, 300_000); // three agents, two VMs, a TLS join: 108 s at a load of 24 (a hang guard, not a speed bound)
 
   it('ft status never shows protected when the secondary\'s host holds no lease', () => {
     const host = (id: string): HostRecord => ({ id, addr: null, pid: 1, leaseMs: 2000, registeredAt: 1, renewedAt: 1, expiresAt: Date.now() + 2000 });
