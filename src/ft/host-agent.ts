@@ -15,7 +15,7 @@ import { forwardStderrLines, roleNamed } from './child-stderr.js';
 import type { TlsFiles } from './tls.js';
 import { describeTls, tlsDiffers, tlsSetting } from './placement.js';
 import {
-  ControlError, keepLease, type ControlEvent, type ControlPlane, type HostLease, type SpawnEntry, type SpawnRequest, type VmRecord, type Watch,
+  ControlError, keepLease, updateVm, type ControlEvent, type ControlPlane, type HostLease, type SpawnEntry, type SpawnRequest, type VmRecord, type Watch,
 } from './control.js';
 
 /** Exit statuses of `x86ft host` (README "Hosts"). */
@@ -312,6 +312,7 @@ export class HostAgent {
           // (while stopping, only a primary that handed over: whether it ended by itself)
           if (!this.stopping || rc.handingOver) this.say(`the ${rc.role} of '${r.vm}' (pid ${child.pid}) ${how}`);
           if (rc.handoverKill) clearTimeout(rc.handoverKill);
+          if (child.pid !== undefined) void this.forgetSecondary(r.vm, child.pid, how);
           resolve();
         };
         child.on('error', (e) => end(`could not start: ${e.message}`));
@@ -321,6 +322,18 @@ export class HostAgent {
     if (sp) sp.rc = rc;
     if (child.pid !== undefined) this.children.set(child.pid, rc);
     return rc;
+  }
+
+  /** A secondary of ours that exited while the VM's record still names it: the record must not go on showing it
+   *  (ft status said `starting-secondary` with a secondary that had exited, and a VM whose primary's host had
+   *  gone was never judged lost). Only that exact process (host id and pid) is taken out, never a later one. */
+  private async forgetSecondary(vm: string, pid: number, how: string): Promise<void> {
+    const id = this.o.id;
+    await updateVm(this.o.control, vm, (rec) => {
+      if (rec.state === 'ended' || rec.secondary?.host !== id || rec.secondary.pid !== pid) return undefined;
+      const state = rec.state === 'protected' || rec.state === 'starting-secondary' ? 'not-protected' : rec.state;
+      return { ...rec, secondary: null, state, reason: `the secondary on host ${id} (pid ${pid}) ${how}` };
+    }).catch(() => undefined); // the VM's record may be gone (a name reused) or the control plane away: nothing to correct
   }
 
   /** Fencing through the host agent (FT.md): a role of ours that was the VM's primary at generation g, while the

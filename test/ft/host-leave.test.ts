@@ -102,4 +102,31 @@ describe('hosts leaving', () => {
       rmSync(c.dir, { recursive: true, force: true });
     }
   }, 120_000);
+
+  it('a secondary that exits while its primary cannot write: its agent takes it out of the record (not protected, why); the primary\'s host gone then makes the VM lost', async () => {
+    const c = newCluster('host-sec-exit');
+    const cp = await openControl(c.spec);
+    try {
+      startHost(c, 'h1'); startHost(c, 'h2');
+      const st = await ftStart(c, elf, 's', `${LINES} ${WORK} 100`);
+      expect(st.status, st.stderr).toBe(0);
+      const rec = await waitRecord(cp, 's', (r) => isProtected(r) || r.state === 'ended', 60_000, 'protected');
+      expect(rec.state, 'the guest ended before it was protected').toBe('protected');
+      // the primary stopped (it cannot write the record), then the secondary's process killed (its host lives on)
+      process.kill(rec.primary!.pid, 'SIGSTOP');
+      process.kill(rec.secondary!.pid, 'SIGKILL');
+      const after = await waitRecord(cp, 's', (r) => r.secondary === null, 60_000, 'the secondary taken out of the record');
+      expect(after.state).toBe('not-protected');
+      expect(after.reason).toBe(`the secondary on host ${rec.secondary!.host} (pid ${rec.secondary!.pid}) was killed by SIGKILL`);
+      expect(after.primary!.pid).toBe(rec.primary!.pid);
+      // the primary's host dies too: nobody runs the VM any more, and the judgement says so
+      killHost(c.hosts.get(rec.primary!.host)!);
+      const w = await cli(c, ['ft', 'wait', 's', '--control', c.spec]);
+      expect(w.status, w.stderr).toBe(8);
+    } finally {
+      await cp.close();
+      await stopCluster(c);
+      rmSync(c.dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
