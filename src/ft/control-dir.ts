@@ -477,10 +477,10 @@ class DirLease implements HostLease {
   renew(): Promise<void> {
     return this.cp.renewHost(this.hostId, this.token, this.base);
   }
-  keepAlive(onLost: (err: ControlError) => void): (() => void) | undefined {
+  keepAlive(onLost: (err: ControlError) => void, onRenewed?: () => void): (() => void) | undefined {
     if (this.ino < 0) return undefined;
     return startLeaseThread({ file: this.file, ino: this.ino, leaseMs: this.leaseMs, grantedAt: this.base.registeredAt },
-      (why) => onLost(new ControlError('LEASE_EXPIRED', `lease of host '${this.hostId}' ${why}`)));
+      (why) => onLost(new ControlError('LEASE_EXPIRED', `lease of host '${this.hostId}' ${why}`)), onRenewed);
   }
   release(): Promise<void> {
     return this.cp.releaseHost(this.hostId, this.token);

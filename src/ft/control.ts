@@ -151,9 +151,10 @@ export interface HostLease {
   /** Ends the lease now (the host leaves the cluster). */
   release(): Promise<void>;
   /** Optional: renews every quarter of `leaseMs` off the calling thread (dir: a worker thread, so a busy or
-   *  starved event loop does not lose the lease); `onLost` as keepLease's. Returns the stop function, or
-   *  undefined when not available here (keepLease then renews on this thread). */
-  keepAlive?(onLost: (err: ControlError) => void): (() => void) | undefined;
+   *  starved event loop does not lose the lease); `onLost` as keepLease's; `onRenewed` once it has renewed
+   *  (the caller renews on its own thread until then). Returns the stop function, or undefined when not
+   *  available here (keepLease then renews on this thread). */
+  keepAlive?(onLost: (err: ControlError) => void, onRenewed?: () => void): (() => void) | undefined;
 }
 
 /** Ask a host agent to start a role (issue 10). Signed with the cluster secret; agents act only on verified ones. */
@@ -628,19 +629,20 @@ function roleKey(r: RoleRef | null): string { return r ? `${r.host}\0${r.pid}` :
  *  `onLost` is also called when no renewal succeeded for a whole lease. Returns a stop function. Uses the lease's
  *  keepAlive (dir: a worker thread) when it has one. */
 export function keepLease(lease: HostLease, onLost: (err: ControlError) => void): () => void {
-  const off = lease.keepAlive?.(onLost);
-  if (off) return off;
   let lastOk = Date.now();
   let stopped = false;
   let busy = false;
-  const lost = (err: ControlError) => {
+  // with a renewal thread, this thread renews only until the thread's first renewal (its start can be slow)
+  let threaded = false;
+  const lost = (err: ControlError): void => {
     if (stopped) return;
     stopped = true;
     clearInterval(timer);
+    off?.();
     onLost(err);
   };
   const timer = setInterval(() => {
-    if (busy || stopped) return;
+    if (busy || stopped || threaded) return;
     busy = true;
     lease.renew().then(
       () => {
@@ -649,15 +651,18 @@ export function keepLease(lease: HostLease, onLost: (err: ControlError) => void)
       },
       (e: unknown) => {
         busy = false;
+        if (threaded) return; // the thread renews now (a starved read here may have been stale)
         if (e instanceof ControlError && e.code === 'LEASE_EXPIRED') lost(e);
         else if (Date.now() - lastOk >= lease.leaseMs)
           lost(new ControlError('LEASE_EXPIRED', `lease of host ${lease.hostId} not renewed for ${lease.leaseMs} ms: ${(e as Error).message}`));
       },
     );
   }, Math.max(25, Math.floor(lease.leaseMs / 4)));
+  const off = lease.keepAlive?.(lost, () => { threaded = true; clearInterval(timer); });
   return () => {
     stopped = true;
     clearInterval(timer);
+    off?.();
   };
 }
 

@@ -22,11 +22,12 @@ export interface LeaseThreadOptions {
 }
 
 /**
- * Starts renewing; `onLost(message)` is called once (on the main thread) when the lease ran out, was
+ * Starts renewing; `onRenewed` is called after the thread's first renewal (until then the caller keeps
+ * renewing on its own thread: a worker's start took seconds at a load of 15-20); `onLost(message)` is called once (on the main thread) when the lease ran out, was
  * taken over or removed, or could not be renewed for a whole lease. Returns the stop function, or
  * undefined when no worker thread can run here (the caller renews on its own thread then).
  */
-export function startLeaseThread(o: LeaseThreadOptions, onLost: (message: string) => void): (() => void) | undefined {
+export function startLeaseThread(o: LeaseThreadOptions, onLost: (message: string) => void, onRenewed?: () => void): (() => void) | undefined {
   let w: Worker;
   try {
     w = new Worker(`(${workerMain.toString()})()`, { eval: true, workerData: o });
@@ -41,7 +42,10 @@ export function startLeaseThread(o: LeaseThreadOptions, onLost: (message: string
     void w.terminate();
     onLost(message);
   };
-  w.on('message', (m: { op: string; message: string }) => { if (m.op === 'lost') lost(m.message); });
+  w.on('message', (m: { op: string; message: string }) => {
+    if (m.op === 'lost') lost(m.message);
+    else if (m.op === 'renewed' && !done) onRenewed?.();
+  });
   // a worker that dies renews nothing: the lease is then as good as lost (never silently kept by nobody)
   w.on('error', (e) => lost(`the lease renewal thread failed: ${e.message}`));
   w.on('exit', (code) => { if (!done) lost(`the lease renewal thread exited (${code})`); });
@@ -80,10 +84,13 @@ function workerMain(): void {
       const t = new Date(now);
       fs.utimesSync(o.file, t, t);
       lastOk = now;
+      if (first) { first = false; parentPort!.postMessage({ op: 'renewed' }); }
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return lost('was removed');
       if (now - lastOk >= o.leaseMs) lost(`not renewed for ${o.leaseMs} ms: ${(e as Error).message}`);
     }
   };
+  let first = true;
   const timer = setInterval(renew, Math.max(25, Math.floor(o.leaseMs / 4)));
+  renew(); // at once: the thread's start may have taken a good part of the lease on a loaded host
 }
