@@ -17,6 +17,8 @@ import { usageLine, UsageError } from './usage.js';
 import { fsErrorText } from '../errors.js';
 import { parseArgs } from './args.js';
 import { hostname } from 'node:os';
+import { loadElf } from '../machine/boot.js';
+import { PhysMemory } from '../cpu/memory.js';
 
 /** Exit statuses of ft start/wait/stop/list (README "Hosts and placement"). */
 export const MANAGE_EXIT = { io: 1, usage: 2, notFound: 3, noHost: 5, timeout: 6, notProtected: 7, lost: 8, stopped: 130 } as const;
@@ -25,6 +27,7 @@ export const MANAGE_EXIT = { io: 1, usage: 2, notFound: 3, noHost: 5, timeout: 6
 const HOST_WAIT_MS = 15_000;
 /** How long `ft start` waits for the placed primary to create the VM (node start + image load on a loaded host). */
 const PRIMARY_WAIT_MS = 30_000;
+const DRAIN_SETTLE_MS = 10_000;
 /** How long `ft stop` waits for the primary to power the guest off before it ends the VM itself. */
 const STOP_WAIT_MS = 15_000;
 const POLL_MS = 100;
@@ -182,8 +185,14 @@ async function start(args: string[], opened: (cp: ControlPlane) => void): Promis
     process.stderr.write(usageLine('ft start', (e as Error).message, START_HELP));
     return MANAGE_EXIT.usage;
   }
+  // the image loads here first (as every role will): a malformed ELF is refused now, not after the wait for a host
+  try { loadElf(new PhysMemory(config.memorySize), image); } catch (e) {
+    say('start', `${o.file}: ${(e as Error).message}`);
+    return MANAGE_EXIT.usage;
+  }
   let cp: ControlPlane;
-  try { cp = await openControl(spec); } catch (e) {
+  // a cluster exists where its agents registered: a control directory that does not exist is a typo, not a new cluster
+  try { cp = await openControl(spec, { mustExist: true }); } catch (e) {
     say('start', (e as Error).message);
     return (e as { code?: string }).code === 'BAD_SPEC' || (e as { code?: string }).code === 'PERMISSIONS' ? MANAGE_EXIT.usage : MANAGE_EXIT.io;
   }
@@ -333,7 +342,6 @@ export async function planned(cp: ControlPlane, name: string, op: 'failover' | '
   }
   if (!rec || rec.state === 'ended') { say(op, `VM '${name}' ended meanwhile`); return MANAGE_EXIT.notProtected; }
   if (o.handedOver) return 0;
-  if (op === 'failover' && rec.primary?.pid !== rec0.secondary.pid) say(op, `generation ${rec.generation}: the primary is ${rec.primary ? `${rec.primary.host} pid ${rec.primary.pid}` : 'unknown'}, not the old secondary`);
   const g = rec.generation, old = rec0.secondary;
   while (!(rec && rec.state === 'protected' && rec.generation >= g && rec.secondary && rec.secondary.pid > 1 && rec.secondary.pid !== old.pid)) {
     if (rec?.state === 'ended') { say(op, `VM '${name}' ended meanwhile`); return MANAGE_EXIT.notProtected; }
@@ -341,6 +349,8 @@ export async function planned(cp: ControlPlane, name: string, op: 'failover' | '
     await sleep(POLL_MS);
     rec = await cp.readVm(name);
   }
+  // judged on the settled record (just after the generation moved on it may still name the old primary)
+  if (op === 'failover' && rec.primary?.pid !== rec0.secondary.pid) say(op, `generation ${rec.generation}: the primary is ${rec.primary ? `${rec.primary.host} pid ${rec.primary.pid}` : 'unknown'}, not the old secondary`);
   process.stdout.write(`${name}: generation ${rec.generation}, primary on host ${rec.primary!.host} pid ${rec.primary!.pid}, secondary on host ${rec.secondary.host} pid ${rec.secondary.pid}, protected\n`);
   return 0;
 }
@@ -360,7 +370,13 @@ export async function drainHost(cp: ControlPlane, id: string, o: PlannedOptions 
     const op = v.primary?.host === id ? 'failover' : 'restart-secondary';
     say(`VM '${v.name}': ${op === 'failover' ? 'its primary' : 'its secondary'} runs on ${id}: ${op}`);
     const st = await planned(cp, v.name, op, id, { ...o, say });
-    const now = await cp.readVm(v.name);
+    // the record settles after the generation moved on (a handed-over primary is named until its successor
+    // writes): judged once it no longer names this host, or after DRAIN_SETTLE_MS
+    let now = await cp.readVm(v.name);
+    for (const until = Date.now() + DRAIN_SETTLE_MS; st === 0 && now && on(now) && Date.now() < until;) {
+      await sleep(POLL_MS);
+      now = await cp.readVm(v.name);
+    }
     if (st === 0 && now && on(now)) { say(`VM '${v.name}' still has a role on ${id} (no other host free?)`); worst = Math.max(worst, MANAGE_EXIT.notProtected); }
     else if (st !== 0) worst = st === MANAGE_EXIT.notProtected ? Math.max(worst, st) : st;
   }

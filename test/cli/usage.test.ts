@@ -48,6 +48,8 @@ describe('CLI manners', () => {
       [['log', 'inspect', '--json', 'a.log'], /^x86ft log inspect: unknown option --json; see 'x86ft log inspect --help'\n$/],
       [['log', 'dump', 'a.log', '--kind', 'bogus'], /^x86ft log dump: --kind needs one of .*; see 'x86ft log dump --help'\n$/],
       [['log', 'diff', 'a.log'], /^x86ft log diff: expected two logs A B; see 'x86ft log diff --help'\n$/],
+      // a malformed guest is refused before ft start opens the control plane or waits for a host
+      [['ft', 'start', 'README.md', '--vm', 'v', '--control', 'dir:/nonexistent/x86ft-usage'], /^x86ft ft start: README\.md: not an ELF file: bad magic\n$/],
     ];
     for (const [args, want] of cases) {
       const r = cli(...args);

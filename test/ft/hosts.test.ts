@@ -9,12 +9,12 @@
 // over on the failure timeout, a new secondary joins on the third host over mutual TLS, nothing lost.
 
 import { describe, it, expect, beforeAll, afterEach, onTestFinished } from 'vitest';
-import { readFileSync, rmSync, unlinkSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { openControl, type ControlPlane, type SpawnDecision } from '../../src/ft/control.js';
 import { startEtcd } from '../helpers/etcd.js';
 import { demoReference, expectClusterSameAsReference } from './protect-expect.js';
-import { DEMO_CMDLINE, ROOT, alive, type Outcome } from './protect-harness.js';
+import { DEMO_CMDLINE, ROOT, alive, guest, type Outcome } from './protect-harness.js';
 import { spawn } from 'node:child_process';
 import { cli, ftStart, type Cluster, isProtected, killHost, newCluster, readBytes, sleep, startHost, stopCluster, waitConsole, waitRecord, stopLiveClusters } from './hosts-harness.js';
 import { HostLan, netnsUnavailable } from './netns.js';
@@ -192,6 +192,12 @@ describe('x86ft host + ft start', () => {
       const t = await cli(c, ['ft', 'start', '/nonexistent.elf', '--control', c.spec]);
       expect(t.status).toBe(2);
       expect(t.stderr).toMatch(/no such file/);
+      // a control directory that does not exist is a typo (no agent registered there): refused, nothing created
+      const gone = join(c.dir, 'no-such-cluster');
+      const u = await cli(c, ['ft', 'start', guest('ft_demo'), '--vm', 'v', '--control', `dir:${gone}`]);
+      expect(u.status, u.stderr).toBe(1);
+      expect(u.stderr).toBe(`x86ft ft start: control directory ${gone} does not exist (no cluster there; nothing was created)\n`);
+      expect(existsSync(gone)).toBe(false);
     } finally {
       rmSync(c.dir, { recursive: true, force: true });
     }
