@@ -5,7 +5,9 @@ import { defineConfig } from 'vitest/config';
 // rest: they bound what must happen, not how fast, but a machine shared by two CPU-bound test files
 // gives them nothing to gain. The rest (the CPU, the devices, record/replay judged against recorded
 // inputs, CLI usage, gdb) runs two files at a time (vitest's default on 2 cores is one worker).
-const SERIAL = ['test/ft/**/*.test.ts', 'test/cli/ft.test.ts', 'test/cli/host-inputs.test.ts', 'test/cli/replay-stderr.test.ts', 'test/cli/progress.test.ts', 'test/replay/*follow*.test.ts'];
+// (Host inputs, replay's stderr, progress lines and followers of a live log bound what must happen the same way
+// and are light: they run with the rest, two files at a time, which keeps npm test under its 10 minutes.)
+const SERIAL = ['test/ft/**/*.test.ts', 'test/cli/ft.test.ts'];
 // CoreMark's sources are third-party and live outside the repository (../shared/coremark): its
 // correctness test is `npm run test:coremark` (and `npm run bench` checks the CRCs), so that
 // `npm test` on a clone without them still judges everything the repository holds.

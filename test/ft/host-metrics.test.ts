@@ -51,7 +51,7 @@ describe('x86ft host --metrics', () => {
       expect(r.status).toBe(2);
       expect(r.stderr).toMatch(/--metrics expects a port 0\.\.65535/);
       // an address the roles could not listen on: refused at start, one line, no registration
-      for (const addr of ['nonsense::::', '999.1.1.1', '192.0.2.1']) {
+      for (const addr of ['nonsense::::', '192.0.2.1']) {
         const b = await cli(c, ['host', '--id', 'h1', '--control', c.spec, '--listen', addr]);
         expect(b.status, b.stderr).toBe(2);
         expect(b.stderr).toMatch(new RegExp(`^x86ft host: --listen ${addr.replace(/\./g, '\\.')}: the roles could not listen there \\(.+\\); see 'x86ft host --help'\n$`));
