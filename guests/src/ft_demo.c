@@ -6,7 +6,11 @@
  * line (default 60); each line costs about <second number, default 3000> thousand instructions of
  * arithmetic, so a human can watch the lines come; an optional third number is milliseconds of guest
  * time to idle in HLT after each line (PIT channel 0 at 1 kHz: a lower bound on the run's length that
- * does not depend on the machine's speed; default 0, no timer at all). Ends with "demo done <N> hash <h> mismatches <m>",
+ * does not depend on the machine's speed; default 0, no timer at all). An optional fourth number 1 holds
+ * the end: after the last line the guest prints "demo holding: waiting for one console byte", asserts
+ * RTS (the host console sends only then) and idles in HLT on the 1 kHz tick until COM1 has received a
+ * byte (polled in LSR each tick; the byte is read and not echoed), so a test decides when the guest may
+ * end, whatever the machine's speed (default 0: no hold). Ends with "demo done <N> hash <h> mismatches <m>",
  * exit status 0 when every read matched. Needs a disk of at least 40 sectors. */
 #include "x86ft.h"
 #include "dev/virtio-blk.h"
@@ -31,8 +35,9 @@ int main(const struct x86ft_bootinfo *bi) {
   unsigned long long lines = x86ft_cmdline_number(bi, 60);
   unsigned long long work = x86ft_cmdline_word_number(bi, 1, 3000) * 100;
   unsigned long long pause_ms = x86ft_cmdline_word_number(bi, 2, 0);
+  unsigned long long hold = x86ft_cmdline_word_number(bi, 3, 0);
   if (vblk_init(bi, "no virtio-blk device (give --disk)") != 0) return 2;
-  if (pause_ms) {
+  if (pause_ms || hold) {
     cli();
     idt_set_handler(IRQ_VEC(0), on_tick);
     pit_start(2, (uint16_t)((PIT_HZ + 500) / 1000));
@@ -62,6 +67,14 @@ int main(const struct x86ft_bootinfo *bi) {
       while (ms_ticks < until) sti_hlt_cli();
       sti();
     }
+  }
+  if (hold) {
+    printf("demo holding: waiting for one console byte\n");
+    outb(COM1 + UART_MCR, 0x0B);               /* DTR, RTS, OUT2: the host console may send */
+    cli();
+    while (!(inb(COM1 + UART_LSR) & 0x01)) sti_hlt_cli();
+    sti();
+    (void)inb(COM1 + UART_RBR);
   }
   printf("demo done %llu hash %08x mismatches %d\n", lines, h, mismatches);
   return mismatches ? 1 : 0;

@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, tempDir } from './protect-harness.js';
+import { CLI, atHold, tempDir } from './protect-harness.js';
 import { openControl, type ControlPlane, type VmRecord } from '../../src/ft/control.js';
 
 export interface Host {
@@ -88,13 +88,14 @@ export async function stopLiveClusters(): Promise<void> {
   }
 }
 
-/** Runs `x86ft ARGS` to its end. */
-export function cli(c: Cluster, args: string[], timeoutMs = 60_000): Promise<{ status: number | null; stdout: string; stderr: string }> {
+/** Runs `x86ft ARGS` to its end; `input`: bytes on its stdin (then end of file), none when absent. */
+export function cli(c: Cluster, args: string[], timeoutMs = 60_000, input?: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: c.env });
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], env: c.env });
+    if (input !== undefined) child.stdin!.end(input);
     let out = '', err = '';
-    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+    child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
     const t = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`x86ft ${args.join(' ')} did not end in ${timeoutMs} ms:\n${err}`)); }, timeoutMs);
     child.on('exit', (code) => { clearTimeout(t); resolve({ status: code, stdout: out, stderr: err }); });
   });
@@ -152,14 +153,24 @@ export function readBytes(p: string): Buffer {
   try { return readFileSync(p); } catch { return Buffer.alloc(0); }
 }
 
-/** Waits until the console file holds at least `bytes` bytes; false if the VM ended first (never a timeout on speed). */
+/** Waits until the console file holds at least `bytes` bytes, or the guest waits at its hold (ft_demo's fourth
+ *  number 1: it runs on but writes nothing more until released); false if the VM ended first (never a timeout on speed). */
 export async function waitConsole(c: Cluster, cp: ControlPlane, vm: string, bytes: number): Promise<boolean> {
   for (;;) {
-    if (readBytes(c.consoleFile).length >= bytes) return true;
+    const have = readBytes(c.consoleFile);
+    if (have.length >= bytes || atHold(have)) return true;
     const r = await cp.readVm(vm).catch(() => undefined);
     if (r?.state === 'ended') return readBytes(c.consoleFile).length >= bytes;
     await sleep(10);
   }
+}
+
+/** Lets a guest held at its end go on (ft_demo's fourth number 1): types the one byte it waits for through
+ *  `x86ft console VM` (the exactly-once input path, across failovers) and waits for the client to end, which it
+ *  does when the guest ended; returns the client's outcome (its status is the guest's). Call once the guest holds
+ *  or may hold: a byte typed earlier waits in the primary's queue until the guest asserts RTS at its hold. */
+export function release(c: Cluster, vm: string, timeoutMs = 120_000): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return cli(c, ['console', vm, '--control', c.spec], timeoutMs, 'x');
 }
 
 /** A killed host comes back: once its lease ran out (the agent's id is free again), a new agent with the same id. */

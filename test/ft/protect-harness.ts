@@ -60,24 +60,42 @@ function baseDisk(dir: string): string {
   return p;
 }
 
-function runCli(args: string[], timeoutMs: number): Promise<{ status: number | null; stdout: Buffer; stderr: string }> {
+/** ft_demo's line once it waits at its hold (fourth command-line number 1) for one console byte before it ends. */
+export const HOLD_LINE = 'demo holding: waiting for one console byte\n';
+
+/** The ft_demo command line holds the end (its fourth number is 1). */
+export function holds(cmdline: string): boolean {
+  return cmdline.trim().split(/\s+/)[3] === '1';
+}
+
+/** The console shows the guest waiting at its hold (nothing more comes until a byte is typed). */
+export function atHold(console: Buffer): boolean {
+  return console.length >= HOLD_LINE.length && console.subarray(console.length - HOLD_LINE.length).toString('latin1') === HOLD_LINE;
+}
+
+/** Runs `x86ft ARGS`; `input`: bytes on its stdin (then end of file), none when absent. */
+function runCli(args: string[], timeoutMs: number, input?: string): Promise<{ status: number | null; stdout: Buffer; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    if (input !== undefined) child.stdin!.end(input);
     const out: Buffer[] = [];
     let err = '';
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    child.stdout!.on('data', (b: Buffer) => out.push(b));
+    child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
     const t = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`x86ft ${args[0]} did not end in ${timeoutMs} ms:\n${err}`)); }, timeoutMs);
     child.on('exit', (code) => { clearTimeout(t); resolve({ status: code, stdout: Buffer.concat(out), stderr: err }); });
   });
 }
 
-/** The uninterrupted run: `x86ft run` on a fresh disk; `timeoutMs` bounds a hang (a long torture's run needs more). */
+/** The uninterrupted run: `x86ft run` on a fresh disk; `timeoutMs` bounds a hang (a long torture's run needs more).
+ *  A command line that holds the end gets the one byte the hold waits for on stdin (the UART takes it at the hold). */
 export async function referenceRun(elf: string, cmdline = DEMO_CMDLINE, timeoutMs = 120_000): Promise<Outcome> {
   const dir = tempDir('ref');
   try {
     const disk = baseDisk(dir);
-    const r = await runCli(['run', elf, '--disk', disk, '--cmdline', cmdline, '--no-input'], timeoutMs);
+    const r = holds(cmdline)
+      ? await runCli(['run', elf, '--disk', disk, '--cmdline', cmdline], timeoutMs, 'x')
+      : await runCli(['run', elf, '--disk', disk, '--cmdline', cmdline, '--no-input'], timeoutMs);
     return { ...r, console: r.stdout, disk: readFileSync(disk) };
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -3,7 +3,8 @@
 // over, a new secondary joins it from a live snapshot on another host, and the VM is protected again
 // with its two roles on different hosts and exactly one primary; the killed host's agent is started
 // again with the same id (the host comes back), so the second kill still leaves a free host. Kills
-// happen at guest progress (console bytes) once the VM is protected, never after a delay. Before them
+// happen at guest progress (console bytes, or the guest waiting at its hold) once the VM is protected, never
+// after a delay; the guest ends only once the test types the byte its hold waits for. Before them
 // the planned operations: ft restart-secondary (a new secondary, the same primary) and ft failover (a
 // test failover: the secondary takes over, the old primary ends), then x86ft host drain of the
 // secondary's host (its secondary replaced by one on the third host). At the end
@@ -16,20 +17,21 @@ import { rmSync } from 'node:fs';
 import { openControl, type VmRecord } from '../../src/ft/control.js';
 import { alive, type Outcome } from './protect-harness.js';
 import { demoReference, expectClusterSameAsReference } from './protect-expect.js';
-import { cli, ftStart, isProtected, killHost, newCluster, readBytes, restartWhenExpired, startHost, stopCluster, waitConsole, waitRecord, stopLiveClusters } from './hosts-harness.js';
+import { cli, ftStart, isProtected, killHost, newCluster, readBytes, release, restartWhenExpired, startHost, stopCluster, waitConsole, waitRecord, stopLiveClusters } from './hosts-harness.js';
 
 const KILLS = 2;
-/** ft_demo: lines, work per line (x100 iterations, about 140k instructions), ms of guest idle time per line:
- *  the run lasts at least 190 x 100 ms however fast the machine is, long enough for the planned operations,
- *  two failovers and respawns on a loaded machine (about 7-10 s each seen with a load of 10-25). */
-const LINES = 190, WORK = 200;
-const CMDLINE = `${LINES} ${WORK} 100`;
+/** ft_demo: lines, work per line (x100 iterations, about 140k instructions), ms of guest idle time per line, and
+ *  the hold: after its last line the guest waits (in HLT, on its timer) for one console byte, which the test types
+ *  once its planned operations and kills are done, so the guest cannot end before them however fast the machine
+ *  is or however slow the operations are; the 40 x 25 ms of idle time put the first operations mid-run. */
+const LINES = 40, WORK = 200;
+const CMDLINE = `${LINES} ${WORK} 25 1`;
 
 let elf: string;
 let ref: Outcome;
 
 beforeAll(async () => {
-  ({ elf, ref } = await demoReference(`${LINES} ${WORK} 0`));
+  ({ elf, ref } = await demoReference(`${LINES} ${WORK} 0 1`));
 });
 
 // agents lead process groups of their own: end them even when a test timed out before its finally ran
@@ -75,7 +77,7 @@ describe('redundancy restored', () => {
       const notProtected = await cli(c, ['ft', 'failover', 'nosuchvm', '--control', c.spec]);
       expect(notProtected.status).toBe(3);
       for (let k = 1; k <= KILLS; k++) {
-        // the guest is running: a few more console bytes after protection (stops waiting if the VM ends)
+        // the guest is running: a few more console bytes after protection, or it waits at its hold (stops waiting if the VM ends)
         const have = readBytes(c.consoleFile).length;
         expect(await waitConsole(c, cp, 'r', have + 1), `the guest ended before kill ${k}`).toBe(true);
         rec = (await cp.readVm('r'))!;
@@ -101,6 +103,9 @@ describe('redundancy restored', () => {
         T(`protected again ${k}`);
         rec = again;
       }
+      // the guest may end now: its one byte through x86ft console (exactly once), then it ends with status 0
+      const rl = await release(c, 'r');
+      expect(rl.status, rl.stderr).toBe(0);
       const w = await cli(c, ['ft', 'wait', 'r', '--control', c.spec], 120_000);
       expect(w.status, w.stderr).toBe(0);
       T('ended');
