@@ -10,17 +10,19 @@ import { rmSync } from 'node:fs';
 import { openControl } from '../../src/ft/control.js';
 import { alive, type Outcome } from './protect-harness.js';
 import { demoReference, expectClusterSameAsReference } from './protect-expect.js';
-import { cli, ftStart, isProtected, killHost, newCluster, readBytes, restartWhenExpired, sleep, startHost, stopCluster, waitConsole, waitRecord, stopLiveClusters } from './hosts-harness.js';
+import { cli, ftStart, isProtected, killHost, newCluster, release, restartWhenExpired, sleep, startHost, stopCluster, waitConsole, waitRecord, stopLiveClusters } from './hosts-harness.js';
 
-/** ft_demo: 60 lines of ~140k instructions, then 100 ms of guest idle time each: at least 6 s of guest time
- *  however fast the machine, enough for a handover on a loaded one; the idle time changes no output. */
+/** ft_demo: 60 lines of ~140k instructions, then 25 ms of guest idle time each, then the hold: the guest waits for
+ *  one console byte after its last line (typed by the test once the handover is done), so it cannot end before
+ *  the operations however fast the machine; the idle time changes no output. */
 const LINES = 60, WORK = 200;
+const CMDLINE = `${LINES} ${WORK} 25 1`;
 
 let elf: string;
 let ref: Outcome;
 
 beforeAll(async () => {
-  ({ elf, ref } = await demoReference(`${LINES} ${WORK} 0`));
+  ({ elf, ref } = await demoReference(`${LINES} ${WORK} 0 1`));
 });
 
 // agents lead process groups of their own: end them even when a test timed out before its finally ran
@@ -32,11 +34,11 @@ describe('hosts leaving', () => {
     const cp = await openControl(c.spec);
     try {
       startHost(c, 'h1'); startHost(c, 'h2');
-      const st = await ftStart(c, elf, 't', `${LINES} ${WORK} 100`);
+      const st = await ftStart(c, elf, 't', CMDLINE);
       expect(st.status, st.stderr).toBe(0);
       const rec = await waitRecord(cp, 't', (r) => isProtected(r) || r.state === 'ended', 60_000, 'protected');
       expect(rec.state, 'the guest ended before it was protected').toBe('protected');
-      // at guest progress: a few lines released (stops waiting if the guest ended)
+      // at guest progress: a few lines released, or the guest at its hold (stops waiting if the guest ended)
       expect(await waitConsole(c, cp, 't', ref.console.length / 6), 'the guest ended before the SIGTERM').toBe(true);
       const agent = c.hosts.get(rec.primary!.host)!;
       agent.child.kill('SIGTERM');
@@ -50,6 +52,9 @@ describe('hosts leaving', () => {
       expect(moved.failovers, `the primary was not handed over: ${agent.log()}`).toBe(1);
       expect(moved.primary!.pid, 'the old secondary took over').toBe(rec.secondary!.pid);
       expect((await cp.listHosts()).map((h) => h.id), 'the lease was released').toEqual([rec.secondary!.host]);
+      // the guest may end: its byte through x86ft console
+      const rl = await release(c, 't');
+      expect(rl.status, rl.stderr).toBe(0);
       const w = await cli(c, ['ft', 'wait', 't', '--control', c.spec]);
       expect(w.status, w.stderr).toBe(0);
       const end = (await cp.readVm('t'))!;
@@ -108,7 +113,7 @@ describe('hosts leaving', () => {
     const cp = await openControl(c.spec);
     try {
       startHost(c, 'h1'); startHost(c, 'h2');
-      const st = await ftStart(c, elf, 's', `${LINES} ${WORK} 100`);
+      const st = await ftStart(c, elf, 's', CMDLINE);
       expect(st.status, st.stderr).toBe(0);
       const rec = await waitRecord(cp, 's', (r) => isProtected(r) || r.state === 'ended', 60_000, 'protected');
       expect(rec.state, 'the guest ended before it was protected').toBe('protected');

@@ -28,8 +28,9 @@ describe('x86ft host --metrics', () => {
       const url = await metricsUrl(h.log);
       const before = await (await fetch(url)).text();
       expect(before).toMatch(/x86ft_host_roles_running\{role="primary",host="h1"\} 0/);
-      // one host: the primary runs (waiting for a second host for its secondary)
-      const st = await ftStart(c, guest('ft_demo'), 'm', '4 10');
+      // one host: the primary runs (waiting for a second host for its secondary); its guest holds its end (it waits for
+      // a console byte that never comes, so it still runs when the metrics are read however fast the machine)
+      const st = await ftStart(c, guest('ft_demo'), 'm', '4 10 0 1');
       expect(st.status, st.stderr).toBe(0);
       const after = await (await fetch(url)).text();
       expect(after).toMatch(/x86ft_host_roles_started_total\{role="primary",host="h1"\} 1/);

@@ -88,10 +88,13 @@ export async function stopLiveClusters(): Promise<void> {
   }
 }
 
-/** Runs `x86ft ARGS` to its end; `input`: bytes on its stdin (then end of file), none when absent. */
-export function cli(c: Cluster, args: string[], timeoutMs = 60_000, input?: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
+/** Runs `x86ft ARGS` to its end; `input`: bytes on its stdin (then end of file), none when absent; `netns`: inside
+ *  that network namespace (`ip netns exec`). */
+export function cli(c: Cluster, args: string[], timeoutMs = 60_000, input?: string, netns?: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], env: c.env });
+    const argv = [process.execPath, CLI, ...args];
+    if (netns) argv.unshift('ip', 'netns', 'exec', netns);
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], env: c.env });
     if (input !== undefined) child.stdin!.end(input);
     let out = '', err = '';
     child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
@@ -169,8 +172,8 @@ export async function waitConsole(c: Cluster, cp: ControlPlane, vm: string, byte
  *  `x86ft console VM` (the exactly-once input path, across failovers) and waits for the client to end, which it
  *  does when the guest ended; returns the client's outcome (its status is the guest's). Call once the guest holds
  *  or may hold: a byte typed earlier waits in the primary's queue until the guest asserts RTS at its hold. */
-export function release(c: Cluster, vm: string, timeoutMs = 120_000): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return cli(c, ['console', vm, '--control', c.spec], timeoutMs, 'x');
+export function release(c: Cluster, vm: string, timeoutMs = 120_000, netns?: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return cli(c, ['console', vm, '--control', c.spec], timeoutMs, 'x', netns);
 }
 
 /** A killed host comes back: once its lease ran out (the agent's id is free again), a new agent with the same id. */

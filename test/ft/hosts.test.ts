@@ -14,23 +14,27 @@ import { join } from 'node:path';
 import { openControl, type ControlPlane, type SpawnDecision } from '../../src/ft/control.js';
 import { startEtcd } from '../helpers/etcd.js';
 import { demoReference, expectClusterSameAsReference } from './protect-expect.js';
-import { DEMO_CMDLINE, ROOT, alive, guest, type Outcome } from './protect-harness.js';
+import { DEMO_CMDLINE, ROOT, alive, atHold, guest, type Outcome } from './protect-harness.js';
 import { spawn } from 'node:child_process';
-import { cli, ftStart, type Cluster, isProtected, killHost, newCluster, readBytes, sleep, startHost, stopCluster, waitConsole, waitRecord, stopLiveClusters } from './hosts-harness.js';
+import { cli, ftStart, type Cluster, isProtected, killHost, newCluster, readBytes, release, sleep, startHost, stopCluster, waitConsole, waitRecord, stopLiveClusters } from './hosts-harness.js';
 import { HostLan, netnsUnavailable } from './netns.js';
 import { tlsLayout } from '../../src/ft/tls.js';
 
 let elf: string;
 let ref: Outcome;
-/** The namespace case's guest: at least 110 x 120 ms of guest idle time however fast the machine is, time for the
- *  failure timeout (a dead peer is only noticed by its silence) and a new secondary's start on a loaded machine;
- *  its reference without the idle time. */
-const NETNS_CMDLINE = '110 300 120';
+/** The kill cases' guest: DEMO_CMDLINE's lines and work, 50 ms of guest idle time per line, and the hold (it waits
+ *  for one console byte after its last line, typed by the test once the failover is done: it cannot end before,
+ *  however fast the machine or slow the failover); its reference without the idle time. */
+const KILL_CMDLINE = DEMO_CMDLINE.replace(/ \d+$/, ' 50 1');
+/** The namespace case's guest: 30 lines with 40 ms of guest idle time each, then the hold (released once the VM is
+ *  protected again: the failure timeout, as a dead peer is only noticed by its silence, and a new secondary's
+ *  start on a loaded machine both happen before the guest may end); its reference without the idle time. */
+const NETNS_CMDLINE = '30 300 40 1';
 let netnsRef: Outcome;
 
 beforeAll(async () => {
-  ({ elf, ref } = await demoReference());
-  ({ ref: netnsRef } = await demoReference('110 300 0'));
+  ({ elf, ref } = await demoReference(KILL_CMDLINE.replace(/ 50 1$/, ' 0 1')));
+  ({ ref: netnsRef } = await demoReference('30 300 0 1'));
 });
 
 // agents lead process groups of their own: end them even when a test timed out before its finally ran
@@ -135,7 +139,7 @@ describe('x86ft host + ft start', () => {
       expect(st.status, st.stderr).toBe(0);
       let rec = await waitRecord(cp, 'n', (r) => isProtected(r) || r.state === 'ended', 60_000, 'protected');
       expect(rec.state, 'the guest ended before it was protected').toBe('protected');
-      // kill at guest progress: a few lines after protection (stops waiting if the VM ends)
+      // kill at guest progress: a few lines after protection, or the guest waiting at its hold (stops waiting if the VM ends)
       expect(await waitConsole(c, cp, 'n', readBytes(c.consoleFile).length + 3 * 40), 'the guest ended before the cut').toBe(true);
       rec = (await cp.readVm('n'))!;
       expect(isProtected(rec), 'the guest ended before the cut').toBe(true);
@@ -162,6 +166,10 @@ describe('x86ft host + ft start', () => {
       // secret (all a secondary has, but a certificate) is dropped during the handshake
       const answer = await probes[ids.indexOf(third)]!.ask(again.generation, again.primary!.addr!);
       expect(answer).toMatch(/^refused ProtocolError CLOSED\b/);
+      // the guest may end: its byte through x86ft console, run on the new primary's host (its console service
+      // listens on that namespace's loopback)
+      const rl = await release(c, 'n', 120_000, lan.ns(survivor));
+      expect(rl.status, rl.stderr).toBe(0);
       const w = await cli(c, ['ft', 'wait', 'n', '--control', c.spec], 120_000);
       expect(w.status, w.stderr).toBe(0);
       const end = (await cp.readVm('n'))!;
@@ -248,10 +256,9 @@ async function killPrimaryHost(c: Cluster, cp: ControlPlane, o: { spares: boolea
     await sleep(20);
   }
   if (o.spares) expect(spares.size, [...c.hosts.values()].map((h) => h.log()).join('\n')).toBe(2);
-  // DEMO_CMDLINE's output with 400 ms of guest idle time per line (console and disk do not depend on it): the guest
-  // lasts at least 6.4 s however fast it runs, for the ft list below and the kill (a secondary from a warm spare
-  // protects the guest at once)
-  const st = await ftStart(c, elf, 'v', DEMO_CMDLINE.replace(/ \d+$/, ' 400'));
+  // the guest holds its end until the test types its byte: time for the ft list below and the kill however fast
+  // it runs (a secondary from a warm spare protects the guest at once)
+  const st = await ftStart(c, elf, 'v', KILL_CMDLINE);
   expect(st.status, st.stderr).toBe(0);
   expect(st.stdout).toMatch(/^v: generation 1, primary on host h[12] pid \d+/);
   const list = await cli(c, ['ft', 'list', '--control', c.spec, '--json']);
@@ -265,14 +272,17 @@ async function killPrimaryHost(c: Cluster, cp: ControlPlane, o: { spares: boolea
     expect(rec.secondary!.pid, 'the secondary runs in its host\'s warm spare').toBe(spares.get(rec.secondary!.host));
     expect(rec.primary!.pid).not.toBe(spares.get(rec.primary!.host));
   }
-  // kill at guest progress (a third of the console released), never at a wall-clock moment
+  // kill at guest progress (a third of the console released, or the guest at its hold), never at a wall-clock moment
   const until = Date.now() + 60_000;
-  while (readBytes(c.consoleFile).length < ref.stdout.length / 3 && Date.now() < until) await sleep(5);
+  while (readBytes(c.consoleFile).length < ref.stdout.length / 3 && !atHold(readBytes(c.consoleFile)) && Date.now() < until) await sleep(5);
   const victim = c.hosts.get(rec.primary!.host)!;
   const survivor = rec.secondary!.host;
   const cur = await cp.readVm('v');
   expect(cur!.state, 'the guest ended before the kill').toBe('protected');
   killHost(victim);
+  // the guest may end: its byte through x86ft console, which follows the VM to the new primary
+  const rl = await release(c, 'v');
+  expect(rl.status, rl.stderr).toBe(0);
   const w = await cli(c, ['ft', 'wait', 'v', '--control', c.spec]);
   expect(w.status, w.stderr).toBe(0);
   const end = await cp.readVm('v');
