@@ -27,9 +27,10 @@ const CLI = join(ROOT, 'dist/src/cli/main.js');
 const ELF = join(ROOT, 'guests/build/ft_demo-O2.elf');
 const VM = 'demo';
 const HOSTS = ['h1', 'h2', 'h3'];
-/** ft_demo: lines, work per line (x100k instructions), ms of guest idle time per line: the guest runs at least
- *  LINES x PAUSE_MS = 12 s however fast the machine is, time for a failover and a new secondary on a loaded one. */
-const LINES = 60, WORK = 300, PAUSE_MS = 200;
+/** ft_demo: lines, work per line (x100k instructions), ms of guest idle time per line (a human can watch them come),
+ *  and the hold: after its last line the guest waits for one console byte, which the demo types once the story is
+ *  told (failover, protected again), so the guest cannot end before it however fast or loaded the machine is. */
+const LINES = 30, WORK = 300, PAUSE_MS = 100;
 /** The primary's host is killed once this many lines have come (a second or two into the run). */
 const KILL_AT_LINE = 6;
 /** A failure timeout that a loaded machine does not trip by itself (the default is 500 ms). */
@@ -128,7 +129,7 @@ async function main(): Promise<number> {
       if (agents.some((a) => a.exited) || Date.now() > until) { say('a host agent did not register'); return 1; }
       await sleep(50);
     }
-    const cmdline = `${LINES} ${WORK} ${PAUSE_MS}`;
+    const cmdline = `${LINES} ${WORK} ${PAUSE_MS} 1`;
     say(`x86ft ft start ${ELF.slice(ROOT.length + 1)} --vm ${VM} --control dir:${control} --disk ${disk} --cmdline "${cmdline}" --console-file ${consoleFile} --failure-timeout-ms ${FAILURE_TIMEOUT_MS}`);
     const st = x86ft(['ft', 'start', ELF, '--vm', VM, '--control', `dir:${control}`, '--disk', disk, '--cmdline', cmdline,
       '--console-file', consoleFile, '--failure-timeout-ms', String(FAILURE_TIMEOUT_MS)]);
@@ -144,7 +145,7 @@ async function main(): Promise<number> {
       // kill at guest progress: a few lines into the run (however fast the machine is)
       while (follower.lines() < KILL_AT_LINE && (await cp.readVm(VM))?.state !== 'ended') { follower.poll(); await sleep(20); }
       const now = await waitFor(cp, isProtected);
-      rec = now.rec?.state === 'protected' && follower.lines() < LINES ? now.rec : undefined;
+      rec = now.rec?.state === 'protected' && !/^demo done /m.test(follower.text) ? now.rec : undefined;
       if (!rec) missing.push('the kill (the guest finished first)');
     } else missing.push('protection');
     if (rec) {
@@ -166,6 +167,15 @@ async function main(): Promise<number> {
       } else missing.push(`the failover to ${survivor} (the VM is ${fo.last?.state ?? 'gone'})`);
     }
 
+    // the guest waits at its hold after its last line: one byte through the VM's console service lets it end
+    say(`printf x | x86ft console ${VM} --control dir:${control}   (the guest waits for one console byte after its last line)`);
+    const typed = spawn(process.execPath, [CLI, 'console', VM, '--control', `dir:${control}`], { stdio: ['pipe', 'ignore', 'pipe'] });
+    let typedErr = '';
+    typed.stderr!.setEncoding('utf8');
+    typed.stderr!.on('data', (t: string) => { typedErr += t; });
+    typed.stdin!.end('x');
+    const typedCode = await new Promise<number>((r) => typed.on('exit', (c) => r(c ?? 1)));
+    if (typedCode !== 0) process.stdout.write(typedErr);
     say(`x86ft ft wait ${VM}: the guest's exit status`);
     const w = spawn(process.execPath, [CLI, 'ft', 'wait', VM, '--control', `dir:${control}`], { stdio: ['ignore', 'inherit', 'inherit'] });
     const code = await new Promise<number>((r) => w.on('exit', (c) => r(c ?? 1)));

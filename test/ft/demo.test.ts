@@ -30,6 +30,7 @@ describe('npm start (demo/ft-demo.ts)', () => {
       `=== failover: the secondary on ${s} is the primary now (generation 2)`,
       `=== protected again: primary on host ${s} (pid`,
       `new secondary on host ${third} (pid`,
+      '=== printf x | x86ft console demo',
       '=== x86ft ft wait exited with status 0',
       'every line 1..',
     ];
@@ -44,9 +45,9 @@ describe('npm start (demo/ft-demo.ts)', () => {
     expect(out).toMatch(new RegExp(`^demo +2 +protected +${s} pid \\d+ +${third} pid \\d+ `, 'm'));
     expect(out).toMatch(new RegExp(`^demo +2 +ended +${s} pid \\d+ +${third} pid \\d+ .* 1 +\\d{4}-`, 'm'));
     // the guest's lines as shown equal an uninterrupted run of the same guest (the idle time changes no output)
-    const cmdline = /--cmdline "(\d+) (\d+) (\d+)"/.exec(out);
+    const cmdline = /--cmdline "(\d+) (\d+) (\d+) 1"/.exec(out);
     expect(cmdline, diag).not.toBeNull();
-    const { ref } = await demoReference(`${cmdline![1]} ${cmdline![2]} 0`);
+    const { ref } = await demoReference(`${cmdline![1]} ${cmdline![2]} 0 1`);
     const shown = [...out.matchAll(/^ {2}guest \| (.*)$/gm)].map((m) => `${m[1]}\n`).join('');
     expect(shown).toBe(ref.stdout.toString());
     // nothing left running: the agents (and with them every role) are gone

@@ -14,12 +14,16 @@ import { CLI, guestElf } from '../devices-guests/helpers.js';
 import { exportDisk } from '../../src/ft/store.js';
 import { openControl } from '../../src/ft/control.js';
 import { expectGdbAcrossGenerations } from '../debug/gdb-harness.js';
+import { concurrencyLimit } from '../helpers/proc.js';
 
 const ROUNDS = '150';
 const DISK = 64 * 512;
 const FT = ['--failure-timeout-ms', '2000', '--heartbeat-ms', '100'];
 let elf: string;
 let want: { console: Buffer; disk: Buffer };
+// The pairs mostly wait (the failure timeout, a 4 s stall, replays and gdb of single-threaded processes): two at a
+// time overlap those waits, each with its own directories, ports and processes; kills stay at console progress.
+const slot = concurrencyLimit(2);
 
 function run(args: string[], cwd: string): { child: ChildProcess; done: Promise<number>; err: () => string } {
   const child = spawn(process.execPath, [CLI, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -104,8 +108,8 @@ describe('failover with real processes (SIGKILL, SIGSTOP)', () => {
   for (const seed of [11, 22, 33]) {
     // seed 11 kills at about 3/4 of the console: main ran in generation 1, exit() runs in generation 2
     const gdb = seed === 11;
-    it(`SIGKILL of the primary at a seeded random point (seed ${seed}): the secondary takes over, nothing lost or doubled${gdb ? '; gdb across the generations' : ''}`, () => pair('primary', seed, gdb), 180_000);
+    it.concurrent(`SIGKILL of the primary at a seeded random point (seed ${seed}): the secondary takes over, nothing lost or doubled${gdb ? '; gdb across the generations' : ''}`, () => slot(() => pair('primary', seed, gdb)), 300_000);
   }
-  it('SIGKILL of the secondary: the primary claims the next generation and goes on, losing nothing', () => pair('secondary', 44), 180_000);
-  it('SIGSTOP of the primary for 2x the failure timeout, then SIGCONT: one primary, nothing lost or doubled', () => pair('stall', 55), 180_000);
+  it.concurrent('SIGKILL of the secondary: the primary claims the next generation and goes on, losing nothing', () => slot(() => pair('secondary', 44)), 300_000);
+  it.concurrent('SIGSTOP of the primary for 2x the failure timeout, then SIGCONT: one primary, nothing lost or doubled', () => slot(() => pair('stall', 55)), 300_000);
 });

@@ -3,35 +3,43 @@
 // see after it resumes (the disk equals an uninterrupted run's); a stalled secondary leaves one
 // primary and loses nothing. Guarantees only: no assertion on how fast anything happened.
 
-import { describe, it, expect, beforeAll } from 'vitest';
+import { describe, it, beforeAll } from 'vitest';
 import { FAILURE_TIMEOUT_MS, protectRun, type Outcome } from './protect-harness.js';
 import { demoReference, expectSameAsReference as same } from './protect-expect.js';
+import { concurrencyLimit } from '../helpers/proc.js';
 
 let elf: string;
 let ref: Outcome;
+// The three runs mostly wait (their stalls of 2-4 s, the failure timeouts): they overlap those waits, each with its
+// own control directory, store, ports and processes. A bound on a hang, per test, including the wait for a slot.
+const slot = concurrencyLimit(3);
+const TIMEOUT_MS = 240_000;
+/** How long a run may take to become protected and reach its stall point (a bound on a hang: three runs started
+ *  at once on a machine with a load of 20 took up to a minute). */
+const PATIENCE_MS = 150_000;
 
 beforeAll(async () => {
   ({ elf, ref } = await demoReference());
 });
 
 describe('protect: stalled roles', () => {
-  it('a primary stalled for 2x the failure timeout: the secondary takes over; the disk and console equal an uninterrupted run', async () => {
-    const r = await protectRun({ elf, kill: { role: 'primary', afterMs: 0, afterBytes: Math.floor(ref.stdout.length / 4), stopMs: 2 * FAILURE_TIMEOUT_MS } });
+  it.concurrent('a primary stalled for 2x the failure timeout: the secondary takes over; the disk and console equal an uninterrupted run', async ({ expect }) => {
+    const r = await slot(() => protectRun({ elf, patienceMs: PATIENCE_MS, kill: { role: 'primary', afterMs: 0, afterBytes: Math.floor(ref.stdout.length / 4), stopMs: 2 * FAILURE_TIMEOUT_MS } }));
     expect(r.killed, r.stderr).toBeDefined();
     same(r, ref); // the disk too: no late write of the stalled primary is seen
     expect(r.claims).toEqual(['local-a', 'local-b']);
     expect(r.record?.primary?.host).toBe('local-b');
     expect(r.killed!.gone).toBe(true);
-  });
+  }, TIMEOUT_MS);
 
-  it('a secondary stalled shorter than the failure timeout: the primary paces the guest (held outputs stay within --max-held-bytes), keeps its secondary, loses nothing', async () => {
+  it.concurrent('a secondary stalled shorter than the failure timeout: the primary paces the guest (held outputs stay within --max-held-bytes), keeps its secondary, loses nothing', async ({ expect }) => {
     // a 2 KiB bound: unpaced, the stalled pair would hold the 12 remaining lines (~560 bytes each: console line
     // and a 512-byte sector write); paced, the primary holds at most the outputs of one 100,000-instruction run
     // past the bound (README "Output Rule": it checks the bounds between such runs; ft_demo's lines here are over a million apart)
     const maxHeld = 2048, slack = 1024, timeout = 3 * FAILURE_TIMEOUT_MS;
     const held: number[] = [];
-    const r = await protectRun({
-      elf, failureTimeoutMs: timeout, extraArgs: ['--max-held-bytes', String(maxHeld)],
+    const r = await slot(() => protectRun({
+      elf, patienceMs: PATIENCE_MS, failureTimeoutMs: timeout, extraArgs: ['--max-held-bytes', String(maxHeld)],
       kill: { role: 'secondary', afterMs: 0, afterBytes: Math.floor(ref.stdout.length / 4), stopMs: FAILURE_TIMEOUT_MS,
         whileStopped: async (cp) => {
           // the primary publishes its figures into the record every second
@@ -40,7 +48,7 @@ describe('protect: stalled roles', () => {
             if (rec?.held && rec.generation === 1) held.push(rec.held.bytes);
           }
         } },
-    });
+    }));
     expect(r.killed, r.stderr).toBeDefined();
     same(r, ref);
     expect(held.length).toBeGreaterThan(0);
@@ -49,14 +57,14 @@ describe('protect: stalled roles', () => {
     // host loaded enough to fail it over anyway the primary claimed generation 2 and went on alone: still one)
     expect(r.claims.every((h) => h === 'local-a'), r.claims.join(' ')).toBe(true);
     expect(r.record?.primary?.host).toBe('local-a');
-  });
+  }, TIMEOUT_MS);
 
-  it('a secondary stalled for 2x the failure timeout: one primary, nothing lost', async () => {
-    const r = await protectRun({ elf, kill: { role: 'secondary', afterMs: 0, afterBytes: Math.floor(ref.stdout.length / 4), stopMs: 2 * FAILURE_TIMEOUT_MS } });
+  it.concurrent('a secondary stalled for 2x the failure timeout: one primary, nothing lost', async ({ expect }) => {
+    const r = await slot(() => protectRun({ elf, patienceMs: PATIENCE_MS, kill: { role: 'secondary', afterMs: 0, afterBytes: Math.floor(ref.stdout.length / 4), stopMs: 2 * FAILURE_TIMEOUT_MS } }));
     expect(r.killed, r.stderr).toBeDefined();
     same(r, ref);
     // the primary claimed generation 2 and went on alone; the resumed secondary never claimed
     expect(r.claims).toEqual(['local-a', 'local-a']);
     expect(r.record?.primary?.host).toBe('local-a');
-  });
+  }, TIMEOUT_MS);
 });
