@@ -59,6 +59,8 @@ export function compileBlock(b: Block, inline = INLINE_DEFAULT): BlockFn {
 /** Blocks a region may hold (X86FT_REGION_BLOCKS; the default 1: every function is one block — regions of
  *  up to 16 or 64 blocks measured no faster on CoreMark, README "Speed"). */
 export const REGION_BLOCKS = envInt('X86FT_REGION_BLOCKS');
+/** Regions hold guest registers in locals across their blocks (X86FT_REGION_LOCALS). */
+export const REGION_LOCALS = envFlag('X86FT_REGION_LOCALS');
 /** Instructions a region may hold (bigger functions cost V8 more to optimise than they save). */
 const REGION_INSNS = 256;
 
@@ -76,7 +78,7 @@ const REGION_INSNS = 256;
  * count exactly; cpu.curBlock/curBlockRip name the member running when it touches memory (an MMIO access
  * takes effect at currentIcount()). Falls back to compileBlock when no second member qualifies.
  */
-export function compileRegion(c: Cpu, e: Block, inline = INLINE_DEFAULT, maxBlocks = REGION_BLOCKS): BlockFn {
+export function compileRegion(c: Cpu, e: Block, inline = INLINE_DEFAULT, maxBlocks = REGION_BLOCKS, locals = REGION_LOCALS): BlockFn {
   const pg = Math.floor(e.phys / 4096);
   if (!inline || maxBlocks <= 1 || Math.floor(e.physEnd / 4096) !== pg) return compileBlock(e, inline);
   const trial = (b: Block): Gen | null => { const g = new Gen(b, true); g.gen(); return g.calls === 0 ? g : null; };
@@ -99,32 +101,66 @@ export function compileRegion(c: Cpu, e: Block, inline = INLINE_DEFAULT, maxBloc
     }
   }
   if (members.length === 1) return compileBlock(e, inline);
-  const region: Region = { at, ns: members.map((b) => b.n) };
+  // lay the members out in reverse postorder from the entry (depth first over the region's own edges):
+  // then every edge is forward (a labelled break), back to the entry (a continue) or, rarely, a back edge
+  // to another member, which leaves the function (Cpu.runBlock goes on there)
+  const order: number[] = [], seen = new Set<number>();
+  const dfs = (q: number): void => {
+    seen.add(q);
+    for (const off of succs[q]) { const m = at.get(rels[q] + off); if (m !== undefined && !seen.has(m)) dfs(m); }
+    order.push(q);
+  };
+  dfs(0);
+  order.reverse();
+  const mem2 = order.map((q) => members[q]), rel2 = order.map((q) => rels[q]);
+  const at2 = new Map<number, number>(rel2.map((rel, j) => [rel, j]));
+  const region: Region = { at: at2, ns: mem2.map((b) => b.n), locals };
   const hs: Handler[] = [], is: Insn[] = [];
   let mem = false;
-  const cases = members.map((b, j) => {
-    const g = new Gen(b, true, hs, is, region, rels[j]);
+  // nesting: member j's code follows the labelled block B<j> that holds members 0..j-1 (break B<j> = go to j);
+  // every way out of the region (a branch or fall-through elsewhere, the budget, brk) sets constants and
+  // breaks to one shared exit after the loop: cold paths hold no arithmetic V8 has never run (an operation
+  // without type feedback deoptimises the whole function the first time it runs). A member charges the
+  // instructions of the member before it (pn) at its top, so an edge is constant stores and a jump.
+  let body = '';
+  mem2.forEach((b, j) => {
+    const g = new Gen(b, true, hs, is, region, rel2[j], j);
     g.gen();
     mem ||= g.mem;
     const cur = g.mem ? ` c.curBlock = bs[${j}]; c.curBlockRip = start;` : '';
-    return `case ${j}: {\n    if (left < ${b.n}) return 0;\n    const start = start0 + ${rels[j]};${cur}\n    ${g.out.join('\n    ')}\n    return ${b.n};\n    }`;
+    const top = `c.icount += pn; left -= pn; if (left < ${b.n}) { xr = ${rel2[j]}; xn = 0; xi = -1; break X; }\n    `;
+    const out = g.out.join('\n    ').replace(/(c\.(?:readSlow|read64|writeSlow|write64|readRmw|writeN)\(|\bi\d+\.ea\(c|\bh\d+\(c,)/g, 'void $WB$ || $1');
+    const code = `{\n    ${top}const start = start0 + ${rel2[j]};${cur}\n    ${out}\n    $WB$; return ${b.n};\n    }`;
+    body = j === 0 ? code : `B${j}: {\n    ${body}\n    }\n    ${code}`;
   });
-  const body = `for (;;) switch (bi) {\n    ${cases.join('\n    ')}\n    default: return 0;\n    }`;
-  return assemble(`region_${e.phys.toString(16)}`, 'start0', body, e.n, mem, hs, is, members);
+  const exit = `const t = start0 + xr; if (xi >= 0 && (t >= ${CANON} || t < ${-CANON})) { c.insnRip = start0 + xi; c.raise(13, 0); }\n    c.rip = t; return xn;`;
+  let src = `let xr = 0, xn = 0, xi = -1, pn = 0;\n    X: { L: for (;;) {\n    ${body}\n    } }\n    $WB$; ${exit}`;
+  if (!locals) return assemble(`region_${e.phys.toString(16)}`, 'start0', src.replace(/void \$WB\$ \|\| |\$WB\$; /g, ''), e.n, mem, hs, is, mem2);
+  // guest registers in locals G<n> (n: the index in cpu.regs, 2 per register): loaded at entry, written
+  // back ($WB$) before every slow path that may read cpu.regs (the effective-address and memory slow
+  // paths, a handler), at every return and in the fault path
+  src = src.replace(/\br\[(\d+)\]/g, 'G$1');
+  const used = [...new Set([...src.matchAll(/\bG(\d+)\b/g)].map((x) => Number(x[1])))].sort((a, b) => a - b);
+  const written = [...new Set([...src.matchAll(/\bG(\d+) = (?!=)/g)].map((x) => Number(x[1])))].sort((a, b) => a - b);
+  const wb = written.map((n) => `r[${n}] = G${n}`).join(', ') || '0';
+  src = src.replace(/\$WB\$/g, `(${wb})`);
+  const decl = used.length === 0 ? '' : `let ${used.map((n) => `G${n} = r[${n}]`).join(', ')};`;
+  return assemble(`region_${e.phys.toString(16)}`, 'start0', src, e.n, mem, hs, is, mem2, { decl, wb: `${wb};` });
 }
 
 /** The generated function: handler and instruction constants, the register views, the body, the fault path. */
-function assemble(name: string, startName: string, body: string, n: number, mem: boolean, hs: Handler[], is: Insn[], bs: Block[]): BlockFn {
+function assemble(name: string, startName: string, body: string, n: number, mem: boolean, hs: Handler[], is: Insn[], bs: Block[],
+  locals: { decl: string; wb: string } = { decl: '', wb: '' }): BlockFn {
   const decl = hs.map((_, k) => `const h${k} = hs[${k}], i${k} = is[${k}];`).join('\n');
   const pre = mem ? 'const dv = c.dv, u8 = c.u8, tRT = c.tlbRTag, tRP = c.tlbRPhys, tWT = c.tlbWTag, tWP = c.tlbWPhys;' : '';
   const src = `${decl}
 return function ${name}(c, ${startName}, left) {
   const r = c.regs, r8 = c.regs8, r16 = c.regs16; ${pre}
-  let k = 0, bi = 0;
+  let k = 0; ${locals.decl}
   try {
     ${body}
     return ${n};
-  } catch (e) { c.blockK = k; throw e; }
+  } catch (e) { ${locals.wb} c.blockK = k; throw e; }
 };`;
   return new Function('hs', 'is', 'bs', 'getOF', 'getCF', 'getZF', 'getSF', 'getPF', 'PARITY', src)(hs, is, bs, getOF, getCF, getZF, getSF, getPF, PARITY) as BlockFn;
 }
@@ -145,7 +181,7 @@ const EAGER = -1;
 const lit = (n: number): string => `(${n})`;
 
 /** A region being compiled: its blocks by their byte offset from the entry block's first byte, and their sizes. */
-interface Region { at: Map<number, number>; ns: number[] }
+interface Region { at: Map<number, number>; ns: number[]; locals: boolean }
 
 class Gen {
   readonly out: string[] = [];
@@ -161,12 +197,16 @@ class Gen {
   /**
    * b: the block; hs/is: the function's handler and instruction arrays (shared by a region's blocks, this
    * block's from index g0); region: null for a function of one block, else the region (this block is
-   * region member j, `delta` bytes after the entry block's start).
+   * region member j (its place in the layout), `delta` bytes after the entry block's start).
    */
   constructor(private readonly b: Block, private readonly inline: boolean, private readonly hs: Handler[] = [], private readonly is: Insn[] = [],
-    private readonly region: Region | null = null, private readonly delta = 0) {
+    private readonly region: Region | null = null, private readonly delta = 0, private readonly j = 0) {
     this.dead = flagsDead(b);
+    this.loc = region !== null && region.locals;
   }
+  /** Registers live in locals (G<n>, n the cpu.regs index; compileRegion renames r[n] after generation):
+   *  byte and word registers are read and written as bits of those locals, not through regs8/regs16. */
+  private readonly loc: boolean;
   /** Index of this block's first instruction in hs/is. */
   private g0 = 0;
 
@@ -226,6 +266,7 @@ class Gen {
   }
   /** After an access that may have set brk (MMIO, a write to a code page): end the block after this instruction. */
   private brkExit(): string {
+    if (this.region !== null) return `if (c.brk) { ${this.flushStr(this.pend)} xr = ${this.delta + this.i.end}; xn = ${this.k + 1}; xi = -1; break X; }`;
     return `if (c.brk) { ${this.flushStr(this.pend)} c.rip = start + ${this.i.end}; return ${this.k + 1}; }`;
   }
 
@@ -234,13 +275,18 @@ class Gen {
   private regHi(n: number): string { return `r[${2 * n + 1}]`; }
   /** Register read of size sz (1: byte offset bOff in regs8). */
   private rd(n: number, bOff: number, sz: number): string {
+    if (this.loc && sz <= 2) {
+      const g = `r[${bOff >> 2}]`;
+      return sz === 2 ? `(r[${2 * n}] & 65535)` : (bOff & 7) !== 0 ? `((${g} >>> 8) & 255)` : `(${g} & 255)`;
+    }
     return sz === 1 ? `r8[${bOff}]` : sz === 2 ? `r16[${4 * n}]` : this.regLo(n);
   }
   /** Register write of (lo, hi) with size sz; 32-bit writes zero the upper half. */
   private wr(n: number, bOff: number, sz: number, lo: string, hi: string): string {
     switch (sz) {
-      case 1: return `r8[${bOff}] = ${lo};`;
-      case 2: return `r16[${4 * n}] = ${lo};`;
+      case 1: if (this.loc) { const g = `r[${bOff >> 2}]`; return (bOff & 7) !== 0 ? `${g} = (${g} & -65281) | ((${lo}) & 255) << 8;` : `${g} = (${g} & -256) | ((${lo}) & 255);`; }
+        return `r8[${bOff}] = ${lo};`;
+      case 2: return this.loc ? `r[${2 * n}] = (r[${2 * n}] & -65536) | ((${lo}) & 65535);` : `r16[${4 * n}] = ${lo};`;
       case 4: return `${this.regLo(n)} = ${lo}; ${this.regHi(n)} = 0;`;
       default: return `${this.regLo(n)} = ${lo}; ${this.regHi(n)} = ${hi};`;
     }
@@ -531,7 +577,7 @@ class Gen {
 
   private setcc(cc: number): boolean {
     const i = this.i;
-    this.emit(`r8[${i.rmB}] = ${this.cond(cc)} ? 1 : 0;`);
+    this.emit(this.wr(i.rm, i.rmB, 1, `(${this.cond(cc)} ? 1 : 0)`, '0'));
     return true;
   }
 
@@ -548,9 +594,7 @@ class Gen {
     const n = this.b.n;
     if (this.region !== null) {
       const m = this.region.at.get(this.delta + off);
-      if (m === undefined) return this.jumpTo(off);
-      this.loops = true;
-      return this.enter(m, off);
+      return m !== undefined && (m === 0 || m > this.j) ? this.enter(m) : this.leave(off, true);
     }
     if (off !== 0 || this.calls !== 0) return this.jumpTo(off);
     this.loops = true;
@@ -560,16 +604,22 @@ class Gen {
   /** Fall through to start + off (no canonical check: the next byte after an instruction of this block). */
   private next(off: number): string {
     this.succ.push(off);
-    const m = this.region === null ? undefined : this.region.at.get(this.delta + off);
-    if (m === undefined) return `c.rip = start + ${off};`;
-    return this.enter(m, off);
+    if (this.region === null) return `c.rip = start + ${off};`;
+    const m = this.region.at.get(this.delta + off);
+    return m !== undefined && (m === 0 || m > this.j) ? this.enter(m) : this.leave(off, false);
   }
 
-  /** Go on with region member m at start + off: this block's instructions are retired; the member checks
-   *  the budget (every statement here runs on each transition, so V8 has type feedback for all of it). */
-  private enter(m: number, off: number): string {
-    const n = this.b.n;
-    return `{ c.rip = start + ${off}; c.icount += ${n}; left -= ${n}; bi = ${m}; continue; }`;
+  /** Go on with region member m (laid out after this one: a labelled break; the entry: a continue of the
+   *  region's loop). Each edge is its own direct jump, no dispatch on a member number; m's top charges this
+   *  block's instructions and checks the budget. */
+  private enter(m: number): string {
+    return `{ pn = ${this.b.n}; ${m === 0 ? 'continue L' : `break B${m}`}; }`;
+  }
+
+  /** Leave the region for start + off (a taken branch's target is checked for canonical form there); a
+   *  member at or before this one other than the entry is left to Cpu.runBlock too (no loop there). */
+  private leave(off: number, check: boolean): string {
+    return `{ ${check ? `k = ${this.k}; ` : ''}xr = ${this.delta + off}; xn = ${this.b.n}; xi = ${check ? this.delta + this.i.start : -1}; break X; }`;
   }
 
   private jcc(cc: number): boolean {

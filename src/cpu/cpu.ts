@@ -7,7 +7,7 @@ import type { Bus, InterruptController } from '../machine/bus.js';
 import { F, LF, arithFlags, materialize } from './flags.js';
 import { decodeBlock, type Block } from './decoder.js';
 import { installTable } from './table.js';
-import { compileRegion, HOT_BLOCK, INLINE_DEFAULT, REGION_BLOCKS } from './compile.js';
+import { compileRegion, HOT_BLOCK, INLINE_DEFAULT, REGION_BLOCKS, REGION_LOCALS } from './compile.js';
 import type { Hooks } from './hooks.js';
 import { GuestFaultError } from '../errors.js';
 import { cpuArrays } from './wasm/space.js';
@@ -196,6 +196,8 @@ export class Cpu {
   hotBlock = HOT_BLOCK;
   /** Blocks one compiled function may hold (REGION_BLOCKS; 1: one block per function). */
   regionBlocks = REGION_BLOCKS;
+  /** Regions hold guest registers in JS locals (REGION_LOCALS). */
+  regionLocals = REGION_LOCALS;
 
   // --- decoded-block cache, keyed by physical address; invalidated per physical page on write
   readonly blocks = new Map<number, Block>();
@@ -1001,7 +1003,7 @@ export class Cpu {
       this.brk = false;
       if (n === b.n) {
         let fn = b.fn;
-        if (fn === null && ++b.hits >= this.hotBlock) fn = b.fn = (this.wasm !== null ? this.wasm.compile(b) : null) ?? compileRegion(this, b, this.inlineSemantics, this.regionBlocks);
+        if (fn === null && ++b.hits >= this.hotBlock) fn = b.fn = (this.wasm !== null ? this.wasm.compile(b) : null) ?? compileRegion(this, b, this.inlineSemantics, this.regionBlocks, this.regionLocals);
         if (fn !== null) {
           // Compiled blocks chain here, without a trip through run(): the next block (or this one again)
           // runs at once if it is compiled and fits the budget. Exact, because nothing can make an

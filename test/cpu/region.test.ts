@@ -6,11 +6,13 @@ import { describe, it, expect } from 'vitest';
 import { Machine } from '../../src/index.js';
 import { assembleGuestBytes, EXIT_AL } from '../helpers/asm.js';
 
-/** A machine that compiles a block at its second execution (its successors are decoded by then). */
-function boot(src: string): Machine {
+/** A machine that compiles a block at its second execution (its successors are decoded by then); guest
+ *  registers in JS locals across a region unless locals is false. */
+function boot(src: string, locals = true): Machine {
   const m = Machine.fromElf(assembleGuestBytes(src));
   m.cpu.hotBlock = 2;
   m.cpu.regionBlocks = 16;
+  m.cpu.regionLocals = locals;
   return m;
 }
 const regions = (m: Machine) => [...m.cpu.blocks.values()].filter((b) => b.fn !== null && b.fn.name.startsWith('region_')).length;
@@ -54,7 +56,7 @@ describe('compiled regions', () => {
   });
 
   it('DMA into a block of a compiled region between runs invalidates the region', () => {
-    const m = boot(LOOP(1000, -1).replace('lea imm(%rip), %rsi', 'lea imm(%rip), %rsi\n      lea again(%rip), %r8'));
+    const m = boot(LOOP(1000, -1).replace('lea imm(%rip), %rsi', 'lea imm(%rip), %rsi\n      lea again(%rip), %r8'), false);
     m.run(3000);
     expect(regions(m)).toBeGreaterThan(0);
     const loopHead = m.cpu.regs[16] >>> 0, imm = m.cpu.regs[12] >>> 0;
@@ -73,7 +75,7 @@ describe('compiled regions', () => {
     const whole = boot(LOOP(300, 120)).run(1_000_000);
     expect(whole.end).toBe('exit');
     for (const step of [7, 97]) {
-      const m = boot(LOOP(300, 120));
+      const m = boot(LOOP(300, 120), step === 7); // registers in locals, then in cpu.regs
       let budget = 0, r;
       do { budget += step; r = m.run(budget); if (r.end === 'budget') expect(m.cpu.icount).toBe(budget); } while (r.end === 'budget');
       expect(r.end).toBe('exit');

@@ -147,7 +147,10 @@ function randomLoop(r: (n: number) => number): number[] {
   return out;
 }
 
-describe('wasm tier = interpreter on random loops of its subset', () => {
+// The JS tier's regions (src/cpu/compile.ts compileRegion: structured control flow, guest registers in
+// locals or in cpu.regs) run the same loops: compiled at a block's second execution, when its successors
+// are decoded, so each loop becomes one region; the slices end runs inside them.
+describe('wasm tier and JS regions = interpreter on random loops of its subset', () => {
   it('same registers, flags, count, stop and memory after every slice', () => {
     const r = rng(0x5eed);
     const mk = (compiled: boolean) => {
@@ -159,6 +162,10 @@ describe('wasm tier = interpreter on random loops of its subset', () => {
     const I = mk(false), W = mk(true), R = mk(true);
     expect(W.c.wasm).not.toBeNull();
     R.c.wasm!.regionBlocks = 16;
+    const J = mk(true);
+    (J.c as { wasm: unknown }).wasm = null;
+    J.c.hotBlock = 2; J.c.regionBlocks = 16;
+    let jsRegions = 0;
     const before = W.c.wasm!.stats.compiled;
     for (let t = 0; t < 200; t++) {
       const code = randomLoop(r);
@@ -167,7 +174,8 @@ describe('wasm tier = interpreter on random loops of its subset', () => {
       const regs = Array.from({ length: 32 }, (_, k) => (k & 1 ? [0, -1, 0x7fffffff, -0x80000000][r(4)] : r(2) ? EDGE[r(EDGE.length)] : r(0x7fffffff) - r(0x7fffffff)));
       const data = Array.from({ length: 256 }, () => r(256));
       const iters = 1 + r(6), slices = Array.from({ length: 6 }, () => 1 + r(40));
-      for (const { mem, c } of [I, W, R]) {
+      J.c.regionLocals = (t & 1) === 0; // registers in locals on even loops, in cpu.regs on odd ones
+      for (const { mem, c } of [I, W, R, J]) {
         c.flushCode();
         setupLongMode(c, mem);
         mem.write(CODE, Uint8Array.from(code));
@@ -183,12 +191,18 @@ describe('wasm tier = interpreter on random loops of its subset', () => {
         expect(state(W.c), `loop ${t} (${Buffer.from(code).toString('hex')}), slice ${s}`).toBe(state(I.c));
         expect(state(R.c), `regions: loop ${t} (${Buffer.from(code).toString('hex')}), slice ${s}`).toBe(state(I.c));
         expect(sw).toBe(si); expect(sr).toBe(si);
+        const sj = J.c.run(budget);
+        expect(state(J.c), `JS regions (${J.c.regionLocals ? 'locals' : 'cpu.regs'}): loop ${t} (${Buffer.from(code).toString('hex')}), slice ${s}`).toBe(state(I.c));
+        expect(sj).toBe(si);
         if (I.c.halted || I.c.stopRequested) break;
       }
       expect(I.c.halted, `loop ${t} ends in its HLT`).toBe(true);
       expect(Buffer.compare(W.mem.u8.subarray(DATA, STACK), I.mem.u8.subarray(DATA, STACK))).toBe(0);
       expect(Buffer.compare(R.mem.u8.subarray(DATA, STACK), I.mem.u8.subarray(DATA, STACK))).toBe(0);
+      expect(Buffer.compare(J.mem.u8.subarray(DATA, STACK), I.mem.u8.subarray(DATA, STACK))).toBe(0);
+      for (const b of J.c.blocks.values()) if (b.fn !== null && b.fn.name.startsWith('region_')) jsRegions++;
     }
+    expect(jsRegions).toBeGreaterThan(100);
     expect(W.c.wasm!.stats.compiled - before).toBeGreaterThan(200);
     expect(W.c.wasm!.stats.calls).toBeGreaterThan(2 * W.c.wasm!.stats.exits);
     expect(R.c.wasm!.stats.members).toBeGreaterThan(R.c.wasm!.stats.compiled);
