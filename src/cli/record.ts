@@ -27,9 +27,9 @@ export const RECORD_FLUSH_MS = 50;
 /** Instructions between two digests of `record`'s logs (--digest-every's default). The library's 1M
  *  (DEFAULT_DIGEST_INTERVAL, which FT roles keep) made a recorded 300-iteration CoreMark run (103M
  *  instructions, 104 digests) take a median 22-30% more CPU than `run`, against ~1% with only the final
- *  digest: each digest hashes the pages written since the last one and takes the CPU's dirty-page set,
- *  which drops the write TLB, so every page written next comes back through the slow path (and the
- *  compiled blocks that never took it are deoptimised). A divergence is still found, at most this many
+ *  digest: each digest hashes the pages written since the last one and took the CPU's dirty-page set
+ *  by dropping the write TLB, so every page written next came back through the slow path (and the
+ *  compiled blocks that never took it were deoptimised; the write TLB now stays, Cpu.takeDirtyPages). A divergence is still found, at most this many
  *  instructions after it (the final digest covers the rest). */
 export const RECORD_DIGEST_EVERY = 10_000_000;
 

@@ -152,7 +152,7 @@ export function compileRegion(c: Cpu, e: Block, inline = INLINE_DEFAULT, maxBloc
 function assemble(name: string, startName: string, body: string, n: number, mem: boolean, hs: Handler[], is: Insn[], bs: Block[],
   locals: { decl: string; wb: string } = { decl: '', wb: '' }): BlockFn {
   const decl = hs.map((_, k) => `const h${k} = hs[${k}], i${k} = is[${k}];`).join('\n');
-  const pre = mem ? 'const dv = c.dv, u8 = c.u8, tRT = c.tlbRTag, tRP = c.tlbRPhys, tWT = c.tlbWTag, tWP = c.tlbWPhys;' : '';
+  const pre = mem ? 'const dv = c.dv, u8 = c.u8, tRT = c.tlbRTag, tRP = c.tlbRPhys, tWT = c.tlbWTag, tWP = c.tlbWPhys, dd = c.dirty;' : '';
   const src = `${decl}
 return function ${name}(c, ${startName}, left) {
   const r = c.regs, r8 = c.regs8, r16 = c.regs16; ${pre}
@@ -333,10 +333,11 @@ class Gen {
     const hit = `tWT[${t}] === ${la} - ${o}`;
     const exit = exitNow ? this.brkExit() : '';
     switch (sz) {
-      case 1: this.emit(`if (${hit}) u8[tWP[${t}] + ${o}] = ${lo}; else { c.writeSlow(${la}, 1, ${lo}); ${exit} }`); break;
-      case 2: this.emit(`if (${hit} && ${o} <= 4094) dv.setUint16(tWP[${t}] + ${o}, ${lo}, true); else { c.writeSlow(${la}, 2, ${lo}); ${exit} }`); break;
-      case 4: this.emit(`if (${hit} && ${o} <= 4092) dv.setInt32(tWP[${t}] + ${o}, ${lo}, true); else { c.writeSlow(${la}, 4, ${lo}); ${exit} }`); break;
-      default: this.emit(`if (${hit} && ${o} <= 4088) { const p = tWP[${t}] + ${o}; dv.setInt32(p, ${lo}, true); dv.setInt32(p + 4, ${hi}, true); } else { c.write64(${la}, ${lo}, ${hi}); ${exit} }`);
+      // a write-TLB hit marks its page dirty (Cpu.dirty: digests, pre-copy)
+      case 1: this.emit(`if (${hit}) { const p = tWP[${t}] + ${o}; u8[p] = ${lo}; dd[p >>> 12] = 1; } else { c.writeSlow(${la}, 1, ${lo}); ${exit} }`); break;
+      case 2: this.emit(`if (${hit} && ${o} <= 4094) { const p = tWP[${t}] + ${o}; dv.setUint16(p, ${lo}, true); dd[p >>> 12] = 1; } else { c.writeSlow(${la}, 2, ${lo}); ${exit} }`); break;
+      case 4: this.emit(`if (${hit} && ${o} <= 4092) { const p = tWP[${t}] + ${o}; dv.setInt32(p, ${lo}, true); dd[p >>> 12] = 1; } else { c.writeSlow(${la}, 4, ${lo}); ${exit} }`); break;
+      default: this.emit(`if (${hit} && ${o} <= 4088) { const p = tWP[${t}] + ${o}; dv.setInt32(p, ${lo}, true); dv.setInt32(p + 4, ${hi}, true); dd[p >>> 12] = 1; } else { c.write64(${la}, ${lo}, ${hi}); ${exit} }`);
     }
   }
 
@@ -416,6 +417,7 @@ class Gen {
       this.mem = true;
       const o = `o${k}`, t = `t${k}`, p = `p${k}`;
       this.emit(`const ${o} = ${la} & 4095, ${t} = (${la} >>> 12) & ${TLB_MASK}, ${p} = tWT[${t}] === ${la} - ${o} && ${o} <= ${4096 - sz} ? tWP[${t}] + ${o} : -1;`);
+      this.emit(`if (${p} >= 0) dd[${p} >>> 12] = 1;`);
       switch (sz) {
         case 1: this.emit(`const m${k} = ${p} >= 0 ? u8[${p}] : c.readRmw(${la}, 1);`); break;
         case 2: this.emit(`const m${k} = ${p} >= 0 ? dv.getUint16(${p}, true) : c.readRmw(${la}, 2);`); break;
@@ -789,7 +791,7 @@ class Gen {
     if (load) {
       this.emit(`if (${miss}) ${call} else { const p = tRP[${t}] + ${o}, x = c.xmm; x[${xr}] = dv.getInt32(p, true); x[${xr + 1}] = dv.getInt32(p + 4, true); x[${xr + 2}] = dv.getInt32(p + 8, true); x[${xr + 3}] = dv.getInt32(p + 12, true); }`);
     } else {
-      this.emit(`if (${miss}) ${call} else { const p = tWP[${t}] + ${o}, x = c.xmm; dv.setInt32(p, x[${xr}], true); dv.setInt32(p + 4, x[${xr + 1}], true); dv.setInt32(p + 8, x[${xr + 2}], true); dv.setInt32(p + 12, x[${xr + 3}], true); }`);
+      this.emit(`if (${miss}) ${call} else { const p = tWP[${t}] + ${o}, x = c.xmm; dv.setInt32(p, x[${xr}], true); dv.setInt32(p + 4, x[${xr + 1}], true); dv.setInt32(p + 8, x[${xr + 2}], true); dv.setInt32(p + 12, x[${xr + 3}], true); dd[p >>> 12] = 1; }`);
     }
     return true;
   }

@@ -202,7 +202,9 @@ export class Cpu {
   // --- decoded-block cache, keyed by physical address; invalidated per physical page on write
   readonly blocks = new Map<number, Block>();
   readonly codePage: Uint8Array;
-  /** Pages written by the CPU since the last takeDirtyPages() (for replay digests). */
+  /** Pages written by the CPU since the last takeDirtyPages() (for replay digests): marked by translate()
+   *  for a write and by every write-TLB hit (the stores' fast paths, here and in compiled blocks, and
+   *  probeWrite), so the set is the pages a write translated or hit since the last take. */
   readonly dirty: Uint8Array;
   /** When set, takeDirtyPages() also marks here every page it takes (a live snapshot's pre-copy,
    *  src/replay/precopy.ts, keeps its own dirty set across digests; the store paths are untouched). */
@@ -314,21 +316,21 @@ export class Cpu {
   write8(la: number, v: number): void {
     const off = la & 4095;
     const i = (la >>> 12) & TLB_MASK;
-    if (this.tlbWTag[i] === la - off) { this.u8[this.tlbWPhys[i] + off] = v; return; }
+    if (this.tlbWTag[i] === la - off) { const p = this.tlbWPhys[i] + off; this.u8[p] = v; this.dirty[p >>> 12] = 1; return; }
     this.writeSlow(la, 1, v);
   }
 
   write16(la: number, v: number): void {
     const off = la & 4095;
     const i = (la >>> 12) & TLB_MASK;
-    if (this.tlbWTag[i] === la - off && off <= 4094) { this.dv.setUint16(this.tlbWPhys[i] + off, v, true); return; }
+    if (this.tlbWTag[i] === la - off && off <= 4094) { const p = this.tlbWPhys[i] + off; this.dv.setUint16(p, v, true); this.dirty[p >>> 12] = 1; return; }
     this.writeSlow(la, 2, v);
   }
 
   write32(la: number, v: number): void {
     const off = la & 4095;
     const i = (la >>> 12) & TLB_MASK;
-    if (this.tlbWTag[i] === la - off && off <= 4092) { this.dv.setInt32(this.tlbWPhys[i] + off, v, true); return; }
+    if (this.tlbWTag[i] === la - off && off <= 4092) { const p = this.tlbWPhys[i] + off; this.dv.setInt32(p, v, true); this.dirty[p >>> 12] = 1; return; }
     this.writeSlow(la, 4, v);
   }
 
@@ -339,6 +341,7 @@ export class Cpu {
       const p = this.tlbWPhys[i] + off;
       this.dv.setInt32(p, lo, true);
       this.dv.setInt32(p + 4, hi, true);
+      this.dirty[p >>> 12] = 1;
       return;
     }
     // Probe both halves for write permission first, so a fault leaves memory untouched.
@@ -361,7 +364,8 @@ export class Cpu {
   /** Raises the fault (#PF, #GP) a write of sz bytes at la would raise, without writing anything. */
   probeWrite(la: number, sz: number): void {
     const off = la & 4095;
-    if (this.tlbWTag[(la >>> 12) & TLB_MASK] === la - off && off + sz <= 4096) return;
+    const i = (la >>> 12) & TLB_MASK;
+    if (this.tlbWTag[i] === la - off && off + sz <= 4096) { this.dirty[this.tlbWPhys[i] >>> 12] = 1; return; }
     this.translate(la, 1);
     if (off + sz > 4096) this.translate(la + sz - 1, 1);
   }
@@ -483,7 +487,12 @@ export class Cpu {
     if (this.memHooked && access !== 2) {
       // the TLB entries the fast paths would have hit (their tags are offset while memory hooks are installed)
       const off = la & 4095, i = (la >>> 12) & TLB_MASK, tag = la - off + 0.5;
-      if (access === 0 ? this.tlbRTag[i] === tag : this.tlbWTag[i] === tag) return (access === 0 ? this.tlbRPhys[i] : this.tlbWPhys[i]) + off;
+      if (access === 0 && this.tlbRTag[i] === tag) return this.tlbRPhys[i] + off;
+      if (access === 1 && this.tlbWTag[i] === tag) {
+        // a write-TLB hit marks its page dirty, as the fast paths do (never for an implicit supervisor access)
+        if (!this.implicitSv) this.dirty[this.tlbWPhys[i] >>> 12] = 1;
+        return this.tlbWPhys[i] + off;
+      }
     }
     const hi = Math.floor(la / TWO32);
     if (hi < -32768 || hi > 32767) this.raise(Vec.GP, 0);
@@ -560,14 +569,17 @@ export class Cpu {
 
   /**
    * Physical page numbers the CPU wrote since the last call, in ascending order; clears the set (the
-   * pages stay marked in PhysMemory.used). Dropping the write TLB makes the next write to each page
-   * come back through translate().
+   * pages stay marked in PhysMemory.used). The write TLB stays: every write-TLB hit marks its page, so
+   * the set is the one a dropped write TLB would give (each hit would then have been a fill, which
+   * marks) without sending the next store to each page through translate() — compiled code that never
+   * ran that path was deoptimised after every digest. The WebAssembly tier's stores do not mark: with
+   * it the write TLB is still dropped.
    */
   takeDirtyPages(): number[] {
     const out: number[] = [];
     const d = this.dirty, log = this.dirtyLog, used = this.mem.used;
     for (let p = 0; p < d.length; p++) if (d[p]) { out.push(p); d[p] = 0; used[p] = 1; if (log !== null) log[p] = 1; }
-    this.tlbWTag.fill(-1);
+    if (this.wasm !== null) this.tlbWTag.fill(-1);
     return out;
   }
 

@@ -4,9 +4,9 @@
 // slices), only the pages changed since the last round, the CPU and the devices. The receiver
 // assembles the image and checks one hash over the whole machine state at M.
 //
-// Pages written: the CPU's dirty set (a page is marked when its write-TLB entry is filled, and every
-// CPU store — interpreter, compiled blocks' inline fast path, string instructions — goes through such
-// an entry or through translate()), the pages a digest took from that set meanwhile (Cpu.dirtyLog),
+// Pages written: the CPU's dirty set (a page is marked when a write translates it or hits its write-TLB
+// entry, and every CPU store — interpreter, compiled blocks' inline fast path, string instructions —
+// goes through such an entry or through translate()), the pages a digest took from that set meanwhile (Cpu.dirtyLog),
 // and every non-CPU write (device DMA, page-walk A/D bits: PhysMemory.dirtyLog). Nothing is added to
 // the store paths, and the TLB is never flushed here (a flush at a time that depends on the host would
 // make the recording differ from its replay). A shadow copy holds what was sent; a candidate page goes

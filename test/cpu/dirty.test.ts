@@ -1,0 +1,46 @@
+// The CPU's dirty-page set (Cpu.dirty, what digests and pre-copy take) keeps the write TLB across a take:
+// every write-TLB hit marks its page. The set must be exactly the one the former scheme gave — the write
+// TLB dropped at every take, so each page written next was marked by its refill in translate() — or
+// replays of older logs would not verify. Two machines run the same gcc-built guest in lockstep, one of
+// them dropping its write TLB after each take as before; at every take both sets, and at the end RAM,
+// must be equal. Compiled (inline store fast paths, RMW and SSE stores) and interpreted (handlers).
+import { describe, it, expect } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { Machine } from '../../src/machine/machine.js';
+import type { CpuHost } from '../../src/cpu/cpu.js';
+
+const build = new URL('../../guests/build/', import.meta.url).pathname;
+const exactHost: CpuHost = {
+  rdtsc(c) { const t = c.currentIcount() * 4; c.tmpLo = t >>> 0; c.tmpHi = Math.floor(t / 4294967296) | 0; },
+  rdrand(c) { const x = (c.currentIcount() * 2654435761) >>> 0; c.tmpLo = x; c.tmpHi = (x * 31) >>> 0; },
+};
+
+function boot(name: string, hot: number): Machine {
+  const m = Machine.fromElf(readFileSync(`${build}${name}.elf`), { memSize: 16 << 20, consoleOut: () => {} });
+  m.cpu.host = exactHost;
+  m.cpu.hotBlock = hot;
+  return m;
+}
+
+describe('dirty pages without dropping the write TLB', () => {
+  for (const [name, hot] of [['arith-O0', 1], ['fp_vector-O2', 1], ['mixed-O2', Infinity]] as const) {
+    it(`${name}, ${hot === 1 ? 'every block compiled' : 'interpreted'}: the set at every take is the former scheme's`, () => {
+      const now = boot(name, hot), before = boot(name, hot);
+      let takes = 0, marked = 0, kept = 0;
+      for (let k = 0; k < 30; k++) {
+        const a = now.run(now.cpu.icount + 10_000), b = before.run(before.cpu.icount + 10_000);
+        expect(a.end).toBe(b.end);
+        const da = now.cpu.takeDirtyPages(), db = before.cpu.takeDirtyPages();
+        before.cpu.tlbWTag.fill(-1); // the former scheme
+        expect(da, `take ${k} at icount ${now.cpu.icount}`).toEqual(db);
+        takes++; marked += da.length;
+        kept += now.cpu.tlbWTag.filter((t) => t !== -1).length;
+        if (a.end !== 'budget') break;
+      }
+      expect(takes).toBeGreaterThan(1);
+      expect(marked, 'pages were written').toBeGreaterThan(takes);
+      expect(kept, 'write-TLB entries survived the takes').toBeGreaterThan(0);
+      expect(Buffer.compare(now.mem.u8, before.mem.u8)).toBe(0);
+    });
+  }
+});
