@@ -7,7 +7,7 @@
 import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { storePath } from '../ft/store.js';
 import { resolve } from 'node:path';
-import { lostReason, openControl, parseControlSpec, updateVm, type ControlPlane, type HostRecord, type VmRecord } from '../ft/control.js';
+import { lostReason, newerClaim, openControl, parseControlSpec, updateVm, type ControlPlane, type HostRecord, type VmRecord } from '../ft/control.js';
 import { candidateHosts, describeTls, placeRole } from '../ft/placement.js';
 import { EXIT } from './run.js';
 import { parseHostArgs, MACHINE_HELP_NO_CONSOLE } from './host.js';
@@ -200,7 +200,8 @@ async function start(args: string[], opened: (cp: ControlPlane) => void): Promis
   const running = async (): Promise<string | undefined> => {
     const cur = await cp.readVm(vm);
     if (!cur || cur.state === 'ended') return undefined;
-    const lost = lostReason(cur, await cp.listHosts());
+    const newer = await newerClaim(cp, cur);
+    const lost = lostReason(cur, await cp.listHosts(), newer);
     if (lost) return `FT VM '${vm}' is lost: ${lost}; 'x86ft ft stop ${vm}' ends its record, then start it again`;
     return `FT VM '${vm}' is already running (primary: ${cur.primary ? `${cur.primary.host} pid ${cur.primary.pid}` : 'starting'})`;
   };
@@ -266,7 +267,8 @@ async function wait(cp: ControlPlane, name: string): Promise<number> {
       return st;
     }
     // judged by the hosts' leases (read after the record): nobody is left to end the record
-    const lost = lostReason(rec, await cp.listHosts());
+    const newer = await newerClaim(cp, rec);
+    const lost = lostReason(rec, await cp.listHosts(), newer);
     if (lost) { say('wait', `VM '${name}' is lost: ${lost}; its state is in the generation logs and disk layers ('x86ft ft stop ${name}' ends the record)`); return MANAGE_EXIT.lost; }
     await sleep(200);
   }
@@ -276,15 +278,19 @@ async function stop(cp: ControlPlane, name: string): Promise<number> {
   const rec0 = await cp.readVm(name);
   if (!rec0) { say('stop', `no FT VM '${name}' in ${cp.spec}`); return MANAGE_EXIT.notFound; }
   if (rec0.state === 'ended') return 0;
-  await updateVm(cp, name, (r) => (r.state === 'ended' ? undefined : { ...r, stopRequested: Date.now() }));
+  // a record behind a newer claim is refused (STALE_GENERATION): its claimant is asked once it recorded itself,
+  // or the VM is judged lost below and ended here
+  await updateVm(cp, name, (r) => (r.state === 'ended' ? undefined : { ...r, stopRequested: Date.now() }))
+    .catch((e: { code?: string }) => { if (e.code !== 'STALE_GENERATION') throw e; });
   const until = Date.now() + STOP_WAIT_MS;
   for (;;) {
     const rec = await cp.readVm(name);
     if (!rec || rec.state === 'ended') return 0;
     // the primary's host is gone (no live lease) or it never answered: end the VM here, fencing any
     // stale primary by claiming the next generation first (its record writes are then refused)
+    const newer = await newerClaim(cp, rec);
     const hosts = await cp.listHosts();
-    const lost = lostReason(rec, hosts);
+    const lost = lostReason(rec, hosts, newer);
     const hostGone = rec.primary && hosts.length > 0 && !hosts.some((h) => h.id === rec.primary!.host);
     if (Date.now() >= until || lost !== undefined || hostGone) {
       const g = (await cp.generation(name)) + 1;
@@ -385,13 +391,14 @@ export async function drainHost(cp: ControlPlane, id: string, o: PlannedOptions 
 
 async function list(cp: ControlPlane, json: boolean): Promise<number> {
   const recs = (await cp.listVms()).sort((a, b) => a.name.localeCompare(b.name));
+  const newer = await Promise.all(recs.map((r) => newerClaim(cp, r)));
   const hosts = (await cp.listHosts()).sort((a, b) => a.id.localeCompare(b.id));
-  const vms = recs.map((r) => judgedStatus(r, hosts));
+  const vms = recs.map((r, i) => judgedStatus(r, hosts, newer[i]));
   if (json) {
     process.stdout.write(JSON.stringify({ vms, hosts: hosts.map((h: HostRecord) => ({ id: h.id, addr: h.addr, pid: h.pid, leaseMs: h.leaseMs, expiresAt: h.expiresAt })) }) + '\n');
     return 0;
   }
-  process.stdout.write(vms.length ? formatStatus(recs.map((r) => statusView(r, hosts))) : `no FT VMs in ${cp.spec}\n`);
+  process.stdout.write(vms.length ? formatStatus(recs.map((r, i) => statusView(r, hosts, newer[i]))) : `no FT VMs in ${cp.spec}\n`);
   process.stdout.write(hosts.length ? `hosts: ${hosts.map((h) => `${h.id} (pid ${h.pid}, lease ${h.leaseMs} ms)`).join(', ')}\n` : 'hosts: none registered\n');
   return 0;
 }

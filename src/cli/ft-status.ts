@@ -6,7 +6,7 @@
 import { usageLine, UsageError } from './usage.js';
 import { parseArgs } from './args.js';
 import { vmEvents, type VmEvent } from '../ft/history.js';
-import { lostReason, openControl, vmStatus, type ControlPlane, type HostRecord, type ReportedState, type VmRecord, type VmStatus } from '../ft/control.js';
+import { lostReason, newerClaim, openControl, roleHostGone, vmStatus, type ControlPlane, type HostRecord, type NewerClaim, type ReportedState, type VmRecord, type VmStatus } from '../ft/control.js';
 import { onStopSignal } from './signals.js';
 
 export const STATUS_EXIT = { io: 1, usage: 2, notFound: 3 } as const;
@@ -59,26 +59,38 @@ export interface HostView extends HostRecord {
   leaseLeftMs: number;
 }
 
-/** One VM's view, judged by the hosts' leases (`hosts` = the live ones): `lost` with the reason when none of its
- *  roles' hosts is left (FT.md "Status": the record cannot say so, nobody is left to write it). */
-export function statusView(rec: VmRecord, hosts: readonly HostRecord[]): VmStatusView {
-  const j = judge(rec, hosts);
+/** One VM's view, judged by the hosts' leases (`hosts` = the live ones) and a claim above the record's generation
+ *  (`newer`, see `newerClaim`): `lost` with the reason when none of its roles' hosts is left (FT.md "Status": the
+ *  record cannot say so, nobody is left to write it). */
+export function statusView(rec: VmRecord, hosts: readonly HostRecord[], newer?: NewerClaim): VmStatusView {
+  const j = judge(rec, hosts, newer);
   return { ...vmStatus(rec), state: j.state, failovers: rec.failovers ?? 0, lastRestore: rec.lastRestore ?? null, reason: j.reason, exitStatus: rec.state === 'ended' ? rec.exitStatus : null };
 }
 
 /** FT.md's status object with the state judged by the hosts' leases (`lost`, see statusView). */
-export function judgedStatus(rec: VmRecord, hosts: readonly HostRecord[]): Omit<VmStatus, 'state'> & { state: ReportedState } {
-  return { ...vmStatus(rec), state: judge(rec, hosts).state };
+export function judgedStatus(rec: VmRecord, hosts: readonly HostRecord[], newer?: NewerClaim): Omit<VmStatus, 'state'> & { state: ReportedState } {
+  return { ...vmStatus(rec), state: judge(rec, hosts, newer).state };
 }
 
-/** The state to report and why: `lost` (no role's host left), `not-protected` for a record still saying
- *  `protected` whose secondary's host has no live lease (its primary has not written the loss yet: FT.md's
- *  `protected` needs a live secondary), else the record's. */
-function judge(rec: VmRecord, hosts: readonly HostRecord[]): { state: ReportedState; reason: string | null } {
-  const lost = lostReason(rec, hosts);
+/** The state to report and why: `lost` (no role's host left, or the claimant of a newer generation's), else
+ *  `protected` only while the record says so, no newer generation is claimed, the primary's host and the
+ *  secondary's hold live leases and the secondary recorded its process (FT.md's `protected` needs a live primary
+ *  and a joined secondary: the primary has not written the loss yet), `not-protected` with why otherwise. */
+export function judge(rec: VmRecord, hosts: readonly HostRecord[], newer?: NewerClaim): { state: ReportedState; reason: string | null } {
+  const lost = lostReason(rec, hosts, newer);
   if (lost) return { state: 'lost', reason: lost };
-  const s = rec.secondary;
-  if (rec.placed && rec.state === 'protected' && s && !hosts.some((h) => h.id === s.host)) return { state: 'not-protected', reason: `the secondary's host ${s.host} has no live lease (its agent is gone)` };
+  if (newer && rec.state !== 'ended') {
+    const by = newer.owner ? `host ${newer.owner.hostId} pid ${newer.owner.pid}` : 'an unreadable claim';
+    return { state: 'not-protected', reason: `generation ${newer.generation} was claimed by ${by}, which has not recorded it yet (the record's generation ${rec.generation} roles are fenced)` };
+  }
+  if (rec.state !== 'protected' || !rec.placed) return { state: rec.state, reason: rec.reason ?? null };
+  const p = rec.primary, s = rec.secondary;
+  const pGone = p && roleHostGone(rec, p, hosts);
+  if (pGone) return { state: 'not-protected', reason: `the primary's host ${p.host} has ${pGone === 'no live lease' ? 'no live lease (its agent is gone; the secondary takes over)' : pGone}` };
+  if (!s) return { state: 'not-protected', reason: rec.reason ?? 'no secondary is recorded' };
+  const sGone = roleHostGone(rec, s, hosts);
+  if (sGone) return { state: 'not-protected', reason: `the secondary's host ${s.host} has ${sGone === 'no live lease' ? 'no live lease (its agent is gone)' : sGone}` };
+  if (!s.pid) return { state: 'not-protected', reason: `the secondary on host ${s.host} has not recorded its process yet` };
   return { state: rec.state, reason: rec.reason ?? null };
 }
 
@@ -135,8 +147,11 @@ async function read(cp: ControlPlane, o: Args): Promise<{ vms: VmStatusView[]; h
   const live = await cp.listHosts();
   const now = Date.now();
   const hosts = live.map((h) => hostView(h, now)).sort((a, b) => a.id.localeCompare(b.id));
-  const view = (r: VmRecord): VmStatusView => (o.events ? { ...statusView(r, live), events: vmEvents(r) } : statusView(r, live));
-  return { vms: recs.map(view).sort((a, b) => a.name.localeCompare(b.name)), hosts };
+  const views = await Promise.all(recs.map(async (r) => {
+    const v = statusView(r, live, await newerClaim(cp, r));
+    return o.events ? { ...v, events: vmEvents(r) } : v;
+  }));
+  return { vms: views.sort((a, b) => a.name.localeCompare(b.name)), hosts };
 }
 
 /** The history of each VM, one line per event (oldest first). */

@@ -514,27 +514,57 @@ export function vmStatus(rec: VmRecord): VmStatus {
 /** What `ft status`, `ft list` and `ft wait` report as a VM's state: a record's state, or `lost`. */
 export type ReportedState = VmState | 'lost';
 
+/** A generation claimed above the record's (`newerClaim`): its claimant runs the VM and has not recorded it yet. */
+export interface NewerClaim {
+  generation: number;
+  /** The claimant (undefined: the claim is unreadable, e.g. it fails its HMAC). */
+  owner: Owner | undefined;
+}
+
+/**
+ * The highest claim when it is above the record's generation, else undefined. A claimant writes the record
+ * after it won; until it does (or if it died first) the record names roles that are already fenced: a primary
+ * that claimed g+1 when its secondary failed and was killed before it wrote the record left `protected` at g
+ * naming the exited secondary, whose host still held its lease, for good (ft status showed a dead VM protected).
+ */
+export async function newerClaim(cp: ControlPlane, rec: VmRecord): Promise<NewerClaim | undefined> {
+  if (rec.state === 'ended') return undefined;
+  const g = await cp.generation(rec.name);
+  if (g <= rec.generation) return undefined;
+  return { generation: g, owner: await cp.claimOwner(rec.name, g).catch(() => undefined) };
+}
+
+/** Why the host of role `r` cannot be running it (no live lease, or its agent registered again after the role
+ *  was recorded), or undefined when it may. `hosts` = `listHosts()`. */
+export function roleHostGone(rec: VmRecord, r: RoleRef, hosts: readonly HostRecord[]): string | undefined {
+  const h = hosts.find((x) => x.id === r.host);
+  if (!h) return 'no live lease';
+  const again = `registered again at ${new Date(h.registeredAt).toISOString()}, after the role was recorded`;
+  // the registration the role recorded, when it did (placed roles); else (records written before roles carried
+  // it, or a secondary the primary named before it recorded itself) the record's time, by another host's clock
+  if (r.lease !== undefined) return h.registeredAt === r.lease ? undefined : again;
+  return h.registeredAt > (rec.rolesAt ?? rec.updatedAt) ? again : undefined;
+}
+
 /**
  * Why the VM is lost, or undefined: a VM whose roles run under host agents (`placed`), not `ended`, none of
  * whose roles' hosts holds a live lease registered before the roles were recorded (`rolesAt`: an agent that
  * registered again with the same id after that cannot be the one running the role; hosts compare their
  * clocks here, as dir: leases already do). Nobody is left to update the record
- * then (FT.md protects against one host at a time). `hosts` = `listHosts()` (live leases only).
+ * then (FT.md protects against one host at a time). `hosts` = `listHosts()` (live leases only). With `newer`
+ * (`newerClaim`): the record's roles are fenced by that claim, and only its claimant can run the guest, when it
+ * is one of the recorded roles' hosts (a claim from elsewhere, `ft stop`'s, ends the record at once): lost when
+ * that host has no live lease.
  */
-export function lostReason(rec: VmRecord, hosts: readonly HostRecord[]): string | undefined {
+export function lostReason(rec: VmRecord, hosts: readonly HostRecord[], newer?: NewerClaim): string | undefined {
   if (!rec.placed || rec.state === 'ended') return undefined;
   const roles = [rec.primary && { kind: 'primary', ...rec.primary }, rec.secondary && { kind: 'secondary', ...rec.secondary }].filter((r) => r !== null);
   if (roles.length === 0) return undefined;
-  const why = (r: RoleRef): string | undefined => {
-    const h = hosts.find((x) => x.id === r.host);
-    if (!h) return 'no live lease';
-    const again = `registered again at ${new Date(h.registeredAt).toISOString()}, after the role was recorded`;
-    // the registration the role recorded, when it did (placed roles); else (records written before roles carried
-    // it, or a secondary the primary named before it recorded itself) the record's time, by another host's clock
-    if (r.lease !== undefined) return h.registeredAt === r.lease ? undefined : again;
-    return h.registeredAt > (rec.rolesAt ?? rec.updatedAt) ? again : undefined;
-  };
-  const dead = roles.map((r) => ({ r, why: why(r) }));
+  const o = newer?.owner;
+  if (newer && o && roles.some((r) => r.host === o.hostId) && !hosts.some((h) => h.id === o.hostId)) {
+    return `generation ${newer.generation} was claimed by host ${o.hostId} pid ${o.pid}, which has no live lease, before it recorded that generation (the record's generation ${rec.generation} roles are fenced)`;
+  }
+  const dead = roles.map((r) => ({ r, why: roleHostGone(rec, r, hosts) }));
   if (dead.some((d) => d.why === undefined)) return undefined;
   return `the host of every role has gone (${dead.map((d) => `${d.r.kind} pid ${d.r.pid} on host ${d.r.host}: ${d.why}`).join('; ')})`;
 }

@@ -330,7 +330,10 @@ export class HostAgent {
   private async forgetSecondary(vm: string, pid: number, how: string): Promise<void> {
     const id = this.o.id;
     await updateVm(this.o.control, vm, (rec) => {
-      if (rec.state === 'ended' || rec.secondary?.host !== id || rec.secondary.pid !== pid) return undefined;
+      // pid 0: the primary named this host's secondary before it recorded itself (its write can be refused for
+      // good: a record behind a newer claim), so it is ours when no other secondary of that VM runs here
+      const unnamed = rec.secondary?.pid === 0 && ![...this.children.values()].some((c) => !c.done && c.vm === vm && c.role === 'secondary');
+      if (rec.state === 'ended' || rec.secondary?.host !== id || (rec.secondary.pid !== pid && !unnamed)) return undefined;
       const state = rec.state === 'protected' || rec.state === 'starting-secondary' ? 'not-protected' : rec.state;
       return { ...rec, secondary: null, state, reason: `the secondary on host ${id} (pid ${pid}) ${how}` };
     }).catch(() => undefined); // the VM's record may be gone (a name reused) or the control plane away: nothing to correct

@@ -750,11 +750,16 @@ export class FtPrimary {
     if (this.fencedMsg) return;
     this.generation = g1;
     this.state = 'not-protected';
-    // a new secondary joins at the new generation: its hello must name g1, so listen anew (the old address dies)
+    // record the new generation at once, before anything that can take time: until it is recorded the record
+    // names the fenced generation's roles (a primary killed in between left a dead VM `protected` for good)
+    const alone = (r: VmRecord): void => { r.generation = g1; r.state = 'not-protected'; r.secondary = null; r.reason = why; r.primary = selfRef(p.hostId, this.addr ?? null, r.primary?.pid === process.pid ? r.primary.lease : undefined); };
+    void this.recordState(alone);
+    // a new secondary joins at the new generation: its hello must name g1, so listen anew (the old address dies;
+    // its close is not awaited: it waits for the old server's connections to end)
     try {
       const old = this.server;
       await this.listen(await p.control.secret(), g1);
-      await old?.close();
+      void old?.close().catch(() => undefined);
     } catch (e) { this.emit({ kind: 'message', text: `cannot listen for a new secondary: ${(e as Error).message}` }); }
     this.claiming = false; // a new secondary may join (respawn) and be lost in turn
     this.stopSync();
@@ -766,7 +771,7 @@ export class FtPrimary {
     this.emit({ kind: 'message', text: `secondary lost (${why}); generation ${g1}: running not protected` });
     this.emit({ kind: 'state', state: 'not-protected', generation: g1 });
     for (const w of this.ackWaiters.splice(0)) w();
-    await this.recordState((r) => { r.generation = g1; r.state = 'not-protected'; r.secondary = null; r.reason = why; r.primary = selfRef(p.hostId, this.addr ?? null, r.primary?.pid === process.pid ? r.primary.lease : undefined); });
+    await this.recordState(alone); // again with the new channel address
   }
 
   /**

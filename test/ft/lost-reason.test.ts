@@ -2,8 +2,12 @@
 // its host id started it (RoleRef.lease); the judgement compares that value for equality, never one host's clock
 // with another's (an agent registered again on a host whose clock lags the role writer's was taken for the old
 // agent, and `ft wait` waited for a VM nobody ran).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { lostReason, newVmRecord, type HostRecord, type VmConfig, type VmRecord } from '../../src/ft/control.js';
+import { judge } from '../../src/cli/ft-status.js';
+import { createVm, lostReason, newerClaim, newVmRecord, openControl, updateVm, type HostRecord, type VmConfig, type VmRecord } from '../../src/ft/control.js';
 
 const config = { image: '/g.elf', imageSha256: '0'.repeat(64), memorySize: 16 << 20, cmdline: '', disks: [], nets: [], consoleFile: null, store: '/s',
   ft: { heartbeatMs: 50, failureTimeoutMs: 500, maxHeldBytes: 4 << 20, maxHeldMs: 200, maxLagMs: 50 }, hosts: null } as unknown as VmConfig;
@@ -46,5 +50,46 @@ describe('lostReason', () => {
   it('protect\'s roles (not placed) and ended VMs are never lost', () => {
     expect(lostReason({ ...placed(1, { host: 'h1', lease: 5 }, null), placed: false }, [])).toBeUndefined();
     expect(lostReason({ ...placed(1, { host: 'h1', lease: 5 }, null), state: 'ended' }, [])).toBeUndefined();
+  });
+
+  // the new-user trial's VM c: the primary (h1) claimed generation 2 when it falsely lost its secondary (h2, which then
+  // exited before it recorded its pid) and was killed before it recorded generation 2; h2 still held its lease, so the
+  // record's `protected` at generation 1 was shown for 9.5 minutes
+  it('a claim above the record fences its roles: lost when the claimant\'s host is gone, never protected', () => {
+    const rec = { ...placed(1_000_000, { host: 'h1', lease: 5 }, { host: 'h2', lease: 6 }), generation: 1 };
+    rec.secondary = { ...rec.secondary!, pid: 0 };
+    const newer = { generation: 2, owner: { hostId: 'h1', pid: 11 } };
+    expect(lostReason(rec, [host('h2', 6)])).toBeUndefined(); // what status judged before
+    expect(lostReason(rec, [host('h2', 6)], newer)).toMatch(/generation 2 was claimed by host h1 pid 11, which has no live lease/);
+    expect(judge(rec, [host('h2', 6)], newer).state).toBe('lost');
+    const alive = judge(rec, [host('h1', 5), host('h2', 6)], newer);
+    expect(alive.state).toBe('not-protected');
+    expect(alive.reason).toMatch(/generation 2 was claimed by host h1 pid 11, which has not recorded it yet/);
+    // a claim from outside the recorded hosts (ft stop's) ends the record itself: not judged by its host
+    expect(lostReason(rec, [host('h2', 6)], { generation: 2, owner: { hostId: 'laptop', pid: 3 } })).toBeUndefined();
+  });
+
+  it('protected needs the primary\'s host, the secondary\'s host and a recorded secondary process', () => {
+    const rec = placed(1_000_000, { host: 'h1', lease: 5 }, { host: 'h2', lease: 6 });
+    expect(judge(rec, [host('h1', 5), host('h2', 6)]).state).toBe('protected');
+    expect(judge(rec, [host('h2', 6)])).toEqual({ state: 'not-protected', reason: expect.stringMatching(/primary's host h1 has no live lease/) });
+    expect(judge(rec, [host('h1', 5), host('h2', 9)])).toEqual({ state: 'not-protected', reason: expect.stringMatching(/secondary's host h2 has registered again/) });
+    const unjoined = { ...rec, secondary: { ...rec.secondary!, pid: 0 } };
+    expect(judge(unjoined, [host('h1', 5), host('h2', 6)])).toEqual({ state: 'not-protected', reason: expect.stringMatching(/secondary on host h2 has not recorded its process/) });
+  });
+
+  it('newerClaim reads a claim above the record from a real control plane (dir:)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'x86ft-newer-'));
+    const cp = await openControl(`dir:${join(dir, 'c')}`);
+    try {
+      await createVm(cp, 'vm', config, { hostId: 'h1', pid: 11 });
+      const rec = (await updateVm(cp, 'vm', (r) => ({ ...r, state: 'protected' })))!;
+      expect(await newerClaim(cp, rec)).toBeUndefined();
+      expect((await cp.claim('vm', 2, { hostId: 'h1', pid: 11 })).won).toBe(true);
+      expect(await newerClaim(cp, (await cp.readVm('vm'))!)).toEqual({ generation: 2, owner: { hostId: 'h1', pid: 11 } });
+    } finally {
+      await cp.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
