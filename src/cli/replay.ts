@@ -11,7 +11,7 @@ import { fullStateHash } from '../replay/digest.js';
 import { parseCount, parseArgs } from './args.js';
 import { dumpState, formatDump } from '../debug/dump.js';
 import { checkInputFile, openLogSource, LOG_HINT } from './inputs.js';
-import { ChainError, chainLogs, fileLinks } from '../replay/chain.js';
+import { ChainError, chainLogs, fileLinks, type ChainInfo } from '../replay/chain.js';
 import { listGenerationLogs, storePath } from '../ft/store.js';
 import { checkName, openControl, parseControlSpec } from '../ft/control.js';
 import { usageLine, UsageError, internalMessage } from './usage.js';
@@ -209,6 +209,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
     consoleOut: quiet ? undefined : (b) => { errBuf.push(b); if (b === 10 || errBuf.length >= 4096) flushErr(); },
   });
   let report: ReplayReport;
+  const chain: ChainInfo = { links: [] };
   try {
     if (gdb !== undefined) {
       const consoleOut = quiet ? undefined : (b: number) => { errBuf.push(b); if (b === 10 || errBuf.length >= 4096) flushErr(); };
@@ -217,8 +218,11 @@ export async function replayCommand(argv: string[]): Promise<number> {
       flushErr();
       return code;
     }
-    const src = files.length > 1 ? chainLogs(fileLinks(files)) : openLogSource(files[0]!, { follow, idleTimeoutMs: follow ? idleMs : undefined, writer: follow ? recorderOf(files[0]!) : undefined });
+    const src = files.length > 1 ? chainLogs(fileLinks(files), chain) : openLogSource(files[0]!, { follow, idleTimeoutMs: follow ? idleMs : undefined, writer: follow ? recorderOf(files[0]!) : undefined });
     report = await rep.replay(progress.enabled ? counted(src) : src);
+    // a chain whose last log is cut (its primary died: every lost VM's chain): name that log, not the stitched stream
+    const lastLink = chain.links.at(-1);
+    if (report.unfinished && lastLink?.cutWhere !== undefined) report = { ...report, unfinished: { ...report.unfinished, message: `${lastLink.name}: ${lastLink.cutWhere}` } };
   } catch (e) {
     progress.stop();
     flushErr();

@@ -79,8 +79,9 @@ export function linkProblem(a: LogHeader, b: LogHeader): string | undefined {
 
 /** What chainLogs found, for reports (filled in as it goes). */
 export interface ChainInfo {
-  /** Per link: its name, startIcount, the icount where the next link takes over (Infinity for the last), entries taken and dropped. */
-  links: { name: string; startIcount: number; until: number; taken: number; dropped: number; cut: boolean }[];
+  /** Per link: its name, startIcount, the icount where the next link takes over (Infinity for the last), entries taken and
+   *  dropped, and whether the log was cut (`cutWhere`: the reader's message, e.g. "log is cut at offset 15126 (in a frame header)"). */
+  links: { name: string; startIcount: number; until: number; taken: number; dropped: number; cut: boolean; cutWhere?: string }[];
 }
 
 /** Entries per batch frame of the stitched stream. */
@@ -94,7 +95,8 @@ const BATCH = 512;
  * (version: the highest of the links), each link's entries with icount < the next link's
  * startIcount (the last link: all of them), and an end frame when the last log has one. A
  * generation's log that ends (end record) before the next one starts is a ChainError; one that is
- * cut is fine, except the last (the stream is then cut too: TruncatedLogError, as for one log).
+ * cut is fine; when the last is cut (its primary died, as for every lost VM) the stream stops after
+ * its last whole frame, without an end frame: a reader sees it unfinished, as it would that log.
  * Corrupted logs throw their LogError, its message prefixed with the link's name.
  */
 export async function* chainLogs(links: readonly ChainLink[], info?: ChainInfo): AsyncGenerator<Uint8Array, void, undefined> {
@@ -130,11 +132,15 @@ export async function* chainLogs(links: readonly ChainLink[], info?: ChainInfo):
         if (batch.length >= BATCH) { yield enc.batch(batch, true); batch = []; }
       }
     } catch (e) {
-      if (!(e instanceof TruncatedLogError) || last) {
+      if (!(e instanceof TruncatedLogError)) {
         if (batch.length && e instanceof LogError) { yield enc.batch(batch, true); batch = []; }
         throw named(e, link);
       }
-      rec.cut = true; // a cut last frame of a generation that the next one continues
+      // a cut last frame of a generation that the next one continues; or the last generation's log
+      // cut (its primary died: always so for a lost VM): the stream stops there, cut like that log
+      rec.cut = true;
+      (rec as ChainInfo['links'][number]).cutWhere = e.message;
+      if (last) { if (batch.length) yield enc.batch(batch, true); return; }
     } finally {
       await it.return(undefined as never).catch(() => undefined);
     }

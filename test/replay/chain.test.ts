@@ -201,6 +201,21 @@ describe('chain replay: an old primary ran on past G, a second machine went live
     expect(bad.status).toBe(5);
     expect(bad.stderr).toMatch(/does not continue .*starts at icount 0, before the previous log/);
     expect(bad.stderr).not.toMatch(/\n\s+at /);
+
+    // the LAST log cut inside a frame (its primary was killed: the chain of every lost VM): replayed to its last
+    // whole frame, a prefix of the console, the cut log named (new-user trial: it was "nothing to replay", exit 6)
+    const lastCut = join(dir, 'ahead-gen-2-cut.log');
+    copyFileSync(logs[1]!, lastCut);
+    truncateSync(lastCut, statSync(lastCut).size - 3);
+    const cutChain = await replayChain([logs[0]!, lastCut], elf);
+    expect(cutChain.report.outcome).toBe('incomplete');
+    expect(cutChain.report.digestsChecked).toBeGreaterThan(0);
+    expect(console.startsWith(cutChain.console)).toBe(true);
+    expect(cutChain.info.links[1]!.cut).toBe(true);
+    const cli = await spawnAsync(process.execPath, [CLI, 'replay', logs[0]!, lastCut, '--image', guestElf('dev_timer', 'O2'), '--quiet'], { encoding: 'utf8' });
+    expect(cli.status, cli.stderr).toBe(6);
+    expect(cli.stdout).toMatch(/replay incomplete: the log is unfinished \(.*ahead-gen-2-cut\.log: log is cut at offset \d+.*\); replayed to its last whole frame, identical so far/);
+    expect(cli.stderr).toBe('');
   });
 });
 
