@@ -9,9 +9,14 @@
 //   x86ft/spawn/req/ID, x86ft/spawn/decision/ID   spawn request and its one decision (txn create-if-absent)
 //
 // Watches: one etcd watch on the prefix x86ft/ (server-pushed; a lease running out deletes the host key).
+// Host leases are kept alive from a worker thread (this module, started on itself; lease-thread.ts relays it):
+// one gRPC keepalive per renewal on the agent's main thread was answered late on a loaded host (README "Hosts").
 
 import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { Etcd3, type IKeyValue, type Watcher } from 'etcd3';
+import { superviseLeaseThread } from './lease-thread.js';
 import {
   type ClaimResult,
   type ControlEvent,
@@ -50,15 +55,20 @@ const PREFIX = 'x86ft/';
 
 type StoredClaim = Owner & { nonce: string };
 
-export async function openEtcdControl(endpoints: string[], opts: OpenControlOptions = {}): Promise<EtcdControl> {
-  const secret = await loadOrCreateSecret(opts.secretFile ?? defaultSecretFile());
-  const timeoutMs = opts.timeoutMs ?? 5000;
-  const client = new Etcd3({
+/** An etcd3 client of `endpoints` whose unary calls time out after `timeoutMs` (the control plane's and the lease thread's). */
+function etcdClient(endpoints: string[], timeoutMs: number): Etcd3 {
+  return new Etcd3({
     hosts: endpoints.map((e) => `http://${e}`),
     dialTimeout: timeoutMs,
     defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeoutMs }),
   });
-  const cp = new EtcdControl(client, endpoints, secret, opts);
+}
+
+export async function openEtcdControl(endpoints: string[], opts: OpenControlOptions = {}): Promise<EtcdControl> {
+  const secret = await loadOrCreateSecret(opts.secretFile ?? defaultSecretFile());
+  const timeoutMs = opts.timeoutMs ?? 5000;
+  const client = etcdClient(endpoints, timeoutMs);
+  const cp = new EtcdControl(client, endpoints, secret, opts, timeoutMs);
   try {
     await client.get(`${PREFIX}probe`).string(); // fail here, clearly, when no etcd answers
   } catch (e) {
@@ -76,9 +86,10 @@ export class EtcdControl implements ControlPlane {
 
   constructor(
     private readonly client: Etcd3,
-    endpoints: string[],
+    private readonly endpoints: string[],
     private readonly secretBytes: Buffer,
     private readonly opts: OpenControlOptions,
+    private readonly timeoutMs = 5000,
   ) {
     this.spec = `etcd:${endpoints.join(',')}`;
     this.signer = new Signer(secretBytes);
@@ -218,33 +229,17 @@ export class EtcdControl implements ControlPlane {
       }
       throw new ControlError('HOST_EXISTS', `host '${host.id}' is registered (pid ${pid}) with a live lease`);
     }
-    const signer = this.signer;
-    const call = this.call.bind(this);
-    const client = this.client;
+    const held: HeldLease = { hostId: host.id, key, rec, leaseId, leaseMs, timeoutMs: this.timeoutMs };
+    const renewal = { client: this.client, signer: this.signer, spec: this.spec };
+    const thread: EtcdLeaseThreadData = { tag: LEASE_THREAD_TAG, endpoints: this.endpoints, secret: this.secretBytes.toString('hex'), lease: held };
     return {
       hostId: host.id,
       leaseMs,
-      async renew(): Promise<void> {
-        const ka = await call(() => lease.keepaliveOnce()).catch((e: unknown) => {
-          if (e instanceof ControlError && e.code === 'LEASE_EXPIRED') throw e;
-          if (/lease/i.test((e as Error).message) && /not found|expired|invalid/i.test((e as Error).message))
-            throw new ControlError('LEASE_EXPIRED', `lease of host '${host.id}' ran out: ${(e as Error).message}`);
-          throw e;
-        });
-        if (Number(ka.TTL) <= 0) throw new ControlError('LEASE_EXPIRED', `lease of host '${host.id}' ran out`);
-        const t = Date.now();
-        const next: HostRecord = { ...rec, renewedAt: t, expiresAt: t + leaseMs };
-        const r = await call(() =>
-          client
-            .if(key, 'Lease', '==', leaseId)
-            .then(client.put(key).value(signer.seal(hostKey(host.id), next)).lease(leaseId))
-            .commit(),
-        );
-        if (!r.succeeded) throw new ControlError('LEASE_EXPIRED', `lease of host '${host.id}' was taken over or removed`);
-      },
+      renew: () => renewHostLease(renewal, held),
       async release(): Promise<void> {
         await lease.revoke().catch(() => {});
       },
+      keepAlive: (onLost, onRenewed) => startEtcdLeaseThread(thread, onLost, onRenewed),
     };
   }
 
@@ -405,17 +400,125 @@ export class EtcdControl implements ControlPlane {
   }
 
   /** Runs an etcd call; transport failures become UNAVAILABLE (ControlErrors pass through). */
-  private async call<T>(f: () => Promise<T>): Promise<T> {
-    try {
-      return await f();
-    } catch (e) {
-      if (e instanceof ControlError) throw e;
-      const name = (e as Error).name ?? '';
-      if (name === 'EtcdLeaseInvalidError') throw new ControlError('LEASE_EXPIRED', `etcd lease is gone: ${(e as Error).message}`);
-      throw new ControlError('UNAVAILABLE', `etcd ${this.spec.slice(5)}: ${(e as Error).message}`);
-    }
+  private call<T>(f: () => Promise<T>): Promise<T> {
+    return callEtcd(this.spec, f);
   }
 }
+
+/** Runs an etcd call of control plane `spec`; transport failures become UNAVAILABLE, a lease etcd no longer
+ *  holds LEASE_EXPIRED (ControlErrors pass through). */
+async function callEtcd<T>(spec: string, f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    if (e instanceof ControlError) throw e;
+    const name = (e as Error).name ?? '';
+    if (name === 'EtcdLeaseInvalidError') throw new ControlError('LEASE_EXPIRED', `etcd lease is gone: ${(e as Error).message}`);
+    throw new ControlError('UNAVAILABLE', `etcd ${spec.slice(5)}: ${(e as Error).message}`);
+  }
+}
+
+// ── host lease renewal (the agent's thread until the renewal thread has renewed, then that thread) ──
+
+/** A granted host lease: what a renewal needs (plain data: it is handed to the renewal thread). */
+interface HeldLease {
+  hostId: string;
+  /** The host key with the prefix. */
+  key: string;
+  /** The host record as registered (renewals move renewedAt and expiresAt). */
+  rec: HostRecord;
+  /** The etcd lease id (a decimal string, as etcd3 gives it). */
+  leaseId: string;
+  leaseMs: number;
+  /** Bound on each call (the keepalive stream too). */
+  timeoutMs: number;
+}
+
+/**
+ * One renewal: a keepalive of the etcd lease (LeaseKeepAlive, one request on a stream of its own, with a deadline:
+ * etcd3's keepaliveOnce has none, so a renewal could wait forever), then the host record rewritten with the new
+ * renewedAt/expiresAt if the key is still this lease's. LEASE_EXPIRED when etcd no longer holds the lease (TTL 0)
+ * or the key went to another lease; UNAVAILABLE when etcd did not answer.
+ */
+async function renewHostLease(c: { client: Etcd3; signer: Signer; spec: string }, h: HeldLease): Promise<void> {
+  const ttl = await callEtcd(c.spec, async () => {
+    const stream = await c.client.leaseClient.leaseKeepAlive({ deadline: Date.now() + h.timeoutMs });
+    try {
+      return await new Promise<number>((resolve, reject) => {
+        stream.on('data', (res) => resolve(Number(res.TTL)));
+        stream.on('error', reject);
+        stream.on('end', () => reject(new Error('the keepalive stream ended without an answer')));
+        stream.write({ ID: h.leaseId });
+      });
+    } finally {
+      stream.cancel();
+    }
+  });
+  if (!(ttl > 0)) throw new ControlError('LEASE_EXPIRED', `lease of host '${h.hostId}' ran out`);
+  const t = Date.now();
+  const next: HostRecord = { ...h.rec, renewedAt: t, expiresAt: t + h.leaseMs };
+  const r = await callEtcd(c.spec, () =>
+    c.client
+      .if(h.key, 'Lease', '==', h.leaseId)
+      .then(c.client.put(h.key).value(c.signer.seal(hostKey(h.hostId), next)).lease(h.leaseId))
+      .commit(),
+  );
+  if (!r.succeeded) throw new ControlError('LEASE_EXPIRED', `lease of host '${h.hostId}' was taken over or removed`);
+}
+
+const LEASE_THREAD_TAG = 'x86ft-etcd-lease';
+
+interface EtcdLeaseThreadData {
+  tag: typeof LEASE_THREAD_TAG;
+  endpoints: string[];
+  /** The cluster secret (hex): the thread signs the renewed host record. */
+  secret: string;
+  lease: HeldLease;
+}
+
+/**
+ * Renews the lease from a worker thread running this module with its own etcd client (FT.md "Host leases": every
+ * quarter of the lease; keepLease's contract). Undefined when this module is not compiled JavaScript (a test
+ * importing the TypeScript sources: the caller renews on its own thread) or no thread can start.
+ */
+function startEtcdLeaseThread(d: EtcdLeaseThreadData, onLost: (err: ControlError) => void, onRenewed?: () => void): (() => void) | undefined {
+  if (!fileURLToPath(import.meta.url).endsWith('.js')) return undefined;
+  return superviseLeaseThread(() => new Worker(new URL(import.meta.url), { workerData: d }), (message) => onLost(new ControlError('LEASE_EXPIRED', message)), onRenewed);
+}
+
+/** The renewal thread: renews at once (its start may have taken part of the lease), then every quarter lease,
+ *  one renewal at a time; posts `renewed` after each, `lost` once (LEASE_EXPIRED, or no renewal for a whole lease). */
+function leaseThreadMain(d: EtcdLeaseThreadData): void {
+  const h = d.lease;
+  const renewal = { client: etcdClient(d.endpoints, h.timeoutMs), signer: new Signer(Buffer.from(d.secret, 'hex')), spec: `etcd:${d.endpoints.join(',')}` };
+  let lastOk = Date.now();
+  let busy = false;
+  let done = false;
+  const lost = (message: string): void => {
+    if (done) return;
+    done = true;
+    clearInterval(timer);
+    parentPort!.postMessage({ op: 'lost', message });
+  };
+  const renew = async (): Promise<void> => {
+    if (busy || done) return;
+    busy = true;
+    try {
+      await renewHostLease(renewal, h);
+      lastOk = Date.now();
+      if (!done) parentPort!.postMessage({ op: 'renewed' });
+    } catch (e) {
+      if (e instanceof ControlError && e.code === 'LEASE_EXPIRED') lost(e.message);
+      else if (Date.now() - lastOk >= h.leaseMs) lost(`lease of host '${h.hostId}' not renewed for ${h.leaseMs} ms: ${(e as Error).message}`);
+    } finally {
+      busy = false;
+    }
+  };
+  const timer = setInterval(() => void renew(), Math.max(25, Math.floor(h.leaseMs / 4)));
+  void renew();
+}
+
+if (!isMainThread && (workerData as { tag?: string } | null)?.tag === LEASE_THREAD_TAG) leaseThreadMain(workerData as EtcdLeaseThreadData);
 
 function stripNonce(c: StoredClaim): Owner {
   return { hostId: c.hostId, pid: c.pid, ...(c.addr !== undefined ? { addr: c.addr } : {}) };

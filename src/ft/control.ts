@@ -151,7 +151,7 @@ export interface HostLease {
   /** Ends the lease now (the host leaves the cluster). */
   release(): Promise<void>;
   /** Optional: renews every quarter of `leaseMs` off the calling thread (dir: a worker thread, so a busy or
-   *  starved event loop does not lose the lease); `onLost` as keepLease's; `onRenewed` once it has renewed
+   *  starved event loop does not lose the lease; etcd: a worker thread with its own client); `onLost` as keepLease's; `onRenewed` once it has renewed
    *  (the caller renews on its own thread until then). Returns the stop function, or undefined when not
    *  available here (keepLease then renews on this thread). */
   keepAlive?(onLost: (err: ControlError) => void, onRenewed?: () => void): (() => void) | undefined;
@@ -657,8 +657,9 @@ function roleKey(r: RoleRef | null): string { return r ? `${r.host}\0${r.pid}` :
 /** Renews `lease` every quarter of its length (FT.md "Host leases"); calls `onLost` once if a renewal says the lease
  *  is gone (the agent must kill its VMs) and stops. Transient errors (UNAVAILABLE) are retried at the next tick;
  *  `onLost` is also called when no renewal succeeded for a whole lease. Returns a stop function. Uses the lease's
- *  keepAlive (dir: a worker thread) when it has one. */
-export function keepLease(lease: HostLease, onLost: (err: ControlError) => void): () => void {
+ *  keepAlive (a worker thread, dir: and etcd:) when it has one; `onThread` is called once that thread has renewed
+ *  (from then on it alone renews). */
+export function keepLease(lease: HostLease, onLost: (err: ControlError) => void, onThread?: () => void): () => void {
   let lastOk = Date.now();
   let stopped = false;
   let busy = false;
@@ -688,7 +689,11 @@ export function keepLease(lease: HostLease, onLost: (err: ControlError) => void)
       },
     );
   }, Math.max(25, Math.floor(lease.leaseMs / 4)));
-  const off = lease.keepAlive?.(lost, () => { threaded = true; clearInterval(timer); });
+  const off = lease.keepAlive?.(lost, () => {
+    threaded = true;
+    clearInterval(timer);
+    onThread?.();
+  });
   return () => {
     stopped = true;
     clearInterval(timer);

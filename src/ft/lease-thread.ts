@@ -5,7 +5,8 @@
 // joining and killed healthy roles (a VM was lost). A thread that sleeps between renewals and makes two
 // synchronous system calls per renewal is scheduled within milliseconds, as the heartbeat thread is.
 // The lease stays this registration's: the worker renews only the file this registration wrote (same
-// inode) and only while it has not run out. Imports only node:*; control-dir.ts uses it.
+// inode) and only while it has not run out. `superviseLeaseThread` relays any backend's renewal thread
+// (control-etcd.ts runs its own). Imports only node:*; control-dir.ts and control-etcd.ts use it.
 
 import { Worker } from 'node:worker_threads';
 
@@ -28,31 +29,51 @@ export interface LeaseThreadOptions {
  * undefined when no worker thread can run here (the caller renews on its own thread then).
  */
 export function startLeaseThread(o: LeaseThreadOptions, onLost: (message: string) => void, onRenewed?: () => void): (() => void) | undefined {
+  return superviseLeaseThread(() => new Worker(`(${workerMain.toString()})()`, { eval: true, workerData: o }), onLost, onRenewed);
+}
+
+/**
+ * Runs a lease renewal thread made by `start` (this file's dir: worker, control-etcd.ts's etcd: one) and relays
+ * what it posts: `{op: 'renewed'}` after each renewal (`onRenewed` the first time), `{op: 'lost', message}` once.
+ * A thread that fails or exits after its first renewal loses the lease (nobody renews it any more: never kept
+ * silently by nobody); one that fails before it has renewed leaves the renewal to the caller's own thread, which
+ * still renews then. Returns the stop function, or undefined when no thread could be made.
+ */
+export function superviseLeaseThread(start: () => Worker, onLost: (message: string) => void, onRenewed?: () => void): (() => void) | undefined {
   let w: Worker;
   try {
-    w = new Worker(`(${workerMain.toString()})()`, { eval: true, workerData: o });
+    w = start();
   } catch {
     return undefined;
   }
   // not unref'd: a kept lease keeps the process alive, as keepLease's timer on the main thread did
   let done = false;
-  const lost = (message: string): void => {
-    if (done) return;
+  let renewed = false;
+  const end = (): void => {
     done = true;
     void w.terminate();
+  };
+  const lost = (message: string): void => {
+    if (done) return;
+    end();
     onLost(message);
+  };
+  const failed = (message: string): void => {
+    if (done) return;
+    if (renewed) lost(message);
+    else end(); // the caller's thread has renewed all along and goes on
   };
   w.on('message', (m: { op: string; message: string }) => {
     if (m.op === 'lost') lost(m.message);
-    else if (m.op === 'renewed' && !done) onRenewed?.();
+    else if (m.op === 'renewed' && !done && !renewed) {
+      renewed = true;
+      onRenewed?.();
+    }
   });
-  // a worker that dies renews nothing: the lease is then as good as lost (never silently kept by nobody)
-  w.on('error', (e) => lost(`the lease renewal thread failed: ${e.message}`));
-  w.on('exit', (code) => { if (!done) lost(`the lease renewal thread exited (${code})`); });
+  w.on('error', (e) => failed(`the lease renewal thread failed: ${e.message}`));
+  w.on('exit', (code) => failed(`the lease renewal thread exited (${code})`));
   return () => {
-    if (done) return;
-    done = true;
-    void w.terminate();
+    if (!done) end();
   };
 }
 
