@@ -35,6 +35,10 @@ export interface AuxBeat {
   maxGapMs(): number;
   /** Start maxGapMs over (from the next beat). */
   resetMax(): void;
+  /** Calls `done` (on this thread) once the worker has read every beat that had reached its socket when it got
+   *  this request (it answers after its next I/O poll): a verdict then judges the peer's silence, not this
+   *  process's delay in reading. Never called when the worker is gone (the caller bounds the wait). */
+  drain(done: () => void): void;
   close(): void;
 }
 
@@ -45,6 +49,9 @@ const perfOffset = hrMs() - performance.now();
 let worker: Worker | undefined;
 let broken = false;
 let nextId = 1;
+/** drain requests waiting for the worker's answer, by request number */
+const drains = new Map<number, () => void>();
+let nextDrain = 1;
 
 /**
  * Starts worker beats for one peer; undefined when no worker thread can run here (the channel's
@@ -74,15 +81,27 @@ export function startAuxBeat(o: AuxBeatOptions): AuxBeat | undefined {
     },
     maxGapMs: () => Number(Atomics.load(slots, MAX_GAP)) / 1e6,
     resetMax: () => { Atomics.store(slots, MAX_GAP, 0n); Atomics.store(slots, HEARD, 0n); },
+    drain: (done) => {
+      if (closed || !worker) return;
+      const n = nextDrain++;
+      drains.set(n, done);
+      worker.postMessage({ op: 'drain', id: n });
+    },
     close: () => { if (!closed) { closed = true; worker?.postMessage({ op: 'unwatch', id }); } },
   };
 }
 
 function spawnWorker(): Worker {
   const w = new Worker(`(${workerMain.toString()})()`, { eval: true });
-  w.unref();
-  w.on('error', () => { broken = true; worker = undefined; });
-  w.on('exit', () => { if (worker === w) worker = undefined; });
+  w.on('message', (m: { op: string; id: number }) => {
+    if (m.op !== 'drained') return;
+    const done = drains.get(m.id);
+    drains.delete(m.id);
+    done?.();
+  });
+  w.unref(); // after the listener: adding one refs the worker again (the process would never exit)
+  w.on('error', () => { broken = true; worker = undefined; drains.clear(); });
+  w.on('exit', () => { if (worker === w) worker = undefined; drains.clear(); });
   return w;
 }
 
@@ -137,6 +156,11 @@ function workerMain(): void {
 
   parentPort!.on('message', (m: { op: string; id: number; sab?: SharedArrayBuffer; send?: Uint8Array; recv?: Uint8Array; tag?: Uint8Array;
     bind?: { host: string; port: number }; peer?: { host: string; port: number }; heartbeatMs?: number; hangMs?: number }) => {
+    if (m.op === 'drain') {
+      // after this loop turn's I/O poll: every datagram readable now has been read and stamped by then
+      setImmediate(() => parentPort!.postMessage({ op: 'drained', id: m.id }));
+      return;
+    }
     if (m.op === 'unwatch') {
       const w = watches.get(m.id);
       if (!w) return;

@@ -96,9 +96,11 @@ export class FailureDetector {
   private beat: unknown;
   private deadline: unknown;
   private state: 'idle' | 'running' | 'failed' | 'stopped' = 'idle';
-  /** When the deadline timer was due, and the lastHeard a stall grace was given for (once per silence). */
-  private due = 0;
+  /** The lastHeard a read-before-judging turn was given for (once per silence). */
   private graceAt = -1;
+  /** The lastHeard the heartbeat thread was asked to drain for (once per silence), and whether it is pending. */
+  private drainAt = -1;
+  private draining = false;
 
   constructor(private readonly opts: FailureDetectorOptions) {
     this.heartbeatMs = opts.heartbeatMs ?? 50;
@@ -173,25 +175,49 @@ export class FailureDetector {
   }
 
   private arm(ms: number): void {
-    this.due = this.timers.now() + ms;
     this.deadline = this.timers.setTimeout(() => this.check(), ms);
   }
 
+  /**
+   * The verdict. Silence is judged as the channel saw it, not as late as this thread got to read it: before
+   * failing the peer, this thread reads what reached it meanwhile (one turn of its event loop: the channel's
+   * data, the channel thread's relayed messages) and the heartbeat thread reads what reached its socket (drain);
+   * a starved process, whose threads did not run while the peer went on sending, finds the peer's messages
+   * there. The drain's answer is awaited at most one more failure timeout (a worker that cannot answer).
+   */
   private check(): void {
-    if (this.state !== 'running') return;
+    if (this.state !== 'running' || this.draining) return;
     if (this.opts.holdWhile?.()) this.lastHeard = this.timers.now();
     const aux = this.opts.aux?.lastHeard() ?? -Infinity;
     if (aux > this.lastHeard) this.lastHeard = aux;
     const silent = this.silentMs();
-    // This side was stalled (the deadline fired late): read what the peer sent meanwhile before judging it.
-    if (silent >= this.failureTimeoutMs && this.timers.now() - this.due > this.heartbeatMs && this.graceAt !== this.lastHeard) {
+    if (silent < this.failureTimeoutMs) {
+      this.arm(this.failureTimeoutMs - silent);
+      return;
+    }
+    // Read before judging (once per silence): what the peer sent may be waiting in this thread's queues.
+    if (this.graceAt !== this.lastHeard) {
       this.graceAt = this.lastHeard;
       this.arm(0);
       return;
     }
-    if (silent >= this.failureTimeoutMs) {
-      this.fail({ kind: 'timeout', silentMs: silent, message: `no message from the peer for ${Math.round(silent)} ms (failure timeout ${this.failureTimeoutMs} ms)` });
-    } else this.arm(this.failureTimeoutMs - silent);
+    // ...and in the heartbeat thread's socket (once per silence).
+    const a = this.opts.aux;
+    if (a && this.drainAt !== this.lastHeard) {
+      this.drainAt = this.lastHeard;
+      this.draining = true;
+      const answered = (): void => {
+        if (!this.draining) return;
+        this.draining = false;
+        if (this.deadline !== undefined) this.timers.clearTimeout(this.deadline);
+        this.deadline = undefined;
+        this.check();
+      };
+      this.deadline = this.timers.setTimeout(answered, this.failureTimeoutMs);
+      a.drain(answered);
+      return;
+    }
+    this.fail({ kind: 'timeout', silentMs: silent, message: `no message from the peer for ${Math.round(silent)} ms (failure timeout ${this.failureTimeoutMs} ms)` });
   }
 
   private fail(f: Failure): void {
