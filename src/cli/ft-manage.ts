@@ -7,6 +7,7 @@
 import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { storePath } from '../ft/store.js';
 import { resolve } from 'node:path';
+import { primaryProcessHere } from '../ft/role.js';
 import { lostReason, newerClaim, openControl, parseControlSpec, updateVm, type ControlPlane, type HostRecord, type VmRecord } from '../ft/control.js';
 import { candidateHosts, describeTls, placeRole } from '../ft/placement.js';
 import { EXIT } from './run.js';
@@ -25,8 +26,11 @@ export const MANAGE_EXIT = { io: 1, usage: 2, notFound: 3, noHost: 5, timeout: 6
 
 /** How long `ft start` waits for a host that may run the primary (issue 10: 15 s). */
 const HOST_WAIT_MS = 15_000;
-/** How long `ft start` waits for the placed primary to create the VM (node start + image load on a loaded host). */
+/** How long `ft start` waits for the placed primary to create the VM (node start + image load on a loaded host) when
+ *  it cannot see that process (another machine); one it sees alive on this machine, it waits for up to
+ *  PRIMARY_ALIVE_WAIT_MS; one that exited, or whose host lost its lease, ends the wait at once. */
 const PRIMARY_WAIT_MS = 30_000;
+const PRIMARY_ALIVE_WAIT_MS = 300_000;
 const DRAIN_SETTLE_MS = 10_000;
 /** How long `ft stop` waits for the primary to power the guest off before it ends the VM itself. */
 const STOP_WAIT_MS = 15_000;
@@ -69,7 +73,8 @@ ${MACHINE_HELP_NO_CONSOLE}
 
 exit status: start: 0 the primary runs; ${MANAGE_EXIT.usage} bad arguments, an unusable image, or the VM already running (its
 primary is named); ${MANAGE_EXIT.noHost} no host accepted the primary within 15 s; ${MANAGE_EXIT.timeout} the primary was started but did
-not create the VM within 30 s (see its agent's messages); ${MANAGE_EXIT.io} a control-plane error.
+not create the VM: it exited or its host lost its lease first, or it did not within 30 s (300 s while it
+runs on this machine) (see its agent's messages); ${MANAGE_EXIT.io} a control-plane error.
 wait: the guest's debug-exit status (124 budget, 125 halt, 126 guest fault, 127 internal error, as
 'x86ft run'), ${MANAGE_EXIT.stopped} when it was stopped ('ft stop'); ${MANAGE_EXIT.lost} the VM is lost (the hosts of all its roles lost their
 leases: nobody runs the guest any more); ${MANAGE_EXIT.notFound} no VM NAME; ${MANAGE_EXIT.io} a control-plane error.
@@ -226,7 +231,12 @@ async function start(args: string[], opened: (cp: ControlPlane) => void): Promis
     await sleep(250);
   }
   say('start', `host ${placed.host} starts the primary (pid ${placed.pid ?? '?'})`);
-  const deadline = Date.now() + PRIMARY_WAIT_MS;
+  // Wait while the primary can still create the VM, not for a fixed time: at a load of 20-35 a primary's start
+  // (node, the emulator's modules, the image) is stretched many times, while one that died (its agent lost the
+  // lease and killed it, a crash) will never create it.
+  const start0 = Date.now();
+  const hostReg = (await cp.listHosts()).find((h) => h.id === placed.host)?.registeredAt;
+  let seen = false, gone: string | undefined, lastHostCheck = 0;
   for (;;) {
     const rec = await cp.readVm(vm);
     if (rec && rec.generation > g0 && rec.state !== 'ended') {
@@ -249,11 +259,22 @@ async function start(args: string[], opened: (cp: ControlPlane) => void): Promis
       say('start', `${rec.reason ?? 'the primary ended before the guest ran'} (host ${placed.host})`);
       return MANAGE_EXIT.usage;
     }
-    if (Date.now() >= deadline) {
-      say('start', `the primary on host ${placed.host} (pid ${placed.pid ?? '?'}) did not create VM '${vm}' within ${PRIMARY_WAIT_MS / 1000} s; see that host agent's messages`);
+    // judged after a read of the record made after the primary was found gone: it may have created the VM and ended
+    if (gone) { say('start', `${gone} before it created VM '${vm}'; see that host agent's messages`); return MANAGE_EXIT.timeout; }
+    const who = `the primary on host ${placed.host} (pid ${placed.pid ?? '?'})`;
+    if (placed.pid !== null && primaryProcessHere(placed.pid, vm)) seen = true;
+    else if (seen) gone = `${who} exited`;
+    if (!gone && Date.now() - lastHostCheck >= 1000) {
+      lastHostCheck = Date.now();
+      const h = (await cp.listHosts()).find((x) => x.id === placed.host);
+      if (hostReg !== undefined && h?.registeredAt !== hostReg) gone = `host ${placed.host} lost its lease (its agent kills its roles), so ${who} ended`;
+    }
+    const waited = Date.now() - start0;
+    if (!gone && waited >= (seen ? PRIMARY_ALIVE_WAIT_MS : PRIMARY_WAIT_MS)) {
+      say('start', `${who} did not create VM '${vm}' within ${Math.round(waited / 1000)} s${seen ? ' (it still runs)' : ''}; see that host agent's messages`);
       return MANAGE_EXIT.timeout;
     }
-    await sleep(POLL_MS);
+    if (!gone) await sleep(POLL_MS);
   }
 }
 

@@ -2,6 +2,7 @@
 // supervisor, `ft status` or metrics build on), outcomes, and the run of a live primary to the
 // guest's end. Imports src/machine, src/replay and the control plane; not the roles.
 
+import { readFileSync } from 'node:fs';
 import type { RunResult } from '../machine/machine.js';
 import type { ControlPlane, RoleRef, VmState, VmRecord } from './control.js';
 import { updateVm } from './control.js';
@@ -83,4 +84,12 @@ export function selfRef(hostId: string, addr: string | null, lease?: number): Ro
 /** The registration of `hostId` this role runs under (RoleRef.lease), or undefined when no agent holds that id. */
 export async function hostLease(control: ControlPlane, hostId: string): Promise<number | undefined> {
   return (await control.listHosts()).find((h) => h.id === hostId)?.registeredAt;
+}
+
+/** Whether process `pid` runs on this machine as an `x86ft ft primary` of VM `vm` (its /proc/PID/cmdline names
+ *  both; a reused pid is not taken for it). False when no such process is here: another machine's, or gone. */
+export function primaryProcessHere(pid: number, vm: string): boolean {
+  let cmd: string;
+  try { cmd = readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').join(' '); } catch { return false; }
+  return /\bft primary\b/.test(cmd) && (cmd.includes(vm) || vm === 'default');
 }

@@ -5,7 +5,6 @@
 // primary, not protected. A divergence is reported to the primary; a diverged secondary never
 // claims. Imports src/machine, src/replay and the other src/ft pieces.
 
-import { readFileSync } from 'node:fs';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { OutputSeam } from '../machine/outputs.js';
 import { ReplaySession } from '../replay/session.js';
@@ -19,7 +18,7 @@ import type { ConsoleInput } from '../machine/gate.js';
 import { loadImage } from './vm-host.js';
 import { goLive } from './golive.js';
 import { FtPrimary, runLivePrimary } from './primary.js';
-import { hostLease, setVmState, selfRef, STARTUP_GRACE_TIMEOUTS, type RoleEvent, type RoleOutcome, type RoleStatus } from './role.js';
+import { hostLease, primaryProcessHere, setVmState, selfRef, STARTUP_GRACE_TIMEOUTS, type RoleEvent, type RoleOutcome, type RoleStatus } from './role.js';
 import { X86ftError, InvalidStateError } from '../errors.js';
 
 /** Host time (ms) replayed per step before the event loop turns: bounded by time, not instructions,
@@ -376,9 +375,6 @@ export class FtSecondary {
  */
 export function killOldPrimary(rec: VmRecord | undefined, vm: string, report: (t: string) => void): void {
   const pid = rec?.primary?.pid;
-  if (!pid || pid === process.pid) return;
-  let cmd = '';
-  try { cmd = readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').join(' '); } catch { return; } // not on this machine, or gone
-  if (!/\bft primary\b/.test(cmd) || (!cmd.includes(vm) && vm !== 'default')) return;
+  if (!pid || pid === process.pid || !primaryProcessHere(pid, vm)) return; // not on this machine, gone, or not it
   try { process.kill(pid, 'SIGKILL'); report(`killed the old primary (pid ${pid})`); } catch { /* already gone */ }
 }
