@@ -40,6 +40,7 @@ import {
   checkSpawn,
   skipForged,
   isForged,
+  keepLease,
   claimKey,
   decisionKey,
   defaultSecretFile,
@@ -486,36 +487,19 @@ function startEtcdLeaseThread(d: EtcdLeaseThreadData, onLost: (err: ControlError
   return superviseLeaseThread(() => new Worker(new URL(import.meta.url), { workerData: d }), (message) => onLost(new ControlError('LEASE_EXPIRED', message)), onRenewed);
 }
 
-/** The renewal thread: renews at once (its start may have taken part of the lease), then every quarter lease,
- *  one renewal at a time; posts `renewed` after each, `lost` once (LEASE_EXPIRED, or no renewal for a whole lease). */
+/** The renewal thread: keepLease (this thread's own loop: every quarter lease, LEASE_EXPIRED or no renewal for a
+ *  whole lease is lost) over renewHostLease on its own client, and one renewal at once (its start may have taken
+ *  part of the lease); posts `renewed` after its first renewal, `lost` once. */
 function leaseThreadMain(d: EtcdLeaseThreadData): void {
   const h = d.lease;
   const renewal = { client: etcdClient(d.endpoints, h.timeoutMs), signer: new Signer(Buffer.from(d.secret, 'hex')), spec: `etcd:${d.endpoints.join(',')}` };
-  let lastOk = Date.now();
-  let busy = false;
-  let done = false;
-  const lost = (message: string): void => {
-    if (done) return;
-    done = true;
-    clearInterval(timer);
-    parentPort!.postMessage({ op: 'lost', message });
-  };
+  let first = true;
   const renew = async (): Promise<void> => {
-    if (busy || done) return;
-    busy = true;
-    try {
-      await renewHostLease(renewal, h);
-      lastOk = Date.now();
-      if (!done) parentPort!.postMessage({ op: 'renewed' });
-    } catch (e) {
-      if (e instanceof ControlError && e.code === 'LEASE_EXPIRED') lost(e.message);
-      else if (Date.now() - lastOk >= h.leaseMs) lost(`lease of host '${h.hostId}' not renewed for ${h.leaseMs} ms: ${(e as Error).message}`);
-    } finally {
-      busy = false;
-    }
+    await renewHostLease(renewal, h);
+    if (first) { first = false; parentPort!.postMessage({ op: 'renewed' }); }
   };
-  const timer = setInterval(() => void renew(), Math.max(25, Math.floor(h.leaseMs / 4)));
-  void renew();
+  keepLease({ hostId: h.hostId, leaseMs: h.leaseMs, renew, release: async () => undefined }, (err) => parentPort!.postMessage({ op: 'lost', message: err.message }));
+  renew().catch(() => undefined); // a failure here is keepLease's to judge at its next renewals
 }
 
 if (!isMainThread && (workerData as { tag?: string } | null)?.tag === LEASE_THREAD_TAG) leaseThreadMain(workerData as EtcdLeaseThreadData);
