@@ -15,6 +15,7 @@ import { parseHostArgs, MACHINE_HELP_NO_CONSOLE } from './host.js';
 import { FT_KEYS, ftOptions, vmConfigOf } from './ft.js';
 import { formatStatus, judgedStatus, statusView } from './ft-status.js';
 import { usageLine, UsageError } from './usage.js';
+import { TLS_KEYS } from './ft-init.js';
 import { fsErrorText } from '../errors.js';
 import { parseArgs } from './args.js';
 import { hostname } from 'node:os';
@@ -70,6 +71,10 @@ other than the primary's). Both wait until the VM is protected again and print i
   FT options              --heartbeat-ms, --failure-timeout-ms, --max-held-bytes, --max-held-ms, --max-lag-ms (see 'x86ft ft --help')
 machine options:
 ${MACHINE_HELP_NO_CONSOLE}
+Refused with a usage error (they belong to other commands): --metrics (read the VM's figures with
+'x86ft ft status'; an agent's with 'x86ft host --metrics'), --tls-cert/--tls-key/--tls-ca (the host
+agents' TLS is every role's), --console (use --console-file and 'x86ft console'), --max-instructions,
+--stats, --no-input.
 
 exit status: start: 0 the primary runs; ${MANAGE_EXIT.usage} bad arguments, an unusable image, or the VM already running (its
 primary is named); ${MANAGE_EXIT.noHost} no host accepted the primary within 15 s; ${MANAGE_EXIT.timeout} the primary was started but did
@@ -171,10 +176,34 @@ export async function ftManageCommand(sub: 'start' | 'wait' | 'stop' | 'list' | 
   }
 }
 
+/** Options other x86ft commands take that ft start refuses, and why (it accepted them and did nothing: the new-user
+ *  trial's `ft start --metrics abc` exited 0 and no role served metrics). */
+const NOT_START_OPTIONS: Record<string, string> = {
+  '--metrics': "the roles of a VM started by host agents serve no metrics of their own: read the VM's figures with 'x86ft ft status' (--json, --watch) and each agent's with 'x86ft host --metrics PORT'",
+  '--tls-cert': "channel TLS is the host agents' ('x86ft host --tls-cert/--tls-key/--tls-ca'): every role an agent starts uses its host's files",
+  '--max-instructions': "an FT VM runs until its guest ends or 'x86ft ft stop NAME'",
+  '--console': "use --console-file FILE (the released console output) and 'x86ft console' to type",
+  '--stats': "read the VM's figures with 'x86ft ft status'",
+  '--no-input': "the console input of an FT VM is typed with 'x86ft console' only",
+};
+
+/** A usage error for an option ft start refuses, or undefined. */
+function refusedStartOption(args: string[]): string | undefined {
+  for (const [i, a] of args.entries()) {
+    if (args[i - 1] === '--cmdline') continue; // the guest's words, not options
+    const k = a.split('=')[0]!;
+    const why = NOT_START_OPTIONS[k] ?? (TLS_KEYS.includes(k) ? NOT_START_OPTIONS['--tls-cert'] : undefined);
+    if (why) return `${k} is not an 'ft start' option: ${why}`;
+  }
+  return undefined;
+}
+
 async function start(args: string[], opened: (cp: ControlPlane) => void): Promise<number> {
   let o: ReturnType<typeof parseHostArgs>, image: Buffer, vm: string, spec: string;
   let config;
   try {
+    const refused = refusedStartOption(args);
+    if (refused) throw new UsageError(refused);
     o = parseHostArgs(args, FT_KEYS.filter((k) => !['--listen', '--connect', '--host-id', '--digest-every'].includes(k)));
     const str = (k: string): string | undefined => { const v = o.rest.get(k); return typeof v === 'string' ? v : undefined; };
     spec = str('--control') ?? '';

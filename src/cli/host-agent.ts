@@ -129,6 +129,9 @@ export async function hostAgentCommand(argv: string[]): Promise<number> {
     refused: new Counter({ name: METRICS_PREFIX + 'host_spawns_refused_total', help: 'Spawn requests this agent refused (anti-affinity, --hosts, stale, unreachable image or store), by role.', labelNames: ['role'], registers: [registry] }),
     fenced: new Counter({ name: METRICS_PREFIX + 'host_primaries_fenced_total', help: 'Old primaries of this host killed because a newer generation has another primary.', labelNames: ['role'], registers: [registry] }),
   };
+  // every labelled counter has its samples from the start (0), not only once first counted (Prometheus' rate()
+  // and absent() need the series to exist)
+  if (counted) for (const c of Object.values(counted)) for (const role of ['primary', 'secondary']) c.inc({ role }, 0);
   const agent: HostAgent = new HostAgent({ id, control: cp, spec, listenHost, leaseMs, tls, spare: !opt.has('--no-spare'), stderr: process.stderr, onCount: (what, role) => counted?.[what].inc({ role }) });
   let server: MetricsServer | undefined;
   if (registry) {

@@ -75,8 +75,10 @@ export class RoleMetrics {
     gauge('ft_held_bytes', 'Bytes of the held outputs.', (s) => s.held.bytes);
     gauge('ft_held_oldest_seconds', 'Age of the oldest held output in seconds (0 when none).', (s) => (s.heldAgeMs ?? 0) / 1000);
     gauge('ft_heartbeat_age_seconds', 'Seconds since the peer was last heard from (0 without a peer).', (s) => s.heartbeatAgeMs / 1000);
-    gauge('ft_heartbeats_missed', 'Whole heartbeat periods since the peer was last heard from (0 without a peer).', (s) => (this.peerUp ? Math.floor(s.heartbeatAgeMs / this.heartbeatMs) : 0));
-    gauge('ft_peer_max_silence_seconds', 'Longest silence from the current peer so far in seconds (how close it came to the failure timeout; 0 without a peer).', (s) => (this.peerUp ? (s.maxSilenceMs ?? 0) / 1000 : 0));
+    // from the role's status (0 without a peer there), never from the events seen here: a metrics object made after
+    // the peer came up, or a peer event this process missed, showed 0 missed beats while the age was 555 ms
+    gauge('ft_heartbeats_missed', 'Whole heartbeat periods since the peer was last heard from (0 without a peer).', (s) => Math.floor(s.heartbeatAgeMs / this.heartbeatMs));
+    gauge('ft_peer_max_silence_seconds', 'Longest silence from the current peer so far in seconds (how close it came to the failure timeout; 0 without a peer).', (s) => (s.maxSilenceMs ?? 0) / 1000);
     gauge('ft_peer_up', '1 while the channel to the peer is up.', () => (this.peerUp ? 1 : 0));
     new Gauge({ name: METRICS_PREFIX + 'ft_state', help: 'State of the FT VM as this role sees it: 1 for the current state.', labelNames: ['state'], registers: [r],
       collect() { const s = st(); if (s) for (const v of VM_STATES) this.set({ state: v }, v === s.state ? 1 : 0); } });

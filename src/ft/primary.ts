@@ -895,8 +895,9 @@ export class FtPrimary {
       held: { outputs: p?.seam.heldCount ?? 0, bytes: p?.seam.heldBytes ?? 0 },
       heldAgeMs: p?.seam.heldAgeMs() ?? 0,
       logBytes: this.logBytesBefore + (p?.logSink.stats.bytes ?? 0),
-      heartbeatAgeMs: this.detector?.silentMs() ?? 0,
-      maxSilenceMs: this.detector?.maxSilentMs() ?? 0,
+      // 0 without a paired peer (the stopped detector of a lost one goes on counting)
+      heartbeatAgeMs: this.paired ? this.detector?.silentMs() ?? 0 : 0,
+      maxSilenceMs: this.paired ? this.detector?.maxSilentMs() ?? 0 : 0,
     };
   }
 

@@ -233,6 +233,9 @@ export class FtSecondary {
             const first = this.joinM !== undefined && this.lastAcked < this.joinM && acked >= this.joinM;
             this.lastAcked = acked;
             if (first) this.emit({ kind: 'message', text: `acked instruction ${acked}, past the snapshot point ${this.joinM}: protecting the guest` });
+            // the primary counts the VM protected from here on (a joiner: once it acked M): so does this role's
+            // status (its metrics' ft_state stayed starting-secondary while ft status said protected)
+            if (this.state === 'starting-secondary' && (this.joinM === undefined || acked >= this.joinM)) this.state = 'protected';
           }
         }
         break;

@@ -93,8 +93,10 @@ describe('metrics and status of a running pair over TLS', () => {
     });
     const s1 = await until('the secondary replaying', async () => {
       const m = await scrape(sUrl);
-      return m.get('x86ft_guest_instructions_total')! > 0 && m.get('x86ft_ft_log_bytes_total')! > 0 && m.get('x86ft_ft_peer_up') === 1 ? m : undefined;
+      // the secondary's own state follows the pairing (it stayed starting-secondary while status said protected)
+      return m.get('x86ft_guest_instructions_total')! > 0 && m.get('x86ft_ft_log_bytes_total')! > 0 && m.get('x86ft_ft_peer_up') === 1 && m.get('x86ft_ft_state{state="protected"}') === 1 ? m : undefined;
     });
+    expect(s1.get('x86ft_ft_state{state="starting-secondary"}')).toBe(0);
     expect(s1.get('x86ft_ft_role{role="secondary"}')).toBe(1);
     expect(s1.get('x86ft_ft_generation')).toBe(1);
 
@@ -132,6 +134,9 @@ describe('metrics and status of a running pair over TLS', () => {
         return x.get('x86ft_ft_heartbeats_missed')! >= 2 && x.get('x86ft_ft_held_outputs')! > 0 && x.get('x86ft_ft_held_oldest_seconds')! > 0 ? x : undefined;
       });
       expect(m.get('x86ft_ft_heartbeat_age_seconds')).toBeGreaterThan(0);
+      // the silence counts while it lasts (the longest silence is at least the missed periods' worth; 50 ms beats)
+      expect(m.get('x86ft_ft_peer_max_silence_seconds')).toBeGreaterThanOrEqual(m.get('x86ft_ft_heartbeats_missed')! * 0.05 - 0.05);
+      expect(m.get('x86ft_ft_peer_max_silence_seconds')).toBeGreaterThan(0);
       expect(m.get('x86ft_ft_held_bytes')).toBeGreaterThan(0);
       expect(m.get('x86ft_ft_lag_instructions')).toBeGreaterThan(0);
     } finally {

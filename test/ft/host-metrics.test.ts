@@ -5,6 +5,8 @@ import { describe, it, expect, afterEach } from 'vitest';
 import { rmSync } from 'node:fs';
 import { openControl } from '../../src/ft/control.js';
 import { guest } from './protect-harness.js';
+import { inProcess } from './cli-capture.js';
+import { ftManageCommand } from '../../src/cli/ft-manage.js';
 import { cli, ftStart, newCluster, sleep, startHost, stopCluster, waitRecord, stopLiveClusters } from './hosts-harness.js';
 
 async function metricsUrl(log: () => string): Promise<string> {
@@ -28,6 +30,8 @@ describe('x86ft host --metrics', () => {
       const url = await metricsUrl(h.log);
       const before = await (await fetch(url)).text();
       expect(before).toMatch(/x86ft_host_roles_running\{role="primary",host="h1"\} 0/);
+      // counters have their samples from the start, not only once first counted
+      for (const c of ['roles_started', 'spawns_refused', 'primaries_fenced']) for (const role of ['primary', 'secondary']) expect(before).toMatch(new RegExp(`x86ft_host_${c}_total\\{role="${role}",host="h1"\\} 0`));
       // one host: the primary runs (waiting for a second host for its secondary); its guest holds its end (it waits for
       // a console byte that never comes, so it still runs when the metrics are read however fast the machine)
       const st = await ftStart(c, guest('ft_demo'), 'm', '4 10 0 1');
@@ -56,6 +60,12 @@ describe('x86ft host --metrics', () => {
         const b = await cli(c, ['host', '--id', 'h1', '--control', c.spec, '--listen', addr]);
         expect(b.status, b.stderr).toBe(2);
         expect(b.stderr).toMatch(new RegExp(`^x86ft host: --listen ${addr.replace(/\./g, '\\.')}: the roles could not listen there \\(.+\\); see 'x86ft host --help'\n$`));
+      }
+      // ft start took --metrics (any value), TLS files and run options and did nothing with them: refused, saying why
+      for (const extra of [['--metrics', 'abc'], ['--metrics', '0'], ['--tls-ca', '/x'], ['--console', 'stdio'], ['--max-instructions', '5']]) {
+        const st = await inProcess(() => ftManageCommand('start', [guest('ft_demo'), '--vm', 'm', '--control', c.spec, ...extra]));
+        expect(st.status, st.stderr).toBe(2);
+        expect(st.stderr).toMatch(new RegExp(`^x86ft ft start: ${extra[0]} is not an 'ft start' option: .+; see 'x86ft ft start --help'\n$`));
       }
     } finally { rmSync(c.dir, { recursive: true, force: true }); }
   });
