@@ -99,7 +99,8 @@ function hostView(h: HostRecord, now: number): HostView {
 }
 
 function role(r: VmStatus['primary']): string {
-  return r ? `${r.host} pid ${r.pid}` : '-';
+  // pid 0: named by its peer, never recorded by itself (it ended or has not joined yet); no process to kill
+  return r ? (r.pid ? `${r.host} pid ${r.pid}` : `${r.host} (no pid recorded)`) : '-';
 }
 
 function bytes(n: number): string {

@@ -24,11 +24,15 @@ export interface VmEvent {
 /** A VM record with its history (older records have none). */
 export type VmRecordWithHistory = VmRecord & { events?: VmEvent[] };
 
-/** The history of a record, oldest first ([] when it has none). */
+/** The history of a record, oldest first ([] when it has none). Roles on different hosts append in the order their
+ *  writes land, not the order things happened: sorted by time (stable: one writer's entries keep their order). */
 export function vmEvents(rec: VmRecord): VmEvent[] {
   const e = (rec as VmRecordWithHistory).events;
-  return Array.isArray(e) ? e : [];
+  return Array.isArray(e) ? [...e].sort((a, b) => a.at - b.at) : [];
 }
+
+/** How long an entry waits for a record behind a newer claim (STALE_GENERATION) to be written at that generation. */
+export const HISTORY_STALE_RETRY_MS = 3000;
 
 export interface HistoryWriter {
   /** Feed every role event, in order. */
@@ -43,11 +47,21 @@ export function historyWriter(cp: ControlPlane, vm: string, hostId: string, role
   const add = (kind: VmEvent['kind'], text: string, generation?: number): Promise<void> => {
     const r = role();
     const ev: VmEvent = { at: Date.now(), generation: generation ?? r?.generation ?? 0, host: hostId, role: r?.role ?? 'primary', kind, text };
-    chain = chain.then(() => updateVm(cp, vm, (rec) => {
+    const write = (): Promise<unknown> => updateVm(cp, vm, (rec) => {
       const h = rec as VmRecordWithHistory;
       h.events = [...vmEvents(rec), ev].slice(-HISTORY_MAX);
       return h;
-    }).then(() => undefined, () => undefined));
+    });
+    // a role that lost its peer claims g+1 before it records g+1: its 'peer lost' entry met a record refused as stale
+    // and was dropped (the primary's second loss of redundancy was missing); it waits for the claimant's record
+    chain = chain.then(async () => {
+      for (const until = Date.now() + HISTORY_STALE_RETRY_MS; ;) {
+        try { await write(); return; } catch (e) {
+          if ((e as { code?: string }).code !== 'STALE_GENERATION' || Date.now() >= until) return;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+    });
     return chain;
   };
   return {

@@ -6,7 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { judge } from '../../src/cli/ft-status.js';
+import { formatStatus, judge, statusView } from '../../src/cli/ft-status.js';
+import { historyWriter, vmEvents } from '../../src/ft/history.js';
 import { createVm, lostReason, newerClaim, newVmRecord, openControl, updateVm, type HostRecord, type VmConfig, type VmRecord } from '../../src/ft/control.js';
 
 const config = { image: '/g.elf', imageSha256: '0'.repeat(64), memorySize: 16 << 20, cmdline: '', disks: [], nets: [], consoleFile: null, store: '/s',
@@ -87,6 +88,33 @@ describe('lostReason', () => {
       expect(await newerClaim(cp, rec)).toBeUndefined();
       expect((await cp.claim('vm', 2, { hostId: 'h1', pid: 11 })).won).toBe(true);
       expect(await newerClaim(cp, (await cp.readVm('vm'))!)).toEqual({ generation: 2, owner: { hostId: 'h1', pid: 11 } });
+    } finally {
+      await cp.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  // the new-user trial's VM d: the primary's second loss of redundancy was missing from ft status --events (its entry
+  // met the record still at the generation it had just claimed past), and entries were not oldest-first
+  it('history: an entry waits for the claimant\'s record; events oldest first; a role without a pid', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'x86ft-history-'));
+    const cp = await openControl(`dir:${join(dir, 'c')}`);
+    try {
+      await createVm(cp, 'vm', config, { hostId: 'h1', pid: 11 });
+      expect((await cp.claim('vm', 2, { hostId: 'h1', pid: 11 })).won).toBe(true);
+      const h = historyWriter(cp, 'vm', 'h1', () => ({ generation: 1, role: 'primary' }));
+      h.observe({ kind: 'peer', up: false, hostId: 'h2', reason: 'no message for 508 ms' });
+      // the claimant records generation 2 a moment later
+      setTimeout(() => void updateVm(cp, 'vm', (r) => ({ ...r, generation: 2, state: 'not-protected' })), 300);
+      await h.outcome({ kind: 'stopped' });
+      const rec = (await cp.readVm('vm'))!;
+      expect(vmEvents(rec).map((e) => e.kind)).toEqual(['peer-lost', 'stopped']);
+      // written out of order by two hosts: read oldest first
+      const mixed = { ...rec, events: [{ ...vmEvents(rec)[1]!, at: 20 }, { ...vmEvents(rec)[0]!, at: 10 }] } as VmRecord;
+      expect(vmEvents(mixed).map((e) => e.at)).toEqual([10, 20]);
+      const row = formatStatus([statusView({ ...rec, secondary: { host: 'h2', pid: 0, addr: null } }, [])]);
+      expect(row).toMatch(/h2 \(no pid recorded\)/);
+      expect(row).not.toMatch(/pid 0/);
     } finally {
       await cp.close();
       rmSync(dir, { recursive: true, force: true });
