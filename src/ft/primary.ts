@@ -6,7 +6,7 @@
 // primary" half a secondary uses after go-live (runLive). Imports src/machine, src/replay and the
 // other src/ft pieces; nothing imports it but the CLI, golive.ts and embedders.
 
-import { Machine, YIELD_MS, type RunResult } from '../machine/machine.js';
+import { Machine, type RunResult } from '../machine/machine.js';
 import { LiveGate, GateKind, type ConsoleInput, type GateRecord } from '../machine/gate.js';
 import { OutputSeam } from '../machine/outputs.js';
 import { SystemClock, SystemEntropy } from '../devices/backends/clock.js';
@@ -17,9 +17,10 @@ import type { ByteSink } from '../replay/channel.js';
 import { createHash } from 'node:crypto';
 import type { OutputTally } from '../replay/digest.js';
 import type { UdpFrameTunnel } from '../devices/backends/tunnel.js';
-import { listenFt, type FtPeer, type FtTlsOptions, type SecureServer } from './channel.js';
+import type { FtTlsOptions } from './channel.js';
+import { listenFtThread, type ThreadPeer, type ThreadServer } from './channel-thread.js';
 import type { FtMessage } from './protocol.js';
-import { watchPeer, type FailureDetector } from './heartbeat.js';
+import { AUX_LABEL, watchPeer, type FailureDetector } from './heartbeat.js';
 import { createVm, type ControlPlane, type VmConfig, type VmRecord, type VmState } from './control.js';
 import { storePath, ensureVmDir, type ConsoleFile, type GenerationDisk } from './store.js';
 import { GenerationLogSink, consoleFileFor, loadImage, machineConfig, openDisks, openTunnels, outputSinks } from './vm-host.js';
@@ -49,11 +50,8 @@ const PRECOPY_MAX_SKIPS = 50;
 const PLACE_RETRY_MS = 500;
 const sleepMs = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 /** Sync tick while outputs wait / otherwise (ms): a fallback, since an output that starts waiting
- *  gets its sync mark at once (outputHeld). */
+ *  gets its sync mark at the run loop's next time check (outputHeld, atTimeCheck). */
 const SYNC_FAST_MS = 1, SYNC_IDLE_MS = 10;
-/** Host time (ms) of guest execution between event-loop turns while outputs wait for an ack: the
- *  ack is read within this (the default slice, YIELD_MS = 4, made the Output Rule cost a slice or two). */
-const HELD_YIELD_MS = 0.5;
 
 export interface PrimaryOptions {
   vm: string;
@@ -207,8 +205,9 @@ export function openGenerationLog(vm: string, c: VmConfig, generation: number): 
 export class FtPrimary {
   generation = 0;
   state: VmState = 'starting';
-  private server: SecureServer<FtMessage> | undefined;
-  private peer: FtPeer | undefined;
+  /** The channel's listener and connections, on a thread of their own (channel-thread.ts). */
+  private server: ThreadServer | undefined;
+  private peer: ThreadPeer | undefined;
   private detector: FailureDetector | undefined;
   private parts: LivePrimaryParts | undefined;
   private lastSync = -1;
@@ -218,8 +217,9 @@ export class FtPrimary {
   private unacked: [number, number][] = [];
   private syncTimer: ReturnType<typeof setTimeout> | undefined;
   private syncing = false;
-  /** A sync mark is due at the next turn of the event loop (outputHeld), or again after the one in progress. */
-  private syncSoon = false;
+  /** An output started waiting: a sync mark covering it is due at the run loop's next time check (or the
+   *  event loop's next turn, whichever comes first: a guest idle in HLT runs no time checks). */
+  private syncDue = false;
   private syncAgain = false;
   private ackWaiters: (() => void)[] = [];
   private fencedMsg: string | undefined;
@@ -302,6 +302,7 @@ export class FtPrimary {
       const live = liveConsole(this.o.consoleInput);
       if (live) { live.attach(machine, seam); await live.listen(this.generation, con.path); }
       seam.onHold = () => this.outputHeld();
+      machine.timeCheckHook = this.atTimeCheck;
       this.marks = new ReleaseMarks(seam, disks, (marks) => { if (this.paired && this.streaming && !this.fencedMsg) this.peer?.send({ t: 'release', marks }); },
         (text) => this.emit({ kind: 'message', text }));
       this.parts = { vm, config, control, hostId, generation: this.generation, machine, seam, recorder, logSink, disks, console: con, tunnels, consoleInput: this.o.consoleInput, inputs: this.inputs, lastRecords: this.atLastCount, onEvent: this.o.onEvent, signal: this.signal };
@@ -325,10 +326,21 @@ export class FtPrimary {
 
   private async listen(secret: Buffer, generation: number): Promise<void> {
     const { vm, hostId } = this.o;
-    this.server = await listenFt({ secret, vm, hostId, generation, host: this.o.listen.host, port: this.o.listen.port, tls: this.o.tls,
-      acceptPeer: (h) => (h.hostId === hostId ? `the secondary runs on this primary's host (${hostId})` : h.generation !== this.generation ? `generation ${h.generation} is not the VM's ${this.generation}` : undefined),
+    this.server = await listenFtThread({ secret, vm, hostId, generation, host: this.o.listen.host, port: this.o.listen.port, tls: this.o.tls, auxLabel: AUX_LABEL,
+      refuseHostId: { hostId, reason: `the secondary runs on this primary's host (${hostId})` }, requireGeneration: true,
       onReject: (err, remote) => this.emit({ kind: 'message', text: `refused a channel peer from ${remote}: ${err.message}` }),
+      // its connection ended with it (RESET): a paired secondary is lost as on a reset (the failure detector); a new
+      // listener comes with the claim of going on alone, or from respawnLoop (relisten)
+      onThreadFailure: (why) => this.emit({ kind: 'message', text: `the channel thread died: ${why}` }),
     });
+  }
+
+  /** The channel thread died while no secondary was paired: listen anew (a new thread) and publish the address. */
+  private async relisten(): Promise<void> {
+    const p = this.parts!;
+    await this.listen(await p.control.secret(), this.generation);
+    this.emit({ kind: 'message', text: `channel listening again on ${this.addr}` });
+    await this.recordState((r) => { if (r.generation === this.generation && r.primary?.pid === process.pid) r.primary.addr = this.addr ?? null; });
   }
 
   /**
@@ -344,6 +356,7 @@ export class FtPrimary {
     pr.firstGeneration = o.firstGeneration ?? 1;
     if (parts.lastRecords) pr.atLastCount = parts.lastRecords;
     parts.seam.onHold = () => pr.outputHeld();
+    parts.machine.timeCheckHook = pr.atTimeCheck;
     pr.marks = new ReleaseMarks(parts.seam, parts.disks, (marks) => { if (pr.paired && pr.streaming && !pr.fencedMsg) pr.peer?.send({ t: 'release', marks }); },
       (text) => pr.emit({ kind: 'message', text }));
     pr.state = 'not-protected';
@@ -399,6 +412,9 @@ export class FtPrimary {
     while (!this.runDone && !this.signal.aborted && !this.fencedMsg) {
       // a log switch pending (going on alone): the snapshot is taken from the new generation's recorder
       if (this.paired || this.claiming || this.switchTo) { await sleepMs(50); continue; }
+      if (this.server?.threadFailure) {
+        try { await this.relisten(); } catch (e) { this.emit({ kind: 'message', text: `cannot listen for a new secondary: ${(e as Error).message}` }); await sleepMs(PLACE_RETRY_MS); continue; }
+      }
       const accepted = this.server!.accept().catch(() => undefined);
       const ended = (async () => { while (!this.runDone && !this.signal.aborted && !this.fencedMsg) await sleepMs(50); return undefined; })();
       if (this.o.place) void this.placeSecondary(Promise.race([accepted, ended]));
@@ -416,7 +432,7 @@ export class FtPrimary {
    * live), every output from M on is held; the snapshot goes to S hash-checked with the completed
    * sequence numbers as its first release mark, then the log from M. `protected` once S acked M.
    */
-  private async join(peer: FtPeer): Promise<void> {
+  private async join(peer: ThreadPeer): Promise<void> {
     const p = this.parts!;
     this.peer = peer;
     this.lastAck = -1; this.lastSync = -1; this.unacked = [];
@@ -431,7 +447,9 @@ export class FtPrimary {
     this.recordState((r) => { if (r.generation === this.generation) { r.state = 'starting-secondary'; if (r.secondary?.host !== peer.peerHostId) r.secondary = { host: peer.peerHostId, pid: 0, addr: null }; } });
     const sink: ByteSink = {
       stats: { bytes: 0, waits: 0 },
-      write: async (chunk) => {
+      write: async (chunk) => sink.writeSync!(chunk),
+      // handed to the channel thread on return: sync marks go at time checks (syncNow)
+      writeSync: (chunk) => {
         if (peer.isClosed) throw new InvalidStateError('the secondary is gone');
         sink.stats.bytes += chunk.length;
         peer.send({ t: 'log', bytes: chunk });
@@ -524,7 +542,7 @@ export class FtPrimary {
     this.recordState((r) => { if (r.generation === this.generation) { r.state = 'not-protected'; r.secondary = null; r.reason = `the new secondary failed before it protected the guest: ${why}`; } });
   }
 
-  private async waitSecondary(): Promise<FtPeer | undefined> {
+  private async waitSecondary(): Promise<ThreadPeer | undefined> {
     const accepted = this.server!.accept().catch(() => undefined);
     if (this.o.place) void this.placeSecondary(accepted);
     let timer: ReturnType<typeof setInterval> | undefined;
@@ -587,10 +605,10 @@ export class FtPrimary {
   }
 
   /** Takes the secondary's messages and starts its failure detector, with the startup grace (role.ts) until its first ack. */
-  private watchSecondary(peer: FtPeer): void {
+  private watchSecondary(peer: ThreadPeer): void {
     const p = this.parts!;
     this.lastAckAt = Date.now();
-    peer.onMessage((m) => this.onMessage(m));
+    peer.onMessage((m) => { if (this.peer === peer) this.onMessage(m); }); // a replaced secondary's late messages are not this one's
     this.graceEnd = this.lastAckAt + STARTUP_GRACE_TIMEOUTS * p.config.ft.failureTimeoutMs;
     this.detector = watchPeer(peer, {
       heartbeatMs: p.config.ft.heartbeatMs, failureTimeoutMs: p.config.ft.failureTimeoutMs,
@@ -601,7 +619,7 @@ export class FtPrimary {
     });
   }
 
-  private attach(peer: FtPeer): void {
+  private attach(peer: ThreadPeer): void {
     const p = this.parts!;
     this.peer = peer;
     p.logSink.peer = peer;
@@ -619,29 +637,48 @@ export class FtPrimary {
   }
 
   private onMessage(m: FtMessage): void {
-    const p = this.parts!;
     switch (m.t) {
-      case 'ack': {
-        if (!this.paired || !this.streaming || m.icount <= this.lastAck) return;
-        this.lastAck = m.icount;
-        this.lastAckAt = Date.now();
-        while (this.unacked.length && this.unacked[0]![0] <= m.icount) this.unacked.shift();
-        if (this.fencedMsg) return;
-        // the Output Rule: release what the ack covers; marks follow completion (disk writes: an fsync, on
-        // the thread pool: ReleaseMarks, also for the guest's released flushes, so this thread never waits for a disk)
-        if (p.seam.release(m.icount, true) > 0) this.marks!.released();
-        if (!p.seam.heldCount) p.machine.yieldMs = YIELD_MS;
-        this.inputs.release(m.icount);
-        if (this.state === 'starting-secondary' && this.joinM !== undefined && m.icount >= this.joinM) this.protectedAgain();
-        for (const w of this.ackWaiters.splice(0)) w();
-        break;
-      }
+      case 'ack': this.onAck(m.icount); break; // usually read from shared memory at a time check already (atTimeCheck)
       case 'divergence':
         void this.secondaryLost(`the secondary diverged at instruction ${m.icount}: ${m.message}`, true);
         break;
       default: break; // heartbeats only refresh the failure detector
     }
   }
+
+  /** S holds every entry up to `icount` (its ack: a message, or the channel thread's shared memory). */
+  private onAck(icount: number): void {
+    const p = this.parts!;
+    if (!this.paired || !this.streaming || icount <= this.lastAck) return;
+    this.lastAck = icount;
+    this.lastAckAt = Date.now();
+    while (this.unacked.length && this.unacked[0]![0] <= icount) this.unacked.shift();
+    if (this.fencedMsg) return;
+    // the Output Rule: release what the ack covers; marks follow completion (disk writes: an fsync, on
+    // the thread pool: ReleaseMarks, also for the guest's released flushes, so this thread never waits for a disk)
+    if (p.seam.release(icount, true) > 0) this.marks!.released();
+    this.inputs.release(icount);
+    if (this.state === 'starting-secondary' && this.joinM !== undefined && icount >= this.joinM) this.protectedAgain();
+    for (const w of this.ackWaiters.splice(0)) w();
+  }
+
+  /**
+   * The run loop's time check (Machine.timeCheckHook, about every 0.05 ms of guest execution, between
+   * instructions): a sync mark for a newly held output goes out now, and an ack the channel thread has
+   * read (shared memory) releases what it covers now, neither waiting for the event loop, which turns only
+   * between run slices (machine.ts YIELD_MS) and late in cold code. Never throws into the run loop.
+   */
+  private readonly atTimeCheck = (): void => {
+    const peer = this.peer;
+    if (!peer || !this.streaming) return;
+    try {
+      if (this.syncDue && !this.syncing) this.syncNow();
+      const a = peer.ackedNow();
+      if (a > this.lastAck) this.onAck(a);
+    } catch (e) {
+      this.emit({ kind: 'message', text: `sync/ack at a time check: ${(e as Error)?.message ?? String(e)}` });
+    }
+  };
 
   /** Sync marks: X = instructions retired - 1 once the log holds every entry up to X. */
   private scheduleSync(ms: number): void {
@@ -652,21 +689,39 @@ export class FtPrimary {
   private stopSync(): void { if (this.syncTimer) clearTimeout(this.syncTimer); this.syncTimer = undefined; }
 
   /**
-   * An output started waiting (the seam's onHold, inside the run slice): end the slice at its next
-   * time check and send a sync mark covering the output at the next turn of the event loop (FT.md:
-   * "With outputs waiting, P sends a sync mark at once"), then turn the loop every HELD_YIELD_MS
-   * until nothing waits, so the ack is read at once. Release then costs about one round trip.
+   * An output started waiting (the seam's onHold, inside the run slice): a sync mark covering it goes
+   * out at the run loop's next time check (FT.md: "With outputs waiting, P sends a sync mark at once"),
+   * or at the event loop's next turn when that comes first (a guest idle in HLT). The channel thread
+   * sends it at once and the ack comes back through shared memory: release costs about one round trip.
    */
   private outputHeld(): void {
-    if (this.syncSoon || !this.paired || !this.streaming) return;
-    this.syncSoon = true;
-    const m = this.parts!.machine;
-    m.requestYield();
-    m.yieldMs = HELD_YIELD_MS;
+    if (this.syncDue || !this.paired || !this.streaming) return;
+    this.syncDue = true;
     setImmediate(this.syncSoonFn);
   }
 
-  private readonly syncSoonFn = (): void => { this.syncSoon = false; void this.syncTick(); };
+  private readonly syncSoonFn = (): void => { if (this.syncDue) void this.syncTick(); };
+
+  /**
+   * Sends sync mark X = instructions retired - 1 now, when the log up to X is with the channel at once
+   * (recorder.flushSync: the generation log and a respawn's fork write synchronously); false: it is not
+   * (use the recorder's flush()). No mark when X was sent already.
+   */
+  private syncNow(): boolean {
+    const p = this.parts!;
+    const x = p.machine.cpu.icount - 1;
+    if (x <= this.lastSync) { this.syncDue = false; return true; }
+    if (!p.recorder.flushSync()) return false;
+    if (this.paired && this.streaming) this.sendSync(x);
+    return true;
+  }
+
+  private sendSync(x: number): void {
+    this.peer?.send({ t: 'sync', icount: x });
+    this.lastSync = x;
+    this.unacked.push([x, Date.now()]);
+    this.syncDue = false;
+  }
 
   private async syncTick(): Promise<void> {
     const p = this.parts!;
@@ -675,19 +730,17 @@ export class FtPrimary {
     this.syncing = true;
     try {
       const x = p.machine.cpu.icount - 1;
-      if (x > this.lastSync) {
+      if (!this.syncNow() && x > this.lastSync) {
         await p.recorder.flush();
         if (!this.paired || !this.streaming) return;
-        this.peer?.send({ t: 'sync', icount: x });
-        this.lastSync = x;
-        this.unacked.push([x, Date.now()]);
+        if (x > this.lastSync) this.sendSync(x); // (never back: a time check may have sent a later one meanwhile)
       }
       void this.checkStalled();
     } catch (e) {
       this.emit({ kind: 'message', text: `log: ${(e as Error).message}` });
     } finally {
       this.syncing = false;
-      if (this.syncAgain) { this.syncAgain = false; this.syncSoon = true; setImmediate(this.syncSoonFn); }
+      if (this.syncAgain) { this.syncAgain = false; this.syncDue = true; setImmediate(this.syncSoonFn); }
       this.scheduleSync(p.seam.heldCount ? SYNC_FAST_MS : SYNC_IDLE_MS);
     }
   }
@@ -765,7 +818,6 @@ export class FtPrimary {
     this.stopSync();
     p.generation = g1;
     p.seam.setMode('live'); // releases what it held
-    p.machine.yieldMs = YIELD_MS;
     this.switchTo = g1; // generation g+1's log and disk layers from the next run chunk on (switchLog)
     this.inputs.release(Infinity);
     this.emit({ kind: 'message', text: `secondary lost (${why}); generation ${g1}: running not protected` });
@@ -807,8 +859,6 @@ export class FtPrimary {
     const p = this.parts!;
     // going on alone: generation g's log ends here, between run chunks (switchLog)
     if (this.switchTo && !this.switchReady && !this.fencedMsg) this.switchReady = true;
-    // short turns only while outputs wait for an ack (released by any path: ack, going live, respawn's release)
-    if (p.machine.yieldMs !== YIELD_MS && (!p.seam.heldCount || !this.paired || !this.streaming)) p.machine.yieldMs = YIELD_MS;
     if (!this.paired || !this.streaming || this.fencedMsg) return undefined;
     const ft = p.config.ft;
     const over = (): boolean => p.seam.heldBytes > ft.maxHeldBytes || p.seam.heldAgeMs() > ft.maxHeldMs || this.lagMs() > ft.maxLagMs;
@@ -864,7 +914,6 @@ export class FtPrimary {
     }
     if (this.fencedMsg) return;
     p.seam.setMode('live');
-    p.machine.yieldMs = YIELD_MS;
     this.marks?.stop();
     p.seam.syncDisks();
     this.inputs.release(Infinity);

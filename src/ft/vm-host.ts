@@ -11,7 +11,8 @@ import type { ByteSink, SinkStats } from '../replay/channel.js';
 import { UdpFrameTunnel } from '../devices/backends/tunnel.js';
 import { openGenerationDisk, storePath, ensureVmDir, ConsoleFile, type GenerationDisk } from './store.js';
 import type { VmConfig, FtOptions } from './control.js';
-import type { FtPeer } from './channel.js';
+import type { ChannelEnd } from './channel.js';
+import type { FtMessage } from './protocol.js';
 import { InvalidArgumentError, InvalidStateError } from '../errors.js';
 
 /** FT.md defaults: --heartbeat-ms 50, --failure-timeout-ms 500, --max-held-bytes 4 MiB, --max-held-ms 200, --max-lag-ms 50. */
@@ -98,14 +99,17 @@ export function outputSinks(con: ConsoleFile, disks: readonly GenerationDisk[], 
 export class GenerationLogSink implements ByteSink {
   readonly stats: SinkStats = { bytes: 0, waits: 0 };
   /** The secondary's channel, when one is attached. */
-  peer: FtPeer | undefined;
+  peer: ChannelEnd<FtMessage> | undefined;
   private fd: number;
 
   constructor(readonly path: string) {
     this.fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
   }
 
-  async write(chunk: Uint8Array): Promise<void> {
+  async write(chunk: Uint8Array): Promise<void> { this.writeSync(chunk); }
+
+  /** Into the file first, then to the secondary (FT.md: the file holds at least what S received); complete on return. */
+  writeSync(chunk: Uint8Array): void {
     if (this.fd < 0) throw new InvalidStateError(`${this.path}: closed`);
     let done = 0;
     while (done < chunk.length) done += writeSync(this.fd, chunk, done, chunk.length - done);

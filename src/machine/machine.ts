@@ -134,6 +134,10 @@ export class Machine {
   /** Host time (ms, > 0) of execution between two turns of the event loop in runAsync (default
    *  YIELD_MS = 4). An FT primary shortens it while outputs wait for an ack, so the ack is read soon. */
   yieldMs = YIELD_MS;
+  /** Called at every time check of a slice with a deadline (about every TIME_CHECK_MS of host time, between
+   *  instructions, inside runAsync's slices): an FT primary sends sync marks and releases acked outputs
+   *  there without waiting for the event loop. It must not run the CPU or change guest state. */
+  timeCheckHook: (() => void) | undefined;
   private polled = false;
   private yieldNow = false;
   /** Instructions between two time checks of a slice with a deadline (TIME_CHECK_MIN..TIME_CHECK), about TIME_CHECK_MS of host time. */
@@ -403,6 +407,7 @@ export class Machine {
         t0 = t;
         if (dt > 2 * TIME_CHECK_MS) this.timeCheck = Math.max(TIME_CHECK_MIN, k >> 1);
         else if (dt < TIME_CHECK_MS / 2) this.timeCheck = Math.min(TIME_CHECK, k * 2);
+        this.timeCheckHook?.();
       } while (stop === Stop.BUDGET && cpu.icount < end && !this.yieldNow && t < deadline);
     }
     if (gate.mode === 'live') {

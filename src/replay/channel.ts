@@ -76,6 +76,9 @@ export interface SinkStats {
  */
 export interface ByteSink {
   write(chunk: Uint8Array): Promise<void>;
+  /** A sink whose writes complete when the call returns (a file written with writeSync, a channel thread's
+   *  queue) may offer this: the log writer then writes each frame at once, and LogWriter.flushSync works. */
+  writeSync?(chunk: Uint8Array): void;
   /** Graceful close: everything written is delivered (files: synced if asked), then the sink closes. */
   end(): Promise<void>;
   /** Abort now, dropping unsent data; pending and later writes reject with CLOSED. Idempotent. */

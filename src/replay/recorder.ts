@@ -320,6 +320,20 @@ export class Recorder {
     return Promise.all([this.writer.flush(), ...this.forks.map((f) => f.flush().catch(() => this.dropFork(f)))]).then(() => undefined);
   }
 
+  /**
+   * flush(), synchronously: true when every entry appended so far is with the sinks now (sinks with
+   * writeSync); false otherwise (then use flush()). A fork that failed is dropped, as flush() does.
+   */
+  flushSync(): boolean {
+    if (!this.writer) return true;
+    let ok = this.writer.flushSync();
+    for (const f of this.forks.slice()) {
+      if (f.flushSync()) continue;
+      if (f.error) this.dropFork(f); else ok = false;
+    }
+    return ok;
+  }
+
   /** Abandon the recording without an end frame (the log reads as cut). */
   abort(reason?: Error): void {
     this.stopHeartbeat();

@@ -104,6 +104,16 @@ export class LogWriter {
     return this.waitFor(this.framesQueued);
   }
 
+  /**
+   * Write the current batch now, synchronously: true when every frame so far is with the sink (a sink
+   * with writeSync), false when the sink is asynchronous or has failed (use flush()).
+   */
+  flushSync(): boolean {
+    if (this.failure || !this.sink.writeSync) return false;
+    this.cutBatch();
+    return !this.failure && this.framesWritten === this.framesQueued;
+  }
+
   /** Resolves when the backlog is at or below the high-water mark. */
   drained(): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
@@ -162,6 +172,7 @@ export class LogWriter {
   }
 
   private async pump(): Promise<void> {
+    if (this.sink.writeSync) { this.pumpSync(this.sink.writeSync.bind(this.sink)); return; }
     this.pumping = true;
     try {
       while (this.frames.length && !this.failure) {
@@ -179,6 +190,22 @@ export class LogWriter {
     } finally {
       this.pumping = false;
     }
+  }
+
+  /** A synchronous sink: every queued frame goes now, in order (never re-entered: the sink does not append). */
+  private pumpSync(write: (chunk: Uint8Array) => void): void {
+    while (this.frames.length && !this.failure) {
+      const f = this.frames.shift()!;
+      try {
+        write(f);
+      } catch (e) {
+        this.fail(toChannelError(e, 'log sink write'));
+        return;
+      }
+      this.backlogBytes -= f.length;
+      this.framesWritten++;
+    }
+    this.settle();
   }
 
   private settle(): void {

@@ -2,11 +2,14 @@
 // primary's listener on this thread: it acks a sync mark as it reads it, with no handler on the
 // main thread; it hands every message on in order, with `acked` set when the sync is delivered;
 // stopAcks() stops the acks, and so does a main thread silent for hangMs; `closed` comes after every message read; a wrong secret is refused; a
-// dead thread is a RESET with threadFailure. The thread runs compiled code: the build's module.
+// dead thread is a RESET with threadFailure. The primary's listening thread (listenFtThread): acks into
+// shared memory (ackedNow) with no handler on the main thread, messages in order, the secondary on the
+// primary's host refused, back-pressure, and a dead thread. The thread runs compiled code: the build's module.
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { ProtocolError, type FtMessage } from '../../src/ft/protocol.js';
 import type { FtPeer } from '../../src/ft/channel.js';
+import { connectFt } from '../../src/ft/channel.js';
 import { ident, server } from './channel-helpers.js';
 
 const mod = (await import(new URL('../../dist/src/ft/channel-thread.js', import.meta.url).href)) as typeof import('../../src/ft/channel-thread.js');
@@ -118,3 +121,51 @@ describe('channel thread (secondary side)', () => {
     expect((await p.closed).code).not.toBe('BYE');
   });
 });
+
+describe('channel thread (primary side: listenFtThread)', () => {
+  it('acks into shared memory before any handler runs, messages in order, back-pressure, a refused host, a dead thread', async () => {
+    const rejects: string[] = [];
+    const srv = await mod.listenFtThread({ ...ident, hostId: 'host-p', auxLabel: AUX, requireGeneration: true,
+      refuseHostId: { hostId: 'host-p', reason: 'same host' }, onReject: (e) => rejects.push(e.message) });
+    cleanups.push(() => srv.close());
+    // the secondary on the primary's host is refused by the thread
+    expect((await connectFt({ ...ident, hostId: 'host-p', port: srv.port }).catch((e: unknown) => e as ProtocolError)).code).toBe('WRONG_PEER');
+    const [s, p] = await Promise.all([connectFt({ ...ident, hostId: 'host-s', port: srv.port }), srv.accept()]);
+    cleanups.push(() => { s.abort(); p.abort(); });
+    expect(p.peerHostId).toBe('host-s');
+    expect(p.auxKeys(AUX).tag).toEqual(s.auxKeys(AUX).tag);
+    expect(p.ackedNow()).toBe(-1);
+    s.send({ t: 'ack', icount: 2 ** 40 + 5 }); // past 32 bits: both halves
+    const t0 = Date.now();
+    while (p.ackedNow() < 0 && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 1));
+    expect(p.ackedNow()).toBe(2 ** 40 + 5);
+    const seen: FtMessage[] = [];
+    s.send({ t: 'heartbeat', icount: 1 });
+    const two = new Promise<void>((r) => p.onMessage((m) => { seen.push(m); if (seen.length === 2) r(); }));
+    await two;
+    expect(seen).toEqual([{ t: 'ack', icount: 2 ** 40 + 5 }, { t: 'heartbeat', icount: 1 }]);
+    // P -> S in order; above the high-water mark (S not reading) send() says so and drained() waits
+    s.pause();
+    let full = false;
+    for (let i = 0; i < 64 && !full; i++) full = !p.send({ t: 'log', bytes: new Uint8Array(256 << 10).fill(i) });
+    const t1 = Date.now();
+    while (!full && Date.now() - t1 < 5000) { await new Promise((r) => setTimeout(r, 5)); full = p.queuedBytes > (1 << 20); }
+    expect(full).toBe(true);
+    let drained = false;
+    void p.drained().then(() => { drained = true; });
+    let n = 0;
+    s.onMessage((m) => { if (m.t === 'log') expect(m.bytes[0]).toBe(n++); });
+    s.resume();
+    while (!drained && Date.now() - t1 < 10_000) await new Promise((r) => setTimeout(r, 5));
+    expect(drained).toBe(true);
+    // a dead thread: the connection ends with RESET (threadFailure), accept() rejects, the owner is told
+    await (srv as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    expect((await p.closed).code).toBe('RESET');
+    expect(p.threadFailure).toMatch(/channel thread exited/);
+    expect(srv.threadFailure).toMatch(/channel thread exited/);
+    expect(((await srv.accept().catch((e: unknown) => e)) as ProtocolError).code).toBe('RESET');
+    expect((await s.closed).code).not.toBe('BYE');
+    expect(rejects.join()).toMatch(/same host/);
+  });
+});
+
