@@ -10,6 +10,8 @@
 // the busy main thread's event loop. Imports channel.ts and node:*; primary.ts and secondary.ts use it.
 
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { connectFt, listenFt, MessageHandlers, type ByeInfo, type ChannelEnd, type FtConnectOptions, type FtListenOptions, type FtPeer } from './channel.js';
 import { ProtocolError, type FtMessage, type ProtocolErrorCode } from './protocol.js';
 
@@ -372,6 +374,7 @@ export function listenFtThread(opts: ThreadListenOptions): Promise<ThreadServer>
 /** A listening channel thread: accept, then per connection read (acks into shared memory first) and relay in order. */
 async function serverMain(opts: ThreadListenOptions): Promise<void> {
   const port = parentPort!;
+  raiseThreadPriority();
   const post = (e: FromThread, transfer?: ArrayBuffer[]): void => port.postMessage(e, transfer);
   const { refuseHostId, requireGeneration } = opts;
   let server;
@@ -441,9 +444,26 @@ async function serverMain(opts: ThreadListenOptions): Promise<void> {
     });
   }
 }
+/** Nice value a channel thread asks for itself (Linux: per thread), if the process may (CAP_SYS_NICE or RLIMIT_NICE). */
+const THREAD_NICE = -10;
+
+/**
+ * Best effort: this channel thread at a higher priority than the process's busy main thread (Linux sets
+ * the nice value of one thread by its id). It sleeps but for a few microseconds per message, and every
+ * release waits for it to be scheduled; on a loaded host a woken thread of default priority waited
+ * behind the always-busy main threads (README "release latency"). Without the privilege it stays as is.
+ */
+function raiseThreadPriority(): void {
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/')[2]);
+    if (Number.isSafeInteger(tid) && tid > 0) setPriority(tid, THREAD_NICE);
+  } catch { /* not Linux, or not permitted: default priority */ }
+}
+
 /** The channel thread: connect, then read (acking sync marks at once) and relay in order. */
 async function threadMain(opts: ThreadConnectOptions): Promise<void> {
   const port = parentPort!;
+  raiseThreadPriority();
   const post = (e: FromThread, transfer?: ArrayBuffer[]): void => port.postMessage(e, transfer);
   let peer;
   try {
