@@ -183,7 +183,7 @@ export class ThreadPeer implements ChannelEnd<FtMessage> {
   send(msg: FtMessage): boolean {
     if (this.ended) return false;
     if ('bytes' in msg && msg.bytes instanceof Uint8Array) {
-      const own = msg.bytes.slice();
+      const own = new Uint8Array(msg.bytes); // a copy with a buffer of its own (a Buffer's slice() is a view: moving its buffer would take the caller's)
       this.posted = (this.posted + own.length) % TWO32;
       this.post({ op: 'send', msg: { ...msg, bytes: own } as FtMessage }, [own.buffer as ArrayBuffer]);
     } else this.post({ op: 'send', msg });
@@ -480,7 +480,7 @@ async function threadMain(opts: ThreadConnectOptions): Promise<void> {
   peer.onMessage((m) => {
     // bytes: a copy of their own, moved (not cloned with the whole frame buffer they view)
     if ('bytes' in m && m.bytes instanceof Uint8Array) {
-      const own = m.bytes.slice();
+      const own = new Uint8Array(m.bytes);
       post({ ev: 'msg', m: { ...m, bytes: own } as FtMessage }, [own.buffer as ArrayBuffer]);
       return;
     }

@@ -807,14 +807,6 @@ export class FtPrimary {
     // names the fenced generation's roles (a primary killed in between left a dead VM `protected` for good)
     const alone = (r: VmRecord): void => { r.generation = g1; r.state = 'not-protected'; r.secondary = null; r.reason = why; r.primary = selfRef(p.hostId, this.addr ?? null, r.primary?.pid === process.pid ? r.primary.lease : undefined); };
     void this.recordState(alone);
-    // a new secondary joins at the new generation: its hello must name g1, so listen anew (the old address dies;
-    // its close is not awaited: it waits for the old server's connections to end)
-    try {
-      const old = this.server;
-      await this.listen(await p.control.secret(), g1);
-      void old?.close().catch(() => undefined);
-    } catch (e) { this.emit({ kind: 'message', text: `cannot listen for a new secondary: ${(e as Error).message}` }); }
-    this.claiming = false; // a new secondary may join (respawn) and be lost in turn
     this.stopSync();
     p.generation = g1;
     p.seam.setMode('live'); // releases what it held
@@ -823,6 +815,15 @@ export class FtPrimary {
     this.emit({ kind: 'message', text: `secondary lost (${why}); generation ${g1}: running not protected` });
     this.emit({ kind: 'state', state: 'not-protected', generation: g1 });
     for (const w of this.ackWaiters.splice(0)) w();
+    // then (the guest runs on meanwhile: a channel thread's start takes 0.1-1 s on a loaded host) a new secondary joins
+    // at the new generation: its hello must name g1, so listen anew (the old address dies; its close is not awaited:
+    // it waits for the old server's connections to end)
+    try {
+      const old = this.server;
+      await this.listen(await p.control.secret(), g1);
+      void old?.close().catch(() => undefined);
+    } catch (e) { this.emit({ kind: 'message', text: `cannot listen for a new secondary: ${(e as Error).message}` }); }
+    this.claiming = false; // a new secondary may join (respawn) and be lost in turn
     await this.recordState(alone); // again with the new channel address
   }
 
