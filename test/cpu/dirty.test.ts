@@ -3,11 +3,14 @@
 // TLB dropped at every take, so each page written next was marked by its refill in translate() — or
 // replays of older logs would not verify. Two machines run the same gcc-built guest in lockstep, one of
 // them dropping its write TLB after each take as before; at every take both sets, and at the end RAM,
-// must be equal. Compiled (inline store fast paths, RMW and SSE stores) and interpreted (handlers).
+// must be equal. Compiled (inline store fast paths, RMW and SSE stores) and interpreted (handlers). And a
+// loop whose every store kind writes a page of its own: each page is in the set of every pass.
 import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { Machine } from '../../src/machine/machine.js';
+import { Reg } from '../../src/index.js';
 import type { CpuHost } from '../../src/cpu/cpu.js';
+import { assemble } from './asm.js';
 
 const build = new URL('../../guests/build/', import.meta.url).pathname;
 const exactHost: CpuHost = {
@@ -27,8 +30,8 @@ describe('dirty pages without dropping the write TLB', () => {
     it(`${name}, ${hot === 1 ? 'every block compiled' : 'interpreted'}: the set at every take is the former scheme's`, () => {
       const now = boot(name, hot), before = boot(name, hot);
       let takes = 0, marked = 0, kept = 0;
-      for (let k = 0; k < 30; k++) {
-        const a = now.run(now.cpu.icount + 10_000), b = before.run(before.cpu.icount + 10_000);
+      for (let k = 0; k < 20; k++) {
+        const a = now.run(now.cpu.icount + 5_000), b = before.run(before.cpu.icount + 5_000);
         expect(a.end).toBe(b.end);
         const da = now.cpu.takeDirtyPages(), db = before.cpu.takeDirtyPages();
         before.cpu.tlbWTag.fill(-1); // the former scheme
@@ -43,4 +46,25 @@ describe('dirty pages without dropping the write TLB', () => {
       expect(Buffer.compare(now.mem.u8, before.mem.u8)).toBe(0);
     });
   }
+
+  // Each instruction kind alone writes its own page (ISA: these forms store to their memory operand), so
+  // after the loop's first pass (write-TLB entries filled) each page must be in the set of every later pass.
+  const [loop] = assemble(['mov $0x300000, %rbx; 1: addl $1, (%rbx); movl %eax, 4096(%rbx); movq %rax, 8192(%rbx); movdqu %xmm0, 12288(%rbx); incl 16384(%rbx); movb %al, 20481(%rbx); jmp 1b']);
+  for (const hot of [1, Infinity]) {
+    it(`RMW, 32/64-bit, SSE, INC and byte stores on live write-TLB entries are marked (${hot === 1 ? 'compiled' : 'interpreted'})`, () => {
+      const m = Machine.create({ memSize: 8 << 20 });
+      m.cpu.hotBlock = hot;
+      m.memWrite(0x100000, Buffer.from(loop!, 'hex'));
+      m.regWrite(Reg.RIP, 0x100000n);
+      expect(m.emuStart(0x100000, null, { count: 1 + 7 * 3 }).end).toBe('count');
+      m.cpu.takeDirtyPages();
+      const kept = m.cpu.tlbWTag.filter((t) => t !== -1).length;
+      expect(kept, 'write-TLB entries kept').toBeGreaterThanOrEqual(6);
+      for (let pass = 0; pass < 3; pass++) {
+        expect(m.emuStart(Number(m.regRead(Reg.RIP)), null, { count: 7 }).end).toBe('count');
+        expect(m.cpu.takeDirtyPages(), `pass ${pass}`).toEqual([0x300, 0x301, 0x302, 0x303, 0x304, 0x305]);
+      }
+    });
+  }
 });
+
