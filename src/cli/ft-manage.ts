@@ -8,12 +8,13 @@ import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs'
 import { storePath } from '../ft/store.js';
 import { resolve } from 'node:path';
 import { primaryProcessHere } from '../ft/role.js';
-import { lostReason, newerClaim, openControl, parseControlSpec, updateVm, type ControlPlane, type HostRecord, type VmRecord } from '../ft/control.js';
+import { lostReason, newerClaim, newVmRecord, openControl, parseControlSpec, updateVm, type ControlPlane, type HostRecord, type VmConfig, type VmRecord } from '../ft/control.js';
+import { DEFAULT_FT_OPTIONS } from '../ft/vm-host.js';
 import { candidateHosts, describeTls, placeRole } from '../ft/placement.js';
 import { EXIT } from './run.js';
 import { parseHostArgs, MACHINE_HELP_NO_CONSOLE } from './host.js';
 import { FT_KEYS, ftOptions, vmConfigOf } from './ft.js';
-import { formatStatus, judgedStatus, statusView } from './ft-status.js';
+import { formatStatus, judgedStatus, statusView, unreadableLines } from './ft-status.js';
 import { usageLine, UsageError } from './usage.js';
 import { TLS_KEYS } from './ft-init.js';
 import { fsErrorText } from '../errors.js';
@@ -43,7 +44,7 @@ const PLANNED_WAIT_MS = 60_000;
 export const START_HELP = `usage: x86ft ft start <guest.elf> --vm NAME --control SPEC [--store PATH] [--console-file FILE]
                        [--hosts ID,…] [FT options] [machine options]
        x86ft ft wait NAME --control SPEC
-       x86ft ft stop NAME --control SPEC
+       x86ft ft stop NAME --control SPEC [--force]
        x86ft ft list --control SPEC [--json]
        x86ft ft failover NAME --control SPEC
        x86ft ft restart-secondary NAME --control SPEC
@@ -56,7 +57,9 @@ registered host: anti-affinity is enforced, never both roles on one host. With o
 stays 'starting' and its record says why, and is protected as soon as a second host registers.
 wait: waits for the guest's end and exits with its status, or until the VM is lost (no role's
 host holds a live lease). stop: powers the guest off (state
-'ended'; the name can then be used again). list: the VMs and the registered hosts.
+'ended'; the name can then be used again); --force also ends a VM whose record is unreadable (it
+fails its HMAC), claiming the next generation and writing a new 'ended' record (the logs and disk
+layers stay). list: the VMs and the registered hosts (an unreadable record is listed as such).
 failover (a test failover, as vSphere's): the protected VM's primary stops as if its host died and
 the secondary takes over with nothing lost; a new secondary then joins from a live snapshot.
 restart-secondary: the secondary is ended and a new one joins from a live snapshot (on any host
@@ -143,11 +146,11 @@ function endedText(name: string, rec: VmRecord, st: number): string {
 }
 
 /** Options: `--control SPEC`, `--json`, one NAME. */
-function simpleArgs(sub: string, args: string[], needName: boolean): { spec?: string; name?: string; json: boolean } {
-  const p = parseArgs(args, { flags: sub === 'list' ? ['--json'] : [], values: ['--control'], emptyOk: 'all', maxPositionals: needName ? 1 : 0 });
-  const spec = p.options.get('--control') as string | undefined, name = p.positionals[0], json = p.options.has('--json');
+function simpleArgs(sub: string, args: string[], needName: boolean): { spec?: string; name?: string; json: boolean; force: boolean } {
+  const p = parseArgs(args, { flags: sub === 'list' ? ['--json'] : sub === 'stop' ? ['--force'] : [], values: ['--control'], emptyOk: 'all', maxPositionals: needName ? 1 : 0 });
+  const spec = p.options.get('--control') as string | undefined, name = p.positionals[0], json = p.options.has('--json'), force = p.options.has('--force');
   if (needName && name === undefined) throw new UsageError('the VM NAME is required');
-  return { spec, name, json };
+  return { spec, name, json, force };
 }
 
 export async function ftManageCommand(sub: 'start' | 'wait' | 'stop' | 'list' | 'failover' | 'restart-secondary', args: string[]): Promise<number> {
@@ -160,11 +163,13 @@ export async function ftManageCommand(sub: 'start' | 'wait' | 'stop' | 'list' | 
       process.stderr.write(usageLine(`ft ${sub}`, (e as Error).message, START_HELP));
       return MANAGE_EXIT.usage;
     }
-    try { cp = await openControl(o.spec, { mustExist: true }); } catch (e) {
+    const unreadable: string[] = [];
+    try { cp = await openControl(o.spec, { mustExist: true, onTampered: (e) => unreadable.push(e.message) }); } catch (e) {
       say(sub, (e as Error).message);
       return (e as { code?: string }).code === 'BAD_SPEC' ? MANAGE_EXIT.usage : MANAGE_EXIT.io;
     }
-    if (sub === 'list') return await list(cp, o.json);
+    if (sub === 'list') return await list(cp, o.json, unreadable);
+    if (sub === 'stop' && o.force) return await forceStop(cp, o.name!);
     if (sub === 'wait') return await wait(cp, o.name!);
     if (sub === 'failover' || sub === 'restart-secondary') return await planned(cp, o.name!, sub);
     return await stop(cp, o.name!);
@@ -324,8 +329,34 @@ async function wait(cp: ControlPlane, name: string): Promise<number> {
   }
 }
 
+/**
+ * `ft stop NAME --force`: ends a VM whose record cannot be read (it fails its HMAC: written without the cluster
+ * secret, or damaged), so its name is usable again. It claims the next generation first (a primary still running
+ * is fenced: its record writes are refused and its agent kills it), then writes a signed `ended` record over the
+ * unreadable one. A readable record is stopped as `ft stop` does.
+ */
+async function forceStop(cp: ControlPlane, name: string): Promise<number> {
+  try {
+    await cp.readVm(name);
+    return await stop(cp, name);
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'TAMPERED') throw e;
+  }
+  const g = (await cp.generation(name)) + 1;
+  const r = await cp.claim(name, g, { hostId: hostname() || 'localhost', pid: process.pid });
+  if (!r.won) { say('stop', `generation ${g} of '${name}' was claimed by ${r.owner.hostId} pid ${r.owner.pid} meanwhile; run it again`); return MANAGE_EXIT.io; }
+  const config: VmConfig = { image: '', imageSha256: '', memorySize: 0, cmdline: '', disks: [], nets: [], consoleFile: null, store: '', ft: DEFAULT_FT_OPTIONS, hosts: null };
+  await cp.writeVm({ ...newVmRecord(name, g, config), state: 'ended', reason: 'stopped (forced: its record was unreadable)', exitStatus: null });
+  say('stop', `the record of '${name}' was unreadable; VM '${name}' ended at generation ${g} (its logs and disk layers are kept)`);
+  return 0;
+}
+
 async function stop(cp: ControlPlane, name: string): Promise<number> {
-  const rec0 = await cp.readVm(name);
+  let rec0: VmRecord | undefined;
+  try { rec0 = await cp.readVm(name); } catch (e) {
+    if ((e as { code?: string }).code === 'TAMPERED') { say('stop', `${(e as Error).message}; 'x86ft ft stop ${name} --force' ends the VM and writes a new record`); return MANAGE_EXIT.io; }
+    throw e;
+  }
   if (!rec0) { say('stop', `no FT VM '${name}' in ${cp.spec}`); return MANAGE_EXIT.notFound; }
   if (rec0.state === 'ended') return 0;
   // a record behind a newer claim is refused (STALE_GENERATION): its claimant is asked once it recorded itself,
@@ -439,16 +470,18 @@ export async function drainHost(cp: ControlPlane, id: string, o: PlannedOptions 
   return worst;
 }
 
-async function list(cp: ControlPlane, json: boolean): Promise<number> {
+async function list(cp: ControlPlane, json: boolean, unreadable: string[] = []): Promise<number> {
   const recs = (await cp.listVms()).sort((a, b) => a.name.localeCompare(b.name));
   const newer = await Promise.all(recs.map((r) => newerClaim(cp, r)));
   const hosts = (await cp.listHosts()).sort((a, b) => a.id.localeCompare(b.id));
   const vms = recs.map((r, i) => judgedStatus(r, hosts, newer[i]));
   if (json) {
+    process.stderr.write(unreadableLines(unreadable)); // the JSON keeps its shape
     process.stdout.write(JSON.stringify({ vms, hosts: hosts.map((h: HostRecord) => ({ id: h.id, addr: h.addr, pid: h.pid, leaseMs: h.leaseMs, expiresAt: h.expiresAt })) }) + '\n');
     return 0;
   }
   process.stdout.write(vms.length ? formatStatus(recs.map((r, i) => statusView(r, hosts, newer[i]))) : `no FT VMs in ${cp.spec}\n`);
+  process.stdout.write(unreadableLines(unreadable));
   process.stdout.write(hosts.length ? `hosts: ${hosts.map((h) => `${h.id} (pid ${h.pid}, lease ${h.leaseMs} ms)`).join(', ')}\n` : 'hosts: none registered\n');
   return 0;
 }

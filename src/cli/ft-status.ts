@@ -94,6 +94,14 @@ export function judge(rec: VmRecord, hosts: readonly HostRecord[], newer?: Newer
   return { state: rec.state, reason: rec.reason ?? null };
 }
 
+/** The line under a listing for each VM record left out because it fails verification (`onTampered` messages). */
+export function unreadableLines(messages: readonly string[]): string {
+  return messages.map((m) => {
+    const vm = /\bvms\/([^/\s]+)\/record\b/.exec(m)?.[1];
+    return vm ? `${vm}: unreadable record: ${m} ('x86ft ft stop ${vm} --force' ends it)\n` : `unreadable control value: ${m}\n`;
+  }).join('');
+}
+
 function hostView(h: HostRecord, now: number): HostView {
   return { ...h, leaseLeftMs: Math.max(0, h.expiresAt - now) };
 }
@@ -184,35 +192,38 @@ export async function ftStatusCommand(args: string[]): Promise<number> {
   const o = parse(args);
   if (typeof o === 'string') return usage(o);
   let cp: ControlPlane;
-  try { cp = await openControl(o.spec, { mustExist: true }); } catch (e) {
+  const unreadable: string[] = [];
+  try { cp = await openControl(o.spec, { mustExist: true, onTampered: (e) => unreadable.push(e.message) }); } catch (e) {
     process.stderr.write(`x86ft ft status: ${(e as Error).message}\n`);
     return (e as { code?: string }).code === 'BAD_SPEC' ? STATUS_EXIT.usage : STATUS_EXIT.io;
   }
   try {
-    return o.watch ? await watch(cp, o) : await once(cp, o);
+    return o.watch ? await watch(cp, o, unreadable) : await once(cp, o, unreadable);
   } finally {
     await cp.close().catch(() => undefined);
   }
 }
 
-async function once(cp: ControlPlane, o: Args): Promise<number> {
+async function once(cp: ControlPlane, o: Args, unreadable: string[]): Promise<number> {
   try {
     const { vms, hosts } = await read(cp, o);
+    const bad = unreadableLines(unreadable.splice(0));
     if (o.name !== undefined && vms.length === 0) {
       process.stderr.write(`x86ft ft status: no FT VM '${o.name}' in ${cp.spec}\n`);
       return STATUS_EXIT.notFound;
     }
-    if (o.json) process.stdout.write(JSON.stringify(o.hosts ? { at: Date.now(), vms, hosts } : o.name === undefined ? vms : vms[0]) + '\n');
-    else process.stdout.write((vms.length ? formatStatus(vms) : `no FT VMs in ${cp.spec}\n`) + (o.events ? formatEvents(vms) : '') + '\n' + formatHosts(hosts, vms));
+    if (o.json) { process.stderr.write(bad); process.stdout.write(JSON.stringify(o.hosts ? { at: Date.now(), vms, hosts } : o.name === undefined ? vms : vms[0]) + '\n'); }
+    else process.stdout.write((vms.length ? formatStatus(vms) : bad ? '' : `no FT VMs in ${cp.spec}\n`) + bad + (o.events ? formatEvents(vms) : '') + '\n' + formatHosts(hosts, vms));
     return 0;
   } catch (e) {
-    process.stderr.write(`x86ft ft status: ${(e as Error).message}\n`);
+    const tampered = (e as { code?: string }).code === 'TAMPERED' && o.name !== undefined;
+    process.stderr.write(`x86ft ft status: ${(e as Error).message}${tampered ? `; 'x86ft ft stop ${o.name} --force' ends the VM and writes a new record` : ''}\n`);
     return (e as { code?: string }).code === 'BAD_NAME' ? STATUS_EXIT.usage : STATUS_EXIT.io;
   }
 }
 
 /** Refreshes every intervalMs until SIGINT/SIGTERM (exit 0). A read error is reported and retried. */
-async function watch(cp: ControlPlane, o: Args): Promise<number> {
+async function watch(cp: ControlPlane, o: Args, unreadable: string[]): Promise<number> {
   const tty = process.stdout.isTTY === true && !o.json;
   let stop!: () => void;
   const stopped = new Promise<void>((r) => (stop = r));
@@ -222,11 +233,12 @@ async function watch(cp: ControlPlane, o: Args): Promise<number> {
     for (let done = false; !done;) {
       try {
         const { vms, hosts } = await read(cp, o);
+        const bad = unreadableLines([...new Set(unreadable.splice(0))]);
         lastError = '';
         const at = Date.now();
         if (o.json) process.stdout.write(JSON.stringify({ at, vms, hosts }) + '\n');
         else {
-          const body = (vms.length ? formatStatus(vms) : o.name !== undefined ? `no FT VM '${o.name}' (yet)\n` : `no FT VMs in ${cp.spec}\n`) + (o.events ? formatEvents(vms) : '') + '\n' + formatHosts(hosts, vms);
+          const body = (vms.length ? formatStatus(vms) : o.name !== undefined ? `no FT VM '${o.name}' (yet)\n` : `no FT VMs in ${cp.spec}\n`) + bad + (o.events ? formatEvents(vms) : '') + '\n' + formatHosts(hosts, vms);
           // on a terminal: redraw in place (cursor home, clear); elsewhere one block per refresh
           process.stdout.write(tty ? `\x1b[H\x1b[2J${new Date(at).toISOString()}  ${cp.spec}  (Ctrl-C to stop)\n\n${body}` : `${new Date(at).toISOString()}\n${body}\n`);
         }

@@ -2,11 +2,13 @@
 // its host id started it (RoleRef.lease); the judgement compares that value for equality, never one host's clock
 // with another's (an agent registered again on a host whose clock lags the role writer's was taken for the old
 // agent, and `ft wait` waited for a VM nobody ran).
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { formatStatus, judge, statusView } from '../../src/cli/ft-status.js';
+import { formatStatus, ftStatusCommand, judge, statusView } from '../../src/cli/ft-status.js';
+import { ftManageCommand } from '../../src/cli/ft-manage.js';
+import { inProcess } from './cli-capture.js';
 import { historyWriter, vmEvents } from '../../src/ft/history.js';
 import { createVm, lostReason, newerClaim, newVmRecord, openControl, updateVm, type HostRecord, type VmConfig, type VmRecord } from '../../src/ft/control.js';
 
@@ -115,6 +117,35 @@ describe('lostReason', () => {
       const row = formatStatus([statusView({ ...rec, secondary: { host: 'h2', pid: 0, addr: null } }, [])]);
       expect(row).toMatch(/h2 \(no pid recorded\)/);
       expect(row).not.toMatch(/pid 0/);
+    } finally {
+      await cp.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  // the new-user trial: a record that fails its HMAC vanished from ft list/status (exit 0) and its name was stuck
+  it('a tampered record is listed as unreadable; ft stop --force ends it and frees the name', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'x86ft-tampered-'));
+    const spec = `dir:${join(dir, 'c')}`;
+    const cp = await openControl(spec);
+    try {
+      await createVm(cp, 'b', config, { hostId: 'h1', pid: 11 });
+      const recDir = join(dir, 'c', 'vms', 'b', 'record');
+      const f = join(recDir, readdirSync(recDir).sort().pop()!);
+      writeFileSync(f, readFileSync(f, 'utf8').replace('"starting"', '"protected"')); // a state changed without the secret
+      const st = await inProcess(() => ftStatusCommand(['--control', spec]));
+      expect(st.status).toBe(0);
+      expect(st.stdout).toMatch(/^b: unreadable record: control value vms\/b\/record fails its HMAC.*'x86ft ft stop b --force' ends it\)$/m);
+      const ls = await inProcess(() => ftManageCommand('list', ['--control', spec]));
+      expect(ls.stdout).toMatch(/^b: unreadable record: /m);
+      const stop = await inProcess(() => ftManageCommand('stop', ['b', '--control', spec]));
+      expect(stop.status).toBe(1);
+      expect(stop.stderr).toMatch(/fails its HMAC.*'x86ft ft stop b --force'/);
+      const forced = await inProcess(() => ftManageCommand('stop', ['b', '--control', spec, '--force']));
+      expect(forced.status, forced.stderr).toBe(0);
+      expect(await cp.readVm('b')).toMatchObject({ state: 'ended', generation: 2 });
+      await createVm(cp, 'b', config, { hostId: 'h1', pid: 12 }); // the name is free again
+      expect((await cp.readVm('b'))!.generation).toBe(3);
     } finally {
       await cp.close();
       rmSync(dir, { recursive: true, force: true });
