@@ -71,5 +71,5 @@ describe('protect: clients without the secret', () => {
     same(r, ref);
     expect(r.claims).toEqual(['local-a']); // no failover: the primary and the pair were never disturbed
     expect(r.record?.failovers).toBe(0);
-  });
+  }, 300_000); // a hang guard: protectRun bounds the wait for protection (150 s) and the run (240 s)
 });

@@ -4,14 +4,14 @@
 import { expect } from 'vitest';
 import { join } from 'node:path';
 import { exportDisk } from '../../src/ft/store.js';
-import { guest, referenceRun, type Outcome, type ProtectRun } from './protect-harness.js';
+import { DEMO_CMDLINE, guest, referenceRun, withoutIdle, type Outcome, type ProtectRun } from './protect-harness.js';
 import { readBytes, type Cluster } from './hosts-harness.js';
 
 /** The ft_demo guest and its uninterrupted run (checked to have passed); `cmdline` without idle time (it changes
- *  neither the console nor the disk). */
+ *  neither the console nor the disk), default DEMO_CMDLINE's. */
 export async function demoReference(cmdline?: string): Promise<{ elf: string; ref: Outcome }> {
   const elf = guest('ft_demo');
-  const ref = await referenceRun(elf, cmdline);
+  const ref = await referenceRun(elf, cmdline ?? withoutIdle(DEMO_CMDLINE));
   expect(ref.status, ref.stderr).toBe(0);
   expect(ref.stdout.toString()).toMatch(/demo done \d+ hash [0-9a-f]{8} mismatches 0\n$/);
   return { elf, ref };

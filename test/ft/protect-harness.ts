@@ -32,11 +32,12 @@ export function rng(seed: number): () => number {
 }
 
 export const DISK_BYTES = 64 * 1024;
-/** ft_demo's command line in the tests: lines, hundreds of thousands of instructions of work per line and
- *  milliseconds of guest time idle after each line. The idle time makes the run last at least 16 x 50 ms
- *  however fast the machine is (a quiet machine ran the work alone within 300 ms of protection, before
- *  a test could kill anything), and kills land both in work and in HLT. */
-export const DEMO_CMDLINE = '16 1500 50';
+/** ft_demo's command line in the tests: lines, hundreds of thousands of instructions of work per line,
+ *  milliseconds of guest time idle after each line (kills land both in work and in HLT), and the hold: after
+ *  its last line the guest waits for one console byte, which protectRun types once its kill or stall is done,
+ *  so the guest cannot end before it however fast the machine is (a quiet machine ran the work alone within
+ *  300 ms of protection, before a test could kill anything). */
+export const DEMO_CMDLINE = '16 1500 50 1';
 /** Failure timeout of the test pairs: generous, so that a loaded machine (2 cores shared by many test
  *  processes) does not fail a role over by itself; the tests assert guarantees, never speed. */
 export const FAILURE_TIMEOUT_MS = 2000;
@@ -73,11 +74,21 @@ export function atHold(console: Buffer): boolean {
   return console.length >= HOLD_LINE.length && console.subarray(console.length - HOLD_LINE.length).toString('latin1') === HOLD_LINE;
 }
 
-/** Runs `x86ft ARGS`; `input`: bytes on its stdin (then end of file), none when absent. */
-function runCli(args: string[], timeoutMs: number, input?: string): Promise<{ status: number | null; stdout: Buffer; stderr: string }> {
+/** ft_demo's command line without its idle time (the third number 0): the same console and disk, sooner. */
+export function withoutIdle(cmdline: string): string {
+  const w = cmdline.trim().split(/\s+/);
+  if (w.length >= 3) w[2] = '0';
+  return w.join(' ');
+}
+
+/** Runs `x86ft ARGS`; `input`: bytes on its stdin (then end of file) once given, none when absent. */
+function runCli(args: string[], timeoutMs: number, input?: string | Promise<string>): Promise<{ status: number | null; stdout: Buffer; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
-    if (input !== undefined) child.stdin!.end(input);
+    if (input !== undefined) {
+      child.stdin!.on('error', () => undefined); // it ended before the input came: its outcome says why
+      void Promise.resolve(input).then((b) => child.stdin!.end(b));
+    }
     const out: Buffer[] = [];
     let err = '';
     child.stdout!.on('data', (b: Buffer) => out.push(b));
@@ -127,9 +138,11 @@ export interface ProtectCase {
     whileStopped?: (cp: ControlPlane) => Promise<void> };
   /** --failure-timeout-ms of the pair (default FAILURE_TIMEOUT_MS). */
   failureTimeoutMs?: number;
+  /** A bound on protect's run (default 240 s: a hang guard, not a speed bound). */
   timeoutMs?: number;
-  /** How long to wait for 'protected', and then for the kill's console progress (default 60 s each; a
-   *  torture at nice 19 on a loaded host needs more: a bound on a hang, not on speed). */
+  /** How long to wait for 'protected', and then for the kill's console progress (default 150 s each: three runs
+   *  at once at a load of 27 took over a minute to be protected; a torture at nice 19 on a loaded host needs
+   *  more: a bound on a hang, not on speed). */
   patienceMs?: number;
   extraArgs?: string[];
   /** Called once the VM is protected, with its record and the control plane (attacks, probes). */
@@ -185,16 +198,21 @@ export async function protectRun(c: ProtectCase): Promise<ProtectRun> {
   const consoleFile = join(dir, 'console.out');
   let failed = true;
   try {
+    // a guest that holds its end gets its byte through protect's stdin (exactly-once typed input) once the kill or
+    // stall is done; until then it cannot end
+    const hold = holds(c.cmdline ?? DEMO_CMDLINE);
+    let release = (): void => undefined;
+    const input = hold ? new Promise<string>((r) => { release = () => r('x'); }) : undefined;
     const args = ['protect', c.elf, '--control', `dir:${control}`, '--disk', disk, '--cmdline', c.cmdline ?? DEMO_CMDLINE,
-      '--console-file', consoleFile, '--no-input', '--failure-timeout-ms', String(c.failureTimeoutMs ?? FAILURE_TIMEOUT_MS), ...(c.extraArgs ?? [])];
-    const run = runCli(args, c.timeoutMs ?? 120_000);
+      '--console-file', consoleFile, ...(hold ? [] : ['--no-input']), '--failure-timeout-ms', String(c.failureTimeoutMs ?? FAILURE_TIMEOUT_MS), ...(c.extraArgs ?? [])];
+    const run = runCli(args, c.timeoutMs ?? 240_000, input);
     let ended = false;
     void run.then(() => { ended = true; }, () => { ended = true; });
     let killed: ProtectRun['killed'];
     const cp = await openControl(`dir:${control}`);
     try {
       if (c.kill || c.whileProtected) {
-        const until = Date.now() + (c.patienceMs ?? 60_000);
+        const until = Date.now() + (c.patienceMs ?? 150_000);
         let rec: VmRecord | undefined;
         for (;;) {
           rec = await cp.readVm('default').catch(() => undefined);
@@ -208,9 +226,10 @@ export async function protectRun(c: ProtectCase): Promise<ProtectRun> {
       }
       if (c.kill) {
         if (c.kill.afterBytes !== undefined) {
-          const until = Date.now() + (c.patienceMs ?? 60_000);
+          const until = Date.now() + (c.patienceMs ?? 150_000);
           const size = (): number => { try { return statSync(consoleFile).size; } catch { return 0; } };
-          while (!ended && size() < c.kill.afterBytes && Date.now() < until) await sleep(5);
+          const holding = (): boolean => { try { return atHold(readFileSync(consoleFile)); } catch { return false; } };
+          while (!ended && size() < c.kill.afterBytes && !holding() && Date.now() < until) await sleep(5);
         } else await sleep(c.kill.afterMs);
         const rec = await cp.readVm('default');
         const ref = c.kill.role === 'primary' ? rec?.primary : rec?.secondary;
@@ -227,6 +246,7 @@ export async function protectRun(c: ProtectCase): Promise<ProtectRun> {
           }
         }
       }
+      release();
       const r = await run;
       if (killed) killed.gone = !alive(killed.pid);
       const survivors = await killSurvivors(dir);

@@ -16,8 +16,8 @@ let ref: Outcome;
 // The runs mostly wait (the 2 s failure timeout, the guest's idle time): three at a time overlap those
 // waits. Every run still has its own control directory, store, ports and processes.
 const slot = concurrencyLimit(3);
-/** Per test, including the wait for a slot. */
-const TIMEOUT_MS = 300_000;
+/** Per test, including the wait for a slot (a hang guard: protectRun bounds each run itself). */
+const TIMEOUT_MS = 600_000;
 
 beforeAll(async () => {
   ({ elf, ref } = await demoReference());
