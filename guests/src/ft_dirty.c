@@ -6,7 +6,11 @@
  * lower bound on the run's length that does not depend on the machine's speed; default 0).
  * Pass p writes one 64-bit word in every 4 KiB page of the area (at an offset that moves with p) and
  * fills every 16th page (a moving set) whole, then reads the whole area into a running FNV-1a-style
- * hash h and prints "dirty pass <p> of <P> hash <h>". Ends with "dirty done <P> hash <h>", status 0. */
+ * hash h and prints "dirty pass <p> of <P> hash <h>". An optional fourth number 1 holds the end: after the
+ * last pass the guest prints "dirty holding: waiting for one console byte", asserts RTS and, until COM1 has
+ * received a byte (polled in LSR on its 1 kHz tick), rewrites a word in every page of the area every 50 ms (so
+ * RAM keeps changing while a test respawns a secondary) without printing; the byte is read, not echoed. The
+ * output does not depend on how long it held (default 0: no hold). Ends with "dirty done <P> hash <h>", status 0. */
 #include "x86ft.h"
 #include "dev/pc.h"
 
@@ -24,8 +28,9 @@ int main(const struct x86ft_bootinfo *bi) {
   unsigned long long passes = x86ft_cmdline_number(bi, 20);
   unsigned long long kib = x86ft_cmdline_word_number(bi, 1, 6144);
   unsigned long long pause_ms = x86ft_cmdline_word_number(bi, 2, 0);
+  unsigned long long hold = x86ft_cmdline_word_number(bi, 3, 0);
   if (kib == 0 || kib > MAX_KIB || kib % 4) { printf("ft_dirty: KiB must be a multiple of 4 in 4..%u\n", MAX_KIB); return 2; }
-  if (pause_ms) {
+  if (pause_ms || hold) {
     cli();
     pic_remap(0x20, 0x28);
     idt_set_handler(IRQ_VEC(0), on_tick);
@@ -52,6 +57,18 @@ int main(const struct x86ft_bootinfo *bi) {
       while (ms_ticks < until) sti_hlt_cli();
       sti();
     }
+  }
+  if (hold) {
+    printf("dirty holding: waiting for one console byte\n");
+    outb(COM1 + UART_MCR, 0x0B);               /* DTR, RTS, OUT2: the host console may send */
+    cli();
+    for (uint64_t k = 1; !(inb(COM1 + UART_LSR) & 0x01); k++) {
+      for (unsigned pg = 0; pg < pages; pg++) area[(uint64_t)pg * words + (pg * 5u + k) % words] += k;
+      uint64_t until = ms_ticks + 50;
+      while (ms_ticks < until && !(inb(COM1 + UART_LSR) & 0x01)) sti_hlt_cli();
+    }
+    sti();
+    (void)inb(COM1 + UART_RBR);
   }
   printf("dirty done %llu hash %016llx\n", passes, (unsigned long long)h);
   return 0;

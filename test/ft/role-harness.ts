@@ -14,7 +14,7 @@ import { chainLogs, fileLinks, type ChainInfo } from '../../src/replay/chain.js'
 import { Replayer } from '../../src/replay/replayer.js';
 import type { ReplayReport } from '../../src/replay/session.js';
 
-export { guestElf };
+export { CLI, guestElf };
 
 /** dev_ftdisk's rounds in these tests, its disk size, and FT options: a failure timeout of 3 s
  *  (generous on a loaded machine, where a role can get no CPU for a second or two: a failover that
@@ -61,11 +61,11 @@ export async function ftdiskReference(): Promise<{ elf: string; console: Buffer;
   return { elf, console: readFileSync(consoleFile), disk: readFileSync(base) };
 }
 
-/** Resolves once `file` holds at least `n` bytes, or `ended` settled first. */
-export async function fileGrows(file: string, n: number, ended: Promise<unknown>): Promise<void> {
+/** Resolves once `file` holds at least `n` bytes (or `enough()` says so), or `ended` settled first. */
+export async function fileGrows(file: string, n: number, ended: Promise<unknown>, enough: () => boolean = () => false): Promise<void> {
   let over = false;
   void ended.then(() => { over = true; });
-  while (!over && !(existsSync(file) && statSync(file).size >= n)) await new Promise((r) => setTimeout(r, 20));
+  while (!over && !(existsSync(file) && (statSync(file).size >= n || enough()))) await new Promise((r) => setTimeout(r, 20));
 }
 
 export interface ChainReplay {
