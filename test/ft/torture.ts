@@ -1,4 +1,4 @@
-// `npm run ft:torture -- --count N [--seed S] [--jobs J] [--max-delay-ms M | --by-progress] [--failure-timeout-ms T] [--cmdline 'L W P']`
+// `npm run ft:torture -- --count N [--seed S] [--jobs J] [--max-delay-ms M | --by-progress] [--failure-timeout-ms T] [--cmdline 'L W P [H]']`
 // (with --hosts/--kills: redundancy-torture.ts):
 // N runs of `x86ft protect` on the deterministic ft_demo guest, each with SIGKILL of the primary at a
 // seeded random moment after protection began: by default at a random point of the guest's progress
@@ -8,7 +8,8 @@
 // for byte, generation 2 claimed by the secondary, the killed primary gone, and no process of the
 // run left once protect has exited. The failure timeout defaults to 1000 ms (cheaper runs than the
 // tests' 2000 ms, still above the heartbeat silences a loaded machine shows); --cmdline is ft_demo's
-// (lines, work, idle ms per line; default the tests' DEMO_CMDLINE; e.g. '8 500 30' for cheap runs).
+// (lines, work, idle ms per line, optional hold 1: the guest waits for a byte protect types after the kill; default
+// the tests' DEMO_CMDLINE, which holds; e.g. '8 500 30' for cheap runs).
 // --jobs J runs J protect runs at a time (default 1; each run is its own VM directory, so runs never
 // share state; the kill points are drawn in run order from the seed whatever J is).
 // Prints one line per run (in completion order) and a summary; exit status 0 when every run held, 1 otherwise, 2 for bad options.
@@ -24,7 +25,7 @@ async function main(argv: string[]): Promise<number> {
     if (argv[k] === '--by-progress') { maxDelay = -1; continue; }
     if (argv[k] === '--cmdline') {
       const c = argv[++k];
-      if (c === undefined || !/^\d+ \d+ \d+$/.test(c)) { process.stderr.write(`ft:torture: --cmdline needs three numbers, 'LINES WORK IDLE_MS'\n`); return 2; }
+      if (c === undefined || !/^\d+ \d+ \d+( [01])?$/.test(c)) { process.stderr.write(`ft:torture: --cmdline needs three numbers and an optional hold, 'LINES WORK IDLE_MS [0|1]'\n`); return 2; }
       cmdline = c;
       continue;
     }
@@ -34,7 +35,7 @@ async function main(argv: string[]): Promise<number> {
     else if (argv[k] === '--jobs') jobs = v;
     else if (argv[k] === '--max-delay-ms') maxDelay = v;
     else if (argv[k] === '--failure-timeout-ms') failureTimeoutMs = v;
-    else { process.stderr.write(`ft:torture: unknown option ${argv[k]} (--count N, --seed S, --jobs J, --max-delay-ms M | --by-progress, --failure-timeout-ms T, --cmdline 'L W P')\n`); return 2; }
+    else { process.stderr.write(`ft:torture: unknown option ${argv[k]} (--count N, --seed S, --jobs J, --max-delay-ms M | --by-progress, --failure-timeout-ms T, --cmdline 'L W P [H]')\n`); return 2; }
     k++;
     if (!Number.isSafeInteger(v) || v < 0) { process.stderr.write(`ft:torture: ${argv[k - 1]} needs a non-negative integer\n`); return 2; }
   }
