@@ -13,7 +13,8 @@
 // Medians of X86FT_BENCH_RESPAWN_RUNS (5) runs; wall time, and CPU time of the pause (a loaded machine
 // stretches wall time).
 // End to end (X86FT_BENCH_RESPAWN_KILLS kills, default 5; 0 skips it; X86FT_BENCH_RESPAWN_HOST_ARGS adds agent options;
-// X86FT_BENCH_RESPAWN_MEMS the VM sizes in MiB, default 16,64): three real host agents, ft_demo in a
+// X86FT_BENCH_RESPAWN_MEMS the VM sizes in MiB, default 16,64; X86FT_BENCH_RESPAWN_GUEST=busy a CPU-busy guest):
+// three real host agents, ft_demo in a
 // VM of each size, the primary's host killed (kill -9 of its process group) at guest progress, K times; each agent's
 // stderr lines are time-stamped as they arrive, which splits the time from the kill to `protected` again into
 // failure detection, go-live, placement (the agent's spawn), the new secondary's start up to its connection,
@@ -39,6 +40,8 @@ import { OutputTally, computeDigest } from '../src/replay/digest.js';
 
 const resultsDir = new URL('../../bench/results/', import.meta.url).pathname;
 const RUNS = envInt('X86FT_BENCH_RESPAWN_RUNS');
+/** The end-to-end guest (X86FT_BENCH_RESPAWN_GUEST): ft_demo mostly idle, or CPU-busy. */
+const GUEST = envValue('X86FT_BENCH_RESPAWN_GUEST') ?? 'idle';
 const MiB = 1 << 20;
 
 const median = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
@@ -153,8 +156,11 @@ async function endToEnd(elf: string, kills: number, memMiB: number): Promise<Rec
   const start = (id: string): void => stampLines(startHost(c, id, hostArgs), lines);
   try {
     for (const id of ['h1', 'h2', 'h3']) start(id);
-    // 40 lines of ~280k instructions and 100 ms of guest idle time per kill: the guest outlives the run however fast
-    const st = await ftStart(c, elf, 'b', `${40 * (kills + 1)} 200 100`, ['--mem', `${memMiB}M`]);
+    // idle: 40 lines of ~280k instructions and 100 ms of guest idle time per kill; busy: 30 lines of 3000 work units
+    // (~15x as many instructions) and 300 ms idle per kill (the README-only trial's CPU-busy guest, '30 3000 300'):
+    // either outlives the run however fast the machine
+    const cmdline = GUEST === 'busy' ? `${30 * (kills + 1)} 3000 300` : `${40 * (kills + 1)} 200 100`;
+    const st = await ftStart(c, elf, 'b', cmdline, ['--mem', `${memMiB}M`]);
     if (st.status !== 0) throw new Error(`ft start failed (${st.status}): ${st.stderr}`);
     let rec: VmRecord = await waitRecord(cp, 'b', (r) => isProtected(r) || r.state === 'ended', 120_000, 'protected');
     for (let k = 1; k <= kills; k++) {
@@ -166,7 +172,10 @@ async function endToEnd(elf: string, kills: number, memMiB: number): Promise<Rec
       await victim.exited;
       const again = await waitRecord(cp, 'b', (r) => r.state === 'ended' || (r.generation > rec.generation && isProtected(r) && r.primary!.host !== victim.id && r.secondary!.host !== victim.id && alive(r.secondary!.pid)), 120_000, `protected again after kill ${k}`);
       if (again.state === 'ended') throw new Error(`the guest ended before it was protected again after kill ${k}`);
-      await new Promise((r) => setTimeout(r, 200)); // the last lines reach the pipe
+      // the last lines reach the pipe: the new secondary's 'joined' line may come after the primary's 'protected' (its
+      // channel thread acks M on receipt); bounded, as a line of a build without it
+      for (const end = Date.now() + 10_000; Date.now() < end && PHASES.some(([name, re]) => name !== 'acked' && name !== 'placed' && !lines.slice(from).some((l) => re.test(l.text)));) await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 200));
       const run: Record<string, number> = {};
       // the first line of each after the kill (lines of different processes may arrive in either order)
       for (const [name, re] of PHASES) {
@@ -208,7 +217,7 @@ async function endToEnd(elf: string, kills: number, memMiB: number): Promise<Rec
   const fromKill = runs.map((r) => r.protected!);
   const pauses = runs.filter((r) => r.pauseMs !== undefined);
   const pause = pauses.length ? { medianMs: q(pauses.map((r) => r.pauseMs!), 0.5), p99Ms: q(pauses.map((r) => r.pauseMs!), 0.99), cpuMedianMs: q(pauses.map((r) => r.pauseCpuMs!), 0.5), cpuP99Ms: q(pauses.map((r) => r.pauseCpuMs!), 0.99) } : null;
-  return { memoryMiB: memMiB, kills, phases, liveToProtected: { medianMs: q(fromLive, 0.5), p99Ms: q(fromLive, 0.99) }, killToProtected: { medianMs: q(fromKill, 0.5), p99Ms: q(fromKill, 0.99) }, pauseAtM: pause, runs };
+  return { memoryMiB: memMiB, guest: GUEST, kills, phases, liveToProtected: { medianMs: q(fromLive, 0.5), p99Ms: q(fromLive, 0.99) }, killToProtected: { medianMs: q(fromKill, 0.5), p99Ms: q(fromKill, 0.99) }, pauseAtM: pause, runs };
 }
 
 async function main(): Promise<void> {
@@ -231,7 +240,7 @@ async function main(): Promise<void> {
     const e = await endToEnd(guest('ft_demo'), kills, mem);
     endToEndResult.push(e);
     const ph = e.phases as Record<string, { medianMs: number; p99Ms: number }>;
-    process.stdout.write(`end to end (ft_demo, ${mem} MiB VM, 3 hosts, ${kills} kills of the primary's host), median / p99 ms: ${Object.entries(ph).map(([n, v]) => `${n} ${v.medianMs} / ${v.p99Ms}`).join(', ')}\n`);
+    process.stdout.write(`end to end (ft_demo ${GUEST}, ${mem} MiB VM, 3 hosts, ${kills} kills of the primary's host), median / p99 ms: ${Object.entries(ph).map(([n, v]) => `${n} ${v.medianMs} / ${v.p99Ms}`).join(', ')}\n`);
     const lp = e.liveToProtected as { medianMs: number; p99Ms: number }, kp = e.killToProtected as { medianMs: number; p99Ms: number };
     const pa = e.pauseAtM as { medianMs: number; p99Ms: number; cpuMedianMs: number; cpuP99Ms: number } | null;
     process.stdout.write(`${mem} MiB: go-live to protected again: median ${lp.medianMs} ms, p99 ${lp.p99Ms} ms; host death to protected again: median ${kp.medianMs} ms, p99 ${kp.p99Ms} ms${pa ? `; guest paused at M: median ${pa.medianMs} ms (${pa.cpuMedianMs} ms of CPU), p99 ${pa.p99Ms} ms (${pa.cpuP99Ms} ms of CPU)` : ''}\n`);
@@ -240,7 +249,7 @@ async function main(): Promise<void> {
   const sched = scheduling();
   process.stdout.write(`(load average ${round(load, 2)} at the start, ${round(loadEnd, 2)} at the end; scheduling ${sched.policy}${sched.policy === 'normal' ? `, nice ${sched.nice}` : `, priority ${sched.rtPriority}`})\n`);
   mkdirSync(resultsDir, { recursive: true });
-  writeFileSync(`${resultsDir}respawn.json`, JSON.stringify({ loadAverage: round(load, 2), loadAverageEnd: round(loadEnd, 2), scheduling: sched, runs: RUNS, cases, precopy, endToEnd: endToEndResult }, null, 2) + '\n');
+  writeFileSync(`${resultsDir}${GUEST === 'busy' ? 'respawn-busy' : 'respawn'}.json`, JSON.stringify({ loadAverage: round(load, 2), loadAverageEnd: round(loadEnd, 2), scheduling: sched, runs: RUNS, cases, precopy, endToEnd: endToEndResult }, null, 2) + '\n');
 }
 
 /** This process's scheduling policy (proc(5) /proc/self/stat fields 18, 19, 40, 41: priority, nice, rt_priority, policy). */

@@ -50,6 +50,7 @@ export const ENV_SWITCHES: readonly EnvSwitch[] = [
   { name: 'X86FT_BENCH_RESPAWN_RUNS', scope: 'bench', type: int(1), dflt: '5', doc: '`bench/respawn`: runs per guest size' },
   { name: 'X86FT_BENCH_RESPAWN_KILLS', scope: 'bench', type: int(0), dflt: '5', doc: '`bench/respawn`: host kills per VM size (0 skips the end-to-end part)' },
   { name: 'X86FT_BENCH_RESPAWN_MEMS', scope: 'bench', type: { kind: 'ints', min: 1 }, dflt: '16,64', doc: '`bench/respawn`: the end-to-end VM sizes in MiB' },
+  { name: 'X86FT_BENCH_RESPAWN_GUEST', scope: 'bench', type: { kind: 'enum', values: ['idle', 'busy'] }, dflt: 'idle', doc: '`bench/respawn`: the end-to-end guest, ft_demo mostly idle (lines of 200 work units, 100 ms idle) or CPU-busy (3000 units, 300 ms idle)' },
   { name: 'X86FT_BENCH_RESPAWN_HOST_ARGS', scope: 'bench', type: text, dflt: '', doc: '`bench/respawn`: extra `x86ft host` arguments (space-separated)' },
   { name: 'X86FT_BENCH_RESPAWN_LOG', scope: 'bench', type: path, dflt: '', doc: '`bench/respawn`: append the agents\' messages per kill to this file' },
   { name: 'X86FT_BENCH_STARTUP_RUNS', scope: 'bench', type: int(1), dflt: '7', doc: '`bench/startup`: runs per command' },

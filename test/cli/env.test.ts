@@ -39,7 +39,7 @@ describe('X86FT_* environment switches', () => {
       const v = bad[s.type.kind];
       if (v === undefined) continue; // path and text take any value
       const msg = checkEnv({ [s.name]: v });
-      expect(msg, s.name).toMatch(new RegExp(`^${s.name}="${v}": expected (0 or 1|a whole number >= \\d|full|a comma-separated list of )`));
+      expect(msg, s.name).toMatch(new RegExp(`^${s.name}="${v}": expected (0 or 1|a whole number >= \\d|full|idle or busy|a comma-separated list of )`));
       expect(() => envValue(s.name, { [s.name]: v })).toThrow(EnvError);
     }
     expect(checkEnv({ X86FT_INLINE: '0', X86FT_HOT_BLOCK: '0', X86FT_BENCH_FT_ONLY: 'log,stall', X86FT_X87_SWEEP: 'full', X86FT_CONTROL: '/tmp/x' })).toBeUndefined();
