@@ -223,7 +223,9 @@ export class EtcdControl implements ControlPlane {
         .else(this.client.get(key))
         .commit(),
     );
-    if (!res.succeeded) {
+    // our own put, applied before etcd3 retried the transaction (it retries a call whose deadline passed): ours
+    const mine = !res.succeeded && String(res.responses[0]?.response_range?.kvs[0]?.lease ?? '') === String(leaseId);
+    if (!res.succeeded && !mine) {
       await lease.revoke().catch(() => {});
       let pid = '?';
       try {
