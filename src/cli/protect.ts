@@ -8,6 +8,7 @@ import { PRIMARY_HOST, PROTECT_EXIT, SECONDARY_HOST, Supervisor } from '../ft/su
 import { parseMetricsPort } from '../ft/metrics.js';
 import { tlsLayout } from '../ft/tls.js';
 import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
 import { UsageError, usageLine } from './usage.js';
 import { onStopSignal } from './signals.js';
 import { ftOptions } from './ft.js';
@@ -89,6 +90,10 @@ export async function protectCommand(argv: string[]): Promise<number> {
         const dir = resolve(v);
         for (const [args, host] of [[primaryArgs, PRIMARY_HOST], [secondaryArgs, SECONDARY_HOST]] as const) {
           const f = tlsLayout(dir).host(host);
+          // named as the option given (the role would complain about a --tls-cert the user never wrote)
+          for (const file of [f.cert, f.key, f.ca]) {
+            if (!existsSync(file)) throw new UsageError(`--tls-dir ${v}: ${file} does not exist (make the files with 'x86ft ft init --control SPEC --hosts ${PRIMARY_HOST},${SECONDARY_HOST} --tls-dir ${v}')`);
+          }
           args.push('--tls-cert', f.cert, '--tls-key', f.key, '--tls-ca', f.ca);
         }
         continue;

@@ -318,7 +318,7 @@ export class GdbStub {
     if (cmd === 'icount') out = `instruction count: ${this.m.cpu.icount}\n`;
     else if (cmd === 'checkpoints' && tl) {
       const st = tl.checkpointStats;
-      out = `checkpoints: ${st.count} (every ${tl.every} instructions, last at ${st.frontier}); RAM pages kept: ${st.pages} (${(st.ramBytes / 1048576).toFixed(1)} MiB)\n`;
+      out = `checkpoints: ${st.count} (every ${tl.every} instructions, last at ${st.frontier}); RAM page versions kept: ${st.pages} (${st.ramBytes / 4096} stored, ${(st.ramBytes / 1048576).toFixed(1)} MiB; the other ${st.pages - st.ramBytes / 4096} are all-zero pages, shared)\n`;
     } else out = `monitor commands: icount (instructions retired so far)${tl ? ', checkpoints (reverse-execution checkpoints and their memory)' : ''}\n`;
     this.send('O' + Buffer.from(out, 'latin1').toString('hex'));
     this.send('OK');

@@ -593,7 +593,10 @@ export class FtPrimary {
         // hosts left out only because their roles use another channel setting: say so (they would never join)
         const other = candidateHosts(live, { notHosts: [p.hostId], config: p.config }).filter((h) => tlsDiffers(h, tls));
         const mixed = other.length ? `; ${other.map((h) => `${h.id} (${describeTls(h.tls)})`).join(', ')} cannot pair with this primary (${describeTls(tls)}): give every host agent the same --tls-* files or none` : '';
-        say(`no host for the secondary: none registered other than ${p.hostId}${p.config.hosts ? ` within --hosts ${p.config.hosts.join(',')}` : ''} (anti-affinity: never both roles on one host)${mixed}; waiting for one`);
+        // registered hosts left out because a role placed there failed: name them (the message said 'none registered')
+        const failed = [...this.failedHosts.keys()].filter((h) => live.some((x) => x.id === h));
+        const left = failed.length ? `; ${failed.join(', ')} left out for up to ${FAILED_HOST_MS / 1000} s (a secondary there failed)` : '';
+        say(`no host for the secondary: none ${failed.length ? 'usable' : 'registered'} other than ${p.hostId}${p.config.hosts ? ` within --hosts ${p.config.hosts.join(',')}` : ''} (anti-affinity: never both roles on one host)${left}${mixed}; waiting for one`);
         await sleepMs(PLACE_RETRY_MS);
         continue;
       }

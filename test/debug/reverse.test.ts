@@ -81,6 +81,11 @@ describe('reverse execution over a replay (real gdb)', () => {
     expect(icountOf(s.get('BEGIN')!)).toBe(0);
     expect(r.gdb).toMatch(/refused during replay/);
     expect(r.gdb).toMatch(/checkpoints: \d+ \(every 2000 instructions/);
+    // the page count includes the shared all-zero pages (the new-user trial read '16407 pages (0.1 MiB)' as 64 MiB)
+    const pv = /RAM page versions kept: (\d+) \((\d+) stored, ([\d.]+) MiB; the other (\d+) are all-zero pages, shared\)/.exec(r.gdb);
+    expect(pv, r.gdb).not.toBeNull();
+    expect(Number(pv![2]) + Number(pv![4])).toBe(Number(pv![1]));
+    expect(Number(pv![3])).toBeCloseTo(Number(pv![2]) * 4096 / 1048576, 1);
     expect(r.status).toBe(0);
   }, 180_000);
 

@@ -10,9 +10,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { connectFt, listenFt, type FtTlsOptions } from '../../src/ft/channel.js';
 import type { FtMessage } from '../../src/ft/protocol.js';
 import { loadTls, tlsLayout } from '../../src/ft/tls.js';
-import { CLI, tempDir } from './protect-harness.js';
+import { CLI, guest, tempDir } from './protect-harness.js';
 import { ftInitCommand } from '../../src/cli/ft-init.js';
 import { ftCommand } from '../../src/cli/ft.js';
+import { protectCommand } from '../../src/cli/protect.js';
 import { inProcess } from './cli-capture.js';
 import { ident } from './channel-helpers.js';
 
@@ -124,5 +125,12 @@ describe('the channel with ft init certificates (mutual TLS 1.3)', () => {
     expect(r2.status).toBe(2);
     expect(r2.stderr).toContain('is not the key of');
     expect(r2.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('protect --tls-dir without the files names that option and the fix (not --tls-cert, which it was never given)', async () => {
+    const r = await inProcess(() => protectCommand([guest('ft_demo'), '--control', `dir:${join(dir, 'ptls')}`, '--tls-dir', join(dir, 'nonexistent')]));
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^x86ft protect: --tls-dir .*nonexistent: .*local-a\.crt does not exist \(make the files with 'x86ft ft init --control SPEC --hosts local-a,local-b --tls-dir .*'\); see 'x86ft protect --help'\n$/);
+    expect(r.stderr).not.toContain('--tls-cert');
   });
 });
