@@ -243,9 +243,9 @@ async function watch(cp: ControlPlane, o: Args, unreadable: string[]): Promise<n
           process.stdout.write(tty ? `\x1b[H\x1b[2J${new Date(at).toISOString()}  ${cp.spec}  (Ctrl-C to stop)\n\n${body}` : `${new Date(at).toISOString()}\n${body}\n`);
         }
       } catch (e) {
-        const msg = (e as Error).message;
-        if (msg !== lastError) process.stderr.write(`x86ft ft status: ${msg} (retrying)\n`);
-        lastError = msg;
+        // once per outage: the client's message changes while it lasts (no answer, then its circuit breaker)
+        if (!lastError) process.stderr.write(`x86ft ft status: ${(e as Error).message} (retrying)\n`);
+        lastError = (e as Error).message;
       }
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([stopped.then(() => { done = true; }), new Promise<void>((r) => { timer = setTimeout(r, o.intervalMs); })]);

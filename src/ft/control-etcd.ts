@@ -74,7 +74,7 @@ export async function openEtcdControl(endpoints: string[], opts: OpenControlOpti
     await client.get(`${PREFIX}probe`).string(); // fail here, clearly, when no etcd answers
   } catch (e) {
     client.close();
-    throw new ControlError('UNAVAILABLE', `etcd at ${endpoints.join(',')} does not answer: ${(e as Error).message}`);
+    throw new ControlError('UNAVAILABLE', `etcd at ${endpoints.join(',')} does not answer: ${etcdErrorText(e)}`);
   }
   return cp;
 }
@@ -412,6 +412,12 @@ export class EtcdControl implements ControlPlane {
   }
 }
 
+/** An etcd client error's message for a user: grpc-js ends "no connection" messages with "Resolution note: "
+ *  and nothing after it when name resolution had nothing to say; that dangling label is dropped. */
+export function etcdErrorText(e: unknown): string {
+  return ((e as Error)?.message ?? String(e)).replace(/\.?\s*Resolution note:\s*(?=$|\n)/g, '');
+}
+
 /** Runs an etcd call of control plane `spec`; transport failures become UNAVAILABLE, a lease etcd no longer
  *  holds LEASE_EXPIRED (ControlErrors pass through). */
 async function callEtcd<T>(spec: string, f: () => Promise<T>): Promise<T> {
@@ -421,7 +427,7 @@ async function callEtcd<T>(spec: string, f: () => Promise<T>): Promise<T> {
     if (e instanceof ControlError) throw e;
     const name = (e as Error).name ?? '';
     if (name === 'EtcdLeaseInvalidError') throw new ControlError('LEASE_EXPIRED', `etcd lease is gone: ${(e as Error).message}`);
-    throw new ControlError('UNAVAILABLE', `etcd ${spec.slice(5)}: ${(e as Error).message}`);
+    throw new ControlError('UNAVAILABLE', `etcd ${spec.slice(5)}: ${etcdErrorText(e)}`);
   }
 }
 

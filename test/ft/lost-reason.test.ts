@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { formatStatus, ftStatusCommand, judge, statusView } from '../../src/cli/ft-status.js';
 import { ftManageCommand } from '../../src/cli/ft-manage.js';
 import { inProcess } from './cli-capture.js';
+import { etcdErrorText } from '../../src/ft/control-etcd.js';
 import { historyWriter, vmEvents } from '../../src/ft/history.js';
 import { createVm, lostReason, newerClaim, newVmRecord, openControl, updateVm, type HostRecord, type VmConfig, type VmRecord } from '../../src/ft/control.js';
 
@@ -150,5 +151,11 @@ describe('lostReason', () => {
       await cp.close();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('etcd errors do not end with an empty "Resolution note: " (grpc-js)', () => {
+    const grpc = new Error('14 UNAVAILABLE: No connection established. Last error: connect ECONNREFUSED 127.0.0.1:2379. Resolution note: ');
+    expect(etcdErrorText(grpc)).toBe('14 UNAVAILABLE: No connection established. Last error: connect ECONNREFUSED 127.0.0.1:2379');
+    expect(etcdErrorText(new Error('x. Resolution note: dns failed'))).toBe('x. Resolution note: dns failed');
   });
 });
