@@ -142,7 +142,8 @@ export class FtSecondary {
    * between can join at g and see the record move to g+1 (which names this host as the secondary, with pid 0,
    * once the primary saw it connect). The write is done once the record is at this generation or names this host
    * as its secondary; until then it is retried (it was skipped, and the record kept pid 0 for good: ft:torture
-   * --hosts 3 --kills 50 failed at kill 30, then at kill 19 with the first fix). Returns true to retry.
+   * --hosts 3 --kills 50 failed at kill 30, then at kill 19 with the first fix); once written it is read again until
+   * the record says protected (and written again if the primary's writes replaced it). Returns true to retry.
    */
   private async recordSelf(): Promise<boolean> {
     const { control, vm, hostId } = this.o;
@@ -152,7 +153,12 @@ export class FtSecondary {
       // no write while the record is behind: a record below the claimed generation is refused (STALE_GENERATION)
       await updateVm(control, vm, (r) => {
         retry = false;
-        if (r.state === 'ended' || (r.secondary?.host === hostId && r.secondary.pid === process.pid)) return undefined;
+        if (r.state === 'ended') return undefined;
+        // written: watched until the record says protected, as a write of the primary's can still replace it (its
+        // status publisher nulls the secondary while it is not protected, then its own write names this host with
+        // pid 0: a respawned secondary stayed 'no pid recorded' for good, at load 20 with the channel thread)
+        retry = r.state !== 'protected';
+        if (r.secondary?.host === hostId && r.secondary.pid === process.pid) return undefined;
         if (r.generation === this.generation || (r.generation > this.generation && r.secondary?.host === hostId)) return { ...r, secondary: selfRef(hostId, null, lease) };
         retry = true;
         return undefined;
