@@ -73,6 +73,9 @@ const DRAIN_WAIT_PROTECTED_MS = 30_000;
 
 const KEYS = ['--id', '--control', '--store', '--lease-ms', '--listen', '--metrics', ...TLS_KEYS];
 
+/** Distinct unverifiable control values an agent reports (each once). */
+const FORGED_LOGGED_MAX = 100;
+
 export async function hostAgentCommand(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) { process.stdout.write(HOST_HELP); return 0; }
   if (argv[0] === 'drain') return drainCommand(argv.slice(1));
@@ -118,7 +121,15 @@ export async function hostAgentCommand(argv: string[]): Promise<number> {
     return HOST_EXIT.usage;
   }
   let cp: ControlPlane;
-  try { cp = await openControl(spec); } catch (e) {
+  // forged, unsigned or moved values (e.g. spawn requests) are ignored by the control plane: say so, once per
+  // value (bounded: a flood of them cannot grow the agent's memory or its log without end)
+  const forged = new Set<string>();
+  const onTampered = (e: Error): void => {
+    if (forged.has(e.message) || forged.size >= FORGED_LOGGED_MAX) return;
+    forged.add(e.message);
+    process.stderr.write(`x86ft host ${id}: ignored: ${e.message}${forged.size === FORGED_LOGGED_MAX ? ` (no more such values are reported)` : ''}\n`);
+  };
+  try { cp = await openControl(spec, { onTampered }); } catch (e) {
     process.stderr.write(`x86ft host: ${(e as Error).message}\n`);
     return HOST_EXIT.usage;
   }

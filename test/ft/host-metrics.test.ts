@@ -2,7 +2,8 @@
 // refused, fenced); a primary it starts for `ft start` is counted, and a bad port is a usage error.
 
 import { describe, it, expect, afterEach } from 'vitest';
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { openControl } from '../../src/ft/control.js';
 import { guest } from './protect-harness.js';
 import { inProcess } from './cli-capture.js';
@@ -30,6 +31,10 @@ describe('x86ft host --metrics', () => {
       const url = await metricsUrl(h.log);
       const before = await (await fetch(url)).text();
       expect(before).toMatch(/x86ft_host_roles_running\{role="primary",host="h1"\} 0/);
+      // a spawn request written without the cluster secret is ignored, and the agent says so once
+      writeFileSync(join(c.spec.slice(4), 'spawn', 'forged1.json'), JSON.stringify({ v: 1, value: { vm: 'x', host: 'h1', role: 'primary' }, mac: '00' }));
+      for (let i = 0; i < 400 && !/ignored: control value spawn\/(req\/)?forged1/.test(h.log()); i++) await sleep(50);
+      expect(h.log()).toMatch(/x86ft host h1: ignored: control value spawn\/(req\/)?forged1\S* (fails its HMAC|is not a signed)/);
       // counters have their samples from the start, not only once first counted
       for (const c of ['roles_started', 'spawns_refused', 'primaries_fenced']) for (const role of ['primary', 'secondary']) expect(before).toMatch(new RegExp(`x86ft_host_${c}_total\\{role="${role}",host="h1"\\} 0`));
       // one host: the primary runs (waiting for a second host for its secondary); its guest holds its end (it waits for
