@@ -87,6 +87,10 @@ export async function placeRole(cp: ControlPlane, req: PlaceRequest, report?: (t
     const r: SpawnRequest = { id: '', vm: req.vm, generation: req.generation, role: req.role, host: h.id, notHosts: req.notHosts, primary: req.primary, config: req.config, by: req.by, postedAt: Date.now() };
     const id = await cp.postSpawn(r);
     const d = await decision(cp, id, req.by.hostId, decisionMs);
+    // decided by the agent (it starts the role before it records 'accepted'): the request is done; requests and
+    // decisions were kept for every VM ever run (x86ft/spawn/* grew without end). A withdrawn one stays: a slow
+    // agent may still be about to decide it, and its create-if-absent must keep finding the withdrawal
+    if (d.kind !== 'withdrawn') await cp.deleteSpawn(id).catch(() => undefined);
     if (d.kind === 'accepted') return { host: h.id, pid: d.pid, spawnId: id };
     report?.(`host ${h.id} did not start the ${req.role}: ${d.kind}${d.reason ? ` (${d.reason})` : ''}`);
   }

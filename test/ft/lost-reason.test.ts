@@ -10,6 +10,7 @@ import { formatStatus, ftStatusCommand, judge, statusView } from '../../src/cli/
 import { ftManageCommand } from '../../src/cli/ft-manage.js';
 import { inProcess } from './cli-capture.js';
 import { etcdErrorText } from '../../src/ft/control-etcd.js';
+import { placeRole } from '../../src/ft/placement.js';
 import { historyWriter, vmEvents } from '../../src/ft/history.js';
 import { createVm, lostReason, newerClaim, newVmRecord, openControl, updateVm, type HostRecord, type VmConfig, type VmRecord } from '../../src/ft/control.js';
 
@@ -157,5 +158,32 @@ describe('lostReason', () => {
     const grpc = new Error('14 UNAVAILABLE: No connection established. Last error: connect ECONNREFUSED 127.0.0.1:2379. Resolution note: ');
     expect(etcdErrorText(grpc)).toBe('14 UNAVAILABLE: No connection established. Last error: connect ECONNREFUSED 127.0.0.1:2379');
     expect(etcdErrorText(new Error('x. Resolution note: dns failed'))).toBe('x. Resolution note: dns failed');
+  });
+
+  it('a spawn request is removed once its agent decided (they piled up in the control plane)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'x86ft-spawn-'));
+    const cp = await openControl(`dir:${join(dir, 'c')}`);
+    try {
+      const lease = await cp.registerHost({ id: 'h1', addr: null, pid: process.pid }, 60_000);
+      // h1's "agent" (this test, through the control plane) refuses every request it sees: decided, then removed
+      let stop = false;
+      const agent = (async () => {
+        while (!stop) {
+          for (const e of await cp.listSpawns({ host: 'h1', undecided: true })) await cp.decideSpawn(e.request.id, { kind: 'rejected', by: 'h1', at: Date.now(), reason: 'full', pid: null });
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      })();
+      const lines: string[] = [];
+      const placed = await placeRole(cp, { vm: 'vm', generation: 1, role: 'primary', config, notHosts: [], primary: null, by: { hostId: 'me', pid: process.pid } }, (t) => lines.push(t), 30_000);
+      stop = true;
+      await agent;
+      expect(placed).toBeUndefined();
+      expect(lines.join('\n')).toMatch(/host h1 did not start the primary: rejected \(full\)/);
+      expect(await cp.listSpawns()).toEqual([]);
+      await lease.release();
+    } finally {
+      await cp.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
