@@ -174,7 +174,9 @@ export async function ftManageCommand(sub: 'start' | 'wait' | 'stop' | 'list' | 
     if (sub === 'failover' || sub === 'restart-secondary') return await planned(cp, o.name!, sub);
     return await stop(cp, o.name!);
   } catch (e) {
-    say(sub, (e as Error).message);
+    // an unreadable VM record (start, wait, failover, …): name the recovery
+    const vm = (e as { code?: string }).code === 'TAMPERED' ? /\bvms\/([^/\s]+)\/record\b/.exec((e as Error).message)?.[1] : undefined;
+    say(sub, `${(e as Error).message}${vm ? `; 'x86ft ft stop ${vm} --force' ends the VM and writes a new record` : ''}`);
     return (e as { code?: string }).code === 'BAD_NAME' ? MANAGE_EXIT.usage : MANAGE_EXIT.io;
   } finally {
     await cp?.close().catch(() => undefined);

@@ -143,6 +143,9 @@ describe('lostReason', () => {
       const stop = await inProcess(() => ftManageCommand('stop', ['b', '--control', spec]));
       expect(stop.status).toBe(1);
       expect(stop.stderr).toMatch(/fails its HMAC.*'x86ft ft stop b --force'/);
+      const wait = await inProcess(() => ftManageCommand('wait', ['b', '--control', spec]));
+      expect(wait.status).toBe(1);
+      expect(wait.stderr).toMatch(/fails its HMAC.*'x86ft ft stop b --force'/);
       const forced = await inProcess(() => ftManageCommand('stop', ['b', '--control', spec, '--force']));
       expect(forced.status, forced.stderr).toBe(0);
       expect(await cp.readVm('b')).toMatchObject({ state: 'ended', generation: 2 });
