@@ -29,6 +29,10 @@ export type BlockFn = (c: Cpu, start: number, left: number) => number;
 const envHot = envInt('X86FT_HOT_BLOCK');
 export const HOT_BLOCK = envHot === 0 ? Infinity : envHot;
 
+/** Whether the stores being generated mark their page dirty (Cpu.trackDirty of the CPU compileRegion compiles for). */
+let markStores = true;
+const mark = (p: string): string => markStores ? ` dd[${p} >>> 12] = 1;` : '';
+
 /** Generate the common forms inline (default; X86FT_INLINE=0: every instruction calls its handler). */
 export const INLINE_DEFAULT = envFlag('X86FT_INLINE');
 
@@ -79,6 +83,7 @@ const REGION_INSNS = 256;
  * takes effect at currentIcount()). Falls back to compileBlock when no second member qualifies.
  */
 export function compileRegion(c: Cpu, e: Block, inline = INLINE_DEFAULT, maxBlocks = REGION_BLOCKS, locals = REGION_LOCALS): BlockFn {
+  markStores = c.trackDirty;
   const pg = Math.floor(e.phys / 4096);
   if (!inline || maxBlocks <= 1 || Math.floor(e.physEnd / 4096) !== pg) return compileBlock(e, inline);
   const trial = (b: Block): Gen | null => { const g = new Gen(b, true); g.gen(); return g.calls === 0 ? g : null; };
@@ -334,10 +339,10 @@ class Gen {
     const exit = exitNow ? this.brkExit() : '';
     switch (sz) {
       // a write-TLB hit marks its page dirty (Cpu.dirty: digests, pre-copy)
-      case 1: this.emit(`if (${hit}) { const p = tWP[${t}] + ${o}; u8[p] = ${lo}; dd[p >>> 12] = 1; } else { c.writeSlow(${la}, 1, ${lo}); ${exit} }`); break;
-      case 2: this.emit(`if (${hit} && ${o} <= 4094) { const p = tWP[${t}] + ${o}; dv.setUint16(p, ${lo}, true); dd[p >>> 12] = 1; } else { c.writeSlow(${la}, 2, ${lo}); ${exit} }`); break;
-      case 4: this.emit(`if (${hit} && ${o} <= 4092) { const p = tWP[${t}] + ${o}; dv.setInt32(p, ${lo}, true); dd[p >>> 12] = 1; } else { c.writeSlow(${la}, 4, ${lo}); ${exit} }`); break;
-      default: this.emit(`if (${hit} && ${o} <= 4088) { const p = tWP[${t}] + ${o}; dv.setInt32(p, ${lo}, true); dv.setInt32(p + 4, ${hi}, true); dd[p >>> 12] = 1; } else { c.write64(${la}, ${lo}, ${hi}); ${exit} }`);
+      case 1: this.emit(`if (${hit}) { const p = tWP[${t}] + ${o}; u8[p] = ${lo};${mark('p')} } else { c.writeSlow(${la}, 1, ${lo}); ${exit} }`); break;
+      case 2: this.emit(`if (${hit} && ${o} <= 4094) { const p = tWP[${t}] + ${o}; dv.setUint16(p, ${lo}, true);${mark('p')} } else { c.writeSlow(${la}, 2, ${lo}); ${exit} }`); break;
+      case 4: this.emit(`if (${hit} && ${o} <= 4092) { const p = tWP[${t}] + ${o}; dv.setInt32(p, ${lo}, true);${mark('p')} } else { c.writeSlow(${la}, 4, ${lo}); ${exit} }`); break;
+      default: this.emit(`if (${hit} && ${o} <= 4088) { const p = tWP[${t}] + ${o}; dv.setInt32(p, ${lo}, true); dv.setInt32(p + 4, ${hi}, true);${mark('p')} } else { c.write64(${la}, ${lo}, ${hi}); ${exit} }`);
     }
   }
 
@@ -417,7 +422,7 @@ class Gen {
       this.mem = true;
       const o = `o${k}`, t = `t${k}`, p = `p${k}`;
       this.emit(`const ${o} = ${la} & 4095, ${t} = (${la} >>> 12) & ${TLB_MASK}, ${p} = tWT[${t}] === ${la} - ${o} && ${o} <= ${4096 - sz} ? tWP[${t}] + ${o} : -1;`);
-      this.emit(`if (${p} >= 0) dd[${p} >>> 12] = 1;`);
+      if (markStores) this.emit(`if (${p} >= 0)${mark(p)}`);
       switch (sz) {
         case 1: this.emit(`const m${k} = ${p} >= 0 ? u8[${p}] : c.readRmw(${la}, 1);`); break;
         case 2: this.emit(`const m${k} = ${p} >= 0 ? dv.getUint16(${p}, true) : c.readRmw(${la}, 2);`); break;
@@ -791,7 +796,7 @@ class Gen {
     if (load) {
       this.emit(`if (${miss}) ${call} else { const p = tRP[${t}] + ${o}, x = c.xmm; x[${xr}] = dv.getInt32(p, true); x[${xr + 1}] = dv.getInt32(p + 4, true); x[${xr + 2}] = dv.getInt32(p + 8, true); x[${xr + 3}] = dv.getInt32(p + 12, true); }`);
     } else {
-      this.emit(`if (${miss}) ${call} else { const p = tWP[${t}] + ${o}, x = c.xmm; dv.setInt32(p, x[${xr}], true); dv.setInt32(p + 4, x[${xr + 1}], true); dv.setInt32(p + 8, x[${xr + 2}], true); dv.setInt32(p + 12, x[${xr + 3}], true); dd[p >>> 12] = 1; }`);
+      this.emit(`if (${miss}) ${call} else { const p = tWP[${t}] + ${o}, x = c.xmm; dv.setInt32(p, x[${xr}], true); dv.setInt32(p + 4, x[${xr + 1}], true); dv.setInt32(p + 8, x[${xr + 2}], true); dv.setInt32(p + 12, x[${xr + 3}], true);${mark('p')} }`);
     }
     return true;
   }

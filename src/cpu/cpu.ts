@@ -209,6 +209,10 @@ export class Cpu {
   /** When set, takeDirtyPages() also marks here every page it takes (a live snapshot's pre-copy,
    *  src/replay/precopy.ts, keeps its own dirty set across digests; the store paths are untouched). */
   dirtyLog: Uint8Array | null = null;
+  /** Something takes the dirty set (set by the first takeDirtyPages: a recorder, replayer, pre-copy,
+   *  snapshot or timeline): blocks compiled from then on mark the pages they store to. Until then
+   *  compiled stores skip the mark (`run` never takes the set) and the interpreter's still mark. */
+  trackDirty = false;
   readonly pageBlocks = new Map<number, Block[]>();
 
   readonly mem: PhysMemory;
@@ -572,14 +576,19 @@ export class Cpu {
    * pages stay marked in PhysMemory.used). The write TLB stays: every write-TLB hit marks its page, so
    * the set is the one a dropped write TLB would give (each hit would then have been a fill, which
    * marks) without sending the next store to each page through translate() — compiled code that never
-   * ran that path was deoptimised after every digest. The WebAssembly tier's stores do not mark: with
-   * it the write TLB is still dropped.
+   * ran that path was deoptimised after every digest. The first call drops the write TLB and the
+   * compiled functions (compiled without marks: they compile again, with them) and sets trackDirty.
+   * The WebAssembly tier's stores do not mark: with it the write TLB is dropped at every call.
    */
   takeDirtyPages(): number[] {
     const out: number[] = [];
     const d = this.dirty, log = this.dirtyLog, used = this.mem.used;
     for (let p = 0; p < d.length; p++) if (d[p]) { out.push(p); d[p] = 0; used[p] = 1; if (log !== null) log[p] = 1; }
-    if (this.wasm !== null) this.tlbWTag.fill(-1);
+    if (!this.trackDirty || this.wasm !== null) this.tlbWTag.fill(-1);
+    if (!this.trackDirty) {
+      this.trackDirty = true;
+      for (const b of this.blocks.values()) b.fn = null;
+    }
     return out;
   }
 
