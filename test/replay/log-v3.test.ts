@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { decodeLog, encodeLog, concatBytes, CorruptLogError, LogError } from '../../src/replay/codec.js';
 import type { LogEntry, LogHeader } from '../../src/replay/format.js';
-import { guestFile, timerGuestSource } from './record-replay-guests.js';
+import { guestFile, timerGuestSource, integerGuestSource } from './record-replay-guests.js';
 import { recordGuest, replayBytes, type Recording } from './record-replay-helpers.js';
 import { frameBoundaries } from './helpers.js';
 
@@ -22,6 +22,9 @@ let imagePath: string;
 let a: Recording, b: Recording;
 let header: LogHeader;
 let entries: LogEntry[];
+/** A guest whose length in instructions does not depend on the host's speed (the timer guest's does: it spins
+ *  until 16 ticks of host time, 168k instructions in one loaded run, 400k in the next), for the digest cases. */
+let detImagePath: string, detImage: Uint8Array, detHeader: LogHeader, detEntries: LogEntry[];
 let dir: string;
 
 beforeAll(async () => {
@@ -30,6 +33,9 @@ beforeAll(async () => {
   a = await recordGuest(image, { digestEvery: 100_000 });
   b = await recordGuest(image, { digestEvery: 100_000 });
   ({ header, entries } = decodeLog(a.log));
+  detImagePath = guestFile('integer', integerGuestSource(200_000));
+  detImage = new Uint8Array(readFileSync(detImagePath));
+  ({ header: detHeader, entries: detEntries } = decodeLog((await recordGuest(detImage, { digestEvery: 100_000 })).log));
   dir = mkdtempSync(join(tmpdir(), 'x86ft-v3-'));
   if (!existsSync(CLI)) execFileSync('npx', ['tsc', '-p', '.'], { cwd: ROOT, stdio: 'ignore' });
 }, 60_000);
@@ -41,7 +47,7 @@ function frames(log: Uint8Array): Uint8Array[] {
   for (let i = 2; i < bs.length - 1; i++) out.push(log.subarray(bs[i]!, bs[i + 1]!));
   return out;
 }
-const errorOf = async (log: Uint8Array): Promise<unknown> => replayBytes(log, { image }).then((r) => r.report, (e: unknown) => e);
+const errorOf = async (log: Uint8Array, img = image): Promise<unknown> => replayBytes(log, { image: img }).then((r) => r.report, (e: unknown) => e);
 const cli = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd: dir, timeout: 60_000 });
 
 /** proc(5): field 22 of /proc/PID/stat, counted after the command name's closing parenthesis. */
@@ -129,7 +135,8 @@ describe('CRC-valid but impossible content is a bad log naming the field', () =>
     const i = entries.findIndex((x) => x.kind === 'host-time' && x.icount > 10_000);
     return [...entries.slice(0, i), { ...e, icount: entries[i - 1]!.icount } as LogEntry, ...entries.slice(i)];
   };
-  const cases: [string, () => Uint8Array, RegExp][] = [
+  const DET = true; // the case uses the deterministic guest's log and image
+  const cases: [string, () => Uint8Array, RegExp, boolean?][] = [
     ['a malformed device list', () => encodeLog({ ...header, devices: dev({ disks: 'none' }) }, entries), /devices.disks must be a list/],
     ['an unknown device field', () => encodeLog({ ...header, devices: dev({ gpu: [] }) }, entries), /devices.gpu is not a known field/],
     ['a multicast MAC', () => encodeLog({ ...header, devices: dev({ nets: [{ mac: [1, 2, 3, 4, 5, 6] }] }) }, entries), /devices.nets\[0\].mac 01:02:03:04:05:06 is a multicast address/],
@@ -154,21 +161,24 @@ describe('CRC-valid but impossible content is a bad log naming the field', () =>
     ['console input for another UART', () => encodeLog(header, withEntry({ icount: 0, kind: 'console-input', payload: { unit: 1, data: new Uint8Array([65]) } })), /console-input: unit 1 does not exist/],
     ['a port-read entry (nothing produces it)', () => encodeLog(header, withEntry({ icount: 0, kind: 'port-read', payload: { port: 0x3f8, size: 1, value: 0 } })), /port-read: reserved kind that nothing produces/],
     ['an mmio-read entry (nothing produces it)', () => encodeLog(header, withEntry({ icount: 0, kind: 'mmio-read', payload: { addr: 0xd0000000, size: 4, lo: 0, hi: 0 } })), /mmio-read: reserved kind that nothing produces/],
-    ['a changed digest interval', () => encodeLog({ ...header, digestInterval: 150_000 }, entries), /the digest at icount 100000 is neither at a multiple of digestInterval 150000/],
-    ['a removed digest', () => encodeLog(header, entries.filter((e) => !((e.kind === 'digest' || e.kind === 'digest-detail') && e.icount === 200_000))), /no digest at icount 200000 \(digestInterval 100000 from 0\)/],
+    ['a changed digest interval', () => encodeLog({ ...detHeader, digestInterval: 150_000 }, detEntries), /the digest at icount 100000 is neither at a multiple of digestInterval 150000/, DET],
+    ['a removed digest', () => encodeLog(detHeader, detEntries.filter((e) => !((e.kind === 'digest' || e.kind === 'digest-detail') && e.icount === 200_000))), /no digest at icount 200000 \(digestInterval 100000 from 0\)/, DET],
   ];
-  for (const [name, make, msg] of cases) {
+  it('the deterministic guest runs past 300,000 instructions (digests at 100k, 200k, 300k)', () => {
+    expect(detEntries.filter((e) => e.kind === 'digest').map((e) => e.icount).slice(0, 3)).toEqual([100_000, 200_000, 300_000]);
+  });
+  for (const [name, make, msg, det] of cases) {
     it(name, async () => {
-      const e = await errorOf(make());
+      const e = await errorOf(make(), det ? detImage : image);
       expect(e).toBeInstanceOf(CorruptLogError);
       expect((e as Error).message).toMatch(msg);
     });
   }
 
   it('the CLI: exit 4 naming the field, never a stack trace (one case of each kind)', () => {
-    for (const [name, make, msg] of [0, 2, 4, 5, 9, 11, 16, 18].map((i) => cases[i]!)) {
+    for (const [name, make, msg, det] of [0, 2, 4, 5, 9, 11, 16, 18].map((i) => cases[i]!)) {
       writeFileSync(join(dir, 'content.log'), make());
-      const r = cli('replay', 'content.log', '--image', imagePath, '--quiet');
+      const r = cli('replay', 'content.log', '--image', det ? detImagePath : imagePath, '--quiet');
       expect(r.status, name).toBe(4);
       expect(r.stderr, name).toMatch(msg);
       expect(r.stderr, name).not.toMatch(/\n\s+at /);
