@@ -460,7 +460,7 @@ async function renewHostLease(c: { client: Etcd3; signer: Signer; spec: string }
       return await new Promise<number>((resolve, reject) => {
         stream.on('data', (res) => resolve(Number(res.TTL)));
         stream.on('error', reject);
-        stream.on('end', () => reject(new Error('the keepalive stream ended without an answer')));
+        stream.on('end', () => reject(new ControlError('UNAVAILABLE', `etcd ${c.spec.slice(5)}: the keepalive stream ended without an answer`)));
         stream.write({ ID: h.leaseId });
       });
     } finally {

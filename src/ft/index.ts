@@ -6,7 +6,9 @@ export { goLive, goLiveIcount, type GoLiveInput, type GoLiveResult } from './gol
 export { FT_EXIT, type RoleStatus, type RoleEvent, type RoleOutcome } from './role.js';
 export { DEFAULT_FT_OPTIONS, GenerationLogSink } from './vm-host.js';
 export { openControl, createVm, updateVm, type ControlPlane, type VmConfig, type VmRecord, type VmState, type FtOptions } from './control.js';
-export { listenFt, connectFt, type FtPeer } from './channel.js';
+export { listenFt, connectFt, type FtPeer, type FtTlsOptions } from './channel.js';
+export { loadTls } from './tls.js';
+export { ConsoleHost } from './console-host.js';
 export { FailureDetector, watchPeer } from './heartbeat.js';
 export { storePath, openGenerationDisk, exportDisk, ConsoleFile } from './store.js';
 export { ControlError } from './control.js';
