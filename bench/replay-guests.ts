@@ -35,7 +35,11 @@ function printHexAndExit(reg: string, status: number): string {
   out %al, $0xf4`;
 }
 
-export function timerGuestSource(ticks = 40, divisor = 1193): string {
+/** Timer-interrupt guest: spins (an xorshift mix into a 32 KiB ring, RDTSC every 4096 loops, RDRAND every 65536)
+ *  until `ticks` PIT interrupts (divisor `divisor`: 1193 = 1 kHz) AND at least `minLoops` loops (~17 instructions each),
+ *  then prints r8 and exits 7. Its length follows host time under record; `minLoops` gives tests a lower bound in
+ *  instructions that does not depend on the machine's speed or load. */
+export function timerGuestSource(ticks = 40, divisor = 1193, minLoops = 0): string {
   return `
 .set TICKS, 0x210000
 .set RING, 0x211000
@@ -96,6 +100,8 @@ loop:
   xor %rax, %r9
 2:
   cmpq $${ticks}, TICKS
+  jb loop
+  cmp $${minLoops}, %rcx
   jb loop
   cli
   # print r8 in hex and exit 7

@@ -28,7 +28,7 @@ let detImagePath: string, detImage: Uint8Array, detHeader: LogHeader, detEntries
 let dir: string;
 
 beforeAll(async () => {
-  imagePath = guestFile('timer', timerGuestSource(16));
+  imagePath = guestFile('timer', timerGuestSource(16, 1193, 40_000));
   image = new Uint8Array(readFileSync(imagePath));
   a = await recordGuest(image, { digestEvery: 100_000 });
   b = await recordGuest(image, { digestEvery: 100_000 });

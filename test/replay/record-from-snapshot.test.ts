@@ -52,7 +52,7 @@ let split: Split;
 let dir: string;
 
 beforeAll(async () => {
-  imagePath = guestFile('timer', timerGuestSource(40));
+  imagePath = guestFile('timer', timerGuestSource(40, 1193, 40_000));
   image = new Uint8Array(readFileSync(imagePath));
   split = await recordSplit(image, AT);
   dir = mkdtempSync(join(tmpdir(), 'x86ft-fromsnap-'));

@@ -23,7 +23,7 @@ let entries: LogEntry[];
 let header: ReturnType<typeof decodeLog>['header'];
 
 beforeAll(async () => {
-  imagePath = guestFile('timer', timerGuestSource(40));
+  imagePath = guestFile('timer', timerGuestSource(40, 1193, 40_000));
   image = new Uint8Array(readFileSync(imagePath));
   rec = await recordGuest(image, { digestEvery: EVERY, virtualClock: true }); // the same log in every run
   const d = decodeLog(rec.log);

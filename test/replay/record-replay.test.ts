@@ -12,7 +12,7 @@ import { sampleHeader } from '../../src/replay/codec-bench.js';
 import { guestFile, timerGuestSource, integerGuestSource } from './record-replay-guests.js';
 import { recordGuest, replayBytes, sha256 } from './record-replay-helpers.js';
 
-const timerImage = () => new Uint8Array(readFileSync(guestFile('timer', timerGuestSource(40))));
+const timerImage = () => new Uint8Array(readFileSync(guestFile('timer', timerGuestSource(40, 1193, 40_000))));
 const GUESTS = join(import.meta.dirname, '../../guests/build');
 
 describe('gate records <-> log entries', () => {

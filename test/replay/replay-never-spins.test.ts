@@ -14,7 +14,7 @@ let entries: LogEntry[];
 let header: LogHeader;
 
 beforeAll(async () => {
-  image = new Uint8Array(readFileSync(guestFile('timer', timerGuestSource(24))));
+  image = new Uint8Array(readFileSync(guestFile('timer', timerGuestSource(24, 1193, 40_000))));
   const rec = await recordGuest(image, { digestEvery: 100_000 });
   expect(rec.result.end).toBe('exit');
   ({ entries, header } = decodeLog(rec.log));

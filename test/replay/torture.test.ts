@@ -21,7 +21,7 @@ const SEED = 0x5eed8;
 let image: Uint8Array, imagePath: string, A: Uint8Array, B: Uint8Array, header: LogHeader, entries: LogEntry[];
 
 beforeAll(async () => {
-  imagePath = guestFile('timer', timerGuestSource(6));
+  imagePath = guestFile('timer', timerGuestSource(6, 1193, 40_000));
   image = new Uint8Array(readFileSync(imagePath));
   A = (await recordGuest(image, { digestEvery: 50_000 })).log;
   B = (await recordGuest(image, { digestEvery: 50_000 })).log;
