@@ -12,9 +12,11 @@ import { join } from 'node:path';
 import { openControl, type VmRecord } from '../../src/ft/control.js';
 import { exportDisk } from '../../src/ft/store.js';
 import { alive, guest, referenceRun, rng } from './protect-harness.js';
-import { cli, ftStart, isProtected, killHost, newCluster, readBytes, restartWhenExpired, startHost, stopCluster, waitConsole, waitRecord } from './hosts-harness.js';
+import { cli, ftStart, isProtected, killHost, newCluster, readBytes, release, restartWhenExpired, startHost, stopCluster, waitConsole, waitRecord } from './hosts-harness.js';
 
-/** ft_demo per kill: lines of about 200k instructions of work and 200 ms of guest idle time each (10 s of guest time per kill). */
+/** ft_demo per kill: lines of about 200k instructions of work and 200 ms of guest idle time each (10 s of guest time per kill);
+ *  the guest holds its end (fourth number 1: after its last line it waits for one console byte), so however fast
+ *  the machine, it is still running at every kill; the byte is typed through `x86ft console` after the last one. */
 const LINES_PER_KILL = 50;
 const WORK = 300, IDLE_MS = 200;
 
@@ -31,7 +33,7 @@ export async function main(argv: string[]): Promise<number> {
   const elf = guest('ft_demo');
   // the idle time changes neither the console nor the disk: the reference runs without it
   // its length grows with the kills: a hang bound of 2 s per line (a niced run at load 25 took over 120 s for 50 kills)
-  const ref = await referenceRun(elf, `${lines} ${WORK} 0`, Math.max(120_000, lines * 2000));
+  const ref = await referenceRun(elf, `${lines} ${WORK} 0 1`, Math.max(120_000, lines * 2000));
   if (ref.status !== 0) { process.stderr.write(`ft:torture: the reference run failed (${ref.status}):\n${ref.stderr}\n`); return 1; }
   const next = rng(seed);
   const c = newCluster('redundancy-torture');
@@ -42,7 +44,7 @@ export async function main(argv: string[]): Promise<number> {
   const t0 = Date.now();
   try {
     for (const id of ids) startHost(c, id);
-    const st = await ftStart(c, elf, 'r', `${lines} ${WORK} ${IDLE_MS}`);
+    const st = await ftStart(c, elf, 'r', `${lines} ${WORK} ${IDLE_MS} 1`);
     if (st.status !== 0) throw new Error(`ft start failed (${st.status}): ${st.stderr}`);
     let rec: VmRecord = await waitRecord(cp, 'r', (r) => isProtected(r) || r.state === 'ended', 120_000, 'protected');
     const primaries = new Set<number>();
@@ -74,6 +76,9 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(`kill ${k}/${kills}: host ${victim.id} (${role}) -> generation ${rec.generation}, ${rec.state} on ${rec.primary?.host}+${rec.secondary?.host}${out.length ? `: ${out.join('; ')}` : ''} (protected again ${restoredMs} ms after the kill)\n`);
       if (rec.state === 'ended') break;
     }
+    // the guest may end now: its one byte through x86ft console (exactly once, across the failovers)
+    const rl = await release(c, 'r', 3_600_000);
+    if (rl.status !== 0) problems.push(`x86ft console (releasing the guest's hold): exit ${rl.status}: ${rl.stderr.trim().split('\n').pop()}`);
     const w = await cli(c, ['ft', 'wait', 'r', '--control', c.spec], 3_600_000);
     if (w.status !== 0) problems.push(`ft wait: exit ${w.status}: ${w.stderr}`);
     if (!readBytes(c.consoleFile).equals(ref.console)) problems.push(`the console file differs from the uninterrupted run (${readBytes(c.consoleFile).length} bytes, expected ${ref.console.length})`);
