@@ -7,7 +7,7 @@
 import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { storePath } from '../ft/store.js';
 import { resolve } from 'node:path';
-import { primaryProcessHere } from '../ft/role.js';
+import { agentProcessHere, primaryProcessHere } from '../ft/role.js';
 import { lostReason, newerClaim, newVmRecord, openControl, parseControlSpec, updateVm, type ControlPlane, type HostRecord, type VmConfig, type VmRecord } from '../ft/control.js';
 import { DEFAULT_FT_OPTIONS } from '../ft/vm-host.js';
 import { candidateHosts, describeTls, placeRole } from '../ft/placement.js';
@@ -271,7 +271,11 @@ async function start(args: string[], opened: (cp: ControlPlane) => void): Promis
   // (node, the emulator's modules, the image) is stretched many times, while one that died (its agent lost the
   // lease and killed it, a crash) will never create it.
   const start0 = Date.now();
-  const hostReg = (await cp.listHosts()).find((h) => h.id === placed.host)?.registeredAt;
+  const placedHost = (await cp.listHosts()).find((h) => h.id === placed.host);
+  const hostReg = placedHost?.registeredAt;
+  // the placing agent runs on this machine: its primary (started with its command line, the pid its decision
+  // names, after the exec) is a process here, so one not here has exited, also before this loop first looked
+  const local = placedHost !== undefined && agentProcessHere(placedHost.pid, placed.host);
   let seen = false, gone: string | undefined, lastHostCheck = 0;
   for (;;) {
     const rec = await cp.readVm(vm);
@@ -299,7 +303,7 @@ async function start(args: string[], opened: (cp: ControlPlane) => void): Promis
     if (gone) { say('start', `${gone} before it created VM '${vm}'; see that host agent's messages`); return MANAGE_EXIT.timeout; }
     const who = `the primary on host ${placed.host} (pid ${placed.pid ?? '?'})`;
     if (placed.pid !== null && primaryProcessHere(placed.pid, vm)) seen = true;
-    else if (seen) gone = `${who} exited`;
+    else if (seen || (local && placed.pid !== null)) gone = `${who} exited`;
     if (!gone && Date.now() - lastHostCheck >= 1000) {
       lastHostCheck = Date.now();
       const h = (await cp.listHosts()).find((x) => x.id === placed.host);
