@@ -26,10 +26,11 @@ const MAX = LONG ? 3_000_000_000 : 200_000_000; // a guest that does not end by 
 /** Guests that run longer than the suite's budget (fp_printf: > 200M instructions): long mode only. */
 const LONG_ONLY = ['fp_printf'];
 
-/** Host time that advances 1 ms per reading: guest time flows, identically on every run. */
+/** Host time that advances `stepNs` (default 1 ms) per reading: guest time flows, identically on every run. */
 class StepClock implements HostClock {
   private ns = 0;
-  monoNs(): number { return (this.ns += 1_000_000); }
+  constructor(private readonly stepNs = 1_000_000) {}
+  monoNs(): number { return (this.ns += this.stepNs); }
   wallMs(): number { return Date.UTC(2026, 0, 1) + Math.floor(this.ns / 1e6); }
 }
 
@@ -47,17 +48,23 @@ function memDisk(bytes: Uint8Array): DiskBackend {
 }
 
 /**
- * The inputs each guest needs (fresh for every run) and shorter work where the default runs for
- * minutes (outside long mode): intloop and fpbench take an iteration count; mixed takes a round
- * count, and one round is 254M instructions, so it runs 0 rounds (its setup and output path only).
+ * The inputs each guest needs (fresh for every run) and shorter work where the default runs long
+ * (outside long mode): intloop and fpbench take an iteration count; mixed takes a round count, and
+ * one round is 254M instructions, so it runs 0 rounds (its setup and output path only); ft_dirty
+ * makes 5 passes over its 6 MiB instead of 20 (24M instructions instead of 93M).
  */
 const SHORTER: Record<string, () => Inputs> = LONG ? {} : {
   intloop: () => ({ backends: {}, config: { cmdline: '100000' } }),
   fpbench: () => ({ backends: {}, config: { cmdline: '5000' } }),
   mixed: () => ({ backends: {}, config: { cmdline: '0' } }),
+  ft_dirty: () => ({ backends: {}, config: { cmdline: '5' } }),
 };
 const INPUTS: Record<string, () => Inputs> = {
   ...SHORTER,
+  // its 10 s of guest time in HLT between 100 Hz ticks: a halted CPU's run loop sleeps about 1 ms of host time
+  // before each poll, and each poll reads the clock once, so at 1 ms per reading each of its three runs waited
+  // about 10 s (10 polls a tick); at 10 ms per reading it is one poll a tick, the same 1000 ticks
+  dev_idle: () => ({ backends: { clock: new StepClock(10_000_000) }, config: {} }),
   // built only where CoreMark's sources are (../shared/coremark); by default it calibrates itself to
   // 10 s of guest time (billions of instructions): the performance run's seeds, a few iterations
   coremark: () => ({ backends: {}, config: { cmdline: `0x0 0x0 0x66 ${LONG ? 20 : 3}` } }),
