@@ -9,15 +9,18 @@
 //   'protected' to the guest's end, the last ack included, the final fsync of its disks not: nor is the plain
 //   run's) vs a plain live run of the same guest in
 //   this process (what `x86ft run` does), in alternating pairs in one process run (medians, spread),
-//   also per CPU second of this process (the primary's own cost, apart from its waits for acks);
+//   also per CPU second of this process (the primary's own cost, apart from its waits for acks), with the
+//   CPU time of the main thread and of the other threads and the main thread's wait for a CPU (Linux
+//   /proc/self/task/*/schedstat); `speed` runs ft_demo "16 3000" (~43M instructions, a fraction of a
+//   second: warm-up and fixed costs weigh), `steady` the same guest 10x longer ("16 30000", ~430M);
 // - memory on the primary while its secondary is stalled (SIGSTOP): RSS before and at most during.
-// Results in bench/results/ft.json (ft-partial.json with X86FT_BENCH_FT_ONLY=release,log,failover,speed,stall).
+// Results in bench/results/ft.json (ft-partial.json with X86FT_BENCH_FT_ONLY=release,log,failover,speed,steady,stall).
 // Counts: X86FT_BENCH_FT_PAIRS (9), X86FT_BENCH_FAILOVERS (5).
 
 import './env-check.js'; // first: a bad X86FT_* value is one line, exit 2
 import { envInt, envValue } from '../src/env.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { CLI, DISK_BYTES, guest, tempDir } from '../test/ft/protect-harness.js';
@@ -53,7 +56,7 @@ function workDir(tag: string): { dir: string; control: string; disk: string } {
  * the release latency of every console byte (produced -> handed to its sink under the Output Rule)
  * and the guest's MIPS from 'protected' to the end of the run (the wait for the last ack included, the final fsync not).
  */
-async function protectedRun(elf: string, cmdline: string): Promise<{ latencies: number[]; mips: number; cpuMips: number }> {
+async function protectedRun(elf: string, cmdline: string): Promise<{ latencies: number[]; mips: number; cpuMips: number; threads: ThreadSplit }> {
   const w = workDir('bench-release');
   const control = await openControl(`dir:${w.control}`);
   const image = readFileSync(elf);
@@ -61,9 +64,9 @@ async function protectedRun(elf: string, cmdline: string): Promise<{ latencies: 
     image: elf, imageSha256: createHash('sha256').update(image).digest('hex'), memorySize: 64 << 20, cmdline,
     disks: [w.disk], nets: [], consoleFile: null, store: w.control, ft: { ...DEFAULT_FT_OPTIONS, failureTimeoutMs: 5000 }, hosts: null,
   } as VmConfig;
-  let t0 = NaN, ic0 = 0, cpu0 = process.cpuUsage();
+  let t0 = NaN, ic0 = 0, cpu0 = process.cpuUsage(), th0: ThreadTimes = new Map();
   const p: FtPrimary = new FtPrimary({ vm: 'bench', config, control, hostId: 'bench-p', listen: { host: '127.0.0.1', port: 0 },
-    onEvent: (e) => { if (e.kind === 'state' && e.state === 'protected') { t0 = performance.now(); ic0 = p.status().icount; cpu0 = process.cpuUsage(); } } });
+    onEvent: (e) => { if (e.kind === 'state' && e.state === 'protected') { t0 = performance.now(); ic0 = p.status().icount; cpu0 = process.cpuUsage(); th0 = threadTimes(); } } });
   await p.start();
   const seam = (p as unknown as { parts: { seam: OutputSeam } }).parts.seam;
   const produced: number[] = [], latencies: number[] = [];
@@ -74,11 +77,15 @@ async function protectedRun(elf: string, cmdline: string): Promise<{ latencies: 
   const s = spawn(process.execPath, [CLI, 'ft', 'secondary', '--vm', 'bench', '--control', `dir:${w.control}`, '--host-id', 'bench-s'], { stdio: 'ignore' });
   const sExit = new Promise((r) => s.once('exit', r));
   // the run's end = the Output Rule's wait for the last ack done (finishProtected), before the disks' final fsync
-  // and the record's update: the plain run's clock stops at the guest's end too, before its host closes (fsyncs)
+  // (finishProtected's seam.syncDisks(), synchronous) and the record's update: the plain run's clock stops at the
+  // guest's end too, before its host closes (fsyncs)
   const fin = p as unknown as { finishProtected: () => Promise<void> };
   const finish0 = fin.finishProtected.bind(p);
-  let tEnd = NaN, cpuEnd: NodeJS.CpuUsage | undefined;
-  fin.finishProtected = async () => { await finish0(); tEnd = performance.now(); cpuEnd = process.cpuUsage(cpu0); };
+  let finishing = false, tEnd = NaN, cpuEnd: NodeJS.CpuUsage | undefined, thEnd: ThreadTimes = new Map();
+  const stamp = (): void => { if (cpuEnd) return; tEnd = performance.now(); cpuEnd = process.cpuUsage(cpu0); thEnd = threadTimes(); };
+  const syncDisks0 = seam.syncDisks.bind(seam);
+  seam.syncDisks = () => { if (finishing) stamp(); return syncDisks0(); };
+  fin.finishProtected = async () => { finishing = true; await finish0(); stamp(); };
   const outcome = await p.run();
   if (!cpuEnd) throw new Error('protected run: the primary did not wait for its last ack');
   const mips = (p.status().icount - ic0) / (tEnd - t0) / 1000;
@@ -87,11 +94,35 @@ async function protectedRun(elf: string, cmdline: string): Promise<{ latencies: 
   await control.close();
   rmSync(w.dir, { recursive: true, force: true });
   if (outcome.kind !== 'ended') throw new Error(`protected run: ${outcome.kind}`);
-  return { latencies, mips, cpuMips };
+  return { latencies, mips, cpuMips, threads: threadSplit(th0, thEnd) };
 }
 
 /** CPU time (user + system, ms) of a process.cpuUsage() difference: this process's threads only. */
 const cpuMs = (u: NodeJS.CpuUsage): number => (u.user + u.system) / 1000;
+
+/** Per thread of this process: CPU time and time spent waiting for a CPU (ns), from Linux's /proc/self/task/TID/schedstat. */
+type ThreadTimes = Map<number, { run: number; wait: number }>;
+function threadTimes(): ThreadTimes {
+  const m: ThreadTimes = new Map();
+  try {
+    for (const t of readdirSync('/proc/self/task')) {
+      try { const f = readFileSync(`/proc/self/task/${t}/schedstat`, 'utf8').split(' '); m.set(Number(t), { run: Number(f[0]), wait: Number(f[1]) }); } catch { /* ended meanwhile */ }
+    }
+  } catch { /* not Linux: NaN below */ }
+  return m;
+}
+/** Where a run's CPU went (ms): the main thread (guest, log, digests, outputs), every other thread of this process (the
+ *  channel and heartbeat threads, V8's compiler and GC helpers, the thread pool), and the main thread's wait for a CPU. */
+interface ThreadSplit { mainMs: number; otherMs: number; mainWaitMs: number }
+function threadSplit(a: ThreadTimes, b: ThreadTimes): ThreadSplit {
+  if (!b.size) return { mainMs: NaN, otherMs: NaN, mainWaitMs: NaN };
+  let mainMs = 0, otherMs = 0, mainWaitMs = 0;
+  for (const [t, v] of b) {
+    const d = (v.run - (a.get(t)?.run ?? 0)) / 1e6;
+    if (t === process.pid) { mainMs = d; mainWaitMs = (v.wait - (a.get(t)?.wait ?? 0)) / 1e6; } else otherMs += d;
+  }
+  return { mainMs, otherMs, mainWaitMs };
+}
 
 /** Release latency (median, p99) over one protected run of ft_demo. */
 async function releaseLatency(elf: string): Promise<{ bytes: number; p50Ms: number; p99Ms: number }> {
@@ -100,41 +131,56 @@ async function releaseLatency(elf: string): Promise<{ bytes: number; p50Ms: numb
 }
 
 /** A plain live run in this process (as `x86ft run`: live gate, file disk, console to /dev/null): guest MIPS. */
-async function plainRun(elf: string, cmdline: string): Promise<{ mips: number; cpuMips: number }> {
+async function plainRun(elf: string, cmdline: string): Promise<{ mips: number; cpuMips: number; threads: ThreadSplit; instructions: number }> {
   const w = workDir('bench-plain');
   const host = await openLiveHost({ file: elf, mem: 64 << 20, cmdline, disks: [{ path: w.disk, readOnly: false }], nets: [], console: 'file:/dev/null',
     input: false, max: Infinity, stats: false, rest: new Map() });
-  const t0 = performance.now(), cpu0 = process.cpuUsage();
+  const t0 = performance.now(), cpu0 = process.cpuUsage(), th0 = threadTimes();
   const r = await host.machine.runAsync(Infinity, host.stop);
   const mips = r.instructions / (performance.now() - t0) / 1000;
   const cpuMips = r.instructions / cpuMs(process.cpuUsage(cpu0)) / 1000;
+  const threads = threadSplit(th0, threadTimes());
   await host.close();
   rmSync(w.dir, { recursive: true, force: true });
   if (r.end !== 'exit' || r.status !== 0) throw new Error(`plain run: ${r.end} ${r.status}`);
-  return { mips, cpuMips };
+  return { mips, cpuMips, threads, instructions: r.instructions };
 }
+
+/** Median over pairs of one ThreadSplit field, ms. */
+const medianOf = (v: ThreadSplit[], k: keyof ThreadSplit): number => round(median(v.map((x) => x[k])), 1);
 
 /**
  * Guest MIPS plain vs protected, alternating pairs in this process (the first pair warms up and is dropped);
  * also per CPU time of this process (the primary: its guest, log, channel and worker threads), whose ratio
- * is the primary's own cost of protection, apart from its waits for acks (which a loaded host lengthens).
+ * is the primary's own cost of protection, apart from its waits for acks (which a loaded host lengthens);
+ * and where the CPU time went (main thread, other threads) with the main thread's wait for a CPU (the
+ * secondary's replay, also a whole core's work, and every helper thread share the host's cores with it).
  */
-async function guestSpeed(elf: string): Promise<{ pairs: number; cmdline: string; plainMips: number; protectedMips: number; ratioMedian: number; ratioMin: number; ratioMax: number; costPercent: number;
-  cpu: { plainMips: number; protectedMips: number; ratioMedian: number; costPercent: number } }> {
-  const cmdline = '16 3000';
+async function guestSpeed(elf: string, cmdline: string): Promise<{ pairs: number; cmdline: string; instructions: number; plainMips: number; protectedMips: number; ratioMedian: number; ratioMin: number; ratioMax: number; costPercent: number;
+  cpu: { plainMips: number; protectedMips: number; ratioMedian: number; ratioMin: number; ratioMax: number; costPercent: number };
+  threadsMs: { plain: ThreadSplit; protected: ThreadSplit } }> {
   const plain: number[] = [], prot: number[] = [], ratios: number[] = [], cpuRatios: number[] = [], cpuPlain: number[] = [], cpuProt: number[] = [];
+  const thPlain: ThreadSplit[] = [], thProt: ThreadSplit[] = [];
+  let instructions = 0;
   for (let i = 0; i <= PAIRS; i++) {
     const a = await plainRun(elf, cmdline);
     const b = await protectedRun(elf, cmdline);
+    instructions = a.instructions;
     if (i === 0) continue;
     plain.push(a.mips); prot.push(b.mips); ratios.push(b.mips / a.mips);
     cpuPlain.push(a.cpuMips); cpuProt.push(b.cpuMips); cpuRatios.push(b.cpuMips / a.cpuMips);
+    thPlain.push(a.threads); thProt.push(b.threads);
+    const th = (t: ThreadSplit): string => `main ${t.mainMs.toFixed(0)} + other threads ${t.otherMs.toFixed(0)} ms CPU, main waited ${t.mainWaitMs.toFixed(0)} ms for a CPU`;
     console.log(`  pair ${i}: plain ${a.mips.toFixed(1)} MIPS, protected ${b.mips.toFixed(1)} MIPS (${(b.mips / a.mips).toFixed(3)}); per CPU second ${a.cpuMips.toFixed(1)} and ${b.cpuMips.toFixed(1)} (${(b.cpuMips / a.cpuMips).toFixed(3)})`);
+    console.log(`    plain: ${th(a.threads)}; protected: ${th(b.threads)}`);
   }
   const r = median(ratios), rc = median(cpuRatios);
-  return { pairs: PAIRS, cmdline, plainMips: round(median(plain), 1), protectedMips: round(median(prot), 1), ratioMedian: round(r, 3),
+  const split = (v: ThreadSplit[]): ThreadSplit => ({ mainMs: medianOf(v, 'mainMs'), otherMs: medianOf(v, 'otherMs'), mainWaitMs: medianOf(v, 'mainWaitMs') });
+  return { pairs: PAIRS, cmdline, instructions, plainMips: round(median(plain), 1), protectedMips: round(median(prot), 1), ratioMedian: round(r, 3),
     ratioMin: round(Math.min(...ratios), 3), ratioMax: round(Math.max(...ratios), 3), costPercent: round((1 - r) * 100, 1),
-    cpu: { plainMips: round(median(cpuPlain), 1), protectedMips: round(median(cpuProt), 1), ratioMedian: round(rc, 3), costPercent: round((1 - rc) * 100, 1) } };
+    cpu: { plainMips: round(median(cpuPlain), 1), protectedMips: round(median(cpuProt), 1), ratioMedian: round(rc, 3), ratioMin: round(Math.min(...cpuRatios), 3),
+      ratioMax: round(Math.max(...cpuRatios), 3), costPercent: round((1 - rc) * 100, 1) },
+    threadsMs: { plain: split(thPlain), protected: split(thProt) } };
 }
 
 type Child = ChildProcess & { exited: Promise<unknown>; err: () => string };
@@ -221,7 +267,7 @@ async function stalledSecondaryMemory(elf: string, stallMs = 5000): Promise<{ rs
   return { rssBeforeKb: before, rssMaxKb: max, stallMs };
 }
 
-/** X86FT_BENCH_FT_ONLY=name[,name…]: only these parts (release, log, failover, speed, stall). */
+/** X86FT_BENCH_FT_ONLY=name[,name…]: only these parts (release, log, failover, speed, steady, stall). */
 const ONLY = envValue('X86FT_BENCH_FT_ONLY')?.split(',');
 const want = (part: string): boolean => !ONLY || ONLY.includes(part);
 
@@ -245,8 +291,12 @@ async function main(): Promise<void> {
     console.log(`failover gap (SIGKILL of P -> next output), ms: ${gaps.join(' ')}; median ${median(gaps)} (failure timeout ${DEFAULT_FT_OPTIONS.failureTimeoutMs})`);
   }
   if (want('speed')) {
-    out.guestSpeed = await guestSpeed(demo);
+    out.guestSpeed = await guestSpeed(demo, '16 3000');
     console.log('guest speed under protection (guest MIPS, protected / plain):', out.guestSpeed);
+  }
+  if (want('steady')) {
+    out.guestSpeedSteady = await guestSpeed(demo, '16 30000');
+    console.log('guest speed under protection, a 10x longer run (guest MIPS, protected / plain):', out.guestSpeedSteady);
   }
   if (want('stall')) {
     out.stalledSecondary = await stalledSecondaryMemory(demo);

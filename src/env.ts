@@ -46,7 +46,7 @@ export const ENV_SWITCHES: readonly EnvSwitch[] = [
   { name: 'X86FT_BENCH_RTT', scope: 'bench', type: int(1), dflt: '5000', doc: '`bench/ft-channel`: round trips measured' },
   { name: 'X86FT_BENCH_FT_PAIRS', scope: 'bench', type: int(1), dflt: '9', doc: '`bench/ft`: alternating protected/unprotected pairs' },
   { name: 'X86FT_BENCH_FAILOVERS', scope: 'bench', type: int(1), dflt: '5', doc: '`bench/ft`: failovers timed' },
-  { name: 'X86FT_BENCH_FT_ONLY', scope: 'bench', type: { kind: 'list', values: ['release', 'log', 'failover', 'speed', 'stall'] }, dflt: '', doc: '`bench/ft`: only these parts' },
+  { name: 'X86FT_BENCH_FT_ONLY', scope: 'bench', type: { kind: 'list', values: ['release', 'log', 'failover', 'speed', 'steady', 'stall'] }, dflt: '', doc: '`bench/ft`: only these parts' },
   { name: 'X86FT_BENCH_RESPAWN_RUNS', scope: 'bench', type: int(1), dflt: '5', doc: '`bench/respawn`: runs per guest size' },
   { name: 'X86FT_BENCH_RESPAWN_KILLS', scope: 'bench', type: int(0), dflt: '5', doc: '`bench/respawn`: host kills per VM size (0 skips the end-to-end part)' },
   { name: 'X86FT_BENCH_RESPAWN_MEMS', scope: 'bench', type: { kind: 'ints', min: 1 }, dflt: '16,64', doc: '`bench/respawn`: the end-to-end VM sizes in MiB' },
