@@ -157,18 +157,27 @@ export class ThreadPeer implements ChannelEnd<FtMessage> {
   private deliver(m: FtMessage): void { this.handlers.deliver(m); }
 
   /**
-   * To the thread, in order. Bulk bytes (log, RAM, snapshot chunks) wait in `queue` until the next other
-   * message (a sync mark follows the log it covers) or the event loop's next turn: a postMessage costs the
-   * busy main thread 30-50 µs, two per sync mark before.
+   * To the thread, in order. Bulk bytes (log, RAM, snapshot chunks) and release marks wait in `queue` until
+   * the next other message (a sync mark follows the log it covers) or the event loop's next turn: a
+   * postMessage costs the busy main thread 30-50 µs, and every message the thread sends costs it a frame
+   * and a socket write and the peer's thread a wake-up. Release marks are cumulative (per stream, the
+   * highest completed seq), so a newer one waiting replaces an older one still waiting: at most one per
+   * post. They only let the secondary drop its held copies (FT.md: P sends one only after completion,
+   * never sooner; a later one means at most more re-issued after a failover, which FT.md allows).
    */
   private post(m: ToThread, transfer?: ArrayBuffer[]): void {
     if (this.gone) return;
+    const release = m.op === 'send' && m.msg.t === 'release';
+    if (release && this.queuedRelease >= 0) this.queue.splice(this.queuedRelease, 1);
     this.queue.push(this.id === undefined ? m : ({ ...m, peer: this.id } as ToThread));
+    this.queuedRelease = release ? this.queue.length - 1 : this.queuedRelease;
     if (transfer) for (const t of transfer) this.transfer.push(t);
-    const bulk = m.op === 'send' && (m.msg.t === 'log' || m.msg.t === 'ram' || m.msg.t === 'snapshot-data');
-    if (!bulk) this.flush();
+    const deferred = release || (m.op === 'send' && (m.msg.t === 'log' || m.msg.t === 'ram' || m.msg.t === 'snapshot-data'));
+    if (!deferred) this.flush();
     else if (!this.flushSoon) { this.flushSoon = true; setImmediate(this.flushFn); }
   }
+  /** Index in `queue` of the release marks waiting there (-1: none). */
+  private queuedRelease = -1;
   private queue: ToThread[] = [];
   private transfer: ArrayBuffer[] = [];
   private flushSoon = false;
@@ -177,7 +186,7 @@ export class ThreadPeer implements ChannelEnd<FtMessage> {
   private flush(): void {
     const ms = this.queue, transfer = this.transfer;
     if (!ms.length) return;
-    this.queue = []; this.transfer = [];
+    this.queue = []; this.transfer = []; this.queuedRelease = -1;
     if (this.gone) return;
     this.worker.postMessage(ms.length === 1 ? ms[0] : { op: 'batch', ms } satisfies ToThread, transfer);
   }

@@ -90,6 +90,9 @@ export interface SecureConnectOptions extends ChannelOptions {
   connectTimeoutMs?: number;
 }
 
+/** Small sealed frames queued together are written to the transport in one write up to this many bytes (SecurePeer.pump). */
+const COALESCE_BYTES = 64 * 1024;
+
 /** Roles of the two ends of one kind of channel. */
 export interface ChannelRoles {
   /** This side's role, sent in the hello. */
@@ -289,14 +292,24 @@ export class SecurePeer<M extends Message> implements ChannelEnd<M> {
       this.outq.push(chunk);
       this.queued += chunk.length;
     }
-    if (!this.writing) void this.pump();
+    // the first write waits for the end of this synchronous run: frames sent together (a log chunk and the sync
+    // mark after it) leave in one write, one segment and one wake-up of the peer's reader, not one each
+    if (!this.writing) { this.writing = true; queueMicrotask(this.pumpFn); }
   }
+  private readonly pumpFn = (): void => void this.pump();
 
-  /** One write in flight at a time: the transport's back-pressure holds the rest here, counted. */
+  /** One write in flight at a time: the transport's back-pressure holds the rest here, counted; small frames
+   *  queued together go in one write (COALESCE_BYTES at most). */
   private async pump(): Promise<void> {
     this.writing = true;
     while (this.outq.length && !this.dead) {
-      const chunk = this.outq.shift()!;
+      let chunk = this.outq.shift()!;
+      if (this.outq.length && chunk.length + this.outq[0]!.length <= COALESCE_BYTES) {
+        const parts = [chunk];
+        let n = chunk.length;
+        while (this.outq.length && n + this.outq[0]!.length <= COALESCE_BYTES) { const c = this.outq.shift()!; parts.push(c); n += c.length; }
+        chunk = Buffer.concat(parts, n);
+      }
       try {
         await this.conn.sink.write(chunk);
       } catch (e) {
