@@ -849,6 +849,14 @@ export class Cpu {
    * instruction's handler's instructions are. Returns the Stop reason.
    */
   run(budget: number): number {
+    const stop = this.runBlocks(budget);
+    // the wasm functions generated for blocks that got hot in this run, compiled between runs (src/cpu/wasm;
+    // in the background, Machine.runAsync hands them over at its event-loop turns)
+    if (this.wasm !== null && this.wasm.queued !== 0 && !this.wasm.background) this.wasm.flush();
+    return stop;
+  }
+
+  private runBlocks(budget: number): number {
     this.fault = null; // a report belongs to the run that stopped on it
     if (this.hooks !== null) {
       if (this.hooks.needsStepping) return this.runHooked(budget, this.hooks);

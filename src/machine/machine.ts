@@ -461,6 +461,14 @@ export class Machine {
   /** Like run(), but yields to the event loop every `yieldMs` and sleeps while the guest idles in HLT. */
   async runAsync(maxInstructions = Infinity, signal?: { aborted: boolean }): Promise<RunResult> {
     checkCount('maxInstructions', maxInstructions, true);
+    // the loop below turns the event loop: the wasm tier compiles in the background meanwhile (src/cpu/wasm)
+    const wasm = this.cpu.wasm;
+    if (wasm === null) return this.runTurning(maxInstructions, signal);
+    wasm.background = true;
+    try { return await this.runTurning(maxInstructions, signal); } finally { wasm.background = false; if (wasm.queued !== 0) wasm.flush(); }
+  }
+
+  private async runTurning(maxInstructions: number, signal?: { aborted: boolean }): Promise<RunResult> {
     const cpu = this.cpu;
     let lastYield = performance.now();
     for (;;) {
@@ -470,6 +478,7 @@ export class Machine {
       const done = this.finished(stop);
       if (done) {
         if (done.end !== 'wait-log') return done;
+        if (cpu.wasm !== null && cpu.wasm.queued !== 0) cpu.wasm.flush();
         await new Promise((r) => setTimeout(r, 1));
         lastYield = performance.now();
         if (signal?.aborted) return done;
@@ -480,6 +489,7 @@ export class Machine {
       const idle = this.gate.mode === 'live' && stop === Stop.HALT && cpu.halted && !this.pic.intrPending();
       if (idle || this.yieldNow || performance.now() - lastYield >= this.yieldMs) {
         this.yieldNow = false;
+        if (cpu.wasm !== null && cpu.wasm.queued !== 0) cpu.wasm.flush(); // compiled while the loop turns
         await new Promise((r) => (idle ? setTimeout(r, 1) : setImmediate(r)));
         lastYield = performance.now();
         if (signal?.aborted) return this.result('budget');

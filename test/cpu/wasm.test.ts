@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 process.env.X86FT_WASM = '1'; // read when the CPU modules load: import them only after these lines
 process.env.X86FT_HOT_BLOCK = '1';
 const { Machine } = await import('../../src/machine/machine.js');
-const { WASM_TOTALS } = await import('../../src/cpu/wasm/compile.js');
+const { WASM_TOTALS, WASM_DEFAULTS } = await import('../../src/cpu/wasm/compile.js');
 const { runDifftest } = await import('../difftest/run.js');
 const { PhysMemory } = await import('../../src/cpu/memory.js');
 const { Cpu: CpuClass } = await import('../../src/cpu/cpu.js');
@@ -33,11 +33,19 @@ function state(c: Cpu): string {
   return `rip ${c.rip.toString(16)} rflags ${c.getRflags().toString(16)} icount ${c.icount} regs ${Array.from(c.regs).join(',')}`;
 }
 
+/** How the tier compiles (WasmTier): each function at once, in batches at the end of each run, or in the background. */
+type Mode = 'immediate' | 'batched' | 'background';
+
 describe('wasm tier = interpreter on the guests', () => {
-  // one block per wasm function, and regions of up to 16 blocks (X86FT_WASM_REGION) on the -O2 guests
-  for (const [name, region] of GUESTS.map((g) => [g, 1] as const).concat([['except-O2', 16], ['coremark-O2', 16]])) {
+  // one block per wasm function, and regions of up to 16 blocks (X86FT_WASM_REGION) on the -O2 guests; the
+  // short guests compile each function at once (they end within a few slices), CoreMark in batches, and
+  // with regions in the background: the blocks waiting for their module run in the interpreter, and each
+  // module is installed between two slices
+  const cases: [string, number, Mode][] = [['arith-O0', 1, 'immediate'], ['except-O2', 1, 'immediate'], ['coremark-O2', 1, 'batched'],
+    ['except-O2', 16, 'immediate'], ['coremark-O2', 16, 'background']];
+  for (const [name, region, mode] of cases) {
     const path = `${build}${name}.elf`;
-    it.skipIf(name.startsWith('coremark') && !existsSync(path))(`${name}${region > 1 ? `, regions of up to ${region} blocks` : ''}`, async () => {
+    it.skipIf(name.startsWith('coremark') && !existsSync(path))(`${name}${region > 1 ? `, regions of up to ${region} blocks` : ''}, ${mode}`, async () => {
       const image = readFileSync(path);
       const outI: number[] = [], outW: number[] = [];
       const cmdline = name.startsWith('coremark') ? '0x0 0x0 0x66 1' : '';
@@ -49,17 +57,24 @@ describe('wasm tier = interpreter on the guests', () => {
       };
       const mi = boot(outI, false), mw = boot(outW, true);
       expect(mw.cpu.wasm).not.toBeNull();
-      mw.cpu.wasm!.regionBlocks = region;
+      const tier = mw.cpu.wasm!;
+      tier.regionBlocks = region;
+      tier.immediate = mode === 'immediate'; tier.background = mode === 'background';
       for (let done = 0; done < MAX;) {
         const si = mi.cpu.run(SLICE), sw = mw.cpu.run(SLICE);
         expect(state(mw.cpu), `after ${done} + ${SLICE} instructions`).toBe(state(mi.cpu));
         expect(sw).toBe(si);
         done += SLICE;
         if (mi.cpu.stopRequested || mi.cpu.halted) break;
+        // (as Machine.runAsync does at its turns: hand the functions over, the event loop compiles them)
+        if (mode === 'background') { tier.flush(); await tier.settled(); }
         await new Promise((r) => setImmediate(r)); // keep the worker answering vitest
       }
-      const st = mw.cpu.wasm!.stats;
+      const st = tier.stats;
+      expect(st.failed, st.error).toBe(0);
       expect(st.compiled).toBeGreaterThan(10);
+      if (mode === 'background') expect(st.background).toBe(st.modules);
+      if (mode !== 'immediate') { expect(st.modules).toBeLessThan(st.compiled); expect(st.waiting).toBeGreaterThan(0); }
       if (region > 1) expect(st.members).toBeGreaterThan(st.compiled); // some functions hold several blocks
       expect(st.calls).toBeGreaterThan(st.exits); // most executions run to the block's end in wasm
       expect(Buffer.from(outW).toString('latin1')).toBe(Buffer.from(outI).toString('latin1'));
@@ -74,11 +89,15 @@ describe('wasm tier = host CPU on random sequences', () => {
   const EXCLUDE = ['xchg', 'bswap', 'mul1', 'div', 'shxd', 'bt', 'bsf', 'xadd', 'cmpxchg', 'cmpxchg16b', 'xlat', 'prefix', 'fault', 'lockud', 'convert', 'flagops', 'string', 'pushf', 'loop'];
   it('subset integer sequences agree with the host', async () => {
     const before = { ...WASM_TOTALS };
-    const r = await runDifftest({ seed: 0x3a5d, count: 250, exclude: EXCLUDE, maxMismatches: 3 });
+    // each case is one Cpu.run: its blocks must run in wasm from their first execution
+    WASM_DEFAULTS.immediate = true;
+    let r: Awaited<ReturnType<typeof runDifftest>>;
+    try { r = await runDifftest({ seed: 0x3a5d, count: 250, exclude: EXCLUDE, maxMismatches: 3 }); } finally { WASM_DEFAULTS.immediate = false; }
     expect(r.mismatchCount, r.mismatches.map((m) => JSON.stringify(m).slice(0, 2000)).join('\n')).toBe(0);
     expect(r.compared).toBeGreaterThan(230);
     // (the difftest flushes the TLB for every case: a block's first memory access exits to the interpreter)
     expect(WASM_TOTALS.compiled - before.compiled).toBeGreaterThan(50);
+    expect(WASM_TOTALS.failed - before.failed).toBe(0);
   }, 60_000);
 });
 
@@ -161,6 +180,7 @@ describe('wasm tier and JS regions = interpreter on random loops of its subset',
     };
     const I = mk(false), W = mk(true), R = mk(true);
     expect(W.c.wasm).not.toBeNull();
+    W.c.wasm!.immediate = true; // R batches: its blocks run in the interpreter until the end of a slice
     R.c.wasm!.regionBlocks = 16;
     const J = mk(true);
     (J.c as { wasm: unknown }).wasm = null;
@@ -206,5 +226,42 @@ describe('wasm tier and JS regions = interpreter on random loops of its subset',
     expect(W.c.wasm!.stats.compiled - before).toBeGreaterThan(200);
     expect(W.c.wasm!.stats.calls).toBeGreaterThan(2 * W.c.wasm!.stats.exits);
     expect(R.c.wasm!.stats.members).toBeGreaterThan(R.c.wasm!.stats.compiled);
+    expect(W.c.wasm!.stats.failed + R.c.wasm!.stats.failed, W.c.wasm!.stats.error + R.c.wasm!.stats.error).toBe(0);
+    expect(R.c.wasm!.stats.waiting).toBeGreaterThan(0);
+  });
+});
+
+describe('wasm tier: compiling in the background', () => {
+  it('a block whose code changes while its module compiles is never installed', async () => {
+    const mk = (compiled: boolean) => {
+      const mem = new PhysMemory(8 << 20);
+      const c = new CpuClass(mem, new Bus());
+      c.hotBlock = compiled ? 1 : Infinity;
+      setupLongMode(c, mem);
+      // top: ADD RAX, 1; DEC R15; JNZ top; HLT
+      mem.write(CODE, Uint8Array.from([0x48, 0x83, 0xc0, 0x01, 0x49, 0xff, 0xcf, 0x0f, 0x85, 0xf3, 0xff, 0xff, 0xff, 0xf4]));
+      c.regs[8] = STACK; c.regs[30] = 100; c.rip = CODE;
+      return { mem, c };
+    };
+    const I = mk(false), W = mk(true);
+    const tier = W.c.wasm!;
+    tier.background = true;
+    expect(I.c.run(7)).toBe(W.c.run(7)); // the loop block got hot: its function waits for a flush
+    expect(tier.queued).toBe(1);
+    tier.flush();
+    // the guest rewrites its loop (ADD RAX, 2) while the module compiles
+    for (const { mem } of [I, W]) mem.write(CODE + 3, Uint8Array.from([0x02]));
+    await tier.settled();
+    expect(tier.stats.modules).toBe(1);
+    expect(tier.stats.compiled).toBe(0); // the stale function was dropped
+    for (let s = 0; s < 5; s++) {
+      expect(W.c.run(100)).toBe(I.c.run(100));
+      expect(state(W.c), `slice ${s}`).toBe(state(I.c));
+      tier.flush(); await tier.settled();
+    }
+    expect(I.c.halted).toBe(true);
+    expect(W.c.regs[0]).toBe(3 + 2 * 97); // three ADD RAX, 1 before the change (R15 98), then ADD RAX, 2 in the 97 passes left
+    expect(tier.stats.compiled).toBeGreaterThan(0); // the new code was compiled and ran in wasm
+    expect(tier.stats.calls).toBeGreaterThan(0);
   });
 });

@@ -10,11 +10,11 @@
 // Other blocks are compiled by src/cpu/compile.ts (the JS tier).
 
 import type { Cpu } from '../cpu.js';
-import type { BlockFn } from '../compile.js';
+import { compileRegion, type BlockFn } from '../compile.js';
 import { ud, gp0, type Block, type Insn } from '../decoder.js';
 import { LF } from '../flags.js';
 import { nop } from '../ops/mov.js';
-import { Code, Op, T, moduleBytes } from './encode.js';
+import { Code, Op, T, moduleBytes, type Func } from './encode.js';
 import { Area, TLB_ENTRIES } from './space.js';
 import { envInt } from '../../env.js';
 
@@ -33,25 +33,57 @@ interface Pend { op: number; sz: number; a: number; b: number; r: number; cin: n
 export interface WasmStats {
   /** Blocks compiled to wasm, and blocks the subset left to the JS tier. */
   compiled: number; rejected: number;
-  /** Host CPU milliseconds spent generating, compiling and instantiating wasm (process.cpuUsage: this
-   *  thread's process; a diagnostic only, never seen by the guest). */
-  compileMs: number;
+  /** Main-thread milliseconds (performance.now(): host time, a diagnostic only, never seen by the guest)
+   *  spent generating the wasm code (region selection and encoding), and compiling and instantiating
+   *  modules synchronously (0 for modules compiled in the background). */
+  genMs: number; compileMs: number;
+  /** Modules made (each holds the functions of every block that got hot since the last one), and of
+   *  those, compiled in the background (WebAssembly.instantiate while the event loop turns). */
+  modules: number; background: number;
   /** Calls JS -> wasm (one per compiled-block execution), and exits before a block's end. */
   calls: number; exits: number;
   /** Blocks in the compiled functions (more than `compiled` with regions). */
   members: number;
+  /** Executions of blocks whose wasm was not installed yet (the interpreter ran them). */
+  waiting: number;
+  /** Modules V8 refused (a bug in this tier: their blocks went to the JS tier), and the first refusal. */
+  failed: number; error: string;
 }
 
 /** Blocks compiled and rejected by every Cpu of this process (tests: the tier really ran). */
-export const WASM_TOTALS = { compiled: 0, rejected: 0 };
+export const WASM_TOTALS = { compiled: 0, rejected: 0, failed: 0 };
+/** Initial WasmTier.immediate of the tiers made from now on (tests set it). */
+export const WASM_DEFAULTS = { immediate: false };
+
+/** A function generated for a hot block, waiting for its module (WasmTier.flush). */
+interface Queued {
+  b: Block; members: Block[]; rels: number[]; m: number; f: Func;
+  /** b.fn until the wasm is installed: runs b in the interpreter. */
+  waiting: BlockFn;
+}
+
+/** Functions per module at most (a flush makes several modules when more blocks got hot since the last). */
+const MODULE_FUNCS = 64;
 
 export class WasmTier {
   /** Blocks per wasm function from now on (WASM_REGION by default; 1: one block each). */
   regionBlocks = WASM_REGION;
-  readonly stats: WasmStats = { compiled: 0, rejected: 0, compileMs: 0, calls: 0, exits: 0, members: 0 };
+  /**
+   * Compile modules in the background: WebAssembly.instantiate (V8 compiles on its own threads) and the
+   * functions installed when the promise settles, on an event-loop turn between two Cpu.run calls. Set
+   * by Machine.runAsync while it drives the machine (its loop turns); false: flush() compiles
+   * synchronously (a caller of the synchronous Machine.run never turns the event loop).
+   */
+  background = false;
+  /** Compile each function as soon as it is generated (the block runs in wasm from its first compiled
+   *  execution on): tests that need the tier from the first execution. False: batched (see compile). */
+  immediate = WASM_DEFAULTS.immediate;
+  readonly stats: WasmStats = { compiled: 0, rejected: 0, genMs: 0, compileMs: 0, modules: 0, background: 0, calls: 0, exits: 0, members: 0, waiting: 0, failed: 0, error: '' };
   private readonly i32: Int32Array;
   private readonly f64: Float64Array;
   private readonly pages: number;
+  private queue: Queued[] = [];
+  private readonly inflight = new Set<Promise<void>>();
 
   /** `area`: byte offset of the CPU area in c.mem.wasm (space.ts). */
   constructor(private readonly c: Cpu, private readonly area: number) {
@@ -61,15 +93,22 @@ export class WasmTier {
     this.pages = buf.byteLength / 65536;
   }
 
+  /** Functions generated and not yet in a module (Cpu.run calls flush() at its end when this is not 0). */
+  get queued(): number { return this.queue.length; }
+
   /**
-   * A BlockFn running `b` as wasm, or null (the JS tier compiles it). Compiled: a block whose instructions
-   * are all in the subset, or all but its last (HLT, an indirect branch, …: the interpreter runs that one).
+   * A BlockFn for `b`, or null (the JS tier compiles it). A block whose instructions are all in the subset,
+   * or all but its last (HLT, an indirect branch, …: the interpreter runs that one), gets a wasm function,
+   * generated now and compiled with the others of the next flush(); until then the BlockFn returned runs
+   * the block in the interpreter, and flush (or, in the background, the settled compile) replaces b.fn —
+   * unless b was invalidated (SMC, DMA, a restore) or its b.fn dropped meanwhile: a stale function is never
+   * installed. Every tier runs a block to the same state, so which one ran it never shows in the guest.
    * With X86FT_WASM_REGION=N > 1, a whole block also takes up to N-1 more: the hot, fully supported blocks
    * its direct branches and fall-throughs reach in the same 4 KiB page (as compileRegion in compile.ts), so
-   * that control passes between them inside wasm.
+   * that control passes between them inside wasm (they are in b's page: invalidating any invalidates b).
    */
   compile(b: Block): BlockFn | null {
-    const t0 = process.cpuUsage();
+    const t0 = performance.now();
     let m = 0;
     while (m < b.n && supported(b.insns[m])) m++;
     if (m === 0 || m < b.n - 1) { this.stats.rejected++; WASM_TOTALS.rejected++; return null; }
@@ -91,13 +130,62 @@ export class WasmTier {
     }
     const g = new Gen(members, rels, at, m, this.area);
     const code = g.gen();
-    const bytes = moduleBytes([T.F64, T.I32], [T.I32], g.locals, code, this.pages);
-    const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), { e: { m: this.c.mem.wasm! } });
-    const w = inst.exports.f as (start: number, left: number) => number;
-    this.stats.compiled++; WASM_TOTALS.compiled++; this.stats.members += members.length;
-    const t = process.cpuUsage(t0);
-    this.stats.compileMs += (t.user + t.system) / 1000;
-    return this.wrap(members, rels, m, w);
+    const waiting: BlockFn = (c: Cpu, start: number): number => { this.stats.waiting++; return interpret(c, b, start, 0); };
+    this.queue.push({ b, members, rels, m, f: { locals: g.locals, code }, waiting });
+    this.stats.genMs += performance.now() - t0;
+    b.fn = waiting;
+    if (this.immediate) this.flush();
+    return b.fn;
+  }
+
+  /** Settles when every module compiling in the background has been installed (or refused). */
+  async settled(): Promise<void> { while (this.inflight.size !== 0) await Promise.all([...this.inflight]); }
+
+  /**
+   * Puts the functions generated since the last flush into modules (up to MODULE_FUNCS each) and compiles
+   * them: at once (then installs them), or in the background (see `background`). Called by Cpu.run at its
+   * end, outside any block. A module V8 refuses (a bug here) sends its blocks to the JS tier (exact too) and
+   * is counted in stats.failed.
+   */
+  flush(): void {
+    const all = this.queue;
+    this.queue = [];
+    for (let i = 0; i < all.length; i += MODULE_FUNCS) {
+      const q = all.slice(i, i + MODULE_FUNCS);
+      const t0 = performance.now();
+      const bytes = moduleBytes([T.F64, T.I32], [T.I32], q.map((x) => x.f), this.pages);
+      this.stats.genMs += performance.now() - t0;
+      const imports = { e: { m: this.c.mem.wasm! } };
+      this.stats.modules++;
+      if (this.background) {
+        this.stats.background++;
+        const p = WebAssembly.instantiate(bytes, imports).then((r) => this.install(q, r.instance), (e: unknown) => this.fail(q, e))
+          .finally(() => this.inflight.delete(p));
+        this.inflight.add(p);
+        continue;
+      }
+      const t1 = performance.now();
+      let inst: WebAssembly.Instance;
+      try { inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), imports); } catch (e) { this.fail(q, e); continue; }
+      this.stats.compileMs += performance.now() - t1;
+      this.install(q, inst);
+    }
+  }
+
+  private install(q: Queued[], inst: WebAssembly.Instance): void {
+    for (let j = 0; j < q.length; j++) {
+      const x = q[j];
+      if (!x.b.valid || x.b.fn !== x.waiting) continue; // invalidated or dropped since it was generated
+      x.b.fn = this.wrap(x.members, x.rels, x.m, inst.exports[String(j)] as (start: number, left: number) => number);
+      this.stats.compiled++; WASM_TOTALS.compiled++; this.stats.members += x.members.length;
+    }
+  }
+
+  private fail(q: Queued[], e: unknown): void {
+    this.stats.failed++; WASM_TOTALS.failed++;
+    if (this.stats.error === '') this.stats.error = e instanceof Error ? e.message : String(e);
+    const c = this.c;
+    for (const x of q) if (x.b.valid && x.b.fn === x.waiting) x.b.fn = compileRegion(c, x.b, c.inlineSemantics, c.regionBlocks, c.regionLocals);
   }
 
   /**
@@ -111,29 +199,38 @@ export class WasmTier {
     return (c: Cpu, start: number, left: number): number => {
       st.calls++;
       i32[FL] = c.getRflags();
-      let k = w(start, left > MAXLEFT ? MAXLEFT : left);
+      const k = w(start, left > MAXLEFT ? MAXLEFT : left);
       c.flags = i32[FL]; c.lfOp = LF.NONE;
       c.icount += i32[DN];
-      const j = i32[MB], b = members[j], n = b.n;
-      if (k === n) { c.rip = f64[RIP]; return n; }
+      const j = i32[MB], b = members[j];
+      if (k === b.n) { c.rip = f64[RIP]; return k; }
       // exited before instruction k of member j, or ran a single block's wasm prefix (k = m): the interpreter
       // runs the rest of that block (and raises any fault precisely); a block ends early only with brk set,
       // as the chain loop in Cpu.runBlock expects
       if (j !== 0 || k < m) st.exits++;
-      const s = start + rels[j], insns = b.insns;
+      const s = start + rels[j];
       if (j !== 0) { const cc = c as unknown as { curBlock: Block; curBlockRip: number }; cc.curBlock = b; cc.curBlockRip = s; }
-      try {
-        while (k < n) {
-          const i = insns[k];
-          c.insnRip = s + i.start; c.rip = s + i.end;
-          i.exec(c, i);
-          k++;
-          if (c.brk) break;
-        }
-      } catch (e) { c.blockK = k; throw e; }
-      return k;
+      return interpret(c, b, s, k);
     };
   }
+}
+
+/**
+ * Runs instructions k.. of block b (linear start s) in the interpreter, as Cpu.runBlock's own loop does;
+ * returns the index reached (b.n, or earlier with brk set). A fault leaves that index in c.blockK.
+ */
+function interpret(c: Cpu, b: Block, s: number, k: number): number {
+  const insns = b.insns, n = b.n;
+  try {
+    while (k < n) {
+      const i = insns[k];
+      c.insnRip = s + i.start; c.rip = s + i.end;
+      i.exec(c, i);
+      k++;
+      if (c.brk) break;
+    }
+  } catch (e) { c.blockK = k; throw e; }
+  return k;
 }
 
 /** Linear offsets (from the block's start) where control may go after block b: direct branch targets, the fall-through. */

@@ -1,7 +1,6 @@
 // A minimal WebAssembly binary encoder for the wasm tier (src/cpu/wasm/compile.ts): one module with one
-// function type, an imported memory, one exported function. Written from the WebAssembly Core
+// function type, an imported memory, exported functions. Written from the WebAssembly Core
 // Specification 2.0, §5 (Binary Format): LEB128 integers (§5.2.2), sections (§5.5), instructions (§5.4).
-// Compile time only: BigInt appears in i64 constants, never at run time.
 
 /** Value types (§5.3.1). */
 export const enum T { I32 = 0x7f, I64 = 0x7e, F64 = 0x7c }
@@ -28,88 +27,123 @@ export const enum Op {
 /** Block type "no result" (§5.4.1). */
 export const EMPTY = 0x40;
 
-/** Unsigned LEB128 of a non-negative integer below 2^53. */
-export function uleb(out: number[], v: number): void {
-  do {
-    let b = v % 128;
-    v = Math.floor(v / 128);
-    if (v !== 0) b |= 0x80;
-    out.push(b);
-  } while (v !== 0);
-}
-
-/** Signed LEB128 of an integer (i32.const takes -2^31..2^31-1, i64.const any 64-bit two's-complement value). */
-export function sleb(out: number[], v: bigint): void {
-  for (;;) {
-    const b = Number(v & 0x7fn);
-    v >>= 7n;
-    if ((v === 0n && (b & 0x40) === 0) || (v === -1n && (b & 0x40) !== 0)) { out.push(b); return; }
-    out.push(b | 0x80);
+/**
+ * A growable byte buffer with the binary format's integer encodings (§5.2.2). Encoding writes bytes into
+ * one Uint8Array (an array of numbers and BigInt arithmetic for the LEB128s made generating a module cost
+ * more than V8's compiling it).
+ */
+export class Bytes {
+  buf = new Uint8Array(1024);
+  len = 0;
+  /** Room for n more bytes. */
+  room(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.len + n) size *= 2;
+    const b = new Uint8Array(size);
+    b.set(this.buf.subarray(0, this.len));
+    this.buf = b;
   }
+  u8(x: number): this { this.room(1); this.buf[this.len++] = x; return this; }
+  /** Unsigned LEB128 of an integer in [0, 2^32). */
+  uleb(v: number): this {
+    this.room(5);
+    v >>>= 0;
+    for (;;) {
+      const b = v & 0x7f;
+      v >>>= 7;
+      if (v === 0) { this.buf[this.len++] = b; return this; }
+      this.buf[this.len++] = b | 0x80;
+    }
+  }
+  /** Signed LEB128 of a 32-bit integer (i32.const's immediate). */
+  sleb32(v: number): this {
+    this.room(5);
+    v |= 0;
+    for (;;) {
+      const b = v & 0x7f;
+      v >>= 7;
+      if ((v === 0 && (b & 0x40) === 0) || (v === -1 && (b & 0x40) !== 0)) { this.buf[this.len++] = b; return this; }
+      this.buf[this.len++] = b | 0x80;
+    }
+  }
+  /** Signed LEB128 of the 64-bit two's-complement value hi:lo (each a 32-bit integer, signed or unsigned). */
+  sleb64(lo: number, hi: number): this {
+    this.room(10);
+    lo |= 0; hi |= 0;
+    for (;;) {
+      const b = lo & 0x7f;
+      // hi:lo >>= 7 (arithmetic)
+      lo = (lo >>> 7) | (hi << 25); hi >>= 7;
+      if ((lo === 0 && hi === 0 && (b & 0x40) === 0) || (lo === -1 && hi === -1 && (b & 0x40) !== 0)) { this.buf[this.len++] = b; return this; }
+      this.buf[this.len++] = b | 0x80;
+    }
+  }
+  /** Appends bytes [0, n) of src. */
+  append(src: Uint8Array, n = src.length): this { this.room(n); this.buf.set(src.subarray(0, n), this.len); this.len += n; return this; }
+  name(s: string): this { this.uleb(s.length); this.room(s.length); for (let i = 0; i < s.length; i++) this.buf[this.len++] = s.charCodeAt(i); return this; }
 }
 
 /** Builds one function body's instructions. */
-export class Code {
-  readonly b: number[] = [];
-  op(o: Op): this { this.b.push(o); return this; }
+export class Code extends Bytes {
+  op(o: Op): this { return this.u8(o); }
   /** block/loop/if with no result. */
-  open(o: Op.block | Op.loop | Op.if): this { this.b.push(o, EMPTY); return this; }
-  i32(v: number): this { this.b.push(Op.i32_const); sleb(this.b, BigInt(v | 0)); return this; }
+  open(o: Op.block | Op.loop | Op.if): this { return this.u8(o).u8(EMPTY); }
+  i32(v: number): this { return this.u8(Op.i32_const).sleb32(v); }
   /** i64.const of the 64-bit value hi:lo (each a 32-bit integer, signed or unsigned). */
-  i64(lo: number, hi = 0): this { this.b.push(Op.i64_const); sleb(this.b, BigInt.asIntN(64, (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0))); return this; }
-  get(l: number): this { this.b.push(Op.local_get); uleb(this.b, l); return this; }
-  set(l: number): this { this.b.push(Op.local_set); uleb(this.b, l); return this; }
-  tee(l: number): this { this.b.push(Op.local_tee); uleb(this.b, l); return this; }
-  br(o: Op.br | Op.br_if, depth: number): this { this.b.push(o); uleb(this.b, depth); return this; }
+  i64(lo: number, hi = 0): this { return this.u8(Op.i64_const).sleb64(lo, hi); }
+  get(l: number): this { return this.u8(Op.local_get).uleb(l); }
+  set(l: number): this { return this.u8(Op.local_set).uleb(l); }
+  tee(l: number): this { return this.u8(Op.local_tee).uleb(l); }
+  br(o: Op.br | Op.br_if, depth: number): this { return this.u8(o).uleb(depth); }
   /** br_table: branch to labels[i] for the i32 i on the stack, `dflt` when i is out of range. */
-  brTable(labels: number[], dflt: number): this { this.b.push(Op.br_table); uleb(this.b, labels.length); for (const l of labels) uleb(this.b, l); uleb(this.b, dflt); return this; }
+  brTable(labels: number[], dflt: number): this { this.u8(Op.br_table).uleb(labels.length); for (const l of labels) this.uleb(l); return this.uleb(dflt); }
   /** A load or store with natural alignment log2 `align` at constant byte offset `off`. */
-  mem(o: Op, align: number, off: number): this { this.b.push(o); uleb(this.b, align); uleb(this.b, off); return this; }
+  mem(o: Op, align: number, off: number): this { return this.u8(o).uleb(align).uleb(off); }
 }
 
-function section(out: number[], id: number, body: number[]): void {
-  out.push(id);
-  uleb(out, body.length);
-  for (const x of body) out.push(x);
-}
+/** One function of a module: its extra locals' types (declared one by one) and its body (without the final `end`). */
+export interface Func { locals: T[]; code: Code }
 
-function name(out: number[], s: string): void {
-  uleb(out, s.length);
-  for (let i = 0; i < s.length; i++) out.push(s.charCodeAt(i));
+function section(out: Bytes, id: number, body: Bytes): void {
+  out.u8(id).uleb(body.len).append(body.buf, body.len);
 }
 
 /**
- * A module importing memory "e"."m" (at least `pages` 64-KiB pages) and exporting function "f" of type
- * params -> results, with extra locals `locals` (types, declared one by one) and body `code` (without
- * the final `end`, which this adds).
+ * A module importing memory "e"."m" (at least `pages` 64-KiB pages) and exporting functions "0", "1", …
+ * (funcs in order), each of type params -> results.
  */
-export function moduleBytes(params: T[], results: T[], locals: T[], code: Code, pages: number): Uint8Array<ArrayBuffer> {
-  const out: number[] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]; // magic, version 1
-  const type: number[] = [1, 0x60];
-  uleb(type, params.length); type.push(...params);
-  uleb(type, results.length); type.push(...results);
+export function moduleBytes(params: T[], results: T[], funcs: Func[], pages: number): Uint8Array<ArrayBuffer> {
+  const out = new Bytes();
+  for (const b of [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]) out.u8(b); // magic, version 1
+  const type = new Bytes().uleb(1).u8(0x60).uleb(params.length);
+  for (const t of params) type.u8(t);
+  type.uleb(results.length);
+  for (const t of results) type.u8(t);
   section(out, 1, type);
-  const imp: number[] = [1];
-  name(imp, 'e'); name(imp, 'm'); imp.push(0x02, 0x00); uleb(imp, pages); // memory, limits {min}
-  section(out, 2, imp);
-  section(out, 3, [1, 0]); // one function of type 0
-  const exp: number[] = [1];
-  name(exp, 'f'); exp.push(0x00, 0);
+  section(out, 2, new Bytes().uleb(1).name('e').name('m').u8(0x02).u8(0x00).uleb(pages)); // memory, limits {min}
+  const fsec = new Bytes().uleb(funcs.length);
+  for (let j = 0; j < funcs.length; j++) fsec.uleb(0); // each of type 0
+  section(out, 3, fsec);
+  const exp = new Bytes().uleb(funcs.length);
+  for (let j = 0; j < funcs.length; j++) exp.name(String(j)).u8(0x00).uleb(j);
   section(out, 7, exp);
-  // locals, run-length grouped by type
-  const body: number[] = [];
-  const groups: [number, T][] = [];
-  for (const t of locals) {
-    const g = groups[groups.length - 1];
-    if (g !== undefined && g[1] === t) g[0]++; else groups.push([1, t]);
+  const code = new Bytes().uleb(funcs.length), body = new Bytes();
+  for (const f of funcs) {
+    body.len = 0;
+    // locals, run-length grouped by type
+    let groups = 0;
+    for (let k = 0; k < f.locals.length; k++) if (k === 0 || f.locals[k] !== f.locals[k - 1]) groups++;
+    body.uleb(groups);
+    for (let k = 0; k < f.locals.length;) {
+      let e = k + 1;
+      while (e < f.locals.length && f.locals[e] === f.locals[k]) e++;
+      body.uleb(e - k).u8(f.locals[k]);
+      k = e;
+    }
+    body.append(f.code.buf, f.code.len).u8(Op.end);
+    code.uleb(body.len).append(body.buf, body.len);
   }
-  uleb(body, groups.length);
-  for (const [n, t] of groups) { uleb(body, n); body.push(t); }
-  for (const x of code.b) body.push(x);
-  body.push(Op.end);
-  const codeSec: number[] = [1];
-  uleb(codeSec, body.length);
-  for (const x of body) codeSec.push(x);
-  section(out, 10, codeSec);
-  return new Uint8Array(out);
+  section(out, 10, code);
+  return out.buf.slice(0, out.len);
 }
