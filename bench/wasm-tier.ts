@@ -1,13 +1,16 @@
-// `npm run bench:wasm`: the WebAssembly tier prototype (src/cpu/wasm, X86FT_WASM=1) against the JS tier
+// `npm run bench:wasm`: the WebAssembly tier (src/cpu/wasm, X86FT_WASM=1) against the JS tier
 // (src/cpu/compile.ts) on CoreMark (guests/build/coremark-O2.elf), issue 14's "measure a prototype of each".
-// Alternating pairs of child processes, one per tier and run length (X86FT_WASM is read once, when the CPU
-// modules load); each child boots the guest in-process, runs it to its end and reports its own CPU time and
-// the wasm tier's counters. Steady iterations per CPU-second = (long - short) / (CPU(long) - CPU(short)),
-// medians over the pairs; the CRCs of every run must equal the native build's. Prints the load average.
-// Results in bench/results/wasm-tier.json.
+// Alternating rounds of child processes, one per variant and run length (X86FT_WASM is read once, when the
+// CPU modules load): the JS tier, the wasm tier compiling in the background, the wasm tier compiling on
+// the main thread (X86FT_WASM_BACKGROUND=0). Each child boots the guest in-process, runs it to its end with
+// Machine.runAsync (as `x86ft run` does: the event loop turns every few ms) and reports its process CPU
+// time (every thread: V8's background compiles included), wall time and the wasm tier's counters. Steady
+// iterations per CPU-second = (long - short) / (CPU(long) - CPU(short)), medians over the rounds; the CRCs
+// of every run must equal the native build's. Prints the load average. Results in bench/results/wasm-tier.json.
 
 import './env-check.js'; // first: a bad X86FT_* value is one line, exit 2
 import { envInt } from '../src/env.js';
+import type { WasmStats } from '../src/cpu/wasm/compile.js';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -18,7 +21,10 @@ const ELF = join(root, 'guests/build/coremark-O2.elf'), NATIVE = join(root, 'gue
 const SEEDS = ['0x0', '0x0', '0x66'];
 const PAIRS = envInt('X86FT_WASM_PAIRS'), LONG = envInt('X86FT_WASM_LONG'), SHORT = envInt('X86FT_WASM_SHORT');
 
-interface Child { cpuS: number; icount: number; crcs: string; blocks: number; wasm: { compiled: number; rejected: number; compileMs: number; calls: number; exits: number } | null }
+type Variant = 'js' | 'wasm' | 'wasmMain';
+const VARIANTS: Variant[] = ['js', 'wasm', 'wasmMain'];
+const LABEL: Record<Variant, string> = { js: 'JS tier', wasm: 'wasm, background compile', wasmMain: 'wasm, main-thread compile' };
+interface Child { cpuS: number; wallS: number; icount: number; crcs: string; blocks: number; wasm: WasmStats | null }
 
 function crcs(out: string): string {
   const lines = out.split('\n').filter((l) => /^(seedcrc|\[0\]crc(list|matrix|state|final))\s*:/.test(l));
@@ -31,13 +37,13 @@ async function child(n: number): Promise<void> {
   const { Machine } = await import('../src/machine/machine.js');
   const out: number[] = [];
   const m = Machine.fromElf(readFileSync(ELF), { cmdline: `${SEEDS.join(' ')} ${n}`, memSize: 64 << 20, consoleOut: (b) => out.push(b) });
-  const c0 = process.cpuUsage();
-  m.run();
-  const c = process.cpuUsage(c0);
+  const c0 = process.cpuUsage(), w0 = performance.now();
+  await m.runAsync();
+  const c = process.cpuUsage(c0), wallS = (performance.now() - w0) / 1e3;
   let blocks = 0;
   for (const b of m.cpu.blocks.values()) if (b.fn !== null) blocks++;
   const w = m.cpu.wasm;
-  const r: Child = { cpuS: (c.user + c.system) / 1e6, icount: m.cpu.icount, crcs: crcs(Buffer.from(out).toString('latin1')), blocks, wasm: w === null ? null : { ...w.stats } };
+  const r: Child = { cpuS: (c.user + c.system) / 1e6, wallS, icount: m.cpu.icount, crcs: crcs(Buffer.from(out).toString('latin1')), blocks, wasm: w === null ? null : { ...w.stats } };
   process.stdout.write(`${JSON.stringify(r)}\n`);
 }
 
@@ -69,11 +75,11 @@ async function inproc(slices: number, sliceN: number, warm: number): Promise<voi
   process.stdout.write(`${JSON.stringify({ ratios, js, wasm: wa, stats: mw.cpu.wasm.stats })}\n`);
 }
 
-function spawnChild(wasm: boolean, n: number): Child {
+function spawnChild(v: Variant, n: number): Child {
   const r = spawnSync(process.execPath, [new URL(import.meta.url).pathname, '--child', String(n)], {
-    encoding: 'utf8', maxBuffer: 16 << 20, env: { ...process.env, X86FT_WASM: wasm ? '1' : '0' },
+    encoding: 'utf8', maxBuffer: 16 << 20, env: { ...process.env, X86FT_WASM: v === 'js' ? '0' : '1', X86FT_WASM_BACKGROUND: v === 'wasmMain' ? '0' : '1' },
   });
-  if (r.status !== 0) throw new Error(`child (${wasm ? 'wasm' : 'js'}, ${n}): exit ${r.status ?? r.signal}\n${r.stderr.slice(-2000)}`);
+  if (r.status !== 0) throw new Error(`child (${v}, ${n}): exit ${r.status ?? r.signal}\n${r.stderr.slice(-2000)}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as Child;
 }
 
@@ -87,47 +93,52 @@ function main(): void {
     want.set(n, crcs(r.stdout));
   }
   const load0 = loadavg();
-  console.log(`wasm tier vs JS tier on CoreMark: ${PAIRS} alternating pairs of ${LONG}- and ${SHORT}-iteration runs; load average ${load0.map((x) => x.toFixed(1)).join(' ')}`);
-  const res: Record<'js' | 'wasm', { long: Child[]; short: Child[] }> = { js: { long: [], short: [] }, wasm: { long: [], short: [] } };
+  console.log(`wasm tier vs JS tier on CoreMark: ${PAIRS} rounds of ${LONG}- and ${SHORT}-iteration runs, each variant in turn; X86FT_WASM_REGION=${envInt('X86FT_WASM_REGION')}; load average ${load0.map((x) => x.toFixed(1)).join(' ')}`);
+  const res = Object.fromEntries(VARIANTS.map((v) => [v, { long: [] as Child[], short: [] as Child[] }])) as Record<Variant, { long: Child[]; short: Child[] }>;
   for (let p = 0; p < PAIRS; p++) {
-    const order: ('js' | 'wasm')[] = p % 2 === 0 ? ['js', 'wasm'] : ['wasm', 'js'];
+    const order = VARIANTS.map((_, k) => VARIANTS[(k + p) % VARIANTS.length]);
     for (const n of [SHORT, LONG]) {
       for (const t of order) {
-        const r = spawnChild(t === 'wasm', n);
-        if (r.crcs !== want.get(n)) throw new Error(`${t} tier, ${n} iterations: CRCs differ from the native build's\n${r.crcs}\n${want.get(n)}`);
+        const r = spawnChild(t, n);
+        if (r.crcs !== want.get(n)) throw new Error(`${t}, ${n} iterations: CRCs differ from the native build's\n${r.crcs}\n${want.get(n)}`);
+        if (r.wasm !== null && r.wasm.failed !== 0) throw new Error(`${t}, ${n} iterations: V8 refused ${r.wasm.failed} wasm modules: ${r.wasm.error}`);
         (n === LONG ? res[t].long : res[t].short).push(r);
       }
     }
-    process.stdout.write(`  pair ${p + 1}: js ${res.js.long[p].cpuS.toFixed(2)} s / wasm ${res.wasm.long[p].cpuS.toFixed(2)} s CPU for ${LONG} iterations\n`);
+    process.stdout.write(`  round ${p + 1}: CPU s for ${LONG} / ${SHORT} iterations: ${VARIANTS.map((v) => `${v} ${res[v].long[p].cpuS.toFixed(2)} / ${res[v].short[p].cpuS.toFixed(2)}`).join(', ')}\n`);
   }
   // in one process: alternating slices of the same instructions
   const ip = spawnSync(process.execPath, [new URL(import.meta.url).pathname, '--inproc'], { encoding: 'utf8', maxBuffer: 16 << 20, env: { ...process.env, X86FT_WASM: '1' } });
   if (ip.status !== 0) throw new Error(`in-process child: exit ${ip.status ?? ip.signal}\n${ip.stderr.slice(-2000)}`);
   const inp = JSON.parse(ip.stdout.trim().split('\n').pop()!) as { ratios: number[]; js: number[]; wasm: number[] };
   const sliceN = envInt('X86FT_WASM_SLICE');
-  const steady = (t: 'js' | 'wasm') => (LONG - SHORT) / (median(res[t].long.map((r) => r.cpuS)) - median(res[t].short.map((r) => r.cpuS)));
-  const pairRatio = res.js.long.map((j, k) => j.cpuS / res.wasm.long[k].cpuS);
-  const js = steady('js'), wasm = steady('wasm');
-  const wl = res.wasm.long.map((r) => r.wasm!);
-  const calls = median(wl.map((s) => s.calls)), exits = median(wl.map((s) => s.exits));
-  const cpuL = median(res.wasm.long.map((r) => r.cpuS));
-  const compiled = median(wl.map((s) => s.compiled)), rejected = median(wl.map((s) => s.rejected)), compileMs = median(wl.map((s) => s.compileMs));
-  const icount = res.wasm.long[0].icount;
+  const steady = (t: Variant) => (LONG - SHORT) / (median(res[t].long.map((r) => r.cpuS)) - median(res[t].short.map((r) => r.cpuS)));
+  const variants = Object.fromEntries(VARIANTS.map((v) => {
+    const L = res[v].long, S = res[v].short, cpuL = median(L.map((r) => r.cpuS)), cpuS = median(S.map((r) => r.cpuS));
+    const ratio = res.js.long.map((j, k) => j.cpuS / L[k].cpuS), ratioS = res.js.short.map((j, k) => j.cpuS / S[k].cpuS);
+    const w = L[0].wasm === null ? null : (() => {
+      const wl = L.map((r) => r.wasm!), md = (f: (s: WasmStats) => number) => median(wl.map(f));
+      const calls = md((x) => x.calls);
+      return { compiled: md((x) => x.compiled), rejected: md((x) => x.rejected), modules: md((x) => x.modules), backgroundModules: md((x) => x.background),
+        genMsMainThread: md((x) => x.genMs), compileMsMainThread: md((x) => x.compileMs), waiting: md((x) => x.waiting),
+        callsPerCpuS: calls / cpuL, instructionsPerCall: L[0].icount / calls, exitsPerCall: md((x) => x.exits) / calls };
+    })();
+    return [v, { longCpuS: cpuL, shortCpuS: cpuS, longWallS: median(L.map((r) => r.wallS)), shortWallS: median(S.map((r) => r.wallS)), steadyItPerCpuS: steady(v),
+      longJsOverThis: { median: median(ratio), min: Math.min(...ratio), max: Math.max(...ratio) }, shortJsOverThis: { median: median(ratioS), min: Math.min(...ratioS), max: Math.max(...ratioS) },
+      coldLongItPerCpuS: LONG / cpuL, coldShortItPerCpuS: SHORT / cpuS, wasm: w }];
+  })) as Record<Variant, { longCpuS: number; shortCpuS: number; longWallS: number; shortWallS: number; steadyItPerCpuS: number; longJsOverThis: { median: number; min: number; max: number }; shortJsOverThis: { median: number; min: number; max: number }; coldLongItPerCpuS: number; coldShortItPerCpuS: number; wasm: unknown }>;
   const summary = {
-    date: new Date().toISOString(), wasmRegion: envInt('X86FT_WASM_REGION'), loadavgStart: load0, loadavgEnd: loadavg(), pairs: PAIRS, long: LONG, short: SHORT,
-    jsSteadyItPerCpuS: js, wasmSteadyItPerCpuS: wasm, wasmOverJs: wasm / js,
-    longRunCpuRatioJsOverWasm: { median: median(pairRatio), min: Math.min(...pairRatio), max: Math.max(...pairRatio) },
-    wasm: { compiled, rejected, compileMsPerBlock: compileMs / compiled, callsPerCpuS: calls / cpuL, instructionsPerCall: icount / calls, exitsPerCall: exits / calls },
-    jsBlocksCompiled: median(res.js.long.map((r) => r.blocks)),
+    date: new Date().toISOString(), wasmRegion: envInt('X86FT_WASM_REGION'), loadavgStart: load0, loadavgEnd: loadavg(), rounds: PAIRS, long: LONG, short: SHORT, variants,
     inProcess: { slices: inp.ratios.length, sliceInstructions: sliceN, wasmOverJsCpu: { median: median(inp.ratios), min: Math.min(...inp.ratios), max: Math.max(...inp.ratios) },
       jsMips: sliceN / median(inp.js) / 1e6, wasmMips: sliceN / median(inp.wasm) / 1e6 },
   };
-  console.log(`  JS tier:   ${js.toFixed(1)} iterations per CPU-second (steady)`);
-  console.log(`  wasm tier: ${wasm.toFixed(1)} iterations per CPU-second (steady): ${(wasm / js).toFixed(2)}x the JS tier; long runs' CPU js/wasm per pair median ${summary.longRunCpuRatioJsOverWasm.median.toFixed(2)} (${summary.longRunCpuRatioJsOverWasm.min.toFixed(2)} .. ${summary.longRunCpuRatioJsOverWasm.max.toFixed(2)})`);
-  console.log(`  wasm blocks: ${compiled} compiled (${(compileMs / compiled).toFixed(3)} ms each: generate + WebAssembly.Module + Instance), ${rejected} left to the JS tier (of ${summary.jsBlocksCompiled} hot blocks under the JS tier)`);
-  console.log(`  JS -> wasm calls: ${(calls / cpuL / 1e6).toFixed(2)} M per CPU-second, ${(icount / calls).toFixed(1)} guest instructions per call, early exits ${(100 * exits / calls).toFixed(2)}% of calls`);
+  for (const v of VARIANTS) {
+    const x = variants[v];
+    console.log(`  ${LABEL[v].padEnd(26)} CPU s ${LONG} it ${x.longCpuS.toFixed(2)} (JS/this ${x.longJsOverThis.median.toFixed(2)}, ${x.longJsOverThis.min.toFixed(2)}..${x.longJsOverThis.max.toFixed(2)}), ${SHORT} it ${x.shortCpuS.toFixed(2)} (JS/this ${x.shortJsOverThis.median.toFixed(2)}); steady ${x.steadyItPerCpuS.toFixed(0)} it per CPU-s; wall s ${x.longWallS.toFixed(2)} / ${x.shortWallS.toFixed(2)}`);
+    if (x.wasm !== null) console.log(`    ${JSON.stringify(x.wasm)}`);
+  }
   const ipr = summary.inProcess;
-  console.log(`  in one process (${ipr.slices} alternating slices of ${sliceN / 1e6}M instructions after 40M of warm-up): CPU wasm/JS median ${ipr.wasmOverJsCpu.median.toFixed(3)} (${ipr.wasmOverJsCpu.min.toFixed(3)} .. ${ipr.wasmOverJsCpu.max.toFixed(3)}); JS ${ipr.jsMips.toFixed(0)} MIPS, wasm ${ipr.wasmMips.toFixed(0)} MIPS (median slices)`);
+  console.log(`  in one process (${ipr.slices} alternating slices of ${sliceN / 1e6}M instructions after ${envInt('X86FT_WASM_WARM') / 1e6}M of warm-up, Machine.run): CPU wasm/JS median ${ipr.wasmOverJsCpu.median.toFixed(3)} (${ipr.wasmOverJsCpu.min.toFixed(3)} .. ${ipr.wasmOverJsCpu.max.toFixed(3)}); JS ${ipr.jsMips.toFixed(0)} MIPS, wasm ${ipr.wasmMips.toFixed(0)} MIPS (median slices)`);
   console.log(`  load average at the end ${summary.loadavgEnd.map((x) => x.toFixed(1)).join(' ')}; CRCs: every run equal to the native build's`);
   mkdirSync(join(root, 'bench/results'), { recursive: true });
   writeFileSync(join(root, 'bench/results/wasm-tier.json'), `${JSON.stringify(summary, null, 2)}\n`);

@@ -41,6 +41,7 @@ export const ENV_SWITCHES: readonly EnvSwitch[] = [
   { name: 'X86FT_REGION_LOCALS', scope: 'x86ft', type: flag, dflt: '0', doc: 'with regions: 1 holds guest registers in JS locals across a region (measured no faster)' },
   { name: 'X86FT_WASM', scope: 'x86ft', type: flag, dflt: '0', doc: '1: the WebAssembly tier (a prototype) compiles hot blocks' },
   { name: 'X86FT_WASM_REGION', scope: 'x86ft', type: int(1), dflt: '1', doc: 'with X86FT_WASM=1: blocks per wasm function' },
+  { name: 'X86FT_WASM_BACKGROUND', scope: 'x86ft', type: flag, dflt: '1', doc: 'with X86FT_WASM=1: 0 compiles wasm modules on the main thread even where the event loop turns (`run`, `record`)' },
   { name: 'X86FT_SPARE', scope: 'x86ft', type: flag, dflt: '0', doc: 'internal: set by a host agent for its warm spare process' },
   { name: 'X86FT_BENCH_INSNS', scope: 'bench', type: int(1), dflt: '4000000', doc: '`bench/replay`: instructions per guest' },
   { name: 'X86FT_BENCH_RTT', scope: 'bench', type: int(1), dflt: '5000', doc: '`bench/ft-channel`: round trips measured' },

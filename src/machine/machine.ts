@@ -3,6 +3,7 @@
 
 import { Cpu, Stop, STOP_NAMES } from '../cpu/cpu.js';
 import { PhysMemory } from '../cpu/memory.js';
+import { WASM_BACKGROUND } from '../cpu/wasm/compile.js';
 import { X86ftError, InvalidArgumentError, checkCount, InternalError, BadStateError, instanceOfAnyBuild, markRootClass } from '../errors.js';
 import { Reg, regRead, regWrite } from './registers.js';
 import { MachineHooks, type HookKind, type HookCallback, type HookRange, type HookHandle } from '../api/hooks.js';
@@ -463,7 +464,7 @@ export class Machine {
     checkCount('maxInstructions', maxInstructions, true);
     // the loop below turns the event loop: the wasm tier compiles in the background meanwhile (src/cpu/wasm)
     const wasm = this.cpu.wasm;
-    if (wasm === null) return this.runTurning(maxInstructions, signal);
+    if (wasm === null || !WASM_BACKGROUND) return this.runTurning(maxInstructions, signal);
     wasm.background = true;
     try { return await this.runTurning(maxInstructions, signal); } finally { wasm.background = false; if (wasm.queued !== 0) wasm.flush(); }
   }

@@ -16,7 +16,7 @@ import { LF } from '../flags.js';
 import { nop } from '../ops/mov.js';
 import { Code, Op, T, moduleBytes, type Func } from './encode.js';
 import { Area, TLB_ENTRIES } from './space.js';
-import { envInt } from '../../env.js';
+import { envFlag, envInt } from '../../env.js';
 
 const enum A { ADD = 0, OR = 1, ADC = 2, SBB = 3, AND = 4, SUB = 5, XOR = 6, CMP = 7 }
 /** Pend.op for flags computed eagerly (IMUL): local r (i32) holds the six arithmetic flag bits. */
@@ -25,6 +25,8 @@ const ARITH = 0x8d5;
 const MAXLEFT = 0x7fffffff;
 /** Blocks per wasm function (X86FT_WASM_REGION; 1: one block each). */
 export const WASM_REGION = envInt('X86FT_WASM_REGION');
+/** Machine.runAsync lets the tier compile in the background (X86FT_WASM_BACKGROUND; see WasmTier.background). */
+export const WASM_BACKGROUND = envFlag('X86FT_WASM_BACKGROUND');
 
 /** The last flag writer's operands, in locals (i64, zero-extended to sz bytes; cin/of i32). */
 interface Pend { op: number; sz: number; a: number; b: number; r: number; cin: number; of: number }
