@@ -851,8 +851,8 @@ export class Cpu {
   run(budget: number): number {
     const stop = this.runBlocks(budget);
     // the wasm functions generated for blocks that got hot in this run, compiled between runs (src/cpu/wasm;
-    // in the background, Machine.runAsync hands them over at its event-loop turns)
-    if (this.wasm !== null && this.wasm.queued !== 0 && !this.wasm.background) this.wasm.flush();
+    // under Machine.runAsync, at its event-loop turns)
+    if (this.wasm !== null && this.wasm.queued !== 0 && !this.wasm.driven) this.wasm.flush();
     return stop;
   }
 

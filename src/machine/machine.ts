@@ -462,11 +462,15 @@ export class Machine {
   /** Like run(), but yields to the event loop every `yieldMs` and sleeps while the guest idles in HLT. */
   async runAsync(maxInstructions = Infinity, signal?: { aborted: boolean }): Promise<RunResult> {
     checkCount('maxInstructions', maxInstructions, true);
-    // the loop below turns the event loop: the wasm tier compiles in the background meanwhile (src/cpu/wasm)
+    // the loop below turns the event loop: the wasm tier's modules are made at its turns, and compiled in
+    // the background meanwhile (src/cpu/wasm; X86FT_WASM_BACKGROUND=0: at the turn, on this thread)
     const wasm = this.cpu.wasm;
-    if (wasm === null || !WASM_BACKGROUND) return this.runTurning(maxInstructions, signal);
-    wasm.background = true;
-    try { return await this.runTurning(maxInstructions, signal); } finally { wasm.background = false; if (wasm.queued !== 0) wasm.flush(); }
+    if (wasm === null) return this.runTurning(maxInstructions, signal);
+    wasm.driven = true; wasm.background = WASM_BACKGROUND;
+    try { return await this.runTurning(maxInstructions, signal); } finally {
+      wasm.driven = false; wasm.background = false;
+      if (wasm.queued !== 0) wasm.flush();
+    }
   }
 
   private async runTurning(maxInstructions: number, signal?: { aborted: boolean }): Promise<RunResult> {

@@ -59,7 +59,7 @@ describe('wasm tier = interpreter on the guests', () => {
       expect(mw.cpu.wasm).not.toBeNull();
       const tier = mw.cpu.wasm!;
       tier.regionBlocks = region;
-      tier.immediate = mode === 'immediate'; tier.background = mode === 'background';
+      tier.immediate = mode === 'immediate'; tier.background = tier.driven = mode === 'background';
       for (let done = 0; done < MAX;) {
         const si = mi.cpu.run(SLICE), sw = mw.cpu.run(SLICE);
         expect(state(mw.cpu), `after ${done} + ${SLICE} instructions`).toBe(state(mi.cpu));
@@ -245,7 +245,7 @@ describe('wasm tier: compiling in the background', () => {
     };
     const I = mk(false), W = mk(true);
     const tier = W.c.wasm!;
-    tier.background = true;
+    tier.background = tier.driven = true; // as under Machine.runAsync: the test flushes at its "turns"
     expect(I.c.run(7)).toBe(W.c.run(7)); // the loop block got hot: its function waits for a flush
     expect(tier.queued).toBe(1);
     tier.flush();

@@ -77,6 +77,9 @@ export class WasmTier {
    * synchronously (a caller of the synchronous Machine.run never turns the event loop).
    */
   background = false;
+  /** Machine.runAsync drives the CPU: it calls flush() at its event-loop turns (every few ms), so that a
+   *  module holds every function generated since the last turn; false: Cpu.run calls it at its end. */
+  driven = false;
   /** Compile each function as soon as it is generated (the block runs in wasm from its first compiled
    *  execution on): tests that need the tier from the first execution. False: batched (see compile). */
   immediate = WASM_DEFAULTS.immediate;
@@ -95,7 +98,7 @@ export class WasmTier {
     this.pages = buf.byteLength / 65536;
   }
 
-  /** Functions generated and not yet in a module (Cpu.run calls flush() at its end when this is not 0). */
+  /** Functions generated and not yet in a module (Cpu.run calls flush() at its end when this is not 0, unless `driven`). */
   get queued(): number { return this.queue.length; }
 
   /**
