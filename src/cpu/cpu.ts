@@ -658,7 +658,10 @@ export class Cpu {
   /** Fetch one instruction byte at linear address la (decoder use). */
   fetchByte(la: number): number {
     const p = this.fetchPhys(la);
-    if (p >= this.ramSize) this.raise(Vec.PF, 0x11); // executing from MMIO is not supported
+    // Executing outside RAM (MMIO, or past the end of RAM) is not supported: a #PF as for a present page the
+    // fetch may not use, CR2 = that byte's linear address (the first byte of that page when an instruction
+    // runs into it), error code P | I/D (and U/S at CPL 3), as pageFault gives it (SDM Vol. 3A §4.7).
+    if (p >= this.ramSize) this.pageFault(la, 2, false, true);
     return this.u8[p];
   }
 

@@ -357,8 +357,11 @@ export function decodeBlock(c: Cpu, rip: number, phys: number): Block {
     if (blk.n === 0) {
       decodeOne(c, la, i); // a fetch fault here is the instruction's fault
     } else {
+      const cr2 = c.cr2;
       try { decodeOne(c, la, i); } catch (e) {
-        if (e === FAULT) break; // the fault belongs to that later instruction: end the block before it
+        // the fault belongs to that later instruction, which may never run (an earlier one faults or an
+        // interrupt comes first): end the block before it and undo its CR2 (raised again if it runs)
+        if (e === FAULT) { c.cr2 = cr2; break; }
         throw e;
       }
     }
