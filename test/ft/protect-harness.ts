@@ -82,7 +82,7 @@ export function withoutIdle(cmdline: string): string {
 }
 
 /** Runs `x86ft ARGS`; `input`: bytes on its stdin (then end of file) once given, none when absent. */
-function runCli(args: string[], timeoutMs: number, input?: string | Promise<string>): Promise<{ status: number | null; stdout: Buffer; stderr: string }> {
+function runCli(args: string[], timeoutMs: number, input?: string | Promise<string>, live?: { stderr: string }): Promise<{ status: number | null; stdout: Buffer; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     if (input !== undefined) {
@@ -92,7 +92,7 @@ function runCli(args: string[], timeoutMs: number, input?: string | Promise<stri
     const out: Buffer[] = [];
     let err = '';
     child.stdout!.on('data', (b: Buffer) => out.push(b));
-    child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+    child.stderr!.on('data', (b: Buffer) => { err += b.toString(); if (live) live.stderr = err; });
     const t = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`x86ft ${args[0]} did not end in ${timeoutMs} ms:\n${err}`)); }, timeoutMs);
     child.on('exit', (code) => { clearTimeout(t); resolve({ status: code, stdout: Buffer.concat(out), stderr: err }); });
   });
@@ -205,7 +205,8 @@ export async function protectRun(c: ProtectCase): Promise<ProtectRun> {
     const input = hold ? new Promise<string>((r) => { release = () => r('x'); }) : undefined;
     const args = ['protect', c.elf, '--control', `dir:${control}`, '--disk', disk, '--cmdline', c.cmdline ?? DEMO_CMDLINE,
       '--console-file', consoleFile, ...(hold ? [] : ['--no-input']), '--failure-timeout-ms', String(c.failureTimeoutMs ?? FAILURE_TIMEOUT_MS), ...(c.extraArgs ?? [])];
-    const run = runCli(args, c.timeoutMs ?? 240_000, input);
+    const live = { stderr: '' };
+    const run = runCli(args, c.timeoutMs ?? 240_000, input, live);
     let ended = false;
     void run.then(() => { ended = true; }, () => { ended = true; });
     let killed: ProtectRun['killed'];
@@ -219,7 +220,8 @@ export async function protectRun(c: ProtectCase): Promise<ProtectRun> {
           if (rec?.state === 'protected' && rec.primary && rec.secondary && rec.secondary.pid > 1) break;
           // protect ended first: its outcome (compared by the test) says why; nothing to kill
           if (ended) break;
-          if (Date.now() > until) throw new Error('the VM never became protected');
+          // what the record and protect said: the run directory is removed, so the verdict carries the evidence
+          if (Date.now() > until) throw new Error(`the VM never became protected (record: ${rec ? JSON.stringify({ ...rec, config: undefined }) : 'none'}; protect's stderr: ${live.stderr.trim().split('\n').slice(-12).join(' | ')})`);
           await sleep(20);
         }
         if (c.whileProtected && !ended) await c.whileProtected(rec!, cp);
