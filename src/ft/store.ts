@@ -196,11 +196,38 @@ export class ConsoleFile {
   }
 
   private readonly one = new Uint8Array(1);
+  /** Within batch(true) … batch(false): consecutive bytes waiting for one write (pendLen of them from offset pendAt). */
+  private batching = false;
+  private pend = new Uint8Array(4096);
+  private pendAt = 0;
+  private pendLen = 0;
 
-  /** Writes console byte `offset` (the output with seq offset+1). */
+  /** Writes console byte `offset` (the output with seq offset+1): at once, or within a batch with the bytes around it. */
   writeByte(offset: number, byte: number): void {
-    this.one[0] = byte;
-    this.write(offset, this.one);
+    if (!this.batching) {
+      this.one[0] = byte;
+      this.write(offset, this.one);
+      return;
+    }
+    if (this.pendLen && (offset !== this.pendAt + this.pendLen || this.pendLen === this.pend.length)) this.writePending();
+    if (!this.pendLen) this.pendAt = offset;
+    this.pend[this.pendLen++] = byte;
+  }
+
+  /**
+   * OutputSinks.batch: between batch(true) and batch(false) writeByte collects consecutive bytes, and
+   * batch(false) writes them (one pwrite for a released line instead of one per byte); it returns when
+   * they are written, before the seam counts them completed. Throws as write() does.
+   */
+  batch(on: boolean): void {
+    this.batching = on;
+    if (!on) this.writePending();
+  }
+
+  private writePending(): void {
+    const n = this.pendLen;
+    this.pendLen = 0;
+    if (n) this.write(this.pendAt, this.pend.subarray(0, n));
   }
 
   /** Up to `len` console bytes from `offset` (fewer at the end of the file). */

@@ -87,6 +87,7 @@ export async function openTunnels(c: VmConfig, retryMs = 0): Promise<UdpFrameTun
 export function outputSinks(con: ConsoleFile, disks: readonly GenerationDisk[], tunnels: readonly UdpFrameTunnel[]): OutputSinks {
   return {
     console: (b, seq) => con.writeByte(seq - 1, b),
+    batch: (on) => con.batch(on),
     disks,
     frame: (nic, f) => tunnels[nic]?.send(f),
   };

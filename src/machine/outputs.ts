@@ -48,6 +48,12 @@ export interface OutputSinks {
   frame?: (nic: number, frame: Uint8Array, seq: number) => void;
   /** Disk n's backend (write and flush are used; throwing = a host I/O error). */
   disks?: readonly (DiskBackend | undefined)[];
+  /** Called with true before release()/reissue() issue several outputs and with false after them: a sink
+   *  may gather them meanwhile (the console file writes a released line in one write), but must have
+   *  completed every one when batch(false) returns — release()/reissue() return after it, and an owner
+   *  reads completed() (its release marks) only then. Throwing = the gathered outputs failed (reported
+   *  as the last console byte's failure). */
+  batch?: (on: boolean) => void;
 }
 
 /** Running count and hash of the console bytes and frames a machine produced (digests cover them). */
@@ -247,14 +253,29 @@ export class OutputSeam {
   release(upToIcount: number, deferFlushes = false): number {
     if (this.modeV !== 'hold') return 0;
     let n = 0;
-    while (this.qHead < this.queue.length && this.queue[this.qHead]!.o.icount <= upToIcount) {
-      const h = this.queue[this.qHead++]!;
-      this.heldBytesV -= h.bytes;
-      this.issue(h.o, deferFlushes);
-      n++;
-    }
+    this.batchBegin();
+    try {
+      while (this.qHead < this.queue.length && this.queue[this.qHead]!.o.icount <= upToIcount) {
+        const h = this.queue[this.qHead++]!;
+        this.heldBytesV -= h.bytes;
+        this.issue(h.o, deferFlushes);
+        n++;
+      }
+    } finally { this.batchEnd(); }
     this.compact();
     return n;
+  }
+
+  /** The last console byte issued within the current batch (its failure report names it). */
+  private batchLast: Output | undefined;
+  private batchBegin(): void {
+    this.batchLast = undefined;
+    try { this.sinks.batch?.(true); } catch { /* nothing gathered yet */ }
+  }
+  private batchEnd(): void {
+    const last = this.batchLast;
+    this.batchLast = undefined;
+    try { this.sinks.batch?.(false); } catch (e) { if (last) this.onSinkError?.(last, e); }
   }
 
   // ---- suppress mode -----------------------------------------------------------------------
@@ -284,11 +305,14 @@ export class OutputSeam {
   /** suppress -> go-live: issue every kept output (per stream, in order) to the sinks now. Returns how many. */
   reissue(): number {
     let n = 0;
-    while (this.qHead < this.queue.length) {
-      const h = this.queue[this.qHead++]!;
-      this.issue(h.o);
-      n++;
-    }
+    this.batchBegin();
+    try {
+      while (this.qHead < this.queue.length) {
+        const h = this.queue[this.qHead++]!;
+        this.issue(h.o);
+        n++;
+      }
+    } finally { this.batchEnd(); }
     this.queue = []; this.qHead = 0; this.heldBytesV = 0;
     return n;
   }
@@ -376,7 +400,7 @@ export class OutputSeam {
     const deferred = deferFlush && o.kind === 'flush';
     try {
       switch (o.kind) {
-        case 'console': this.sinks.console?.(o.arg, o.seq); break;
+        case 'console': this.batchLast = o; this.sinks.console?.(o.arg, o.seq); break;
         case 'frame': this.sinks.frame?.(o.dev, o.data!, o.seq); break;
         case 'write': ok = this.writeNow(o.dev, o.arg, o.data!); break;
         case 'flush': ok = deferred ? this.sinks.disks?.[o.dev] !== undefined : this.flushNow(o.dev); break;

@@ -328,6 +328,26 @@ describe('ConsoleFile', () => {
     expect(() => ConsoleFile.open(join(dir, 'no-dir', 'console'))).toThrow(StoreError);
     expect(readdirSync(join(store, 'vms', 'vm1'))).toEqual(['console']);
   });
+
+  it('batch(true) … batch(false) gathers consecutive bytes (a released line in one write), all written when batch(false) returns', () => {
+    const path = storePath(store, 'vm2', { kind: 'console' });
+    mkdirP(join(store, 'vms', 'vm2'));
+    const c = ConsoleFile.create(path);
+    c.batch(true);
+    for (let i = 0; i < 5000; i++) c.writeByte(i, 0x61 + (i % 26)); // more than one buffer's worth
+    expect(c.size()).toBe(4096); // gathered: only the first full buffer is in the file yet
+    c.writeByte(6000, 0x5a); // not consecutive: the bytes before it are written first, with a hole
+    expect(c.size()).toBe(5000);
+    c.batch(false);
+    const all = c.read(0, 7000);
+    expect(all.length).toBe(6001);
+    expect(all[4999]).toBe(0x61 + (4999 % 26));
+    expect(all[5500]).toBe(0); // the hole
+    expect(all[6000]).toBe(0x5a);
+    c.writeByte(6001, 0x21); // outside a batch: at once
+    expect(c.size()).toBe(6002);
+    c.close();
+  });
 });
 
 function mkdirP(p: string): void { execFileSync('mkdir', ['-p', p]); }

@@ -172,4 +172,25 @@ describe('OutputSeam', () => {
       if (mode === 'hold') expect(heldAtCall).toBe(4); // the output is already queued when it is called
     }
   });
+
+  it('a sink with batch() gathers a release: every output between batch(true) and batch(false), which ends before release() returns', () => {
+    const log: string[] = [];
+    const errors: [string, number][] = [];
+    let failEnd = false;
+    const seam = new OutputSeam({ mode: 'hold', onSinkError: (o) => errors.push([o.stream, o.seq]), sinks: {
+      console: (b, seq) => log.push(`c${seq}`),
+      batch: (on) => { log.push(on ? 'begin' : 'end'); if (!on && failEnd) throw new Error('disk full'); },
+    } });
+    let ic = 0;
+    seam.icountSource = () => ic;
+    for (; ic < 4; ic++) seam.console(0x41 + ic);
+    expect(seam.release(1)).toBe(2);
+    expect(log).toEqual(['begin', 'c1', 'c2', 'end']);
+    expect(seam.completed()).toEqual({ console: 2 });
+    expect(errors).toEqual([]);
+    failEnd = true;
+    expect(seam.release(Infinity)).toBe(2);
+    expect(log.slice(4)).toEqual(['begin', 'c3', 'c4', 'end']);
+    expect(errors).toEqual([['console', 4]]); // a failed batch is reported as its last console byte's failure
+  });
 });
