@@ -2,7 +2,7 @@
 // and exception/interrupt delivery through the guest's IDT. Never touches the host: every outside value
 // (RDTSC, RDRAND, port reads) comes from the CpuHost/Bus the machine provides.
 
-import type { PhysMemory } from './memory.js';
+import { takeSetBytes, type PhysMemory } from './memory.js';
 import type { Bus, InterruptController } from '../machine/bus.js';
 import { F, LF, arithFlags, materialize } from './flags.js';
 import { decodeBlock, type Block } from './decoder.js';
@@ -581,9 +581,9 @@ export class Cpu {
    * The WebAssembly tier's stores do not mark: with it the write TLB is dropped at every call.
    */
   takeDirtyPages(): number[] {
-    const out: number[] = [];
-    const d = this.dirty, log = this.dirtyLog, used = this.mem.used;
-    for (let p = 0; p < d.length; p++) if (d[p]) { out.push(p); d[p] = 0; used[p] = 1; if (log !== null) log[p] = 1; }
+    const out = takeSetBytes(this.dirty, []);
+    const log = this.dirtyLog, used = this.mem.used;
+    for (const p of out) { used[p] = 1; if (log !== null) log[p] = 1; }
     if (!this.trackDirty || this.wasm !== null) this.tlbWTag.fill(-1);
     if (!this.trackDirty) {
       this.trackDirty = true;

@@ -96,9 +96,25 @@ export class PhysMemory {
 
   /** Page numbers changed by non-CPU writes since the last call, ascending; clears the set. */
   takeWritten(): number[] {
-    const out: number[] = [];
-    const c = this.changed;
-    for (let p = 0; p < c.length; p++) if (c[p]) { out.push(p); c[p] = 0; }
-    return out;
+    return takeSetBytes(this.changed, []);
   }
+}
+
+/**
+ * Appends to `out` the index of every non-zero byte of `b`, ascending, and zeroes those bytes. Reads four
+ * bytes at a time where it can: a page set is mostly zeros, and a digest (every 1M instructions on an FT
+ * primary and its secondary) takes two sets of 16,384 bytes on a 64 MiB machine — byte by byte that was
+ * about a quarter of a digest's time.
+ */
+export function takeSetBytes(b: Uint8Array, out: number[]): number[] {
+  const words = (b.byteOffset & 3) === 0 ? b.length >>> 2 : 0;
+  if (words) {
+    const w = new Uint32Array(b.buffer, b.byteOffset, words);
+    for (let i = 0; i < words; i++) {
+      if (w[i] === 0) continue;
+      for (let k = i << 2, end = k + 4; k < end; k++) if (b[k]) { out.push(k); b[k] = 0; }
+    }
+  }
+  for (let k = words << 2; k < b.length; k++) if (b[k]) { out.push(k); b[k] = 0; }
+  return out;
 }

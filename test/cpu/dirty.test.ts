@@ -10,6 +10,7 @@
 import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { Machine } from '../../src/machine/machine.js';
+import { takeSetBytes } from '../../src/cpu/memory.js';
 import { Reg } from '../../src/index.js';
 import type { CpuHost } from '../../src/cpu/cpu.js';
 import { assemble } from './asm.js';
@@ -72,3 +73,21 @@ describe('dirty pages without dropping the write TLB', () => {
   }
 });
 
+
+describe('takeSetBytes (how a page set is taken)', () => {
+  it('gives every non-zero index ascending and zeroes it, for any length and alignment, against a byte-by-byte scan', () => {
+    let seed = 7;
+    const rnd = (): number => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    for (const [len, off] of [[0, 0], [3, 0], [16384, 0], [16387, 0], [1001, 1], [4099, 3]] as const) {
+      const whole = new Uint8Array(len + off);
+      const b = whole.subarray(off);
+      for (let i = 0; i < len; i++) if (rnd() < 0.05) b[i] = 1 + Math.floor(rnd() * 255);
+      if (len) b[len - 1] = 1; // the tail past the last whole word
+      const want: number[] = [];
+      for (let i = 0; i < len; i++) if (b[i]) want.push(i);
+      expect(takeSetBytes(b, [])).toEqual(want);
+      expect(b.every((x) => x === 0)).toBe(true);
+      expect(takeSetBytes(b, [])).toEqual([]);
+    }
+  });
+});
