@@ -417,7 +417,7 @@ async function serverMain(opts: ThreadListenOptions): Promise<void> {
     server = await listenFt({
       ...opts,
       acceptPeer: (h) => (refuseHostId && h.hostId === refuseHostId.hostId ? refuseHostId.reason
-        : requireGeneration && h.generation !== opts.generation ? `generation ${h.generation} is not the VM's ${opts.generation}` : undefined),
+        : requireGeneration && h.generation !== opts.generation ? `the peer is at generation ${h.generation}, this listener at generation ${opts.generation}` : undefined),
       onReject: (err, remote) => post({ ev: 'reject', code: err.code, message: err.message, remote }),
     });
   } catch (e) {

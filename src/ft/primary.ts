@@ -48,6 +48,8 @@ const PRECOPY_PAUSE_PAGES = 256;
 const PRECOPY_MAX_SKIPS = 50;
 /** Placement retry period while no host is free (ms). */
 const PLACE_RETRY_MS = 500;
+/** How long a new listener on a fixed port waits for the previous one (its own) to let the port go. */
+const RELISTEN_MS = 5000;
 const sleepMs = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 /** Sync tick while outputs wait / otherwise (ms): a fallback, since an output that starts waiting
  *  gets its sync mark at the run loop's next time check (outputHeld, atTimeCheck). */
@@ -208,6 +210,11 @@ export class FtPrimary {
   /** The channel's listener and connections, on a thread of their own (channel-thread.ts). */
   private server: ThreadServer | undefined;
   private peer: ThreadPeer | undefined;
+  /** Peers accepted while no secondary was paired, not yet taken (intake, nextPeer); `server`: whose listener. */
+  private offered: { peer: ThreadPeer; server: ThreadServer }[] = [];
+  private offeredWake: (() => void) | undefined;
+  /** Listening anew for a generation failed: respawnLoop retries (relisten). */
+  private needListen = false;
   private detector: FailureDetector | undefined;
   private parts: LivePrimaryParts | undefined;
   private lastSync = -1;
@@ -326,6 +333,22 @@ export class FtPrimary {
 
   private async listen(secret: Buffer, generation: number): Promise<void> {
     const { vm, hostId } = this.o;
+    // a fixed port (--listen HOST:PORT) is free again only once the previous listener (closed just before, on
+    // its thread) has let it go: EADDRINUSE is retried for a while, never for port 0
+    for (let waited = 0; ; waited += 50) {
+      try {
+        await this.listenOnce(secret, generation);
+        break;
+      } catch (e) {
+        if (!this.o.listen.port || waited >= RELISTEN_MS || !/EADDRINUSE/.test((e as Error).message)) throw e;
+        await sleepMs(50);
+      }
+    }
+    void this.intake(this.server!);
+  }
+
+  private async listenOnce(secret: Buffer, generation: number): Promise<void> {
+    const { vm, hostId } = this.o;
     this.server = await listenFtThread({ secret, vm, hostId, generation, host: this.o.listen.host, port: this.o.listen.port, tls: this.o.tls, auxLabel: AUX_LABEL,
       refuseHostId: { hostId, reason: `the secondary runs on this primary's host (${hostId})` }, requireGeneration: true,
       onReject: (err, remote) => this.emit({ kind: 'message', text: `refused a channel peer from ${remote}: ${err.message}` }),
@@ -335,10 +358,54 @@ export class FtPrimary {
     });
   }
 
+  /**
+   * Every peer the channel accepts comes through here (one loop per listener): while a secondary is paired
+   * (or the run is over) a new one is refused with a bye naming the paired secondary (FT.md: one secondary
+   * at a time); it exits 2 and never writes the VM record. The others wait in `offered` for nextPeer().
+   */
+  private async intake(server: ThreadServer): Promise<void> {
+    for (;;) {
+      let peer: ThreadPeer;
+      try { peer = await server.accept(); } catch { return; } // closed (a new generation listens anew), or its thread died
+      if (this.paired || this.claiming || this.runDone || this.fencedMsg) { void this.refuse(peer); continue; }
+      this.offered.push({ peer, server });
+      const w = this.offeredWake; this.offeredWake = undefined; w?.();
+    }
+  }
+
+  /** The next peer offered by the current listener (others are dropped), or undefined once `stop()`. Single consumer. */
+  private async nextPeer(stop: () => boolean): Promise<ThreadPeer | undefined> {
+    for (;;) {
+      for (let o = this.offered.shift(); o; o = this.offered.shift()) {
+        if (o.server !== this.server) { o.peer.abort('channel server closed'); continue; } // joined an older generation's listener
+        if (o.peer.isClosed) continue;
+        // one secondary: peers that came at the same time are refused once this one is taken
+        for (const other of this.offered.splice(0)) void this.refuse(other.peer, o.peer.peerHostId);
+        return o.peer;
+      }
+      if (stop()) return undefined;
+      await new Promise<void>((r) => { this.offeredWake = r; setTimeout(r, 50); });
+    }
+  }
+
+  /** Refuses a secondary that came while another is paired (`holder`: its host id when known). */
+  private async refuse(peer: ThreadPeer, holder = this.peer?.peerHostId): Promise<void> {
+    const vm = this.o.vm;
+    if (this.runDone || this.fencedMsg) { peer.close({ reason: `refused: FT VM '${vm}' is ending` }); return; }
+    let who = holder ? `on ${holder}` : 'joining';
+    try {
+      const r = await this.o.control.readVm(vm);
+      if (r?.secondary && r.secondary.host === holder && r.secondary.pid > 0) who = `${r.secondary.host} pid ${r.secondary.pid}`;
+    } catch { /* the host id is enough */ }
+    this.emit({ kind: 'message', text: `refused a second secondary from ${peer.peerHostId} (${peer.remote}): the VM has one (${who})` });
+    peer.close({ reason: `refused: FT VM '${vm}' already has a secondary (${who}); another can join only once the primary has lost it (ft status shows no secondary)` });
+  }
+
   /** The channel thread died while no secondary was paired: listen anew (a new thread) and publish the address. */
   private async relisten(): Promise<void> {
     const p = this.parts!;
     await this.listen(await p.control.secret(), this.generation);
+    this.needListen = false;
     this.emit({ kind: 'message', text: `channel listening again on ${this.addr}` });
     await this.recordState((r) => { if (r.generation === this.generation && r.primary?.pid === process.pid) r.primary.addr = this.addr ?? null; });
   }
@@ -412,13 +479,13 @@ export class FtPrimary {
     while (!this.runDone && !this.signal.aborted && !this.fencedMsg) {
       // a log switch pending (going on alone): the snapshot is taken from the new generation's recorder
       if (this.paired || this.claiming || this.switchTo) { await sleepMs(50); continue; }
-      if (this.server?.threadFailure) {
+      if (this.server?.threadFailure || this.needListen) {
         try { await this.relisten(); } catch (e) { this.emit({ kind: 'message', text: `cannot listen for a new secondary: ${(e as Error).message}` }); await sleepMs(PLACE_RETRY_MS); continue; }
       }
-      const accepted = this.server!.accept().catch(() => undefined);
-      const ended = (async () => { while (!this.runDone && !this.signal.aborted && !this.fencedMsg) await sleepMs(50); return undefined; })();
-      if (this.o.place) void this.placeSecondary(Promise.race([accepted, ended]));
-      const peer = await Promise.race([accepted, ended]);
+      const server = this.server;
+      const accepted = this.nextPeer(() => this.runDone || this.signal.aborted || !!this.fencedMsg || this.server !== server || !!server?.threadFailure);
+      if (this.o.place) void this.placeSecondary(accepted);
+      const peer = await accepted;
       if (!peer) { if (this.runDone || this.signal.aborted || this.fencedMsg) return; continue; } // (a server replaced at a new generation)
       if (peer.isClosed || this.runDone) continue;
       await this.join(peer);
@@ -543,12 +610,10 @@ export class FtPrimary {
   }
 
   private async waitSecondary(): Promise<ThreadPeer | undefined> {
-    const accepted = this.server!.accept().catch(() => undefined);
+    const server = this.server;
+    const accepted = this.nextPeer(() => this.signal.aborted || !!server?.threadFailure);
     if (this.o.place) void this.placeSecondary(accepted);
-    let timer: ReturnType<typeof setInterval> | undefined;
-    const stopped = new Promise<undefined>((resolve) => { timer = setInterval(() => { if (this.signal.aborted) resolve(undefined); }, 50); });
-    const peer = await Promise.race([accepted, stopped]);
-    clearInterval(timer);
+    const peer = await accepted;
     if (!peer) return undefined;
     this.attach(peer);
     return peer;
@@ -813,7 +878,10 @@ export class FtPrimary {
     this.stopSync();
     p.generation = g1;
     p.seam.setMode('live'); // releases what it held
-    this.switchTo = g1; // generation g+1's log and disk layers from the next run chunk on (switchLog)
+    this.switchTo = g1; // generation g+1's log and disk layers from the run's next stop on (switchLog)
+    // the run stops at its next slice for it (stop.aborted), not only between pace chunks: a guest idle in HLT (a
+    // console waiting for input) ran no chunk for good, and no new secondary could join meanwhile (respawnLoop waits)
+    this.switchReady = true;
     this.inputs.release(Infinity);
     this.emit({ kind: 'message', text: `secondary lost (${why}); generation ${g1}: running not protected` });
     this.emit({ kind: 'state', state: 'not-protected', generation: g1 });
@@ -822,10 +890,11 @@ export class FtPrimary {
     // at the new generation: its hello must name g1, so listen anew (the old address dies; its close is not awaited:
     // it waits for the old server's connections to end)
     try {
-      const old = this.server;
+      // the old listener stops accepting at once (its close resolves only once its connections ended): on a fixed
+      // port the new one needs the port (it was EADDRINUSE, and secondaries met the old generation's listener)
+      void this.server?.close().catch(() => undefined);
       await this.listen(await p.control.secret(), g1);
-      void old?.close().catch(() => undefined);
-    } catch (e) { this.emit({ kind: 'message', text: `cannot listen for a new secondary: ${(e as Error).message}` }); }
+    } catch (e) { this.needListen = true; this.emit({ kind: 'message', text: `cannot listen for a new secondary: ${(e as Error).message} (trying again)` }); }
     this.claiming = false; // a new secondary may join (respawn) and be lost in turn
     await this.recordState(alone); // again with the new channel address
   }
@@ -896,9 +965,10 @@ export class FtPrimary {
     this.switchTo = 0; this.switchReady = false;
     const disks = openDisks(p.vm, p.config, g1, this.firstGeneration);
     for (const d of p.disks) { try { d.flush(); } catch { /* reported by the guest's own flushes */ } d.close(); }
-    // in place: the live gate (disk reads) and the seam's sinks (writes) hold this array
+    // in place: the live gate (disk reads) and the seam's sinks (writes) hold this array. The sinks stay as they
+    // are: a fresh set dropped the console host's wrap of the console sink, and console clients got nothing of
+    // generation g+1 (the new-user trial: 225 of 583 B, then 'the guest ended')
     p.disks.splice(0, p.disks.length, ...disks);
-    p.seam.sinks = outputSinks(p.console, p.disks, p.tunnels);
     this.logBytesBefore += p.logSink.stats.bytes;
     p.logSink = openGenerationLog(p.vm, p.config, g1);
     const G = p.machine.cpu.icount;

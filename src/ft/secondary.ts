@@ -70,6 +70,8 @@ export class FtSecondary {
   private wake: (() => void) | undefined;
   private failed: string | undefined;
   private bye: { reason: string; status?: number } | undefined;
+  /** The primary sent the log, RAM, a snapshot or a mark (not only heartbeats or bye): it accepted this secondary. */
+  private heard = false;
   private feedError: Error | undefined;
   /** Set once a divergence is found: nothing is acked any more. */
   private divergedV = false;
@@ -132,6 +134,16 @@ export class FtSecondary {
       workerBeats: { peer: { host: addr.host, port: addr.port } },
     });
     void peer.closed.then((why) => { if (why.code !== 'BYE' && why.code !== 'LOCAL' && !this.failed) { this.failed = why.message; } this.poke(); });
+    // accepted once the primary sends the log, RAM or a snapshot; a primary that has a secondary refuses this one
+    // with a bye (SecondaryRefused: exit 2), and only an accepted secondary writes the VM record (an intruder named
+    // itself there, then exited 4 'the primary failed before the log started' though the primary lived)
+    while (!this.heard && !this.bye && !this.failed && !this.signal.aborted) await new Promise<void>((r) => { this.wake = r; setTimeout(r, 20); });
+    if (!this.heard && this.bye) {
+      this.detector?.stop();
+      peer.close();
+      throw new SecondaryRefused(this.bye.reason);
+    }
+    if (!this.heard) return; // the primary failed or this role was stopped first: run() says so
     this.emit({ kind: 'peer', up: true, hostId: peer.peerHostId });
     if (await this.recordSelf()) void this.recordSelfLater();
   }
@@ -178,6 +190,7 @@ export class FtSecondary {
   }
 
   private onMessage(m: FtMessage): void {
+    if (m.t !== 'bye' && m.t !== 'heartbeat') this.heard = true;
     switch (m.t) {
       case 'log':
         this.received += m.bytes.length;
