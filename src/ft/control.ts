@@ -4,8 +4,8 @@
 // src/machine, src/replay or below imports it. Layout on disk, etcd keys and guarantees: src/ft/README.md.
 
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
-import { homedir } from 'node:os';
+import { promises as fsp, readFileSync, statSync } from 'node:fs';
+import { homedir, hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { X86ftError } from '../errors.js';
 import { envValue } from '../env.js';
@@ -33,6 +33,10 @@ export interface RoleRef {
    *  not running the role (lostReason). Compared for equality only, so hosts' clocks need not agree. Not part of
    *  `ft status`'s JSON. */
   lease?: number;
+  /** The machine the role process ran on (`machineId()`: host name and Linux boot id) when it recorded itself: on
+   *  that machine its pid tells whether it still runs (`goneHere`). Absent in older records and off Linux. Not
+   *  part of `ft status`'s JSON. */
+  machine?: string;
 }
 
 /** FT options of a VM (FT.md "Channel", "The Output Rule"); milliseconds and bytes. */
@@ -557,7 +561,10 @@ export function roleHostGone(rec: VmRecord, r: RoleRef, hosts: readonly HostReco
  * that host has no live lease.
  */
 export function lostReason(rec: VmRecord, hosts: readonly HostRecord[], newer?: NewerClaim): string | undefined {
-  if (!rec.placed || rec.state === 'ended') return undefined;
+  if (rec.state === 'ended') return undefined;
+  const here = goneHere(rec);
+  if (here) return here;
+  if (!rec.placed) return undefined;
   const roles = [rec.primary && { kind: 'primary', ...rec.primary }, rec.secondary && { kind: 'secondary', ...rec.secondary }].filter((r) => r !== null);
   if (roles.length === 0) return undefined;
   const o = newer?.owner;
@@ -567,6 +574,36 @@ export function lostReason(rec: VmRecord, hosts: readonly HostRecord[], newer?: 
   const dead = roles.map((r) => ({ r, why: roleHostGone(rec, r, hosts) }));
   if (dead.some((d) => d.why === undefined)) return undefined;
   return `the host of every role has gone (${dead.map((d) => `${d.r.kind} pid ${d.r.pid} on host ${d.r.host}: ${d.why}`).join('; ')})`;
+}
+
+let machine: string | null | undefined;
+/** This machine: its host name and Linux boot id (`RoleRef.machine`), or undefined where there is no boot id. */
+export function machineId(): string | undefined {
+  if (machine === undefined) {
+    try { machine = `${hostname()} ${readFileSync('/proc/sys/kernel/random/boot_id', 'latin1').trim()}`; } catch { machine = null; }
+  }
+  return machine ?? undefined;
+}
+
+/** Whether process `pid` exists on this machine (a role may run in any process: the CLI's, a host agent's spare, a
+ *  program using the API), so only its absence counts. */
+function processHere(pid: number): boolean {
+  try { return statSync(`/proc/${pid}`).isDirectory(); } catch { return false; }
+}
+
+/**
+ * Why the VM is lost on this machine, or undefined: every role the record names recorded itself on this machine
+ * (`RoleRef.machine`) and none of their processes exists here any more. Placed or
+ * not: a manual `ft primary` killed while it waited for its secondary left `starting` for good, naming a dead
+ * pid, and a restart of it was refused as 'already running'. A role recorded elsewhere (or before it recorded
+ * itself: pid 0) cannot be judged here.
+ */
+export function goneHere(rec: VmRecord): string | undefined {
+  if (rec.state === 'ended') return undefined;
+  const me = machineId();
+  const roles = [rec.primary && { kind: 'primary', ...rec.primary }, rec.secondary && { kind: 'secondary', ...rec.secondary }].filter((r) => r !== null);
+  if (!me || roles.length === 0 || roles.some((r) => r.machine !== me || !(r.pid > 0) || processHere(r.pid))) return undefined;
+  return `${roles.map((r) => `its ${r.kind} (host ${r.host} pid ${r.pid})`).join(' and ')} no longer ${roles.length > 1 ? 'run' : 'runs'} on this machine (${hostname()})`;
 }
 
 /** A fresh record for `config` (state `starting`, no roles, zero counters). */
@@ -602,7 +639,11 @@ export async function createVm(cp: ControlPlane, name: string, config: VmConfig,
   for (;;) {
     const cur = await cp.readVm(name);
     const g = await cp.generation(name);
-    if (cur && cur.state !== 'ended') throw vmExists(name, cur.primary ? `${cur.primary.host} pid ${cur.primary.pid}` : 'starting');
+    if (cur && cur.state !== 'ended') {
+      const gone = goneHere(cur);
+      if (gone) throw new ControlError('VM_EXISTS', `FT VM '${name}' is lost: ${gone}; 'x86ft ft stop ${name}' ends its record (the logs and disk layers stay), then start it again`);
+      throw vmExists(name, cur.primary ? `${cur.primary.host} pid ${cur.primary.pid}` : 'starting');
+    }
     if (!cur && g > 0) {
       // claimed by a creator that has not written its record yet (or died before it)
       const o = await cp.claimOwner(name, g);
@@ -618,6 +659,8 @@ export async function createVm(cp: ControlPlane, name: string, config: VmConfig,
     if (!r.won) throw vmExists(name, `${r.owner.hostId} pid ${r.owner.pid}`);
     const rec = newVmRecord(name, g + 1, config);
     rec.primary = { host: owner.hostId, pid: owner.pid, addr: owner.addr ?? null };
+    const here = machineId();
+    if (here && owner.pid === process.pid) rec.primary.machine = here;
     rec.rolesAt = rec.updatedAt;
     rec.rev = await cp.writeVm(rec);
     return rec;

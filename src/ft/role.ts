@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import type { RunResult } from '../machine/machine.js';
 import type { ControlPlane, RoleRef, VmState, VmRecord } from './control.js';
-import { updateVm } from './control.js';
+import { machineId, updateVm } from './control.js';
 
 /** A role's status now (what `x86ft ft status` and metrics read). */
 export interface RoleStatus {
@@ -78,7 +78,8 @@ export async function setVmState(cp: ControlPlane, vm: string, change: (r: VmRec
 
 /** This process as a status RoleRef; `lease` is its host's registration (RoleRef.lease) when a host agent placed it. */
 export function selfRef(hostId: string, addr: string | null, lease?: number): RoleRef {
-  return lease === undefined ? { host: hostId, pid: process.pid, addr } : { host: hostId, pid: process.pid, addr, lease };
+  const machine = machineId();
+  return { host: hostId, pid: process.pid, addr, ...(lease === undefined ? {} : { lease }), ...(machine ? { machine } : {}) };
 }
 
 /** The registration of `hostId` this role runs under (RoleRef.lease), or undefined when no agent holds that id. */

@@ -79,10 +79,34 @@ describe('x86ft ft', () => {
       expect(same.status).toBe(2);
       expect(same.stderr).toMatch(/host id 'local-a' is the primary's/);
       noTrace(same.stderr);
+      // killed while it waited for its secondary: the VM is lost (it stayed 'starting' naming the dead pid, and a
+      // restart said 'already running'); the restart names the recovery, ft stop ends it, then it starts again
+      const pid = first.pid!;
+      first.kill('SIGKILL');
+      await new Promise((r) => (first.exitCode !== null || first.signalCode !== null ? r(undefined) : first.once('exit', r)));
+      const st = cli(['ft', 'status', '--control', `dir:${join(dir, 'ctl')}`, '--json']);
+      expect(st.status, st.stderr).toBe(0);
+      const vm = (JSON.parse(st.stdout) as { name: string; state: string; reason: string | null }[]).find((v) => v.name === 'default');
+      expect(vm?.state).toBe('lost');
+      expect(vm?.reason).toMatch(new RegExp(`primary \\(host local-a pid ${pid}\\) no longer runs on this machine`));
+      const again = cli(args);
+      expect(again.status).toBe(2);
+      expect(again.stderr).toMatch(/FT VM 'default' is lost: .*'x86ft ft stop default' ends its record/);
+      noTrace(again.stderr);
+      expect(cli(['ft', 'stop', 'default', '--control', `dir:${join(dir, 'ctl')}`]).status).toBe(0);
+      const restarted: ChildProcess = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let err2 = '';
+      restarted.stderr!.on('data', (d: Buffer) => { err2 += d.toString(); });
+      try {
+        while (!/waiting for the secondary/.test(err2)) {
+          if (restarted.exitCode !== null) throw new Error(`the restarted primary ended: ${err2}`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      } finally { restarted.kill('SIGKILL'); }
     } finally {
       first.kill('SIGKILL');
     }
-  }, 60_000);
+  }, 90_000);
   it('a disk the primary cannot open: protect exits 2 naming it; the VM it created is ended with the reason, its name free', () => {
     const dir = mkdtempSync(join(tmpdir(), 'x86ft-ftcli-'));
     chmodSync(dir, 0o700);
