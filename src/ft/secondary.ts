@@ -13,7 +13,7 @@ import type { FtTlsOptions } from './channel.js';
 import { connectFtThread, type ThreadPeer } from './channel-thread.js';
 import type { FtMessage } from './protocol.js';
 import { AUX_LABEL, HANG_TIMEOUTS, watchPeer, type FailureDetector } from './heartbeat.js';
-import { updateVm, type ControlPlane, type VmConfig, type VmRecord, type VmState } from './control.js';
+import { goneHere, updateVm, type ControlPlane, type VmConfig, type VmRecord, type VmState } from './control.js';
 import type { ConsoleInput } from '../machine/gate.js';
 import { loadImage } from './vm-host.js';
 import { goLive } from './golive.js';
@@ -26,6 +26,8 @@ import { X86ftError, InvalidStateError } from '../errors.js';
  *  and the primary declared a live secondary failed). Short, because a sync mark that arrives during
  *  a step is acked only after it, and the primary's held outputs wait for that ack. */
 const SLICE_MS = 1;
+/** How long a secondary tries again a primary that refuses the connection (ECONNREFUSED). */
+const CONNECT_WAIT_MS = 10_000;
 /** recordSelf: how often and how long a secondary retries naming itself until the record is at its generation or names its host. */
 const RECORD_RETRY_MS = 100;
 const RECORD_WAIT_MS = 30_000;
@@ -106,18 +108,39 @@ export class FtSecondary {
     if (rec.primary && rec.primary.host === hostId) throw new SecondaryRefused(`host id '${hostId}' is the primary's: a secondary must run on another host`);
     this.record = rec;
     this.config = rec.config;
-    let addr = this.o.connect;
-    if (!addr) {
-      const a = rec.primary?.addr;
-      const m = a ? /^(.*):(\d+)$/.exec(a) : null;
-      if (!m) throw new SecondaryRefused(`FT VM '${vm}' has no primary address yet: give --connect`);
-      addr = { host: m[1]!, port: Number(m[2]) };
-    }
     const secret = await control.secret();
-    this.generation = await control.generation(vm);
-    // the channel on a thread of its own, which acks each sync mark as it reads it (channel-thread.ts)
-    const peer = await connectFtThread({ secret, vm, hostId, generation: this.generation, host: addr.host, port: addr.port, tls: this.o.tls, auxLabel: AUX_LABEL,
-      hangMs: HANG_TIMEOUTS * this.config.ft.failureTimeoutMs });
+    // a refused connection is tried again for CONNECT_WAIT_MS, the record read again each time: a primary that lost its
+    // secondary listens anew a moment after it recorded the next generation (the new-user trial's secondary exited 1),
+    // and one with `--listen HOST:0` publishes a new address; a primary gone from this machine is judged at once
+    let peer: ThreadPeer;
+    let addr: { host: string; port: number };
+    for (const until = Date.now() + CONNECT_WAIT_MS; ;) {
+      const gone = goneHere(rec);
+      if (gone) throw new SecondaryRefused(`FT VM '${vm}' is lost: ${gone}; 'x86ft ft stop ${vm}' ends its record, then start its primary again`);
+      if (this.o.connect) addr = this.o.connect;
+      else {
+        const a = rec.primary?.addr;
+        const m = a ? /^(.*):(\d+)$/.exec(a) : null;
+        if (!m) throw new SecondaryRefused(`FT VM '${vm}' has no primary address yet: give --connect`);
+        addr = { host: m[1]!, port: Number(m[2]) };
+      }
+      this.generation = await control.generation(vm);
+      try {
+        // the channel on a thread of its own, which acks each sync mark as it reads it (channel-thread.ts)
+        peer = await connectFtThread({ secret, vm, hostId, generation: this.generation, host: addr.host, port: addr.port, tls: this.o.tls, auxLabel: AUX_LABEL,
+          hangMs: HANG_TIMEOUTS * this.config.ft.failureTimeoutMs });
+        break;
+      } catch (e) {
+        if (!/ECONNREFUSED/.test((e as Error).message) || Date.now() >= until || this.signal.aborted) {
+          if (/ECONNREFUSED/.test((e as Error).message)) (e as Error).message += ` (for ${CONNECT_WAIT_MS / 1000} s: is the primary running? 'x86ft ft status ${vm}')`;
+          throw e;
+        }
+        await new Promise((r) => setTimeout(r, 200));
+        const next = await control.readVm(vm);
+        if (!next || next.state === 'ended') throw new SecondaryRefused(`FT VM '${vm}' ${next ? 'has ended' : 'does not exist'}`);
+        rec = next;
+      }
+    }
     if (peer.peerHostId === hostId) { peer.abort('same host'); throw new SecondaryRefused(`host id '${hostId}' is the primary's: a secondary must run on another host`); }
     if (peer.peerGeneration !== this.generation) { peer.abort('generation'); throw new SecondaryRefused(`the primary is at generation ${peer.peerGeneration}, the control plane at ${this.generation}`); }
     this.peer = peer;

@@ -89,6 +89,9 @@ describe('x86ft ft', () => {
       const vm = (JSON.parse(st.stdout) as { name: string; state: string; reason: string | null }[]).find((v) => v.name === 'default');
       expect(vm?.state).toBe('lost');
       expect(vm?.reason).toMatch(new RegExp(`primary \\(host local-a pid ${pid}\\) no longer runs on this machine`));
+      const sec = cli(['ft', 'secondary', '--control', `dir:${join(dir, 'ctl')}`, '--host-id', 'local-b']);
+      expect(sec.status).toBe(2); // it was exit 1, ECONNREFUSED
+      expect(sec.stderr).toMatch(/FT VM 'default' is lost: .*'x86ft ft stop default'/);
       const again = cli(args);
       expect(again.status).toBe(2);
       expect(again.stderr).toMatch(/FT VM 'default' is lost: .*'x86ft ft stop default' ends its record/);
