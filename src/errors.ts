@@ -55,7 +55,7 @@ export class InvalidArgumentError extends X86ftError {
   constructor(message: string) { super('X86FT_INVALID_ARGUMENT', message); }
 }
 
-/** A call that is not valid in the object's current state (a recorder attached twice, an I/O port or MMIO
+/** A call that is not valid in the object's current state (a machine started while it runs, a recorder attached twice, an I/O port or MMIO
  *  region registered twice, an output seam switched with outputs still held). code 'X86FT_INVALID_STATE'. */
 export class InvalidStateError extends X86ftError {
   constructor(message: string) { super('X86FT_INVALID_STATE', message); }

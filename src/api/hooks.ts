@@ -6,6 +6,7 @@
 import type { Cpu } from '../cpu/cpu.js';
 import { Hooks, type HookSpec, type MemAccess } from '../cpu/hooks.js';
 import { InvalidArgumentError } from '../errors.js';
+import { hex64 } from '../hex.js';
 
 export type { MemAccess };
 
@@ -68,7 +69,7 @@ const KINDS: readonly HookKind[] = ['code', 'block', 'mem-read', 'mem-write', 'm
 function bound(v: number | bigint | undefined, dflt: number, what: string): number {
   if (v === undefined) return dflt;
   if (typeof v === 'bigint') {
-    if (v < -(1n << 63n) || v >= 1n << 64n) throw new InvalidArgumentError(`hook range ${what} 0x${v.toString(16)} does not fit in 64 bits`);
+    if (v < -(1n << 63n) || v >= 1n << 64n) throw new InvalidArgumentError(`hook range ${what} ${hex64(v)} does not fit in 64 bits`);
     return Number(BigInt.asIntN(64, v));
   }
   if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw new InvalidArgumentError(`hook range ${what} must be an integer or a bigint, got ${String(v)}`);

@@ -11,6 +11,7 @@ import { recorderOf } from '../replay/reader.js';
 import { usageLine, suggest, UsageError } from './usage.js';
 import { parseArgs } from './args.js';
 import { fsErrorText } from '../errors.js';
+import { hex64 } from '../hex.js';
 import { Progress } from './progress.js';
 
 /** Exit codes of `x86ft log`. */
@@ -43,7 +44,7 @@ const defaultIO: CliIO = {
 
 const USAGE = `usage: x86ft log inspect FILE [--head N] [--tail N] [--follow [--idle-ms MS]]
        x86ft log dump FILE [--json] [--from N] [--to M] [--kind K]...   every entry (icount N..M), one a line
-       x86ft log diff A B      the first entry where two logs differ (exit 8), or "identical" (exit 0)
+       x86ft log diff A B [--ignore KIND]...   the first entry where two logs differ (exit 8), or "identical" (exit 0)
 
 Prints the header, entry counts and bytes by kind, the instruction span, the
 first and last entries, and whether the log is finished, cut or corrupted.
@@ -247,11 +248,12 @@ export function formatEntry(e: LogEntry): string {
     if (n === 'hi' && fields.includes('lo')) continue;
     if (n === 'lo' && fields.includes('hi')) {
       const hi = p.hi as number;
-      parts.push(`value=0x${(hi ? hi.toString(16) + (v as number).toString(16).padStart(8, '0') : (v as number).toString(16))}`);
+      // the 32-bit halves as unsigned whatever sign they were stored with
+      parts.push(`value=${hex64((BigInt(hi >>> 0) << 32n) | BigInt((v as number) >>> 0))}`);
     } else if (v instanceof Uint8Array) {
       const hex = Buffer.from(v.subarray(0, 16)).toString('hex');
       parts.push(`${n}[${v.length}]=${hex}${v.length > 16 ? '…' : ''}`);
-    } else if ((n === 'port' || n === 'addr' || n === 'value') && typeof v === 'number') parts.push(`${n}=0x${v.toString(16)}`);
+    } else if ((n === 'port' || n === 'addr' || n === 'value') && typeof v === 'number') parts.push(`${n}=${hex64(v)}`);
     else if (typeof v === 'string') parts.push(`${n}=${JSON.stringify(v)}`);
     else parts.push(`${n}=${String(v)}`);
   }

@@ -13,6 +13,7 @@ import { GuestFaultError } from '../errors.js';
 import { cpuArrays } from './wasm/space.js';
 import { WasmTier } from './wasm/compile.js';
 import { envFlag } from '../env.js';
+import { hex64 } from '../hex.js';
 
 /** Why Cpu.run returned (a run-time enum: usable from JavaScript). */
 export enum Stop {
@@ -679,7 +680,7 @@ export class Cpu {
    * the instruction does not retire, and the run stops with a fault report (vector -1) naming it — never a guess.
    */
   unsupported(what: string): never {
-    this.recordFault(-1, -1, `not supported by x86ft: ${what} at RIP 0x${this.insnRip.toString(16)}`);
+    this.recordFault(-1, -1, `not supported by x86ft: ${what}`);
     this.pendVec = -1;
     this.pendErr = -1;
     throw FAULT;
@@ -725,7 +726,8 @@ export class Cpu {
       const v2 = this.pendVec, err2 = this.pendErr;
       if (vec === Vec.DF || this.deliveringDepth > 2) {
         this.deliveringDepth = 0;
-        this.recordFault(vec, errorCode, `triple fault (${VECTOR_NAMES[v2] ?? 'vector ' + v2} while delivering ${VECTOR_NAMES[vec] ?? 'vector ' + vec})`);
+        const named = (v: number, e: number) => `${VECTOR_NAMES[v] ?? 'vector ' + v}${e >= 0 ? ` (error code 0x${e.toString(16)})` : ''}`;
+        this.recordFault(vec, errorCode, `triple fault (${named(v2, err2)} while delivering ${named(vec, errorCode)})`, this.insnRip, true);
         return false;
       }
       const benign = (x: number) => x === 1 || x === 2 || x === 3 || x === 4 || x === 5 || x === 6 || x === 7 || x === 9 || x === 16 || x === 17 || x === 18 || x === 19 || x >= 32;
@@ -791,17 +793,25 @@ export class Cpu {
     try { return (this.sysRead32(this.gdtBase + idx + 4) >> 13) & 3; } catch (e) { if (e === FAULT) return 0; throw e; }
   }
 
-  private recordFault(vec: number, errorCode: number, message?: string): void {
+  /**
+   * The run stops with a fault report: `what` (default 'unhandled <vector name> (error code …)') then, as
+   * every status-126 report has them, the RIP (`rip`, default the faulting instruction), the error code
+   * and CR2 where they apply (`cr2`: #PF, or a triple fault whose chain may hold one) and the bytes of the
+   * instruction at that RIP. Reading those bytes leaves CR2 and the pending fault as they were. The
+   * report's `rip` field stays the faulting instruction's (as before), whatever RIP the message names.
+   */
+  private recordFault(vec: number, errorCode: number, what?: string, rip = this.insnRip, cr2 = vec === Vec.PF): void {
     const bytes: number[] = [];
+    const savedCr2 = this.cr2, pendVec = this.pendVec, pendErr = this.pendErr;
     for (let k = 0; k < 15; k++) {
-      try { bytes.push(this.fetchByte(this.insnRip + k)); } catch { break; }
+      try { bytes.push(this.fetchByte(rip + k)); } catch { break; }
     }
+    this.cr2 = savedCr2; this.pendVec = pendVec; this.pendErr = pendErr;
     const name = VECTOR_NAMES[vec] ?? `vector ${vec}`;
-    const ripHex = this.insnRip < 0 ? '-0x' + (-this.insnRip).toString(16) : '0x' + this.insnRip.toString(16);
+    const err = errorCode >= 0 ? ` (error code 0x${errorCode.toString(16)})` : '';
     this.fault = {
       vector: vec, errorCode, rip: this.insnRip, cr2: this.cr2, bytes,
-      message: message ?? `unhandled ${name}${errorCode >= 0 ? ` (error code 0x${errorCode.toString(16)})` : ''} at RIP ${ripHex}` +
-        (vec === Vec.PF ? `, CR2 0x${this.cr2.toString(16)}` : '') +
+      message: `${what ?? `unhandled ${name}${err}`} at RIP ${hex64(rip)}` + (cr2 ? `, CR2 ${hex64(this.cr2)}` : '') +
         `; instruction bytes: ${bytes.map((b) => b.toString(16).padStart(2, '0')).join(' ') || '(unreadable)'}`,
     };
     this.stopRequested = true;
@@ -1015,7 +1025,7 @@ export class Cpu {
 
   private deliverInterrupt(vec: number): boolean {
     this.insnRip = this.rip;
-    if (this.idtLimit === 0) { this.hooks?.intrDelivered(this, vec, false, -1); this.recordFault(vec, -1, `interrupt vector ${vec} with no IDT loaded at RIP 0x${this.rip.toString(16)}`); return false; }
+    if (this.idtLimit === 0) { this.hooks?.intrDelivered(this, vec, false, -1); this.recordFault(vec, -1, `interrupt vector ${vec} with no IDT loaded`, this.rip); return false; }
     return this.deliver(vec, -1, false);
   }
 
@@ -1116,7 +1126,7 @@ export class Cpu {
 
   /** Take a software interrupt (INT n, INT3, INTO): RIP already points after the instruction. */
   softInterrupt(vec: number): void {
-    if (this.idtLimit === 0) { this.hooks?.intrDelivered(this, vec, true, -1); this.recordFault(vec, -1, `INT ${vec} with no IDT loaded at RIP 0x${this.insnRip.toString(16)}`); this.brk = true; return; }
+    if (this.idtLimit === 0) { this.hooks?.intrDelivered(this, vec, true, -1); this.recordFault(vec, -1, `INT ${vec} with no IDT loaded`); this.brk = true; return; }
     const ok = this.deliver(vec, -1, true);
     this.softDelivered = true;
     if (!ok) this.brk = true;

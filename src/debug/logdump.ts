@@ -64,21 +64,48 @@ export async function logDump(argv: string[], io: CliIO, usage: string): Promise
   return LOG_EXIT.FINISHED;
 }
 
+/**
+ * The entries `log diff` compares: every entry but the recorder's wall clock, which never reaches the guest
+ * (format.ts: a start record's epochMs is informational, heartbeats are written every 100 ms of wall time):
+ * heartbeat records are left out and a start record is compared by its icount only. `n` is the entry's
+ * index in its log. Kinds in `ignore` (`--ignore KIND`) are left out too.
+ */
+async function* compared(file: string, ignore: ReadonlySet<string>): AsyncGenerator<{ n: number; e: LogEntry; json: string }> {
+  let n = 0;
+  for await (const e of entries(file)) {
+    const at = n++;
+    if (e.kind === 'heartbeat' || ignore.has(e.kind)) continue;
+    yield { n: at, e, json: e.kind === 'start' ? entryJson({ ...e, payload: { epochMs: 0 } }) : entryJson(e) };
+  }
+}
+
 export async function logDiff(argv: string[], io: CliIO, usage: string): Promise<number> {
-  if (argv.length !== 2 || argv.some((a) => a.startsWith('-') && a !== '-')) { io.err(usageLine('log diff', 'expected two logs A B', usage)); return LOG_EXIT.USAGE; }
-  const [a, b] = argv as [string, string];
+  const files: string[] = [], ignore = new Set<string>();
+  try {
+    for (let i = 0; i < argv.length; i++) {
+      const o = argv[i]!;
+      if (o === '--ignore') { const k = argv[++i]; if (k === undefined || !(ENTRY_KINDS as readonly string[]).includes(k)) throw new UsageError(`--ignore needs one of ${ENTRY_KINDS.join(', ')}`); ignore.add(k); }
+      else if (o.startsWith('-') && o !== '-') throw new UsageError(`unknown option ${o}`);
+      else files.push(o);
+    }
+    if (files.length !== 2) throw new UsageError('expected two logs A B');
+  } catch (e) { io.err(usageLine('log diff', (e as Error).message, usage)); return LOG_EXIT.USAGE; }
+  const [a, b] = files as [string, string];
   try { checkInputFile(a, 'log', { hint: LOG_HINT }); checkInputFile(b, 'log', { hint: LOG_HINT }); } catch (e) { io.err(`x86ft log diff: ${(e as Error).message}\n`); return LOG_EXIT.USAGE; }
-  const ia = entries(a), ib = entries(b);
+  const ia = compared(a, ignore), ib = compared(b, ignore);
   for (let n = 0; ; n++) {
-    let ea: IteratorResult<LogEntry>, eb: IteratorResult<LogEntry>;
+    let ea: IteratorResult<{ n: number; e: LogEntry; json: string }>, eb: typeof ea;
     try { ea = await ia.next(); } catch (e) { return failed('diff', a, e, io); }
     try { eb = await ib.next(); } catch (e) { return failed('diff', b, e, io); }
-    if (ea.done && eb.done) { io.out(`identical: ${n} entries\n`); return LOG_EXIT.FINISHED; }
-    const ja = ea.done ? null : entryJson(ea.value), jb = eb.done ? null : entryJson(eb.value);
-    if (ja !== jb) {
-      io.out(`first difference at entry ${n}:\n`);
-      io.out(`  ${a}: ${ea.done ? '(end of log)' : formatEntry(ea.value)}\n`);
-      io.out(`  ${b}: ${eb.done ? '(end of log)' : formatEntry(eb.value)}\n`);
+    if (ea.done && eb.done) { io.out(`identical: ${n} entries (heartbeats and the start time, the recorder's wall clock, not compared)\n`); return LOG_EXIT.FINISHED; }
+    if ((ea.done ? null : ea.value.json) !== (eb.done ? null : eb.value.json)) {
+      io.out(`first difference at entry ${n} of those compared (${a}: entry ${ea.done ? 'none' : ea.value.n}, ${b}: entry ${eb.done ? 'none' : eb.value.n}):\n`);
+      io.out(`  ${a}: ${ea.done ? '(end of log)' : formatEntry(ea.value.e)}\n`);
+      io.out(`  ${b}: ${eb.done ? '(end of log)' : formatEntry(eb.value.e)}\n`);
+      const k = !ea.done && !eb.done && ea.value.e.kind === eb.value.e.kind ? ea.value.e.kind : '';
+      if (k === 'rtc' || k === 'host-time') {
+        io.out(`(a host clock reading the guest got: a real difference between two recordings; --ignore ${k} compares without it)\n`);
+      }
       return LOG_DIFFER;
     }
   }

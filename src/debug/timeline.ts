@@ -26,6 +26,7 @@ import { TruncatedLogError } from '../replay/codec.js';
 import { entryToGate } from '../replay/gate-entries.js';
 import type { LogEntry, LogHeader } from '../replay/format.js';
 import { InternalError } from '../errors.js';
+import { hex64 } from '../hex.js';
 
 const PAGE = 4096;
 const ZERO_PAGE = new Uint8Array(PAGE);
@@ -314,7 +315,7 @@ export class ReplayTimeline {
     h.breakpoints.add(p.rip);
     const s2 = await this.advance(p.icount + 1, h, signal);
     if (s2?.kind !== 'debug' || m.cpu.icount !== p.icount || m.cpu.rip !== p.rip) {
-      throw new InternalError(`timeline: position (icount ${p.icount}, rip 0x${p.rip.toString(16)}) not reached`);
+      throw new InternalError(`timeline: position (icount ${p.icount}, rip ${hex64(p.rip)}) not reached`);
     }
   }
 

@@ -4,8 +4,9 @@
 import { Cpu, Stop, STOP_NAMES } from '../cpu/cpu.js';
 import { PhysMemory } from '../cpu/memory.js';
 import { WASM_BACKGROUND } from '../cpu/wasm/compile.js';
-import { X86ftError, InvalidArgumentError, checkCount, InternalError, BadStateError, instanceOfAnyBuild, markRootClass } from '../errors.js';
+import { X86ftError, InvalidArgumentError, InvalidStateError, checkCount, InternalError, BadStateError, instanceOfAnyBuild, markRootClass } from '../errors.js';
 import { Reg, regRead, regWrite } from './registers.js';
+import { hex64 } from '../hex.js';
 import { MachineHooks, type HookKind, type HookCallback, type HookRange, type HookHandle } from '../api/hooks.js';
 import { saveCpu, loadCpu, type CpuState } from '../cpu/state.js';
 import { Bus } from './bus.js';
@@ -48,6 +49,9 @@ export interface MachineIo {
 }
 
 export type MachineOptions = MachineConfig & MachineIo;
+
+/** Every key MachineOptions has: the constructor refuses others (a misspelt `memSiz` would be ignored). */
+const OPTION_KEYS: ReadonlySet<string> = new Set<keyof MachineOptions>(['memSize', 'cmdline', 'disks', 'nets', 'gate', 'outputs', 'consoleOut', 'netOut']);
 
 export type RunEnd = 'exit' | 'halt' | 'fault' | 'budget' | 'internal-error' | 'wait-log' | 'debug';
 
@@ -145,6 +149,9 @@ export class Machine {
   private timeCheck = TIME_CHECK;
 
   private constructor(opts: MachineOptions) {
+    if (opts === null || typeof opts !== 'object') throw new InvalidArgumentError(`machine options must be an object, got ${opts === null ? 'null' : typeof opts}`);
+    const unknown = Object.keys(opts).filter((k) => !OPTION_KEYS.has(k));
+    if (unknown.length > 0) throw new InvalidArgumentError(`unknown machine option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')} (known: ${[...OPTION_KEYS].join(', ')})`);
     const size = opts.memSize ?? DEFAULT_MEM;
     if (!Number.isSafeInteger(size) || size < MIN_MEM || size > MAX_MEM || size % 4096 !== 0) {
       throw new InvalidArgumentError(`memSize must be a multiple of 4096 between ${MIN_MEM} (2 MiB) and ${MAX_MEM} (3 GiB) bytes, got ${String(size)}`);
@@ -254,8 +261,10 @@ export class Machine {
 
   private physRange(addr: number | bigint, len: number): number {
     const a = typeof addr === 'bigint' ? Number(addr) : addr;
-    if (!Number.isSafeInteger(a) || a < 0 || !Number.isSafeInteger(len) || len < 0 || a + len > this.mem.size) {
-      throw new InvalidArgumentError(`range 0x${a.toString(16)}+${len} is outside RAM (0..0x${this.mem.size.toString(16)})`);
+    if (typeof a !== 'number' || !Number.isSafeInteger(a)) throw new InvalidArgumentError(`address must be an integer or a bigint, got ${typeof addr === 'bigint' ? hex64(addr) : String(addr)}`);
+    if (typeof len !== 'number' || !Number.isSafeInteger(len) || len < 0) throw new InvalidArgumentError(`length must be a non-negative integer, got ${String(len)}`);
+    if (a < 0 || a + len > this.mem.size) {
+      throw new InvalidArgumentError(`range ${a < 0 ? String(a) : hex64(a)}+${len} is outside RAM (0..${hex64(this.mem.size)})`);
     }
     return a;
   }
@@ -333,9 +342,26 @@ export class Machine {
     if (this.gate.mode !== 'live') throw new X86ftError('X86FT_INVALID_STATE', 'emuStart runs live machines only (a replaying machine runs from its log)');
     const count = checkCount('count', opts.count ?? 0);
     const timeoutMs = checkCount('timeoutMs', opts.timeoutMs ?? 0);
+    const b = emuAddress('begin', begin);
+    const stopAt = until === null ? NaN : Number(BigInt.asIntN(64, emuAddress('until', until)));
+    this.enterRun('emuStart');
+    try { return this.emuRun(b, stopAt, count, timeoutMs); } finally { this.running = false; }
+  }
+
+  /** A run (emuStart, run, runAsync) is in progress: another one started from inside it is refused. */
+  private running = false;
+
+  private enterRun(what: string): void {
+    if (this.running) {
+      throw new InvalidStateError(`${what} called while this machine is already running (from a hook or device callback, or while runAsync awaits): ` +
+        'call emuStop() there and start again after the running call returned');
+    }
+    this.running = true;
+  }
+
+  private emuRun(begin: bigint, stopAt: number, count: number, timeoutMs: number): EmuResult {
     const cpu = this.cpu;
-    regWrite(cpu, Reg.RIP, BigInt(begin));
-    const stopAt = until === null ? NaN : Number(BigInt.asIntN(64, BigInt(until)));
+    regWrite(cpu, Reg.RIP, begin);
     const start = cpu.icount, deadline = timeoutMs > 0 ? Date.now() + timeoutMs : Infinity;
     const limit = count > 0 ? count : Infinity;
     this.emuStopRequested = false;
@@ -362,7 +388,7 @@ export class Machine {
       switch (stop) {
         case Stop.EXIT: return done('exit');
         case Stop.FAULT: return done('fault', cpu.fault?.message);
-        case Stop.INTERNAL: return done('internal-error', `internal emulator error at RIP 0x${cpu.insnRip.toString(16)}: ${cpu.internalError?.stack ?? cpu.internalError}`);
+        case Stop.INTERNAL: return done('internal-error', `internal emulator error at RIP ${hex64(cpu.insnRip)}: ${cpu.internalError?.stack ?? cpu.internalError}`);
         case Stop.HALT: if (!(cpu.flags & 0x200)) return done('halt'); break;
         case Stop.DEBUG: return done('stopped'); // a breakpoint or hook of cpu.hooks stopped the run
       }
@@ -440,6 +466,11 @@ export class Machine {
    */
   run(maxInstructions = Infinity, deadline = Infinity): RunResult {
     checkCount('maxInstructions', maxInstructions, true);
+    this.enterRun('run');
+    try { return this.runSync(maxInstructions, deadline); } finally { this.running = false; }
+  }
+
+  private runSync(maxInstructions: number, deadline: number): RunResult {
     const cpu = this.cpu;
     for (;;) {
       const left = maxInstructions - cpu.icount;
@@ -462,6 +493,11 @@ export class Machine {
   /** Like run(), but yields to the event loop every `yieldMs` and sleeps while the guest idles in HLT. */
   async runAsync(maxInstructions = Infinity, signal?: { aborted: boolean }): Promise<RunResult> {
     checkCount('maxInstructions', maxInstructions, true);
+    this.enterRun('runAsync');
+    try { return await this.runAsyncEntered(maxInstructions, signal); } finally { this.running = false; }
+  }
+
+  private async runAsyncEntered(maxInstructions: number, signal?: { aborted: boolean }): Promise<RunResult> {
     // the loop below turns the event loop: the wasm tier's modules are made at its turns, and compiled in
     // the background meanwhile (src/cpu/wasm; X86FT_WASM_BACKGROUND=0: at the turn, on this thread)
     const wasm = this.cpu.wasm;
@@ -513,7 +549,7 @@ export class Machine {
       case Stop.DEBUG: return this.result('debug'); // a hook stopped it (cpu.hooks.reason); run again to resume
       case Stop.EXIT: return this.result('exit');
       case Stop.FAULT: return this.result('fault', cpu.fault?.message);
-      case Stop.INTERNAL: return this.result('internal-error', `internal emulator error at RIP 0x${cpu.insnRip.toString(16)}: ${cpu.internalError?.stack ?? cpu.internalError}`);
+      case Stop.INTERNAL: return this.result('internal-error', `internal emulator error at RIP ${hex64(cpu.insnRip)}: ${cpu.internalError?.stack ?? cpu.internalError}`);
       case Stop.HALT:
         if (!(cpu.flags & 0x200)) return this.result('halt');
         return null; // waiting for an interrupt: the next slice polls the gate
@@ -549,3 +585,11 @@ export class Machine {
   loadCpu(s: CpuState): void { loadCpu(this.cpu, s); this.polled = true; }
 }
 markRootClass(Machine);
+
+/** emuStart's `begin`/`until`: a number (an integer; negative = sign-extended) or a bigint, nothing else
+ *  (a string such as '0x100000' would otherwise be parsed by BigInt()). */
+function emuAddress(what: string, v: unknown): bigint {
+  if (typeof v === 'bigint') return v;
+  if (typeof v === 'number' && Number.isSafeInteger(v)) return BigInt(v);
+  throw new InvalidArgumentError(`${what} must be an address (an integer or a bigint), got ${typeof v === 'number' ? String(v) : typeof v}`);
+}

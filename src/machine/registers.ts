@@ -2,6 +2,7 @@
 
 import type { Cpu } from '../cpu/cpu.js';
 import { InvalidArgumentError } from '../errors.js';
+import { hex64 } from '../hex.js';
 
 /**
  * Registers readable and writable through Machine.regRead / Machine.regWrite (names as in the Intel SDM).
@@ -37,17 +38,18 @@ export function regRead(cpu: Cpu, r: Reg): bigint {
 /** Addresses are held as JS numbers: canonical 48-bit values, sign-extended from bit 47. */
 function address(r: Reg, v: bigint): number {
   const s = BigInt.asIntN(64, v);
-  if (s < -(1n << 47n) || s >= (1n << 47n)) throw new InvalidArgumentError(`${Reg[r]} must be a canonical address, got 0x${v.toString(16)}`);
+  if (s < -(1n << 47n) || s >= (1n << 47n)) throw new InvalidArgumentError(`${Reg[r]} must be a canonical address, got ${hex64(v)}`);
   return Number(s);
 }
 
 /**
- * Writes register `r` (value: bigint 0..2^64-1; a negative value is taken modulo 2^64).
+ * Writes register `r` (value: bigint 0..2^64-1, or -2^63..-1 as two's complement: -1n writes
+ * 0xffffffffffffffff, as a C caller's (uint64_t)-1 to Unicorn's uc_reg_write).
  * Throws InvalidArgumentError for a non-bigint value, an out-of-range value or an unknown register.
  */
 export function regWrite(cpu: Cpu, r: Reg, value: bigint): void {
   if (typeof value !== 'bigint') throw new InvalidArgumentError(`register values are bigints, got ${typeof value}`);
-  if (value > U64 || value < -(1n << 63n)) throw new InvalidArgumentError(`value 0x${value.toString(16)} does not fit in 64 bits`);
+  if (value > U64 || value < -(1n << 63n)) throw new InvalidArgumentError(`value ${hex64(value)} does not fit in 64 bits (give -2^63..2^64-1)`);
   const v = BigInt.asUintN(64, value);
   if (Number.isInteger(r) && r >= Reg.RAX && r <= Reg.R15) { cpu.setReg64(r, v); return; }
   switch (r) {

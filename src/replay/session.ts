@@ -103,7 +103,7 @@ export function describeEntry(e: LogEntry): string {
   const p = e.payload as unknown as Record<string, unknown>;
   const parts = Object.entries(p).map(([k, v]) => {
     if (v instanceof Uint8Array) return `${k}=bytes[${v.length}]`;
-    if (typeof v === 'number' && (k === 'lo' || k === 'hi')) return `${k}=0x${v.toString(16)}`;
+    if (typeof v === 'number' && (k === 'lo' || k === 'hi')) return `${k}=0x${(v >>> 0).toString(16)}`; // a 32-bit half, unsigned
     return `${k}=${typeof v === 'string' ? JSON.stringify(v) : String(v)}`;
   });
   return `@${e.icount} ${e.kind} ${parts.join(' ')}`;

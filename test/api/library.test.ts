@@ -33,6 +33,42 @@ describe('library API', () => {
     expect(() => m.regWrite(Reg.RIP, 0x0000_8000_0000_0000n)).toThrow(/canonical/);
     expect(() => m.memWrite(m.mem.size - 1, Uint8Array.of(1, 2))).toThrow(InvalidArgumentError);
     expect(() => m.emuStart(CODE_AT, null, { count: NaN })).toThrow(InvalidArgumentError);
+    // a string address would have been parsed by BigInt(); a misspelt option would have been ignored
+    expect(() => m.emuStart('0x100000' as unknown as number, null, { count: 1 })).toThrow(/begin must be an address.*got string/);
+    expect(() => m.emuStart(CODE_AT, 1.5, { count: 1 })).toThrow(/until must be an address.*got 1\.5/);
+    expect(() => Machine.create({ memSiz: 4 << 20 } as unknown as { memSize: number })).toThrow(/unknown machine option 'memSiz'/);
+    expect(() => Machine.create(null as unknown as object)).toThrow(InvalidArgumentError);
+    // numbers in messages are numbers: no '0xNaN', no '0x-1'
+    expect(() => m.memRead(NaN, 4)).toThrow(/^address must be an integer or a bigint, got NaN$/);
+    expect(() => m.memRead(0, NaN)).toThrow(/^length must be a non-negative integer, got NaN$/);
+    expect(() => m.memWrite(-1, Uint8Array.of(1))).toThrow(/^range -1\+1 is outside RAM \(0\.\.0x400000\)$/);
+    expect(() => m.regWrite(Reg.RAX, -(1n << 64n))).toThrow(/^value -0x10000000000000000 does not fit in 64 bits/);
+  });
+
+  it('emuStart from inside a running emuStart or run (a hook) is refused with InvalidStateError', () => {
+    const m = Machine.create({ memSize: 4 << 20 });
+    m.memWrite(CODE_AT, Uint8Array.of(0x90, 0x90, 0xf4)); // nop; nop; hlt
+    let inner: unknown;
+    const h = m.hookAdd('code', () => { try { m.emuStart(CODE_AT, null, { count: 1 }); } catch (e) { inner = e; } });
+    expect(m.emuStart(CODE_AT, null, { count: 2 })).toMatchObject({ end: 'count', instructions: 2 });
+    expect(inner).toBeInstanceOf(X86ftError);
+    expect((inner as X86ftError).code).toBe('X86FT_INVALID_STATE');
+    expect((inner as Error).message).toMatch(/emuStart called while this machine is already running/);
+    inner = undefined;
+    m.cpu.rip = CODE_AT;
+    m.run(m.icount + 1);
+    expect((inner as X86ftError).code).toBe('X86FT_INVALID_STATE');
+    m.hookDel(h);
+    expect(m.emuStart(CODE_AT, null, { count: 2 })).toMatchObject({ end: 'count' }); // not left 'running'
+  });
+
+  it('a #PF report prints CR2 as the SDM gives it, the 64-bit linear address (sign-extended upper half unsigned)', () => {
+    const m = Machine.create({ memSize: 4 << 20 });
+    m.memWrite(CODE_AT, Uint8Array.of(0x8a, 0x00)); // mov al, [rax]
+    m.regWrite(Reg.RAX, 0xffff_ffff_ffff_ffffn); // canonical, not mapped (only the low 4 GiB are)
+    const r = m.emuStart(CODE_AT, null, { count: 1 });
+    expect(r.message).toMatch(/^unhandled #PF page fault \(error code 0x0\) at RIP 0x100000, CR2 0xffffffffffffffff; instruction bytes: 8a 00/);
+    expect(m.regRead(Reg.CR2)).toBe(0xffff_ffff_ffff_ffffn);
   });
 
   it('a CPU access that faults throws a GuestFaultError, not a plain object', () => {

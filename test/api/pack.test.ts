@@ -40,3 +40,13 @@ describe('npm pack tarball', () => {
     expect(r.status).toBe(42);
   });
 });
+
+describe('the bin in the repository (npm run build, as in a fresh clone)', () => {
+  it('package.json bin.x86ft is executable: npx x86ft runs it (tsc writes it 0644; the build sets +x)', () => {
+    const bin = (JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { bin: { x86ft: string } }).bin.x86ft;
+    const r = spawnSync(join(repo, bin), ['--version'], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.error).toBeUndefined(); // EACCES when the file is not executable
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim()).toContain((JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { version: string }).version);
+  });
+});

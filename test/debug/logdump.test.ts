@@ -1,6 +1,7 @@
 // `x86ft log dump` and `x86ft log diff` on real recordings: the dump lists as many entries as `log inspect`
-// counts, filters by kind and icount, prints JSON lines; diff finds two recordings of the same guest first
-// differ in their wall-clock start entry, a copy is identical, and a cut copy ends early.
+// counts, filters by kind and icount, prints JSON lines; diff does not compare the recorder's wall clock
+// (start time, heartbeats), finds two recordings of the same guest first differ in the RTC base the guest
+// reads (and, ignoring the host clocks, where one ended), a copy is identical, and a cut copy ends early.
 import { describe, it, expect } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, copyFileSync, readFileSync, writeFileSync } from 'node:fs';
@@ -16,7 +17,7 @@ describe('log dump / log diff', () => {
     const dir = mkdtempSync(join(tmpdir(), 'x86ft-logdump-'));
     const a = join(dir, 'a.log'), b = join(dir, 'b.log'), c = join(dir, 'c.log'), cut = join(dir, 'cut.log');
     expect(x86ft('record', GUEST, '--log', a, '--digest-every', '1M').status).toBe(67);
-    // b: the same guest recorded again, only its start (its wall-clock start entry is what differs first)
+    // b: the same guest recorded again, only its start
     expect(x86ft('record', GUEST, '--log', b, '--max-instructions', '100000').status).toBe(124);
     const total = Number(/entries:\s+(\d+)/.exec(x86ft('log', 'inspect', a).stdout)![1]);
     const d = x86ft('log', 'dump', a);
@@ -32,10 +33,16 @@ describe('log dump / log diff', () => {
     copyFileSync(a, c);
     const same = x86ft('log', 'diff', a, c);
     expect(same.status).toBe(0);
-    expect(same.stdout).toBe(`identical: ${total} entries\n`);
+    const heartbeats = d.stdout.split('\n').filter((l) => / heartbeat /.test(l)).length;
+    expect(same.stdout).toBe(`identical: ${total - heartbeats} entries (heartbeats and the start time, the recorder's wall clock, not compared)\n`);
+    // the recorder's start time never reaches the guest: not a difference; the RTC's base the guest reads is
     const diff = x86ft('log', 'diff', a, b);
     expect(diff.status).toBe(8);
-    expect(diff.stdout).toMatch(/first difference at entry 0:\n.*@0 start epochMs=\d+\n.*@0 start epochMs=\d+\n/);
+    expect(diff.stdout).toMatch(/^first difference at entry 1 of those compared \(.*: entry 1, .*: entry 1\):\n.*@0 rtc epochMs=\d+\n.*@0 rtc epochMs=\d+\n\(a host clock reading the guest got: .*--ignore rtc compares without it\)\n$/);
+    // without the host clocks, the two recordings differ where b's budget ended it
+    const rest = x86ft('log', 'diff', a, b, '--ignore', 'rtc', '--ignore', 'host-time', '--ignore', 'digest', '--ignore', 'digest-detail');
+    expect(rest.status).toBe(8);
+    expect(rest.stdout).toMatch(/: @100000 end reason="budget"/);
     const bytes = readFileSync(a);
     writeFileSync(cut, bytes.subarray(0, bytes.length >> 1));
     const r = x86ft('log', 'diff', a, cut);
