@@ -512,6 +512,9 @@ export async function openControl(spec?: string, opts: OpenControlOptions = {}):
 export function vmStatus(rec: VmRecord): VmStatus {
   const { name, generation, state, primary, secondary, lag, held, logBitsPerSecond, heartbeatAgeMs, lastFailover } = rec;
   const ref = (r: RoleRef | null): RoleRef | null => r && { host: r.host, pid: r.pid, addr: r.addr };
+  // an ended VM holds nothing and lags nothing: the figures are the live ones the status publisher wrote last
+  // (npm start's final status showed HELD 45 for an ended VM)
+  if (state === 'ended') return { name, generation, state, primary: ref(primary), secondary: ref(secondary), lag: { instructions: 0, ms: 0 }, held: { outputs: 0, bytes: 0 }, logBitsPerSecond, heartbeatAgeMs: 0, lastFailover };
   return { name, generation, state, primary: ref(primary), secondary: ref(secondary), lag, held, logBitsPerSecond, heartbeatAgeMs, lastFailover };
 }
 
