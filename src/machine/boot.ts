@@ -72,7 +72,7 @@ export function loadElf(mem: PhysMemory, image: Uint8Array): LoadedElf {
     }
     if (memsz === 0) continue;
     if (paddr < BOOT.loadMin) throw new ElfError(`segment ${k}: physical address ${hex(paddr)} is below 1 MiB (reserved by the machine)`);
-    if (paddr + memsz > mem.size) throw new ElfError(`segment ${k}: ${hex(paddr)}+${hex(memsz)} does not fit in ${mem.size >> 20} MiB of RAM`);
+    if (paddr + memsz > mem.size) throw new ElfError(`segment ${k}: ${hex(paddr)}+${hex(memsz)} does not fit in ${mem.size / 1048576} MiB of RAM`);
     for (const p of segments) {
       if (paddr < p.paddr + p.memsz && p.paddr < paddr + memsz) {
         throw new ElfError(`segments ${p.k} (${hex(p.paddr)}+${hex(p.memsz)}) and ${k} (${hex(paddr)}+${hex(memsz)}) overlap`);

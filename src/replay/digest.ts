@@ -336,8 +336,9 @@ export function fullStateHash(m: Machine): string {
   // RAM as its size and each non-zero 4 KiB page with its number: the same machine state gives the
   // same hash, and a mostly empty 3 GiB RAM (--mem allows it) hashes in a second, in pieces that
   // one update() accepts (at most 2^31-1 bytes each)
-  // (RAM only: with the wasm tier the buffer goes on with the CPU area — registers, TLBs — after it)
-  const ram = m.mem.u8, words = new Int32Array(m.mem.buffer, 0, ram.length >> 2), num = new Uint32Array(1);
+  // (RAM only: with the wasm tier the buffer goes on with the CPU area — registers, TLBs — after it; its length
+  // divided, not shifted: 2 GiB >> 2 is negative)
+  const ram = m.mem.u8, words = new Int32Array(m.mem.buffer, 0, ram.length / 4), num = new Uint32Array(1);
   num[0] = ram.length / 4096;
   sha.update(new Uint8Array(num.buffer));
   for (let p = 0, w = 0; w < words.length; p++, w += 1024) {

@@ -200,7 +200,7 @@ export class WasmTier {
    */
   private wrap(members: Block[], rels: number[], m: number, w: (start: number, left: number) => number): BlockFn {
     const i32 = this.i32, f64 = this.f64, st = this.stats;
-    const FL = (this.area + Area.FLAGS) >> 2, DN = (this.area + Area.DONE) >> 2, MB = (this.area + Area.MEMBER) >> 2, RIP = (this.area + Area.RIP) >> 3;
+    const FL = (this.area + Area.FLAGS) >>> 2, DN = (this.area + Area.DONE) >>> 2, MB = (this.area + Area.MEMBER) >>> 2, RIP = (this.area + Area.RIP) >>> 3; // >>>: the area lies past RAM, above 2 GiB for a large --mem
     return (c: Cpu, start: number, left: number): number => {
       st.calls++;
       i32[FL] = c.getRflags();
