@@ -565,9 +565,10 @@ export function roleHostGone(rec: VmRecord, r: RoleRef, hosts: readonly HostReco
  */
 export function lostReason(rec: VmRecord, hosts: readonly HostRecord[], newer?: NewerClaim): string | undefined {
   if (rec.state === 'ended') return undefined;
-  const here = goneHere(rec);
-  if (here) return here;
-  if (!rec.placed) return undefined;
+  // roles not placed by agents (a manual pair, protect's): only this machine can tell (their processes); placed
+  // roles by their hosts' leases alone — one judgement, not whichever of the two a killed host's processes, still
+  // unreaped or already gone, happened to allow (host-leave.test saw both reasons for one VM)
+  if (!rec.placed) return goneHere(rec);
   const roles = [rec.primary && { kind: 'primary', ...rec.primary }, rec.secondary && { kind: 'secondary', ...rec.secondary }].filter((r) => r !== null);
   if (roles.length === 0) return undefined;
   const o = newer?.owner;
