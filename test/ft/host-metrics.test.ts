@@ -2,7 +2,7 @@
 // refused, fenced); a primary it starts for `ft start` is counted, and a bad port is a usage error.
 
 import { describe, it, expect, afterEach } from 'vitest';
-import { rmSync, writeFileSync } from 'node:fs';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openControl } from '../../src/ft/control.js';
 import { guest } from './protect-harness.js';
@@ -32,7 +32,11 @@ describe('x86ft host --metrics', () => {
       const before = await (await fetch(url)).text();
       expect(before).toMatch(/x86ft_host_roles_running\{role="primary",host="h1"\} 0/);
       // a spawn request written without the cluster secret is ignored, and the agent says so once
-      writeFileSync(join(c.spec.slice(4), 'spawn', 'forged1.json'), JSON.stringify({ v: 1, value: { vm: 'x', host: 'h1', role: 'primary' }, mac: '00' }));
+      // (written whole in the control directory's tmp/, then renamed into place, as the dir: backend writes: the agent's
+      // watch may read a file being written, which it ignores as 'not valid JSON' — the clean-clone CI saw that instead)
+      const tmp = join(c.spec.slice(4), 'tmp', 'forged1.tmp');
+      writeFileSync(tmp, JSON.stringify({ v: 1, value: { vm: 'x', host: 'h1', role: 'primary' }, mac: '00' }));
+      renameSync(tmp, join(c.spec.slice(4), 'spawn', 'forged1.json'));
       for (let i = 0; i < 400 && !/ignored: control value spawn\/(req\/)?forged1/.test(h.log()); i++) await sleep(50);
       expect(h.log()).toMatch(/x86ft host h1: ignored: control value spawn\/(req\/)?forged1\S* (fails its HMAC|is not a signed)/);
       // counters have their samples from the start, not only once first counted
