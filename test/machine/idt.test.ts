@@ -4,7 +4,8 @@ import { assembleGuestBytes, EXIT_AL } from '../helpers/asm.js';
 
 // A guest that builds a 64-bit IDT at 0x200000 with gates for vectors 0, 3, 6, 13, 14 and 0x80, then
 // raises each and checks what the handler saw (error code, CR2, the pushed frame, IF cleared).
-const IDT_GUEST = `
+/** GATE vec, handler: a 64-bit interrupt gate (present, DPL 0, selector 0x08) in the IDT at 0x200000. */
+const GATE_MACRO = `
 .macro GATE vec, handler
   lea \\handler(%rip), %rax
   mov $(0x200000 + \\vec * 16), %rbx
@@ -17,7 +18,8 @@ const IDT_GUEST = `
   mov %eax, 8(%rbx)
   movl $0, 12(%rbx)
 .endm
-_start:
+`;
+const IDT_GUEST = `${GATE_MACRO}_start:
   GATE 0, h_de
   GATE 3, h_bp
   GATE 6, h_ud
@@ -122,20 +124,7 @@ idtr: .word 255
 // 0x1fd000 and ends the run. Each case runs in a fresh machine after an earlier #PF left CR2 at 0x18, so a
 // CR2 left over from an earlier fault (or never written) fails the check.
 function fetchFaultGuest(setup: string): string {
-  return `
-.macro GATE vec, handler
-  lea \\handler(%rip), %rax
-  mov $(0x200000 + \\vec * 16), %rbx
-  mov %ax, (%rbx)
-  movw $0x08, 2(%rbx)
-  movw $0x8e00, 4(%rbx)
-  shr $16, %rax
-  mov %ax, 6(%rbx)
-  shr $16, %rax
-  mov %eax, 8(%rbx)
-  movl $0, 12(%rbx)
-.endm
-_start:
+  return `${GATE_MACRO}_start:
   GATE 0, h_de
   GATE 14, h_pf
   lea idtr(%rip), %rax
