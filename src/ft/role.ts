@@ -87,11 +87,16 @@ export async function hostLease(control: ControlPlane, hostId: string): Promise<
   return (await control.listHosts()).find((h) => h.id === hostId)?.registeredAt;
 }
 
+/** The argument vector of process `pid` on this machine (/proc/PID/cmdline), or undefined when there is none. */
+function processArgv(pid: number): string[] | undefined {
+  try { return readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0'); } catch { return undefined; }
+}
+
 /** Whether process `pid` runs on this machine as the `x86ft host` agent of id `hostId` (its /proc/PID/cmdline names
  *  both): then the roles that agent starts are processes of this machine too. False when no such process is here. */
 export function agentProcessHere(pid: number, hostId: string): boolean {
-  let argv: string[];
-  try { argv = readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0'); } catch { return false; }
+  const argv = processArgv(pid);
+  if (!argv) return false;
   const at = argv.indexOf('host');
   if (at < 0) return false;
   return argv.slice(at + 1).some((a, k, rest) => a === `--id=${hostId}` || (a === '--id' && rest[k + 1] === hostId));
@@ -100,7 +105,7 @@ export function agentProcessHere(pid: number, hostId: string): boolean {
 /** Whether process `pid` runs on this machine as an `x86ft ft primary` of VM `vm` (its /proc/PID/cmdline names
  *  both; a reused pid is not taken for it). False when no such process is here: another machine's, or gone. */
 export function primaryProcessHere(pid: number, vm: string): boolean {
-  let cmd: string;
-  try { cmd = readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').join(' '); } catch { return false; }
+  const cmd = processArgv(pid)?.join(' ');
+  if (cmd === undefined) return false;
   return /\bft primary\b/.test(cmd) && (cmd.includes(vm) || vm === 'default');
 }
