@@ -22,7 +22,6 @@ describe('ft start and a primary that dies before it created the VM', () => {
     try {
       startHost(c, 'h1', ['--no-spare']);
       await waitRegistered(c);
-      const t0 = Date.now();
       const child = spawn(process.execPath, [CLI, 'ft', 'start', guest('ft_demo'), '--vm', 'd', '--control', c.spec, '--store', c.store,
         '--disk', c.disk, '--cmdline', '16 1500 50 1', '--console-file', c.consoleFile, '--failure-timeout-ms', String(FAILURE_TIMEOUT_MS)],
       { stdio: ['ignore', 'pipe', 'pipe'], env: c.env });
@@ -34,13 +33,12 @@ describe('ft start and a primary that dies before it created the VM', () => {
         if (m && killed === undefined) { killed = Number(m[1]); process.kill(killed, 'SIGKILL'); }
       });
       const code = await new Promise<number | null>((r) => child.on('exit', (c2) => r(c2)));
-      const waited = Date.now() - t0;
       expect(killed, err).toBeDefined();
       expect(code, err).toBe(6);
       expect(out).toBe('');
       expect(err).toMatch(new RegExp(`the primary on host h1 \\(pid ${killed}\\) exited before it created VM 'd'`));
-      // at once: not the 30 s wait for a primary that may still create the VM (a generous bound, the load aside)
-      expect(waited).toBeLessThan(25_000);
+      // (at once, not after the 30 s wait: that wait ends with 'did not create VM … within 30 s', which the message
+      // above rules out; no bound on the wall time, which the load decides)
       const rec = await cp.readVm('d');
       expect(rec?.state === undefined || rec.state === 'ended', JSON.stringify(rec)).toBe(true);
     } finally {
