@@ -406,6 +406,14 @@ export class ConsoleClient {
     }
   }
 
+  /**
+   * Resolves once the client holds no connection: at once when it is between connections, else when the
+   * current one closes (after every byte already sent on it was delivered to onOutput).
+   */
+  disconnected(): Promise<void> {
+    return this.peer && !this.peer.isClosed ? this.peer.closed.then(() => undefined) : Promise.resolve();
+  }
+
   /** End the session (the service sees the client leave). */
   close(): void {
     if (this.stopped) return;
