@@ -165,7 +165,9 @@ export class EtcdControl implements ControlPlane {
     this.live();
     checkRecord(rec);
     const key = PREFIX + recordKey(rec.name);
-    const text = this.signer.seal(recordKey(rec.name), { ...rec, rev: 0 });
+    // the write id: two writers that change the same revision in the same millisecond the same way (updateVm's
+    // counters) write equal records, and the loser must not take the winner's write for its own retried one
+    const text = this.signer.seal(recordKey(rec.name), { ...rec, rev: 0 }, randomBytes(8).toString('hex'));
     const fence = PREFIX + claimKey(rec.name, rec.generation + 1);
     const res = await this.call(async () => {
       let txn = this.client.if(fence, 'Create', '==', 0);

@@ -410,9 +410,10 @@ export class Signer {
     return createHmac('sha256', this.secret).update(`x86ft-control-v1\0${key}\0${canonicalJson(value)}`).digest('hex');
   }
 
-  /** The stored text of `value` under `key`: `{"v":1,"value":…,"mac":"…"}`. */
-  seal(key: string, value: unknown): string {
-    return JSON.stringify({ v: 1, value, mac: this.mac(key, value) });
+  /** The stored text of `value` under `key`: `{"v":1,"value":…,"mac":"…"}`, plus `"w":writeId` when given (not
+   *  signed, ignored by open(): it only tells a writer its own write from an equal one by another writer). */
+  seal(key: string, value: unknown, writeId?: string): string {
+    return JSON.stringify(writeId === undefined ? { v: 1, value, mac: this.mac(key, value) } : { v: 1, value, mac: this.mac(key, value), w: writeId });
   }
 
   /** The value stored under `key`, verified; TAMPERED when it is not JSON, not an envelope, or its HMAC fails. */

@@ -221,6 +221,13 @@ for (const backend of ['dir', 'etcd'] as const) {
       expect(r1).toBeGreaterThan(read!.rev);
       expect(await codeOf(t.cp.writeVm({ ...read!, state: 'ended' }, { expectRev: read!.rev }))).toBe('CONFLICT');
       expect((await t.cp.readVm('vm1'))!.state).toBe('protected');
+      // two writers making the same change to the same revision (equal records): exactly one lands, the other
+      // is told CONFLICT (etcd: the loser once took the winner's equal write for its own, losing an update)
+      const base = (await t.cp.readVm('vm1'))!;
+      const same = { ...base, failovers: base.failovers + 100, updatedAt: base.updatedAt + 1 };
+      const twins = await Promise.all([codeOf(t.cp.writeVm(same, { expectRev: base.rev })), codeOf(t.cp.writeVm(same, { expectRev: base.rev }))]);
+      expect(twins.sort()).toEqual(['CONFLICT', 'no error']);
+      await t.cp.writeVm({ ...base, failovers: 0 }, { expectRev: (await t.cp.readVm('vm1'))!.rev });
       // concurrent updateVm calls all land (none lost), each on the latest record
       await Promise.all(Array.from({ length: 8 }, () => updateVm(t.cp, 'vm1', (r) => ({ ...r, failovers: r.failovers + 1 }))));
       expect((await t.cp.readVm('vm1'))!.failovers).toBe(8);
