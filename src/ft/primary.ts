@@ -849,6 +849,14 @@ export class FtPrimary {
     return this.lossDone;
   }
 
+  /**
+   * While the claim of g+1 is in flight the guest waits (pace): its outcome decides whether this process may run
+   * on at all, and a won claim switches the log at the count where the loss was seen. Running on meanwhile only
+   * held more outputs (unbounded: pacing needs a peer), and a guest could end in generation g's log before the
+   * switch (the baseline CI saw gen 2 claimed with no gen-2 log, the claim slowed by the load).
+   */
+  private claimPending: Promise<void> | undefined;
+
   private async goOnAlone(why: string, divergence: boolean): Promise<void> {
     const p = this.parts!;
     this.emit({ kind: 'peer', up: false, hostId: this.peer?.peerHostId ?? '?', reason: why, ...(divergence ? { divergence } : {}) });
@@ -862,11 +870,14 @@ export class FtPrimary {
     this.detector?.stop();
     const g1 = this.generation + 1;
     let won = false, holder = '';
+    let claimed!: () => void;
+    this.claimPending = new Promise<void>((r) => (claimed = r));
     try {
       const r = await p.control.claim(p.vm, g1, { hostId: p.hostId, pid: process.pid, addr: this.addr });
       won = r.won;
       if (!r.won) holder = `${r.owner.hostId} pid ${r.owner.pid}`;
     } catch (e) { holder = `the control plane failed: ${(e as Error).message}`; }
+    finally { this.claimPending = undefined; claimed(); }
     if (!won) { this.fence(`lost the claim of generation ${g1} (${holder}) after: ${why}`); return; }
     if (this.fencedMsg) return;
     this.generation = g1;
@@ -930,6 +941,7 @@ export class FtPrimary {
   /** Between run chunks: past a bound, wait for acks (slowing the guest) rather than grow. */
   private pace(): Promise<void> | undefined {
     const p = this.parts!;
+    if (this.claimPending) return this.claimPending;
     // going on alone: generation g's log ends here, between run chunks (switchLog)
     if (this.switchTo && !this.switchReady && !this.fencedMsg) this.switchReady = true;
     if (!this.paired || !this.streaming || this.fencedMsg) return undefined;

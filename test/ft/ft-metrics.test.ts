@@ -118,7 +118,9 @@ describe('metrics and status of a running pair over TLS', () => {
       const r = await inProcess(() => ftStatusCommand(['default', '--control', `dir:${ctl}`, '--events', '--json']));
       expect(r.status).toBe(0);
       const v = JSON.parse(r.stdout) as { events: { host: string; role: string; kind: string; text: string; generation: number }[] };
-      return v.events.some((e) => e.host === 'hb' && e.kind === 'peer-up') ? v.events : undefined;
+      // each role writes its entries in order, one after another: wait for the last of the three to land
+      const has = (host: string, kind: string): boolean => v.events.some((e) => e.host === host && e.kind === kind);
+      return has('hb', 'peer-up') && has('ha', 'peer-up') && has('ha', 'state') ? v.events : undefined;
     });
     expect(ev).toContainEqual(expect.objectContaining({ host: 'ha', role: 'primary', kind: 'state', text: 'state protected', generation: 1 }));
     expect(ev).toContainEqual(expect.objectContaining({ host: 'ha', role: 'primary', kind: 'peer-up', text: 'peer up: hb' }));
