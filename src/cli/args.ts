@@ -1,6 +1,7 @@
 // Shared argument parsing for the CLI subcommands.
 
 import { UsageError } from './usage.js';
+import { InvalidArgumentError } from '../errors.js';
 
 /** A byte count: "65536", "512K", "64M", "1G" (binary suffixes, optional "iB"/"B") → bytes. `option` names it in errors. */
 export function parseBytes(s: string, option?: string): number {
@@ -83,4 +84,10 @@ export function parseArgs(argv: readonly string[], spec: ArgSpec): ParsedArgs {
     }
   }
   return out;
+}
+
+/** Parses a `--metrics PORT` value (0..65535; 0 = any free port). Throws Error with a message for a user. */
+export function parseMetricsPort(v: string): number {
+  if (!/^\d{1,5}$/.test(v) || Number(v) > 65535) throw new InvalidArgumentError(`--metrics expects a port 0..65535 (got '${v}')`);
+  return Number(v);
 }

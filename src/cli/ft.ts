@@ -12,7 +12,9 @@ import { FtSecondary, SecondaryRefused } from '../ft/secondary.js';
 import { exportDiskCommand } from './ft-export-disk.js';
 import { DEFAULT_FT_OPTIONS } from '../ft/vm-host.js';
 import { FT_EXIT, setVmState, type RoleEvent, type RoleOutcome } from '../ft/role.js';
-import { parseBytes, parseCount } from './args.js';
+import { parseCount, parseMetricsPort } from './args.js';
+import { ftOptions } from './ft-options.js';
+export { ftOptions };
 import { ftStatusCommand } from './ft-status.js';
 import { ftManageCommand } from './ft-manage.js';
 import { publishStatus } from '../ft/status-publisher.js';
@@ -22,7 +24,8 @@ import { exitCodeFor } from './run.js';
 import { usageLine, suggest, UsageError } from './usage.js';
 import { ftInitCommand, tlsFromArgs, TLS_HELP, TLS_KEYS } from './ft-init.js';
 import type { FtTlsOptions } from '../ft/channel.js';
-import { parseMetricsPort, RoleMetrics, serveMetrics, type MetricsServer } from '../ft/metrics.js';
+// prom-client loads only with --metrics (src/ft/metrics.ts)
+import type { RoleMetrics, MetricsServer } from '../ft/metrics.js';
 import type { RoleStatus } from '../ft/role.js';
 import { historyWriter, type HistoryWriter } from '../ft/history.js';
 import { onStopSignal } from './signals.js';
@@ -40,6 +43,7 @@ function metricsFromArgs(str: (k: string) => string | undefined): number | undef
 async function startMetrics(port: number | undefined, role: string, vm: string, hostId: string, heartbeatMs: number, status: () => RoleStatus | undefined):
   Promise<{ metrics?: RoleMetrics; server?: MetricsServer; tap: (next: (e: RoleEvent) => void) => (e: RoleEvent) => void }> {
   if (port === undefined) return { tap: (next) => next };
+  const { RoleMetrics, serveMetrics } = await import('../ft/metrics.js');
   const metrics = new RoleMetrics({ vm, hostId, status, heartbeatMs });
   const server = await serveMetrics(metrics.registry, port);
   process.stderr.write(`x86ft ft ${role}: metrics on http://${server.host}:${server.port}/metrics\n`);
@@ -122,25 +126,6 @@ export function vmConfigOf(o: ReturnType<typeof parseHostArgs>, args: string[], 
   };
 }
 
-export function ftOptions(rest: Map<string, string | true>): FtOptions {
-  const num = (k: string, d: number, size = false): number => {
-    const v = rest.get(k);
-    if (v === undefined) return d;
-    if (typeof v !== 'string') throw new UsageError(`${k} needs a value`);
-    const n = size ? parseBytes(v, k) : parseCount(v, k);
-    if (!(n > 0)) throw new UsageError(`${k} must be > 0`);
-    return n;
-  };
-  const o: FtOptions = {
-    heartbeatMs: num('--heartbeat-ms', DEFAULT_FT_OPTIONS.heartbeatMs),
-    failureTimeoutMs: num('--failure-timeout-ms', DEFAULT_FT_OPTIONS.failureTimeoutMs),
-    maxHeldBytes: num('--max-held-bytes', DEFAULT_FT_OPTIONS.maxHeldBytes, true),
-    maxHeldMs: num('--max-held-ms', DEFAULT_FT_OPTIONS.maxHeldMs),
-    maxLagMs: num('--max-lag-ms', DEFAULT_FT_OPTIONS.maxLagMs),
-  };
-  if (o.failureTimeoutMs <= o.heartbeatMs) throw new UsageError('--failure-timeout-ms must exceed --heartbeat-ms');
-  return o;
-}
 
 export const FT_KEYS = ['--control', '--store', '--listen', '--connect', '--host-id', '--vm', '--console-file', '--digest-every', '--hosts',
   '--heartbeat-ms', '--failure-timeout-ms', '--max-held-bytes', '--max-held-ms', '--max-lag-ms', '--metrics', ...TLS_KEYS];

@@ -5,13 +5,13 @@
 import { parseHostArgs, MACHINE_HELP_NO_CONSOLE } from './host.js';
 import { parseControlSpec } from '../ft/control.js';
 import { PRIMARY_HOST, PROTECT_EXIT, SECONDARY_HOST, Supervisor } from '../ft/supervisor.js';
-import { parseMetricsPort } from '../ft/metrics.js';
+import { parseMetricsPort } from './args.js';
 import { tlsLayout } from '../ft/tls.js';
 import { resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { UsageError, usageLine } from './usage.js';
 import { onStopSignal } from './signals.js';
-import { ftOptions } from './ft.js';
+import { ftOptions } from './ft-options.js';
 
 /** Options protect passes on to the roles (with a value). */
 const FT_VALUE_KEYS = ['--heartbeat-ms', '--failure-timeout-ms', '--max-held-bytes', '--max-held-ms', '--max-lag-ms'];

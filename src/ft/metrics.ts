@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:http';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { VM_STATES } from './control.js';
 import type { RoleEvent, RoleOutcome, RoleStatus } from './role.js';
-import { InvalidArgumentError, HostResourceError } from '../errors.js';
+import { HostResourceError } from '../errors.js';
 
 /** Every metric name starts with this. */
 export const METRICS_PREFIX = 'x86ft_';
@@ -188,8 +188,3 @@ export function serveMetrics(registry: Registry, port: number, host = '127.0.0.1
   });
 }
 
-/** Parses a `--metrics PORT` value (0..65535; 0 = any free port). Throws Error with a message for a user. */
-export function parseMetricsPort(v: string): number {
-  if (!/^\d{1,5}$/.test(v) || Number(v) > 65535) throw new InvalidArgumentError(`--metrics expects a port 0..65535 (got '${v}')`);
-  return Number(v);
-}

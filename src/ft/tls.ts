@@ -1,12 +1,13 @@
 // Cluster TLS material (FT.md "Channel": mutual TLS 1.3 for clusters): a cluster CA and one certificate
 // per host, made by `x86ft ft init`, and the loader the roles use for `--tls-cert/--tls-key/--tls-ca`.
 // X.509 is built by node-forge (no hand-written ASN.1); keys come from node:crypto. Imports Node,
-// node-forge, channel.ts's option type and the error base class only.
+// channel.ts's option type and the error base class only; node-forge loads only when `ft init` makes
+// certificates (its ~40 ms of start-up was paid by every role, supervisor and agent process).
 
 import { createPrivateKey, generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
 import { promises as fsp, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import forge from 'node-forge';
+import type forge from 'node-forge';
 import type { FtTlsOptions } from './channel.js';
 import { X86ftError } from '../errors.js';
 
@@ -58,7 +59,9 @@ function serial(): string {
   return b.toString('hex');
 }
 
-function keyPair(): { pub: forge.pki.rsa.PublicKey; priv: forge.pki.rsa.PrivateKey; pem: string } {
+type Forge = typeof forge;
+
+function keyPair(forge: Forge): { pub: forge.pki.rsa.PublicKey; priv: forge.pki.rsa.PrivateKey; pem: string } {
   // RSA: node-forge signs RSA only; generation is native (node:crypto), signing pure JS.
   const k = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
   return { pub: forge.pki.publicKeyFromPem(k.publicKey) as forge.pki.rsa.PublicKey, priv: forge.pki.privateKeyFromPem(k.privateKey) as forge.pki.rsa.PrivateKey, pem: k.privateKey };
@@ -102,12 +105,13 @@ export async function initClusterTls(dir: string, o: InitTlsOptions): Promise<In
   if (!(Number.isInteger(days) && days > 0 && days <= 36500)) throw new TlsSetupError('BAD_ARGUMENT', `certificate validity must be 1..36500 days (got ${days})`);
   for (const id of o.hosts) if (!HOST_ID.test(id)) throw new TlsSetupError('BAD_ARGUMENT', `host id '${id}' is not a valid name ([A-Za-z0-9._-], at most 64, not starting with . _ -)`);
   const L = tlsLayout(dir);
+  const forge: Forge = (await import('node-forge')).default;
   try {
     await fsp.mkdir(join(dir, 'hosts'), { recursive: true, mode: 0o700 });
     await fsp.chmod(dir, 0o700);
     let caCreated = false;
     if (!(await exists(L.caCert)) || !(await exists(L.caKey))) {
-      const k = keyPair();
+      const k = keyPair(forge);
       const c = forge.pki.createCertificate();
       c.publicKey = k.pub;
       c.serialNumber = serial();
@@ -139,7 +143,7 @@ export async function initClusterTls(dir: string, o: InitTlsOptions): Promise<In
     for (const id of o.hosts) {
       const files = L.host(id);
       if ((await exists(files.cert)) && (await exists(files.key))) { hosts.push({ id, files, created: false }); continue; }
-      const k = keyPair();
+      const k = keyPair(forge);
       const c = forge.pki.createCertificate();
       c.publicKey = k.pub;
       c.serialNumber = serial();
