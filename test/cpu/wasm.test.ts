@@ -114,7 +114,8 @@ const FREE = [0, 1, 2, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14];
 /**
  * Machine code of a random loop over the tier's subset: `body; dec r15; jnz top; hlt`, the body's
  * instructions drawn from the forms the tier compiles (register and [rbx+disp8] operands, 8/16/32/64-bit,
- * forward Jcc that split the loop into blocks, a CALL to a subroutine that RETs), encoded by hand (Intel SDM
+ * forward Jcc that split the loop into blocks, a CALL — rel32, CALL R11 or CALL [RIP + disp32] — to a
+ * subroutine that RETs, JMP R11 to the next instruction), encoded by hand (Intel SDM
  * Vol. 2 encodings) so that every instruction is one the tier takes.
  */
 function randomLoop(r: (n: number) => number): number[] {
@@ -149,12 +150,20 @@ function randomLoop(r: (n: number) => number): number[] {
     }
   };
   const n = 2 + r(10);
-  const calls: number[] = [];
+  const calls: number[] = [], absCalls: number[] = [], ptrCalls: number[] = [];
   for (let k = 0; k < n; k++) {
     const c = r(6);
     if (c === 0) { const x = insn(); out.push(0x70 + r(16), x.length, ...x); } // Jcc over one instruction
-    else if (c === 1) { out.push(0xe8, 0, 0, 0, 0); calls.push(out.length); } // CALL sub (patched below)
-    else out.push(...insn());
+    else if (c === 1) {
+      // CALL sub (patched below): rel32, or near indirect through R11 or a qword after the code (RIP-relative)
+      const f = r(3);
+      if (f === 0) { out.push(0xe8, 0, 0, 0, 0); calls.push(out.length); }
+      else if (f === 1) { out.push(0x49, 0xbb); absCalls.push(out.length); out.push(0, 0, 0, 0, 0, 0, 0, 0, 0x41, 0xff, 0xd3); } // MOV R11, imm64; CALL R11
+      else { out.push(0xff, 0x15, 0, 0, 0, 0); ptrCalls.push(out.length); } // CALL [RIP + disp32]
+    } else if (c === 2 && r(3) === 0) { // JMP R11 to the next instruction (a computed target in the same page)
+      out.push(0x49, 0xbb); const at = out.length; out.push(0, 0, 0, 0, 0, 0, 0, 0, 0x41, 0xff, 0xe3);
+      const to = CODE + out.length; for (let q = 0; q < 8; q++) out[at + q] = q < 4 ? (to >>> (8 * q)) & 255 : 0;
+    } else out.push(...insn());
   }
   out.push(0x49, 0xff, 0xcf); // DEC r15
   const back = -(out.length + 6);
@@ -163,6 +172,10 @@ function randomLoop(r: (n: number) => number): number[] {
   for (let k = 0; k < 2; k++) out.push(...insn());
   out.push(0xc3);
   for (const at of calls) { const d = sub - at; out[at - 4] = d & 255; out[at - 3] = (d >> 8) & 255; out[at - 2] = (d >> 16) & 255; out[at - 1] = (d >> 24) & 255; }
+  const ptr = out.length, abs = CODE + sub;
+  out.push(abs & 255, (abs >> 8) & 255, (abs >> 16) & 255, (abs >>> 24) & 255, 0, 0, 0, 0); // the qword CALL [RIP + disp32] reads
+  for (const at of absCalls) for (let q = 0; q < 4; q++) out[at + q] = (abs >>> (8 * q)) & 255;
+  for (const at of ptrCalls) { const d = ptr - at; for (let q = 0; q < 4; q++) out[at - 4 + q] = (d >> (8 * q)) & 255; }
   return out;
 }
 
