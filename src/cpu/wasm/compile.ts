@@ -7,7 +7,7 @@
 // count retired so far, and the rest of the block runs in the interpreter, which faults precisely.
 // Subset: MOV (incl. imm), ADD OR AND SUB XOR CMP TEST, LEA, MOVZX/MOVSX/MOVSXD, SHL/SHR/SAR r by an
 // immediate, IMUL r32, INC/DEC r32/r64, CMOVcc, SETcc r8, PUSH/POP r64, CALL rel, CALL/JMP r/m64, RET, JMP rel,
-// Jcc, NOP. In a region, a computed target (RET, CALL/JMP r/m64) that is a member's start stays in the function.
+// Jcc, NOP. In a region, a computed target (RET, CALL/JMP r/m64) that is a CALL's return site there stays in the function.
 // Other blocks are compiled by src/cpu/compile.ts (the JS tier).
 
 import type { Cpu } from '../cpu.js';
@@ -134,7 +134,14 @@ export class WasmTier {
         }
       }
     }
-    const g = new Gen(members, rels, at, m, this.area);
+    // the members a computed target (RET, CALL/JMP r/m64) can reach inside the function: the CALLs' return sites
+    const dyn = new Set<number>();
+    for (let q = 0; q < members.length; q++) {
+      const l = members[q].insns[members[q].n - 1];
+      const to = l.op === 0xe8 || (l.op === 0xff && l.sub === 2) ? at.get(rels[q] + l.end) : undefined;
+      if (to !== undefined) dyn.add(to);
+    }
+    const g = new Gen(members, rels, at, m, this.area, [...dyn].sort((x, y) => x - y));
     const code = g.gen();
     const waiting: BlockFn = (c: Cpu, start: number): number => { this.stats.waiting++; return interpret(c, b, start, 0); };
     this.queue.push({ b, members, rels, m, f: { locals: g.locals, code }, waiting });
@@ -316,7 +323,7 @@ class Gen {
    * first m instructions.
    */
   constructor(private readonly members: Block[], private readonly rels: number[], private readonly at: Map<number, number>,
-    private readonly m: number, private readonly area: number) {
+    private readonly m: number, private readonly area: number, private readonly dyn: number[]) {
     this.s0 = this.local(T.I64); this.s = this.local(T.I64); this.fl = this.local(T.I32); this.done = this.local(T.I32);
     this.R = area + Area.REGS;
   }
@@ -735,14 +742,14 @@ class Gen {
   }
 
   /**
-   * A computed target (RET, indirect CALL/JMP: i64 local t) that is the start of a member of this region goes
-   * on there inside the function, when `left` allows that member's whole block (as goto does for a direct
-   * branch); any other target leaves the function.
+   * A computed target (RET, indirect CALL/JMP: i64 local t) that is the start of a member in `dyn` (the return
+   * sites of the region's CALLs) goes on there inside the function, when `left` allows that member's whole
+   * block (as goto does for a direct branch); any other target leaves the function.
    */
   private dynamic(t: number): void {
     const c = this.c, n = this.n;
     if (this.members.length === 1 || this.m !== this.members[0].n) return;
-    for (let to = 0; to < this.members.length; to++) {
+    for (const to of this.dyn) {
       const rel = this.rels[to], nn = this.members[to].n;
       c.get(t).get(this.s0).i64(rel, rel < 0 ? -1 : 0).op(Op.i64_add).op(Op.i64_eq);
       c.get(1).i32(n + nn).op(Op.i32_ge_s).op(Op.i32_and);
