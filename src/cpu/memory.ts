@@ -24,6 +24,8 @@ export class PhysMemory {
   onWrite: ((phys: number, len: number) => void) | null = null;
   /** Pages changed by non-CPU writes since the last takeWritten(); 1 = changed. */
   private readonly changed: Uint8Array;
+  /** True when `changed` may have a page set: takeWritten() skips the scan of a set nothing marked (most digests). */
+  private changedAny = false;
   /** When set, every non-CPU write also marks its pages here (a live snapshot's pre-copy, src/replay/precopy.ts). */
   dirtyLog: Uint8Array | null = null;
   /**
@@ -82,6 +84,7 @@ export class PhysMemory {
     if (len <= 0) return;
     const first = Math.floor(phys / 4096), last = Math.floor((Math.min(phys + len, this.size) - 1) / 4096);
     for (let p = first; p <= last; p++) { this.changed[p] = 1; this.used[p] = 1; }
+    this.changedAny = true;
     if (this.dirtyLog !== null) for (let p = first; p <= last; p++) this.dirtyLog[p] = 1;
     if (this.onWrite !== null) this.onWrite(phys, len);
   }
@@ -96,6 +99,8 @@ export class PhysMemory {
 
   /** Page numbers changed by non-CPU writes since the last call, ascending; clears the set. */
   takeWritten(): number[] {
+    if (!this.changedAny) return [];
+    this.changedAny = false;
     return takeSetBytes(this.changed, []);
   }
 }

@@ -10,7 +10,7 @@
 import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { Machine } from '../../src/machine/machine.js';
-import { takeSetBytes } from '../../src/cpu/memory.js';
+import { PhysMemory, takeSetBytes } from '../../src/cpu/memory.js';
 import { Reg } from '../../src/index.js';
 import type { CpuHost } from '../../src/cpu/cpu.js';
 import { assemble } from './asm.js';
@@ -89,5 +89,22 @@ describe('takeSetBytes (how a page set is taken)', () => {
       expect(b.every((x) => x === 0)).toBe(true);
       expect(takeSetBytes(b, [])).toEqual([]);
     }
+  });
+});
+
+describe('PhysMemory.takeWritten (the non-CPU writes a digest covers; the scan skipped while none came)', () => {
+  it('gives the pages of every kind of non-CPU write since the last take, each once, and nothing when none came', () => {
+    const mem = new PhysMemory(2 << 20);
+    expect(mem.takeWritten()).toEqual([]);
+    mem.write(0x1ffe, new Uint8Array(4)); // across a page boundary
+    mem.setU32(0x5000, 1);
+    expect(mem.takeWritten()).toEqual([1, 2, 5]);
+    expect(mem.takeWritten()).toEqual([]);
+    mem.fill(0x3000, 1);
+    expect(mem.peekWritten()).toEqual([3]);
+    mem.setU16(0x1ff000, 7);
+    mem.written(0x10, 1);
+    expect(mem.takeWritten()).toEqual([0, 3, 0x1ff]);
+    expect(mem.takeWritten()).toEqual([]);
   });
 });
