@@ -15,7 +15,9 @@
 //   second: warm-up and fixed costs weigh), `steady` the same guest 10x longer ("16 30000", ~430M);
 // - memory on the primary while its secondary is stalled (SIGSTOP): RSS before and at most during.
 // Results in bench/results/ft.json (ft-partial.json with X86FT_BENCH_FT_ONLY=release,log,failover,speed,steady,stall).
-// Counts: X86FT_BENCH_FT_PAIRS (9), X86FT_BENCH_FAILOVERS (5).
+// Counts: X86FT_BENCH_FT_PAIRS (9), X86FT_BENCH_FAILOVERS (5). X86FT_BENCH_FT_PIN=P,S pins this process (the
+// primary, every thread) to CPU P and each secondary to CPU S (taskset): on a 2-core host the roles then stop taking each
+// other's core, as on separate hosts (other processes of the machine still share both).
 
 import './env-check.js'; // first: a bad X86FT_* value is one line, exit 2
 import { envInt, envValue } from '../src/env.js';
@@ -33,6 +35,17 @@ import type { OutputSeam } from '../src/machine/outputs.js';
 const resultsDir = new URL('../../bench/results/', import.meta.url).pathname;
 const PAIRS = envInt('X86FT_BENCH_FT_PAIRS');
 const FAILOVERS = envInt('X86FT_BENCH_FAILOVERS');
+/** X86FT_BENCH_FT_PIN=P,S: the primary (this process, all its threads, those started later too) on CPU P and
+ *  the secondary on CPU S, so that the two roles do not take each other's core (an approximation of separate hosts). */
+const PIN = envValue('X86FT_BENCH_FT_PIN')?.split(',').map(Number);
+if (PIN && PIN.length !== 2) { console.error('X86FT_BENCH_FT_PIN: give two CPUs, P,S'); process.exit(2); }
+function pinSelf(): void {
+  if (!PIN) return;
+  const r = spawnSync('taskset', ['-a', '-p', '-c', String(PIN[0]), String(process.pid)], { stdio: 'ignore' });
+  if (r.status !== 0) { console.error(`X86FT_BENCH_FT_PIN: taskset failed (${r.error?.message ?? `status ${r.status}`})`); process.exit(2); }
+}
+/** The secondary's command: under taskset when pinned. */
+const secondaryCmd = (args: string[]): [string, string[]] => PIN ? ['taskset', ['-c', String(PIN[1]), process.execPath, ...args]] : [process.execPath, args];
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function pct(v: number[], q: number): number {
@@ -74,7 +87,7 @@ async function protectedRun(elf: string, cmdline: string): Promise<{ latencies: 
   seam.console = (b: number): void => { produced.push(performance.now()); console0(b); };
   const sink = seam.sinks.console!;
   seam.sinks.console = (b, seq) => { latencies.push(performance.now() - produced[seq - 1]!); sink(b, seq); };
-  const s = spawn(process.execPath, [CLI, 'ft', 'secondary', '--vm', 'bench', '--control', `dir:${w.control}`, '--host-id', 'bench-s'], { stdio: 'ignore' });
+  const s = spawn(...secondaryCmd([CLI, 'ft', 'secondary', '--vm', 'bench', '--control', `dir:${w.control}`, '--host-id', 'bench-s']), { stdio: 'ignore' });
   const sExit = new Promise((r) => s.once('exit', r));
   // the run's end = the Output Rule's wait for the last ack done (finishProtected), before the disks' final fsync
   // (finishProtected's seam.syncDisks(), synchronous) and the record's update: the plain run's clock stops at the
@@ -273,8 +286,9 @@ const want = (part: string): boolean => !ONLY || ONLY.includes(part);
 
 async function main(): Promise<void> {
   mkdirSync(resultsDir, { recursive: true });
+  pinSelf();
   const demo = guest('ft_demo'), idle = guest('dev_idle');
-  const out: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, loadAverageBefore: (await import('node:os')).loadavg() };
+  const out: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, pin: PIN ?? null, loadAverageBefore: (await import('node:os')).loadavg() };
   if (want('release')) {
     out.releaseLatency = await releaseLatency(demo);
     console.log('release latency (console byte produced -> released):', out.releaseLatency);

@@ -46,6 +46,7 @@ export const ENV_SWITCHES: readonly EnvSwitch[] = [
   { name: 'X86FT_BENCH_INSNS', scope: 'bench', type: int(1), dflt: '4000000', doc: '`bench/replay`: instructions per guest' },
   { name: 'X86FT_BENCH_RTT', scope: 'bench', type: int(1), dflt: '5000', doc: '`bench/ft-channel`: round trips measured' },
   { name: 'X86FT_BENCH_FT_PAIRS', scope: 'bench', type: int(1), dflt: '9', doc: '`bench/ft`: alternating protected/unprotected pairs' },
+  { name: 'X86FT_BENCH_FT_PIN', scope: 'bench', type: { kind: 'ints', min: 0 }, dflt: '', doc: '`bench/ft`: P,S — pin the primary (this process, every thread) to CPU P and the secondary to CPU S (taskset), as on separate hosts' },
   { name: 'X86FT_BENCH_FAILOVERS', scope: 'bench', type: int(1), dflt: '5', doc: '`bench/ft`: failovers timed' },
   { name: 'X86FT_BENCH_FT_ONLY', scope: 'bench', type: { kind: 'list', values: ['release', 'log', 'failover', 'speed', 'steady', 'stall'] }, dflt: '', doc: '`bench/ft`: only these parts' },
   { name: 'X86FT_BENCH_RESPAWN_RUNS', scope: 'bench', type: int(1), dflt: '5', doc: '`bench/respawn`: runs per guest size' },
