@@ -12,14 +12,15 @@ import { onStopSignal } from './signals.js';
 
 export const CONSOLE_EXIT = { error: 1, usage: 2, notFound: 3, stopped: 130 } as const;
 
-const HELP = `usage: x86ft console [NAME] --control dir:PATH [--from N] [--no-input]
+const HELP = `usage: x86ft console [NAME] --control SPEC [--from N] [--no-input]
 
 Attaches to FT VM NAME's console (default 'default'): its console from byte N on (default 0, the
 whole console) goes to stdout, stdin goes to the guest. Across a failover the console reconnects
 to the new primary and resumes at the byte it has: no byte is lost or doubled either way. On a
 terminal stdin is raw: Ctrl-A x detaches, Ctrl-A Ctrl-A sends Ctrl-A.
 
-  --control dir:PATH      the control plane (default dir:$X86FT_CONTROL, else dir:~/.x86ft)
+  --control SPEC          the control plane, dir:PATH or etcd:HOST:PORT,… (default dir:$X86FT_CONTROL, else
+                          dir:~/.x86ft)
   --from N                console byte offset to start at (default 0)
   --no-input              only watch: do not send stdin
 
@@ -61,7 +62,7 @@ export async function consoleCommand(args: string[]): Promise<number> {
       secret: await cp.secret(), vm, from, input,
       locate: async () => {
         const r = await cp.readVm(vm);
-        if (r?.state === 'ended') endedWhileAway = true;
+        if (r?.state === 'ended') { endedWhileAway = true; return null; }
         const m = r?.consoleAddr ? /^(.*):(\d+)$/.exec(r.consoleAddr) : null;
         if (!m) throw new X86ftError('X86FT_NOT_FOUND', `VM '${vm}' has no console service now`);
         return { host: m[1]!, port: Number(m[2]) };
@@ -85,6 +86,9 @@ export async function consoleCommand(args: string[]): Promise<number> {
         }
         if (out.length) client.type(Uint8Array.from(out));
       });
+      // stdin at its end (e.g. `echo x | x86ft console`): once what was typed is consumed, the input is free for
+      // another console; the output goes on
+      stdin.on('end', () => client.endInput());
     }
     unlisten = onStopSignal(() => { stopped = true; client.close(); });
     // A VM that ended while this client was between primaries has no service to say goodbye.

@@ -49,7 +49,7 @@ ${MACHINE_HELP_NO_CONSOLE}
 
 exit status: the guest's debug-exit status (124 budget, 125 halt, 126 guest fault, 127 internal
 error, as 'x86ft run'); ${PROTECT_EXIT.lost} the guest was lost (both roles died, or a role failed to start);
-${PROTECT_EXIT.usage} bad arguments, an unusable image or disk, or the VM already running; ${PROTECT_EXIT.stopped} SIGINT/SIGTERM
+${PROTECT_EXIT.usage} bad arguments, an unusable image or disk, a control directory others can read, or the VM already running; ${PROTECT_EXIT.stopped} SIGINT/SIGTERM
 (both roles were ended).
 `;
 

@@ -15,8 +15,9 @@ import { InternalError, InvalidArgumentError } from '../errors.js';
 export type ConsoleMessage =
   /** client: "I have console bytes [0, from)"; `input`: it wants to type; `client`: its id. */
   | { t: 'attach'; from: number; input: boolean; client: string }
-  /** service: input consumed through `confirmed` (released), bytes kept from `start` on. */
-  | { t: 'attached'; confirmed: number; start: number }
+  /** service: input consumed through `confirmed` (released), bytes kept from `start` on; `inputHeld`: the client
+   *  asked for input and another client holds it (its typing waits until that one leaves; absent from older services). */
+  | { t: 'attached'; confirmed: number; start: number; inputHeld?: boolean }
   /** service: console bytes [offset, offset + bytes.length). */
   | { t: 'output'; offset: number; bytes: Uint8Array }
   /** service: this client now holds the input; the next input byte expected has offset `accepted`. */
@@ -52,7 +53,9 @@ export const CONSOLE_KINDS: KindTable<ConsoleMessage> = {
     const confirmed = field.count(o, 'confirmed');
     if (typeof confirmed === 'string') return confirmed;
     const start = field.count(o, 'start');
-    return typeof start === 'string' ? start : { t: 'attached', confirmed, start };
+    if (typeof start === 'string') return start;
+    if (o.inputHeld !== undefined && typeof o.inputHeld !== 'boolean') return "field 'inputHeld' must be a boolean";
+    return o.inputHeld === undefined ? { t: 'attached', confirmed, start } : { t: 'attached', confirmed, start, inputHeld: o.inputHeld };
   },
   output: bytesAt('output'),
   input: bytesAt('input'),
@@ -261,7 +264,7 @@ export class ConsoleService {
         c.id = m.client;
         c.wantsInput = m.input;
         c.next = m.from;
-        c.peer.send({ t: 'attached', confirmed: this.confirmed, start: this.memStart });
+        c.peer.send({ t: 'attached', confirmed: this.confirmed, start: this.memStart, ...(m.input && this.holder ? { inputHeld: true } : {}) });
         this.grantNext();
         void this.pump(c);
         return;
@@ -327,7 +330,7 @@ export class ConsoleService {
 /** How a console session ended. */
 export type ConsoleEnd =
   | { kind: 'bye'; reason: string; status?: number } // the service said bye (guest ended: status)
-  | { kind: 'closed' } // close() was called
+  | { kind: 'closed' } // close() was called, or locate() said the session is over
   | { kind: 'error'; error: ProtocolError }; // a fatal error (wrong secret, other protocol version)
 
 export interface ConsoleClientOptions {
@@ -335,8 +338,9 @@ export interface ConsoleClientOptions {
   vm: string;
   /** This side's host id (default the hostname). */
   hostId?: string;
-  /** Where the current primary's console service is (asked again after every lost connection). */
-  locate: () => Promise<{ host?: string; port: number }>;
+  /** Where the current primary's console service is (asked again after every lost connection); null: the
+   *  session is over (the VM ended), `done` resolves 'closed'. */
+  locate: () => Promise<{ host?: string; port: number } | null>;
   /** Console bytes the caller already has (e.g. its console file's length): output resumes there. Default 0. */
   from?: number;
   /** Ask for the input (default true). */
@@ -403,7 +407,7 @@ export class ConsoleClient {
     if (this.granted && this.peer && !this.peer.isClosed) {
       this.sendInput(offset, copy);
       this.sentAny = true;
-    }
+    } else this.noteHeld();
   }
 
   /**
@@ -412,6 +416,36 @@ export class ConsoleClient {
    */
   disconnected(): Promise<void> {
     return this.peer && !this.peer.isClosed ? this.peer.closed.then(() => undefined) : Promise.resolve();
+  }
+
+  /**
+   * No more typing (e.g. stdin reached its end): once every typed byte is confirmed as consumed, the client
+   * attaches again without input, so another console can take the guest's input (the service grants it to one
+   * client at a time). Output goes on uninterrupted.
+   */
+  endInput(): void {
+    if (this.inputEnded) return;
+    this.inputEnded = true;
+    this.maybeGiveUpInput();
+  }
+
+  private inputEnded = false;
+  private inputHeld = false; // this connection's attach found another client holding the input
+  private heldNoted = false;
+
+  /** Says once that typed bytes wait for another client to leave (they were kept silently before). */
+  private noteHeld(): void {
+    if (!this.inputHeld || this.granted || this.pendingLen === 0 || this.heldNoted) return;
+    this.heldNoted = true;
+    this.opts.onStatus?.('console: another console holds the guest\'s input; what you type waits until it leaves');
+  }
+  private reattaching = false;
+
+  private maybeGiveUpInput(): void {
+    if (!this.inputEnded || this.pendingLen > 0 || !this.granted || !this.peer || this.peer.isClosed) return;
+    this.granted = false;
+    this.reattaching = true;
+    this.peer.close({ reason: 'input ended' });
   }
 
   /** End the session (the service sees the client leave). */
@@ -448,6 +482,7 @@ export class ConsoleClient {
     if (this.pendingLen === 0) {
       this.sentAny = false;
       if (through > this.base) this.base = through;
+      this.maybeGiveUpInput();
     }
   }
 
@@ -464,12 +499,16 @@ export class ConsoleClient {
       }
       case 'attached':
         this.confirm(m.confirmed);
+        this.inputHeld = m.inputHeld === true;
+        this.noteHeld();
         return;
       case 'consumed':
         this.confirm(m.through);
         return;
       case 'grant': {
         this.granted = true;
+        this.inputHeld = false;
+        if (this.inputEnded && this.pendingLen === 0) return this.maybeGiveUpInput();
         // Unsent bytes are numbered from the next offset the service expects; sent ones keep theirs.
         if (!this.sentAny) this.base = m.accepted;
         let at = this.base;
@@ -498,6 +537,11 @@ export class ConsoleClient {
       let peer: ConsolePeer;
       try {
         const addr = await this.opts.locate();
+        if (addr === null) { // the session is over (e.g. the VM ended while this client was between primaries)
+          this.stopped = true;
+          this.resolveDone({ kind: 'closed' });
+          return;
+        }
         peer = await connectSecure<ConsoleMessage>(
           { secret: this.opts.secret, vm: this.opts.vm, hostId: this.opts.hostId ?? hostname(), generation: 0, host: addr.host, port: addr.port, tls: this.opts.tls, handshakeTimeoutMs: this.opts.handshakeTimeoutMs },
           CLIENT_ROLES,
@@ -525,11 +569,12 @@ export class ConsoleClient {
         if (m.t === 'bye') bye = m;
         this.onMessage(peer, m);
       });
-      peer.send({ t: 'attach', from: this.received, input: this.opts.input ?? true, client: this.id });
+      peer.send({ t: 'attach', from: this.received, input: (this.opts.input ?? true) && !(this.inputEnded && this.pendingLen === 0), client: this.id });
       const reason = await peer.closed;
       this.peer = undefined;
       this.granted = false;
       if (this.stopped) return;
+      if (this.reattaching && !bye) { this.reattaching = false; continue; } // without input, at once
       if (bye) {
         this.stopped = true;
         this.resolveDone(bye.status === undefined ? { kind: 'bye', reason: bye.reason } : { kind: 'bye', reason: bye.reason, status: bye.status });

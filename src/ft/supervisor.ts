@@ -87,6 +87,8 @@ export class Supervisor {
       this.say((e as Error).message);
       for (const r of this.roles) if (!r.done) r.child.kill('SIGTERM');
       await Promise.all(this.roles.map((r) => r.exit));
+      // a control directory others can read (plain mkdir), or not this user's: an argument to fix, not a lost guest
+      if (!this.control && (e as { code?: string }).code === 'PERMISSIONS') return PROTECT_EXIT.usage;
       return PROTECT_EXIT.lost;
     } finally {
       this.client?.close();
@@ -169,6 +171,7 @@ export class Supervisor {
       secret, vm: o.vm, hostId: 'protect', input: o.input,
       locate: async () => {
         const rec = await this.control!.readVm(o.vm);
+        if (rec?.state === 'ended') return null; // finish() writes the rest from the console file
         const m = rec?.consoleAddr ? /^(.*):(\d+)$/.exec(rec.consoleAddr) : null;
         if (!m) throw new X86ftError('X86FT_NOT_FOUND', `VM '${o.vm}' has no console service yet`);
         return { host: m[1]!, port: Number(m[2]) };
@@ -184,6 +187,8 @@ export class Supervisor {
       const onData = (b: Buffer): void => client.type(b);
       stdin.on('data', onData);
       stdin.on('error', () => undefined);
+      // stdin at its end (`protect … </dev/null`): the input is free for `x86ft console` once what was read is consumed
+      stdin.on('end', () => client.endInput());
       void client.done.then(() => {
         stdin.off('data', onData);
         (stdin as NodeJS.ReadableStream & { pause?: () => void }).pause?.();

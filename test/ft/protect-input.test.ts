@@ -96,13 +96,16 @@ describe('typed input during a failover arrives exactly once', () => {
     }
   });
 
-  it('through x86ft console (protect --no-input shows the same console)', async () => {
+  it("through x86ft console, protect's own stdin at its end (it frees the input; protect shows the same console)", async () => {
     const dir = tempDir('input');
     const control = join(dir, 'control');
     mkdirSync(control, { mode: 0o700 });
     const cp = await openControl(`dir:${control}`);
     try {
-      const p = start(['protect', elf, '--control', `dir:${control}`, '--no-input', '--failure-timeout-ms', String(FAILURE_TIMEOUT_MS)]);
+      // `protect … </dev/null`: its console client held the guest's input for good, and a second console's typing
+      // was kept silently, never delivered (the new-user trial); at its stdin's end protect lets go of the input
+      const p = start(['protect', elf, '--control', `dir:${control}`, '--failure-timeout-ms', String(FAILURE_TIMEOUT_MS)]);
+      p.child.stdin!.end();
       await protectedVm(cp);
       const c = start(['console', '--control', `dir:${control}`]);
       await waitFor(() => c.out().includes('dev_echo ready'), 'the console client');
