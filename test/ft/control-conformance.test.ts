@@ -274,7 +274,9 @@ for (const backend of ['dir', 'etcd'] as const) {
     });
 
     it('host leases: register, one holder per id, renewal keeps a host, expiry removes it, a late renew fails', async (t) => {
-      const leaseMs = 3000;
+      // 6 s: under load (CI beside a torture run, load ~10) etcd took over 3 s for the three calls below, and h1's
+      // first 3 s lease ran out before the first listing
+      const leaseMs = 6000;
       const lease = await t.cp.registerHost({ id: 'h1', addr: '127.0.0.1:9001', pid: 1 }, leaseMs);
       expect(await codeOf(t.cp.registerHost({ id: 'h1', addr: null, pid: 2 }, leaseMs))).toBe('HOST_EXISTS');
       const other = await t.cp.registerHost({ id: 'h2', addr: null, pid: 3 }, 1000);
