@@ -259,6 +259,13 @@ export class ReplaySession {
       if (!this.opts.image) throw new ReplaySetupError('the log starts from boot: the guest image is needed');
       // a snapshot given for a log from boot would be ignored: the caller meant another log or snapshot
       if (this.opts.snapshot || this.opts.restore) throw new ReplaySetupError('the log starts from boot, not from a snapshot: the snapshot given is not this log\'s');
+      // a later generation's log (FT.md "Generation logs": it starts at G, where the previous one stops) cannot be
+      // replayed from boot: it replayed and reported a divergence that is not there (new-user trial)
+      if (h.startIcount !== 0) {
+        const ft = (h as unknown as { ft?: { generation?: unknown; previousGeneration?: unknown } }).ft;
+        const gen = typeof ft?.generation === 'number' ? ` (generation ${ft.generation}${typeof ft.previousGeneration === 'number' ? `, following generation ${ft.previousGeneration}` : ''})` : '';
+        throw new ReplaySetupError(`the log${gen} starts at instruction ${h.startIcount}, where an earlier log stops: replay it after the logs before it (x86ft replay GEN1.log … this log, or x86ft replay --control SPEC NAME)`);
+      }
       const sha = sha256Hex(this.opts.image);
       if (sha !== h.imageSha256) throw new ReplaySetupError(`the image's SHA-256 ${sha} is not the log's ${h.imageSha256}`);
       const config: MachineConfig = configFromJson(h.devices);

@@ -201,6 +201,10 @@ describe('chain replay: an old primary ran on past G, a second machine went live
     expect(bad.status).toBe(5);
     expect(bad.stderr).toMatch(/does not continue .*starts at icount 0, before the previous log/);
     expect(bad.stderr).not.toMatch(/\n\s+at /);
+    // a later generation's log alone cannot replay from boot: refused up front (it reported a divergence, exit 3)
+    const alone = await spawnAsync(process.execPath, [CLI, 'replay', logs[1]!, '--image', guestElf('dev_timer', 'O2')], { encoding: 'utf8' });
+    expect(alone.status, alone.stderr).toBe(5);
+    expect(alone.stderr).toMatch(/starts at instruction \d+, where an earlier log stops: replay it after the logs before it/);
 
     // the LAST log cut inside a frame (its primary was killed: the chain of every lost VM): replayed to its last
     // whole frame, a prefix of the console, the cut log named (new-user trial: it was "nothing to replay", exit 6)
