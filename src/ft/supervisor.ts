@@ -212,10 +212,8 @@ export class Supervisor {
         const rec = await this.readRecord();
         if (rec?.state === 'ended') return;
         const pr = rec?.primary;
-        // the survivor is the primary, alone and listening (after a failover: once it claimed and published its address;
-        // 'starting': the first secondary died before it paired, and the primary still waits for one)
-        const noSecondary = !rec?.secondary || !this.roles.some((x) => !x.done && x.child.pid === rec.secondary!.pid);
-        if (rec && pr && pr.pid === survivor.child.pid && pr.addr && (rec.state === 'not-protected' || rec.state === 'starting') && noSecondary) {
+        // the survivor is the primary, alone and listening (after a failover: once it claimed and published its address)
+        if (rec && pr && pr.pid === survivor.child.pid && pr.addr && rec.state === 'not-protected' && !rec.secondary) {
           if (this.failedStarts > 0) await sleep(Math.min(8000, RESPAWN_BACKOFF_MS * 2 ** (this.failedStarts - 1)));
           if (this.stopping || survivor.done) continue;
           const host = pr.host === PRIMARY_HOST ? SECONDARY_HOST : PRIMARY_HOST;
