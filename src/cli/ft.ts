@@ -85,9 +85,8 @@ doubled or lost across a failover; disks are written through per-generation laye
 
   --control dir:PATH      the control plane (claims, VM records, the cluster secret)
   --store PATH            shared storage for logs, layers, console (default: the dir: path)
-  --listen HOST:PORT      primary: channel address for the secondary (port 0 = any); secondary: where
-                          it listens for a new secondary once it is the primary (with --place: default
-                          127.0.0.1:0; without either it runs alone once it is the primary)
+  --listen HOST:PORT      primary: channel address for the secondary (port 0 = any); secondary with
+                          --place: where it listens for a new secondary once it is the primary
   --connect HOST:PORT     secondary: the primary's channel address (default: from the VM record)
   --host-id ID            this host's id (default the hostname); the secondary's must differ
   --vm NAME               the FT VM (default 'default')

@@ -4,7 +4,7 @@
 
 import { parseHostArgs, MACHINE_HELP_NO_CONSOLE } from './host.js';
 import { parseControlSpec } from '../ft/control.js';
-import { PRIMARY_HOST, PROTECT_EXIT, RESPAWN_TRIES, SECONDARY_HOST, Supervisor } from '../ft/supervisor.js';
+import { PRIMARY_HOST, PROTECT_EXIT, SECONDARY_HOST, Supervisor } from '../ft/supervisor.js';
 import { parseMetricsPort } from './args.js';
 import { tlsLayout } from '../ft/tls.js';
 import { resolve } from 'node:path';
@@ -18,14 +18,12 @@ const FT_VALUE_KEYS = ['--heartbeat-ms', '--failure-timeout-ms', '--max-held-byt
 const PASS_KEYS = ['--console-file', '--store', '--digest-every', ...FT_VALUE_KEYS];
 
 const HELP = `usage: x86ft protect <guest.elf> --control dir:PATH [--vm NAME] [--console-file FILE] [--no-input]
-                      [--no-respawn] [--metrics PORT] [--tls-dir DIR] [FT options] [machine options]
+                      [--metrics PORT] [--tls-dir DIR] [FT options] [machine options]
 
 Runs the guest fault-tolerant on this machine: a primary (host id ${PRIMARY_HOST}) and a secondary
 (host id ${SECONDARY_HOST}) as two processes ('x86ft ft primary|secondary'). The guest survives the
 death of either (SIGKILL of the primary is a failover: the secondary takes over where the primary's
-log ends) and restores redundancy: a new secondary starts on the host id the live primary does not
-use and joins from a snapshot, and the VM is protected again (after ${RESPAWN_TRIES} secondaries in a row
-that end before they protect the guest, none more: the primary runs alone). stdout carries the guest's console, every byte exactly
+log ends; the survivor runs not protected). stdout carries the guest's console, every byte exactly
 once across failovers, and nothing else; stdin is typed input, each byte delivered to the guest
 exactly once; messages (the roles' too, prefixed) go to stderr. 'x86ft ft status' shows the VM.
 
@@ -36,7 +34,6 @@ exactly once; messages (the roles' too, prefixed) go to stderr. 'x86ft ft status
   --console-file FILE     also keep the console in FILE (byte n at offset n; default
                           STORE/vms/NAME/console)
   --no-input              do not forward stdin to the guest
-  --no-respawn            start no new secondary when one is lost: the survivor runs not protected
   --metrics PORT          the primary serves Prometheus metrics on 127.0.0.1:PORT, the secondary on PORT+1
                           (0: any free ports; the roles name them on stderr)
   --tls-dir DIR           mutual TLS 1.3 on the channel with the certificates 'x86ft ft init --hosts
@@ -63,10 +60,6 @@ export async function protectCommand(argv: string[]): Promise<number> {
   let vm: string;
   const primaryArgs: string[] = [];
   const secondaryArgs: string[] = [];
-  const hostArgs: Record<string, string[]> = {};
-  // --no-respawn: protect's own flag, taken out before the roles' options are parsed
-  const respawn = !argv.includes('--no-respawn');
-  argv = argv.filter((a) => a !== '--no-respawn');
   try {
     if (argv.includes('--console')) throw new UsageError('--console is not an option of protect: the console is its stdout (and --console-file)');
     o = parseHostArgs(argv, ['--control', '--vm', '--metrics', '--tls-dir', ...PASS_KEYS]);
@@ -95,13 +88,13 @@ export async function protectCommand(argv: string[]): Promise<number> {
       }
       if (a === '--tls-dir') {
         const dir = resolve(v);
-        for (const host of [PRIMARY_HOST, SECONDARY_HOST]) {
+        for (const [args, host] of [[primaryArgs, PRIMARY_HOST], [secondaryArgs, SECONDARY_HOST]] as const) {
           const f = tlsLayout(dir).host(host);
           // named as the option given (the role would complain about a --tls-cert the user never wrote)
           for (const file of [f.cert, f.key, f.ca]) {
             if (!existsSync(file)) throw new UsageError(`--tls-dir ${v}: ${file} does not exist (make the files with 'x86ft ft init --control SPEC --hosts ${PRIMARY_HOST},${SECONDARY_HOST} --tls-dir ${v}')`);
           }
-          hostArgs[host] = ['--tls-cert', f.cert, '--tls-key', f.key, '--tls-ca', f.ca];
+          args.push('--tls-cert', f.cert, '--tls-key', f.key, '--tls-ca', f.ca);
         }
         continue;
       }
@@ -113,7 +106,7 @@ export async function protectCommand(argv: string[]): Promise<number> {
     return PROTECT_EXIT.usage;
   }
   const sup = new Supervisor({
-    image: o.file!, control, vm, primaryArgs, secondaryArgs, input: o.input, respawn, hostArgs,
+    image: o.file!, control, vm, primaryArgs, secondaryArgs, input: o.input,
     stdin: o.input ? process.stdin : undefined, stdout: process.stdout, stderr: process.stderr,
   });
   const unlisten = onStopSignal(() => sup.stop());

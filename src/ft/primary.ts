@@ -726,9 +726,7 @@ export class FtPrimary {
     // the thread pool: ReleaseMarks, also for the guest's released flushes, so this thread never waits for a disk)
     if (p.seam.release(icount, true) > 0) this.marks!.released();
     this.inputs.release(icount);
-    // S holds the state at M and every entry from M on up to its ack: an ack of M - 1 (the sync mark X = instructions
-    // retired - 1 sent at M) covers the join, so a guest halted at M with nothing to wake it is protected too
-    if (this.state === 'starting-secondary' && this.joinM !== undefined && icount >= this.joinM - 1) this.protectedAgain();
+    if (this.state === 'starting-secondary' && this.joinM !== undefined && icount >= this.joinM) this.protectedAgain();
     for (const w of this.ackWaiters.splice(0)) w();
   }
 

@@ -50,8 +50,6 @@ export interface SecondaryOptions {
   /** Once this secondary is the primary, place a new secondary itself (PrimaryOptions.place); it then also
    *  listens for one on `listen` (default 127.0.0.1, any port). */
   place?: boolean;
-  /** Once this secondary is the primary, listen here for a new secondary (it joins from a live snapshot); with
-   *  neither this nor `place` the new primary runs alone. */
   listen?: { host: string; port: number };
 }
 
@@ -274,13 +272,12 @@ export class FtSecondary {
           // the channel thread acked it as it read it (it then held every entry <= X: one ordered stream)
           const acked = this.peer?.acked ?? -1;
           if (acked > this.lastAcked) {
-            // an ack of M - 1 covers the join (primary.ts onAck): the snapshot holds the state at M
-            const first = this.joinM !== undefined && this.lastAcked < this.joinM - 1 && acked >= this.joinM - 1;
+            const first = this.joinM !== undefined && this.lastAcked < this.joinM && acked >= this.joinM;
             this.lastAcked = acked;
-            if (first) this.emit({ kind: 'message', text: `acked instruction ${acked}, up to the snapshot point ${this.joinM}: protecting the guest` });
+            if (first) this.emit({ kind: 'message', text: `acked instruction ${acked}, past the snapshot point ${this.joinM}: protecting the guest` });
             // the primary counts the VM protected from here on (a joiner: once it acked M): so does this role's
             // status (its metrics' ft_state stayed starting-secondary while ft status said protected)
-            if (this.state === 'starting-secondary' && (this.joinM === undefined || acked >= this.joinM - 1)) this.state = 'protected';
+            if (this.state === 'starting-secondary' && (this.joinM === undefined || acked >= this.joinM)) this.state = 'protected';
           }
         }
         break;
@@ -363,7 +360,7 @@ export class FtSecondary {
     }
     if (!this.session?.machine) return { kind: 'fenced', message: `the primary failed before the log started (${why}); nothing to take over` };
     // FT.md: a secondary that has not acked its snapshot point M never claims (it does not hold the run up to M)
-    if (this.joinM !== undefined && this.lastAcked < this.joinM - 1) return { kind: 'fenced', message: `the primary failed before this secondary acked its snapshot point ${this.joinM} (${why}); it never claims` };
+    if (this.joinM !== undefined && this.lastAcked < this.joinM) return { kind: 'fenced', message: `the primary failed before this secondary acked its snapshot point ${this.joinM} (${why}); it never claims` };
     const g1 = this.generation + 1;
     this.emit({ kind: 'message', text: `primary failed (${why}); claiming generation ${g1}` });
     const r = await control.claim(vm, g1, { hostId, pid: process.pid });
@@ -392,10 +389,9 @@ export class FtSecondary {
       if (!res.parts && res.ended?.run?.end === 'exit') rec.exitStatus = res.ended.run.status;
     }, (t) => this.emit({ kind: 'message', text: t }));
     if (!res.parts) return { kind: 'ended', result: res.ended!.run! };
-    if (!this.o.place && !this.o.listen) return runLivePrimary(res.parts);
-    // redundancy restored: this new primary takes a new secondary from a live snapshot, placing it itself (--place), or
-    // one started by someone else (x86ft protect) joins on `listen`
-    this.adopted = await FtPrimary.adopt(res.parts, { listen: this.o.listen ?? { host: '127.0.0.1', port: 0 }, tls: this.o.tls, digestEvery: this.o.digestEvery, firstGeneration: this.record?.firstGeneration, place: !!this.o.place, lostAt: t0, failedHost: this.record?.primary?.host, consoleInput: this.o.consoleInput });
+    if (!this.o.place) return runLivePrimary(res.parts);
+    // redundancy restored: this new primary takes a new secondary from a live snapshot, placing it itself
+    this.adopted = await FtPrimary.adopt(res.parts, { listen: this.o.listen ?? { host: '127.0.0.1', port: 0 }, tls: this.o.tls, digestEvery: this.o.digestEvery, firstGeneration: this.record?.firstGeneration, place: true, lostAt: t0, failedHost: this.record?.primary?.host, consoleInput: this.o.consoleInput });
     return this.adopted.runLive();
   }
 

@@ -1,7 +1,6 @@
 // The `x86ft protect` supervisor: a process separate from both FT roles that starts a primary
 // (`x86ft ft primary`, host id local-a) and a secondary (`x86ft ft secondary`, host id local-b) as
-// two processes on this machine, survives the death of either and restores redundancy (a new
-// secondary on the host id the live primary does not use joins from a snapshot; reprotect()),
+// two processes on this machine, survives the death of either (the other goes on, not protected),
 // carries the guest's console to its stdout exactly once through the console service (resuming at
 // its byte offset after a failover), forwards stdin as exactly-once typed input, ends both roles on
 // SIGINT/SIGTERM, and ends with the guest's exit status. Imports the control plane, the console
@@ -43,16 +42,7 @@ export interface SupervisorOptions {
   cli?: string;
   /** Called with each role process once started (tests kill them). */
   onRole?: (role: 'primary' | 'secondary', child: ChildProcess) => void;
-  /** Options for the role on a host id (its --tls-cert/--tls-key/--tls-ca), after primaryArgs/secondaryArgs. */
-  hostArgs?: Record<string, string[]>;
-  /** Start a new secondary when one is lost (false: --no-respawn, the survivor runs not protected). */
-  respawn?: boolean;
 }
-
-/** Secondaries started in a row that end without protecting the guest before protect gives up re-protection. */
-export const RESPAWN_TRIES = 5;
-/** Wait before the n-th new secondary in a row (n ≥ 2) that followed a failed one: RESPAWN_BACKOFF_MS * 2^(n-2), at most 8 s. */
-const RESPAWN_BACKOFF_MS = 500;
 
 interface Role {
   /** The role the process plays now (a secondary that went live is the primary: roleNamed). */
@@ -61,8 +51,6 @@ interface Role {
   child: ChildProcess;
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   done?: { code: number | null; signal: NodeJS.Signals | null };
-  /** The VM was seen protected while this process was its secondary. */
-  protected?: boolean;
 }
 
 const POLL_MS = 50;
@@ -75,9 +63,6 @@ export class Supervisor {
   private client: ConsoleClient | undefined;
   private written = 0; // console bytes written to stdout
   private created = false; // our primary created the VM (its record names our primary)
-  private failedStarts = 0; // secondaries in a row that ended without having protected the guest
-  private reprotecting = false; // reprotect() runs
-  private gaveUp = false; // RESPAWN_TRIES reached: no more secondaries
 
   constructor(private readonly o: SupervisorOptions) {}
 
@@ -113,7 +98,7 @@ export class Supervisor {
 
   private spawnRole(name: 'primary' | 'secondary', host: string, args: string[]): Role {
     const cli = this.o.cli ?? fileURLToPath(new URL('../cli/main.js', import.meta.url));
-    const child = spawn(process.execPath, [cli, 'ft', name, ...args, ...(this.o.hostArgs?.[host] ?? []), '--host-id', host], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [cli, 'ft', name, ...args, '--host-id', host], { stdio: ['ignore', 'ignore', 'pipe'] });
     const flushStderr = forwardStderrLines(child, (line) => { role.name = roleNamed(line) ?? role.name; return `[${role.name} ${host} pid ${child.pid}] `; }, this.o.stderr);
     const role: Role = {
       name, host, child,
@@ -144,25 +129,18 @@ export class Supervisor {
       if (rec && rec.primary?.pid === primary.child.pid && rec.primary?.addr && rec.state !== 'ended') { this.created = true; break; }
       await sleep(POLL_MS);
     }
-    const secondary = this.spawnRole('secondary', SECONDARY_HOST, this.secondaryArgs());
-    void this.watchProtected(secondary);
+    const secondary = this.spawnRole('secondary', SECONDARY_HOST, ['--control', o.control, '--vm', o.vm, ...o.secondaryArgs]);
     this.say(`VM '${o.vm}' generation ${rec.generation}: primary pid ${primary.child.pid} (${PRIMARY_HOST}), secondary pid ${secondary.child.pid} (${SECONDARY_HOST})`);
     for (const r of this.roles) void r.exit.then((d) => this.roleEnded(r, d));
     const secret = await cp.secret();
     const clientEnd = this.startConsole(secret);
-    // Every role ends: the guest ended (both exit), or one died and the other ran the guest to its end (new
-    // secondaries started meanwhile are in this.roles too).
-    while (this.roles.some((r) => !r.done) || this.reprotecting) await Promise.race([...this.roles.filter((r) => !r.done).map((r) => r.exit), sleep(POLL_MS)]);
+    // Both roles end: the guest ended (both exit), or one died and the other ran the guest to its end.
+    await Promise.all(this.roles.map((r) => r.exit));
     // No console service is left: take what the open connection still carries, then the console file has
     // the rest (finish). Waiting for a goodbye the client may never get (it was between connections when
     // the guest ended) cost 3 s per run.
     const end = await Promise.race([clientEnd, this.client!.disconnected().then(() => undefined)]);
     return this.finish(await this.readRecord(), end ? undefined : 'the console service ended without saying goodbye');
-  }
-
-  /** A secondary's arguments: with re-protection it listens for a new secondary once it is the primary. */
-  private secondaryArgs(): string[] {
-    return ['--control', this.o.control, '--vm', this.o.vm, ...(this.o.respawn === false ? [] : ['--listen', '127.0.0.1:0']), ...this.o.secondaryArgs];
   }
 
   private async readRecord(): Promise<VmRecord | undefined> {
@@ -177,69 +155,12 @@ export class Supervisor {
   private async roleEnded(r: Role, d: { code: number | null; signal: NodeJS.Signals | null }): Promise<void> {
     if (this.stopping) return;
     const other = this.roles.find((x) => x !== r && !x.done);
-    const again = this.o.respawn !== false && !this.gaveUp && other ? '; a new secondary will restore redundancy' : other ? ' (not protected)' : '';
     // the survivor by pid too: it may already be labelled 'primary' (it went live) when the killed primary is reported
-    if (d.signal) this.say(`the ${r.name} (pid ${r.child.pid}) was killed by ${d.signal}${other ? `; the ${other.name} (pid ${other.child.pid}) goes on alone${again}` : ''}`);
+    if (d.signal) this.say(`the ${r.name} (pid ${r.child.pid}) was killed by ${d.signal}${other ? `; the ${other.name} (pid ${other.child.pid}) goes on alone (not protected)` : ''}`);
     else if (d.code !== 0 && other) {
       // a primary whose guest ended exits with the guest's status (as `x86ft run`): that is no failure
       if ((await this.readRecord())?.state === 'ended') return;
-      this.say(`the ${r.name} (pid ${r.child.pid}) exited with status ${d.code}; the ${other.name} (pid ${other.child.pid}) goes on${again}`);
-    }
-    // a secondary that ended before it protected the guest counts against RESPAWN_TRIES; one that protected it resets the count
-    if (r.name === 'secondary' && !r.protected) this.failedStarts++;
-    if (other && this.o.respawn !== false) void this.reprotect();
-  }
-
-  /**
-   * Redundancy restored (FT.md): once the survivor is the VM's primary, alone (`not-protected`, listening), a
-   * new secondary starts on the host id it does not use and joins from a snapshot at M. RESPAWN_TRIES
-   * secondaries in a row that end without protecting the guest: protect gives up, the primary runs alone.
-   */
-  private async reprotect(): Promise<void> {
-    if (this.reprotecting) return;
-    this.reprotecting = true;
-    try {
-      for (;;) {
-        if (this.stopping || this.gaveUp) return;
-        const live = this.roles.filter((x) => !x.done);
-        if (live.length !== 1) return; // none left (the guest is lost or ended), or a pair again
-        const survivor = live[0]!;
-        if (this.failedStarts >= RESPAWN_TRIES) {
-          this.gaveUp = true;
-          this.say(`${this.failedStarts} secondaries in a row ended before they protected the guest: no more are started; the primary (pid ${survivor.child.pid}) runs alone (not protected)`);
-          return;
-        }
-        const rec = await this.readRecord();
-        if (rec?.state === 'ended') return;
-        const pr = rec?.primary;
-        // the survivor is the primary, alone and listening (after a failover: once it claimed and published its address)
-        if (rec && pr && pr.pid === survivor.child.pid && pr.addr && rec.state === 'not-protected' && !rec.secondary) {
-          if (this.failedStarts > 0) await sleep(Math.min(8000, RESPAWN_BACKOFF_MS * 2 ** (this.failedStarts - 1)));
-          if (this.stopping || survivor.done) continue;
-          const host = pr.host === PRIMARY_HOST ? SECONDARY_HOST : PRIMARY_HOST;
-          const s = this.spawnRole('secondary', host, this.secondaryArgs());
-          void s.exit.then((d) => this.roleEnded(s, d));
-          this.say(`starting a new secondary pid ${s.child.pid} (${host}) for the primary pid ${survivor.child.pid} (${pr.host}) of generation ${rec.generation}`);
-          void this.watchProtected(s);
-          return;
-        }
-        await sleep(POLL_MS);
-      }
-    } finally {
-      this.reprotecting = false;
-    }
-  }
-
-  /** Marks `s` as having protected the guest once the record says so with `s` as its secondary. */
-  private async watchProtected(s: Role): Promise<void> {
-    while (!s.done && !this.stopping) {
-      const rec = await this.readRecord();
-      if (rec?.state === 'protected' && rec.secondary?.pid === s.child.pid) {
-        s.protected = true;
-        this.failedStarts = 0;
-        return;
-      }
-      await sleep(POLL_MS);
+      this.say(`the ${r.name} (pid ${r.child.pid}) exited with status ${d.code}; the ${other.name} (pid ${other.child.pid}) goes on`);
     }
   }
 

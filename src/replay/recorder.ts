@@ -20,9 +20,6 @@ import { OutputTally, computeDigest, digestEntries, digestLayout, markLoadedPage
 import { configJson, takeSnapshot, type MachineSnapshot } from './machine-snapshot.js';
 import { InvalidArgumentError, InvalidStateError, InternalError } from '../errors.js';
 
-/** While a fork is pending, a slice ends at least every FORK_SLICE instructions (a log without digests or pace). */
-const FORK_SLICE = 100_000;
-
 export const DEFAULT_DIGEST_INTERVAL = 1_000_000;
 /** Wall-clock ms between two heartbeat records while recording (format.ts M19). */
 export const HEARTBEAT_MS = 100;
@@ -112,8 +109,6 @@ export class Recorder {
   /** Forked log streams (forkAtSnapshot): each gets every entry from its snapshot on. */
   private forks: LogWriter[] = [];
   private forkReq: ForkRequest | undefined;
-  /** A fork was just requested: the run in progress ends its slice early (runUntil). */
-  private forkWake = false;
   /** Where the digest multiples are counted from: the start record, then the last live snapshot (format.ts M17). */
   private gridFrom: number | undefined;
 
@@ -201,9 +196,6 @@ export class Recorder {
    */
   forkAtSnapshot(req: { sink: ByteSink; take?: SnapshotTaker; ready?: () => boolean; onSnapshot: (s: MachineSnapshot) => void }): Promise<LogWriter | undefined> {
     this.forkReq?.done(undefined);
-    // the run in progress ends its slice at its next turn of the event loop (a halted guest: at once), so a
-    // guest that idles in HLT with nothing to wake it, or runs towards a far digest point, is not waited for
-    this.forkWake = true;
     return new Promise((resolve) => { this.forkReq = { ...req, done: resolve }; });
   }
 
@@ -280,39 +272,25 @@ export class Recorder {
     const m = this.m, w = this.writer;
     if (!m || !w) throw new InvalidStateError('recorder: attach() a machine first');
     let r: RunResult;
-    // a pending fork ends the slice early: when it was just requested, and while the guest waits in HLT (an idle
-    // guest with no timer would otherwise never reach the next slice boundary: its icount does not move)
-    const wake = { aborted: false };
-    const runSignal = Object.defineProperty({} as { aborted: boolean }, 'aborted', {
-      get: (): boolean => !!signal?.aborted || (wake.aborted = this.forkReq !== undefined && (this.forkWake || m.cpu.halted)),
-    });
     for (;;) {
       const pace = this.pace;
       const ic = m.cpu.icount;
       const start = this.gridFrom ?? w.header.startIcount;
       const next = this.every > 0 ? start + (Math.floor((ic - start) / this.every) + 1) * this.every : Infinity;
-      const target = Math.min(next, maxInstructions, pace ? ic + pace.chunk : Infinity, this.forkReq ? ic + FORK_SLICE : Infinity);
-      wake.aborted = false;
-      r = await m.runAsync(target, runSignal);
+      const target = Math.min(next, maxInstructions, pace ? ic + pace.chunk : Infinity);
+      r = await m.runAsync(target, signal);
       if (this.failure) throw this.failure;
       if (r.end !== 'budget' || signal?.aborted) break;
-      const early = m.cpu.icount !== target;
-      if (early && !wake.aborted) throw new InternalError(`recorder: run stopped at ${m.cpu.icount}, expected ${target}`);
-      this.forkWake = false;
-      if (!early && target === maxInstructions) break;
-      if (!early && target === next && !this.digest()) await w.drained();
-      // a fork is taken at the next slice boundary (a digest point, or sooner the end of a pace chunk or of a
-      // FORK_SLICE, or the turn where the request came or the guest waits in HLT: a joining secondary does not wait
-      // up to a whole interval, nor for an interrupt) where the request is ready; off the multiples after a
+      if (m.cpu.icount !== target) throw new InternalError(`recorder: run stopped at ${m.cpu.icount}, expected ${target}`);
+      if (target === maxInstructions) break;
+      if (target === next && !this.digest()) await w.drained();
+      // a fork is taken at the next slice boundary (a digest point, or sooner the end of a pace chunk: a joining
+      // secondary does not wait up to a whole interval) where the request is ready; off the multiples after a
       // final-style digest, and the multiples count from there on (format.ts M17: a snapshot record restarts
       // them), in this log and the fork
       if (this.forkReq && this.forkReq.ready?.() !== false) {
-        if (early || target !== next) this.digest();
+        if (target !== next) this.digest();
         this.takeFork();
-      } else if (early) {
-        // not ready (a pre-copy with many pages left): a halted guest is asked again at the next turn
-        await new Promise((res) => setTimeout(res, 1));
-        continue;
       }
       const p = pace?.wait();
       if (p) await p;

@@ -8,7 +8,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { openControl, type ControlPlane, type VmRecord } from '../../src/ft/control.js';
+import { openControl, type ControlPlane } from '../../src/ft/control.js';
 import { CLI, FAILURE_TIMEOUT_MS, guest, tempDir } from './protect-harness.js';
 
 const LINES = 40;
@@ -61,22 +61,11 @@ async function typeAcrossFailover(cp: ControlPlane, type: (s: string) => void): 
   return primaryPid;
 }
 
-function expectEchoedOnce(out: string, lines = LINES): void {
+function expectEchoedOnce(out: string): void {
   const echoes = [...out.matchAll(/^> LINE (\d{3})$/gm)].map((m) => Number(m[1]));
-  expect(echoes).toEqual(Array.from({ length: lines }, (_, i) => i + 1));
+  expect(echoes).toEqual(Array.from({ length: LINES }, (_, i) => i + 1));
   expect(out).toMatch(/^> QUIT\n|bye: /m);
-  expect(out).toMatch(new RegExp(`bye: ${lines + 1} lines, ${lines * 9 + 5} bytes`));
-}
-
-/** The record once `ok` holds for it (a hang guard of 120 s, not a speed bound). */
-async function recordWhen(cp: ControlPlane, ok: (r: VmRecord) => boolean, label: string): Promise<VmRecord> {
-  const until = Date.now() + 120_000;
-  for (;;) {
-    const rec = await cp.readVm('default').catch(() => undefined);
-    if (rec && ok(rec)) return rec;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${label}: ${JSON.stringify({ ...rec, config: undefined })}`);
-    await sleep(20);
-  }
+  expect(out).toMatch(new RegExp(`bye: ${LINES + 1} lines, ${LINES * 9 + 5} bytes`));
 }
 
 describe('typed input during a failover arrives exactly once', () => {
@@ -131,52 +120,4 @@ describe('typed input during a failover arrives exactly once', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
-
-  // protect restores redundancy (a new secondary joins from a snapshot at M) for a guest that sleeps in HLT with no
-  // timer (dev_echo: only the UART's receive interrupt wakes it): the snapshot is taken while it waits, not at the
-  // next typed byte. Lost secondary -> protected again -> SIGKILL of the primary -> protected again, each
-  // typed line echoed once.
-  it('protect re-protects an idle guest after the loss of its secondary and then of its primary', async () => {
-    const dir = tempDir('reprotect');
-    const control = join(dir, 'control');
-    mkdirSync(control, { mode: 0o700 });
-    const cp = await openControl(`dir:${control}`);
-    const lines = 6;
-    try {
-      const p = start(['protect', elf, '--control', `dir:${control}`, '--failure-timeout-ms', String(FAILURE_TIMEOUT_MS)]);
-      const typeLines = async (from: number, to: number): Promise<void> => {
-        for (let i = from; i <= to; i++) p.child.stdin!.write(`line ${String(i).padStart(3, '0')}\n`);
-        await waitFor(() => p.out().includes(`> LINE ${String(to).padStart(3, '0')}\n`), `the echo of line ${to}`, 120_000);
-      };
-      const isProtected = (r: VmRecord): boolean => r.state === 'protected' && !!r.primary && r.primary.pid > 1 && !!r.secondary && r.secondary.pid > 1;
-      const first = await recordWhen(cp, isProtected, 'protection');
-      await typeLines(1, 2);
-      // the guest now sleeps in HLT until a byte comes: the secondary dies; the new one (local-b again) joins it there
-      process.kill(first.secondary!.pid, 'SIGKILL');
-      const second = await recordWhen(cp, (r) => isProtected(r) && r.secondary!.pid !== first.secondary!.pid, 'protection by a new secondary');
-      expect(second.primary!.pid).toBe(first.primary!.pid);
-      expect(second.secondary!.host).toBe('local-b');
-      await typeLines(3, 4);
-      // the primary dies: the new secondary takes over, and a third secondary (on local-a, the host the new primary does not use) joins
-      process.kill(first.primary!.pid, 'SIGKILL');
-      const third = await recordWhen(cp, (r) => isProtected(r) && r.primary!.pid === second.secondary!.pid && r.secondary!.pid !== second.secondary!.pid, 'protection after the failover');
-      expect(third.primary!.host).toBe('local-b');
-      expect(third.secondary!.host).toBe('local-a');
-      await typeLines(5, lines);
-      p.child.stdin!.end('quit\n');
-      const status = await p.done;
-      expect(status, p.err()).toBe(0);
-      expectEchoedOnce(p.out(), lines);
-      expect(p.out().startsWith('dev_echo ready\n')).toBe(true);
-      expect(p.err()).toMatch(/starting a new secondary pid \d+ \(local-b\)/);
-      expect(p.err()).toMatch(/starting a new secondary pid \d+ \(local-a\)/);
-      const rec = await cp.readVm('default');
-      expect(rec?.failovers).toBe(1);
-      // (not checked here: the generation chain with a join's snapshot record replays to a digest divergence at M, also
-      // with the snapshot taken after a typed byte woke the guest, before this change; reported to the lead)
-    } finally {
-      await cp.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }, 300_000);
 });
