@@ -374,6 +374,10 @@ export class ConsoleClient {
   private sentAny = false; // some pending bytes were sent under a grant (so they carry input offsets)
   private peer: ConsolePeer | undefined;
   private stopped = false;
+  private inputEnded = false; // endInput(): no more typing
+  private reattaching = false; // closing the connection to attach again without input
+  private inputHeld = false; // this connection's attach found another client holding the input
+  private heldNoted = false;
   private wake: (() => void) | undefined;
   private readonly id: string;
 
@@ -429,9 +433,6 @@ export class ConsoleClient {
     this.maybeGiveUpInput();
   }
 
-  private inputEnded = false;
-  private inputHeld = false; // this connection's attach found another client holding the input
-  private heldNoted = false;
 
   /** Says once that typed bytes wait for another client to leave (they were kept silently before). */
   private noteHeld(): void {
@@ -439,7 +440,6 @@ export class ConsoleClient {
     this.heldNoted = true;
     this.opts.onStatus?.('console: another console holds the guest\'s input; what you type waits until it leaves');
   }
-  private reattaching = false;
 
   private maybeGiveUpInput(): void {
     if (!this.inputEnded || this.pendingLen > 0 || !this.granted || !this.peer || this.peer.isClosed) return;
