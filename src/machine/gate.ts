@@ -414,6 +414,15 @@ export class ReplayGate extends GateBase implements Gate {
   idlePollDue(): boolean { return true; }
   end(): void { this.ended = true; }
 
+  private holdAt = Infinity;
+  /**
+   * Polls deliver no record at or after log position `pos` (Infinity: no hold) until the hold moves:
+   * a replay session holds the poll units its log has after a digest, start or snapshot record at the
+   * same count until it has taken that record (session.ts). A held unit at the machine's count is
+   * one it waits for (poll() false, as for a unit not complete yet); nextPoll() still names its count.
+   */
+  hold(pos: number): void { this.holdAt = pos; }
+
   /** Records not consumed yet. */
   get remaining(): number { return this.log.length - this.pos; }
   /** Records fed so far, and consumed so far (positions in the log's gate-record order). */
@@ -455,7 +464,7 @@ export class ReplayGate extends GateBase implements Gate {
   poll(icount: number): boolean {
     const first = this.log[this.pos];
     if (!first) return false;
-    if (first.icount > icount) return false;
+    if (first.icount > icount || this.pos >= this.holdAt) return false;
     if (!POLL_KINDS.has(first.kind)) {
       // a synchronous value logged before this poll that the machine did not ask for: waiting
       // for it would never end (the machine only goes on from here by polling)

@@ -449,8 +449,9 @@ export class Machine {
       // would wait for it forever: it is a divergence, reported here at once)
       gate.checkPassed(cpu.icount);
       if (!polled && stop === Stop.HALT && cpu.halted) {
-        // halted, waiting for an interrupt that only a poll can bring
-        if (next === undefined) return -1;
+        // halted, waiting for an interrupt that only a poll can bring (the unit at this count: not
+        // complete yet, or held by the replay session until it took a record logged before it)
+        if (next === undefined || next === cpu.icount) return -1;
         throw new GateDivergence(`the guest waits in HLT at instruction ${cpu.icount}, but the log's next poll is at ${next}`);
       }
     }

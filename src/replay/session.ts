@@ -117,6 +117,25 @@ function tapDisk(disk: number, tap: (disk: number, offset: number, data: Uint8Ar
 /** Entries handed to the gate at a time. */
 const RELEASE_BATCH = 256;
 
+/**
+ * A record of the log that is not a gate value and acts on the machine at its count: a digest (checked),
+ * a start (a recorder attached there: its dirty-page set starts there, chain.ts) or a snapshot (the
+ * recorder took one there: a snapshot point). `gateBefore`: gate records the log holds before it.
+ *
+ * Ordering rule (FT.md "Generation logs": the chain is one run, and an FT secondary replays what the
+ * primary wrote): the records of one count are taken in the order the recorder wrote them, whatever
+ * their kind. A live run at count X polls (a poll unit), and between its slices a recorder may attach
+ * (start; a primary going on alone carries the records of its poll at G before generation g+1's
+ * start), digest, take a join snapshot (digest then snapshot), then poll again at X (a guest waiting
+ * in HLT) before it executes anything: so at X the replay delivers exactly the poll units logged before
+ * a mark, takes the mark, and only then the units after it. The gate is held at the first mark's
+ * position (ReplayGate.hold) so that the machine's own poll at X cannot take a unit logged after it;
+ * loop() takes the marks at the machine's count at its head, in order (takeMark). Nothing at X that a
+ * guest instruction asks for (TSC, RDRAND, disk) can come before a mark at X: those are logged when
+ * the machine executes from X, after every mark there.
+ */
+interface Mark { icount: number; kind: 'digest' | 'start' | 'snapshot'; gateBefore: number; d?: Digest }
+
 /** Where a session stands after run(). */
 export type StepState =
   /** Needs more log (or a higher limit) to go on. */
@@ -156,13 +175,9 @@ export class ReplaySession {
   /** Decoded entries not yet given to the gate (icount above the caller's limit). */
   private pending: LogEntry[] = [];
   private pHead = 0;
-  /** Digests not yet checked, each with the number of gate records the log holds before it. */
-  private digests: { icount: number; d: Digest; gateBefore: number }[] = [];
+  /** The log's digest, start and snapshot records not taken yet, in log order (see Mark). */
+  private marks: Mark[] = [];
   private pendingDetail: LogEntry | undefined;
-  /** icounts of start records not reached yet: a recorder attached there (chained logs, chain.ts). */
-  private starts: number[] = [];
-  /** icounts of snapshot records not reached yet: the recorder took a snapshot there (a snapshot point). */
-  private snaps: number[] = [];
   private endRec: { icount: number; reason: string; status: number } | undefined;
   private complete = false;
   private history: string[] = [];
@@ -316,20 +331,17 @@ export class ReplaySession {
       case 'digest': {
         const det = this.pendingDetail && this.pendingDetail.icount === e.icount && this.pendingDetail.kind === 'digest-detail' ? this.pendingDetail.payload : undefined;
         this.pendingDetail = undefined;
-        this.digests.push({ icount: e.icount, d: recordedDigest(e.payload.hash, det, digestLayout(this.header!.version)), gateBefore: this.gate.fed });
+        this.marks.push({ icount: e.icount, kind: 'digest', d: recordedDigest(e.payload.hash, det, digestLayout(this.header!.version)), gateBefore: this.gate.fed });
         break;
       }
       case 'end': this.endRec = { icount: e.icount, reason: e.payload.reason, status: e.payload.status }; break;
-      // A recorder starts its dirty-page set where it attaches (its start record): so does the
-      // replay, which matters where a chain of logs continues (generation g+1 from G).
-      case 'start': this.starts.push(e.icount); break;
-      // Taking a snapshot is a snapshot point on the recording machine (cached translations and
-      // decoded code dropped, every page clean): the replay does the same there, or a guest that
-      // relies on a stale translation would run differently past a live snapshot (respawn).
-      case 'snapshot': this.snaps.push(e.icount); break;
+      case 'start': case 'snapshot': this.marks.push({ icount: e.icount, kind: e.kind, gateBefore: this.gate.fed }); break;
       default: break; // heartbeat: nothing to replay
     }
   }
+
+  /** Holds the gate at the first mark not taken (Mark: the ordering rule). */
+  private holdGate(): void { this.gate.hold(this.marks.length ? this.marks[0]!.gateBefore : Infinity); }
 
   /** Give the gate the next pending entries with icount <= limit (at most `max`: the divergence
    *  report's history stays near where the machine is). Returns how many. */
@@ -341,6 +353,7 @@ export class ReplaySession {
     while (this.pHead < p.length && p[this.pHead]!.icount <= limit && (n < max || p[this.pHead]!.icount === last)) { last = p[this.pHead]!.icount; this.take(p[this.pHead++]!); n++; }
     if (this.pHead === p.length) { this.pending = []; this.pHead = 0; }
     else if (this.pHead > 4096) { this.pending = p.slice(this.pHead); this.pHead = 0; }
+    this.holdGate();
     // the whole log has reached the gate: it may end
     if (this.complete && !this.unfinishedErr && this.pHead === this.pending.length) this.gate.end();
     return n;
@@ -367,17 +380,51 @@ export class ReplaySession {
     return this.report('divergence', run, { icount: m.cpu.icount, kind, message, lastGoodDigest: this.lastGood, lastEntries: this.lastEntries(m.cpu.icount) });
   }
 
-  private check(run?: RunResult): ReplayReport | null {
+  /** Takes the first mark, at the machine's count (Mark: the ordering rule). */
+  private takeMark(run?: RunResult): ReplayReport | null {
     const m = this.machine!;
-    const want = this.digests.shift()!;
-    // The primary digests after every poll unit it logged before the digest; a guest idling in HLT
-    // polls several times at one count (e.g. a recording stopped by a signal), and the run loop
-    // here stops after the first. Deliver the rest of those logged before this digest.
-    while (this.gate.consumed < want.gateBefore && this.gate.poll(m.cpu.icount)) { /* one logged poll unit per call */ }
+    const k = this.marks.shift()!;
+    // First the poll units logged before it at this count: the machine polled once here at most (a
+    // guest idling in HLT polls several times at one count, e.g. a recording stopped by a signal).
+    try {
+      while (this.gate.consumed < k.gateBefore && this.gate.poll(m.cpu.icount)) { /* one logged poll unit per call */ }
+    } catch (e) {
+      if (e instanceof GateDivergence) return this.diverge('gate', e.message.replace(/^replay divergence: /, ''), run);
+      throw e;
+    }
+    this.holdGate();
+    switch (k.kind) {
+      // A recorder starts its dirty-page set where it attaches: so does the replay, which matters where
+      // a chain of logs continues (generation g+1 from G); RAM as loaded for a v3 log from boot (M18).
+      case 'start':
+        if (m.cpu.icount === 0 && fromBoot(this.header!)) markLoadedPages(m); else resetDirty(m);
+        return null;
+      // Taking a snapshot is a snapshot point on the recording machine (cached translations and
+      // decoded code dropped, every page clean): the replay does the same there, or a guest that
+      // relies on a stale translation would run differently past a live snapshot (respawn).
+      case 'snapshot':
+        snapshotPoint(m.cpu);
+        resetDirty(m);
+        return null;
+      case 'digest': return this.check(k, run);
+    }
+  }
+
+  /** Takes the marks at the machine's count (Mark), in log order. */
+  private takeMarksHere(run?: RunResult): ReplayReport | null {
+    while (this.marks.length && this.marks[0]!.icount === this.machine!.cpu.icount) {
+      const d = this.takeMark(run);
+      if (d) return d;
+    }
+    return null;
+  }
+
+  private check(want: Mark, run?: RunResult): ReplayReport | null {
+    const m = this.machine!;
     const layout = digestLayout(this.header!.version);
     const got = computeDigest(m, this.outputs, layout);
-    if (!sameDigest(want.d, got)) {
-      const diff = firstDifference(want.d, got, this.devNames, layout);
+    if (!sameDigest(want.d!, got)) {
+      const diff = firstDifference(want.d!, got, this.devNames, layout);
       return this.diverge('digest', `digest at icount ${want.icount} differs: ${diff.message}`, run);
     }
     this.checked++; this.lastGood = want.icount;
@@ -409,27 +456,19 @@ export class ReplaySession {
   /** The run loop: null = wait for more log. `cap` bounds the icount (go-live: G). */
   private loop(cap: number, goingLive = false, deadline = Infinity): ReplayReport | null {
     const m = this.machine!;
+    let last: RunResult | undefined;
     for (;;) {
-      const nextDigest = this.digests.length ? this.digests[0]!.icount : Infinity;
+      // the digest, start and snapshot records at this count, in log order (Mark: the ordering rule)
+      const k = this.marks[0];
+      if (k && k.icount < m.cpu.icount) return this.diverge('machine', `the log has a ${k.kind} record at icount ${k.icount}, the replay is already at ${m.cpu.icount}`, last);
+      const d = this.takeMarksHere(last);
+      if (d) return d;
+      const nextMark = this.marks.length ? this.marks[0]!.icount : Infinity;
       const endAt = this.endRec ? this.endRec.icount : Infinity;
-      while (this.starts.length && this.starts[0]! <= m.cpu.icount) {
-        if (this.starts.shift() === m.cpu.icount) {
-          // the recorder's dirty-page set starts there too: RAM as loaded for a v3 log from boot (M18)
-          if (m.cpu.icount === 0 && fromBoot(this.header!)) markLoadedPages(m); else resetDirty(m);
-        }
-        else return this.diverge('machine', `the log has a start record before icount ${m.cpu.icount}, where the replay already is`);
-      }
-      while (this.snaps.length && this.snaps[0]! <= m.cpu.icount) {
-        if (this.snaps.shift() !== m.cpu.icount) return this.diverge('machine', `the log has a snapshot record before icount ${m.cpu.icount}, where the replay already is`);
-        // the recorder digested before it took the snapshot: check that digest first (the snapshot cleans every page)
-        if (this.digests.length && this.digests[0]!.icount === m.cpu.icount) { const d = this.check(); if (d) return d; }
-        snapshotPoint(m.cpu);
-        resetDirty(m);
-      }
       // never past an entry not handed over yet (a digest or the end record there would be missed)
       const unreleased = this.pHead < this.pending.length ? this.pending[this.pHead]!.icount : Infinity;
-      const target = Math.min(nextDigest, endAt, this.opts.stopAt ?? Infinity, cap, this.starts[0] ?? Infinity, this.snaps[0] ?? Infinity, this.logLimit, unreleased);
-      if (target < m.cpu.icount) return this.diverge('machine', `the log has a record at icount ${target}, the replay is already at ${m.cpu.icount}`);
+      const target = Math.min(nextMark, endAt, this.opts.stopAt ?? Infinity, cap, this.logLimit, unreleased);
+      if (target < m.cpu.icount) return this.diverge('machine', `the log has a record at icount ${target}, the replay is already at ${m.cpu.icount}`, last);
       let r: RunResult;
       try {
         r = m.run(target, deadline);
@@ -441,6 +480,9 @@ export class ReplaySession {
         }
         throw e;
       }
+      last = r;
+      // at a mark's count: take it first (the gate holds the poll units logged after it)
+      if ((r.end === 'wait-log' || r.end === 'budget') && this.marks.length && this.marks[0]!.icount === m.cpu.icount) continue;
       if (r.end === 'wait-log') {
         if (this.complete && this.pHead === this.pending.length && !goingLive) {
           if (this.unfinishedErr) return this.report('incomplete', r); // replayed all it holds
@@ -450,13 +492,6 @@ export class ReplaySession {
         return null;
       }
       if (r.end === 'budget') {
-        if (m.cpu.icount === nextDigest) {
-          const d = this.check(r);
-          if (d) return d;
-          // an end record at this icount with reason budget/stopped: the recording stopped here
-          if (this.endRec && this.endRec.icount === m.cpu.icount && !this.digests.length) return this.endStill(r);
-          continue;
-        }
         if (this.opts.stopAt !== undefined && m.cpu.icount >= this.opts.stopAt) return this.report('incomplete', r);
         if (this.endRec && m.cpu.icount === this.endRec.icount) return this.endStill(r);
         if (m.cpu.icount >= this.logLimit) return this.pHead === this.pending.length ? this.report('incomplete', r) : null; // (null: release the rest first)
@@ -473,10 +508,8 @@ export class ReplaySession {
         if (ie instanceof GateDivergence) return this.diverge('gate', ie.message.replace(/^replay divergence: /, ''), r);
         return this.diverge('machine', `internal emulator error during replay: ${r.message}`, r);
       }
-      if (this.digests.length && this.digests[0]!.icount === m.cpu.icount) {
-        const d = this.check(r);
-        if (d) return d;
-      }
+      const dm = this.takeMarksHere(r);
+      if (dm) return dm;
       // wait for the end record (following a live log); its digest comes with it
       if (!this.endRec) {
         if (!this.complete && !goingLive) { this.ranEnd = r; return null; }
@@ -497,14 +530,12 @@ export class ReplaySession {
 
   private endRun(r: RunResult): ReplayReport {
     const m = this.machine!, e = this.endRec!;
-    if (this.digests.length && this.digests[0]!.icount === m.cpu.icount) {
-      const d = this.check(r);
-      if (d) return d;
-    }
+    const d = this.takeMarksHere(r);
+    if (d) return d;
     if (e.icount !== m.cpu.icount || e.reason !== r.end || (r.end === 'exit' && e.status !== r.status)) {
       return this.diverge('end', `the replay ended with '${r.end}'${r.end === 'exit' ? ` (status ${r.status})` : ''} at icount ${m.cpu.icount}; the recording ended with '${e.reason}' (status ${e.status}) at ${e.icount}${r.message ? `: ${r.message}` : ''}`, r);
     }
-    if (this.digests.length) return this.diverge('end', `the replay ended at ${m.cpu.icount} but the log has a digest at ${this.digests[0]!.icount}`, r);
+    if (this.marks.length) return this.diverge('end', `the replay ended at ${m.cpu.icount} but the log has a ${this.marks[0]!.kind} record at ${this.marks[0]!.icount}`, r);
     if (this.gate.remaining > 0) return this.diverge('gate', `the replay ended at ${m.cpu.icount} but ${this.gate.remaining} logged input(s) were not consumed`, r);
     return this.report('identical', r);
   }
@@ -512,10 +543,8 @@ export class ReplaySession {
   /** Resume a run that ended while the end record was still to come. */
   private resumeEnded(): StepState {
     const r = this.ranEnd!;
-    if (this.digests.length && this.digests[0]!.icount === this.machine!.cpu.icount) {
-      const d = this.check(r);
-      if (d) return { done: true, report: d };
-    }
+    const d = this.takeMarksHere(r);
+    if (d) return { done: true, report: d };
     if (this.endRec) { this.ranEnd = undefined; return { done: true, report: this.endRun(r) }; }
     if (this.complete) { this.ranEnd = undefined; return { done: true, report: this.report('incomplete', r) }; }
     return { done: false };
