@@ -262,6 +262,9 @@ export class FtPrimary {
   /** When redundancy was last lost (ms since the epoch): lastRestore.durationMs counts from it. */
   private lostAt = 0;
   private runDone = false;
+  /** The guest's run has ended (its log is closed): no secondary joins any more (intake refuses, a join in progress
+   *  stops); set before the end's last ack is waited for and recorded, so well before runDone. */
+  private ending = false;
   /** restartSecondary: the loss is planned (bye sent, the host not excluded). */
   private restarting = false;
   /** Last respawn: bytes sent (RAM pages and state), how long the guest was paused at M (wall and CPU
@@ -367,7 +370,7 @@ export class FtPrimary {
     for (;;) {
       let peer: ThreadPeer;
       try { peer = await server.accept(); } catch { return; } // closed (a new generation listens anew), or its thread died
-      if (this.paired || this.claiming || this.runDone || this.fencedMsg) { void this.refuse(peer); continue; }
+      if (this.paired || this.claiming || this.ending || this.runDone || this.fencedMsg) { void this.refuse(peer); continue; }
       this.offered.push({ peer, server });
       const w = this.offeredWake; this.offeredWake = undefined; w?.();
     }
@@ -391,7 +394,7 @@ export class FtPrimary {
   /** Refuses a secondary that came while another is paired (`holder`: its host id when known). */
   private async refuse(peer: ThreadPeer, holder = this.peer?.peerHostId): Promise<void> {
     const vm = this.o.vm;
-    if (this.runDone || this.fencedMsg) { peer.close({ reason: `refused: FT VM '${vm}' is ending` }); return; }
+    if (this.ending || this.runDone || this.fencedMsg || this.signal.aborted) { peer.close({ reason: `refused: FT VM '${vm}' is ending` }); return; }
     let who = holder ? `on ${holder}` : 'joining';
     try {
       const r = await this.o.control.readVm(vm);
@@ -476,18 +479,21 @@ export class FtPrimary {
 
   /** While the guest runs: whenever no secondary is paired, accept one (placing it with `place`) and join it from a snapshot. */
   private async respawnLoop(): Promise<void> {
-    while (!this.runDone && !this.signal.aborted && !this.fencedMsg) {
+    while (!this.runDone && !this.ending && !this.signal.aborted && !this.fencedMsg) {
       // a log switch pending (going on alone): the snapshot is taken from the new generation's recorder
       if (this.paired || this.claiming || this.switchTo) { await sleepMs(50); continue; }
       if (this.server?.threadFailure || this.needListen) {
         try { await this.relisten(); } catch (e) { this.emit({ kind: 'message', text: `cannot listen for a new secondary: ${(e as Error).message}` }); await sleepMs(PLACE_RETRY_MS); continue; }
       }
       const server = this.server;
-      const accepted = this.nextPeer(() => this.runDone || this.signal.aborted || !!this.fencedMsg || this.server !== server || !!server?.threadFailure);
+      const over = (): boolean => this.runDone || this.ending || this.signal.aborted || !!this.fencedMsg;
+      const accepted = this.nextPeer(() => over() || this.server !== server || !!server?.threadFailure);
       if (this.o.place) void this.placeSecondary(accepted);
       const peer = await accepted;
-      if (!peer) { if (this.runDone || this.signal.aborted || this.fencedMsg) return; continue; } // (a server replaced at a new generation)
-      if (peer.isClosed || this.runDone) continue;
+      if (!peer) { if (over()) return; continue; } // (a server replaced at a new generation)
+      // taken from the queue as the run ended: refused as intake would have (it was left connected, unanswered)
+      if (over()) { void this.refuse(peer); return; }
+      if (peer.isClosed) continue;
       await this.join(peer);
     }
   }
@@ -526,7 +532,7 @@ export class FtPrimary {
     };
     // pre-copy (precopy.ts): RAM goes to S in rounds while the guest runs; at M only what changed since
     const pc = new PreCopy(p.machine);
-    const gone = (): boolean => this.peer !== peer || peer.isClosed || this.state !== 'starting-secondary' || this.runDone || this.signal.aborted;
+    const gone = (): boolean => this.peer !== peer || peer.isClosed || this.state !== 'starting-secondary' || this.ending || this.runDone || this.signal.aborted;
     const sendRam = (offset: number, bytes: Uint8Array): Promise<void> | undefined => {
       if (gone()) throw new InvalidStateError('the secondary left');
       return peer.send({ t: 'ram', offset, bytes }) ? undefined : peer.drained();
@@ -539,7 +545,8 @@ export class FtPrimary {
       return; // the secondary left (its loss is handled where the channel ended) or the run ended
     }
     let t0 = 0, c0: NodeJS.CpuUsage | undefined, skips = 0;
-    const forked = p.recorder.forkAtSnapshot({
+    const recorder = p.recorder;
+    const forked = recorder.forkAtSnapshot({
       sink,
       ready: () => gone() || pc.pending() <= PRECOPY_PAUSE_PAGES || ++skips > PRECOPY_MAX_SKIPS,
       take: (m, meta, outputs) => {
@@ -567,12 +574,21 @@ export class FtPrimary {
     // since the round in progress began, not since the convergence
     let reached = false;
     void forked.then(() => { reached = true; });
+    // A round that finds nothing changed never sends, so gone() is asked here too: the run's end or the secondary's leaving
+    // ends the wait (a snapshot request the run's end left unanswered kept this 5 ms loop, and the process, alive for good).
     try {
-      while (!reached) if ((await pc.round(sendRam, between)) === 0) await new Promise((res) => setTimeout(res, 5)); // an idle guest: no busy loop
+      while (!reached && !gone()) if ((await pc.round(sendRam, between)) === 0) await new Promise((res) => setTimeout(res, 5)); // an idle guest: no busy loop
     } catch { /* finish() took over at M, or the secondary left (take refuses then) */ }
+    // the secondary left or the run is ending: the request is withdrawn (a guest idle in HLT reaches no slice boundary
+    // where take() would refuse it)
+    if (!reached) recorder.cancelFork();
     const fork = await forked;
     pc.stop();
-    if (!fork) return; // the guest ended, or the secondary left before M
+    if (!fork) {
+      // the secondary ends with the run (its bye); it never acked M, so it never claims
+      if (this.ending && this.peer === peer && !peer.isClosed) this.emit({ kind: 'message', text: `the guest ended before the secondary on ${peer.peerHostId} joined (no snapshot at M): it ends with the run` });
+      return; // the guest ended, or the secondary left before M
+    }
     if (this.peer !== peer || this.state !== 'starting-secondary') { p.recorder.dropFork(fork); return; }
     this.fork = fork;
     this.streaming = true;
@@ -638,7 +654,7 @@ export class FtPrimary {
     };
     const tls = tlsSetting(this.o.tls);
     let live: Awaited<ReturnType<ControlPlane['listHosts']>> = [];
-    while (!done && !this.signal.aborted && !this.runDone) {
+    while (!done && !this.signal.aborted && !this.runDone && !this.ending) {
       let placed;
       try {
         // a failed role's host stays excluded until its agent registers again (after the failure)
@@ -649,7 +665,7 @@ export class FtPrimary {
           primary: selfRef(p.hostId, this.addr ?? null), by: { hostId: p.hostId, pid: process.pid, addr: this.addr }, tls,
         }, (t) => this.emit({ kind: 'message', text: t }));
       } catch (e) { say(`placing the secondary: control plane: ${(e as Error).message}`); await sleepMs(PLACE_RETRY_MS); continue; }
-      if (done || this.runDone) return;
+      if (done || this.runDone || this.ending) return;
       if (!placed) {
         if (skip.size) { skip.clear(); continue; }
         // a failed role's host whose agent lives on (only the role died) is used again after a while
@@ -667,7 +683,7 @@ export class FtPrimary {
       }
       say(`secondary placed on host ${placed.host} (pid ${placed.pid ?? '?'})`);
       const until = Date.now() + SECONDARY_CONNECT_MS;
-      while (!done && !this.signal.aborted && Date.now() < until) await sleepMs(50);
+      while (!done && !this.signal.aborted && !this.runDone && !this.ending && Date.now() < until) await sleepMs(50);
       if (!done) { skip.add(placed.host); say(`the secondary on host ${placed.host} did not connect within ${SECONDARY_CONNECT_MS} ms; trying another host`); }
     }
   }
@@ -992,6 +1008,7 @@ export class FtPrimary {
   /** The guest ended: every output must still wait for the ack of the end (or go live if S fails). */
   private async finishProtected(): Promise<void> {
     const p = this.parts!;
+    this.ending = true;
     await this.lossDone;
     const end = p.machine.cpu.icount;
     while (this.paired && this.streaming && !this.fencedMsg && this.lastAck < end) {

@@ -208,7 +208,8 @@ export class FtSecondary {
   private async recordSelfLater(): Promise<void> {
     for (let waited = 0; waited < RECORD_WAIT_MS && !this.peer?.isClosed; waited += RECORD_RETRY_MS) {
       await new Promise((res) => setTimeout(res, RECORD_RETRY_MS));
-      if (!(await this.recordSelf())) return;
+      // the channel ended meanwhile: this role is ending (its control plane may be closed already)
+      if (this.peer?.isClosed || !(await this.recordSelf())) return;
     }
   }
 

@@ -103,6 +103,7 @@ export class Recorder {
   private early: GateRecord[] = [];
   private heartbeat: ReturnType<typeof setInterval> | undefined;
   private heartbeatSeq = 0;
+  /** The log is closed (finish or abort): no more heartbeats, and a fork request lapses at once. */
   private closed = false;
   /** Pacing (RecorderOptions.pace); may be set while the run goes on (a secondary that became the primary). */
   pace: { chunk: number; wait: () => Promise<void> | undefined } | undefined;
@@ -189,14 +190,22 @@ export class Recorder {
    * outputs to hold and send the snapshot) and starts a second log stream to `req.sink` — header
    * fromSnapshot = the hash, startIcount = M — that gets every entry from there on, as this log does,
    * until the run ends (end frame) or dropFork(). The request lapses if the run ends first.
-   * Resolves with the fork, or undefined when the run ended (or another request replaced this one).
+   * Resolves with the fork, or undefined when the run ended (or another request replaced this one); a request
+   * made once the log is closed (the run ended, or abort()) resolves undefined at once: nothing would ever serve it.
    * `req.take` takes the snapshot instead of takeSnapshot (a pre-copy's finish: precopy.ts); it must
    * be a snapshot point and mark every page clean as takeSnapshot does. `req.ready`, asked at each
    * slice boundary, false = not this one, the next (a pre-copy whose pages left for the pause are many).
    */
   forkAtSnapshot(req: { sink: ByteSink; take?: SnapshotTaker; ready?: () => boolean; onSnapshot: (s: MachineSnapshot) => void }): Promise<LogWriter | undefined> {
-    this.forkReq?.done(undefined);
+    this.cancelFork();
+    if (this.closed) return Promise.resolve(undefined);
     return new Promise((resolve) => { this.forkReq = { ...req, done: resolve }; });
+  }
+
+  /** Withdraws a pending forkAtSnapshot request (it resolves undefined now). */
+  cancelFork(): void {
+    this.forkReq?.done(undefined);
+    this.forkReq = undefined;
   }
 
   /** Stops feeding fork `f` (its stream is abandoned without an end frame). */
@@ -303,8 +312,7 @@ export class Recorder {
   private async finish(reason: string, status: number, digest = true): Promise<void> {
     const m = this.m!, w = this.writer!;
     this.stopHeartbeat();
-    this.forkReq?.done(undefined);
-    this.forkReq = undefined;
+    this.cancelFork();
     if (digest) this.digest();
     this.append({ icount: m.cpu.icount, kind: 'end', payload: { reason, status: status >>> 0 } });
     const forks = this.forks.splice(0);
@@ -337,6 +345,7 @@ export class Recorder {
   /** Abandon the recording without an end frame (the log reads as cut). */
   abort(reason?: Error): void {
     this.stopHeartbeat();
+    this.cancelFork();
     for (const f of this.forks.splice(0)) { try { f.abort(reason); } catch { /* already failed */ } }
     this.writer?.abort(reason);
   }

@@ -96,4 +96,19 @@ describe('Recorder.forkAtSnapshot', () => {
     expect(from.report.digestsChecked).toBe(multiples + 1);
     expect(whole.report.digestsChecked).toBe(multiples + 2); // and the one at M
   });
+  it('a request made once the log is closed (the run ended, or abort) resolves undefined at once; a pending one when withdrawn', async () => {
+    // an FT primary's join asks for the snapshot at M after its pre-copy: when the guest ended meanwhile nothing
+    // would ever serve it (before: it stayed pending for good, and the join's wait with it)
+    const rec = new Recorder({ sink: memorySink(), image });
+    rec.attach(Machine.fromElf(image, { memSize: MEM, gate: gate(rec.onRecord) }));
+    expect(await rec.run()).toMatchObject({ end: 'exit' });
+    expect(await rec.forkAtSnapshot({ sink: memorySink(), onSnapshot: () => { throw new Error('no snapshot after the end'); } })).toBeUndefined();
+    const cut = new Recorder({ sink: memorySink(), image });
+    cut.attach(Machine.fromElf(image, { memSize: MEM, gate: gate(cut.onRecord) }));
+    const pending = cut.forkAtSnapshot({ sink: memorySink(), onSnapshot: () => { throw new Error('not served'); } });
+    cut.cancelFork();
+    expect(await pending).toBeUndefined();
+    cut.abort();
+    expect(await cut.forkAtSnapshot({ sink: memorySink(), onSnapshot: () => { throw new Error('no snapshot after abort'); } })).toBeUndefined();
+  });
 });
