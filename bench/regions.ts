@@ -6,6 +6,7 @@
 // of each, and after each round the three machines' registers, RIP and RFLAGS must be equal (exit status 1
 // otherwise). Prints the medians of regions/blocks with their spread, the MIPS of the median slices, the
 // calls into compiled code per instruction and the load average; results in bench/results/regions.json.
+// The JS tier's: the machines are made with the WebAssembly tier off.
 
 import './env-check.js'; // first: a bad X86FT_* value is one line, exit 2
 import { envInt } from '../src/env.js';
@@ -21,8 +22,10 @@ const median = (a: number[]) => { const s = [...a].sort((x, y) => x - y); const 
 async function main(): Promise<void> {
   if (!existsSync(ELF)) throw new Error(`${ELF} is missing: the CoreMark guests are built only when CoreMark's sources are in ../shared/coremark; run 'npm run build'`);
   const { Machine } = await import('../src/machine/machine.js');
+  const { WASM_TIER } = await import('../src/cpu/wasm/space.js');
   type M = import('../src/machine/machine.js').Machine;
   const boot = (blocks: number, locals: boolean): M => {
+    WASM_TIER.on = false;
     const m = Machine.fromElf(readFileSync(ELF), { cmdline: '0x0 0x0 0x66 100000', memSize: 64 << 20, consoleOut: () => {} });
     m.cpu.regionBlocks = blocks; m.cpu.regionLocals = locals;
     return m;

@@ -181,7 +181,7 @@ export class Cpu {
   readonly tlbWPhys: Float64Array;
   readonly tlbXTag: Float64Array;
   readonly tlbXPhys: Float64Array;
-  /** The WebAssembly tier (src/cpu/wasm; X86FT_WASM=1), or null: hot blocks compile to JavaScript only. */
+  /** The WebAssembly tier (src/cpu/wasm; the default), or null (X86FT_WASM=0, or WASM_TIER.on false when its memory was made): hot blocks compile to JavaScript only. */
   readonly wasm: WasmTier | null;
   readonly jcTag = new Float64Array(JC_MASK + 1).fill(NaN);
   readonly jcBlock: (Block | null)[] = new Array(JC_MASK + 1).fill(null);

@@ -12,7 +12,7 @@ export class PhysMemory {
   readonly u8: Uint8Array;
   readonly dv: DataView;
   readonly size: number;
-  /** With X86FT_WASM=1: the WebAssembly.Memory whose buffer is `buffer` (RAM at 0, then one CPU area:
+  /** With the wasm tier (the default; src/cpu/wasm/space.ts WASM_TIER): the WebAssembly.Memory whose buffer is `buffer` (RAM at 0, then one CPU area:
    *  src/cpu/wasm/space.ts); else null. `buffer` may then be longer than `size`: use u8/dv, or [0, size). */
   readonly wasm: WebAssembly.Memory | null;
   private cpuAreaTaken = false;

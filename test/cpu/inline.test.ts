@@ -4,10 +4,12 @@
 // CPU alone (RDTSC from the exact instruction count, so both see the same values); after every slice the
 // registers, RIP, RFLAGS, the count and the stop reason must be equal, and at the end the console output
 // and all of RAM. (The host-CPU oracle for the same forms on random sequences is test/difftest/compiled.test.ts.)
+// The JS tier's: its machines are made with the wasm tier off (the wasm tier's own lockstep is wasm.test.ts).
 import { describe, it, expect } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { Machine } from '../../src/machine/machine.js';
 import type { Cpu, CpuHost } from '../../src/cpu/cpu.js';
+import { jsTier } from '../helpers/tier.js';
 
 const build = new URL('../../guests/build/', import.meta.url).pathname;
 /** Guests with -O0 (memory operands everywhere) and -O2 code, faults (except), FP, call-heavy and SSE vector code. */
@@ -22,7 +24,8 @@ const exactHost: CpuHost = {
 /** compiled: 0 interprets; 1 compiles every block at its first execution (one block per function); 2 at its
  *  second, when the blocks it branches to are decoded, so hot code becomes regions of several blocks. */
 function boot(image: Uint8Array, cmdline: string, compiled: number, out: number[], locals = false): Machine {
-  const m = Machine.fromElf(image, { cmdline, memSize: 16 << 20, consoleOut: (b) => out.push(b) });
+  const m = jsTier(() => Machine.fromElf(image, { cmdline, memSize: 16 << 20, consoleOut: (b) => out.push(b) }));
+  expect(m.cpu.wasm).toBeNull();
   m.cpu.host = exactHost;
   m.cpu.hotBlock = compiled === 0 ? Infinity : compiled;
   m.cpu.regionBlocks = compiled === 2 ? 16 : 1;

@@ -1,21 +1,40 @@
-// Compiled regions (several blocks in one function, src/cpu/compile.ts compileRegion): self-modifying code
-// and DMA into a block of a region, the budget ending a run inside a region, and a fault in a region's
-// later block. Expected values come from the programs' arithmetic (and the assembler's addresses), not from
-// another run of the emulator; every case also checks that the code really ran as a region.
+// Compiled regions (several blocks in one function) of both tiers — the JS tier's (src/cpu/compile.ts
+// compileRegion, forced with the wasm tier off) and the WebAssembly tier's (src/cpu/wasm, regions of 16):
+// self-modifying code and DMA into a block of a region, the budget ending a run inside a region, and a fault
+// in a region's later block. Expected values come from the programs' arithmetic (and the assembler's
+// addresses), not from another run of the emulator; every case also checks that the code really ran as a region.
 import { describe, it, expect } from 'vitest';
 import { Machine } from '../../src/index.js';
 import { assembleGuestBytes, EXIT_AL } from '../helpers/asm.js';
+import { jsTier } from '../helpers/tier.js';
 
-/** A machine that compiles a block at its second execution (its successors are decoded by then); guest
- *  registers in JS locals across a region unless locals is false. */
-function boot(src: string, locals = true): Machine {
-  const m = Machine.fromElf(assembleGuestBytes(src));
+type Tier = 'js' | 'wasm';
+
+/** A machine that compiles a block at its second execution (its successors are decoded by then). JS tier:
+ *  guest registers in JS locals across a region unless locals is false. Wasm tier: regions of up to 16
+ *  blocks, each function compiled as soon as it is generated. */
+function boot(tier: Tier, src: string, locals = true): Machine {
+  const m = tier === 'js' ? jsTier(() => Machine.fromElf(assembleGuestBytes(src))) : Machine.fromElf(assembleGuestBytes(src));
   m.cpu.hotBlock = 2;
-  m.cpu.regionBlocks = 16;
-  m.cpu.regionLocals = locals;
+  if (tier === 'js') {
+    expect(m.cpu.wasm).toBeNull();
+    m.cpu.regionBlocks = 16;
+    m.cpu.regionLocals = locals;
+  } else {
+    expect(m.cpu.wasm).not.toBeNull();
+    m.cpu.wasm!.regionBlocks = 16;
+    m.cpu.wasm!.immediate = true;
+  }
   return m;
 }
-const regions = (m: Machine) => [...m.cpu.blocks.values()].filter((b) => b.fn !== null && b.fn.name.startsWith('region_')).length;
+/** Regions compiled (JS tier), or blocks a wasm function holds beyond its entry (wasm tier: 0 unless a
+ *  region was installed; and it must have been called). */
+function regions(m: Machine): number {
+  const w = m.cpu.wasm;
+  if (w === null) return [...m.cpu.blocks.values()].filter((b) => b.fn !== null && b.fn.name.startsWith('region_')).length;
+  expect(w.stats.failed, w.stats.error).toBe(0);
+  return w.stats.calls > 0 ? w.stats.members - w.stats.compiled : 0;
+}
 const reg = (m: Machine, n: number) => m.cpu.regs[2 * n] >>> 0; // low 32 bits of GPR n (0 RAX, 1 RCX, 2 RDX, 3 RBX)
 
 // A loop of three blocks: the entry tests ECX's low bit, the middle one adds an immediate to EDX on odd
@@ -46,17 +65,18 @@ function loopSum(n: number, patchAt: number): number {
   return s;
 }
 
-describe('compiled regions', () => {
+for (const tier of ['js', 'wasm'] as const) describe(`compiled regions (${tier} tier)`, () => {
   it('a store into another block of the running region (self-modifying code) takes effect at once', () => {
-    const m = boot(LOOP(1000, 400));
+    const m = boot(tier, LOOP(1000, 400));
     const r = m.run(1_000_000);
+    expect(regions(m)).toBeGreaterThan(0);
     expect(r.end).toBe('exit');
     expect(reg(m, 3)).toBe(loopSum(1000, 400));
     expect(r.status).toBe(loopSum(1000, 400) & 0xff);
   });
 
   it('DMA into a block of a compiled region between runs invalidates the region', () => {
-    const m = boot(LOOP(1000, -1).replace('lea imm(%rip), %rsi', 'lea imm(%rip), %rsi\n      lea again(%rip), %r8'), false);
+    const m = boot(tier, LOOP(1000, -1).replace('lea imm(%rip), %rsi', 'lea imm(%rip), %rsi\n      lea again(%rip), %r8'), false);
     m.run(3000);
     expect(regions(m)).toBeGreaterThan(0);
     const loopHead = m.cpu.regs[16] >>> 0, imm = m.cpu.regs[12] >>> 0;
@@ -72,10 +92,10 @@ describe('compiled regions', () => {
   });
 
   it('a run stops at exactly its budget inside a region, and resumes to the same result', () => {
-    const whole = boot(LOOP(300, 120)).run(1_000_000);
+    const whole = boot(tier, LOOP(300, 120)).run(1_000_000);
     expect(whole.end).toBe('exit');
     for (const step of [7, 97]) {
-      const m = boot(LOOP(300, 120), step === 7); // registers in locals, then in cpu.regs
+      const m = boot(tier, LOOP(300, 120), step === 7); // registers in locals, then in cpu.regs
       let budget = 0, r;
       do { budget += step; r = m.run(budget); if (r.end === 'budget') expect(m.cpu.icount).toBe(budget); } while (r.end === 'budget');
       expect(r.end).toBe('exit');
@@ -87,7 +107,7 @@ describe('compiled regions', () => {
 
   it('a fault in a later block of a region leaves RIP at the faulting instruction and the count exact', () => {
     // iteration 300 loads from a non-canonical address: #GP with no IDT stops the run at that instruction
-    const m = boot(`_start:
+    const m = boot(tier, `_start:
         xor %edx, %edx
         mov $1000, %ecx
         lea buf(%rip), %rsi

@@ -5,7 +5,9 @@
 // frame flood. The reference is the run that took the snapshot and went on without stopping (it also
 // matches an unsnapshotted run where the output does not depend on time). It records a log from the snapshot on (Recorder.runToSnapshot, as
 // `record --snapshot-at` does); one fresh `node` process restores each snapshot from its bytes into a
-// new Machine and replays that log (dist/src: the built library).
+// new Machine and replays that log (dist/src: the built library). Which compiler tier runs a block never
+// shows in the guest: a guest's first snapshot is taken and its log recorded with the WebAssembly tier and
+// replayed with the JS tier alone, its second the other way round (src/cpu/wasm/space.ts WASM_TIER).
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { readFileSync, readdirSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { spawnAsync } from '../helpers/proc.js';
@@ -16,6 +18,7 @@ import { LiveGate, type LiveBackends, type HostClock, type DiskBackend } from '.
 import { Recorder } from '../../src/replay/recorder.js';
 import { fullStateHash } from '../../src/replay/digest.js';
 import { memorySink } from './record-replay-helpers.js';
+import { WASM_TIER } from '../../src/cpu/wasm/space.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 const BUILD = join(ROOT, 'guests/build');
@@ -117,10 +120,11 @@ const INPUTS: Record<string, () => Inputs> = {
 };
 
 interface Run { result: RunResult; console: string; hash: string }
-interface Cut { at: number; snap: string; log: string; consoleBefore: string; primary: Run }
+interface Cut { at: number; snap: string; log: string; consoleBefore: string; primary: Run; wasm: boolean }
 
-/** Runs `image` live on deterministic inputs; with `at`, snapshots at `at` and records the rest from there. */
-async function run(name: string, image: Uint8Array, at?: number, dir?: string): Promise<{ run: Run; cut?: Cut }> {
+/** Runs `image` live on deterministic inputs; with `at`, snapshots at `at` and records the rest from there.
+ *  wasm: the machine has the WebAssembly tier (else the JS tier alone). */
+async function run(name: string, image: Uint8Array, at?: number, dir?: string, wasm = true): Promise<{ run: Run; cut?: Cut }> {
   const inp = (INPUTS[name] ?? (() => ({ backends: {}, config: {} })))();
   let n = 0;
   const entropy = { fill: (b: Uint8Array) => { for (let i = 0; i < b.length; i++) b[i] = (n = (n * 1103515245 + 12345) >>> 0) >>> 24; } };
@@ -128,10 +132,16 @@ async function run(name: string, image: Uint8Array, at?: number, dir?: string): 
   let rec = new Recorder({ sink: sinkA, image, digestEvery: 0 });
   const gate = new LiveGate({ clock: new StepClock(), entropy, ...inp.backends }, { onRecord: (r) => rec.onRecord(r) });
   let out = '';
-  const m = Machine.fromElf(image, {
-    memSize: 32 << 20, ...inp.config, gate,
-    consoleOut: (b) => { out += String.fromCharCode(b); }, netOut: (d, f) => inp.netOut?.(d, f),
-  });
+  const was = WASM_TIER.on;
+  WASM_TIER.on = wasm;
+  let m: Machine;
+  try {
+    m = Machine.fromElf(image, {
+      memSize: 32 << 20, ...inp.config, gate,
+      consoleOut: (b) => { out += String.fromCharCode(b); }, netOut: (d, f) => inp.netOut?.(d, f),
+    });
+  } finally { WASM_TIER.on = was; }
+  if ((m.cpu.wasm !== null) !== wasm) throw new Error(`${name}: the machine's tier is not the one asked for`);
   rec.attach(m);
   if (at === undefined) {
     const result = await rec.run(MAX);
@@ -146,7 +156,7 @@ async function run(name: string, image: Uint8Array, at?: number, dir?: string): 
   const base = join(dir!, `${name}-${at}`);
   writeFileSync(`${base}.snp`, first.snapshot.bytes);
   writeFileSync(`${base}.log`, sinkB.bytes());
-  return { run: { result, console: out, hash: fullStateHash(m) }, cut: { at, snap: `${base}.snp`, log: `${base}.log`, consoleBefore, primary: { result, console: out, hash: fullStateHash(m) } } };
+  return { run: { result, console: out, hash: fullStateHash(m) }, cut: { at, snap: `${base}.snp`, log: `${base}.log`, consoleBefore, primary: { result, console: out, hash: fullStateHash(m) }, wasm } };
 }
 
 /** The fresh process: restores each snapshot into a new Machine, replays its log, prints what it saw. */
@@ -154,14 +164,18 @@ const FRESH = `
 import { readFileSync } from 'node:fs';
 import { Replayer } from ${JSON.stringify(join(ROOT, 'dist/src/replay/replayer.js'))};
 import { fullStateHash } from ${JSON.stringify(join(ROOT, 'dist/src/replay/digest.js'))};
+import { WASM_TIER } from ${JSON.stringify(join(ROOT, 'dist/src/cpu/wasm/space.js'))};
 const jobs = JSON.parse(readFileSync(process.argv[1], 'utf8'));
 const out = [];
 for (const j of jobs) {
   let console = '';
+  WASM_TIER.on = j.wasm; // the tier of the machine the replayer makes
   const rep = new Replayer({ image: readFileSync(j.image), snapshot: new Uint8Array(readFileSync(j.snap)), consoleOut: (b) => { console += String.fromCharCode(b); } });
   const log = new Uint8Array(readFileSync(j.log));
   const report = await rep.replay((async function* () { yield log; })());
-  out.push({ outcome: report.outcome, divergence: report.divergence?.message, run: report.run, console, hash: rep.machine ? fullStateHash(rep.machine) : null });
+  const w = rep.machine ? rep.machine.cpu.wasm : undefined;
+  out.push({ outcome: report.outcome, divergence: report.divergence?.message, run: report.run, console, hash: rep.machine ? fullStateHash(rep.machine) : null,
+    wasm: w === undefined ? null : w !== null, wasmCalls: w ? w.stats.calls : 0 });
 }
 process.stdout.write(JSON.stringify(out));
 `;
@@ -171,7 +185,7 @@ const guests = LONG ? all : all.filter((g) => !LONG_ONLY.includes(g));
 let dir: string;
 const reference = new Map<string, Run>();
 const cuts: (Cut & { name: string; image: string })[] = [];
-let fresh: { outcome: string; divergence?: string; run?: RunResult; console: string; hash: string | null }[] = [];
+let fresh: { outcome: string; divergence?: string; run?: RunResult; console: string; hash: string | null; wasm: boolean | null; wasmCalls: number }[] = [];
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'x86ft-snapguests-'));
@@ -184,12 +198,12 @@ beforeAll(async () => {
     if (whole.result.end !== 'exit') continue; // reported by the test below
     for (let k = 0; k < SNAPSHOTS_PER_GUEST; k++) {
       const at = 1 + Math.floor(rnd() * (whole.result.instructions - 1));
-      const { cut } = await run(name, image, at, dir);
+      const { cut } = await run(name, image, at, dir, k % 2 === 0); // recorded with the wasm tier, then with the JS tier
       cuts.push({ ...cut!, name, image: path });
     }
   }
   const jobs = join(dir, 'jobs.json');
-  writeFileSync(jobs, JSON.stringify(cuts.map((c) => ({ image: c.image, snap: c.snap, log: c.log }))));
+  writeFileSync(jobs, JSON.stringify(cuts.map((c) => ({ image: c.image, snap: c.snap, log: c.log, wasm: !c.wasm })))); // replayed with the other tier
   const p = await spawnAsync(process.execPath, ['--input-type=module', '-e', FRESH, jobs], { encoding: 'utf8' });
   if (p.status !== 0) throw new Error(`fresh process failed (${p.status}): ${p.stderr}`);
   fresh = JSON.parse(p.stdout);
@@ -215,14 +229,18 @@ describe('every bundled guest, snapshotted at random points, restored in a fresh
     }
   });
 
-  it('the machine restored in a fresh process continues to the same console output and final state hash', () => {
+  it('the machine restored in a fresh process, with the other tier, continues to the same console output and final state hash', () => {
     expect(fresh.length).toBe(cuts.length);
+    let wasmCalls = 0;
     cuts.forEach((c, i) => {
       const f = fresh[i]!;
-      expect({ guest: c.name, at: c.at, outcome: f.outcome, divergence: f.divergence, end: f.run?.end, status: f.run?.status })
-        .toEqual({ guest: c.name, at: c.at, outcome: 'identical', divergence: undefined, end: 'exit', status: c.primary.result.status });
+      expect({ guest: c.name, at: c.at, outcome: f.outcome, divergence: f.divergence, end: f.run?.end, status: f.run?.status, wasm: f.wasm })
+        .toEqual({ guest: c.name, at: c.at, outcome: 'identical', divergence: undefined, end: 'exit', status: c.primary.result.status, wasm: !c.wasm });
+      wasmCalls += f.wasmCalls;
       expect({ guest: c.name, at: c.at, console: c.consoleBefore + f.console, hash: f.hash })
         .toEqual({ guest: c.name, at: c.at, console: c.primary.console, hash: c.primary.hash });
     });
+    expect(cuts.filter((c) => c.wasm).length).toBe(guests.length); // half of the logs recorded with each tier
+    expect(wasmCalls, 'the replays with the wasm tier ran blocks in wasm').toBeGreaterThan(1000);
   });
 });

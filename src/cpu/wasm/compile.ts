@@ -1,4 +1,4 @@
-// The WebAssembly tier (a prototype, X86FT_WASM=1; issue 14): a hot decoded block whose instructions are
+// The WebAssembly tier (the default; X86FT_WASM=0 turns it off; issue 14): a hot decoded block whose instructions are
 // all in the subset below becomes one wasm function with native i64 arithmetic. Registers are read and
 // written in place (cpu.regs is a view of the wasm memory: space.ts), guest RAM through the CPU's own read
 // and write TLBs (also in wasm memory), arithmetic flags kept as operands in locals and computed only where

@@ -1,13 +1,15 @@
-// Where the WebAssembly tier's data lives (X86FT_WASM=1): guest RAM is the first bytes of one
+// Where the WebAssembly tier's data lives (the default; X86FT_WASM=0: off): guest RAM is the first bytes of one
 // WebAssembly.Memory, and right after RAM one CPU area holds the general registers, the read/write/exec
 // TLB arrays and the slots a compiled block exchanges with JavaScript. The Cpu's own typed arrays are
 // views of that area, so the interpreter, the JS tier and wasm code share one copy (no copying at
-// entry or exit). Off (the default): plain ArrayBuffers, exactly as before.
+// entry or exit). Off (X86FT_WASM=0, the JS tier alone): plain ArrayBuffers.
 
 import { envFlag } from '../../env.js';
 
-/** The wasm tier is on (X86FT_WASM=1; read once, when this module loads). */
-export const WASM_TIER = envFlag('X86FT_WASM');
+/** Whether the memories made from now on carry the wasm tier (`on`: X86FT_WASM, default 1, read once when
+ *  this module loads). Tests of the JS tier's own mechanisms (its regions, its dirty-page marks) set it to
+ *  false around the machines they make, and tests that compare the tiers in one process switch it. */
+export const WASM_TIER = { on: envFlag('X86FT_WASM') };
 
 export const PAGE64K = 65536;
 /** TLB entries per array (cpu.ts TLB_SIZE; each entry an f64). */
@@ -40,7 +42,7 @@ export const enum Area {
  * so views of its buffer stay valid), or null when the tier is off or RAM does not fit wasm32's 4 GiB.
  */
 export function wasmRam(size: number): WebAssembly.Memory | null {
-  if (!WASM_TIER) return null;
+  if (!WASM_TIER.on) return null;
   const pages = Math.ceil((size + Area.SIZE) / PAGE64K);
   if (pages > 65536) return null;
   return new WebAssembly.Memory({ initial: pages, maximum: pages });
