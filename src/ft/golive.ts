@@ -76,6 +76,8 @@ export async function goLive(i: GoLiveInput): Promise<GoLiveResult> {
   const logSink = openGenerationLog(vm, config, i.generation);
   const recorder = new Recorder({
     sink: logSink, image, digestEvery: i.digestEvery, outputs: session.outputs, ft: generationFt(vm, i.generation),
+    // what the machine took at G (or where it waits) before this log: generation g's log gives a chain only its entries < G
+    carried: gl.carried,
   });
   // guest time (TSC, PIT, RTC) continues from the replayed time with no jump
   const consumed = (i.consoleInputBase ?? 0) + session.consoleInputBytes;

@@ -423,6 +423,16 @@ export class ReplayGate extends GateBase implements Gate {
    */
   hold(pos: number): void { this.holdAt = pos; }
 
+  /** Guest time as a snapshot saved it (a replay from the snapshot: go-live resumes from it until a Time record comes). */
+  resumeFrom(t: GuestTime): void { this.lastTimeNsV = t.timeNs; this.lastTscV = t.lastTsc; this.wallOriginV = t.wallOriginMs; }
+
+  /** The records consumed last that are stamped `icount` (what the machine took at that count), in order. */
+  consumedAt(icount: number): GateRecord[] {
+    let i = this.pos;
+    while (i > 0 && this.log[i - 1]!.icount === icount) i--;
+    return this.log.slice(i, this.pos);
+  }
+
   /** Records not consumed yet. */
   get remaining(): number { return this.log.length - this.pos; }
   /** Records fed so far, and consumed so far (positions in the log's gate-record order). */

@@ -8,7 +8,8 @@ import { snapshotPoint, cpuStateProblem, type CpuState } from '../cpu/state.js';
 import type { GuestTime } from '../machine/gate.js';
 import { encodeSnapshot, decodeSnapshot, PAGE_SIZE } from './snapshot.js';
 import { resetDirty, OutputTally } from './digest.js';
-import { canonicalJson, type JsonValue } from './format.js';
+import { canonicalJson, type JsonValue, type LogEntry } from './format.js';
+import { entryToGate } from './gate-entries.js';
 import { BadStateError } from '../errors.js';
 
 export const MACHINE_SNAPSHOT_KIND = 'x86ft-machine';
@@ -31,7 +32,15 @@ export interface SnapshotMeta {
   outputs: { consoleBytes: number; consoleHash: number; frames: number; frameHash: number };
   /** Per output stream, the last sequence number assigned (OutputSeam.counters(); absent in older snapshots). */
   outputSeqs?: Record<string, number>;
+  /** What the machine took at its count before the snapshot, as log entries in log order: the gate records of
+   *  its poll there (and a snapshot record of an earlier snapshot at the same count). A log that goes on from
+   *  this count with nothing run in between carries them before its start (ReplaySession.goLive): a chain
+   *  replay takes the previous log's entries < that count only. Absent in older snapshots (none known). */
+  carried?: LogEntry[];
 }
+
+/** What a snapshot's taker gives besides the machine (the rest of SnapshotMeta is read from it). */
+export interface SnapshotMetaInit { imageSha256: string; carried?: LogEntry[] }
 
 export interface MachineSnapshot {
   bytes: Uint8Array;
@@ -69,7 +78,7 @@ export function configFromJson(j: JsonValue): MachineConfig {
  * page clean: a log that starts from this snapshot digests the pages written after it (the
  * restored machine starts clean too).
  */
-export function takeSnapshot(m: Machine, meta: { imageSha256: string }, outputs?: OutputTally): MachineSnapshot {
+export function takeSnapshot(m: Machine, meta: SnapshotMetaInit, outputs?: OutputTally): MachineSnapshot {
   snapshotPoint(m.cpu);
   const { bytes, hash } = encodeSnapshot({ sections: machineSections(m, meta, outputs), ram: m.mem.u8 });
   resetDirty(m);
@@ -81,7 +90,7 @@ export function takeSnapshot(m: Machine, meta: { imageSha256: string }, outputs?
  * takeSnapshot() stores them with RAM; a live snapshot's pre-copy (precopy.ts) sends them apart.
  * Call at a snapshot point.
  */
-export function machineSections(m: Machine, meta: { imageSha256: string }, outputs?: OutputTally): Record<string, unknown> {
+export function machineSections(m: Machine, meta: SnapshotMetaInit, outputs?: OutputTally): Record<string, unknown> {
   const o = outputs ?? new OutputTally();
   const full: SnapshotMeta = {
     ...meta, time: m.gate.guestTime(), exited: m.exited,
@@ -128,12 +137,25 @@ export function restoreSections(sections: Record<string, unknown>, ram: Uint8Arr
   if (!pages) m.mem.write(0, ram);
   else for (const p of pages) m.mem.write(p * PAGE_SIZE, ram.subarray(p * PAGE_SIZE, Math.min((p + 1) * PAGE_SIZE, ram.length)));
   m.loadCpu(sec.cpu);
+  const bad = carriedProblem(sec.meta.carried, m.cpu.icount);
+  if (bad) throw new BadStateError(`snapshot: ${bad}`);
   m.loadDevices(sec.devices);
   m.exited = sec.meta.exited;
   // outputs go on being numbered where the snapshot left off (older snapshots: the console count)
   m.outputs.setCounters(sec.meta.outputSeqs ?? (sec.meta.outputs?.consoleBytes ? { console: sec.meta.outputs.consoleBytes } : {}));
   resetDirty(m);
   return { machine: m, hash, icount: m.cpu.icount, config, meta: sec.meta };
+}
+
+function carriedProblem(c: unknown, icount: unknown): string | undefined {
+  if (c === undefined) return undefined;
+  if (!Array.isArray(c)) return 'malformed carried records';
+  for (const e of c as LogEntry[]) {
+    if (typeof e !== 'object' || e === null || e.icount !== icount || typeof e.payload !== 'object' || e.payload === null) return 'malformed carried records';
+    if (e.kind === 'snapshot') { if (typeof e.payload.hash !== 'string') return 'malformed carried records'; continue; }
+    try { if (!entryToGate(e)) return `carried record of kind ${String(e.kind)}`; } catch { return `carried record of kind ${String(e.kind)}`; }
+  }
+  return undefined;
 }
 
 function timeProblem(t: GuestTime | undefined): string | undefined {

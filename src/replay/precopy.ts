@@ -24,7 +24,7 @@ import { createHash, hash as oneShotHash } from 'node:crypto';
 import type { Machine, MachineIo } from '../machine/machine.js';
 import { snapshotPoint } from '../cpu/state.js';
 import { PAGE_SIZE, packSections, unpackSections, SnapshotError } from './snapshot.js';
-import { machineSections, restoreSections, type RestoredMachine } from './machine-snapshot.js';
+import { machineSections, restoreSections, type RestoredMachine, type SnapshotMetaInit } from './machine-snapshot.js';
 import { resetDirty, type OutputTally } from './digest.js';
 
 const HASH_BYTES = 32;
@@ -174,7 +174,7 @@ export class PreCopy {
    * state taken, every page marked clean (resetDirty, as takeSnapshot does), the dirty log ended.
    * `send` must not wait (it queues).
    */
-  finish(meta: { imageSha256: string }, outputs: OutputTally, send: RamSend): PreCopyPoint {
+  finish(meta: SnapshotMetaInit, outputs: OutputTally, send: RamSend): PreCopyPoint {
     if (this.stopped) throw new SnapshotError('PRECOPY_STOPPED', 'pre-copy: stopped');
     const m = this.m;
     snapshotPoint(m.cpu);

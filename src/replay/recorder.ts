@@ -17,7 +17,7 @@ import { LOG_FORMAT_VERSION, type LogEntry, type LogFt, type LogHeaderInit, type
 import { gateToEntry } from './gate-entries.js';
 import { thisRecorder } from './process-id.js';
 import { OutputTally, computeDigest, digestEntries, digestLayout, markLoadedPages, resetDirty } from './digest.js';
-import { configJson, takeSnapshot, type MachineSnapshot } from './machine-snapshot.js';
+import { configJson, takeSnapshot, type MachineSnapshot, type SnapshotMetaInit } from './machine-snapshot.js';
 import { InvalidArgumentError, InvalidStateError, InternalError } from '../errors.js';
 
 export const DEFAULT_DIGEST_INTERVAL = 1_000_000;
@@ -52,14 +52,16 @@ export interface RecorderOptions {
   ft?: LogFt | null;
   /** Wall-clock ms between heartbeat records (default HEARTBEAT_MS; 0 = none). */
   heartbeatMs?: number;
-  /** Gate records the machine already took at its current count before this log starts (an FT
-   *  primary going on alone ends generation g's log at G after its poll there): written first, before
-   *  the start record, so a chain replay delivers them before the dirty-page set restarts, as live. */
-  carried?: readonly GateRecord[];
+  /** What the machine already took at its current count before this log starts (an FT primary going on
+   *  alone ends generation g's log at G after its poll there; a secondary going live at its snapshot's count:
+   *  ReplaySession.goLive's `carried`), as gate records or log entries (gate values and snapshot records):
+   *  written first, before the start record, so a chain replay takes them before the dirty-page set
+   *  restarts, as live (session.ts Mark: the ordering rule). */
+  carried?: readonly (GateRecord | LogEntry)[];
 }
 
 /** How a live snapshot is taken at M (default takeSnapshot): its identity `hash` names it in the log. */
-export type SnapshotTaker = (m: Machine, meta: { imageSha256: string }, outputs: OutputTally) => MachineSnapshot;
+export type SnapshotTaker = (m: Machine, meta: SnapshotMetaInit, outputs: OutputTally) => MachineSnapshot;
 
 interface ForkRequest {
   sink: ByteSink;
@@ -112,6 +114,8 @@ export class Recorder {
   private forkReq: ForkRequest | undefined;
   /** Where the digest multiples are counted from: the start record, then the last live snapshot (format.ts M17). */
   private gridFrom: number | undefined;
+  /** The gate values and snapshot records logged at the count of the last one (a snapshot's meta.carried). */
+  private atCount: LogEntry[] = [];
 
   constructor(private readonly opts: RecorderOptions) {
     this.every = opts.digestEvery ?? DEFAULT_DIGEST_INTERVAL;
@@ -123,8 +127,21 @@ export class Recorder {
   /** Give this to the LiveGate (LiveGateOptions.onRecord / openLiveHost). */
   readonly onRecord = (r: GateRecord): void => {
     if (!this.writer) { this.early.push(r); return; }
-    this.append(gateToEntry(r));
+    this.appendTaken(gateToEntry(r));
   };
+
+  /** Appends what the machine took (a gate value, a snapshot record), noting it for a snapshot at this count. */
+  private appendTaken(e: LogEntry): boolean {
+    if (this.atCount.length && this.atCount[0]!.icount !== e.icount) this.atCount = [];
+    this.atCount.push(e);
+    return this.append(e);
+  }
+
+  /** The snapshot meta of this recording at the machine's count. */
+  private snapshotMeta(): SnapshotMetaInit {
+    const at = this.m!.cpu.icount;
+    return { imageSha256: sha256Hex(this.opts.image), carried: this.atCount.filter((e) => e.icount === at) };
+  }
 
   /** The header this recorder writes for `m`. */
   header(m: Machine): LogHeaderInit {
@@ -153,9 +170,9 @@ export class Recorder {
     else resetDirty(m);
     this.writer = new LogWriter(this.opts.sink, header, { ...this.opts.writer, onError: (e) => { this.failure = e; this.opts.writer?.onError?.(e); } });
     const now = this.opts.epochMs ?? Date.now;
-    for (const r of this.opts.carried ?? []) this.append(gateToEntry(r));
+    for (const r of this.opts.carried ?? []) this.appendTaken(typeof r.kind === 'string' ? r as LogEntry : gateToEntry(r as GateRecord));
     this.append({ icount: m.cpu.icount, kind: 'start', payload: { epochMs: now() } });
-    for (const r of this.early.splice(0)) this.append(gateToEntry(r));
+    for (const r of this.early.splice(0)) this.appendTaken(gateToEntry(r));
     // M19: heartbeats tell a follower on another host that this recorder is alive while the log is quiet
     const every = this.opts.heartbeatMs ?? HEARTBEAT_MS;
     if (every > 0) {
@@ -223,8 +240,8 @@ export class Recorder {
     this.forkReq = undefined;
     const m = this.m!;
     let snapshot: MachineSnapshot;
-    try { snapshot = (req.take ?? takeSnapshot)(m, { imageSha256: sha256Hex(this.opts.image) }, this.outputs); } catch { req.done(undefined); return; }
-    this.append({ icount: m.cpu.icount, kind: 'snapshot', payload: { hash: snapshot.hash } });
+    try { snapshot = (req.take ?? takeSnapshot)(m, this.snapshotMeta(), this.outputs); } catch { req.done(undefined); return; }
+    this.appendTaken({ icount: m.cpu.icount, kind: 'snapshot', payload: { hash: snapshot.hash } });
     this.gridFrom = m.cpu.icount;
     try { req.onSnapshot(snapshot); } catch { req.done(undefined); return; }
     const fork = new LogWriter(req.sink, { ...this.header(m), fromSnapshot: snapshot.hash, startIcount: m.cpu.icount }, {
@@ -270,8 +287,8 @@ export class Recorder {
       return { result: r };
     }
     this.digest();
-    const snapshot = takeSnapshot(m, { imageSha256: sha256Hex(this.opts.image) }, this.outputs);
-    this.append({ icount: at, kind: 'snapshot', payload: { hash: snapshot.hash } });
+    const snapshot = takeSnapshot(m, this.snapshotMeta(), this.outputs);
+    this.appendTaken({ icount: at, kind: 'snapshot', payload: { hash: snapshot.hash } });
     await this.finish(SNAPSHOT_END_REASON, 0, false);
     return { result: r, snapshot };
   }

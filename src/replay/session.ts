@@ -10,7 +10,7 @@ import { OutputSeam, type OutputSinks } from '../machine/outputs.js';
 import type { DiskBackend, GuestTime } from '../machine/gate.js';
 import { CorruptLogError, LogDecoder, type TruncatedLogError } from './codec.js';
 import type { LogEntry, LogHeader } from './format.js';
-import { entryToGate } from './gate-entries.js';
+import { entryToGate, gateToEntry } from './gate-entries.js';
 import { OutputTally, computeDigest, deviceNames, digestLayout, firstDifference, markLoadedPages, recordedDigest, resetDirty, sameDigest, type Digest } from './digest.js';
 import { configFromJson, restoreSnapshot, restoredOutputs, type RestoredMachine } from './machine-snapshot.js';
 import { snapshotPoint } from '../cpu/state.js';
@@ -134,7 +134,7 @@ const RELEASE_BATCH = 256;
  * guest instruction asks for (TSC, RDRAND, disk) can come before a mark at X: those are logged when
  * the machine executes from X, after every mark there.
  */
-interface Mark { icount: number; kind: 'digest' | 'start' | 'snapshot'; gateBefore: number; d?: Digest }
+interface Mark { icount: number; kind: 'digest' | 'start' | 'snapshot'; gateBefore: number; d?: Digest; hash?: string }
 
 /** Where a session stands after run(). */
 export type StepState =
@@ -157,6 +157,11 @@ export interface GoLive {
   time: GuestTime;
   /** Entries dropped (icount >= G). */
   dropped: number;
+  /** What the machine took at its count before G (or where it waits), in log order: its snapshot's `carried`
+   *  and the snapshot itself when it is still at the snapshot's count, then the gate values and snapshot
+   *  records of this log at that count. The recorder of the log from here carries them (RecorderOptions.carried):
+   *  a chain replay takes this log's entries < that count only (FT.md "Generation logs"). */
+  carried: LogEntry[];
   /** Set when the guest already ended (or the replay diverged) before G: nothing to go live with. */
   report?: ReplayReport;
 }
@@ -177,6 +182,10 @@ export class ReplaySession {
   private pHead = 0;
   /** The log's digest, start and snapshot records not taken yet, in log order (see Mark). */
   private marks: Mark[] = [];
+  /** The snapshot records taken at the machine's count, with the gate position they came at (goLive's carried). */
+  private snapsHere: { icount: number; pos: number; hash: string }[] = [];
+  /** The snapshot the log starts from: its count and what the machine took there (SnapshotMeta.carried, the snapshot). */
+  private restoredAt: { icount: number; entries: LogEntry[] } | undefined;
   private pendingDetail: LogEntry | undefined;
   private endRec: { icount: number; reason: string; status: number } | undefined;
   private complete = false;
@@ -298,6 +307,9 @@ export class ReplaySession {
       if (r.icount !== h.startIcount) throw new ReplaySetupError(`snapshot is at icount ${r.icount}, the log starts at ${h.startIcount}`);
       this.machine = r.machine;
       restoredOutputs(r.meta, this.outputs);
+      // guest time as the snapshot saved it: going live before a Time record came resumes from it, not from 0
+      this.gate.resumeFrom(r.meta.time);
+      this.restoredAt = { icount: r.icount, entries: [...(r.meta.carried ?? []), { icount: r.icount, kind: 'snapshot', payload: { hash: h.fromSnapshot } }] };
     }
     this.machine.outputs.tally = this.outputs;
     // M18: a v3 log from boot digests RAM as loaded first (the header's configuration is checked)
@@ -335,7 +347,8 @@ export class ReplaySession {
         break;
       }
       case 'end': this.endRec = { icount: e.icount, reason: e.payload.reason, status: e.payload.status }; break;
-      case 'start': case 'snapshot': this.marks.push({ icount: e.icount, kind: e.kind, gateBefore: this.gate.fed }); break;
+      case 'start': this.marks.push({ icount: e.icount, kind: e.kind, gateBefore: this.gate.fed }); break;
+      case 'snapshot': this.marks.push({ icount: e.icount, kind: e.kind, gateBefore: this.gate.fed, hash: e.payload.hash }); break;
       default: break; // heartbeat: nothing to replay
     }
   }
@@ -405,6 +418,8 @@ export class ReplaySession {
       case 'snapshot':
         snapshotPoint(m.cpu);
         resetDirty(m);
+        this.snapsHere = this.snapsHere.filter((s) => s.icount === k.icount);
+        this.snapsHere.push({ icount: k.icount, pos: this.gate.consumed, hash: k.hash! });
         return null;
       case 'digest': return this.check(k, run);
     }
@@ -570,6 +585,22 @@ export class ReplaySession {
       else report = this.loop(G, true) ?? undefined;
     }
     const g = this.gate;
-    return { machine: m, gate: this.sw, icount: m.cpu.icount, timeNs: g.lastTimeNs, lastTsc: g.lastTsc, time: g.guestTime(), dropped, report };
+    return { machine: m, gate: this.sw, icount: m.cpu.icount, timeNs: g.lastTimeNs, lastTsc: g.lastTsc, time: g.guestTime(), dropped, report, carried: this.takenHere() };
+  }
+
+  /** What the machine took at its count, in log order (GoLive.carried). */
+  private takenHere(): LogEntry[] {
+    const X = this.machine!.cpu.icount;
+    const out = this.restoredAt?.icount === X ? [...this.restoredAt.entries] : [];
+    const recs = this.gate.consumedAt(X);
+    const from = this.gate.consumed - recs.length;
+    let i = 0;
+    for (const s of this.snapsHere) {
+      if (s.icount !== X) continue;
+      for (; i < recs.length && from + i < s.pos; i++) out.push(gateToEntry(recs[i]!));
+      out.push({ icount: X, kind: 'snapshot', payload: { hash: s.hash } });
+    }
+    for (; i < recs.length; i++) out.push(gateToEntry(recs[i]!));
+    return out;
   }
 }

@@ -8,6 +8,9 @@
 //          last line polled there after the digest.
 // Each log, the chains of 2 and 3 generations (library and `x86ft replay --control dir:`), and each joined
 // secondary's log from its snapshot replay identical, with the console as the live run printed it.
+// Then a secondary that goes live at exactly its join point M (nothing of its log after the snapshot): the
+// primary's poll at M is in the snapshot only, so generation 2's log carries it (GoLive.carried), and guest
+// time goes on from the snapshot's.
 
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,9 +20,11 @@ import { Machine, type RunResult } from '../../src/machine/machine.js';
 import { LiveGate, type ConsoleInput, type GateRecord } from '../../src/machine/gate.js';
 import { Recorder } from '../../src/replay/recorder.js';
 import { ReplaySession } from '../../src/replay/session.js';
-import { decodeLog } from '../../src/replay/codec.js';
+import { decodeLog, encodeLog } from '../../src/replay/codec.js';
+import type { LogHeaderInit } from '../../src/replay/format.js';
 import { chainLogs, fileLinks } from '../../src/replay/chain.js';
-import type { MachineSnapshot } from '../../src/replay/machine-snapshot.js';
+import { restoreSnapshot, type MachineSnapshot } from '../../src/replay/machine-snapshot.js';
+import { decodeSnapshot, encodeSnapshot } from '../../src/replay/snapshot.js';
 import { ensureVmDir, storePath } from '../../src/ft/store.js';
 import { routeRecords } from '../../src/ft/primary.js';
 import { InstructionClock } from '../helpers/clock.js';
@@ -39,10 +44,10 @@ class Typed implements ConsoleInput {
   hasInput(): boolean { return this.q.length > 0; }
 }
 
-/** Runs `rec` until the guest waits in HLT with `text` printed (a log switch or a death there), or the guest ends. */
-async function runUntilIdle(rec: Recorder, m: Machine, printed: () => string, text: string): Promise<RunResult> {
+/** Runs `rec` until the guest waits in HLT with `text` printed (a log switch or a death there; and `also`), or the guest ends. */
+async function runUntilIdle(rec: Recorder, m: Machine, printed: () => string, text: string, also = () => true): Promise<RunResult> {
   const stop = { aborted: false };
-  const t = setInterval(() => { if (m.cpu.halted && printed().endsWith(text)) stop.aborted = true; }, 1);
+  const t = setInterval(() => { if (m.cpu.halted && printed().endsWith(text) && also()) stop.aborted = true; }, 1);
   try { return await rec.run(Infinity, stop); } finally { clearInterval(t); }
 }
 
@@ -106,7 +111,8 @@ describe('chain replay: records at exactly a generation\'s first count', () => {
     const m2 = gl.machine;
     let out3 = '';
     const input3 = new Typed();
-    const rec3 = new Recorder({ sink: sinks[2]!, image: elf, digestEvery: 5_000, outputs: s.outputs, ft: ft(3), heartbeatMs: 0 });
+    expect(gl.carried, 'nothing taken at G2 (its entries there are dropped)').toEqual([]);
+    const rec3 = new Recorder({ sink: sinks[2]!, image: elf, digestEvery: 5_000, outputs: s.outputs, ft: ft(3), heartbeatMs: 0, carried: gl.carried });
     gl.gate.use(new LiveGate({ clock: new InstructionClock(() => m2?.cpu.icount ?? 0, 100, 100_000), console: input3 }, { onRecord: rec3.onRecord, resume: gl.time }));
     m2.outputs.sinks = { console: (b) => { out3 += String.fromCharCode(b); } };
     m2.outputs.setMode('live');
@@ -146,5 +152,72 @@ describe('chain replay: records at exactly a generation\'s first count', () => {
     const cli = await spawnAsync(process.execPath, [CLI, 'replay', '--control', `dir:${store}`, vm, '--image', elfPath, '--quiet'], { encoding: 'utf8' });
     expect(cli.stdout, cli.stderr).toContain('replay identical');
     expect(cli.status).toBe(0);
+  });
+});
+
+describe('go-live at exactly the join point M', () => {
+  it('a secondary joined at M while the guest waits in HLT, its primary dead at once: the chain replays identical', async () => {
+    const elfPath = guestElf('dev_echo', 'O2');
+    const elf = readFileSync(elfPath);
+    // where the guest first waits in HLT (its count stays there: no timer, no input yet)
+    let probeM: Machine | undefined;
+    let probeOut = '';
+    const probeRec = new Recorder({ sink: memorySink(), image: elf, digestEvery: 0, heartbeatMs: 0 });
+    probeM = Machine.fromElf(elf, { memSize: 16 << 20, gate: new LiveGate({ clock: new InstructionClock(() => probeM?.cpu.icount ?? 0, 100, 100_000), console: new Typed() }, { onRecord: probeRec.onRecord }), consoleOut: (b) => { probeOut += String.fromCharCode(b); } });
+    probeRec.attach(probeM);
+    await runUntilIdle(probeRec, probeM, () => probeOut, 'dev_echo ready\n');
+    const M = probeM.cpu.icount;
+
+    // the primary: a slice boundary at M (pace), where a secondary joins at once (digest, snapshot)
+    let m: Machine | undefined;
+    let out = '';
+    const sink1 = memorySink(), fork = memorySink();
+    const rec = new Recorder({ sink: sink1, image: elf, digestEvery: 0, heartbeatMs: 0 });
+    let snap: MachineSnapshot | undefined;
+    rec.pace = { chunk: M, wait: () => {
+      if (m!.cpu.icount !== M || rec.pace!.chunk === 0) { rec.pace = undefined; return undefined; }
+      void rec.forkAtSnapshot({ sink: fork, onSnapshot: (s) => { snap = s; } });
+      rec.pace!.chunk = 0;
+      return undefined;
+    } };
+    m = Machine.fromElf(elf, { memSize: 16 << 20, gate: new LiveGate({ clock: new InstructionClock(() => m?.cpu.icount ?? 0, 100, 100_000), console: new Typed() }, { onRecord: rec.onRecord }), consoleOut: (b) => { out += String.fromCharCode(b); } });
+    rec.attach(m);
+    await runUntilIdle(rec, m, () => out, 'dev_echo ready\n', () => snap !== undefined);
+    expect(snap?.icount).toBe(M);
+    expect(m.cpu.icount).toBe(M);
+    const gen1 = decodeLog(sink1.bytes());
+    expect(gen1.entries.filter((x) => x.icount === M).map((x) => x.kind).slice(0, 4)).toEqual(['host-time', 'digest-detail', 'digest', 'snapshot']);
+
+    // the secondary got the snapshot and the fork's header, nothing more: it goes live at M
+    const s = new ReplaySession({ snapshot: snap!.bytes });
+    s.feed(encodeLog(decodeLog(fork.bytes()).header as LogHeaderInit, [], 256, false));
+    const gl = s.goLive(M + 1);
+    expect(gl.report).toBeUndefined();
+    expect(gl.icount).toBe(M);
+    const m2 = gl.machine;
+    let out2 = '';
+    const input = new Typed();
+    const sink2 = memorySink();
+    // what it took at M (the primary's poll there, in the snapshot, then the snapshot) goes first, as golive.ts does
+    expect(gl.carried.map((x) => [x.icount, x.kind])).toEqual([[M, 'host-time'], [M, 'snapshot']]);
+    const rec2 = new Recorder({ sink: sink2, image: elf, digestEvery: 0, outputs: s.outputs, heartbeatMs: 0, carried: gl.carried });
+    gl.gate.use(new LiveGate({ clock: new InstructionClock(() => m2.cpu.icount, 100, 100_000), console: input }, { onRecord: rec2.onRecord, resume: gl.time }));
+    m2.outputs.sinks = { console: (b) => { out2 += String.fromCharCode(b); } };
+    rec2.attach(m2);
+    // and is joined at once in turn (digest at M in generation 2's log), then gets the input
+    const j = await joinAtCount(rec2, m2, input, 'quit\n', () => out2, '');
+    expect(j.r.end).toBe('exit');
+    const logs = [sink1, sink2].map((x, k) => { const p = join(dir, `m-gen-${k + 1}.log`); writeFileSync(p, x.bytes()); return p; });
+    const chain = await replayBytes(chainLogs(fileLinks(logs)), { image: elf });
+    expect(chain.report.outcome, JSON.stringify(chain.report.divergence)).toBe('identical');
+    expect(chain.console).toBe(out + out2);
+    // a snapshot whose carried records are not of its count is refused
+    const d = decodeSnapshot(snap!.bytes);
+    const meta = d.sections.meta as { carried: { icount: number }[] };
+    meta.carried[0]!.icount--;
+    expect(() => restoreSnapshot(encodeSnapshot({ sections: d.sections, ram: d.ram }).bytes)).toThrow(/snapshot: malformed carried records/);
+    // guest time never goes back: the live gate resumed from the snapshot's time (no Time record came after it)
+    const times = [...gen1.entries.filter((x) => x.icount < M), ...decodeLog(sink2.bytes()).entries].flatMap((x) => x.kind === 'host-time' ? [x.payload.ns] : []);
+    expect(times).toEqual([...times].sort((a, b) => a - b));
   });
 });
